@@ -1,0 +1,1 @@
+"""asyncio network driver: real UDP, TCP and TLS sockets running the sans-IO engine."""

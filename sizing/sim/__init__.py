@@ -1,0 +1,1 @@
+"""SimPy simulation driver: simulated clock, links and hosts running the sans-IO engine."""
