@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up everything the tests need and run them (lint first, then pytest).
+# Extra arguments go to pytest, e.g. scripts/test.sh -k torture
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test,bench
+.venv/bin/ruff check sizing tests benchmarks
+exec .venv/bin/python -m pytest "$@"
