@@ -1,0 +1,564 @@
+"""Traffic engineering formulas and a closed-form sizing estimate.
+
+Erlang B (loss), Erlang C (M/M/c queue), Erlang A (M/M/c+M queue with
+exponential patience), busy-hour conversions, and `estimate`, a pure
+function that turns a traffic mix and a cost profile into messages/s,
+cores, trunk channels and Mbps.  The app shows it as an instant first
+answer and the tests use it to cross-check the simulator.
+
+Erlang B uses the recursion B(n) = A B(n-1) / (n + A B(n-1)), which stays in
+[0, 1] and never overflows, extended to fractional servers through the
+incomplete gamma function: 1/B(A, x) = e^A Γ(x+1, A) / A^x (Jagerman).
+Figures in the tests come from the reference README, "Traffic engineering".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special
+
+from sizing import tls as tls_model
+
+ArrayLike = float | int | np.ndarray
+
+# ---------------------------------------------------------------------------
+# Erlang B
+# ---------------------------------------------------------------------------
+
+
+def _arrays(traffic: ArrayLike, servers: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(traffic, dtype=float)
+    n = np.asarray(servers, dtype=float)
+    if not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise ValueError(f"traffic: must be finite and >= 0, got {traffic!r}")
+    if not np.all(np.isfinite(n)) or np.any(n < 0):
+        raise ValueError(f"servers: must be finite and >= 0, got {servers!r}")
+    a, n = np.broadcast_arrays(a, n)
+    return a.astype(float), n.astype(float)
+
+
+def _out(x: np.ndarray) -> float | np.ndarray:
+    return float(x) if x.ndim == 0 else x
+
+
+def _erlang_b_fraction(a: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """B(A, f) for 0 <= f < 1, where the recursion cannot start."""
+    b = np.ones_like(a)
+    frac = f > 0
+    b[frac & (a == 0)] = 0.0
+    small = frac & (a > 0) & (a < 50)
+    if np.any(small):
+        s, x = f[small] + 1.0, a[small]
+        inv = np.exp(x) * special.gamma(s) * special.gammaincc(s, x) * x ** (-f[small])
+        b[small] = 1.0 / inv
+    large = frac & (a >= 50)
+    if np.any(large):
+        # e^A Γ(f+1, A) A^-f ~ Σ f(f-1)...(f-k+1) / A^k; the terms shrink below
+        # k!/A^k, so 12 terms are exact to double precision for A >= 50.
+        fl, x = f[large], a[large]
+        term, inv = np.ones_like(x), np.ones_like(x)
+        for k in range(1, 13):
+            term = term * (fl - k + 1) / x
+            inv = inv + term
+        b[large] = 1.0 / inv
+    return b
+
+
+def erlang_b(traffic: ArrayLike, servers: ArrayLike) -> float | np.ndarray:
+    """Blocking probability of `traffic` erlangs offered to `servers` (Erlang B).
+
+    Broadcasts numpy arrays; servers may be fractional (continuous extension).
+    Costs O(max servers) vector operations and is stable for any size.
+    """
+    a, n = _arrays(traffic, servers)
+    k = np.floor(n)
+    b = _erlang_b_fraction(a, n - k)
+    f = n - k
+    for i in range(1, int(k.max(initial=0)) + 1):
+        ab = a * b
+        b = np.where(k >= i, ab / (f + i + ab), b)
+    return _out(b)
+
+
+def servers_for_blocking(traffic: ArrayLike, target: float) -> int | np.ndarray:
+    """Fewest servers whose Erlang B blocking is at most `target`."""
+    if not 0 < target < 1:
+        raise ValueError(f"target: blocking must be within (0, 1), got {target!r}")
+    a, _ = _arrays(traffic, 0)
+    result = np.where(a == 0, 0, -1)
+    b = np.ones_like(a)
+    n = 0
+    while np.any(result < 0):
+        n += 1
+        ab = a * b
+        b = ab / (n + ab)
+        result = np.where((result < 0) & (b <= target), n, result)
+    return int(result) if result.ndim == 0 else result
+
+
+def traffic_for_blocking(servers: ArrayLike, target: float) -> float | np.ndarray:
+    """Largest offered traffic (erlangs) that `servers` carry at `target` blocking.
+
+    Safeguarded Newton on log B, whose derivative is n/A - 1 + B; the root is
+    bracketed by [0, n / (1 - target)] because B >= 1 - n/A.
+    """
+    if not 0 < target < 1:
+        raise ValueError(f"target: blocking must be within (0, 1), got {target!r}")
+    _, n = _arrays(0, servers)
+    lo = np.zeros_like(n)
+    hi = n / (1 - target)
+    x = np.maximum(n * (1 - target) ** 0.5, 1e-9)
+    log_t = math.log(target)
+    for _ in range(100):
+        b = np.asarray(erlang_b(x, n))
+        g = np.log(np.maximum(b, 1e-300)) - log_t
+        lo = np.where(g < 0, x, lo)
+        hi = np.where(g >= 0, x, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = g / (n / x - 1 + b)
+        new = x - step
+        done = (np.abs(step) <= 1e-12 * np.maximum(x, 1.0)) | (g == 0) | (n == 0)
+        bad = ~done & ~((new >= lo) & (new <= hi))
+        x = np.where(done, x, np.where(bad, 0.5 * (lo + hi), new))
+        if np.all(done):
+            break
+    return _out(np.where(n == 0, 0.0, x))
+
+
+# ---------------------------------------------------------------------------
+# Erlang C (M/M/c) and staffing
+# ---------------------------------------------------------------------------
+
+
+def erlang_c(traffic: ArrayLike, servers: ArrayLike) -> float | np.ndarray:
+    """Probability that an arrival waits (Erlang C); 1 when traffic >= servers."""
+    a, n = _arrays(traffic, servers)
+    b = np.asarray(erlang_b(a, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = n * b / (n - a * (1 - b))
+    return _out(np.where(a >= n, 1.0, c))
+
+
+def service_level(
+    traffic: ArrayLike, servers: ArrayLike, answer_within: float, mean_handling: float
+) -> float | np.ndarray:
+    """Fraction answered within `answer_within` (same time unit as `mean_handling`)."""
+    _positive(mean_handling, "mean_handling")
+    if answer_within < 0:
+        raise ValueError(f"answer_within: must be >= 0, got {answer_within!r}")
+    a, n = _arrays(traffic, servers)
+    c = np.asarray(erlang_c(a, n))
+    sl = 1 - c * np.exp(-(n - a) * answer_within / mean_handling)
+    return _out(np.where(a >= n, 0.0, np.clip(sl, 0.0, 1.0)))
+
+
+def average_speed_of_answer(
+    traffic: ArrayLike, servers: ArrayLike, mean_handling: float
+) -> float | np.ndarray:
+    """Mean wait of all arrivals (ASA), in `mean_handling` units; inf when overloaded."""
+    _positive(mean_handling, "mean_handling")
+    a, n = _arrays(traffic, servers)
+    c = np.asarray(erlang_c(a, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = c * mean_handling / (n - a)
+    return _out(np.where(a >= n, np.inf, w))
+
+
+def occupancy(traffic: ArrayLike, servers: ArrayLike) -> float | np.ndarray:
+    """Fraction of time a server is busy: A / n, capped at 1."""
+    a, n = _arrays(traffic, servers)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _out(np.where(n > 0, np.minimum(a / n, 1.0), 1.0))
+
+
+def mmc_mean_wait(
+    arrival_rate: ArrayLike, service_rate: ArrayLike, servers: ArrayLike
+) -> float | np.ndarray:
+    """Mean queueing delay of an M/M/c queue, C(A, c) / (cμ - λ); inf if λ >= cμ.
+
+    Time unit is the inverse of the rates' unit.  Used to validate the
+    simulator's host queues.
+    """
+    lam = np.asarray(arrival_rate, dtype=float)
+    mu = np.asarray(service_rate, dtype=float)
+    if np.any(mu <= 0) or not np.all(np.isfinite(mu)):
+        raise ValueError(f"service_rate: must be finite and > 0, got {service_rate!r}")
+    if np.any(lam < 0) or not np.all(np.isfinite(lam)):
+        raise ValueError(f"arrival_rate: must be finite and >= 0, got {arrival_rate!r}")
+    a, n = _arrays(lam / mu, servers)
+    lam, mu, _ = np.broadcast_arrays(lam, mu, a)
+    c = np.asarray(erlang_c(a, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = c / (n * mu - lam)
+    return _out(np.where(a >= n, np.inf, w))
+
+
+@dataclass(frozen=True)
+class Staffing:
+    """Result of `agents_for_service_level` (fields as pyworkforce's ErlangC)."""
+
+    raw_positions: int
+    """Servers needed with no shrinkage."""
+    positions: int
+    """ceil(raw_positions / (1 - shrinkage))."""
+    service_level: float
+    occupancy: float
+    waiting_probability: float
+
+
+def agents_for_service_level(
+    transactions: float,
+    mean_handling: float,
+    interval: float,
+    target: float,
+    answer_within: float,
+    *,
+    max_occupancy: float = 1.0,
+    shrinkage: float = 0.0,
+) -> Staffing:
+    """Fewest servers that answer `target` of `transactions` (arriving per
+    `interval`) within `answer_within`, then enough that occupancy stays at
+    most `max_occupancy`, then grossed up for shrinkage.  Times share a unit.
+    """
+    _positive(transactions, "transactions")
+    _positive(mean_handling, "mean_handling")
+    _positive(interval, "interval")
+    if answer_within < 0:
+        raise ValueError(f"answer_within: must be >= 0, got {answer_within!r}")
+    if not 0 <= target <= 1:
+        raise ValueError(f"target: service level must be within [0, 1], got {target!r}")
+    if not 0 < max_occupancy <= 1:
+        raise ValueError(f"max_occupancy: must be within (0, 1], got {max_occupancy!r}")
+    if not 0 <= shrinkage < 1:
+        raise ValueError(f"shrinkage: must be within [0, 1), got {shrinkage!r}")
+    a = transactions / interval * mean_handling
+    # Walk the Erlang B recursion upwards; the first n > A meeting the target wins.
+    b, n = 1.0, 0
+    while True:
+        n += 1
+        b = a * b / (n + a * b)
+        if n > a:
+            c = n * b / (n - a * (1 - b))
+            if 1 - c * math.exp(-(n - a) * answer_within / mean_handling) >= target:
+                break
+    raw = n
+    if a / raw > max_occupancy:
+        raw = math.ceil(a / max_occupancy)
+    sl = float(service_level(a, raw, answer_within, mean_handling))
+    return Staffing(
+        raw_positions=raw,
+        positions=math.ceil(raw / (1 - shrinkage)),
+        service_level=sl,
+        occupancy=a / raw,
+        waiting_probability=float(erlang_c(a, raw)),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Erlang A (M/M/n+M)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErlangA:
+    """Steady state of an M/M/n queue whose callers abandon after an
+    exponential patience (Palm's Erlang A)."""
+
+    p_wait: float
+    """Probability an arrival finds all servers busy."""
+    p_abandon: float
+    service_level: float
+    """Fraction of all arrivals answered within the threshold."""
+    mean_wait: float
+    """Mean time in queue of all arrivals, answered or not (= P(abandon) x patience)."""
+    occupancy: float
+
+
+def _log_lower_gamma(s: float, z: float) -> float:
+    """log γ(s, z) by the series γ = z^s e^-z Σ z^k / (s (s+1) ... (s+k)),
+    summed in log space: no overflow for any s, z."""
+    if z <= 0:
+        return -math.inf
+    k_max = int(max(0.0, z - s) + 12 * math.sqrt(z + 1) + 60)
+    k = np.arange(1, k_max + 1, dtype=float)
+    logs = np.concatenate(([-math.log(s)], -math.log(s) + np.cumsum(math.log(z) - np.log(s + k))))
+    return s * math.log(z) - z + float(special.logsumexp(logs))
+
+
+def erlang_a(
+    arrival_rate: float,
+    mean_service: float,
+    mean_patience: float,
+    servers: int,
+    answer_within: float = 0.0,
+) -> ErlangA:
+    """Erlang A: P(wait), P(abandon), service level for `servers` agents.
+
+    With x = nμ/θ, y = λ/θ (θ = 1/patience) and E = Erlang B(λ/μ, n)
+    (Mandelbaum and Zeltyn, "The M/M/n+G queue: summary of performance measures"):
+    P(W>0) = A E / (1 + (A-1) E), A = x e^y y^-x γ(x, y);
+    P(answered within t | W>0) = (γ(x+1, y) - γ(x+1, y e^{-θt})) / (y γ(x, y)).
+    Rates and times share one unit.  An infinite patience gives Erlang C.
+    """
+    _positive(mean_service, "mean_service")
+    if not (isinstance(servers, int | np.integer) and servers >= 1):
+        raise ValueError(f"servers: must be an integer >= 1, got {servers!r}")
+    if not (math.isfinite(arrival_rate) and arrival_rate >= 0):
+        raise ValueError(f"arrival_rate: must be finite and >= 0, got {arrival_rate!r}")
+    if not mean_patience > 0:
+        raise ValueError(f"mean_patience: must be > 0, got {mean_patience!r}")
+    if answer_within < 0:
+        raise ValueError(f"answer_within: must be >= 0, got {answer_within!r}")
+    n, a = int(servers), arrival_rate * mean_service
+    if arrival_rate == 0:
+        return ErlangA(0.0, 0.0, 1.0, 0.0, 0.0)
+    if math.isinf(mean_patience):
+        if a >= n:
+            raise ValueError(f"arrival_rate: {a:g} erlangs overload {n} servers without abandonment")
+        c = float(erlang_c(a, n))
+        return ErlangA(c, 0.0, float(service_level(a, n, answer_within, mean_service)),
+                       float(average_speed_of_answer(a, n, mean_service)), a / n)
+    theta, mu = 1.0 / mean_patience, 1.0 / mean_service
+    x, y = n * mu / theta, arrival_rate / theta
+    e = float(erlang_b(a, n))
+    lg_xy = _log_lower_gamma(x, y)
+    lg_x1y = _log_lower_gamma(x + 1, y)
+    big_a = math.exp(math.log(x) + y - x * math.log(y) + lg_xy)
+    p_wait = big_a * e / (1 + (big_a - 1) * e)
+    served_given_wait = math.exp(lg_x1y - math.log(y) - lg_xy)
+    z = y * math.exp(-theta * answer_within)
+    within = served_given_wait * -math.expm1(_log_lower_gamma(x + 1, z) - lg_x1y)
+    p_abandon = p_wait * (1 - served_given_wait)
+    return ErlangA(
+        p_wait=p_wait,
+        p_abandon=p_abandon,
+        service_level=(1 - p_wait) + p_wait * within,
+        mean_wait=p_abandon * mean_patience,
+        occupancy=a * (1 - p_abandon) / n,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Busy-hour conversions
+# ---------------------------------------------------------------------------
+
+
+def offered_erlangs(calls_per_hour: ArrayLike, mean_holding_s: ArrayLike) -> float | np.ndarray:
+    """Offered traffic = calls per hour x mean holding time in hours (reference README)."""
+    return _out(np.asarray(calls_per_hour, float) * np.asarray(mean_holding_s, float) / 3600.0)
+
+
+def caps_from_bhca(bhca: ArrayLike) -> float | np.ndarray:
+    """Busy-hour call attempts to call attempts per second."""
+    return _out(np.asarray(bhca, float) / 3600.0)
+
+
+def bhca_from_caps(caps: ArrayLike) -> float | np.ndarray:
+    """Call attempts per second to busy-hour call attempts."""
+    return _out(np.asarray(caps, float) * 3600.0)
+
+
+def _positive(value: float, name: str) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: must be a finite number > 0, got {value!r}")
+
+
+# ---------------------------------------------------------------------------
+# Closed-form sizing estimate
+# ---------------------------------------------------------------------------
+
+#: A basic call through a stateful, record-routing proxy: 7 messages in and 7
+#: out (INVITE, 100, 180, 200, ACK, BYE, 200 each side, the proxy's own 100
+#: counted on the caller side), reference README "SIP protocol constants".
+BASIC_CALL_PROXY: dict[str, int] = {"INVITE": 2, "ACK": 2, "BYE": 2, "1xx": 4, "2xx": 4}
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One call-flow type and the messages each host role handles per flow.
+
+    `messages[role][key]` counts messages received plus sent by that role per
+    flow; a key is a method ("INVITE") or a status class ("1xx"), or an exact
+    status ("180") that falls back to its class for costs and sizes.
+    """
+
+    name: str
+    per_call: float
+    """Flows per call: 1.0 for the basic call, 0.3 if 30 % of calls also do this."""
+    messages: Mapping[str, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class EstimateInput:
+    """Inputs of `estimate` (the contract the scenario model feeds)."""
+
+    calls_per_second: float
+    mean_holding_s: float
+    flows: tuple[Flow, ...]
+    cost_profiles: Mapping[str, Mapping[str, object]]
+    """Role -> cost profile shaped like DESIGN.md's YAML (static_core_fraction,
+    per_message_us, per_kbyte_us, tls, media)."""
+    message_bytes: Mapping[str, int] = field(
+        default_factory=lambda: {"INVITE": 900, "ACK": 400, "BYE": 450, "1xx": 350,
+                                 "2xx": 800, "default": 500}
+    )
+    transport: str = "udp"
+    tls_version: str = "1.3"
+    tls_key: str = "rsa"
+    connections_per_call: Mapping[str, float] = field(default_factory=dict)
+    """Role -> new TLS/TCP connections it accepts per call (0 = persistent)."""
+    resumed_fraction: float = 0.0
+    codec: str | None = "PCMU"
+    ptime_ms: float | None = None
+    srtp: str | None = None
+    media_roles: tuple[str, ...] = ()
+    """Roles that anchor media (relay RTP)."""
+    l2: str = "ethernet"
+    ip_version: int = 4
+    target_utilisation: float = 0.7
+    target_blocking: float = 0.01
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Result of `estimate`.  Mbps count both directions of a role's links."""
+
+    offered_erlangs: float
+    trunk_channels: int
+    messages_per_s: dict[str, float]
+    cpu_cores: dict[str, float]
+    """Busy cores (static + per message + TLS + media) at the offered load."""
+    cores_needed: dict[str, int]
+    """ceil(cpu_cores / target_utilisation)."""
+    signalling_mbps: dict[str, float]
+    media_mbps: dict[str, float]
+    media_mbps_per_call: float
+    """Both directions of one call's RTP at layer 2."""
+
+
+def estimate(inp: EstimateInput) -> Estimate:
+    """Closed-form first answer for a deployment.
+
+    Assumptions: Poisson arrivals and a busy hour at `calls_per_second`;
+    offered erlangs = cps x holding time; trunk channels by Erlang B at
+    `target_blocking`; every message of a role costs `per_message_us` (exact
+    key, then status class, then "default") plus `per_kbyte_us` per 1000 B of
+    message, plus TLS record crypto when `transport` is "tls"; each new
+    connection costs a full or resumed handshake; a media-anchoring role relays
+    2 streams per call (cost per relayed packet, plus `srtp_per_packet_us`
+    with SRTP).  Wire bytes come from `sizing.tls.wire_bytes` (no
+    retransmissions) and RTP from `sizing.media.stream_bandwidth`.
+    """
+    _positive(inp.calls_per_second, "calls_per_second")
+    _positive(inp.mean_holding_s, "mean_holding_s")
+    if not 0 < inp.target_utilisation <= 1:
+        raise ValueError(f"target_utilisation: must be within (0, 1], got {inp.target_utilisation!r}")
+    if not 0 <= inp.resumed_fraction <= 1:
+        raise ValueError(f"resumed_fraction: must be within [0, 1], got {inp.resumed_fraction!r}")
+    if not inp.flows:
+        raise ValueError("flows: at least one flow is needed")
+    net = tls_model.NetParams(ip_version=inp.ip_version, l2=inp.l2)
+    erl = inp.calls_per_second * inp.mean_holding_s
+    channels = int(servers_for_blocking(erl, inp.target_blocking))
+
+    rates: dict[str, dict[str, float]] = {}
+    for fi, flow in enumerate(inp.flows):
+        if not (math.isfinite(flow.per_call) and flow.per_call >= 0):
+            raise ValueError(f"flows[{fi}] ({flow.name}).per_call: must be >= 0, got {flow.per_call!r}")
+        for role, msgs in flow.messages.items():
+            r = rates.setdefault(role, {})
+            for key, count in msgs.items():
+                if not (math.isfinite(count) and count >= 0):
+                    raise ValueError(f"flows[{fi}] ({flow.name}).messages[{role}][{key}]: "
+                                     f"must be >= 0, got {count!r}")
+                r[key] = r.get(key, 0.0) + inp.calls_per_second * flow.per_call * count
+
+    stream = _media_stream(inp)
+    media_call_mbps = 2 * stream.l2_kbps / 1000.0 if stream else 0.0
+    msgs_s, cores, needed, sig, media = {}, {}, {}, {}, {}
+    for role in sorted(set(rates) | set(inp.media_roles)):
+        profile = inp.cost_profiles.get(role)
+        if profile is None:
+            raise ValueError(f"cost_profiles: no profile for role {role!r}")
+        where = f"cost_profiles[{role}]"
+        per_msg = _mapping(profile.get("per_message_us", {}), f"{where}.per_message_us")
+        per_kb = _number(profile.get("per_kbyte_us", 0.0), f"{where}.per_kbyte_us")
+        tls_cost = tls_model.TlsCost.from_profile(
+            _mapping(profile.get("tls", {}), f"{where}.tls"), f"{where}.tls")
+        us, wire, total = 0.0, 0.0, 0.0
+        for key, rate in rates.get(role, {}).items():
+            size = _lookup(inp.message_bytes, key, "message_bytes")
+            cost = _number(_lookup(per_msg, key, f"{where}.per_message_us"),
+                           f"{where}.per_message_us[{key}]")
+            w = tls_model.wire_bytes(int(size), inp.transport, net=net)  # type: ignore[arg-type]
+            us += rate * (cost + per_kb * size / 1000.0)
+            if inp.transport == "tls":
+                us += rate * tls_cost.bulk_us(w.stream)
+            wire += rate * w.total
+            total += rate
+        conns = inp.calls_per_second * float(inp.connections_per_call.get(role, 0.0))
+        if conns and inp.transport != "udp":
+            setup = tls_model.connection_setup(
+                inp.transport, version=inp.tls_version, key=inp.tls_key,  # type: ignore[arg-type]
+                resumed=False, net=net)
+            resumed = tls_model.connection_setup(
+                inp.transport, version=inp.tls_version, key=inp.tls_key,  # type: ignore[arg-type]
+                resumed=True, net=net)
+            down = tls_model.connection_teardown(inp.transport, version=inp.tls_version,  # type: ignore[arg-type]
+                                                 net=net)
+            f = inp.resumed_fraction
+            wire += conns * ((1 - f) * setup.total + f * resumed.total + down.total)
+            if inp.transport == "tls":
+                us += conns * ((1 - f) * tls_cost.handshake_full_us + f * tls_cost.handshake_resumed_us)
+        role_media = 0.0
+        if role in inp.media_roles and stream is not None:
+            m = _mapping(profile.get("media", {}), f"{where}.media")
+            per_pkt = _number(m.get("per_packet_us", 0.0), f"{where}.media.per_packet_us")
+            if inp.srtp:
+                per_pkt += _number(m.get("srtp_per_packet_us", 0.0), f"{where}.media.srtp_per_packet_us")
+            us += erl * 2 * stream.pps * per_pkt
+            role_media = 2 * erl * media_call_mbps  # in and out of the relay
+        static = _number(profile.get("static_core_fraction", 0.0), f"{where}.static_core_fraction")
+        busy = static + us / 1e6
+        msgs_s[role] = total
+        cores[role] = busy
+        needed[role] = max(1, math.ceil(busy / inp.target_utilisation - 1e-12))
+        sig[role] = wire * 8 / 1e6
+        media[role] = role_media
+    return Estimate(erl, channels, msgs_s, cores, needed, sig, media, media_call_mbps)
+
+
+def _media_stream(inp: EstimateInput):  # type: ignore[no-untyped-def]
+    if inp.codec is None:
+        return None
+    from sizing.media import stream_bandwidth
+
+    return stream_bandwidth(inp.codec, ptime_ms=inp.ptime_ms, l2=inp.l2, srtp=inp.srtp,
+                            ip_version=inp.ip_version)
+
+
+def _lookup(table: Mapping[str, object], key: str, where: str) -> object:
+    if key in table:
+        return table[key]
+    if key.isdigit() and len(key) == 3 and f"{key[0]}xx" in table:
+        return table[f"{key[0]}xx"]
+    if "default" in table:
+        return table["default"]
+    raise ValueError(f"{where}: no entry for {key!r} and no 'default'")
+
+
+def _mapping(value: object, where: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}: must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or value < 0:
+        raise ValueError(f"{where}: must be a finite number >= 0, got {value!r}")
+    return float(value)
