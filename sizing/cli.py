@@ -1,0 +1,163 @@
+"""The `sizing` command line: one sub-command per planner's question."""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+import typer
+
+app = typer.Typer(
+    help="SIP capacity sizing: simulate a real SIP engine to size servers and bandwidth.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str) -> NoReturn:
+    """Report bad input as one line on stderr and exit with status 2."""
+    typer.echo(f"sizing: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _table(rows: list[dict], floatfmt: str = "{:,.2f}") -> str:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    return frame.to_string(index=False, float_format=floatfmt.format)
+
+
+@app.command()
+def codecs() -> None:
+    """List the codec catalogue with each codec's default per-stream bandwidth."""
+    from sizing.media import load_catalogue, stream_bandwidth
+
+    rows = []
+    for codec in load_catalogue().values():
+        if codec.payload_format == "event":
+            continue
+        bw = stream_bandwidth(codec)
+        rows.append(
+            {
+                "codec": codec.name,
+                "sdp": codec.rtpmap,
+                "kbit/s": bw.bitrate_kbps,
+                "ptime ms": bw.ptime_ms,
+                "ptimes": ",".join(f"{p:g}" for p in codec.ptimes_ms),
+                "pps": bw.pps,
+                "IP kbps": bw.ip_kbps,
+                "Ethernet kbps": bw.l2_kbps,
+            }
+        )
+    typer.echo(_table(rows))
+
+
+@app.command()
+def bandwidth(
+    codec: Annotated[str, typer.Argument(help="Codec name, e.g. PCMU, G729, opus, AMR-WB.")],
+    ptime: Annotated[float | None, typer.Option(help="Packetisation time in ms.")] = None,
+    bitrate: Annotated[float | None, typer.Option(help="Bit rate in kbit/s (Opus, AMR-WB, G.726...).")] = None,
+    l2: Annotated[str, typer.Option(help="Link layer: ip, ethernet, ethernet-vlan, ethernet-wire, mp.")] = "ethernet",
+    srtp: Annotated[str | None, typer.Option(help="SRTP suite, e.g. AES_CM_128_HMAC_SHA1_80.")] = None,
+    ipv6: Annotated[bool, typer.Option(help="IPv6 instead of IPv4.")] = False,
+    crtp: Annotated[bool, typer.Option(help="Compressed RTP (point-to-point links).")] = False,
+    vad: Annotated[float | None, typer.Option(help="Voice activity fraction, e.g. 0.6.")] = None,
+    duration: Annotated[float, typer.Option(help="Call duration in seconds for the per-call total.")] = 180.0,
+    digits: Annotated[int, typer.Option(help="DTMF digits sent per call (RFC 4733).")] = 0,
+) -> None:
+    """Bandwidth of one RTP stream and of a whole call (both directions, RTCP, DTMF)."""
+    from sizing.media import call_bandwidth, stream_bandwidth
+
+    kwargs = dict(
+        bitrate_kbps=bitrate, ptime_ms=ptime, l2=l2, srtp=srtp,
+        ip_version=6 if ipv6 else 4, crtp=crtp, vad=vad,
+    )
+    try:
+        stream = stream_bandwidth(codec, **kwargs)
+        call = call_bandwidth(codec, duration_s=duration, digits=digits, **kwargs)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"{stream.codec} {stream.bitrate_kbps:g} kbit/s, ptime {stream.ptime_ms:g} ms, "
+        f"{stream.l2}{', SRTP ' + stream.srtp if stream.srtp else ''}"
+    )
+    typer.echo(
+        _table(
+            [
+                {"per stream (one direction)": "payload bytes", "value": stream.payload_bytes},
+                {"per stream (one direction)": "packet bytes (IP)", "value": stream.packet_bytes},
+                {"per stream (one direction)": f"frame bytes ({stream.l2})", "value": stream.l2_bytes_per_packet},
+                {"per stream (one direction)": "packets/s", "value": stream.pps},
+                {"per stream (one direction)": "IP kbps", "value": stream.ip_kbps},
+                {"per stream (one direction)": f"{stream.l2} kbps", "value": stream.l2_kbps},
+            ]
+        )
+    )
+    typer.echo(f"\nper call of {duration:g} s, both directions, RTP + RTCP + DTMF:")
+    typer.echo(
+        _table(
+            [
+                {"component": "media", "packets": call.media_packets, "kB": call.media_bytes / 1e3},
+                {"component": "RTCP", "packets": call.rtcp_packets, "kB": call.rtcp_bytes / 1e3},
+                {"component": "DTMF", "packets": call.dtmf_packets, "kB": call.dtmf_bytes / 1e3},
+                {"component": "total", "packets": call.total_packets, "kB": call.total_bytes / 1e3},
+            ]
+        )
+    )
+    typer.echo(f"average {call.avg_kbps:,.2f} kbps, {call.avg_pps:,.1f} packets/s per call")
+
+
+@app.command()
+def trunks(
+    erlangs: Annotated[float | None, typer.Option(help="Offered traffic in erlangs.")] = None,
+    calls_per_hour: Annotated[float | None, typer.Option(help="Busy-hour call attempts (instead of --erlangs).")] = None,
+    holding: Annotated[float, typer.Option(help="Mean holding time in seconds, with --calls-per-hour.")] = 180.0,
+    blocking: Annotated[float, typer.Option(help="Target blocking probability (grade of service).")] = 0.01,
+    channels: Annotated[int | None, typer.Option(help="Evaluate this many channels instead of sizing.")] = None,
+) -> None:
+    """Trunk channels for a grade of service (Erlang B), or the blocking of N channels."""
+    from sizing.analytic import (
+        erlang_b,
+        offered_erlangs,
+        servers_for_blocking,
+        traffic_for_blocking,
+    )
+
+    if (erlangs is None) == (calls_per_hour is None):
+        fail("give exactly one of --erlangs or --calls-per-hour")
+    if not 0 < blocking < 1:
+        fail(f"--blocking must be between 0 and 1 (exclusive), got {blocking:g}")
+    try:
+        traffic = erlangs if erlangs is not None else float(offered_erlangs(calls_per_hour, holding))
+        if traffic <= 0:
+            fail(f"offered traffic must be positive, got {traffic:g} erlangs")
+        n = channels if channels is not None else int(servers_for_blocking(traffic, blocking))
+        if n < 1:
+            fail(f"--channels must be at least 1, got {n}")
+        b = float(erlang_b(traffic, n))
+        capacity = float(traffic_for_blocking(n, blocking))
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(f"offered traffic      {traffic:,.2f} erlangs")
+    typer.echo(f"channels             {n:,}")
+    typer.echo(f"blocking (Erlang B)  {b:.4%}")
+    typer.echo(f"carried traffic      {traffic * (1 - b):,.2f} erlangs")
+    typer.echo(f"capacity at {blocking:.2%}   {capacity:,.2f} erlangs on {n:,} channels")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return its exit status (2 for bad input, never a traceback)."""
+    try:
+        app(args=argv, prog_name="sizing")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def run() -> None:
+    """`sizing` console script."""
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()
