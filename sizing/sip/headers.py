@@ -1,0 +1,870 @@
+"""Typed views of SIP header values: Via, name-addr, CSeq, media types, digest, events.
+
+Each class parses one header value (``X.parse(value)``), is an immutable value
+with equality and a hash, and writes a canonical form with ``str()`` so that
+``X.parse(str(x)) == x``. Grammar: RFC 3261 §25.1, with RFC 3581 (rport),
+RFC 5118 (IPv6), RFC 4028 (Session-Expires), RFC 6665 (Event), RFC 7433
+(User-to-User) and RFC 7616 / RFC 8760 (digest).
+
+Theory of operation: a value is matched by a few precompiled regular
+expressions applied from left to right (``pattern.match(text, pos)``), so a
+failure knows where it happened and says so. Linear whitespace (LWS, SWS) is
+accepted wherever the grammar allows it, including line folds a caller did
+not unfold. Generic parameters keep their value as written (quotes included)
+so a proxy forwards them unchanged; :meth:`param` gives the unquoted value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from .errors import HeaderError
+from .uri import URI, is_ipv4_address, is_ipv6_address, is_valid_host, mutable_twin
+
+__all__ = [
+    "CSeq",
+    "DigestChallenge",
+    "DigestCredentials",
+    "Event",
+    "MediaType",
+    "NameAddr",
+    "SessionExpires",
+    "SubscriptionState",
+    "UserToUser",
+    "Via",
+    "parse_uint",
+    "split_commas",
+]
+
+_set = object.__setattr__
+_MISSING: Any = object()
+
+_WS_CHARS = " \t\r\n"
+_W = r"[ \t\r\n]*"  # SWS / optional LWS (folds included)
+_W1 = r"[ \t\r\n]+"  # LWS
+_T = r"A-Za-z0-9\-.!%*_+`'~"  # token characters
+_QUOTED = (
+    r'"(?:[\t\r\n\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]++'
+    r"|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*+\""
+)
+_TOKEN = re.compile(rf"[{_T}]+")
+# One ";name[=value]" with LWS allowed around ';' and '='. Values may be a
+# quoted-string, a token or a host (including an IPv6 reference); ':' is let
+# through here so that Via received=2001:db8::1 (RFC 5118 §4.5) can be checked.
+_PARAM = re.compile(rf"{_W};{_W}([{_T}]++)(?:{_W}={_W}({_QUOTED}|[{_T}:\[\]]++))?(?!{_W}=)")
+_QPAIR = re.compile(r"\\(.)", re.S)
+_FOLD = re.compile(r"[ \t]*\r?\n[ \t]*")
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+_DIGITS = re.compile(rf"{_W}([0-9]+){_W}")
+# One element of a comma-separated list: quoted strings and <...> may hold commas.
+_ELEMENT = re.compile(r'(?:"(?:[^"\\]|\\.)*+"|<[^<>]*+>|[^",<]++)*+', re.S)
+
+_VIA = re.compile(
+    rf"{_W}([{_T}]+){_W}/{_W}([{_T}]+){_W}/{_W}([{_T}]+){_W1}"
+    rf"(\[[0-9A-Fa-f:.]*\]|[A-Za-z0-9.\-]+)(?:{_W}:{_W}([0-9]+))?"
+)
+_CSEQ = re.compile(rf"{_W}([0-9]+){_W1}([{_T}]+){_W}")
+_DISPLAY = re.compile(rf"{_W}({_QUOTED}|[{_T}]+(?:{_W1}[{_T}]+)*+)?{_W}<")
+_BARE_URI = re.compile(r"[^; \t\r\n]+")
+_MEDIA = re.compile(rf"{_W}([{_T}]+){_W}/{_W}([{_T}]+)")
+_LEAD_TOKEN = re.compile(rf"{_W}([{_T}]+)")
+_LEAD_VALUE = re.compile(rf"{_W}({_QUOTED}|[{_T}]+)")
+_AUTH_SCHEME = re.compile(rf"{_W}([{_T}]+){_W1}")
+_AUTH_PARAM = re.compile(rf"{_W}([{_T}]+){_W}={_W}({_QUOTED}|[{_T}]+){_W}")
+_HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+
+_CSEQ_MAX = 2**31 - 1
+
+
+# -- lexical helpers -------------------------------------------------------------
+def _unquote(value: str) -> str:
+    """The content of a quoted-string with quoted-pairs resolved and folds as one space."""
+    inner = value[1:-1]
+    if "\n" in inner:
+        inner = _FOLD.sub(" ", inner)
+    return _QPAIR.sub(r"\1", inner) if "\\" in inner else inner
+
+
+def _quote(text: str) -> str:
+    """A quoted-string for ``text`` (quotes, backslashes and controls escaped)."""
+    if "\r" in text or "\n" in text:
+        raise HeaderError(f"text {text!r} holds a line break, which a quoted-string cannot")
+    return '"' + _NEEDS_ESCAPE.sub(r"\\\g<0>", text) + '"'
+
+
+def _param_value(value: str | None) -> str | None:
+    """A generic parameter value without its quotes."""
+    if value is not None and value.startswith('"'):
+        return _unquote(value)
+    return value
+
+
+def _get(params: dict[str, Any], name: str, default: Any = None) -> Any:
+    """``params[name]`` with a case-insensitive name (exact spelling tried first)."""
+    value = params.get(name, _MISSING)
+    if value is not _MISSING:
+        return value
+    for key, value in params.items():
+        if key.lower() == name:
+            return value
+    return default
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    n = len(text)
+    while pos < n and text[pos] in _WS_CHARS:
+        pos += 1
+    return pos
+
+
+def _parse_params(text: str, pos: int, where: str, via: bool = False) -> dict[str, str | None]:
+    """``*( SEMI generic-param )`` from ``pos`` to the end of ``text``."""
+    params: dict[str, str | None] = {}
+    n = len(text)
+    while pos < n:
+        m = _PARAM.match(text, pos)
+        if m is None:
+            pos = _skip_ws(text, pos)
+            if pos == n:
+                break
+            rest = text[pos : pos + 30]
+            if text[pos] == ";":
+                raise HeaderError(f"{where} {text!r}: empty or invalid parameter at {rest!r}")
+            raise HeaderError(f"{where} {text!r}: expected ';' before {rest!r}")
+        name, value = m.group(1, 2)
+        if value is not None and value[0] != '"' and (":" in value or "[" in value or "]" in value):
+            _check_host_value(name, value, where, via)
+        if name in params:
+            raise HeaderError(f"{where}: parameter {name!r} appears twice")
+        params[name] = value
+        pos = m.end()
+    return params
+
+
+def _check_host_value(name: str, value: str, where: str, via: bool) -> None:
+    if value.startswith("[") and is_valid_host(value):
+        return
+    if via and name.lower() == "received" and is_ipv6_address(value):
+        return
+    raise HeaderError(f"{where}: invalid value {value!r} for parameter {name!r}")
+
+
+def _format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+def _uint(text: str, where: str, limit: int | None = None) -> int:
+    digits = text.lstrip("0")
+    if len(digits) > 18:
+        raise HeaderError(f"{where}: number {text!r} is too large")
+    number = int(text)
+    if limit is not None and number > limit:
+        raise HeaderError(f"{where}: {number} exceeds the maximum {limit}")
+    return number
+
+
+def parse_uint(value: str, name: str = "value") -> int:
+    """An unsigned decimal (Max-Forwards, Content-Length, Expires); leading zeros allowed."""
+    m = _DIGITS.fullmatch(value)
+    if m is None:
+        raise HeaderError(f"{name}: expected an unsigned integer, got {value!r}")
+    return _uint(m.group(1), name)
+
+
+def split_commas(value: str) -> list[str]:
+    """Split a list header at commas outside quoted strings and ``<...>``.
+
+    Elements are stripped; an empty element (``a,,b``) is kept as ``""`` so a
+    caller can reject it, while an all-blank value gives ``[]``.
+    """
+    if "," not in value:
+        value = value.strip(_WS_CHARS)
+        return [value] if value else []
+    out = []
+    pos = 0
+    n = len(value)
+    while True:
+        end = _ELEMENT.match(value, pos).end()  # type: ignore[union-attr]
+        if end < n and value[end] != ",":
+            what = "quoted string" if value[end] == '"' else "'<'"
+            raise HeaderError(f"unterminated {what} in {value!r}")
+        out.append(value[pos:end].strip(_WS_CHARS))
+        if end >= n:
+            return out
+        pos = end + 1
+
+
+def _split_list(value: str, where: str) -> list[str]:
+    items = split_commas(value)
+    if "" in items:
+        raise HeaderError(f"{where}: empty element in list {value!r}")
+    return items
+
+
+# -- base class ------------------------------------------------------------------
+class _Value:
+    """Immutable value semantics over ``_fields``; subclasses add parse and __str__."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(tuple(frozenset(v.items()) if isinstance(v, dict) else v for v in self._key()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.parse({str(self)!r})"
+
+    def param(self, name: str, default: Any = None) -> Any:
+        """Parameter ``name`` (case-insensitive) unquoted; None if valueless or absent."""
+        value = _get(self.params, name, _MISSING)  # type: ignore[attr-defined]
+        return default if value is _MISSING else _param_value(value)
+
+    def has_param(self, name: str) -> bool:
+        return _get(self.params, name, _MISSING) is not _MISSING  # type: ignore[attr-defined]
+
+
+# -- Via ---------------------------------------------------------------------------
+class Via(_Value):
+    """One Via value: ``SIP/2.0/UDP host:port;branch=...`` (RFC 3261 §20.42)."""
+
+    __slots__ = ("protocol", "transport", "host", "port", "params")
+    _fields = __slots__
+
+    protocol: str
+    transport: str
+    host: str
+    port: int | None
+    params: dict[str, str | None]
+
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        protocol: str = "SIP/2.0",
+    ) -> None:
+        if port is not None and not 0 <= port <= 65535:
+            raise HeaderError(f"Via: port {port} is out of range 0-65535")
+        _set(self, "protocol", protocol)
+        _set(self, "transport", transport.upper())
+        _set(self, "host", host)
+        _set(self, "port", port)
+        _set(self, "params", {} if params is None else dict(params))
+
+    @classmethod
+    def parse(cls, value: str) -> Via:
+        m = _VIA.match(value)
+        if m is None:
+            raise HeaderError(f"Via: expected 'SIP/2.0/<transport> <host>' in {value!r}")
+        name, version, transport, host, port_text = m.groups()
+        if not is_valid_host(host):
+            raise HeaderError(f"Via: invalid sent-by host {host!r}")
+        port = None if port_text is None else _uint(port_text, "Via port", 65535)
+        pos = m.end()
+        if pos < len(value) and value[pos] not in ";" + _WS_CHARS:
+            raise HeaderError(f"Via: invalid sent-by at {value[m.start(4) : pos + 20]!r}")
+        params = _parse_params(value, pos, "Via", via=True)
+        via = _MutableVia.__new__(_MutableVia)
+        via.protocol = (
+            "SIP/2.0" if name == "SIP" and version == "2.0" else f"{name.upper()}/{version}"
+        )
+        via.transport = transport.upper()
+        via.host = host
+        via.port = port
+        via.params = params
+        via.__class__ = cls
+        if params:
+            via._check_params()
+        return via
+
+    def _check_params(self) -> None:
+        for name, value in self.params.items():
+            key = name.lower()
+            if key == "received":
+                ok = value is not None and (
+                    is_ipv4_address(value)
+                    or is_ipv6_address(value)
+                    or (value.startswith("[") and is_valid_host(value))
+                )
+                if not ok:
+                    raise HeaderError(f"Via: received={value!r} is not an IP address")
+            elif key == "rport":
+                if value is not None and not (value.isdigit() and int(value) <= 65535):
+                    raise HeaderError(f"Via: rport={value!r} is not a port number")
+            elif key == "ttl":
+                if value is None or not (value.isdigit() and int(value) <= 255):
+                    raise HeaderError(f"Via: ttl={value!r} is not a number 0-255")
+            elif key == "maddr":
+                if value is None or not is_valid_host(value):
+                    raise HeaderError(f"Via: maddr={value!r} is not a host")
+            elif key == "branch" and (value is None or value.startswith('"')):
+                raise HeaderError(f"Via: branch={value!r} must be a token")
+
+    @classmethod
+    def parse_all(cls, value: str) -> list[Via]:
+        """Every Via in a comma-joined value, topmost first."""
+        if "," not in value:
+            return [cls.parse(value)]
+        return [cls.parse(item) for item in _split_list(value, "Via")]
+
+    def __str__(self) -> str:
+        port = "" if self.port is None else f":{self.port}"
+        return f"{self.protocol}/{self.transport} {self.host}{port}{_format_params(self.params)}"
+
+    def replace(self, **fields: Any) -> Via:
+        values = {f: getattr(self, f) for f in self._fields}
+        values.update(fields)
+        return Via(**values)
+
+    @property
+    def sent_by(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @property
+    def branch(self) -> str | None:
+        return _get(self.params, "branch")
+
+    @property
+    def received(self) -> str | None:
+        return _get(self.params, "received")
+
+    @property
+    def rport(self) -> int | bool | None:
+        """None when absent, True when present without a value (RFC 3581), else the port."""
+        value = _get(self.params, "rport", _MISSING)
+        if value is _MISSING:
+            return None
+        return True if value is None else int(value)
+
+    @property
+    def maddr(self) -> str | None:
+        return _get(self.params, "maddr")
+
+    @property
+    def ttl(self) -> int | None:
+        value = _get(self.params, "ttl")
+        return None if value is None else int(value)
+
+
+# -- name-addr -------------------------------------------------------------------
+class NameAddr(_Value):
+    """From, To, Contact, Route, Record-Route, Refer-To, ... (RFC 3261 §20.10, §25.1).
+
+    ``display_name`` is unquoted and unescaped (None when absent); ``params``
+    are the header parameters after the address (``tag``, ``expires``, ...).
+    In the bare addr-spec form everything after the first ';' belongs to the
+    header, not the URI. ``Contact: *`` is :meth:`star` (``uri`` is None).
+    """
+
+    __slots__ = ("display_name", "uri", "params")
+    _fields = __slots__
+
+    display_name: str | None
+    uri: URI | None
+    params: dict[str, str | None]
+
+    def __init__(
+        self,
+        uri: URI | str | None,
+        display_name: str | None = None,
+        params: dict[str, str | None] | None = None,
+    ) -> None:
+        if isinstance(uri, str):
+            uri = URI.parse(uri)
+        if display_name is not None and ("\r" in display_name or "\n" in display_name):
+            raise HeaderError(f"display name {display_name!r} holds a line break")
+        _set(self, "display_name", display_name)
+        _set(self, "uri", uri)
+        _set(self, "params", {} if params is None else dict(params))
+
+    @classmethod
+    def star(cls) -> NameAddr:
+        """The ``*`` of ``Contact: *`` (REGISTER removing every binding)."""
+        return cls(None)
+
+    @property
+    def is_star(self) -> bool:
+        return self.uri is None
+
+    @classmethod
+    def parse(cls, value: str) -> NameAddr:
+        m = _DISPLAY.match(value)
+        if m is not None:
+            display = m.group(1)
+            if display is not None:
+                if display[0] == '"':
+                    display = _unquote(display)
+                elif " " in display or "\t" in display or "\n" in display:
+                    display = " ".join(display.split())
+            lt = m.end()
+            gt = value.find(">", lt)
+            if gt < 0:
+                raise HeaderError(f"name-addr {value!r}: '<' without '>'")
+            text = value[lt:gt]
+            if text != text.strip(_WS_CHARS):
+                raise HeaderError(f"name-addr {value!r}: whitespace inside <...>")
+            if "<" in text:
+                raise HeaderError(f"name-addr {value!r}: '<' inside <...>")
+            uri = URI.parse(text)
+            pos = gt + 1
+        else:
+            pos = _skip_ws(value, 0)
+            if value.startswith('"', pos):
+                if _QUOTED_AT.match(value, pos) is None:
+                    raise HeaderError(f"name-addr {value!r}: unterminated quoted display name")
+                raise HeaderError(f"name-addr {value!r}: display name without <uri>")
+            u = _BARE_URI.match(value, pos)
+            if u is None:
+                raise HeaderError(f"name-addr: empty value {value!r}")
+            text = u.group()
+            if text == "*" and not value[u.end() :].strip(_WS_CHARS):
+                return cls.star()
+            if "?" in text or "," in text or ">" in text:
+                raise HeaderError(
+                    f"name-addr {value!r}: a URI with '?', ',' or '>' must be in <...>"
+                )
+            uri = URI.parse(text)
+            display = None
+            pos = u.end()
+        na = _MutableNameAddr.__new__(_MutableNameAddr)
+        na.display_name = display
+        na.uri = uri
+        na.params = _parse_params(value, pos, "name-addr") if pos < len(value) else {}
+        na.__class__ = cls
+        return na
+
+    @classmethod
+    def parse_all(cls, value: str) -> list[NameAddr]:
+        """Every name-addr in a comma-joined value (Contact, Route, Record-Route)."""
+        if "," not in value:
+            return [cls.parse(value)]
+        return [cls.parse(item) for item in _split_list(value, "name-addr list")]
+
+    def __str__(self) -> str:
+        if self.uri is None:
+            return "*"
+        if self.display_name is None:
+            return f"<{self.uri}>{_format_params(self.params)}"
+        return f"{_quote(self.display_name)} <{self.uri}>{_format_params(self.params)}"
+
+    def replace(self, **fields: Any) -> NameAddr:
+        values = {f: getattr(self, f) for f in self._fields}
+        values.update(fields)
+        return NameAddr(**values)
+
+    @property
+    def tag(self) -> str | None:
+        return _get(self.params, "tag")
+
+    @property
+    def expires(self) -> int | None:
+        """A Contact's ``expires`` parameter (RFC 3261 §10.2.1.1), or None."""
+        value = _param_value(_get(self.params, "expires"))
+        if value is None:
+            return None
+        return parse_uint(value, "Contact expires")
+
+
+_QUOTED_AT = re.compile(_QUOTED)
+_MutableVia = mutable_twin(Via)
+_MutableNameAddr = mutable_twin(NameAddr)
+
+
+# -- CSeq --------------------------------------------------------------------------
+class CSeq(_Value):
+    """``CSeq: 4711 INVITE``: a number 0 to 2**31-1 and a method (RFC 3261 §8.1.1.5)."""
+
+    __slots__ = ("number", "method")
+    _fields = __slots__
+
+    number: int
+    method: str
+
+    def __init__(self, number: int, method: str) -> None:
+        if not 0 <= number <= _CSEQ_MAX:
+            raise HeaderError(f"CSeq: number {number} is out of range 0-{_CSEQ_MAX}")
+        if not _TOKEN.fullmatch(method):
+            raise HeaderError(f"CSeq: method {method!r} is not a token")
+        _set(self, "number", number)
+        _set(self, "method", method)
+
+    @classmethod
+    def parse(cls, value: str) -> CSeq:
+        m = _CSEQ.fullmatch(value)
+        if m is None:
+            raise HeaderError(f"CSeq: expected '<number> <method>', got {value!r}")
+        cseq = _MutableCSeq.__new__(_MutableCSeq)
+        cseq.number = _uint(m.group(1), "CSeq", _CSEQ_MAX)
+        cseq.method = m.group(2)
+        cseq.__class__ = cls
+        return cseq
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.method}"
+
+
+_MutableCSeq = mutable_twin(CSeq)
+
+
+# -- Content-Type / Accept -------------------------------------------------------
+class MediaType(_Value):
+    """``type/subtype;param=value`` (RFC 3261 §20.15); type and subtype lower-cased."""
+
+    __slots__ = ("type", "subtype", "params")
+    _fields = __slots__
+
+    type: str
+    subtype: str
+    params: dict[str, str | None]
+
+    def __init__(
+        self, type: str, subtype: str, params: dict[str, str | None] | None = None
+    ) -> None:
+        _set(self, "type", type.lower())
+        _set(self, "subtype", subtype.lower())
+        _set(self, "params", {} if params is None else dict(params))
+
+    @classmethod
+    def parse(cls, value: str) -> MediaType:
+        m = _MEDIA.match(value)
+        if m is None:
+            raise HeaderError(f"media type: expected 'type/subtype', got {value!r}")
+        params = _parse_params(value, m.end(), "media type")
+        for name, pvalue in params.items():
+            if pvalue is None:
+                raise HeaderError(f"media type {value!r}: parameter {name!r} needs a value")
+        media = _MutableMediaType.__new__(_MutableMediaType)
+        media.type = m.group(1).lower()
+        media.subtype = m.group(2).lower()
+        media.params = params
+        media.__class__ = cls
+        return media
+
+    @classmethod
+    def parse_all(cls, value: str) -> list[MediaType]:
+        """The media ranges of an Accept value (empty for an empty Accept)."""
+        return [cls.parse(item) for item in _split_list(value, "Accept")]
+
+    @property
+    def mime(self) -> str:
+        return f"{self.type}/{self.subtype}"
+
+    def matches(self, other: MediaType) -> bool:
+        """Whether ``other`` falls in this range (``*/*`` and ``type/*`` wildcards)."""
+        if self.type != "*" and self.type != other.type:
+            return False
+        return self.subtype == "*" or self.subtype == other.subtype
+
+    def __str__(self) -> str:
+        return f"{self.type}/{self.subtype}{_format_params(self.params)}"
+
+
+_MutableMediaType = mutable_twin(MediaType)
+
+
+# -- digest authentication -------------------------------------------------------
+def _auth_property(name: str, doc: str) -> property:
+    def get(self: _Auth) -> str | None:
+        return _get(self.params, name)
+
+    return property(get, doc=doc)
+
+
+class _Auth(_Value):
+    """``scheme name=value, name="value", ...``; params unquoted, order kept."""
+
+    __slots__ = ("scheme", "params")
+    _fields = __slots__
+    _where: ClassVar[str] = "auth"
+    _quoted: ClassVar[frozenset[str]] = frozenset()
+
+    scheme: str
+    params: dict[str, str]
+
+    def __init__(self, scheme: str = "Digest", params: dict[str, str] | None = None) -> None:
+        _set(self, "scheme", "Digest" if scheme.lower() == "digest" else scheme)
+        _set(self, "params", {} if params is None else dict(params))
+
+    @classmethod
+    def parse(cls, value: str) -> Any:
+        m = _AUTH_SCHEME.match(value)
+        if m is None:
+            raise HeaderError(f"{cls._where}: expected '<scheme> <params>', got {value!r}")
+        params: dict[str, str] = {}
+        pos, n = m.end(), len(value)
+        while True:
+            p = _AUTH_PARAM.match(value, pos)
+            if p is None:
+                raise HeaderError(f"{cls._where}: expected name=value at {value[pos : pos + 30]!r}")
+            name, pvalue = p.group(1, 2)
+            if _get(params, name.lower(), _MISSING) is not _MISSING:
+                raise HeaderError(f"{cls._where}: parameter {name!r} appears twice")
+            params[name] = _unquote(pvalue) if pvalue[0] == '"' else pvalue
+            pos = p.end()
+            if pos == n:
+                break
+            if value[pos] != ",":
+                raise HeaderError(f"{cls._where}: expected ',' at {value[pos : pos + 30]!r}")
+            pos += 1
+        return cls(m.group(1), params)
+
+    def __str__(self) -> str:
+        quoted = self._quoted
+        items = []
+        for name, value in self.params.items():
+            if name.lower() in quoted or not _TOKEN.fullmatch(value):
+                value = _quote(value)
+            items.append(f"{name}={value}")
+        return f"{self.scheme} {', '.join(items)}"
+
+    realm = _auth_property("realm", "The protection space (RFC 7616 §3.3).")
+    nonce = _auth_property("nonce", "The server nonce.")
+    algorithm = _auth_property("algorithm", "MD5, SHA-256, SHA-512-256 (RFC 8760); None = MD5.")
+    opaque = _auth_property("opaque", "Server data the client returns unchanged.")
+    qop = _auth_property("qop", "Quality of protection as written.")
+    username = _auth_property("username", "The user name (credentials).")
+    uri = _auth_property("uri", "The digest-uri (credentials).")
+    response = _auth_property("response", "The request digest (credentials).")
+    nc = _auth_property("nc", "Nonce count, 8 hex digits (credentials).")
+    cnonce = _auth_property("cnonce", "Client nonce (credentials).")
+
+
+class DigestChallenge(_Auth):
+    """WWW-Authenticate / Proxy-Authenticate (RFC 3261 §25.1, RFC 7616, RFC 8760)."""
+
+    __slots__ = ()
+    _where = "challenge"
+    _quoted = frozenset({"realm", "domain", "nonce", "opaque", "qop"})
+
+    @property
+    def qop_options(self) -> list[str]:
+        """The offered qop values, e.g. ``["auth", "auth-int"]``."""
+        qop = self.qop
+        return [] if qop is None else [q.strip() for q in qop.split(",") if q.strip()]
+
+    @property
+    def stale(self) -> bool:
+        value = _get(self.params, "stale")
+        return value is not None and value.lower() == "true"
+
+
+class DigestCredentials(_Auth):
+    """Authorization / Proxy-Authorization (RFC 3261 §25.1, RFC 7616, RFC 8760)."""
+
+    __slots__ = ()
+    _where = "credentials"
+    _quoted = frozenset({"username", "realm", "nonce", "uri", "response", "cnonce", "opaque"})
+
+
+# -- events (RFC 6665), session timer (RFC 4028), UUI (RFC 7433) -----------------
+class Event(_Value):
+    """``Event: presence;id=7``: the event type, its ``id`` and other params."""
+
+    __slots__ = ("package", "id", "params")
+    _fields = __slots__
+
+    package: str
+    id: str | None
+    params: dict[str, str | None]
+
+    def __init__(
+        self, package: str, id: str | None = None, params: dict[str, str | None] | None = None
+    ) -> None:
+        _set(self, "package", package)
+        _set(self, "id", id)
+        _set(self, "params", {} if params is None else dict(params))
+
+    @classmethod
+    def parse(cls, value: str) -> Event:
+        m = _LEAD_TOKEN.match(value)
+        if m is None:
+            raise HeaderError(f"Event: expected an event type, got {value!r}")
+        package = m.group(1)
+        if "" in package.split("."):
+            raise HeaderError(f"Event: invalid event type {package!r}")
+        params = _parse_params(value, m.end(), "Event")
+        event_id = None
+        for name in params:
+            if name.lower() == "id":
+                event_id = params.pop(name)
+                if event_id is None or event_id.startswith('"'):
+                    raise HeaderError(f"Event: id must be a token, got {event_id!r}")
+                break
+        return cls(package, event_id, params)
+
+    def __str__(self) -> str:
+        event_id = "" if self.id is None else f";id={self.id}"
+        return f"{self.package}{event_id}{_format_params(self.params)}"
+
+
+class SubscriptionState(_Value):
+    """``Subscription-State: active;expires=600`` (RFC 6665 §8.2.3)."""
+
+    __slots__ = ("state", "expires", "reason", "params")
+    _fields = __slots__
+
+    state: str
+    expires: int | None
+    reason: str | None
+    params: dict[str, str | None]
+
+    def __init__(
+        self,
+        state: str,
+        expires: int | None = None,
+        reason: str | None = None,
+        params: dict[str, str | None] | None = None,
+    ) -> None:
+        _set(self, "state", state.lower())
+        _set(self, "expires", expires)
+        _set(self, "reason", reason)
+        _set(self, "params", {} if params is None else dict(params))
+
+    @classmethod
+    def parse(cls, value: str) -> SubscriptionState:
+        m = _LEAD_TOKEN.match(value)
+        if m is None:
+            raise HeaderError(f"Subscription-State: expected a state, got {value!r}")
+        params = _parse_params(value, m.end(), "Subscription-State")
+        expires = reason = None
+        for name in list(params):
+            key = name.lower()
+            if key == "expires":
+                expires = parse_uint(params.pop(name) or "", "Subscription-State expires")
+            elif key == "reason":
+                reason = params.pop(name)
+                if reason is None or reason.startswith('"'):
+                    raise HeaderError(f"Subscription-State: reason must be a token: {value!r}")
+            elif key == "retry-after":
+                parse_uint(params[name] or "", "Subscription-State retry-after")
+        return cls(m.group(1), expires, reason, params)
+
+    @property
+    def retry_after(self) -> int | None:
+        value = _get(self.params, "retry-after")
+        return None if value is None else int(value)
+
+    def __str__(self) -> str:
+        parts = [self.state]
+        if self.reason is not None:
+            parts.append(f";reason={self.reason}")
+        if self.expires is not None:
+            parts.append(f";expires={self.expires}")
+        return "".join(parts) + _format_params(self.params)
+
+
+class SessionExpires(_Value):
+    """``Session-Expires: 1800;refresher=uac`` (RFC 4028 §4)."""
+
+    __slots__ = ("delta", "refresher", "params")
+    _fields = __slots__
+
+    delta: int
+    refresher: str | None
+    params: dict[str, str | None]
+
+    def __init__(
+        self,
+        delta: int,
+        refresher: str | None = None,
+        params: dict[str, str | None] | None = None,
+    ) -> None:
+        if refresher is not None and refresher.lower() not in ("uac", "uas"):
+            raise HeaderError(f"Session-Expires: refresher {refresher!r} is not uac or uas")
+        _set(self, "delta", delta)
+        _set(self, "refresher", None if refresher is None else refresher.lower())
+        _set(self, "params", {} if params is None else dict(params))
+
+    @classmethod
+    def parse(cls, value: str) -> SessionExpires:
+        m = _DIGITS.match(value)
+        if m is None:
+            raise HeaderError(f"Session-Expires: expected delta-seconds, got {value!r}")
+        params = _parse_params(value, m.end(), "Session-Expires")
+        refresher = None
+        for name in params:
+            if name.lower() == "refresher":
+                refresher = params.pop(name) or ""
+                break
+        return cls(_uint(m.group(1), "Session-Expires"), refresher, params)
+
+    def __str__(self) -> str:
+        refresher = "" if self.refresher is None else f";refresher={self.refresher}"
+        return f"{self.delta}{refresher}{_format_params(self.params)}"
+
+
+class UserToUser(_Value):
+    """``User-to-User: 56a390f3d2b7310023a2;encoding=hex;purpose=isdn-uui`` (RFC 7433)."""
+
+    __slots__ = ("data", "encoding", "params")
+    _fields = __slots__
+
+    data: str
+    encoding: str | None
+    params: dict[str, str | None]
+
+    def __init__(
+        self,
+        data: str,
+        encoding: str | None = None,
+        params: dict[str, str | None] | None = None,
+    ) -> None:
+        encoding = None if encoding is None else encoding.lower()
+        if encoding == "hex" and not _HEX.fullmatch(data):
+            raise HeaderError(f"User-to-User: {data!r} is not an even number of hex digits")
+        _set(self, "data", data)
+        _set(self, "encoding", encoding)
+        _set(self, "params", {} if params is None else dict(params))
+
+    @classmethod
+    def parse(cls, value: str) -> UserToUser:
+        m = _LEAD_VALUE.match(value)
+        if m is None:
+            raise HeaderError(f"User-to-User: expected data, got {value!r}")
+        data = m.group(1)
+        params = _parse_params(value, m.end(), "User-to-User")
+        encoding = None
+        for name in params:
+            if name.lower() == "encoding":
+                encoding = params.pop(name)
+                if encoding is None or not _TOKEN.fullmatch(encoding):
+                    raise HeaderError(f"User-to-User: encoding must be a token: {value!r}")
+                break
+        return cls(_unquote(data) if data[0] == '"' else data, encoding, params)
+
+    @classmethod
+    def parse_all(cls, value: str) -> list[UserToUser]:
+        return [cls.parse(item) for item in _split_list(value, "User-to-User")]
+
+    @property
+    def purpose(self) -> str | None:
+        return self.param("purpose")
+
+    @property
+    def content(self) -> str | None:
+        return self.param("content")
+
+    @property
+    def octets(self) -> bytes:
+        """The user data as bytes (hex encoding, RFC 7433 §4.1)."""
+        if self.encoding != "hex":
+            raise HeaderError(f"User-to-User: encoding {self.encoding!r} is not hex")
+        return bytes.fromhex(self.data)
+
+    def __str__(self) -> str:
+        data = self.data if _TOKEN.fullmatch(self.data) else _quote(self.data)
+        encoding = "" if self.encoding is None else f";encoding={self.encoding}"
+        return f"{data}{encoding}{_format_params(self.params)}"
