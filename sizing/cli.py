@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -105,6 +106,76 @@ def bandwidth(
         )
     )
     typer.echo(f"average {call.avg_kbps:,.2f} kbps, {call.avg_pps:,.1f} packets/s per call")
+
+
+def _read_messages(path: Path) -> list[tuple[int, bytes]]:
+    """Frame a file of concatenated SIP messages as a TCP stream would: (offset, bytes)."""
+    from sizing.sip import KEEPALIVE, FramingError, StreamFramer
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror or exc}")
+    framer = StreamFramer(max_message_bytes=max(65536, len(data)))
+    try:
+        chunks = [m for m in framer.feed(data) if m is not KEEPALIVE]
+    except FramingError as exc:
+        fail(f"{path}: {exc}")
+    if framer.buffered:
+        fail(f"{path}: the last {framer.buffered} bytes are an incomplete SIP message")
+    offsets, offset = [], 0
+    for chunk in chunks:
+        offset = data.index(chunk, offset)
+        offsets.append((offset, chunk))
+        offset += len(chunk)
+    return offsets
+
+
+@app.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(help="A file of SIP messages, one after another.")],
+    tls_suite: Annotated[str, typer.Option(help="TLS record suite for the TLS column.")] = "tls1.3-aead",
+) -> None:
+    """Parse a file of SIP messages, list them, and count their bytes on the wire."""
+    from sizing.sip import ParseError, Request, parse
+    from sizing.tls import wire_bytes
+
+    rows = []
+    totals = {"udp": 0.0, "tcp": 0.0, "tls": 0.0}
+    for number, (offset, raw) in enumerate(_read_messages(path), start=1):
+        try:
+            msg = parse(raw)
+            cseq = msg.cseq
+            summary = {
+                "#": number,
+                "message": msg.method if isinstance(msg, Request) else f"{msg.status} {msg.reason}",
+                "CSeq": f"{cseq.number} {cseq.method}",
+                "branch": msg.branch or "-",
+                "to tag": msg.to_tag or "-",
+                "body": msg.headers.get("Content-Type") or "-",
+                "bytes": len(raw),
+            }
+        except ParseError as exc:
+            fail(f"{path}: message {number} at byte {offset}: {exc}")
+        for transport in totals:
+            cost = wire_bytes(len(raw), transport, suite=tls_suite)
+            totals[transport] += cost.total
+        rows.append(summary)
+    if not rows:
+        fail(f"{path}: no SIP message found")
+    typer.echo(_table(rows))
+    sip_bytes = sum(r["bytes"] for r in rows)
+    typer.echo(f"\n{len(rows)} messages, {sip_bytes:,} bytes of SIP")
+    typer.echo("on the wire (Ethernet, IPv4, both directions incl. TCP ACKs, no handshakes):")
+    typer.echo(
+        _table(
+            [
+                {"transport": name.upper(), "bytes": total, "overhead %": 100 * (total / sip_bytes - 1)}
+                for name, total in totals.items()
+            ],
+            floatfmt="{:,.1f}",
+        )
+    )
 
 
 @app.command()
