@@ -1,0 +1,883 @@
+"""The SIP proxy core (RFC 3261 §16), stateful or stateless, sans-IO.
+
+Theory of operation
+-------------------
+A :class:`Proxy` listens at one :class:`~sizing.sip.interfaces.Address`
+through one :class:`~sizing.sip.interfaces.Transport`; the driver hands it
+what arrives with :meth:`Proxy.on_message`. In stateful mode (the default)
+the proxy is the transaction user of its own
+:class:`~sizing.sip.transaction.TransactionLayer`:
+
+1. a new request creates a server transaction and reaches
+   :meth:`Proxy.request_received`, which validates it (§16.3: URI scheme 416,
+   Max-Forwards 0 -> 483, loop -> 482, Proxy-Require -> 420, optional digest
+   challenge 407), answers an INVITE with its own 100 Trying at once,
+   preprocesses Route (§16.4), picks targets (§16.5) and forwards one copy
+   per target in a client transaction (§16.6);
+2. responses come back through the client transactions (§16.7): 100 is
+   absorbed, other provisionals and every 2xx go upstream at once (2xx
+   retransmissions too), and the best final response (§16.7 step 6) goes
+   upstream when every branch has answered;
+3. Timer B/F and Timer C expiries become 408 and transport failures 503
+   for their branch (§16.8, §16.9); a CANCEL is answered 200 and cancels
+   every pending branch (§16.10);
+4. an ACK for a 2xx and stray responses (after their transactions ended)
+   are forwarded statelessly, like every message in stateless mode (§16.11),
+   whose branch is a hash of the incoming one so retransmissions and a
+   CANCEL get the same downstream branch.
+
+Targets come from a *router*: a callable ``request -> list[URI | Address]``.
+A URI target replaces the Request-URI (the location service, §16.5); an
+Address target keeps it and only chooses the next hop (an outbound proxy,
+``sizing serve --forward-to``). Requests that already carry Route headers
+or a To tag, and requests for a domain outside ``ProxyConfig.domains``, go
+to their Request-URI without asking the router.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .auth import DigestAuthenticator
+from .headers import NameAddr, Via, split_commas
+from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
+from .loopback import receive_bytes
+from .message import Headers, ParseError, Request, Response, parse
+from .transaction import (
+    MAGIC_COOKIE,
+    ClientInviteTransaction,
+    ClientTransaction,
+    ServerTransaction,
+    Transaction,
+    TransactionLayer,
+    build_cancel,
+    response_destination,
+)
+from .uri import URI
+
+__all__ = [
+    "Proxy",
+    "ProxyConfig",
+    "ProxyStats",
+    "Router",
+    "Target",
+    "best_response",
+    "static_router",
+    "uri_address",
+]
+
+Target = URI | Address
+#: Chooses where an out-of-dialog request goes; an empty list answers 480.
+Router = Callable[[Request], Sequence[Target]]
+
+#: Methods whose out-of-dialog requests create dialogs, hence get a Record-Route.
+_DIALOG_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
+#: 4xx answers a UAC can act on; §16.7 step 6 prefers them among 4xx.
+_PREFERRED_4XX = frozenset({401, 407, 415, 420, 484})
+_DEFAULT_PORTS = {"TLS": 5061, "WSS": 443, "WS": 80, "TLS-SCTP": 5061}
+_MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    """How a proxy behaves; durations in seconds."""
+
+    record_route: bool = True
+    """Add ``Record-Route: <sip:me;lr>`` to dialog-creating requests, so the
+    dialog's later requests (ACK, BYE, re-INVITE) pass through this proxy."""
+    stateless: bool = False
+    """Forward without transactions (§16.11): no 100 Trying, no forking, no retransmissions."""
+    forking: str = "parallel"
+    """``parallel`` sends to every target at once; ``sequential`` tries them in order."""
+    timer_c: float | None = 180.0
+    """Timer C (§16.6 step 11): an INVITE branch with no final answer this long after its
+    last provisional is cancelled and answered 408. None disables it."""
+    domains: frozenset[str] | None = None
+    """Domains this proxy is responsible for (lower case): only their out-of-dialog
+    requests are routed by the router; others go to their Request-URI. None: all."""
+    extensions: frozenset[str] = frozenset()
+    """Option tags this proxy supports; any other in Proxy-Require gets 420 (§16.3 step 5)."""
+
+    def __post_init__(self) -> None:
+        if self.forking not in ("parallel", "sequential"):
+            raise ValueError(
+                f"ProxyConfig.forking must be 'parallel' or 'sequential', got {self.forking!r}"
+            )
+        if self.timer_c is not None and not self.timer_c > 0:
+            raise ValueError(f"ProxyConfig.timer_c must be > 0 seconds or None, got {self.timer_c!r}")
+
+
+@dataclass(slots=True)
+class ProxyStats:
+    """What the proxy did, for the product's per-host metrics.
+
+    Requests are counted once per transaction (retransmissions absorbed by a
+    transaction are counted by the layer's :class:`TransactionStats`).
+    """
+
+    requests_received: Counter[str] = field(default_factory=Counter)
+    requests_forwarded: Counter[str] = field(default_factory=Counter)
+    """Requests sent downstream by method, CANCELs this proxy generated included."""
+    responses_received: Counter[int] = field(default_factory=Counter)
+    responses_forwarded: Counter[int] = field(default_factory=Counter)
+    """Responses from downstream passed upstream, by status."""
+    generated: Counter[int] = field(default_factory=Counter)
+    """Final responses this proxy answered itself (483, 482, 408, 503, ...), by status."""
+    trying_sent: int = 0
+    dropped: int = 0
+    """Messages discarded: responses not for this proxy, ACKs that cannot be routed,
+    stateless sends the transport refused, malformed input."""
+
+    def as_dict(self) -> dict[str, int]:
+        """A flat mapping, one number per column (for a DataFrame row)."""
+        out: dict[str, int] = {}
+        for prefix, counter in (
+            ("requests_received", self.requests_received),
+            ("requests_forwarded", self.requests_forwarded),
+            ("responses_received", self.responses_received),
+            ("responses_forwarded", self.responses_forwarded),
+            ("generated", self.generated),
+        ):
+            for key, value in sorted(counter.items(), key=lambda kv: str(kv[0])):
+                out[f"{prefix}_{key}"] = value
+        out["trying_sent"] = self.trying_sent
+        out["dropped"] = self.dropped
+        return out
+
+
+# -- routing helpers ------------------------------------------------------------------
+
+
+def static_router(*targets: Target | str) -> Router:
+    """A router sending every out-of-dialog request to ``targets`` (``--forward-to``).
+
+    A string is parsed as a SIP URI (``sip:host:port;transport=tcp``).
+    """
+    if not targets:
+        raise ValueError("static_router needs at least one target")
+    fixed: list[Target] = []
+    for target in targets:
+        if isinstance(target, str):
+            target = URI.parse(target)
+        if isinstance(target, URI) and target.host is None:
+            raise ValueError(f"static_router target {str(target)!r} has no host to send to")
+        if not isinstance(target, URI | Address):
+            raise TypeError(f"static_router target must be a URI, an Address or a str, got {target!r}")
+        fixed.append(target)
+    # Address targets keep the Request-URI; forwarding to a host means a next hop.
+    hops = [t if isinstance(t, Address) else uri_address(t, "UDP") for t in fixed]
+
+    def route(_request: Request) -> list[Target]:
+        return list(hops)
+
+    return route
+
+
+def uri_address(uri: URI, default_transport: str) -> Address:
+    """The next-hop address of a SIP URI (RFC 3263 without DNS: maddr, host, port, transport)."""
+    if uri.scheme not in ("sip", "sips") or uri.host is None:
+        raise ValueError(f"{str(uri)!r} is not a SIP URI with a host to send to")
+    transport = (uri.transport or "").upper()
+    if not transport:
+        transport = "TLS" if uri.scheme == "sips" and default_transport == "UDP" else default_transport
+    port = uri.port or _DEFAULT_PORTS.get(transport, 5060)
+    return Address(transport, uri.maddr or uri.host, port)
+
+
+def _via_hop(via: Via) -> Address:
+    """Where a response goes for this Via (RFC 3261 §18.2.2, RFC 3581 rport)."""
+    rport = via.rport
+    port = rport if isinstance(rport, int) and not isinstance(rport, bool) else via.port
+    transport = via.transport
+    return Address(transport, via.received or via.host, port or _DEFAULT_PORTS.get(transport, 5060))
+
+
+def best_response(responses: Iterable[Response]) -> Response:
+    """The response to send upstream among a response context's finals (§16.7 step 6).
+
+    Any 6xx wins; otherwise the lowest class, preferring 401, 407, 415, 420
+    and 484 within 4xx; ties go to the lowest code, then the first received.
+    A 401/407 chosen carries every WWW-/Proxy-Authenticate of all 401/407
+    received (§16.7 step 7).
+    """
+    finals = list(responses)
+    if not finals:
+        raise ValueError("best_response needs at least one final response")
+
+    def rank(response: Response) -> tuple[int, int, int]:
+        status = response.status
+        if status >= 600:
+            return (0, 0, status)
+        klass = status // 100
+        return (klass, 0 if status in _PREFERRED_4XX else 1, status)
+
+    best = min(finals, key=rank)
+    if best.status not in (401, 407):
+        return best
+    challenges = [
+        (name, value)
+        for r in finals
+        if r.status in (401, 407)
+        for name, value in r.headers
+        if name in ("WWW-Authenticate", "Proxy-Authenticate")
+    ]
+    headers = Headers([(n, v) for n, v in best.headers if n not in ("WWW-Authenticate", "Proxy-Authenticate")])
+    headers.extend(challenges)
+    return Response(best.status, best.reason, headers, best.body)
+
+
+# -- header editing (copies; messages received are never changed in place) --------------
+
+
+def _first_index(items: list[tuple[str, str]], name: str) -> int | None:
+    return next((i for i, (n, _) in enumerate(items) if n == name), None)
+
+
+def _drop_value(headers: Headers, name: str, *, last: bool = False) -> Headers:
+    """A copy of ``headers`` without the first (or last) value of list header ``name``."""
+    items = list(headers)
+    indexes = [i for i, (n, _) in enumerate(items) if n == name]
+    if not indexes:
+        return headers.copy()
+    index = indexes[-1] if last else indexes[0]
+    values = split_commas(items[index][1])
+    rest = values[:-1] if last else values[1:]
+    if rest:
+        items[index] = (name, ", ".join(rest))
+    else:
+        del items[index]
+    return Headers(items)
+
+
+def _insert_first(headers: Headers, name: str, value: str) -> Headers:
+    """A copy with ``value`` as the topmost value of ``name`` (before its first line)."""
+    items = list(headers)
+    index = _first_index(items, name)
+    items.insert(0 if index is None else index, (name, value))
+    return Headers(items)
+
+
+def _replace_first(headers: Headers, name: str, value: str) -> Headers:
+    """A copy whose first value of list header ``name`` is ``value``."""
+    items = list(headers)
+    index = _first_index(items, name)
+    if index is None:
+        items.insert(0, (name, value))
+    else:
+        rest = split_commas(items[index][1])[1:]
+        items[index] = (name, ", ".join([value, *rest]))
+    return Headers(items)
+
+
+def _without_top_via(response: Response) -> Response:
+    return Response(response.status, response.reason, _drop_value(response.headers, "Via"), response.body)
+
+
+def _stamp_via(request: Request, source: Address) -> Request:
+    """Add ``received`` / fill ``rport`` in the top Via (RFC 3261 §18.2.1, RFC 3581 §4)."""
+    via = request.top_via
+    if via is None:
+        return request
+    params = dict(via.params)
+    changed = False
+    if via.host.lower() != source.host.lower():
+        params["received"] = source.host.strip("[]") if source.host.startswith("[") else source.host
+        changed = True
+    if via.rport is True:
+        params["rport"] = str(source.port)
+        changed = True
+    if not changed:
+        return request
+    stamped = via.replace(params=params)
+    return Request(request.method, request.uri, _replace_first(request.headers, "Via", str(stamped)), request.body)
+
+
+# -- response contexts ---------------------------------------------------------------
+
+
+@dataclass(eq=False, slots=True)
+class _Branch:
+    """One forwarded copy of a request and what came back on it."""
+
+    ctx: _Context
+    request: Request
+    txn: ClientTransaction | None = None
+    provisional: bool = False
+    final: Response | None = None
+    synthesized: bool = False
+    cancel_wanted: bool = False
+    cancelled: bool = False
+    timer_c: TimerHandle | None = None
+
+
+@dataclass(eq=False, slots=True)
+class _Context:
+    """The response context of one server transaction (§16.2)."""
+
+    server: ServerTransaction
+    request: Request
+    """The request after Route preprocessing, the base of every branch's copy."""
+    targets: list[tuple[URI, Address | None]]
+    """Targets not tried yet (sequential forking)."""
+    branches: list[_Branch] = field(default_factory=list)
+    final_sent: bool = False
+    cancelled: bool = False
+    starting: bool = False
+
+
+# -- the proxy -----------------------------------------------------------------------
+
+
+class Proxy:
+    """A SIP proxy core at ``address`` (RFC 3261 §16); the TU of its own ``layer``.
+
+    Set :attr:`transport` to what the driver attached at ``address`` and
+    feed received bytes to :meth:`on_message`::
+
+        proxy = Proxy(clock, address, static_router(next_hop))
+        proxy.transport = network.attach(address, proxy.on_message)
+
+    ``authenticator`` (with ``proxy=True``) challenges out-of-dialog requests
+    with 407. ``seed`` makes branches and tags reproducible.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        address: Address,
+        router: Router,
+        *,
+        config: ProxyConfig | None = None,
+        timers: TimerConfig | None = None,
+        authenticator: DigestAuthenticator | None = None,
+        transport: Transport | None = None,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(address, Address):
+            raise TypeError(f"Proxy address must be an Address, got {address!r}")
+        if not callable(router):
+            raise TypeError(f"Proxy router must be callable (request -> targets), got {router!r}")
+        if authenticator is not None and not authenticator.proxy:
+            raise ValueError(
+                "a proxy challenges with 407 Proxy-Authenticate: build its DigestAuthenticator "
+                "with proxy=True"
+            )
+        self.clock = clock
+        self.address = address
+        self.router = router
+        self.config = config if config is not None else ProxyConfig()
+        self.authenticator = authenticator
+        self.transport = transport
+        self.layer = TransactionLayer(clock, self, timers, seed=seed)
+        self.stats = ProxyStats()
+        self._contexts: dict[ServerTransaction, _Context] = {}
+        self._branches: dict[ClientTransaction, _Branch] = {}
+        self._starting: _Branch | None = None
+        self._tag_prefix = hashlib.sha1(f"tag{seed}{address}".encode()).hexdigest()[:8]
+        self._tags = 0
+        self._rr = self._record_route_value()
+
+    # -- wiring --------------------------------------------------------------------
+
+    def _record_route_value(self) -> str:
+        address = self.address
+        params: dict[str, str | None] = {}
+        if address.transport != "UDP":
+            params["transport"] = address.transport.lower()
+        params["lr"] = None
+        return str(NameAddr(URI("sip", host=address.host, port=address.port, params=params)))
+
+    def _transport(self) -> Transport:
+        transport = self.transport
+        if transport is None:
+            raise RuntimeError(
+                f"Proxy at {self.address} has no transport: set proxy.transport to the "
+                "Transport attached at its address before messages flow"
+            )
+        return transport
+
+    @property
+    def server_transactions(self) -> int:
+        """Server transactions in flight."""
+        return sum(1 for t in self.layer if isinstance(t, ServerTransaction))
+
+    @property
+    def client_transactions(self) -> int:
+        """Client transactions in flight."""
+        return sum(1 for t in self.layer if isinstance(t, ClientTransaction))
+
+    def on_message(self, data: bytes, source: Address) -> None:
+        """Handle bytes that arrived at the proxy's address from ``source``."""
+        transport = self._transport()
+        try:
+            message = parse(data)
+        except ParseError:
+            self.stats.dropped += 1
+            receive_bytes(self.layer, transport, data, source)  # answers 400/505 if it can
+            return
+        if isinstance(message, Response):
+            if self.config.stateless:
+                self.stats.responses_received[message.status] += 1
+                self._forward_response_stateless(message)
+            else:
+                self.layer.receive_response(message)
+            return
+        if any(name not in message.headers for name in _MANDATORY):
+            self.stats.dropped += 1
+            receive_bytes(self.layer, transport, data, source)  # answers 400
+            return
+        with contextlib.suppress(ValueError):  # a Via we cannot rewrite goes on as it came
+            message = _stamp_via(message, source)
+        if self.config.stateless:
+            self._stateless_request(message, source)
+        else:
+            self.layer.receive_request(message, source, transport)
+
+    # -- TransactionUser ---------------------------------------------------------------
+
+    def request_received(self, transaction: Transaction | None, request: Request) -> None:
+        method = request.method
+        self.stats.requests_received[method] += 1
+        if method == "ACK" or transaction is None:
+            self._forward_stateless(request)
+            return
+        assert isinstance(transaction, ServerTransaction)
+        if method == "CANCEL":
+            self._cancel_received(transaction, request)
+            return
+        rejection = self._validate(request)
+        if rejection is not None:
+            self._answer(transaction, request, *rejection)
+            return
+        if method == "INVITE" and transaction.respond(request.create_response(100)):
+            self.stats.trying_sent += 1
+        routed = self._preprocess(request)
+        targets = self._targets(routed)
+        if not targets:
+            self._answer(transaction, request, 480, "Temporarily Unavailable")
+            return
+        ctx = _Context(transaction, routed, targets)
+        self._contexts[transaction] = ctx
+        self._start(ctx)
+
+    def response_received(self, transaction: Transaction | None, response: Response) -> None:
+        status = response.status
+        self.stats.responses_received[status] += 1
+        if transaction is None:
+            self._forward_response_stateless(response)
+            return
+        branch = self._branches.get(transaction)  # type: ignore[arg-type]
+        if branch is None:
+            return  # the answer to a CANCEL this proxy sent
+        ctx = branch.ctx
+        invite = ctx.request.method == "INVITE"
+        if status < 200:
+            branch.provisional = True
+            if branch.final is not None:
+                return
+            self._arm_timer_c(branch)
+            if branch.cancel_wanted:
+                self._send_cancel(branch)
+            if status > 100 and not ctx.final_sent:
+                self._relay(ctx, response)
+            return
+        self._stop_timer_c(branch)
+        first = branch.final is None
+        if first:
+            branch.final = response
+        if status < 300:
+            if invite or (first and not ctx.final_sent):
+                self._relay(ctx, response)
+                ctx.final_sent = True
+            if invite:
+                self._cancel_pending(ctx)
+            return
+        if not first:
+            return
+        if status >= 600 and invite:
+            ctx.targets.clear()
+            self._cancel_pending(ctx)
+        self._maybe_finish(ctx)
+
+    def transaction_timeout(self, transaction: Transaction) -> None:
+        branch = self._branches.get(transaction)  # type: ignore[arg-type]
+        if branch is not None:
+            self._branch_failed(branch, 408, "Request Timeout")
+
+    def transport_error(self, transaction: Transaction, error: TransportError) -> None:
+        branch = self._branches.get(transaction)  # type: ignore[arg-type]
+        if branch is None and self._starting is not None and self._starting.txn is None:
+            branch = self._starting  # failed inside send_request, before it returned
+            branch.txn = transaction  # type: ignore[assignment]
+        if branch is not None:
+            self._branch_failed(branch, 503, "Service Unavailable")
+
+    def transaction_terminated(self, transaction: Transaction) -> None:
+        if isinstance(transaction, ServerTransaction):
+            self._contexts.pop(transaction, None)
+            return
+        branch = self._branches.pop(transaction, None)  # type: ignore[arg-type]
+        if branch is not None:
+            self._stop_timer_c(branch)
+
+    # -- validation and routing (§16.3, §16.4, §16.5) -----------------------------------
+
+    def _validate(self, request: Request) -> tuple[int, str, tuple[tuple[str, str], ...]] | None:
+        """The rejection §16.3 requires for ``request``, or None to forward it."""
+        if request.uri.scheme not in ("sip", "sips", "tel"):
+            return (416, "Unsupported URI Scheme", ())
+        if request.max_forwards == 0:
+            return (483, "Too Many Hops", ())
+        if self._is_loop(request):
+            return (482, "Loop Detected", ())
+        unknown = [
+            tag.strip()
+            for tag in request.headers.get_all("Proxy-Require")
+            if tag.strip() and tag.strip().lower() not in self.config.extensions
+        ]
+        if unknown:
+            return (420, "Bad Extension", (("Unsupported", ", ".join(unknown)),))
+        if self.authenticator is not None and request.to_tag is None:
+            result = self.authenticator.authenticate(request, self.clock.now())
+            if not result.ok and result.status is not None:
+                return (result.status, result.reason or "", result.headers)
+        return None
+
+    def _is_me(self, uri: URI | None) -> bool:
+        if uri is None or uri.scheme not in ("sip", "sips") or uri.host is None:
+            return False
+        address = self.address
+        port = uri.port or _DEFAULT_PORTS.get(address.transport, 5060)
+        return uri.host.lower() == address.host.lower() and port == address.port
+
+    def _mine(self, via: Via) -> bool:
+        address = self.address
+        port = via.port or _DEFAULT_PORTS.get(via.transport, 5060)
+        return via.host.lower() == address.host.lower() and port == address.port
+
+    @staticmethod
+    def _loop_hash(request: Request) -> str:
+        """What §16.6 step 8 puts in the branch to tell a loop from a spiral.
+
+        The fields that decide how the request is routed: Request-URI, From
+        and To tags, Call-ID, CSeq number, Route, Proxy-Require and
+        Proxy-Authorization (not the top Via: it differs on every pass).
+        """
+        headers = request.headers
+        cseq = request.cseq
+        parts = [
+            str(request.uri),
+            request.from_tag or "",
+            request.to_tag or "",
+            request.call_id or "",
+            str(cseq.number if cseq is not None else ""),
+            *headers.get_lines("Route"),
+            *headers.get_lines("Proxy-Require"),
+            *headers.get_lines("Proxy-Authorization"),
+        ]
+        return hashlib.sha1("\x00".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+    def _is_loop(self, request: Request) -> bool:
+        """§16.3 step 4: this proxy's Via is present and the request has not changed since."""
+        mine = [v.branch for v in request.via if self._mine(v) and v.branch]
+        if not mine:
+            return False
+        current = self._loop_hash(self._preprocess(request))
+        return any(branch.rsplit(".", 1)[-1] == current for branch in mine)
+
+    def _preprocess(self, request: Request) -> Request:
+        """Route information preprocessing (§16.4) on a copy of ``request``."""
+        uri = request.uri
+        headers = request.headers
+        routes = request.route
+        if uri.user is None and self._is_me(uri) and routes:
+            # A strict router upstream put our Record-Route URI in the Request-URI.
+            uri = routes[-1].uri  # type: ignore[assignment]
+            headers = _drop_value(headers, "Route", last=True)
+            routes = routes[:-1]
+        if routes and self._is_me(routes[0].uri):
+            headers = _drop_value(headers, "Route")
+        if headers is request.headers:
+            headers = headers.copy()
+        return Request(request.method, uri, headers, request.body)
+
+    def _targets(self, request: Request) -> list[tuple[URI, Address | None]]:
+        """The target set (§16.5) as (Request-URI, explicit next hop or None) pairs."""
+        uri = request.uri
+        domains = self.config.domains
+        foreign = domains is not None and (uri.host or "").lower() not in domains
+        if "Route" in request.headers or request.to_tag is not None or foreign:
+            return [(uri, None)]
+        targets: list[tuple[URI, Address | None]] = []
+        for target in self.router(request):
+            if isinstance(target, Address):
+                targets.append((uri, target))
+            elif isinstance(target, URI):
+                targets.append((target, None))
+            else:
+                raise TypeError(f"router returned {target!r}; a target is a URI or an Address")
+        return targets
+
+    # -- building a forwarded request (§16.6) ---------------------------------------------
+
+    def _forwarded(self, request: Request, uri: URI, hop: Address | None, branch: str) -> tuple[Request, Address]:
+        """The copy of ``request`` to send to target ``uri`` and where it goes."""
+        headers = request.headers.copy()
+        max_forwards = request.max_forwards
+        headers.set("Max-Forwards", 70 if max_forwards is None else max(0, max_forwards - 1))
+        method = request.method
+        if self.config.record_route and method in _DIALOG_METHODS and request.to_tag is None:
+            headers = _insert_first(headers, "Record-Route", self._rr)
+        if hop is None:
+            routes = NameAddr.parse_all(headers.get_all("Route")[0]) if "Route" in headers else []
+            if routes:
+                top = routes[0].uri
+                assert top is not None
+                if not top.lr:
+                    # Strict router next (§16.6 step 6): it goes in the Request-URI.
+                    headers = _drop_value(headers, "Route")
+                    headers.add("Route", str(NameAddr(uri)))
+                    uri = top
+                hop = uri_address(top, self.address.transport)
+            else:
+                hop = uri_address(uri, self.address.transport)
+        address = self.address
+        via = Via(address.transport, address.host, address.port, {"branch": branch, "rport": None})
+        headers = _insert_first(headers, "Via", str(via))
+        return Request(method, uri, headers, request.body), hop
+
+    def _branch_id(self, request: Request) -> str:
+        return f"{self.layer.new_branch()}.{self._loop_hash(request)}"
+
+    # -- branches ---------------------------------------------------------------------------
+
+    def _start(self, ctx: _Context) -> None:
+        """Start the next target (sequential) or all of them (parallel)."""
+        ctx.starting = True
+        try:
+            while ctx.targets and not ctx.cancelled:
+                uri, hop = ctx.targets.pop(0)
+                self._start_branch(ctx, uri, hop)
+                if self.config.forking == "sequential" and ctx.branches[-1].final is None:
+                    break
+        finally:
+            ctx.starting = False
+        self._maybe_finish(ctx)
+
+    def _start_branch(self, ctx: _Context, uri: URI, hop: Address | None) -> None:
+        request = ctx.request
+        branch_id = self._branch_id(request)
+        try:
+            out, dest = self._forwarded(request, uri, hop, branch_id)
+        except ValueError:
+            # No address to send to (e.g. a tel: target): this branch fails at once.
+            via = Via(self.address.transport, self.address.host, self.address.port, {"branch": branch_id})
+            out = Request(request.method, uri, _insert_first(request.headers, "Via", str(via)), request.body)
+            branch = _Branch(ctx, out)
+            ctx.branches.append(branch)
+            self._branch_failed(branch, 503, "Service Unavailable")
+            return
+        branch = _Branch(ctx, out)
+        ctx.branches.append(branch)
+        self.stats.requests_forwarded[out.method] += 1
+        self._starting = branch
+        try:
+            txn = self.layer.send_request(out, dest, self._transport())
+        finally:
+            self._starting = None
+        branch.txn = txn
+        if not txn.terminated:
+            self._branches[txn] = branch
+            if out.method == "INVITE":
+                self._arm_timer_c(branch)
+
+    def _branch_failed(self, branch: _Branch, status: int, reason: str) -> None:
+        """A branch with no final answer gets a response of this proxy's own (§16.8, §16.9)."""
+        self._stop_timer_c(branch)
+        if branch.final is not None:
+            return
+        branch.final = branch.request.create_response(status, reason, to_tag=self._new_tag())
+        branch.synthesized = True
+        self._maybe_finish(branch.ctx)
+
+    def _maybe_finish(self, ctx: _Context) -> None:
+        """Send the best final response once every branch has one and no target is left."""
+        if ctx.final_sent or ctx.starting:
+            return
+        if any(b.final is None for b in ctx.branches):
+            return
+        if ctx.targets and not ctx.cancelled:
+            self._start(ctx)
+            return
+        finals = [b.final for b in ctx.branches if b.final is not None]
+        if not finals:
+            return
+        best = best_response(finals)
+        synthesized = any(b.synthesized and b.final is best for b in ctx.branches)
+        if best.status == 503 and not synthesized:
+            # §16.7 step 6: a downstream 503 must not make upstream avoid this proxy.
+            best = Response(500, "Server Internal Error", best.headers, best.body)
+        ctx.final_sent = True
+        self._relay(ctx, best, synthesized=synthesized)
+
+    def _relay(self, ctx: _Context, response: Response, *, synthesized: bool = False) -> None:
+        """Pass a downstream response (or one built like it) to the server transaction."""
+        out = _without_top_via(response)
+        status = out.status
+        if ctx.server.respond(out):
+            counter = self.stats.generated if synthesized else self.stats.responses_forwarded
+            counter[status] += 1
+        elif 200 <= status < 300 and ctx.request.method == "INVITE":
+            self._send_response_stateless(out)  # a 2xx must always reach the UAC (§16.7 step 10)
+
+    # -- Timer C and CANCEL (§16.8, §16.10) -------------------------------------------------
+
+    def _arm_timer_c(self, branch: _Branch) -> None:
+        delay = self.config.timer_c
+        if delay is None or branch.request.method != "INVITE":
+            return
+        self._stop_timer_c(branch)
+        branch.timer_c = self.clock.call_later(delay, lambda: self._timer_c_fired(branch))
+
+    @staticmethod
+    def _stop_timer_c(branch: _Branch) -> None:
+        if branch.timer_c is not None:
+            branch.timer_c.cancel()
+            branch.timer_c = None
+
+    def _timer_c_fired(self, branch: _Branch) -> None:
+        branch.timer_c = None
+        if branch.final is not None:
+            return
+        if branch.provisional:
+            self._send_cancel(branch)
+        self._branch_failed(branch, 408, "Request Timeout")
+
+    def _cancel_received(self, transaction: ServerTransaction, cancel: Request) -> None:
+        target = getattr(transaction, "cancel_target", None)
+        ctx = self._contexts.get(target) if target is not None else None
+        if ctx is None:
+            self._answer(transaction, cancel, 481, "Call/Transaction Does Not Exist")
+            return
+        transaction.respond(cancel.create_response(200, to_tag=self._new_tag()))
+        ctx.cancelled = True
+        ctx.targets.clear()
+        self._cancel_pending(ctx)
+
+    def _cancel_pending(self, ctx: _Context) -> None:
+        for branch in ctx.branches:
+            if branch.final is None:
+                self._send_cancel(branch)
+
+    def _send_cancel(self, branch: _Branch) -> None:
+        """CANCEL a pending INVITE branch; wait for a provisional first (§9.1)."""
+        txn = branch.txn
+        if branch.cancelled or txn is None or not isinstance(txn, ClientInviteTransaction):
+            return
+        if not branch.provisional:
+            branch.cancel_wanted = True
+            return
+        branch.cancelled = True
+        branch.cancel_wanted = False
+        cancel = build_cancel(branch.request)
+        self.stats.requests_forwarded["CANCEL"] += 1
+        self.layer.send_request(cancel, txn.dest, txn.transport)
+
+    # -- answering and stateless forwarding -------------------------------------------------
+
+    def _new_tag(self) -> str:
+        self._tags += 1
+        return f"{self._tag_prefix}{self._tags:x}"
+
+    def _answer(
+        self,
+        transaction: ServerTransaction,
+        request: Request,
+        status: int,
+        reason: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        response = request.create_response(status, reason, to_tag=self._new_tag(), headers=headers)
+        if transaction.respond(response):
+            self.stats.generated[status] += 1
+
+    def _stateless_request(self, request: Request, source: Address) -> None:
+        """§16.11: validate, then forward without a transaction (or answer statelessly)."""
+        self.stats.requests_received[request.method] += 1
+        if request.method != "ACK":
+            rejection = self._validate(request)
+            if rejection is not None:
+                status, reason, headers = rejection
+                response = request.create_response(status, reason, to_tag=self._new_tag(), headers=headers)
+                dest = response_destination(request, source, self._transport().reliable)
+                if self._send(response.encode(), dest):
+                    self.stats.generated[status] += 1
+                return
+        self._forward_stateless(request, source)
+
+    def _stateless_branch(self, request: Request) -> str:
+        """A branch that depends only on the incoming top Via (§16.11), so a retransmission,
+        its CANCEL and the ACK of its non-2xx answer all get the same downstream branch."""
+        via = request.top_via
+        parts = [via.branch or "", via.sent_by] if via is not None else []
+        if via is None or not (via.branch or "").startswith(MAGIC_COOKIE):
+            cseq = request.cseq
+            parts += [str(request.uri), request.call_id or "", request.from_tag or "",
+                      request.to_tag or "", str(cseq.number if cseq is not None else "")]
+        digest = hashlib.sha1("\x00".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+        return f"{MAGIC_COOKIE}sl{digest[:20]}"
+
+    def _forward_stateless(self, request: Request, source: Address | None = None) -> None:
+        """Forward ``request`` to its first target without a transaction."""
+        method = request.method
+        if request.max_forwards == 0 and method == "ACK":
+            self.stats.dropped += 1
+            return
+        routed = self._preprocess(request)
+        try:
+            targets = self._targets(routed)
+            if not targets:
+                raise ValueError("no target")
+            uri, hop = targets[0]
+            out, dest = self._forwarded(routed, uri, hop, self._stateless_branch(request))
+        except ValueError:
+            if method == "ACK" or source is None:
+                self.stats.dropped += 1
+                return
+            response = request.create_response(480, "Temporarily Unavailable", to_tag=self._new_tag())
+            if self._send(response.encode(), response_destination(request, source, self._transport().reliable)):
+                self.stats.generated[480] += 1
+            return
+        if self._send(out.encode(), dest):
+            self.stats.requests_forwarded[method] += 1
+
+    def _forward_response_stateless(self, response: Response) -> None:
+        """Pass a response up without a transaction: remove our Via, send to the next one."""
+        vias = response.via
+        if len(vias) < 2 or not self._mine(vias[0]):
+            self.stats.dropped += 1
+            return
+        out = _without_top_via(response)
+        if out.status == 100 and not self.config.stateless:
+            return
+        self._send_response_stateless(out)
+
+    def _send_response_stateless(self, response: Response) -> None:
+        via = response.top_via
+        if via is None:
+            self.stats.dropped += 1
+            return
+        if self._send(response.encode(), _via_hop(via)):
+            self.stats.responses_forwarded[response.status] += 1
+
+    def _send(self, data: bytes, dest: Address) -> bool:
+        try:
+            self._transport().send(data, dest)
+        except TransportError:
+            self.stats.dropped += 1
+            return False
+        return True
