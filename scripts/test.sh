@@ -3,6 +3,7 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh -k torture
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
 bash scripts/setup.sh test,bench
 .venv/bin/ruff check sizing tests benchmarks
 exec .venv/bin/python -m pytest "$@"

@@ -216,6 +216,11 @@ def trunks(
     typer.echo(f"capacity at {blocking:.2%}   {capacity:,.2f} erlangs on {n:,} channels")
 
 
+from sizing.net.serve_cli import add_serve_command  # noqa: E402
+
+add_serve_command(app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return its exit status (2 for bad input, never a traceback)."""
     try:

@@ -1,0 +1,63 @@
+"""The ``sizing serve`` sub-command: run a UAS, proxy or registrar on a real socket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["add_serve_command"]
+
+
+def add_serve_command(app: typer.Typer) -> None:
+    """Register ``serve`` on the ``sizing`` typer app."""
+
+    @app.command()
+    def serve(
+        role: Annotated[str, typer.Option(help="Element to run: uas, proxy or registrar.")],
+        listen: Annotated[str, typer.Option(help="transport:host:port, e.g. udp:127.0.0.1:5070.")],
+        forward_to: Annotated[str | None, typer.Option(
+            help="Proxy: send out-of-dialog requests to this SIP URI, e.g. sip:127.0.0.1:5090.")] = None,
+        record_route: Annotated[bool, typer.Option(help="Proxy: stay on the dialog's path.")] = True,
+        ring_ms: Annotated[float, typer.Option(
+            help="UAS: ring this long (180 first) before the final answer.")] = 0.0,
+        answer_code: Annotated[int, typer.Option(help="UAS: final answer, e.g. 200 or 486.")] = 200,
+        max_transactions: Annotated[int | None, typer.Option(
+            help="Live transactions beyond which new requests get 503 with Retry-After.")] = None,
+        retry_after: Annotated[int, typer.Option(help="Seconds in the Retry-After of that 503.")] = 5,
+        log_every: Annotated[int, typer.Option(help="Print a progress line every N calls (0: never).")] = 0,
+        duration: Annotated[float | None, typer.Option(
+            help="Stop after this many seconds (default: until SIGINT/SIGTERM).")] = None,
+        cert: Annotated[Path | None, typer.Option(help="TLS: certificate chain (PEM).")] = None,
+        key: Annotated[Path | None, typer.Option(help="TLS: private key (PEM).")] = None,
+        seed: Annotated[int, typer.Option(help="Seed for tags and branches.")] = 0,
+    ) -> None:
+        """Run one SIP element on a real socket; print its counters on exit."""
+        from sizing.cli import fail
+        from sizing.net.address import AddressError, parse_address
+        from sizing.net.server import ServeConfig, ServeError, run_serve
+        from sizing.net.tlsconfig import TlsConfig, TlsConfigError
+
+        try:
+            address = parse_address(listen)
+        except AddressError as exc:
+            fail(f"--listen: {exc}")
+        if (cert is None) != (key is None):
+            fail("--cert and --key go together: give both for a tls: listen address")
+        try:
+            tls = TlsConfig(certfile=cert, keyfile=key) if cert is not None else None
+            config = ServeConfig(
+                role=role, listen=address, tls=tls, forward_to=forward_to,
+                record_route=record_route, ring_s=ring_ms / 1000.0, answer_code=answer_code,
+                max_transactions=max_transactions, retry_after=retry_after,
+                log_every=log_every, duration=duration, seed=seed,
+            )
+        except (ServeError, TlsConfigError) as exc:
+            fail(str(exc))
+        try:
+            run_serve(config)
+        except (OSError, TlsConfigError) as exc:
+            fail(f"cannot listen on {address}: {exc}")
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,330 @@
+"""The ``sizing serve`` runtime: one engine element (UAS, proxy or registrar) on a real socket.
+
+The element is the same sans-IO code the simulation runs; this module only
+wires it to a :mod:`sizing.net` transport and an :class:`AsyncioClock`, and
+adds what a long-running server needs around it:
+
+- overload protection: with ``max_transactions`` set, a new out-of-dialog
+  request arriving while the element holds that many live transactions is
+  answered ``503`` with ``Retry-After`` straight from here, instead of
+  growing without bound (in-dialog requests, ACK and CANCEL still pass, so
+  existing calls can end and the load drains);
+- malformed input: answered ``400`` (or dropped when no Via can be read) by
+  the engine's :func:`~sizing.sip.loopback.receive_bytes`, and counted; an
+  exception inside the element is logged and counted, never fatal;
+- counters (calls, transactions, retransmissions, errors, transport
+  counters) for a periodic log line and the summary printed on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sizing.sip.interfaces import Address, TransportError
+from sizing.sip.loopback import ReceiveStats, receive_bytes
+from sizing.sip.message import ParseError, Request, parse
+from sizing.sip.proxy import Proxy, ProxyConfig, static_router, uri_address
+from sizing.sip.registrar import Registrar
+from sizing.sip.transaction import TransactionLayer, response_destination, server_key
+from sizing.sip.ua import AnswerPolicy, UserAgent
+from sizing.sip.uri import URI
+
+from .address import socket_host
+from .clock import AsyncioClock
+from .endpoint import open_transport
+from .stream import Connection, StreamTransport
+from .tlsconfig import TlsConfig
+from .transport import TransportLimits
+from .udp import UdpTransport
+
+__all__ = ["ROLES", "ServeConfig", "ServeError", "Server", "run_serve", "serve"]
+
+log = logging.getLogger(__name__)
+
+#: The element roles ``sizing serve`` can play.
+ROLES = ("uas", "proxy", "registrar")
+
+Output = Callable[[str], object]
+
+
+class ServeError(ValueError):
+    """A ``sizing serve`` setting that cannot work; the message names the option."""
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """What ``sizing serve`` runs; validated on creation (raises ServeError)."""
+
+    role: str
+    listen: Address
+    tls: TlsConfig | None = None
+    forward_to: str | None = None
+    """Proxy: every out-of-dialog request goes to this SIP URI (its Request-URI kept)."""
+    record_route: bool = True
+    ring_s: float = 0.0
+    """UAS: ring this long (180 Ringing first) before the final answer; 0 answers at once."""
+    answer_code: int = 200
+    max_transactions: int | None = None
+    retry_after: int = 5
+    """Seconds in the Retry-After of the 503 sent beyond ``max_transactions``."""
+    log_every: int = 0
+    """Print one progress line per this many calls (new INVITE transactions); 0: never."""
+    duration: float | None = None
+    """Stop by itself after this many seconds; None runs until SIGINT or SIGTERM."""
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ServeError(f"--role {self.role!r} is not one of {', '.join(ROLES)}")
+        try:
+            unspecified = ipaddress.ip_address(socket_host(self.listen.host)).is_unspecified
+        except ValueError:
+            unspecified = False
+        if unspecified:
+            raise ServeError(
+                f"--listen {self.listen}: listen on a specific address, not {self.listen.host}; "
+                "the element writes it into Via, Contact and Record-Route"
+            )
+        if self.listen.transport == "TLS" and self.tls is None:
+            raise ServeError(f"--listen {self.listen}: TLS needs --cert and --key")
+        if self.listen.transport != "TLS" and self.tls is not None:
+            raise ServeError(f"--cert/--key are only for a tls: listen address, not {self.listen}")
+        if self.role == "proxy":
+            if self.forward_to is None:
+                raise ServeError("--role proxy needs --forward-to sip:HOST:PORT")
+            self.forward_hop()
+        elif self.forward_to is not None:
+            raise ServeError(f"--forward-to is only for --role proxy, not {self.role}")
+        if self.role != "uas" and (self.ring_s or self.answer_code != 200):
+            raise ServeError(f"--ring-ms and --answer-code are only for --role uas, not {self.role}")
+        if not self.ring_s >= 0:
+            raise ServeError(f"--ring-ms must be >= 0, got {self.ring_s * 1000:g}")
+        if not 200 <= self.answer_code <= 699:
+            raise ServeError(f"--answer-code must be a final status 200-699, got {self.answer_code}")
+        if self.max_transactions is not None and self.max_transactions < 1:
+            raise ServeError(f"--max-transactions must be at least 1, got {self.max_transactions}")
+        if self.retry_after < 0:
+            raise ServeError(f"--retry-after must be >= 0 seconds, got {self.retry_after}")
+        if self.log_every < 0:
+            raise ServeError(f"--log-every must be >= 0, got {self.log_every}")
+        if self.duration is not None and not self.duration > 0:
+            raise ServeError(f"--duration must be > 0 seconds, got {self.duration}")
+
+    def forward_hop(self) -> Address:
+        """The proxy's next hop, on the listening transport (one transport per server)."""
+        assert self.forward_to is not None
+        try:
+            hop = uri_address(URI.parse(self.forward_to), self.listen.transport)
+        except ValueError as exc:
+            raise ServeError(f"--forward-to {self.forward_to!r}: {exc}") from None
+        if hop.transport != self.listen.transport:
+            raise ServeError(
+                f"--forward-to {self.forward_to!r} uses {hop.transport} but the server listens "
+                f"on {self.listen.transport}; forward over the listening transport"
+            )
+        return hop
+
+
+class Server:
+    """One element listening on one transport. Create with :meth:`start`, end with :meth:`aclose`."""
+
+    def __init__(self, config: ServeConfig, out: Output = _print) -> None:
+        self.config = config
+        self.out = out
+        self.transport: UdpTransport | StreamTransport | None = None
+        self.element: UserAgent | Proxy | Registrar | None = None
+        self.layer: TransactionLayer | None = None
+        self.receive_stats = ReceiveStats()
+        self.overload_rejected = 0
+        """New requests answered 503 because ``max_transactions`` were live."""
+        self.errors = 0
+        """Exceptions raised by the element on received input (logged)."""
+        self.started = time.monotonic()
+        self._feed: Callable[[bytes, Address], object] = self._not_started
+        self._next_log = config.log_every
+
+    @classmethod
+    async def start(cls, config: ServeConfig, out: Output = _print) -> Server:
+        """Open the listening transport and build the element on the bound address."""
+        self = cls(config, out)
+        limits = TransportLimits()
+        self.transport = await open_transport(
+            config.listen, self._received, self._transport_failed, tls=config.tls, limits=limits
+        )
+        local = self.transport.local or config.listen
+        clock = AsyncioClock()
+        if config.role == "uas":
+            policy = AnswerPolicy(status=config.answer_code, ring_s=config.ring_s, ring=config.ring_s > 0)
+            ua = UserAgent(clock, local, user="uas", transport=self.transport, policy=policy,
+                           seed=config.seed)
+            self.element, self.layer, self.receive_stats = ua, ua.layer, ua.receive_stats
+            self._feed = ua.datagram_received
+        elif config.role == "proxy":
+            proxy = Proxy(clock, local, static_router(config.forward_hop()),
+                          config=ProxyConfig(record_route=config.record_route),
+                          transport=self.transport, seed=config.seed)
+            self.element, self.layer = proxy, proxy.layer
+            self._feed = proxy.on_message
+        else:
+            registrar = Registrar(clock, seed=config.seed)
+            self.element, self.layer = registrar, registrar.layer
+            transport = self.transport
+
+            def feed(data: bytes, source: Address) -> None:
+                receive_bytes(registrar.layer, transport, data, source, self.receive_stats)
+
+            self._feed = feed
+        self.started = time.monotonic()
+        return self
+
+    @property
+    def local(self) -> Address:
+        """The address actually bound (the port chosen when 0 was asked)."""
+        transport = self.transport
+        return transport.local if transport is not None and transport.local else self.config.listen
+
+    def _not_started(self, data: bytes, source: Address) -> None:
+        raise RuntimeError("the server received a message before its element was built")
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def _received(self, data: bytes, source: Address, connection: Connection | None) -> None:
+        layer = self.layer
+        limit = self.config.max_transactions
+        try:
+            if limit is not None and layer is not None and len(layer) >= limit and self._shed(data, source):
+                return
+            self._feed(data, source)
+        except Exception:
+            self.errors += 1
+            log.exception("%s: failed on a message from %s", self.config.role, source)
+        if self.config.log_every:
+            self._maybe_log()
+
+    def _shed(self, data: bytes, source: Address) -> bool:
+        """Answer 503 to a new out-of-dialog request while at the limit; True if answered."""
+        try:
+            request = parse(data)
+        except ParseError:
+            return False  # the element's own 400 handling applies
+        if not isinstance(request, Request) or request.method in ("ACK", "CANCEL"):
+            return False
+        if request.to_tag is not None or request.top_via is None or request.cseq is None:
+            return False
+        assert self.layer is not None and self.transport is not None
+        try:
+            key = server_key(request, request.method)
+        except ValueError:
+            return False
+        if any(txn.key == key for txn in self.layer):
+            return False  # a retransmission: its transaction answers it
+        response = request.create_response(
+            503, "Service Unavailable", headers=[("Retry-After", str(self.config.retry_after))]
+        )
+        dest = response_destination(request, source, self.transport.reliable)
+        with contextlib.suppress(TransportError):
+            self.transport.send(response.encode(), dest)
+        self.overload_rejected += 1
+        return True
+
+    def _transport_failed(self, dest: Address, error: TransportError) -> None:
+        if self.layer is not None:
+            self.layer.transport_failed(dest, error)
+
+    # -- counters -----------------------------------------------------------------------------
+
+    def calls(self) -> int:
+        """New INVITE transactions (each call's first INVITE, re-INVITEs included)."""
+        return self.layer.stats.created["IST"] if self.layer is not None else 0
+
+    def counters(self) -> dict[str, int]:
+        """Everything printed on exit, one number per name."""
+        layer = self.layer
+        out: dict[str, int] = {"calls": self.calls()}
+        if layer is not None:
+            stats = layer.stats
+            out["transactions"] = sum(stats.created.values())
+            out["transactions_live"] = len(layer)
+            out["retransmissions_sent"] = stats.retransmissions_sent
+            out["retransmissions_received"] = stats.retransmissions_received
+            out["timeouts"] = sum(stats.timeouts.values())
+            out["transaction_transport_errors"] = stats.transport_errors
+        out["overload_rejected_503"] = self.overload_rejected
+        rejected = self.receive_stats.rejected
+        out["malformed_rejected"] = sum(rejected.values())
+        out["malformed_dropped"] = self.receive_stats.dropped_requests + self.receive_stats.dropped_responses
+        out["errors"] = self.errors
+        element = self.element
+        if isinstance(element, Proxy):
+            out.update({f"proxy_{k}": v for k, v in element.stats.as_dict().items()})
+        elif isinstance(element, UserAgent):
+            out.update({f"uas_{k}": v for k, v in element.stats.as_dict().items()})
+        elif isinstance(element, Registrar):
+            out.update({f"registrar_{k}": v for k, v in element.stats.as_dict().items()})
+        if self.transport is not None:
+            out.update({f"transport_{k}": v for k, v in self.transport.counters.as_dict().items()})
+        return out
+
+    def _maybe_log(self) -> None:
+        calls = self.calls()
+        if calls < self._next_log:
+            return
+        every = self.config.log_every
+        self._next_log = (calls // every + 1) * every
+        layer = self.layer
+        elapsed = time.monotonic() - self.started
+        live = len(layer) if layer is not None else 0
+        self.out(
+            f"sizing serve: {elapsed:.1f} s calls={calls} transactions_live={live} "
+            f"overload_rejected_503={self.overload_rejected} errors={self.errors}"
+        )
+
+    async def aclose(self) -> None:
+        """Stop listening and release the socket."""
+        if self.transport is not None:
+            await self.transport.aclose()
+
+
+async def serve(config: ServeConfig, out: Output = _print, *, stop: asyncio.Event | None = None) -> dict[str, int]:
+    """Run until ``stop`` is set, SIGINT/SIGTERM or ``config.duration``; return the counters.
+
+    Prints one ``listening`` line once the socket is bound (what a script
+    waits for) and the counters, one ``name: value`` line each, on exit.
+    """
+    stop = stop if stop is not None else asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+    server = await Server.start(config, out)
+    try:
+        out(f"sizing serve: {config.role} listening on {server.local}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), config.duration)
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+        await server.aclose()
+    counters = server.counters()
+    out(f"sizing serve: stopped after {time.monotonic() - server.started:.1f} s")
+    for name, value in counters.items():
+        out(f"{name}: {value}")
+    return counters
+
+
+def run_serve(config: ServeConfig, out: Output = _print) -> dict[str, int]:
+    """:func:`serve` in a fresh event loop (the command line's entry point)."""
+    return asyncio.run(serve(config, out))

@@ -1,0 +1,99 @@
+"""Fixtures for the interop tests: free ports, SIPp, and `sizing serve` as a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import require_tool
+
+SERVE = [sys.executable, "-m", "sizing.cli", "serve"]
+
+
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+
+
+class ServeProcess:
+    """A running `sizing serve`; :meth:`stop` sends SIGTERM and parses the exit counters."""
+
+    def __init__(self, proc: subprocess.Popen[str], banner: str) -> None:
+        self.proc = proc
+        self.banner = banner
+        self.output = ""
+        self.counters: dict[str, int] = {}
+
+    def stop(self, timeout: float = 10.0) -> dict[str, int]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=timeout)
+        self.output = out
+        assert self.proc.returncode == 0, f"sizing serve exited {self.proc.returncode}: {err}"
+        for line in out.splitlines():
+            name, sep, value = line.partition(": ")
+            if sep and value.strip().isdigit():
+                self.counters[name] = int(value)
+        return self.counters
+
+
+@pytest.fixture
+def sipp() -> str:
+    return require_tool("sipp")
+
+
+@pytest.fixture
+def serve() -> Iterator:
+    """Start `sizing serve ARGS...`; waits for its listening line. Stopped at teardown."""
+    started: list[ServeProcess] = []
+
+    def start(*args: str, ready_timeout: float = 10.0) -> ServeProcess:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen(
+            [*SERVE, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
+        deadline = time.monotonic() + ready_timeout
+        line = ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            if sel.select(timeout=0.2):
+                line = proc.stdout.readline()  # type: ignore[union-attr]
+                if "listening on" in line:
+                    break
+        sel.close()
+        if "listening on" not in line:
+            proc.kill()
+            _, err = proc.communicate(timeout=5)
+            raise AssertionError(f"sizing serve did not start: {err.strip()}")
+        server = ServeProcess(proc, line.strip())
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.proc.communicate(timeout=5)

@@ -1,0 +1,175 @@
+"""`sizing serve` against real SIPp over loopback: calls complete, the proxy record-routes,
+malformed input gets 400 and the server keeps serving."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import free_port
+
+pytestmark = pytest.mark.interop
+
+CALLS = 50
+
+# The built-in uac scenario, but sending ACK and BYE to the dialog's remote target
+# with its route set (rrs="true", [next_url], [routes]), as a UAC behind a proxy must:
+# the built-in one addresses them to the proxy itself.
+UAC_RECORD_ROUTE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="uac following Record-Route">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
+  <send><![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+[routes]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <send retrans="500"><![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+[routes]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200" crlf="true"/>
+</scenario>
+"""
+
+
+def run_uac(sipp: str, tmp_path: Path, port: int, *extra: str) -> dict[str, str]:
+    """Run a SIPp UAC of CALLS calls at 25 cps against 127.0.0.1:port; its final statistics."""
+    stat = tmp_path / "uac_stat.csv"
+    args = [
+        sipp, f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_port()),
+        "-m", str(CALLS), "-r", "25", "-timeout", "12", "-timeout_error", "-nostdin",
+        "-trace_stat", "-stf", str(stat), "-fd", "60", *extra,
+    ]
+    if "-sf" not in extra:
+        args[1:1] = ["-sn", "uac"]
+    result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert result.returncode == 0, f"SIPp uac exited {result.returncode}:\n{result.stdout[-2000:]}"
+    header, *rows = [line.split(";") for line in stat.read_text().splitlines() if line.strip()]
+    return dict(zip(header, rows[-1], strict=False))
+
+
+def test_sipp_uac_calls_uas_over_udp(sipp: str, serve, tmp_path: Path) -> None:
+    port = free_port()
+    server = serve("--role", "uas", "--listen", f"udp:127.0.0.1:{port}")
+    stats = run_uac(sipp, tmp_path, port)
+    counters = server.stop()
+    assert (stats["SuccessfulCall(C)"], stats["FailedCall(C)"]) == (str(CALLS), "0")
+    assert counters["uas_calls_accepted"] == CALLS
+
+
+def test_sipp_uac_calls_uas_over_tcp(sipp: str, serve, tmp_path: Path) -> None:
+    port = free_port()
+    server = serve("--role", "uas", "--listen", f"tcp:127.0.0.1:{port}")
+    stats = run_uac(sipp, tmp_path, port, "-t", "t1")
+    counters = server.stop()
+    assert (stats["SuccessfulCall(C)"], stats["FailedCall(C)"]) == (str(CALLS), "0")
+    assert counters["transport_connections_in"] == 1
+
+
+def test_sipp_calls_through_record_routing_proxy(sipp: str, serve, tmp_path: Path) -> None:
+    uas_port, proxy_port = free_port(), free_port()
+    uas_messages = tmp_path / "uas_messages.log"
+    uas = subprocess.Popen(
+        [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-m", str(CALLS),
+         "-timeout", "15", "-nostdin", "-trace_msg", "-message_file", str(uas_messages)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        server = serve("--role", "proxy", "--listen", f"udp:127.0.0.1:{proxy_port}",
+                       "--forward-to", f"sip:127.0.0.1:{uas_port}")
+        scenario = tmp_path / "uac_rr.xml"
+        scenario.write_text(UAC_RECORD_ROUTE)
+        stats = run_uac(sipp, tmp_path, proxy_port, "-sf", str(scenario))
+        assert uas.wait(timeout=15) == 0
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+    counters = server.stop()
+    assert (stats["SuccessfulCall(C)"], stats["FailedCall(C)"]) == (str(CALLS), "0")
+    invites = [m for m in uas_messages.read_text().split("message received") if "\nINVITE " in m]
+    assert len(invites) >= CALLS
+    assert all(f"Record-Route: <sip:127.0.0.1:{proxy_port};lr>" in m for m in invites)
+    assert counters["proxy_requests_forwarded_ACK"] == CALLS
+    assert counters["proxy_requests_forwarded_BYE"] == CALLS
+
+
+def test_malformed_datagram_gets_400_and_server_keeps_serving(sipp: str, serve, tmp_path: Path) -> None:
+    port = free_port()
+    server = serve("--role", "uas", "--listen", f"udp:127.0.0.1:{port}")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        mine = sock.getsockname()[1]
+        sock.sendto(
+            (f"INVITE sip:uas@127.0.0.1:{port} SIP/2.0\r\n"
+             f"Via: SIP/2.0/UDP 127.0.0.1:{mine};branch=z9hG4bKmalformed1\r\n"
+             "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:uas@127.0.0.1>\r\n"
+             "Call-ID: malformed-1\r\nCSeq: notanumber INVITE\r\n"
+             "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode(),
+            ("127.0.0.1", port),
+        )
+        reply, _ = sock.recvfrom(65535)
+    assert reply.startswith(b"SIP/2.0 400 ")
+    stats = run_uac(sipp, tmp_path, port)
+    counters = server.stop()
+    assert stats["SuccessfulCall(C)"] == str(CALLS)
+    assert counters["malformed_rejected"] == 1
+
+
+def _invite(port: int, mine: int, n: int) -> bytes:
+    return (f"INVITE sip:uas@127.0.0.1:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{mine};branch=z9hG4bKload{n}\r\n"
+            f"From: <sip:a@127.0.0.1>;tag=f{n}\r\nTo: <sip:uas@127.0.0.1>\r\n"
+            f"Call-ID: load-{n}\r\nCSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1:{mine}>\r\n"
+            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_beyond_max_transactions_new_invite_gets_503_retry_after(serve) -> None:
+    port = free_port()
+    server = serve("--role", "uas", "--listen", f"udp:127.0.0.1:{port}", "--max-transactions", "1")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        mine = sock.getsockname()[1]
+        sock.sendto(_invite(port, mine, 1), ("127.0.0.1", port))
+        first = [sock.recvfrom(65535)[0] for _ in range(2)]  # 100, 200 (its IST stays live)
+        sock.sendto(_invite(port, mine, 2), ("127.0.0.1", port))
+        second = b""
+        while b"Call-ID: load-2" not in second:  # skip 200 retransmissions of the first call
+            second = sock.recvfrom(65535)[0]
+    counters = server.stop()
+    assert [r.split(b" ", 2)[1] for r in first] == [b"100", b"200"]
+    assert second.startswith(b"SIP/2.0 503 ") and b"\r\nRetry-After: 5\r\n" in second
+    assert counters["overload_rejected_503"] == 1
