@@ -110,7 +110,7 @@ def bandwidth(
 
 def _read_messages(path: Path) -> list[tuple[int, bytes]]:
     """Frame a file of concatenated SIP messages as a TCP stream would: (offset, bytes)."""
-    from sizing.sip import KEEPALIVE, FramingError, StreamFramer
+    from sizing.sip import FramingError, StreamFramer
 
     try:
         data = path.read_bytes()
@@ -118,7 +118,7 @@ def _read_messages(path: Path) -> list[tuple[int, bytes]]:
         fail(f"{path}: cannot read: {exc.strerror or exc}")
     framer = StreamFramer(max_message_bytes=max(65536, len(data)))
     try:
-        chunks = [m for m in framer.feed(data) if m is not KEEPALIVE]
+        chunks = [m for m in framer.feed(data) if isinstance(m, bytes)]
     except FramingError as exc:
         fail(f"{path}: {exc}")
     if framer.buffered:

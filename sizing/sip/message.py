@@ -1,0 +1,998 @@
+"""SIP messages: the Request/Response containers, parse() and encode().
+
+Theory of operation. parse() splits a datagram's header section with str
+methods, canonicalises header names through one dict (long and compact forms,
+any case), and keeps every header as a raw (name, value) pair in order. The
+headers every element relies on (Via, From, To, Call-ID, CSeq, Max-Forwards,
+Content-Length, Contact, Date) are validated while parsing, because a message
+whose transaction or dialog identifiers cannot be read must be rejected with
+400 at once (RFC 3261 §8.2, RFC 4475 §3.1.2); their typed values are cached,
+so reading them afterwards costs a dict lookup. Every other header is parsed
+only when asked for, and cached too. Mutating the headers clears the cache.
+
+Bodies are bytes; header text is str (UTF-8, undecodable bytes kept through
+``surrogateescape`` so a message re-encodes byte for byte).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .errors import HeaderError
+from .headers import CSeq, MediaType, NameAddr, Via, parse_uint, split_commas
+from .uri import URI
+
+__all__ = [
+    "COMPACT_FORMS",
+    "Headers",
+    "Message",
+    "ParseError",
+    "REASON_PHRASES",
+    "Request",
+    "Response",
+    "parse",
+]
+
+
+class ParseError(ValueError):
+    """A message that cannot be accepted.
+
+    ``status`` is the response an element answers a request with (400, or 505
+    for an unknown SIP version); a malformed response is simply dropped.
+    ``request`` tells which it was, and ``headers`` holds the header fields
+    as far as they could be split (None when the header section itself is
+    broken), so that response() can build the answer.
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+        self.request = False
+        self.headers: Headers | None = None
+
+    def response(self, *, to_tag: str | None = None) -> Response | None:
+        """The error response to send back (RFC 3261 §8.2.6), or None.
+
+        None when the message was a response, or when its Via, needed to
+        route the answer (§18.2.2), is missing or unreadable.
+        """
+        headers = self.headers
+        if not self.request or headers is None or "Via" not in headers:
+            return None
+        try:
+            for value in headers.get_lines("Via"):
+                Via.parse_all(value)
+        except HeaderError:
+            return None
+        items = Headers()
+        for name, value in headers:
+            if name in ("Via", "From", "Call-ID", "CSeq"):
+                items._items.append((name, value))
+            elif name == "To":
+                if to_tag is not None and ";tag=" not in value.replace(" ", "").lower():
+                    value = f"{value};tag={to_tag}"
+                items._items.append((name, value))
+        return Response(self.status, None, items)
+
+
+# -- header names -------------------------------------------------------------
+
+#: RFC 3261 §7.3.3 and the compact forms registered with IANA since.
+COMPACT_FORMS: dict[str, str] = {
+    "a": "Accept-Contact",  # RFC 3841
+    "b": "Referred-By",  # RFC 3892
+    "c": "Content-Type",
+    "d": "Request-Disposition",  # RFC 3841
+    "e": "Content-Encoding",
+    "f": "From",
+    "i": "Call-ID",
+    "j": "Reject-Contact",  # RFC 3841
+    "k": "Supported",
+    "l": "Content-Length",
+    "m": "Contact",
+    "o": "Event",  # RFC 6665
+    "r": "Refer-To",  # RFC 3515
+    "s": "Subject",
+    "t": "To",
+    "u": "Allow-Events",  # RFC 6665
+    "v": "Via",
+    "x": "Session-Expires",  # RFC 4028
+    "y": "Identity",  # RFC 8224
+}
+
+_KNOWN_NAMES = [
+    "Accept",
+    "Accept-Contact",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Alert-Info",
+    "Allow",
+    "Allow-Events",
+    "Authentication-Info",
+    "Authorization",
+    "Call-ID",
+    "Call-Info",
+    "Contact",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Type",
+    "CSeq",
+    "Date",
+    "Error-Info",
+    "Event",
+    "Expires",
+    "From",
+    "History-Info",
+    "Identity",
+    "In-Reply-To",
+    "Max-Forwards",
+    "MIME-Version",
+    "Min-Expires",
+    "Min-SE",
+    "Organization",
+    "P-Asserted-Identity",
+    "P-Preferred-Identity",
+    "Path",
+    "Priority",
+    "Privacy",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Require",
+    "RAck",
+    "Reason",
+    "Record-Route",
+    "Refer-To",
+    "Referred-By",
+    "Reject-Contact",
+    "Replaces",
+    "Reply-To",
+    "Request-Disposition",
+    "Require",
+    "Retry-After",
+    "Route",
+    "RSeq",
+    "Security-Client",
+    "Security-Server",
+    "Security-Verify",
+    "Server",
+    "Service-Route",
+    "Session-Expires",
+    "SIP-ETag",
+    "SIP-If-Match",
+    "Subject",
+    "Subscription-State",
+    "Supported",
+    "Timestamp",
+    "To",
+    "Unsupported",
+    "User-Agent",
+    "User-to-User",
+    "Via",
+    "Warning",
+    "WWW-Authenticate",
+]
+
+#: Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1), split by get_all().
+_LIST_HEADERS = frozenset(
+    [
+        "Accept",
+        "Accept-Contact",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Alert-Info",
+        "Allow",
+        "Allow-Events",
+        "Call-Info",
+        "Contact",
+        "Content-Encoding",
+        "Content-Language",
+        "Error-Info",
+        "History-Info",
+        "In-Reply-To",
+        "P-Asserted-Identity",
+        "P-Preferred-Identity",
+        "Path",
+        "Proxy-Require",
+        "Reason",
+        "Record-Route",
+        "Reject-Contact",
+        "Request-Disposition",
+        "Require",
+        "Route",
+        "Security-Client",
+        "Security-Server",
+        "Security-Verify",
+        "Service-Route",
+        "Supported",
+        "Unsupported",
+        "Via",
+        "Warning",
+    ]
+)
+
+_CANON: dict[str, str] = {}
+for _name in _KNOWN_NAMES:
+    _CANON[_name] = _name
+    _CANON[_name.lower()] = _name
+for _short, _name in COMPACT_FORMS.items():
+    _CANON[_short] = _name
+    _CANON[_short.upper()] = _name
+del _name, _short
+
+_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+_CALLID = re.compile(
+    r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?"
+)
+_DATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT"
+)
+_VERSION = re.compile(r"SIP/\d+\.\d+", re.IGNORECASE)
+_FOLD = re.compile(r"\r\n[ \t]+")
+
+
+def canonical_name(name: str) -> str:
+    """The canonical spelling of a header name: long form, registered case."""
+    canon = _CANON.get(name)
+    if canon is None:
+        canon = _CANON.get(name.lower(), name)
+    return canon
+
+
+def _key(name: str) -> str:
+    """The case-insensitive lookup key of a header name."""
+    canon = _CANON.get(name)
+    if canon is None:
+        canon = _CANON.get(name.lower())
+        if canon is None:
+            return name.lower()
+    return canon
+
+
+# -- headers ------------------------------------------------------------------
+
+
+class Headers:
+    """The ordered header fields of a message, as (name, value) pairs.
+
+    Names are canonicalised (``v`` and ``VIA`` become ``Via``); unknown names
+    are kept as written and matched case-insensitively. Repeated headers keep
+    their order. Values are single-line text with folding already undone.
+    """
+
+    __slots__ = ("_items", "_index", "_cache")
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: list[tuple[str, str]] = []
+        self._index: dict[str, list[str]] | None = None
+        self._cache: dict[str, Any] = {}
+        for name, value in items:
+            self.add(name, value)
+
+    # reading
+    def _lookup(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for name, value in self._items:
+                key = _key(name)
+                values = index.get(key)
+                if values is None:
+                    index[key] = [value]
+                else:
+                    values.append(value)
+            self._index = index
+        return index
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value of the first header called ``name`` (any form or case)."""
+        values = self._lookup().get(_key(name))
+        return values[0] if values else default
+
+    def get_lines(self, name: str) -> list[str]:
+        """The value of every header line called ``name``, in order, unsplit."""
+        return list(self._lookup().get(_key(name), ()))
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``: header lines in order, list headers split at commas."""
+        key = _key(name)
+        values = self._lookup().get(key, ())
+        if key not in _LIST_HEADERS:
+            return list(values)
+        out: list[str] = []
+        for value in values:
+            out.extend(split_commas(value))
+        return out
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and _key(name) in self._lookup()
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def _compared(self) -> list[tuple[str, str]]:
+        return [(_key(n), v) for n, v in self._items]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+    def copy(self) -> Headers:
+        """A new Headers with the same fields (typed values are re-derived)."""
+        new = Headers.__new__(Headers)
+        new._items = list(self._items)
+        new._index = None
+        new._cache = {}
+        return new
+
+    # writing
+    def _changed(self) -> None:
+        self._index = None
+        if self._cache:
+            self._cache.clear()
+
+    @staticmethod
+    def _checked(name: str, value: object) -> tuple[str, str]:
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise HeaderError(f"header name {name!r} is not a token")
+        text = str(value).strip(" \t")
+        if "\r" in text or "\n" in text:
+            raise HeaderError(f"{name}: value contains a line break")
+        return canonical_name(name), text
+
+    def add(self, name: str, value: object) -> None:
+        """Append a header field (values are str()'d, so typed views work)."""
+        self._items.append(self._checked(name, value))
+        self._changed()
+
+    def set(self, name: str, value: object) -> None:
+        """Replace every ``name`` header by one field, where the first one was."""
+        canon, text = self._checked(name, value)
+        key = _key(canon)
+        items: list[tuple[str, str]] = []
+        placed = False
+        for item in self._items:
+            if _key(item[0]) == key:
+                if not placed:
+                    items.append((canon, text))
+                    placed = True
+            else:
+                items.append(item)
+        if not placed:
+            items.append((canon, text))
+        self._items = items
+        self._changed()
+
+    def remove(self, name: str) -> None:
+        """Remove every ``name`` header (no error when there is none)."""
+        key = _key(name)
+        self._items = [item for item in self._items if _key(item[0]) != key]
+        self._changed()
+
+    def extend(self, items: Iterable[tuple[str, object]]) -> None:
+        for name, value in items:
+            self.add(name, value)
+
+
+def _as_headers(headers: Headers | Iterable[tuple[str, object]] | None) -> Headers:
+    if headers is None:
+        return Headers()
+    if isinstance(headers, Headers):
+        return headers
+    result = Headers()
+    result.extend(headers)
+    return result
+
+
+# -- messages -----------------------------------------------------------------
+
+_MISSING = object()
+
+
+class Message:
+    """What requests and responses share: headers, body, typed accessors.
+
+    The accessors return cached typed views. Those parse() validated (Via,
+    From, To, CSeq, Max-Forwards, Contact) never fail on a parsed message; the
+    others (Content-Type, Route, Record-Route, Expires) are parsed on first
+    use and raise HeaderError if malformed, as do all views of headers edited
+    in code.
+    """
+
+    __slots__ = ("headers", "body")
+
+    headers: Headers
+    body: bytes
+
+    def _typed(self, key: str, header: str, parser: Any) -> Any:
+        cache = self.headers._cache
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            raw = self.headers.get(header)
+            value = None if raw is None else parser(raw)
+            cache[key] = value
+        return value
+
+    def _typed_list(self, key: str, header: str, parser: Any) -> list[Any]:
+        cache = self.headers._cache
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = []
+            for raw in self.headers.get_lines(header):
+                value.extend(parser(raw))
+            cache[key] = value
+        return value
+
+    @property
+    def call_id(self) -> str | None:
+        return self.headers.get("Call-ID")
+
+    @property
+    def cseq(self) -> CSeq | None:
+        try:
+            return self.headers._cache["cseq"]
+        except KeyError:
+            return self._typed("cseq", "CSeq", CSeq.parse)
+
+    @property
+    def via(self) -> list[Via]:
+        """Every Via value, topmost first."""
+        try:
+            return self.headers._cache["via"]
+        except KeyError:
+            return self._typed_list("via", "Via", Via.parse_all)
+
+    @property
+    def top_via(self) -> Via | None:
+        vias = self.via
+        return vias[0] if vias else None
+
+    @property
+    def branch(self) -> str | None:
+        """The top Via's branch parameter (the transaction key of RFC 3261 §17)."""
+        vias = self.via
+        return vias[0].branch if vias else None
+
+    @property
+    def from_(self) -> NameAddr | None:
+        try:
+            return self.headers._cache["from"]
+        except KeyError:
+            return self._typed("from", "From", NameAddr.parse)
+
+    @property
+    def to(self) -> NameAddr | None:
+        try:
+            return self.headers._cache["to"]
+        except KeyError:
+            return self._typed("to", "To", NameAddr.parse)
+
+    @property
+    def from_tag(self) -> str | None:
+        value = self.from_
+        return None if value is None else value.tag
+
+    @property
+    def to_tag(self) -> str | None:
+        value = self.to
+        return None if value is None else value.tag
+
+    @property
+    def max_forwards(self) -> int | None:
+        return self._typed("max-forwards", "Max-Forwards", parse_uint)
+
+    @property
+    def content_type(self) -> MediaType | None:
+        return self._typed("content-type", "Content-Type", MediaType.parse)
+
+    @property
+    def contact(self) -> list[NameAddr]:
+        return self._typed_list("contact", "Contact", NameAddr.parse_all)
+
+    @property
+    def route(self) -> list[NameAddr]:
+        return self._typed_list("route", "Route", NameAddr.parse_all)
+
+    @property
+    def record_route(self) -> list[NameAddr]:
+        return self._typed_list("record-route", "Record-Route", NameAddr.parse_all)
+
+    @property
+    def expires(self) -> int | None:
+        return self._typed("expires", "Expires", parse_uint)
+
+    # encoding
+    def _start_line(self) -> str:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        """The wire form, with a Content-Length that matches the body."""
+        body = self.body
+        parts = [self._start_line()]
+        for name, value in self.headers._items:
+            if name != "Content-Length":
+                parts.append(f"{name}: {value}")
+        parts.append(f"Content-Length: {len(body)}\r\n\r\n")
+        head = "\r\n".join(parts)
+        try:
+            data = head.encode()
+        except UnicodeEncodeError:
+            data = head.encode("utf-8", "surrogateescape")
+        return data + body if body else data
+
+    def __bytes__(self) -> bytes:
+        return self.encode()
+
+    def _compared(self) -> tuple[Any, ...]:
+        items = [(_key(n), v) for n, v in self.headers._items if n != "Content-Length"]
+        return (self._start_line(), items, bytes(self.body))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._compared() == other._compared()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _as_body(body: bytes | bytearray | memoryview | str) -> bytes:
+    if isinstance(body, str):
+        return body.encode()
+    return bytes(body)
+
+
+class Request(Message):
+    """A SIP request. ``uri`` is the Request-URI as a URI (a str is parsed)."""
+
+    __slots__ = ("method", "uri")
+
+    def __init__(
+        self,
+        method: str,
+        uri: URI | str,
+        headers: Headers | Iterable[tuple[str, object]] | None = None,
+        body: bytes | str = b"",
+    ) -> None:
+        if not isinstance(method, str) or not _TOKEN.fullmatch(method):
+            raise HeaderError(f"method {method!r} is not a token")
+        self.method = method
+        self.uri = uri if isinstance(uri, URI) else URI.parse(uri)
+        self.headers = _as_headers(headers)
+        self.body = _as_body(body)
+
+    def _start_line(self) -> str:
+        return f"{self.method} {self.uri} SIP/2.0"
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"
+
+    def create_response(
+        self,
+        status: int,
+        reason: str | None = None,
+        *,
+        to_tag: str | None = None,
+        headers: Iterable[tuple[str, object]] = (),
+        body: bytes | str = b"",
+    ) -> Response:
+        """A response to this request per RFC 3261 §8.2.6.
+
+        Via (all values, in order), From, To, Call-ID and CSeq are copied; the
+        To tag is added when given and the request had none (never on 100,
+        which instead echoes Timestamp, §8.2.6.1).
+        """
+        out = Headers()
+        items = out._items
+        for name, value in self.headers._items:
+            if name in ("Via", "From", "Call-ID", "CSeq"):
+                items.append((name, value))
+            elif name == "To":
+                if to_tag is not None and status != 100 and self.to_tag is None:
+                    value = f"{value};tag={to_tag}"
+                items.append((name, value))
+            elif name == "Timestamp" and status == 100:
+                items.append((name, value))
+        response = Response(status, reason, out, body)
+        response.headers.extend(headers)
+        return response
+
+
+class Response(Message):
+    """A SIP response; ``reason`` defaults to the RFC 3261 phrase for ``status``."""
+
+    __slots__ = ("status", "reason")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str | None = None,
+        headers: Headers | Iterable[tuple[str, object]] | None = None,
+        body: bytes | str = b"",
+    ) -> None:
+        if not isinstance(status, int) or not 100 <= status <= 699:
+            raise HeaderError(f"status code {status!r} is not in 100-699")
+        if reason is None:
+            reason = REASON_PHRASES.get(status, "")
+        if "\r" in reason or "\n" in reason:
+            raise HeaderError("reason phrase contains a line break")
+        self.status = status
+        self.reason = reason
+        self.headers = _as_headers(headers)
+        self.body = _as_body(body)
+
+    def _start_line(self) -> str:
+        return f"SIP/2.0 {self.status} {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"
+
+
+#: Reason phrases of RFC 3261 §21 and later registrations.
+REASON_PHRASES: dict[int, str] = {
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
+    183: "Session Progress",
+    199: "Early Dialog Terminated",
+    200: "OK",
+    202: "Accepted",
+    204: "No Notification",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Moved Temporarily",
+    305: "Use Proxy",
+    380: "Alternative Service",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    410: "Gone",
+    412: "Conditional Request Failed",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    417: "Unknown Resource-Priority",
+    420: "Bad Extension",
+    421: "Extension Required",
+    422: "Session Interval Too Small",
+    423: "Interval Too Brief",
+    428: "Use Identity Header",
+    429: "Provide Referrer Identity",
+    433: "Anonymity Disallowed",
+    436: "Bad Identity-Info",
+    437: "Unsupported Certificate",
+    438: "Invalid Identity Header",
+    439: "First Hop Lacks Outbound Support",
+    440: "Max-Breadth Exceeded",
+    469: "Bad Info Package",
+    470: "Consent Needed",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    484: "Address Incomplete",
+    485: "Ambiguous",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    489: "Bad Event",
+    491: "Request Pending",
+    493: "Undecipherable",
+    494: "Security Agreement Required",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    555: "Push Notification Service Not Supported",
+    580: "Precondition Failure",
+    600: "Busy Everywhere",
+    603: "Decline",
+    604: "Does Not Exist Anywhere",
+    606: "Not Acceptable",
+    607: "Unwanted",
+    608: "Rejected",
+}
+
+
+# -- parsing ------------------------------------------------------------------
+
+
+def _bad(what: str, err: Exception | None = None) -> ParseError:
+    return ParseError(f"{what}: {err}" if err is not None else what)
+
+
+def _parse_start(line: str) -> Request | Response:
+    """Parse the start line into an empty Request or Response."""
+    if line.startswith("SIP/") or line[:4].upper() == "SIP/":
+        version, _, rest = line.partition(" ")
+        if version.upper() != "SIP/2.0":
+            if _VERSION.fullmatch(version):
+                raise ParseError(f"status line: unsupported SIP version {version!r}", 505)
+            raise ParseError(f"status line: malformed SIP version {version!r}")
+        code, sep, reason = rest.partition(" ")
+        if len(code) != 3 or not code.isdigit() or not "100" <= code <= "699":
+            raise ParseError(f"status line: status code {code!r} is not three digits in 100-699")
+        if "\r" in reason or "\n" in reason:
+            raise ParseError("status line: line break in the reason phrase")
+        response = Response.__new__(Response)
+        response.status = int(code)
+        response.reason = reason
+        return response
+    parts = line.split(" ")
+    if len(parts) != 3:
+        raise ParseError(
+            "request line: expected 'Method SP Request-URI SP SIP-Version' "
+            f"separated by single spaces, got {line!r}"
+        )
+    method, target, version = parts
+    if version != "SIP/2.0" and version.upper() != "SIP/2.0":
+        if _VERSION.fullmatch(version):
+            raise ParseError(f"request line: unsupported SIP version {version!r}", 505)
+        raise ParseError(f"request line: malformed SIP version {version!r}")
+    if not _TOKEN.fullmatch(method):
+        raise ParseError(f"request line: method {method!r} is not a token")
+    try:
+        uri = URI.parse(target)
+    except HeaderError as err:
+        raise _bad(f"request line: bad Request-URI {target!r}", err) from None
+    if uri.headers:
+        raise ParseError(f"request line: Request-URI {target!r} carries escaped headers")
+    request = Request.__new__(Request)
+    request.method = method
+    request.uri = uri
+    return request
+
+
+def parse(data: bytes | bytearray | memoryview) -> Request | Response:
+    """Parse one complete SIP message (a datagram, or one framed stream message).
+
+    Raises ParseError, whose ``status`` an element answers a request with.
+    Octets after the Content-Length bytes of body are discarded (RFC 3261 §18.3).
+    """
+    if not isinstance(data, bytes):
+        if not isinstance(data, (bytearray, memoryview)):
+            raise TypeError(f"parse() takes bytes, not {type(data).__name__}")
+        data = bytes(data)
+    if data[:1] in (b"\r", b"\n"):
+        data = data.lstrip(b"\r\n")  # CRLFs before the start line are ignored (§7.5)
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        if not data:
+            raise ParseError("empty message")
+        raise ParseError("no empty line (CRLF CRLF) after the header section")
+    try:
+        head = data[:end].decode()
+    except UnicodeDecodeError:
+        head = data[:end].decode("utf-8", "surrogateescape")
+    if "\r\n " in head or "\r\n\t" in head:
+        head = _FOLD.sub(" ", head)
+    lines = head.split("\r\n")
+    breaks = len(lines) - 1
+    if head.count("\n") != breaks or head.count("\r") != breaks:
+        for n, line in enumerate(lines, 1):
+            if "\r" in line or "\n" in line:
+                raise ParseError(f"line {n}: bare CR or LF (lines must end with CRLF)")
+    try:
+        message = _parse_start(lines[0])
+    except ParseError as err:
+        err.request = lines[0][:4].upper() != "SIP/"
+        err.headers = _salvage(lines)
+        raise
+
+    items: list[tuple[str, str]] = []
+    index: dict[str, list[str]] = {}
+    canon_get = _CANON.get
+    index_get = index.get
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise _unsplittable(
+                message, f"line {_line_number(lines, line)}: header line without ':'"
+            )
+        key = canon = canon_get(name)
+        if canon is None:
+            canon, key = _unusual_name(name, lines, line, message)
+        value = value.strip(" \t")
+        items.append((canon, value))
+        values = index_get(key)
+        if values is None:
+            index[key] = [value]
+        else:
+            values.append(value)
+
+    headers = Headers.__new__(Headers)
+    headers._items = items
+    headers._index = index
+    try:
+        headers._cache = cache = _validate(message, index)
+    except ParseError as err:
+        err.request = type(message) is Request
+        err.headers = headers
+        raise
+    message.headers = headers
+
+    body = data[end + 4 :]
+    length = cache.get("content-length")
+    if length is not None and length != len(body):
+        if length > len(body):
+            err = ParseError(
+                f"Content-Length: {length} but only {len(body)} body bytes were received"
+            )
+            err.request = type(message) is Request
+            err.headers = headers
+            raise err
+        body = body[:length]
+    message.body = body
+    return message
+
+
+def _line_number(lines: list[str], line: str) -> int:
+    return lines.index(line) + 1
+
+
+def _unusual_name(name: str, lines: list[str], line: str, message: Message) -> tuple[str, str]:
+    """Canonical name and index key of a header name not in the table as written."""
+    stripped = name.rstrip(" \t")
+    canon = _CANON.get(stripped) or _CANON.get(stripped.lower())
+    if canon is not None:
+        return canon, canon
+    if not _TOKEN.fullmatch(stripped):
+        where = _line_number(lines, line)
+        raise _unsplittable(message, f"line {where}: bad header name {name[:40]!r}")
+    return stripped, stripped.lower()
+
+
+def _unsplittable(message: Message, what: str) -> ParseError:
+    """A ParseError for a header section that cannot be split into fields."""
+    err = ParseError(what)
+    err.request = type(message) is Request
+    return err
+
+
+def _salvage(lines: list[str]) -> Headers | None:
+    """The header fields of a message whose start line is bad, if they split cleanly."""
+    headers = Headers()
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        try:
+            headers.add(name.rstrip(" \t"), value)
+        except HeaderError:
+            return None
+    return headers
+
+
+def _number(value: str) -> int:
+    """A decimal header value (fast path for plain digits)."""
+    if value.isdigit() and value.isascii() and len(value) < 19:
+        return int(value)
+    return parse_uint(value)
+
+
+def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[str, Any]:
+    """Check the headers every element relies on and return their typed values.
+
+    RFC 3261 §8.1.1 and RFC 4475 §3.1.2: a message whose Via, From, To,
+    Call-ID, CSeq, Max-Forwards, Content-Length, Contact or Date is malformed,
+    or that repeats a single-valued one (§3.3.8), is refused as a whole.
+    """
+    get = index.get
+    cache: dict[str, Any] = {}
+    what = "Via"
+    try:
+        values = get("Via")
+        if values is None:
+            cache["via"] = []
+        elif len(values) == 1:
+            cache["via"] = Via.parse_all(values[0])
+        else:
+            vias: list[Via] = []
+            for value in values:
+                vias.extend(Via.parse_all(value))
+            cache["via"] = vias
+
+        what = "From"
+        values = get("From")
+        if values is None:
+            cache["from"] = None
+        else:
+            if len(values) > 1:
+                raise HeaderError(f"appears {len(values)} times, once is allowed")
+            cache["from"] = NameAddr.parse(values[0])
+
+        what = "To"
+        values = get("To")
+        if values is None:
+            cache["to"] = None
+        else:
+            if len(values) > 1:
+                raise HeaderError(f"appears {len(values)} times, once is allowed")
+            cache["to"] = NameAddr.parse(values[0])
+
+        what = "Call-ID"
+        values = get("Call-ID")
+        if values is not None:
+            if len(values) > 1:
+                raise HeaderError(f"appears {len(values)} times, once is allowed")
+            if _CALLID.fullmatch(values[0]) is None:
+                raise HeaderError(f"{values[0][:60]!r} is not a word[@word]")
+
+        what = "CSeq"
+        values = get("CSeq")
+        if values is None:
+            cache["cseq"] = None
+        else:
+            if len(values) > 1:
+                raise HeaderError(f"appears {len(values)} times, once is allowed")
+            cseq = CSeq.parse(values[0])
+            if cseq.number >= 2**31:
+                raise HeaderError(f"sequence number {cseq.number} is not below 2**31")
+            if type(message) is Request and cseq.method != message.method:
+                raise HeaderError(
+                    f"method {cseq.method!r} does not match the request method {message.method!r}"
+                )
+            cache["cseq"] = cseq
+
+        what = "Max-Forwards"
+        values = get("Max-Forwards")
+        if values is None:
+            cache["max-forwards"] = None
+        else:
+            if len(values) > 1:
+                raise HeaderError(f"appears {len(values)} times, once is allowed")
+            hops = _number(values[0])
+            if hops > 255:
+                raise HeaderError(f"{hops} is above 255")
+            cache["max-forwards"] = hops
+
+        what = "Content-Length"
+        values = get("Content-Length")
+        if values is not None:
+            length = _number(values[0])
+            for value in values[1:]:
+                if _number(value) != length:
+                    raise HeaderError("differing values; the body cannot be framed")
+            cache["content-length"] = length
+
+        what = "Contact"
+        values = get("Contact")
+        if values is not None:
+            if len(values) == 1:
+                cache["contact"] = NameAddr.parse_all(values[0])
+            else:
+                contacts: list[NameAddr] = []
+                for value in values:
+                    contacts.extend(NameAddr.parse_all(value))
+                cache["contact"] = contacts
+
+        what = "Date"
+        values = get("Date")
+        if values is not None:
+            for value in values:
+                if _DATE.fullmatch(value) is None:
+                    raise HeaderError(f"{value!r} is not an RFC 1123 date in GMT")
+    except HeaderError as err:
+        raise ParseError(f"{what}: {err}") from None
+    return cache

@@ -1,0 +1,231 @@
+"""Request/Response containers, parse() and encode()."""
+
+from __future__ import annotations
+
+import pytest
+
+from sizing.sip import (
+    URI,
+    CSeq,
+    HeaderError,
+    Headers,
+    ParseError,
+    Request,
+    Response,
+    parse,
+)
+from sizing.sip.message import COMPACT_FORMS
+
+INVITE = (
+    b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n"
+    b"Max-Forwards: 70\r\n"
+    b"To: Bob <sip:bob@biloxi.example.com>\r\n"
+    b"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:alice@pc33.atlanta.example.com>\r\n"
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: 4\r\n"
+    b"\r\n"
+    b"v=0\n"
+)
+
+
+def invite(**replace: bytes) -> bytes:
+    data = INVITE
+    for old, new in replace.items():
+        data = data.replace(old.encode(), new)
+    return data
+
+
+def test_parse_request_reads_start_line_headers_and_body():
+    msg = parse(INVITE)
+    assert isinstance(msg, Request)
+    assert msg.method == "INVITE" and msg.uri == URI.parse("sip:bob@biloxi.example.com")
+    assert msg.branch == "z9hG4bK776asdhds"
+    assert msg.cseq == CSeq(314159, "INVITE")
+    assert msg.call_id == "a84b4c76e66710@pc33.atlanta.example.com"
+    assert msg.from_tag == "1928301774" and msg.to_tag is None
+    assert msg.max_forwards == 70
+    assert msg.body == b"v=0\n"
+
+
+def test_parse_response_reads_status_and_reason():
+    msg = parse(b"SIP/2.0 180 Ringing\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    assert isinstance(msg, Response)
+    assert (msg.status, msg.reason) == (180, "Ringing")
+
+
+@pytest.mark.parametrize(("short", "long"), sorted(COMPACT_FORMS.items()))
+def test_compact_form_names_are_canonicalised(short, long):
+    headers = Headers([(short, "x")])
+    assert list(headers) == [(long, "x")]
+    assert headers.get(short.upper()) == "x" and headers.get(long.upper()) == "x"
+
+
+def test_header_names_match_case_insensitively_and_unknown_names_keep_spelling():
+    msg = parse(invite(**{"Max-Forwards: 70\r\n": b"mAx-FoRwArDs: 70\r\nX-Trace-ID: abc\r\n"}))
+    assert msg.max_forwards == 70
+    assert ("Max-Forwards", "70") in list(msg.headers)
+    assert ("X-Trace-ID", "abc") in list(msg.headers)
+    assert msg.headers.get("x-trace-id") == "abc"
+
+
+def test_folded_header_value_is_unfolded_to_single_spaces():
+    msg = parse(invite(**{"Max-Forwards: 70": b"Subject: first\r\n\t second\r\nMax-Forwards: 70"}))
+    assert msg.headers.get("Subject") == "first second"
+
+
+def test_repeated_headers_keep_order_and_list_values_split():
+    data = invite(
+        **{
+            "Contact: <sip:alice@pc33.atlanta.example.com>": (
+                b"Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
+                b"Route: <sip:p3.example.com;lr>\r\n"
+                b"Contact: <sip:alice@pc33.atlanta.example.com>"
+            )
+        }
+    )
+    msg = parse(data)
+    assert msg.headers.get_all("Route") == [
+        "<sip:p1.example.com;lr>",
+        "<sip:p2.example.com;lr>",
+        "<sip:p3.example.com;lr>",
+    ]
+    assert [r.uri.host for r in msg.route] == ["p1.example.com", "p2.example.com", "p3.example.com"]
+
+
+def test_non_list_header_values_are_not_split_at_commas():
+    headers = Headers([("Subject", "a, b"), ("Date", "Sat, 13 Nov 2010 23:29:00 GMT")])
+    assert headers.get_all("Subject") == ["a, b"]
+    assert headers.get_all("Date") == ["Sat, 13 Nov 2010 23:29:00 GMT"]
+
+
+def test_encode_parse_roundtrip_is_equal():
+    msg = parse(INVITE)
+    assert parse(msg.encode()) == msg
+
+
+def test_encode_writes_content_length_of_the_actual_body():
+    msg = parse(INVITE)
+    msg.body = b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\n"
+    data = msg.encode()
+    assert data.count(b"Content-Length") == 1
+    assert f"Content-Length: {len(msg.body)}\r\n\r\n".encode() in data
+    assert parse(data).body == msg.body
+
+
+def test_build_request_from_scratch():
+    req = Request(
+        "OPTIONS",
+        "sip:carol@chicago.example.com",
+        [
+            ("Via", "SIP/2.0/UDP host.example.com;branch=z9hG4bKx1"),
+            ("Max-Forwards", 70),
+            ("To", "<sip:carol@chicago.example.com>"),
+            ("From", "<sip:alice@atlanta.example.com>;tag=1"),
+            ("Call-ID", "c1@host"),
+            ("CSeq", CSeq(1, "OPTIONS")),
+        ],
+    )
+    data = req.encode()
+    assert data.startswith(b"OPTIONS sip:carol@chicago.example.com SIP/2.0\r\n")
+    assert data.endswith(b"Content-Length: 0\r\n\r\n")
+    assert parse(data) == req and req.cseq == CSeq(1, "OPTIONS")
+
+
+def test_create_response_copies_identifiers_and_adds_to_tag():
+    req = parse(INVITE)
+    res = req.create_response(200, to_tag="a6c85cf", headers=[("Contact", "<sip:bob@192.0.2.4>")])
+    assert (res.status, res.reason) == (200, "OK")
+    assert [n for n, _ in res.headers] == ["Via", "To", "From", "Call-ID", "CSeq", "Contact"]
+    assert res.to_tag == "a6c85cf" and res.from_tag == "1928301774"
+    assert res.branch == req.branch and res.cseq == req.cseq and res.call_id == req.call_id
+    assert parse(res.encode()) == res
+
+
+def test_create_response_100_has_no_to_tag_and_echoes_timestamp():
+    req = parse(invite(**{"Max-Forwards: 70": b"Timestamp: 54\r\nMax-Forwards: 70"}))
+    res = req.create_response(100, to_tag="x")
+    assert res.to_tag is None and res.headers.get("Timestamp") == "54"
+
+
+def test_create_response_keeps_an_existing_to_tag():
+    req = parse(invite(**{"To: Bob <sip:bob@biloxi.example.com>": b"To: <sip:b@b.example>;tag=t1"}))
+    assert req.create_response(486, to_tag="t2").to_tag == "t1"
+
+
+def test_headers_set_replaces_and_invalidates_cached_views():
+    msg = parse(INVITE)
+    assert msg.cseq.number == 314159
+    msg.headers.set("CSeq", "314160 INVITE")
+    assert msg.cseq.number == 314160
+    msg.headers.remove("Via")
+    assert msg.via == [] and msg.branch is None and "Via" not in msg.headers
+
+
+def test_headers_reject_injection():
+    with pytest.raises(HeaderError):
+        Headers().add("Subject", "x\r\nVia: evil")
+    with pytest.raises(HeaderError):
+        Headers().add("Bad Name", "x")
+
+
+def test_equality_compares_by_value():
+    assert parse(INVITE) == parse(INVITE)
+    other = parse(INVITE)
+    other.headers.add("X-A", "1")
+    assert other != parse(INVITE)
+
+
+def test_surplus_bytes_after_body_are_discarded():
+    assert parse(INVITE + b"garbage").body == b"v=0\n"
+
+
+def test_leading_crlf_before_start_line_is_ignored():
+    assert parse(b"\r\n\r\n" + INVITE).method == "INVITE"
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"", "empty"),
+        (INVITE[:60], "CRLF CRLF"),
+        (invite(**{"SIP/2.0\r\nVia": b"SIP/2.0\nVia"}), "CR or LF"),
+        (invite(**{"Max-Forwards: 70": b"Max-Forwards 70"}), "without ':'"),
+        (invite(**{"Max-Forwards: 70": b"Max Forwards: 70"}), "header name"),
+        (invite(**{"Max-Forwards: 70": b"Max-Forwards: seventy"}), "Max-Forwards"),
+        (invite(**{"Max-Forwards: 70": b"Max-Forwards: 256"}), "Max-Forwards"),
+        (invite(**{"CSeq: 314159 INVITE": b"CSeq: 2147483648 INVITE"}), "CSeq"),
+        (invite(**{"Call-ID: a84b": b"Call-ID: a b"}), "Call-ID"),
+        (invite(**{"Content-Length: 4": b"Content-Length: 5"}), "Content-Length"),
+        (b"SIP/2.0 99 Odd\r\n\r\n", "status code"),
+        (b"SIP/2.0 2000 OK\r\n\r\n", "status code"),
+        (b"HTTP/1.1 200 OK\r\n\r\n", "request line"),
+        (invite(**{"INVITE sip": b"INV ITE sip"}), "request line"),
+        (invite(**{"INVITE sip:bob@biloxi.example.com": b"INVITE <bob>"}), "Request-URI"),
+    ],
+)
+def test_malformed_message_raises_parse_error_naming_the_place(data, where):
+    with pytest.raises(ParseError) as info:
+        parse(data)
+    assert info.value.status == 400
+    assert where.lower() in str(info.value).lower()
+
+
+def test_unknown_sip_version_is_505():
+    with pytest.raises(ParseError) as info:
+        parse(invite(**{"SIP/2.0\r\nVia": b"SIP/3.0\r\nVia"}))
+    assert info.value.status == 505
+
+
+def test_parse_rejects_non_bytes():
+    with pytest.raises(TypeError):
+        parse("INVITE sip:a@b SIP/2.0\r\n\r\n")  # type: ignore[arg-type]
+
+
+def test_response_defaults_reason_and_validates_status():
+    assert Response(404).reason == "Not Found"
+    with pytest.raises(HeaderError):
+        Response(42)
