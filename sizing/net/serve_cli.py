@@ -1,4 +1,4 @@
-"""The ``sizing serve`` sub-command: run a UAS, proxy or registrar on a real socket."""
+"""The ``sizing serve`` sub-command: run a UAS, proxy, registrar or B2BUA on a real socket."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ def add_serve_command(app: typer.Typer) -> None:
 
     @app.command()
     def serve(
-        role: Annotated[str, typer.Option(help="Element to run: uas, proxy or registrar.")],
+        role: Annotated[str, typer.Option(help="Element to run: uas, proxy, registrar or b2bua.")],
         listen: Annotated[str, typer.Option(help="transport:host:port, e.g. udp:127.0.0.1:5070.")],
         forward_to: Annotated[str | None, typer.Option(
-            help="Proxy: send out-of-dialog requests to this SIP URI, e.g. sip:127.0.0.1:5090.")] = None,
+            help="Proxy: send out-of-dialog requests to this SIP URI, e.g. sip:127.0.0.1:5090; "
+                 "B2BUA: place every call's leg B there.")] = None,
         record_route: Annotated[bool, typer.Option(help="Proxy: stay on the dialog's path.")] = True,
         ring_ms: Annotated[float, typer.Option(
             help="UAS: ring this long (180 first) before the final answer.")] = 0.0,

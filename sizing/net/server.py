@@ -1,4 +1,4 @@
-"""The ``sizing serve`` runtime: one engine element (UAS, proxy or registrar) on a real socket.
+"""The ``sizing serve`` runtime: one engine element (UAS, proxy, registrar or B2BUA) on a real socket.
 
 The element is the same sans-IO code the simulation runs; this module only
 wires it to a :mod:`sizing.net` transport and an :class:`AsyncioClock`, and
@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sizing.sip.b2bua import B2BUA, StaticRoute, Target
 from sizing.sip.interfaces import Address, TransportError
 from sizing.sip.loopback import ReceiveStats, receive_bytes
 from sizing.sip.message import ParseError, Request, parse
@@ -49,7 +50,7 @@ __all__ = ["ROLES", "ServeConfig", "ServeError", "Server", "run_serve", "serve"]
 log = logging.getLogger(__name__)
 
 #: The element roles ``sizing serve`` can play.
-ROLES = ("uas", "proxy", "registrar")
+ROLES = ("uas", "proxy", "registrar", "b2bua")
 
 Output = Callable[[str], object]
 
@@ -70,7 +71,8 @@ class ServeConfig:
     listen: Address
     tls: TlsConfig | None = None
     forward_to: str | None = None
-    """Proxy: every out-of-dialog request goes to this SIP URI (its Request-URI kept)."""
+    """Proxy: every out-of-dialog request goes to this SIP URI (its Request-URI kept).
+    B2BUA: every call's leg B goes to this URI (the dialled user kept when it has none)."""
     record_route: bool = True
     ring_s: float = 0.0
     """UAS: ring this long (180 Ringing first) before the final answer; 0 answers at once."""
@@ -100,12 +102,12 @@ class ServeConfig:
             raise ServeError(f"--listen {self.listen}: TLS needs --cert and --key")
         if self.listen.transport != "TLS" and self.tls is not None:
             raise ServeError(f"--cert/--key are only for a tls: listen address, not {self.listen}")
-        if self.role == "proxy":
+        if self.role in ("proxy", "b2bua"):
             if self.forward_to is None:
-                raise ServeError("--role proxy needs --forward-to sip:HOST:PORT")
+                raise ServeError(f"--role {self.role} needs --forward-to sip:HOST:PORT")
             self.forward_hop()
         elif self.forward_to is not None:
-            raise ServeError(f"--forward-to is only for --role proxy, not {self.role}")
+            raise ServeError(f"--forward-to is only for --role proxy or b2bua, not {self.role}")
         if self.role != "uas" and (self.ring_s or self.answer_code != 200):
             raise ServeError(f"--ring-ms and --answer-code are only for --role uas, not {self.role}")
         if not self.ring_s >= 0:
@@ -122,7 +124,7 @@ class ServeConfig:
             raise ServeError(f"--duration must be > 0 seconds, got {self.duration}")
 
     def forward_hop(self) -> Address:
-        """The proxy's next hop, on the listening transport (one transport per server)."""
+        """The proxy's or B2BUA's next hop, on the listening transport (one transport per server)."""
         assert self.forward_to is not None
         try:
             hop = uri_address(URI.parse(self.forward_to), self.listen.transport)
@@ -143,7 +145,7 @@ class Server:
         self.config = config
         self.out = out
         self.transport: UdpTransport | StreamTransport | None = None
-        self.element: UserAgent | Proxy | Registrar | None = None
+        self.element: UserAgent | Proxy | Registrar | B2BUA | None = None
         self.layer: TransactionLayer | None = None
         self.receive_stats = ReceiveStats()
         self.overload_rejected = 0
@@ -176,6 +178,12 @@ class Server:
                           transport=self.transport, seed=config.seed)
             self.element, self.layer = proxy, proxy.layer
             self._feed = proxy.on_message
+        elif config.role == "b2bua":
+            assert config.forward_to is not None
+            target = Target(URI.parse(config.forward_to), config.forward_hop())
+            b2bua = B2BUA(clock, local, StaticRoute(target), transport=self.transport, seed=config.seed)
+            self.element, self.layer, self.receive_stats = b2bua, b2bua.layer, b2bua.receive_stats
+            self._feed = b2bua.datagram_received
         else:
             registrar = Registrar(clock, seed=config.seed)
             self.element, self.layer = registrar, registrar.layer
@@ -245,7 +253,7 @@ class Server:
     # -- counters -----------------------------------------------------------------------------
 
     def calls(self) -> int:
-        """New INVITE transactions (each call's first INVITE, re-INVITEs included)."""
+        """New INVITE transactions received (each call's first INVITE, re-INVITEs included)."""
         return self.layer.stats.created["IST"] if self.layer is not None else 0
 
     def counters(self) -> dict[str, int]:
@@ -270,6 +278,9 @@ class Server:
             out.update({f"proxy_{k}": v for k, v in element.stats.as_dict().items()})
         elif isinstance(element, UserAgent):
             out.update({f"uas_{k}": v for k, v in element.stats.as_dict().items()})
+        elif isinstance(element, B2BUA):
+            out.update({f"b2bua_{k}": v for k, v in element.stats.as_dict().items()})
+            out["b2bua_calls_bridged_now"] = element.bridged
         elif isinstance(element, Registrar):
             out.update({f"registrar_{k}": v for k, v in element.stats.as_dict().items()})
         if self.transport is not None:

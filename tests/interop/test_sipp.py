@@ -1,10 +1,11 @@
 """`sizing serve` against real SIPp over loopback: calls complete, the proxy record-routes,
-malformed input gets 400 and the server keeps serving."""
+the B2BUA bridges SIPp to SIPp, malformed input gets 400 and the server keeps serving."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,39 @@ def test_sipp_calls_through_record_routing_proxy(sipp: str, serve, tmp_path: Pat
     assert all(f"Record-Route: <sip:127.0.0.1:{proxy_port};lr>" in m for m in invites)
     assert counters["proxy_requests_forwarded_ACK"] == CALLS
     assert counters["proxy_requests_forwarded_BYE"] == CALLS
+
+
+def test_sipp_uac_through_b2bua_to_sipp_uas(sipp: str, serve, tmp_path: Path) -> None:
+    uas_port, b2bua_port = free_port(), free_port()
+    uas_messages = tmp_path / "uas_messages.log"
+    uas = subprocess.Popen(
+        [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-m", str(CALLS),
+         "-timeout", "15", "-nostdin", "-trace_msg", "-message_file", str(uas_messages)],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        server = serve("--role", "b2bua", "--listen", f"udp:127.0.0.1:{b2bua_port}",
+                       "--forward-to", f"sip:127.0.0.1:{uas_port}")
+        started = time.monotonic()
+        stats = run_uac(sipp, tmp_path, b2bua_port)
+        assert uas.wait(timeout=15) == 0
+        elapsed = time.monotonic() - started
+    finally:
+        if uas.poll() is None:
+            uas.kill()
+    counters = server.stop()
+    assert (stats["SuccessfulCall(C)"], stats["FailedCall(C)"]) == (str(CALLS), "0")
+    assert elapsed < 15
+    invites = [m for m in uas_messages.read_text().split("message received") if "\nINVITE " in m]
+    call_ids = {line for m in invites for line in m.splitlines() if line.startswith("Call-ID:")}
+    from_lines = [line for m in invites for line in m.splitlines() if line.startswith("From:")]
+    assert len(call_ids) == CALLS  # one leg B per call, with the B2BUA's own Call-ID
+    assert from_lines and not any("SIPpTag" in line for line in from_lines)  # and its own tags
+    assert all(f"Via: SIP/2.0/UDP 127.0.0.1:{b2bua_port};branch=" in m for m in invites)
+    assert (counters["b2bua_calls_in"], counters["b2bua_calls_answered"], counters["b2bua_calls_ended"]) == (
+        CALLS, CALLS, CALLS)
+    assert counters["b2bua_legs_created_agent"] == CALLS
+    assert (counters["b2bua_calls_failed"], counters["b2bua_calls_bridged_now"], counters["errors"]) == (0, 0, 0)
 
 
 def test_malformed_datagram_gets_400_and_server_keeps_serving(sipp: str, serve, tmp_path: Path) -> None:

@@ -1,0 +1,720 @@
+"""The B2BUA core: the transaction user that bridges an inbound leg to outbound legs.
+
+Theory of operation
+-------------------
+
+A signalling-only B2BUA (RFC 7092 §3.1) terminates each dialog: leg A
+(inbound) ends at its UAS side, every outbound leg starts at its UAC side
+with a Call-ID, tags and CSeq of its own. SDP passes through unchanged
+except the o= line towards A, which keeps one origin with an increasing
+version across re-connects (RFC 3264 §8), so A sees one session.
+
+- A new INVITE gets 100 at once, the routing policy picks leg B, and B's
+  INVITE carries A's offer and the headers the :class:`HeaderPolicy` passes.
+  B's 180/183 are relayed to A, B's 2xx is ACKed and relayed as A's 2xx
+  (re-sent until A's ACK, §13.3.1.4); B's failure is mapped by the
+  :class:`FailurePolicy`. With no offer in A's INVITE, B's ACK waits for the
+  answer in A's ACK.
+- CANCEL on A answers A 487 and cancels B (after B's first provisional, §9.1);
+  a 2xx crossing that CANCEL is ACKed and hung up with BYE.
+- BYE on either leg is answered 200 and sent on the other(s); other
+  in-dialog requests (re-INVITE, UPDATE, INFO, ...) are relayed to the peer
+  leg and its final answer relayed back.
+- Re-connecting A to a new leg (IVR then agent, :meth:`B2BUA.transfer`, a
+  REFER from the agent) is RFC 3725 Flow I: an INVITE without SDP to the new
+  party, its 2xx offer sent to A in a re-INVITE, A's answer in the new
+  party's ACK; then the old leg is released with BYE. A REFER is answered
+  202, and NOTIFYs with a sipfrag report the outcome (RFC 3515 §2.4.5).
+- A recorder leg gets A's offer marked sendonly once the call is bridged
+  and is hung up with the call.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+
+from ..checks import UasPolicy, check_request
+from ..dialog import Dialog, DialogId, DialogSet, uri_address
+from ..errors import HeaderError
+from ..headers import NameAddr
+from ..interfaces import Address, Clock, TimerConfig, Transport, TransportError
+from ..loopback import LoopbackNetwork, ReceiveStats, receive_bytes
+from ..message import Headers, Request, Response
+from ..sdp import Origin, SdpError, SessionDescription
+from ..transaction import (
+    ClientTransaction,
+    ServerInviteTransaction,
+    ServerTransaction,
+    Transaction,
+    TransactionLayer,
+    build_cancel,
+)
+from ..uri import URI
+from .call import BridgedCall, Leg, LegState
+from .features import ALLOW, SDP, Features, is_sdp
+from .policy import B2BUAConfig, B2BUAStats, Reject, RoutingPolicy, Target, as_policy
+
+__all__ = ["B2BUA"]
+
+_RELAYED = frozenset({"INVITE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "NOTIFY"})
+
+Handler = Callable[[ClientTransaction | None, Response], None]
+
+
+class B2BUA(Features):
+    """A back-to-back user agent on one local address: the contact centre's SIP Server.
+
+    ``routing`` picks leg B per inbound INVITE (a :class:`RoutingPolicy`, a
+    callable ``request -> Target | Reject | None``, or one fixed target).
+    ``on_call(call)`` is told of each new :class:`BridgedCall`.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        local: Address,
+        routing: RoutingPolicy | Callable[[Request], object] | Target | URI | str,
+        *,
+        transport: Transport | None = None,
+        config: B2BUAConfig | None = None,
+        timers: TimerConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.clock = clock
+        self.local = local
+        self.routing = as_policy(routing)
+        self.transport = transport
+        self.config = config if config is not None else B2BUAConfig()
+        self.timers = timers if timers is not None else TimerConfig()
+        self.layer = TransactionLayer(clock, self, self.timers, seed=seed)
+        self.stats = B2BUAStats()
+        self.receive_stats = ReceiveStats()
+        self.uas_policy = UasPolicy(body_types=(SDP, "message/sipfrag", "application/dtmf-relay"))
+        self.on_call: Callable[[BridgedCall], object] | None = None
+        self.calls: list[BridgedCall] = []
+        """Calls not yet ended (bridged, ringing or transferring)."""
+        self._rng = random.Random(seed)
+        params = "" if local.transport == "UDP" else f";transport={local.transport.lower()}"
+        self.contact = URI.parse(f"sip:{self.config.user}@{local.host}:{local.port}{params}")
+        self._number = 0
+        self._legs: dict[DialogId, Leg] = {}
+        self._invites: dict[ServerInviteTransaction, BridgedCall] = {}
+        self._handlers: dict[ClientTransaction, tuple[Leg | None, Handler]] = {}
+        self._sending: tuple[Leg | None, Handler] | None = None
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def connect(self, network: LoopbackNetwork, *, reliable: bool | None = None) -> Transport:
+        """Attach to a loopback network and use that transport."""
+        self.transport = network.attach(self.local, self.datagram_received, reliable=reliable)
+        return self.transport
+
+    def datagram_received(self, data: bytes, source: Address) -> None:
+        """Bytes from the network (a datagram or one framed stream message)."""
+        receive_bytes(self.layer, self._transport(), data, source, self.receive_stats)
+
+    def _transport(self) -> Transport:
+        if self.transport is None:
+            raise RuntimeError(f"B2BUA {self.local}: no transport; call connect() or set .transport")
+        return self.transport
+
+    @property
+    def bridged(self) -> int:
+        """Calls bridged right now (answered and not ended)."""
+        return sum(1 for c in self.calls if c.state == "bridged")
+
+    # -- identifiers and sending --------------------------------------------------------------
+
+    def _tag(self) -> str:
+        return f"{self._rng.getrandbits(48):012x}"
+
+    def _call_id(self) -> str:
+        return f"{self._rng.getrandbits(64):016x}@{self.local.host}"
+
+    def _via(self) -> str:
+        local = self.local
+        return f"SIP/2.0/{local.transport} {local.host}:{local.port};branch={self.layer.new_branch()}"
+
+    def _send(self, request: Request, dest: Address, leg: Leg | None, handler: Handler) -> None:
+        self._sending = (leg, handler)
+        try:
+            txn = self.layer.send_request(request, dest, self._transport())
+        finally:
+            self._sending = None
+        if not txn.terminated:
+            self._handlers[txn] = (leg, handler)
+
+    def _raw_send(self, data: bytes, dest: Address) -> None:
+        try:
+            self._transport().send(data, dest)
+        except TransportError:
+            self.layer.stats.transport_errors += 1
+
+    def _respond(
+        self, txn: ServerTransaction, request: Request, status: int, *, reason: str | None = None,
+        to_tag: str | None = None, headers: Iterable[tuple[str, object]] = (), body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Response:
+        response = request.create_response(status, reason, to_tag=to_tag, headers=headers, body=body)
+        if body and content_type:
+            response.headers.set("Content-Type", content_type)
+        txn.respond(response)
+        return response
+
+    def _in_dialog(
+        self, leg: Leg, method: str, handler: Handler | None = None, *,
+        headers: Iterable[tuple[str, object]] = (), body: bytes = b"", content_type: str | None = None,
+    ) -> Request:
+        dialog = leg.dialog
+        assert dialog is not None
+        request = dialog.create_request(method, self._via(), headers=list(headers), body=body,
+                                        content_type=content_type)
+        dest = uri_address(dialog.next_hop(), self.local.transport)
+        self._send(request, dest, leg, handler or self._ignore)
+        return request
+
+    def _ignore(self, txn: ClientTransaction | None, response: Response) -> None:
+        return None
+
+    def _register(self, leg: Leg, dialog: Dialog) -> None:
+        leg.dialog = dialog
+        self._legs[dialog.id] = leg
+
+    def _unregister(self, leg: Leg) -> None:
+        dialogs = list(leg.dialog_set.dialogs.values()) if leg.dialog_set is not None else []
+        for dialog in [*dialogs, leg.dialog]:
+            if dialog is not None and self._legs.get(dialog.id) is leg:
+                del self._legs[dialog.id]
+
+    def _forget(self, leg: Leg) -> None:
+        """The leg is over: its dialog ends, its timers stop, requests for it get 481."""
+        if leg.dialog is not None:
+            leg.dialog.terminate()
+        self._unregister(leg)
+        for timer in (leg.ok_timer, leg.ring_timer):
+            if timer is not None:
+                timer.cancel()
+        leg.ok_timer = leg.ring_timer = None
+
+    # -- SDP towards leg A ------------------------------------------------------------------
+
+    def _to_a(self, leg: Leg, body: bytes) -> bytes:
+        """``body`` with the o= line leg A has seen, version bumped (one session for A)."""
+        if not body:
+            return body
+        try:
+            sdp = SessionDescription.parse(body)
+        except SdpError:
+            return body
+        incoming = str(sdp.origin)
+        if leg.origin is None:
+            leg.origin, leg.origin_in = sdp.origin, incoming
+            return body
+        if incoming != leg.origin_in:  # a new description: A sees a new version
+            leg.origin_in = incoming
+            origin = leg.origin
+            leg.origin = Origin(origin.username, origin.sess_id, origin.sess_version + 1,
+                                origin.nettype, origin.addrtype, origin.address)
+        sdp.origin = leg.origin
+        return sdp.encode()
+
+    # -- TU callbacks -----------------------------------------------------------------------
+
+    def request_received(self, transaction: Transaction | None, request: Request) -> None:
+        method = request.method
+        if method == "ACK":
+            self._ack_received(request)
+            return
+        assert isinstance(transaction, ServerTransaction)
+        rejection = check_request(request, self.uas_policy)
+        if rejection is not None:
+            to_tag = self._tag() if request.to_tag is None else None
+            transaction.respond(rejection.response_to(request, to_tag=to_tag))
+            return
+        if method == "CANCEL":
+            self._cancel_received(transaction, request)
+        elif request.to_tag is not None:
+            self._in_dialog_received(transaction, request)
+        elif method == "INVITE":
+            self._new_call(transaction, request)  # type: ignore[arg-type]
+        elif method == "OPTIONS":
+            self._respond(transaction, request, 200, to_tag=self._tag(),
+                          headers=[("Allow", ALLOW), ("Accept", SDP)])
+        elif method in ("BYE", "UPDATE", "INFO", "REFER", "NOTIFY", "PRACK"):
+            self._respond(transaction, request, 481, to_tag=self._tag())
+        else:
+            self._respond(transaction, request, 405, to_tag=self._tag(), headers=[("Allow", ALLOW)])
+
+    def response_received(self, transaction: Transaction | None, response: Response) -> None:
+        entry = self._handlers.get(transaction) if transaction is not None else None  # type: ignore[arg-type]
+        if entry is None and transaction is not None and self._sending is not None:
+            entry = self._sending
+        if entry is not None:
+            entry[1](transaction, response)  # type: ignore[arg-type]
+            return
+        cseq = response.cseq
+        if 200 <= response.status < 300 and cseq is not None and cseq.method == "INVITE":
+            # A 2xx retransmission after the transaction ended: repeat our ACK (§13.2.2.4).
+            leg = self._legs.get((response.call_id or "", response.from_tag or "", response.to_tag or ""))
+            if leg is not None and leg.ack_data is not None and leg.ack_dest is not None:
+                self._raw_send(leg.ack_data, leg.ack_dest)
+
+    def transaction_timeout(self, transaction: Transaction) -> None:
+        entry = self._handlers.get(transaction)  # type: ignore[arg-type]
+        if entry is not None:
+            entry[1](transaction, transaction.request.create_response(408, "Request Timeout"))  # type: ignore[arg-type]
+
+    def transport_error(self, transaction: Transaction, error: TransportError) -> None:
+        entry = self._handlers.get(transaction) or self._sending  # type: ignore[arg-type]
+        if entry is not None and isinstance(transaction, ClientTransaction):
+            entry[1](transaction, transaction.request.create_response(503, "Service Unavailable"))
+
+    def transaction_terminated(self, transaction: Transaction) -> None:
+        self._handlers.pop(transaction, None)  # type: ignore[arg-type]
+        if isinstance(transaction, ServerInviteTransaction):
+            self._invites.pop(transaction, None)
+
+    # -- a new inbound call -----------------------------------------------------------------
+
+    def _new_call(self, txn: ServerInviteTransaction, request: Request) -> None:
+        self.stats.calls_in += 1
+        self._number += 1
+        call = BridgedCall(self._number, request)
+        a = call.a
+        a.server_txn = txn
+        tag = self._tag()
+        try:
+            self._register(a, Dialog.from_request(request, tag, self.contact))
+        except (ValueError, HeaderError) as exc:
+            self._fail_a(call, 400, f"Bad dialog request: {exc}"[:100], tag=tag)
+            return
+        self._invites[txn] = call
+        self.calls.append(call)
+        self._respond(txn, request, 100)
+        if request.max_forwards == 0:
+            self._fail_a(call, 483)
+            return
+        if self.on_call is not None:
+            self.on_call(call)
+        ivr = self.config.ivr
+        try:
+            decision = ivr if ivr is not None else self.routing.route(request)
+        except Exception:
+            self._fail_a(call, 500, "Routing failed")
+            raise
+        if not isinstance(decision, Target):
+            reject = decision if isinstance(decision, Reject) else Reject()
+            self._fail_a(call, reject.status, reject.reason)
+            return
+        headers = self.config.headers.select(request.headers)
+        b = self._start_leg(call, "ivr" if ivr is not None else "agent", decision,
+                            body=request.body, content_type=request.headers.get("Content-Type"),
+                            headers=headers, first=True)
+        call.b = b
+        call.state = "ringing"
+        b.on_provisional = self._relay_provisional
+        b.on_answer = self._bridge_answered
+        b.on_fail = self._bridge_failed
+        if self.config.no_answer_s is not None:
+            b.ring_timer = self.clock.call_later(self.config.no_answer_s, lambda: self._no_answer(b))
+
+    def _start_leg(
+        self, call: BridgedCall, role: str, target: Target, *, body: bytes = b"",
+        content_type: str | None = None, headers: Iterable[tuple[str, str]] = (), first: bool = False,
+    ) -> Leg:
+        """Send a new INVITE (a fresh Call-ID, From tag and CSeq) for one outbound leg."""
+        leg = Leg(call, role, target)
+        inbound = call.request
+        out = Headers()
+        out.add("Via", self._via())
+        hops = inbound.max_forwards
+        out.add("Max-Forwards", str(max(hops - 1, 0) if hops is not None and first else 70))
+        sender = inbound.from_
+        if sender is not None and sender.uri is not None:
+            from_ = str(NameAddr(sender.uri, sender.display_name, {"tag": self._tag()}))
+        else:
+            from_ = f"<{self.contact}>;tag={self._tag()}"
+        receiver = inbound.to
+        if first and receiver is not None and receiver.uri is not None:
+            to = str(NameAddr(receiver.uri, receiver.display_name, {}))
+        else:
+            to = f"<{target.uri}>"
+        out.add("From", from_)
+        out.add("To", to)
+        out.add("Call-ID", self._call_id())
+        out.add("CSeq", "1 INVITE")
+        out.add("Contact", f"<{self.contact}>")
+        out.add("Allow", ALLOW)
+        out.extend(headers)
+        out.extend(target.headers)
+        if body:
+            out.set("Content-Type", content_type or SDP)
+        request = Request("INVITE", target.uri, out, body)
+        leg.invite = request
+        leg.dest = target.dest or uri_address(target.uri, self.local.transport)
+        leg.dialog_set = DialogSet(request, self.contact)
+        call.legs.append(leg)
+        self.stats.legs_created[role] += 1
+        call.events.append((self.clock.now(), f"{role} leg to {target.uri}"))
+        self._send(request, leg.dest, leg, lambda txn, response: self._leg_response(leg, response))
+        return leg
+
+    # -- responses on an outbound leg ------------------------------------------------------
+
+    def _leg_response(self, leg: Leg, response: Response) -> None:
+        assert leg.dialog_set is not None
+        status = response.status
+        if status < 200:
+            leg.provisional_seen = True
+            dialog = leg.dialog_set.response_received(response)
+            if dialog is not None and leg.state is not LegState.CONFIRMED:
+                self._register(leg, dialog)
+                leg.state = LegState.EARLY
+            if leg.cancel_pending:
+                self._send_cancel(leg)
+            elif status > 100 and leg.on_provisional is not None and leg.live:
+                leg.on_provisional(leg, response)
+            return
+        if status < 300:
+            self._leg_answered(leg, response)
+            return
+        if leg.state is LegState.CONFIRMED:
+            return  # a late failure of another fork
+        leg.dialog_set.response_received(response)
+        self._forget(leg)
+        leg.status = status
+        leg.state = LegState.FAILED
+        if leg.cancelled:
+            return  # the B2BUA gave this leg up (CANCEL, hang-up, no answer)
+        if leg.on_fail is not None:
+            leg.on_fail(leg, status, response)
+
+    def _leg_answered(self, leg: Leg, response: Response) -> None:
+        assert leg.dialog_set is not None
+        dialog = leg.dialog_set.response_received(response)
+        if dialog is None:
+            return  # a 2xx without To tag or Contact creates no dialog (§12.1.2)
+        if leg.state is LegState.CONFIRMED or leg.state is LegState.ENDED:
+            if dialog is leg.dialog and leg.ack_data is not None and leg.ack_dest is not None:
+                self._raw_send(leg.ack_data, leg.ack_dest)
+            elif dialog is not leg.dialog:
+                self._ack_and_bye(dialog)  # another fork answered too
+            return
+        for other in leg.dialog_set.early_dialogs():
+            other.terminate()
+        self._unregister(leg)
+        self._register(leg, dialog)
+        leg.state = LegState.CONFIRMED
+        leg.status = response.status
+        assert leg.invite is not None
+        if leg.cancelled or leg.call.ended:
+            self._send_ack(leg)
+            self._bye(leg)  # the 2xx crossed our CANCEL (§9.1)
+            return
+        if leg.invite.body:
+            self._send_ack(leg)
+        if leg.on_answer is not None:
+            leg.on_answer(leg, response)
+
+    def _send_ack(self, leg: Leg, body: bytes = b"", content_type: str | None = None) -> None:
+        dialog = leg.dialog
+        assert dialog is not None
+        ack = dialog.create_request("ACK", self._via(), body=body,
+                                    content_type=(content_type or SDP) if body else None)
+        leg.ack_data = ack.encode()
+        leg.ack_dest = uri_address(dialog.next_hop(), self.local.transport)
+        self._raw_send(leg.ack_data, leg.ack_dest)
+
+    def _ack_and_bye(self, dialog: Dialog) -> None:
+        ack = dialog.create_request("ACK", self._via())
+        dest = uri_address(dialog.next_hop(), self.local.transport)
+        self._raw_send(ack.encode(), dest)
+        request = dialog.create_request("BYE", self._via())
+        dialog.terminate()
+        self._send(request, dest, None, self._ignore)
+
+    def _send_cancel(self, leg: Leg) -> None:
+        if leg.cancel_sent or leg.invite is None or leg.dest is None:
+            return
+        leg.cancel_sent = True
+        leg.cancel_pending = False
+        self._send(build_cancel(leg.invite), leg.dest, None, self._ignore)
+
+    def _cancel_leg(self, leg: Leg) -> None:
+        """Give up an unanswered outbound leg: CANCEL it now, or after its first
+        provisional (§9.1 forbids a CANCEL before one); a 2xx that still comes is hung up."""
+        leg.cancelled = True
+        if leg.ring_timer is not None:
+            leg.ring_timer.cancel()
+            leg.ring_timer = None
+        if leg.provisional_seen:
+            self._send_cancel(leg)
+        else:
+            leg.cancel_pending = True
+
+    def _no_answer(self, leg: Leg) -> None:
+        leg.ring_timer = None
+        call = leg.call
+        if leg.state in (LegState.CALLING, LegState.EARLY) and not call.ended:
+            self._cancel_leg(leg)
+            self._fail_a(call, self.config.no_answer_status)
+
+    # -- the first bridge: A <-> B -----------------------------------------------------------
+
+    def _relay_provisional(self, leg: Leg, response: Response) -> None:
+        call = leg.call
+        a = call.a
+        if a.server_txn is None or a.state is not LegState.CALLING and a.state is not LegState.EARLY:
+            return
+        assert a.dialog is not None
+        headers: list[tuple[str, object]] = [("Contact", f"<{self.contact}>")]
+        headers += self.config.headers.select(response.headers)
+        body = self._to_a(a, response.body) if is_sdp(response) else response.body
+        self._respond(a.server_txn, call.request, response.status, reason=response.reason,
+                      to_tag=a.dialog.local_tag, headers=headers, body=body,
+                      content_type=response.headers.get("Content-Type"))
+        a.state = LegState.EARLY
+
+    def _bridge_answered(self, leg: Leg, response: Response) -> None:
+        call = leg.call
+        a = call.a
+        assert a.server_txn is not None and a.dialog is not None
+        if leg.ring_timer is not None:
+            leg.ring_timer.cancel()
+            leg.ring_timer = None
+        headers: list[tuple[str, object]] = [("Contact", f"<{self.contact}>"), ("Allow", ALLOW)]
+        headers += self.config.headers.select(response.headers)
+        body = self._to_a(a, response.body) if is_sdp(response) else response.body
+        ok = self._respond(a.server_txn, call.request, response.status, reason=response.reason,
+                           to_tag=a.dialog.local_tag, headers=headers, body=body,
+                           content_type=response.headers.get("Content-Type"))
+        a.dialog.confirm()
+        a.state = LegState.CONFIRMED
+        a.status = call.status = response.status
+        call.state = "bridged"
+        self.stats.calls_answered += 1
+        call.events.append((self.clock.now(), f"bridged to {leg.role}"))
+        if not call.request.body:
+            a.ack_waiter = leg  # late offer: B's ACK carries the answer in A's ACK
+        self._start_ok_retransmit(a, a.server_txn, ok)
+        if self.config.recorder is not None:
+            self._start_recording(call)
+
+    def _bridge_failed(self, leg: Leg, status: int, response: Response) -> None:
+        call = leg.call
+        if call.ended:
+            return
+        mapped = self.config.failures.map(status)
+        headers = [] if mapped != status else self.config.headers.select(response.headers)
+        reason = response.reason if mapped == status else None
+        self._fail_a(call, mapped, reason, headers=headers)
+
+    def _fail_a(self, call: BridgedCall, status: int, reason: str | None = None, *,
+                tag: str | None = None, headers: Iterable[tuple[str, object]] = ()) -> None:
+        a = call.a
+        assert a.server_txn is not None
+        to_tag = a.dialog.local_tag if a.dialog is not None else tag
+        self._respond(a.server_txn, call.request, status, reason=reason, to_tag=to_tag, headers=headers)
+        self.stats.calls_failed[status] += 1
+        a.status = call.status = status
+        a.state = LegState.FAILED
+        self._forget(a)
+        self._finish(call, "failed", f"failed {status}")
+
+    def _finish(self, call: BridgedCall, state: str, detail: str) -> None:
+        if call.ended:
+            return
+        call.state = state
+        call.events.append((self.clock.now(), detail))
+        if call in self.calls:
+            self.calls.remove(call)
+        if state == "ended":
+            self.stats.calls_ended += 1
+
+    # -- 2xx retransmission towards a UAC (§13.3.1.4) -----------------------------------------
+
+    def _start_ok_retransmit(self, leg: Leg, txn: ServerInviteTransaction, response: Response) -> None:
+        if leg.ok_timer is not None:
+            leg.ok_timer.cancel()
+        leg.ok_response = response
+        leg.ok_txn = txn
+        leg.ok_elapsed = 0.0
+        leg.ok_interval = 0.0 if txn.reliable else self.timers.t1
+        delay = leg.ok_interval or self.timers.timeout
+        leg.ok_timer = self.clock.call_later(delay, lambda: self._ok_tick(leg))
+
+    def _ok_tick(self, leg: Leg) -> None:
+        leg.ok_timer = None
+        interval = leg.ok_interval or self.timers.timeout
+        leg.ok_elapsed += interval
+        if leg.ok_elapsed >= self.timers.timeout:
+            leg.ok_response = None
+            self.stats.ack_timeouts += 1
+            if leg.confirmed:
+                self._hang_up(leg.call, "no ACK")
+            return
+        txn, response = leg.ok_txn, leg.ok_response
+        if txn is not None and response is not None:
+            txn.respond(response)
+        leg.ok_interval = min(2 * interval, self.timers.t2)
+        remaining = self.timers.timeout - leg.ok_elapsed
+        leg.ok_timer = self.clock.call_later(min(leg.ok_interval, remaining), lambda: self._ok_tick(leg))
+
+    def _ack_received(self, ack: Request) -> None:
+        leg = self._legs.get((ack.call_id or "", ack.to_tag or "", ack.from_tag or ""))
+        if leg is None or leg.ok_response is None:
+            return
+        cseq, ok_cseq = ack.cseq, leg.ok_response.cseq
+        if cseq is None or ok_cseq is None or cseq.number != ok_cseq.number:
+            return
+        leg.ok_response = None
+        if leg.ok_timer is not None:
+            leg.ok_timer.cancel()
+            leg.ok_timer = None
+        waiter, leg.ack_waiter = leg.ack_waiter, None
+        if waiter is not None and waiter.confirmed:
+            self._send_ack(waiter, ack.body, ack.headers.get("Content-Type"))
+
+    # -- CANCEL, BYE and other in-dialog requests ---------------------------------------------
+
+    def _cancel_received(self, txn: ServerTransaction, request: Request) -> None:
+        target = txn.cancel_target  # type: ignore[attr-defined]
+        call = self._invites.get(target) if target is not None else None
+        if call is None:
+            self._respond(txn, request, 481)
+            return
+        self._respond(txn, request, 200)
+        a = call.a
+        if call.ended or a.state is LegState.CONFIRMED:
+            return
+        self.stats.calls_cancelled += 1
+        for leg in (call.b, call.pending):
+            if leg is not None and leg.live:
+                self._cancel_leg(leg)
+        self._fail_a(call, 487)
+
+    def _in_dialog_received(self, txn: ServerTransaction, request: Request) -> None:
+        leg = self._legs.get((request.call_id or "", request.to_tag or "", request.from_tag or ""))
+        if leg is None or leg.dialog is None or not leg.live:
+            self._respond(txn, request, 481)
+            return
+        status = leg.dialog.check_request(request)
+        if status is not None:
+            self._respond(txn, request, status)
+            return
+        method = request.method
+        if method == "BYE":
+            self._respond(txn, request, 200)
+            self._leg_ended(leg)
+        elif method == "REFER":
+            self._refer_received(leg, txn, request)
+        elif method in _RELAYED:
+            self._relay(leg, txn, request)
+        else:
+            self._respond(txn, request, 405, headers=[("Allow", ALLOW)])
+
+    def _peer(self, leg: Leg) -> Leg | None:
+        call = leg.call
+        if leg is call.a:
+            return call.b if call.pending is None else None
+        return call.a if leg is call.b and call.pending is None else None
+
+    def _relay(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
+        """Send ``request`` on the peer leg and its final answer back (§12.2 per leg)."""
+        peer = self._peer(leg)
+        if peer is None or not peer.confirmed or peer.ok_response is not None or leg.ok_response is not None:
+            # the other side is being re-connected, or an INVITE exchange is still open
+            status = 491 if request.method in ("INVITE", "UPDATE") else 480
+            self._respond(txn, request, status, headers=[("Retry-After", "1")])
+            return
+        if request.method in ("INVITE", "UPDATE"):
+            assert leg.dialog is not None
+            leg.dialog.refresh_target(request)
+        self.stats.relayed_requests[request.method] += 1
+        body = request.body
+        if body and is_sdp(request) and peer is leg.call.a:
+            body = self._to_a(peer, body)
+        headers = self.config.headers.select(request.headers)
+        for name in ("Event", "Subscription-State", "Session-Expires", "Min-SE", "Supported"):
+            headers += [(name, v) for v in request.headers.get_lines(name)]
+        done: list[bool] = []
+
+        def relay_back(client: ClientTransaction | None, response: Response) -> None:
+            if response.status >= 200 and done:
+                if response.status < 300 and peer.ack_data is not None and peer.ack_dest is not None:
+                    self._raw_send(peer.ack_data, peer.ack_dest)  # a retransmitted 2xx
+                return
+            if response.status >= 200:
+                done.append(True)
+            assert client is not None
+            self._relayed_response(leg, txn, request, peer, client.request, response)
+
+        self._in_dialog(peer, request.method, relay_back, headers=headers, body=body,
+                        content_type=request.headers.get("Content-Type"))
+
+    def _relayed_response(self, leg: Leg, txn: ServerTransaction, request: Request, peer: Leg,
+                          sent: Request, response: Response) -> None:
+        status = response.status
+        if status == 100:
+            return
+        if request.method == "INVITE" and 200 <= status < 300:
+            assert peer.dialog is not None
+            peer.dialog.response_received(sent, response)
+            if sent.body:
+                self._send_ack(peer)
+            else:
+                leg.ack_waiter = peer
+        elif status >= 200 and peer.dialog is not None:
+            peer.dialog.response_received(sent, response)
+        body = response.body
+        if body and is_sdp(response) and leg is leg.call.a:
+            body = self._to_a(leg, body)
+        headers: list[tuple[str, object]] = list(self.config.headers.select(response.headers))
+        if request.method == "INVITE" and status < 300:
+            headers.append(("Contact", f"<{self.contact}>"))
+        for name in ("Session-Expires", "Require"):
+            headers += [(name, v) for v in response.headers.get_lines(name)]
+        out = self._respond(txn, request, status, reason=response.reason, headers=headers, body=body,
+                            content_type=response.headers.get("Content-Type"))
+        if request.method == "INVITE" and 200 <= status < 300 and isinstance(txn, ServerInviteTransaction):
+            self._start_ok_retransmit(leg, txn, out)
+        if peer.dialog is not None and peer.dialog.terminated and peer.confirmed:
+            self._leg_ended(peer)
+
+    def _leg_ended(self, leg: Leg) -> None:
+        """``leg`` was hung up by its far end (or its dialog died): tidy the call."""
+        if leg.state is LegState.ENDED:
+            return
+        leg.state = LegState.ENDED
+        self._forget(leg)
+        call = leg.call
+        call.events.append((self.clock.now(), f"{leg.role} hung up"))
+        if call.ended:
+            return
+        if leg is call.recorder:
+            return
+        if leg is call.b and call.pending is not None:
+            return  # the transfer in progress replaces it
+        if leg is call.b and leg.role == "ivr":
+            self._after_ivr(call)
+            return
+        if leg is call.a or leg is call.b:
+            self._hang_up(call, f"{leg.role} BYE")
+
+    def _hang_up(self, call: BridgedCall, detail: str) -> None:
+        """End the whole call: BYE every confirmed leg, cancel every ringing one."""
+        for leg in call.legs:
+            if leg.confirmed:
+                self._bye(leg)
+            elif leg.live and leg is not call.a:
+                self._cancel_leg(leg)
+        self._finish(call, "ended", detail)
+
+    def _bye(self, leg: Leg) -> None:
+        if leg.dialog is not None and not leg.dialog.terminated:
+            if leg is not leg.call.a and leg.ack_data is None:
+                self._send_ack(leg)  # its 2xx waited for an answer that will not come
+            self._in_dialog(leg, "BYE")
+        leg.state = LegState.ENDED
+        self._forget(leg)

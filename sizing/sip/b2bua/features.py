@@ -1,0 +1,210 @@
+"""Re-connecting the caller and recording: the contact-centre features of the B2BUA.
+
+Re-connecting A to a new party (IVR then agent, :meth:`B2BUA.transfer`, a
+REFER from the agent) is RFC 3725 Flow I: an INVITE without SDP to the new
+party; its 2xx offer goes to A in a re-INVITE; A's answer goes in the new
+party's ACK; then the old leg is released with BYE. A REFER is answered 202
+and NOTIFYs carrying a sipfrag report the outcome (RFC 3515 §2.4.5). A
+recorder leg gets A's offer marked sendonly and is hung up with the call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import HeaderError
+from ..headers import NameAddr
+from ..message import Response
+from ..sdp import DIRECTIONS, SdpError, SessionDescription
+from ..transaction import ClientTransaction, ServerTransaction
+from ..uri import URI
+from .call import BridgedCall, Leg
+from .policy import Target
+
+if TYPE_CHECKING:
+    from ..message import Request
+
+__all__ = ["Features"]
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
+SDP = "application/sdp"
+SIPFRAG = "message/sipfrag;version=2.0"
+
+
+def is_sdp(message: Request | Response) -> bool:
+    """True when ``message`` carries an SDP body (no Content-Type counts as SDP)."""
+    ctype = message.content_type
+    return bool(message.body) and (ctype is None or f"{ctype.type}/{ctype.subtype}".lower() == SDP)
+
+
+def sendonly(body: bytes) -> bytes:
+    """``body`` (an SDP offer) with every stream marked sendonly, for a recorder."""
+    sdp = SessionDescription.parse(body)
+    sdp.attributes = [a for a in sdp.attributes if a.name not in DIRECTIONS]
+    for media in sdp.media:
+        media.attributes = [a for a in media.attributes if a.name not in DIRECTIONS]
+        media.add("sendonly")
+    return sdp.encode()
+
+
+class Features:
+    """Mixed into :class:`~sizing.sip.b2bua.B2BUA`; uses its leg and dialog helpers."""
+
+    # -- re-connecting A (IVR -> agent, transfer, REFER): RFC 3725 Flow I ----------------------
+
+    def transfer(self, call: BridgedCall, target: Target | URI | str) -> Leg:
+        """Re-connect the caller of a bridged ``call`` to ``target``; the old leg B is
+        released once the new one is up. Returns the new leg."""
+        if call.state != "bridged":
+            raise ValueError(f"transfer(): call #{call.number} is {call.state}, not bridged")
+        if call.pending is not None:
+            raise ValueError(f"transfer(): call #{call.number} already has a transfer in progress")
+        if not isinstance(target, Target):
+            target = Target(target if isinstance(target, URI) else URI.parse(target))
+        return self._reconnect(call, target, "agent")
+
+    def _after_ivr(self, call: BridgedCall) -> None:
+        try:
+            decision = self.routing.route(call.request)
+        except Exception:
+            self._hang_up(call, "routing failed after IVR")
+            raise
+        if isinstance(decision, Target):
+            self._reconnect(call, decision, "agent")
+        else:
+            self._hang_up(call, "no agent after IVR")
+
+    def _reconnect(self, call: BridgedCall, target: Target, role: str) -> Leg:
+        """Flow I step 1: INVITE without SDP to the new party."""
+        leg = self._start_leg(call, role, target, headers=self.config.headers.select(call.request.headers))
+        call.pending = leg
+        leg.on_answer = self._reconnect_answered
+        leg.on_fail = self._reconnect_failed
+        return leg
+
+    def _reconnect_answered(self, leg: Leg, response: Response) -> None:
+        """Flow I steps 2-3: the new party's offer goes to A in a re-INVITE."""
+        call = leg.call
+        if not is_sdp(response) or not call.a.confirmed:
+            self._send_ack(leg)
+            self._bye(leg)
+            self._reconnect_failed(leg, 488 if call.a.confirmed else 481, response)
+            return
+        a = call.a
+        body = self._to_a(a, response.body)
+        self._in_dialog(a, "INVITE", lambda t, r: self._a_reinvited(leg, t, r),
+                        headers=[("Allow", ALLOW)], body=body, content_type=SDP)
+
+    def _a_reinvited(self, leg: Leg, client: ClientTransaction | None, response: Response) -> None:
+        """Flow I steps 4-5: ACK A, ACK the new party with A's answer, release the old leg."""
+        status = response.status
+        if status < 200:
+            return
+        call = leg.call
+        a = call.a
+        assert a.dialog is not None and client is not None
+        if status >= 300:
+            a.dialog.response_received(client.request, response)
+            if call.pending is not leg:
+                return
+            self._bye(leg)
+            self._reconnect_failed(leg, status, response)
+            if a.dialog.terminated and not call.ended:
+                self._hang_up(call, f"{status} to re-INVITE")
+            return
+        if call.pending is not leg:  # a retransmitted 2xx, or the call ended meanwhile
+            self._send_ack(a)
+            return
+        a.dialog.response_received(client.request, response)
+        self._send_ack(a)
+        if not leg.live:  # the new party hung up meanwhile
+            call.pending = None
+            self._reconnect_failed(leg, 487, response)
+            return
+        self._send_ack(leg, response.body, response.headers.get("Content-Type"))
+        old, call.b, call.pending = call.b, leg, None
+        call.transfers += 1
+        self.stats.transfers += 1
+        call.events.append((self.clock.now(), f"reconnected to {leg.role} {leg.target.uri if leg.target else ''}"))
+        referrer, call.refer_leg = call.refer_leg, None
+        if referrer is not None and referrer.confirmed:
+            self._notify(referrer, 200, "OK", final=True)
+        if old is not None and old.confirmed:
+            self._bye(old)
+        elif old is not None and old.live:
+            self._cancel_leg(old)
+
+    def _reconnect_failed(self, leg: Leg, status: int, response: Response) -> None:
+        call = leg.call
+        if call.pending is leg:
+            call.pending = None
+        self.stats.transfers_failed += 1
+        call.events.append((self.clock.now(), f"reconnect to {leg.role} failed {status}"))
+        referrer, call.refer_leg = call.refer_leg, None
+        if referrer is not None and referrer.confirmed:
+            self._notify(referrer, status, response.reason, final=True)
+        if call.ended:
+            return
+        b = call.b
+        if b is None or not b.live:
+            self._hang_up(call, f"no leg to reconnect to ({status})")
+
+    def _refer_received(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
+        call = leg.call
+        if leg is not call.b or call.state != "bridged":
+            self._respond(txn, request, 403, reason="Only the connected agent may transfer")
+            return
+        if call.pending is not None:
+            self._respond(txn, request, 491, headers=[("Retry-After", "1")])
+            return
+        values = request.headers.get_all("Refer-To")
+        if len(values) != 1:
+            self._respond(txn, request, 400, reason="REFER needs exactly one Refer-To")
+            return
+        try:
+            refer_to = NameAddr.parse(values[0])
+            assert refer_to.uri is not None
+            target = Target(refer_to.uri.replace(headers={}))
+        except (HeaderError, ValueError, AssertionError) as exc:
+            self._respond(txn, request, 400, reason=f"Bad Refer-To: {exc}"[:100])
+            return
+        assert leg.dialog is not None
+        leg.dialog.refresh_target(request)
+        self._respond(txn, request, 202, headers=[("Contact", f"<{self.contact}>")])
+        call.refer_leg = leg
+        call.events.append((self.clock.now(), f"REFER to {target.uri}"))
+        self._notify(leg, 100, "Trying", final=False)
+        self._reconnect(call, target, "agent")
+
+    def _notify(self, leg: Leg, status: int, reason: str | None, *, final: bool) -> None:
+        """A NOTIFY with a sipfrag status line for the REFER's implicit subscription."""
+        frag = Response(status, reason)
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        self._in_dialog(leg, "NOTIFY", headers=[("Event", "refer"), ("Subscription-State", state)],
+                        body=f"SIP/2.0 {frag.status} {frag.reason}\r\n".encode(), content_type=SIPFRAG)
+
+    # -- recording -----------------------------------------------------------------------
+
+    def _start_recording(self, call: BridgedCall) -> None:
+        target = self.config.recorder
+        assert target is not None
+        source = call.request.body if is_sdp(call.request) else b""
+        try:
+            body = sendonly(source) if source else b""
+        except SdpError:
+            body = b""
+        if not body:
+            self.stats.recordings_failed += 1
+            call.events.append((self.clock.now(), "recording skipped: no SDP offer from A"))
+            return
+        headers = [("X-Recording-Call-ID", call.request.call_id or "")]
+        leg = self._start_leg(call, "recorder", target, body=body, content_type=SDP, headers=headers)
+        call.recorder = leg
+        leg.on_answer = self._recording_answered
+        leg.on_fail = self._recording_failed
+
+    def _recording_answered(self, leg: Leg, response: Response) -> None:
+        self.stats.recordings += 1
+
+    def _recording_failed(self, leg: Leg, status: int, response: Response) -> None:
+        self.stats.recordings_failed += 1
