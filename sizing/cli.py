@@ -217,8 +217,10 @@ def trunks(
 
 
 from sizing.net.serve_cli import add_serve_command  # noqa: E402
+from sizing.scenario import add_schema_command  # noqa: E402
 
 add_serve_command(app)
+add_schema_command(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ def add_serve_command(app: typer.Typer) -> None:
             help="Stop after this many seconds (default: until SIGINT/SIGTERM).")] = None,
         cert: Annotated[Path | None, typer.Option(help="TLS: certificate chain (PEM).")] = None,
         key: Annotated[Path | None, typer.Option(help="TLS: private key (PEM).")] = None,
-        seed: Annotated[int, typer.Option(help="Seed for tags and branches.")] = 0,
+        seed: Annotated[int | None, typer.Option(help="Seed for tags and branches (default: fresh each run).")] = None,
     ) -> None:
         """Run one SIP element on a real socket; print its counters on exit."""
         from sizing.cli import fail

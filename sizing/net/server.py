@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import secrets
 import signal
 import time
 from collections.abc import Callable
@@ -84,9 +85,14 @@ class ServeConfig:
     """Print one progress line per this many calls (new INVITE transactions); 0: never."""
     duration: float | None = None
     """Stop by itself after this many seconds; None runs until SIGINT or SIGTERM."""
-    seed: int = 0
+    seed: int | None = None
+    """Seed for tags, branches and Call-IDs. None draws a fresh one per run: RFC 3261
+    §8.1.1.4/§8.1.1.7 want them unique over time, and a restarted server that repeats
+    them is taken for a retransmission by peers that still hold the old transactions."""
 
     def __post_init__(self) -> None:
+        if self.seed is None:
+            object.__setattr__(self, "seed", secrets.randbits(63))
         if self.role not in ROLES:
             raise ServeError(f"--role {self.role!r} is not one of {', '.join(ROLES)}")
         try:

@@ -1,0 +1,81 @@
+"""The validated scenario model: what a simulation run is given, loaded from
+YAML, CSV rows or ``--set`` overrides with errors that name file, field and value.
+
+See :mod:`sizing.scenario.model` for the fields and :mod:`sizing.scenario.load`
+for the loaders; ``sizing schema`` prints the JSON Schema.
+"""
+
+from sizing.scenario.load import (
+    Problem,
+    ScenarioError,
+    apply_overrides,
+    dump_yaml,
+    flatten,
+    load_scenario,
+    scenario_from_mapping,
+    scenarios_from_csv,
+    vocabulary,
+)
+from sizing.scenario.model import (
+    ENDPOINTS,
+    FLOWS,
+    ROLES,
+    Agents,
+    Arrivals,
+    CallMix,
+    Cti,
+    Endpoints,
+    HighAvailability,
+    Holding,
+    KeepAlive,
+    Link,
+    LinkOverride,
+    Links,
+    Network,
+    Overload,
+    Patience,
+    Role,
+    Scenario,
+    Targets,
+    Topology,
+    Traffic,
+    Trunk,
+)
+from sizing.scenario.schema import add_schema_command, schema_json
+
+__all__ = [
+    "ENDPOINTS",
+    "FLOWS",
+    "ROLES",
+    "Agents",
+    "Arrivals",
+    "CallMix",
+    "Cti",
+    "Endpoints",
+    "HighAvailability",
+    "Holding",
+    "KeepAlive",
+    "Link",
+    "LinkOverride",
+    "Links",
+    "Network",
+    "Overload",
+    "Patience",
+    "Problem",
+    "Role",
+    "Scenario",
+    "ScenarioError",
+    "Targets",
+    "Topology",
+    "Traffic",
+    "Trunk",
+    "add_schema_command",
+    "apply_overrides",
+    "dump_yaml",
+    "flatten",
+    "load_scenario",
+    "scenario_from_mapping",
+    "scenarios_from_csv",
+    "schema_json",
+    "vocabulary",
+]

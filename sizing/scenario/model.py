@@ -1,0 +1,734 @@
+"""The scenario: pydantic models of everything a simulation run is given.
+
+Rules of this file: every model forbids unknown keys and documents each field
+(``description=``), because the JSON Schema printed by ``sizing schema`` is the
+reference users read; numeric ranges live on the fields; checks that need two or
+more fields raise :class:`CrossFieldError`, which carries the relative path of
+each offending field so that the loader can name it exactly.  Files a scenario
+refers to (arrival replays, empirical holding times) are resolved against the
+``base_dir`` in the validation context and stored as absolute paths.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sizing import media, tls
+
+ROLES = ("sbc", "proxy", "sip_server", "media_server", "recorder", "registrar")
+"""Host roles the simulator sizes (see ``topology``)."""
+ENDPOINTS = ("carrier", "agents", "cti")
+"""Traffic sources and sinks that are not sized but terminate links."""
+
+class CrossFieldError(ValueError):
+    """Problems found by a check that spans fields: (relative path, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{p}: {m}" for p, m in problems))
+        self.problems = problems
+
+
+def _check(problems: list[tuple[str, str]]) -> None:
+    if problems:
+        raise CrossFieldError(problems)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=False)
+
+
+def _resolve(value: str | None, info: ValidationInfo) -> str | None:
+    """An absolute path for a file named relative to the scenario's directory."""
+    if value is None:
+        return None
+    base = (info.context or {}).get("base_dir")
+    path = Path(value).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return str(path.resolve())
+
+
+def read_csv_column(path: str | Path, column: str) -> list[float]:
+    """The numbers of one column of a CSV file; errors name ``file:line``."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or column not in reader.fieldnames:
+                raise ValueError(f"{path}: no column {column!r} (columns: {reader.fieldnames})")
+            values = []
+            for row in reader:
+                cell = (row.get(column) or "").strip()
+                try:
+                    value = float(cell)
+                except ValueError:
+                    raise ValueError(f"{path}:{reader.line_num}: {column}: not a number: "
+                                     f"{cell!r}") from None
+                if not math.isfinite(value) or value < 0:
+                    raise ValueError(f"{path}:{reader.line_num}: {column}: must be a finite "
+                                     f"number >= 0, got {cell!r}")
+                values.append(value)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+    if not values:
+        raise ValueError(f"{path}: column {column!r} has no values")
+    return values
+
+
+# ---------------------------------------------------------------------------
+# Traffic
+# ---------------------------------------------------------------------------
+
+
+class Arrivals(_Model):
+    """How calls arrive."""
+
+    process: Literal["poisson", "profile", "replay"] = Field(
+        "poisson",
+        description="poisson: exponential inter-arrival times at the traffic rate; profile: "
+                    "Poisson whose rate follows hourly_weights over the day (the traffic rate "
+                    "is the busiest hour's); replay: arrival times read from a CSV file.")
+    hourly_weights: list[float] | None = Field(
+        None, description="profile: 24 relative weights, hour 0 to 23; hour h runs at "
+                          "rate x weight[h] / max(weights).")
+    start_hour: int = Field(
+        0, ge=0, le=23, description="profile: hour of the day at which the simulation starts.")
+    csv: str | None = Field(
+        None, description="replay: CSV file of arrival times, relative to the scenario file.")
+    column: str = Field("time_s", description="replay: column holding arrival times in seconds.")
+
+    @field_validator("csv")
+    @classmethod
+    def _resolve_csv(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Arrivals:
+        problems = []
+        if self.process == "profile":
+            w = self.hourly_weights
+            if w is None:
+                problems.append(("hourly_weights", "required with process: profile"))
+            elif len(w) != 24 or any(x < 0 for x in w) or max(w) <= 0:
+                problems.append(("hourly_weights", f"needs 24 weights >= 0, not all zero; got "
+                                                   f"{len(w)} values {w}"))
+        elif self.hourly_weights is not None:
+            problems.append(("hourly_weights", "only with process: profile"))
+        if self.process == "replay":
+            if self.csv is None:
+                problems.append(("csv", "required with process: replay"))
+            else:
+                try:
+                    times = read_csv_column(self.csv, self.column)
+                except ValueError as exc:
+                    problems.append(("csv", str(exc)))
+                else:
+                    if any(b < a for a, b in zip(times, times[1:], strict=False)):
+                        problems.append(("csv", f"{self.csv}: arrival times must not decrease"))
+        elif self.csv is not None:
+            problems.append(("csv", "only with process: replay"))
+        _check(problems)
+        return self
+
+    def rate_factor(self, t_s: float) -> float:
+        """Rate multiplier at ``t_s`` seconds after the start (1 except for a profile)."""
+        if self.process != "profile" or not self.hourly_weights:
+            return 1.0
+        hour = (self.start_hour + int(t_s // 3600)) % 24
+        return self.hourly_weights[hour] / max(self.hourly_weights)
+
+
+class Holding(_Model):
+    """Distribution of the call holding time around ``traffic.holding_time_s``."""
+
+    kind: Literal["exponential", "lognormal", "fixed", "empirical"] = Field(
+        "exponential",
+        description="exponential (mean holding_time_s), lognormal (mean holding_time_s, "
+                    "coefficient of variation cv), fixed (always holding_time_s) or empirical "
+                    "(samples drawn from values_s or a CSV column).")
+    cv: float | None = Field(
+        None, gt=0, description="lognormal: coefficient of variation (standard deviation / mean).")
+    values_s: list[float] | None = Field(
+        None, description="empirical: holding times in seconds to draw from.")
+    csv: str | None = Field(
+        None, description="empirical: CSV file of holding times, relative to the scenario file.")
+    column: str = Field("holding_time_s", description="empirical: column of the CSV file.")
+
+    @field_validator("csv")
+    @classmethod
+    def _resolve_csv(cls, v: str | None, info: ValidationInfo) -> str | None:
+        return _resolve(v, info)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Holding:
+        problems = []
+        if self.kind == "lognormal" and self.cv is None:
+            problems.append(("cv", "required with kind: lognormal"))
+        if self.kind != "lognormal" and self.cv is not None:
+            problems.append(("cv", "only with kind: lognormal"))
+        if self.kind == "empirical":
+            if (self.values_s is None) == (self.csv is None):
+                problems.append(("values_s", "kind: empirical needs exactly one of values_s or csv"))
+            elif self.values_s is not None and (
+                    not self.values_s or any(v <= 0 for v in self.values_s)):
+                problems.append(("values_s", f"needs one or more values > 0, got {self.values_s}"))
+            elif self.csv is not None:
+                try:
+                    samples = read_csv_column(self.csv, self.column)
+                except ValueError as exc:
+                    problems.append(("csv", str(exc)))
+                else:
+                    if any(v <= 0 for v in samples):
+                        problems.append(("csv", f"{self.csv}: holding times must be > 0"))
+        else:
+            for name in ("values_s", "csv"):
+                if getattr(self, name) is not None:
+                    problems.append((name, "only with kind: empirical"))
+        _check(problems)
+        return self
+
+    def samples(self) -> list[float]:
+        """The empirical samples (read from the CSV file when given as one)."""
+        if self.kind != "empirical":
+            raise ValueError(f"holding.kind is {self.kind!r}, not 'empirical'")
+        if self.values_s is not None:
+            return list(self.values_s)
+        assert self.csv is not None
+        return read_csv_column(self.csv, self.column)
+
+
+FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference",
+         "abandoned", "busy_no_answer")
+
+
+class CallMix(_Model):
+    """Shares of the call flows; they must sum to 1 (``basic`` defaults to the rest)."""
+
+    basic: float | None = Field(
+        None, ge=0, le=1, description="Inbound call answered by an agent (or the far end). "
+                                      "Defaults to 1 minus the other shares.")
+    ivr_then_agent: float = Field(
+        0.0, ge=0, le=1, description="IVR treatment on the media server, then an agent.")
+    blind_transfer: float = Field(
+        0.0, ge=0, le=1, description="Answered, then blind-transferred with REFER (RFC 3515).")
+    consult_transfer: float = Field(
+        0.0, ge=0, le=1, description="Consultation call, then attended transfer (REFER with "
+                                     "Replaces).")
+    conference: float = Field(
+        0.0, ge=0, le=1, description="A third party is conferenced in on the media server.")
+    abandoned: float = Field(
+        0.0, ge=0, le=1, description="Caller hangs up while queued (CANCEL before answer).")
+    busy_no_answer: float = Field(
+        0.0, ge=0, le=1, description="Rejected busy (486) or not answered in time (480/487).")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> CallMix:
+        others = sum(getattr(self, f) for f in FLOWS[1:])
+        if self.basic is None:
+            if others > 1 + 1e-9:
+                raise CrossFieldError([("basic", f"the other shares sum to {others:g} > 1")])
+            self.basic = max(0.0, 1.0 - others)
+        elif abs(self.basic + others - 1.0) > 1e-6:
+            raise CrossFieldError([("basic", f"shares must sum to 1, they sum to "
+                                             f"{self.basic + others:g}")])
+        return self
+
+    def shares(self) -> dict[str, float]:
+        """Flow name -> share, in ``FLOWS`` order."""
+        return {f: float(getattr(self, f)) for f in FLOWS}
+
+
+class Traffic(_Model):
+    """Offered call traffic."""
+
+    calls_per_second: float | None = Field(
+        None, gt=0, description="Mean call arrival rate (calls/s); give this or busy_hour_calls.")
+    busy_hour_calls: float | None = Field(
+        None, gt=0, description="Calls in the busy hour (BHCA); give this or calls_per_second.")
+    holding_time_s: float | None = Field(
+        None, gt=0, description="Mean call holding time (answer to release), seconds. Required "
+                                "except with an empirical holding distribution, where it "
+                                "defaults to the sample mean.")
+    arrivals: Arrivals = Field(default_factory=Arrivals, description="Arrival process.")
+    holding: Holding = Field(default_factory=Holding, description="Holding-time distribution.")
+    mix: CallMix = Field(default_factory=CallMix, description="Shares of the call flows.")
+    recording_share: float = Field(
+        0.0, ge=0, le=1, description="Share of answered calls whose media is forked to the "
+                                     "recorder.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Traffic:
+        problems = []
+        given = [n for n in ("calls_per_second", "busy_hour_calls") if getattr(self, n) is not None]
+        if len(given) == 2:
+            problems.append(("busy_hour_calls", "give either calls_per_second or busy_hour_calls,"
+                                                " not both"))
+        elif not given and self.arrivals.process != "replay":
+            problems.append(("calls_per_second", "required (or busy_hour_calls)"))
+        if self.holding.kind == "empirical":
+            samples = self.holding.samples()
+            mean = sum(samples) / len(samples)
+            if self.holding_time_s is None:
+                self.holding_time_s = mean
+            elif abs(self.holding_time_s - mean) > 0.01 * mean:
+                problems.append(("holding_time_s", f"{self.holding_time_s:g} differs from the "
+                                                   f"mean of the empirical samples ({mean:.6g});"
+                                                   " omit it"))
+        elif self.holding_time_s is None:
+            problems.append(("holding_time_s", "required"))
+        _check(problems)
+        return self
+
+    @property
+    def rate_cps(self) -> float | None:
+        """Mean arrival rate in calls/s (busy hour), or None for a replay without one."""
+        if self.calls_per_second is not None:
+            return self.calls_per_second
+        if self.busy_hour_calls is not None:
+            return self.busy_hour_calls / 3600.0
+        return None
+
+    @property
+    def offered_erlangs(self) -> float | None:
+        """Rate x mean holding time (busy hour)."""
+        rate = self.rate_cps
+        return None if rate is None or self.holding_time_s is None else rate * self.holding_time_s
+
+
+# ---------------------------------------------------------------------------
+# Trunk, agents, endpoints, CTI, HA
+# ---------------------------------------------------------------------------
+
+
+class Trunk(_Model):
+    """The carrier SIP trunk: admission limits, transport and media offer."""
+
+    channels: int = Field(ge=1, description="Concurrent calls the trunk admits; beyond it calls "
+                                            "are rejected with 503.")
+    cps_limit: float | None = Field(
+        None, gt=0, description="Call attempts per second the trunk admits; the excess is "
+                                "rejected (cloud trunks default to 1). None: no limit.")
+    transport: Literal["udp", "tcp", "tls"] = Field("udp", description="Signalling transport.")
+    tls_version: Literal["1.2", "1.3"] = Field("1.3", description="TLS version (transport tls).")
+    tls_suite: str | None = Field(
+        None, description=f"TLS cipher suite, one of {sorted(tls.SUITES)}; default: "
+                          f"{tls.DEFAULT_SUITE['1.3']} for 1.3, {tls.DEFAULT_SUITE['1.2']} for "
+                          "1.2.")
+    tls_key: Literal["rsa", "ecdsa"] = Field("rsa", description="Server certificate key type.")
+    tls_resumed_share: float = Field(
+        0.0, ge=0, le=1, description="Share of new TLS connections that resume a session.")
+    calls_per_connection: int | None = Field(
+        None, ge=1, description="Calls carried by one TCP/TLS connection before it is closed "
+                                "and reopened. None: connections are reused indefinitely.")
+    codec: str = Field("PCMU", description="Audio codec from models/codecs.yaml (name or alias).")
+    ptime_ms: float | None = Field(
+        None, gt=0, description="Packetisation time, ms; None: the codec's default.")
+    bitrate_kbps: float | None = Field(
+        None, gt=0, description="Codec bit rate for multi-rate codecs; None: the default.")
+    srtp: str | None = Field(
+        None, description=f"SRTP crypto suite, one of {sorted(media.SRTP_SUITES)}; None: RTP.")
+    dtmf_digits_per_call: int = Field(
+        0, ge=0, description="RFC 4733 DTMF digits sent per call.")
+    uui_bytes: int = Field(
+        0, ge=0, description="Bytes of User-to-User information (RFC 7433) added to the INVITE.")
+    custom_header_bytes: int = Field(
+        0, ge=0, description="Bytes of custom X- headers added to the INVITE.")
+
+    @field_validator("tls_version", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        return f"{v:.1f}" if isinstance(v, float) else v  # YAML reads 1.3 as a number
+
+    @field_validator("tls_suite")
+    @classmethod
+    def _known_suite(cls, v: str | None) -> str | None:
+        if v is not None and v.lower() not in tls.SUITES:
+            raise ValueError(f"unknown cipher suite {v!r}; known: {', '.join(sorted(tls.SUITES))}")
+        return v
+
+    @field_validator("srtp")
+    @classmethod
+    def _known_srtp(cls, v: str | None) -> str | None:
+        if v is not None and v not in media.SRTP_SUITES:
+            raise ValueError(f"unknown SRTP suite {v!r}; known: {', '.join(media.SRTP_SUITES)}")
+        return v
+
+    @field_validator("codec")
+    @classmethod
+    def _known_codec(cls, v: str) -> str:
+        codec = _find_codec(v)
+        if codec is None:
+            raise ValueError(f"unknown codec {v!r}; known: "
+                             f"{', '.join(sorted(media.load_catalogue()))}")
+        if codec.payload_format == "event":
+            raise ValueError(f"{codec.name} carries DTMF events, not audio")
+        return codec.name
+
+    @model_validator(mode="after")
+    def _media_and_tls(self) -> Trunk:
+        problems = []
+        if self.tls_suite is not None:
+            suite = tls.SUITES[self.tls_suite.lower()]
+            if suite.version != self.tls_version:
+                problems.append(("tls_suite", f"{self.tls_suite!r} is a TLS {suite.version} "
+                                              f"suite, but tls_version is {self.tls_version}"))
+        try:
+            media.stream_bandwidth(self.codec, ptime_ms=self.ptime_ms,
+                                   bitrate_kbps=self.bitrate_kbps)
+        except ValueError as exc:
+            text = str(exc)
+            field = "ptime_ms" if "ptime" in text and self.ptime_ms is not None else "bitrate_kbps"
+            problems.append((field, text))
+        _check(problems)
+        return self
+
+    @property
+    def cipher_suite(self) -> str:
+        """The TLS cipher suite in force (the version's default when not set)."""
+        return (self.tls_suite or tls.DEFAULT_SUITE[self.tls_version]).lower()
+
+
+def _find_codec(name: str) -> media.Codec | None:
+    key = name.casefold()
+    for codec in media.load_catalogue().values():
+        if key == codec.name.casefold() or key in (a.casefold() for a in codec.aliases):
+            return codec
+    return None
+
+
+class Patience(_Model):
+    """How long queued callers wait before abandoning."""
+
+    kind: Literal["none", "exponential"] = Field(
+        "none", description="none: callers never abandon; exponential: patience with mean_s.")
+    mean_s: float | None = Field(None, gt=0, description="exponential: mean patience, seconds.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Patience:
+        if self.kind == "exponential" and self.mean_s is None:
+            raise CrossFieldError([("mean_s", "required with kind: exponential")])
+        if self.kind == "none" and self.mean_s is not None:
+            raise CrossFieldError([("mean_s", "only with kind: exponential")])
+        return self
+
+
+class Agents(_Model):
+    """Contact-centre agents behind the SIP Server."""
+
+    count: int = Field(0, ge=0, description="Agents logged in; 0: calls go to the far end.")
+    wrap_up_s: float = Field(0.0, ge=0, description="After-call work before the next call, s.")
+    patience: Patience = Field(default_factory=Patience,
+                               description="Caller patience while queued for an agent.")
+    registered: bool = Field(True, description="Agent phones REGISTER (with endpoints.expiry_s "
+                                             "and endpoints.keepalive).")
+
+
+class KeepAlive(_Model):
+    """Keep-alives sent by registered endpoints."""
+
+    method: Literal["none", "options", "crlf"] = Field(
+        "none", description="none, OPTIONS requests, or RFC 5626 CRLF keep-alives.")
+    interval_s: float = Field(25.0, gt=0, description="Seconds between keep-alives "
+                                                      "(RFC 5626 §4.4.1 suggests 25 s over UDP).")
+
+
+class Endpoints(_Model):
+    """Registered SIP endpoints besides the agents (phones, gateways)."""
+
+    count: int = Field(0, ge=0, description="Registered endpoints.")
+    expiry_s: float = Field(3600.0, gt=0, description="Registration expiry, s (RFC 3261 "
+                                                      "§10.2.1.1 default 3600).")
+    keepalive: KeepAlive = Field(default_factory=KeepAlive, description="Keep-alive traffic.")
+
+
+class Cti(_Model):
+    """Computer-telephony integration clients fed by the SIP Server."""
+
+    clients: int = Field(0, ge=0, description="Connected CTI clients.")
+    events_per_call: float = Field(0.0, ge=0, description="CTI events sent per call.")
+    bytes_per_event: int = Field(0, ge=0, description="Bytes of one CTI event on the wire.")
+
+
+class HighAvailability(_Model):
+    """Hot-standby pair for the SIP Server."""
+
+    hot_standby: bool = Field(False, description="Each SIP Server instance has a hot standby "
+                                                 "that receives its call state.")
+    replication_bytes_per_event: int = Field(
+        500, ge=0, description="Bytes sent to the standby per call state change (setup, answer, "
+                               "transfer, release); a planning assumption to replace with a "
+                               "measurement.")
+
+
+# ---------------------------------------------------------------------------
+# Topology, links, network, targets
+# ---------------------------------------------------------------------------
+
+
+class Overload(_Model):
+    """What a host does when its input queue is full or its CPU saturated."""
+
+    policy: Literal["drop", "503", "loss"] = Field(
+        "503", description="drop: discard new requests silently; 503: reject with Retry-After; "
+                           "loss: RFC 7339 loss-based overload control (upstream senders "
+                           "drop a share of requests).")
+    retry_after_s: float = Field(5.0, ge=0, description="503: Retry-After value, seconds.")
+    queue_limit: int = Field(1000, ge=1, description="Messages waiting for a core beyond which "
+                                                     "the policy applies.")
+    target_utilisation: float = Field(
+        0.9, gt=0, le=1, description="loss: CPU utilisation the host steers to by asking for "
+                                     "a reduction.")
+
+
+class Role(_Model):
+    """A pool of identical hosts in one role."""
+
+    enabled: bool = Field(True, description="The role exists in this deployment.")
+    instances: int = Field(1, ge=1, description="Hosts in the pool (active, without standbys).")
+    cores: int = Field(2, ge=1, description="CPU cores per host.")
+    profile: str = Field("generic-stateful-proxy",
+                         description="Cost profile: a name from models/profiles or a path.")
+    overload: Overload = Field(default_factory=Overload, description="Overload behaviour.")
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_exists(cls, v: str) -> str:
+        from sizing.profile import profile_path
+
+        profile_path(v)  # ProfileError is a ValueError: the message names the choices
+        return v
+
+
+class SbcRole(Role):
+    """Edge proxy / session border controller facing the carrier."""
+
+    cores: int = Field(4, ge=1, description="CPU cores per host.")
+    profile: str = Field("generic-sbc", description="Cost profile name or path.")
+
+
+class ProxyRole(Role):
+    """Stateful proxy pool between the SBC and the SIP Server."""
+
+    instances: int = Field(2, ge=1, description="Hosts in the pool.")
+
+
+class SipServerRole(Role):
+    """The B2BUA SIP Server: routing, queueing, transfers."""
+
+    cores: int = Field(4, ge=1, description="CPU cores per host.")
+    profile: str = Field("generic-b2bua", description="Cost profile name or path.")
+
+
+class MediaServerRole(Role):
+    """IVR, queue music and conference bridge."""
+
+    cores: int = Field(4, ge=1, description="CPU cores per host.")
+    profile: str = Field("generic-media-server", description="Cost profile name or path.")
+    media_ports: int = Field(500, ge=1, description="Concurrent media sessions per host "
+                                                    "(IVR, queue, conference legs).")
+
+
+class RecorderRole(Role):
+    """Call recorder receiving forked media (SIPREC-style)."""
+
+    enabled: bool = Field(False, description="The role exists in this deployment.")
+    cores: int = Field(4, ge=1, description="CPU cores per host.")
+    profile: str = Field("generic-media-server", description="Cost profile name or path.")
+
+
+class RegistrarRole(Role):
+    """Dedicated registrar; when disabled the proxy pool handles REGISTER."""
+
+    enabled: bool = Field(False, description="The role exists in this deployment.")
+    profile: str = Field("generic-registrar", description="Cost profile name or path.")
+
+
+class Topology(_Model):
+    """Hosts on the call path: carrier -> sbc -> proxy -> sip_server -> agents /
+    media_server / recorder."""
+
+    sbc: SbcRole = Field(default_factory=SbcRole, description="Edge proxy / SBC.")
+    proxy: ProxyRole = Field(default_factory=ProxyRole, description="Stateful proxy pool.")
+    sip_server: SipServerRole = Field(default_factory=SipServerRole, description="B2BUA.")
+    media_server: MediaServerRole = Field(default_factory=MediaServerRole,
+                                          description="IVR / queue / conference media.")
+    recorder: RecorderRole = Field(default_factory=RecorderRole, description="Recorder.")
+    registrar: RegistrarRole = Field(default_factory=RegistrarRole,
+                                     description="Dedicated registrar.")
+
+    def role(self, name: str) -> Role:
+        return getattr(self, name)
+
+    def enabled(self) -> list[str]:
+        """Names of the enabled roles, in path order."""
+        return [r for r in ROLES if self.role(r).enabled]
+
+
+class Link(_Model):
+    """Network properties of a link (one way)."""
+
+    latency_ms: float = Field(1.0, ge=0, description="One-way propagation + switching delay, ms.")
+    jitter_ms: float = Field(0.0, ge=0, description="Standard deviation of the delay, ms.")
+    loss: float = Field(0.0, ge=0, lt=1, description="Packet loss probability.")
+    bandwidth_mbps: float | None = Field(
+        None, gt=0, description="Capacity for the headroom check; None: not checked.")
+
+
+class LinkOverride(_Model):
+    """Per-link values; a field left out keeps the default link's."""
+
+    latency_ms: float | None = Field(None, ge=0, description="One-way delay, ms.")
+    jitter_ms: float | None = Field(None, ge=0, description="Delay standard deviation, ms.")
+    loss: float | None = Field(None, ge=0, lt=1, description="Packet loss probability.")
+    bandwidth_mbps: float | None = Field(None, gt=0, description="Capacity, Mbit/s.")
+
+
+class Links(_Model):
+    """Link properties: a default and overrides keyed "roleA->roleB"."""
+
+    default: Link = Field(default_factory=Link, description="Applies to every link.")
+    overrides: dict[str, LinkOverride] = Field(
+        default_factory=dict, description=f"Keyed 'a->b' with a, b among {ROLES + ENDPOINTS}; "
+                                          "the override applies in both directions.")
+
+    @field_validator("overrides")
+    @classmethod
+    def _keys(cls, v: dict[str, LinkOverride]) -> dict[str, LinkOverride]:
+        bad = [(key, "a link key must look like 'sbc->proxy'") for key in v
+               if len(ends := [e.strip() for e in key.split("->")]) != 2 or not all(ends)]
+        _check(bad)
+        return v
+
+    def between(self, a: str, b: str) -> Link:
+        """The link between two roles, overrides applied (either direction)."""
+        for key, override in self.overrides.items():
+            x, y = (e.strip() for e in key.split("->"))
+            if {x, y} == {a, b}:
+                return self.default.model_copy(update=override.model_dump(exclude_none=True))
+        return self.default
+
+
+class Network(_Model):
+    """Framing assumptions for bandwidth figures."""
+
+    l2: str = Field("ethernet", description=f"Link layer, one of {list(media.L2_LAYERS)}.")
+    ip_version: Literal[4, 6] = Field(4, description="IP version.")
+
+    @field_validator("l2")
+    @classmethod
+    def _l2(cls, v: str) -> str:
+        if v not in media.L2_LAYERS:
+            raise ValueError(f"unknown link layer {v!r}; known: {', '.join(media.L2_LAYERS)}")
+        return v
+
+
+class Targets(_Model):
+    """What a deployment must meet."""
+
+    cpu_p95_max: float = Field(
+        0.6, gt=0, le=1, description="95th percentile CPU utilisation per host, at most; 0.6 "
+                                     "leaves room for a surviving HA peer to absorb the load.")
+    cpu_p95_max_per_role: dict[str, float] = Field(
+        default_factory=dict, description="Per-role values of cpu_p95_max, keyed by role.")
+    srd_p95_max_ms: float = Field(
+        500.0, gt=0, description="95th percentile session request delay (RFC 6076: INVITE to "
+                                 "first non-100 response), ms, at most.")
+    blocking_max: float = Field(0.01, ge=0, le=1, description="Share of calls blocked, at most.")
+    link_headroom: float = Field(
+        0.3, ge=0, lt=1, description="Share of each link's capacity kept free.")
+
+    @field_validator("cpu_p95_max_per_role")
+    @classmethod
+    def _per_role(cls, v: dict[str, float]) -> dict[str, float]:
+        problems = []
+        for role, value in v.items():
+            if role not in ROLES:
+                problems.append((role, f"unknown role; roles: {', '.join(ROLES)}"))
+            elif not 0 < value <= 1:
+                problems.append((role, f"must be within (0, 1], got {value!r}"))
+        _check(problems)
+        return v
+
+    def cpu_target(self, role: str) -> float:
+        return self.cpu_p95_max_per_role.get(role, self.cpu_p95_max)
+
+
+# ---------------------------------------------------------------------------
+# Scenario
+# ---------------------------------------------------------------------------
+
+
+class Scenario(_Model):
+    """A contact centre's SIP traffic and the deployment it runs on."""
+
+    name: str = Field("", description="Free-form name of the scenario.")
+    description: str = Field("", description="Free-form description.")
+    seed: int = Field(1, ge=0, description="Random seed; the same seed gives the same numbers.")
+    duration_s: float = Field(600.0, gt=0, description="Measured window, seconds.")
+    warmup_s: float = Field(120.0, ge=0, description="Simulated time before the measured "
+                                                     "window, seconds (not measured).")
+    replications: int = Field(1, ge=1, description="Independent runs (seeds seed, seed+1, ...) "
+                                                   "for confidence intervals.")
+    traffic: Traffic = Field(description="Offered traffic.")
+    trunk: Trunk = Field(description="Carrier trunk.")
+    agents: Agents = Field(default_factory=Agents, description="Agents.")
+    endpoints: Endpoints = Field(default_factory=Endpoints, description="Registered endpoints.")
+    cti: Cti = Field(default_factory=Cti, description="CTI clients.")
+    ha: HighAvailability = Field(default_factory=HighAvailability, description="Hot standby.")
+    topology: Topology = Field(default_factory=Topology, description="Hosts by role.")
+    links: Links = Field(default_factory=Links, description="Link latency, jitter and loss.")
+    network: Network = Field(default_factory=Network, description="Framing assumptions.")
+    targets: Targets = Field(default_factory=Targets, description="Targets to meet.")
+
+    @model_validator(mode="after")
+    def _topology_consistent(self) -> Scenario:
+        problems: list[tuple[str, str]] = []
+        topo = self.topology
+        enabled = set(topo.enabled())
+        if not enabled & {"sbc", "proxy", "sip_server"}:
+            problems.append(("topology", "enable at least one of sbc, proxy, sip_server"))
+        for key in self.links.overrides:
+            for end in (e.strip() for e in key.split("->")):
+                if end in ENDPOINTS:
+                    continue
+                if end not in ROLES:
+                    problems.append((f"links.overrides.{key}", f"unknown role {end!r}; known: "
+                                                               f"{', '.join(ROLES + ENDPOINTS)}"))
+                elif end not in enabled:
+                    problems.append((f"links.overrides.{key}", f"role {end!r} is not enabled"))
+        mix = self.traffic.mix
+        for flow in ("ivr_then_agent", "conference"):
+            if getattr(mix, flow) > 0 and "media_server" not in enabled:
+                problems.append((f"traffic.mix.{flow}", "needs topology.media_server.enabled"))
+        if self.traffic.recording_share > 0 and "recorder" not in enabled:
+            problems.append(("traffic.recording_share", "needs topology.recorder.enabled"))
+        for role in self.targets.cpu_p95_max_per_role:
+            if role not in enabled:
+                problems.append((f"targets.cpu_p95_max_per_role.{role}",
+                                 f"role {role!r} is not enabled"))
+        _check(problems)
+        return self
+
+    @property
+    def calls_per_second(self) -> float | None:
+        return self.traffic.rate_cps
+
+    def to_yaml(self) -> str:
+        """The full scenario, defaults filled in, as YAML that loads back equal."""
+        from sizing.scenario.load import dump_yaml
+
+        return dump_yaml(self)
