@@ -216,11 +216,13 @@ def trunks(
     typer.echo(f"capacity at {blocking:.2%}   {capacity:,.2f} erlangs on {n:,} channels")
 
 
+from sizing.measure_cli import add_measure_commands  # noqa: E402
 from sizing.net.serve_cli import add_serve_command  # noqa: E402
 from sizing.scenario import add_schema_command  # noqa: E402
 
 add_serve_command(app)
 add_schema_command(app)
+add_measure_commands(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,418 @@
+"""Fit a host cost profile to ``sizing measure`` rows with non-negative least squares.
+
+Model, one equation per valid row (a measurement step)::
+
+    cpu_seconds = static_core_fraction * duration_s
+                + sum_k count_k * cost_k          (messages handled, received + sent)
+                + bytes / 1000 * per_kbyte        (when separable)
+                + TLS terms                       (when the rows have them)
+
+solved with :func:`scipy.optimize.nnls` (costs cannot be negative). Terms the
+data cannot tell apart are not fitted as if it could: the design matrix's
+columns are normalised and, when its smallest singular value is below
+``COLLINEAR`` of its largest, the model is simplified, with a warning, first by
+folding the per-kbyte term into the per-message costs, then by fitting one
+cost for every message (written as ``default``). Measuring one flow only, at
+several rates, gives collinear per-kind counts (a basic call always has one
+INVITE, one ACK, one BYE), hence the simpler model.
+
+Noise: repeated rows of one flow and rate give the relative spread of the
+measured CPU; without repeats the fit's relative residuals stand in for it.
+Fitted figures are rounded to the significant digits that spread allows (about
+2 digits at 5 %).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.optimize import nnls
+
+from sizing.profile import CostProfile
+
+__all__ = [
+    "COLLINEAR",
+    "Calibration",
+    "CalibrationError",
+    "fit_profile",
+    "load_measurements",
+    "plot_fit",
+    "round_significant",
+    "significant_digits",
+    "write_profile",
+]
+
+#: Smallest/largest singular value of the normalised design below which terms are inseparable.
+COLLINEAR = 1e-3
+
+REQUIRED = ("flow", "rate_cps", "duration_s", "cpu_seconds", "valid")
+NUMERIC = ("rate_cps", "duration_s", "cpu_seconds", "bytes",
+           "tls_handshakes_full", "tls_handshakes_resumed", "tls_bytes")
+#: Optional TLS columns (handshakes, record bytes) -> the ``tls:`` key their cost fills.
+TLS_TERMS = {
+    "tls_handshakes_full": "handshake_full_us",
+    "tls_handshakes_resumed": "handshake_resumed_us",
+    "tls_bytes": "per_kbyte_us",
+}
+
+
+class CalibrationError(ValueError):
+    """Measurements that cannot be fitted; the message names the file, row and column."""
+
+
+def _parse_bool(value: object) -> bool | None:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    return None
+
+
+def load_measurements(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Read measurement CSVs into one frame (with ``source_file``/``source_row``), checked.
+
+    Raises CalibrationError naming the file, the row (1 = first data row, on
+    line 2) and the column of a missing column or a bad cell.
+    """
+    frames = []
+    for name in paths:
+        path = Path(name)
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except FileNotFoundError:
+            raise CalibrationError(f"{path}: no such file") from None
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise CalibrationError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+        missing = [c for c in REQUIRED if c not in frame.columns]
+        if missing:
+            raise CalibrationError(f"{path}: missing column(s) {', '.join(missing)}")
+        kinds = [c for c in frame.columns if c.startswith(("messages_in_", "messages_out_"))]
+        if not kinds:
+            raise CalibrationError(f"{path}: no messages_in_<KIND>/messages_out_<KIND> column")
+        out = pd.DataFrame(index=frame.index)
+        out["flow"] = frame["flow"]
+        for col in frame.columns:
+            if col in NUMERIC or col in kinds:
+                out[col] = _numbers(path, frame[col], col, integer=col in kinds)
+        valid = frame["valid"].map(_parse_bool)
+        bad = valid[valid.isna()]
+        if len(bad):
+            row = int(bad.index[0])
+            raise CalibrationError(f"{path}: row {row + 1} (line {row + 2}), column 'valid': "
+                                   f"{frame['valid'][row]!r} is not true/false")
+        out["valid"] = valid.astype(bool)
+        out["reason"] = frame.get("reason", pd.Series("", index=frame.index))
+        for col in ("target", "software", "cpu_model", "timestamp"):
+            if col in frame.columns:
+                out[col] = frame[col]
+        out["source_file"] = str(path)
+        out["source_row"] = frame.index + 1
+        frames.append(out)
+    if not frames:
+        raise CalibrationError("no measurement file given")
+    combined = pd.concat(frames, ignore_index=True)
+    kind_cols = [c for c in combined.columns if c.startswith(("messages_in_", "messages_out_"))]
+    combined[kind_cols] = combined[kind_cols].fillna(0)
+    return combined
+
+
+def _numbers(path: Path, column: pd.Series, name: str, *, integer: bool) -> pd.Series:
+    values = pd.to_numeric(column.str.strip().replace("", "nan"), errors="coerce")
+    finite = values.map(lambda v: math.isfinite(v))
+    # an empty cell is allowed only where it means "not measured" (cpu_per_call_us etc. are not read)
+    bad = ~finite & (column.str.strip() != "") | (values < 0)
+    if name in ("duration_s", "cpu_seconds", "rate_cps"):
+        bad |= ~finite
+    if integer:
+        bad |= finite & (values != values.round())
+    if bad.any():
+        row = int(bad[bad].index[0])
+        raise CalibrationError(f"{path}: row {row + 1} (line {row + 2}), column {name!r}: "
+                               f"{column[row]!r} is not a {'count' if integer else 'number >= 0'}")
+    return values.fillna(0.0)
+
+
+@dataclass
+class Calibration:
+    """A fitted cost profile, with how well it fits and what was simplified."""
+
+    profile: CostProfile
+    model: str
+    """"per-kind" (one cost per message kind) or "single" (one cost for all kinds)."""
+    terms: dict[str, float]
+    """Fitted coefficients before rounding, in profile units (fraction, µs, µs/kB)."""
+    r2: float
+    residuals: pd.DataFrame
+    """One row per valid measurement: measured and predicted CPU seconds, residual."""
+    spread: pd.DataFrame
+    """Repeated measurements per flow and rate: n, mean, std, relative spread."""
+    relative_spread: float
+    spread_source: str
+    digits: int
+    rows_used: int
+    rows_ignored: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def round_significant(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits (0 stays 0)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def significant_digits(relative_spread: float) -> int:
+    """Digits a relative spread allows: 5 % -> 2, 0.5 % -> 3, 20 % -> 1 (1 to 4)."""
+    if not relative_spread > 0:
+        return 4
+    return max(1, min(4, math.floor(-math.log10(relative_spread)) + 1))
+
+
+def _kind_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Messages handled (received + sent) per kind."""
+    kinds: dict[str, pd.Series] = {}
+    for col in frame.columns:
+        for prefix in ("messages_in_", "messages_out_"):
+            if col.startswith(prefix):
+                kind = col.removeprefix(prefix)
+                kinds[kind] = kinds.get(kind, 0) + frame[col]
+    return pd.DataFrame(kinds, index=frame.index)
+
+
+def _separable(design: np.ndarray) -> bool:
+    norms = np.linalg.norm(design, axis=0)
+    if design.shape[0] < design.shape[1] or (norms == 0).any():
+        return False
+    sv = np.linalg.svd(design / norms, compute_uv=False)
+    return bool(sv[-1] / sv[0] > COLLINEAR)
+
+
+def _solve(design: np.ndarray, y: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(design, axis=0)
+    coef, _ = nnls(design / norms, y)
+    return coef / norms
+
+
+def _bytes_term_supported(design: np.ndarray, kbytes: np.ndarray, y: np.ndarray) -> bool:
+    """Whether adding the per-kbyte column is separable and lowers the residuals significantly."""
+    from scipy.stats import f as f_dist
+
+    extended = np.hstack([design, kbytes])
+    dof = len(y) - extended.shape[1]
+    if dof < 1 or not _separable(extended):
+        return False
+    rss0 = float(((y - design @ _solve(design, y)) ** 2).sum())
+    rss1 = float(((y - extended @ _solve(extended, y)) ** 2).sum())
+    if rss1 <= 0:
+        return rss0 > 0
+    p_value = f_dist.sf((rss0 - rss1) / (rss1 / dof), 1, dof)
+    return bool(p_value < 0.05)
+
+
+def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration:
+    """Fit the cost model to the valid rows of ``frame`` (see the module docstring)."""
+    valid = frame[frame["valid"]].reset_index(drop=True)
+    ignored = len(frame) - len(valid)
+    if len(valid) < 2:
+        raise CalibrationError(f"need at least 2 valid rows to fit, got {len(valid)} "
+                               f"({ignored} marked valid=false)")
+    y = valid["cpu_seconds"].to_numpy(float)
+    counts = _kind_counts(valid)
+    counts = counts.loc[:, (counts != 0).any()]
+    static = valid["duration_s"].to_numpy(float)[:, None]
+    tls_cols = [c for c in TLS_TERMS if c in valid and (valid[c] != 0).any()]
+    tls = valid[tls_cols].to_numpy(float) / np.array([1e3 if c == "tls_bytes" else 1 for c in tls_cols])
+    has_bytes = "bytes" in valid and (valid["bytes"] != 0).any()
+    kbytes = valid["bytes"].to_numpy(float)[:, None] / 1e3 if has_bytes else np.zeros((len(valid), 0))
+    total = counts.sum(axis=1).to_numpy(float)[:, None]
+
+    warnings: list[str] = []
+    chosen = None
+    for model in ("per-kind", "single"):
+        messages = counts.to_numpy(float) if model == "per-kind" else total
+        design = np.hstack([static, messages, tls])
+        if not _separable(design):
+            continue
+        with_bytes = has_bytes and _bytes_term_supported(design, kbytes, y)
+        if with_bytes:
+            design = np.hstack([static, messages, kbytes, tls])
+        chosen = (model, with_bytes, design)
+        break
+    if chosen is None:
+        raise CalibrationError(
+            "the rows cannot separate static load from per-message cost: measure at least "
+            "two different rates (and keep the TLS columns independent of the message counts)")
+    model, with_bytes, design = chosen
+    if has_bytes and not with_bytes:
+        warnings.append("the rows do not support a per-kbyte term apart from per-message costs "
+                        "(F-test, 5 %): folded into them, per_kbyte_us written as 0")
+    if model == "single" and counts.shape[1] > 1:
+        why = (f"{len(valid)} valid rows for {counts.shape[1] + 1 + len(tls_cols)} terms"
+               if len(valid) < counts.shape[1] + 1 + len(tls_cols) else "their counts are collinear")
+        warnings.append(f"message kinds {', '.join(counts.columns)} cannot be told apart ({why}; "
+                        f"flows measured: {', '.join(sorted(valid['flow'].unique()))}): fitted one "
+                        "cost for every message, written as 'default'; measure more flows "
+                        "and rates to separate them")
+    if design.shape[0] == design.shape[1]:
+        warnings.append(f"{design.shape[0]} rows for {design.shape[1]} terms: the fit is exact "
+                        "and says nothing about measurement noise")
+
+    coef = _solve(design, y)
+    predicted = design @ coef
+    residual = y - predicted
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1 - float((residual**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+
+    terms: dict[str, float] = {"static_core_fraction": float(coef[0])}
+    i = 1
+    kinds = list(counts.columns) if model == "per-kind" else ["default"]
+    for kind in kinds:
+        terms[kind] = float(coef[i]) * 1e6
+        i += 1
+    if with_bytes:
+        terms["per_kbyte_us"] = float(coef[i]) * 1e6
+        i += 1
+    for col in tls_cols:
+        terms[f"tls.{TLS_TERMS[col]}"] = float(coef[i]) * 1e6
+        i += 1
+
+    spread, rel, spread_source = _spread(valid, y, residual)
+    digits = significant_digits(rel)
+    profile = _profile(name, source, terms, kinds, counts, model, digits)
+    residuals = pd.DataFrame({
+        "file": valid["source_file"], "row": valid["source_row"], "flow": valid["flow"],
+        "rate_cps": valid["rate_cps"], "measured_s": y, "predicted_s": predicted,
+        "residual_s": residual, "residual_%": 100 * residual / np.where(y > 0, y, np.nan),
+    })
+    return Calibration(profile, model, terms, r2, residuals, spread, rel, spread_source, digits,
+                       len(valid), ignored, warnings)
+
+
+def _spread(valid: pd.DataFrame, y: np.ndarray, residual: np.ndarray) -> tuple[pd.DataFrame, float, str]:
+    groups = (valid.assign(cpu=y).groupby(["flow", "rate_cps"])["cpu"]
+              .agg(n="count", mean="mean", std="std").reset_index())
+    groups = groups[groups["n"] >= 2].copy()
+    groups["relative_spread"] = groups["std"] / groups["mean"]
+    if len(groups):
+        return groups, float(groups["relative_spread"].median()), "repeated rows"
+    positive = y > 0
+    rel = float(np.sqrt(np.mean((residual[positive] / y[positive]) ** 2))) if positive.any() else 0.0
+    return groups, rel, "fit residuals (no repeated rows)"
+
+
+def _profile(name: str, source: str, terms: dict[str, float], kinds: list[str],
+             counts: pd.DataFrame, model: str, digits: int) -> CostProfile:
+    def r(value: float) -> float:
+        return round_significant(value, digits)
+
+    per_message = {kind: r(terms[kind]) for kind in kinds}
+    if model == "per-kind":
+        # the cost of an average message of the measured traffic stands for unmeasured kinds
+        weights = counts.sum(axis=0)
+        per_message["default"] = r(sum(terms[k] * weights[k] for k in kinds) / weights.sum())
+    doc: dict = {
+        "name": name,
+        "source": source or "measured with `sizing measure`, fitted with `sizing calibrate`",
+        "estimate": False,
+        "static_core_fraction": r(terms["static_core_fraction"]),
+        "per_message_us": per_message,
+        "per_kbyte_us": r(terms.get("per_kbyte_us", 0.0)),
+    }
+    tls = {k.removeprefix("tls."): r(v) for k, v in terms.items() if k.startswith("tls.")}
+    if tls:
+        doc["tls"] = tls
+    return CostProfile.model_validate(doc)
+
+
+def describe_source(frame: pd.DataFrame, paths: Sequence[str | Path], command: str,
+                    calibration_note: str = "") -> str:
+    """The provenance text of a profile's ``source``: how, when, where, from what."""
+
+    def distinct(col: str) -> str:
+        if col not in frame:
+            return "unknown"
+        return "; ".join(sorted({str(v) for v in frame[col] if str(v).strip()})) or "unknown"
+
+    flows = ", ".join(sorted(frame["flow"].unique()))
+    lines = [
+        f"measured with `sizing measure` (SIPp, flows {flows}, target {distinct('target')})",
+        f"software: {distinct('software')}",
+        f"CPU: {distinct('cpu_model')}",
+        f"measured: {distinct('timestamp').split('; ')[0]} .. {distinct('timestamp').split('; ')[-1]}",
+        f"fitted: {datetime.now(UTC).isoformat(timespec='seconds')} by `{command}`",
+        f"inputs: {', '.join(str(p) for p in paths)}",
+    ]
+    if calibration_note:
+        lines.append(calibration_note)
+    return "\n".join(lines)
+
+
+def fit_note(cal: Calibration) -> str:
+    """One line of fit statistics for the profile's provenance."""
+    return (f"fit: {cal.model} NNLS on {cal.rows_used} valid rows ({cal.rows_ignored} ignored), "
+            f"R^2 {cal.r2:.4f}, relative spread {cal.relative_spread:.1%} from {cal.spread_source}, "
+            f"rounded to {cal.digits} significant digits"
+            + "".join(f"; warning: {w}" for w in cal.warnings))
+
+
+class _ProfileDumper(yaml.SafeDumper):
+    """Safe YAML, with multi-line strings (the provenance) as literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ProfileDumper.add_representer(str, _str)
+
+
+def write_profile(profile: CostProfile, path: str | Path) -> Path:
+    """Write ``profile`` as YAML atomically (temporary file, then rename)."""
+    path = Path(path)
+    # only what was fitted or stated: defaults (e.g. reference TLS figures) are not "measured"
+    doc = profile.model_dump(exclude_none=True, exclude_unset=True)
+    text = yaml.dump(doc, Dumper=_ProfileDumper, sort_keys=False, allow_unicode=True, width=100)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def plot_fit(cal: Calibration):  # type: ignore[no-untyped-def]
+    """Predicted vs measured CPU seconds per row, by flow, with the identity line."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    res = cal.residuals
+    for flow, part in res.groupby("flow"):
+        ax.scatter(part["measured_s"], part["predicted_s"], label=str(flow), s=24)
+    top = float(max(res["measured_s"].max(), res["predicted_s"].max())) * 1.05 or 1.0
+    ax.plot([0, top], [0, top], color="grey", linewidth=1, linestyle="--", label="predicted = measured")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("measured CPU (s)")
+    ax.set_ylabel("predicted CPU (s)")
+    ax.set_title(f"{cal.profile.name}: {cal.model} fit, R² = {cal.r2:.4f}")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return fig

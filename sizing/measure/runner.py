@@ -1,0 +1,392 @@
+"""One measurement campaign: SIPp at each rate against a target, the target's CPU sampled.
+
+For every rate and repetition a *step* runs: an optional SIPp UAS behind the
+target (when the target is a proxy), then a SIPp UAC at the rate for the
+duration; the target's CPU time (its whole process tree) is read just before
+the UAC starts and just after the last SIPp exits. The step becomes one CSV
+row; the CSV is rewritten atomically after each step, so an interrupted
+campaign keeps the steps it finished.
+
+A step in which calls failed, no call completed, or SIPp retransmitted more
+than ``max_retrans_ratio`` of the messages it sent is kept but marked
+``valid=False`` with the reason: its CPU figure measures an overloaded or
+broken exchange, and ``sizing calibrate`` ignores it.
+
+Messages counted for the target: what the SIPp instances sent is what the
+target received, and what they received is what the target sent (each SIPp
+talks only to the target).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from sizing.sip.interfaces import Address
+
+from .cpu import ProcessGone, ProcessTree, cpu_model
+from .flows import Flow
+from .sipp import MessageTally, parse_message_log, parse_stat_file
+
+__all__ = [
+    "MeasureConfig",
+    "MeasureError",
+    "measure",
+    "parse_rates",
+    "probe_target",
+    "write_csv_atomic",
+]
+
+#: Columns every row has, in order; per-kind message columns follow ``messages_out``.
+BASE_COLUMNS = (
+    "flow", "rate_cps", "repeat", "duration_s", "calls_attempted", "calls_ok", "calls_failed",
+    "retransmissions", "retrans_ratio", "response_time_ms", "messages_in", "messages_out",
+)
+TAIL_COLUMNS = (
+    "bytes_in", "bytes_out", "bytes", "bytes_source", "cpu_seconds", "cpu_per_call_us",
+    "cpu_core_fraction", "rss_mb", "valid", "reason", "timestamp", "cpu_model", "target",
+    "software",
+)
+
+
+class MeasureError(RuntimeError):
+    """A measurement that cannot run; the message says what and where."""
+
+
+def parse_rates(text: str) -> list[float]:
+    """``"50,100,200"`` as rates in calls/s; ValueError naming the bad item."""
+    rates = []
+    for i, item in enumerate(text.split(","), start=1):
+        item = item.strip()
+        try:
+            rate = float(item)
+        except ValueError:
+            raise ValueError(f"--rates: item {i} ({item!r}) is not a number") from None
+        if not (rate > 0 and rate < 1e6):
+            raise ValueError(f"--rates: item {i} ({item!r}) must be a positive rate in calls/s")
+        rates.append(rate)
+    return rates
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """What to measure; see ``sizing measure --help`` for each field."""
+
+    target: Address
+    pid: int
+    rates: tuple[float, ...]
+    duration_s: float
+    flow: Flow
+    out: Path
+    sipp: str
+    uas_behind: Address | None = None
+    repeat: int = 1
+    tshark: str | None = None
+    """Path of tshark when bytes are to be captured on the wire, else None."""
+    max_retrans_ratio: float = 0.01
+    pause_ms: int | None = None
+    software: str | None = None
+    service: str = "service"
+
+    def __post_init__(self) -> None:
+        if self.target.transport not in ("UDP", "TCP"):
+            raise ValueError(f"--target: SIPp drives udp or tcp here, not {self.target.transport.lower()}")
+        if self.uas_behind is not None and self.uas_behind.transport != self.target.transport:
+            raise ValueError("--uas-behind: must use the same transport as --target")
+        if not self.duration_s > 0:
+            raise ValueError(f"--duration: must be positive, got {self.duration_s:g}")
+        if self.repeat < 1:
+            raise ValueError(f"--repeat: must be at least 1, got {self.repeat}")
+        if not 0 <= self.max_retrans_ratio <= 1:
+            raise ValueError(f"--max-retrans-ratio: must be within [0, 1], got {self.max_retrans_ratio:g}")
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _probe_message(target: Address, local: tuple) -> bytes:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    lhost = f"[{local[0]}]" if ":" in local[0] else local[0]
+    return (
+        f"OPTIONS sip:{host}:{target.port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/{target.transport} {lhost}:{local[1]};branch=z9hG4bKsizingprobe{os.getpid()}\r\n"
+        f"From: <sip:probe@{lhost}>;tag=probe{os.getpid()}\r\n"
+        f"To: <sip:{host}:{target.port}>\r\n"
+        f"Call-ID: sizing-probe-{os.getpid()}-{time.monotonic_ns()}\r\n"
+        "CSeq: 1 OPTIONS\r\nMax-Forwards: 0\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def probe_target(target: Address, timeout: float = 2.0) -> str:
+    """Send one OPTIONS (Max-Forwards: 0, so it goes no further) and wait for any response.
+
+    Returns the response's Server or User-Agent header ("" if none); raises
+    MeasureError when nothing answers.
+    """
+    host = target.host.strip("[]")
+    where = f"{target.transport.lower()}:{target.host}:{target.port}"
+    kind = socket.SOCK_DGRAM if target.transport == "UDP" else socket.SOCK_STREAM
+    try:
+        with socket.socket(_family(host), kind) as sock:
+            sock.settimeout(timeout)
+            sock.connect((host, target.port))
+            sock.sendall(_probe_message(target, sock.getsockname()))
+            data = sock.recv(65535)
+    except (ConnectionRefusedError, ConnectionResetError):
+        raise MeasureError(f"target {where} unreachable: connection refused (nothing listening)") from None
+    except TimeoutError:
+        raise MeasureError(f"target {where} unreachable: no answer to OPTIONS within {timeout:g} s") from None
+    except OSError as exc:
+        raise MeasureError(f"target {where} unreachable: {exc.strerror or exc}") from None
+    if not data.startswith(b"SIP/2.0 "):
+        raise MeasureError(f"target {where} answered OPTIONS with something that is not SIP")
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() in (b"server", b"user-agent"):
+            return value.strip().decode("latin-1")
+    return ""
+
+
+def _free_port(host: str, transport: str) -> int:
+    kind = socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM
+    with socket.socket(_family(host), kind) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _local_ip(target: Address) -> str:
+    host = target.host.strip("[]")
+    with socket.socket(_family(host), socket.SOCK_DGRAM) as sock:
+        sock.connect((host, target.port or 5060))
+        return sock.getsockname()[0]
+
+
+class _Capture:
+    """tshark capturing the target's port to a pcap; its SIP payload bytes counted afterwards."""
+
+    def __init__(self, tshark: str, target: Address, workdir: Path) -> None:
+        self.tshark, self.pcap = tshark, workdir / "capture.pcap"
+        proto = "udp" if target.transport == "UDP" else "tcp"
+        host = target.host.strip("[]")
+        iface = "lo" if host.startswith("127.") or host == "::1" else "any"
+        self.proc = subprocess.Popen(
+            [tshark, "-i", iface, "-f", f"{proto} port {target.port}", "-F", "pcap",
+             "-w", str(self.pcap), "-q"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        deadline = time.monotonic() + 10
+        line = ""
+        while "Capturing on" not in line:
+            line = self.proc.stderr.readline()  # type: ignore[union-attr]
+            if not line or time.monotonic() > deadline:
+                self.proc.kill()
+                raise MeasureError(f"tshark did not start capturing: {line.strip() or 'no output'}")
+
+    def stop(self) -> int:
+        """Stop capturing; the SIP bytes (UDP/TCP payload) in both directions."""
+        time.sleep(0.5)  # let the last packets reach the capture
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        result = subprocess.run(
+            [self.tshark, "-r", str(self.pcap), "-T", "fields", "-e", "udp.length", "-e", "tcp.len"],
+            capture_output=True, text=True, timeout=120,
+        )
+        if result.returncode != 0:
+            raise MeasureError(f"tshark could not read its capture: {result.stderr.strip()[:200]}")
+        total = 0
+        for line in result.stdout.splitlines():
+            udp, _, tcp = line.partition("\t")
+            if udp.strip():
+                total += int(udp.split(",")[0]) - 8
+            elif tcp.strip():
+                total += int(tcp.split(",")[0])
+        return total
+
+
+def _sipp_common(config: MeasureConfig, workdir: Path, name: str, calls: int, timeout_s: float) -> list[str]:
+    pause = config.flow.pause_ms if config.pause_ms is None else config.pause_ms
+    return [
+        config.sipp, "-m", str(calls), "-d", str(pause), "-nostdin",
+        "-t", "u1" if config.target.transport == "UDP" else "t1",
+        "-timeout", f"{timeout_s:.0f}", "-timeout_error",
+        "-trace_stat", "-stf", str(workdir / f"{name}_stat.csv"), "-fd", "3600",
+        "-trace_msg", "-message_file", str(workdir / f"{name}_msg.log"),
+        "-trace_err", "-error_file", str(workdir / f"{name}_err.log"),
+    ]
+
+
+def _start_uas(config: MeasureConfig, workdir: Path, calls: int, timeout_s: float) -> subprocess.Popen:
+    assert config.uas_behind is not None
+    uas = config.uas_behind
+    args = [*_sipp_common(config, workdir, "uas", calls, timeout_s),
+            "-sf", str(config.flow.uas_scenario), "-i", uas.host.strip("[]"), "-p", str(uas.port)]
+    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    if proc.poll() is not None:
+        err = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
+        raise MeasureError(f"SIPp UAS behind the target (--uas-behind {uas.transport.lower()}:"
+                           f"{uas.host}:{uas.port}) exited at once: {err[-1] if err else 'no message'}")
+    return proc
+
+
+def _sipp_failure(proc: subprocess.CompletedProcess | subprocess.Popen, err: str, what: str) -> str:
+    lines = [line for line in (err or "").splitlines() if line.strip()]
+    return f"SIPp {what} failed (exit {proc.returncode}): {lines[-1].strip() if lines else 'no message'}"
+
+
+def _step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, software: str) -> dict:
+    calls = max(1, round(rate * config.duration_s))
+    pause = config.flow.pause_ms if config.pause_ms is None else config.pause_ms
+    timeout_s = config.duration_s + pause / 1000 + 30
+    with tempfile.TemporaryDirectory(prefix="sizing-measure-") as tmp:
+        workdir = Path(tmp)
+        uas = _start_uas(config, workdir, calls, timeout_s) if config.uas_behind else None
+        capture = _Capture(config.tshark, config.target, workdir) if config.tshark else None
+        local_ip = _local_ip(config.target)
+        host = config.target.host
+        uac_args = [
+            *_sipp_common(config, workdir, "uac", calls, timeout_s),
+            "-sf", str(config.flow.uac_scenario), "-s", config.service,
+            "-i", local_ip, "-p", str(_free_port(local_ip, config.target.transport)),
+            "-r", f"{rate:g}", f"{host}:{config.target.port}",
+        ]
+        try:
+            cpu0, wall0 = tree.cpu_seconds(), time.monotonic()
+            uac = subprocess.Popen(uac_args, cwd=workdir, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+            rss = 0
+            while uac.poll() is None:
+                rss = max(rss, tree.rss_bytes())
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    uac.wait(timeout=0.5)
+            uac_err = uac.stderr.read() if uac.stderr else ""
+            if uas is not None:
+                try:
+                    uas.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    uas.send_signal(signal.SIGUSR1)  # SIPp: dump stats and exit
+                    try:
+                        uas.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        uas.kill()
+                        uas.wait()
+            cpu1, wall1 = tree.cpu_seconds(), time.monotonic()
+            rss = max(rss, tree.rss_bytes())
+            sip_bytes = capture.stop() if capture else None
+            capture = None
+        finally:
+            for proc in (uas, capture.proc if capture else None):
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        if uac.returncode not in (0, 1):
+            raise MeasureError(_sipp_failure(uac, uac_err, f"UAC at {rate:g} cps"))
+        try:
+            stats = parse_stat_file(workdir / "uac_stat.csv")
+            tally = parse_message_log(workdir / "uac_msg.log")
+            retrans = stats.retransmissions
+            if uas is not None:
+                retrans += parse_stat_file(workdir / "uas_stat.csv").retransmissions
+                tally += parse_message_log(workdir / "uas_msg.log")
+        except (OSError, ValueError) as exc:
+            raise MeasureError(f"reading SIPp's output at {rate:g} cps: {exc}") from None
+    return _row(config, rate, repeat, calls, stats, retrans, tally, sip_bytes,
+                cpu1 - cpu0, wall1 - wall0, rss, software or tally.server_header)
+
+
+def _row(config: MeasureConfig, rate: float, repeat: int, calls: int, stats, retrans: int,
+         tally: MessageTally, sip_bytes: int | None, cpu: float, wall: float, rss: int,
+         software: str) -> dict:
+    sent = sum(tally.sent.values())
+    ratio = retrans / sent if sent else 0.0
+    reasons = []
+    if stats.calls_ok == 0:
+        reasons.append("no call completed")
+    if stats.calls_failed:
+        reasons.append(f"{stats.calls_failed} calls failed")
+    if ratio > config.max_retrans_ratio:
+        reasons.append(f"retransmissions {ratio:.1%} of messages > {config.max_retrans_ratio:.1%}")
+    if stats.calls_ok + stats.calls_failed < calls:
+        reasons.append(f"only {stats.calls_ok + stats.calls_failed} of {calls} calls ended")
+    row: dict = {
+        "flow": config.flow.name, "rate_cps": rate, "repeat": repeat, "duration_s": round(wall, 3),
+        "calls_attempted": stats.calls_created, "calls_ok": stats.calls_ok,
+        "calls_failed": stats.calls_failed, "retransmissions": retrans,
+        "retrans_ratio": round(ratio, 5), "response_time_ms": round(stats.response_time_ms, 3),
+        # the target received what SIPp sent, and sent what SIPp received
+        "messages_in": sent, "messages_out": sum(tally.received.values()),
+    }
+    row |= {f"messages_in_{k}": n for k, n in sorted(tally.sent.items())}
+    row |= {f"messages_out_{k}": n for k, n in sorted(tally.received.items())}
+    row |= {
+        "bytes_in": tally.bytes_sent, "bytes_out": tally.bytes_received,
+        "bytes": sip_bytes if sip_bytes is not None else tally.bytes_sent + tally.bytes_received,
+        "bytes_source": "tshark" if sip_bytes is not None else "sipp-message-log",
+        "cpu_seconds": round(cpu, 4),
+        "cpu_per_call_us": round(cpu / stats.calls_ok * 1e6, 1) if stats.calls_ok else float("nan"),
+        "cpu_core_fraction": round(cpu / wall, 5) if wall > 0 else float("nan"),
+        "rss_mb": round(rss / 2**20, 2), "valid": not reasons, "reason": "; ".join(reasons),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_model": cpu_model(), "target": f"{config.target.transport.lower()}:"
+        f"{config.target.host}:{config.target.port}", "software": software,
+    }
+    return row
+
+
+def order_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Base columns, then per-kind message counts (in, then out), then the rest."""
+    kinds = sorted(c for c in frame.columns if c.startswith("messages_in_"))
+    kinds += sorted(c for c in frame.columns if c.startswith("messages_out_"))
+    for col in kinds:
+        frame[col] = frame[col].fillna(0).astype(int)
+    columns = [*BASE_COLUMNS, *kinds, *TAIL_COLUMNS]
+    return frame[[c for c in columns if c in frame.columns]]
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` as CSV via a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            frame.to_csv(handle, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def measure(config: MeasureConfig, progress: Callable[[dict], object] = lambda row: None) -> pd.DataFrame:
+    """Run every step of ``config``; write the CSV after each one; return the rows."""
+    try:
+        tree = ProcessTree(config.pid)
+    except ProcessGone as exc:
+        raise MeasureError(f"--pid: {exc}") from None
+    software = config.software or probe_target(config.target) or f"{tree.name} (no Server header)"
+    rows: list[dict] = []
+    for rate in config.rates:
+        for repeat in range(1, config.repeat + 1):
+            try:
+                row = _step(config, tree, rate, repeat, software)
+            except ProcessGone as exc:
+                raise MeasureError(f"--pid: {exc}") from None
+            rows.append(row)
+            write_csv_atomic(order_columns(pd.DataFrame(rows)), config.out)
+            progress(row)
+    return order_columns(pd.DataFrame(rows))

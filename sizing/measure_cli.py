@@ -1,0 +1,155 @@
+"""The ``sizing measure`` and ``sizing calibrate`` sub-commands."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["add_measure_commands"]
+
+TABLE_COLUMNS = ("flow", "rate_cps", "repeat", "calls_ok", "calls_failed", "retransmissions",
+                 "cpu_seconds", "cpu_per_call_us", "cpu_core_fraction", "rss_mb", "valid", "reason")
+
+
+def _command_line() -> str:
+    return "sizing " + shlex.join(sys.argv[1:]) if sys.argv else "sizing"
+
+
+def add_measure_commands(app: typer.Typer) -> None:
+    """Register ``measure`` and ``calibrate`` on the ``sizing`` typer app."""
+
+    @app.command()
+    def measure(
+        target: Annotated[str, typer.Option(help="The server under test, transport:host:port (udp or tcp).")],
+        pid: Annotated[int, typer.Option(help="Process id of the server; its process tree's CPU is sampled.")],
+        out: Annotated[Path, typer.Option(help="CSV file to write (atomically, after every step).")],
+        rates: Annotated[str, typer.Option(help="Call rates in calls/s, comma-separated.")] = "50,100,200",
+        duration: Annotated[float, typer.Option(help="Seconds of load per step.")] = 20.0,
+        flow: Annotated[str, typer.Option(help="basic-call, register, options or hold.")] = "basic-call",
+        uas_behind: Annotated[str | None, typer.Option(
+            help="Run a SIPp UAS here, behind a proxy target, e.g. udp:127.0.0.1:5090.")] = None,
+        repeat: Annotated[int, typer.Option(help="Repetitions of each rate (for the noise estimate).")] = 1,
+        tshark: Annotated[bool, typer.Option(
+            help="Count bytes with a tshark capture on the target's port (else from SIPp's message log).")] = False,
+        max_retrans_ratio: Annotated[float, typer.Option(
+            help="Retransmissions per message sent beyond which a step is not valid.")] = 0.01,
+        pause_ms: Annotated[int | None, typer.Option(
+            help="SIPp pause (-d): talk time of a call, hold time of the hold flow.")] = None,
+        software: Annotated[str | None, typer.Option(
+            help="The server's name and version (default: its Server header).")] = None,
+        sipp: Annotated[str, typer.Option(help="The SIPp executable.")] = "sipp",
+    ) -> None:
+        """Drive SIPp at each rate against a real SIP server and sample the server's CPU."""
+        import shutil
+
+        from sizing.cli import _table, fail
+        from sizing.measure import (
+            MeasureConfig,
+            MeasureError,
+            find_sipp,
+            get_flow,
+            parse_rates,
+        )
+        from sizing.measure import measure as run_measure
+        from sizing.net.address import AddressError, parse_address
+
+        try:
+            sipp_path = find_sipp(sipp)
+        except FileNotFoundError as exc:
+            fail(str(exc))
+        tshark_path = None
+        if tshark:
+            tshark_path = shutil.which("tshark")
+            if tshark_path is None:
+                fail("--tshark: tshark is not installed (Debian: tshark)")
+        try:
+            target_address = parse_address(target)
+        except AddressError as exc:
+            fail(f"--target: {exc}")
+        uas_address = None
+        if uas_behind is not None:
+            try:
+                uas_address = parse_address(uas_behind)
+            except AddressError as exc:
+                fail(f"--uas-behind: {exc}")
+        try:
+            config = MeasureConfig(
+                target=target_address, pid=pid, rates=tuple(parse_rates(rates)), duration_s=duration,
+                flow=get_flow(flow), out=out, sipp=sipp_path, uas_behind=uas_address,
+                repeat=repeat, tshark=tshark_path, max_retrans_ratio=max_retrans_ratio,
+                pause_ms=pause_ms, software=software,
+            )
+        except ValueError as exc:
+            fail(str(exc).replace("unknown flow", "--flow: unknown flow"))
+
+        def progress(row: dict) -> None:
+            state = "ok" if row["valid"] else f"NOT VALID: {row['reason']}"
+            typer.echo(f"{row['flow']} {row['rate_cps']:g} cps #{row['repeat']}: "
+                       f"{row['calls_ok']} calls, {row['cpu_seconds']:.3f} CPU s, {state}", err=True)
+
+        try:
+            frame = run_measure(config, progress)
+        except MeasureError as exc:
+            fail(str(exc))
+        typer.echo(_table(frame[[c for c in TABLE_COLUMNS if c in frame]].to_dict("records"),
+                          floatfmt="{:,.4g}"))
+        bad = int((~frame["valid"]).sum())
+        if bad:
+            typer.echo(f"\n{bad} of {len(frame)} steps NOT VALID (kept in the CSV with valid=false; "
+                       "calibrate ignores them)")
+        typer.echo(f"\nwrote {out} ({len(frame)} rows; target software: {frame['software'].iloc[0]})")
+
+    @app.command()
+    def calibrate(
+        measurements: Annotated[list[Path], typer.Argument(help="CSV files written by `sizing measure`.")],
+        name: Annotated[str, typer.Option(help="Profile name, e.g. kamailio-5.6-stateful-proxy.")],
+        out: Annotated[Path | None, typer.Option(
+            help="Profile YAML to write (default models/profiles/NAME.yaml).")] = None,
+        plot: Annotated[bool, typer.Option(help="Save predicted-vs-measured as PNG next to the profile.")] = False,
+    ) -> None:
+        """Fit a host cost profile (static load, per-message costs) to measurements by NNLS."""
+        from sizing.calibrate import (
+            CalibrationError,
+            describe_source,
+            fit_note,
+            fit_profile,
+            load_measurements,
+            plot_fit,
+            write_profile,
+        )
+        from sizing.cli import fail
+
+        target = out or Path("models/profiles") / f"{name}.yaml"
+        try:
+            frame = load_measurements(measurements)
+            cal = fit_profile(frame, name)
+            source = describe_source(frame[frame["valid"]], measurements, _command_line(), fit_note(cal))
+            profile = cal.profile.model_copy(update={"source": source})
+        except CalibrationError as exc:
+            fail(str(exc))
+        for warning in cal.warnings:
+            typer.echo(f"sizing: warning: {warning}", err=True)
+        if cal.rows_ignored:
+            typer.echo(f"ignored {cal.rows_ignored} row(s) marked valid=false", err=True)
+        typer.echo(cal.residuals.drop(columns=["file"]).to_string(
+            index=False, float_format="{:,.4g}".format))
+        typer.echo(f"\nR² {cal.r2:.4f} on {cal.rows_used} rows; {cal.model} model")
+        if len(cal.spread):
+            typer.echo("\nrepeated measurements:")
+            typer.echo(cal.spread.to_string(index=False, float_format="{:,.4g}".format))
+        typer.echo(f"relative spread {cal.relative_spread:.1%} ({cal.spread_source}): "
+                   f"figures rounded to {cal.digits} significant digits")
+        write_profile(profile, target)
+        typer.echo(f"\nstatic_core_fraction {profile.static_core_fraction:g}")
+        for kind, cost in profile.per_message_us.items():
+            typer.echo(f"per_message_us[{kind}] {cost:g}")
+        typer.echo(f"per_kbyte_us {profile.per_kbyte_us:g}")
+        if plot:
+            png = target.with_suffix(".png")
+            plot_fit(cal).savefig(png, dpi=120)
+            typer.echo(f"wrote {png}")
+        typer.echo(f"wrote {target}")

@@ -1,0 +1,123 @@
+"""Cost-profile fitting: NNLS recovers known costs, simplifies honestly, rejects bad CSVs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sizing.calibrate import (
+    CalibrationError,
+    fit_profile,
+    load_measurements,
+    round_significant,
+    significant_digits,
+    write_profile,
+)
+from sizing.profile import load_profile
+
+TRUE = {"static": 0.02, "INVITE": 120.0, "ACK": 40.0, "BYE": 60.0, "2xx": 30.0}  # µs per message
+
+
+def synthetic(counts: np.ndarray, noise: float, seed: int = 1, duration: float = 20.0) -> pd.DataFrame:
+    """Rows of a known profile: cpu = static * duration + sum count_k * cost_k, times (1 + noise)."""
+    rng = np.random.default_rng(seed)
+    kinds = ["INVITE", "ACK", "BYE", "2xx"]
+    cpu = TRUE["static"] * duration + counts @ np.array([TRUE[k] for k in kinds]) / 1e6
+    frame = pd.DataFrame(counts.astype(int), columns=[f"messages_in_{k}" for k in kinds])
+    frame.insert(0, "flow", "mix")
+    frame.insert(1, "rate_cps", np.arange(len(frame)) + 1.0)
+    frame.insert(2, "duration_s", duration)
+    frame["cpu_seconds"] = cpu * (1 + noise * rng.standard_normal(len(frame)))
+    frame["valid"] = True
+    return frame
+
+
+def as_csv(frame: pd.DataFrame, tmp_path: Path, name: str = "m.csv") -> Path:
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def independent_counts(rows: int = 24, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(500, 5000, size=(rows, 4)).astype(float)
+
+
+def test_nnls_recovers_known_costs_within_four_standard_errors(tmp_path: Path) -> None:
+    counts = independent_counts()
+    noise = 0.01
+    cal = fit_profile(load_measurements([as_csv(synthetic(counts, noise), tmp_path)]), "t")
+    assert cal.model == "per-kind" and not cal.warnings
+    # Tolerance: the least-squares standard error of each term for 1 % noise on cpu_seconds
+    # (NNLS equals least squares here: every true cost is positive, far from the bound).
+    design = np.hstack([np.full((len(counts), 1), 20.0), counts / 1e6])
+    sigma = noise * (TRUE["static"] * 20 + counts @ np.array([120, 40, 60, 30]) / 1e6).mean()
+    se = sigma * np.sqrt(np.diag(np.linalg.inv(design.T @ design)))
+    fitted = [cal.terms["static_core_fraction"], *(cal.terms[k] for k in ("INVITE", "ACK", "BYE", "2xx"))]
+    truth = [TRUE[k] for k in ("static", "INVITE", "ACK", "BYE", "2xx")]
+    assert np.all(np.abs(np.array(fitted) - truth) < 4 * se)
+    assert cal.r2 > 0.99
+
+
+def test_collinear_kinds_warn_and_fit_one_default_cost(tmp_path: Path) -> None:
+    calls = np.array([[1000.0], [2000.0], [4000.0], [3000.0]])
+    counts = calls * np.array([1, 1, 1, 2])  # a basic call: one INVITE, ACK, BYE; two 2xx
+    cal = fit_profile(load_measurements([as_csv(synthetic(counts, 0.0), tmp_path)]), "t")
+    assert cal.model == "single"
+    assert any("cannot be told apart" in w for w in cal.warnings)
+    assert set(cal.profile.per_message_us) == {"default"}
+    average = (120 + 40 + 60 + 2 * 30) / 5
+    assert cal.terms["default"] == pytest.approx(average, rel=1e-6)
+
+
+def test_invalid_rows_are_ignored(tmp_path: Path) -> None:
+    frame = synthetic(independent_counts(), 0.01)
+    clean = fit_profile(load_measurements([as_csv(frame, tmp_path, "a.csv")]), "t")
+    bad = frame.head(3).copy()
+    bad["cpu_seconds"] *= 50
+    bad["valid"] = False
+    mixed = fit_profile(load_measurements([as_csv(pd.concat([frame, bad]), tmp_path, "b.csv")]), "t")
+    assert mixed.rows_ignored == 3 and mixed.rows_used == len(frame)
+    assert mixed.terms == pytest.approx(clean.terms)
+
+
+def test_missing_column_error_names_file_and_column(tmp_path: Path) -> None:
+    path = as_csv(synthetic(independent_counts(), 0.0).drop(columns=["cpu_seconds"]), tmp_path)
+    with pytest.raises(CalibrationError, match=rf"{path}: missing column\(s\) cpu_seconds"):
+        load_measurements([path])
+
+
+def test_non_numeric_cell_error_names_file_row_and_column(tmp_path: Path) -> None:
+    frame = synthetic(independent_counts(), 0.0).astype({"cpu_seconds": object})
+    frame.loc[4, "cpu_seconds"] = "fast"
+    path = as_csv(frame, tmp_path)
+    with pytest.raises(CalibrationError, match=rf"{path}: row 5 \(line 6\), column 'cpu_seconds': 'fast'"):
+        load_measurements([path])
+
+
+def test_repeated_rows_set_the_significant_digits(tmp_path: Path) -> None:
+    counts = np.repeat(independent_counts(8), 3, axis=0)  # each rate measured three times
+    frame = synthetic(counts, 0.05, seed=3)
+    frame["rate_cps"] = np.repeat(np.arange(8) + 1.0, 3)
+    cal = fit_profile(load_measurements([as_csv(frame, tmp_path)]), "t")
+    assert cal.spread_source == "repeated rows"
+    assert 0.02 < cal.relative_spread < 0.1 and cal.digits == 2
+    for cost in cal.profile.per_message_us.values():
+        assert cost == round_significant(cost, 2)
+
+
+def test_significant_digits_follow_the_spread() -> None:
+    assert [significant_digits(s) for s in (0.2, 0.05, 0.005, 0.0)] == [1, 2, 3, 4]
+    assert round_significant(123.456, 2) == 120.0
+
+
+def test_written_profile_loads_and_round_trips(tmp_path: Path) -> None:
+    cal = fit_profile(load_measurements([as_csv(synthetic(independent_counts(), 0.01), tmp_path)]),
+                      "fitted", source="line one\nline two")
+    path = write_profile(cal.profile, tmp_path / "profiles" / "fitted.yaml")
+    loaded = load_profile(path)
+    assert loaded == cal.profile
+    assert loaded.estimate is False and "tls:" not in path.read_text()
+    assert not list(path.parent.glob(".*.tmp"))

@@ -1,0 +1,148 @@
+"""`sizing measure` parts that need no SIPp: parsing SIPp's output, CPU sampling, errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sizing.measure import (
+    FLOWS,
+    MeasureError,
+    ProcessTree,
+    message_kind,
+    parse_message_log,
+    parse_rates,
+    parse_stat_file,
+    probe_target,
+    write_csv_atomic,
+)
+from sizing.measure_cli import add_measure_commands
+from sizing.net.address import parse_address
+
+MESSAGE_LOG = """\
+----------------------------------------------- 2026-01-01 10:00:00.000001
+UDP message sent (40 bytes):
+
+INVITE sip:service@127.0.0.1:5070 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061
+
+----------------------------------------------- 2026-01-01 10:00:00.000002
+UDP message received [30] bytes :
+
+SIP/2.0 100 Trying
+Via: SIP/2.0/UDP 127.0.0.1:5061
+Server: Kamailio (5.6.4 (x86_64/linux))
+
+----------------------------------------------- 2026-01-01 10:00:00.000003
+UDP message received [35] bytes :
+
+SIP/2.0 200 OK
+Server: other
+
+----------------------------------------------- 2026-01-01 10:00:00.000004
+UDP message sent (20 bytes):
+
+ACK sip:service@127.0.0.1:5070 SIP/2.0
+
+"""
+
+STAT_HEADER = ("StartTime;LastResetTime;CurrentTime;TotalCallCreated;SuccessfulCall(P);"
+               "SuccessfulCall(C);FailedCall(P);FailedCall(C);Retransmissions(P);"
+               "Retransmissions(C);ResponseTime1(P);ResponseTime1(C);")
+
+
+def test_parse_rates_names_the_bad_item() -> None:
+    assert parse_rates("50, 100,200") == [50.0, 100.0, 200.0]
+    with pytest.raises(ValueError, match=r"--rates: item 2 \('x'\) is not a number"):
+        parse_rates("50,x")
+    with pytest.raises(ValueError, match=r"item 1 \('-5'\) must be a positive rate"):
+        parse_rates("-5")
+
+
+def test_message_kind_is_method_or_status_class() -> None:
+    assert [message_kind(s) for s in ("INVITE sip:a@b SIP/2.0", "SIP/2.0 180 Ringing", "bye sip:x SIP/2.0")] \
+        == ["INVITE", "1xx", "BYE"]
+
+
+def test_message_log_counts_kinds_bytes_and_server(tmp_path: Path) -> None:
+    log = tmp_path / "msg.log"
+    log.write_text(MESSAGE_LOG)
+    tally = parse_message_log(log)
+    assert dict(tally.sent) == {"INVITE": 1, "ACK": 1}
+    assert dict(tally.received) == {"1xx": 1, "2xx": 1}
+    assert (tally.bytes_sent, tally.bytes_received) == (60, 65)
+    assert tally.server_header == "Kamailio (5.6.4 (x86_64/linux))"
+
+
+def test_stat_file_last_row_is_read(tmp_path: Path) -> None:
+    stat = tmp_path / "stat.csv"
+    stat.write_text(STAT_HEADER + "\n" + "a;b;c;10;0;7;0;3;0;2;00:00:00:000000;00:00:00:001500;\n")
+    stats = parse_stat_file(stat)
+    assert (stats.calls_created, stats.calls_ok, stats.calls_failed, stats.retransmissions) == (10, 7, 3, 2)
+    assert stats.response_time_ms == pytest.approx(1.5)
+
+
+def test_stat_file_without_rows_is_an_error(tmp_path: Path) -> None:
+    stat = tmp_path / "stat.csv"
+    stat.write_text(STAT_HEADER + "\n")
+    with pytest.raises(ValueError, match="no statistics row"):
+        parse_stat_file(stat)
+
+
+def test_every_flow_ships_its_scenarios() -> None:
+    for flow in FLOWS.values():
+        assert flow.uac_scenario.is_file() and flow.uas_scenario.is_file()
+
+
+def test_csv_is_written_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "r.csv"
+    write_csv_atomic(pd.DataFrame({"flow": ["basic-call"], "cpu_seconds": [1.5]}), out)
+    assert pd.read_csv(out).to_dict("records") == [{"flow": "basic-call", "cpu_seconds": 1.5}]
+    assert [p.name for p in out.parent.iterdir()] == ["r.csv"]
+
+
+def test_process_tree_cpu_grows_with_work() -> None:
+    tree = ProcessTree(os.getpid())
+    before = tree.cpu_seconds()
+    end = time.process_time() + 0.05
+    while time.process_time() < end:
+        pass
+    assert tree.cpu_seconds() - before >= 0.04
+    assert tree.rss_bytes() > 0
+
+
+def test_unreachable_target_is_reported() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(MeasureError, match=rf"target udp:127.0.0.1:{port} unreachable"):
+        probe_target(parse_address(f"udp:127.0.0.1:{port}"), timeout=1.0)
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    add_measure_commands(app)
+    return app
+
+
+def test_cli_bad_rates_is_one_line_and_status_2(cli: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["measure", "--target", "udp:127.0.0.1:5070", "--pid",
+                                      str(os.getpid()), "--rates", "10,,20", "--out", str(tmp_path / "r.csv")])
+    assert result.exit_code == 2
+    assert "--rates: item 2 ('') is not a number" in result.output
+
+
+def test_cli_missing_sipp_is_one_line_and_status_2(cli: typer.Typer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["measure", "--target", "udp:127.0.0.1:5070", "--pid",
+                                      str(os.getpid()), "--sipp", "no-such-sipp", "--out",
+                                      str(tmp_path / "r.csv")])
+    assert result.exit_code == 2
+    assert "SIPp not found (no-such-sipp is not on PATH)" in result.output
