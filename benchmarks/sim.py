@@ -1,0 +1,285 @@
+"""Simulation driver throughput: basic calls UA -> record-routing proxy -> UA on simulated hosts.
+
+Calls arrive as a Poisson process; each is a full INVITE / 100 / 180 / 200 /
+ACK ... BYE / 200 exchange through the real engine on simulated hosts and
+links. Prints message deliveries per wall second, wall time per simulated
+second, peak memory, and this machine's bare SimPy event rate measured in
+the same run, for comparison.
+
+    .venv/bin/python benchmarks/sim.py --cps 100 --duration 60
+    .venv/bin/python benchmarks/sim.py --profile      # cProfile top entries
+    .venv/bin/python benchmarks/sim.py --clock        # clock implementations compared
+    .venv/bin/python benchmarks/sim.py --core         # the driver alone, no SIP parsing
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import heapq
+import pstats
+import random
+import resource
+import sys
+import time
+import tracemalloc
+
+import simpy
+
+from sizing.sim import LinkSpec, SimClock, SimNetwork, TableProfile
+from sizing.sip.interfaces import Address
+from sizing.sip.proxy import Proxy, static_router
+from sizing.sip.ua import AnswerPolicy, UserAgent
+
+A = Address("UDP", "10.0.0.1", 5060)
+P = Address("UDP", "10.0.0.2", 5060)
+B = Address("UDP", "10.0.0.3", 5060)
+#: Illustrative costs of a stateful proxy, µs (the order of magnitude of a measured Kamailio).
+PROFILE = TableProfile(
+    {"INVITE": 60.0, "ACK": 20.0, "BYE": 35.0, "1xx": 20.0, "2xx": 30.0, "default": 30.0},
+    per_kbyte_us=1.5,
+    static_core_fraction=0.016,
+)
+
+
+def build(cps: float, hold_s: float, seed: int) -> tuple[simpy.Environment, SimNetwork, list[int]]:
+    """The three hosts, the elements on them, and the Poisson call generator."""
+    env = simpy.Environment()
+    net = SimNetwork(env, seed=seed, default_link=LinkSpec(latency_s=0.002, jitter_s=0.0005))
+    for name, address, cores in (("uac", A, 8), ("proxy", P, 2), ("uas", B, 8)):
+        net.add_host(name, address, cores=cores, profile=PROFILE)
+    proxy = Proxy(net.clock, P, static_router(B), seed=seed)
+    proxy.transport = net.attach(P, proxy.on_message)
+    alice = UserAgent(net.clock, A, user="alice", seed=seed + 1, outbound_proxy=P)
+    bob = UserAgent(net.clock, B, user="bob", seed=seed + 2, policy=AnswerPolicy(ring_s=1.0))
+    alice.connect(net)
+    bob.connect(net)
+    rng = random.Random(seed)
+    clock = net.clock
+    answered = [0]
+
+    def on_event(call, event) -> None:  # type: ignore[no-untyped-def]
+        if event.kind == "answered":
+            answered[0] += 1
+            clock.call_later(rng.expovariate(1 / hold_s), call.bye)
+
+    def arrival() -> None:
+        alice.invite("sip:bob@example.com", on_event=on_event)
+        clock.call_later(rng.expovariate(cps), arrival)
+
+    clock.call_later(rng.expovariate(cps), arrival)
+    return env, net, answered
+
+
+def bare_simpy_rate(events: int = 500_000) -> float:
+    """Timeout events per wall second of a bare SimPy process loop."""
+    env = simpy.Environment()
+
+    def loop(env: simpy.Environment):  # type: ignore[no-untyped-def]
+        timeout = env.timeout
+        for _ in range(events):
+            yield timeout(0.001)
+
+    env.process(loop(env))
+    started = time.perf_counter()
+    env.run()
+    return events / (time.perf_counter() - started)
+
+
+def run(cps: float, duration: float, hold_s: float, seed: int, trace_memory: bool) -> dict[str, float]:
+    if trace_memory:
+        tracemalloc.start()
+    env, net, answered = build(cps, hold_s, seed)
+    started = time.perf_counter()
+    net.run(until=duration)
+    wall = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] if trace_memory else float("nan")
+    if trace_memory:
+        tracemalloc.stop()
+    deliveries = sum(h.received for h in net.hosts.values())
+    frame = net.metrics.hosts_frame()
+    return {
+        "calls_answered": answered[0],
+        "deliveries": deliveries,
+        "wall_s": wall,
+        "deliveries_per_wall_s": deliveries / wall,
+        "wall_per_sim_s": wall / duration,
+        "proxy_cpu_mean": float(frame.loc["proxy", "cpu_mean"]),
+        "traced_peak_mib": peak / 2**20,
+        "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+# -- clock implementations compared ---------------------------------------------------
+
+
+def _timeout_clock(env: simpy.Environment):  # type: ignore[no-untyped-def]
+    """call_later as env.timeout + a callback checking a cancel flag."""
+
+    class Handle:
+        __slots__ = ("cancelled",)
+
+        def __init__(self) -> None:
+            self.cancelled = False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    def call_later(delay, callback):  # type: ignore[no-untyped-def]
+        handle = Handle()
+        env.timeout(delay).callbacks.append(lambda _e: handle.cancelled or callback())
+        return handle
+
+    return call_later
+
+
+def _process_heap_clock(env: simpy.Environment):  # type: ignore[no-untyped-def]
+    """A private timer heap driven by one SimPy process, interrupted for earlier timers."""
+    heap: list = []
+    state = {"proc": None, "waiting_until": None, "seq": 0}
+
+    class Handle:
+        __slots__ = ("cancelled",)
+
+        def __init__(self) -> None:
+            self.cancelled = False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    def driver(env):  # type: ignore[no-untyped-def]
+        while True:
+            while heap and heap[0][0] <= env.now:
+                _, _, handle, callback = heapq.heappop(heap)
+                if not handle.cancelled:
+                    callback()
+            if not heap:
+                state["waiting_until"] = None
+                try:
+                    yield env.event()
+                except simpy.Interrupt:
+                    continue
+            else:
+                state["waiting_until"] = heap[0][0]
+                try:
+                    yield env.timeout(heap[0][0] - env.now)
+                except simpy.Interrupt:
+                    continue
+
+    def call_later(delay, callback):  # type: ignore[no-untyped-def]
+        handle = Handle()
+        when = env.now + delay
+        state["seq"] += 1
+        heapq.heappush(heap, (when, state["seq"], handle, callback))
+        waiting = state["waiting_until"]
+        if state["proc"] is None:
+            state["proc"] = env.process(driver(env))
+        elif env.active_process is not state["proc"] and (waiting is None or when < waiting):
+            state["waiting_until"] = when
+            state["proc"].interrupt()
+        return handle
+
+    return call_later
+
+
+def _clock_rate(make, timers: int) -> float:  # type: ignore[no-untyped-def]
+    env = simpy.Environment()
+    call_later = make(env)
+    rng = random.Random(1)
+    fired = [0]
+
+    def tick() -> None:
+        fired[0] += 1
+
+    def chain() -> None:
+        # each step arms a long timer and cancels it (Timer B after a response), then a short one
+        call_later(32.0, tick).cancel()
+        if fired[0] < timers:
+            call_later(rng.random() * 0.01, chain)
+        tick()
+
+    call_later(0.0, chain)
+    started = time.perf_counter()
+    env.run()
+    return 2 * fired[0] / (time.perf_counter() - started)
+
+
+def compare_clocks(timers: int = 200_000) -> None:
+    """Schedule timers the way transactions do (most cancelled) on each clock; print rates."""
+    makers = {
+        "SimClock (direct queue push)": lambda env: SimClock(env).call_later,
+        "env.timeout + callback": _timeout_clock,
+        "timer heap in one process": _process_heap_clock,
+    }
+    for name, make in makers.items():
+        print(f"{name:32s} {_clock_rate(make, timers):12,.0f} timers armed per wall second")
+
+
+def core_rate(messages: int = 300_000) -> float:
+    """Deliveries per wall second of the sim core alone: hosts relaying bytes, no SIP parsing.
+
+    Two hosts bounce fixed messages over a jittered link; every delivery still
+    crosses the link (bytes, jitter draw), waits for and occupies a core and
+    is counted, so this is the driver's own ceiling.
+    """
+    env = simpy.Environment()
+    net = SimNetwork(env, seed=1, default_link=LinkSpec(latency_s=0.002, jitter_s=0.0005))
+    x, y = Address("UDP", "10.0.1.1", 5060), Address("UDP", "10.0.1.2", 5060)
+    net.add_host("x", x, cores=2, profile=PROFILE)
+    net.add_host("y", y, cores=2, profile=PROFILE)
+    data = b"SIP/2.0 200 OK\r\n" + b"h" * 400 + b"\r\n\r\n"
+    left = [messages]
+    transports = {}
+
+    def relay_from(here: Address, there: Address):  # type: ignore[no-untyped-def]
+        def relay(payload: bytes, source: Address) -> None:
+            if left[0] > 0:
+                left[0] -= 1
+                transports[here].send(payload, there)
+        return relay
+
+    transports[x] = net.attach(x, relay_from(x, y))
+    transports[y] = net.attach(y, relay_from(y, x))
+    for _ in range(200):  # 200 messages in flight at once
+        transports[x].send(data, y)
+    started = time.perf_counter()
+    env.run()
+    wall = time.perf_counter() - started
+    return sum(h.received for h in net.hosts.values()) / wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cps", type=float, default=100.0, help="call attempts per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="simulated seconds")
+    parser.add_argument("--hold", type=float, default=30.0, help="mean call holding time, s")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--memory", action="store_true", help="trace peak memory (slower)")
+    parser.add_argument("--profile", action="store_true", help="print cProfile top entries")
+    parser.add_argument("--clock", action="store_true", help="compare clock implementations")
+    parser.add_argument("--core", action="store_true", help="the sim core's own rate (no SIP parsing)")
+    args = parser.parse_args(argv)
+    if args.clock:
+        compare_clocks()
+        return 0
+    if args.core:
+        print(f"sim core alone: {core_rate():,.0f} deliveries per wall second")
+        return 0
+    bare = bare_simpy_rate()
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        result = run(args.cps, args.duration, args.hold, args.seed, False)
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+    else:
+        result = run(args.cps, args.duration, args.hold, args.seed, args.memory)
+    print(f"basic calls {args.cps:g}/s for {args.duration:g} simulated s, hold {args.hold:g} s")
+    for key, value in result.items():
+        print(f"  {key:24s} {value:14,.3f}" if isinstance(value, float) else f"  {key:24s} {value:14,}")
+    print(f"  {'bare simpy events/s':24s} {bare:14,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

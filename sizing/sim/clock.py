@@ -1,0 +1,111 @@
+"""The engine's :class:`~sizing.sip.interfaces.Clock` on a ``simpy.Environment``.
+
+Theory of operation
+-------------------
+A timer is one small object pushed straight onto the environment's event
+queue (what ``env.schedule`` does, inlined): SimPy's ``step`` pops it, sets ``env.now`` and
+calls its ``callbacks``, exactly as for a ``Timeout``. The object is its own
+handle: ``cancel()`` empties ``callbacks`` so the pop later runs nothing.
+
+Why not ``env.timeout(delay).callbacks.append(...)``: a ``Timeout`` builds a
+full ``Event`` (a ``__dict__``, a callbacks list, a value slot) plus a
+closure for the cancel flag; this object has three slots and shares one
+callback tuple. ``benchmarks/sim.py --clock`` measures both and a timer heap
+driven by one SimPy process (which needs an interrupt whenever an earlier
+timer arrives): the direct push is the cheapest of the three, and a
+cancelled timer costs one heap pop and nothing else. Transactions cancel
+most of their timers, so that matters.
+
+Timers due at the same instant run in the order they were scheduled (SimPy
+breaks ties by insertion order), so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from heapq import heappush
+
+import simpy
+from simpy.events import NORMAL
+
+__all__ = ["SimClock", "SimTimer"]
+
+
+def _fire(timer: SimTimer) -> None:
+    callback = timer.callback
+    timer.callback = None
+    if callback is not None:
+        callback()
+
+
+_FIRE = (_fire,)
+
+
+class SimTimer:
+    """A scheduled callback on the SimPy queue; the engine's ``TimerHandle``.
+
+    Quacks like a triggered SimPy event (``callbacks``, ``_ok``) so that
+    ``Environment.step`` processes it; SimPy sets ``callbacks`` to None once
+    it has run.
+    """
+
+    __slots__ = ("callbacks", "callback", "when")
+
+    _ok = True  # read by Environment.step: this "event" never fails
+
+    def __init__(self, when: float, callback: Callable[[], object]) -> None:
+        self.callbacks: tuple[Callable[[SimTimer], None], ...] | None = _FIRE
+        self.callback: Callable[[], object] | None = callback
+        self.when = when
+
+    def cancel(self) -> None:
+        """Stop the callback from running; idempotent, a no-op once it ran."""
+        self.callback = None
+
+    @property
+    def cancelled(self) -> bool:
+        """True once cancelled or fired."""
+        return self.callback is None
+
+    def __repr__(self) -> str:
+        state = " done" if self.callback is None else ""
+        return f"<SimTimer at {self.when}{state}>"
+
+
+class SimClock:
+    """``now()`` and ``call_later()`` for the SIP engine on a SimPy environment.
+
+    Any SimPy process on the same ``env`` (a workload generator, a call flow)
+    shares this time line.
+    """
+
+    __slots__ = ("env", "_queue", "_eid")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        if not isinstance(env, simpy.Environment):
+            raise TypeError(f"SimClock needs a simpy.Environment, got {env!r}")
+        self.env = env
+        # The same push Environment.schedule does, without its call overhead.
+        self._queue = env._queue
+        self._eid = env._eid
+
+    def now(self) -> float:
+        return self.env._now
+
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> SimTimer:
+        """Run ``callback()`` once, ``delay_s`` simulated seconds from now."""
+        if not delay_s >= 0:  # also rejects NaN
+            raise ValueError(f"call_later delay must be >= 0 seconds, got {delay_s!r}")
+        when = self.env._now + delay_s
+        timer = SimTimer(when, callback)
+        heappush(self._queue, (when, NORMAL, next(self._eid), timer))
+        return timer
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> SimTimer:
+        """Run ``callback()`` at simulated time ``when`` (not before now)."""
+        delay = when - self.env._now
+        if not delay >= 0:
+            raise ValueError(f"call_at({when!r}) is before now ({self.env._now})")
+        timer = SimTimer(when, callback)
+        heappush(self._queue, (when, NORMAL, next(self._eid), timer))
+        return timer

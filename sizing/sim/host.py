@@ -1,0 +1,502 @@
+"""Simulated hosts: CPU cores that every received SIP message occupies before the engine sees it.
+
+Theory of operation
+-------------------
+A :class:`Host` has ``cores`` identical cores serving one FIFO queue (an
+M/G/c station) and a cost profile. Every message that arrives is a *job*:
+
+1. on arrival (a simulated link delivered it) the front end decides:
+   the ``admit`` hook may drop it (the place for a loss-based overload
+   controller); a message that finds every core busy and ``queue_limit``
+   messages waiting is dropped, so UDP senders retransmit; in ``reject``
+   mode, a new INVITE (no To tag) that finds every core busy and
+   ``reject_threshold`` or more messages waiting is answered at once
+   ``503 Service Unavailable`` with ``Retry-After`` by the real engine
+   (parse, ``create_response``), its ``reject_cost_us`` appended to the
+   FIFO like a send's (a front end that queued its rejects behind the
+   overload would defeat its purpose);
+2. otherwise it waits for a core and then occupies it for
+   ``profile.message_cost_us(kind, size, tls=...)`` µs; ``kind`` is the
+   method (``"INVITE"``) or the status code (``180``, an int). The profile's
+   cost includes its per-kbyte term (it is given the size);
+3. when the job completes, the bytes go to the element bound at the
+   destination address (``entry(data, source)``): parsing and the real
+   transaction state machines run then, at that simulated instant.
+
+Sends cost CPU too: each message the element sends (answers, forwards and
+timer-driven retransmissions alike) appends a job of ``size/1000 *
+per_kbyte_us`` (plus ``tls.per_kbyte_us`` over TLS) to the same FIFO, so it
+takes core time from the messages behind it and shows in utilisation; the
+message itself leaves at once, because a worker writes the socket within
+the handling that produced it (making it wait behind the queue would count
+the queueing delay twice). TLS handshakes charge ``tls.handshake_full_us``
+(or ``handshake_resumed_us``) the same way, on both ends. The static
+background load (``static_core_fraction`` of one core) is a job every
+``background_period_s``.
+
+Why not a ``simpy.Resource`` and a process per message: with FIFO service
+and costs known when a job enters the queue, each job's start is
+``max(arrival, earliest core free time)`` (the Lindley recursion for c
+servers), kept in a heap of ``cores`` free times. That needs no event for
+queueing or for releasing a core, only one event at the arrival (arrivals
+must be handled in time order) and one at the completion (the engine runs
+then): two heap pushes per message instead of a generator, a request
+event, a timeout and a release. Jobs that are not messages (sends,
+handshakes, background) need no event at all. Start times are
+non-decreasing in arrival order, so the messages waiting at time t are those
+whose start is after t: a deque popped from the left.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from heapq import heappush, heapreplace
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from simpy.events import NORMAL
+
+from ..sip.interfaces import Address, TransportError
+from ..sip.message import ParseError, Request, parse
+from ..sip.transaction import response_destination
+from ..tls import TlsCost
+from .metrics import HostMetrics, grow, kind_label
+
+if TYPE_CHECKING:
+    from .network import SimNetwork
+
+__all__ = [
+    "CostProfile",
+    "Host",
+    "OverloadPolicy",
+    "SimTransport",
+    "TableProfile",
+    "TlsCostLike",
+    "message_kind",
+]
+
+OnMessage = Callable[[bytes, Address], None]
+#: Decides whether an arriving message enters the queue: ``admit(host, data, source)``.
+Admission = Callable[["Host", bytes, Address], bool]
+
+
+class TlsCostLike(Protocol):
+    """The ``tls`` block of a cost profile (``sizing.tls.TlsCost`` has these)."""
+
+    handshake_full_us: float
+    handshake_resumed_us: float
+    per_kbyte_us: float
+
+
+class CostProfile(Protocol):
+    """What a host needs of a cost profile (``sizing.profile.CostProfile`` has these)."""
+
+    static_core_fraction: float
+    per_kbyte_us: float
+    tls: TlsCostLike
+
+    def message_cost_us(self, method_or_status: str | int, size_bytes: int, *, tls: bool) -> float:
+        """CPU µs to receive and handle one message, per-kbyte term included."""
+        ...
+
+
+@dataclass(frozen=True)
+class TableProfile:
+    """A cost profile given in code (tests, benchmarks, what-if studies).
+
+    ``per_message_us`` maps a method (``INVITE``) or a status class (``1xx``)
+    to µs, ``default`` covering the rest. The shipped, measured profiles are
+    YAML files read by ``sizing.profile``; both satisfy :class:`CostProfile`.
+    """
+
+    per_message_us: Mapping[str, float]
+    per_kbyte_us: float = 0.0
+    static_core_fraction: float = 0.0
+    tls: TlsCost = field(default_factory=TlsCost)
+
+    def __post_init__(self) -> None:
+        for key, value in self.per_message_us.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ValueError(f"TableProfile.per_message_us[{key!r}] must be a number >= 0, got {value!r}")
+        if not self.per_kbyte_us >= 0:
+            raise ValueError(f"TableProfile.per_kbyte_us must be >= 0, got {self.per_kbyte_us!r}")
+        if not 0 <= self.static_core_fraction < 1:
+            raise ValueError(
+                f"TableProfile.static_core_fraction must be in [0, 1), got {self.static_core_fraction!r}"
+            )
+
+    def message_cost_us(self, method_or_status: str | int, size_bytes: int, *, tls: bool) -> float:
+        table = self.per_message_us
+        label = kind_label(method_or_status)
+        base = table.get(label)
+        if base is None:
+            base = table.get("default")
+            if base is None:
+                raise KeyError(f"TableProfile has no cost for {label!r} and no 'default'")
+        per_kbyte = self.per_kbyte_us + (self.tls.per_kbyte_us if tls else 0.0)
+        return base + size_bytes / 1000 * per_kbyte
+
+
+@dataclass(frozen=True, slots=True)
+class OverloadPolicy:
+    """What a host's front end does when messages arrive faster than its cores serve them."""
+
+    mode: Literal["drop", "reject"] = "drop"
+    """``drop``: only the queue limit acts; ``reject``: new INVITEs get 503 above a threshold."""
+    queue_limit: int = 100_000
+    """Messages that may wait for a core; one more that would have to wait is dropped."""
+    reject_threshold: int = 1_000
+    """Waiting messages from which a new INVITE that would have to wait is answered 503
+    (``reject`` mode); 0 rejects whenever every core is busy."""
+    retry_after_s: int = 5
+    """The 503's Retry-After (RFC 3261 §20.33), seconds."""
+    reject_cost_us: float = 20.0
+    """CPU of the front end's stateless 503, µs (it still parses the INVITE)."""
+    admit: Admission | None = None
+    """Hook for loss-based control (e.g. RFC 7339): False drops the message on arrival."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("drop", "reject"):
+            raise ValueError(f"OverloadPolicy.mode must be 'drop' or 'reject', got {self.mode!r}")
+        for name in ("queue_limit", "reject_threshold", "retry_after_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"OverloadPolicy.{name} must be an integer >= 0, got {value!r}")
+        if not self.reject_cost_us >= 0:
+            raise ValueError(f"OverloadPolicy.reject_cost_us must be >= 0, got {self.reject_cost_us!r}")
+        if self.admit is not None and not callable(self.admit):
+            raise TypeError(f"OverloadPolicy.admit must be callable or None, got {self.admit!r}")
+
+
+_TO_TAG = re.compile(rb"\r\n(?:to|t)[ \t]*:[^\r\n]*;[ \t]*tag[ \t]*=", re.IGNORECASE)
+
+
+def message_kind(data: bytes) -> str | int:
+    """A message's kind from its start line alone: the status code (int) or the method."""
+    if data[:4] == b"SIP/":
+        try:
+            return int(data[8:11])
+        except ValueError:
+            return "other"
+    space = data.find(b" ")
+    return data[:space].decode("ascii", "replace") if space > 0 else "other"
+
+
+def _kind_token(data: bytes) -> bytes:
+    """The bytes a message's kind is read from (the status code, or the method)."""
+    if data[:4] == b"SIP/":
+        return data[8:11]
+    return data[: data.find(b" ")]
+
+
+class SimTransport:
+    """The engine's ``Transport`` for one address of a host."""
+
+    __slots__ = ("host", "local", "reliable", "wire", "on_message", "sent", "received")
+
+    def __init__(self, host: Host, local: Address, on_message: OnMessage, reliable: bool, wire: str) -> None:
+        self.host = host
+        self.local = local
+        self.reliable = reliable
+        self.wire = wire
+        """The byte model's transport: ``udp``, ``tcp`` or ``tls``."""
+        self.on_message = on_message
+        self.sent = 0
+        self.received = 0
+
+    def send(self, data: bytes, dest: Address) -> None:
+        """Put ``data`` on the link towards ``dest``; TransportError if reliable and unknown."""
+        self.host._send(self, data, dest)
+
+    def __repr__(self) -> str:
+        return f"<SimTransport {self.host.name} {self.local} reliable={self.reliable}>"
+
+
+class _Job:
+    """One message in flight: first an arrival event, then a completion event.
+
+    Quacks like a triggered SimPy event so it goes straight onto the queue.
+    """
+
+    __slots__ = ("callbacks", "host", "data", "source", "transport")
+    _ok = True
+
+    def __init__(self, callbacks: tuple, host: Host, data: bytes, source: Address, transport: SimTransport) -> None:
+        self.callbacks = callbacks
+        self.host = host
+        self.data = data
+        self.source = source
+        self.transport = transport
+
+
+def _arrived(job: _Job) -> None:
+    job.host._arrive(job)
+
+
+def _completed(job: _Job) -> None:
+    transport = job.transport
+    transport.received += 1
+    transport.on_message(job.data, job.source)
+
+
+_ARRIVED = (_arrived,)
+_COMPLETED = (_completed,)
+
+
+class Host:
+    """A simulated server: ``cores`` CPU cores, a cost profile, an input queue, addresses.
+
+    Create hosts with :meth:`SimNetwork.add_host`; bind an element with
+    :meth:`bind` (or ``network.attach``). ``cache_costs`` memoises
+    ``message_cost_us`` by (kind, size): right for every profile whose cost
+    is a function of those (all YAML profiles); turn it off for a profile
+    that draws random costs.
+    """
+
+    def __init__(
+        self,
+        network: SimNetwork,
+        name: str,
+        addresses: tuple[Address, ...],
+        *,
+        cores: int,
+        profile: CostProfile,
+        metrics: HostMetrics,
+        overload: OverloadPolicy,
+        background_period_s: float = 0.01,
+        cache_costs: bool = True,
+    ) -> None:
+        if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+            raise ValueError(f"host {name!r}: cores must be an integer >= 1, got {cores!r}")
+        for attr in ("message_cost_us", "per_kbyte_us", "static_core_fraction", "tls"):
+            if not hasattr(profile, attr):
+                raise TypeError(f"host {name!r}: profile {profile!r} has no {attr!r} (see CostProfile)")
+        if not background_period_s > 0:
+            raise ValueError(f"host {name!r}: background_period_s must be > 0, got {background_period_s!r}")
+        self.network = network
+        self.name = name
+        self.addresses = addresses
+        self.cores = cores
+        self.profile = profile
+        self.metrics = metrics
+        self.overload = overload
+        self.cache_costs = cache_costs
+        self.transports: dict[Address, SimTransport] = {}
+        self.received = 0
+        """Messages that entered the queue (and so were or will be handled)."""
+        self.dropped = 0
+        self.rejected = 0
+        self.busy_s = 0.0
+        """Core-seconds of work assigned so far (messages, sends, handshakes, background)."""
+        self._env = network.env
+        self._queue = network.env._queue
+        self._eid = network.env._eid
+        self._free = [0.0] * cores  # heap: when each core is next free
+        self._waiting: deque[float] = deque()  # start times of messages not yet started
+        self._costs: dict[tuple[bytes, int, bool], tuple[float, list[int]]] = {}
+        self._tx: dict[tuple[bytes, bool], list[int]] = {}
+        self._warmup = metrics.warmup_s
+        self._send_s_per_byte = {
+            False: profile.per_kbyte_us * 1e-9,
+            True: (profile.per_kbyte_us + profile.tls.per_kbyte_us) * 1e-9,
+        }
+        fraction = float(profile.static_core_fraction)
+        self._bg_period = float(background_period_s)
+        self._bg_cost = fraction * self._bg_period
+        self._next_bg = 0.0 if fraction > 0 else float("inf")
+
+    def __repr__(self) -> str:
+        return f"<Host {self.name} cores={self.cores}>"
+
+    # -- wiring --------------------------------------------------------------------
+
+    def bind(self, entry: OnMessage, address: Address | None = None, *, reliable: bool | None = None) -> SimTransport:
+        """Hand what arrives at ``address`` (default: the host's only address) to ``entry``.
+
+        ``entry(data, source)`` is the element's entry point (``Proxy.on_message``,
+        ``UserAgent.datagram_received``); returns the transport it sends with.
+        """
+        if address is None:
+            if len(self.addresses) != 1:
+                raise ValueError(
+                    f"host {self.name!r} has {len(self.addresses)} addresses: say which one to bind"
+                )
+            address = self.addresses[0]
+        return self.network.attach(address, entry, reliable=reliable)
+
+    # -- CPU -------------------------------------------------------------------------
+
+    def _assign(self, arrival: float, cost: float) -> float:
+        """Queue ``cost`` seconds of work arriving at ``arrival``; returns its start time."""
+        if arrival >= self._next_bg:
+            self._background(arrival)
+        free = self._free
+        start = free[0]
+        if start < arrival:
+            start = arrival
+        end = start + cost
+        heapreplace(free, end)
+        self.busy_s += cost
+        busy = self.metrics.busy
+        second = int(start)
+        if int(end) == second and second < len(busy):
+            busy[second] += cost
+        else:
+            self.metrics.add_busy(start, end)
+        return start
+
+    def _background(self, until: float) -> None:
+        """Inject the background-load jobs due up to ``until`` (lazily, in time order)."""
+        period, cost = self._bg_period, self._bg_cost
+        when = self._next_bg
+        self._next_bg = float("inf")  # _assign below must not recurse into here
+        while when <= until:
+            self._assign(when, cost)
+            when += period
+        self._next_bg = when
+
+    def charge(self, cost_us: float) -> None:
+        """Occupy a core for ``cost_us`` µs of work that is not a message (a handshake)."""
+        self._assign(self._env._now, cost_us * 1e-6)
+
+    def flush(self, now: float) -> None:
+        """Account the background load up to ``now`` (before metrics are read)."""
+        if now >= self._next_bg:
+            self._background(now)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def _arrive(self, job: _Job) -> None:
+        now = self._env._now
+        if now >= self._next_bg:
+            self._background(now)
+        waiting = self._waiting
+        while waiting and waiting[0] <= now:
+            waiting.popleft()
+        data = job.data
+        overload = self.overload
+        queued = len(waiting)
+        must_wait = self._free[0] > now  # every core busy (always so when some message waits)
+        if (overload.admit is not None and not overload.admit(self, data, job.source)) or (
+            must_wait and queued >= overload.queue_limit
+        ):
+            self._drop(now)
+            return
+        if (
+            must_wait
+            and queued >= overload.reject_threshold
+            and overload.mode == "reject"
+            and data[:7] == b"INVITE "
+            and _TO_TAG.search(data, 0, data.find(b"\r\n\r\n")) is None
+        ):
+            self._assign(now, overload.reject_cost_us * 1e-6)
+            self._reject(job)
+            return
+        tls = job.transport.wire == "tls"
+        key = (_kind_token(data), len(data), tls)
+        cached = self._costs.get(key)
+        if cached is None:
+            kind = message_kind(data)
+            cost = self.profile.message_cost_us(kind, len(data), tls=tls) * 1e-6
+            label = kind_label(kind)
+            rx = self.metrics.rx
+            bins = rx.get(label)
+            if bins is None:
+                bins = rx[label] = [0] * 64
+            if self.cache_costs:
+                self._costs[key] = (cost, bins)
+        else:
+            cost, bins = cached
+        second = int(now)
+        if second >= len(bins):
+            grow(bins, second)
+        bins[second] += 1
+        self.received += 1
+        start = self._assign(now, cost)
+        if start > now:
+            waiting.append(start)
+        if now >= self._warmup:
+            self.metrics.add_wait(start - now)
+        job.callbacks = _COMPLETED
+        heappush(self._queue, (start + cost, NORMAL, next(self._eid), job))
+
+    def _drop(self, now: float) -> None:
+        self.dropped += 1
+        bins = self.metrics.dropped
+        second = int(now)
+        if second >= len(bins):
+            grow(bins, second)
+        bins[second] += 1
+
+    def _reject(self, job: _Job) -> None:
+        """The front end's stateless 503 to a new INVITE (RFC 3261 §21.5.4)."""
+        try:
+            request = parse(job.data)
+        except ParseError:
+            self._drop(self._env._now)
+            return
+        if not isinstance(request, Request) or request.top_via is None:
+            self._drop(self._env._now)
+            return
+        transport = job.transport
+        response = request.create_response(
+            503, headers=[("Retry-After", str(self.overload.retry_after_s))]
+        )
+        self.rejected += 1
+        bins = self.metrics.rejected
+        second = int(self._env._now)
+        if second >= len(bins):
+            grow(bins, second)
+        bins[second] += 1
+        dest = response_destination(request, job.source, transport.reliable)
+        try:
+            transport.send(response.encode(), dest)
+        except TransportError:
+            self.dropped += 1
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _send(self, transport: SimTransport, data: bytes, dest: Address) -> None:
+        network = self.network
+        target = network._routes.get(dest)
+        if target is None:
+            if not isinstance(data, bytes | bytearray):
+                raise TypeError(f"send() from {transport.local} needs bytes, got {type(data).__name__}")
+            if transport.reliable:
+                raise TransportError(f"no host listens at {dest} (from {self.name} {transport.local})")
+            self.metrics.unroutable += 1
+            return
+        size = len(data)
+        now = self._env._now
+        wire = transport.wire
+        tls = wire == "tls"
+        self._assign(now, size * self._send_s_per_byte[tls])
+        transport.sent += 1
+        key = (_kind_token(data), tls)
+        bins = self._tx.get(key)
+        if bins is None:
+            label = kind_label(message_kind(data))
+            tx = self.metrics.tx
+            bins = tx.get(label)
+            if bins is None:
+                bins = tx[label] = [0] * 64
+            self._tx[key] = bins
+        second = int(now)
+        if second >= len(bins):
+            grow(bins, second)
+        bins[second] += 1
+        host = target.host
+        link = network._links.get((self, host))
+        if link is None:
+            link = network._link(self, host)
+        if wire != "udp" and wire not in link.connections:
+            network._open(link, wire, now)
+        arrival = link.transit(wire, size, now)
+        if arrival is None:
+            return
+        heappush(
+            self._queue,
+            (arrival, NORMAL, next(self._eid), _Job(_ARRIVED, host, bytes(data), transport.local, target)),
+        )

@@ -1,0 +1,215 @@
+"""The simulated network: hosts, the links between them, and where each address lives.
+
+:class:`SimNetwork` plays the role of :class:`sizing.sip.loopback.LoopbackNetwork`
+with simulated links, CPU and metrics, and has the same ``attach`` shape, so
+engine elements plug in the same way::
+
+    env = simpy.Environment()
+    net = SimNetwork(env, seed=1, default_link=LinkSpec(latency_s=0.005))
+    net.add_host("proxy", P, cores=4, profile=profile)
+    proxy = Proxy(net.clock, P, static_router(B))
+    proxy.transport = net.attach(P, proxy.on_message)      # or hosts["proxy"].bind(...)
+    alice = UserAgent(net.clock, A, ...); alice.connect(net)   # UA's own helper works too
+    env.run(until=60)
+    net.metrics.hosts_frame()
+
+A message sent to an address no host has is counted (``Host.metrics.unroutable``)
+and dropped on UDP, and raises :class:`~sizing.sip.interfaces.TransportError`
+on a reliable transport, as the engine expects of a refused connection.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+import simpy
+
+from ..sip.interfaces import Address
+from .clock import SimClock
+from .host import CostProfile, Host, OnMessage, OverloadPolicy, SimTransport
+from .link import WIRE_TRANSPORT, Link, LinkSpec
+from .metrics import Metrics
+
+__all__ = ["SimNetwork"]
+
+RELIABLE = frozenset({"TCP", "TLS", "WS", "WSS"})
+
+
+class SimNetwork:
+    """Hosts joined by links on one SimPy environment, with one :class:`Metrics`.
+
+    ``seed`` seeds every link's RNG (each link draws from its own generator,
+    derived from the seed and the two host names, so runs are reproducible
+    and one link's traffic does not shift another's draws). ``default_link``
+    describes every host pair not given its own :meth:`link`. Queueing delays
+    count from ``warmup_s`` on; the frames' window starts there too.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        *,
+        seed: int = 0,
+        default_link: LinkSpec | None = None,
+        warmup_s: float = 0.0,
+    ) -> None:
+        if not isinstance(env, simpy.Environment):
+            raise TypeError(f"SimNetwork needs a simpy.Environment, got {env!r}")
+        if default_link is not None and not isinstance(default_link, LinkSpec):
+            raise TypeError(f"SimNetwork default_link must be a LinkSpec, got {default_link!r}")
+        self.env = env
+        self.seed = seed
+        self.clock = SimClock(env)
+        self.default_link = default_link if default_link is not None else LinkSpec()
+        self.metrics = Metrics(lambda: env.now, warmup_s)
+        self.hosts: dict[str, Host] = {}
+        self._owner: dict[Address, Host] = {}
+        self._routes: dict[Address, SimTransport] = {}
+        self._links: dict[tuple[Host, Host], Link] = {}
+        self._specs: dict[tuple[str, str], LinkSpec] = {}
+
+    # -- building ----------------------------------------------------------------------
+
+    def add_host(
+        self,
+        name: str,
+        addresses: Address | Iterable[Address],
+        *,
+        cores: int = 1,
+        profile: CostProfile,
+        overload: OverloadPolicy | None = None,
+        background_period_s: float = 0.01,
+        cache_costs: bool = True,
+    ) -> Host:
+        """Add a host owning ``addresses``; see :class:`~sizing.sim.host.Host`."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"add_host(): name must be a non-empty string, got {name!r}")
+        if name in self.hosts:
+            raise ValueError(f"add_host(): a host named {name!r} already exists")
+        addrs = (addresses,) if isinstance(addresses, Address) else tuple(addresses)
+        if not addrs:
+            raise ValueError(f"add_host({name!r}): needs at least one Address")
+        for address in addrs:
+            if not isinstance(address, Address):
+                raise TypeError(f"add_host({name!r}): {address!r} is not an Address")
+            if address.transport not in WIRE_TRANSPORT:
+                raise ValueError(
+                    f"add_host({name!r}): transport {address.transport} of {address} is not simulated "
+                    f"(one of {sorted(WIRE_TRANSPORT)})"
+                )
+            owner = self._owner.get(address)
+            if owner is not None:
+                raise ValueError(f"add_host({name!r}): {address} already belongs to host {owner.name!r}")
+        if overload is None:
+            overload = OverloadPolicy()
+        if not isinstance(overload, OverloadPolicy):
+            raise TypeError(f"add_host({name!r}): overload must be an OverloadPolicy, got {overload!r}")
+        metrics = self.metrics.host(name, cores) if isinstance(cores, int) else None
+        try:
+            host = Host(
+                self, name, addrs, cores=cores, profile=profile, metrics=metrics,  # type: ignore[arg-type]
+                overload=overload, background_period_s=background_period_s, cache_costs=cache_costs,
+            )
+        except (TypeError, ValueError):
+            self.metrics.hosts.pop(name, None)
+            raise
+        self.metrics.before_read.append(host.flush)
+        self.hosts[name] = host
+        for address in addrs:
+            self._owner[address] = host
+        return host
+
+    def link(self, a: str, b: str, spec: LinkSpec, *, both_ways: bool = True) -> None:
+        """Describe the link from host ``a`` to host ``b`` (and back, unless ``both_ways`` is False).
+
+        Must be called before traffic flows between the two hosts.
+        """
+        if not isinstance(spec, LinkSpec):
+            raise TypeError(f"link({a!r}, {b!r}): spec must be a LinkSpec, got {spec!r}")
+        for name in (a, b):
+            if name not in self.hosts:
+                raise KeyError(f"link({a!r}, {b!r}): no host named {name!r}")
+        pairs = [(a, b), (b, a)] if both_ways else [(a, b)]
+        for src, dst in pairs:
+            if (self.hosts[src], self.hosts[dst]) in self._links:
+                raise ValueError(f"link({a!r}, {b!r}): traffic already flows {src} -> {dst}")
+            self._specs[(src, dst)] = spec
+
+    def attach(self, address: Address, on_message: OnMessage, *, reliable: bool | None = None) -> SimTransport:
+        """Listen at ``address`` (owned by a host); ``reliable`` defaults from its transport name.
+
+        Returns the engine's ``Transport`` for that address.
+        """
+        if not isinstance(address, Address):
+            raise TypeError(f"attach() needs an Address, got {address!r}")
+        if not callable(on_message):
+            raise TypeError(f"attach({address}): on_message must be callable, got {on_message!r}")
+        host = self._owner.get(address)
+        if host is None:
+            raise ValueError(f"attach(): no host owns {address}; give it to add_host() first")
+        if address in self._routes:
+            raise ValueError(f"attach(): {address} is already attached")
+        if reliable is None:
+            reliable = address.transport in RELIABLE
+        transport = SimTransport(host, address, on_message, bool(reliable), WIRE_TRANSPORT[address.transport])
+        host.transports[address] = transport
+        self._routes[address] = transport
+        return transport
+
+    def detach(self, address: Address) -> None:
+        """Stop listening at ``address``; messages to it are then unroutable."""
+        transport = self._routes.pop(address, None)
+        if transport is None:
+            raise KeyError(f"detach(): {address} is not attached")
+        del transport.host.transports[address]
+
+    def __contains__(self, address: object) -> bool:
+        return address in self._routes
+
+    def host_of(self, address: Address) -> Host:
+        """The host owning ``address``."""
+        host = self._owner.get(address)
+        if host is None:
+            raise KeyError(f"no host owns {address}")
+        return host
+
+    def links(self) -> list[Link]:
+        """Every link that has carried traffic, in creation order."""
+        return list(self._links.values())
+
+    def run(self, until: float) -> None:
+        """Run the simulation until simulated time ``until`` (seconds)."""
+        self.env.run(until=until)
+
+    # -- internals (used by Host) -----------------------------------------------------------
+
+    def _link(self, src: Host, dst: Host) -> Link:
+        """The link src -> dst, created (with its reverse) on first use."""
+        link = self._links.get((src, dst))
+        if link is not None:
+            return link
+        forward = self._make(src, dst)
+        if src is dst:
+            return forward
+        backward = self._make(dst, src)
+        backward.connections = forward.connections
+        forward.reverse, backward.reverse = backward, forward
+        return forward
+
+    def _make(self, src: Host, dst: Host) -> Link:
+        spec = self._specs.get((src.name, dst.name), self.default_link)
+        rng = random.Random(f"{self.seed}:{src.name}->{dst.name}")
+        link = Link(src.name, dst.name, spec, rng, self.metrics.link(src.name, dst.name))
+        self._links[(src, dst)] = link
+        return link
+
+    def _open(self, link: Link, wire: str, now: float) -> None:
+        """Open a TCP/TLS connection on ``link``; a TLS handshake costs CPU on both ends."""
+        _, new = link.open(wire, now)
+        if new and wire == "tls":
+            spec = link.spec
+            for name in (link.src, link.dst):
+                tls = self.hosts[name].profile.tls
+                cost = tls.handshake_resumed_us if spec.tls_resumed else tls.handshake_full_us
+                self.hosts[name].charge(cost)
