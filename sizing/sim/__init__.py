@@ -9,13 +9,40 @@ same ``attach(address, on_message)`` shape as the loopback network;
 into pandas DataFrames.
 """
 
+from .acd import Acd, AcdStats, AgentId, Ticket
 from .clock import SimClock, SimTimer
 from .host import CostProfile, Host, OverloadPolicy, SimTransport, TableProfile, message_kind
 from .link import Link, LinkSpec
 from .metrics import HostMetrics, LinkMetrics, Metrics, kind_label
 from .network import SimNetwork
+from .workload import (
+    PURPOSES,
+    ArrivalProcess,
+    FlowPicker,
+    HoldingTime,
+    PoissonArrivals,
+    ProfileArrivals,
+    ReplayArrivals,
+    stream,
+    streams,
+)
+from .workload import Patience as PatienceSampler
 
 __all__ = [
+    "PURPOSES",
+    "Acd",
+    "AcdStats",
+    "AgentId",
+    "ArrivalProcess",
+    "FlowPicker",
+    "HoldingTime",
+    "PatienceSampler",
+    "PoissonArrivals",
+    "ProfileArrivals",
+    "ReplayArrivals",
+    "Ticket",
+    "stream",
+    "streams",
     "CostProfile",
     "Host",
     "HostMetrics",
