@@ -219,10 +219,12 @@ def trunks(
 from sizing.measure_cli import add_measure_commands  # noqa: E402
 from sizing.net.serve_cli import add_serve_command  # noqa: E402
 from sizing.scenario import add_schema_command  # noqa: E402
+from sizing.sim.run_cli import add_run_command  # noqa: E402
 
 add_serve_command(app)
 add_schema_command(app)
 add_measure_commands(app)
+add_run_command(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,633 @@
+"""The call flows of a contact centre, driven on the real engine elements of a Topology.
+
+Theory of operation
+-------------------
+:class:`CallCentre` starts every call at the carrier's user agent and follows
+it by its Call-ID (proxies keep it; the SIP Server's legs are mapped through
+its ``on_leg`` hook). The SIP Server's routing callback decides leg B:
+
+- no agents (or no SIP Server): the far end (the ``agents`` host) answers;
+- ``busy_no_answer``: a busy extension (486) or one that never answers (the
+  SIP Server cancels it after ``NO_ANSWER_S`` and answers the caller 480);
+- ``ivr_then_agent``: the media server answers (IVR) for ``IVR_S``, then the
+  call is offered to the ACD;
+- otherwise the call is offered to the ACD at once: an agent chosen on the
+  spot gets the INVITE directly; else the call queues on a media server
+  (answered: trunk channel, media port and RTP held) and is transferred to
+  the agent (RFC 3725 Flow I) when the ACD hands one over.
+
+Once an agent answers, the call lasts ``holding`` seconds, then the caller
+sends BYE. ``blind_transfer``: half way the agent sends REFER to the back
+office, which takes the second half. ``consult_transfer`` (simplified): half
+way the agent puts the caller on hold (re-INVITE), makes a consultation call
+through the SIP Server to the back office for ``CONSULT_S``, hangs it up and
+then sends REFER (without Replaces: the engine's B2BUA does not join dialogs).
+``conference`` is run as a basic call (the engine has no bridge mixing yet).
+``abandoned``: the caller gives up ``ABANDON_S`` after the INVITE (CANCEL if
+unanswered, BYE if a queue answered); callers whose ACD patience runs out do
+the same. ``recording_share`` of calls get a recorder leg.
+
+Media follows the call as a fluid (:mod:`.ledger`): caller <-> SBC (the media
+anchor) and SBC <-> whoever the caller talks to (media server or agents), and
+two one-way streams to the recorder; rates from :func:`sizing.media.call_bandwidth`.
+CTI events and hot-standby replication are bytes on links and CPU at both ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...media import call_bandwidth
+from ...sip.b2bua import BridgedCall, Reject, Target
+from ...sip.interfaces import Address
+from ...sip.message import Request
+from ...sip.ua import AnswerPolicy, Call, CallEvent, CallState
+from ...sip.uri import URI
+from ...tls import wire_bytes
+from ..acd import Acd
+from ..workload import ArrivalProcess, FlowPicker, HoldingTime, Patience, stream, streams
+from .ledger import MediaLedger, Stream
+
+if TYPE_CHECKING:
+    from ..topology import Node, SipServer, Topology
+
+__all__ = ["ABANDON_S", "CONSULT_S", "IVR_S", "NO_ANSWER_S", "RING_S", "CallCentre", "FlowCall"]
+
+RING_S = 2.0
+"""How long an agent's phone rings before the agent answers."""
+IVR_S = 20.0
+"""IVR treatment before an ivr_then_agent call is queued for an agent."""
+CONSULT_S = 15.0
+"""Length of the consultation call of a consult_transfer."""
+ABANDON_S = 1.0
+"""When an abandoned-flow caller gives up, after the INVITE."""
+NO_ANSWER_S = 15.0
+"""The SIP Server gives up ringing an extension after this long (480 to the caller)."""
+MEDIA_TICK_S = 0.1
+"""Period of the media CPU jobs on media-handling hosts."""
+DOMAIN = "cc.example"
+
+
+@dataclass(frozen=True)
+class AgentPhones(AnswerPolicy):
+    """The answer policy of the agents host: agents and the back office ring then
+    answer, ``busy`` answers 486, ``noanswer`` rings until cancelled."""
+
+    def for_request(self, request: object) -> AnswerPolicy:
+        user = request.uri.user if isinstance(request, Request) else None
+        if user == "busy":
+            return _BUSY
+        if user == "noanswer":
+            return _NO_ANSWER
+        return self
+
+
+_BUSY = AnswerPolicy(486, ring_s=RING_S)
+_NO_ANSWER = AnswerPolicy(200, ring_s=10 * 3600.0)
+
+
+class FlowCall:
+    """One offered call and everything the flows know of it."""
+
+    __slots__ = ("key", "flow", "t0", "holding", "recorded", "measured", "caller", "bridged", "server",
+                 "ticket", "agent", "direct", "stage", "srd", "status", "answered_at", "peer",
+                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done")
+
+    def __init__(self, key: str, flow: str, t0: float, holding: float, recorded: bool, measured: bool) -> None:
+        self.key, self.flow, self.t0, self.holding = key, flow, t0, holding
+        self.recorded, self.measured = recorded, measured
+        self.caller: Call | None = None
+        self.bridged: BridgedCall | None = None
+        self.server: SipServer | None = None
+        self.ticket = None
+        self.agent: int | None = None
+        self.direct = False
+        self.stage = "routing"
+        self.srd: float | None = None
+        self.status: int | None = None
+        self.answered_at: float | None = None
+        self.peer: str | None = None
+        self.streams: list[Stream] = []
+        self.blocked = False
+        self.sbc: str | None = None
+        self.bye_at: float | None = None
+        self.agent_call: Call | None = None
+        self.done = False
+
+
+class CallCentre:
+    """Drives the scenario's traffic through a :class:`Topology` and collects call KPIs."""
+
+    def __init__(self, topology: Topology, seed: int) -> None:
+        self.topo = topology
+        scenario = topology.scenario
+        self.scenario = scenario
+        self.clock = topology.net.clock
+        self.warmup = scenario.warmup_s
+        self.end = scenario.warmup_s + scenario.duration_s
+        rngs = streams(seed)
+        self.arrivals = ArrivalProcess.from_scenario(scenario, rngs["arrivals"])
+        self.holding = HoldingTime.from_scenario(scenario, rngs["holding"])
+        self.picker = FlowPicker(scenario.traffic.mix.shares(), rngs["flows"])
+        self.record_rng = stream(seed, "recording")
+        self.reg_rng = stream(seed, "registrations")
+        self.calls: dict[str, FlowCall] = {}
+        self.legs: dict[str, tuple[FlowCall, str]] = {}
+        self.ledger = MediaLedger()
+        self.acd: Acd | None = None
+        servers = topology.sip_servers
+        if scenario.agents.count > 0 and servers:
+            self.acd = Acd(self.clock, scenario.agents.count, scenario.agents.wrap_up_s,
+                           patience=Patience.from_scenario(scenario, rngs["patience"]), warmup_s=self.warmup)
+        self.agents_address = topology.nodes[[n.role for n in topology.nodes].index("agents")].address
+        for node in servers:
+            server: SipServer = node.element  # type: ignore[assignment]
+            server.routing = _Route(self, server)  # type: ignore[assignment]
+            server.config = _config(server.config)
+            if topology.recorders:
+                server.config = _with_recorder(server.config, topology.recorders[0].address)
+            server.on_leg = self._on_leg
+            server.on_state = self._on_state
+            server.record = self._record
+        topology.agents.policy = AgentPhones(200, ring_s=RING_S if self.acd is not None else 0.0)
+        topology.agents.on_call = self._agent_call
+        topology.gate.on_change = self._channels
+        topology.gate.on_blocked = self._blocked
+        # figures
+        self.outcomes: Counter[str] = Counter()
+        self.final_status: Counter[int] = Counter()
+        self.srd: list[float] = []
+        self.sdd: list[float] = []
+        self.offered = 0
+        self.blocked = 0
+        self.answered = 0
+        self.completed = 0
+        self.abandoned = 0
+        self._busy = 0
+        self._busy_since = 0.0
+        self._area = 0.0
+        self.peak = 0
+        self._rates()
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _rates(self) -> None:
+        """Bytes/s and packets/s of one RTP direction (media, RTCP and DTMF averaged)."""
+        trunk, network = self.scenario.trunk, self.scenario.network
+        hold = self.scenario.traffic.holding_time_s or 60.0
+        bw = call_bandwidth(trunk.codec, duration_s=hold, bitrate_kbps=trunk.bitrate_kbps,
+                            ptime_ms=trunk.ptime_ms, l2=network.l2, srtp=trunk.srtp,
+                            ip_version=network.ip_version, digits=trunk.dtmf_digits_per_call)
+        self.stream_bytes_s = bw.total_bytes / 2 / hold
+        self.stream_pps = bw.total_packets / 2 / hold
+        self.media_cost: dict[str, tuple[float, int]] = {}
+        for name, host in self.topo.net.hosts.items():
+            cost = getattr(host.profile, "media_packet_us", None)
+            us = cost(srtp=trunk.srtp is not None) if callable(cost) else 0.0
+            if us > 0:
+                self.media_cost[name] = (us, host.cores)
+
+    def start(self) -> None:
+        """Schedule the first arrival, registrations, keep-alives and media CPU."""
+        self._next_arrival(0.0)
+        self._registrations()
+        if self.media_cost:
+            self.clock.call_later(MEDIA_TICK_S, self._media_tick)
+
+    def _next_arrival(self, now: float) -> None:
+        t = self.arrivals.next_arrival(now)
+        if t is not None and t < self.end:
+            self.clock.call_at(t, lambda: self._arrive(t))
+
+    # -- arrivals ------------------------------------------------------------------------------
+
+    def _arrive(self, t: float) -> None:
+        self._next_arrival(t)
+        flow = self.picker.pick()
+        holding = self.holding.sample()
+        recorded = bool(self.topo.recorders) and self.record_rng.random() < self.scenario.traffic.recording_share
+        carrier = self.topo.carrier
+        call = carrier.invite(URI("sip", user="service", host=DOMAIN), on_event=self._caller_event)
+        fc = FlowCall(call.call_id, flow, t, holding, recorded, t >= self.warmup)
+        fc.caller = call
+        if self.topo.sbcs:
+            fc.sbc = self.topo.host_of_call(self.topo.sbcs, call.call_id).name
+        self.calls[call.call_id] = fc
+        if fc.measured:
+            self.offered += 1
+        if flow == "abandoned":
+            self.clock.call_later(ABANDON_S, lambda: self._give_up(fc))
+
+    def _blocked(self, call_id: str, reason: str) -> None:
+        fc = self.calls.get(call_id)
+        if fc is not None and not fc.blocked:
+            fc.blocked = True
+            if fc.measured:
+                self.blocked += 1
+                self.outcomes[f"blocked_{reason}"] += 1
+
+    def _channels(self, busy: int) -> None:
+        now = self.clock.now()
+        start = max(self._busy_since, self.warmup)
+        if now > start:
+            self._area += self._busy * (now - start)
+        self._busy_since = now
+        self._busy = busy
+        if now >= self.warmup and busy > self.peak:
+            self.peak = busy
+
+    # -- the caller's side ------------------------------------------------------------------------
+
+    def _caller_event(self, call: Call, event: CallEvent) -> None:
+        fc = self.calls.get(call.call_id)
+        if fc is None:
+            return
+        now = event.time
+        if event.kind in ("provisional", "answered", "failed") and fc.srd is None and not fc.blocked:
+            fc.srd = now - fc.t0
+            if fc.measured:
+                self.srd.append(fc.srd)
+        if event.kind == "answered":
+            fc.answered_at = now
+            if fc.measured:
+                self.answered += 1
+            self._media(fc)
+            if self.acd is None or fc.flow == "busy_no_answer" or fc.server is None:
+                self._talk(fc, fc.holding, hang_up=True)
+        elif event.kind == "failed":
+            fc.status = event.status
+            if fc.measured and event.status is not None:
+                self.final_status[event.status] += 1
+            self._finish(fc)
+        elif event.kind == "ended":
+            if fc.measured and fc.answered_at is not None:
+                self.completed += 1
+            self._finish(fc)
+
+    def _talk(self, fc: FlowCall, seconds: float, *, hang_up: bool) -> None:
+        if hang_up:
+            self.clock.call_later(seconds, lambda: self._hang_up(fc))
+
+    def _hang_up(self, fc: FlowCall) -> None:
+        call = fc.caller
+        if call is None or call.state is not CallState.CONFIRMED:
+            return
+        fc.bye_at = self.clock.now()
+        request = self.topo.carrier.bye(call)
+        measured = fc.measured
+
+        def done(_client: object, response: object) -> None:
+            if measured and getattr(response, "status", 0) >= 200 and fc.bye_at is not None:
+                self.sdd.append(self.clock.now() - fc.bye_at)
+
+        request.on_response = done
+
+    def _give_up(self, fc: FlowCall) -> None:
+        """The caller abandons: CANCEL before an answer, BYE once a queue answered."""
+        call = fc.caller
+        if call is None or call.ended or fc.done:
+            return
+        if fc.measured:
+            self.abandoned += 1
+        if fc.ticket is not None:
+            fc.ticket.cancel()
+        if call.state is CallState.CONFIRMED:
+            self._hang_up(fc)
+        else:
+            self.topo.carrier.cancel(call)
+
+    def _finish(self, fc: FlowCall) -> None:
+        if fc.done:
+            return
+        fc.done = True
+        now = self.clock.now()
+        for s in fc.streams:
+            self.ledger.stop(s, now)
+        fc.streams = []
+        if fc.ticket is not None:
+            fc.ticket.cancel()
+        self._release_agent(fc)
+        self.calls.pop(fc.key, None)
+
+    def _release_agent(self, fc: FlowCall) -> None:
+        if fc.agent is not None and self.acd is not None and fc.ticket is not None \
+                and fc.ticket.state == "answered":
+            agent, fc.agent = fc.agent, None
+            self.acd.release(agent)
+
+    # -- the SIP Server ---------------------------------------------------------------------------
+
+    def route(self, server: SipServer, request: Request) -> Target | Reject:
+        fc = self.calls.get(request.call_id or "")
+        if fc is None:  # a consultation call placed by an agent
+            return self._target("backoffice")
+        fc.server = server
+        if self.acd is None:
+            return self._target("service")
+        if fc.flow == "busy_no_answer":
+            return self._target("busy" if self.record_rng.random() < 0.5 else "noanswer")
+        media = self._media_server(fc)
+        if fc.flow == "ivr_then_agent" and media is not None:
+            fc.stage = "ivr"
+            fc.peer = media.name
+            return Target(URI("sip", user="ivr", host=DOMAIN), dest=media.address)
+        self._offer(fc)
+        ticket = fc.ticket
+        if ticket.state == "assigned":
+            fc.direct = True
+            fc.agent = ticket.agent
+            fc.stage = "agent"
+            fc.peer = "agents"
+            return self._target(f"agent{ticket.agent}")
+        if media is None:
+            ticket.cancel()
+            return Reject(480, "No Agent Available")
+        fc.stage = "queue"
+        fc.peer = media.name
+        return Target(URI("sip", user="queue", host=DOMAIN), dest=media.address)
+
+    def _target(self, user: str) -> Target:
+        return Target(URI("sip", user=user, host=DOMAIN), dest=self.agents_address)
+
+    def _media_server(self, fc: FlowCall) -> Node | None:
+        pool = self.topo.media_servers
+        return self.topo.host_of_call(pool, fc.key) if pool else None
+
+    def _offer(self, fc: FlowCall) -> None:
+        assert self.acd is not None
+        fc.ticket = self.acd.offer(fc.key, lambda agent: self._assigned(fc, agent), lambda: self._give_up(fc))
+
+    def _assigned(self, fc: FlowCall, agent: int) -> None:
+        if fc.direct:
+            return
+        fc.agent = agent
+        if fc.done:
+            self._release_agent(fc)
+            return
+        self._transfer_if_ready(fc)
+
+    def _transfer_if_ready(self, fc: FlowCall) -> None:
+        bridged, server = fc.bridged, fc.server
+        if fc.agent is None or bridged is None or server is None or fc.stage == "agent":
+            return
+        if bridged.state != "bridged" or bridged.pending is not None:
+            return
+        fc.stage = "agent"
+        server.transfer(bridged, self._target(f"agent{fc.agent}"))
+
+    def _on_leg(self, call: BridgedCall, role: str, leg_call_id: str) -> None:
+        fc = self.calls.get(call.request.call_id or "")
+        if fc is not None:
+            fc.bridged = call
+            self.legs[leg_call_id] = (fc, role)
+
+    def _on_state(self, server: SipServer, call: BridgedCall, kind: str) -> None:
+        self._replicate(server, kind)
+        fc = self.calls.get(call.request.call_id or "")
+        if fc is None or kind != "answer":
+            return
+        fc.bridged = call
+        if fc.stage == "ivr":
+            self.clock.call_later(IVR_S, lambda: self._after_ivr(fc))
+        elif fc.stage == "queue":
+            self._transfer_if_ready(fc)
+
+    def _after_ivr(self, fc: FlowCall) -> None:
+        if fc.done:
+            return
+        fc.stage = "queue"
+        self._offer(fc)
+
+    def _record(self, call: BridgedCall) -> bool:
+        fc = self.calls.get(call.request.call_id or "")
+        if fc is None or not fc.recorded or not self.topo.recorders:
+            return False
+        server = fc.server
+        recorder = self.topo.host_of_call(self.topo.recorders, fc.key)
+        if server is not None:
+            server.config = _with_recorder(server.config, recorder.address)
+        self._record_media(fc, recorder.name)
+        return True
+
+    # -- the agents' side --------------------------------------------------------------------------
+
+    def _agent_call(self, call: Call) -> None:
+        entry = self.legs.pop(call.call_id, None)
+        if entry is None:
+            return
+        fc, _role = entry
+        call.on_event = lambda c, e: self._agent_event(fc, c, e)
+
+    def _agent_event(self, fc: FlowCall, call: Call, event: CallEvent) -> None:
+        if event.kind == "answered":
+            if fc.agent_call is None and fc.agent is not None:
+                fc.agent_call = call
+                fc.peer = "agents"
+                self._media(fc)
+                self._agent_answered(fc, call)
+        elif event.kind in ("ended", "failed") and call is fc.agent_call:
+            self._release_agent(fc)
+
+    def _agent_answered(self, fc: FlowCall, call: Call) -> None:
+        half = fc.holding / 2
+        if fc.flow == "blind_transfer":
+            self.clock.call_later(half, lambda: self._refer(fc, call))
+            self._talk(fc, fc.holding, hang_up=True)
+        elif fc.flow == "consult_transfer":
+            self.clock.call_later(half, lambda: self._consult(fc, call))
+            self._talk(fc, fc.holding + CONSULT_S, hang_up=True)
+        else:
+            self._talk(fc, fc.holding, hang_up=True)
+
+    def _refer(self, fc: FlowCall, call: Call) -> None:
+        if call.state is CallState.CONFIRMED and not fc.done:
+            # the SIP Server resolves Refer-To by its URI (no DNS): name the host's address
+            self.topo.agents.refer(call, f"<{self.topo.agents.contact.replace(user='backoffice')}>")
+
+    def _consult(self, fc: FlowCall, call: Call) -> None:
+        agents = self.topo.agents
+        if call.state is not CallState.CONFIRMED or fc.done or fc.server is None:
+            return
+        agents.reinvite(call)  # hold (the re-INVITE is relayed to the caller)
+        consult = agents.invite(URI("sip", user="backoffice", host=DOMAIN), dest=fc.server.local)
+
+        def hang_up_and_refer() -> None:
+            if consult.state is CallState.CONFIRMED:
+                agents.bye(consult)
+            self._refer(fc, call)
+
+        self.clock.call_later(CONSULT_S, hang_up_and_refer)
+
+    # -- media, CTI, replication --------------------------------------------------------------------
+
+    def _media(self, fc: FlowCall) -> None:
+        """(Re)start the call's media: caller <-> anchor <-> peer."""
+        now = self.clock.now()
+        ledger = self.ledger
+        keep = [s for s in fc.streams if s.src == "recorder" or s.dst.startswith("recorder")]
+        for s in fc.streams:
+            if s not in keep:
+                ledger.stop(s, now)
+        fc.streams = keep
+        peer = fc.peer or "agents"
+        rate, pps = self.stream_bytes_s, self.stream_pps
+        hops = ["carrier", fc.sbc, peer] if fc.sbc else ["carrier", peer]
+        for a, b in zip(hops, hops[1:], strict=False):
+            fc.streams.append(ledger.start(a, b, rate, pps, now))
+            fc.streams.append(ledger.start(b, a, rate, pps, now))
+
+    def _record_media(self, fc: FlowCall, recorder: str) -> None:
+        now = self.clock.now()
+        src = fc.sbc or "agents"
+        for _ in range(2):
+            fc.streams.append(self.ledger.start(src, recorder, self.stream_bytes_s, self.stream_pps, now))
+
+    def _media_tick(self) -> None:
+        hosts = self.topo.net.hosts
+        for name, (us, cores) in self.media_cost.items():
+            pps = self.ledger.host_pps.get(name, 0.0)
+            if pps > 0:
+                per_core = pps * us * MEDIA_TICK_S / cores
+                host = hosts[name]
+                for _ in range(cores):
+                    host.charge(per_core)
+        if self.clock.now() + MEDIA_TICK_S <= self.end:
+            self.clock.call_later(MEDIA_TICK_S, self._media_tick)
+
+    def _replicate(self, server: SipServer, kind: str) -> None:
+        node = next(n for n in self.topo.sip_servers if n.element is server)
+        now = self.clock.now()
+        hosts = self.topo.net.hosts
+        standby = self.topo.standbys.get(node.name)
+        if standby is not None and self.scenario.ha.replication_bytes_per_event > 0:
+            size = self.scenario.ha.replication_bytes_per_event
+            wire = wire_bytes(size, "tcp").forward
+            self.ledger.add_data(node.name, standby.name, wire, now)
+            active, passive = hosts[node.name], hosts[standby.name]
+            active.charge(size / 1000 * active.profile.per_kbyte_us)
+            passive.charge(passive.profile.message_cost_us("default", size, tls=False))
+        cti = self.scenario.cti
+        if self.topo.cti is not None and cti.events_per_call > 0 and cti.bytes_per_event > 0:
+            events = cti.events_per_call / 3.0 * cti.clients  # setup, answer, release carry them
+            if kind == "transfer":
+                return
+            self.ledger.add_data(node.name, self.topo.cti.name, events * wire_bytes(cti.bytes_per_event, "tcp").forward, now)
+            host = hosts[node.name]
+            host.charge(events * cti.bytes_per_event / 1000 * host.profile.per_kbyte_us)
+
+    # -- registrations and keep-alives ----------------------------------------------------------------
+
+    def _registrations(self) -> None:
+        topo, scenario = self.topo, self.scenario
+        if not topo.registrars:
+            return
+        ep = scenario.endpoints
+        groups = []
+        if topo.endpoints is not None:
+            groups.append((topo.endpoints, "phone", ep.count))
+        if scenario.agents.registered and scenario.agents.count > 0:
+            groups.append((topo.agents, "agent", scenario.agents.count))
+        expiry = max(int(ep.expiry_s), 1)
+        for ua, user, count in groups:
+            offsets = self.reg_rng.random(count) * min(float(expiry), self.end)
+            for i, offset in enumerate(offsets.tolist()):
+                aor = f"sip:{user}{i}@{DOMAIN}"
+                dest = topo.registrars[_crc(aor) % len(topo.registrars)]
+                self.clock.call_later(offset, lambda ua=ua, aor=aor, dest=dest: self._register(ua, aor, dest, expiry))
+
+    def _register(self, ua, aor: str, dest: Address, expiry: int) -> None:  # type: ignore[no-untyped-def]
+        ua.register(URI("sip", host=DOMAIN), aor=aor, expires=expiry, dest=dest)
+        keep = self.scenario.endpoints.keepalive
+        if keep.method != "none":
+            self.clock.call_later(keep.interval_s, lambda: self._keepalive(ua, dest, keep.method, keep.interval_s))
+
+    def _keepalive(self, ua, dest: Address, method: str, interval: float) -> None:  # type: ignore[no-untyped-def]
+        if method == "options":
+            ua.options(URI("sip", host=DOMAIN), dest=dest)
+        else:
+            ua.transport.send(b"\r\n\r\n", dest)
+        if self.clock.now() + interval < self.end:
+            self.clock.call_later(interval, lambda: self._keepalive(ua, dest, method, interval))
+
+    # -- figures ----------------------------------------------------------------------------------
+
+    def figures(self) -> dict[str, float]:
+        """Call KPIs over the measured window (calls offered from warmup on)."""
+        now = self.clock.now()
+        self._channels(self._busy)
+        self.ledger.flush(now)
+        offered = self.offered
+        nan = math.nan
+        status = self.final_status
+        redirected = sum(n for s, n in status.items() if 300 <= s < 400)
+        attempts = offered - redirected
+        user_busy = sum(status[s] for s in (480, 486, 600, 603))
+        window = max(now - self.warmup, 0.0)
+        srd = np.asarray(self.srd) * 1000 if self.srd else np.asarray([nan])
+        sdd = np.asarray(self.sdd) * 1000 if self.sdd else np.asarray([nan])
+        kpis: dict[str, float] = {
+            "calls_offered": offered,
+            "calls_blocked": self.blocked,
+            "blocking_ratio": self.blocked / offered if offered else nan,
+            "calls_answered": self.answered,
+            "calls_completed": self.completed,
+            "calls_abandoned": self.abandoned,
+            "scr": self.answered / offered if offered else nan,
+            "ser": self.answered / attempts if attempts else nan,
+            "seer": (self.answered + user_busy) / attempts if attempts else nan,
+            "isa": sum(status[s] for s in (408, 500, 503, 504)) / offered if offered else nan,
+            "srd_p50_ms": float(np.percentile(srd, 50)),
+            "srd_p95_ms": float(np.percentile(srd, 95)),
+            "sdd_p50_ms": float(np.percentile(sdd, 50)),
+            "sdd_p95_ms": float(np.percentile(sdd, 95)),
+            "peak_concurrent_calls": self.peak,
+            "mean_concurrent_calls": self._area / window if window else nan,
+            "offered_cps": offered / window if window else nan,
+        }
+        for s, n in sorted(status.items()):
+            kpis[f"rejected_{s}"] = n
+        if self.acd is not None:
+            acd = self.acd.stats(20.0)
+            kpis.update({
+                "service_level_20s": acd.service_level,
+                "asa_s": acd.asa_s,
+                "abandon_ratio": acd.p_abandon,
+                "agent_occupancy": acd.occupancy,
+                "mean_queue_len": acd.mean_queue_len,
+            })
+        return kpis
+
+
+def _crc(text: str) -> int:
+    import zlib
+
+    return zlib.crc32(text.encode())
+
+
+class _Route:
+    """The SIP Server's routing policy: asks the :class:`CallCentre`."""
+
+    def __init__(self, centre: CallCentre, server: SipServer) -> None:
+        self.centre, self.server = centre, server
+
+    def route(self, request: Request) -> Target | Reject:
+        return self.centre.route(self.server, request)
+
+
+def _config(config):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(config, no_answer_s=NO_ANSWER_S)
+
+
+def _with_recorder(config, address: Address):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    if config.recorder is not None and config.recorder.dest == address:
+        return config
+    return replace(config, recorder=Target(URI("sip", user="recorder", host=DOMAIN), dest=address))

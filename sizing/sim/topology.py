@@ -1,0 +1,429 @@
+"""The contact-centre deployment of a scenario as hosts and engine elements on a SimNetwork.
+
+Theory of operation
+-------------------
+:func:`build_topology` turns ``scenario.topology`` into simulated hosts and
+binds a real engine element to each:
+
+- ``carrier``: the call generator, one :class:`UserAgent` offering SDP;
+- ``sbc-i``: an :class:`EdgeProxy` (a record-routing :class:`Proxy`) that
+  enforces the trunk's channel and CPS limits with a stateful 503;
+- ``proxy-i``: the record-routing proxy pool; the hop before it picks an
+  instance by a CRC-32 hash of the Call-ID (stable across runs and processes);
+- ``sip_server-i``: a :class:`SipServer` (the B2BUA), with an optional
+  ``sip_server-i-standby`` host that receives the call-state replication;
+- ``media_server-i``, ``recorder-i``: user agents that answer (IVR, queue
+  music, recording);
+- ``agents``, ``endpoints``: user agents standing for all agent phones and all
+  other registered phones; ``cti``: the CTI clients (bytes only);
+- ``registrar-i`` when enabled, else a :class:`Registrar` on a second address
+  of each proxy (the proxy pool handles REGISTER).
+
+A missing role is skipped: the path is carrier -> first of sbc / proxy /
+sip_server -> ... -> agents. Addresses are ``10.<role>.0.<instance>``; every
+host uses the trunk's transport (the engine binds one transport per element).
+Links come from ``scenario.links`` (default plus role-pair overrides; the
+scenario's jitter standard deviation becomes the uniform jitter bound with the
+same deviation, ``sqrt(12)`` times it).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import simpy
+
+from ..profile import load_profile
+from ..scenario import Scenario
+from ..sip.b2bua import B2BUA, B2BUAConfig, BridgedCall
+from ..sip.interfaces import Address, TimerConfig
+from ..sip.loopback import receive_bytes
+from ..sip.message import Request, Response
+from ..sip.proxy import Proxy
+from ..sip.registrar import Registrar
+from ..sip.sdp import Capabilities
+from ..sip.transaction import ServerTransaction, Transaction
+from ..sip.ua import UserAgent
+from ..tls import NetParams, TlsCost
+from .host import OverloadPolicy, TableProfile
+from .link import LinkSpec
+from .network import SimNetwork
+
+__all__ = [
+    "EdgeProxy",
+    "Node",
+    "SipServer",
+    "Topology",
+    "TrunkGate",
+    "build_topology",
+    "call_hash",
+]
+
+#: Second octet of each role's addresses.
+_NET = {"carrier": 1, "sbc": 2, "proxy": 3, "sip_server": 4, "media_server": 5, "recorder": 6,
+        "registrar": 7, "agents": 8, "endpoints": 9, "cti": 10, "standby": 11}
+#: Endpoints are not sized: they cost nothing.
+FREE = TableProfile({"default": 0.0}, tls=TlsCost(0.0, 0.0, 0.0))
+REGISTRAR_PORT_OFFSET = 10
+
+
+def call_hash(call_id: str, n: int) -> int:
+    """The pool member (0..n-1) a Call-ID goes to: CRC-32, the same in every process."""
+    return zlib.crc32(call_id.encode()) % n
+
+
+def _address(role: str, index: int, transport: str, port_offset: int = 0) -> Address:
+    port = (5061 if transport == "TLS" else 5060) + port_offset
+    return Address(transport, f"10.{_NET[role]}.0.{index + 1}", port)
+
+
+class TrunkGate:
+    """The carrier trunk's admission: at most ``channels`` calls at once, ``cps_limit``
+    attempts per second (a token bucket holding one second's worth); beyond either the
+    first element answers the INVITE 503."""
+
+    def __init__(self, channels: int, cps_limit: float | None, now: Callable[[], float]) -> None:
+        self.channels = channels
+        self.cps_limit = cps_limit
+        self.now = now
+        self.active: set[str] = set()
+        self.blocked_channels = 0
+        self.blocked_cps = 0
+        self._tokens = max(cps_limit, 1.0) if cps_limit else 0.0
+        self._last = 0.0
+        self.on_change: Callable[[int], object] | None = None
+        """Told the number of channels in use whenever it changes."""
+        self.on_blocked: Callable[[str, str], object] | None = None
+        """Told (Call-ID, "channels" or "cps") of each refused attempt."""
+
+    def admit(self, call_id: str) -> bool:
+        if call_id in self.active:
+            return True
+        reason = None
+        if self.cps_limit:
+            now = self.now()
+            cap = max(self.cps_limit, 1.0)
+            self._tokens = min(cap, self._tokens + (now - self._last) * self.cps_limit)
+            self._last = now
+            if self._tokens < 1.0:
+                reason = "cps"
+        if reason is None and len(self.active) >= self.channels:
+            reason = "channels"
+        if reason is not None:
+            if reason == "cps":
+                self.blocked_cps += 1
+            else:
+                self.blocked_channels += 1
+            if self.on_blocked is not None:
+                self.on_blocked(call_id, reason)
+            return False
+        if self.cps_limit:
+            self._tokens -= 1.0
+        self.active.add(call_id)
+        if self.on_change is not None:
+            self.on_change(len(self.active))
+        return True
+
+    def release(self, call_id: str) -> None:
+        if call_id in self.active:
+            self.active.discard(call_id)
+            if self.on_change is not None:
+                self.on_change(len(self.active))
+
+
+class EdgeProxy(Proxy):
+    """A stateful proxy that is the trunk's first hop: a new INVITE beyond the trunk's
+    limits gets a 503 from its own server transaction (so the ACK is absorbed there);
+    a BYE or a final error to an INVITE releases the channel."""
+
+    gate: TrunkGate | None = None
+
+    def request_received(self, transaction: Transaction | None, request: Request) -> None:
+        gate = self.gate
+        if gate is not None and transaction is not None:
+            call_id = request.call_id or ""
+            if request.method == "INVITE" and request.to_tag is None and not gate.admit(call_id):
+                assert isinstance(transaction, ServerTransaction)
+                self.stats.requests_received["INVITE"] += 1
+                response = request.create_response(503, headers=[("Retry-After", "5")],
+                                                   to_tag=f"gate{zlib.crc32(call_id.encode()):08x}")
+                transaction.respond(response)
+                self.stats.generated[503] += 1
+                return
+            if request.method == "BYE":
+                gate.release(call_id)
+        super().request_received(transaction, request)
+
+    def response_received(self, transaction: Transaction | None, response: Response) -> None:
+        gate = self.gate
+        cseq = response.cseq
+        if gate is not None and response.status >= 300 and cseq is not None and cseq.method == "INVITE":
+            gate.release(response.call_id or "")
+        super().response_received(transaction, response)
+
+
+class SipServer(B2BUA):
+    """The B2BUA with the hooks a simulation needs: call-state events (setup, answer,
+    transfer, release) for HA replication and CTI, per-call recording, the trunk gate
+    when it is the first hop, and the Call-ID of every outbound leg it starts."""
+
+    gate: TrunkGate | None = None
+    on_state: Callable[[SipServer, BridgedCall, str], object] | None = None
+    on_leg: Callable[[BridgedCall, str, str], object] | None = None
+    """Told (call, role, leg Call-ID) of each outbound leg."""
+    record: Callable[[BridgedCall], bool] | None = None
+    """Whether to record a call (None: every call, when a recorder is configured)."""
+
+    def request_received(self, transaction: Transaction | None, request: Request) -> None:
+        gate = self.gate
+        if gate is not None and transaction is not None and request.method == "INVITE" \
+                and request.to_tag is None and not gate.admit(request.call_id or ""):
+            assert isinstance(transaction, ServerTransaction)
+            self._respond(transaction, request, 503, to_tag=self._tag(), headers=[("Retry-After", "5")])
+            return
+        super().request_received(transaction, request)
+
+    def _respond(self, txn, request, status, **kwargs):  # type: ignore[no-untyped-def]
+        # RFC 3261 §12.1.1: a UAS copies Record-Route into its 1xx/2xx to an INVITE, so the
+        # caller's in-dialog requests keep passing the record-routing proxies.
+        if request.method == "INVITE" and 100 < status < 300 and "Record-Route" in request.headers:
+            extra = [("Record-Route", v) for v in request.headers.get_lines("Record-Route")]
+            kwargs["headers"] = [*extra, *kwargs.get("headers", ())]
+        return super()._respond(txn, request, status, **kwargs)
+
+    def _state(self, call: BridgedCall, kind: str) -> None:
+        if self.on_state is not None:
+            self.on_state(self, call, kind)
+
+    def _new_call(self, txn, request):  # type: ignore[no-untyped-def]
+        before = self._number
+        super()._new_call(txn, request)
+        if self._number != before and self.calls and self.calls[-1].request is request:
+            self._state(self.calls[-1], "setup")
+
+    def _start_leg(self, call, role, target, **kwargs):  # type: ignore[no-untyped-def]
+        leg = super()._start_leg(call, role, target, **kwargs)
+        if self.on_leg is not None and leg.invite is not None:
+            self.on_leg(call, role, leg.invite.call_id or "")
+        return leg
+
+    def _bridge_answered(self, leg, response):  # type: ignore[no-untyped-def]
+        super()._bridge_answered(leg, response)
+        self._state(leg.call, "answer")
+
+    def _reconnect(self, call, target, role):  # type: ignore[no-untyped-def]
+        leg = super()._reconnect(call, target, role)
+        self._state(call, "transfer")
+        return leg
+
+    def _start_recording(self, call: BridgedCall) -> None:
+        if self.record is None or self.record(call):
+            super()._start_recording(call)
+
+    def _finish(self, call: BridgedCall, state: str, detail: str) -> None:
+        if not call.ended:
+            if self.gate is not None:
+                self.gate.release(call.request.call_id or "")
+            self._state(call, "release")
+        super()._finish(call, state, detail)
+
+
+@dataclass
+class Node:
+    """One simulated host and the element bound to it."""
+
+    name: str
+    role: str
+    address: Address
+    element: object = None
+    profile_name: str = ""
+
+
+@dataclass
+class Topology:
+    """The built deployment: the network, hosts by role, and the elements the flows drive."""
+
+    scenario: Scenario
+    net: SimNetwork
+    gate: TrunkGate
+    transport: str
+    carrier: UserAgent
+    agents: UserAgent
+    nodes: list[Node] = field(default_factory=list)
+    sbcs: list[Node] = field(default_factory=list)
+    proxies: list[Node] = field(default_factory=list)
+    sip_servers: list[Node] = field(default_factory=list)
+    standbys: dict[str, Node] = field(default_factory=dict)
+    media_servers: list[Node] = field(default_factory=list)
+    recorders: list[Node] = field(default_factory=list)
+    registrars: list[Address] = field(default_factory=list)
+    endpoints: UserAgent | None = None
+    cti: Node | None = None
+
+    def roles(self) -> dict[str, str]:
+        """Host name -> role."""
+        return {n.name: n.role for n in self.nodes}
+
+    def first_hop(self) -> Address:
+        """Where the carrier sends its INVITEs."""
+        for pool in (self.sbcs, self.proxies, self.sip_servers):
+            if pool:
+                return pool[0].address
+        raise ValueError("topology: no sbc, proxy or sip_server")
+
+    def host_of_call(self, pool: list[Node], call_id: str) -> Node:
+        return pool[call_hash(call_id, len(pool))]
+
+
+def link_spec(scenario: Scenario, a: str, b: str) -> LinkSpec:
+    """The LinkSpec between two roles (overrides applied), with the trunk's TLS settings."""
+    link = scenario.links.between(a, b)
+    trunk = scenario.trunk
+    return LinkSpec(
+        latency_s=link.latency_ms / 1000.0,
+        jitter_s=link.jitter_ms * math.sqrt(12.0) / 1000.0,
+        loss=link.loss,
+        tls_version=trunk.tls_version,
+        tls_suite=trunk.cipher_suite,
+        tls_key=trunk.tls_key,
+        tls_resumed=trunk.tls_resumed_share >= 0.5,
+        net=NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2),
+    )
+
+
+def _overload(role_overload) -> OverloadPolicy:  # type: ignore[no-untyped-def]
+    mode = "reject" if role_overload.policy == "503" else "drop"
+    return OverloadPolicy(mode=mode, queue_limit=role_overload.queue_limit,
+                          reject_threshold=role_overload.queue_limit,
+                          retry_after_s=max(int(round(role_overload.retry_after_s)), 0))
+
+
+def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
+                   timers: TimerConfig | None = None) -> Topology:
+    """Hosts, links and elements for ``scenario`` on a new SimNetwork over ``env``."""
+    net = SimNetwork(env, seed=seed, default_link=link_spec(scenario, "__default__", "__none__"),
+                     warmup_s=scenario.warmup_s)
+    transport = scenario.trunk.transport.upper()
+    topo_model = scenario.topology
+    enabled = set(topo_model.enabled())
+    clock = net.clock
+    timers = timers if timers is not None else TimerConfig()
+    caps = Capabilities(codecs=[scenario.trunk.codec])
+    nodes: list[Node] = []
+    seeds = iter(range(seed * 1000 + 1, seed * 1000 + 1000))
+
+    def add(name: str, role: str, index: int, profile_name: str | None, cores: int = 1,
+            overload: OverloadPolicy | None = None, extra: tuple[Address, ...] = ()) -> Node:
+        address = _address(role if role in _NET else "standby", index, transport)
+        profile = load_profile(profile_name) if profile_name else FREE
+        net.add_host(name, (address, *extra), cores=cores, profile=profile, overload=overload)
+        node = Node(name, role, address, profile_name=profile_name or "")
+        nodes.append(node)
+        return node
+
+    def pool(role: str) -> list[Node]:
+        if role not in enabled:
+            return []
+        spec = topo_model.role(role)
+        out = []
+        for i in range(spec.instances):
+            extra: tuple[Address, ...] = ()
+            if role == "proxy" and "registrar" not in enabled:
+                extra = (_address("proxy", i, transport, REGISTRAR_PORT_OFFSET),)
+            out.append(add(f"{role}-{i + 1}", role, i, spec.profile, spec.cores, _overload(spec.overload), extra))
+        return out
+
+    carrier_node = add("carrier", "carrier", 0, None)
+    sbcs, proxies, servers = pool("sbc"), pool("proxy"), pool("sip_server")
+    media, recorders, registrar_nodes = pool("media_server"), pool("recorder"), pool("registrar")
+    agents_node = add("agents", "agents", 0, None)
+    gate = TrunkGate(scenario.trunk.channels, scenario.trunk.cps_limit, clock.now)
+
+    # the element of each pool, each hop choosing the next pool's member by Call-ID
+    def chooser(nodes_: list[Node]) -> Callable[[Request], list[Address]]:
+        return lambda request: [nodes_[call_hash(request.call_id or "", len(nodes_))].address]
+
+    agents_target = [agents_node]
+    after_proxy = servers or agents_target
+    after_sbc = proxies or after_proxy
+    for index, (pool_nodes, nxt) in enumerate(((sbcs, after_sbc), (proxies, after_proxy))):
+        for node in pool_nodes:
+            proxy = EdgeProxy(clock, node.address, chooser(nxt), timers=timers, seed=next(seeds))
+            if index == 0 or not sbcs:
+                proxy.gate = gate
+            proxy.transport = net.attach(node.address, proxy.on_message)
+            node.element = proxy
+    topology = Topology(scenario, net, gate, transport, carrier=None, agents=None)  # type: ignore[arg-type]
+    for node in servers:
+        server = SipServer(clock, node.address, lambda request: None, config=B2BUAConfig(user="sipserver"),
+                           timers=timers, seed=next(seeds))
+        if not sbcs and not proxies:
+            server.gate = gate
+        server.transport = net.attach(node.address, server.datagram_received)
+        node.element = server
+        if scenario.ha.hot_standby:
+            spec = topo_model.sip_server
+            standby = add(f"{node.name}-standby", "sip_server", 100 + len(topology.standbys), spec.profile,
+                          spec.cores)
+            standby.role = "sip_server_standby"
+            topology.standbys[node.name] = standby
+
+    def answering_ua(node: Node, user: str) -> UserAgent:
+        ua = UserAgent(clock, node.address, user=user, config=timers, seed=next(seeds), capabilities=caps)
+        ua.transport = net.attach(node.address, ua.datagram_received)
+        node.element = ua
+        return ua
+
+    for node in media:
+        answering_ua(node, "media")
+    for node in recorders:
+        answering_ua(node, "recorder")
+    agents = answering_ua(agents_node, "agent")
+    carrier = UserAgent(clock, carrier_node.address, user="carrier", config=timers, seed=next(seeds),
+                        capabilities=caps, outbound_proxy=None)
+    carrier.transport = net.attach(carrier_node.address, carrier.datagram_received)
+    carrier_node.element = carrier
+
+    registrars: list[Address] = []
+    for node in registrar_nodes or proxies:
+        registrar = Registrar(clock, timers=timers, seed=next(seeds))
+        address = node.address if registrar_nodes else _address("proxy", proxies.index(node), transport,
+                                                                 REGISTRAR_PORT_OFFSET)
+        registrar_transport = net.attach(address, lambda data, source, r=registrar, a=address:
+                                         receive_bytes(r.layer, net._routes[a], data, source))
+        del registrar_transport  # the registrar answers through the transport it received on
+        if registrar_nodes:
+            node.element = registrar
+        registrars.append(address)
+    endpoints = None
+    if scenario.endpoints.count > 0:
+        ep_node = add("endpoints", "endpoints", 0, None)
+        endpoints = UserAgent(clock, ep_node.address, user="phone", config=timers, seed=next(seeds))
+        endpoints.transport = net.attach(ep_node.address, endpoints.datagram_received)
+        ep_node.element = endpoints
+    cti = add("cti", "cti", 0, None) if scenario.cti.clients > 0 and servers else None
+
+    topology.nodes = nodes
+    topology.sbcs, topology.proxies, topology.sip_servers = sbcs, proxies, servers
+    topology.media_servers, topology.recorders = media, recorders
+    topology.registrars = registrars
+    topology.carrier, topology.agents, topology.endpoints, topology.cti = carrier, agents, endpoints, cti
+    carrier.outbound_proxy = topology.first_hop()
+    _links(scenario, net, nodes)
+    return topology
+
+
+def _links(scenario: Scenario, net: SimNetwork, nodes: list[Node]) -> None:
+    """A LinkSpec for every host pair whose roles have an override (both ways)."""
+    if not scenario.links.overrides:
+        return
+    def role_name(role: str) -> str:
+        return {"sip_server_standby": "sip_server", "endpoints": "agents"}.get(role, role)
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1:]:
+            ra, rb = role_name(a.role), role_name(b.role)
+            if scenario.links.between(ra, rb) is not scenario.links.default:
+                net.link(a.name, b.name, link_spec(scenario, ra, rb))

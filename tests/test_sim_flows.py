@@ -1,0 +1,122 @@
+"""Call flows through the simulated contact centre: message counts, admission, ACD, transfers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import simpy
+
+from sizing.scenario import scenario_from_mapping
+from sizing.sim.flows import CallCentre
+from sizing.sim.topology import build_topology
+
+
+def run(tmp_path: Path, times: list[float], until: float = 40.0, **extra):  # type: ignore[no-untyped-def]
+    """Calls arriving at ``times`` (replayed), fixed holding; returns topology and centre."""
+    csv = tmp_path / "arrivals.csv"
+    csv.write_text("time_s\n" + "".join(f"{t}\n" for t in times))
+    data = {
+        "warmup_s": 0, "duration_s": until,
+        "traffic": {"holding_time_s": 4, "holding": {"kind": "fixed"},
+                    "arrivals": {"process": "replay", "csv": str(csv)}},
+        "trunk": {"channels": 10},
+        "topology": {"proxy": {"instances": 1}},
+    }
+    for key, value in extra.items():
+        base = data.get(key)
+        data[key] = {**base, **value} if isinstance(base, dict) else value
+    scenario = scenario_from_mapping(data)
+    env = simpy.Environment()
+    topo = build_topology(scenario, env, seed=3)
+    centre = CallCentre(topo, 3)
+    centre.start()
+    env.run(until=until)
+    return topo, centre
+
+
+def handled(topo, name: str) -> int:  # type: ignore[no-untyped-def]
+    """Messages a host received plus those it sent."""
+    host = topo.net.hosts[name]
+    return host.received + sum(t.sent for t in host.transports.values())
+
+
+def test_a_basic_call_is_14_messages_at_each_record_routing_proxy(tmp_path: Path) -> None:
+    topo, centre = run(tmp_path, [1.0])
+    assert centre.figures()["calls_completed"] == 1
+    assert handled(topo, "sbc-1") == 14
+    assert handled(topo, "proxy-1") == 14
+    # the SIP Server receives the caller's INVITE, ACK and BYE and the far end's 100, 180,
+    # 200 (INVITE) and 200 (BYE)
+    rx = topo.net.metrics.hosts["sip_server-1"].rx
+    assert {k: sum(v) for k, v in rx.items()} == {"INVITE": 1, "1xx": 2, "2xx": 2, "ACK": 1, "BYE": 1}
+
+
+def test_calls_beyond_the_trunk_channels_are_blocked_with_503(tmp_path: Path) -> None:
+    topo, centre = run(tmp_path, [1.0, 1.5, 2.0], trunk={"channels": 2})
+    kpis = centre.figures()
+    assert kpis["calls_blocked"] == 1
+    assert kpis["rejected_503"] == 1
+    assert topo.proxies[0].element.stats.requests_received["INVITE"] == 2  # the 503 never went further
+
+
+def test_the_cps_limit_rejects_attempts_above_the_rate(tmp_path: Path) -> None:
+    _, centre = run(tmp_path, [1.0, 1.1, 1.2, 3.0], trunk={"channels": 10, "cps_limit": 1})
+    assert centre.figures()["calls_blocked"] == 2
+    assert centre.figures()["calls_answered"] == 2
+
+
+def test_a_call_queued_on_the_media_server_is_transferred_to_the_freed_agent(tmp_path: Path) -> None:
+    topo, centre = run(tmp_path, [1.0, 1.2], agents={"count": 1})
+    server = topo.sip_servers[0].element
+    assert server.stats.transfers == 1
+    assert topo.net.metrics.hosts["media_server-1"].rx["INVITE"][1] == 1
+    assert centre.figures()["calls_completed"] == 2
+    assert centre.acd.stats().answered == 2
+
+
+def test_ivr_then_agent_answers_on_the_media_server_first(tmp_path: Path) -> None:
+    topo, centre = run(tmp_path, [1.0], until=60, agents={"count": 2},
+                       traffic={"mix": {"ivr_then_agent": 1.0}})
+    assert topo.sip_servers[0].element.stats.transfers == 1
+    ivr = topo.net.metrics.hosts["media_server-1"]
+    assert sum(ivr.rx["BYE"]) == 1 and "BYE" not in ivr.tx  # the SIP Server releases the IVR leg
+    assert centre.figures()["calls_completed"] == 1
+
+
+def test_blind_transfer_sends_refer_from_the_agent(tmp_path: Path) -> None:
+    topo, centre = run(tmp_path, [1.0], agents={"count": 1},
+                       traffic={"holding_time_s": 10, "mix": {"blind_transfer": 1.0}})
+    assert sum(topo.net.metrics.hosts["sip_server-1"].rx["REFER"]) == 1
+    assert topo.sip_servers[0].element.stats.transfers == 1
+    assert centre.figures()["calls_completed"] == 1
+
+
+def test_abandoned_callers_cancel_while_the_agent_rings(tmp_path: Path) -> None:
+    topo, centre = run(tmp_path, [1.0], agents={"count": 1}, traffic={"mix": {"abandoned": 1.0}})
+    kpis = centre.figures()
+    assert kpis["rejected_487"] == 1 and kpis["calls_abandoned"] == 1
+    assert sum(topo.net.metrics.hosts["sbc-1"].rx["CANCEL"]) == 1
+
+
+def test_busy_or_unanswered_extensions_fail_the_call(tmp_path: Path) -> None:
+    _, centre = run(tmp_path, [1.0, 2.0, 3.0, 4.0], agents={"count": 1},
+                    traffic={"mix": {"busy_no_answer": 1.0}})
+    kpis = centre.figures()
+    assert kpis.get("rejected_486", 0) + kpis.get("rejected_480", 0) == 4
+    assert kpis["calls_answered"] == 0
+
+
+def test_endpoints_register_at_the_proxy_pool_registrar(tmp_path: Path) -> None:
+    topo, _ = run(tmp_path, [1.0], endpoints={"count": 3, "expiry_s": 20,
+                                           "keepalive": {"method": "options", "interval_s": 10}})
+    rx = topo.net.metrics.hosts["proxy-1"].rx
+    assert sum(rx["REGISTER"]) >= 3 * 2  # initial registration and at least one refresh each
+    assert sum(rx["OPTIONS"]) >= 3
+
+
+def test_recorded_calls_get_a_recorder_leg_and_media(tmp_path: Path) -> None:
+    topo, centre = run(tmp_path, [1.0], topology={"proxy": {"instances": 1}, "recorder": {"enabled": True}},
+                       traffic={"recording_share": 1.0})
+    assert topo.sip_servers[0].element.stats.recordings == 1
+    centre.ledger.flush(40.0)
+    assert sum(centre.ledger.media_bytes[("sbc-1", "recorder-1")]) > 0

@@ -1,0 +1,55 @@
+"""The contact-centre topology: hosts per role, deterministic addresses, omitted roles, links."""
+
+from __future__ import annotations
+
+import simpy
+
+from sizing.scenario import scenario_from_mapping
+from sizing.sim.topology import EdgeProxy, SipServer, build_topology, call_hash
+
+BASE = {"traffic": {"calls_per_second": 1, "holding_time_s": 5}, "trunk": {"channels": 10}}
+
+
+def scenario(**extra):  # type: ignore[no-untyped-def]
+    return scenario_from_mapping({**BASE, **extra})
+
+
+def test_every_enabled_role_instance_is_a_host_with_its_cores() -> None:
+    topo = build_topology(scenario(topology={"proxy": {"instances": 3, "cores": 6}}), simpy.Environment(), seed=1)
+    names = [n.name for n in topo.nodes]
+    assert names[:7] == ["carrier", "sbc-1", "proxy-1", "proxy-2", "proxy-3", "sip_server-1", "media_server-1"]
+    assert topo.net.hosts["proxy-2"].cores == 6
+    assert isinstance(topo.proxies[0].element, EdgeProxy)
+    assert isinstance(topo.sip_servers[0].element, SipServer)
+
+
+def test_addresses_are_deterministic_and_follow_the_trunk_transport() -> None:
+    a = build_topology(scenario(trunk={"channels": 10, "transport": "tls"}), simpy.Environment(), seed=1)
+    b = build_topology(scenario(trunk={"channels": 10, "transport": "tls"}), simpy.Environment(), seed=2)
+    assert [n.address for n in a.nodes] == [n.address for n in b.nodes]
+    assert a.sbcs[0].address.transport == "TLS" and a.sbcs[0].address.port == 5061
+
+
+def test_omitted_roles_make_the_carrier_talk_to_the_sip_server() -> None:
+    topo = build_topology(scenario(topology={"sbc": {"enabled": False}, "proxy": {"enabled": False}}),
+                          simpy.Environment(), seed=1)
+    assert topo.first_hop() == topo.sip_servers[0].address
+    assert topo.sip_servers[0].element.gate is topo.gate
+
+
+def test_hot_standby_adds_a_standby_host_per_sip_server() -> None:
+    topo = build_topology(scenario(ha={"hot_standby": True}), simpy.Environment(), seed=1)
+    assert set(topo.standbys) == {"sip_server-1"}
+    assert topo.standbys["sip_server-1"].name in topo.net.hosts
+
+
+def test_link_overrides_apply_to_the_host_pairs_of_their_roles() -> None:
+    topo = build_topology(scenario(links={"overrides": {"carrier->sbc": {"latency_ms": 20}}}),
+                          simpy.Environment(), seed=1)
+    assert topo.net._specs[("carrier", "sbc-1")].latency_s == 0.02
+    assert ("sbc-1", "proxy-1") not in topo.net._specs
+
+
+def test_call_hash_is_stable_and_spreads_calls() -> None:
+    assert call_hash("abc@10.1.0.1", 4) == call_hash("abc@10.1.0.1", 4)
+    assert len({call_hash(f"{i}@h", 2) for i in range(20)}) == 2
