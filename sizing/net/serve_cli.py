@@ -26,7 +26,16 @@ def add_serve_command(app: typer.Typer) -> None:
         answer_code: Annotated[int, typer.Option(help="UAS: final answer, e.g. 200 or 486.")] = 200,
         max_transactions: Annotated[int | None, typer.Option(
             help="Live transactions beyond which new requests get 503 with Retry-After.")] = None,
-        retry_after: Annotated[int, typer.Option(help="Seconds in the Retry-After of that 503.")] = 5,
+        retry_after: Annotated[int, typer.Option(help="Seconds in the Retry-After of every overload 503.")] = 5,
+        overload: Annotated[str, typer.Option(
+            help="Overload signal: lag (ms a message waits, incl. the UDP receive queue), "
+                 "transactions (transactions in active states) or off.")] = "lag",
+        overload_high: Annotated[float | None, typer.Option(
+            help="Load that starts shedding new requests with 503 "
+                 "(default: 100 ms for lag, 1000 for transactions).")] = None,
+        overload_low: Annotated[float | None, typer.Option(
+            help="Load at or below which admission grows back and overload ends "
+                 "(default: 20 ms for lag, 800 for transactions).")] = None,
         log_every: Annotated[int, typer.Option(help="Print a progress line every N calls (0: never).")] = 0,
         duration: Annotated[float | None, typer.Option(
             help="Stop after this many seconds (default: until SIGINT/SIGTERM).")] = None,
@@ -37,6 +46,7 @@ def add_serve_command(app: typer.Typer) -> None:
         """Run one SIP element on a real socket; print its counters on exit."""
         from sizing.cli import fail
         from sizing.net.address import AddressError, parse_address
+        from sizing.net.overload import OverloadConfig, OverloadError
         from sizing.net.server import ServeConfig, ServeError, run_serve
         from sizing.net.tlsconfig import TlsConfig, TlsConfigError
 
@@ -48,13 +58,14 @@ def add_serve_command(app: typer.Typer) -> None:
             fail("--cert and --key go together: give both for a tls: listen address")
         try:
             tls = TlsConfig(certfile=cert, keyfile=key) if cert is not None else None
+            overload_config = OverloadConfig(mode=overload, high=overload_high, low=overload_low)
             config = ServeConfig(
                 role=role, listen=address, tls=tls, forward_to=forward_to,
                 record_route=record_route, ring_s=ring_ms / 1000.0, answer_code=answer_code,
-                max_transactions=max_transactions, retry_after=retry_after,
+                max_transactions=max_transactions, retry_after=retry_after, overload=overload_config,
                 log_every=log_every, duration=duration, seed=seed,
             )
-        except (ServeError, TlsConfigError) as exc:
+        except (ServeError, TlsConfigError, OverloadError) as exc:
             fail(str(exc))
         try:
             run_serve(config)

@@ -4,11 +4,13 @@ The element is the same sans-IO code the simulation runs; this module only
 wires it to a :mod:`sizing.net` transport and an :class:`AsyncioClock`, and
 adds what a long-running server needs around it:
 
-- overload protection: with ``max_transactions`` set, a new out-of-dialog
-  request arriving while the element holds that many live transactions is
-  answered ``503`` with ``Retry-After`` straight from here, instead of
-  growing without bound (in-dialog requests, ACK and CANCEL still pass, so
-  existing calls can end and the load drains);
+- overload control (:mod:`sizing.net.overload`): the load is sampled (by
+  default the time a message waits before it is handled); while overloaded,
+  a share of new out-of-dialog requests is answered ``503`` with
+  ``Retry-After`` straight from here, before any transaction exists, while
+  in-dialog requests, ACK, CANCEL and responses still pass, so admitted calls
+  end and the load drains. ``max_transactions`` adds a hard cap on live
+  transactions (wait states included), a bound on memory;
 - malformed input: answered ``400`` (or dropped when no Via can be read) by
   the engine's :func:`~sizing.sip.loopback.receive_bytes`, and counted; an
   exception inside the element is logged and counted, never fatal;
@@ -22,25 +24,26 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import resource
 import secrets
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sizing.sip.b2bua import B2BUA, StaticRoute, Target
 from sizing.sip.interfaces import Address, TransportError
 from sizing.sip.loopback import ReceiveStats, receive_bytes
-from sizing.sip.message import ParseError, Request, parse
 from sizing.sip.proxy import Proxy, ProxyConfig, static_router, uri_address
 from sizing.sip.registrar import Registrar
-from sizing.sip.transaction import TransactionLayer, response_destination, server_key
+from sizing.sip.transaction import TransactionLayer, response_destination
 from sizing.sip.ua import AnswerPolicy, UserAgent
 from sizing.sip.uri import URI
 
 from .address import socket_host
 from .clock import AsyncioClock
 from .endpoint import open_transport
+from .overload import LoadMonitor, OverloadConfig, OverloadControl, sheddable
 from .stream import Connection, StreamTransport
 from .tlsconfig import TlsConfig
 from .transport import TransportLimits
@@ -54,6 +57,18 @@ log = logging.getLogger(__name__)
 ROLES = ("uas", "proxy", "registrar", "b2bua")
 
 Output = Callable[[str], object]
+
+#: Per-call tables of the engine elements shown by :meth:`Server.live_objects`.
+_LIVE_TABLES = ("calls", "_dialogs", "_clients", "_uas_invites", "_handlers", "_legs", "_invites",
+                "_contexts", "_branches")
+
+
+def _loop_time() -> float:
+    """The running loop's clock (the OverloadControl's time base), monotonic outside a loop."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
 
 
 class ServeError(ValueError):
@@ -80,7 +95,9 @@ class ServeConfig:
     answer_code: int = 200
     max_transactions: int | None = None
     retry_after: int = 5
-    """Seconds in the Retry-After of the 503 sent beyond ``max_transactions``."""
+    """Seconds in the Retry-After of every overload 503 (RFC 3261 §21.5.4)."""
+    overload: OverloadConfig = field(default_factory=OverloadConfig)
+    """How overload is detected (``lag`` by default); ``OverloadConfig("off")`` disables it."""
     log_every: int = 0
     """Print one progress line per this many calls (new INVITE transactions); 0: never."""
     duration: float | None = None
@@ -154,8 +171,12 @@ class Server:
         self.element: UserAgent | Proxy | Registrar | B2BUA | None = None
         self.layer: TransactionLayer | None = None
         self.receive_stats = ReceiveStats()
+        self.overload = OverloadControl(config.overload)
+        self.monitor: LoadMonitor | None = None
         self.overload_rejected = 0
-        """New requests answered 503 because ``max_transactions`` were live."""
+        """New requests answered 503 (overloaded, or ``max_transactions`` live)."""
+        self.limit_rejected = 0
+        """Of those, the ones refused because ``max_transactions`` were live."""
         self.errors = 0
         """Exceptions raised by the element on received input (logged)."""
         self.started = time.monotonic()
@@ -199,8 +220,39 @@ class Server:
                 receive_bytes(registrar.layer, transport, data, source, self.receive_stats)
 
             self._feed = feed
+        self._start_monitor()
         self.started = time.monotonic()
         return self
+
+    def _start_monitor(self) -> None:
+        transport, layer = self.transport, self.layer
+        send_probe = None
+        if isinstance(transport, UdpTransport):
+            local = self.local
+
+            def send_probe(data: bytes) -> bool:
+                try:
+                    transport.send(data, local)
+                except TransportError:
+                    return False
+                return True
+
+        monitor = LoadMonitor(
+            self.overload, send_probe=send_probe, transactions=lambda: layer if layer is not None else ()
+        )
+        monitor.on_change = self._overload_changed
+        monitor.start()
+        self.monitor = monitor
+
+    def _overload_changed(self, overloaded: bool) -> None:
+        control = self.overload
+        unit = "ms" if control.config.mode == "lag" else "active transactions"
+        if overloaded:
+            self.out(f"sizing serve: overloaded (load {control.last_load:.0f} {unit} >= "
+                     f"{control.high:g}): answering a share of new requests 503")
+        else:
+            self.out(f"sizing serve: overload over (load {control.last_load:.0f} {unit}); "
+                     f"{self.overload_rejected} answered 503 so far")
 
     @property
     def local(self) -> Address:
@@ -214,10 +266,14 @@ class Server:
     # -- receiving ------------------------------------------------------------------------
 
     def _received(self, data: bytes, source: Address, connection: Connection | None) -> None:
+        monitor = self.monitor
+        if monitor is not None and source == self.local and monitor.probe_received(data):
+            return
         layer = self.layer
         limit = self.config.max_transactions
+        at_limit = limit is not None and layer is not None and len(layer) >= limit
         try:
-            if limit is not None and layer is not None and len(layer) >= limit and self._shed(data, source):
+            if (at_limit or self.overload.overloaded) and self._shed(data, source, at_limit):
                 return
             self._feed(data, source)
         except Exception:
@@ -226,30 +282,29 @@ class Server:
         if self.config.log_every:
             self._maybe_log()
 
-    def _shed(self, data: bytes, source: Address) -> bool:
-        """Answer 503 to a new out-of-dialog request while at the limit; True if answered."""
-        try:
-            request = parse(data)
-        except ParseError:
-            return False  # the element's own 400 handling applies
-        if not isinstance(request, Request) or request.method in ("ACK", "CANCEL"):
+    def _shed(self, data: bytes, source: Address, at_limit: bool) -> bool:
+        """Answer 503 to a new out-of-dialog request the overload control refuses; True if answered.
+
+        Runs only while overloaded or at the limit, before any transaction
+        exists, so a refusal costs one parse and one small response.
+        """
+        request = sheddable(data)
+        if request is None:
             return False
-        if request.to_tag is not None or request.top_via is None or request.cseq is None:
+        layer, transport = self.layer, self.transport
+        assert layer is not None and transport is not None
+        if request.method == "INVITE" and layer.find_cancelled(request) is not None:
+            return False  # a retransmission of an admitted INVITE: its transaction answers it
+        if not at_limit and self.overload.admit():
             return False
-        assert self.layer is not None and self.transport is not None
-        try:
-            key = server_key(request, request.method)
-        except ValueError:
-            return False
-        if any(txn.key == key for txn in self.layer):
-            return False  # a retransmission: its transaction answers it
         response = request.create_response(
             503, "Service Unavailable", headers=[("Retry-After", str(self.config.retry_after))]
         )
-        dest = response_destination(request, source, self.transport.reliable)
+        dest = response_destination(request, source, transport.reliable)
         with contextlib.suppress(TransportError):
-            self.transport.send(response.encode(), dest)
+            transport.send(response.encode(), dest)
         self.overload_rejected += 1
+        self.limit_rejected += at_limit
         return True
 
     def _transport_failed(self, dest: Address, error: TransportError) -> None:
@@ -275,6 +330,14 @@ class Server:
             out["timeouts"] = sum(stats.timeouts.values())
             out["transaction_transport_errors"] = stats.transport_errors
         out["overload_rejected_503"] = self.overload_rejected
+        out["overload_rejected_at_limit"] = self.limit_rejected
+        control = self.overload
+        out["overload_episodes"] = control.episodes
+        out["overload_time_ms"] = round(control.overloaded_s(_loop_time()) * 1000)
+        out["overload_admitted_while_overloaded"] = control.admitted
+        out["overload_peak_load"] = round(control.peak_load)
+        if self.monitor is not None:
+            out["overload_probes_sent"] = self.monitor.probes_sent
         rejected = self.receive_stats.rejected
         out["malformed_rejected"] = sum(rejected.values())
         out["malformed_dropped"] = self.receive_stats.dropped_requests + self.receive_stats.dropped_responses
@@ -291,6 +354,24 @@ class Server:
             out.update({f"registrar_{k}": v for k, v in element.stats.as_dict().items()})
         if self.transport is not None:
             out.update({f"transport_{k}": v for k, v in self.transport.counters.as_dict().items()})
+        out.update(self.live_objects())
+        out["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return out
+
+    def live_objects(self) -> dict[str, int]:
+        """Sizes of the element's per-call tables (``live_<table>``): a debug view of memory.
+
+        Each must fall back towards zero once traffic stops and the wait states
+        expire; one that keeps growing with traffic is a leak.
+        """
+        out = {"live_transactions": len(self.layer) if self.layer is not None else 0}
+        element = self.element
+        for name in _LIVE_TABLES:
+            table = getattr(element, name, None)
+            if table is not None:
+                out[f"live{name if name.startswith('_') else '_' + name}"] = len(table)
+        if isinstance(element, Registrar):
+            out["live_bindings"] = len(element.store)
         return out
 
     def _maybe_log(self) -> None:
@@ -308,7 +389,9 @@ class Server:
         )
 
     async def aclose(self) -> None:
-        """Stop listening and release the socket."""
+        """Stop sampling and listening; release the socket."""
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.transport is not None:
             await self.transport.aclose()
 
