@@ -156,7 +156,7 @@ def test_bye_from_agent_is_relayed_to_caller(net: Net) -> None:
     net.run()
     assert call.state is CallState.ENDED
     assert net.leg(CALLER, SERVER)[-2:] == ["BYE", "200"]
-    assert net.b2bua.calls == []
+    assert not net.b2bua.calls
 
 
 def test_blind_transfer_by_refer_lands_on_second_agent(net: Net) -> None:
@@ -202,7 +202,7 @@ def test_ivr_first_then_agent_when_ivr_hangs_up() -> None:
     assert agent.state is CallState.CONFIRMED
     assert call.state is CallState.CONFIRMED
     assert call.remote_sdp.media[0].port == 41000
-    assert net.b2bua.calls[0].roles() == ["caller", "ivr", "agent"]
+    assert next(iter(net.b2bua.calls)).roles() == ["caller", "ivr", "agent"]
 
 
 def test_reinvite_to_caller_keeps_one_sdp_origin_with_new_version() -> None:
@@ -220,7 +220,7 @@ def test_reinvite_to_caller_keeps_one_sdp_origin_with_new_version() -> None:
 def test_transfer_api_reconnects_caller_and_releases_old_leg(net: Net) -> None:
     call = net.call()
     net.run()
-    bridged = net.b2bua.calls[0]
+    bridged = next(iter(net.b2bua.calls))
     net.b2bua.transfer(bridged, "sip:agent2@10.0.0.3")
     net.run(2)
     assert net.incoming["agent2"][0].state is CallState.CONFIRMED
@@ -234,7 +234,7 @@ def test_transfer_of_unanswered_call_is_refused() -> None:
     net.call()
     net.run()
     with pytest.raises(ValueError, match="not bridged"):
-        net.b2bua.transfer(net.b2bua.calls[0], "sip:agent2@10.0.0.3")
+        net.b2bua.transfer(next(iter(net.b2bua.calls)), "sip:agent2@10.0.0.3")
 
 
 def test_recording_leg_gets_sendonly_offer_and_ends_with_call() -> None:

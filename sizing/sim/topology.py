@@ -201,8 +201,10 @@ class SipServer(B2BUA):
     def _new_call(self, txn, request):  # type: ignore[no-untyped-def]
         before = self._number
         super()._new_call(txn, request)
-        if self._number != before and self.calls and self.calls[-1].request is request:
-            self._state(self.calls[-1], "setup")
+        if self._number != before and self.calls:
+            newest = next(reversed(self.calls))
+            if newest.request is request:
+                self._state(newest, "setup")
 
     def _start_leg(self, call, role, target, **kwargs):  # type: ignore[no-untyped-def]
         leg = super()._start_leg(call, role, target, **kwargs)

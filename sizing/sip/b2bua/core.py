@@ -92,7 +92,7 @@ class B2BUA(Features):
         self.receive_stats = ReceiveStats()
         self.uas_policy = UasPolicy(body_types=(SDP, "message/sipfrag", "application/dtmf-relay"))
         self.on_call: Callable[[BridgedCall], object] | None = None
-        self.calls: list[BridgedCall] = []
+        self.calls: dict[BridgedCall, None] = {}  # calls not yet ended, oldest first (O(1) removal)
         """Calls not yet ended (bridged, ringing or transferring)."""
         self._rng = random.Random(seed)
         params = "" if local.transport == "UDP" else f";transport={local.transport.lower()}"
@@ -290,7 +290,7 @@ class B2BUA(Features):
             self._fail_a(call, 400, f"Bad dialog request: {exc}"[:100], tag=tag)
             return
         self._invites[txn] = call
-        self.calls.append(call)
+        self.calls[call] = None
         self._respond(txn, request, 100)
         if request.max_forwards == 0:
             self._fail_a(call, 483)
@@ -527,8 +527,7 @@ class B2BUA(Features):
             return
         call.state = state
         call.events.append((self.clock.now(), detail))
-        if call in self.calls:
-            self.calls.remove(call)
+        self.calls.pop(call, None)
         if state == "ended":
             self.stats.calls_ended += 1
 
