@@ -7,6 +7,8 @@ declare -A NEEDED=(
     [openssl]=openssl
     [sipp]=sip-tester
     [kamailio]=kamailio
+    [chromium]=chromium
+    [chromedriver]=chromium-driver
 )
 # file (a glob) -> Debian package, for what is not a program (e.g. Kamailio modules)
 declare -A NEEDED_FILES=(

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/system-deps.sh
-bash scripts/setup.sh test,bench
-.venv/bin/ruff check sizing tests benchmarks
+bash scripts/setup.sh test,bench,app
+.venv/bin/ruff check sizing tests benchmarks app.py
 exec .venv/bin/python -m pytest "$@"
