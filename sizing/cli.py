@@ -218,6 +218,7 @@ def trunks(
 
 from sizing.measure_cli import add_measure_commands  # noqa: E402
 from sizing.net.serve_cli import add_serve_command  # noqa: E402
+from sizing.plan_cli import add_plan_commands  # noqa: E402
 from sizing.scenario import add_schema_command  # noqa: E402
 from sizing.sim.run_cli import add_run_command  # noqa: E402
 
@@ -225,6 +226,7 @@ add_serve_command(app)
 add_schema_command(app)
 add_measure_commands(app)
 add_run_command(app)
+add_plan_commands(app)
 
 
 def main(argv: list[str] | None = None) -> int:

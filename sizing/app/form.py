@@ -1,0 +1,260 @@
+"""The form model: which scenario fields the planner edits, in which units, with
+which help text, and how form values become a validated :class:`Scenario`.
+
+The form edits a *base* scenario (a preset or an uploaded YAML file): fields it
+does not show (arrival profile, links, CTI, ...) keep the base's values.  Values
+are turned into ``KEY=VALUE`` overrides for :func:`sizing.scenario.apply_overrides`,
+so the form obeys exactly the rules of ``--set`` on the command line (a rate in
+calls/s clears busy-hour calls; call-mix shares leave ``basic`` as the remainder).
+Shares are shown in percent because planners think in percent.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from sizing import media
+from sizing.profile import available_profiles
+from sizing.scenario import FLOWS, ROLES, Scenario, ScenarioError, apply_overrides
+
+__all__ = [
+    "RATE_UNITS",
+    "ROLE_LABELS",
+    "SECTIONS",
+    "FormField",
+    "describe",
+    "fields",
+    "problems_by_field",
+    "scenario_from_values",
+    "values_from_scenario",
+]
+
+Kind = Literal["float", "int", "percent", "select", "check"]
+
+RATE_UNITS = ("calls/s", "busy-hour calls")
+SECTIONS = {
+    "traffic": "Traffic",
+    "mix": "Call mix",
+    "trunk": "Trunk",
+    "topology": "Topology and hardware",
+    "targets": "Targets",
+}
+ROLE_LABELS = {
+    "sbc": "SBC (edge)",
+    "proxy": "SIP proxy",
+    "sip_server": "SIP Server (B2BUA)",
+    "media_server": "Media server",
+    "recorder": "Recorder",
+    "registrar": "Registrar",
+}
+FLOW_LABELS = {
+    "ivr_then_agent": "IVR, then agent",
+    "blind_transfer": "Blind transfer",
+    "consult_transfer": "Consultative transfer",
+    "conference": "Conference",
+    "abandoned": "Abandoned in queue",
+    "busy_no_answer": "Busy / no answer",
+}
+NONE = "none"
+"""How an unset optional choice (no SRTP, codec default ptime) is shown."""
+
+
+def describe(path: str) -> str:
+    """The model's ``description=`` of a dotted field path (help text of its widget)."""
+    model: Any = Scenario
+    info = None
+    for part in path.split("."):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise KeyError(f"{path}: {part!r} is not a field")
+        info = model.model_fields.get(part)
+        if info is None:
+            raise KeyError(f"{path}: no field {part!r}")
+        model = info.annotation
+        args = [a for a in typing.get_args(model) if a is not type(None)]
+        if args and typing.get_origin(model) is not None and len(args) == 1:
+            model = args[0]
+    assert info is not None
+    return info.description or ""
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One widget: ``key`` is the dotted scenario path it sets (or a form-only key)."""
+
+    key: str
+    label: str
+    kind: Kind
+    section: str
+    help: str
+    options: tuple[str, ...] = ()
+    step: float | None = None
+
+
+def _field(path: str, label: str, kind: Kind, section: str, *, help: str | None = None,
+           options: tuple[str, ...] = (), step: float | None = None) -> FormField:
+    text = describe(path) if help is None else help
+    if kind == "percent":
+        text, label = f"{text} In percent.", f"{label} (%)"
+    return FormField(path, label, kind, section, text, options, step)
+
+
+def _codecs() -> tuple[str, ...]:
+    return tuple(c.name for c in media.load_catalogue().values() if c.payload_format != "event")
+
+
+def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
+    """Every widget of the form, in display order; ``extra_profiles`` adds cost
+    profiles (e.g. a calibrated one) to the shipped ones."""
+    profiles = tuple(available_profiles()) + tuple(p for p in extra_profiles
+                                                    if p not in available_profiles())
+    out = [
+        FormField("traffic.rate_unit", "Rate given as", "select", "traffic",
+                  "Enter the offered load as calls per second or as calls in the busy hour "
+                  "(BHCA).", RATE_UNITS),
+        FormField("traffic.rate", "Call rate", "float", "traffic",
+                  f"{describe('traffic.calls_per_second')} {describe('traffic.busy_hour_calls')}",
+                  step=0.1),
+        _field("traffic.holding_time_s", "Average handle time (s)", "float", "traffic",
+               step=10.0),
+        _field("agents.count", "Agents logged in", "int", "traffic"),
+    ]
+    out += [_field(f"traffic.mix.{f}", FLOW_LABELS[f], "percent", "mix", step=1.0)
+            for f in FLOWS[1:]]
+    out.append(_field("traffic.recording_share", "Recorded calls", "percent", "mix", step=5.0))
+    out += [
+        _field("trunk.channels", "Trunk channels", "int", "trunk"),
+        _field("trunk.transport", "Transport", "select", "trunk", options=("udp", "tcp", "tls")),
+        _field("trunk.tls_version", "TLS version", "select", "trunk", options=("1.2", "1.3")),
+        _field("trunk.codec", "Codec", "select", "trunk", options=_codecs()),
+        _field("trunk.ptime_ms", "Packetisation (ms)", "select", "trunk",
+               options=(NONE, "10", "20", "30", "40", "60"),
+               help=f"{describe('trunk.ptime_ms')} ({NONE}: the codec's default)"),
+        _field("trunk.srtp", "SRTP suite", "select", "trunk",
+               options=(NONE, *media.SRTP_SUITES)),
+        _field("trunk.dtmf_digits_per_call", "DTMF digits per call", "int", "trunk"),
+    ]
+    for role in ROLES:
+        out += [
+            _field(f"topology.{role}.enabled", "Enabled", "check", "topology"),
+            _field(f"topology.{role}.instances", "Servers", "int", "topology"),
+            _field(f"topology.{role}.cores", "Cores per server", "int", "topology"),
+            _field(f"topology.{role}.profile", "Cost profile", "select", "topology",
+                   options=profiles),
+        ]
+    out += [
+        _field("targets.cpu_p95_max", "CPU p95 at most", "percent", "targets", step=5.0),
+        _field("targets.srd_p95_max_ms", "Session request delay p95 at most (ms)", "float",
+               "targets", step=50.0),
+        _field("targets.blocking_max", "Blocked calls at most", "percent", "targets", step=0.5),
+    ]
+    return tuple(out)
+
+
+def _get(mapping: Mapping[str, Any], path: str) -> Any:
+    node: Any = mapping
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def values_from_scenario(scenario: Scenario,
+                         form: tuple[FormField, ...] | None = None) -> dict[str, Any]:
+    """Form values (widget key -> value in display units) showing a scenario."""
+    data = scenario.model_dump(mode="json")
+    out: dict[str, Any] = {}
+    traffic = scenario.traffic
+    if traffic.busy_hour_calls is not None:
+        out["traffic.rate_unit"], out["traffic.rate"] = RATE_UNITS[1], traffic.busy_hour_calls
+    else:
+        out["traffic.rate_unit"] = RATE_UNITS[0]
+        out["traffic.rate"] = traffic.rate_cps if traffic.rate_cps is not None else 0.0
+    for f in form or fields(_profiles_of(scenario)):
+        if f.key in out:
+            continue
+        value = _get(data, f.key)
+        if f.kind == "percent":
+            value = round(float(value) * 100, 6)
+        elif f.kind == "float":
+            value = float(value)
+        elif f.kind == "select":
+            value = NONE if value is None else (f"{value:g}" if isinstance(value, float)
+                                                else str(value))
+        out[f.key] = value
+    return out
+
+
+def _profiles_of(scenario: Scenario) -> tuple[str, ...]:
+    return tuple(scenario.topology.role(r).profile for r in ROLES)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return NONE
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def scenario_from_values(base: Scenario, values: Mapping[str, Any]) -> Scenario:
+    """The base scenario with the form's values applied; :class:`ScenarioError`
+    names the field of every problem (``problems_by_field`` places them)."""
+    by_key = {f.key: f for f in fields(_profiles_of(base) + tuple(
+        str(v) for k, v in values.items() if k.endswith(".profile")))}
+    overrides: list[str] = []
+    unit = values.get("traffic.rate_unit", RATE_UNITS[0])
+    if "traffic.rate" in values:
+        path = "traffic.calls_per_second" if unit == RATE_UNITS[0] else "traffic.busy_hour_calls"
+        overrides.append(f"{path}={_text(values['traffic.rate'])}")
+    for key, value in values.items():
+        f = by_key.get(key)
+        if f is None or key in ("traffic.rate", "traffic.rate_unit"):
+            continue
+        if f.kind == "percent":
+            value = None if value is None else float(value) / 100.0
+        overrides.append(f"{key}={_text(value)}")
+    return apply_overrides(base, overrides, source="form")
+
+
+_SHARES_OVER = re.compile(r"the other shares sum to ([0-9.e+-]+) > 1")
+
+#: Problems about a field the form shows under another widget.
+_ALIASES = {
+    "traffic.calls_per_second": "traffic.rate",
+    "traffic.busy_hour_calls": "traffic.rate",
+    "traffic.mix.basic": "traffic.mix",
+}
+
+
+def problems_by_field(error: ScenarioError, keys: set[str]) -> dict[str, list[str]]:
+    """Messages of a :class:`ScenarioError` keyed by the widget they belong under.
+
+    A problem goes to its field's widget, else to the nearest enclosing form key
+    (``traffic.mix`` for the shares, ``topology.<role>`` for a role); anything
+    else is keyed ``""`` with its dotted path spelt out, for a banner above the form.
+    """
+    out: dict[str, list[str]] = {}
+    for p in error.problems:
+        path = _ALIASES.get(p.path, p.path)
+        target = ""
+        probe = path
+        while probe:
+            if probe in keys:
+                target = probe
+                break
+            probe = probe.rpartition(".")[0]
+        message = p.message if target == path or target == _ALIASES.get(p.path) \
+            else f"{p.path or 'scenario'}: {p.message}"
+        over = _SHARES_OVER.fullmatch(p.message)
+        if p.path == "traffic.mix.basic" and over:
+            message = (f"the shares sum to {100 * float(over.group(1)):.0f} %, more than "
+                       "100 %; basic calls take what the others leave")
+        out.setdefault(target, []).append(message)
+    return out

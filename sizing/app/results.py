@@ -1,0 +1,176 @@
+"""What the page shows of an answer: KPI tiles and tables with units, as plain data.
+
+The instant answer is :func:`sizing.plan.plan` without simulation (the closed form
+of :mod:`sizing.plan`, built on :func:`sizing.analytic.estimate`); the simulated
+answer is a :class:`sizing.sim.result.Result` of the deployment as entered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from sizing.app.form import ROLE_LABELS
+from sizing.plan import BINDING_TEXT, Plan, link_name
+from sizing.scenario import Scenario
+from sizing.sim.result import Result
+
+__all__ = ["Tile", "links_mbps", "plan_tiles", "role_tiles", "simulation_tiles",
+           "summary_csv"]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A KPI tile: ``label`` and ``value`` as shown, ``note`` under it, ``help`` on hover."""
+
+    key: str
+    label: str
+    value: str
+    note: str = ""
+    help: str = ""
+
+
+def mbps(x: float) -> str:
+    """Mbps with the precision a planner orders capacity in."""
+    return f"{x:,.1f}" if x >= 10 else f"{x:,.2f}"
+
+
+def plan_tiles(p: Plan) -> list[Tile]:
+    """Deployment-wide tiles: offered load, trunk channels, signalling and media Mbps."""
+    t = p.scenario.targets
+    return [
+        Tile("erlangs", "Offered load (erlangs)", f"{p.offered_erlangs:,.1f}",
+             note="calls/s × average handle time",
+             help="Busy-hour call rate x average handle time."),
+        Tile("trunk_channels", "Trunk channels needed", f"{p.trunk_channels:,}",
+             note=f"Erlang B at {t.blocking_max:.1%} blocking",
+             help="Fewest channels whose Erlang B blocking is at most the target."),
+        Tile("signalling_mbps", "Signalling (Mbps)", mbps(float(p.links["signalling_mbps"].sum())),
+             note="all links, both directions",
+             help="SIP messages on the wire (transport, TLS records and L2 framing included), "
+                  "plus CTI and standby replication."),
+        Tile("media_mbps", "Media (Mbps)", mbps(float(p.links["media_mbps"].sum())),
+             note="all links, both directions",
+             help="RTP relayed by the SBC, played by the media server and forked to the "
+                  "recorder, at layer 2."),
+    ]
+
+
+def role_tiles(p: Plan) -> list[Tile]:
+    """One tile per role: servers needed, their cores, the estimated CPU p95 and the
+    constraint that sets the number."""
+    out = []
+    for r in p.deployment.itertuples():
+        servers = "server" if r.hosts == 1 else "servers"
+        out.append(Tile(
+            f"servers_{r.role}", ROLE_LABELS[r.role], f"{r.hosts} {servers}",
+            note=f"{r.cores_per_host} cores each · CPU p95 {r.cpu_p95:.0%} "
+                 f"(target {r.cpu_target:.0%})",
+            help=f"Set by: {BINDING_TEXT.get(r.binding, r.binding)}."))
+    return out
+
+
+def deployment_frame(p: Plan) -> pd.DataFrame:
+    """The per-role table under the tiles."""
+    deployed = {r: p.scenario.topology.role(r).instances for r in p.deployment["role"]}
+    return pd.DataFrame([{
+        "Role": ROLE_LABELS[r.role],
+        "Servers needed": r.hosts,
+        "Servers entered": deployed[r.role],
+        "Cores per server": r.cores_per_host,
+        "Total cores": r.total_cores,
+        "CPU p95 (%)": round(100 * r.cpu_p95, 1),
+        "CPU target (%)": round(100 * r.cpu_target, 0),
+        "Set by": BINDING_TEXT.get(r.binding, r.binding),
+    } for r in p.deployment.itertuples()])
+
+
+def _fmt_ms(x: float) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:,.0f}" if x >= 10 else f"{x:,.1f}"
+
+
+def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
+    """Tiles of a simulated run, each against its target where there is one."""
+    k, t = result.kpis, scenario.targets
+    blocking = float(k.get("blocking_ratio", math.nan))
+    srd = float(k.get("srd_p95_ms", math.nan))
+    sized = result.hosts[result.hosts["role"].isin(ROLE_LABELS)]
+    worst = sized.loc[sized["cpu_p95"].idxmax()] if not sized.empty else None
+
+    def verdict(ok: bool) -> str:
+        return "meets the target" if ok else "MISSES the target"
+
+    tiles = [
+        Tile("calls_offered", "Calls offered", f"{int(k.get('calls_offered', 0)):,}",
+             note=f"in {scenario.duration_s:,.0f} s measured"),
+        Tile("blocking", "Calls blocked (%)",
+             "n/a" if not math.isfinite(blocking) else f"{100 * blocking:.2f}",
+             note=f"target ≤ {100 * t.blocking_max:.1f} % · "
+                  f"{verdict(not blocking > t.blocking_max)}"),
+        Tile("srd_p95", "SRD p95 (ms)", _fmt_ms(srd),
+             note=f"target ≤ {t.srd_p95_max_ms:,.0f} ms · {verdict(not srd > t.srd_p95_max_ms)}",
+             help="Session request delay (RFC 6076): INVITE to the first non-100 response."),
+        Tile("peak_calls", "Peak concurrent calls", f"{int(k.get('peak_concurrent_calls', 0)):,}",
+             note=f"trunk channels entered: {scenario.trunk.channels:,}"),
+    ]
+    if worst is not None:
+        target = t.cpu_target(str(worst["role"]))
+        tiles.append(Tile("cpu_p95", "Highest CPU p95 (%)", f"{100 * worst['cpu_p95']:.1f}",
+                          note=f"{worst['name']} · target ≤ {100 * target:.0f} % · "
+                               f"{verdict(not worst['cpu_p95'] > target)}"))
+    return tiles
+
+
+def hosts_frame(result: Result) -> pd.DataFrame:
+    """The simulated hosts (sized roles only) with units in the headers."""
+    h = result.hosts[result.hosts["role"].isin(ROLE_LABELS)]
+    return pd.DataFrame({
+        "Host": h["name"],
+        "Role": [ROLE_LABELS[r] for r in h["role"]],
+        "Cores": h["cores"],
+        "CPU mean (%)": (100 * h["cpu_mean"]).round(1),
+        "CPU p95 (%)": (100 * h["cpu_p95"]).round(1),
+        "SIP messages/s": h["msgs_per_s"].round(1),
+        "Queue wait p95 (ms)": h["wait_p95_ms"].round(2),
+        "Rejected/s": h["rejected_per_s"].round(2),
+    })
+
+
+def links_mbps(result: Result, headroom: float) -> pd.DataFrame:
+    """Simulated Mbps per link between roles (both directions, hosts of a role
+    summed), shaped for :func:`sizing.report.figures.bandwidth_per_link`."""
+    roles = dict(zip(result.hosts["name"], result.hosts["role"], strict=True))
+
+    def role(host: str) -> str:
+        if host.endswith("-standby"):
+            return "standby"
+        return roles.get(host) or host
+
+    acc: dict[str, list[float]] = {}
+    for row in result.links.itertuples():
+        name = link_name(role(row.src), role(row.dst))
+        sig_media = acc.setdefault(name, [0.0, 0.0])
+        sig_media[0] += (row.signalling_kbps + row.data_kbps) / 1000
+        sig_media[1] += row.media_kbps / 1000
+    frame = pd.DataFrame([{"link": k, "signalling_mbps": v[0], "media_mbps": v[1]}
+                          for k, v in acc.items()])
+    if frame.empty:
+        return pd.DataFrame(columns=["link", "signalling_mbps", "media_mbps", "total_mbps",
+                                     "required_mbps"])
+    frame["total_mbps"] = frame["signalling_mbps"] + frame["media_mbps"]
+    frame = frame[frame["total_mbps"] > 0].reset_index(drop=True)
+    frame["required_mbps"] = frame["total_mbps"] / (1 - headroom)
+    return frame
+
+
+def summary_csv(result: Result, scenario: Scenario) -> str:
+    """One CSV of a simulated run: the KPIs (with 95 % half-widths), then the hosts."""
+    kpis = pd.DataFrame({"section": "kpi", "name": list(result.kpis),
+                         "value": list(result.kpis.values()),
+                         "ci95": [result.ci.get(k, math.nan) for k in result.kpis]})
+    hosts = result.hosts.assign(section="host")
+    head = f"# scenario: {scenario.name or 'unnamed'}; seed {scenario.seed}; " \
+           f"{scenario.replications} replication(s) of {scenario.duration_s:g} s\n"
+    return head + kpis.to_csv(index=False) + "\n" + hosts.to_csv(index=False)

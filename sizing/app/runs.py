@@ -1,0 +1,122 @@
+"""Running the heavier work for the page: the simulation at a chosen length, the
+report files of a plan, a batch of sites and a profile calibration, each as
+plain data the page can cache and offer for download."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from sizing.app.presets import EXAMPLES
+from sizing.plan import Plan
+from sizing.scenario import Scenario
+
+__all__ = ["QUICK", "RUN_LENGTHS", "calibrate", "for_run", "report_files", "run_batch_csv",
+           "scenario_reports"]
+
+QUICK = "Quick check"
+RUN_LENGTHS = (QUICK, "As in the scenario")
+"""How long the simulation runs: a quick check (1 replication, at most 300 s
+measured after at most 60 s of warm-up) or the scenario's own length."""
+
+
+def for_run(scenario: Scenario, length: str) -> Scenario:
+    """The scenario to simulate for a run length of :data:`RUN_LENGTHS`."""
+    if length == QUICK:
+        return scenario.model_copy(update={
+            "replications": 1, "duration_s": min(scenario.duration_s, 300.0),
+            "warmup_s": min(scenario.warmup_s, 60.0)})
+    if length not in RUN_LENGTHS:
+        raise ValueError(f"run length {length!r}; known: {', '.join(RUN_LENGTHS)}")
+    return scenario
+
+
+def describe_length(scenario: Scenario, length: str) -> str:
+    s = for_run(scenario, length)
+    runs = "1 run" if s.replications == 1 else f"{s.replications} runs"
+    return f"{runs} of {s.duration_s:,.0f} s measured after {s.warmup_s:,.0f} s warm-up"
+
+
+def report_files(plans: dict[str, Plan], title: str) -> dict[str, bytes]:
+    """summary.csv, report.xlsx and report.html of plans (by :func:`sizing.batch.write_reports`)."""
+    from sizing.batch import write_reports
+
+    with tempfile.TemporaryDirectory(prefix="sizing-app-") as tmp:
+        write_reports(plans, tmp, title=title)
+        return {name: (Path(tmp) / name).read_bytes()
+                for name in ("summary.csv", "report.xlsx", "report.html")}
+
+
+@functools.lru_cache(maxsize=8)
+def scenario_reports(yaml_text: str) -> dict[str, bytes]:
+    """The closed-form plan's report files for a scenario YAML, cached because the
+    page asks for them on each download click (generation takes seconds: figures)."""
+    from sizing.plan import plan
+    from sizing.scenario import scenario_from_mapping
+
+    scenario = scenario_from_mapping(yaml.safe_load(yaml_text), source="form")
+    p = plan(scenario, simulate=False)
+    name = scenario.name or "scenario"
+    return report_files({name: p}, f"Sizing report: {name}")
+
+
+def run_batch_csv(csv_bytes: bytes, base_yaml: str | None, name: str = "sites.csv",
+                  on_site: Callable[[int, int], object] | None = None
+                  ) -> tuple[pd.DataFrame, dict[str, bytes]]:
+    """Plan every site of an uploaded sites CSV (closed form) and return the summary
+    table and the report files.  ``base_yaml`` is the scenario rows without a
+    ``base`` cell override; a ``base`` cell names a shipped example the way
+    data/sites.csv does (``examples/contact-centre-500.yaml``).  A bad CSV raises
+    :class:`sizing.batch.BatchError` listing every problem as ``NAME:ROW:COLUMN:
+    message``."""
+    from sizing.batch import BatchError, load_sites
+    from sizing.plan import plan
+    from sizing.report.tables import summary_table
+
+    with tempfile.TemporaryDirectory(prefix="sizing-app-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(csv_bytes)
+        (Path(tmp) / "examples").symlink_to(EXAMPLES, target_is_directory=True)
+        base = None
+        if base_yaml is not None:
+            base = Path(tmp) / "form-scenario.yaml"
+            base.write_text(base_yaml, encoding="utf-8")
+        try:
+            sites = load_sites(path, base=base)
+        except BatchError as exc:
+            raise BatchError([p.replace(f"{tmp}/", "") for p in exc.problems]) from None
+        plans = {}
+        for i, (site, scenario) in enumerate(sites):
+            plans[site] = plan(scenario, simulate=False)
+            if on_site is not None:
+                on_site(i + 1, len(sites))
+    return summary_table(plans), report_files(plans, "Sizing report")
+
+
+def calibrate(csv_bytes: bytes, name: str, directory: str | Path) -> tuple[Path, str]:
+    """Fit a cost profile to a ``sizing measure`` CSV and write it as
+    ``directory/name.yaml``; returns the path and the fit's one-line note.
+    Bad input raises :class:`sizing.calibrate.CalibrationError`."""
+    from sizing.calibrate import (
+        describe_source,
+        fit_note,
+        fit_profile,
+        load_measurements,
+        write_profile,
+    )
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    src = directory / f"{name}-measurements.csv"
+    src.write_bytes(csv_bytes)
+    frame = load_measurements([src])
+    cal = fit_profile(frame, name)
+    note = fit_note(cal)
+    profile = cal.profile.model_copy(update={
+        "source": describe_source(frame, [src.name], "the planner's web form", note)})
+    return write_profile(profile, directory / f"{name}.yaml"), note

@@ -1,0 +1,837 @@
+"""Planning: the smallest deployment that meets a scenario's targets.
+
+Theory of operation
+-------------------
+1. **Closed form** (:func:`closed_form`): the scenario's call mix becomes
+   messages per call on every link of the call path (carrier -> sbc -> proxy ->
+   sip_server -> agents, plus side legs to the media server, the recorder and
+   the registrar; see :data:`LEG` and :func:`link_messages`).  A role's
+   messages are those on its links; :func:`sizing.analytic.estimate` turns them
+   into busy cores with the role's cost profile.  Media relayed by the SBC,
+   played by the media server and received by the recorder is added per
+   packet.  Per host, CPU p95 over 1-s samples is approximated as the mean plus
+   1.645 standard deviations of a Poisson count of messages (each costing the
+   mean cost); the fewest hosts (of the scenario's core count) whose p95 meets
+   the role's target is the first answer.  Trunk channels are the Erlang B
+   inverse at the blocking target; link Mbps are messages x wire bytes plus
+   RTP, divided by ``1 - link_headroom``.
+2. **Simulation** (``simulate=True``): the first answer is simulated with the
+   scenario's replications; a role whose CPU p95 misses its target gets more
+   hosts (in proportion to the miss), SRD misses add a host to the busiest
+   role, blocking misses add channels; a role comfortably under its target is
+   tried with one host fewer.  At most ``max_rounds`` candidate deployments are
+   simulated and the smallest one that met every target is the answer.
+   Confidence is the 95 % interval of each role's CPU p95 across replications.
+
+The answer says, per role, which constraint binds: ``cpu_p95`` (the target),
+``media_ports`` (sessions per media server), ``srd_p95`` (delay target, found
+by simulation) or ``minimum`` (one host is more than enough).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sizing import analytic, media
+from sizing import tls as tls_model
+from sizing.profile import load_profile
+from sizing.scenario import Scenario, apply_overrides
+
+__all__ = [
+    "ASSUMPTIONS",
+    "LEG",
+    "ClosedForm",
+    "Plan",
+    "closed_form",
+    "compare",
+    "cpu_p95_estimate",
+    "hosts_for_target",
+    "link_messages",
+    "plan",
+]
+
+Z95 = 1.645
+"""One-sided 95 % quantile of the standard normal distribution."""
+
+LEG: dict[str, float] = {"INVITE": 1, "1xx": 2, "2xx": 2, "ACK": 1, "BYE": 1}
+"""Messages of one answered call leg on one link: INVITE, 100, 180, 200, ACK, BYE, 200."""
+_CANCELLED = {"INVITE": 1, "1xx": 2, "CANCEL": 1, "2xx": 1, "4xx": 1, "ACK": 1}
+"""A leg cancelled while ringing or queued: INVITE, 100, 180, CANCEL, 200, 487, ACK."""
+_REJECTED = {"INVITE": 1, "1xx": 1, "4xx": 1, "ACK": 1}
+"""A leg rejected: INVITE, 100, 486 or 480, ACK."""
+_REFER = {"REFER": 1, "2xx": 2, "NOTIFY": 1}
+"""A REFER transaction and its final NOTIFY: REFER, 202, NOTIFY, 200."""
+_REGISTER = {"REGISTER": 1, "2xx": 1}
+_OPTIONS = {"OPTIONS": 1, "2xx": 1}
+
+ASSUMPTIONS: dict[str, float] = {
+    "ivr_s": 20.0,
+    "conference_share_of_holding": 0.5,
+    "ha_events_per_call": 4.0,
+}
+"""Closed-form planning assumptions (the simulator models these flows itself):
+the IVR treatment lasts ``ivr_s`` seconds (as the simulator's IVR flow), a
+conference this share of the holding time;
+a SIP Server replicates this many call state changes to its hot standby."""
+
+MESSAGE_BYTES: dict[str, int] = {"INVITE": 900, "ACK": 400, "BYE": 450, "1xx": 350,
+                                 "2xx": 800, "default": 500}
+"""Typical SIP message sizes in bytes (INVITE with SDP, 200 with SDP)."""
+
+
+# ---------------------------------------------------------------------------
+# Closed form
+# ---------------------------------------------------------------------------
+
+
+def _add(target: dict[str, float], counts: Mapping[str, float], times: float = 1.0) -> None:
+    for key, n in counts.items():
+        target[key] = target.get(key, 0.0) + n * times
+
+
+def call_path(scenario: Scenario) -> list[str]:
+    """Hosts and endpoints a call crosses: carrier, the enabled call-path roles, agents."""
+    topo = scenario.topology
+    return ["carrier", *[r for r in ("sbc", "proxy", "sip_server") if topo.role(r).enabled],
+            "agents"]
+
+
+def link_messages(scenario: Scenario) -> dict[tuple[str, str], dict[str, float]]:
+    """Messages per call on each link ``(a, b)``, by method or status class.
+
+    Every call-path link carries one leg per call, shaped by the flow (answered,
+    cancelled, rejected); transfers add a REFER and a leg on the agents' side;
+    IVR and conference calls add legs to the media server; recorded calls a leg
+    to the recorder.  Registrations and keep-alives are per second, not per call,
+    and come from :func:`background_messages`.
+    """
+    path = call_path(scenario)
+    hops = list(zip(path, path[1:], strict=False))
+    topo = scenario.topology
+    shares = scenario.traffic.mix.shares()
+    controller = path[-2]  # the host next to the agents: SIP Server when there is one
+    out: dict[tuple[str, str], dict[str, float]] = {}
+
+    def leg(link: tuple[str, str], counts: Mapping[str, float], share: float) -> None:
+        if share > 0:
+            _add(out.setdefault(link, {}), counts, share)
+
+    answered = sum(shares[f] for f in ("basic", "ivr_then_agent", "blind_transfer",
+                                       "consult_transfer", "conference"))
+    for hop in hops:
+        leg(hop, LEG, answered)
+        leg(hop, _REJECTED, shares["busy_no_answer"])
+    # abandoned: cancelled while queued at the controller, no agent leg
+    for hop in hops[:-1]:
+        leg(hop, _CANCELLED, shares["abandoned"])
+    last = hops[-1]
+    leg(last, _REFER, shares["blind_transfer"] + shares["consult_transfer"])
+    leg(last, LEG, shares["blind_transfer"] + 2 * shares["consult_transfer"]
+        + shares["conference"])
+    if topo.media_server.enabled:
+        leg((controller, "media_server"), LEG, shares["ivr_then_agent"] + 2 * shares["conference"])
+    if topo.recorder.enabled:
+        leg((controller, "recorder"), LEG, scenario.traffic.recording_share * answered)
+    return out
+
+
+def registrar_role(scenario: Scenario) -> str:
+    """The host that answers REGISTER and keep-alive OPTIONS."""
+    topo = scenario.topology
+    return next(r for r in ("registrar", "proxy", "sip_server", "sbc") if topo.role(r).enabled)
+
+
+def background_messages(scenario: Scenario) -> dict[str, float]:
+    """REGISTER and OPTIONS keep-alive messages per second (requests and 200s)."""
+    devices = scenario.endpoints.count + (scenario.agents.count if scenario.agents.registered
+                                          else 0)
+    out: dict[str, float] = {}
+    if devices == 0:
+        return out
+    _add(out, _REGISTER, devices / scenario.endpoints.expiry_s)
+    ka = scenario.endpoints.keepalive
+    if ka.method == "options":
+        _add(out, _OPTIONS, devices / ka.interval_s)
+    return out
+
+
+def _message_bytes(scenario: Scenario) -> dict[str, int]:
+    sizes = dict(MESSAGE_BYTES)
+    sizes["INVITE"] += scenario.trunk.uui_bytes + scenario.trunk.custom_header_bytes
+    return sizes
+
+
+def _transport(scenario: Scenario, link: tuple[str, str]) -> str:
+    """Every host uses the trunk's transport (as the simulator's topology does)."""
+    return scenario.trunk.transport
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """The closed-form answer for one scenario."""
+
+    offered_erlangs: float
+    trunk_channels: int
+    """Erlang B inverse at the blocking target."""
+    roles: pd.DataFrame
+    """Per role: msgs_per_s, busy_cores, media_sessions, hosts, cores_per_host,
+    cpu_p95 (per host, estimated), binding."""
+    links: pd.DataFrame
+    """Per link: signalling_mbps, media_mbps, total_mbps, required_mbps."""
+    estimates: tuple[analytic.Estimate, ...]
+    """The :func:`sizing.analytic.estimate` results it was built from."""
+
+
+def cpu_p95_estimate(busy_cores: float, static_cores: float, msgs_per_s: float,
+                     cores: int) -> float:
+    """Per-host CPU p95 over 1-s samples: (static + dyn + 1.645 dyn / sqrt(msgs/s)) / cores.
+
+    ``busy_cores`` and ``msgs_per_s`` are the host's share; the count of messages
+    in a second is Poisson, each costing the mean cost, so one second's busy
+    time has a standard deviation of dyn / sqrt(msgs/s).
+    """
+    dyn = max(busy_cores - static_cores, 0.0)
+    spread = Z95 * dyn / math.sqrt(msgs_per_s) if msgs_per_s > 0 else 0.0
+    return (static_cores + dyn + spread) / cores
+
+
+def hosts_for_target(busy_cores: float, static_cores: float, msgs_per_s: float, cores: int,
+                     target: float, max_hosts: int = 100_000) -> int:
+    """Fewest hosts of ``cores`` cores whose estimated CPU p95 is at most ``target``;
+    ``busy_cores`` and ``msgs_per_s`` are the role's total (shared evenly)."""
+    if static_cores >= target * cores:
+        raise ValueError(f"the profile's static load ({static_cores:g} cores) alone exceeds "
+                         f"the target of {target:.0%} of {cores} cores")
+    dyn = max(busy_cores - static_cores, 0.0)
+    n = max(1, math.ceil(dyn / (target * cores - static_cores) - 1e-12))
+    while cpu_p95_estimate(static_cores + dyn / n, static_cores, msgs_per_s / n,
+                           cores) > target + 1e-12:
+        n += 1
+        if n > max_hosts:
+            raise ValueError(f"more than {max_hosts} hosts needed")
+    return n
+
+
+def closed_form(scenario: Scenario) -> ClosedForm:
+    """Messages, cores, hosts, trunk channels and Mbps from formulas alone."""
+    t = scenario.traffic
+    cps, holding = t.rate_cps, t.holding_time_s
+    if cps is None or holding is None:
+        raise ValueError("traffic: the closed form needs a call rate and a mean holding time "
+                         "(an arrival replay has neither)")
+    targets = scenario.targets
+    topo = scenario.topology
+    erl = cps * holding
+    channels = int(analytic.servers_for_blocking(erl, targets.blocking_max)) \
+        if 0 < targets.blocking_max < 1 else math.ceil(erl)
+    per_link = link_messages(scenario)
+    background = background_messages(scenario)
+    reg = registrar_role(scenario)
+    enabled = topo.enabled()
+    profiles = {r: load_profile(topo.role(r).profile) for r in enabled}
+    sizes = _message_bytes(scenario)
+    net = tls_model.NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2)
+    trunk = scenario.trunk
+
+    # Role CPU through analytic.estimate: one estimate per role, the edge role
+    # with the trunk's transport and its connection churn.
+    estimates = []
+    busy: dict[str, float] = {}
+    msgs: dict[str, float] = {}
+    for role in enabled:
+        counts: dict[str, float] = {}
+        edge = False
+        for link, c in per_link.items():
+            if role in link:
+                _add(counts, c)
+                edge = edge or "carrier" in link
+        transport = trunk.transport
+        flows = [analytic.Flow("calls", 1.0, {role: counts})]
+        if role == reg and background:
+            flows.append(analytic.Flow("registrations", 1.0,
+                                       {role: {k: v / cps for k, v in background.items()}}))
+        conns = {role: 1.0 / trunk.calls_per_connection} \
+            if edge and transport != "udp" and trunk.calls_per_connection else {}
+        est = analytic.estimate(analytic.EstimateInput(
+            calls_per_second=cps, mean_holding_s=holding, flows=tuple(flows),
+            cost_profiles={role: profiles[role].to_mapping()}, message_bytes=sizes,
+            transport=transport, tls_version=trunk.tls_version, tls_key=trunk.tls_key,
+            connections_per_call=conns, resumed_fraction=trunk.tls_resumed_share,
+            codec=trunk.codec, ptime_ms=trunk.ptime_ms, srtp=trunk.srtp,
+            l2=scenario.network.l2, ip_version=scenario.network.ip_version,
+            target_utilisation=targets.cpu_target(role), target_blocking=max(
+                min(targets.blocking_max, 0.999), 1e-6)))
+        estimates.append(est)
+        busy[role] = est.cpu_cores.get(role, profiles[role].static_core_fraction)
+        msgs[role] = est.messages_per_s.get(role, 0.0)
+
+    # Media: the SBC relays every answered call (2 streams in, 2 out); the media
+    # server plays IVR and bridges conferences; the recorder receives 2 streams.
+    stream = media.stream_bandwidth(trunk.codec, ptime_ms=trunk.ptime_ms,
+                                    bitrate_kbps=trunk.bitrate_kbps, l2=scenario.network.l2,
+                                    srtp=trunk.srtp, ip_version=scenario.network.ip_version)
+    shares = t.mix.shares()
+    answered = 1.0 - shares["abandoned"] - shares["busy_no_answer"]
+    sessions = {
+        "sbc": erl * answered,
+        "media_server": cps * shares["ivr_then_agent"] * ASSUMPTIONS["ivr_s"]
+        + erl * 3 * shares["conference"] * ASSUMPTIONS["conference_share_of_holding"],
+        "recorder": erl * answered * t.recording_share,
+    }
+    packets_per_session = {"sbc": 4 * stream.pps, "media_server": 2 * stream.pps,
+                           "recorder": 2 * stream.pps}
+    for role in ("sbc", "media_server", "recorder"):
+        if role in enabled:
+            per_pkt = profiles[role].media_packet_us(srtp=trunk.srtp is not None)
+            busy[role] += sessions[role] * packets_per_session[role] * per_pkt / 1e6
+
+    rows = []
+    for role in enabled:
+        cfg = topo.role(role)
+        target = targets.cpu_target(role)
+        static = profiles[role].static_core_fraction
+        n_cpu = hosts_for_target(busy[role], static, msgs[role], cfg.cores, target)
+        n_ports = math.ceil(sessions["media_server"] / topo.media_server.media_ports) \
+            if role == "media_server" else 1
+        n = max(n_cpu, n_ports, 1)
+        if n_ports > n_cpu:
+            binding = "media_ports"
+        elif n_cpu > 1 or cpu_p95_estimate(busy[role], static, msgs[role],
+                                           cfg.cores) > 0.5 * target:
+            binding = "cpu_p95"
+        else:
+            binding = "minimum"
+        rows.append({
+            "role": role, "msgs_per_s": msgs[role], "busy_cores": busy[role],
+            "media_sessions": sessions.get(role, 0.0), "hosts": n, "cores_per_host": cfg.cores,
+            "cpu_target": target,
+            "cpu_p95": cpu_p95_estimate(static + (busy[role] - static) / n, static,
+                                        msgs[role] / n, cfg.cores),
+            "binding": binding,
+        })
+    roles = pd.DataFrame(rows)
+
+    # Links: signalling from per-call messages (plus background on the
+    # registrar's link), media from RTP streams; both directions.
+    cti, ha = scenario.cti, scenario.ha
+    link_rows = []
+    sig_links = dict(per_link)
+    if background:
+        agent_link = ("agents", reg) if reg != "sbc" else ("agents", "sbc")
+        sig_links[agent_link] = {}
+    for link, counts in sig_links.items():
+        transport = _transport(scenario, link)
+        bits = 0.0
+        for key, n in counts.items():
+            size = sizes.get(key, sizes["default"])
+            bits += cps * n * tls_model.wire_bytes(size, transport, net=net).total * 8
+        if link[0] == "agents":
+            for key, rate in background.items():
+                size = sizes.get(key, sizes["default"])
+                bits += rate * tls_model.wire_bytes(size, transport, net=net).total * 8
+        link_rows.append({"link": f"{link[0]}->{link[1]}", "signalling_mbps": bits / 1e6,
+                          "media_mbps": 0.0})
+    stream_mbps = stream.l2_kbps / 1000.0
+    anchor = "sbc" if "sbc" in enabled else None
+    media_links = {}
+    if anchor:
+        media_links[("carrier", anchor)] = 2 * sessions["sbc"] * stream_mbps
+        media_links[(anchor, "agents")] = 2 * sessions["sbc"] * stream_mbps
+    source = anchor or "carrier"
+    if "media_server" in enabled:
+        media_links[(source, "media_server")] = 2 * sessions["media_server"] * stream_mbps
+    if "recorder" in enabled:
+        media_links[(source, "recorder")] = 2 * sessions["recorder"] * stream_mbps
+    if "sip_server" in enabled and cti.clients and cti.events_per_call:
+        # every client receives every event, over TCP (as the simulator sends them)
+        event = tls_model.wire_bytes(cti.bytes_per_event, "tcp", net=net).forward
+        link_rows.append({"link": "sip_server->cti", "signalling_mbps":
+                          cps * cti.events_per_call * cti.clients * event * 8 / 1e6,
+                          "media_mbps": 0.0})
+    if "sip_server" in enabled and ha.hot_standby:
+        link_rows.append({"link": "sip_server->standby", "signalling_mbps":
+                          cps * ASSUMPTIONS["ha_events_per_call"]
+                          * ha.replication_bytes_per_event * 8 / 1e6, "media_mbps": 0.0})
+    for (a, b), mbps in media_links.items():
+        name = f"{a}->{b}"
+        row = next((r for r in link_rows if r["link"] == name), None)
+        if row is None:
+            link_rows.append({"link": name, "signalling_mbps": 0.0, "media_mbps": mbps})
+        else:
+            row["media_mbps"] += mbps
+    links = pd.DataFrame(link_rows)
+    links["link"] = [link_name(*x.split("->")) for x in links["link"]]
+    links = links.groupby("link", sort=False, as_index=False).sum()
+    links = links[(links["signalling_mbps"] + links["media_mbps"]) > 0].reset_index(drop=True)
+    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
+    links["required_mbps"] = links["total_mbps"] / (1 - targets.link_headroom)
+    return ClosedForm(erl, channels, roles, links, tuple(estimates))
+
+
+# ---------------------------------------------------------------------------
+# The plan
+# ---------------------------------------------------------------------------
+
+ROLE_NAMES = {"sbc": "SBC", "proxy": "SIP Proxy", "sip_server": "SIP Server",
+              "media_server": "media server", "recorder": "recorder", "registrar": "registrar"}
+"""How a role is named to a planner."""
+
+BINDING_TEXT = {
+    "cpu_p95": "CPU p95 target",
+    "media_ports": "media sessions per host",
+    "srd_p95": "SRD p95 target",
+    "minimum": "one host is enough",
+}
+
+
+@dataclass
+class Plan:
+    """The smallest deployment found for a scenario, and how sure it is."""
+
+    name: str
+    scenario: Scenario
+    """The input scenario (its targets are the plan's)."""
+    deployment: pd.DataFrame
+    """Per role: role, hosts, cores_per_host, total_cores, cpu_p95, cpu_p95_ci (95 %
+    half-width across replications, NaN without), cpu_target, binding."""
+    trunk_channels: int
+    offered_erlangs: float
+    erlang_b_channels: int
+    """The Erlang B first guess (the answer when not simulated)."""
+    links: pd.DataFrame
+    """Per link: signalling_mbps, media_mbps, total_mbps, required_mbps (with
+    headroom), capacity_mbps (NaN when the scenario gives none), fits."""
+    kpis: pd.DataFrame
+    """kpi, value, target, met (simulated KPIs; closed-form figures otherwise)."""
+    candidates: pd.DataFrame
+    """Every simulated deployment: round, hosts per role, channels, met, reason."""
+    confidence: str
+    simulated: bool
+    met: bool
+    """Every target is met by the recommended deployment (closed form: estimated)."""
+    closed: ClosedForm
+    series: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Time series of the recommended deployment's simulation, for figures
+    (``cpu``, ``calls``, ``srd``, ... as the simulator provides them)."""
+
+    def hosts(self) -> dict[str, int]:
+        return dict(zip(self.deployment["role"], self.deployment["hosts"], strict=True))
+
+    def recommended_scenario(self) -> Scenario:
+        """The scenario with the recommended hosts and trunk channels."""
+        return _deploy(self.scenario, self.hosts(), self.trunk_channels)
+
+    def summary(self) -> str:
+        """The deployment in plain words."""
+        parts = []
+        for row in self.deployment.itertuples():
+            parts.append(f"{row.hosts} x {ROLE_NAMES.get(row.role, row.role)} "
+                         f"({row.cores_per_host} cores)")
+        widest = self.links.sort_values("required_mbps", ascending=False).head(1)
+        link = "" if widest.empty else (
+            f"; busiest link {widest['link'].iloc[0]} needs "
+            f"{widest['required_mbps'].iloc[0]:,.1f} Mbps with headroom")
+        how = "confirmed by simulation" if self.simulated else "closed-form estimate"
+        verdict = "" if self.met else " - NOT MET: " + "; ".join(self.shortfalls())
+        return (f"{', '.join(parts)}; {self.trunk_channels:,} trunk channels{link} "
+                f"({how}){verdict}.")
+
+    def shortfalls(self) -> list[str]:
+        """What the recommended deployment misses, in words (empty when all is met)."""
+        out = []
+        for k in self.kpis.itertuples():
+            if k.met is False or k.met is np.False_:
+                out.append(f"{k.kpi} {k.value:.4g} > target {k.target:.4g}")
+        for x in self.links.itertuples():
+            if not x.fits:
+                out.append(f"{x.link} needs {x.required_mbps:,.1f} Mbps with headroom, "
+                           f"capacity {x.capacity_mbps:,.0f} Mbps")
+        return out
+
+    def to_row(self) -> dict[str, Any]:
+        """One flat row for a batch summary (units in the column names)."""
+        row: dict[str, Any] = {"deployment": self.summary(), "met": self.met,
+                               "simulated": self.simulated,
+                               "offered_erlangs": round(self.offered_erlangs, 2),
+                               "trunk_channels": self.trunk_channels}
+        for r in self.deployment.itertuples():
+            row[f"{r.role}.hosts"] = r.hosts
+            row[f"{r.role}.cores_per_host"] = r.cores_per_host
+            row[f"{r.role}.cpu_p95_%"] = round(100 * r.cpu_p95, 1)
+            row[f"{r.role}.binding"] = r.binding
+        for r in self.links.itertuples():
+            row[f"link.{r.link}.required_mbps"] = round(r.required_mbps, 3)
+        for r in self.kpis.itertuples():
+            row[f"kpi.{r.kpi}"] = r.value
+        return row
+
+    def _repr_html_(self) -> str:
+        from sizing.report.html import plan_html
+
+        return plan_html(self)
+
+
+def _deploy(scenario: Scenario, hosts: Mapping[str, int], channels: int) -> Scenario:
+    overrides = [f"topology.{r}.instances={n}" for r, n in hosts.items()]
+    overrides.append(f"trunk.channels={channels}")
+    return apply_overrides(scenario, overrides, source="plan")
+
+
+def _with_targets(scenario: Scenario, targets: Any) -> Scenario:
+    if targets is None:
+        return scenario
+    data = targets.model_dump() if hasattr(targets, "model_dump") else dict(targets)
+    return apply_overrides(scenario, [f"targets.{k}={_yaml(v)}" for k, v in data.items()],
+                           source="targets")
+
+
+def _yaml(value: Any) -> str:
+    import json
+
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def _links_frame(links: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    out = links.copy()
+    caps = []
+    for name in out["link"]:
+        a, b = name.split("->")
+        explicit = any({x.strip() for x in key.split("->")} == {a, b}
+                       for key in scenario.links.overrides)
+        link = scenario.links.between(a, b)
+        cap = link.bandwidth_mbps if (explicit or link.bandwidth_mbps) else None
+        caps.append(np.nan if cap is None else cap)
+    out["capacity_mbps"] = caps
+    out["fits"] = out["capacity_mbps"].isna() | (out["required_mbps"] <= out["capacity_mbps"])
+    rank = {r: i for i, r in enumerate(ORDER)}
+    order = [tuple(rank.get(e, len(ORDER)) for e in x.split("->")) for x in out["link"]]
+    out["_o"] = order
+    return out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+
+
+def _closed_plan(scenario: Scenario, cf: ClosedForm) -> Plan:
+    dep = cf.roles[["role", "hosts", "cores_per_host", "cpu_p95", "cpu_target",
+                    "binding"]].copy()
+    dep.insert(3, "total_cores", dep["hosts"] * dep["cores_per_host"])
+    dep.insert(5, "cpu_p95_ci", np.nan)
+    links = _links_frame(cf.links, scenario)
+    t = scenario.targets
+    blocking = float(analytic.erlang_b(cf.offered_erlangs, cf.trunk_channels))
+    kpis = pd.DataFrame([
+        {"kpi": "blocking_ratio", "value": blocking, "target": t.blocking_max,
+         "met": blocking <= t.blocking_max},
+        {"kpi": "cpu_p95_max", "value": float(dep["cpu_p95"].max()),
+         "target": float(dep["cpu_target"].min()),
+         "met": bool((dep["cpu_p95"] <= dep["cpu_target"] + 1e-12).all())},
+    ])
+    met = bool(kpis["met"].all() and links["fits"].all())
+    return Plan(
+        name=scenario.name, scenario=scenario, deployment=dep,
+        trunk_channels=cf.trunk_channels, offered_erlangs=cf.offered_erlangs,
+        erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis,
+        candidates=pd.DataFrame(), simulated=False, met=met, closed=cf,
+        confidence="closed form only: CPU p95 is a normal approximation of Poisson message "
+                   "counts, blocking is Erlang B; not confirmed by simulation")
+
+
+@dataclass
+class _Measured:
+    """What one simulated candidate showed, per role and overall."""
+
+    cpu_p95: dict[str, float]
+    cpu_p95_ci: dict[str, float]
+    kpis: dict[str, float]
+    links_mbps: dict[str, tuple[float, float]]
+    """link -> (signalling Mbps, media Mbps)."""
+    series: dict[str, pd.DataFrame]
+    replications: int
+
+
+def _finite_mean(values: list[Any]) -> float:
+    finite = [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _ci95(values: list[float]) -> float:
+    """Half-width of a 95 % Student-t interval of the mean (NaN for one value)."""
+    if len(values) < 2:
+        return math.nan
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1)
+                 / math.sqrt(len(values)))
+
+
+def _grow(hosts: dict[str, int], measured: _Measured, scenario: Scenario,
+          channels: int) -> tuple[dict[str, int], int, str]:
+    """The next, larger candidate after a miss, and why."""
+    t = scenario.targets
+    new = dict(hosts)
+    reasons = []
+    for role, n in hosts.items():
+        p95 = measured.cpu_p95.get(role, 0.0)
+        if p95 > t.cpu_target(role):
+            new[role] = max(n + 1, math.ceil(n * p95 / t.cpu_target(role)))
+            reasons.append(f"{role} CPU p95 {p95:.0%} > {t.cpu_target(role):.0%}")
+    srd = measured.kpis.get("srd_p95_ms", 0.0)
+    if srd > t.srd_p95_max_ms and not reasons:
+        role = max(hosts, key=lambda r: measured.cpu_p95.get(r, 0.0) / t.cpu_target(r))
+        new[role] = hosts[role] + 1
+        reasons.append(f"SRD p95 {srd:.0f} ms > {t.srd_p95_max_ms:g} ms")
+    blocking = measured.kpis.get("blocking_ratio", 0.0)
+    if blocking > t.blocking_max:
+        channels = channels + max(1, math.ceil(0.05 * channels))
+        reasons.append(f"blocking {blocking:.2%} > {t.blocking_max:.2%}")
+    return new, channels, "; ".join(reasons)
+
+
+def _shrink(hosts: dict[str, int], measured: _Measured, scenario: Scenario,
+            fixed: Mapping[str, int]) -> dict[str, int]:
+    """One host fewer in every role whose CPU p95 would still meet its target
+    (scaled as n / (n - 1)), never below what media ports need."""
+    new = dict(hosts)
+    for role, n in hosts.items():
+        p95 = measured.cpu_p95.get(role, 1.0)
+        if n > max(1, fixed.get(role, 1)) and p95 * n / (n - 1) < 0.9 * \
+                scenario.targets.cpu_target(role):
+            new[role] = n - 1
+    return new
+
+
+def _met(measured: _Measured, scenario: Scenario) -> tuple[bool, str]:
+    t = scenario.targets
+    misses = [f"{r} CPU p95 {v:.0%}" for r, v in measured.cpu_p95.items()
+              if v > t.cpu_target(r)]
+    if measured.kpis.get("srd_p95_ms", 0.0) > t.srd_p95_max_ms:
+        misses.append(f"SRD p95 {measured.kpis['srd_p95_ms']:.0f} ms")
+    if measured.kpis.get("blocking_ratio", 0.0) > t.blocking_max:
+        misses.append(f"blocking {measured.kpis['blocking_ratio']:.2%}")
+    return not misses, ", ".join(misses)
+
+
+def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
+         progress: Any = None, max_rounds: int = 4) -> Plan:
+    """The smallest deployment meeting the targets (``targets`` replaces the
+    scenario's: a :class:`~sizing.scenario.Targets` or a mapping of its fields).
+
+    The closed form gives the first candidate; with ``simulate`` up to
+    ``max_rounds`` candidates around it are simulated (see the module doc) and
+    the smallest that met every target is returned; when none did, the last one
+    is, with ``met`` False.  ``progress`` is passed to the simulator.
+    """
+    scenario = _with_targets(scenario, targets)
+    cf = closed_form(scenario)
+    if not simulate:
+        return _closed_plan(scenario, cf)
+    return _simulated_plan(scenario, cf, progress=progress, max_rounds=max_rounds)
+
+
+ORDER = ("carrier", "sbc", "proxy", "sip_server", "media_server", "recorder", "registrar",
+         "agents", "endpoints", "cti", "standby")
+"""Order of link ends in link names ("sbc->proxy", never "proxy->sbc")."""
+
+
+def link_name(a: str, b: str) -> str:
+    """Canonical name of the link between two roles or endpoints."""
+    rank = {r: i for i, r in enumerate(ORDER)}
+    x, y = sorted((a, b), key=lambda r: (rank.get(r, len(ORDER)), r))
+    return f"{x}->{y}"
+
+
+def _role_of(host: str, roles: Mapping[str, str]) -> str:
+    role = roles.get(host) or host.rsplit("-", 1)[0]
+    return "standby" if host.endswith("-standby") else role
+
+
+def _measure(results: list[Any]) -> _Measured:
+    """Per-role CPU p95 (the busiest host, mean and CI over replications), KPIs and
+    link Mbps (both directions, by role pair) of one replication's Result each."""
+    per_role: dict[str, list[float]] = {}
+    for res in results:
+        worst = res.hosts.groupby("role")["cpu_p95"].max()
+        for role, v in worst.items():
+            per_role.setdefault(str(role), []).append(float(v))
+    cpu = {r: float(np.mean(v)) for r, v in per_role.items() if r in _SIZED}
+    ci = {r: _ci95(v) for r, v in per_role.items() if r in _SIZED}
+    keys = [k for k, v in results[0].kpis.items() if isinstance(v, int | float)]
+    kpis = {k: _finite_mean([r.kpis.get(k, math.nan) for r in results]) for k in keys}
+    links: dict[str, list[float]] = {}
+    for res in results:
+        roles = dict(zip(res.hosts["name"], res.hosts["role"], strict=True))
+        for row in res.links.itertuples():
+            name = link_name(_role_of(row.src, roles), _role_of(row.dst, roles))
+            acc = links.setdefault(name, [0.0, 0.0])
+            acc[0] += (row.signalling_kbps + row.data_kbps) / 1000 / len(results)
+            acc[1] += row.media_kbps / 1000 / len(results)
+    first = results[0]
+    series = {"cpu": first.cpu_series[[c for c in first.cpu_series.columns
+                                        if _role_of(c, {}) in _SIZED]]}
+    return _Measured(cpu, ci, kpis, {k: (v[0], v[1]) for k, v in links.items()}, series,
+                     len(results))
+
+
+_SIZED = frozenset(("sbc", "proxy", "sip_server", "media_server", "recorder", "registrar"))
+
+
+def _run(scenario: Scenario, progress: Any) -> list[Any]:
+    """One Result per replication (seeds seed, seed+1, ...), run serially: a batch
+    parallelises across sites, so each plan stays single-threaded."""
+    from sizing.sim.simulate import simulate as run_sim
+
+    out = []
+    n = scenario.replications
+    for r in range(n):
+        one = scenario.model_copy(update={"seed": scenario.seed + r, "replications": 1})
+        told = None
+        if progress is not None:
+            def told(t: float, total: float, r: int = r) -> None:
+                progress(r * total + t, n * total)
+        out.append(run_sim(one, progress=told, workers=1))
+    return out
+
+
+def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
+                    max_rounds: int) -> Plan:
+    t = scenario.targets
+    hosts = dict(zip(cf.roles["role"], cf.roles["hosts"].astype(int), strict=True))
+    floor = {r: (int(n) if b == "media_ports" else 1)
+             for r, n, b in zip(cf.roles["role"], cf.roles["hosts"], cf.roles["binding"],
+                                strict=True)}
+    channels = cf.trunk_channels
+    tried: list[tuple[dict[str, int], int, _Measured, bool, str]] = []
+    seen: set[tuple] = set()
+    rounds = 0
+    srd_roles: set[str] = set()
+    while rounds < max(1, max_rounds):
+        key = (tuple(sorted(hosts.items())), channels)
+        if key in seen:
+            break
+        seen.add(key)
+        rounds += 1
+        measured = _measure(_run(_deploy(scenario, hosts, channels), progress))
+        ok, why = _met(measured, scenario)
+        tried.append((dict(hosts), channels, measured, ok, why))
+        if ok:
+            smaller = _shrink(hosts, measured, scenario, floor)
+            if smaller == hosts:
+                break
+            hosts = smaller
+        else:
+            new, channels, _ = _grow(hosts, measured, scenario, channels)
+            srd_roles |= {r for r in hosts if new[r] > hosts[r]} \
+                if measured.kpis.get("srd_p95_ms", 0.0) > t.srd_p95_max_ms else set()
+            hosts = new
+    good = [x for x in tried if x[3]]
+    best = min(good, key=lambda x: (sum(n * scenario.topology.role(r).cores
+                                        for r, n in x[0].items()), x[1])) if good else tried[-1]
+    b_hosts, b_channels, m, ok, why = best
+
+    rows = []
+    for r in cf.roles.itertuples():
+        n = b_hosts[r.role]
+        target = t.cpu_target(r.role)
+        p95 = m.cpu_p95.get(r.role, math.nan)
+        if r.binding == "media_ports" and n == floor[r.role]:
+            binding = "media_ports"
+        elif r.role in srd_roles and p95 <= target:
+            binding = "srd_p95"
+        elif n > 1 or p95 > 0.5 * target:
+            binding = "cpu_p95"
+        else:
+            binding = "minimum"
+        rows.append({"role": r.role, "hosts": n, "cores_per_host": r.cores_per_host,
+                     "total_cores": n * r.cores_per_host, "cpu_p95": p95,
+                     "cpu_p95_ci": m.cpu_p95_ci.get(r.role, math.nan), "cpu_target": target,
+                     "binding": binding})
+    dep = pd.DataFrame(rows)
+
+    link_rows = [{"link": name, "signalling_mbps": s, "media_mbps": med}
+                 for name, (s, med) in sorted(m.links_mbps.items()) if s + med > 0]
+    links = pd.DataFrame(link_rows, columns=["link", "signalling_mbps", "media_mbps"])
+    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
+    links["required_mbps"] = links["total_mbps"] / (1 - t.link_headroom)
+    links = _links_frame(links, scenario)
+
+    k = m.kpis
+    kpi_rows = [
+        {"kpi": "blocking_ratio", "value": k.get("blocking_ratio", math.nan),
+         "target": t.blocking_max, "met": k.get("blocking_ratio", 0.0) <= t.blocking_max},
+        {"kpi": "srd_p95_ms", "value": k.get("srd_p95_ms", math.nan),
+         "target": t.srd_p95_max_ms, "met": k.get("srd_p95_ms", 0.0) <= t.srd_p95_max_ms},
+        {"kpi": "cpu_p95_max", "value": float(dep["cpu_p95"].max()),
+         "target": float(dep["cpu_target"].min()),
+         "met": bool((dep["cpu_p95"] <= dep["cpu_target"]).all())},
+    ]
+    for name in ("srd_p50_ms", "scr", "calls_offered", "calls_blocked",
+                 "peak_concurrent_calls", "mean_concurrent_calls"):
+        if name in k:
+            kpi_rows.append({"kpi": name, "value": k[name], "target": math.nan, "met": math.nan})
+    kpis = pd.DataFrame(kpi_rows)
+
+    cand = pd.DataFrame([
+        {"round": i + 1, **{f"{r} hosts": n for r, n in h.items()}, "trunk channels": c,
+         "met": "yes" if good_ else "NO", "missed": why}
+        for i, (h, c, _, good_, why) in enumerate(tried)])
+    ci = [f"{r} {100 * v:.1f} ± {100 * m.cpu_p95_ci[r]:.1f} %"
+          for r, v in m.cpu_p95.items() if not math.isnan(m.cpu_p95_ci.get(r, math.nan))]
+    confidence = (f"{m.replications} replication(s) of {scenario.duration_s:g} s after "
+                  f"{scenario.warmup_s:g} s warm-up; {len(tried)} deployment(s) simulated. ")
+    confidence += ("CPU p95 of the busiest host per role, 95 % CI: " + "; ".join(ci)) if ci \
+        else "One replication: no confidence interval (set replications >= 2)."
+    return Plan(name=scenario.name, scenario=scenario, deployment=dep,
+                trunk_channels=b_channels, offered_erlangs=cf.offered_erlangs,
+                erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis, candidates=cand,
+                confidence=confidence, simulated=True, met=bool(ok and links["fits"].all()),
+                closed=cf, series=m.series)
+
+
+# ---------------------------------------------------------------------------
+# What-if
+# ---------------------------------------------------------------------------
+
+WHAT_IF: dict[str, list[str]] = {
+    "TLS instead of UDP": ["trunk.transport=tls"],
+    "G.729 instead of the trunk codec": ["trunk.codec=G729"],
+    "Opus instead of the trunk codec": ["trunk.codec=opus"],
+    "SRTP on": ["trunk.srtp=AES_CM_128_HMAC_SHA1_80"],
+    "SRTP off": ["trunk.srtp=none"],
+}
+"""Ready-made variants for :func:`compare`."""
+
+
+def compare(scenario: Scenario, variants: Mapping[str, list[str]], *,
+            simulate: bool = False, progress: Any = None) -> pd.DataFrame:
+    """Plan the scenario and each variant (``KEY=VALUE`` overrides), and tabulate
+    total cores, hosts per role, trunk channels and Mbps with their deltas from
+    the baseline (first row).  A bad override raises ScenarioError naming it."""
+    cases = {"baseline": scenario}
+    for name, overrides in variants.items():
+        cases[name] = apply_overrides(scenario, overrides, source=f"variant {name!r}")
+    rows = []
+    for name, case in cases.items():
+        p = plan(case, simulate=simulate, progress=progress)
+        row: dict[str, Any] = {"variant": name,
+                               "overrides": "; ".join(variants.get(name, []))}
+        for d in p.deployment.itertuples():
+            row[f"{d.role} hosts"] = d.hosts
+        row["total cores"] = int(p.deployment["total_cores"].sum())
+        row["trunk channels"] = p.trunk_channels
+        row["signalling Mbps"] = float(p.links["signalling_mbps"].sum())
+        row["media Mbps"] = float(p.links["media_mbps"].sum())
+        row["provision Mbps"] = float(p.links["required_mbps"].sum())
+        row["max CPU p95 %"] = 100 * float(p.deployment["cpu_p95"].max())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    for col in ("total cores", "signalling Mbps", "media Mbps", "provision Mbps",
+                "max CPU p95 %"):
+        base = table[col].iloc[0]
+        table[f"Δ {col}"] = table[col] - base
+        if col.endswith("Mbps"):
+            table[f"Δ {col} (%)"] = 100 * (table[col] / base - 1) if base else math.nan
+    return table

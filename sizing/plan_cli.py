@@ -1,0 +1,112 @@
+"""`sizing plan` and `sizing batch`: size one scenario, or every site of a CSV file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["add_plan_commands"]
+
+BATCH_HELP = """Size every site of SITES.csv and write DIR/summary.csv, DIR/report.xlsx,
+DIR/report.html and DIR/sites/<site>/*.csv.
+
+\b
+SITES.csv: one row per site. Columns: `site` (a directory-safe name), then any
+field of the scenario as a dotted path, e.g. traffic.calls_per_second,
+traffic.holding_time_s, traffic.mix.ivr_then_agent, trunk.codec, trunk.transport,
+trunk.srtp, agents.count, topology.sbc.cores, targets.cpu_p95_max, duration_s,
+replications (`sizing schema` lists them all); an optional `base` column (or
+--base) names a scenario YAML the row overrides. Empty cells keep the base's or
+the default value. data/sites.csv is an example.
+
+\b
+Runs on Dask: a local cluster (one worker per core, --workers N) when more than
+one site is left to plan, or an existing cluster with --scheduler
+tcp://HOST:8786. Finished sites are checkpointed in DIR/.checkpoint; --resume
+plans only the sites without a matching checkpoint. Bad input is reported as
+FILE:ROW:COLUMN: message, exit status 2, and nothing is written.
+"""
+
+
+def add_plan_commands(app: typer.Typer) -> None:
+    """Register `plan` and `batch` on the `sizing` app."""
+
+    @app.command("plan")
+    def plan_command(
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        set_: Annotated[list[str] | None, typer.Option(
+            "--set", help="Override a field: KEY=VALUE (dotted key); repeatable.")] = None,
+        simulate: Annotated[bool, typer.Option(
+            "--simulate/--no-simulate",
+            help="Confirm by simulation (default) or give the closed form only.")] = True,
+        out: Annotated[Path | None, typer.Option(
+            help="Also write summary.csv, report.xlsx and report.html into this directory.")]
+            = None,
+    ) -> None:
+        """The smallest deployment meeting the scenario's targets: hosts and cores
+        per role, trunk channels, Mbps per link, and which constraint binds."""
+        from sizing.cli import fail
+        from sizing.plan import plan
+        from sizing.report.tables import deployment_table, kpi_table, links_table
+        from sizing.scenario import ScenarioError, apply_overrides, load_scenario
+
+        try:
+            sc = load_scenario(scenario)
+            if set_:
+                sc = apply_overrides(sc, set_, base_dir=scenario.parent)
+            result = plan(sc, simulate=simulate)
+        except ScenarioError as exc:
+            fail(str(exc).replace("\n", "\nsizing: error: "))
+        except ValueError as exc:
+            fail(f"{scenario}: {exc}")
+        typer.echo(result.summary())
+        for name, table in (("Deployment", deployment_table(result)),
+                            ("Links", links_table(result)), ("KPIs", kpi_table(result))):
+            typer.echo(f"\n{name}\n{table.to_string(index=False, na_rep='')}")
+        typer.echo(f"\nConfidence: {result.confidence}")
+        if out is not None:
+            from sizing.batch import write_reports
+
+            write_reports({result.name or scenario.stem: result}, out,
+                          title=f"Sizing plan: {result.name or scenario.stem}")
+            typer.echo(f"reports written to {out}")
+
+    @app.command("batch", help=BATCH_HELP)
+    def batch_command(
+        sites: Annotated[Path, typer.Argument(help="CSV file, one row per site.")],
+        out: Annotated[Path, typer.Option("--out", help="Output directory.")],
+        resume: Annotated[bool, typer.Option(
+            help="Skip sites already planned (matching checkpoint in DIR/.checkpoint).")]
+            = False,
+        scheduler: Annotated[str | None, typer.Option(
+            help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786.")] = None,
+        workers: Annotated[int | None, typer.Option(
+            min=1, help="Local Dask workers (default: one per core).")] = None,
+        base: Annotated[Path | None, typer.Option(
+            help="Scenario YAML the rows override (rows may name their own in 'base').")]
+            = None,
+        simulate: Annotated[bool, typer.Option(
+            "--simulate/--no-simulate", help="Confirm each plan by simulation.")] = True,
+        progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
+    ) -> None:
+        from sizing.batch import BatchError, connect, load_sites, run_batch
+        from sizing.cli import fail
+
+        try:
+            rows = load_sites(sites, base=base)
+            client = connect(scheduler) if scheduler else None
+        except BatchError as exc:
+            fail("\nsizing: error: ".join(exc.problems))
+        try:
+            result = run_batch(rows, out, resume=resume, simulate=simulate, client=client,
+                               workers=workers, progress=progress,
+                               title=f"Sizing report: {sites.name}")
+        finally:
+            if client is not None:
+                client.close()
+        met = sum(p.met for p in result.plans.values())
+        typer.echo(f"{len(result.plans)} sites ({len(result.planned)} planned, "
+                   f"{len(result.resumed)} from checkpoints), {met} meet every target; "
+                   f"reports in {out}")

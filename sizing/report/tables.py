@@ -1,0 +1,129 @@
+"""Planner-facing tables: plain role names, units in every header, sensible rounding.
+
+The raw :class:`~sizing.plan.Plan` frames keep machine names and fractions (for
+code); these tables are what the HTML, XLSX and summary CSV show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from sizing.plan import Plan
+
+__all__ = ["deployment_table", "kpi_table", "links_table", "summary_table"]
+
+KPI_LABELS = {
+    "blocking_ratio": ("Calls blocked (%)", 100.0, 2),
+    "cpu_p95_max": ("Highest CPU p95 (%)", 100.0, 1),
+    "srd_p95_ms": ("SRD p95 (ms)", 1.0, 1),
+    "srd_p50_ms": ("SRD p50 (ms)", 1.0, 1),
+    "scr": ("Session completion ratio (%)", 100.0, 2),
+    "calls_offered": ("Calls offered", 1.0, 0),
+    "calls_blocked": ("Calls blocked", 1.0, 0),
+    "peak_concurrent_calls": ("Peak concurrent calls", 1.0, 0),
+    "mean_concurrent_calls": ("Mean concurrent calls", 1.0, 1),
+}
+
+
+def mbps(value: float) -> float:
+    """Mbps rounded for reading: 3 decimals below 1, 2 below 100, 1 above."""
+    v = float(value)
+    return round(v, 3 if abs(v) < 1 else 2 if abs(v) < 100 else 1)
+
+
+def _role(role: str) -> str:
+    from sizing.plan import ROLE_NAMES
+
+    return ROLE_NAMES.get(role, role)
+
+
+def deployment_table(plan: Plan) -> pd.DataFrame:
+    """Hosts per role, CPU p95 against the target, and the binding constraint."""
+    from sizing.plan import BINDING_TEXT
+
+    d = plan.deployment
+    return pd.DataFrame({
+        "Role": d["role"].map(_role),
+        "Hosts": d["hosts"].astype(int),
+        "Cores per host": d["cores_per_host"].astype(int),
+        "Total cores": d["total_cores"].astype(int),
+        "CPU p95 per host (%)": (100 * d["cpu_p95"]).round(1),
+        "95 % CI (± pts)": (100 * d["cpu_p95_ci"]).round(1),
+        "CPU p95 target (%)": (100 * d["cpu_target"]).round(0),
+        "Binding constraint": d["binding"].map(lambda b: BINDING_TEXT.get(b, b)),
+    })
+
+
+def links_table(plan: Plan) -> pd.DataFrame:
+    """Mbps per link, the capacity to provision with headroom, and whether it fits."""
+    x = plan.links
+    headroom = round(100 * plan.scenario.targets.link_headroom)
+    return pd.DataFrame({
+        "Link": x["link"],
+        "Signalling (Mbps)": x["signalling_mbps"].round(3),
+        "Media (Mbps)": x["media_mbps"].map(mbps),
+        "Total (Mbps)": x["total_mbps"].map(mbps),
+        f"Provision with {headroom} % headroom (Mbps)": x["required_mbps"].map(mbps),
+        "Link capacity (Mbps)": x["capacity_mbps"],
+        "Fits": x["fits"].map({True: "yes", False: "NO"}),
+    })
+
+
+def kpi_table(plan: Plan) -> pd.DataFrame:
+    """The KPIs against their targets."""
+    rows = []
+    for r in plan.kpis.itertuples():
+        label, scale, digits = KPI_LABELS.get(r.kpi, (r.kpi, 1.0, 3))
+        value = r.value * scale if isinstance(r.value, int | float) else r.value
+        target = r.target * scale if isinstance(r.target, int | float) and \
+            not pd.isna(r.target) else None
+        rows.append({
+            "KPI": label,
+            "Value": round(float(value), digits) if value is not None else None,
+            "Target": "" if target is None else f"≤ {round(float(target), digits):g}",
+            "Met": "" if pd.isna(r.met) else ("yes" if r.met else "NO"),
+        })
+    return pd.DataFrame(rows, columns=["KPI", "Value", "Target", "Met"])
+
+
+def summary_table(plans: Mapping[str, Plan]) -> pd.DataFrame:
+    """One row per site: the deployment in words, hosts and cores per role, Mbps, KPIs."""
+    from sizing.plan import ROLE_NAMES
+
+    rows = []
+    for site, p in plans.items():
+        row: dict[str, object] = {"Site": site, "Recommended deployment": p.summary(),
+                                  "All targets met": "yes" if p.met else "NO",
+                                  "Confirmed by simulation": "yes" if p.simulated else "no",
+                                  "Offered traffic (erlangs)": round(p.offered_erlangs, 1),
+                                  "Trunk channels": p.trunk_channels}
+        for d in p.deployment.itertuples():
+            name = ROLE_NAMES.get(d.role, d.role)
+            row[f"{name} hosts"] = int(d.hosts)
+            row[f"{name} cores per host"] = int(d.cores_per_host)
+            row[f"{name} CPU p95 (%)"] = round(100 * d.cpu_p95, 1)
+            row[f"{name} binding"] = d.binding
+        links = p.links
+        busiest = links.sort_values("required_mbps", ascending=False).head(1)
+        if not busiest.empty:
+            row["Busiest link"] = busiest["link"].iloc[0]
+            row["Busiest link to provision (Mbps)"] = mbps(busiest["required_mbps"].iloc[0])
+        carrier = links[links["link"].str.startswith("carrier->")]
+        row["Carrier link to provision (Mbps)"] = mbps(carrier["required_mbps"].sum()) \
+            if not carrier.empty else np.nan
+        for k in p.kpis.itertuples():
+            label, scale, digits = KPI_LABELS.get(k.kpi, (k.kpi, 1.0, 3))
+            if isinstance(k.value, int | float):
+                row[label] = round(float(k.value) * scale, digits)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    head = ["Site", "Recommended deployment", "All targets met", "Confirmed by simulation",
+            "Offered traffic (erlangs)", "Trunk channels"]
+    roles = [c for r in ROLE_NAMES.values() for c in frame.columns if c.startswith(r + " ")]
+    rest = [c for c in frame.columns if c not in head and c not in roles]
+    return frame[[c for c in head if c in frame.columns] + list(dict.fromkeys(roles)) + rest]

@@ -1,0 +1,158 @@
+"""The planner's web form (app.py) run headless by Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from sizing import analytic
+from sizing.app.form import ROLE_LABELS, describe, problems_by_field, scenario_from_values
+from sizing.app.presets import DEFAULT_PRESET, PRESETS, load_preset
+from sizing.app.results import mbps
+from sizing.app.runs import calibrate, run_batch_csv, scenario_reports
+from sizing.batch import BatchError
+from sizing.plan import closed_form
+from sizing.profile import load_profile
+from sizing.scenario import ScenarioError, load_scenario, scenario_from_mapping
+
+APP = str(Path(__file__).parents[1] / "app.py")
+
+
+@pytest.fixture
+def app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def _metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert len(values) == 1, f"{label!r}: {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def test_app_runs_without_exception(app: AppTest) -> None:
+    assert not app.exception
+    assert not app.error
+
+
+def test_default_tiles_equal_the_closed_form_estimate(app: AppTest) -> None:
+    scenario = load_scenario(PRESETS[DEFAULT_PRESET])
+    t = scenario.traffic
+    erlangs = float(analytic.offered_erlangs(t.rate_cps * 3600, t.holding_time_s))
+    channels = int(analytic.servers_for_blocking(erlangs, scenario.targets.blocking_max))
+    cf = closed_form(scenario)
+    assert _metric(app, "Offered load (erlangs)") == f"{erlangs:,.1f}"
+    assert _metric(app, "Trunk channels needed") == f"{channels:,}"
+    assert _metric(app, "Signalling (Mbps)") == mbps(cf.links["signalling_mbps"].sum())
+    assert _metric(app, "Media (Mbps)") == mbps(cf.links["media_mbps"].sum())
+    for row in cf.roles.itertuples():
+        unit = "server" if row.hosts == 1 else "servers"
+        assert _metric(app, ROLE_LABELS[row.role]) == f"{row.hosts} {unit}"
+
+
+def test_negative_holding_time_shows_a_message_by_the_field(app: AppTest) -> None:
+    app.number_input(key="traffic.holding_time_s").set_value(-5.0)
+    app.button(key="submit").click().run()
+    assert not app.exception
+    assert any("greater than 0" in e.value for e in app.error)
+    assert not [m for m in app.metric if m.label == "Trunk channels needed"]
+
+
+def test_shares_over_100_percent_show_a_message(app: AppTest) -> None:
+    app.number_input(key="traffic.mix.ivr_then_agent").set_value(90.0)
+    app.button(key="submit").click().run()
+    assert not app.exception
+    assert any("sum to" in e.value for e in app.error)
+
+
+def test_scenario_download_loads_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, data, mimetype, kind, filename=None):  # type: ignore[no-untyped-def]
+        served[filename or ""] = data if isinstance(data, bytes) else Path(data).read_bytes()
+        return original(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert not app.exception
+    text = served["contact-centre-500.yaml"].decode("utf-8")
+    loaded = scenario_from_mapping(yaml.safe_load(text))
+    assert loaded == load_scenario(PRESETS[DEFAULT_PRESET])
+
+
+def test_preset_switch_changes_the_form(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value("SIP trunk").run()
+    assert not app.exception
+    trunk = load_preset("SIP trunk")
+    assert app.number_input(key="traffic.rate").value == trunk.traffic.calls_per_second
+    assert app.selectbox(key="trunk.transport").value == "tcp"
+    assert app.checkbox(key="topology.sip_server.enabled").value is False
+    assert _metric(app, "Offered load (erlangs)") == f"{trunk.traffic.offered_erlangs:,.1f}"
+
+
+def test_simulation_shows_kpis_against_the_targets(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value("Small branch").run()
+    app.button(key="run_simulation").click().run(timeout=120)
+    assert not app.exception
+    assert int(_metric(app, "Calls offered")) > 0
+    assert float(_metric(app, "SRD p95 (ms)")) < load_preset("Small branch").targets.srd_p95_max_ms
+    # a rerun that changes nothing else keeps the (cached) results on the page
+    app.multiselect(key="what_if").set_value(["SRTP on"]).run()
+    assert not app.exception
+    assert [m for m in app.metric if m.label == "Calls offered"]
+
+
+def test_every_field_has_help_from_the_model(app: AppTest) -> None:
+    widget = app.number_input(key="traffic.holding_time_s")
+    assert widget.help == describe("traffic.holding_time_s")
+
+
+def test_form_problems_are_keyed_by_widget() -> None:
+    base = load_preset(DEFAULT_PRESET)
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_values(base, {"traffic.rate_unit": "calls/s", "traffic.rate": -1.0,
+                                    "trunk.channels": 0})
+    placed = problems_by_field(info.value, {"traffic.rate", "trunk.channels"})
+    assert set(placed) == {"traffic.rate", "trunk.channels"}
+
+
+def test_calibrated_profile_loads_and_names_its_source(tmp_path: Path) -> None:
+    measured = Path(__file__).parents[1] / "data" / "measurements" / "sizing-serve-uas-udp.csv"
+    path, note = calibrate(measured.read_bytes(), "my-uas", tmp_path)
+    profile = load_profile(str(path))
+    assert profile.estimate is False
+    assert "R^2" in note and "sizing measure" in profile.source
+
+
+def test_batch_problems_name_the_uploaded_file_row_and_column() -> None:
+    with pytest.raises(BatchError) as info:
+        run_batch_csv(b"site,traffic.calls_per_second\nbranch,-1\n",
+                      load_preset("Small branch").to_yaml(), "upload.csv")
+    assert info.value.problems == [
+        "upload.csv:2:traffic.calls_per_second: Input should be greater than 0 (got -1)"]
+
+
+def test_batch_sizes_each_site_of_the_csv() -> None:
+    summary, files = run_batch_csv(b"site,traffic.busy_hour_calls\nnorth,360\nsouth,720\n",
+                                   load_preset("Small branch").to_yaml())
+    assert list(summary["Site"]) == ["north", "south"]
+    assert files["report.html"].startswith(b"<!DOCTYPE html>")
+
+
+def test_report_downloads_are_xlsx_and_self_contained_html() -> None:
+    files = scenario_reports(load_preset("Small branch").to_yaml())
+    assert files["report.xlsx"][:2] == b"PK"  # an XLSX workbook is a zip archive
+    html = files["report.html"].decode("utf-8")
+    assert "small-branch" in html and 'src="http' not in html
+
+
+def test_switching_rate_unit_converts_an_unchanged_rate(app: AppTest) -> None:
+    app.selectbox(key="traffic.rate_unit").set_value("busy-hour calls")
+    app.button(key="submit").click().run()
+    assert not app.exception
+    assert app.number_input(key="traffic.rate").value == pytest.approx(1.4 * 3600)
+    assert _metric(app, "Offered load (erlangs)") == "420.0"

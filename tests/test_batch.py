@@ -1,0 +1,168 @@
+"""sizing batch: input errors, resume, Dask equals serial, atomic outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sizing import batch
+from sizing.batch import BatchError, connect, load_sites, run_batch
+from sizing.plan_cli import add_plan_commands
+
+HEADER = ("site,traffic.calls_per_second,traffic.holding_time_s,trunk.channels,duration_s,"
+          "warmup_s,topology.sbc.enabled,topology.sip_server.enabled,"
+          "topology.media_server.enabled\n")
+FAST = "20,50,8,2,false,false,false"
+
+
+def write_sites(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def sites_csv(tmp_path) -> Path:
+    return write_sites(tmp_path / "sites.csv", [f"site-a,1,{FAST}", f"site-b,2,{FAST}",
+                                                f"site-c,3,{FAST}"])
+
+
+def cli(*args: str):
+    app = typer.Typer()
+    add_plan_commands(app)
+
+    @app.callback()
+    def _root() -> None:
+        """sizing"""
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_every_bad_cell_is_reported_and_nothing_is_written(tmp_path):
+    csv = write_sites(tmp_path / "s.csv", [f"ok,1,{FAST}", f"bad,-1,{FAST}",
+                                           "worse,1,20,many,8,2,false,false,false"])
+    out = tmp_path / "out"
+    result = cli("batch", str(csv), "--out", str(out))
+    assert result.exit_code == 2
+    assert f"{csv}:3:traffic.calls_per_second: " in result.output
+    assert f"{csv}:4:trunk.channels: " in result.output
+    assert not out.exists()
+
+
+def test_an_unknown_column_is_an_error(tmp_path):
+    csv = tmp_path / "s.csv"
+    csv.write_text("site,traffic.calls_per_sec\nx,1\n")
+    result = cli("batch", str(csv), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert f"{csv}:1:traffic.calls_per_sec: unknown column" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_file_is_an_error(tmp_path):
+    result = cli("batch", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'nope.csv'}: no such file" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_site_name_must_be_a_directory_name(tmp_path):
+    csv = write_sites(tmp_path / "s.csv", [f"../etc,1,{FAST}"])
+    with pytest.raises(BatchError, match=r"s\.csv:2:site: '\.\./etc' is not usable"):
+        load_sites(csv)
+
+
+@pytest.mark.parametrize("address, message", [
+    ("localhost:8786", "expected an address like tcp://HOST:8786"),
+    ("tcp://127.0.0.1:9", "cannot connect"),
+])
+def test_a_bad_scheduler_is_an_error(sites_csv, tmp_path, address, message):
+    out = tmp_path / "out"
+    result = cli("batch", str(sites_csv), "--out", str(out), "--scheduler", address)
+    assert result.exit_code == 2
+    assert f"--scheduler {address}: {message}" in result.output
+    assert not out.exists()
+
+
+def test_resume_plans_only_the_unfinished_sites(sites_csv, tmp_path):
+    out = tmp_path / "out"
+    sites = load_sites(sites_csv)
+    first = run_batch(sites, out, workers=1, progress=False)
+    assert first.planned == ["site-a", "site-b", "site-c"]
+    (out / ".checkpoint" / "site-b.pkl").unlink()
+    planned: list[str] = []
+    second = run_batch(sites, out, resume=True, workers=1, progress=False,
+                       on_planned=planned.append)
+    assert planned == ["site-b"]
+    assert second.resumed == ["site-a", "site-c"]
+    assert list(second.plans) == ["site-a", "site-b", "site-c"]
+
+
+def test_a_changed_site_is_replanned_on_resume(sites_csv, tmp_path):
+    out = tmp_path / "out"
+    run_batch(load_sites(sites_csv), out, workers=1, progress=False)
+    text = sites_csv.read_text().replace("site-c,3,", "site-c,4,")
+    sites_csv.write_text(text)
+    again = run_batch(load_sites(sites_csv), out, resume=True, workers=1, progress=False)
+    assert again.planned == ["site-c"]
+
+
+def test_dask_gives_the_same_results_as_a_serial_run(sites_csv, tmp_path):
+    from distributed import Client, LocalCluster
+
+    sites = load_sites(sites_csv)
+    serial = run_batch(sites, tmp_path / "serial", workers=1, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        parallel = run_batch(sites, tmp_path / "dask", client=client, progress=False)
+    assert parallel.planned and sorted(parallel.planned) == sorted(serial.planned)
+    for site in serial.plans:
+        a, b = serial.plans[site], parallel.plans[site]
+        assert a.simulated and b.simulated
+        pd.testing.assert_frame_equal(a.deployment, b.deployment)
+        pd.testing.assert_frame_equal(a.kpis, b.kpis)
+        pd.testing.assert_frame_equal(a.links, b.links)
+    assert (tmp_path / "serial" / "summary.csv").read_text() == \
+        (tmp_path / "dask" / "summary.csv").read_text()
+
+
+def test_batch_writes_every_report_and_site_directory(sites_csv, tmp_path):
+    out = tmp_path / "out"
+    result = cli("batch", str(sites_csv), "--out", str(out), "--workers", "1",
+                 "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} >= {"summary.csv", "report.xlsx", "report.html",
+                                               "sites", ".checkpoint"}
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["Site"]) == ["site-a", "site-b", "site-c"]
+    for site in ("site-a", "site-b", "site-c"):
+        assert {"deployment.csv", "links.csv", "kpis.csv", "cpu_series.csv",
+                "recommended.yaml"} <= {p.name for p in (out / "sites" / site).iterdir()}
+
+
+def test_an_exception_while_reporting_leaves_no_partial_file(sites_csv, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(batch, "batch_html", broken)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="renderer crashed"):
+        run_batch(load_sites(sites_csv), out, workers=1, progress=False)
+    assert not (out / "report.html").exists()
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert len(list((out / ".checkpoint").glob("*.pkl"))) == 3  # resumable
+
+
+def test_connect_rejects_an_address_without_a_scheme():
+    with pytest.raises(BatchError, match="expected an address"):
+        connect("8786")
+
+
+def test_bundled_sites_file_is_valid():
+    sites = load_sites(Path(__file__).parents[1] / "data" / "sites.csv")
+    names = [s for s, _ in sites]
+    assert names == ["branch-office", "contact-centre-500", "contact-centre-5000",
+                     "sip-trunk-aggregation"]
+    assert sites[2][1].agents.count == 5000

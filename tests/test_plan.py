@@ -1,0 +1,186 @@
+"""plan(): closed-form answers where they are exact, simulated confirmation, what-if."""
+
+from __future__ import annotations
+
+import html
+import math
+
+import pytest
+
+from sizing import analytic
+from sizing.plan import (
+    _grow,
+    _Measured,
+    _shrink,
+    closed_form,
+    compare,
+    cpu_p95_estimate,
+    hosts_for_target,
+    plan,
+)
+from sizing.scenario import ScenarioError, apply_overrides, scenario_from_mapping
+
+PER_MESSAGE_US = 1000.0
+
+
+@pytest.fixture
+def flat_profile(tmp_path):
+    """A proxy profile whose every message costs exactly 1 ms and nothing else."""
+    path = tmp_path / "flat.yaml"
+    path.write_text("name: flat\nsource: test\nstatic_core_fraction: 0\n"
+                    f"per_message_us: {{default: {PER_MESSAGE_US}}}\nper_kbyte_us: 0\n")
+    return str(path)
+
+
+def proxy_only(profile: str, cps: float, cores: int = 2, **extra) -> object:
+    data = {
+        "seed": 3, "duration_s": 20, "warmup_s": 5,
+        "traffic": {"calls_per_second": cps, "holding_time_s": 10},
+        "trunk": {"channels": 1000},
+        "topology": {"sbc": {"enabled": False}, "sip_server": {"enabled": False},
+                     "media_server": {"enabled": False},
+                     "proxy": {"instances": 1, "cores": cores, "profile": profile}},
+    }
+    data.update(extra)
+    return scenario_from_mapping(data)
+
+
+def test_trunk_channels_are_the_erlang_b_inverse():
+    sc = scenario_from_mapping({"traffic": {"calls_per_second": 5, "holding_time_s": 180},
+                                "trunk": {"channels": 10}, "targets": {"blocking_max": 0.01}})
+    p = plan(sc, simulate=False)
+    n = p.trunk_channels
+    assert analytic.erlang_b(900, n) <= 0.01 < analytic.erlang_b(900, n - 1)
+
+
+def test_pure_per_message_cost_gives_exact_busy_cores(flat_profile):
+    # A basic call crosses the proxy on two links of 7 messages each.
+    cf = closed_form(proxy_only(flat_profile, cps=100))
+    row = cf.roles.set_index("role").loc["proxy"]
+    assert row["msgs_per_s"] == pytest.approx(100 * 14)
+    assert row["busy_cores"] == pytest.approx(100 * 14 * PER_MESSAGE_US / 1e6)
+
+
+def test_hosts_are_the_fewest_meeting_the_cpu_target(flat_profile):
+    cf = closed_form(proxy_only(flat_profile, cps=100, cores=2))
+    row = cf.roles.set_index("role").loc["proxy"]
+    busy, msgs = 1.4, 1400.0
+    fits = [n for n in range(1, 20) if (busy / n + 1.645 * (busy / n) / math.sqrt(msgs / n)) / 2
+            <= 0.6]
+    assert row["hosts"] == fits[0] == 2
+    assert row["binding"] == "cpu_p95"
+
+
+def test_hosts_for_target_rejects_a_static_load_above_the_target():
+    with pytest.raises(ValueError, match="static load"):
+        hosts_for_target(1.0, 0.7, 10.0, cores=1, target=0.6)
+
+
+def test_cpu_p95_estimate_without_messages_is_the_static_load():
+    assert cpu_p95_estimate(0.2, 0.2, 0.0, cores=4) == pytest.approx(0.05)
+
+
+def test_targets_argument_replaces_the_scenarios(flat_profile):
+    sc = proxy_only(flat_profile, cps=100, cores=2)
+    loose = plan(sc, {"cpu_p95_max": 0.9}, simulate=False)
+    tight = plan(sc, {"cpu_p95_max": 0.3}, simulate=False)
+    assert loose.hosts()["proxy"] < tight.hosts()["proxy"]
+
+
+def test_simulated_plan_meets_its_targets_with_confidence(flat_profile):
+    sc = proxy_only(flat_profile, cps=5, cores=1, replications=2, duration_s=10, warmup_s=2,
+                    targets={"cpu_p95_max": 0.5})
+    p = plan(sc)
+    assert p.simulated and p.met
+    assert len(p.candidates) >= 1
+    row = p.deployment.set_index("role").loc["proxy"]
+    assert row["cpu_p95"] <= 0.5
+    assert row["cpu_p95_ci"] >= 0  # two replications give an interval
+    assert "95 % CI" in p.confidence
+
+
+def _measured(cpu: dict[str, float], **kpis: float) -> _Measured:
+    return _Measured(cpu_p95=cpu, cpu_p95_ci={}, kpis=kpis, links_mbps={}, series={},
+                     replications=1)
+
+
+def test_a_cpu_miss_grows_the_role_in_proportion(flat_profile):
+    sc = proxy_only(flat_profile, cps=5)  # cpu target 0.6
+    hosts, channels, why = _grow({"proxy": 2}, _measured({"proxy": 0.9}), sc, 100)
+    assert hosts == {"proxy": 3} and channels == 100
+    assert "proxy CPU p95 90%" in why
+
+
+def test_a_blocking_miss_adds_channels(flat_profile):
+    sc = proxy_only(flat_profile, cps=5)
+    hosts, channels, why = _grow({"proxy": 1}, _measured({"proxy": 0.1}, blocking_ratio=0.05),
+                                 sc, 100)
+    assert hosts == {"proxy": 1} and channels == 105
+    assert "blocking" in why
+
+
+def test_a_comfortable_role_is_tried_with_one_host_fewer(flat_profile):
+    sc = proxy_only(flat_profile, cps=5)
+    assert _shrink({"proxy": 4}, _measured({"proxy": 0.2}), sc, {}) == {"proxy": 3}
+    assert _shrink({"proxy": 4}, _measured({"proxy": 0.5}), sc, {}) == {"proxy": 4}
+
+
+def test_compare_shows_codec_and_srtp_deltas():
+    sc = scenario_from_mapping({"traffic": {"calls_per_second": 2, "holding_time_s": 120},
+                                "trunk": {"channels": 400, "codec": "PCMU"}})
+    table = compare(sc, {"g729": ["trunk.codec=G729"],
+                         "srtp": ["trunk.srtp=AES_CM_128_HMAC_SHA1_80"]}).set_index("variant")
+    assert table.loc["g729", "Δ media Mbps"] < 0
+    assert table.loc["srtp", "Δ media Mbps"] > 0
+    assert table.loc["baseline", "Δ media Mbps"] == 0
+
+
+def test_compare_names_a_bad_variant():
+    sc = scenario_from_mapping({"traffic": {"calls_per_second": 2, "holding_time_s": 120},
+                                "trunk": {"channels": 400}})
+    with pytest.raises(ScenarioError, match="variant 'x'"):
+        compare(sc, {"x": ["trunk.codec=NOPE"]})
+
+
+def test_plan_renders_as_html_with_the_plain_summary():
+    sc = apply_overrides(scenario_from_mapping({"traffic": {"calls_per_second": 2,
+                                                            "holding_time_s": 120},
+                                                "trunk": {"channels": 400}}), ["name=demo"])
+    p = plan(sc, simulate=False)
+    page = p._repr_html_()
+    assert p.summary() in html.unescape(page)
+    assert "SBC" in p.summary() and "trunk channels" in p.summary()
+
+
+def _cli(*args: str):
+    import typer
+    from typer.testing import CliRunner
+
+    from sizing.plan_cli import add_plan_commands
+
+    app = typer.Typer()
+    add_plan_commands(app)
+
+    @app.callback()
+    def _root() -> None:
+        """sizing"""
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_plan_command_prints_the_deployment_first(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("traffic: {calls_per_second: 2, holding_time_s: 120}\ntrunk: {channels: 400}\n")
+    result = _cli("plan", str(path), "--no-simulate")
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("1 x SBC (4 cores)") and "trunk channels" in first
+    assert "Binding constraint" in result.output
+
+
+def test_plan_command_reports_a_bad_override_with_exit_2(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("traffic: {calls_per_second: 2, holding_time_s: 120}\ntrunk: {channels: 400}\n")
+    result = _cli("plan", str(path), "--set", "trunk.channels=lots", "--no-simulate")
+    assert result.exit_code == 2
+    assert "sizing: error: --set: trunk.channels: Input should be a valid integer" in result.output

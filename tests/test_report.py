@@ -1,0 +1,86 @@
+"""Reports: atomic writes, self-contained HTML, XLSX sheets, planner-facing tables."""
+
+from __future__ import annotations
+
+import re
+
+import openpyxl
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from sizing.batch import write_reports
+from sizing.plan import plan
+from sizing.report import atomic_write, atomic_write_text, deployment_table, links_table
+from sizing.report.figures import cpu_over_time, to_data_uri
+from sizing.report.xlsx import sheet_name
+from sizing.scenario import scenario_from_mapping
+
+
+@pytest.fixture(scope="module")
+def plans():
+    out = {}
+    for site, cps in (("branch", 0.1), ("hq", 3.0)):
+        sc = scenario_from_mapping({"name": site, "traffic": {"calls_per_second": cps,
+                                                              "holding_time_s": 120},
+                                    "trunk": {"channels": 100}})
+        out[site] = plan(sc, simulate=False)
+    return out
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "report.csv"
+    atomic_write_text(target, "old\n")
+
+    def half(tmp):
+        tmp.write_text("new, partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, half)
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
+
+
+def test_html_report_is_self_contained_and_has_every_site(tmp_path, plans):
+    write_reports(plans, tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    for attr, value in re.findall(r'\b(src|href)\s*=\s*"([^"]*)"', page):
+        assert value.startswith("data:" if attr == "src" else "#"), (attr, value[:40])
+    assert "<link" not in page and "<script" not in page
+    for site in plans:
+        assert f'id="site-{site}"' in page
+
+
+def test_xlsx_has_a_sheet_per_table(tmp_path, plans):
+    write_reports(plans, tmp_path)
+    book = openpyxl.load_workbook(tmp_path / "report.xlsx")
+    assert book.sheetnames == ["Summary", "Deployment", "Links", "KPIs", "Candidates",
+                               "Assumptions"]
+    sites = [row[0].value for row in book["Summary"].iter_rows(min_row=2)]
+    assert sites == list(plans)
+
+
+def test_tables_carry_units_and_the_binding_constraint(plans):
+    dep = deployment_table(plans["hq"])
+    assert "CPU p95 per host (%)" in dep.columns and "Binding constraint" in dep.columns
+    assert set(dep["Role"]) >= {"SBC", "SIP Proxy", "SIP Server"}
+    links = links_table(plans["hq"])
+    assert all("Mbps" in c for c in links.columns if c not in ("Link", "Fits"))
+    assert "Provision with 30 % headroom (Mbps)" in links.columns
+
+
+def test_cpu_figure_embeds_as_a_png_data_uri():
+    cpu = pd.DataFrame({"sbc-1": [0.1, 0.2, 0.3], "proxy-1": [0.05, 0.04, 0.06]},
+                       index=pd.RangeIndex(10, 13, name="second"))
+    fig = cpu_over_time(cpu, {"sbc": 0.6})
+    assert isinstance(fig, Figure)
+    assert fig.axes[0].get_ylabel() == "CPU utilisation (%)"
+    assert to_data_uri(fig).startswith("data:image/png;base64,iVBOR")
+
+
+def test_sheet_names_are_made_valid_and_unique():
+    taken: set[str] = set()
+    assert sheet_name("a/b:c", taken) == "a_b_c"
+    assert sheet_name("a/b:c", taken) == "a_b_c~2"
+    assert len(sheet_name("x" * 40, taken)) == 31
