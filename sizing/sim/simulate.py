@@ -91,6 +91,9 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     centre = CallCentre(topo, seed)
     centre.start()
     end = scenario.warmup_s + scenario.duration_s
+    # The engine's counters run from 0 s; the KPIs count the measured window only.
+    at_warmup: dict[str, float] = dict.fromkeys(_engine_counters(topo), 0.0)
+    topo.net.clock.call_at(scenario.warmup_s, lambda: at_warmup.update(_engine_counters(topo)))
     if progress is not None:
         step = max(end / 100.0, 1.0)
         t = step
@@ -102,7 +105,7 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     if progress is not None:
         progress(end, end)
     kpis = centre.figures()
-    kpis.update(_engine_counters(topo))
+    kpis.update({k: v - at_warmup[k] for k, v in _engine_counters(topo).items()})
     offered = kpis.get("calls_offered") or 0
     kpis["retransmissions_per_call"] = kpis["retransmissions"] / offered if offered else math.nan
     hosts, links = _tables(topo, centre)

@@ -297,9 +297,12 @@ def link_spec(scenario: Scenario, a: str, b: str) -> LinkSpec:
 
 
 def _overload(role_overload) -> OverloadPolicy:  # type: ignore[no-untyped-def]
+    """The host's overload policy. In 503 mode new INVITEs are refused from half the
+    queue limit: the front end drops at the limit before it looks at the threshold,
+    and the other half keeps room for the messages of calls already admitted."""
     mode = "reject" if role_overload.policy == "503" else "drop"
     return OverloadPolicy(mode=mode, queue_limit=role_overload.queue_limit,
-                          reject_threshold=role_overload.queue_limit,
+                          reject_threshold=max(role_overload.queue_limit // 2, 1),
                           retry_after_s=max(int(round(role_overload.retry_after_s)), 0))
 
 
