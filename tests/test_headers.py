@@ -18,10 +18,14 @@ from sizing.sip.headers import (
     SubscriptionState,
     UserToUser,
     Via,
+    addr_tag,
+    match_cseq,
+    match_name_addr,
+    match_via,
     parse_uint,
     split_commas,
 )
-from sizing.sip.uri import URI
+from sizing.sip.uri import FAST_REQUEST_URI, URI
 
 # -- split_commas -------------------------------------------------------------------
 
@@ -798,3 +802,164 @@ def test_property_digest_challenge_round_trips(params):
 def test_property_cseq_round_trips(number, method):
     cseq = CSeq(number, method)
     assert CSeq.parse(str(cseq)) == cseq
+
+
+# -- fast shapes: an exact subset of the full grammar ---------------------------------
+# parse() validates the common header shapes with one expression each and builds
+# the typed value from the match later. Whatever the fast path accepts, the full
+# parser must accept and read identically; what it refuses goes to the full parser.
+
+_HOSTS = [
+    "example.com",
+    "pc33.atlanta.example.com",
+    "a-b.c--d.org",
+    "x1.y2",
+    "192.0.2.10",
+    "255.255.255.255",
+    "010.001.0.9",
+    "256.1.1.1",
+    "1.2.3.4a",
+    "1.2.3.4.example.com",
+    "1.2.3",
+    "-a.com",
+    "a-.com",
+    "a..b",
+    "a.com.",
+    "9.com",
+    "com9",
+    "[2001:db8::1]",
+    "",
+]
+_PORTS = ["", ":0", ":5060", ":05060", ":65535", ":65536", ":99999", ":", ":123456"]
+_PIECES = [
+    ";branch=z9hG4bK1",
+    ";branch=z9hG4bK2",
+    ";BRANCH=z9",
+    ";branch",
+    ";branch=",
+    ';branch="q"',
+    ";rport",
+    ";rport=5060",
+    ";rport=70000",
+    ";rport=x",
+    ";RPORT",
+    ";received=192.0.2.1",
+    ";received=999.1.1.1",
+    ";received=host",
+    ";Received=10.0.0.1",
+    ";ttl=5",
+    ";maddr=a.b",
+    ";tag=abc",
+    ";tag=abc",
+    ";TAG=x",
+    ";tag",
+    ';tag="q"',
+    ";x",
+    ";x=1",
+    ";X=2",
+    ";expires=60",
+    ';+sip.instance="<urn:uuid:1>"',
+    ';q="a;b"',
+    ";lr",
+    ";transport=udp",
+    ";=v",
+    ";",
+    "; x=1",
+]
+_USERS = ["", "alice@", "a%20b@", "a%2@", "a;b@", "a,b@", "a:pw@", "a?b@", "@"]
+_URI_PARAMS = ["", ";transport=udp", ";lr", ";lr;lr", ";maddr=", ";x=1;y=2", ";%41=1", ";a=b=c"]
+_DISPLAYS = ["", '"Alice" ', '""', '"A\\"B" ', "Bob ", "Bob  Smith ", "Bob Smith ", '"A;B" ']
+_MUTATION = st.sampled_from(list(' ;=:<>"@,/.-%\\\tAz09?[]'))
+
+
+def _mutated(draw, text: str) -> str:
+    """``text`` with a few characters inserted, replaced or deleted."""
+    for _ in range(draw(st.integers(0, 2))):
+        pos = draw(st.integers(0, len(text)))
+        cut = draw(st.integers(0, 1))
+        text = text[:pos] + draw(_MUTATION) + text[pos + cut :]
+    return text
+
+
+@st.composite
+def _via_values(draw):
+    transport = draw(st.sampled_from(["UDP", "tcp", "TLS-SCTP", "U DP"]))
+    host = draw(st.sampled_from(_HOSTS)) + draw(st.sampled_from(_PORTS))
+    params = "".join(draw(st.lists(st.sampled_from(_PIECES), max_size=4)))
+    return _mutated(draw, f"SIP/2.0/{transport} {host}{params}")
+
+
+@st.composite
+def _addr_values(draw):
+    scheme = draw(st.sampled_from(["sip:", "sips:", "SIP:", "tel:", ""]))
+    uri = scheme + draw(st.sampled_from(_USERS)) + draw(st.sampled_from(_HOSTS))
+    uri += draw(st.sampled_from(_PORTS))
+    params = "".join(draw(st.lists(st.sampled_from(_PIECES), max_size=3)))
+    if draw(st.booleans()):
+        uri_params = draw(st.sampled_from(_URI_PARAMS))
+        value = f"{draw(st.sampled_from(_DISPLAYS))}<{uri}{uri_params}>{params}"
+    else:
+        value = uri + params
+    return _mutated(draw, value)
+
+
+def test_fast_shapes_accept_the_common_values():
+    via = "SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK77;rport;received=192.0.2.1"
+    assert match_via(via)["branch"] == "z9hG4bK77"
+    assert addr_tag(match_name_addr('"Alice" <sip:alice@a.example.com>;tag=19')) == "19"
+    assert addr_tag(match_name_addr("sip:bob@b.example.com;tag=7")) == "7"
+    assert match_name_addr("<sip:bob@192.0.2.4:5060;transport=udp>") is not None
+    assert match_cseq("314159 INVITE") == CSeq(314159, "INVITE")
+    assert FAST_REQUEST_URI.fullmatch("sip:bob@biloxi.example.com;transport=tcp") is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "SIP/2.0/UDP a.com;branch=1;branch=2",  # duplicate parameter
+        "SIP/2.0/UDP a.com;received=host",  # received must be an address
+        "SIP/2.0/UDP a.com:65536;branch=1",  # port out of range
+        "SIP/2.0/UDP 1.2.3.256;branch=1",  # not an address, not a hostname
+    ],
+)
+def test_fast_via_refuses_what_the_grammar_refuses(value):
+    assert match_via(value) is None
+    with pytest.raises(HeaderError):
+        Via.parse_all(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_via_values())
+def test_property_fast_via_agrees_with_the_full_parser(value):
+    m = match_via(value)
+    if m is not None:
+        via = Via.parse(value)
+        assert Via.from_match(m) == via
+        assert m["branch"] == via.branch
+
+
+@settings(max_examples=200, deadline=None)
+@given(_addr_values())
+def test_property_fast_name_addr_agrees_with_the_full_parser(value):
+    m = match_name_addr(value)
+    if m is not None:
+        name_addr = NameAddr.parse(value)
+        assert NameAddr.from_match(m) == name_addr
+        assert addr_tag(m) == name_addr.tag
+        assert NameAddr.parse_all(value) == [name_addr]
+
+
+@settings(max_examples=100, deadline=None)
+@given(_addr_values())
+def test_property_fast_request_uri_agrees_with_the_full_parser(value):
+    text = value.partition(">")[0].rpartition("<")[2]
+    if FAST_REQUEST_URI.fullmatch(text) is not None:
+        assert not URI.parse(text).headers
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text("0123456789 INVITE!~", max_size=16))
+def test_property_fast_cseq_agrees_with_the_full_parser(value):
+    cseq = match_cseq(value)
+    if cseq is not None:
+        assert CSeq.parse(value) == cseq

@@ -9,9 +9,11 @@ from sizing.sip import (
     CSeq,
     HeaderError,
     Headers,
+    NameAddr,
     ParseError,
     Request,
     Response,
+    Via,
     parse,
 )
 from sizing.sip.message import COMPACT_FORMS
@@ -163,6 +165,53 @@ def test_headers_set_replaces_and_invalidates_cached_views():
     assert msg.cseq.number == 314160
     msg.headers.remove("Via")
     assert msg.via == [] and msg.branch is None and "Via" not in msg.headers
+
+
+def test_typed_views_built_from_the_fast_path_equal_the_full_parsers():
+    data = invite(
+        **{
+            "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds": (
+                b"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds;rport\r\n"
+                b"Via: SIP/2.0/TCP 192.0.2.7:5070;branch=z9hG4bKa;received=192.0.2.9"
+            ),
+            "Contact: <sip:alice@pc33.atlanta.example.com>": (
+                b'Contact: "A" <sip:alice@192.0.2.1:5060;transport=udp>;expires=60'
+            ),
+        }
+    )
+    msg = parse(data)
+    head = data.decode()
+    lines = dict(line.split(": ", 1) for line in head.split("\r\n")[1:9] if ": " in line)
+    assert msg.top_via == Via.parse(head.split("\r\n")[1][5:])
+    assert msg.via == [Via.parse(v[5:]) for v in head.split("\r\n")[1:3]]
+    assert msg.from_ == NameAddr.parse(lines["From"]) and msg.to == NameAddr.parse(lines["To"])
+    assert msg.contact == NameAddr.parse_all(lines["Contact"])
+    assert msg.uri == URI.parse("sip:bob@biloxi.example.com")
+
+
+def test_unusual_shapes_take_the_full_parser_and_read_the_same():
+    msg = parse(
+        invite(
+            **{
+                "Via: SIP/2.0/UDP pc33.atlanta.example.com;": b"Via: SIP / 2.0 / UDP [2001:db8::1] ;",
+                "To: Bob <sip:bob@biloxi.example.com>": b"To: Bob <sip:bob@biloxi.example.com>;TAG=x",
+            }
+        )
+    )
+    assert msg.top_via.host == "[2001:db8::1]" and msg.branch == "z9hG4bK776asdhds"
+    assert msg.to_tag == "x"
+
+
+def test_request_uri_can_be_replaced_after_parse():
+    msg = parse(INVITE)
+    msg.uri = "sip:carol@chicago.example.com"
+    assert msg.uri == URI.parse("sip:carol@chicago.example.com")
+    assert msg.encode().startswith(b"INVITE sip:carol@chicago.example.com SIP/2.0\r\n")
+
+
+def test_folded_continuation_holding_a_colon_is_unfolded():
+    data = invite(**{"Max-Forwards: 70": b"Subject: call me\r\n\tback: now\r\nMax-Forwards: 70"})
+    assert parse(data).headers.get("Subject") == "call me back: now"
 
 
 def test_headers_reject_injection():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sizing.sip.errors import HeaderError
-from sizing.sip.uri import URI, is_valid_host, unescape
+from sizing.sip.uri import FAST_HOST, FAST_PORT, URI, is_valid_host, unescape
 
 # -- fields ------------------------------------------------------------------------
 
@@ -393,3 +395,25 @@ def test_property_arbitrary_text_parses_or_raises_header_error(text):
     except HeaderError:
         return
     assert URI.parse(str(uri)) == uri
+
+
+# -- fast shapes ---------------------------------------------------------------------
+
+
+def test_fast_port_accepts_exactly_the_numbers_up_to_65535():
+    pattern = re.compile(FAST_PORT)
+    accepted = [n for n in range(100_000) if pattern.fullmatch(str(n))]
+    assert accepted == list(range(65_536))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a", "Z", "0", "9", ".", "-", "1", "25", "255", "256", "300", "00"]),
+        min_size=1,
+        max_size=9,
+    ).map("".join)
+)
+def test_property_fast_host_accepts_only_valid_hosts(host):
+    if re.fullmatch(FAST_HOST, host):
+        assert is_valid_host(host)

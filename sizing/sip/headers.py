@@ -20,7 +20,17 @@ import re
 from typing import Any, ClassVar
 
 from .errors import HeaderError
-from .uri import URI, is_ipv4_address, is_ipv6_address, is_valid_host, mutable_twin
+from .uri import (
+    FAST_HOST,
+    FAST_IPV4,
+    FAST_PORT,
+    URI,
+    fast_uri_pattern,
+    is_ipv4_address,
+    is_ipv6_address,
+    is_valid_host,
+    mutable_twin,
+)
 
 __all__ = [
     "CSeq",
@@ -75,6 +85,100 @@ _AUTH_PARAM = re.compile(rf"{_W}([{_T}]+){_W}={_W}({_QUOTED}|[{_T}]+){_W}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
 _CSEQ_MAX = 2**31 - 1
+
+# -- fast shapes ---------------------------------------------------------------------
+# parse() meets the same few header shapes millions of times. Each is checked by
+# one precompiled expression that accepts an exact subset of the grammar above
+# (no LWS, token or simple quoted values, no IPv6, no duplicate parameter name),
+# so a value it accepts is one the full parser accepts too; the typed value is
+# built from the match only when read. Anything else takes the full parser,
+# which gives the precise error. tests/test_headers.py compares both paths.
+_FQ = r'"[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e\x80-\U0010ffff]*+"'  # no ';' '"' '\\'
+
+
+def _fast_params(key: str, value: str, guard: str, prefix: str = "") -> str:
+    """``*( ";" name [ "=" value ] )`` where no name appears twice.
+
+    The parameter ``key`` (a tag or branch) must be spelled in lower case and
+    carry a token, captured in the group ``<prefix><key>`` so reading it costs
+    nothing; ``guard`` is a lookahead every other parameter must pass. No value
+    holds a ';', so every later ';' starts a parameter (the duplicate check).
+    """
+    name = f"{prefix}{key}n"
+    return (
+        rf"(?:;(?:{key}=(?P<{prefix}{key}>[{_T}]++)(?!.*?;{key}(?:[=;]|\Z))"
+        rf"|(?!(?i:{key})(?:[=;]|\Z)){guard}"
+        rf"(?P<{name}>[{_T}]++)(?!.*?;(?P={name})(?:[=;]|\Z))(?:=(?:{value}))?))*+"
+    )
+
+
+# Via: received an IPv4 address, rport empty or a port; ttl and maddr (rare,
+# checked apart) and IPv6 take the full parser.
+_VIA_GUARD = (
+    rf"(?=(?i:received)={FAST_IPV4}(?:;|\Z)|(?i:rport)(?:={FAST_PORT})?(?:;|\Z)"
+    r"|(?!(?i:received|rport|ttl|maddr)(?:[=;]|\Z)))"
+)
+_FAST_VIA = re.compile(
+    rf"SIP/2\.0/(?P<transport>[{_T}]++) (?P<host>{FAST_HOST})(?::(?P<port>{FAST_PORT}))?"
+    rf"(?P<params>{_fast_params('branch', rf'[{_T}]++', _VIA_GUARD)})"
+)
+# <addr-spec> with an optional display name, or a bare sip: addr-spec (whose ';'
+# parameters then belong to the header, RFC 3261 §20.10), and header parameters.
+_FAST_ADDR = re.compile(
+    rf'(?:(?:"(?P<quoted>[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]*+)" ?'
+    rf"|(?P<display>[{_T}]++(?: [{_T}]++)*+) )?"
+    rf"<(?P<uri>{fast_uri_pattern('>', 'u')})>"
+    rf"(?P<params>{_fast_params('tag', rf'[{_T}]++|{_FQ}', '')})"
+    rf"|(?P<buri>sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$]++@)?{FAST_HOST}(?::{FAST_PORT})?)"
+    rf"(?P<bparams>{_fast_params('tag', rf'[{_T}]++|{_FQ}', '', 'b')}))"
+)
+_FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_T}]++)")
+
+
+def _split_fast_params(text: str) -> dict[str, str | None]:
+    """The dict of a fast-shape parameter list (no ';' can occur inside a value)."""
+    params: dict[str, str | None] = {}
+    if text:
+        for item in text[1:].split(";"):
+            name, eq, value = item.partition("=")
+            params[name] = value if eq else None
+    return params
+
+
+#: ``match_via(value)``: the match of one Via value of the common shape, or None
+#: (then Via.parse_all decides). Its group ``params`` is the parameter text.
+match_via = _FAST_VIA.fullmatch
+
+#: ``match_name_addr(value)``: the match of one name-addr or addr-spec value of
+#: the common shape, or None (then NameAddr.parse decides); see addr_params().
+match_name_addr = _FAST_ADDR.fullmatch
+
+
+def addr_params(m: re.Match[str]) -> str:
+    """The header-parameter text of a match_name_addr() match, e.g. ``;tag=1``."""
+    params = m["params"]
+    return m["bparams"] if params is None else params
+
+
+def addr_tag(m: re.Match[str]) -> str | None:
+    """The ``tag`` of a match_name_addr() match (as NameAddr.tag would read it)."""
+    tag = m["tag"]
+    return m["btag"] if tag is None else tag
+
+
+def match_cseq(value: str) -> CSeq | None:
+    """The CSeq of a value of the common shape ``<number> <method>``, or None."""
+    m = _FAST_CSEQ.fullmatch(value)
+    if m is None:
+        return None
+    number = int(m[1])
+    if number > _CSEQ_MAX:
+        return None
+    cseq = _MutableCSeq.__new__(_MutableCSeq)
+    cseq.number = number
+    cseq.method = m[2]
+    cseq.__class__ = CSeq
+    return cseq
 
 
 # -- lexical helpers -------------------------------------------------------------
@@ -314,6 +418,19 @@ class Via(_Value):
                 raise HeaderError(f"Via: branch={value!r} must be a token")
 
     @classmethod
+    def from_match(cls, m: re.Match[str]) -> Via:
+        """The Via of a match_via() match (equal to ``Via.parse(m.string)``)."""
+        port = m["port"]
+        via = _MutableVia.__new__(_MutableVia)
+        via.protocol = "SIP/2.0"
+        via.transport = m["transport"].upper()
+        via.host = m["host"]
+        via.port = None if port is None else int(port)
+        via.params = _split_fast_params(m["params"])
+        via.__class__ = cls
+        return via
+
+    @classmethod
     def parse_all(cls, value: str) -> list[Via]:
         """Every Via in a comma-joined value, topmost first."""
         if "," not in value:
@@ -443,6 +560,20 @@ class NameAddr(_Value):
         na.display_name = display
         na.uri = uri
         na.params = _parse_params(value, pos, "name-addr") if pos < len(value) else {}
+        na.__class__ = cls
+        return na
+
+    @classmethod
+    def from_match(cls, m: re.Match[str]) -> NameAddr:
+        """The NameAddr of a match_name_addr() match (equal to ``parse(m.string)``)."""
+        display = m["quoted"]
+        if display is None:
+            display = m["display"]
+        uri = m["uri"]
+        na = _MutableNameAddr.__new__(_MutableNameAddr)
+        na.display_name = display
+        na.uri = URI.parse(m["buri"] if uri is None else uri)
+        na.params = _split_fast_params(addr_params(m))
         na.__class__ = cls
         return na
 

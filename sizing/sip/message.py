@@ -4,11 +4,20 @@ Theory of operation. parse() splits a datagram's header section with str
 methods, canonicalises header names through one dict (long and compact forms,
 any case), and keeps every header as a raw (name, value) pair in order. The
 headers every element relies on (Via, From, To, Call-ID, CSeq, Max-Forwards,
-Content-Length, Contact, Date) are validated while parsing, because a message
-whose transaction or dialog identifiers cannot be read must be rejected with
-400 at once (RFC 3261 §8.2, RFC 4475 §3.1.2); their typed values are cached,
-so reading them afterwards costs a dict lookup. Every other header is parsed
-only when asked for, and cached too. Mutating the headers clears the cache.
+Content-Length, Contact, Date) and the Request-URI are validated while
+parsing, because a message whose transaction or dialog identifiers cannot be
+read must be rejected with 400 at once (RFC 3261 §8.2, RFC 4475 §3.1.2).
+
+Validate cheaply, build lazily: a value of the common shape is checked by one
+precompiled expression of headers.py / uri.py that accepts an exact subset of
+the grammar, and only its match is kept; the typed value (Via, NameAddr, URI)
+is built from it on first read, and the top Via branch and the From/To tags
+are read straight from the match. Any other value goes through the full
+parser at once, which says precisely what is wrong. Every other header is
+parsed only when asked for. All of it is cached per message; mutating the
+headers clears the cache. Folded lines are rare, so they are not looked for
+up front: a continuation line always lands on an error path, which first
+checks for folds and then parses the unfolded text again.
 
 Bodies are bytes; header text is str (UTF-8, undecodable bytes kept through
 ``surrogateescape`` so a message re-encodes byte for byte).
@@ -21,8 +30,19 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .errors import HeaderError
-from .headers import CSeq, MediaType, NameAddr, Via, parse_uint, split_commas
-from .uri import URI
+from .headers import (
+    CSeq,
+    MediaType,
+    NameAddr,
+    Via,
+    addr_tag,
+    match_cseq,
+    match_name_addr,
+    match_via,
+    parse_uint,
+    split_commas,
+)
+from .uri import FAST_REQUEST_URI, URI
 
 __all__ = [
     "COMPACT_FORMS",
@@ -232,6 +252,25 @@ _DATE = re.compile(
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT"
 )
 _VERSION = re.compile(r"SIP/\d+\.\d+", re.IGNORECASE)
+# Registered methods, all tokens: parse() skips the token check for them.
+_METHODS = frozenset(
+    [
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "INFO",
+        "INVITE",
+        "MESSAGE",
+        "NOTIFY",
+        "OPTIONS",
+        "PRACK",
+        "PUBLISH",
+        "REFER",
+        "REGISTER",
+        "SUBSCRIBE",
+        "UPDATE",
+    ]
+)
 _FOLD = re.compile(r"\r\n[ \t]+")
 
 
@@ -438,7 +477,8 @@ class Message:
 
     @property
     def call_id(self) -> str | None:
-        return self.headers.get("Call-ID")
+        values = self.headers._lookup().get("Call-ID")
+        return values[0] if values else None
 
     @property
     def cseq(self) -> CSeq | None:
@@ -450,43 +490,76 @@ class Message:
     @property
     def via(self) -> list[Via]:
         """Every Via value, topmost first."""
+        cache = self.headers._cache
         try:
-            return self.headers._cache["via"]
+            return cache["via"]
         except KeyError:
+            pass
+        matches = cache.get("via~")
+        if matches is None:
             return self._typed_list("via", "Via", Via.parse_all)
+        top = cache.get("top-via")
+        vias = [Via.from_match(m) for m in matches[1:]]
+        vias.insert(0, Via.from_match(matches[0]) if top is None else top)
+        cache["via"] = vias
+        return vias
 
     @property
     def top_via(self) -> Via | None:
-        vias = self.via
+        cache = self.headers._cache
+        vias = cache.get("via")
+        if vias is None:
+            matches = cache.get("via~")
+            if matches is not None:
+                top = cache.get("top-via")
+                if top is None:
+                    top = cache["top-via"] = Via.from_match(matches[0])
+                return top
+            vias = self.via
         return vias[0] if vias else None
 
     @property
     def branch(self) -> str | None:
         """The top Via's branch parameter (the transaction key of RFC 3261 §17)."""
+        matches = self.headers._cache.get("via~")
+        if matches is not None:
+            return matches[0]["branch"]
         vias = self.via
         return vias[0].branch if vias else None
 
+    def _name_addr(self, key: str, fast: str, header: str) -> NameAddr | None:
+        cache = self.headers._cache
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        m = cache.get(fast)
+        if m is None:
+            return self._typed(key, header, NameAddr.parse)
+        value = cache[key] = NameAddr.from_match(m)
+        return value
+
     @property
     def from_(self) -> NameAddr | None:
-        try:
-            return self.headers._cache["from"]
-        except KeyError:
-            return self._typed("from", "From", NameAddr.parse)
+        return self._name_addr("from", "from~", "From")
 
     @property
     def to(self) -> NameAddr | None:
-        try:
-            return self.headers._cache["to"]
-        except KeyError:
-            return self._typed("to", "To", NameAddr.parse)
+        return self._name_addr("to", "to~", "To")
 
     @property
     def from_tag(self) -> str | None:
+        m = self.headers._cache.get("from~")
+        if m is not None:
+            return addr_tag(m)
         value = self.from_
         return None if value is None else value.tag
 
     @property
     def to_tag(self) -> str | None:
+        m = self.headers._cache.get("to~")
+        if m is not None:
+            return addr_tag(m)
         value = self.to
         return None if value is None else value.tag
 
@@ -500,7 +573,14 @@ class Message:
 
     @property
     def contact(self) -> list[NameAddr]:
-        return self._typed_list("contact", "Contact", NameAddr.parse_all)
+        cache = self.headers._cache
+        value = cache.get("contact")
+        if value is None:
+            matches = cache.get("contact~")
+            if matches is None:
+                return self._typed_list("contact", "Contact", NameAddr.parse_all)
+            value = cache["contact"] = [NameAddr.from_match(m) for m in matches]
+        return value
 
     @property
     def route(self) -> list[NameAddr]:
@@ -557,7 +637,7 @@ def _as_body(body: bytes | bytearray | memoryview | str) -> bytes:
 class Request(Message):
     """A SIP request. ``uri`` is the Request-URI as a URI (a str is parsed)."""
 
-    __slots__ = ("method", "uri")
+    __slots__ = ("method", "_uri", "_uri_text")
 
     def __init__(
         self,
@@ -569,9 +649,22 @@ class Request(Message):
         if not isinstance(method, str) or not _TOKEN.fullmatch(method):
             raise HeaderError(f"method {method!r} is not a token")
         self.method = method
-        self.uri = uri if isinstance(uri, URI) else URI.parse(uri)
+        self.uri = uri
         self.headers = _as_headers(headers)
         self.body = _as_body(body)
+
+    @property
+    def uri(self) -> URI:
+        """The Request-URI (parse() checks it and builds the URI on first read)."""
+        uri = self._uri
+        if uri is None:
+            uri = self._uri = URI.parse(self._uri_text)
+        return uri
+
+    @uri.setter
+    def uri(self, value: URI | str) -> None:
+        self._uri = value if isinstance(value, URI) else URI.parse(value)
+        self._uri_text = None
 
     def _start_line(self) -> str:
         return f"{self.method} {self.uri} SIP/2.0"
@@ -752,16 +845,20 @@ def _parse_start(line: str) -> Request | Response:
         if _VERSION.fullmatch(version):
             raise ParseError(f"request line: unsupported SIP version {version!r}", 505)
         raise ParseError(f"request line: malformed SIP version {version!r}")
-    if not _TOKEN.fullmatch(method):
+    if method not in _METHODS and not _TOKEN.fullmatch(method):
         raise ParseError(f"request line: method {method!r} is not a token")
+    request = Request.__new__(Request)
+    request.method = method
+    if FAST_REQUEST_URI.fullmatch(target) is not None:
+        request._uri = None
+        request._uri_text = target
+        return request
     try:
         uri = URI.parse(target)
     except HeaderError as err:
         raise _bad(f"request line: bad Request-URI {target!r}", err) from None
     if uri.headers:
         raise ParseError(f"request line: Request-URI {target!r} carries escaped headers")
-    request = Request.__new__(Request)
-    request.method = method
     request.uri = uri
     return request
 
@@ -787,17 +884,49 @@ def parse(data: bytes | bytearray | memoryview) -> Request | Response:
         head = data[:end].decode()
     except UnicodeDecodeError:
         head = data[:end].decode("utf-8", "surrogateescape")
-    if "\r\n " in head or "\r\n\t" in head:
-        head = _FOLD.sub(" ", head)
+    try:
+        message = _parse_head(head, True)
+    except _Folded:
+        message = _parse_head(_FOLD.sub(" ", head), False)
+
+    body = data[end + 4 :]
+    length = message.headers._cache.get("content-length")
+    if length is not None and length != len(body):
+        if length > len(body):
+            err = ParseError(
+                f"Content-Length: {length} but only {len(body)} body bytes were received"
+            )
+            err.request = type(message) is Request
+            err.headers = message.headers
+            raise err
+        body = body[:length]
+    message.body = body
+    return message
+
+
+class _Folded(Exception):
+    """The header section has folded lines: parse it again, unfolded."""
+
+
+def _parse_head(head: str, first: bool) -> Request | Response:
+    """The message of a header section, body not set yet.
+
+    Folded lines (RFC 3261 §7.3.1) are rare, so the first pass does not look
+    for them: a continuation line starts with SP or HTAB, which always takes
+    one of the error paths below, and those raise _Folded when ``first`` and
+    the section holds a fold, so that parse() retries on the unfolded text.
+    """
     lines = head.split("\r\n")
     breaks = len(lines) - 1
     if head.count("\n") != breaks or head.count("\r") != breaks:
+        _fold_check(head, first)
         for n, line in enumerate(lines, 1):
             if "\r" in line or "\n" in line:
                 raise ParseError(f"line {n}: bare CR or LF (lines must end with CRLF)")
     try:
         message = _parse_start(lines[0])
     except ParseError as err:
+        _fold_check(head, first)
         err.request = lines[0][:4].upper() != "SIP/"
         err.headers = _salvage(lines)
         raise
@@ -809,12 +938,13 @@ def parse(data: bytes | bytearray | memoryview) -> Request | Response:
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if not sep:
+            _fold_check(head, first)
             raise _unsplittable(
                 message, f"line {_line_number(lines, line)}: header line without ':'"
             )
         key = canon = canon_get(name)
         if canon is None:
-            canon, key = _unusual_name(name, lines, line, message)
+            canon, key = _unusual_name(name, lines, line, message, head, first)
         value = value.strip(" \t")
         items.append((canon, value))
         values = index_get(key)
@@ -827,39 +957,34 @@ def parse(data: bytes | bytearray | memoryview) -> Request | Response:
     headers._items = items
     headers._index = index
     try:
-        headers._cache = cache = _validate(message, index)
+        headers._cache = _validate(message, index)
     except ParseError as err:
         err.request = type(message) is Request
         err.headers = headers
         raise
     message.headers = headers
-
-    body = data[end + 4 :]
-    length = cache.get("content-length")
-    if length is not None and length != len(body):
-        if length > len(body):
-            err = ParseError(
-                f"Content-Length: {length} but only {len(body)} body bytes were received"
-            )
-            err.request = type(message) is Request
-            err.headers = headers
-            raise err
-        body = body[:length]
-    message.body = body
     return message
+
+
+def _fold_check(head: str, first: bool) -> None:
+    if first and ("\r\n " in head or "\r\n\t" in head):
+        raise _Folded
 
 
 def _line_number(lines: list[str], line: str) -> int:
     return lines.index(line) + 1
 
 
-def _unusual_name(name: str, lines: list[str], line: str, message: Message) -> tuple[str, str]:
+def _unusual_name(
+    name: str, lines: list[str], line: str, message: Message, head: str, first: bool
+) -> tuple[str, str]:
     """Canonical name and index key of a header name not in the table as written."""
     stripped = name.rstrip(" \t")
     canon = _CANON.get(stripped) or _CANON.get(stripped.lower())
     if canon is not None:
         return canon, canon
     if not _TOKEN.fullmatch(stripped):
+        _fold_check(head, first)
         where = _line_number(lines, line)
         raise _unsplittable(message, f"line {where}: bad header name {name[:40]!r}")
     return stripped, stripped.lower()
@@ -897,6 +1022,11 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
     RFC 3261 §8.1.1 and RFC 4475 §3.1.2: a message whose Via, From, To,
     Call-ID, CSeq, Max-Forwards, Content-Length, Contact or Date is malformed,
     or that repeats a single-valued one (§3.3.8), is refused as a whole.
+
+    Values of the common shapes are only matched here (headers.match_via and
+    match_name_addr); the cache keeps the match under ``"via~"``, ``"from~"``,
+    ``"to~"`` or ``"contact~"`` and the accessors build the typed value from it
+    on first read. Other shapes get the full parser now, which says what is wrong.
     """
     get = index.get
     cache: dict[str, Any] = {}
@@ -905,13 +1035,12 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         values = get("Via")
         if values is None:
             cache["via"] = []
-        elif len(values) == 1:
-            cache["via"] = Via.parse_all(values[0])
         else:
-            vias: list[Via] = []
-            for value in values:
-                vias.extend(Via.parse_all(value))
-            cache["via"] = vias
+            m = match_via(values[0])
+            if m is not None and len(values) == 1:
+                cache["via~"] = [m]
+            else:
+                _validate_via(values, cache)
 
         what = "From"
         values = get("From")
@@ -920,7 +1049,11 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         else:
             if len(values) > 1:
                 raise HeaderError(f"appears {len(values)} times, once is allowed")
-            cache["from"] = NameAddr.parse(values[0])
+            m = match_name_addr(values[0])
+            if m is None:
+                cache["from"] = NameAddr.parse(values[0])
+            else:
+                cache["from~"] = m
 
         what = "To"
         values = get("To")
@@ -929,7 +1062,11 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         else:
             if len(values) > 1:
                 raise HeaderError(f"appears {len(values)} times, once is allowed")
-            cache["to"] = NameAddr.parse(values[0])
+            m = match_name_addr(values[0])
+            if m is None:
+                cache["to"] = NameAddr.parse(values[0])
+            else:
+                cache["to~"] = m
 
         what = "Call-ID"
         values = get("Call-ID")
@@ -946,7 +1083,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         else:
             if len(values) > 1:
                 raise HeaderError(f"appears {len(values)} times, once is allowed")
-            cseq = CSeq.parse(values[0])
+            cseq = match_cseq(values[0]) or CSeq.parse(values[0])
             if cseq.number >= 2**31:
                 raise HeaderError(f"sequence number {cseq.number} is not below 2**31")
             if type(message) is Request and cseq.method != message.method:
@@ -971,28 +1108,50 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         values = get("Content-Length")
         if values is not None:
             length = _number(values[0])
-            for value in values[1:]:
-                if _number(value) != length:
-                    raise HeaderError("differing values; the body cannot be framed")
+            if len(values) > 1:
+                for value in values[1:]:
+                    if _number(value) != length:
+                        raise HeaderError("differing values; the body cannot be framed")
             cache["content-length"] = length
 
         what = "Contact"
         values = get("Contact")
         if values is not None:
-            if len(values) == 1:
-                cache["contact"] = NameAddr.parse_all(values[0])
+            m = match_name_addr(values[0])
+            if m is not None and len(values) == 1:
+                cache["contact~"] = [m]
             else:
-                contacts: list[NameAddr] = []
-                for value in values:
-                    contacts.extend(NameAddr.parse_all(value))
-                cache["contact"] = contacts
+                _validate_contact(values, cache)
 
-        what = "Date"
-        values = get("Date")
-        if values is not None:
-            for value in values:
+        if "Date" in index:
+            what = "Date"
+            for value in index["Date"]:
                 if _DATE.fullmatch(value) is None:
                     raise HeaderError(f"{value!r} is not an RFC 1123 date in GMT")
     except HeaderError as err:
         raise ParseError(f"{what}: {err}") from None
     return cache
+
+
+def _validate_via(values: list[str], cache: dict[str, Any]) -> None:
+    """Several Via lines, or one not of the common shape."""
+    matches = [match_via(value) for value in values]
+    if None not in matches:
+        cache["via~"] = matches
+        return
+    vias: list[Via] = []
+    for value in values:
+        vias.extend(Via.parse_all(value))
+    cache["via"] = vias
+
+
+def _validate_contact(values: list[str], cache: dict[str, Any]) -> None:
+    """Several Contact lines, or one not of the common shape."""
+    matches = [match_name_addr(value) for value in values]
+    if None not in matches:
+        cache["contact~"] = matches
+        return
+    contacts: list[NameAddr] = []
+    for value in values:
+        contacts.extend(NameAddr.parse_all(value))
+    cache["contact"] = contacts

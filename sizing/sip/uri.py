@@ -70,6 +70,44 @@ _UNRESERVED_SET = frozenset(
 _MUST_MATCH = ("user", "ttl", "method", "maddr", "transport")
 _MISSING: Any = object()
 
+# -- fast shapes ------------------------------------------------------------------
+# Exact subsets of the grammar above, written as pattern text for the one-regex
+# validators of the common header shapes (headers.py) and the Request-URI: what
+# they accept the full parsers accept and read alike; anything else (IPv6,
+# escapes in names, passwords, URI headers, unusual case) takes the full path.
+_OCTET = r"(?:[0-9]{1,2}+|[01][0-9][0-9]|2[0-4][0-9]|25[0-5])"
+#: An IPv4 address with octets 0-255 (leading zeros allowed, as _is_ipv4 does).
+FAST_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+# domainlabel and toplabel, possessive: every label but the last ends in '.', so
+# nothing needs to be given back (a trailing '.' after the toplabel is left out).
+_FAST_LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"
+_FAST_TOPLABEL = r"[A-Za-z][A-Za-z0-9]*+(?:-++[A-Za-z0-9]++)*+"
+#: hostname / IPv4address of RFC 3261 §25.1, no IPv6 reference or trailing dot.
+FAST_HOST = rf"(?:{FAST_IPV4}|(?:{_FAST_LABEL}\.)*+{_FAST_TOPLABEL})"
+#: A port number 0-65535 of at most five digits.
+FAST_PORT = r"(?:[0-5]?[0-9]{1,4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+# userinfo without password, ';', '?', '/' or ',' (so it never needs <...>).
+_FAST_USER = rf"(?:[{_UNRESERVED}&=+$]++|{_ESC})++@"
+_FAST_PCHAR = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$]"
+
+
+def fast_uri_pattern(end: str, group: str) -> str:
+    """``sip:``/``sips:`` URI without URI headers; ``end`` is what may follow it.
+
+    Parameter names are captured in the named group ``group`` so a lookahead
+    rejects a name that appears twice (the full parser refuses that too); the
+    lookahead may look past the URI, which only sends more values to the full path.
+    """
+    param = (
+        rf";(?P<{group}>{_FAST_PCHAR}++)(?!.*?;(?P={group})(?:[=;]|{end}))"
+        rf"(?:={_FAST_PCHAR}*+)?"
+    )
+    return rf"sips?:(?:{_FAST_USER})?{FAST_HOST}(?::{FAST_PORT})?(?:{param})*+"
+
+
+#: A whole Request-URI of the common shape (see fast_uri_pattern).
+FAST_REQUEST_URI = re.compile(fast_uri_pattern(r"\Z", "r"))
+
 
 def unescape(text: str) -> str:
     """Decode %XX escapes (UTF-8), e.g. the user part ``I%20have`` -> ``I have``."""
