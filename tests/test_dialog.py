@@ -27,9 +27,7 @@ def invite(record_route: tuple[str, ...] = ()) -> Request:
 
 
 def answer(request: Request, status: int, tag: str | None, contact: str = "<sip:bob@10.0.0.2>") -> Response:
-    response = request.create_response(status, to_tag=tag)
-    for rr in request.headers.get_all("Record-Route"):
-        response.headers.add("Record-Route", rr)
+    response = request.create_response(status, to_tag=tag)  # copies Record-Route (§12.1.1)
     response.headers.add("Contact", contact)
     return response
 

@@ -278,3 +278,21 @@ def test_response_defaults_reason_and_validates_status():
     assert Response(404).reason == "Not Found"
     with pytest.raises(HeaderError):
         Response(42)
+
+
+def test_dialog_establishing_response_copies_record_route_in_order() -> None:
+    invite = parse(
+        b"INVITE sip:bob@example.com SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP p2.example.com;branch=z9hG4bK2\r\n"
+        b"Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+        b"Record-Route: <sip:p2.example.com;lr>\r\n"
+        b"Record-Route: <sip:p1.example.com;lr>\r\n"
+        b"From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+        b"Call-ID: rr@a\r\nCSeq: 1 INVITE\r\nMax-Forwards: 69\r\n"
+        b"Contact: <sip:alice@a.example.com>\r\nContent-Length: 0\r\n\r\n"
+    )
+    expected = ["<sip:p2.example.com;lr>", "<sip:p1.example.com;lr>"]
+    for status in (180, 200):
+        assert invite.create_response(status, to_tag="t").headers.get_lines("Record-Route") == expected
+    for status in (100, 486):
+        assert invite.create_response(status, to_tag="t").headers.get_lines("Record-Route") == []

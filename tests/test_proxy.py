@@ -82,8 +82,8 @@ class Endpoint:
 
 
 def answer(txn, request: Request, status: int, *, tag: str = "bob1", contact: Address = B) -> Response:
-    """Send a UAS response copying Record-Route (RFC 3261 §12.1.1)."""
-    headers = [("Record-Route", v) for v in request.headers.get_lines("Record-Route")]
+    """Send a UAS response (create_response copies Record-Route, RFC 3261 §12.1.1)."""
+    headers = []
     if 200 <= status < 300 and request.method == "INVITE":
         headers.append(("Contact", f"<sip:bob@{contact.host}:{contact.port}>"))
     response = request.create_response(status, to_tag=tag if status > 100 else None, headers=headers)

@@ -186,14 +186,6 @@ class SipServer(B2BUA):
             return
         super().request_received(transaction, request)
 
-    def _respond(self, txn, request, status, **kwargs):  # type: ignore[no-untyped-def]
-        # RFC 3261 §12.1.1: a UAS copies Record-Route into its 1xx/2xx to an INVITE, so the
-        # caller's in-dialog requests keep passing the record-routing proxies.
-        if request.method == "INVITE" and 100 < status < 300 and "Record-Route" in request.headers:
-            extra = [("Record-Route", v) for v in request.headers.get_lines("Record-Route")]
-            kwargs["headers"] = [*extra, *kwargs.get("headers", ())]
-        return super()._respond(txn, request, status, **kwargs)
-
     def _state(self, call: BridgedCall, kind: str) -> None:
         if self.on_state is not None:
             self.on_state(self, call, kind)

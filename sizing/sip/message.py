@@ -685,12 +685,17 @@ class Request(Message):
 
         Via (all values, in order), From, To, Call-ID and CSeq are copied; the
         To tag is added when given and the request had none (never on 100,
-        which instead echoes Timestamp, §8.2.6.1).
+        which instead echoes Timestamp, §8.2.6.1). A response that can establish
+        a dialog (101-299 to INVITE, SUBSCRIBE or REFER) also copies Record-Route
+        (§12.1.1), so in-dialog requests keep passing the record-routing proxies.
         """
         out = Headers()
         items = out._items
+        establishes = 100 < status < 300 and self.method in _DIALOG_METHODS
         for name, value in self.headers._items:
-            if name in ("Via", "From", "Call-ID", "CSeq"):
+            if name in ("Via", "From", "Call-ID", "CSeq") or (
+                establishes and name == "Record-Route"
+            ):
                 items.append((name, value))
             elif name == "To":
                 if to_tag is not None and status != 100 and self.to_tag is None:
@@ -701,6 +706,9 @@ class Request(Message):
         response = Response(status, reason, out, body)
         response.headers.extend(headers)
         return response
+
+
+_DIALOG_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
 
 
 class Response(Message):

@@ -227,9 +227,6 @@ class UserAgent:
         reason: str | None = None,
     ) -> Response:
         response = request.create_response(status, reason, to_tag=to_tag, headers=headers, body=body)
-        if request.method == "INVITE" and 100 < status < 300:
-            for value in request.headers.get_lines("Record-Route"):  # §12.1.1
-                response.headers.add("Record-Route", value)
         if body and content_type is not None:
             response.headers.set("Content-Type", content_type)
         if txn.respond(response):
