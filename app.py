@@ -26,6 +26,8 @@ from sizing.app.results import (
     role_tiles,
     simulation_tiles,
     summary_csv,
+    sweep_rates,
+    sweep_scenario,
 )
 from sizing.app.runs import (
     RUN_LENGTHS,
@@ -43,6 +45,7 @@ from sizing.report.tables import links_table
 from sizing.scenario import ROLES, Scenario, ScenarioError, scenario_from_mapping
 from sizing.sim.result import Result
 from sizing.sim.simulate import simulate
+from sizing.sim.sweep import goodput_sweep, overload_figure
 
 st.set_page_config(page_title="SIP capacity planner", page_icon="📞", layout="wide")
 
@@ -126,6 +129,20 @@ def _simulate(yaml_text: str) -> Result:
     result = simulate(_base(yaml_text), progress=told)
     bar.empty()
     return result
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _sweep(yaml_text: str, rates: tuple[float, ...]) -> Any:
+    """Goodput at each rate (drop and 503 modes) of the scenario's short sweep run;
+    cached by the scenario and rates, the progress bar inside like :func:`_simulate`."""
+    bar = st.progress(0.0, text="Sweeping…")
+
+    def told(done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"Sweeping… {done} of {total} runs")
+
+    frame = goodput_sweep(sweep_scenario(_base(yaml_text), max(rates)), list(rates), progress=told)
+    bar.empty()
+    return frame
 
 
 @st.cache_data(show_spinner=False)
@@ -390,6 +407,30 @@ if st.session_state.get("simulated") == sim_yaml:
         if not bw.empty:
             st.pyplot(figures.bandwidth_per_link(bw, "Simulated bandwidth per link"),
                       clear_figure=False)
+    c3, c4 = st.columns(2)
+    with c3:
+        if not result.concurrent_series.empty:
+            st.pyplot(figures.concurrent_calls(result.concurrent_series, sim_scenario.trunk.channels),
+                      clear_figure=False)
+    with c4:
+        if result.srd.count:
+            st.pyplot(figures.srd_distribution(result.srd, sim_scenario.targets.srd_p95_max_ms),
+                      clear_figure=False)
+    with st.expander("Goodput vs offered load"):
+        capacity, rates = sweep_rates(result)
+        st.caption(f"Simulates {len(rates)} offered rates from {rates[0]:,.3g} to {rates[-1]:,.3g} "
+                   f"calls/s around the estimated capacity ({capacity:,.3g} calls/s: the rate at "
+                   "which the busiest host would reach 100 % CPU), without control (drop) and "
+                   "with 503 rejection, in short runs.")
+        if st.button("Run the overload sweep", key="run_sweep"):
+            st.session_state["swept"] = sim_yaml
+        if st.session_state.get("swept") == sim_yaml:
+            try:
+                frame = _sweep(sim_yaml, tuple(rates))
+                st.pyplot(overload_figure(frame, capacity_cps=capacity), clear_figure=False)
+                st.dataframe(frame, hide_index=True, width="stretch")
+            except Exception as exc:  # the page reports any failure instead of a traceback
+                st.error(f"The sweep stopped: {type(exc).__name__}: {exc}")
     st.dataframe(hosts_frame(result), hide_index=True, width="stretch")
     st.download_button("Simulation summary (CSV)", summary_csv(result, sim_scenario),
                        file_name=f"{name}-simulation.csv", mime="text/csv",

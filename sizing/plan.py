@@ -417,8 +417,9 @@ class Plan:
     """Every target is met by the recommended deployment (closed form: estimated)."""
     closed: ClosedForm
     series: dict[str, pd.DataFrame] = field(default_factory=dict)
-    """Time series of the recommended deployment's simulation, for figures
-    (``cpu``, ``calls``, ``srd``, ... as the simulator provides them)."""
+    """Figures' data of the recommended deployment's simulation: ``cpu`` (CPU per
+    second and host), ``calls`` (mean concurrent calls per second, first replication)
+    and ``srd`` (SRD histogram buckets of all replications)."""
 
     def hosts(self) -> dict[str, int]:
         return dict(zip(self.deployment["role"], self.deployment["hosts"], strict=True))
@@ -671,9 +672,20 @@ def _measure(results: list[Any]) -> _Measured:
             acc[1] += row.media_kbps / 1000 / len(results)
     first = results[0]
     series = {"cpu": first.cpu_series[[c for c in first.cpu_series.columns
-                                        if _role_of(c, {}) in _SIZED]]}
+                                        if _role_of(c, {}) in _SIZED]],
+              "calls": first.concurrent_series.to_frame(),
+              "srd": _srd_buckets(results)}
     return _Measured(cpu, ci, kpis, {k: (v[0], v[1]) for k, v in links.items()}, series,
                      len(results))
+
+
+def _srd_buckets(results: list[Any]) -> pd.DataFrame:
+    """The SRD histogram buckets of every replication, summed bucket by bucket."""
+    frames = [r.srd.buckets for r in results if not r.srd.buckets.empty]
+    if not frames:
+        return pd.DataFrame(columns=["lower_ms", "upper_ms", "calls"])
+    return (pd.concat(frames).groupby(["lower_ms", "upper_ms"], as_index=False)["calls"].sum()
+            .sort_values("upper_ms").reset_index(drop=True))
 
 
 _SIZED = frozenset(("sbc", "proxy", "sip_server", "media_server", "recorder", "registrar"))

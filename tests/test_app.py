@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -12,12 +13,13 @@ from streamlit.testing.v1 import AppTest
 from sizing import analytic
 from sizing.app.form import ROLE_LABELS, describe, problems_by_field, scenario_from_values
 from sizing.app.presets import DEFAULT_PRESET, PRESETS, load_preset
-from sizing.app.results import mbps
+from sizing.app.results import SWEEP_LOADS, mbps, sweep_rates, sweep_scenario
 from sizing.app.runs import calibrate, run_batch_csv, scenario_reports
 from sizing.batch import BatchError
 from sizing.plan import closed_form
 from sizing.profile import load_profile
 from sizing.scenario import ScenarioError, load_scenario, scenario_from_mapping
+from sizing.sim.result import Result
 
 APP = str(Path(__file__).parents[1] / "app.py")
 
@@ -104,6 +106,33 @@ def test_simulation_shows_kpis_against_the_targets(app: AppTest) -> None:
     app.multiselect(key="what_if").set_value(["SRTP on"]).run()
     assert not app.exception
     assert [m for m in app.metric if m.label == "Calls offered"]
+
+
+def test_simulation_shows_cpu_bandwidth_concurrent_calls_and_srd_charts(app: AppTest) -> None:
+    assert not app.get("image")  # no chart before a simulation
+    app.selectbox(key="preset").set_value("Small branch").run()
+    app.button(key="run_simulation").click().run(timeout=120)
+    assert not app.exception
+    assert len(app.get("image")) == 4
+    assert "Goodput vs offered load" in [e.label for e in app.expander]
+    assert app.button(key="run_sweep")
+
+
+def test_sweep_rates_surround_the_capacity_the_simulation_suggests() -> None:
+    hosts = pd.DataFrame({"name": ["sbc-1", "sip_server-1", "carrier"],
+                          "role": ["sbc", "sip_server", "carrier"],
+                          "cpu_mean": [0.10, 0.25, 0.9]})
+    result = Result(kpis={"offered_cps": 5.0}, hosts=hosts, links=pd.DataFrame())
+    capacity, rates = sweep_rates(result)
+    assert capacity == pytest.approx(20.0)  # the SIP Server at 25 % for 5 calls/s; carrier not sized
+    assert rates == pytest.approx([20.0 * f for f in SWEEP_LOADS])
+
+
+def test_sweep_scenario_is_short_and_lifts_the_trunk_limits() -> None:
+    base = load_preset("Small branch")
+    short = sweep_scenario(base, top_cps=10.0)
+    assert short.replications == 1 and short.duration_s <= 20 and short.trunk.cps_limit is None
+    assert short.trunk.channels >= 2 * 10.0 * (base.traffic.holding_time_s or 60.0)
 
 
 def test_every_field_has_help_from_the_model(app: AppTest) -> None:

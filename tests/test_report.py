@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import openpyxl
@@ -12,7 +13,8 @@ from matplotlib.figure import Figure
 from sizing.batch import write_reports
 from sizing.plan import plan
 from sizing.report import atomic_write, atomic_write_text, deployment_table, links_table
-from sizing.report.figures import cpu_over_time, to_data_uri
+from sizing.report.figures import cpu_over_time, srd_distribution, to_data_uri
+from sizing.report.html import plan_html
 from sizing.report.xlsx import sheet_name
 from sizing.scenario import scenario_from_mapping
 
@@ -84,3 +86,30 @@ def test_sheet_names_are_made_valid_and_unique():
     assert sheet_name("a/b:c", taken) == "a_b_c"
     assert sheet_name("a/b:c", taken) == "a_b_c~2"
     assert len(sheet_name("x" * 40, taken)) == 31
+
+
+SRD_BUCKETS = pd.DataFrame({"lower_ms": [8.192, 8.933, 9.742], "upper_ms": [8.933, 9.742, 10.624],
+                            "calls": [10, 80, 10]})
+
+
+def test_srd_figure_draws_histogram_buckets_on_a_log_axis_with_p50_and_p95():
+    fig = srd_distribution(SRD_BUCKETS, target_ms=200)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert [round(p.get_height()) for p in ax.patches] == [10, 80, 10]
+    labels = [t.get_text() for t in ax.texts]
+    assert "p50 10 ms" in labels and "p95 11 ms" in labels and "target 200 ms" in labels
+
+
+def test_srd_figure_names_a_bucket_table_without_its_columns():
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['upper_ms'\]"):
+        srd_distribution(SRD_BUCKETS.drop(columns="upper_ms"))
+
+
+def test_plan_html_embeds_concurrent_calls_and_srd_figures(plans):
+    calls = pd.DataFrame({"concurrent_calls": [3.0, 4.5, 4.0]},
+                         index=pd.RangeIndex(5, 8, name="second"))
+    simulated = dataclasses.replace(plans["hq"], series={"calls": calls, "srd": SRD_BUCKETS})
+    page = plan_html(simulated)
+    for alt in ("hq: concurrent calls", "hq: SRD"):
+        assert re.search(rf'<img alt="{alt}" src="data:image/png;base64,', page), alt

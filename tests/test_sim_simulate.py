@@ -51,9 +51,35 @@ def test_parallel_replications_equal_serial_ones_and_have_confidence_intervals()
     assert serial.seeds == [1, 2] and serial.ci["calls_offered"] > 0
 
 
+def test_concurrent_series_has_one_value_per_measured_second_and_the_kpis_mean(result: Result) -> None:
+    series = result.concurrent_series
+    assert list(series.index) == list(range(5, 25))
+    assert series.mean() == pytest.approx(result.kpis["mean_concurrent_calls"], rel=1e-9)
+    assert series.max() <= result.kpis["peak_concurrent_calls"]
+
+
+def test_srd_distribution_counts_every_measured_call_and_brackets_the_kpis(result: Result) -> None:
+    srd = result.srd
+    assert srd.count == int(srd.buckets["calls"].sum()) == result.kpis["calls_offered"]
+    # quantiles are bucket upper bounds: at most one bucket (2^(1/8), 9 %) above the exact value
+    for q in ("p50", "p95"):
+        exact = result.kpis[f"srd_{q}_ms"]
+        assert exact <= srd.quantiles[q] <= exact * 2 ** (1 / 8)
+
+
+def test_replications_sum_srd_histograms_and_average_the_concurrent_series() -> None:
+    base = apply_overrides(load_scenario(EXAMPLE), [*SHORT, "duration_s=10"])
+    two = simulate(base.model_copy(update={"replications": 2}), workers=1)
+    ones = [simulate(base.model_copy(update={"seed": s}), workers=1) for s in (1, 2)]
+    assert two.srd.count == ones[0].srd.count + ones[1].srd.count
+    mean = (ones[0].concurrent_series + ones[1].concurrent_series) / 2
+    assert two.concurrent_series.tolist() == pytest.approx(mean.tolist())
+
+
 def test_to_csv_writes_one_file_per_table(result: Result, tmp_path: Path) -> None:
     written = result.to_csv(tmp_path / "out")
-    assert sorted(p.name for p in written) == ["cpu_series.csv", "hosts.csv", "kpis.csv", "links.csv"]
+    assert sorted(p.name for p in written) == ["concurrent_series.csv", "cpu_series.csv", "hosts.csv",
+                                               "kpis.csv", "links.csv", "srd_histogram.csv"]
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
 
 

@@ -53,3 +53,23 @@ def test_link_overrides_apply_to_the_host_pairs_of_their_roles() -> None:
 def test_call_hash_is_stable_and_spreads_calls() -> None:
     assert call_hash("abc@10.1.0.1", 4) == call_hash("abc@10.1.0.1", 4)
     assert len({call_hash(f"{i}@h", 2) for i in range(20)}) == 2
+
+
+def test_loss_policy_makes_the_role_an_rfc7339_server_and_the_hop_before_it_a_client() -> None:
+    topo = build_topology(scenario(topology={"proxy": {"instances": 2},
+                                             "sip_server": {"instances": 2,
+                                                            "overload": {"policy": "loss"}}}),
+                          simpy.Environment(), seed=1)
+    assert sorted(topo.loss_controllers) == ["sip_server-1", "sip_server-2"]
+    assert sorted(c.name for c in topo.oc_clients) == ["proxy-1", "proxy-2"]
+    assert all(c.servers == {n.address for n in topo.sip_servers} for c in topo.oc_clients)
+    # the front end keeps its 503 behind the upstream control
+    assert topo.net.hosts["sip_server-1"].overload.mode == "reject"
+    assert topo.net.hosts["proxy-1"].overload.mode == "reject"
+
+
+def test_drop_and_503_policies_set_no_overload_control() -> None:
+    topo = build_topology(scenario(topology={"sip_server": {"overload": {"policy": "drop"}}}),
+                          simpy.Environment(), seed=1)
+    assert not topo.loss_controllers and not topo.oc_clients
+    assert topo.net.hosts["sip_server-1"].overload.mode == "drop"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -17,8 +18,13 @@ from sizing.plan import BINDING_TEXT, Plan, link_name
 from sizing.scenario import Scenario
 from sizing.sim.result import Result
 
-__all__ = ["Tile", "links_mbps", "plan_tiles", "role_tiles", "simulation_tiles",
-           "summary_csv"]
+__all__ = ["SWEEP_LOADS", "Tile", "links_mbps", "plan_tiles", "role_tiles", "simulation_tiles",
+           "summary_csv", "sweep_rates", "sweep_scenario"]
+
+SWEEP_LOADS = (0.5, 0.9, 1.2, 2.0, 3.0)
+"""Offered rates of the app's overload sweep, as multiples of the estimated capacity."""
+SWEEP_DURATION_S = 20.0
+SWEEP_WARMUP_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -174,3 +180,35 @@ def summary_csv(result: Result, scenario: Scenario) -> str:
     head = f"# scenario: {scenario.name or 'unnamed'}; seed {scenario.seed}; " \
            f"{scenario.replications} replication(s) of {scenario.duration_s:g} s\n"
     return head + kpis.to_csv(index=False) + "\n" + hosts.to_csv(index=False)
+
+
+def sweep_rates(result: Result) -> tuple[float, list[float]]:
+    """The capacity a simulated run suggests and the offered rates of a sweep around it.
+
+    Capacity: the run's offered calls/s scaled to 100 % mean CPU of its busiest sized
+    host (CPU grows about linearly with the call rate below saturation); the rates are
+    :data:`SWEEP_LOADS` times that.
+    """
+    offered = float(result.kpis.get("offered_cps", math.nan))
+    if not math.isfinite(offered) or offered <= 0:
+        raise ValueError("sweep_rates: the simulation offered no calls, so it gives no capacity")
+    sized = result.hosts[result.hosts["role"].isin(ROLE_LABELS)]
+    busiest = float(sized["cpu_mean"].max()) if not sized.empty else math.nan
+    capacity = offered / busiest if math.isfinite(busiest) and busiest > 0 else offered
+    return capacity, [round(capacity * f, 4) for f in SWEEP_LOADS]
+
+
+def sweep_scenario(scenario: Scenario, top_cps: float | None = None) -> Scenario:
+    """The scenario shortened for a sweep (one replication of ``SWEEP_DURATION_S`` after
+    ``SWEEP_WARMUP_S`` at most), with trunk limits lifted so the servers, not the trunk,
+    meet the overload (enough channels for ``top_cps`` calls/s)."""
+    data: dict[str, Any] = scenario.model_dump(mode="json")
+    data["replications"] = 1
+    data["duration_s"] = min(scenario.duration_s, SWEEP_DURATION_S)
+    data["warmup_s"] = min(scenario.warmup_s, SWEEP_WARMUP_S)
+    trunk = data["trunk"]
+    trunk["cps_limit"] = None
+    if top_cps is not None:
+        hold = scenario.traffic.holding_time_s or 60.0
+        trunk["channels"] = max(int(trunk["channels"]), math.ceil(2 * top_cps * hold) + 10)
+    return Scenario.model_validate(data)

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from sizing.plan import Plan
+    from sizing.sim.result import SrdDistribution
 
 __all__ = [
     "bandwidth_per_link",
@@ -108,16 +109,53 @@ def bandwidth_per_link(links: pd.DataFrame, title: str = "Bandwidth per link") -
     return fig
 
 
-def srd_distribution(srd_ms: pd.Series | np.ndarray, target_ms: float | None = None,
+def _bucket_quantile(buckets: pd.DataFrame, q: float) -> float:
+    """The ``q`` quantile of a bucket table: the upper bound of the bucket reaching it."""
+    calls = buckets["calls"].to_numpy(dtype=float)
+    total = calls.sum()
+    if total <= 0:
+        return float("nan")
+    index = int(np.searchsorted(np.cumsum(calls), q * total))
+    return float(buckets["upper_ms"].to_numpy(dtype=float)[min(index, len(calls) - 1)])
+
+
+def srd_distribution(srd: SrdDistribution | pd.DataFrame | pd.Series | np.ndarray,
+                     target_ms: float | None = None,
                      title: str = "Session request delay (SRD)") -> Figure:
-    """Histogram of SRD samples (ms) with p50, p95 and the target."""
-    values = np.asarray(srd_ms, dtype=float)
-    values = values[np.isfinite(values)]
+    """Distribution of SRD (ms) with p50, p95 and the target.
+
+    ``srd`` is a simulation's :class:`~sizing.sim.result.SrdDistribution`, its bucket
+    table (``lower_ms``, ``upper_ms``, ``calls``: drawn as log-scale bars, one per
+    bucket), or raw samples in ms (drawn as a histogram).
+    """
     fig, ax = _figure()
-    if values.size:
-        ax.hist(values, bins=min(60, max(10, values.size // 20)), color="tab:blue", alpha=0.8)
-        for q, style in ((50, ":"), (95, "-")):
-            v = float(np.percentile(values, q))
+    quantiles: dict[int, float] = {}
+    buckets = srd.buckets if hasattr(srd, "buckets") else srd
+    if isinstance(buckets, pd.DataFrame):
+        missing = {"lower_ms", "upper_ms", "calls"} - set(buckets.columns)
+        if missing:
+            raise ValueError(f"srd_distribution: the bucket table lacks column(s) {sorted(missing)}")
+        rows = buckets[buckets["calls"] > 0].sort_values("upper_ms")
+        if len(rows):
+            upper = rows["upper_ms"].to_numpy(dtype=float)
+            lower = rows["lower_ms"].to_numpy(dtype=float)
+            lower = np.where(lower > 0, lower, upper / 2 ** (1 / 8))  # the first bucket starts at 0
+            ax.bar(lower, rows["calls"].to_numpy(dtype=float), width=upper - lower, align="edge",
+                   color="tab:blue", alpha=0.8)
+            ax.set_xscale("log")
+            given = getattr(srd, "quantiles", {})
+            for q in (50, 95):
+                value = given.get(f"p{q}")
+                quantiles[q] = float(value) if value is not None else _bucket_quantile(rows, q / 100)
+    else:
+        values = np.asarray(buckets, dtype=float)
+        values = values[np.isfinite(values)]
+        if values.size:
+            ax.hist(values, bins=min(60, max(10, values.size // 20)), color="tab:blue", alpha=0.8)
+            quantiles = {q: float(np.percentile(values, q)) for q in (50, 95)}
+    for q, style in ((50, ":"), (95, "-")):
+        v = quantiles.get(q)
+        if v is not None and np.isfinite(v):
             ax.axvline(v, color="black", ls=style, lw=1)
             ax.annotate(f"p{q} {v:,.0f} ms", (v, 1), xycoords=("data", "axes fraction"),
                         rotation=90, va="top", ha="right", fontsize=8)

@@ -106,7 +106,7 @@ def plan_html(plan: Plan, *, title: str | None = None, with_figures: bool = True
             parts.append(_img(figures.concurrent_calls(s["calls"], plan.trunk_channels),
                               f"{name}: concurrent calls"))
         if "srd" in s and not s["srd"].empty:
-            parts.append(_img(figures.srd_distribution(s["srd"].iloc[:, 0], t.srd_p95_max_ms),
+            parts.append(_img(figures.srd_distribution(s["srd"], t.srd_p95_max_ms),
                               f"{name}: SRD"))
         if "goodput" in s and not s["goodput"].empty:
             parts.append(_img(figures.goodput_vs_offered(s["goodput"]), f"{name}: goodput"))

@@ -1,9 +1,11 @@
-"""What a simulation run gives back: KPIs, per-host and per-link tables, CPU series.
+"""What a simulation run gives back: KPIs, per-host and per-link tables, time series
+and the SRD distribution.
 
-:class:`Result` holds plain data (a dict and pandas DataFrames), so the CLI,
-notebooks and the planner read it the same way; :meth:`Result.to_json` is the
-machine-readable form ``sizing run --format json`` prints and
-:meth:`Result.to_csv` writes one CSV per table, atomically.
+:class:`Result` holds plain data (a dict, pandas objects and a
+:class:`SrdDistribution`), so the CLI, notebooks and the planner read it the
+same way; :meth:`Result.to_json` is the machine-readable form ``sizing run
+--format json`` prints (KPIs, hosts, links) and :meth:`Result.to_csv` writes one
+CSV per table, atomically.
 """
 
 from __future__ import annotations
@@ -12,17 +14,75 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["HOST_COLUMNS", "LINK_COLUMNS", "Result"]
+from .metrics import _BUCKETS_PER_OCTAVE, HostMetrics
+
+__all__ = ["HOST_COLUMNS", "LINK_COLUMNS", "SRD_COLUMNS", "Result", "SrdDistribution", "srd_plain"]
 
 HOST_COLUMNS = ["name", "role", "cores", "cpu_mean", "cpu_p95", "cpu_p99", "msgs_per_s",
                 "wait_mean_ms", "wait_p95_ms", "dropped_per_s", "rejected_per_s"]
 LINK_COLUMNS = ["src", "dst", "signalling_kbps", "media_kbps", "data_kbps", "total_kbps",
                 "signalling_pps", "media_pps"]
+SRD_COLUMNS = ["lower_ms", "upper_ms", "calls"]
+_QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+
+
+def srd_plain(hist: HostMetrics) -> dict[str, Any]:
+    """A log histogram of SRDs (a :class:`HostMetrics` fed with ``add_wait``) as plain
+    data a worker process can return: non-empty buckets, count, sum and maximum."""
+    return {"buckets": [(i, n) for i, n in enumerate(hist.wait_hist) if n],
+            "count": hist.wait_count, "sum_s": hist.wait_sum, "max_s": hist.wait_max}
+
+
+def _bucket_bounds_ms(index: int) -> tuple[float, float]:
+    """Lower and upper bound (ms) of a bucket of the metrics' log histogram."""
+    if index == 0:
+        return 0.0, 0.0
+    lower = 0.0 if index == 1 else 2.0 ** ((index - 1) / _BUCKETS_PER_OCTAVE) / 1000
+    return lower, 2.0 ** (index / _BUCKETS_PER_OCTAVE) / 1000
+
+
+@dataclass
+class SrdDistribution:
+    """Session request delays (RFC 6076 SRD) of the measured calls as a log histogram
+    (8 buckets per octave, about 9 % resolution), summed over replications.
+
+    ``buckets``: one row per non-empty bucket (``lower_ms``, ``upper_ms``, ``calls``);
+    ``quantiles``: p50, p90, p95 and p99 in ms (bucket upper bounds, so never below
+    the exact value by more than one bucket); ``count``, ``mean_ms``, ``max_ms``.
+    """
+
+    buckets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SRD_COLUMNS))
+    quantiles: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_QUANTILES, math.nan))
+    count: int = 0
+    mean_ms: float = math.nan
+    max_ms: float = math.nan
+
+    @classmethod
+    def combine(cls, parts: Sequence[dict[str, Any]]) -> SrdDistribution:
+        """The distribution of several :func:`srd_plain` histograms together."""
+        hist = HostMetrics("srd", 1, 0.0)
+        for part in parts:
+            for index, n in part["buckets"]:
+                hist.wait_hist[index] += n
+            hist.wait_count += part["count"]
+            hist.wait_sum += part["sum_s"]
+            hist.wait_max = max(hist.wait_max, part["max_s"])
+        rows = [(*_bucket_bounds_ms(i), n) for i, n in enumerate(hist.wait_hist) if n]
+        count = hist.wait_count
+        return cls(
+            buckets=pd.DataFrame(rows, columns=SRD_COLUMNS),
+            quantiles={k: hist.wait_quantile(q) * 1000 for k, q in _QUANTILES.items()},
+            count=count,
+            mean_ms=hist.wait_sum / count * 1000 if count else math.nan,
+            max_ms=hist.wait_max * 1000 if count else math.nan,
+        )
 
 
 def _clean(value: object) -> object:
@@ -42,8 +102,10 @@ class Result:
     confidence half-width of each KPI (NaN with one replication); ``hosts``:
     one row per host; ``links``: one row per direction between two hosts;
     ``cpu_series``: CPU utilisation per measured second and host (first
-    replication); ``calls``: call outcome counts; ``replications``: the KPIs
-    of each replication.
+    replication); ``concurrent_series``: mean calls in progress (trunk channels
+    busy) in each measured second, averaged over replications; ``srd``: the SRD
+    distribution of all replications' measured calls; ``calls``: call outcome
+    counts; ``replications``: the KPIs of each replication.
     """
 
     kpis: dict[str, float]
@@ -54,6 +116,9 @@ class Result:
     ci: dict[str, float] = field(default_factory=dict)
     replications: list[dict[str, float]] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
+    concurrent_series: pd.Series = field(
+        default_factory=lambda: pd.Series(dtype=float, name="concurrent_calls"))
+    srd: SrdDistribution = field(default_factory=SrdDistribution)
 
     def to_dict(self) -> dict[str, object]:
         """``{"kpis": ..., "hosts": [...], "links": [...]}`` with JSON-safe values."""
@@ -67,14 +132,17 @@ class Result:
         return json.dumps(self.to_dict(), indent=indent)
 
     def to_csv(self, directory: str | Path) -> list[Path]:
-        """Write kpis.csv, hosts.csv, links.csv and cpu_series.csv into ``directory``;
-        each file appears complete or not at all (written aside, then renamed)."""
+        """Write kpis.csv, hosts.csv, links.csv, cpu_series.csv, concurrent_series.csv
+        and srd_histogram.csv into ``directory``; each file appears complete or not at
+        all (written aside, then renamed)."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         kpis = pd.DataFrame(
             [{"kpi": k, "value": v, "ci95": self.ci.get(k, math.nan)} for k, v in self.kpis.items()])
         tables = {"kpis.csv": (kpis, False), "hosts.csv": (self.hosts, False),
-                  "links.csv": (self.links, False), "cpu_series.csv": (self.cpu_series, True)}
+                  "links.csv": (self.links, False), "cpu_series.csv": (self.cpu_series, True),
+                  "concurrent_series.csv": (self.concurrent_series.to_frame(), True),
+                  "srd_histogram.csv": (self.srd.buckets, False)}
         written = []
         for name, (frame, index) in tables.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)

@@ -4,8 +4,9 @@ Each replication ``r`` runs the scenario with seed ``scenario.seed + r`` in a
 fresh SimPy environment; it is a pure function of (scenario, seed), so
 replications run in worker processes give exactly what a serial run gives.
 KPIs are averaged over replications with a 95 % Student-t confidence
-half-width; host and link tables are averaged row by row. The first
-``warmup_s`` simulated seconds are not measured.
+half-width; host and link tables are averaged row by row, the
+concurrent-calls series second by second, and the SRD histograms are summed.
+The first ``warmup_s`` simulated seconds are not measured.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from scipy import stats as st
 
 from ..scenario import Scenario
 from .flows import CallCentre
-from .result import HOST_COLUMNS, LINK_COLUMNS, Result
+from .result import HOST_COLUMNS, LINK_COLUMNS, Result, SrdDistribution, srd_plain
 from .topology import Topology, build_topology
 
 __all__ = ["Progress", "run_replication", "simulate"]
@@ -77,13 +78,16 @@ def _engine_counters(topo: Topology) -> dict[str, float]:
         timeouts += sum(layer.stats.timeouts.values())
     rejected = sum(h.rejected for h in topo.net.hosts.values())
     dropped = sum(h.dropped for h in topo.net.hosts.values())
+    throttled = sum(client.throttled for client in topo.oc_clients)
     return {"retransmissions": retrans, "transaction_timeouts": timeouts,
-            "overload_rejections": rejected, "overload_drops": dropped}
+            "overload_rejections": rejected, "overload_drops": dropped,
+            "overload_throttled": throttled}
 
 
 def run_replication(scenario: Scenario | dict[str, Any], seed: int,
                     progress: Progress | None = None) -> dict[str, Any]:
-    """One replication: KPIs, host and link rows, and the CPU series, as plain data."""
+    """One replication: KPIs, host and link rows, the CPU and concurrent-calls series
+    and the SRD histogram, as plain data."""
     if not isinstance(scenario, Scenario):
         scenario = Scenario.model_validate(scenario)
     env = simpy.Environment()
@@ -111,7 +115,9 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     hosts, links = _tables(topo, centre)
     cpu = topo.net.metrics.cpu_series()
     return {"seed": seed, "kpis": kpis, "hosts": hosts.to_dict("list"), "links": links.to_dict("list"),
-            "cpu": cpu.to_dict("list"), "cpu_index": list(cpu.index)}
+            "cpu": cpu.to_dict("list"), "cpu_index": list(cpu.index),
+            "concurrent": centre.concurrent_series(), "concurrent_start": math.ceil(scenario.warmup_s),
+            "srd_hist": srd_plain(centre.srd_hist)}
 
 
 def _half_width(values: list[float]) -> float:
@@ -173,7 +179,18 @@ def _combine(runs: list[dict[str, Any]]) -> Result:
     cpu = pd.DataFrame(first["cpu"], index=pd.Index(first["cpu_index"], name="second"))
     calls = {k: kpis[k] for k in keys if k.startswith(("calls_", "rejected_"))}
     return Result(kpis=kpis, hosts=hosts, links=links, cpu_series=cpu, calls=calls, ci=ci,
-                  replications=per_rep, seeds=[run["seed"] for run in runs])
+                  replications=per_rep, seeds=[run["seed"] for run in runs],
+                  concurrent_series=_concurrent(runs),
+                  srd=SrdDistribution.combine([run["srd_hist"] for run in runs]))
+
+
+def _concurrent(runs: list[dict[str, Any]]) -> pd.Series:
+    """The replications' per-second concurrent calls, averaged second by second."""
+    length = min(len(run["concurrent"]) for run in runs)
+    start = runs[0]["concurrent_start"]
+    values = np.mean([run["concurrent"][:length] for run in runs], axis=0) if length else []
+    return pd.Series(values, index=pd.RangeIndex(start, start + length, name="second"),
+                     name="concurrent_calls", dtype=float)
 
 
 def _average(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:

@@ -25,6 +25,14 @@ host uses the trunk's transport (the engine binds one transport per element).
 Links come from ``scenario.links`` (default plus role-pair overrides; the
 scenario's jitter standard deviation becomes the uniform jitter bound with the
 same deviation, ``sqrt(12)`` times it).
+
+Overload policies: ``drop`` and ``503`` act at each host's front end
+(:class:`OverloadPolicy`); ``loss`` adds RFC 7339 loss-based control
+(:mod:`.overload`): each host of the role runs a :class:`LossController`
+and stamps its responses, and every element that sends it requests (the
+carrier, the SBCs and proxies before it, the SIP Server before media servers
+and recorders) refuses the signalled share of new INVITEs with a local 503;
+the front end keeps its 503 as the last guard.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import simpy
 from ..profile import load_profile
 from ..scenario import Scenario
 from ..sip.b2bua import B2BUA, B2BUAConfig, BridgedCall
-from ..sip.interfaces import Address, TimerConfig
+from ..sip.interfaces import Address, TimerConfig, Transport, TransportError
 from ..sip.loopback import receive_bytes
 from ..sip.message import Request, Response
 from ..sip.proxy import Proxy
@@ -51,6 +59,8 @@ from ..tls import NetParams, TlsCost
 from .host import OverloadPolicy, TableProfile
 from .link import LinkSpec
 from .network import SimNetwork
+from .overload import LossController, OcClient, OcServerTransport
+from .workload import stream
 
 __all__ = [
     "EdgeProxy",
@@ -68,6 +78,8 @@ _NET = {"carrier": 1, "sbc": 2, "proxy": 3, "sip_server": 4, "media_server": 5, 
 #: Endpoints are not sized: they cost nothing.
 FREE = TableProfile({"default": 0.0}, tls=TlsCost(0.0, 0.0, 0.0))
 REGISTRAR_PORT_OFFSET = 10
+#: Roles whose elements answer requests on the call path, so loss-based control applies.
+_CONTROLLABLE = frozenset(("sbc", "proxy", "sip_server", "media_server", "recorder"))
 
 
 def call_hash(call_id: str, n: int) -> int:
@@ -156,6 +168,16 @@ class EdgeProxy(Proxy):
             if request.method == "BYE":
                 gate.release(call_id)
         super().request_received(transaction, request)
+
+    def transport_error(self, transaction: Transaction, error: TransportError) -> None:
+        """A new INVITE that could not be sent (refused by overload control, or no
+        connection) fails with a 503 of this proxy's own: its channel is free again."""
+        super().transport_error(transaction, error)
+        gate = self.gate
+        request = getattr(transaction, "request", None)
+        if gate is not None and isinstance(request, Request) and request.method == "INVITE" \
+                and request.to_tag is None:
+            gate.release(request.call_id or "")
 
     def response_received(self, transaction: Transaction | None, response: Response) -> None:
         gate = self.gate
@@ -256,6 +278,10 @@ class Topology:
     registrars: list[Address] = field(default_factory=list)
     endpoints: UserAgent | None = None
     cti: Node | None = None
+    loss_controllers: dict[str, LossController] = field(default_factory=dict)
+    """RFC 7339 servers by host name (hosts whose role's overload policy is ``loss``)."""
+    oc_clients: list[OcClient] = field(default_factory=list)
+    """RFC 7339 clients: the elements that send requests to those hosts."""
 
     def roles(self) -> dict[str, str]:
         """Host name -> role."""
@@ -289,10 +315,11 @@ def link_spec(scenario: Scenario, a: str, b: str) -> LinkSpec:
 
 
 def _overload(role_overload) -> OverloadPolicy:  # type: ignore[no-untyped-def]
-    """The host's overload policy. In 503 mode new INVITEs are refused from half the
-    queue limit: the front end drops at the limit before it looks at the threshold,
-    and the other half keeps room for the messages of calls already admitted."""
-    mode = "reject" if role_overload.policy == "503" else "drop"
+    """The host's front-end overload policy. In 503 mode new INVITEs are refused from
+    half the queue limit: the front end drops at the limit before it looks at the
+    threshold, and the other half keeps room for the messages of calls already
+    admitted. ``loss`` keeps that 503 as the guard behind its upstream control."""
+    mode = "drop" if role_overload.policy == "drop" else "reject"
     return OverloadPolicy(mode=mode, queue_limit=role_overload.queue_limit,
                           reject_threshold=max(role_overload.queue_limit // 2, 1),
                           retry_after_s=max(int(round(role_overload.retry_after_s)), 0))
@@ -339,6 +366,32 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     agents_node = add("agents", "agents", 0, None)
     gate = TrunkGate(scenario.trunk.channels, scenario.trunk.cps_limit, clock.now)
 
+    # RFC 7339 loss-based control: servers of the roles so configured, their clients
+    loss_roles = {r for r in enabled & _CONTROLLABLE if topo_model.role(r).overload.policy == "loss"}
+    controllers: dict[str, LossController] = {}
+    for node in nodes:
+        if node.role in loss_roles:
+            target = topo_model.role(node.role).overload.target_utilisation
+            controllers[node.name] = LossController(net.hosts[node.name], clock, target=target)
+    clients: list[OcClient] = []
+
+    def attach(node: Node, entry: Callable[[bytes, Address], None], downstream: list[Node]) -> Transport:
+        """Attach ``entry`` at the node's address; the transport it sends with carries
+        the overload control of the node (as a server) and of its downstream servers."""
+        controlled = [n.address for n in downstream if n.name in controllers]
+        client = None
+        if controlled:
+            client = OcClient(clock, controlled, stream(seed, f"overload-control:{node.name}"), node.name)
+            clients.append(client)
+            entry = client.receive(entry)
+        sent: Transport = net.attach(node.address, entry)
+        if client is not None:
+            sent = client.wrap(sent)  # type: ignore[assignment]
+        controller = controllers.get(node.name)
+        if controller is not None:
+            sent = OcServerTransport(sent, controller)  # type: ignore[assignment]
+        return sent
+
     # the element of each pool, each hop choosing the next pool's member by Call-ID
     def chooser(nodes_: list[Node]) -> Callable[[Request], list[Address]]:
         return lambda request: [nodes_[call_hash(request.call_id or "", len(nodes_))].address]
@@ -351,7 +404,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
             proxy = EdgeProxy(clock, node.address, chooser(nxt), timers=timers, seed=next(seeds))
             if index == 0 or not sbcs:
                 proxy.gate = gate
-            proxy.transport = net.attach(node.address, proxy.on_message)
+            proxy.transport = attach(node, proxy.on_message, nxt)
             node.element = proxy
     topology = Topology(scenario, net, gate, transport, carrier=None, agents=None)  # type: ignore[arg-type]
     for node in servers:
@@ -359,7 +412,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
                            timers=timers, seed=next(seeds))
         if not sbcs and not proxies:
             server.gate = gate
-        server.transport = net.attach(node.address, server.datagram_received)
+        server.transport = attach(node, server.datagram_received, media + recorders)
         node.element = server
         if scenario.ha.hot_standby:
             spec = topo_model.sip_server
@@ -370,7 +423,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
 
     def answering_ua(node: Node, user: str) -> UserAgent:
         ua = UserAgent(clock, node.address, user=user, config=timers, seed=next(seeds), capabilities=caps)
-        ua.transport = net.attach(node.address, ua.datagram_received)
+        ua.transport = attach(node, ua.datagram_received, [])
         node.element = ua
         return ua
 
@@ -381,7 +434,8 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     agents = answering_ua(agents_node, "agent")
     carrier = UserAgent(clock, carrier_node.address, user="carrier", config=timers, seed=next(seeds),
                         capabilities=caps, outbound_proxy=None)
-    carrier.transport = net.attach(carrier_node.address, carrier.datagram_received)
+    first_pool = sbcs or proxies or servers
+    carrier.transport = attach(carrier_node, carrier.datagram_received, first_pool[:1])
     carrier_node.element = carrier
 
     registrars: list[Address] = []
@@ -409,6 +463,9 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     topology.registrars = registrars
     topology.carrier, topology.agents, topology.endpoints, topology.cti = carrier, agents, endpoints, cti
     carrier.outbound_proxy = topology.first_hop()
+    topology.loss_controllers, topology.oc_clients = controllers, clients
+    for controller in controllers.values():
+        controller.start()
     _links(scenario, net, nodes)
     return topology
 

@@ -50,6 +50,7 @@ from ...sip.ua import AnswerPolicy, Call, CallEvent, CallState
 from ...sip.uri import URI
 from ...tls import wire_bytes
 from ..acd import Acd
+from ..metrics import HostMetrics, grow
 from ..workload import ArrivalProcess, FlowPicker, HoldingTime, Patience, stream, streams
 from .ledger import MediaLedger, Stream
 
@@ -162,6 +163,9 @@ class CallCentre:
         self.outcomes: Counter[str] = Counter()
         self.final_status: Counter[int] = Counter()
         self.srd: list[float] = []
+        self.srd_hist = HostMetrics("srd", 1, self.warmup)
+        """SRD of measured calls as a log histogram (its ``add_wait``/``wait_quantile``):
+        the distribution the reports draw, memory flat in the number of calls."""
         self.sdd: list[float] = []
         self.offered = 0
         self.blocked = 0
@@ -171,6 +175,8 @@ class CallCentre:
         self._busy = 0
         self._busy_since = 0.0
         self._area = 0.0
+        self._per_second: list[float] = [0.0] * 64
+        """Channel-seconds busy in each simulated second (from warmup on)."""
         self.peak = 0
         self._rates()
 
@@ -236,10 +242,34 @@ class CallCentre:
         start = max(self._busy_since, self.warmup)
         if now > start:
             self._area += self._busy * (now - start)
+            if self._busy:
+                self._spread(start, now, self._busy)
         self._busy_since = now
         self._busy = busy
         if now >= self.warmup and busy > self.peak:
             self.peak = busy
+
+    def _spread(self, start: float, end: float, busy: int) -> None:
+        """Add ``busy`` channels over ``[start, end)`` to the per-second bins."""
+        bins = self._per_second
+        first, last = int(start), int(end)
+        if last >= len(bins):
+            grow(bins, last)
+        if first == last:
+            bins[first] += busy * (end - start)
+            return
+        bins[first] += busy * (first + 1 - start)
+        for sec in range(first + 1, last):
+            bins[sec] += busy
+        bins[last] += busy * (end - last)
+
+    def concurrent_series(self) -> list[float]:
+        """Mean calls in progress (trunk channels busy) in each whole measured second,
+        from ``ceil(warmup)`` to the current second (excluded)."""
+        self._channels(self._busy)
+        start, end = math.ceil(self.warmup), int(self.clock.now())
+        bins = self._per_second
+        return [float(bins[s]) if s < len(bins) else 0.0 for s in range(start, max(end, start))]
 
     # -- the caller's side ------------------------------------------------------------------------
 
@@ -252,6 +282,7 @@ class CallCentre:
             fc.srd = now - fc.t0
             if fc.measured:
                 self.srd.append(fc.srd)
+                self.srd_hist.add_wait(fc.srd)
         if event.kind == "answered":
             fc.answered_at = now
             if fc.measured:
