@@ -73,7 +73,7 @@ def test_progress_is_told_each_point_done() -> None:
     ({"offered_cps": [2.0, 0.0]}, r"offered_cps\[1\] must be a finite rate > 0, got 0.0"),
     ({"offered_cps": [math.nan]}, r"offered_cps\[0\]"),
     ({"offered_cps": ["5"]}, r"offered_cps\[0\]"),
-    ({"overload_modes": ["drop", "loss"]}, r"overload_modes\[1\] must be one of"),
+    ({"overload_modes": ["drop", "bogus"]}, r"overload_modes\[1\] must be one of"),
     ({"overload_modes": "drop"}, "overload_modes must be a non-empty sequence"),
     ({"replications": 0}, "replications must be an integer >= 1"),
     ({"setup_bound_s": -1}, "setup_bound_s must be > 0"),
@@ -128,3 +128,9 @@ def test_overload_figure_draws_one_line_per_mode_and_marks_the_knee() -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     assert buf.getvalue().startswith(b"\x89PNG")
+
+
+def test_loss_mode_runs_rfc_7339_control() -> None:
+    frame = goodput_sweep(SMALL, [3.0], overload_modes=["loss"], workers=1)
+    assert list(frame["mode"]) == ["loss"]
+    assert frame["goodput_cps"].iloc[0] > 0

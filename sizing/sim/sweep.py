@@ -14,7 +14,10 @@ overload mode, and returns one row per (mode, rate). A mode sets the
   threshold reached is answered ``503`` at once by the front end
   (``OverloadPolicy(mode="reject")``); the threshold is half the queue limit,
   so the messages of admitted calls still find room in the queue and are not
-  dropped.
+  dropped;
+- ``loss``: RFC 7339 loss-based control (sizing.sim.overload): the server
+  tells its upstream clients, in the Via of its responses, what share of new
+  calls to refuse, so the refusal costs the overloaded server nothing.
 
 **Goodput** is the rate of calls *set up in time*: calls offered in the
 measured window whose ``200 OK`` reached the caller at most ``setup_bound_s``
@@ -55,7 +58,7 @@ from .topology import build_topology
 __all__ = ["COLUMNS", "MODES", "SETUP_BOUND_S", "Knee", "SweepProgress", "goodput_sweep", "knee",
            "overload_figure"]
 
-MODES = ("drop", "reject")
+MODES = ("drop", "reject", "loss")
 """Overload modes a sweep compares (see the module docstring)."""
 SETUP_BOUND_S = 2.0
 """Default bound on INVITE-to-200 delay for a call to count as goodput, seconds."""
@@ -66,14 +69,14 @@ COLUMNS = ["mode", "offered_cps", "measured_offered_cps", "goodput_cps", "answer
 SweepProgress = Callable[[int, int], object]
 """Told (points done, points in all) as a sweep advances; a point is one replication."""
 
-_POLICY = {"drop": "drop", "reject": "503"}
+_POLICY = {"drop": "drop", "reject": "503", "loss": "loss"}
 
 
 def goodput_sweep(
     scenario: Scenario | Mapping[str, Any],
     offered_cps: Sequence[float],
     *,
-    overload_modes: Sequence[str] = MODES,
+    overload_modes: Sequence[str] = ("drop", "reject"),
     replications: int = 1,
     setup_bound_s: float = SETUP_BOUND_S,
     progress: SweepProgress | None = None,
@@ -261,7 +264,7 @@ def overload_figure(frame: pd.DataFrame, *, capacity_cps: float | None = None,
     point = knee(frame)
     fig = Figure(figsize=(7.5, 3.6), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    labels = {"drop": "drop (no control)", "reject": "503 (reject)"}
+    labels = {"drop": "drop (no control)", "reject": "503 (reject)", "loss": "loss-based (RFC 7339)"}
     for mode, rows in frame.groupby("mode", sort=False):
         rows = rows.sort_values("offered_cps")
         ax.plot(rows["offered_cps"], rows["goodput_cps"], marker="o", lw=1.5,
