@@ -6,6 +6,7 @@ set -euo pipefail
 declare -A NEEDED=(
     [openssl]=openssl
     [sipp]=sip-tester
+    [tshark]=tshark
     [kamailio]=kamailio
     [chromium]=chromium
     [chromedriver]=chromium-driver

@@ -3,7 +3,7 @@
 Model, one equation per valid row (a measurement step)::
 
     cpu_seconds = static_core_fraction * duration_s
-                + sum_k count_k * cost_k          (messages handled, received + sent)
+                + sum_k count_k * cost_k          (messages received, by kind)
                 + bytes / 1000 * per_kbyte        (when separable)
                 + TLS terms                       (when the rows have them)
 
@@ -18,8 +18,17 @@ INVITE, one ACK, one BYE), hence the simpler model.
 
 Noise: repeated rows of one flow and rate give the relative spread of the
 measured CPU; without repeats the fit's relative residuals stand in for it.
-Fitted figures are rounded to the significant digits that spread allows (about
-2 digits at 5 %).
+Fitted figures are *reported* to the significant digits that spread allows
+(about 2 digits at 5 %, 1 at 15 %), but the profile is *written* with one guard
+digit more (at least 2): rounding 250 µs to the 1 digit a 15 % spread allows
+would write 200 µs and bias every prediction by 20 %, more than the noise. The
+rounding error of the written figures is then at most 5 % (2 digits) or 0.5 %
+(3 digits), small against the spread, and the spread is recorded in the
+profile's ``source``.
+
+A profile measured over TLS (every row's target ``tls:``) has the record
+crypto inside its per-message costs, so it is written with ``tls.per_kbyte_us:
+0`` and the simulator does not charge the crypto twice.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ __all__ = [
     "fit_profile",
     "load_measurements",
     "plot_fit",
+    "profile_digits",
     "round_significant",
     "significant_digits",
     "write_profile",
@@ -113,7 +123,7 @@ def load_measurements(paths: Sequence[str | Path]) -> pd.DataFrame:
                                    f"{frame['valid'][row]!r} is not true/false")
         out["valid"] = valid.astype(bool)
         out["reason"] = frame.get("reason", pd.Series("", index=frame.index))
-        for col in ("target", "software", "cpu_model", "timestamp"):
+        for col in ("target", "software", "cpu_model", "timestamp", "driver"):
             if col in frame.columns:
                 out[col] = frame[col]
         out["source_file"] = str(path)
@@ -160,9 +170,18 @@ class Calibration:
     relative_spread: float
     spread_source: str
     digits: int
+    """Significant digits the spread allows: what reports quote."""
     rows_used: int
     rows_ignored: int
     warnings: list[str] = field(default_factory=list)
+    written_digits: int = 2
+    """Significant digits of the written profile (a guard digit beyond ``digits``)."""
+    over_tls: bool = False
+    """Every row was measured over TLS: record crypto is inside the per-message costs."""
+
+    def display(self, value: float) -> float:
+        """A fitted figure rounded to what the spread allows, for reports."""
+        return round_significant(value, self.digits)
 
 
 def round_significant(value: float, digits: int) -> float:
@@ -179,14 +198,23 @@ def significant_digits(relative_spread: float) -> int:
     return max(1, min(4, math.floor(-math.log10(relative_spread)) + 1))
 
 
+def profile_digits(relative_spread: float) -> int:
+    """Digits a profile is written with: one guard digit beyond the spread's, at least 2."""
+    return max(2, min(4, significant_digits(relative_spread) + 1))
+
+
 def _kind_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Messages handled (received + sent) per kind."""
+    """Messages received per kind: the simulator charges ``per_message_us`` for each message a
+    host receives (the sends it causes cost only their bytes), so the fitted cost of a message
+    covers receiving it and sending what it causes. Fitting per message handled (in + out)
+    would make a proxy's predicted CPU about half the measured one."""
     kinds: dict[str, pd.Series] = {}
     for col in frame.columns:
-        for prefix in ("messages_in_", "messages_out_"):
-            if col.startswith(prefix):
-                kind = col.removeprefix(prefix)
-                kinds[kind] = kinds.get(kind, 0) + frame[col]
+        if col.startswith("messages_in_"):
+            kinds[col.removeprefix("messages_in_")] = frame[col]
+    if not kinds:
+        raise CalibrationError("no messages_in_<KIND> column: the messages the target received "
+                               "are what the cost per message is fitted to")
     return pd.DataFrame(kinds, index=frame.index)
 
 
@@ -289,14 +317,17 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
 
     spread, rel, spread_source = _spread(valid, y, residual)
     digits = significant_digits(rel)
-    profile = _profile(name, source, terms, kinds, counts, model, digits)
+    written = profile_digits(rel)
+    over_tls = "target" in valid and bool(len(valid)) and bool(
+        valid["target"].astype(str).str.lower().str.startswith("tls:").all())
+    profile = _profile(name, source, terms, kinds, counts, model, written, over_tls)
     residuals = pd.DataFrame({
         "file": valid["source_file"], "row": valid["source_row"], "flow": valid["flow"],
         "rate_cps": valid["rate_cps"], "measured_s": y, "predicted_s": predicted,
         "residual_s": residual, "residual_%": 100 * residual / np.where(y > 0, y, np.nan),
     })
     return Calibration(profile, model, terms, r2, residuals, spread, rel, spread_source, digits,
-                       len(valid), ignored, warnings)
+                       len(valid), ignored, warnings, written, over_tls)
 
 
 def _spread(valid: pd.DataFrame, y: np.ndarray, residual: np.ndarray) -> tuple[pd.DataFrame, float, str]:
@@ -312,7 +343,7 @@ def _spread(valid: pd.DataFrame, y: np.ndarray, residual: np.ndarray) -> tuple[p
 
 
 def _profile(name: str, source: str, terms: dict[str, float], kinds: list[str],
-             counts: pd.DataFrame, model: str, digits: int) -> CostProfile:
+             counts: pd.DataFrame, model: str, digits: int, over_tls: bool = False) -> CostProfile:
     def r(value: float) -> float:
         return round_significant(value, digits)
 
@@ -330,6 +361,8 @@ def _profile(name: str, source: str, terms: dict[str, float], kinds: list[str],
         "per_kbyte_us": r(terms.get("per_kbyte_us", 0.0)),
     }
     tls = {k.removeprefix("tls."): r(v) for k, v in terms.items() if k.startswith("tls.")}
+    if over_tls:
+        tls["per_kbyte_us"] = 0.0
     if tls:
         doc["tls"] = tls
     return CostProfile.model_validate(doc)
@@ -346,7 +379,8 @@ def describe_source(frame: pd.DataFrame, paths: Sequence[str | Path], command: s
 
     flows = ", ".join(sorted(frame["flow"].unique()))
     lines = [
-        f"measured with `sizing measure` (SIPp, flows {flows}, target {distinct('target')})",
+        f"measured with `sizing measure` (driver {distinct('driver').replace('unknown', 'sipp')}, "
+        f"flows {flows}, target {distinct('target')})",
         f"software: {distinct('software')}",
         f"CPU: {distinct('cpu_model')}",
         f"measured: {distinct('timestamp').split('; ')[0]} .. {distinct('timestamp').split('; ')[-1]}",
@@ -360,9 +394,12 @@ def describe_source(frame: pd.DataFrame, paths: Sequence[str | Path], command: s
 
 def fit_note(cal: Calibration) -> str:
     """One line of fit statistics for the profile's provenance."""
+    tls = ("; measured over TLS: record crypto is inside per_message_us, tls.per_kbyte_us "
+           "written as 0" if cal.over_tls else "")
     return (f"fit: {cal.model} NNLS on {cal.rows_used} valid rows ({cal.rows_ignored} ignored), "
-            f"R^2 {cal.r2:.4f}, relative spread {cal.relative_spread:.1%} from {cal.spread_source}, "
-            f"rounded to {cal.digits} significant digits"
+            f"R^2 {cal.r2:.4f}, relative spread {cal.relative_spread:.1%} from {cal.spread_source} "
+            f"(figures good to {cal.digits} significant digits; written with {cal.written_digits} "
+            "so rounding adds no bias beyond the spread)" + tls
             + "".join(f"; warning: {w}" for w in cal.warnings))
 
 

@@ -216,6 +216,7 @@ def trunks(
     typer.echo(f"capacity at {blocking:.2%}   {capacity:,.2f} erlangs on {n:,} channels")
 
 
+from sizing.load_cli import add_load_command  # noqa: E402
 from sizing.measure_cli import add_measure_commands  # noqa: E402
 from sizing.net.serve_cli import add_serve_command  # noqa: E402
 from sizing.plan_cli import add_plan_commands  # noqa: E402
@@ -224,6 +225,7 @@ from sizing.sim.run_cli import add_run_command  # noqa: E402
 
 add_serve_command(app)
 add_schema_command(app)
+add_load_command(app)
 add_measure_commands(app)
 add_run_command(app)
 add_plan_commands(app)

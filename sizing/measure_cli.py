@@ -37,13 +37,20 @@ def add_measure_commands(app: typer.Typer) -> None:
             help="Count bytes with a tshark capture on the target's port (else from SIPp's message log).")] = False,
         max_retrans_ratio: Annotated[float, typer.Option(
             help="Retransmissions per message sent beyond which a step is not valid.")] = 0.01,
+        max_failed_ratio: Annotated[float, typer.Option(
+            help="Failed calls per call beyond which a step is not valid (0: any failure).")] = 0.0,
         pause_ms: Annotated[int | None, typer.Option(
             help="SIPp pause (-d): talk time of a call, hold time of the hold flow.")] = None,
         software: Annotated[str | None, typer.Option(
             help="The server's name and version (default: its Server header).")] = None,
         sipp: Annotated[str, typer.Option(help="The SIPp executable.")] = "sipp",
+        driver: Annotated[str | None, typer.Option(
+            help="Load generator: sipp or load (`sizing load`); default sipp for udp/tcp, load for tls.")] = None,
+        cafile: Annotated[Path | None, typer.Option(help="Load driver, tls: CA to verify the target by.")] = None,
+        insecure: Annotated[bool, typer.Option(help="Load driver, tls: do not verify the target.")] = False,
+        tls_version: Annotated[str | None, typer.Option(help="Load driver, tls: force 1.2 or 1.3.")] = None,
     ) -> None:
-        """Drive SIPp at each rate against a real SIP server and sample the server's CPU."""
+        """Drive load at each rate against a real SIP server and sample the server's CPU."""
         import shutil
 
         from sizing.cli import _table, fail
@@ -58,18 +65,21 @@ def add_measure_commands(app: typer.Typer) -> None:
         from sizing.net.address import AddressError, parse_address
 
         try:
-            sipp_path = find_sipp(sipp)
-        except FileNotFoundError as exc:
-            fail(str(exc))
+            target_address = parse_address(target)
+        except AddressError as exc:
+            fail(f"--target: {exc}")
+        chosen = driver or ("load" if target_address.transport == "TLS" else "sipp")
+        sipp_path = None
+        if chosen == "sipp" or uas_behind is not None:
+            try:
+                sipp_path = find_sipp(sipp)
+            except FileNotFoundError as exc:
+                fail(str(exc))
         tshark_path = None
         if tshark:
             tshark_path = shutil.which("tshark")
             if tshark_path is None:
                 fail("--tshark: tshark is not installed (Debian: tshark)")
-        try:
-            target_address = parse_address(target)
-        except AddressError as exc:
-            fail(f"--target: {exc}")
         uas_address = None
         if uas_behind is not None:
             try:
@@ -81,7 +91,9 @@ def add_measure_commands(app: typer.Typer) -> None:
                 target=target_address, pid=pid, rates=tuple(parse_rates(rates)), duration_s=duration,
                 flow=get_flow(flow), out=out, sipp=sipp_path, uas_behind=uas_address,
                 repeat=repeat, tshark=tshark_path, max_retrans_ratio=max_retrans_ratio,
-                pause_ms=pause_ms, software=software,
+                max_failed_ratio=max_failed_ratio,
+                pause_ms=pause_ms, software=software, driver=driver, cafile=cafile,
+                insecure=insecure, tls_version=tls_version,
             )
         except ValueError as exc:
             fail(str(exc).replace("unknown flow", "--flow: unknown flow"))
@@ -110,6 +122,8 @@ def add_measure_commands(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(
             help="Profile YAML to write (default models/profiles/NAME.yaml).")] = None,
         plot: Annotated[bool, typer.Option(help="Save predicted-vs-measured as PNG next to the profile.")] = False,
+        note: Annotated[str | None, typer.Option(
+            help="A line for the profile's source, e.g. the machine's load during the measurement.")] = None,
     ) -> None:
         """Fit a host cost profile (static load, per-message costs) to measurements by NNLS."""
         from sizing.calibrate import (
@@ -127,7 +141,8 @@ def add_measure_commands(app: typer.Typer) -> None:
         try:
             frame = load_measurements(measurements)
             cal = fit_profile(frame, name)
-            source = describe_source(frame[frame["valid"]], measurements, _command_line(), fit_note(cal))
+            source = describe_source(frame[frame["valid"]], measurements, _command_line(),
+                                     fit_note(cal) + (f"\nnote: {note}" if note else ""))
             profile = cal.profile.model_copy(update={"source": source})
         except CalibrationError as exc:
             fail(str(exc))
@@ -141,13 +156,14 @@ def add_measure_commands(app: typer.Typer) -> None:
         if len(cal.spread):
             typer.echo("\nrepeated measurements:")
             typer.echo(cal.spread.to_string(index=False, float_format="{:,.4g}".format))
-        typer.echo(f"relative spread {cal.relative_spread:.1%} ({cal.spread_source}): "
-                   f"figures rounded to {cal.digits} significant digits")
+        typer.echo(f"relative spread {cal.relative_spread:.1%} ({cal.spread_source}): figures good to "
+                   f"{cal.digits} significant digits (written with {cal.written_digits})")
         write_profile(profile, target)
-        typer.echo(f"\nstatic_core_fraction {profile.static_core_fraction:g}")
+        spread = f"± {cal.relative_spread:.0%}"
+        typer.echo(f"\nstatic_core_fraction {cal.display(profile.static_core_fraction):g} {spread}")
         for kind, cost in profile.per_message_us.items():
-            typer.echo(f"per_message_us[{kind}] {cost:g}")
-        typer.echo(f"per_kbyte_us {profile.per_kbyte_us:g}")
+            typer.echo(f"per_message_us[{kind}] {cal.display(cost):g} {spread}")
+        typer.echo(f"per_kbyte_us {cal.display(profile.per_kbyte_us):g}")
         if plot:
             png = target.with_suffix(".png")
             plot_fit(cal).savefig(png, dpi=120)

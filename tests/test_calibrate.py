@@ -104,8 +104,31 @@ def test_repeated_rows_set_the_significant_digits(tmp_path: Path) -> None:
     cal = fit_profile(load_measurements([as_csv(frame, tmp_path)]), "t")
     assert cal.spread_source == "repeated rows"
     assert 0.02 < cal.relative_spread < 0.1 and cal.digits == 2
+    assert cal.written_digits == 3  # one guard digit beyond what the spread allows
     for cost in cal.profile.per_message_us.values():
-        assert cost == round_significant(cost, 2)
+        assert cost == round_significant(cost, 3)
+
+
+def test_written_profile_is_not_biased_by_display_rounding(tmp_path: Path) -> None:
+    # one cost of 250 µs per message, measured with ~15 % spread: the spread allows 1 digit
+    # (reports say 200-300), but writing 200 would under-predict every host by 20 %
+    calls = np.repeat([1000.0, 2000.0, 4000.0, 3000.0], 3)
+    frame = pd.DataFrame({"flow": "f", "rate_cps": np.repeat([1.0, 2.0, 4.0, 3.0], 3), "duration_s": 20.0,
+                          "messages_in_INVITE": calls.astype(int)})
+    factors = np.tile([0.85, 1.0, 1.15], 4)  # relative spread (std/mean) 15 %
+    frame["cpu_seconds"] = calls * 250e-6 * factors
+    frame["valid"] = True
+    cal = fit_profile(load_measurements([as_csv(frame, tmp_path)]), "t")
+    assert cal.digits == 1 and cal.written_digits == 2
+    assert cal.profile.per_message_us["default"] == pytest.approx(250.0, rel=0.05)
+    assert cal.display(cal.profile.per_message_us["default"]) in (200.0, 300.0)
+
+
+def test_profile_measured_over_tls_does_not_charge_crypto_twice(tmp_path: Path) -> None:
+    frame = synthetic(independent_counts(), 0.01)
+    frame["target"] = "tls:127.0.0.1:5061"
+    cal = fit_profile(load_measurements([as_csv(frame, tmp_path)]), "t")
+    assert cal.over_tls and cal.profile.tls.per_kbyte_us == 0.0
 
 
 def test_significant_digits_follow_the_spread() -> None:

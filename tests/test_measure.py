@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from sizing.measure import (
     FLOWS,
+    MeasureConfig,
     MeasureError,
     ProcessTree,
     message_kind,
@@ -146,3 +147,21 @@ def test_cli_missing_sipp_is_one_line_and_status_2(cli: typer.Typer, tmp_path: P
                                       str(tmp_path / "r.csv")])
     assert result.exit_code == 2
     assert "SIPp not found (no-such-sipp is not on PATH)" in result.output
+
+
+def _config(tmp_path: Path, target: str, **kwargs) -> MeasureConfig:
+    return MeasureConfig(target=parse_address(target), pid=os.getpid(), rates=(10.0,), duration_s=1.0,
+                         flow=FLOWS["basic-call"], out=tmp_path / "r.csv", sipp="sipp", **kwargs)
+
+
+def test_tls_targets_default_to_the_load_driver(tmp_path: Path) -> None:
+    assert _config(tmp_path, "tls:127.0.0.1:5061").driver == "load"
+    assert _config(tmp_path, "udp:127.0.0.1:5060").driver == "sipp"
+    with pytest.raises(ValueError, match="SIPp drives udp or tcp here, not tls"):
+        _config(tmp_path, "tls:127.0.0.1:5061", driver="sipp")
+
+
+def test_load_driver_refuses_flows_it_cannot_run(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--flow: the load driver runs basic-call, register or options"):
+        MeasureConfig(target=parse_address("udp:127.0.0.1:5060"), pid=os.getpid(), rates=(10.0,),
+                      duration_s=1.0, flow=FLOWS["hold"], out=tmp_path / "r.csv", sipp=None, driver="load")

@@ -1,4 +1,4 @@
-"""``sizing measure``: drive SIPp against a real SIP server and sample the server's CPU.
+"""``sizing measure``: drive SIPp or ``sizing load`` against a real SIP server and sample its CPU.
 
 The rows it writes (one per rate, flow and repetition) are what
 :mod:`sizing.calibrate` fits a host cost profile to.
@@ -7,6 +7,8 @@ The rows it writes (one per rate, flow and repetition) are what
 from .cpu import ProcessGone, ProcessTree, cpu_model
 from .flows import FLOWS, Flow, get_flow
 from .runner import (
+    Capture,
+    CaptureTotals,
     MeasureConfig,
     MeasureError,
     measure,
@@ -25,6 +27,8 @@ from .sipp import (
 
 __all__ = [
     "FLOWS",
+    "Capture",
+    "CaptureTotals",
     "Flow",
     "MeasureConfig",
     "MeasureError",

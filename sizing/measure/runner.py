@@ -1,8 +1,10 @@
-"""One measurement campaign: SIPp at each rate against a target, the target's CPU sampled.
+"""One measurement campaign: load at each rate against a target, the target's CPU sampled.
 
-For every rate and repetition a *step* runs: an optional SIPp UAS behind the
-target (when the target is a proxy), then a SIPp UAC at the rate for the
-duration; the target's CPU time (its whole process tree) is read just before
+The load comes from a *driver*: SIPp (udp and tcp targets) or the project's
+own ``sizing load`` (:mod:`sizing.load`; any transport, the only one for tls
+targets, since Debian's SIPp has no TLS). For every rate and repetition a
+*step* runs: an optional SIPp UAS behind the target (when the target is a
+proxy), then the driver's UAC at the rate for the duration; the target's CPU time (its whole process tree) is read just before
 the UAC starts and just after the last SIPp exits. The step becomes one CSV
 row; the CSV is rewritten atomically after each step, so an interrupted
 campaign keeps the steps it finished.
@@ -12,9 +14,9 @@ than ``max_retrans_ratio`` of the messages it sent is kept but marked
 ``valid=False`` with the reason: its CPU figure measures an overloaded or
 broken exchange, and ``sizing calibrate`` ignores it.
 
-Messages counted for the target: what the SIPp instances sent is what the
-target received, and what they received is what the target sent (each SIPp
-talks only to the target).
+Messages counted for the target: what the SIPp instances (or ``sizing load``)
+sent is what the target received, and what they received is what the target
+sent (each talks only to the target).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -37,9 +40,11 @@ from sizing.sip.interfaces import Address
 
 from .cpu import ProcessGone, ProcessTree, cpu_model
 from .flows import Flow
-from .sipp import MessageTally, parse_message_log, parse_stat_file
+from .sipp import MessageTally, SippStats, parse_message_log, parse_stat_file
 
 __all__ = [
+    "Capture",
+    "CaptureTotals",
     "MeasureConfig",
     "MeasureError",
     "measure",
@@ -55,9 +60,10 @@ BASE_COLUMNS = (
 )
 TAIL_COLUMNS = (
     "bytes_in", "bytes_out", "bytes", "bytes_source", "cpu_seconds", "cpu_per_call_us",
-    "cpu_core_fraction", "rss_mb", "valid", "reason", "timestamp", "cpu_model", "target",
-    "software",
+    "cpu_core_fraction", "rss_mb", "tls_handshakes", "valid", "reason", "timestamp", "cpu_model",
+    "target", "driver", "software",
 )
+DRIVERS = ("sipp", "load")
 
 
 class MeasureError(RuntimeError):
@@ -89,25 +95,48 @@ class MeasureConfig:
     duration_s: float
     flow: Flow
     out: Path
-    sipp: str
+    sipp: str | None
+    """Path of SIPp: the UAC of the sipp driver, and the UAS behind a proxy target."""
     uas_behind: Address | None = None
     repeat: int = 1
     tshark: str | None = None
     """Path of tshark when bytes are to be captured on the wire, else None."""
     max_retrans_ratio: float = 0.01
+    max_failed_ratio: float = 0.0
+    """Failed calls per call attempted beyond which a step is not valid (0: any failure)."""
     pause_ms: int | None = None
     software: str | None = None
     service: str = "service"
+    driver: str | None = None
+    """"sipp" or "load"; None picks sipp for udp and tcp targets, load for tls."""
+    cafile: Path | None = None
+    insecure: bool = False
+    tls_version: str | None = None
+    """TLS settings of the load driver (see ``sizing load``)."""
 
     def __post_init__(self) -> None:
-        if self.target.transport not in ("UDP", "TCP"):
-            raise ValueError(f"--target: SIPp drives udp or tcp here, not {self.target.transport.lower()}")
-        if self.uas_behind is not None and self.uas_behind.transport != self.target.transport:
-            raise ValueError("--uas-behind: must use the same transport as --target")
+        if self.driver is None:
+            object.__setattr__(self, "driver", "load" if self.target.transport == "TLS" else "sipp")
+        if self.driver not in DRIVERS:
+            raise ValueError(f"--driver: {self.driver!r} is not one of {', '.join(DRIVERS)}")
+        if self.driver == "sipp" and self.target.transport not in ("UDP", "TCP"):
+            raise ValueError(f"--target: SIPp drives udp or tcp here, not {self.target.transport.lower()} "
+                             "(use --driver load)")
+        if self.driver == "load" and self.flow.name not in ("basic-call", "register", "options"):
+            raise ValueError(f"--flow: the load driver runs basic-call, register or options, not {self.flow.name}")
+        if self.uas_behind is not None:
+            if self.uas_behind.transport not in ("UDP", "TCP"):
+                raise ValueError("--uas-behind: the SIPp UAS listens on udp or tcp")
+            if self.driver == "sipp" and self.uas_behind.transport != self.target.transport:
+                raise ValueError("--uas-behind: must use the same transport as --target")
+        if self.sipp is None and (self.driver == "sipp" or self.uas_behind is not None):
+            raise ValueError("SIPp is needed (for the sipp driver or the UAS behind the target)")
         if not self.duration_s > 0:
             raise ValueError(f"--duration: must be positive, got {self.duration_s:g}")
         if self.repeat < 1:
             raise ValueError(f"--repeat: must be at least 1, got {self.repeat}")
+        if not 0 <= self.max_failed_ratio <= 1:
+            raise ValueError(f"--max-failed-ratio: must be within [0, 1], got {self.max_failed_ratio:g}")
         if not 0 <= self.max_retrans_ratio <= 1:
             raise ValueError(f"--max-retrans-ratio: must be within [0, 1], got {self.max_retrans_ratio:g}")
 
@@ -133,17 +162,25 @@ def probe_target(target: Address, timeout: float = 2.0) -> str:
     """Send one OPTIONS (Max-Forwards: 0, so it goes no further) and wait for any response.
 
     Returns the response's Server or User-Agent header ("" if none); raises
-    MeasureError when nothing answers.
+    MeasureError when nothing answers. Over TLS the certificate is not checked:
+    the probe only asks for the software's name.
     """
     host = target.host.strip("[]")
     where = f"{target.transport.lower()}:{target.host}:{target.port}"
     kind = socket.SOCK_DGRAM if target.transport == "UDP" else socket.SOCK_STREAM
     try:
-        with socket.socket(_family(host), kind) as sock:
-            sock.settimeout(timeout)
-            sock.connect((host, target.port))
+        with socket.socket(_family(host), kind) as raw:
+            raw.settimeout(timeout)
+            raw.connect((host, target.port))
+            sock = raw
+            if target.transport == "TLS":
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+                sock = context.wrap_socket(raw)
             sock.sendall(_probe_message(target, sock.getsockname()))
             data = sock.recv(65535)
+    except ssl.SSLError as exc:
+        raise MeasureError(f"target {where}: TLS handshake failed: {exc.reason or exc}") from None
     except (ConnectionRefusedError, ConnectionResetError):
         raise MeasureError(f"target {where} unreachable: connection refused (nothing listening)") from None
     except TimeoutError:
@@ -173,17 +210,28 @@ def _local_ip(target: Address) -> str:
         return sock.getsockname()[0]
 
 
-class _Capture:
-    """tshark capturing the target's port to a pcap; its SIP payload bytes counted afterwards."""
+@dataclass(frozen=True)
+class CaptureTotals:
+    """What a capture saw, both directions."""
 
-    def __init__(self, tshark: str, target: Address, workdir: Path) -> None:
+    payload_bytes: int
+    """UDP/TCP payload: the SIP messages (or, over TLS, the TLS records)."""
+    ip_bytes: int
+    """IP packets, headers included (no layer 2)."""
+    packets: int
+
+
+class Capture:
+    """tshark capturing the target's port (and optionally a second one) to a pcap, counted afterwards."""
+
+    def __init__(self, tshark: str, target: Address, workdir: Path, also: Address | None = None) -> None:
         self.tshark, self.pcap = tshark, workdir / "capture.pcap"
-        proto = "udp" if target.transport == "UDP" else "tcp"
         host = target.host.strip("[]")
         iface = "lo" if host.startswith("127.") or host == "::1" else "any"
+        ports = [target] if also is None else [target, also]
+        bpf = " or ".join(f"({'udp' if a.transport == 'UDP' else 'tcp'} port {a.port})" for a in ports)
         self.proc = subprocess.Popen(
-            [tshark, "-i", iface, "-f", f"{proto} port {target.port}", "-F", "pcap",
-             "-w", str(self.pcap), "-q"],
+            [tshark, "-i", iface, "-f", bpf, "-F", "pcap", "-w", str(self.pcap), "-q"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         deadline = time.monotonic() + 10
@@ -193,9 +241,10 @@ class _Capture:
             if not line or time.monotonic() > deadline:
                 self.proc.kill()
                 raise MeasureError(f"tshark did not start capturing: {line.strip() or 'no output'}")
+        time.sleep(1.0)  # "Capturing on" comes before dumpcap's filter is live: the first packets would be lost
 
-    def stop(self) -> int:
-        """Stop capturing; the SIP bytes (UDP/TCP payload) in both directions."""
+    def stop(self) -> CaptureTotals:
+        """Stop capturing and count the packets."""
         time.sleep(0.5)  # let the last packets reach the capture
         self.proc.send_signal(signal.SIGINT)
         try:
@@ -203,26 +252,34 @@ class _Capture:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         result = subprocess.run(
-            [self.tshark, "-r", str(self.pcap), "-T", "fields", "-e", "udp.length", "-e", "tcp.len"],
+            [self.tshark, "-r", str(self.pcap), "-T", "fields", "-e", "udp.length", "-e", "tcp.len",
+             "-e", "ip.len", "-e", "ipv6.plen"],
             capture_output=True, text=True, timeout=120,
         )
         if result.returncode != 0:
             raise MeasureError(f"tshark could not read its capture: {result.stderr.strip()[:200]}")
-        total = 0
+        payload = ip_total = packets = 0
         for line in result.stdout.splitlines():
-            udp, _, tcp = line.partition("\t")
+            udp, tcp, ip4, ip6 = (line.split("\t") + ["", "", "", ""])[:4]
             if udp.strip():
-                total += int(udp.split(",")[0]) - 8
+                payload += int(udp.split(",")[0]) - 8
             elif tcp.strip():
-                total += int(tcp.split(",")[0])
-        return total
+                payload += int(tcp.split(",")[0])
+            if ip4.strip():
+                ip_total += int(ip4.split(",")[0])
+            elif ip6.strip():
+                ip_total += int(ip6.split(",")[0]) + 40
+            packets += 1
+        return CaptureTotals(payload, ip_total, packets)
 
 
-def _sipp_common(config: MeasureConfig, workdir: Path, name: str, calls: int, timeout_s: float) -> list[str]:
+def _sipp_common(config: MeasureConfig, workdir: Path, name: str, calls: int, timeout_s: float,
+                 transport: str) -> list[str]:
     pause = config.flow.pause_ms if config.pause_ms is None else config.pause_ms
+    assert config.sipp is not None
     return [
         config.sipp, "-m", str(calls), "-d", str(pause), "-nostdin",
-        "-t", "u1" if config.target.transport == "UDP" else "t1",
+        "-t", "u1" if transport == "UDP" else "t1",
         "-timeout", f"{timeout_s:.0f}", "-timeout_error",
         "-trace_stat", "-stf", str(workdir / f"{name}_stat.csv"), "-fd", "3600",
         "-trace_msg", "-message_file", str(workdir / f"{name}_msg.log"),
@@ -233,7 +290,7 @@ def _sipp_common(config: MeasureConfig, workdir: Path, name: str, calls: int, ti
 def _start_uas(config: MeasureConfig, workdir: Path, calls: int, timeout_s: float) -> subprocess.Popen:
     assert config.uas_behind is not None
     uas = config.uas_behind
-    args = [*_sipp_common(config, workdir, "uas", calls, timeout_s),
+    args = [*_sipp_common(config, workdir, "uas", calls, timeout_s, uas.transport),
             "-sf", str(config.flow.uas_scenario), "-i", uas.host.strip("[]"), "-p", str(uas.port)]
     proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(0.3)
@@ -256,15 +313,24 @@ def _step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, so
     with tempfile.TemporaryDirectory(prefix="sizing-measure-") as tmp:
         workdir = Path(tmp)
         uas = _start_uas(config, workdir, calls, timeout_s) if config.uas_behind else None
-        capture = _Capture(config.tshark, config.target, workdir) if config.tshark else None
+        capture = (Capture(config.tshark, config.target, workdir, config.uas_behind)
+                   if config.tshark else None)
+        if config.driver == "load":
+            return _load_step(config, tree, rate, repeat, software, workdir, uas, capture, calls)
         local_ip = _local_ip(config.target)
         host = config.target.host
         uac_args = [
-            *_sipp_common(config, workdir, "uac", calls, timeout_s),
+            *_sipp_common(config, workdir, "uac", calls, timeout_s, config.target.transport),
             "-sf", str(config.flow.uac_scenario), "-s", config.service,
             "-i", local_ip, "-p", str(_free_port(local_ip, config.target.transport)),
-            "-r", f"{rate:g}", f"{host}:{config.target.port}",
+            "-r", f"{rate:g}",
         ]
+        behind = config.uas_behind
+        if behind is not None:
+            # Request-URI to the UAS behind; every message sent to the target (the proxy)
+            uac_args += ["-rsa", f"{host}:{config.target.port}", f"{behind.host}:{behind.port}"]
+        else:
+            uac_args.append(f"{host}:{config.target.port}")
         try:
             cpu0, wall0 = tree.cpu_seconds(), time.monotonic()
             uac = subprocess.Popen(uac_args, cwd=workdir, stdout=subprocess.DEVNULL,
@@ -275,27 +341,19 @@ def _step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, so
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     uac.wait(timeout=0.5)
             uac_err = uac.stderr.read() if uac.stderr else ""
-            if uas is not None:
-                try:
-                    uas.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    uas.send_signal(signal.SIGUSR1)  # SIPp: dump stats and exit
-                    try:
-                        uas.wait(timeout=5)
-                    except subprocess.TimeoutExpired:
-                        uas.kill()
-                        uas.wait()
+            _stop_uas(uas)
             cpu1, wall1 = tree.cpu_seconds(), time.monotonic()
             rss = max(rss, tree.rss_bytes())
-            sip_bytes = capture.stop() if capture else None
+            sip_bytes = capture.stop().payload_bytes if capture else None
             capture = None
         finally:
             for proc in (uas, capture.proc if capture else None):
                 if proc is not None and proc.poll() is None:
                     proc.kill()
                     proc.wait()
+        failure = None
         if uac.returncode not in (0, 1):
-            raise MeasureError(_sipp_failure(uac, uac_err, f"UAC at {rate:g} cps"))
+            failure = _sipp_failure(uac, uac_err, f"UAC at {rate:g} cps")
         try:
             stats = parse_stat_file(workdir / "uac_stat.csv")
             tally = parse_message_log(workdir / "uac_msg.log")
@@ -304,20 +362,95 @@ def _step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, so
                 retrans += parse_stat_file(workdir / "uas_stat.csv").retransmissions
                 tally += parse_message_log(workdir / "uas_msg.log")
         except (OSError, ValueError) as exc:
-            raise MeasureError(f"reading SIPp's output at {rate:g} cps: {exc}") from None
-    return _row(config, rate, repeat, calls, stats, retrans, tally, sip_bytes,
-                cpu1 - cpu0, wall1 - wall0, rss, software or tally.server_header)
+            # SIPp that failed without statistics cannot be measured at all
+            raise MeasureError(failure or f"reading SIPp's output at {rate:g} cps: {exc}") from None
+    row = _row(config, rate, repeat, calls, stats, retrans, tally, sip_bytes,
+               cpu1 - cpu0, wall1 - wall0, rss, software or tally.server_header)
+    if failure is not None:
+        # e.g. SIPp's global timeout after a lost message: the step is kept, not valid
+        row["valid"] = False
+        row["reason"] = "; ".join(r for r in (row["reason"], failure) if r)
+    return row
+
+
+def _stop_uas(uas: subprocess.Popen | None) -> None:
+    """Wait for the SIPp UAS to finish its calls; make it dump its stats and exit if it lingers."""
+    if uas is None:
+        return
+    try:
+        uas.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        uas.send_signal(signal.SIGUSR1)  # SIPp: dump stats and exit
+        try:
+            uas.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            uas.kill()
+            uas.wait()
+
+
+def _load_step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, software: str,
+               workdir: Path, uas: subprocess.Popen | None, capture: Capture | None, calls: int) -> dict:
+    """One step driven by ``sizing load`` in this process (the SIPp UAS, if any, behind the target)."""
+    from sizing.load import LoadConfig, LoadError, run_load
+    from sizing.sip.interfaces import Address as Addr
+
+    pause = config.flow.pause_ms if config.pause_ms is None else config.pause_ms
+    behind = config.uas_behind
+    uri = None
+    if behind is not None:
+        uri = f"sip:{config.service}@{behind.host}:{behind.port}" + (
+            "" if behind.transport == "UDP" else f";transport={behind.transport.lower()}")
+    try:
+        load = LoadConfig(target=Addr(config.target.transport, config.target.host, config.target.port),
+                          rate=rate, duration_s=config.duration_s, flow=config.flow.name,
+                          hold_s=pause / 1000, request_uri=uri, cafile=config.cafile,
+                          insecure=config.insecure, tls_version=config.tls_version)
+    except LoadError as exc:
+        raise MeasureError(str(exc)) from None
+    try:
+        rss = tree.rss_bytes()
+        cpu0, wall0 = tree.cpu_seconds(), time.monotonic()
+        try:
+            summary = run_load(load)
+        except LoadError as exc:
+            raise MeasureError(f"sizing load at {rate:g} cps: {exc}") from None
+        _stop_uas(uas)
+        cpu1, wall1 = tree.cpu_seconds(), time.monotonic()
+        rss = max(rss, tree.rss_bytes())
+        sip_bytes = capture.stop().payload_bytes if capture else None
+        capture = None
+    finally:
+        for proc in (uas, capture.proc if capture else None):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    tally = summary.tally
+    retrans = summary.retransmissions
+    try:
+        if uas is not None:
+            retrans += parse_stat_file(workdir / "uas_stat.csv").retransmissions
+            tally += parse_message_log(workdir / "uas_msg.log")
+    except (OSError, ValueError) as exc:
+        raise MeasureError(f"reading the SIPp UAS's output at {rate:g} cps: {exc}") from None
+    times = summary.response_ms
+    stats = SippStats(calls_created=summary.attempted, calls_ok=summary.ok,
+                      calls_failed=summary.calls_failed, retransmissions=summary.retransmissions,
+                      response_time_ms=sum(times) / len(times) if times else 0.0)
+    handshakes = sum(summary.handshakes.values()) if summary.handshakes else None
+    return _row(config, rate, repeat, calls, stats, retrans, tally, sip_bytes, cpu1 - cpu0,
+                wall1 - wall0, rss, software or tally.server_header, handshakes)
 
 
 def _row(config: MeasureConfig, rate: float, repeat: int, calls: int, stats, retrans: int,
          tally: MessageTally, sip_bytes: int | None, cpu: float, wall: float, rss: int,
-         software: str) -> dict:
+         software: str, tls_handshakes: int | None = None) -> dict:
     sent = sum(tally.sent.values())
     ratio = retrans / sent if sent else 0.0
     reasons = []
     if stats.calls_ok == 0:
         reasons.append("no call completed")
-    if stats.calls_failed:
+    attempted = max(stats.calls_created, 1)
+    if stats.calls_failed > config.max_failed_ratio * attempted:
         reasons.append(f"{stats.calls_failed} calls failed")
     if ratio > config.max_retrans_ratio:
         reasons.append(f"retransmissions {ratio:.1%} of messages > {config.max_retrans_ratio:.1%}")
@@ -340,10 +473,12 @@ def _row(config: MeasureConfig, rate: float, repeat: int, calls: int, stats, ret
         "cpu_seconds": round(cpu, 4),
         "cpu_per_call_us": round(cpu / stats.calls_ok * 1e6, 1) if stats.calls_ok else float("nan"),
         "cpu_core_fraction": round(cpu / wall, 5) if wall > 0 else float("nan"),
-        "rss_mb": round(rss / 2**20, 2), "valid": not reasons, "reason": "; ".join(reasons),
+        "rss_mb": round(rss / 2**20, 2),
+        "tls_handshakes": tls_handshakes if tls_handshakes is not None else "",
+        "valid": not reasons, "reason": "; ".join(reasons),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu_model": cpu_model(), "target": f"{config.target.transport.lower()}:"
-        f"{config.target.host}:{config.target.port}", "software": software,
+        f"{config.target.host}:{config.target.port}", "driver": config.driver, "software": software,
     }
     return row
 

@@ -1,0 +1,47 @@
+"""`sizing load`: options checked, calls and messages counted (its CPU load on a server is
+compared with SIPp's in tests/interop/test_holdout.py)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sizing.load import LoadConfig, LoadError, run_load_async
+from sizing.load_cli import add_load_command
+from sizing.net.agent import AgentConfig, AgentRunner
+from sizing.sip.interfaces import Address
+
+TARGET = Address("UDP", "127.0.0.1", 5070)
+
+
+def test_bad_options_name_the_option() -> None:
+    with pytest.raises(LoadError, match="--flow: unknown flow 'hold'"):
+        LoadConfig(target=TARGET, rate=10, duration_s=1, flow="hold")
+    with pytest.raises(LoadError, match="--rate: must be a positive"):
+        LoadConfig(target=TARGET, rate=0, duration_s=1)
+    with pytest.raises(LoadError, match="--cafile, --insecure, --tls-version and --cert are for tls"):
+        LoadConfig(target=TARGET, rate=1, duration_s=1, insecure=True)
+
+
+def test_calls_and_messages_are_counted_against_a_uas() -> None:
+    async def scenario():
+        async with await AgentRunner.open(AgentConfig(user="uas")) as uas:
+            config = LoadConfig(target=uas.local, rate=50, duration_s=0.2)
+            return await run_load_async(config)
+
+    summary = asyncio.run(scenario())
+    assert (summary.attempted, summary.ok, summary.calls_failed) == (10, 10, 0)
+    assert dict(summary.tally.sent) == {"INVITE": 10, "ACK": 10, "BYE": 10}
+    assert summary.tally.received["2xx"] == 20 and summary.response_time_ms(0.95) > 0
+
+
+def test_cli_unreachable_flow_is_one_line_and_status_2() -> None:
+    app = typer.Typer()
+    app.callback()(lambda: None)  # a group, so "load" is a sub-command as in `sizing`
+    add_load_command(app)
+    result = CliRunner().invoke(app, ["load", "--target", "udp:127.0.0.1:5070", "--rate", "5",
+                                      "--duration", "1", "--flow", "subscribe"])
+    assert result.exit_code == 2 and "--flow: unknown flow 'subscribe'" in result.output
