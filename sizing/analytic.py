@@ -371,18 +371,20 @@ def _positive(value: float, name: str) -> None:
 # Closed-form sizing estimate
 # ---------------------------------------------------------------------------
 
-#: A basic call through a stateful, record-routing proxy: 7 messages in and 7
-#: out (INVITE, 100, 180, 200, ACK, BYE, 200 each side, the proxy's own 100
-#: counted on the caller side), reference README "SIP protocol constants".
-BASIC_CALL_PROXY: dict[str, int] = {"INVITE": 2, "ACK": 2, "BYE": 2, "1xx": 4, "2xx": 4}
+#: A basic call through a stateful, record-routing proxy costs it 14 messages,
+#: 7 in and 7 out (reference README "SIP protocol constants"); these are the 7
+#: it receives: INVITE, ACK and BYE from the caller, 100, 180, 200 and the BYE's
+#: 200 from the callee (its own 100 is one of the 7 it sends).
+BASIC_CALL_PROXY: dict[str, int] = {"INVITE": 1, "ACK": 1, "BYE": 1, "1xx": 2, "2xx": 2}
 
 
 @dataclass(frozen=True)
 class Flow:
-    """One call-flow type and the messages each host role handles per flow.
+    """One call-flow type and the messages each host role receives per flow.
 
-    `messages[role][key]` counts messages received plus sent by that role per
-    flow; a key is a method ("INVITE") or a status class ("1xx"), or an exact
+    `messages[role][key]` counts messages received by that role per flow (a
+    profile's `per_message_us` covers handling one, including what it causes the
+    role to send; a forwarding role sends about as many as it receives); a key is a method ("INVITE") or a status class ("1xx"), or an exact
     status ("180") that falls back to its class for costs and sizes.
     """
 
@@ -445,7 +447,7 @@ def estimate(inp: EstimateInput) -> Estimate:
 
     Assumptions: Poisson arrivals and a busy hour at `calls_per_second`;
     offered erlangs = cps x holding time; trunk channels by Erlang B at
-    `target_blocking`; every message of a role costs `per_message_us` (exact
+    `target_blocking`; every message a role receives costs `per_message_us` (exact
     key, then status class, then "default") plus `per_kbyte_us` per 1000 B of
     message, plus TLS record crypto when `transport` is "tls"; each new
     connection costs a full or resumed handshake; a media-anchoring role relays
@@ -527,7 +529,7 @@ def estimate(inp: EstimateInput) -> Estimate:
         msgs_s[role] = total
         cores[role] = busy
         needed[role] = max(1, math.ceil(busy / inp.target_utilisation - 1e-12))
-        sig[role] = wire * 8 / 1e6
+        sig[role] = 2 * wire * 8 / 1e6  # in and out: a forwarding role sends what it receives
         media[role] = role_media
     return Estimate(erl, channels, msgs_s, cores, needed, sig, media, media_call_mbps)
 

@@ -95,6 +95,14 @@ def _add(target: dict[str, float], counts: Mapping[str, float], times: float = 1
         target[key] = target.get(key, 0.0) + n * times
 
 
+def _received(counts: Mapping[str, float], *, upstream: bool) -> dict[str, float]:
+    """The part of a link's messages its ``upstream`` (or downstream) end receives:
+    responses travel upstream, requests downstream (a profile charges a host per
+    message received, as the simulator does). REFER/NOTIFY and a BYE from the
+    agent's side travel the other way; the total per link is unchanged."""
+    return {k: n for k, n in counts.items() if k.endswith("xx") == upstream}
+
+
 def call_path(scenario: Scenario) -> list[str]:
     """Hosts and endpoints a call crosses: carrier, the enabled call-path roles, agents."""
     topo = scenario.topology
@@ -245,11 +253,11 @@ def closed_form(scenario: Scenario) -> ClosedForm:
     busy: dict[str, float] = {}
     msgs: dict[str, float] = {}
     for role in enabled:
-        counts: dict[str, float] = {}
+        counts: dict[str, float] = {}  # messages the role receives per call
         edge = False
         for link, c in per_link.items():
             if role in link:
-                _add(counts, c)
+                _add(counts, _received(c, upstream=role == link[0]))
                 edge = edge or "carrier" in link
         transport = trunk.transport
         flows = [analytic.Flow("calls", 1.0, {role: counts})]

@@ -13,7 +13,9 @@ A profile is data (``models/profiles/<name>.yaml``), shaped as in DESIGN.md::
     media: {per_packet_us: 4, srtp_per_packet_us: 2}   # media-anchoring hosts only
 
 The simulator charges a host's cores with :meth:`CostProfile.message_cost_us` for
-every message it receives or sends; :meth:`CostProfile.to_mapping` gives the plain
+every message it receives (the cost covers handling it, including the messages it
+causes the host to send, which pay only their bytes); ``sizing calibrate`` fits
+the same definition and the closed form (:mod:`sizing.analytic`) applies it; :meth:`CostProfile.to_mapping` gives the plain
 mapping that :class:`sizing.analytic.EstimateInput` takes as a ``cost_profiles`` entry.
 """
 
@@ -91,7 +93,8 @@ class CostProfile(_Strict):
     static_core_fraction: float = Field(
         0.0, ge=0, le=1, description="Background load, fraction of one core.")
     per_message_us: dict[str, float] = Field(
-        description="CPU per message handled (received or sent), µs, keyed by method "
+        description="CPU per message received (handling it, including the messages it "
+                    "causes to be sent), µs, keyed by method "
                     "(INVITE), exact status (180), status class (2xx), 'request', "
                     "'response' or 'default' (required).")
     per_kbyte_us: float = Field(0.0, ge=0, description="Parsing/copying cost per 1000 bytes, µs.")

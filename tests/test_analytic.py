@@ -191,10 +191,10 @@ def _input(**kw):
 
 def test_estimate_basic_call_through_proxy():
     est = an.estimate(_input())
-    assert est.messages_per_s["proxy"] == 140.0  # 14 messages per call
-    assert est.cpu_cores["proxy"] == pytest.approx(140 * 50e-6)
+    assert est.messages_per_s["proxy"] == 70.0  # 7 of the 14 messages per call are received
+    assert est.cpu_cores["proxy"] == pytest.approx(70 * 50e-6)
     assert est.cores_needed["proxy"] == 1
-    # UDP over Ethernet: 500 + 8 + 20 + 18 = 546 B per message.
+    # UDP over Ethernet: 500 + 8 + 20 + 18 = 546 B per message, 14 in and out.
     assert est.signalling_mbps["proxy"] == pytest.approx(140 * 546 * 8 / 1e6)
     assert est.offered_erlangs == 1800.0
     assert est.trunk_channels == an.servers_for_blocking(1800.0, 0.01)
@@ -212,7 +212,7 @@ def test_estimate_tls_handshakes_add_cpu():
     inp = _input(transport="tls", connections_per_call={"proxy": 1.0},
                  cost_profiles={"proxy": _profile(tls=tls_cost)})
     est = an.estimate(inp)
-    assert est.cpu_cores["proxy"] == pytest.approx(140 * 50e-6 + 10 * 600e-6)
+    assert est.cpu_cores["proxy"] == pytest.approx(70 * 50e-6 + 10 * 600e-6)
 
 
 def test_estimate_missing_profile_named():

@@ -59,7 +59,7 @@ def test_profile_feeds_the_analytic_estimate():
         calls_per_second=10, mean_holding_s=180,
         flows=(analytic.Flow("basic", 1.0, {"proxy": analytic.BASIC_CALL_PROXY}),),
         cost_profiles={"proxy": proxy.to_mapping()}, message_bytes={"default": 500}))
-    # per call: 2 INVITE x 100 + 2 ACK x 25 + 10 others x 50 = 750 µs, plus 1 % static.
+    # per call received: INVITE 200 + ACK 50 + 5 others x 100 = 750 µs, plus 1 % static.
     assert est.cpu_cores["proxy"] == pytest.approx(0.01 + 10 * 750e-6)
 
 
