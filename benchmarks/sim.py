@@ -2,11 +2,15 @@
 
 Calls arrive as a Poisson process; each is a full INVITE / 100 / 180 / 200 /
 ACK ... BYE / 200 exchange through the real engine on simulated hosts and
-links. Prints message deliveries per wall second, wall time per simulated
+links. ``--topology b2bua`` puts the contact centre's SIP Server in the path
+(UA -> proxy -> B2BUA -> UA, two dialogs per call). Prints message
+deliveries per wall second and per CPU second, wall time per simulated
 second, peak memory, and this machine's bare SimPy event rate measured in
 the same run, for comparison.
 
     .venv/bin/python benchmarks/sim.py --cps 100 --duration 60
+    .venv/bin/python benchmarks/sim.py --topology b2bua
+    .venv/bin/python benchmarks/sim.py --default-gc   # CPython's GC thresholds, for comparison
     .venv/bin/python benchmarks/sim.py --profile      # cProfile top entries
     .venv/bin/python benchmarks/sim.py --clock        # clock implementations compared
     .venv/bin/python benchmarks/sim.py --core         # the driver alone, no SIP parsing
@@ -27,6 +31,7 @@ import tracemalloc
 import simpy
 
 from sizing.sim import LinkSpec, SimClock, SimNetwork, TableProfile
+from sizing.sip.b2bua import B2BUA, Target
 from sizing.sip.interfaces import Address
 from sizing.sip.proxy import Proxy, static_router
 from sizing.sip.ua import AnswerPolicy, UserAgent
@@ -34,6 +39,7 @@ from sizing.sip.ua import AnswerPolicy, UserAgent
 A = Address("UDP", "10.0.0.1", 5060)
 P = Address("UDP", "10.0.0.2", 5060)
 B = Address("UDP", "10.0.0.3", 5060)
+S = Address("UDP", "10.0.0.4", 5060)
 #: Illustrative costs of a stateful proxy, µs (the order of magnitude of a measured Kamailio).
 PROFILE = TableProfile(
     {"INVITE": 60.0, "ACK": 20.0, "BYE": 35.0, "1xx": 20.0, "2xx": 30.0, "default": 30.0},
@@ -42,14 +48,26 @@ PROFILE = TableProfile(
 )
 
 
-def build(cps: float, hold_s: float, seed: int) -> tuple[simpy.Environment, SimNetwork, list[int]]:
-    """The three hosts, the elements on them, and the Poisson call generator."""
+def build(
+    cps: float, hold_s: float, seed: int, topology: str = "proxy"
+) -> tuple[simpy.Environment, SimNetwork, list[int]]:
+    """The hosts, the elements on them, and the Poisson call generator.
+
+    ``proxy``: alice -> proxy -> bob. ``b2bua``: alice -> proxy -> SIP Server
+    (a B2BUA that starts a leg of its own to bob) -> bob.
+    """
     env = simpy.Environment()
     net = SimNetwork(env, seed=seed, default_link=LinkSpec(latency_s=0.002, jitter_s=0.0005))
-    for name, address, cores in (("uac", A, 8), ("proxy", P, 2), ("uas", B, 8)):
+    hosts = [("uac", A, 8), ("proxy", P, 2), ("uas", B, 8)]
+    if topology == "b2bua":
+        hosts.append(("sipserver", S, 8))
+    for name, address, cores in hosts:
         net.add_host(name, address, cores=cores, profile=PROFILE)
-    proxy = Proxy(net.clock, P, static_router(B), seed=seed)
+    proxy = Proxy(net.clock, P, static_router(S if topology == "b2bua" else B), seed=seed)
     proxy.transport = net.attach(P, proxy.on_message)
+    if topology == "b2bua":
+        server = B2BUA(net.clock, S, Target(f"sip:bob@{B.host}", B), seed=seed + 3)
+        server.transport = net.attach(S, server.datagram_received)
     alice = UserAgent(net.clock, A, user="alice", seed=seed + 1, outbound_proxy=P)
     bob = UserAgent(net.clock, B, user="bob", seed=seed + 2, policy=AnswerPolicy(ring_s=1.0))
     alice.connect(net)
@@ -86,13 +104,26 @@ def bare_simpy_rate(events: int = 500_000) -> float:
     return events / (time.perf_counter() - started)
 
 
-def run(cps: float, duration: float, hold_s: float, seed: int, trace_memory: bool) -> dict[str, float]:
+def run(
+    cps: float,
+    duration: float,
+    hold_s: float,
+    seed: int,
+    trace_memory: bool,
+    topology: str = "proxy",
+    default_gc: bool = False,
+) -> dict[str, float]:
     if trace_memory:
         tracemalloc.start()
-    env, net, answered = build(cps, hold_s, seed)
+    env, net, answered = build(cps, hold_s, seed, topology)
     started = time.perf_counter()
-    net.run(until=duration)
+    cpu_started = time.process_time()
+    if default_gc:
+        env.run(until=duration)
+    else:
+        net.run(until=duration)
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     peak = tracemalloc.get_traced_memory()[1] if trace_memory else float("nan")
     if trace_memory:
         tracemalloc.stop()
@@ -102,7 +133,9 @@ def run(cps: float, duration: float, hold_s: float, seed: int, trace_memory: boo
         "calls_answered": answered[0],
         "deliveries": deliveries,
         "wall_s": wall,
+        "cpu_s": cpu,
         "deliveries_per_wall_s": deliveries / wall,
+        "deliveries_per_cpu_s": deliveries / cpu,
         "wall_per_sim_s": wall / duration,
         "proxy_cpu_mean": float(frame.loc["proxy", "cpu_mean"]),
         "traced_peak_mib": peak / 2**20,
@@ -258,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print cProfile top entries")
     parser.add_argument("--clock", action="store_true", help="compare clock implementations")
     parser.add_argument("--core", action="store_true", help="the sim core's own rate (no SIP parsing)")
+    parser.add_argument("--topology", choices=("proxy", "b2bua"), default="proxy", help="call path")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="run at CPython's default GC thresholds (not SimNetwork.run's)"
+    )
     args = parser.parse_args(argv)
     if args.clock:
         compare_clocks()
@@ -269,12 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
-        result = run(args.cps, args.duration, args.hold, args.seed, False)
+        result = run(args.cps, args.duration, args.hold, args.seed, False, args.topology, args.default_gc)
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
     else:
-        result = run(args.cps, args.duration, args.hold, args.seed, args.memory)
-    print(f"basic calls {args.cps:g}/s for {args.duration:g} simulated s, hold {args.hold:g} s")
+        result = run(args.cps, args.duration, args.hold, args.seed, args.memory, args.topology, args.default_gc)
+    print(
+        f"basic calls {args.cps:g}/s for {args.duration:g} simulated s, hold {args.hold:g} s, "
+        f"via {args.topology}{', default GC' if args.default_gc else ''}"
+    )
     for key, value in result.items():
         print(f"  {key:24s} {value:14,.3f}" if isinstance(value, float) else f"  {key:24s} {value:14,}")
     print(f"  {'bare simpy events/s':24s} {bare:14,.0f}")

@@ -339,3 +339,10 @@ def test_serve_b2bua_role_needs_forward_target() -> None:
 
     with pytest.raises(ServeError, match="--role b2bua needs --forward-to"):
         ServeConfig(role="b2bua", listen=Address("UDP", "127.0.0.1", 5070))
+
+
+def test_header_policy_given_lists_decides_as_with_tuples() -> None:
+    listed = HeaderPolicy(copy=["X-*", "Subject"], strip=["X-Secret"])  # type: ignore[arg-type]
+    tupled = HeaderPolicy(copy=("X-*", "Subject"), strip=("X-Secret",))
+    names = ["X-Tenant", "x-secret", "Subject", "Accept"]
+    assert [listed.passes(n) for n in names] == [tupled.passes(n) for n in names] == [True, False, True, False]

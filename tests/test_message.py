@@ -296,3 +296,57 @@ def test_dialog_establishing_response_copies_record_route_in_order() -> None:
         assert invite.create_response(status, to_tag="t").headers.get_lines("Record-Route") == expected
     for status in (100, 486):
         assert invite.create_response(status, to_tag="t").headers.get_lines("Record-Route") == []
+
+
+# -- engine-built messages: accessors and header checks ------------------------------
+
+
+def _built_invite(via: str = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK77;rport") -> Request:
+    return Request(
+        "INVITE",
+        "sip:bob@example.com",
+        [
+            ("Via", via),
+            ("From", "<sip:alice@example.com>;tag=a1"),
+            ("To", '"Bob" <sip:bob@example.com>'),
+            ("Call-ID", "c1@h"),
+            ("CSeq", "7 INVITE"),
+            ("Contact", "<sip:alice@10.0.0.1:5060>"),
+        ],
+    )
+
+
+def test_built_message_typed_views_equal_those_of_its_parsed_bytes() -> None:
+    built = _built_invite()
+    parsed = parse(built.encode())
+    assert (built.branch, built.from_tag, built.to_tag) == ("z9hG4bK77", "a1", None)
+    assert built.via == parsed.via and built.top_via == parsed.top_via
+    assert (built.from_, built.to, built.contact, built.cseq) == (
+        parsed.from_,
+        parsed.to,
+        parsed.contact,
+        parsed.cseq,
+    )
+
+
+def test_built_message_with_malformed_via_still_raises_on_read() -> None:
+    with pytest.raises(HeaderError):
+        _ = _built_invite(via="SIP/2.0/UDP 10.0.0.1:99999;branch=z9hG4bK1").branch
+
+
+def test_header_name_check_still_rejects_bad_names_after_good_ones() -> None:
+    headers = Headers([("X-Fine", "1")])
+    headers.add("X-Fine", "2")
+    with pytest.raises(HeaderError, match="not a token"):
+        headers.add("X Bad", "3")
+
+
+def test_headers_extend_keeps_order_and_canonical_names() -> None:
+    headers = Headers([("v", "SIP/2.0/UDP h;branch=z9hG4bK1")])
+    headers.extend([("i", "c@h"), ("X-A", 5)])
+    assert list(headers) == [("Via", "SIP/2.0/UDP h;branch=z9hG4bK1"), ("Call-ID", "c@h"), ("X-A", "5")]
+    assert headers.get("call-id") == "c@h"
+
+
+def test_encode_without_headers_has_no_empty_line_before_content_length() -> None:
+    assert Request("OPTIONS", "sip:a@b").encode() == b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n"

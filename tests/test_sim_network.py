@@ -120,3 +120,55 @@ def test_a_link_spec_for_a_host_pair_overrides_the_default() -> None:
     answered = next(e.time for e in call.events if e.kind == "answered")
     # alice<->proxy 0.2 s each way, proxy<->bob 0.01 s, ringing 0.5 s: answer at ~0.92 s
     assert answered == pytest.approx(0.92, abs=0.005)
+
+
+def test_run_raises_gc_thresholds_only_while_it_runs() -> None:
+    import gc
+
+    from sizing.sim.network import GC_THRESHOLDS
+
+    env = simpy.Environment()
+    net = SimNetwork(env)
+    seen: list[tuple[int, int, int]] = []
+    net.clock.call_later(1.0, lambda: seen.append(gc.get_threshold()))
+    before = gc.get_threshold()
+    net.run(until=2.0)
+    assert seen[0][0] >= GC_THRESHOLDS[0] and gc.get_threshold() == before
+
+
+def test_collector_tuned_keeps_thresholds_already_higher() -> None:
+    import gc
+
+    from sizing.sim.network import collector_tuned
+
+    before = gc.get_threshold()
+    gc.set_threshold(1_000_000, 10, 10)
+    try:
+        with collector_tuned((5_000, 5, 5)):
+            assert gc.get_threshold() == (1_000_000, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+
+
+def test_finished_call_leaves_no_transaction_or_proxy_context_in_a_reference_cycle() -> None:
+    import gc
+
+    env, net, alice = basic_call_network()
+    call = alice.invite("sip:bob@example.com")
+    env.run(until=2)
+    call.bye()
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        env.run(until=120)  # past every transaction timer (Timer M/L/K/J: 32 s)
+        gc.collect()
+        cyclic = {type(o).__name__ for o in gc.garbage}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert cyclic.isdisjoint(
+        {"ClientInviteTransaction", "ServerInviteTransaction", "ClientNonInviteTransaction",
+         "ServerNonInviteTransaction", "_Context", "_Branch", "Request", "Response"}
+    ), cyclic

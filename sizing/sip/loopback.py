@@ -196,6 +196,7 @@ class ReceiveStats:
 
 
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
+_MANDATORY_KEYS = frozenset(_MANDATORY)  # their lookup keys (canonical names)
 _ECHOED = {"via": "Via", "v": "Via", "from": "From", "f": "From", "to": "To", "t": "To",
            "call-id": "Call-ID", "i": "Call-ID", "cseq": "CSeq"}
 
@@ -276,7 +277,7 @@ def receive_bytes(
         elif stats is not None:
             stats.dropped_requests += 1
         return None
-    if isinstance(message, Request):
+    if isinstance(message, Request) and not message.headers._lookup().keys() >= _MANDATORY_KEYS:
         missing = [name for name in _MANDATORY if name not in message.headers]
         if missing:
             headers = [(n, v) for n, v in message.headers if n in _MANDATORY]

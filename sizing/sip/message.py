@@ -244,6 +244,10 @@ for _short, _name in COMPACT_FORMS.items():
 del _name, _short
 
 _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+#: Header names already checked to be tokens, with their canonical spelling
+#: (bounded, so names made up by a peer cannot grow it without limit).
+_NAMES_SEEN: dict[str, str] = {}
+_NAMES_SEEN_MAX = 4096
 _CALLID = re.compile(
     r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?"
 )
@@ -272,6 +276,7 @@ _METHODS = frozenset(
     ]
 )
 _FOLD = re.compile(r"\r\n[ \t]+")
+_CRLF = "\r\n"
 
 
 def canonical_name(name: str) -> str:
@@ -309,8 +314,9 @@ class Headers:
         self._items: list[tuple[str, str]] = []
         self._index: dict[str, list[str]] | None = None
         self._cache: dict[str, Any] = {}
-        for name, value in items:
-            self.add(name, value)
+        if items:
+            checked = self._checked
+            self._items = [checked(name, value) for name, value in items]
 
     # reading
     def _lookup(self) -> dict[str, list[str]]:
@@ -385,12 +391,31 @@ class Headers:
 
     @staticmethod
     def _checked(name: str, value: object) -> tuple[str, str]:
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise HeaderError(f"header name {name!r} is not a token")
-        text = str(value).strip(" \t")
+        canon = _NAMES_SEEN.get(name) if type(name) is str else None
+        if canon is None:
+            if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+                raise HeaderError(f"header name {name!r} is not a token")
+            canon = canonical_name(name)
+            if len(_NAMES_SEEN) < _NAMES_SEEN_MAX:
+                _NAMES_SEEN[name] = canon
+        text = (value if type(value) is str else str(value)).strip(" \t")
         if "\r" in text or "\n" in text:
             raise HeaderError(f"{name}: value contains a line break")
-        return canonical_name(name), text
+        return canon, text
+
+    @classmethod
+    def _trusted(cls, items: list[tuple[str, str]]) -> Headers:
+        """Headers over ``items`` taken as they are: canonical names, checked values.
+
+        For the engine's own copies and edits of headers it already holds (a
+        proxy dropping its Via, a response copying the request's), which need
+        not be validated again; the list is owned by the new object.
+        """
+        new = cls.__new__(cls)
+        new._items = items
+        new._index = None
+        new._cache = {}
+        return new
 
     def add(self, name: str, value: object) -> None:
         """Append a header field (values are str()'d, so typed views work)."""
@@ -422,8 +447,12 @@ class Headers:
         self._changed()
 
     def extend(self, items: Iterable[tuple[str, object]]) -> None:
-        for name, value in items:
-            self.add(name, value)
+        """Append header fields in order (as :meth:`add` does, one by one)."""
+        checked = self._checked
+        added = [checked(name, value) for name, value in items]
+        if added:
+            self._items.extend(added)
+            self._changed()
 
 
 def _as_headers(headers: Headers | Iterable[tuple[str, object]] | None) -> Headers:
@@ -482,20 +511,36 @@ class Message:
 
     @property
     def cseq(self) -> CSeq | None:
-        try:
-            return self.headers._cache["cseq"]
-        except KeyError:
-            return self._typed("cseq", "CSeq", CSeq.parse)
+        value = self.headers._cache.get("cseq", _MISSING)
+        if value is _MISSING:
+            return self._typed("cseq", "CSeq", _parse_cseq)
+        return value
+
+    def _via_matches(self) -> list[Any] | None:
+        """The fast-shape matches of every Via value (cached as ``"via~"``), or None.
+
+        A parsed message has them from parse(); for one built in code they are
+        taken on first read, so the engine reading its own Via costs a match.
+        """
+        cache = self.headers._cache
+        matches = cache.get("via~")
+        if matches is None and "via" not in cache:
+            lines = self.headers._lookup().get("Via")
+            if lines:
+                matches = [match_via(line) for line in lines]
+                if None in matches:
+                    return None
+                cache["via~"] = matches
+        return matches
 
     @property
     def via(self) -> list[Via]:
         """Every Via value, topmost first."""
         cache = self.headers._cache
-        try:
-            return cache["via"]
-        except KeyError:
-            pass
-        matches = cache.get("via~")
+        vias = cache.get("via")
+        if vias is not None:
+            return vias
+        matches = self._via_matches()
         if matches is None:
             return self._typed_list("via", "Via", Via.parse_all)
         top = cache.get("top-via")
@@ -509,7 +554,7 @@ class Message:
         cache = self.headers._cache
         vias = cache.get("via")
         if vias is None:
-            matches = cache.get("via~")
+            matches = self._via_matches()
             if matches is not None:
                 top = cache.get("top-via")
                 if top is None:
@@ -522,18 +567,31 @@ class Message:
     def branch(self) -> str | None:
         """The top Via's branch parameter (the transaction key of RFC 3261 §17)."""
         matches = self.headers._cache.get("via~")
+        if matches is None:
+            matches = self._via_matches()
         if matches is not None:
             return matches[0]["branch"]
         vias = self.via
         return vias[0].branch if vias else None
 
+    def _addr_match(self, fast: str, key: str, header: str) -> Any:
+        """The fast-shape match of a single-valued address header, cached, or None."""
+        cache = self.headers._cache
+        m = cache.get(fast)
+        if m is None and key not in cache:
+            lines = self.headers._lookup().get(header)
+            if lines is not None and len(lines) == 1:
+                m = match_name_addr(lines[0])
+                if m is not None:
+                    cache[fast] = m
+        return m
+
     def _name_addr(self, key: str, fast: str, header: str) -> NameAddr | None:
         cache = self.headers._cache
-        try:
-            return cache[key]
-        except KeyError:
-            pass
-        m = cache.get(fast)
+        value = cache.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        m = self._addr_match(fast, key, header)
         if m is None:
             return self._typed(key, header, NameAddr.parse)
         value = cache[key] = NameAddr.from_match(m)
@@ -549,7 +607,7 @@ class Message:
 
     @property
     def from_tag(self) -> str | None:
-        m = self.headers._cache.get("from~")
+        m = self.headers._cache.get("from~") or self._addr_match("from~", "from", "From")
         if m is not None:
             return addr_tag(m)
         value = self.from_
@@ -557,7 +615,7 @@ class Message:
 
     @property
     def to_tag(self) -> str | None:
-        m = self.headers._cache.get("to~")
+        m = self.headers._cache.get("to~") or self._addr_match("to~", "to", "To")
         if m is not None:
             return addr_tag(m)
         value = self.to
@@ -578,7 +636,13 @@ class Message:
         if value is None:
             matches = cache.get("contact~")
             if matches is None:
-                return self._typed_list("contact", "Contact", NameAddr.parse_all)
+                lines = self.headers._lookup().get("Contact")
+                if lines is None:
+                    value = cache["contact"] = []
+                    return value
+                matches = [match_name_addr(line) for line in lines]
+                if None in matches:
+                    return self._typed_list("contact", "Contact", NameAddr.parse_all)
             value = cache["contact"] = [NameAddr.from_match(m) for m in matches]
         return value
 
@@ -601,12 +665,9 @@ class Message:
     def encode(self) -> bytes:
         """The wire form, with a Content-Length that matches the body."""
         body = self.body
-        parts = [self._start_line()]
-        for name, value in self.headers._items:
-            if name != "Content-Length":
-                parts.append(f"{name}: {value}")
+        parts = [f"{name}: {value}" for name, value in self.headers._items if name != "Content-Length"]
         parts.append(f"Content-Length: {len(body)}\r\n\r\n")
-        head = "\r\n".join(parts)
+        head = f"{self._start_line()}\r\n{_CRLF.join(parts)}"
         try:
             data = head.encode()
         except UnicodeEncodeError:
@@ -646,7 +707,9 @@ class Request(Message):
         headers: Headers | Iterable[tuple[str, object]] | None = None,
         body: bytes | str = b"",
     ) -> None:
-        if not isinstance(method, str) or not _TOKEN.fullmatch(method):
+        if not (type(method) is str and method in _METHODS) and (
+            not isinstance(method, str) or not _TOKEN.fullmatch(method)
+        ):
             raise HeaderError(f"method {method!r} is not a token")
         self.method = method
         self.uri = uri
@@ -1015,6 +1078,11 @@ def _salvage(lines: list[str]) -> Headers | None:
         except HeaderError:
             return None
     return headers
+
+
+def _parse_cseq(value: str) -> CSeq:
+    """CSeq.parse with the fast path for the common shape."""
+    return match_cseq(value) or CSeq.parse(value)
 
 
 def _number(value: str) -> int:

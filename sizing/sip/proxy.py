@@ -80,6 +80,7 @@ _DIALOG_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
 _PREFERRED_4XX = frozenset({401, 407, 415, 420, 484})
 _DEFAULT_PORTS = {"TLS": 5061, "WSS": 443, "WS": 80, "TLS-SCTP": 5061}
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
+_MANDATORY_KEYS = frozenset(_MANDATORY)  # their lookup keys (canonical names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,13 +245,17 @@ def _drop_value(headers: Headers, name: str, *, last: bool = False) -> Headers:
     if not indexes:
         return headers.copy()
     index = indexes[-1] if last else indexes[0]
-    values = split_commas(items[index][1])
-    rest = values[:-1] if last else values[1:]
+    value = items[index][1]
+    if "," in value:
+        values = split_commas(value)
+        rest = values[:-1] if last else values[1:]
+    else:
+        rest = []
     if rest:
         items[index] = (name, ", ".join(rest))
     else:
         del items[index]
-    return Headers(items)
+    return Headers._trusted(items)
 
 
 def _insert_first(headers: Headers, name: str, value: str) -> Headers:
@@ -258,7 +263,7 @@ def _insert_first(headers: Headers, name: str, value: str) -> Headers:
     items = list(headers)
     index = _first_index(items, name)
     items.insert(0 if index is None else index, (name, value))
-    return Headers(items)
+    return Headers._trusted(items)
 
 
 def _replace_first(headers: Headers, name: str, value: str) -> Headers:
@@ -270,7 +275,7 @@ def _replace_first(headers: Headers, name: str, value: str) -> Headers:
     else:
         rest = split_commas(items[index][1])[1:]
         items[index] = (name, ", ".join([value, *rest]))
-    return Headers(items)
+    return Headers._trusted(items)
 
 
 def _without_top_via(response: Response) -> Response:
@@ -327,6 +332,18 @@ class _Context:
     final_sent: bool = False
     cancelled: bool = False
     starting: bool = False
+
+
+def _release(ctx: _Context) -> None:
+    """Drop a finished context's branches once its server and client transactions are all over.
+
+    A context and its branches refer to each other; cutting that link when no
+    transaction can reach them any more lets reference counting free the
+    requests and responses they hold at once instead of leaving a cycle to
+    the garbage collector.
+    """
+    if ctx.server.terminated and all(b.txn is None or b.txn.terminated for b in ctx.branches):
+        ctx.branches.clear()
 
 
 # -- the proxy -----------------------------------------------------------------------
@@ -426,7 +443,7 @@ class Proxy:
             else:
                 self.layer.receive_response(message)
             return
-        if any(name not in message.headers for name in _MANDATORY):
+        if not message.headers._lookup().keys() >= _MANDATORY_KEYS:
             self.stats.dropped += 1
             receive_bytes(self.layer, transport, data, source)  # answers 400
             return
@@ -518,11 +535,14 @@ class Proxy:
 
     def transaction_terminated(self, transaction: Transaction) -> None:
         if isinstance(transaction, ServerTransaction):
-            self._contexts.pop(transaction, None)
+            ctx = self._contexts.pop(transaction, None)
+            if ctx is not None:
+                _release(ctx)
             return
         branch = self._branches.pop(transaction, None)  # type: ignore[arg-type]
         if branch is not None:
             self._stop_timer_c(branch)
+            _release(branch.ctx)
 
     # -- validation and routing (§16.3, §16.4, §16.5) -----------------------------------
 

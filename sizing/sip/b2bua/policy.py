@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from ..interfaces import Address
@@ -153,12 +154,22 @@ class HeaderPolicy:
     strip: tuple[str, ...] = ()
 
     def passes(self, name: str) -> bool:
-        lower = name.lower()
-        return not _matches(lower, self.strip) and _matches(lower, self.copy)
+        try:
+            return _passes(name, self.strip, self.copy)
+        except TypeError:  # patterns given as lists: not hashable, so not memoised
+            lower = name.lower()
+            return not _matches(lower, self.strip) and _matches(lower, self.copy)
 
     def select(self, headers: object) -> list[tuple[str, str]]:
         """The (name, value) pairs of ``headers`` that pass."""
         return [(n, v) for n, v in headers if self.passes(n)]  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=4096)
+def _passes(name: str, strip: tuple[str, ...], copy: tuple[str, ...]) -> bool:
+    """HeaderPolicy.passes, memoised: a call relays the same few header names every time."""
+    lower = name.lower()
+    return not _matches(lower, strip) and _matches(lower, copy)
 
 
 def _matches(lower: str, patterns: tuple[str, ...]) -> bool:

@@ -205,8 +205,6 @@ class Transaction:
         "_interval",
         "_retransmit_timer",
         "_timeout_timer",
-        "_on_retransmit",
-        "_on_timeout",
         "_done",
     )
 
@@ -232,9 +230,6 @@ class Transaction:
         self._interval = 0.0
         self._retransmit_timer: TimerHandle | None = None
         self._timeout_timer: TimerHandle | None = None
-        # Bound once, so arming a timer allocates no closure.
-        self._on_retransmit = self._retransmit_fired
-        self._on_timeout = self._timeout_fired
         self._done = False
         ctx.stats.created[self.kind] += 1
 
@@ -289,7 +284,7 @@ class Transaction:
 
     def _arm_retransmit(self, delay: float) -> None:
         self._interval = delay
-        self._retransmit_timer = self._ctx.call_later(delay, self._on_retransmit)
+        self._retransmit_timer = self._ctx.call_later(delay, self._retransmit_fired)
 
     def _arm_timeout(self, delay: float) -> None:
         """Start the timeout slot; a zero delay (reliable transports) terminates now."""
@@ -297,7 +292,9 @@ class Transaction:
         if delay <= 0:
             self.state = State.TERMINATED
         else:
-            self._timeout_timer = self._ctx.call_later(delay, self._on_timeout)
+            # A bound method per timer, not one kept on the transaction: that
+            # would be a reference cycle, left for the cyclic GC to free.
+            self._timeout_timer = self._ctx.call_later(delay, self._timeout_fired)
 
     def _cancel_retransmit(self) -> None:
         timer = self._retransmit_timer
