@@ -31,55 +31,15 @@ from pathlib import Path
 
 import psutil
 
+from sizing.measure.flows import SCENARIOS
+
 RATES = (50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600)
 LIMIT = 0.01
 
-# SIPp's uac, sending ACK and BYE along the dialog's route set, as a UAC behind a
+
+# SIPp's uac with ACK and BYE following the dialog's route set, as a UAC behind a
 # record-routing proxy must (the built-in one sends them to the proxy's address).
-UAC_RECORD_ROUTE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uac following Record-Route">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:sipp@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-[routes]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-[routes]
-CSeq: 2 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
+UAC_RECORD_ROUTE = SCENARIOS / "basic-call-uac.xml"
 
 
 @dataclass(frozen=True)
@@ -182,8 +142,7 @@ def bench_role(role: str, rates: list[int], step_s: float, workdir: Path) -> lis
                                cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     scenario = None
     if role == "proxy":
-        scenario = workdir / "uac_rr.xml"
-        scenario.write_text(UAC_RECORD_ROUTE)
+        scenario = UAC_RECORD_ROUTE
     serve = start_serve(role, port, uas_port)
     steps: list[Step] = []
     try:

@@ -10,59 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from sizing.measure.flows import SCENARIOS
+
 from .conftest import free_port
 
 pytestmark = pytest.mark.interop
 
 CALLS = 50
 
-# The built-in uac scenario, but sending ACK and BYE to the dialog's remote target
-# with its route set (rrs="true", [next_url], [routes]), as a UAC behind a proxy must:
-# the built-in one addresses them to the proxy itself.
-UAC_RECORD_ROUTE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="uac following Record-Route">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: sip:sipp@[local_ip]:[local_port]
-Max-Forwards: 70
-Content-Length: 0
 
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send><![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-[routes]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <send retrans="500"><![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: [service] <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-[routes]
-CSeq: 2 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
+# SIPp's uac with ACK and BYE following the dialog's route set, as a UAC behind a
+# record-routing proxy must (the built-in one sends them to the proxy's address).
+UAC_RECORD_ROUTE = SCENARIOS / "basic-call-uac.xml"
 
 
 def run_uac(sipp: str, tmp_path: Path, port: int, *extra: str) -> dict[str, str]:
@@ -110,8 +69,7 @@ def test_sipp_calls_through_record_routing_proxy(sipp: str, serve, tmp_path: Pat
     try:
         server = serve("--role", "proxy", "--listen", f"udp:127.0.0.1:{proxy_port}",
                        "--forward-to", f"sip:127.0.0.1:{uas_port}")
-        scenario = tmp_path / "uac_rr.xml"
-        scenario.write_text(UAC_RECORD_ROUTE)
+        scenario = UAC_RECORD_ROUTE
         stats = run_uac(sipp, tmp_path, proxy_port, "-sf", str(scenario))
         assert uas.wait(timeout=15) == 0
     finally:
