@@ -82,7 +82,8 @@ def test_form_submits_and_shows_the_estimate_and_simulation(app_url: str) -> Non
             page.get_by_role("button", name="Run simulation").click()
             expect(metric.filter(has_text="Calls offered")).to_be_visible(timeout=40_000)
             expect(metric.filter(has_text="SRD p95 (ms)")).to_be_visible()
-            expect(page.get_by_test_id("stImage")).to_have_count(2, timeout=20_000)
+            # CPU over time, bandwidth per link, concurrent calls, SRD distribution
+            expect(page.get_by_test_id("stImage")).to_have_count(4, timeout=20_000)
             expect(page.get_by_role("button", name="Report (HTML)")).to_be_visible()
             page.wait_for_timeout(500)  # let the last elements of the run settle
             ARTIFACTS.mkdir(exist_ok=True)
