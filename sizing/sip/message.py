@@ -1118,31 +1118,18 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
             else:
                 _validate_via(values, cache)
 
-        what = "From"
-        values = get("From")
-        if values is None:
-            cache["from"] = None
-        else:
+        for what, key in (("From", "from"), ("To", "to")):
+            values = get(what)
+            if values is None:
+                cache[key] = None
+                continue
             if len(values) > 1:
                 raise HeaderError(f"appears {len(values)} times, once is allowed")
             m = match_name_addr(values[0])
             if m is None:
-                cache["from"] = NameAddr.parse(values[0])
+                cache[key] = NameAddr.parse(values[0])
             else:
-                cache["from~"] = m
-
-        what = "To"
-        values = get("To")
-        if values is None:
-            cache["to"] = None
-        else:
-            if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
-            m = match_name_addr(values[0])
-            if m is None:
-                cache["to"] = NameAddr.parse(values[0])
-            else:
-                cache["to~"] = m
+                cache[key + "~"] = m
 
         what = "Call-ID"
         values = get("Call-ID")
