@@ -14,6 +14,10 @@ overrides; ``sizing schema`` lists every field), plans every site and writes:
 - ``DIR/sites/<site>/``: deployment.csv, links.csv, kpis.csv, candidates.csv,
   cpu_series.csv (simulated plans) and recommended.yaml.
 
+``--cores-options 2,4,8,16`` lets every site's plan choose each role's cores per
+host from those sizes (see :func:`sizing.plan.plan`); without it the scenario's
+``topology.<role>.cores`` (a column like any other) is kept.
+
 Every file is written atomically.  Bad input (any invalid cell, an unknown
 column, a missing file, a bad ``--scheduler``) is reported all at once as
 ``FILE:ROW:COLUMN: message`` before anything is written.
@@ -55,7 +59,7 @@ from typing import Any
 
 import pandas as pd
 
-from sizing.plan import ASSUMPTIONS, Plan, plan
+from sizing.plan import ASSUMPTIONS, Plan, check_cores_options, plan
 from sizing.report import atomic_write, atomic_write_bytes, atomic_write_text, batch_html
 from sizing.report.tables import deployment_table, kpi_table, links_table, summary_table
 from sizing.report.xlsx import write_xlsx
@@ -157,13 +161,17 @@ def load_sites(path: str | Path, base: str | Path | None = None) -> list[tuple[s
 # ---------------------------------------------------------------------------
 
 
-def plan_site(site: str, scenario: dict[str, Any], simulate: bool = True) -> tuple[str, Plan]:
+def plan_site(site: str, scenario: dict[str, Any], simulate: bool = True,
+              cores_options: tuple[int, ...] | None = None) -> tuple[str, Plan]:
     """Plan one site (the unit of work sent to a Dask worker)."""
-    return site, plan(Scenario.model_validate(scenario), simulate=simulate)
+    return site, plan(Scenario.model_validate(scenario), simulate=simulate,
+                      cores_options=cores_options)
 
 
-def _key(scenario: Scenario, simulate: bool) -> str:
+def _key(scenario: Scenario, simulate: bool, cores_options: tuple[int, ...] | None) -> str:
     text = scenario.model_dump_json() + f"|simulate={simulate}"
+    if cores_options is not None:
+        text += f"|cores_options={','.join(map(str, cores_options))}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -215,17 +223,25 @@ def _local_client(workers: int | None, processes: bool = True) -> Any:
 def run_batch(sites: list[tuple[str, Scenario]], out: str | Path, *, resume: bool = False,
               simulate: bool = True, client: Any = None, workers: int | None = None,
               progress: bool = True, title: str = "Sizing report",
-              on_planned: Callable[[str], None] | None = None) -> BatchResult:
+              on_planned: Callable[[str], None] | None = None,
+              cores_options: Iterable[int] | None = None) -> BatchResult:
     """Plan every site and write the reports into ``out``.
 
     ``client``: a Dask client to use; None plans serially when one site (or
     ``workers == 1``) is left to plan, else on a LocalCluster of ``workers``
-    processes (all cores by default), closed afterwards.
+    processes (all cores by default), closed afterwards.  ``cores_options``:
+    candidate cores per host for every site's plan (None: the scenarios' cores);
+    a bad value raises BatchError naming ``--cores-options`` before any work.
     """
     from tqdm import tqdm
 
     out = Path(out)
-    keys = {site: _key(s, simulate) for site, s in sites}
+    try:
+        options = None if cores_options is None \
+            else check_cores_options(cores_options, name="--cores-options")
+    except ValueError as exc:
+        raise BatchError([str(exc)]) from None
+    keys = {site: _key(s, simulate, options) for site, s in sites}
     plans: dict[str, Plan] = {}
     resumed: list[str] = []
     if resume:
@@ -253,12 +269,12 @@ def run_batch(sites: list[tuple[str, Scenario]], out: str | Path, *, resume: boo
             client = own = _local_client(workers)
         if client is None:
             for site, s in todo:
-                done(*plan_site(site, s.model_dump(mode="json"), simulate))
+                done(*plan_site(site, s.model_dump(mode="json"), simulate, options))
         elif todo:
             from distributed import as_completed
 
             futures = [client.submit(plan_site, site, s.model_dump(mode="json"), simulate,
-                                     key=f"plan-{site}-{keys[site][:16]}", pure=True)
+                                     options, key=f"plan-{site}-{keys[site][:16]}", pure=True)
                        for site, s in todo]
             for future in as_completed(futures):
                 done(*future.result())

@@ -12,7 +12,10 @@ Theory of operation
    packet.  Per host, CPU p95 over 1-s samples is approximated as the mean plus
    1.645 standard deviations of a Poisson count of messages (each costing the
    mean cost); the fewest hosts (of the scenario's core count) whose p95 meets
-   the role's target is the first answer.  Trunk channels are the Erlang B
+   the role's target is the first answer.  With ``cores_options`` (candidate
+   host sizes) each role instead gets the (cores per host, hosts) pair with the
+   fewest total cores meeting its target and host floor, ties going to fewer
+   hosts (:func:`choose_host_size`).  Trunk channels are the Erlang B
    inverse at the blocking target; link Mbps are messages x wire bytes plus
    RTP, divided by ``1 - link_headroom``.
 2. **Simulation** (``simulate=True``): the first answer is simulated with the
@@ -22,6 +25,7 @@ Theory of operation
    tried with one host fewer.  At most ``max_rounds`` candidate deployments are
    simulated and the smallest one that met every target is the answer.
    Confidence is the 95 % interval of each role's CPU p95 across replications.
+   Cores per host stay those of the first answer: only host counts move.
 
 The answer says, per role, which constraint binds: ``cpu_p95`` (the target),
 ``media_ports`` (sessions per media server), ``srd_p95`` (delay target, found
@@ -31,7 +35,7 @@ by simulation) or ``minimum`` (one host is more than enough).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,11 +52,14 @@ __all__ = [
     "LEG",
     "ClosedForm",
     "Plan",
+    "check_cores_options",
+    "choose_host_size",
     "closed_form",
     "compare",
     "cpu_p95_estimate",
     "hosts_for_target",
     "link_messages",
+    "parse_cores_options",
     "plan",
 ]
 
@@ -226,8 +233,73 @@ def hosts_for_target(busy_cores: float, static_cores: float, msgs_per_s: float, 
     return n
 
 
-def closed_form(scenario: Scenario) -> ClosedForm:
-    """Messages, cores, hosts, trunk channels and Mbps from formulas alone."""
+def check_cores_options(values: Iterable[Any], *, name: str = "cores_options"
+                        ) -> tuple[int, ...]:
+    """Candidate cores per host, validated, deduplicated and sorted; ValueError
+    naming ``name`` for an empty list, a non-integer or a value below 1."""
+    if isinstance(values, str | bytes):
+        raise ValueError(f"{name}: expected a list of integers, got {values!r}")
+    out = set()
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise ValueError(f"{name}: {v!r} is not an integer number of cores")
+        if v < 1:
+            raise ValueError(f"{name}: {v} cores per host; each option must be at least 1")
+        out.add(int(v))
+    if not out:
+        raise ValueError(f"{name}: empty; give at least one number of cores per host")
+    return tuple(sorted(out))
+
+
+def parse_cores_options(text: str, *, name: str = "--cores-options") -> tuple[int, ...]:
+    """``"2,4,8,16"`` as validated cores-per-host options (see :func:`check_cores_options`)."""
+    items = [x.strip() for x in text.split(",")]
+    if not any(items):
+        raise ValueError(f"{name}: empty; give numbers of cores per host, e.g. 2,4,8,16")
+    values = []
+    for item in items:
+        if not item:
+            raise ValueError(f"{name}: {text!r} has an empty item (expected e.g. 2,4,8,16)")
+        try:
+            values.append(int(item))
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not an integer number of cores "
+                             "(expected e.g. 2,4,8,16)") from None
+    return check_cores_options(values, name=name)
+
+
+def choose_host_size(busy_cores: float, static_cores: float, msgs_per_s: float,
+                     target: float, cores_options: Iterable[int], min_hosts: int = 1
+                     ) -> tuple[int, int]:
+    """The ``(cores per host, hosts)`` with the fewest total cores whose estimated
+    CPU p95 meets ``target`` with at least ``min_hosts`` hosts; ties go to fewer
+    (bigger) hosts.  Sizes whose static load alone exceeds the target are skipped;
+    ValueError when every size is."""
+    options = check_cores_options(cores_options)
+    best: tuple[tuple[int, int], int] | None = None
+    why = ""
+    for cores in options:
+        try:
+            n = max(hosts_for_target(busy_cores, static_cores, msgs_per_s, cores, target),
+                    min_hosts, 1)
+        except ValueError as exc:  # this size can never meet the target
+            why = str(exc)
+            continue
+        if best is None or (n * cores, n) < best[0]:
+            best = ((n * cores, n), cores)
+    if best is None:
+        raise ValueError(f"cores_options {', '.join(map(str, options))}: no size meets the "
+                         f"CPU p95 target (largest size: {why})")
+    return best[1], best[0][1]
+
+
+def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) -> ClosedForm:
+    """Messages, cores, hosts, trunk channels and Mbps from formulas alone.
+
+    ``cores_options``: candidate cores per host; each role gets the size with the
+    fewest total cores (:func:`choose_host_size`).  None keeps the scenario's cores.
+    """
+    options = None if cores_options is None else check_cores_options(cores_options)
     t = scenario.traffic
     cps, holding = t.rate_cps, t.holding_time_s
     if cps is None or holding is None:
@@ -304,23 +376,30 @@ def closed_form(scenario: Scenario) -> ClosedForm:
         cfg = topo.role(role)
         target = targets.cpu_target(role)
         static = profiles[role].static_core_fraction
-        n_cpu = hosts_for_target(busy[role], static, msgs[role], cfg.cores, target)
         n_ports = math.ceil(sessions["media_server"] / topo.media_server.media_ports) \
             if role == "media_server" else 1
+        cores = cfg.cores
+        if options is not None:
+            try:
+                cores, _ = choose_host_size(busy[role], static, msgs[role], target, options,
+                                            min_hosts=n_ports)
+            except ValueError as exc:
+                raise ValueError(f"topology.{role}: {exc}") from None
+        n_cpu = hosts_for_target(busy[role], static, msgs[role], cores, target)
         n = max(n_cpu, n_ports, 1)
         if n_ports > n_cpu:
             binding = "media_ports"
         elif n_cpu > 1 or cpu_p95_estimate(busy[role], static, msgs[role],
-                                           cfg.cores) > 0.5 * target:
+                                           cores) > 0.5 * target:
             binding = "cpu_p95"
         else:
             binding = "minimum"
         rows.append({
             "role": role, "msgs_per_s": msgs[role], "busy_cores": busy[role],
-            "media_sessions": sessions.get(role, 0.0), "hosts": n, "cores_per_host": cfg.cores,
+            "media_sessions": sessions.get(role, 0.0), "hosts": n, "cores_per_host": cores,
             "cpu_target": target,
             "cpu_p95": cpu_p95_estimate(static + (busy[role] - static) / n, static,
-                                        msgs[role] / n, cfg.cores),
+                                        msgs[role] / n, cores),
             "binding": binding,
         })
     roles = pd.DataFrame(rows)
@@ -428,13 +507,20 @@ class Plan:
     """Figures' data of the recommended deployment's simulation: ``cpu`` (CPU per
     second and host), ``calls`` (mean concurrent calls per second, first replication)
     and ``srd`` (SRD histogram buckets of all replications)."""
+    cores_options: tuple[int, ...] | None = None
+    """The host sizes the cores per host were chosen from (None: the scenario's)."""
 
     def hosts(self) -> dict[str, int]:
         return dict(zip(self.deployment["role"], self.deployment["hosts"], strict=True))
 
+    def cores(self) -> dict[str, int]:
+        """Recommended cores per host, by role."""
+        return {r: int(c) for r, c in zip(self.deployment["role"],
+                                          self.deployment["cores_per_host"], strict=True)}
+
     def recommended_scenario(self) -> Scenario:
-        """The scenario with the recommended hosts and trunk channels."""
-        return _deploy(self.scenario, self.hosts(), self.trunk_channels)
+        """The scenario with the recommended hosts, cores per host and trunk channels."""
+        return _deploy(self.scenario, self.hosts(), self.trunk_channels, self.cores())
 
     def summary(self) -> str:
         """The deployment in plain words."""
@@ -448,7 +534,10 @@ class Plan:
             f"{widest['required_mbps'].iloc[0]:,.1f} Mbps with headroom")
         how = "confirmed by simulation" if self.simulated else "closed-form estimate"
         verdict = "" if self.met else " - NOT MET: " + "; ".join(self.shortfalls())
-        return (f"{', '.join(parts)}; {self.trunk_channels:,} trunk channels{link} "
+        chosen = "" if self.cores_options is None else (
+            f"; {int(self.deployment['total_cores'].sum()):,} cores in total, cores per host "
+            f"chosen from {', '.join(map(str, self.cores_options))}")
+        return (f"{', '.join(parts)}{chosen}; {self.trunk_channels:,} trunk channels{link} "
                 f"({how}){verdict}.")
 
     def shortfalls(self) -> list[str]:
@@ -472,6 +561,7 @@ class Plan:
         for r in self.deployment.itertuples():
             row[f"{r.role}.hosts"] = r.hosts
             row[f"{r.role}.cores_per_host"] = r.cores_per_host
+            row[f"{r.role}.total_cores"] = r.total_cores
             row[f"{r.role}.cpu_p95_%"] = round(100 * r.cpu_p95, 1)
             row[f"{r.role}.binding"] = r.binding
         for r in self.links.itertuples():
@@ -486,8 +576,10 @@ class Plan:
         return plan_html(self)
 
 
-def _deploy(scenario: Scenario, hosts: Mapping[str, int], channels: int) -> Scenario:
+def _deploy(scenario: Scenario, hosts: Mapping[str, int], channels: int,
+            cores: Mapping[str, int] | None = None) -> Scenario:
     overrides = [f"topology.{r}.instances={n}" for r, n in hosts.items()]
+    overrides += [f"topology.{r}.cores={c}" for r, c in (cores or {}).items()]
     overrides.append(f"trunk.channels={channels}")
     return apply_overrides(scenario, overrides, source="plan")
 
@@ -524,7 +616,8 @@ def _links_frame(links: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     return out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
 
 
-def _closed_plan(scenario: Scenario, cf: ClosedForm) -> Plan:
+def _closed_plan(scenario: Scenario, cf: ClosedForm,
+                 cores_options: tuple[int, ...] | None = None) -> Plan:
     dep = cf.roles[["role", "hosts", "cores_per_host", "cpu_p95", "cpu_target",
                     "binding"]].copy()
     dep.insert(3, "total_cores", dep["hosts"] * dep["cores_per_host"])
@@ -545,7 +638,7 @@ def _closed_plan(scenario: Scenario, cf: ClosedForm) -> Plan:
         trunk_channels=cf.trunk_channels, offered_erlangs=cf.offered_erlangs,
         erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis,
         candidates=pd.DataFrame(), simulated=False, met=met, closed=cf,
-        confidence="closed form only: CPU p95 is a normal approximation of Poisson message "
+        cores_options=cores_options, confidence="closed form only: CPU p95 is a normal approximation of Poisson message "
                    "counts, blocking is Erlang B; not confirmed by simulation")
 
 
@@ -625,7 +718,8 @@ def _met(measured: _Measured, scenario: Scenario) -> tuple[bool, str]:
 
 
 def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
-         progress: Any = None, max_rounds: int = 4) -> Plan:
+         progress: Any = None, max_rounds: int = 4,
+         cores_options: Iterable[int] | None = None) -> Plan:
     """The smallest deployment meeting the targets (``targets`` replaces the
     scenario's: a :class:`~sizing.scenario.Targets` or a mapping of its fields).
 
@@ -633,12 +727,16 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     ``max_rounds`` candidates around it are simulated (see the module doc) and
     the smallest that met every target is returned; when none did, the last one
     is, with ``met`` False.  ``progress`` is passed to the simulator.
+    ``cores_options`` (e.g. ``(2, 4, 8, 16)``) lets the closed form choose each
+    role's cores per host too; None keeps the scenario's.
     """
+    options = None if cores_options is None else check_cores_options(cores_options)
     scenario = _with_targets(scenario, targets)
-    cf = closed_form(scenario)
+    cf = closed_form(scenario, options)
     if not simulate:
-        return _closed_plan(scenario, cf)
-    return _simulated_plan(scenario, cf, progress=progress, max_rounds=max_rounds)
+        return _closed_plan(scenario, cf, options)
+    return _simulated_plan(scenario, cf, progress=progress, max_rounds=max_rounds,
+                           cores_options=options)
 
 
 ORDER = ("carrier", "sbc", "proxy", "sip_server", "media_server", "recorder", "registrar",
@@ -717,9 +815,10 @@ def _run(scenario: Scenario, progress: Any) -> list[Any]:
 
 
 def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
-                    max_rounds: int) -> Plan:
+                    max_rounds: int, cores_options: tuple[int, ...] | None = None) -> Plan:
     t = scenario.targets
     hosts = dict(zip(cf.roles["role"], cf.roles["hosts"].astype(int), strict=True))
+    cores = dict(zip(cf.roles["role"], cf.roles["cores_per_host"].astype(int), strict=True))
     floor = {r: (int(n) if b == "media_ports" else 1)
              for r, n, b in zip(cf.roles["role"], cf.roles["hosts"], cf.roles["binding"],
                                 strict=True)}
@@ -734,7 +833,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
             break
         seen.add(key)
         rounds += 1
-        measured = _measure(_run(_deploy(scenario, hosts, channels), progress))
+        measured = _measure(_run(_deploy(scenario, hosts, channels, cores), progress))
         ok, why = _met(measured, scenario)
         tried.append((dict(hosts), channels, measured, ok, why))
         if ok:
@@ -748,8 +847,8 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                 if measured.kpis.get("srd_p95_ms", 0.0) > t.srd_p95_max_ms else set()
             hosts = new
     good = [x for x in tried if x[3]]
-    best = min(good, key=lambda x: (sum(n * scenario.topology.role(r).cores
-                                        for r, n in x[0].items()), x[1])) if good else tried[-1]
+    best = min(good, key=lambda x: (sum(n * cores[r] for r, n in x[0].items()), x[1])) \
+        if good else tried[-1]
     b_hosts, b_channels, m, ok, why = best
 
     rows = []
@@ -808,7 +907,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                 trunk_channels=b_channels, offered_erlangs=cf.offered_erlangs,
                 erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis, candidates=cand,
                 confidence=confidence, simulated=True, met=bool(ok and links["fits"].all()),
-                closed=cf, series=m.series)
+                closed=cf, series=m.series, cores_options=cores_options)
 
 
 # ---------------------------------------------------------------------------

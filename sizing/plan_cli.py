@@ -22,12 +22,22 @@ replications (`sizing schema` lists them all); an optional `base` column (or
 the default value. data/sites.csv is an example.
 
 \b
+--cores-options 2,4,8,16: every site's plan also chooses each role's cores per
+host from these sizes (fewest total cores meeting the CPU p95 target); without
+it the scenario's (or the column's) topology.<role>.cores is kept.
+
+\b
 Runs on Dask: a local cluster (one worker per core, --workers N) when more than
 one site is left to plan, or an existing cluster with --scheduler
 tcp://HOST:8786. Finished sites are checkpointed in DIR/.checkpoint; --resume
 plans only the sites without a matching checkpoint. Bad input is reported as
 FILE:ROW:COLUMN: message, exit status 2, and nothing is written.
 """
+
+
+CORES_HELP = ("Candidate cores per host, e.g. 2,4,8,16: each role gets the size with the "
+              "fewest total cores meeting its CPU p95 target (ties: fewer hosts). Default: "
+              "the scenario's topology.<role>.cores.")
 
 
 def add_plan_commands(app: typer.Typer) -> None:
@@ -44,19 +54,25 @@ def add_plan_commands(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(
             help="Also write summary.csv, report.xlsx and report.html into this directory.")]
             = None,
+        cores_options: Annotated[str | None, typer.Option(
+            "--cores-options", help=CORES_HELP)] = None,
     ) -> None:
         """The smallest deployment meeting the scenario's targets: hosts and cores
         per role, trunk channels, Mbps per link, and which constraint binds."""
         from sizing.cli import fail
-        from sizing.plan import plan
+        from sizing.plan import parse_cores_options, plan
         from sizing.report.tables import deployment_table, kpi_table, links_table
         from sizing.scenario import ScenarioError, apply_overrides, load_scenario
 
         try:
+            options = None if cores_options is None else parse_cores_options(cores_options)
+        except ValueError as exc:
+            fail(str(exc))
+        try:
             sc = load_scenario(scenario)
             if set_:
                 sc = apply_overrides(sc, set_, base_dir=scenario.parent)
-            result = plan(sc, simulate=simulate)
+            result = plan(sc, simulate=simulate, cores_options=options)
         except ScenarioError as exc:
             fail(str(exc).replace("\n", "\nsizing: error: "))
         except ValueError as exc:
@@ -90,10 +106,17 @@ def add_plan_commands(app: typer.Typer) -> None:
         simulate: Annotated[bool, typer.Option(
             "--simulate/--no-simulate", help="Confirm each plan by simulation.")] = True,
         progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
+        cores_options: Annotated[str | None, typer.Option(
+            "--cores-options", help=CORES_HELP)] = None,
     ) -> None:
         from sizing.batch import BatchError, connect, load_sites, run_batch
         from sizing.cli import fail
+        from sizing.plan import parse_cores_options
 
+        try:
+            options = None if cores_options is None else parse_cores_options(cores_options)
+        except ValueError as exc:
+            fail(str(exc))
         try:
             rows = load_sites(sites, base=base)
             client = connect(scheduler) if scheduler else None
@@ -102,7 +125,7 @@ def add_plan_commands(app: typer.Typer) -> None:
         try:
             result = run_batch(rows, out, resume=resume, simulate=simulate, client=client,
                                workers=workers, progress=progress,
-                               title=f"Sizing report: {sites.name}")
+                               title=f"Sizing report: {sites.name}", cores_options=options)
         finally:
             if client is not None:
                 client.close()

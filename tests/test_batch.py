@@ -166,3 +166,40 @@ def test_bundled_sites_file_is_valid():
     assert names == ["branch-office", "contact-centre-500", "contact-centre-5000",
                      "sip-trunk-aggregation"]
     assert sites[2][1].agents.count == 5000
+
+
+def test_batch_cores_options_choose_each_sites_cores_per_host(sites_csv, tmp_path):
+    import yaml
+
+    out = tmp_path / "out"
+    result = cli("batch", str(sites_csv), "--out", str(out), "--workers", "1", "--no-progress",
+                 "--no-simulate", "--cores-options", "1,2,4")
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(out / "summary.csv").set_index("Site")
+    assert summary.loc["site-a", "SIP Proxy cores per host"] == 1  # the scenario's is 2
+    recommended = yaml.safe_load((out / "sites" / "site-a" / "recommended.yaml").read_text())
+    assert recommended["topology"]["proxy"]["cores"] == 1
+
+
+def test_changed_cores_options_replan_on_resume(sites_csv, tmp_path):
+    out = tmp_path / "out"
+    sites = load_sites(sites_csv)
+    run_batch(sites, out, workers=1, progress=False, simulate=False)
+    again = run_batch(sites, out, resume=True, workers=1, progress=False, simulate=False,
+                      cores_options=(1, 2))
+    assert again.planned == ["site-a", "site-b", "site-c"]
+
+
+def test_batch_reports_bad_cores_options_and_writes_nothing(sites_csv, tmp_path):
+    out = tmp_path / "out"
+    result = cli("batch", str(sites_csv), "--out", str(out), "--cores-options", "0")
+    assert result.exit_code == 2
+    assert "sizing: error: --cores-options: 0 cores per host" in result.output
+    assert not out.exists()
+
+
+def test_run_batch_rejects_bad_cores_options_before_planning(sites_csv, tmp_path):
+    with pytest.raises(BatchError, match="--cores-options: empty"):
+        run_batch(load_sites(sites_csv), tmp_path / "out", workers=1, progress=False,
+                  cores_options=[])
+    assert not (tmp_path / "out").exists()
