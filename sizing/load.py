@@ -15,6 +15,13 @@ Flows (a "call" of register and options is one transaction):
 
 Requests go to the target (the first hop); ``request_uri`` says where they are
 addressed, e.g. a UAS behind a proxy target.
+
+``connections``: over TCP and TLS, ``shared`` (the default) carries every call
+on one connection, as a trunk or an SBC does; ``per-call`` opens a fresh
+connection (a full TLS handshake) for each call and closes it after, as phones
+that do not keep their connection do. Measuring both separates the target's
+handshake cost from its per-message cost (``sizing calibrate`` fits
+``tls.handshake_full_us`` from the ``tls_handshakes_full`` column).
 """
 
 from __future__ import annotations
@@ -33,15 +40,16 @@ from typing import Any
 
 from sizing.measure.sipp import MessageTally, message_kind
 from sizing.net.address import socket_host
-from sizing.net.agent import AgentConfig, AgentError, AgentRunner, CallPlan
+from sizing.net.agent import AgentConfig, AgentError, AgentRunner, CallPlan, CallSummary
 from sizing.net.tlsconfig import TlsConfig, TlsConfigError
 from sizing.sip.interfaces import Address
 from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import ClientRequest
 
-__all__ = ["LOAD_FLOWS", "LoadConfig", "LoadError", "LoadSummary", "run_load", "run_load_async"]
+__all__ = ["CONNECTION_MODES", "LOAD_FLOWS", "LoadConfig", "LoadError", "LoadSummary", "run_load", "run_load_async"]
 
 LOAD_FLOWS = ("basic-call", "register", "options")
+CONNECTION_MODES = ("shared", "per-call")
 #: Seconds a run waits for the last answers after its last call started (beyond the hold time).
 GRACE_S = 10.0
 
@@ -70,10 +78,16 @@ class LoadConfig:
     """The agent's own certificate over TLS (it listens); default a throw-away self-signed one."""
     codec: str = "PCMU"
     local_host: str | None = None
+    connections: str = "shared"
+    """TCP/TLS: ``shared`` (one connection for every call) or ``per-call`` (a new one each)."""
 
     def __post_init__(self) -> None:
         if self.flow not in LOAD_FLOWS:
             raise LoadError(f"--flow: unknown flow {self.flow!r}; known: {', '.join(LOAD_FLOWS)}")
+        if self.connections not in CONNECTION_MODES:
+            raise LoadError(f"--connections: {self.connections!r} is not one of {', '.join(CONNECTION_MODES)}")
+        if self.connections == "per-call" and self.target.transport == "UDP":
+            raise LoadError("--connections per-call needs a tcp: or tls: target (UDP has no connections)")
         if not (math.isfinite(self.rate) and 0 < self.rate < 1e6):
             raise LoadError(f"--rate: must be a positive number of calls/s, got {self.rate:g}")
         if not (math.isfinite(self.duration_s) and self.duration_s > 0):
@@ -283,14 +297,10 @@ async def run_load_async(config: LoadConfig) -> LoadSummary:
     """Run ``config`` on the running event loop and summarise."""
     with tempfile.TemporaryDirectory(prefix="sizing-load-") as tmp:
         agent = _agent_config(config, Path(tmp))
-        try:
-            runner = await _LoadRunner.open(agent)
-        except OSError as exc:
-            raise LoadError(f"cannot open a {config.target.transport} socket on {agent.host}: "
-                            f"{exc.strerror or exc}") from None
-        runner.tally = _Tally()
-        runner.ua.transport = _CountingTransport(runner.transport, runner.tally)
-        runner.ua.capabilities = Capabilities(codecs=[config.codec])
+        tally = _Tally()
+        if config.connections == "per-call":
+            return await _per_call(config, agent, tally)
+        runner = await _open(config, agent, tally)
         async with runner:
             started = time.monotonic()
             if config.flow == "basic-call":
@@ -298,14 +308,64 @@ async def run_load_async(config: LoadConfig) -> LoadSummary:
             else:
                 summary = await _transactions(runner, config)
             summary.duration_s = time.monotonic() - started
-            summary.retransmissions = runner.ua.layer.stats.retransmissions_sent
-            summary.tls_versions = runner.tls_versions()
-            if runner.transport is not None and config.target.transport == "TLS":
-                counters = runner.transport.counters
-                summary.handshakes = {"full": counters.handshakes_full, "resumed": counters.handshakes_resumed}
-            summary.tally = runner.tally.tally
-            summary.local = runner.local
+            _runner_figures(summary, runner, config)
+        summary.tally = tally.tally
         return summary
+
+
+async def _open(config: LoadConfig, agent: AgentConfig, tally: _Tally) -> _LoadRunner:
+    """A runner on a fresh local port whose messages are counted into ``tally``."""
+    try:
+        runner = await _LoadRunner.open(agent)
+    except OSError as exc:
+        raise LoadError(f"cannot open a {config.target.transport} socket on {agent.host}: "
+                        f"{exc.strerror or exc}") from None
+    runner.tally = tally
+    runner.ua.transport = _CountingTransport(runner.transport, tally)
+    runner.ua.capabilities = Capabilities(codecs=[config.codec])
+    return runner
+
+
+def _runner_figures(summary: LoadSummary, runner: AgentRunner, config: LoadConfig) -> None:
+    """Add one runner's retransmissions, TLS versions and handshakes to ``summary``."""
+    summary.retransmissions += runner.ua.layer.stats.retransmissions_sent
+    for version, n in runner.tls_versions().items():
+        summary.tls_versions[version] = summary.tls_versions.get(version, 0) + n
+    if runner.transport is not None and config.target.transport == "TLS":
+        counters = runner.transport.counters
+        for kind, n in (("full", counters.handshakes_full), ("resumed", counters.handshakes_resumed)):
+            summary.handshakes[kind] = summary.handshakes.get(kind, 0) + n
+    summary.local = runner.local
+
+
+async def _per_call(config: LoadConfig, agent: AgentConfig, tally: _Tally) -> LoadSummary:
+    """Every call (transaction) on a runner of its own: its own connection, opened and closed."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    deadline = start + config.duration_s + config.hold_s + GRACE_S
+    summary = _summary(config)
+
+    async def one(index: int) -> None:
+        runner = await _open(config, agent, tally)
+        async with runner:
+            if config.flow == "basic-call":
+                plan = CallPlan(config.uri, calls=1, rate=1.0, hold_s=config.hold_s,
+                                timeout_s=max(0.001, deadline - loop.time()))
+                _add_calls(summary, await runner.place_calls(plan))
+            else:
+                _add_transaction(summary, *await _transaction(runner, config, index, deadline))
+            _runner_figures(summary, runner, config)
+
+    tasks = []
+    for index in range(config.calls):
+        delay = start + index / config.rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(loop.create_task(one(index)))
+    await asyncio.gather(*tasks)
+    summary.duration_s = loop.time() - start
+    summary.tally = tally.tally
+    return summary
 
 
 def _summary(config: LoadConfig) -> LoadSummary:
@@ -316,19 +376,71 @@ def _summary(config: LoadConfig) -> LoadSummary:
 async def _calls(runner: AgentRunner, config: LoadConfig) -> LoadSummary:
     plan = CallPlan(config.uri, calls=config.calls, rate=config.rate, hold_s=config.hold_s,
                     timeout_s=config.duration_s + config.hold_s + GRACE_S)
-    result = await runner.place_calls(plan)
     summary = _summary(config)
-    summary.attempted = result.attempted
-    summary.ok = result.completed
-    failed: Counter[int] = Counter(result.failed)
+    _add_calls(summary, await runner.place_calls(plan))
+    return summary
+
+
+def _add_calls(summary: LoadSummary, result: CallSummary) -> None:
+    """Count ``result``'s calls into ``summary`` (SIPp's notion of a failed call)."""
+    summary.attempted += result.attempted
+    summary.ok += result.completed
+    failed: Counter[int] = Counter(summary.failed)
+    failed.update(result.failed)
     # answered, but the BYE failed or went unanswered: the call did not complete
     for call in result.calls:
         if call.answered and not call.completed:
             failed[call.bye_status or 408] += 1
     summary.failed = dict(failed)
-    summary.unfinished = result.unfinished
-    summary.response_ms = [c.setup_s * 1000 for c in result.calls if c.setup_s is not None]
-    return summary
+    summary.unfinished += result.unfinished
+    summary.response_ms += [c.setup_s * 1000 for c in result.calls if c.setup_s is not None]
+
+
+def _add_transaction(summary: LoadSummary, status: int | None, ms: float | None) -> None:
+    summary.attempted += 1
+    if status is None:
+        summary.unfinished += 1
+    elif 200 <= status < 300:
+        summary.ok += 1
+    else:
+        summary.failed[status] = summary.failed.get(status, 0) + 1
+    if ms is not None:
+        summary.response_ms.append(ms)
+
+
+async def _transaction(runner: AgentRunner, config: LoadConfig, index: int,
+                       deadline: float) -> tuple[int | None, float | None]:
+    """One REGISTER (of a fresh address-of-record) or OPTIONS: its final status and response time."""
+    loop = asyncio.get_running_loop()
+    target = config.target
+    host = f"{target.host}:{target.port}"
+    done: asyncio.Future[int] = loop.create_future()
+    sent = loop.time()
+    if config.flow == "register":
+        reg = runner.ua.register(config.request_uri or f"sip:{host}", aor=f"sip:load{index}@{host}")
+
+        def changed(_reg: object) -> None:
+            if not done.done() and reg.status is not None:
+                done.set_result(reg.status)
+
+        reg.on_change = changed
+        if reg.status is not None and not done.done():
+            done.set_result(reg.status)
+    else:
+        client: ClientRequest = runner.ua.options(config.uri)
+
+        def answered(_client: ClientRequest, response: Any) -> None:
+            if not done.done():
+                done.set_result(response.status)
+
+        client.on_response = answered
+        if client.response is not None and not done.done():
+            done.set_result(client.response.status)
+    try:
+        status = await asyncio.wait_for(done, max(0.0, deadline - loop.time()))
+    except TimeoutError:
+        return None, None
+    return status, (loop.time() - sent) * 1000
 
 
 async def _transactions(runner: AgentRunner, config: LoadConfig) -> LoadSummary:
@@ -336,51 +448,15 @@ async def _transactions(runner: AgentRunner, config: LoadConfig) -> LoadSummary:
     loop = asyncio.get_running_loop()
     start = loop.time()
     deadline = start + config.duration_s + GRACE_S
-    target = config.target
-    host = f"{target.host}:{target.port}"
-
-    async def one(index: int) -> tuple[int | None, float | None]:
-        done: asyncio.Future[int] = loop.create_future()
-        sent = loop.time()
-        if config.flow == "register":
-            reg = runner.ua.register(config.request_uri or f"sip:{host}", aor=f"sip:load{index}@{host}")
-
-            def changed(_reg: object) -> None:
-                if not done.done() and reg.status is not None:
-                    done.set_result(reg.status)
-
-            reg.on_change = changed
-            if reg.status is not None and not done.done():
-                done.set_result(reg.status)
-        else:
-            client: ClientRequest = runner.ua.options(config.uri)
-
-            def answered(_client: ClientRequest, response: Any) -> None:
-                if not done.done():
-                    done.set_result(response.status)
-
-            client.on_response = answered
-            if client.response is not None and not done.done():
-                done.set_result(client.response.status)
-        try:
-            status = await asyncio.wait_for(done, max(0.0, deadline - loop.time()))
-        except TimeoutError:
-            return None, None
-        return status, (loop.time() - sent) * 1000
-
     tasks = []
     for index in range(config.calls):
         delay = start + index / config.rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(loop.create_task(one(index)))
-    results = await asyncio.gather(*tasks)
+        tasks.append(loop.create_task(_transaction(runner, config, index, deadline)))
     summary = _summary(config)
-    summary.attempted = len(results)
-    summary.ok = sum(1 for status, _ in results if status is not None and 200 <= status < 300)
-    summary.failed = dict(Counter(status for status, _ in results if status is not None and status >= 300))
-    summary.unfinished = sum(1 for status, _ in results if status is None)
-    summary.response_ms = [ms for status, ms in results if ms is not None]
+    for status, ms in await asyncio.gather(*tasks):
+        _add_transaction(summary, status, ms)
     return summary
 
 

@@ -30,6 +30,9 @@ def add_load_command(app: typer.Typer) -> None:
         cert: Annotated[Path | None, typer.Option(
             help="TLS: the agent's own certificate (default: a throw-away self-signed one).")] = None,
         key: Annotated[Path | None, typer.Option(help="TLS: the key of --cert.")] = None,
+        connections: Annotated[str, typer.Option(
+            help="TCP/TLS: shared (one connection for all calls) or per-call (a new one, "
+                 "a full TLS handshake, per call).")] = "shared",
         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
     ) -> None:
         """Generate SIP load with the project's own user agent and print a SIPp-like summary.
@@ -47,7 +50,7 @@ def add_load_command(app: typer.Typer) -> None:
         try:
             config = LoadConfig(target=address, rate=rate, duration_s=duration, flow=flow, hold_s=hold,
                                 request_uri=to, cafile=cafile, insecure=insecure, tls_version=tls_version,
-                                certfile=cert, keyfile=key)
+                                certfile=cert, keyfile=key, connections=connections)
             summary = run_load(config)
         except LoadError as exc:
             fail(str(exc))

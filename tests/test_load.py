@@ -4,14 +4,18 @@ compared with SIPp's in tests/interop/test_holdout.py)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from pathlib import Path
 
 import pytest
 import typer
+from conftest import require_tool
 from typer.testing import CliRunner
 
 from sizing.load import LoadConfig, LoadError, run_load_async
 from sizing.load_cli import add_load_command
 from sizing.net.agent import AgentConfig, AgentRunner
+from sizing.net.tlsconfig import TlsConfig
 from sizing.sip.interfaces import Address
 
 TARGET = Address("UDP", "127.0.0.1", 5070)
@@ -45,3 +49,47 @@ def test_cli_unreachable_flow_is_one_line_and_status_2() -> None:
     result = CliRunner().invoke(app, ["load", "--target", "udp:127.0.0.1:5070", "--rate", "5",
                                       "--duration", "1", "--flow", "subscribe"])
     assert result.exit_code == 2 and "--flow: unknown flow 'subscribe'" in result.output
+
+
+def test_per_call_connections_need_a_connection_transport() -> None:
+    with pytest.raises(LoadError, match="--connections per-call needs a tcp: or tls: target"):
+        LoadConfig(target=TARGET, rate=1, duration_s=1, connections="per-call")
+    with pytest.raises(LoadError, match="--connections: 'pooled' is not one of shared, per-call"):
+        LoadConfig(target=Address("TCP", "127.0.0.1", 5070), rate=1, duration_s=1, connections="pooled")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    openssl = require_tool("openssl")
+    directory = tmp_path_factory.mktemp("load-tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=30,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize(("flow", "connections", "full"), [
+    ("basic-call", "shared", 1), ("basic-call", "per-call", 6), ("options", "per-call", 6)])
+def test_tls_handshakes_follow_the_connection_mode(certificate: tuple[Path, Path], flow: str,
+                                                   connections: str, full: int) -> None:
+    """Shared: one handshake for every call; per-call: one full handshake per call, each call
+    from its own local port (a phone that does not keep its connection)."""
+    cert, key = certificate
+    tls = TlsConfig(certfile=cert, keyfile=key, cafile=cert)
+
+    async def scenario():
+        async with await AgentRunner.open(AgentConfig(transport="tls", user="uas", tls=tls)) as uas:
+            config = LoadConfig(target=uas.local, rate=60, duration_s=0.1, flow=flow, cafile=cert,
+                                certfile=cert, keyfile=key, connections=connections)
+            return await run_load_async(config)
+
+    summary = asyncio.run(scenario())
+    assert (summary.attempted, summary.ok, summary.calls_failed) == (6, 6, 0)
+    assert summary.handshakes == {"full": full, "resumed": 0}
+    sent = "INVITE" if flow == "basic-call" else "OPTIONS"
+    assert summary.tally.sent[sent] == 6
+    assert summary.as_dict()["tls_handshakes_full"] == full
