@@ -714,6 +714,11 @@ class Scenario(_Model):
         for flow in ("ivr_then_agent", "conference"):
             if getattr(mix, flow) > 0 and "media_server" not in enabled:
                 problems.append((f"traffic.mix.{flow}", "needs topology.media_server.enabled"))
+        for flow in ("consult_transfer", "conference"):  # the SIP Server runs them for an agent
+            if getattr(mix, flow) > 0 and "sip_server" not in enabled:
+                problems.append((f"traffic.mix.{flow}", "needs topology.sip_server.enabled"))
+            if getattr(mix, flow) > 0 and self.agents.count == 0:
+                problems.append((f"traffic.mix.{flow}", "needs agents.count > 0"))
         if self.traffic.recording_share > 0 and "recorder" not in enabled:
             problems.append(("traffic.recording_share", "needs topology.recorder.enabled"))
         for role in self.targets.cpu_p95_max_per_role:

@@ -18,11 +18,19 @@ its ``on_leg`` hook). The SIP Server's routing callback decides leg B:
 
 Once an agent answers, the call lasts ``holding`` seconds, then the caller
 sends BYE. ``blind_transfer``: half way the agent sends REFER to the back
-office, which takes the second half. ``consult_transfer`` (simplified): half
-way the agent puts the caller on hold (re-INVITE), makes a consultation call
-through the SIP Server to the back office for ``CONSULT_S``, hangs it up and
-then sends REFER (without Replaces: the engine's B2BUA does not join dialogs).
-``conference`` is run as a basic call (the engine has no bridge mixing yet).
+office, which takes the second half. ``consult_transfer`` (attended transfer,
+RFC 5589 §7): half way the agent holds the caller (re-INVITE, ``sendonly``)
+and calls the back office through the SIP Server; ``CONSULT_S`` after the
+back office answers, the agent sends REFER on the held call with a Refer-To
+whose Replaces names the consultation dialog. The SIP Server joins the caller
+to the back office (re-INVITEs of both legs, :mod:`sizing.sip.b2bua.transfer`)
+and releases both of the agent's dialogs; the caller talks to the back office
+until it hangs up ``holding + CONSULT_S`` after the agent answered.
+``conference``: half way the agent asks the SIP Server (through CTI) for a
+conference with the back office; the SIP Server calls the back office and
+puts the three parties on a bridge of the call's media server (three legs to
+``sip:conf=<id>@...``, :mod:`sizing.sip.b2bua.conference`); the caller's BYE
+ends every leg. (The scenario model requires a media server for this flow.)
 ``abandoned``: the caller gives up ``ABANDON_S`` after the INVITE (CANCEL if
 unanswered, BYE if a queue answered); callers whose ACD patience runs out do
 the same. ``recording_share`` of calls get a recorder leg.
@@ -30,6 +38,10 @@ the same. ``recording_share`` of calls get a recorder leg.
 Media follows the call as a fluid (:mod:`.ledger`): caller <-> SBC (the media
 anchor) and SBC <-> whoever the caller talks to (media server or agents), and
 two one-way streams to the recorder; rates from :func:`sizing.media.call_bandwidth`.
+On hold only the agent's direction flows; the consultation between agent and
+back office stays on the agents host (no link carries it). In a conference
+every participant streams to and from the bridge: caller <-> SBC <-> media
+server, and agent and back office each <-> media server.
 CTI events and hot-standby replication are bytes on links and CPU at both ends.
 """
 
@@ -43,7 +55,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...media import call_bandwidth
-from ...sip.b2bua import BridgedCall, Reject, Target
+from ...sip.b2bua import BridgedCall, Reject, Target, refer_to_replacing
 from ...sip.interfaces import Address
 from ...sip.message import Request
 from ...sip.ua import AnswerPolicy, Call, CallEvent, CallState
@@ -97,7 +109,7 @@ class FlowCall:
 
     __slots__ = ("key", "flow", "t0", "holding", "recorded", "measured", "caller", "bridged", "server",
                  "ticket", "agent", "direct", "stage", "srd", "status", "answered_at", "peer",
-                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done")
+                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done", "phase")
 
     def __init__(self, key: str, flow: str, t0: float, holding: float, recorded: bool, measured: bool) -> None:
         self.key, self.flow, self.t0, self.holding = key, flow, t0, holding
@@ -119,6 +131,8 @@ class FlowCall:
         self.bye_at: float | None = None
         self.agent_call: Call | None = None
         self.done = False
+        self.phase: str | None = None
+        """held (consultation), joined (attended transfer done) or conference."""
 
 
 class CallCentre:
@@ -413,14 +427,21 @@ class CallCentre:
 
     def _on_leg(self, call: BridgedCall, role: str, leg_call_id: str) -> None:
         fc = self.calls.get(call.request.call_id or "")
-        if fc is not None:
+        if fc is not None and role not in ("bridge", "recorder"):  # legs to the agents host only
             fc.bridged = call
             self.legs[leg_call_id] = (fc, role)
 
     def _on_state(self, server: SipServer, call: BridgedCall, kind: str) -> None:
         self._replicate(server, kind)
         fc = self.calls.get(call.request.call_id or "")
-        if fc is None or kind != "answer":
+        if fc is None:
+            return
+        if kind == "transfer" and fc.phase == "held":  # the attended transfer joined the call
+            fc.phase = "joined"
+            self._media(fc)
+        elif kind == "conference" and fc.phase == "conference":
+            self._conference_media(fc)
+        if kind != "answer":
             return
         fc.bridged = call
         if fc.stage == "ivr":
@@ -472,6 +493,9 @@ class CallCentre:
         elif fc.flow == "consult_transfer":
             self.clock.call_later(half, lambda: self._consult(fc, call))
             self._talk(fc, fc.holding + CONSULT_S, hang_up=True)
+        elif fc.flow == "conference":
+            self.clock.call_later(half, lambda: self._conference(fc))
+            self._talk(fc, fc.holding, hang_up=True)
         else:
             self._talk(fc, fc.holding, hang_up=True)
 
@@ -481,23 +505,43 @@ class CallCentre:
             self.topo.agents.refer(call, f"<{self.topo.agents.contact.replace(user='backoffice')}>")
 
     def _consult(self, fc: FlowCall, call: Call) -> None:
+        """Hold the caller, call the back office through the SIP Server, and once it
+        answered and ``CONSULT_S`` passed, REFER the caller to it with Replaces."""
         agents = self.topo.agents
         if call.state is not CallState.CONFIRMED or fc.done or fc.server is None:
             return
-        agents.reinvite(call)  # hold (the re-INVITE is relayed to the caller)
-        consult = agents.invite(URI("sip", user="backoffice", host=DOMAIN), dest=fc.server.local)
+        agents.hold(call)  # the re-INVITE (sendonly) is relayed to the caller
+        fc.phase = "held"
+        self._media(fc, held=True)
 
-        def hang_up_and_refer() -> None:
-            if consult.state is CallState.CONFIRMED:
-                agents.bye(consult)
-            self._refer(fc, call)
+        def consult_event(consult: Call, event: CallEvent) -> None:
+            if event.kind == "answered":
+                self.clock.call_later(CONSULT_S, lambda: self._refer_replacing(fc, call, consult))
 
-        self.clock.call_later(CONSULT_S, hang_up_and_refer)
+        agents.invite(URI("sip", user="backoffice", host=DOMAIN), dest=fc.server.local, on_event=consult_event)
+
+    def _refer_replacing(self, fc: FlowCall, call: Call, consult: Call) -> None:
+        agents = self.topo.agents
+        if fc.done or call.state is not CallState.CONFIRMED or consult.state is not CallState.CONFIRMED:
+            return
+        assert consult.dialog is not None
+        agents.refer(call, refer_to_replacing(agents.contact.replace(user="backoffice"), consult.dialog))
+
+    def _conference(self, fc: FlowCall) -> None:
+        """The agent asks for a conference with the back office on the call's media server."""
+        server, bridged, media = fc.server, fc.bridged, self._media_server(fc)
+        if fc.done or server is None or bridged is None or media is None or bridged.state != "bridged" \
+                or bridged.pending is not None or bridged.conference is not None:
+            return
+        fc.phase = "conference"
+        bridge = Target(URI("sip", user=f"conf={_crc(fc.key):08x}", host=DOMAIN), dest=media.address)
+        server.conference(bridged, self._target("backoffice"), bridge)
 
     # -- media, CTI, replication --------------------------------------------------------------------
 
-    def _media(self, fc: FlowCall) -> None:
-        """(Re)start the call's media: caller <-> anchor <-> peer."""
+    def _media(self, fc: FlowCall, *, held: bool = False) -> None:
+        """(Re)start the call's media: caller <-> anchor <-> peer (only the peer's
+        direction when the peer ``held`` the caller with ``sendonly``)."""
         now = self.clock.now()
         ledger = self.ledger
         keep = [s for s in fc.streams if s.src == "recorder" or s.dst.startswith("recorder")]
@@ -509,8 +553,22 @@ class CallCentre:
         rate, pps = self.stream_bytes_s, self.stream_pps
         hops = ["carrier", fc.sbc, peer] if fc.sbc else ["carrier", peer]
         for a, b in zip(hops, hops[1:], strict=False):
-            fc.streams.append(ledger.start(a, b, rate, pps, now))
+            if not held:
+                fc.streams.append(ledger.start(a, b, rate, pps, now))
             fc.streams.append(ledger.start(b, a, rate, pps, now))
+
+    def _conference_media(self, fc: FlowCall) -> None:
+        """Every participant <-> its anchor <-> the bridge: the caller through the SBC,
+        the agent and the back office from the agents host."""
+        media = self._media_server(fc)
+        if media is None:
+            return
+        fc.peer = media.name
+        self._media(fc)
+        now, rate, pps = self.clock.now(), self.stream_bytes_s, self.stream_pps
+        for _party in ("agent", "backoffice"):
+            fc.streams.append(self.ledger.start("agents", media.name, rate, pps, now))
+            fc.streams.append(self.ledger.start(media.name, "agents", rate, pps, now))
 
     def _record_media(self, fc: FlowCall, recorder: str) -> None:
         now = self.clock.now()

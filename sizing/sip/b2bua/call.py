@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ..message import Request, Response
     from ..sdp import Origin
     from ..transaction import ServerInviteTransaction
+    from .conference import Conference
     from .policy import Target
 
 __all__ = ["BridgedCall", "Leg", "LegState"]
@@ -29,7 +30,8 @@ class Leg:
     """One dialog of a bridged call.
 
     ``role`` is ``caller`` (leg A: the B2BUA is its UAS) or, for legs the
-    B2BUA places as UAC, ``agent``, ``ivr`` or ``recorder``. ``on_answer``,
+    B2BUA places as UAC, ``agent``, ``ivr``, ``recorder``, ``participant`` (a
+    conferenced party) or ``bridge`` (a leg to a conference mixer). ``on_answer``,
     ``on_fail`` and ``on_provisional`` are the flow's callbacks for a UAC leg.
     """
 
@@ -106,6 +108,8 @@ class BridgedCall:
         self.refer_leg: Leg | None = None
         """The leg whose REFER started the pending transfer (it gets the NOTIFYs)."""
         self.transfers = 0
+        self.conference: Conference | None = None
+        """The conference this call became (:meth:`B2BUA.conference`), if any."""
         self.events: list[tuple[float, str]] = []
 
     def __repr__(self) -> str:

@@ -25,6 +25,10 @@ version across re-connects (RFC 3264 §8), so A sees one session.
   party, its 2xx offer sent to A in a re-INVITE, A's answer in the new
   party's ACK; then the old leg is released with BYE. A REFER is answered
   202, and NOTIFYs with a sipfrag report the outcome (RFC 3515 §2.4.5).
+  A REFER whose Refer-To carries Replaces joins the caller to the far end
+  of the agent's consultation call (:mod:`.transfer`).
+- :meth:`B2BUA.conference` moves the call onto a media server's conference
+  bridge with a third party (:mod:`.conference`).
 - A recorder leg gets A's offer marked sendonly once the call is bridged
   and is hung up with the call.
 """
@@ -52,8 +56,10 @@ from ..transaction import (
 )
 from ..uri import URI
 from .call import BridgedCall, Leg, LegState
+from .conference import Conferences
 from .features import ALLOW, SDP, Features, is_sdp
 from .policy import B2BUAConfig, B2BUAStats, Reject, RoutingPolicy, Target, as_policy
+from .transfer import Transfers
 
 __all__ = ["B2BUA"]
 
@@ -62,7 +68,7 @@ _RELAYED = frozenset({"INVITE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "NOTIFY"
 Handler = Callable[[ClientTransaction | None, Response], None]
 
 
-class B2BUA(Features):
+class B2BUA(Features, Transfers, Conferences):
     """A back-to-back user agent on one local address: the contact centre's SIP Server.
 
     ``routing`` picks leg B per inbound INVITE (a :class:`RoutingPolicy`, a
@@ -615,6 +621,8 @@ class B2BUA(Features):
 
     def _peer(self, leg: Leg) -> Leg | None:
         call = leg.call
+        if call.conference is not None:
+            return call.conference.peer(leg)
         if leg is call.a:
             return call.b if call.pending is None else None
         return call.a if leg is call.b and call.pending is None else None
@@ -693,6 +701,8 @@ class B2BUA(Features):
             return
         if leg is call.recorder:
             return
+        if call.conference is not None and self._conference_leg_ended(leg):
+            return
         if leg is call.b and call.pending is not None:
             return  # the transfer in progress replaces it
         if leg is call.b and leg.role == "ivr":
@@ -712,7 +722,7 @@ class B2BUA(Features):
 
     def _bye(self, leg: Leg) -> None:
         if leg.dialog is not None and not leg.dialog.terminated:
-            if leg is not leg.call.a and leg.ack_data is None:
+            if leg.invite is not None and leg.ack_data is None:  # an outbound leg
                 self._send_ack(leg)  # its 2xx waited for an answer that will not come
             self._in_dialog(leg, "BYE")
         leg.state = LegState.ENDED

@@ -10,6 +10,7 @@ recorder leg gets A's offer marked sendonly and is hung up with the call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import HeaderError
@@ -20,6 +21,7 @@ from ..transaction import ClientTransaction, ServerTransaction
 from ..uri import URI
 from .call import BridgedCall, Leg
 from .policy import Target
+from .replaces import replaces_of
 
 if TYPE_CHECKING:
     from ..message import Request
@@ -168,6 +170,10 @@ class Features:
         except (HeaderError, ValueError, AssertionError) as exc:
             self._respond(txn, request, 400, reason=f"Bad Refer-To: {exc}"[:100])
             return
+        replaces = replaces_of(refer_to.uri)
+        if replaces is not None:  # attended transfer (RFC 5589 §7): see .transfer
+            self._refer_replaces(leg, txn, request, refer_to, replaces)
+            return
         assert leg.dialog is not None
         leg.dialog.refresh_target(request)
         self._respond(txn, request, 202, headers=[("Contact", f"<{self.contact}>")])
@@ -176,12 +182,23 @@ class Features:
         self._notify(leg, 100, "Trying", final=False)
         self._reconnect(call, target, "agent")
 
-    def _notify(self, leg: Leg, status: int, reason: str | None, *, final: bool) -> None:
-        """A NOTIFY with a sipfrag status line for the REFER's implicit subscription."""
+    def _notify(self, leg: Leg, status: int, reason: str | None, *, final: bool,
+                then: Callable[[], object] | None = None) -> None:
+        """A NOTIFY with a sipfrag status line for the REFER's implicit subscription;
+        ``then()`` runs once the NOTIFY has its final response (or timed out)."""
         frag = Response(status, reason)
         state = "terminated;reason=noresource" if final else "active;expires=60"
-        self._in_dialog(leg, "NOTIFY", headers=[("Event", "refer"), ("Subscription-State", state)],
+
+        def answered(_txn: ClientTransaction | None, response: Response) -> None:
+            if then is not None and response.status >= 200:
+                then()
+
+        self._in_dialog(leg, "NOTIFY", answered, headers=[("Event", "refer"), ("Subscription-State", state)],
                         body=f"SIP/2.0 {frag.status} {frag.reason}\r\n".encode(), content_type=SIPFRAG)
+
+    def _state(self, call: BridgedCall, kind: str) -> None:
+        """Told of call-state changes (setup, answer, transfer, conference, release);
+        a subclass reports them (replication, CTI)."""
 
     # -- recording -----------------------------------------------------------------------
 

@@ -248,11 +248,15 @@ class B2BUAStats:
     calls_cancelled: int = 0
     calls_ended: int = 0
     legs_created: Counter[str] = field(default_factory=Counter)
-    """Outbound legs by role: agent, ivr, recorder."""
+    """Outbound legs by role: agent, ivr, recorder, participant, bridge."""
     transfers: int = 0
+    """Calls re-connected: IVR to agent, :meth:`B2BUA.transfer`, REFER (blind or with Replaces)."""
     transfers_failed: int = 0
     recordings: int = 0
     recordings_failed: int = 0
+    conferences: int = 0
+    """Conferences set up on a media server bridge."""
+    conferences_failed: int = 0
     relayed_requests: Counter[str] = field(default_factory=Counter)
     """In-dialog requests relayed from one leg to the other, by method."""
     ack_timeouts: int = 0

@@ -32,7 +32,7 @@ from ..headers import NameAddr, SessionExpires, parse_uint
 from ..interfaces import Address, Clock, TimerConfig, Transport, TransportError
 from ..loopback import LoopbackNetwork, ReceiveStats, receive_bytes
 from ..message import Headers, Request, Response
-from ..sdp import Capabilities, SdpError, SessionDescription, answer, offer
+from ..sdp import DIRECTIONS, Capabilities, SdpError, SessionDescription, answer, offer
 from ..transaction import (
     ClientTransaction,
     ServerInviteTransaction,
@@ -590,6 +590,22 @@ class UserAgent:
         return self._in_dialog(
             call, "INVITE", headers=headers, body=body, content_type=SDP, handler=self._reinvite_response
         )
+
+    def hold(self, call: Call, *, direction: str = "sendonly") -> ClientRequest:
+        """Put the call on hold (RFC 3264 §8.4): a re-INVITE offering this UA's SDP with
+        every stream ``sendonly`` (or ``inactive``) and the o= version moved on."""
+        if direction not in ("sendonly", "inactive"):
+            raise ValueError(f"hold(): direction must be 'sendonly' or 'inactive', got {direction!r}")
+        if call.local_sdp is None:
+            raise ValueError(f"hold(): call {call.call_id} has no local SDP to offer")
+        held = SessionDescription.parse(call.local_sdp.encode())
+        held.origin.sess_version += 1
+        held.attributes = [a for a in held.attributes if a.name not in DIRECTIONS]
+        for media in held.media:
+            media.attributes = [a for a in media.attributes if a.name not in DIRECTIONS]
+            media.add(direction)
+        call.local_sdp = held
+        return self.reinvite(call, sdp=held)
 
     def _reinvite_response(self, client: ClientRequest, response: Response) -> None:
         call = client.call

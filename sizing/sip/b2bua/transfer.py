@@ -1,0 +1,208 @@
+"""Attended (consultation) transfer at the SIP Server: REFER with Replaces (RFC 5589 §7).
+
+Theory of operation
+-------------------
+
+The agent has two calls through the SIP Server: the customer's call (caller
+on leg A, the agent on leg B, held) and a consultation call (the agent on
+its leg A, the back office on its leg B). The agent sends REFER on the
+customer call with ``Refer-To: <target?Replaces=...>`` naming its own
+consultation dialog as the SIP Server sees it (RFC 3891 §3: the Replaces
+``to-tag`` is the SIP Server's tag, the ``from-tag`` the agent's).
+
+The SIP Server is the REFER's recipient and the party the Replaces names, so
+it resolves the Replaces locally instead of sending an INVITE: it answers 202
+and NOTIFY ``100`` (RFC 3515 §2.4.5), then joins the caller to the back
+office by third-party call control (RFC 3725 Flow I applied to two existing
+dialogs): a re-INVITE without SDP to the back office, whose offer goes to the
+caller in a re-INVITE; the caller's answer goes in the back office's ACK.
+The back office's leg moves into the customer's call as its leg B, the
+agent's consultation leg is released with BYE, the referrer gets NOTIFY
+``200`` and, once that NOTIFY is answered, BYE. A Replaces that matches no
+confirmed consultation dialog gets NOTIFY ``481`` (RFC 3891 §3) and the call
+stays as it was. A join that fails half way releases the consultation; the
+caller stays with the agent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import HeaderError
+from ..message import Response
+from ..transaction import ClientTransaction, ServerTransaction
+from .call import BridgedCall, Leg
+from .features import ALLOW, SDP, is_sdp
+from .replaces import Replaces
+
+if TYPE_CHECKING:
+    from ..headers import NameAddr
+    from ..message import Request
+
+__all__ = ["Transfers"]
+
+
+class Transfers:
+    """Mixed into :class:`~sizing.sip.b2bua.B2BUA`: the attended transfer by REFER with
+    Replaces; uses its leg, dialog and NOTIFY helpers."""
+
+    def _refer_replaces(self, leg: Leg, txn: ServerTransaction, request: Request,
+                        refer_to: NameAddr, value: str) -> None:
+        """A REFER from leg B of ``leg.call`` whose Refer-To carries a Replaces."""
+        call = leg.call
+        try:
+            replaces = Replaces.parse(value)
+        except HeaderError as exc:
+            self._respond(txn, request, 400, reason=f"Bad Replaces in Refer-To: {exc}"[:100])
+            return
+        assert leg.dialog is not None
+        leg.dialog.refresh_target(request)
+        self._respond(txn, request, 202, headers=[("Contact", f"<{self.contact}>")])
+        call.events.append((self.clock.now(), f"REFER with Replaces {replaces.call_id}"))
+        self._notify(leg, 100, "Trying", final=False)
+        status, reason = self._replaceable(call, replaces)
+        if status is not None:
+            self.stats.transfers_failed += 1
+            call.events.append((self.clock.now(), f"Replaces refused {status}"))
+            self._notify(leg, status, reason, final=True)
+            return
+        consult = self._legs[replaces.key].call
+        self._join(call, consult, leg)
+
+    def _replaceable(self, call: BridgedCall, replaces: Replaces) -> tuple[int | None, str | None]:
+        """None when ``replaces`` names leg A of another bridged call; else the status the
+        Replaces gets (RFC 3891 §3: 481 no such dialog, 486 early-only on a confirmed
+        one, 603 already ended; 491 while an INVITE exchange is open)."""
+        target = self._legs.get(replaces.key)
+        if target is None or target.dialog is None:
+            return 481, "Call/Transaction Does Not Exist"
+        consult = target.call
+        if target is not consult.a or consult is call:
+            return 481, "Call/Transaction Does Not Exist"
+        if consult.ended or not target.live:
+            return 603, "Declined"
+        if not target.confirmed or consult.state != "bridged":
+            return 481, "Call/Transaction Does Not Exist"
+        if replaces.early_only:
+            return 486, "Busy Here"
+        other = consult.b
+        busy = (consult.pending, call.pending, consult.conference, call.conference)
+        open_invite = any(x is not None and x.ok_response is not None for x in (call.a, target, other))
+        if other is None or not other.confirmed or any(x is not None for x in busy) or open_invite:
+            return 491, "Request Pending"
+        return None, None
+
+    def _join(self, call: BridgedCall, consult: BridgedCall, referrer: Leg) -> None:
+        """Move the consultation's legs into ``call`` and start the re-INVITEs."""
+        party, agent_leg = consult.b, consult.a
+        assert party is not None
+        recorder = consult.recorder
+        for moved in consult.legs:
+            if moved is recorder:
+                continue
+            moved.call = call
+            call.legs.append(moved)
+        if recorder is not None and recorder.confirmed:
+            self._bye(recorder)
+        elif recorder is not None and recorder.live:
+            self._cancel_leg(recorder)
+        self._finish(consult, "ended", f"joined into call #{call.number}")
+        call.pending = party
+        call.refer_leg = referrer
+        joining = _Join(call, party, agent_leg, referrer)
+        self._in_dialog(party, "INVITE", lambda t, r: self._join_offer(joining, t, r),
+                        headers=[("Allow", ALLOW)])
+
+    def _join_offer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
+        """The back office's 2xx carries the offer for the caller."""
+        status = response.status
+        party, call = j.party, j.call
+        if status < 200:
+            return
+        if j.offer_seen:
+            if status < 300 and j.party_acked and party.ack_data is not None and party.ack_dest is not None:
+                self._raw_send(party.ack_data, party.ack_dest)
+            return
+        j.offer_seen = True
+        assert party.dialog is not None and client is not None
+        party.dialog.response_received(client.request, response)
+        if status >= 300:
+            self._join_failed(j, status, response.reason)
+            return
+        a = call.a
+        if call.pending is not party or not a.confirmed or not is_sdp(response):
+            self._send_ack(party)
+            j.party_acked = True
+            if call.pending is party:
+                self._join_failed(j, 488, "Not Acceptable Here")
+            return
+        self._in_dialog(a, "INVITE", lambda t, r: self._join_answer(j, t, r),
+                        headers=[("Allow", ALLOW)], body=self._to_a(a, response.body), content_type=SDP)
+
+    def _join_answer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
+        """The caller's 2xx carries the answer: ACK both, swap leg B, release the agent."""
+        status = response.status
+        call, party = j.call, j.party
+        a = call.a
+        if status < 200:
+            return
+        assert a.dialog is not None and client is not None
+        if j.answer_seen:
+            if status < 300:
+                self._send_ack(a)  # a retransmitted 2xx
+            return
+        j.answer_seen = True
+        a.dialog.response_received(client.request, response)
+        if status >= 300:
+            self._send_ack(party)  # §13.2.2.4: acknowledge the offer, then hang it up
+            j.party_acked = True
+            self._join_failed(j, status, response.reason)
+            if a.dialog.terminated and not call.ended:
+                self._hang_up(call, f"{status} to re-INVITE")
+            return
+        self._send_ack(a)
+        if call.pending is not party or not party.live:
+            j.party_acked = True
+            if call.pending is party:
+                self._join_failed(j, 487, "Request Terminated")
+            return
+        self._send_ack(party, response.body, response.headers.get("Content-Type"))
+        j.party_acked = True
+        old, call.b, call.pending, call.refer_leg = call.b, party, None, None
+        call.transfers += 1
+        self.stats.transfers += 1
+        call.events.append((self.clock.now(), "joined caller to the consultation's far end"))
+        if j.agent_leg.confirmed:
+            self._bye(j.agent_leg)
+        self._state(call, "transfer")
+        if old is not None and old.confirmed:
+            self._notify(old, 200, "OK", final=True, then=lambda: self._bye(old) if old.confirmed else None)
+
+    def _join_failed(self, j: _Join, status: int, reason: str | None) -> None:
+        """The join did not happen: the consultation is released, the caller stays held
+        with the agent, and the referrer hears why."""
+        call = j.call
+        if call.pending is j.party:
+            call.pending = None
+        call.refer_leg = None
+        self.stats.transfers_failed += 1
+        call.events.append((self.clock.now(), f"join failed {status}"))
+        for leg in (j.party, j.agent_leg):
+            if leg.confirmed:
+                self._bye(leg)
+        if j.referrer.confirmed:
+            self._notify(j.referrer, status, reason, final=True)
+        b = call.b
+        if not call.ended and (b is None or not b.live):
+            self._hang_up(call, f"no leg after failed join ({status})")
+
+
+class _Join:
+    """The state of one join in progress."""
+
+    __slots__ = ("call", "party", "agent_leg", "referrer", "offer_seen", "answer_seen", "party_acked")
+
+    def __init__(self, call: BridgedCall, party: Leg, agent_leg: Leg, referrer: Leg) -> None:
+        self.call, self.party, self.agent_leg, self.referrer = call, party, agent_leg, referrer
+        self.offer_seen = self.answer_seen = self.party_acked = False
+

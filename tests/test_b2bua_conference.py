@@ -1,0 +1,148 @@
+"""Conference at the B2BUA: three legs to a media server bridge, all released with the caller."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from sizing.sip import parse
+from sizing.sip.b2bua import B2BUA, Target
+from sizing.sip.interfaces import Address, ManualClock, TimerConfig
+from sizing.sip.loopback import LoopbackNetwork, summarize
+from sizing.sip.sdp import Capabilities
+from sizing.sip.ua import AnswerPolicy, CallState, UserAgent
+
+CALLER = Address("UDP", "10.0.0.1", 5060)
+AGENT = Address("UDP", "10.0.0.2", 5060)
+BACKOFFICE = Address("UDP", "10.0.0.3", 5060)
+MEDIA = Address("UDP", "10.0.0.4", 5060)
+SERVER = Address("UDP", "10.0.0.10", 5060)
+CAPS = Capabilities(codecs=["PCMU"])
+TIMERS = TimerConfig(trying_delay=None)
+BRIDGE = Target("sip:conf=7@10.0.0.4")
+
+
+class Centre:
+    """A caller talking to an agent through the SIP Server; a back office and a media server."""
+
+    def __init__(self, backoffice: AnswerPolicy | None = None) -> None:
+        self.clock = ManualClock()
+        self.network = LoopbackNetwork(self.clock, latency_s=0.01)
+        self.server = B2BUA(self.clock, SERVER, Target("sip:agent@10.0.0.2"), timers=TIMERS, seed=9)
+        self.server.connect(self.network)
+        self.caller = self._ua(CALLER, "caller", 1, 40000)
+        self.agent = self._ua(AGENT, "agent", 2, 41000)
+        self.backoffice = self._ua(BACKOFFICE, "backoffice", 3, 42000, backoffice)
+        self.media = self._ua(MEDIA, "media", 4, 43000)
+        self.incoming: dict[str, list] = {}
+        for ua in (self.agent, self.backoffice, self.media):
+            ua.on_call = self.incoming.setdefault(ua.user, []).append
+        self.call = self.caller.invite("sip:sales@10.0.0.10", dest=SERVER)
+        self.run()
+        self.bridged = next(iter(self.server.calls))
+        self.mark = len(self.network.log)
+
+    def _ua(self, address: Address, user: str, seed: int, port: int,
+            policy: AnswerPolicy | None = None) -> UserAgent:
+        ua = UserAgent(self.clock, address, user=user, config=TIMERS, seed=seed, capabilities=CAPS,
+                       media_port=port, policy=policy)
+        ua.connect(self.network)
+        return ua
+
+    def run(self, seconds: float = 1.0) -> None:
+        self.clock.advance(seconds)
+
+    def conference(self):  # type: ignore[no-untyped-def]
+        conf = self.server.conference(self.bridged, "sip:backoffice@10.0.0.3", BRIDGE)
+        self.run()
+        return conf
+
+    def since(self, mark: int, x: Address, y: Address) -> Counter[str]:
+        return Counter(summarize(e.data) for e in self.network.log[mark:] if {e.source, e.dest} == {x, y})
+
+    def sent(self, mark: int, dest: Address, method: str) -> list:
+        return [parse(e.data) for e in self.network.log[mark:]
+                if e.source == SERVER and e.dest == dest and summarize(e.data) == method]
+
+
+@pytest.fixture
+def centre() -> Centre:
+    return Centre()
+
+
+def test_three_bridge_legs_go_to_the_same_conference_uri(centre: Centre) -> None:
+    conf = centre.conference()
+    assert conf.state == "up" and centre.server.stats.conferences == 1
+    invites = centre.sent(centre.mark, MEDIA, "INVITE")
+    assert len(invites) == 3 and {str(i.uri) for i in invites} == {"sip:conf=7@10.0.0.4"}
+    assert len({i.call_id for i in invites}) == 3
+    assert [c.state for c in centre.incoming["media"]] == [CallState.CONFIRMED] * 3
+
+
+def test_every_participant_sends_its_media_to_the_bridge(centre: Centre) -> None:
+    centre.conference()
+    backoffice_call = centre.incoming["backoffice"][0]
+    agent_call = centre.incoming["agent"][0]
+    for call in (centre.call, agent_call, backoffice_call):
+        assert call.remote_sdp.media[0].port == 43000
+    bridge_ports = sorted(c.remote_sdp.media[0].port for c in centre.incoming["media"])
+    assert bridge_ports == [40000, 41000, 42000]
+
+
+def test_the_conference_moves_caller_and_agent_with_one_reinvite_each(centre: Centre) -> None:
+    centre.conference()
+    one_reinvite = {"INVITE": 1, "200": 1, "ACK": 1}
+    assert centre.since(centre.mark, CALLER, SERVER) == one_reinvite
+    assert centre.since(centre.mark, AGENT, SERVER) == one_reinvite
+    new_call = {"INVITE": 1, "100": 1, "180": 1, "200": 1, "ACK": 1}
+    assert centre.since(centre.mark, BACKOFFICE, SERVER) == new_call
+    assert centre.since(centre.mark, MEDIA, SERVER) == {k: 3 * v for k, v in new_call.items()}
+
+
+def test_the_callers_bye_releases_every_leg_and_leaves_no_state(centre: Centre) -> None:
+    conf = centre.conference()
+    mark = len(centre.network.log)
+    centre.caller.bye(centre.call)
+    centre.run(40.0)
+    assert len(centre.sent(mark, MEDIA, "BYE")) == 3
+    assert len(centre.sent(mark, AGENT, "BYE")) == 1 and len(centre.sent(mark, BACKOFFICE, "BYE")) == 1
+    assert conf.state == "ended" and centre.bridged.state == "ended"
+    server = centre.server
+    assert not server.calls and not server._legs and not server._handlers and len(server.layer) == 0
+    assert [ua.dialogs for ua in (centre.caller, centre.agent, centre.backoffice, centre.media)] == [0] * 4
+
+
+def test_the_agent_leaving_keeps_caller_and_back_office_on_the_bridge(centre: Centre) -> None:
+    conf = centre.conference()
+    mark = len(centre.network.log)
+    centre.agent.bye(centre.incoming["agent"][0])
+    centre.run()
+    assert len(centre.sent(mark, MEDIA, "BYE")) == 1  # only the agent's bridge leg
+    assert conf.active and centre.call.state is CallState.CONFIRMED
+    assert centre.incoming["backoffice"][0].state is CallState.CONFIRMED
+
+
+def test_a_reinvite_from_the_caller_in_conference_goes_to_its_bridge_leg(centre: Centre) -> None:
+    centre.conference()
+    mark = len(centre.network.log)
+    centre.caller.reinvite(centre.call)
+    centre.run()
+    assert centre.since(mark, MEDIA, SERVER) == {"INVITE": 1, "200": 1, "ACK": 1}
+    assert centre.since(mark, AGENT, SERVER) == {}
+
+
+def test_a_busy_third_party_leaves_the_two_party_call_untouched() -> None:
+    centre = Centre(backoffice=AnswerPolicy(486))
+    conf = centre.conference()
+    assert conf.state == "failed" and conf.status == 486 and centre.bridged.conference is None
+    assert centre.since(centre.mark, MEDIA, SERVER) == {}
+    assert centre.since(centre.mark, CALLER, SERVER) == {}
+    assert centre.call.remote_sdp.media[0].port == 41000  # still talking to the agent
+
+
+def test_conference_needs_a_bridged_call(centre: Centre) -> None:
+    centre.caller.bye(centre.call)
+    centre.run()
+    with pytest.raises(ValueError, match=r"call #1 is ended, not bridged"):
+        centre.server.conference(centre.bridged, "sip:backoffice@10.0.0.3", BRIDGE)
