@@ -11,12 +11,18 @@ A profile is data (``models/profiles/<name>.yaml``), shaped as in DESIGN.md::
     per_kbyte_us: 2
     tls: {handshake_full_us: 651, handshake_resumed_us: 238, per_kbyte_us: 1.92}
     media: {per_packet_us: 4, srtp_per_packet_us: 2}   # media-anchoring hosts only
+    wire: {server: "kamailio (5.6.3 (x86_64/linux))", branch_length: 46}  # proxies only
 
 The simulator charges a host's cores with :meth:`CostProfile.message_cost_us` for
 every message it receives (the cost covers handling it, including the messages it
 causes the host to send, which pay only their bytes); ``sizing calibrate`` fits
 the same definition and the closed form (:mod:`sizing.analytic`) applies it; :meth:`CostProfile.to_mapping` gives the plain
 mapping that :class:`sizing.analytic.EstimateInput` takes as a ``cost_profiles`` entry.
+
+``wire:`` says how the product writes the header text a proxy adds of its own
+(:class:`sizing.sip.proxy.WireStyle`); the simulator gives it to the proxies
+and SBCs it builds on a host of this profile, so the bytes on their links are
+the product's. Left out, the engine's own text is written.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from sizing import tls as tls_model
+from sizing.sip.proxy import WireStyle
 
 __all__ = [
     "PROFILES_DIR",
@@ -36,6 +43,7 @@ __all__ = [
     "MediaCosts",
     "ProfileError",
     "TlsCosts",
+    "WireText",
     "available_profiles",
     "load_profile",
     "profile_path",
@@ -83,6 +91,47 @@ class MediaCosts(_Strict):
         0.0, ge=0, description="Extra CPU per packet when SRTP is decrypted and re-encrypted, µs.")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # line breaks and control characters but HTAB
+_ENGINE_WIRE = WireStyle()
+
+
+class WireText(_Strict):
+    """Header text a proxy of this product writes of its own (the ``wire:`` block);
+    see :class:`sizing.sip.proxy.WireStyle`, whose defaults fields left out take."""
+
+    trying_reason: str = Field(
+        _ENGINE_WIRE.trying_reason,
+        description="Reason phrase of the proxy's own 100 to an INVITE.")
+    server: str | None = Field(
+        None,
+        description="Server header value on the responses the proxy generates itself.")
+    record_route_from_tag: str | None = Field(
+        None, description="Record-Route URI parameter carrying the From tag (e.g. 'ftag').")
+    branch_length: int | None = Field(
+        None, ge=WireStyle.BRANCH_LENGTH_MIN, le=WireStyle.BRANCH_LENGTH_MAX,
+        description="Characters of the Via branch parameter the proxy writes.")
+    via_rport: bool = Field(_ENGINE_WIRE.via_rport, description="Whether the proxy's Via carries ';rport'.")
+
+    @field_validator("trying_reason", "server")
+    @classmethod
+    def _one_line(cls, text: str | None, info: ValidationInfo) -> str | None:
+        if text is not None and _CONTROL.search(text):
+            raise ValueError("must be one line of text, without line breaks or control characters")
+        if text is not None and info.field_name == "server" and not text.strip():
+            raise ValueError("must not be blank (leave it out for no Server header)")
+        return text
+
+    @field_validator("record_route_from_tag")
+    @classmethod
+    def _param_name(cls, name: str | None) -> str | None:
+        if name is not None:
+            WireStyle(record_route_from_tag=name)  # its ValueError names what is allowed
+        return name
+
+    def to_wire_style(self) -> WireStyle:
+        return WireStyle(**self.model_dump())
+
+
 class CostProfile(_Strict):
     """CPU cost model of one server product in one role."""
 
@@ -103,6 +152,8 @@ class CostProfile(_Strict):
         description="TLS costs; fields left out take the reference figures of sizing.tls.")
     media: MediaCosts | None = Field(
         None, description="Media relay costs, for hosts that anchor RTP.")
+    wire: WireText | None = Field(
+        None, description="Header text the product writes as a proxy; left out: the engine's own.")
 
     @field_validator("per_message_us")
     @classmethod
@@ -156,6 +207,10 @@ class CostProfile(_Strict):
         if self.media is None:
             return 0.0
         return self.media.per_packet_us + (self.media.srtp_per_packet_us if srtp else 0.0)
+
+    def wire_style(self) -> WireStyle:
+        """The header text style of a proxy on this host (the engine's own without ``wire:``)."""
+        return self.wire.to_wire_style() if self.wire is not None else WireStyle()
 
     def to_mapping(self) -> dict[str, Any]:
         """The plain mapping `sizing.analytic.EstimateInput.cost_profiles` takes."""

@@ -3,8 +3,9 @@
 :func:`simulate_proxy_step` rebuilds the measured set-up inside the simulator
 (the same engine, SimPy driver): a caller user agent, a proxy host charged by
 the fitted cost profile, and a callee user agent, on the *same addresses* as
-the real step, so every message has the length it had on the wire apart from
-what the real proxy itself writes (its Via and Record-Route). Calls start at
+the real step, so every message has the length it had on the wire; what the
+proxy writes of its own (Via branch, Record-Route, 100 Trying) follows the
+profile's ``wire:`` style, the text of the product measured. Calls start at
 a fixed rate, as SIPp and ``sizing load`` start them, and are hung up at once
 (or after ``hold_s``). The result is what the measurement recorded of the
 proxy: its CPU seconds over the step's wall time, the messages it handled and
@@ -23,7 +24,7 @@ from sizing.sim.host import TableProfile
 from sizing.sim.link import LinkSpec
 from sizing.sim.network import SimNetwork
 from sizing.sip.interfaces import Address
-from sizing.sip.proxy import Proxy, static_router
+from sizing.sip.proxy import Proxy, ProxyConfig, static_router
 from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import AnswerPolicy, Call, CallEvent, UserAgent
 from sizing.tls import NetParams, TlsCost
@@ -68,7 +69,8 @@ def simulate_proxy_step(
     ``wall_s`` is the measured step's wall time: the static load is charged
     over it, and the run lasts that long (calls still open then are not
     counted as completed). ``callee_codec`` None: the callee answers without
-    SDP, as ``sizing serve --role uas`` does.
+    SDP, as ``sizing serve --role uas`` does. The proxy writes its header text in
+    the profile's wire style (:meth:`CostProfile.wire_style`).
     """
     if not (rate > 0 and calls >= 1 and wall_s > 0):
         raise ValueError(f"rate, calls and wall_s must be positive, got {rate!r}, {calls!r}, {wall_s!r}")
@@ -78,7 +80,7 @@ def simulate_proxy_step(
     host = net.add_host("proxy", proxy, cores=cores, profile=profile)
     net.add_host("callee", callee, profile=_FREE)
     clock = net.clock
-    element = Proxy(clock, proxy, static_router(callee), seed=seed)
+    element = Proxy(clock, proxy, static_router(callee), config=ProxyConfig(wire=profile.wire_style()), seed=seed)
     element.transport = net.attach(proxy, element.on_message)
     caps = Capabilities(codecs=[codec])
     ua_a = UserAgent(clock, caller, user="load", capabilities=caps, outbound_proxy=proxy, seed=seed + 1)

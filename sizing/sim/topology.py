@@ -19,6 +19,10 @@ binds a real engine element to each:
 - ``registrar-i`` when enabled, else a :class:`Registrar` on a second address
   of each proxy (the proxy pool handles REGISTER).
 
+SBC and proxy elements write the header text of their own (Via branch,
+Record-Route, 100 Trying, Server) in the wire style of their role's cost
+profile (``wire:``), so their links carry the modelled product's bytes.
+
 A missing role is skipped: the path is carrier -> first of sbc / proxy /
 sip_server -> ... -> agents. Addresses are ``10.<role>.0.<instance>``; every
 host uses the trunk's transport (the engine binds one transport per element).
@@ -44,13 +48,13 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from ..profile import load_profile
+from ..profile import CostProfile, load_profile
 from ..scenario import Scenario
 from ..sip.b2bua import B2BUA, B2BUAConfig, BridgedCall
 from ..sip.interfaces import Address, TimerConfig, Transport, TransportError
 from ..sip.loopback import receive_bytes
 from ..sip.message import Request, Response
-from ..sip.proxy import Proxy
+from ..sip.proxy import Proxy, ProxyConfig, WireStyle
 from ..sip.registrar import Registrar
 from ..sip.sdp import Capabilities
 from ..sip.transaction import ServerTransaction, Transaction
@@ -160,8 +164,8 @@ class EdgeProxy(Proxy):
             if request.method == "INVITE" and request.to_tag is None and not gate.admit(call_id):
                 assert isinstance(transaction, ServerTransaction)
                 self.stats.requests_received["INVITE"] += 1
-                response = request.create_response(503, headers=[("Retry-After", "5")],
-                                                   to_tag=f"gate{zlib.crc32(call_id.encode()):08x}")
+                response = self.local_response(request, 503, headers=[("Retry-After", "5")],
+                                               to_tag=f"gate{zlib.crc32(call_id.encode()):08x}")
                 transaction.respond(response)
                 self.stats.generated[503] += 1
                 return
@@ -338,11 +342,16 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     caps = Capabilities(codecs=[scenario.trunk.codec])
     nodes: list[Node] = []
     seeds = iter(range(seed * 1000 + 1, seed * 1000 + 1000))
+    profiles: dict[str, CostProfile] = {}
 
     def add(name: str, role: str, index: int, profile_name: str | None, cores: int = 1,
             overload: OverloadPolicy | None = None, extra: tuple[Address, ...] = ()) -> Node:
         address = _address(role if role in _NET else "standby", index, transport)
-        profile = load_profile(profile_name) if profile_name else FREE
+        profile: CostProfile | TableProfile = FREE
+        if profile_name:
+            if profile_name not in profiles:
+                profiles[profile_name] = load_profile(profile_name)
+            profile = profiles[profile_name]
         net.add_host(name, (address, *extra), cores=cores, profile=profile, overload=overload)
         node = Node(name, role, address, profile_name=profile_name or "")
         nodes.append(node)
@@ -401,7 +410,9 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     after_sbc = proxies or after_proxy
     for index, (pool_nodes, nxt) in enumerate(((sbcs, after_sbc), (proxies, after_proxy))):
         for node in pool_nodes:
-            proxy = EdgeProxy(clock, node.address, chooser(nxt), timers=timers, seed=next(seeds))
+            wire = profiles[node.profile_name].wire_style() if node.profile_name else WireStyle()
+            proxy = EdgeProxy(clock, node.address, chooser(nxt), config=ProxyConfig(wire=wire), timers=timers,
+                              seed=next(seeds))
             if index == 0 or not sbcs:
                 proxy.gate = gate
             proxy.transport = attach(node, proxy.on_message, nxt)

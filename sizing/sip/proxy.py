@@ -32,15 +32,23 @@ Address target keeps it and only chooses the next hop (an outbound proxy,
 ``sizing serve --forward-to``). Requests that already carry Route headers
 or a To tag, and requests for a domain outside ``ProxyConfig.domains``, go
 to their Request-URI without asking the router.
+
+What the proxy writes of its own (its Via, Record-Route, 100 Trying and
+other local responses) follows ``ProxyConfig.wire``, a :class:`WireStyle`:
+the default is this engine's own text; a cost profile can declare the text
+of the server product it models, so simulated bytes on the wire match that
+product's. The style changes header text only, never routing or matching.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .auth import DigestAuthenticator
 from .headers import NameAddr, Via, split_commas
@@ -65,6 +73,7 @@ __all__ = [
     "ProxyStats",
     "Router",
     "Target",
+    "WireStyle",
     "best_response",
     "static_router",
     "uri_address",
@@ -81,6 +90,74 @@ _PREFERRED_4XX = frozenset({401, 407, 415, 420, 484})
 _DEFAULT_PORTS = {"TLS": 5061, "WSS": 443, "WS": 80, "TLS-SCTP": 5061}
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
 _MANDATORY_KEYS = frozenset(_MANDATORY)  # their lookup keys (canonical names)
+
+
+#: Characters that may not appear in a reason phrase or header value (C0 controls but HTAB, DEL).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: A URI parameter name (RFC 3261 §25.1 pname: 1*paramchar, escapes excluded).
+_PNAME = re.compile(r"^[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+$")
+#: URI parameters the proxy writes itself or that change routing (§19.1.1).
+_RESERVED_PARAMS = frozenset({"lr", "transport", "maddr", "ttl", "method", "user"})
+#: Token characters a From tag may hold that a URI parameter value must escape (§25.1).
+_TAG_ESCAPES = {"%": "%25", "`": "%60"}
+
+
+@dataclass(frozen=True, slots=True)
+class WireStyle:
+    """The header text a proxy writes of its own; the defaults are this engine's.
+
+    Real proxies differ in these details only, and every byte counts when the
+    simulator predicts bandwidth: a longer Via branch, a From tag in
+    Record-Route (which every in-dialog request then carries back in Route)
+    or a chatty 100 Trying add up to a few percent of a call's bytes.
+    """
+
+    BRANCH_LENGTH_MIN: ClassVar[int] = 8
+    BRANCH_LENGTH_MAX: ClassVar[int] = 255
+
+    trying_reason: str = "Trying"
+    """Reason phrase of the 100 the proxy sends for an INVITE (§21.1.1: free text)."""
+    server: str | None = None
+    """``Server`` header value (§20.35) on every response the proxy generates itself; None: none."""
+    record_route_from_tag: str | None = None
+    """Name of a Record-Route URI parameter carrying the request's From tag (as rr's
+    ``append_fromtag`` writes ``;ftag=<tag>``); None: no such parameter."""
+    branch_length: int | None = None
+    """Characters of the Via branch the proxy writes; shorter branches of the engine's own
+    form are extended with hex digits, longer ones are kept (uniqueness and loop detection
+    need them). None: the engine's own length."""
+    via_rport: bool = True
+    """Whether the proxy's Via asks for ``;rport`` (RFC 3581)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.trying_reason, str) or _CONTROL.search(self.trying_reason):
+            raise ValueError(f"WireStyle.trying_reason must be text without line breaks or control "
+                             f"characters, got {self.trying_reason!r}")
+        if self.server is not None and (not isinstance(self.server, str) or not self.server.strip()
+                                        or _CONTROL.search(self.server)):
+            raise ValueError(f"WireStyle.server must be non-empty text without line breaks or control "
+                             f"characters, or None, got {self.server!r}")
+        name = self.record_route_from_tag
+        if name is not None and (not isinstance(name, str) or not _PNAME.match(name)
+                                 or name.lower() in _RESERVED_PARAMS):
+            raise ValueError(f"WireStyle.record_route_from_tag must be a URI parameter name other than "
+                             f"{', '.join(sorted(_RESERVED_PARAMS))}, or None, got {name!r}")
+        length = self.branch_length
+        if length is not None and (isinstance(length, bool) or not isinstance(length, int)
+                                   or not self.BRANCH_LENGTH_MIN <= length <= self.BRANCH_LENGTH_MAX):
+            raise ValueError(f"WireStyle.branch_length must be an integer from {self.BRANCH_LENGTH_MIN} "
+                             f"to {self.BRANCH_LENGTH_MAX}, or None, got {length!r}")
+        if not isinstance(self.via_rport, bool):
+            raise ValueError(f"WireStyle.via_rport must be true or false, got {self.via_rport!r}")
+
+
+def _stretch(head: str, tail: str, length: int | None) -> str:
+    """``head + tail`` with hex digits (a hash of ``head``) between them up to ``length`` characters."""
+    missing = 0 if length is None else length - len(head) - len(tail)
+    if missing <= 0:
+        return head + tail
+    filler = hashlib.shake_128(head.encode("utf-8", "surrogateescape")).hexdigest((missing + 1) // 2)
+    return head + filler[:missing] + tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +179,12 @@ class ProxyConfig:
     requests are routed by the router; others go to their Request-URI. None: all."""
     extensions: frozenset[str] = frozenset()
     """Option tags this proxy supports; any other in Proxy-Require gets 420 (§16.3 step 5)."""
+    wire: WireStyle = WireStyle()
+    """The header text the proxy writes of its own (Via branch, Record-Route, 100 Trying)."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.wire, WireStyle):
+            raise TypeError(f"ProxyConfig.wire must be a WireStyle, got {self.wire!r}")
         if self.forking not in ("parallel", "sequential"):
             raise ValueError(
                 f"ProxyConfig.forking must be 'parallel' or 'sequential', got {self.forking!r}"
@@ -397,6 +478,7 @@ class Proxy:
         self._tag_prefix = hashlib.sha1(f"tag{seed}{address}".encode()).hexdigest()[:8]
         self._tags = 0
         self._rr = self._record_route_value()
+        self._rr_open = self._rr[:-1]  # without the closing '>', for per-request parameters
 
     # -- wiring --------------------------------------------------------------------
 
@@ -407,6 +489,34 @@ class Proxy:
             params["transport"] = address.transport.lower()
         params["lr"] = None
         return str(NameAddr(URI("sip", host=address.host, port=address.port, params=params)))
+
+    def _record_route(self, request: Request) -> str:
+        """This proxy's Record-Route value for ``request`` (with its From tag if the style says so)."""
+        name = self.config.wire.record_route_from_tag
+        tag = request.from_tag if name is not None else None
+        if not tag:
+            return self._rr
+        for char, escaped in _TAG_ESCAPES.items():
+            tag = tag.replace(char, escaped)
+        return f"{self._rr_open};{name}={tag}>"
+
+    def local_response(
+        self,
+        request: Request,
+        status: int,
+        reason: str | None = None,
+        *,
+        to_tag: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Response:
+        """A response this proxy generates itself to ``request``, in its wire style
+        (the 100's reason phrase and the ``Server`` header)."""
+        wire = self.config.wire
+        if status == 100 and reason is None:
+            reason = wire.trying_reason
+        if wire.server is not None:
+            headers = (*headers, ("Server", wire.server))
+        return request.create_response(status, reason, to_tag=to_tag, headers=headers)
 
     def _transport(self) -> Transport:
         transport = self.transport
@@ -470,7 +580,7 @@ class Proxy:
         if rejection is not None:
             self._answer(transaction, request, *rejection)
             return
-        if method == "INVITE" and transaction.respond(request.create_response(100)):
+        if method == "INVITE" and transaction.respond(self.local_response(request, 100)):
             self.stats.trying_sent += 1
         routed = self._preprocess(request)
         targets = self._targets(routed)
@@ -651,7 +761,7 @@ class Proxy:
         headers.set("Max-Forwards", 70 if max_forwards is None else max(0, max_forwards - 1))
         method = request.method
         if self.config.record_route and method in _DIALOG_METHODS and request.to_tag is None:
-            headers = _insert_first(headers, "Record-Route", self._rr)
+            headers = _insert_first(headers, "Record-Route", self._record_route(request))
         if hop is None:
             routes = NameAddr.parse_all(headers.get_all("Route")[0]) if "Route" in headers else []
             if routes:
@@ -666,12 +776,16 @@ class Proxy:
             else:
                 hop = uri_address(uri, self.address.transport)
         address = self.address
-        via = Via(address.transport, address.host, address.port, {"branch": branch, "rport": None})
+        params: dict[str, str | None] = {"branch": branch}
+        if self.config.wire.via_rport:
+            params["rport"] = None
+        via = Via(address.transport, address.host, address.port, params)
         headers = _insert_first(headers, "Via", str(via))
         return Request(method, uri, headers, request.body), hop
 
     def _branch_id(self, request: Request) -> str:
-        return f"{self.layer.new_branch()}.{self._loop_hash(request)}"
+        """A new branch: unique, then the loop hash last (§16.6 step 8), at the style's length."""
+        return _stretch(self.layer.new_branch(), f".{self._loop_hash(request)}", self.config.wire.branch_length)
 
     # -- branches ---------------------------------------------------------------------------
 
@@ -720,7 +834,7 @@ class Proxy:
         self._stop_timer_c(branch)
         if branch.final is not None:
             return
-        branch.final = branch.request.create_response(status, reason, to_tag=self._new_tag())
+        branch.final = self.local_response(branch.request, status, reason, to_tag=self._new_tag())
         branch.synthesized = True
         self._maybe_finish(branch.ctx)
 
@@ -783,7 +897,7 @@ class Proxy:
         if ctx is None:
             self._answer(transaction, cancel, 481, "Call/Transaction Does Not Exist")
             return
-        transaction.respond(cancel.create_response(200, to_tag=self._new_tag()))
+        transaction.respond(self.local_response(cancel, 200, to_tag=self._new_tag()))
         ctx.cancelled = True
         ctx.targets.clear()
         self._cancel_pending(ctx)
@@ -821,7 +935,7 @@ class Proxy:
         reason: str,
         headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        response = request.create_response(status, reason, to_tag=self._new_tag(), headers=headers)
+        response = self.local_response(request, status, reason, to_tag=self._new_tag(), headers=headers)
         if transaction.respond(response):
             self.stats.generated[status] += 1
 
@@ -832,7 +946,7 @@ class Proxy:
             rejection = self._validate(request)
             if rejection is not None:
                 status, reason, headers = rejection
-                response = request.create_response(status, reason, to_tag=self._new_tag(), headers=headers)
+                response = self.local_response(request, status, reason, to_tag=self._new_tag(), headers=headers)
                 dest = response_destination(request, source, self._transport().reliable)
                 if self._send(response.encode(), dest):
                     self.stats.generated[status] += 1
@@ -849,7 +963,7 @@ class Proxy:
             parts += [str(request.uri), request.call_id or "", request.from_tag or "",
                       request.to_tag or "", str(cseq.number if cseq is not None else "")]
         digest = hashlib.sha1("\x00".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
-        return f"{MAGIC_COOKIE}sl{digest[:20]}"
+        return _stretch(f"{MAGIC_COOKIE}sl{digest[:20]}", "", self.config.wire.branch_length)
 
     def _forward_stateless(self, request: Request, source: Address | None = None) -> None:
         """Forward ``request`` to its first target without a transaction."""
@@ -868,7 +982,7 @@ class Proxy:
             if method == "ACK" or source is None:
                 self.stats.dropped += 1
                 return
-            response = request.create_response(480, "Temporarily Unavailable", to_tag=self._new_tag())
+            response = self.local_response(request, 480, "Temporarily Unavailable", to_tag=self._new_tag())
             if self._send(response.encode(), response_destination(request, source, self._transport().reliable)):
                 self.stats.generated[480] += 1
             return
