@@ -16,6 +16,7 @@ generators on the cores listed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -32,6 +33,7 @@ from pathlib import Path
 import psutil
 
 from sizing.measure.flows import SCENARIOS
+from sizing.measure.sipp import Sipp, SippCommand, sipp_version
 
 RATES = (50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1600)
 LIMIT = 0.01
@@ -80,17 +82,6 @@ def machine() -> str:
             f"SIPp {sipp_version()}")
 
 
-def sipp_version() -> str:
-    try:
-        out = subprocess.run(["sipp", "-v"], capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    for word in out.split():
-        if word.startswith("v") and word[1:2].isdigit():
-            return word.rstrip(",-")
-    return "?"
-
-
 def start_serve(role: str, port: int, uas_port: int | None) -> subprocess.Popen[str]:
     args = [sys.executable, "-m", "sizing.cli", "serve", "--role", role,
             "--listen", f"udp:127.0.0.1:{port}", "--overload", "off"]
@@ -109,57 +100,45 @@ def start_serve(role: str, port: int, uas_port: int | None) -> subprocess.Popen[
 def run_step(role: str, port: int, rate: int, step_s: float, server: psutil.Process,
              workdir: Path, scenario: Path | None) -> Step:
     calls = max(1, round(rate * step_s))
-    stat = workdir / f"{role}_{rate}.csv"
-    args = ["sipp", f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_port()),
-            "-r", str(rate), "-m", str(calls), "-timeout", str(int(step_s + 8)), "-nostdin",
-            "-trace_stat", "-stf", str(stat), "-fd", "1"]
-    args += ["-sf", str(scenario)] if scenario is not None else ["-sn", "uac"]
+    command = SippCommand("sipp", scenario if scenario is not None else "uac",
+                          remote=f"127.0.0.1:{port}", local_port=free_port(), rate=rate, calls=calls,
+                          timeout_s=int(step_s + 8), stat_file=workdir / f"{role}_{rate}.csv",
+                          stat_period_s=1)
     cpu_before = sum(server.cpu_times()[:2])
     started = time.monotonic()
-    sipp = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        sipp.wait(timeout=step_s + 12)
-    except subprocess.TimeoutExpired:
-        sipp.kill()
-        sipp.wait()
+    with Sipp.start(command, workdir, what=f"SIPp uac at {rate} calls/s") as sipp:
+        sipp.finish(step_s + 12)
     wall = time.monotonic() - started
     cpu = sum(server.cpu_times()[:2]) - cpu_before
-    header, *rows = [line.split(";") for line in stat.read_text().splitlines() if line.strip()]
-    last = dict(zip(header, rows[-1], strict=False))
-    successful = int(last["SuccessfulCall(C)"])
-    return Step(role, rate, calls, successful, int(last["FailedCall(C)"]),
-                int(last["Retransmissions(C)"]), round(successful / step_s, 1),
-                round(100.0 * cpu / wall, 1))
+    stats = sipp.stats()
+    return Step(role, rate, calls, stats.calls_ok, stats.calls_failed, stats.retransmissions,
+                round(stats.calls_ok / step_s, 1), round(100.0 * cpu / wall, 1))
 
 
 def bench_role(role: str, rates: list[int], step_s: float, workdir: Path) -> list[Step]:
     port = free_port()
-    uas: subprocess.Popen[bytes] | None = None
-    uas_port = None
-    if role != "uas":
-        uas_port = free_port()
-        uas = subprocess.Popen(["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin"],
-                               cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    scenario = None
-    if role == "proxy":
-        scenario = UAC_RECORD_ROUTE
-    serve = start_serve(role, port, uas_port)
-    steps: list[Step] = []
-    try:
-        server = psutil.Process(serve.pid)
-        for rate in rates:
-            step = run_step(role, port, rate, step_s, server, workdir, scenario)
-            steps.append(step)
-            print(format_row(step), file=sys.stderr, flush=True)
-            if not step.sustainable:
-                break
-            time.sleep(1.0)  # let the last calls' retransmissions settle
-    finally:
-        serve.terminate()
-        serve.communicate(timeout=15)
-        if uas is not None:
-            uas.kill()
-            uas.wait()
+    with contextlib.ExitStack() as running:
+        uas_port = None
+        if role != "uas":
+            uas_port = free_port()
+            uas = running.enter_context(Sipp.start(SippCommand("sipp", "uas", local_port=uas_port),
+                                                   workdir, what="SIPp uas"))
+            uas.wait_ready()
+        scenario = UAC_RECORD_ROUTE if role == "proxy" else None
+        serve = start_serve(role, port, uas_port)
+        steps: list[Step] = []
+        try:
+            server = psutil.Process(serve.pid)
+            for rate in rates:
+                step = run_step(role, port, rate, step_s, server, workdir, scenario)
+                steps.append(step)
+                print(format_row(step), file=sys.stderr, flush=True)
+                if not step.sustainable:
+                    break
+                time.sleep(1.0)  # let the last calls' retransmissions settle
+        finally:
+            serve.terminate()
+            serve.communicate(timeout=15)
     return steps
 
 

@@ -1,9 +1,11 @@
-"""`sizing measure` parts that need no SIPp: parsing SIPp's output, CPU sampling, errors."""
+"""`sizing measure` parts that need no SIPp: parsing SIPp's output, running it (with a
+stand-in executable), CPU sampling, errors."""
 
 from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from sizing.measure import (
     probe_target,
     write_csv_atomic,
 )
+from sizing.measure.sipp import Sipp, SippCommand, SippError
 from sizing.measure_cli import add_measure_commands
 from sizing.net.address import parse_address
 
@@ -165,3 +168,68 @@ def test_load_driver_refuses_flows_it_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--flow: the load driver runs basic-call, register or options"):
         MeasureConfig(target=parse_address("udp:127.0.0.1:5060"), pid=os.getpid(), rates=(10.0,),
                       duration_s=1.0, flow=FLOWS["hold"], out=tmp_path / "r.csv", sipp=None, driver="load")
+
+
+# -- the SIPp runner, with a stand-in executable ----------------------------------------------
+
+
+def _fake_sipp(tmp_path: Path, body: str) -> str:
+    """An executable that takes SIPp's command line and runs ``body`` (Python; ``args`` bound)."""
+    script = tmp_path / "fake-sipp"
+    script.write_text(f"#!{sys.executable}\nimport signal, socket, sys, time\nargs = sys.argv[1:]\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_sipp_command_line_has_the_flags_asked_and_no_others(tmp_path: Path) -> None:
+    command = SippCommand("sipp", tmp_path / "uac.xml", remote="10.0.0.2:5090", local_port=5061,
+                          transport="TCP", calls=30, rate=12.5, route_to="10.0.0.1:5060", timeout_s=31.6,
+                          timeout_error=True, stat_file=tmp_path / "s.csv", stat_period_s=3600)
+    assert command.args() == [
+        "sipp", "-sf", str(tmp_path / "uac.xml"), "10.0.0.2:5090", "-i", "127.0.0.1", "-p", "5061",
+        "-m", "30", "-r", "12.5", "-rsa", "10.0.0.1:5060", "-t", "t1", "-timeout", "32", "-nostdin",
+        "-timeout_error", "-trace_stat", "-stf", str(tmp_path / "s.csv"), "-fd", "3600",
+    ]
+    assert SippCommand("sipp", "uas", local_ip=None).args() == ["sipp", "-sn", "uas", "-nostdin"]
+
+
+def test_sipp_command_refuses_a_transport_sipp_cannot_run() -> None:
+    with pytest.raises(ValueError, match="SippCommand.transport: SIPp runs UDP or TCP here, not 'TLS'"):
+        SippCommand("sipp", "uac", transport="TLS")
+
+
+def test_sipp_that_exits_before_ready_is_reported_with_its_last_words(tmp_path: Path) -> None:
+    fake = _fake_sipp(tmp_path, "print('starting', file=sys.stderr)\n"
+                                "print('Unable to bind main socket, errno = 98', file=sys.stderr)\nsys.exit(254)")
+    with Sipp.start(SippCommand(fake, "uas", local_port=5999), tmp_path, what="SIPp uas") as uas, \
+            pytest.raises(SippError, match="SIPp uas exited at once: Unable to bind main socket, errno = 98"):
+        uas.wait_ready(timeout_s=5)
+    assert uas.failure() == "SIPp uas failed (exit 254): Unable to bind main socket, errno = 98"
+
+
+def test_sipp_is_ready_once_its_port_is_bound(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    fake = _fake_sipp(tmp_path, "time.sleep(0.3)\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                "s.bind(('127.0.0.1', int(args[args.index('-p') + 1])))\ntime.sleep(30)")
+    with Sipp.start(SippCommand(fake, "uas", local_port=port), tmp_path) as uas:
+        started = time.monotonic()
+        uas.wait_ready(timeout_s=10)
+        assert 0.2 < time.monotonic() - started < 5 and uas.running
+
+
+def test_sipp_is_stopped_politely_with_sigusr1_before_any_kill(tmp_path: Path) -> None:
+    fake = _fake_sipp(tmp_path, "signal.signal(signal.SIGUSR1, lambda *_: sys.exit(3))\n"
+                                "open('handler-set', 'w').close()\ntime.sleep(30)")
+    uas = Sipp.start(SippCommand(fake, "uas"), tmp_path)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "handler-set").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert uas.finish(0.1, grace_s=5) is None  # still running: stopped
+    assert uas.returncode == 3
+
+
+def test_missing_sipp_executable_is_a_sipp_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(SippError, match=r"SIPp uac: cannot run /no/such/sipp: No such file"):
+        Sipp.start(SippCommand("/no/such/sipp", "uac"), tmp_path, what="SIPp uac")

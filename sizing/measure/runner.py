@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -40,7 +41,7 @@ from sizing.sip.interfaces import Address
 
 from .cpu import ProcessGone, ProcessTree, cpu_model
 from .flows import Flow
-from .sipp import MessageTally, SippStats, parse_message_log, parse_stat_file
+from .sipp import MessageTally, Sipp, SippCommand, SippError, SippStats
 
 __all__ = [
     "Capture",
@@ -273,94 +274,94 @@ class Capture:
         return CaptureTotals(payload, ip_total, packets)
 
 
-def _sipp_common(config: MeasureConfig, workdir: Path, name: str, calls: int, timeout_s: float,
-                 transport: str) -> list[str]:
+def _sipp_command(config: MeasureConfig, workdir: Path, name: str, calls: int, timeout_s: float,
+                  transport: str, **fields: Any) -> SippCommand:
+    """The options both SIPp instances of a step share; their files are ``<name>_*`` in ``workdir``."""
     pause = config.flow.pause_ms if config.pause_ms is None else config.pause_ms
     assert config.sipp is not None
-    return [
-        config.sipp, "-m", str(calls), "-d", str(pause), "-nostdin",
-        "-t", "u1" if transport == "UDP" else "t1",
-        "-timeout", f"{timeout_s:.0f}", "-timeout_error",
-        "-trace_stat", "-stf", str(workdir / f"{name}_stat.csv"), "-fd", "3600",
-        "-trace_msg", "-message_file", str(workdir / f"{name}_msg.log"),
-        "-trace_err", "-error_file", str(workdir / f"{name}_err.log"),
-    ]
+    return SippCommand(
+        config.sipp, calls=calls, pause_ms=pause, transport=transport, timeout_s=timeout_s,
+        timeout_error=True, stat_file=workdir / f"{name}_stat.csv", stat_period_s=3600,
+        message_file=workdir / f"{name}_msg.log", error_file=workdir / f"{name}_err.log",
+        **fields,
+    )
 
 
-def _start_uas(config: MeasureConfig, workdir: Path, calls: int, timeout_s: float) -> subprocess.Popen:
+def _start_uas(config: MeasureConfig, workdir: Path, calls: int, timeout_s: float) -> Sipp:
+    """The SIPp UAS behind a proxy target, once it listens (MeasureError when it cannot)."""
     assert config.uas_behind is not None
     uas = config.uas_behind
-    args = [*_sipp_common(config, workdir, "uas", calls, timeout_s, uas.transport),
-            "-sf", str(config.flow.uas_scenario), "-i", uas.host.strip("[]"), "-p", str(uas.port)]
-    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.3)
-    if proc.poll() is not None:
-        err = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
-        raise MeasureError(f"SIPp UAS behind the target (--uas-behind {uas.transport.lower()}:"
-                           f"{uas.host}:{uas.port}) exited at once: {err[-1] if err else 'no message'}")
-    return proc
+    command = _sipp_command(config, workdir, "uas", calls, timeout_s, uas.transport,
+                            scenario=config.flow.uas_scenario, local_ip=uas.host.strip("[]"),
+                            local_port=uas.port)
+    what = f"SIPp UAS behind the target (--uas-behind {uas.transport.lower()}:{uas.host}:{uas.port})"
+    try:
+        sipp = Sipp.start(command, workdir, what=what)
+    except SippError as exc:
+        raise MeasureError(str(exc)) from None
+    try:
+        sipp.wait_ready()
+    except SippError as exc:
+        sipp.stop()
+        raise MeasureError(str(exc)) from None
+    return sipp
 
 
-def _sipp_failure(proc: subprocess.CompletedProcess | subprocess.Popen, err: str, what: str) -> str:
-    lines = [line for line in (err or "").splitlines() if line.strip()]
-    return f"SIPp {what} failed (exit {proc.returncode}): {lines[-1].strip() if lines else 'no message'}"
+def _finish_uas(uas: Sipp | None) -> None:
+    """Let the SIPp UAS finish its calls; make it dump its stats and exit if it lingers."""
+    if uas is not None:
+        uas.finish(5.0)
 
 
 def _step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, software: str) -> dict:
     calls = max(1, round(rate * config.duration_s))
     pause = config.flow.pause_ms if config.pause_ms is None else config.pause_ms
     timeout_s = config.duration_s + pause / 1000 + 30
-    with tempfile.TemporaryDirectory(prefix="sizing-measure-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sizing-measure-") as tmp, contextlib.ExitStack() as running:
         workdir = Path(tmp)
-        uas = _start_uas(config, workdir, calls, timeout_s) if config.uas_behind else None
+        uas = running.enter_context(_start_uas(config, workdir, calls, timeout_s)) if config.uas_behind else None
         capture = (Capture(config.tshark, config.target, workdir, config.uas_behind)
                    if config.tshark else None)
         if config.driver == "load":
             return _load_step(config, tree, rate, repeat, software, workdir, uas, capture, calls)
         local_ip = _local_ip(config.target)
         host = config.target.host
-        uac_args = [
-            *_sipp_common(config, workdir, "uac", calls, timeout_s, config.target.transport),
-            "-sf", str(config.flow.uac_scenario), "-s", config.service,
-            "-i", local_ip, "-p", str(_free_port(local_ip, config.target.transport)),
-            "-r", f"{rate:g}",
-        ]
+        target = f"{host}:{config.target.port}"
         behind = config.uas_behind
-        if behind is not None:
+        uac_command = _sipp_command(
+            config, workdir, "uac", calls, timeout_s, config.target.transport,
+            scenario=config.flow.uac_scenario, service=config.service, local_ip=local_ip,
+            local_port=_free_port(local_ip, config.target.transport), rate=rate,
             # Request-URI to the UAS behind; every message sent to the target (the proxy)
-            uac_args += ["-rsa", f"{host}:{config.target.port}", f"{behind.host}:{behind.port}"]
-        else:
-            uac_args.append(f"{host}:{config.target.port}")
+            remote=target if behind is None else f"{behind.host}:{behind.port}",
+            route_to=None if behind is None else target,
+        )
         try:
             cpu0, wall0 = tree.cpu_seconds(), time.monotonic()
-            uac = subprocess.Popen(uac_args, cwd=workdir, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True)
-            rss = 0
-            while uac.poll() is None:
-                rss = max(rss, tree.rss_bytes())
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    uac.wait(timeout=0.5)
-            uac_err = uac.stderr.read() if uac.stderr else ""
-            _stop_uas(uas)
+            with Sipp.start(uac_command, workdir, what=f"SIPp UAC at {rate:g} cps") as uac:
+                rss = 0
+                while uac.running:
+                    rss = max(rss, tree.rss_bytes())
+                    uac.wait(0.5)
+            _finish_uas(uas)
             cpu1, wall1 = tree.cpu_seconds(), time.monotonic()
             rss = max(rss, tree.rss_bytes())
             sip_bytes = capture.stop().payload_bytes if capture else None
             capture = None
+        except SippError as exc:
+            raise MeasureError(str(exc)) from None
         finally:
-            for proc in (uas, capture.proc if capture else None):
-                if proc is not None and proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-        failure = None
-        if uac.returncode not in (0, 1):
-            failure = _sipp_failure(uac, uac_err, f"UAC at {rate:g} cps")
+            if capture is not None and capture.proc.poll() is None:
+                capture.proc.kill()
+                capture.proc.wait()
+        failure = None if uac.returncode in (0, 1) else uac.failure()
         try:
-            stats = parse_stat_file(workdir / "uac_stat.csv")
-            tally = parse_message_log(workdir / "uac_msg.log")
+            stats = uac.stats()
+            tally = uac.messages()
             retrans = stats.retransmissions
             if uas is not None:
-                retrans += parse_stat_file(workdir / "uas_stat.csv").retransmissions
-                tally += parse_message_log(workdir / "uas_msg.log")
+                retrans += uas.stats().retransmissions
+                tally += uas.messages()
         except (OSError, ValueError) as exc:
             # SIPp that failed without statistics cannot be measured at all
             raise MeasureError(failure or f"reading SIPp's output at {rate:g} cps: {exc}") from None
@@ -373,23 +374,8 @@ def _step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, so
     return row
 
 
-def _stop_uas(uas: subprocess.Popen | None) -> None:
-    """Wait for the SIPp UAS to finish its calls; make it dump its stats and exit if it lingers."""
-    if uas is None:
-        return
-    try:
-        uas.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        uas.send_signal(signal.SIGUSR1)  # SIPp: dump stats and exit
-        try:
-            uas.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            uas.kill()
-            uas.wait()
-
-
 def _load_step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, software: str,
-               workdir: Path, uas: subprocess.Popen | None, capture: Capture | None, calls: int) -> dict:
+               workdir: Path, uas: Sipp | None, capture: Capture | None, calls: int) -> dict:
     """One step driven by ``sizing load`` in this process (the SIPp UAS, if any, behind the target)."""
     from sizing.load import LoadConfig, LoadError, run_load
     from sizing.sip.interfaces import Address as Addr
@@ -414,22 +400,21 @@ def _load_step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: in
             summary = run_load(load)
         except LoadError as exc:
             raise MeasureError(f"sizing load at {rate:g} cps: {exc}") from None
-        _stop_uas(uas)
+        _finish_uas(uas)
         cpu1, wall1 = tree.cpu_seconds(), time.monotonic()
         rss = max(rss, tree.rss_bytes())
         sip_bytes = capture.stop().payload_bytes if capture else None
         capture = None
     finally:
-        for proc in (uas, capture.proc if capture else None):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        if capture is not None and capture.proc.poll() is None:
+            capture.proc.kill()
+            capture.proc.wait()
     tally = summary.tally
     retrans = summary.retransmissions
     try:
         if uas is not None:
-            retrans += parse_stat_file(workdir / "uas_stat.csv").retransmissions
-            tally += parse_message_log(workdir / "uas_msg.log")
+            retrans += uas.stats().retransmissions
+            tally += uas.messages()
     except (OSError, ValueError) as exc:
         raise MeasureError(f"reading the SIPp UAS's output at {rate:g} cps: {exc}") from None
     times = summary.response_ms

@@ -24,6 +24,12 @@ def add_serve_command(app: typer.Typer) -> None:
         ring_ms: Annotated[float, typer.Option(
             help="UAS: ring this long (180 first) before the final answer.")] = 0.0,
         answer_code: Annotated[int, typer.Option(help="UAS: final answer, e.g. 200 or 486.")] = 200,
+        max_dialog_age: Annotated[float | None, typer.Option(
+            help="UAS: forget a call's dialog this many seconds after its INVITE when no BYE has "
+                 "come (default 7200 = 2 h; 0: keep until the BYE). A memory guard, not a session "
+                 "timer: no BYE is sent, and a later BYE gets 481. This UAS runs no RFC 4028 session "
+                 "timer (it ignores Session-Expires), so re-INVITE or UPDATE refreshes do not extend "
+                 "the age: set it above the longest call. Counted as dialogs_forgotten.")] = None,
         max_transactions: Annotated[int | None, typer.Option(
             help="Live transactions beyond which new requests get 503 with Retry-After.")] = None,
         retry_after: Annotated[int, typer.Option(help="Seconds in the Retry-After of every overload 503.")] = 5,
@@ -59,11 +65,12 @@ def add_serve_command(app: typer.Typer) -> None:
         try:
             tls = TlsConfig(certfile=cert, keyfile=key) if cert is not None else None
             overload_config = OverloadConfig(mode=overload, high=overload_high, low=overload_low)
+            aging = {} if max_dialog_age is None else {"max_dialog_age": max_dialog_age}
             config = ServeConfig(
                 role=role, listen=address, tls=tls, forward_to=forward_to,
                 record_route=record_route, ring_s=ring_ms / 1000.0, answer_code=answer_code,
                 max_transactions=max_transactions, retry_after=retry_after, overload=overload_config,
-                log_every=log_every, duration=duration, seed=seed,
+                log_every=log_every, duration=duration, seed=seed, **aging,
             )
         except (ServeError, TlsConfigError, OverloadError) as exc:
             fail(str(exc))

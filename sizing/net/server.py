@@ -14,6 +14,10 @@ adds what a long-running server needs around it:
 - malformed input: answered ``400`` (or dropped when no Via can be read) by
   the engine's :func:`~sizing.sip.loopback.receive_bytes`, and counted; an
   exception inside the element is logged and counted, never fatal;
+- a maximum dialog age (UAS): a dialog whose BYE never comes (a load
+  generator killed mid-call, BYEs lost under overload) is forgotten, without
+  a BYE, that long after its INVITE, so a long soak cannot grow memory
+  without bound (:class:`DialogAges`);
 - counters (calls, transactions, retransmissions, errors, transport
   counters) for a periodic log line and the summary printed on exit.
 """
@@ -28,6 +32,7 @@ import resource
 import secrets
 import signal
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,7 +42,7 @@ from sizing.sip.loopback import ReceiveStats, receive_bytes
 from sizing.sip.proxy import Proxy, ProxyConfig, static_router, uri_address
 from sizing.sip.registrar import Registrar
 from sizing.sip.transaction import TransactionLayer, response_destination
-from sizing.sip.ua import AnswerPolicy, UserAgent
+from sizing.sip.ua import AnswerPolicy, Call, CallEvent, UserAgent
 from sizing.sip.uri import URI
 
 from .address import socket_host
@@ -49,7 +54,16 @@ from .tlsconfig import TlsConfig
 from .transport import TransportLimits
 from .udp import UdpTransport
 
-__all__ = ["ROLES", "ServeConfig", "ServeError", "Server", "run_serve", "serve"]
+__all__ = [
+    "DEFAULT_MAX_DIALOG_AGE",
+    "ROLES",
+    "DialogAges",
+    "ServeConfig",
+    "ServeError",
+    "Server",
+    "run_serve",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +71,9 @@ log = logging.getLogger(__name__)
 ROLES = ("uas", "proxy", "registrar", "b2bua")
 
 Output = Callable[[str], object]
+
+#: Seconds after its INVITE at which the UAS forgets a dialog that no BYE ended (2 hours).
+DEFAULT_MAX_DIALOG_AGE = 7200.0
 
 #: Per-call tables of the engine elements shown by :meth:`Server.live_objects`.
 _LIVE_TABLES = ("calls", "_dialogs", "_clients", "_uas_invites", "_handlers", "_legs", "_invites",
@@ -102,6 +119,9 @@ class ServeConfig:
     """Print one progress line per this many calls (new INVITE transactions); 0: never."""
     duration: float | None = None
     """Stop by itself after this many seconds; None runs until SIGINT or SIGTERM."""
+    max_dialog_age: float = DEFAULT_MAX_DIALOG_AGE
+    """UAS: seconds after its INVITE at which a dialog still up is forgotten (no BYE sent);
+    0 keeps dialogs until their BYE. A memory guard, not a session timer."""
     seed: int | None = None
     """Seed for tags, branches and Call-IDs. None draws a fresh one per run: RFC 3261
     §8.1.1.4/§8.1.1.7 want them unique over time, and a restarted server that repeats
@@ -137,6 +157,13 @@ class ServeConfig:
             raise ServeError(f"--ring-ms must be >= 0, got {self.ring_s * 1000:g}")
         if not 200 <= self.answer_code <= 699:
             raise ServeError(f"--answer-code must be a final status 200-699, got {self.answer_code}")
+        if not self.max_dialog_age >= 0:
+            raise ServeError(f"--max-dialog-age must be >= 0 seconds (0: never), got {self.max_dialog_age:g}")
+        if self.role != "uas" and self.max_dialog_age != DEFAULT_MAX_DIALOG_AGE:
+            raise ServeError(f"--max-dialog-age is only for --role uas, not {self.role}")
+        if self.max_dialog_age and self.max_dialog_age <= self.ring_s:
+            raise ServeError(f"--max-dialog-age ({self.max_dialog_age:g} s) must be longer than "
+                             f"--ring-ms ({self.ring_s * 1000:g} ms): a call is answered before it can age out")
         if self.max_transactions is not None and self.max_transactions < 1:
             raise ServeError(f"--max-transactions must be at least 1, got {self.max_transactions}")
         if self.retry_after < 0:
@@ -161,6 +188,60 @@ class ServeConfig:
         return hop
 
 
+class DialogAges:
+    """The UAS's calls in the order they began, each with the time it is to be forgotten.
+
+    Every call gets the same ``max_age``, so arrival order is deadline order:
+    a sweep looks only at the front and stops at the first call not yet due,
+    never scanning the rest. A call leaves as soon as it ends or fails; one
+    still here at its deadline lost its BYE.
+    """
+
+    def __init__(self, max_age: float) -> None:
+        if not max_age > 0:
+            raise ValueError(f"DialogAges.max_age must be > 0 seconds, got {max_age!r}")
+        self.max_age = max_age
+        self.forgotten = 0
+        """Calls forgotten at their deadline (still up, no BYE came)."""
+        self._deadlines: OrderedDict[Call, float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._deadlines)
+
+    def started(self, call: Call, now: float) -> None:
+        """Track a new call from ``now``."""
+        self._deadlines[call] = now + self.max_age
+
+    def event(self, call: Call, event: CallEvent) -> None:
+        """A call's event (its ``on_event``): an ended or failed call is no longer tracked."""
+        if event.kind in ("ended", "failed"):
+            self._deadlines.pop(call, None)
+
+    def sweep(self, now: float, forget: Callable[[Call], object]) -> int:
+        """Hand every call due by ``now`` to ``forget``; the number forgotten.
+
+        A call not answered yet (ringing longer than ``max_age``) is kept for
+        another ``max_age``: its answer is still to come.
+        """
+        due: list[Call] = []
+        for call, deadline in self._deadlines.items():
+            if deadline > now:
+                break
+            due.append(call)
+        forgotten = 0
+        for call in due:
+            del self._deadlines[call]
+            if call.ended:
+                continue
+            if not call.final_sent:
+                self.started(call, now)
+                continue
+            forget(call)
+            forgotten += 1
+        self.forgotten += forgotten
+        return forgotten
+
+
 class Server:
     """One element listening on one transport. Create with :meth:`start`, end with :meth:`aclose`."""
 
@@ -179,6 +260,9 @@ class Server:
         """Of those, the ones refused because ``max_transactions`` were live."""
         self.errors = 0
         """Exceptions raised by the element on received input (logged)."""
+        self.dialog_ages: DialogAges | None = None
+        """UAS with a maximum dialog age: the calls up now, by age."""
+        self._sweep: asyncio.TimerHandle | None = None
         self.started = time.monotonic()
         self._feed: Callable[[bytes, Address], object] = self._not_started
         self._next_log = config.log_every
@@ -199,6 +283,8 @@ class Server:
                            seed=config.seed)
             self.element, self.layer, self.receive_stats = ua, ua.layer, ua.receive_stats
             self._feed = ua.datagram_received
+            if config.max_dialog_age:
+                self._age_dialogs(ua, config.max_dialog_age)
         elif config.role == "proxy":
             proxy = Proxy(clock, local, static_router(config.forward_hop()),
                           config=ProxyConfig(record_route=config.record_route),
@@ -223,6 +309,34 @@ class Server:
         self._start_monitor()
         self.started = time.monotonic()
         return self
+
+    def _age_dialogs(self, ua: UserAgent, max_age: float) -> None:
+        """Track every incoming call and sweep the due ones on the event loop.
+
+        The sweep runs every ``max_age / 4`` (at most every second), so a
+        dialog is forgotten between ``max_age`` and ``1.25 * max_age`` after
+        its INVITE; each sweep costs only the calls it forgets.
+        """
+        ages = self.dialog_ages = DialogAges(max_age)
+        loop = asyncio.get_running_loop()
+        interval = min(1.0, max_age / 4)
+
+        def started(call: Call) -> None:
+            call.on_event = ages.event
+            ages.started(call, loop.time())
+
+        def forget(call: Call) -> None:
+            # ends the call locally: timers stopped, dialog dropped, no BYE sent
+            ua._end(call, "max dialog age")
+
+        def sweep() -> None:
+            try:
+                ages.sweep(loop.time(), forget)
+            finally:  # a failure is logged by the loop; the guard keeps running
+                self._sweep = loop.call_later(interval, sweep)
+
+        ua.on_call = started
+        self._sweep = loop.call_later(interval, sweep)
 
     def _start_monitor(self) -> None:
         transport, layer = self.transport, self.layer
@@ -342,6 +456,8 @@ class Server:
         out["malformed_rejected"] = sum(rejected.values())
         out["malformed_dropped"] = self.receive_stats.dropped_requests + self.receive_stats.dropped_responses
         out["errors"] = self.errors
+        if self.config.role == "uas":
+            out["dialogs_forgotten"] = self.dialog_ages.forgotten if self.dialog_ages is not None else 0
         element = self.element
         if isinstance(element, Proxy):
             out.update({f"proxy_{k}": v for k, v in element.stats.as_dict().items()})
@@ -372,6 +488,8 @@ class Server:
                 out[f"live{name if name.startswith('_') else '_' + name}"] = len(table)
         if isinstance(element, Registrar):
             out["live_bindings"] = len(element.store)
+        if self.dialog_ages is not None:
+            out["live_dialog_ages"] = len(self.dialog_ages)
         return out
 
     def _maybe_log(self) -> None:
@@ -383,13 +501,16 @@ class Server:
         layer = self.layer
         elapsed = time.monotonic() - self.started
         live = len(layer) if layer is not None else 0
+        forgotten = "" if self.dialog_ages is None else f" dialogs_forgotten={self.dialog_ages.forgotten}"
         self.out(
             f"sizing serve: {elapsed:.1f} s calls={calls} transactions_live={live} "
-            f"overload_rejected_503={self.overload_rejected} errors={self.errors}"
+            f"overload_rejected_503={self.overload_rejected} errors={self.errors}{forgotten}"
         )
 
     async def aclose(self) -> None:
-        """Stop sampling and listening; release the socket."""
+        """Stop sampling, sweeping and listening; release the socket."""
+        if self._sweep is not None:
+            self._sweep.cancel()
         if self.monitor is not None:
             self.monitor.stop()
         if self.transport is not None:

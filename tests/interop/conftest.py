@@ -55,6 +55,20 @@ class ServeProcess:
                 self.counters[name] = int(value)
         return self.counters
 
+    def wait_for_line(self, text: str, timeout_s: float) -> str | None:
+        """Read the server's output until a line containing ``text``; None at the timeout or exit."""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        deadline = time.monotonic() + timeout_s
+        with selectors.DefaultSelector() as sel:
+            sel.register(stdout, selectors.EVENT_READ)
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if sel.select(timeout=0.2):
+                    line = stdout.readline()
+                    if text in line:
+                        return line.strip()
+        return None
+
 
 @pytest.fixture
 def sipp() -> str:
@@ -73,21 +87,13 @@ def serve() -> Iterator:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
             cwd=Path(__file__).resolve().parents[2],
         )
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
-        deadline = time.monotonic() + ready_timeout
-        line = ""
-        while time.monotonic() < deadline and proc.poll() is None:
-            if sel.select(timeout=0.2):
-                line = proc.stdout.readline()  # type: ignore[union-attr]
-                if "listening on" in line:
-                    break
-        sel.close()
-        if "listening on" not in line:
+        server = ServeProcess(proc, "")
+        banner = server.wait_for_line("listening on", ready_timeout)
+        if banner is None:
             proc.kill()
             _, err = proc.communicate(timeout=5)
             raise AssertionError(f"sizing serve did not start: {err.strip()}")
-        server = ServeProcess(proc, line.strip())
+        server.banner = banner
         started.append(server)
         return server
 

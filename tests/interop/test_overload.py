@@ -3,13 +3,12 @@ with 503, keeps its memory bounded by the calls it admitted, and serves normally
 
 from __future__ import annotations
 
-import selectors
-import subprocess
-import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from sizing.measure.sipp import Sipp, SippCommand, SippStats
 
 from .conftest import free_port
 
@@ -29,41 +28,18 @@ SLACK_MIB = 16
 
 
 def sipp_uac(sipp: str, tmp_path: Path, port: int, name: str, rate: int, calls: int,
-             timeout_s: int) -> tuple[int | None, dict[str, str]]:
+             timeout_s: int) -> tuple[int | None, SippStats]:
     """Run SIPp's built-in uac against 127.0.0.1:port; its exit status and latest statistics.
 
-    SIPp is killed a few seconds after its own ``-timeout`` when the host is too busy
+    SIPp is stopped a few seconds after its own ``-timeout`` when the host is too busy
     for it to stop by itself (status None then); ``-fd 1`` keeps its statistics current.
     """
-    stat = tmp_path / f"{name}.csv"
-    args = [
-        sipp, f"127.0.0.1:{port}", "-sn", "uac", "-i", "127.0.0.1", "-p", str(free_port()),
-        "-r", str(rate), "-m", str(calls), "-timeout", str(timeout_s), "-nostdin",
-        "-trace_stat", "-stf", str(stat), "-fd", "1",
-    ]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        rc: int | None = proc.wait(timeout=timeout_s + 4)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-        rc = None
-    header, *rows = [line.split(";") for line in stat.read_text().splitlines() if line.strip()]
-    return rc, dict(zip(header, rows[-1], strict=False))
-
-
-def wait_for_line(proc: subprocess.Popen[str], text: str, timeout_s: float) -> str | None:
-    """Read the server's output until a line containing ``text``; None at the timeout."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline and proc.poll() is None:
-            if sel.select(timeout=0.2):
-                line = proc.stdout.readline()
-                if text in line:
-                    return line.strip()
-    return None
+    command = SippCommand(sipp, "uac", remote=f"127.0.0.1:{port}", local_port=free_port(), rate=rate,
+                          calls=calls, timeout_s=timeout_s, stat_file=tmp_path / f"{name}.csv",
+                          stat_period_s=1)
+    with Sipp.start(command, tmp_path, what=f"SIPp uac ({name})") as uac:
+        status = uac.finish(timeout_s + 4)
+    return status, uac.stats()
 
 
 def test_storm_is_shed_with_503_memory_stays_bounded_and_service_recovers(
@@ -76,7 +52,7 @@ def test_storm_is_shed_with_503_memory_stays_bounded_and_service_recovers(
     process = psutil.Process(server.proc.pid)
 
     rc, warm = sipp_uac(sipp, tmp_path, port, "warm", 50, 100, 10)
-    assert (rc, warm["FailedCall(C)"]) == (0, "0")
+    assert (rc, warm.calls_failed) == (0, 0)
     rss_warm = process.memory_info().rss
 
     _, storm = sipp_uac(sipp, tmp_path, port, "storm", STORM_RATE, STORM_RATE * STORM_S, STORM_S)
@@ -84,15 +60,15 @@ def test_storm_is_shed_with_503_memory_stays_bounded_and_service_recovers(
     rss_storm = process.memory_info().rss
 
     # The backlog drains and the episode ends by itself (1 s calm with full admission).
-    if wait_for_line(server.proc, "overload over", 12.0) is None:
+    if server.wait_for_line("overload over", 12.0) is None:
         server.proc.terminate()
         out, err = server.proc.communicate(timeout=10)
         pytest.fail(f"no recovery 12 s after the storm:\n{out[-3000:]}\n{err[-3000:]}")
     rc, recovery = sipp_uac(sipp, tmp_path, port, "recovery", 25, 50, 10)
     counters = server.stop()
 
-    assert (rc, recovery["SuccessfulCall(C)"], recovery["FailedCall(C)"]) == (0, "50", "0")
-    assert int(storm["FailedCall(C)"]) > 0 and counters["overload_rejected_503"] > 0
+    assert (rc, recovery.calls_ok, recovery.calls_failed) == (0, 50, 0)
+    assert storm.calls_failed > 0 and counters["overload_rejected_503"] > 0
     assert counters["overload_episodes"] >= 1 and counters["errors"] == 0
     assert counters["transactions"] <= 2 * counters["calls"]  # no state for refused requests
     admitted_in_storm = counters["calls"] - 100 - 50

@@ -4,13 +4,13 @@ the B2BUA bridges SIPp to SIPp, malformed input gets 400 and the server keeps se
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from sizing.measure.flows import SCENARIOS
+from sizing.measure.sipp import Sipp, SippCommand, SippStats
 
 from .conftest import free_port
 
@@ -24,20 +24,30 @@ CALLS = 50
 UAC_RECORD_ROUTE = SCENARIOS / "basic-call-uac.xml"
 
 
-def run_uac(sipp: str, tmp_path: Path, port: int, *extra: str) -> dict[str, str]:
+def run_uac(sipp: str, tmp_path: Path, port: int, scenario: str | Path = "uac",
+            transport: str | None = None) -> SippStats:
     """Run a SIPp UAC of CALLS calls at 25 cps against 127.0.0.1:port; its final statistics."""
-    stat = tmp_path / "uac_stat.csv"
-    args = [
-        sipp, f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_port()),
-        "-m", str(CALLS), "-r", "25", "-timeout", "12", "-timeout_error", "-nostdin",
-        "-trace_stat", "-stf", str(stat), "-fd", "60", *extra,
-    ]
-    if "-sf" not in extra:
-        args[1:1] = ["-sn", "uac"]
-    result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=20)
-    assert result.returncode == 0, f"SIPp uac exited {result.returncode}:\n{result.stdout[-2000:]}"
-    header, *rows = [line.split(";") for line in stat.read_text().splitlines() if line.strip()]
-    return dict(zip(header, rows[-1], strict=False))
+    command = SippCommand(sipp, scenario, remote=f"127.0.0.1:{port}", local_port=free_port(),
+                          transport=transport, calls=CALLS, rate=25, timeout_s=12, timeout_error=True,
+                          stat_file=tmp_path / "uac_stat.csv", stat_period_s=60)
+    with Sipp.start(command, tmp_path, what="SIPp uac") as uac:
+        assert uac.finish(20) == 0, uac.failure()
+    return uac.stats()
+
+
+def start_uas(sipp: str, tmp_path: Path, port: int) -> Sipp:
+    """A SIPp UAS for CALLS calls on 127.0.0.1:port logging every message, once it listens."""
+    command = SippCommand(sipp, "uas", local_port=port, calls=CALLS, timeout_s=15,
+                          message_file=tmp_path / "uas_messages.log")
+    uas = Sipp.start(command, tmp_path, what="SIPp uas")
+    uas.wait_ready()
+    return uas
+
+
+def received_invites(uas: Sipp) -> list[str]:
+    """The INVITEs in the UAS's message log, one text each."""
+    assert uas.command.message_file is not None
+    return [m for m in uas.command.message_file.read_text().split("message received") if "\nINVITE " in m]
 
 
 def test_sipp_uac_calls_uas_over_udp(sipp: str, serve, tmp_path: Path) -> None:
@@ -45,39 +55,29 @@ def test_sipp_uac_calls_uas_over_udp(sipp: str, serve, tmp_path: Path) -> None:
     server = serve("--role", "uas", "--listen", f"udp:127.0.0.1:{port}")
     stats = run_uac(sipp, tmp_path, port)
     counters = server.stop()
-    assert (stats["SuccessfulCall(C)"], stats["FailedCall(C)"]) == (str(CALLS), "0")
+    assert (stats.calls_ok, stats.calls_failed) == (CALLS, 0)
     assert counters["uas_calls_accepted"] == CALLS
 
 
 def test_sipp_uac_calls_uas_over_tcp(sipp: str, serve, tmp_path: Path) -> None:
     port = free_port()
     server = serve("--role", "uas", "--listen", f"tcp:127.0.0.1:{port}")
-    stats = run_uac(sipp, tmp_path, port, "-t", "t1")
+    stats = run_uac(sipp, tmp_path, port, transport="TCP")
     counters = server.stop()
-    assert (stats["SuccessfulCall(C)"], stats["FailedCall(C)"]) == (str(CALLS), "0")
+    assert (stats.calls_ok, stats.calls_failed) == (CALLS, 0)
     assert counters["transport_connections_in"] == 1
 
 
 def test_sipp_calls_through_record_routing_proxy(sipp: str, serve, tmp_path: Path) -> None:
     uas_port, proxy_port = free_port(), free_port()
-    uas_messages = tmp_path / "uas_messages.log"
-    uas = subprocess.Popen(
-        [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-m", str(CALLS),
-         "-timeout", "15", "-nostdin", "-trace_msg", "-message_file", str(uas_messages)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
+    with start_uas(sipp, tmp_path, uas_port) as uas:
         server = serve("--role", "proxy", "--listen", f"udp:127.0.0.1:{proxy_port}",
                        "--forward-to", f"sip:127.0.0.1:{uas_port}")
-        scenario = UAC_RECORD_ROUTE
-        stats = run_uac(sipp, tmp_path, proxy_port, "-sf", str(scenario))
-        assert uas.wait(timeout=15) == 0
-    finally:
-        if uas.poll() is None:
-            uas.kill()
+        stats = run_uac(sipp, tmp_path, proxy_port, UAC_RECORD_ROUTE)
+        assert uas.wait(15) == 0, uas.failure()
     counters = server.stop()
-    assert (stats["SuccessfulCall(C)"], stats["FailedCall(C)"]) == (str(CALLS), "0")
-    invites = [m for m in uas_messages.read_text().split("message received") if "\nINVITE " in m]
+    assert (stats.calls_ok, stats.calls_failed) == (CALLS, 0)
+    invites = received_invites(uas)
     assert len(invites) >= CALLS
     assert all(f"Record-Route: <sip:127.0.0.1:{proxy_port};lr>" in m for m in invites)
     assert counters["proxy_requests_forwarded_ACK"] == CALLS
@@ -86,26 +86,17 @@ def test_sipp_calls_through_record_routing_proxy(sipp: str, serve, tmp_path: Pat
 
 def test_sipp_uac_through_b2bua_to_sipp_uas(sipp: str, serve, tmp_path: Path) -> None:
     uas_port, b2bua_port = free_port(), free_port()
-    uas_messages = tmp_path / "uas_messages.log"
-    uas = subprocess.Popen(
-        [sipp, "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-m", str(CALLS),
-         "-timeout", "15", "-nostdin", "-trace_msg", "-message_file", str(uas_messages)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
+    with start_uas(sipp, tmp_path, uas_port) as uas:
         server = serve("--role", "b2bua", "--listen", f"udp:127.0.0.1:{b2bua_port}",
                        "--forward-to", f"sip:127.0.0.1:{uas_port}")
         started = time.monotonic()
         stats = run_uac(sipp, tmp_path, b2bua_port)
-        assert uas.wait(timeout=15) == 0
+        assert uas.wait(15) == 0, uas.failure()
         elapsed = time.monotonic() - started
-    finally:
-        if uas.poll() is None:
-            uas.kill()
     counters = server.stop()
-    assert (stats["SuccessfulCall(C)"], stats["FailedCall(C)"]) == (str(CALLS), "0")
+    assert (stats.calls_ok, stats.calls_failed) == (CALLS, 0)
     assert elapsed < 15
-    invites = [m for m in uas_messages.read_text().split("message received") if "\nINVITE " in m]
+    invites = received_invites(uas)
     call_ids = {line for m in invites for line in m.splitlines() if line.startswith("Call-ID:")}
     from_lines = [line for m in invites for line in m.splitlines() if line.startswith("From:")]
     assert len(call_ids) == CALLS  # one leg B per call, with the B2BUA's own Call-ID
@@ -136,7 +127,7 @@ def test_malformed_datagram_gets_400_and_server_keeps_serving(sipp: str, serve, 
     assert reply.startswith(b"SIP/2.0 400 ")
     stats = run_uac(sipp, tmp_path, port)
     counters = server.stop()
-    assert stats["SuccessfulCall(C)"] == str(CALLS)
+    assert stats.calls_ok == CALLS
     assert counters["malformed_rejected"] == 1
 
 
