@@ -627,6 +627,11 @@ class Network(_Model):
 
     l2: str = Field("ethernet", description=f"Link layer, one of {list(media.L2_LAYERS)}.")
     ip_version: Literal[4, 6] = Field(4, description="IP version.")
+    internal_transport: Literal["trunk", "udp", "tcp", "tls"] = Field(
+        "trunk", description="Signalling transport between the contact centre's own hosts (SBC or "
+                             "proxy, SIP Server, media servers, agents, registrars): 'trunk' uses "
+                             "the trunk's; otherwise the first SBC or proxy terminates the trunk "
+                             "transport and double record-routes (RFC 5658).")
 
     @field_validator("l2")
     @classmethod
@@ -719,6 +724,10 @@ class Scenario(_Model):
                 problems.append((f"traffic.mix.{flow}", "needs topology.sip_server.enabled"))
             if getattr(mix, flow) > 0 and self.agents.count == 0:
                 problems.append((f"traffic.mix.{flow}", "needs agents.count > 0"))
+        if self.inside_transport != self.trunk.transport and not enabled & {"sbc", "proxy"}:
+            problems.append(("network.internal_transport",
+                             f"{self.network.internal_transport} differs from trunk.transport "
+                             f"{self.trunk.transport}: needs an sbc or proxy to terminate the trunk"))
         if self.traffic.recording_share > 0 and "recorder" not in enabled:
             problems.append(("traffic.recording_share", "needs topology.recorder.enabled"))
         for role in self.targets.cpu_p95_max_per_role:
@@ -731,6 +740,13 @@ class Scenario(_Model):
     @property
     def calls_per_second(self) -> float | None:
         return self.traffic.rate_cps
+
+    @property
+    def inside_transport(self) -> str:
+        """The transport between the contact centre's own hosts (``network.internal_transport``
+        resolved): ``udp``, ``tcp`` or ``tls``."""
+        inside = self.network.internal_transport
+        return self.trunk.transport if inside == "trunk" else inside
 
     def to_yaml(self) -> str:
         """The full scenario, defaults filled in, as YAML that loads back equal."""

@@ -24,8 +24,11 @@ Record-Route, 100 Trying, Server) in the wire style of their role's cost
 profile (``wire:``), so their links carry the modelled product's bytes.
 
 A missing role is skipped: the path is carrier -> first of sbc / proxy /
-sip_server -> ... -> agents. Addresses are ``10.<role>.0.<instance>``; every
-host uses the trunk's transport (the engine binds one transport per element).
+sip_server -> ... -> agents. Addresses are ``10.<role>.0.<instance>``. The
+carrier link uses the trunk's transport, every other link the scenario's
+inside transport (``network.internal_transport``); when they differ, each
+host of the edge role (the first of sbc / proxy) has a second address on the
+inside transport and its proxy double record-routes (RFC 5658).
 Links come from ``scenario.links`` (default plus role-pair overrides; the
 scenario's jitter standard deviation becomes the uniform jitter bound with the
 same deviation, ``sqrt(12)`` times it).
@@ -260,6 +263,8 @@ class Node:
     address: Address
     element: object = None
     profile_name: str = ""
+    inside: Address | None = None
+    """The edge role's second address, on the inside transport (None: same transport)."""
 
 
 @dataclass
@@ -335,8 +340,10 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     net = SimNetwork(env, seed=seed, default_link=link_spec(scenario, "__default__", "__none__"),
                      warmup_s=scenario.warmup_s)
     transport = scenario.trunk.transport.upper()
+    inside = scenario.inside_transport.upper()
     topo_model = scenario.topology
     enabled = set(topo_model.enabled())
+    edge_role = next((r for r in ("sbc", "proxy") if r in enabled), None) if inside != transport else None
     clock = net.clock
     timers = timers if timers is not None else TimerConfig()
     caps = Capabilities(codecs=[scenario.trunk.codec])
@@ -346,14 +353,20 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
 
     def add(name: str, role: str, index: int, profile_name: str | None, cores: int = 1,
             overload: OverloadPolicy | None = None, extra: tuple[Address, ...] = ()) -> Node:
-        address = _address(role if role in _NET else "standby", index, transport)
+        on_trunk = role == "carrier" or role == edge_role
+        address = _address(role if role in _NET else "standby", index, transport if on_trunk else inside)
+        second = _address(role, index, inside) if role == edge_role else None
+        if second is not None:
+            if second == address or second in extra:  # e.g. TCP trunk, UDP inside: same port
+                second = _address(role, index, inside, port_offset=1)
+            extra = (second, *extra)
         profile: CostProfile | TableProfile = FREE
         if profile_name:
             if profile_name not in profiles:
                 profiles[profile_name] = load_profile(profile_name)
             profile = profiles[profile_name]
         net.add_host(name, (address, *extra), cores=cores, profile=profile, overload=overload)
-        node = Node(name, role, address, profile_name=profile_name or "")
+        node = Node(name, role, address, profile_name=profile_name or "", inside=second)
         nodes.append(node)
         return node
 
@@ -365,7 +378,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
         for i in range(spec.instances):
             extra: tuple[Address, ...] = ()
             if role == "proxy" and "registrar" not in enabled:
-                extra = (_address("proxy", i, transport, REGISTRAR_PORT_OFFSET),)
+                extra = (_address("proxy", i, inside, REGISTRAR_PORT_OFFSET),)
             out.append(add(f"{role}-{i + 1}", role, i, spec.profile, spec.cores, _overload(spec.overload), extra))
         return out
 
@@ -384,16 +397,17 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
             controllers[node.name] = LossController(net.hosts[node.name], clock, target=target)
     clients: list[OcClient] = []
 
-    def attach(node: Node, entry: Callable[[bytes, Address], None], downstream: list[Node]) -> Transport:
-        """Attach ``entry`` at the node's address; the transport it sends with carries
-        the overload control of the node (as a server) and of its downstream servers."""
+    def attach(node: Node, entry: Callable[[bytes, Address], None], downstream: list[Node],
+               address: Address | None = None) -> Transport:
+        """Attach ``entry`` at the node's address (or ``address``); the transport it sends
+        with carries the overload control of the node (as a server) and of its downstream servers."""
         controlled = [n.address for n in downstream if n.name in controllers]
         client = None
         if controlled:
             client = OcClient(clock, controlled, stream(seed, f"overload-control:{node.name}"), node.name)
             clients.append(client)
             entry = client.receive(entry)
-        sent: Transport = net.attach(node.address, entry)
+        sent: Transport = net.attach(address or node.address, entry)
         if client is not None:
             sent = client.wrap(sent)  # type: ignore[assignment]
         controller = controllers.get(node.name)
@@ -415,7 +429,14 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
                               seed=next(seeds))
             if index == 0 or not sbcs:
                 proxy.gate = gate
-            proxy.transport = attach(node, proxy.on_message, nxt)
+            if node.inside is None:
+                proxy.transport = attach(node, proxy.on_message, nxt)
+            else:  # the trunk on the main address; the next hops on the inside one
+                proxy.transport = attach(node, proxy.on_message, [])
+                inside_at = node.inside
+                proxy.add_interface(inside_at, attach(
+                    node, lambda data, source, p=proxy, a=inside_at: p.on_message(data, source, a), nxt,
+                    address=inside_at))
             node.element = proxy
     topology = Topology(scenario, net, gate, transport, carrier=None, agents=None)  # type: ignore[arg-type]
     for node in servers:
@@ -452,7 +473,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     registrars: list[Address] = []
     for node in registrar_nodes or proxies:
         registrar = Registrar(clock, timers=timers, seed=next(seeds))
-        address = node.address if registrar_nodes else _address("proxy", proxies.index(node), transport,
+        address = node.address if registrar_nodes else _address("proxy", proxies.index(node), inside,
                                                                  REGISTRAR_PORT_OFFSET)
         registrar_transport = net.attach(address, lambda data, source, r=registrar, a=address:
                                          receive_bytes(r.layer, net._routes[a], data, source))

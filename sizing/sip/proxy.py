@@ -38,6 +38,13 @@ other local responses) follows ``ProxyConfig.wire``, a :class:`WireStyle`:
 the default is this engine's own text; a cost profile can declare the text
 of the server product it models, so simulated bytes on the wire match that
 product's. The style changes header text only, never routing or matching.
+
+An edge proxy can listen on a second transport (:meth:`Proxy.add_interface`:
+TLS towards a SIP trunk, UDP inside). A request leaves by the interface of
+its next hop's transport; when that is not the one it arrived on, the proxy
+record-routes twice, one URI per interface (RFC 5658 §4), and strips both
+from the Route of in-dialog requests. A URI without a transport parameter
+then means UDP (RFC 3263 §4.1, no DNS).
 """
 
 from __future__ import annotations
@@ -409,6 +416,8 @@ class _Context:
     """The request after Route preprocessing, the base of every branch's copy."""
     targets: list[tuple[URI, Address | None]]
     """Targets not tried yet (sequential forking)."""
+    inbound: Address | None = None
+    """The proxy's own address the request arrived at (None: its main address)."""
     branches: list[_Branch] = field(default_factory=list)
     final_sent: bool = False
     cancelled: bool = False
@@ -477,28 +486,68 @@ class Proxy:
         self._starting: _Branch | None = None
         self._tag_prefix = hashlib.sha1(f"tag{seed}{address}".encode()).hexdigest()[:8]
         self._tags = 0
-        self._rr = self._record_route_value()
-        self._rr_open = self._rr[:-1]  # without the closing '>', for per-request parameters
+        self._interfaces: dict[str, tuple[Address, Transport]] = {}
+        """Interfaces on other transports than ``address``'s, by transport name."""
+        self._inbound: Address | None = None
+        """The address the message being handled arrived at (None: the main one)."""
+        self._rr: dict[Address, str] = {address: self._record_route_value(address)}
 
     # -- wiring --------------------------------------------------------------------
 
-    def _record_route_value(self) -> str:
-        address = self.address
+    def add_interface(self, address: Address, transport: Transport) -> Callable[[bytes, Address], None]:
+        """Listen at ``address`` too, on another transport than the main address's; returns
+        the entry point for the bytes that arrive there (``on_message`` for that address)."""
+        if not isinstance(address, Address):
+            raise TypeError(f"Proxy interface must be an Address, got {address!r}")
+        name = address.transport
+        if name == self.address.transport or name in self._interfaces:
+            raise ValueError(f"Proxy at {self.address} already has a {name} interface")
+        self._interfaces[name] = (address, transport)
+        self._rr[address] = self._record_route_value(address)
+        return lambda data, source: self.on_message(data, source, address)
+
+    def _interface(self, dest: Address) -> tuple[Address, Transport]:
+        """The address and transport a message to ``dest`` leaves by."""
+        if self._interfaces and dest.transport != self.address.transport:
+            found = self._interfaces.get(dest.transport)
+            if found is not None:
+                return found
+        return self.address, self._transport()
+
+    def _local_transport(self, local: Address | None) -> Transport:
+        """The transport of the interface at ``local`` (None: the main address)."""
+        if local is None or local == self.address:
+            return self._transport()
+        return self._interfaces[local.transport][1]
+
+    @property
+    def _default_transport(self) -> str:
+        """The transport of a URI without one: the only one, else UDP (RFC 3263 §4.1)."""
+        return "UDP" if self._interfaces else self.address.transport
+
+    def _addresses(self) -> Iterable[Address]:
+        yield self.address
+        for address, _transport in self._interfaces.values():
+            yield address
+
+    def _record_route_value(self, address: Address) -> str:
         params: dict[str, str | None] = {}
         if address.transport != "UDP":
             params["transport"] = address.transport.lower()
         params["lr"] = None
         return str(NameAddr(URI("sip", host=address.host, port=address.port, params=params)))
 
-    def _record_route(self, request: Request) -> str:
-        """This proxy's Record-Route value for ``request`` (with its From tag if the style says so)."""
+    def _record_route(self, request: Request, address: Address | None = None) -> str:
+        """The Record-Route value of this proxy's interface at ``address`` (default: the main
+        one) for ``request``, with its From tag if the style says so."""
+        rr = self._rr[address or self.address]
         name = self.config.wire.record_route_from_tag
         tag = request.from_tag if name is not None else None
         if not tag:
-            return self._rr
+            return rr
         for char, escaped in _TAG_ESCAPES.items():
             tag = tag.replace(char, escaped)
-        return f"{self._rr_open};{name}={tag}>"
+        return f"{rr[:-1]};{name}={tag}>"
 
     def local_response(
         self,
@@ -537,9 +586,11 @@ class Proxy:
         """Client transactions in flight."""
         return sum(1 for t in self.layer if isinstance(t, ClientTransaction))
 
-    def on_message(self, data: bytes, source: Address) -> None:
-        """Handle bytes that arrived at the proxy's address from ``source``."""
-        transport = self._transport()
+    def on_message(self, data: bytes, source: Address, local: Address | None = None) -> None:
+        """Handle bytes that arrived from ``source`` at the proxy's address (or at the
+        interface ``local`` of :meth:`add_interface`)."""
+        transport = self._local_transport(local)
+        self._inbound = local
         try:
             message = parse(data)
         except ParseError:
@@ -587,7 +638,7 @@ class Proxy:
         if not targets:
             self._answer(transaction, request, 480, "Temporarily Unavailable")
             return
-        ctx = _Context(transaction, routed, targets)
+        ctx = _Context(transaction, routed, targets, self._inbound)
         self._contexts[transaction] = ctx
         self._start(ctx)
 
@@ -680,14 +731,17 @@ class Proxy:
     def _is_me(self, uri: URI | None) -> bool:
         if uri is None or uri.scheme not in ("sip", "sips") or uri.host is None:
             return False
-        address = self.address
-        port = uri.port or _DEFAULT_PORTS.get(address.transport, 5060)
-        return uri.host.lower() == address.host.lower() and port == address.port
+        host = uri.host.lower()
+        for address in self._addresses():
+            port = uri.port or _DEFAULT_PORTS.get(address.transport, 5060)
+            if host == address.host.lower() and port == address.port:
+                return True
+        return False
 
     def _mine(self, via: Via) -> bool:
-        address = self.address
+        host = via.host.lower()
         port = via.port or _DEFAULT_PORTS.get(via.transport, 5060)
-        return via.host.lower() == address.host.lower() and port == address.port
+        return any(host == address.host.lower() and port == address.port for address in self._addresses())
 
     @staticmethod
     def _loop_hash(request: Request) -> str:
@@ -731,6 +785,8 @@ class Proxy:
             routes = routes[:-1]
         if routes and self._is_me(routes[0].uri):
             headers = _drop_value(headers, "Route")
+            if self._interfaces and len(routes) > 1 and self._is_me(routes[1].uri):
+                headers = _drop_value(headers, "Route")  # the other half of a double Record-Route
         if headers is request.headers:
             headers = headers.copy()
         return Request(request.method, uri, headers, request.body)
@@ -754,14 +810,13 @@ class Proxy:
 
     # -- building a forwarded request (§16.6) ---------------------------------------------
 
-    def _forwarded(self, request: Request, uri: URI, hop: Address | None, branch: str) -> tuple[Request, Address]:
-        """The copy of ``request`` to send to target ``uri`` and where it goes."""
+    def _forwarded(self, request: Request, uri: URI, hop: Address | None, branch: str,
+                   inbound: Address | None = None) -> tuple[Request, Address]:
+        """The copy of ``request`` (arrived at ``inbound``) to send to target ``uri``, and where it goes."""
         headers = request.headers.copy()
         max_forwards = request.max_forwards
         headers.set("Max-Forwards", 70 if max_forwards is None else max(0, max_forwards - 1))
         method = request.method
-        if self.config.record_route and method in _DIALOG_METHODS and request.to_tag is None:
-            headers = _insert_first(headers, "Record-Route", self._record_route(request))
         if hop is None:
             routes = NameAddr.parse_all(headers.get_all("Route")[0]) if "Route" in headers else []
             if routes:
@@ -772,10 +827,15 @@ class Proxy:
                     headers = _drop_value(headers, "Route")
                     headers.add("Route", str(NameAddr(uri)))
                     uri = top
-                hop = uri_address(top, self.address.transport)
+                hop = uri_address(top, self._default_transport)
             else:
-                hop = uri_address(uri, self.address.transport)
-        address = self.address
+                hop = uri_address(uri, self._default_transport)
+        address = self._interface(hop)[0] if self._interfaces else self.address
+        if self.config.record_route and method in _DIALOG_METHODS and request.to_tag is None:
+            arrived = inbound or self.address
+            if arrived != address:  # RFC 5658: one Record-Route per interface, outbound on top
+                headers = _insert_first(headers, "Record-Route", self._record_route(request, arrived))
+            headers = _insert_first(headers, "Record-Route", self._record_route(request, address))
         params: dict[str, str | None] = {"branch": branch}
         if self.config.wire.via_rport:
             params["rport"] = None
@@ -806,7 +866,7 @@ class Proxy:
         request = ctx.request
         branch_id = self._branch_id(request)
         try:
-            out, dest = self._forwarded(request, uri, hop, branch_id)
+            out, dest = self._forwarded(request, uri, hop, branch_id, ctx.inbound)
         except ValueError:
             # No address to send to (e.g. a tel: target): this branch fails at once.
             via = Via(self.address.transport, self.address.host, self.address.port, {"branch": branch_id})
@@ -820,7 +880,7 @@ class Proxy:
         self.stats.requests_forwarded[out.method] += 1
         self._starting = branch
         try:
-            txn = self.layer.send_request(out, dest, self._transport())
+            txn = self.layer.send_request(out, dest, self._interface(dest)[1])
         finally:
             self._starting = None
         branch.txn = txn
@@ -947,7 +1007,7 @@ class Proxy:
             if rejection is not None:
                 status, reason, headers = rejection
                 response = self.local_response(request, status, reason, to_tag=self._new_tag(), headers=headers)
-                dest = response_destination(request, source, self._transport().reliable)
+                dest = response_destination(request, source, self._local_transport(self._inbound).reliable)
                 if self._send(response.encode(), dest):
                     self.stats.generated[status] += 1
                 return
@@ -977,13 +1037,14 @@ class Proxy:
             if not targets:
                 raise ValueError("no target")
             uri, hop = targets[0]
-            out, dest = self._forwarded(routed, uri, hop, self._stateless_branch(request))
+            out, dest = self._forwarded(routed, uri, hop, self._stateless_branch(request), self._inbound)
         except ValueError:
             if method == "ACK" or source is None:
                 self.stats.dropped += 1
                 return
             response = self.local_response(request, 480, "Temporarily Unavailable", to_tag=self._new_tag())
-            if self._send(response.encode(), response_destination(request, source, self._transport().reliable)):
+            reliable = self._local_transport(self._inbound).reliable
+            if self._send(response.encode(), response_destination(request, source, reliable)):
                 self.stats.generated[480] += 1
             return
         if self._send(out.encode(), dest):
@@ -1010,7 +1071,7 @@ class Proxy:
 
     def _send(self, data: bytes, dest: Address) -> bool:
         try:
-            self._transport().send(data, dest)
+            self._interface(dest)[1].send(data, dest)
         except TransportError:
             self.stats.dropped += 1
             return False
