@@ -392,6 +392,11 @@ class Flow:
     per_call: float
     """Flows per call: 1.0 for the basic call, 0.3 if 30 % of calls also do this."""
     messages: Mapping[str, Mapping[str, float]]
+    transport: str | None = None
+    """Transport these messages arrive over ("udp", "tcp", "tls"); None: the input's.
+    Lets one role receive part of its traffic over TLS and part over UDP (an edge
+    that terminates a TLS trunk and talks UDP inside) in one estimate, so its
+    static load is counted once."""
 
 
 @dataclass(frozen=True)
@@ -409,10 +414,11 @@ class EstimateInput:
                                  "2xx": 800, "default": 500}
     )
     transport: str = "udp"
+    """Transport of flows that name none, and of the new connections below."""
     tls_version: str = "1.3"
     tls_key: str = "rsa"
     connections_per_call: Mapping[str, float] = field(default_factory=dict)
-    """Role -> new TLS/TCP connections it accepts per call (0 = persistent)."""
+    """Role -> new `transport` connections it accepts per call (0 = persistent)."""
     resumed_fraction: float = 0.0
     codec: str | None = "PCMU"
     ptime_ms: float | None = None
@@ -449,9 +455,9 @@ def estimate(inp: EstimateInput) -> Estimate:
     offered erlangs = cps x holding time; trunk channels by Erlang B at
     `target_blocking`; every message a role receives costs `per_message_us` (exact
     key, then status class, then "default") plus `per_kbyte_us` per 1000 B of
-    message, plus TLS record crypto when `transport` is "tls"; each new
-    connection costs a full or resumed handshake; a media-anchoring role relays
-    2 streams per call (cost per relayed packet, plus `srtp_per_packet_us`
+    message, plus TLS record crypto when its flow's transport (else `transport`)
+    is "tls"; each new `transport` connection costs a full or resumed handshake;
+    a media-anchoring role relays 2 streams per call (cost per relayed packet, plus `srtp_per_packet_us`
     with SRTP).  Wire bytes come from `sizing.tls.wire_bytes` (no
     retransmissions) and RTP from `sizing.media.stream_bandwidth`.
     """
@@ -467,12 +473,16 @@ def estimate(inp: EstimateInput) -> Estimate:
     erl = inp.calls_per_second * inp.mean_holding_s
     channels = int(servers_for_blocking(erl, inp.target_blocking))
 
-    rates: dict[str, dict[str, float]] = {}
+    _transport_name(inp.transport, "transport")
+    # role -> transport -> message key -> messages/s
+    rates: dict[str, dict[str, dict[str, float]]] = {}
     for fi, flow in enumerate(inp.flows):
         if not (math.isfinite(flow.per_call) and flow.per_call >= 0):
             raise ValueError(f"flows[{fi}] ({flow.name}).per_call: must be >= 0, got {flow.per_call!r}")
+        transport = inp.transport if flow.transport is None else _transport_name(
+            flow.transport, f"flows[{fi}] ({flow.name}).transport")
         for role, msgs in flow.messages.items():
-            r = rates.setdefault(role, {})
+            r = rates.setdefault(role, {}).setdefault(transport, {})
             for key, count in msgs.items():
                 if not (math.isfinite(count) and count >= 0):
                     raise ValueError(f"flows[{fi}] ({flow.name}).messages[{role}][{key}]: "
@@ -492,16 +502,17 @@ def estimate(inp: EstimateInput) -> Estimate:
         tls_cost = tls_model.TlsCost.from_profile(
             _mapping(profile.get("tls", {}), f"{where}.tls"), f"{where}.tls")
         us, wire, total = 0.0, 0.0, 0.0
-        for key, rate in rates.get(role, {}).items():
-            size = _lookup(inp.message_bytes, key, "message_bytes")
-            cost = _number(_lookup(per_msg, key, f"{where}.per_message_us"),
-                           f"{where}.per_message_us[{key}]")
-            w = tls_model.wire_bytes(int(size), inp.transport, net=net)  # type: ignore[arg-type]
-            us += rate * (cost + per_kb * size / 1000.0)
-            if inp.transport == "tls":
-                us += rate * tls_cost.bulk_us(w.stream)
-            wire += rate * w.total
-            total += rate
+        for transport, by_key in rates.get(role, {}).items():
+            for key, rate in by_key.items():
+                size = _lookup(inp.message_bytes, key, "message_bytes")
+                cost = _number(_lookup(per_msg, key, f"{where}.per_message_us"),
+                               f"{where}.per_message_us[{key}]")
+                w = tls_model.wire_bytes(int(size), transport, net=net)  # type: ignore[arg-type]
+                us += rate * (cost + per_kb * size / 1000.0)
+                if transport == "tls":
+                    us += rate * tls_cost.bulk_us(w.stream)
+                wire += rate * w.total
+                total += rate
         conns = inp.calls_per_second * float(inp.connections_per_call.get(role, 0.0))
         if conns and inp.transport != "udp":
             setup = tls_model.connection_setup(
@@ -541,6 +552,12 @@ def _media_stream(inp: EstimateInput):  # type: ignore[no-untyped-def]
 
     return stream_bandwidth(inp.codec, ptime_ms=inp.ptime_ms, l2=inp.l2, srtp=inp.srtp,
                             ip_version=inp.ip_version)
+
+
+def _transport_name(value: object, where: str) -> str:
+    if value not in ("udp", "tcp", "tls"):
+        raise ValueError(f"{where}: must be 'udp', 'tcp' or 'tls', got {value!r}")
+    return str(value)
 
 
 def _lookup(table: Mapping[str, object], key: str, where: str) -> object:

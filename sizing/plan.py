@@ -9,10 +9,13 @@ Theory of operation
    messages are those on its links; :func:`sizing.analytic.estimate` turns them
    into busy cores with the role's cost profile.  Media relayed by the SBC,
    played by the media server and received by the recorder is added per
-   packet.  Per host, CPU p95 over 1-s samples is approximated as the mean plus
-   1.645 standard deviations of a Poisson count of messages (each costing the
-   mean cost); the fewest hosts (of the scenario's core count) whose p95 meets
-   the role's target is the first answer.  With ``cores_options`` (candidate
+   packet.  Messages on the carrier's link use the trunk's transport, all
+   others the inside one (:func:`_transport`): TLS costs apply per message on
+   TLS links only, connection churn to the edge role's trunk side.  Per host,
+   CPU p95 over 1-s samples is approximated as the mean plus 1.645 standard
+   deviations of a Poisson count of messages (each costing the mean cost); the
+   fewest hosts (of the scenario's core count) whose p95 meets the role's
+   target is the first answer.  With ``cores_options`` (candidate
    host sizes) each role instead gets the (cores per host, hosts) pair with the
    fewest total cores meeting its target and host floor, ties going to fewer
    hosts (:func:`choose_host_size`).  Trunk channels are the Erlang B
@@ -183,8 +186,10 @@ def _message_bytes(scenario: Scenario) -> dict[str, int]:
 
 
 def _transport(scenario: Scenario, link: tuple[str, str]) -> str:
-    """Every host uses the trunk's transport (as the simulator's topology does)."""
-    return scenario.trunk.transport
+    """Signalling transport of a link: the trunk's on the carrier's link, the inside
+    transport (``network.internal_transport`` resolved) between the contact centre's
+    own hosts, agents and endpoints; the edge role terminates the trunk's."""
+    return scenario.trunk.transport if "carrier" in link else scenario.inside_transport
 
 
 @dataclass(frozen=True)
@@ -319,29 +324,34 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     net = tls_model.NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2)
     trunk = scenario.trunk
 
-    # Role CPU through analytic.estimate: one estimate per role, the edge role
-    # with the trunk's transport and its connection churn.
+    # Role CPU through analytic.estimate: one estimate per role (its static load
+    # counted once), its messages split by the transport of the link they arrive
+    # on: the edge role (on the carrier's link) gets its trunk side over the
+    # trunk's transport, with the trunk's connection churn; everything else
+    # arrives over the inside transport.
     estimates = []
     busy: dict[str, float] = {}
     msgs: dict[str, float] = {}
     for role in enabled:
-        counts: dict[str, float] = {}  # messages the role receives per call
+        counts: dict[str, dict[str, float]] = {}  # transport -> messages received per call
         edge = False
         for link, c in per_link.items():
             if role in link:
-                _add(counts, _received(c, upstream=role == link[0]))
+                _add(counts.setdefault(_transport(scenario, link), {}),
+                     _received(c, upstream=role == link[0]))
                 edge = edge or "carrier" in link
-        transport = trunk.transport
-        flows = [analytic.Flow("calls", 1.0, {role: counts})]
+        flows = [analytic.Flow("calls", 1.0, {role: c}, transport=tr)
+                 for tr, c in counts.items()] or [analytic.Flow("calls", 1.0, {role: {}})]
         if role == reg and background:
             flows.append(analytic.Flow("registrations", 1.0,
-                                       {role: {k: v / cps for k, v in background.items()}}))
+                                       {role: {k: v / cps for k, v in background.items()}},
+                                       transport=scenario.inside_transport))
         conns = {role: 1.0 / trunk.calls_per_connection} \
-            if edge and transport != "udp" and trunk.calls_per_connection else {}
+            if edge and trunk.transport != "udp" and trunk.calls_per_connection else {}
         est = analytic.estimate(analytic.EstimateInput(
             calls_per_second=cps, mean_holding_s=holding, flows=tuple(flows),
             cost_profiles={role: profiles[role].to_mapping()}, message_bytes=sizes,
-            transport=transport, tls_version=trunk.tls_version, tls_key=trunk.tls_key,
+            transport=trunk.transport, tls_version=trunk.tls_version, tls_key=trunk.tls_key,
             connections_per_call=conns, resumed_fraction=trunk.tls_resumed_share,
             codec=trunk.codec, ptime_ms=trunk.ptime_ms, srtp=trunk.srtp,
             l2=scenario.network.l2, ip_version=scenario.network.ip_version,

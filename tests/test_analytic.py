@@ -215,6 +215,32 @@ def test_estimate_tls_handshakes_add_cpu():
     assert est.cpu_cores["proxy"] == pytest.approx(70 * 50e-6 + 10 * 600e-6)
 
 
+def test_estimate_flow_transport_charges_tls_only_on_its_flow():
+    # One role, requests arriving over TLS and responses over UDP: one static
+    # load, record crypto on the TLS flow's bytes only, wire bytes per transport.
+    tls_cost = {"per_kbyte_us": 40.0}
+    profile = _profile(static_core_fraction=0.1, tls=tls_cost)
+    requests = {"INVITE": 1, "ACK": 1, "BYE": 1}
+    responses = {"1xx": 2, "2xx": 2}
+    mixed = an.estimate(_input(cost_profiles={"proxy": profile}, flows=(
+        an.Flow("trunk side", 1.0, {"proxy": requests}, transport="tls"),
+        an.Flow("inside", 1.0, {"proxy": responses}))))
+    tls_part = an.estimate(_input(cost_profiles={"proxy": profile}, transport="tls",
+                                  flows=(an.Flow("trunk side", 1.0, {"proxy": requests}),)))
+    udp_part = an.estimate(_input(cost_profiles={"proxy": profile},
+                                  flows=(an.Flow("inside", 1.0, {"proxy": responses}),)))
+    assert mixed.cpu_cores["proxy"] == pytest.approx(
+        tls_part.cpu_cores["proxy"] + udp_part.cpu_cores["proxy"] - 0.1)
+    assert mixed.signalling_mbps["proxy"] == pytest.approx(
+        tls_part.signalling_mbps["proxy"] + udp_part.signalling_mbps["proxy"])
+
+
+def test_estimate_unknown_flow_transport_named():
+    with pytest.raises(ValueError, match=r"flows\[0\] \(basic\)\.transport.*'sctp'"):
+        an.estimate(_input(flows=(an.Flow("basic", 1.0, {"proxy": {"INVITE": 1}},
+                                          transport="sctp"),)))
+
+
 def test_estimate_missing_profile_named():
     with pytest.raises(ValueError, match="no profile for role 'proxy'"):
         an.estimate(_input(cost_profiles={}))
