@@ -126,6 +126,9 @@ def load_measurements(paths: Sequence[str | Path]) -> pd.DataFrame:
         for col in ("target", "software", "cpu_model", "timestamp", "driver"):
             if col in frame.columns:
                 out[col] = frame[col]
+        # repeated steps are steps of one connection mode (files before the column: shared)
+        out["connections"] = frame["connections"].replace("", "shared") if "connections" in frame.columns \
+            else "shared"
         out["source_file"] = str(path)
         out["source_row"] = frame.index + 1
         frames.append(out)
@@ -134,6 +137,8 @@ def load_measurements(paths: Sequence[str | Path]) -> pd.DataFrame:
     combined = pd.concat(frames, ignore_index=True)
     kind_cols = [c for c in combined.columns if c.startswith(("messages_in_", "messages_out_"))]
     combined[kind_cols] = combined[kind_cols].fillna(0)
+    tls_cols = [c for c in TLS_TERMS if c in combined.columns]
+    combined[tls_cols] = combined[tls_cols].fillna(0)  # a file without them: none counted
     return combined
 
 
@@ -331,7 +336,8 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
 
 
 def _spread(valid: pd.DataFrame, y: np.ndarray, residual: np.ndarray) -> tuple[pd.DataFrame, float, str]:
-    groups = (valid.assign(cpu=y).groupby(["flow", "rate_cps"])["cpu"]
+    keys = ["flow", "rate_cps"] + (["connections"] if "connections" in valid else [])
+    groups = (valid.assign(cpu=y).groupby(keys)["cpu"]
               .agg(n="count", mean="mean", std="std").reset_index())
     groups = groups[groups["n"] >= 2].copy()
     groups["relative_spread"] = groups["std"] / groups["mean"]

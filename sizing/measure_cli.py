@@ -49,6 +49,9 @@ def add_measure_commands(app: typer.Typer) -> None:
         cafile: Annotated[Path | None, typer.Option(help="Load driver, tls: CA to verify the target by.")] = None,
         insecure: Annotated[bool, typer.Option(help="Load driver, tls: do not verify the target.")] = False,
         tls_version: Annotated[str | None, typer.Option(help="Load driver, tls: force 1.2 or 1.3.")] = None,
+        connections: Annotated[str, typer.Option(
+            help="Load driver, tcp/tls: shared (one connection) or per-call (a new connection and "
+                 "full TLS handshake per call, to fit handshake cost).")] = "shared",
     ) -> None:
         """Drive load at each rate against a real SIP server and sample the server's CPU."""
         import shutil
@@ -93,7 +96,7 @@ def add_measure_commands(app: typer.Typer) -> None:
                 repeat=repeat, tshark=tshark_path, max_retrans_ratio=max_retrans_ratio,
                 max_failed_ratio=max_failed_ratio,
                 pause_ms=pause_ms, software=software, driver=driver, cafile=cafile,
-                insecure=insecure, tls_version=tls_version,
+                insecure=insecure, tls_version=tls_version, connections=connections,
             )
         except ValueError as exc:
             fail(str(exc).replace("unknown flow", "--flow: unknown flow"))
@@ -146,6 +149,7 @@ def add_measure_commands(app: typer.Typer) -> None:
             profile = cal.profile.model_copy(update={"source": source})
         except CalibrationError as exc:
             fail(str(exc))
+        profile = _keep_wire_style(profile, target)
         for warning in cal.warnings:
             typer.echo(f"sizing: warning: {warning}", err=True)
         if cal.rows_ignored:
@@ -164,8 +168,29 @@ def add_measure_commands(app: typer.Typer) -> None:
         for kind, cost in profile.per_message_us.items():
             typer.echo(f"per_message_us[{kind}] {cal.display(cost):g} {spread}")
         typer.echo(f"per_kbyte_us {cal.display(profile.per_kbyte_us):g}")
+        for key, value in cal.terms.items():
+            if key.startswith("tls.") and key != "tls.per_kbyte_us":
+                typer.echo(f"{key} {cal.display(value):g} {spread}")
         if plot:
             png = target.with_suffix(".png")
             plot_fit(cal).savefig(png, dpi=120)
             typer.echo(f"wrote {png}")
         typer.echo(f"wrote {target}")
+
+
+def _keep_wire_style(profile, target: Path):  # type: ignore[no-untyped-def]
+    """The fitted profile with the ``wire:`` block of the profile it replaces at ``target``:
+    CPU steps do not measure header text, so a refit must not drop what a capture found."""
+    from sizing.profile import ProfileError, load_profile
+
+    if profile.wire is not None or not target.exists():
+        return profile
+    try:
+        old = load_profile(target)
+    except ProfileError:
+        return profile
+    if old.wire is None:
+        return profile
+    said = [line for line in old.source.splitlines() if line.strip().startswith("wire:")]
+    why = said[0].strip() if said else "wire: from the profile this fit replaced"
+    return profile.model_copy(update={"wire": old.wire, "source": f"{profile.source}\n{why} (kept on refit)"})

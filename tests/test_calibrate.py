@@ -144,3 +144,54 @@ def test_written_profile_loads_and_round_trips(tmp_path: Path) -> None:
     assert loaded == cal.profile
     assert loaded.estimate is False and "tls:" not in path.read_text()
     assert not list(path.parent.glob(".*.tmp"))
+
+
+def _tls_campaign(handshake_us: float = 1700.0) -> pd.DataFrame:
+    """Basic calls over TLS (6 messages received per call at 190 µs, static 0.015 core), each
+    rate measured twice on one shared connection and twice with a full handshake per call."""
+    rows = []
+    for connections in ("shared", "per-call"):
+        for rate in (10.0, 20.0, 40.0):
+            for factor in (0.97, 1.03):
+                calls = rate * 8
+                handshakes = calls if connections == "per-call" else 1
+                cpu = 0.015 * 8 + calls * 6 * 190e-6 + handshakes * handshake_us * 1e-6
+                rows.append({"flow": "basic-call", "rate_cps": rate, "duration_s": 8.0,
+                             "connections": connections, "messages_in_INVITE": calls,
+                             "messages_in_ACK": calls, "messages_in_BYE": calls,
+                             "messages_in_1xx": calls, "messages_in_2xx": 2 * calls,
+                             "cpu_seconds": cpu * factor, "tls_handshakes_full": handshakes,
+                             "target": "tls:127.0.0.1:5061", "valid": True})
+    return pd.DataFrame(rows)
+
+
+def test_per_call_connections_separate_the_handshake_cost(tmp_path: Path) -> None:
+    cal = fit_profile(load_measurements([as_csv(_tls_campaign(), tmp_path)]), "t")
+    assert cal.terms["tls.handshake_full_us"] == pytest.approx(1700.0, rel=0.1)
+    assert cal.profile.per_message_us["default"] == pytest.approx(190.0, rel=0.1)
+    # repeats are grouped by connection mode: their spread is the 3 % put in, not the
+    # factor of two between a shared and a per-call step at one rate
+    assert set(cal.spread["connections"]) == {"shared", "per-call"}
+    assert cal.relative_spread == pytest.approx(0.03 * np.sqrt(2), rel=0.05)
+
+
+def test_files_without_handshake_columns_count_none(tmp_path: Path) -> None:
+    old = _tls_campaign().drop(columns=["connections", "tls_handshakes_full"]).iloc[:6]
+    new = _tls_campaign().iloc[6:]
+    frame = load_measurements([as_csv(old, tmp_path, "old.csv"), as_csv(new, tmp_path, "new.csv")])
+    assert list(frame["tls_handshakes_full"].iloc[:6]) == [0] * 6
+    assert set(frame["connections"].iloc[:6]) == {"shared"}
+
+
+def test_refit_keeps_the_wire_style_of_the_profile_it_replaces(tmp_path: Path) -> None:
+    from sizing.cli import main
+
+    target = tmp_path / "kamailio.yaml"
+    old = load_profile("kamailio-5.6-stateful-proxy-udp")
+    assert old.wire is not None
+    write_profile(old, target)
+    csv = as_csv(_tls_campaign(), tmp_path)
+    assert main(["calibrate", str(csv), "--name", "kamailio", "--out", str(target)]) == 0
+    refit = load_profile(target)
+    assert refit.wire == old.wire and "(kept on refit)" in refit.source
+    assert refit.tls.handshake_full_us == pytest.approx(1700.0, rel=0.1)

@@ -56,12 +56,12 @@ __all__ = [
 
 #: Columns every row has, in order; per-kind message columns follow ``messages_out``.
 BASE_COLUMNS = (
-    "flow", "rate_cps", "repeat", "duration_s", "calls_attempted", "calls_ok", "calls_failed",
+    "flow", "rate_cps", "repeat", "duration_s", "connections", "calls_attempted", "calls_ok", "calls_failed",
     "retransmissions", "retrans_ratio", "response_time_ms", "messages_in", "messages_out",
 )
 TAIL_COLUMNS = (
     "bytes_in", "bytes_out", "bytes", "bytes_source", "cpu_seconds", "cpu_per_call_us",
-    "cpu_core_fraction", "rss_mb", "tls_handshakes", "valid", "reason", "timestamp", "cpu_model",
+    "cpu_core_fraction", "rss_mb", "tls_handshakes_full", "tls_handshakes_resumed", "valid", "reason", "timestamp", "cpu_model",
     "target", "driver", "software",
 )
 DRIVERS = ("sipp", "load")
@@ -114,6 +114,9 @@ class MeasureConfig:
     insecure: bool = False
     tls_version: str | None = None
     """TLS settings of the load driver (see ``sizing load``)."""
+    connections: str = "shared"
+    """Load driver over TCP/TLS: one connection for every call, or a new one ``per-call``
+    (a full TLS handshake each: what ``sizing calibrate`` fits handshake cost from)."""
 
     def __post_init__(self) -> None:
         if self.driver is None:
@@ -123,6 +126,8 @@ class MeasureConfig:
         if self.driver == "sipp" and self.target.transport not in ("UDP", "TCP"):
             raise ValueError(f"--target: SIPp drives udp or tcp here, not {self.target.transport.lower()} "
                              "(use --driver load)")
+        if self.connections != "shared" and (self.driver != "load" or self.target.transport == "UDP"):
+            raise ValueError(f"--connections {self.connections}: needs the load driver and a tcp: or tls: target")
         if self.driver == "load" and self.flow.name not in ("basic-call", "register", "options"):
             raise ValueError(f"--flow: the load driver runs basic-call, register or options, not {self.flow.name}")
         if self.uas_behind is not None:
@@ -390,7 +395,8 @@ def _load_step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: in
         load = LoadConfig(target=Addr(config.target.transport, config.target.host, config.target.port),
                           rate=rate, duration_s=config.duration_s, flow=config.flow.name,
                           hold_s=pause / 1000, request_uri=uri, cafile=config.cafile,
-                          insecure=config.insecure, tls_version=config.tls_version)
+                          insecure=config.insecure, tls_version=config.tls_version,
+                          connections=config.connections)
     except LoadError as exc:
         raise MeasureError(str(exc)) from None
     try:
@@ -421,14 +427,14 @@ def _load_step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: in
     stats = SippStats(calls_created=summary.attempted, calls_ok=summary.ok,
                       calls_failed=summary.calls_failed, retransmissions=summary.retransmissions,
                       response_time_ms=sum(times) / len(times) if times else 0.0)
-    handshakes = sum(summary.handshakes.values()) if summary.handshakes else None
+    handshakes = summary.handshakes or None
     return _row(config, rate, repeat, calls, stats, retrans, tally, sip_bytes, cpu1 - cpu0,
                 wall1 - wall0, rss, software or tally.server_header, handshakes)
 
 
 def _row(config: MeasureConfig, rate: float, repeat: int, calls: int, stats, retrans: int,
          tally: MessageTally, sip_bytes: int | None, cpu: float, wall: float, rss: int,
-         software: str, tls_handshakes: int | None = None) -> dict:
+         software: str, tls_handshakes: dict[str, int] | None = None) -> dict:
     sent = sum(tally.sent.values())
     ratio = retrans / sent if sent else 0.0
     reasons = []
@@ -443,6 +449,7 @@ def _row(config: MeasureConfig, rate: float, repeat: int, calls: int, stats, ret
         reasons.append(f"only {stats.calls_ok + stats.calls_failed} of {calls} calls ended")
     row: dict = {
         "flow": config.flow.name, "rate_cps": rate, "repeat": repeat, "duration_s": round(wall, 3),
+        "connections": config.connections,
         "calls_attempted": stats.calls_created, "calls_ok": stats.calls_ok,
         "calls_failed": stats.calls_failed, "retransmissions": retrans,
         "retrans_ratio": round(ratio, 5), "response_time_ms": round(stats.response_time_ms, 3),
@@ -459,7 +466,8 @@ def _row(config: MeasureConfig, rate: float, repeat: int, calls: int, stats, ret
         "cpu_per_call_us": round(cpu / stats.calls_ok * 1e6, 1) if stats.calls_ok else float("nan"),
         "cpu_core_fraction": round(cpu / wall, 5) if wall > 0 else float("nan"),
         "rss_mb": round(rss / 2**20, 2),
-        "tls_handshakes": tls_handshakes if tls_handshakes is not None else "",
+        "tls_handshakes_full": tls_handshakes.get("full", 0) if tls_handshakes is not None else "",
+        "tls_handshakes_resumed": tls_handshakes.get("resumed", 0) if tls_handshakes is not None else "",
         "valid": not reasons, "reason": "; ".join(reasons),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu_model": cpu_model(), "target": f"{config.target.transport.lower()}:"
