@@ -168,8 +168,8 @@ class Conferences:
         if status < 200:
             return
         if leg in conf.offers:  # a retransmitted 2xx: repeat the ACK once sent
-            if status < 300 and leg in conf.pairs and leg.ack_data is not None and leg.ack_dest is not None:
-                self._raw_send(leg.ack_data, leg.ack_dest)
+            if status < 300 and leg in conf.pairs:
+                self._repeat_ack(leg)
             return
         conf.offers.add(leg)
         assert leg.dialog is not None and client is not None

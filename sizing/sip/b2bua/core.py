@@ -35,15 +35,14 @@ version across re-connects (RFC 3264 §8), so A sees one session.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable
 
-from ..checks import UasPolicy, check_request
+from ..checks import UasPolicy
 from ..dialog import Dialog, DialogId, DialogSet, uri_address
+from ..element import Element
 from ..errors import HeaderError
 from ..headers import NameAddr
-from ..interfaces import Address, Clock, TimerConfig, Transport, TransportError
-from ..loopback import LoopbackNetwork, ReceiveStats, receive_bytes
+from ..interfaces import Address, Clock, TimerConfig, Transport
 from ..message import Headers, Request, Response
 from ..sdp import Origin, SdpError, SessionDescription
 from ..transaction import (
@@ -51,7 +50,6 @@ from ..transaction import (
     ServerInviteTransaction,
     ServerTransaction,
     Transaction,
-    TransactionLayer,
     build_cancel,
 )
 from ..uri import URI
@@ -68,13 +66,21 @@ _RELAYED = frozenset({"INVITE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "NOTIFY"
 Handler = Callable[[ClientTransaction | None, Response], None]
 
 
-class B2BUA(Features, Transfers, Conferences):
+class B2BUA(Features, Transfers, Conferences, Element):
     """A back-to-back user agent on one local address: the contact centre's SIP Server.
 
     ``routing`` picks leg B per inbound INVITE (a :class:`RoutingPolicy`, a
     callable ``request -> Target | Reject | None``, or one fixed target).
-    ``on_call(call)`` is told of each new :class:`BridgedCall`.
+    ``on_call(call)`` is told of each new :class:`BridgedCall`. The wiring it
+    shares with the UA (transport, client transactions, ACK and 2xx
+    retransmission) comes from :class:`~sizing.sip.element.Element`.
     """
+
+    kind = "B2BUA"
+    _tag = Element._new_tag  # the older name of the tag generator, which subclasses call
+    _dialogs: dict[DialogId, Leg]
+    _invites: dict[ServerInviteTransaction, BridgedCall]
+    _handlers: dict[ClientTransaction, Handler]
 
     def __init__(
         self,
@@ -87,86 +93,34 @@ class B2BUA(Features, Transfers, Conferences):
         timers: TimerConfig | None = None,
         seed: int = 0,
     ) -> None:
-        self.clock = clock
-        self.local = local
         self.routing = as_policy(routing)
-        self.transport = transport
         self.config = config if config is not None else B2BUAConfig()
         self.timers = timers if timers is not None else TimerConfig()
-        self.layer = TransactionLayer(clock, self, self.timers, seed=seed)
+        super().__init__(clock, local, user=self.config.user, transport=transport, timers=self.timers, seed=seed)
         self.stats = B2BUAStats()
-        self.receive_stats = ReceiveStats()
         self.uas_policy = UasPolicy(body_types=(SDP, "message/sipfrag", "application/dtmf-relay"))
         self.on_call: Callable[[BridgedCall], object] | None = None
         self.calls: dict[BridgedCall, None] = {}  # calls not yet ended, oldest first (O(1) removal)
         """Calls not yet ended (bridged, ringing or transferring)."""
-        self._rng = random.Random(seed)
-        params = "" if local.transport == "UDP" else f";transport={local.transport.lower()}"
-        self.contact = URI.parse(f"sip:{self.config.user}@{local.host}:{local.port}{params}")
         self._number = 0
-        self._legs: dict[DialogId, Leg] = {}
-        self._invites: dict[ServerInviteTransaction, BridgedCall] = {}
-        self._handlers: dict[ClientTransaction, tuple[Leg | None, Handler]] = {}
-        self._sending: tuple[Leg | None, Handler] | None = None
 
-    # -- wiring --------------------------------------------------------------------------
-
-    def connect(self, network: LoopbackNetwork, *, reliable: bool | None = None) -> Transport:
-        """Attach to a loopback network and use that transport."""
-        self.transport = network.attach(self.local, self.datagram_received, reliable=reliable)
-        return self.transport
-
-    def datagram_received(self, data: bytes, source: Address) -> None:
-        """Bytes from the network (a datagram or one framed stream message)."""
-        receive_bytes(self.layer, self._transport(), data, source, self.receive_stats)
-
-    def _transport(self) -> Transport:
-        if self.transport is None:
-            raise RuntimeError(f"B2BUA {self.local}: no transport; call connect() or set .transport")
-        return self.transport
+    @property
+    def _legs(self) -> dict[DialogId, Leg]:
+        """The legs by dialog id (the element's dialog table)."""
+        return self._dialogs
 
     @property
     def bridged(self) -> int:
         """Calls bridged right now (answered and not ended)."""
         return sum(1 for c in self.calls if c.state == "bridged")
 
-    # -- identifiers and sending --------------------------------------------------------------
+    # -- sending -----------------------------------------------------------------------------
 
-    def _tag(self) -> str:
-        return f"{self._rng.getrandbits(48):012x}"
+    def _send(self, request: Request, dest: Address, handler: Handler) -> None:
+        self._start_client(request, dest, handler)
 
-    def _call_id(self) -> str:
-        return f"{self._rng.getrandbits(64):016x}@{self.local.host}"
-
-    def _via(self) -> str:
-        local = self.local
-        return f"SIP/2.0/{local.transport} {local.host}:{local.port};branch={self.layer.new_branch()}"
-
-    def _send(self, request: Request, dest: Address, leg: Leg | None, handler: Handler) -> None:
-        self._sending = (leg, handler)
-        try:
-            txn = self.layer.send_request(request, dest, self._transport())
-        finally:
-            self._sending = None
-        if not txn.terminated:
-            self._handlers[txn] = (leg, handler)
-
-    def _raw_send(self, data: bytes, dest: Address) -> None:
-        try:
-            self._transport().send(data, dest)
-        except TransportError:
-            self.layer.stats.transport_errors += 1
-
-    def _respond(
-        self, txn: ServerTransaction, request: Request, status: int, *, reason: str | None = None,
-        to_tag: str | None = None, headers: Iterable[tuple[str, object]] = (), body: bytes = b"",
-        content_type: str | None = None,
-    ) -> Response:
-        response = request.create_response(status, reason, to_tag=to_tag, headers=headers, body=body)
-        if body and content_type:
-            response.headers.set("Content-Type", content_type)
-        txn.respond(response)
-        return response
+    def _deliver(self, entry: Handler, transaction: Transaction | None, response: Response) -> None:
+        entry(transaction, response)  # type: ignore[arg-type]
 
     def _in_dialog(
         self, leg: Leg, method: str, handler: Handler | None = None, *,
@@ -176,8 +130,7 @@ class B2BUA(Features, Transfers, Conferences):
         assert dialog is not None
         request = dialog.create_request(method, self._via(), headers=list(headers), body=body,
                                         content_type=content_type)
-        dest = uri_address(dialog.next_hop(), self.local.transport)
-        self._send(request, dest, leg, handler or self._ignore)
+        self._send(request, self._next_hop(dialog), handler or self._ignore)
         return request
 
     def _ignore(self, txn: ClientTransaction | None, response: Response) -> None:
@@ -185,13 +138,13 @@ class B2BUA(Features, Transfers, Conferences):
 
     def _register(self, leg: Leg, dialog: Dialog) -> None:
         leg.dialog = dialog
-        self._legs[dialog.id] = leg
+        self._dialogs[dialog.id] = leg
 
     def _unregister(self, leg: Leg) -> None:
         dialogs = list(leg.dialog_set.dialogs.values()) if leg.dialog_set is not None else []
         for dialog in [*dialogs, leg.dialog]:
-            if dialog is not None and self._legs.get(dialog.id) is leg:
-                del self._legs[dialog.id]
+            if dialog is not None and self._dialogs.get(dialog.id) is leg:
+                del self._dialogs[dialog.id]
 
     def _forget(self, leg: Leg) -> None:
         """The leg is over: its dialog ends, its timers stop, requests for it get 481."""
@@ -233,10 +186,7 @@ class B2BUA(Features, Transfers, Conferences):
             self._ack_received(request)
             return
         assert isinstance(transaction, ServerTransaction)
-        rejection = check_request(request, self.uas_policy)
-        if rejection is not None:
-            to_tag = self._tag() if request.to_tag is None else None
-            transaction.respond(rejection.response_to(request, to_tag=to_tag))
+        if self._rejected(transaction, request):
             return
         if method == "CANCEL":
             self._cancel_received(transaction, request)
@@ -245,41 +195,12 @@ class B2BUA(Features, Transfers, Conferences):
         elif method == "INVITE":
             self._new_call(transaction, request)  # type: ignore[arg-type]
         elif method == "OPTIONS":
-            self._respond(transaction, request, 200, to_tag=self._tag(),
+            self._respond(transaction, request, 200, to_tag=self._new_tag(),
                           headers=[("Allow", ALLOW), ("Accept", SDP)])
         elif method in ("BYE", "UPDATE", "INFO", "REFER", "NOTIFY", "PRACK"):
-            self._respond(transaction, request, 481, to_tag=self._tag())
+            self._respond(transaction, request, 481, to_tag=self._new_tag())
         else:
-            self._respond(transaction, request, 405, to_tag=self._tag(), headers=[("Allow", ALLOW)])
-
-    def response_received(self, transaction: Transaction | None, response: Response) -> None:
-        entry = self._handlers.get(transaction) if transaction is not None else None  # type: ignore[arg-type]
-        if entry is None and transaction is not None and self._sending is not None:
-            entry = self._sending
-        if entry is not None:
-            entry[1](transaction, response)  # type: ignore[arg-type]
-            return
-        cseq = response.cseq
-        if 200 <= response.status < 300 and cseq is not None and cseq.method == "INVITE":
-            # A 2xx retransmission after the transaction ended: repeat our ACK (§13.2.2.4).
-            leg = self._legs.get((response.call_id or "", response.from_tag or "", response.to_tag or ""))
-            if leg is not None and leg.ack_data is not None and leg.ack_dest is not None:
-                self._raw_send(leg.ack_data, leg.ack_dest)
-
-    def transaction_timeout(self, transaction: Transaction) -> None:
-        entry = self._handlers.get(transaction)  # type: ignore[arg-type]
-        if entry is not None:
-            entry[1](transaction, transaction.request.create_response(408, "Request Timeout"))  # type: ignore[arg-type]
-
-    def transport_error(self, transaction: Transaction, error: TransportError) -> None:
-        entry = self._handlers.get(transaction) or self._sending  # type: ignore[arg-type]
-        if entry is not None and isinstance(transaction, ClientTransaction):
-            entry[1](transaction, transaction.request.create_response(503, "Service Unavailable"))
-
-    def transaction_terminated(self, transaction: Transaction) -> None:
-        self._handlers.pop(transaction, None)  # type: ignore[arg-type]
-        if isinstance(transaction, ServerInviteTransaction):
-            self._invites.pop(transaction, None)
+            self._respond(transaction, request, 405, to_tag=self._new_tag(), headers=[("Allow", ALLOW)])
 
     # -- a new inbound call -----------------------------------------------------------------
 
@@ -289,7 +210,7 @@ class B2BUA(Features, Transfers, Conferences):
         call = BridgedCall(self._number, request)
         a = call.a
         a.server_txn = txn
-        tag = self._tag()
+        tag = self._new_tag()
         try:
             self._register(a, Dialog.from_request(request, tag, self.contact))
         except (ValueError, HeaderError) as exc:
@@ -338,9 +259,9 @@ class B2BUA(Features, Transfers, Conferences):
         out.add("Max-Forwards", str(max(hops - 1, 0) if hops is not None and first else 70))
         sender = inbound.from_
         if sender is not None and sender.uri is not None:
-            from_ = str(NameAddr(sender.uri, sender.display_name, {"tag": self._tag()}))
+            from_ = str(NameAddr(sender.uri, sender.display_name, {"tag": self._new_tag()}))
         else:
-            from_ = f"<{self.contact}>;tag={self._tag()}"
+            from_ = f"<{self.contact}>;tag={self._new_tag()}"
         receiver = inbound.to
         if first and receiver is not None and receiver.uri is not None:
             to = str(NameAddr(receiver.uri, receiver.display_name, {}))
@@ -348,7 +269,7 @@ class B2BUA(Features, Transfers, Conferences):
             to = f"<{target.uri}>"
         out.add("From", from_)
         out.add("To", to)
-        out.add("Call-ID", self._call_id())
+        out.add("Call-ID", self._new_call_id())
         out.add("CSeq", "1 INVITE")
         out.add("Contact", f"<{self.contact}>")
         out.add("Allow", ALLOW)
@@ -363,7 +284,7 @@ class B2BUA(Features, Transfers, Conferences):
         call.legs.append(leg)
         self.stats.legs_created[role] += 1
         call.events.append((self.clock.now(), f"{role} leg to {target.uri}"))
-        self._send(request, leg.dest, leg, lambda txn, response: self._leg_response(leg, response))
+        self._send(request, leg.dest, lambda txn, response: self._leg_response(leg, response))
         return leg
 
     # -- responses on an outbound leg ------------------------------------------------------
@@ -402,9 +323,9 @@ class B2BUA(Features, Transfers, Conferences):
         if dialog is None:
             return  # a 2xx without To tag or Contact creates no dialog (§12.1.2)
         if leg.state is LegState.CONFIRMED or leg.state is LegState.ENDED:
-            if dialog is leg.dialog and leg.ack_data is not None and leg.ack_dest is not None:
-                self._raw_send(leg.ack_data, leg.ack_dest)
-            elif dialog is not leg.dialog:
+            if dialog is leg.dialog:
+                self._repeat_ack(leg)
+            else:
                 self._ack_and_bye(dialog)  # another fork answered too
             return
         for other in leg.dialog_set.early_dialogs():
@@ -426,26 +347,22 @@ class B2BUA(Features, Transfers, Conferences):
     def _send_ack(self, leg: Leg, body: bytes = b"", content_type: str | None = None) -> None:
         dialog = leg.dialog
         assert dialog is not None
-        ack = dialog.create_request("ACK", self._via(), body=body,
-                                    content_type=(content_type or SDP) if body else None)
-        leg.ack_data = ack.encode()
-        leg.ack_dest = uri_address(dialog.next_hop(), self.local.transport)
+        leg.ack_data, leg.ack_dest = self._build_ack(dialog, body, content_type or SDP)
         self._raw_send(leg.ack_data, leg.ack_dest)
 
     def _ack_and_bye(self, dialog: Dialog) -> None:
-        ack = dialog.create_request("ACK", self._via())
-        dest = uri_address(dialog.next_hop(), self.local.transport)
-        self._raw_send(ack.encode(), dest)
+        data, dest = self._build_ack(dialog, b"", None)
+        self._raw_send(data, dest)
         request = dialog.create_request("BYE", self._via())
         dialog.terminate()
-        self._send(request, dest, None, self._ignore)
+        self._send(request, dest, self._ignore)
 
     def _send_cancel(self, leg: Leg) -> None:
         if leg.cancel_sent or leg.invite is None or leg.dest is None:
             return
         leg.cancel_sent = True
         leg.cancel_pending = False
-        self._send(build_cancel(leg.invite), leg.dest, None, self._ignore)
+        self._send(build_cancel(leg.invite), leg.dest, self._ignore)
 
     def _cancel_leg(self, leg: Leg) -> None:
         """Give up an unanswered outbound leg: CANCEL it now, or after its first
@@ -537,46 +454,17 @@ class B2BUA(Features, Transfers, Conferences):
         if state == "ended":
             self.stats.calls_ended += 1
 
-    # -- 2xx retransmission towards a UAC (§13.3.1.4) -----------------------------------------
+    # -- the ACK to a 2xx sent towards a UAC (§13.3.1.4) ---------------------------------------
 
-    def _start_ok_retransmit(self, leg: Leg, txn: ServerInviteTransaction, response: Response) -> None:
-        if leg.ok_timer is not None:
-            leg.ok_timer.cancel()
-        leg.ok_response = response
-        leg.ok_txn = txn
-        leg.ok_elapsed = 0.0
-        leg.ok_interval = 0.0 if txn.reliable else self.timers.t1
-        delay = leg.ok_interval or self.timers.timeout
-        leg.ok_timer = self.clock.call_later(delay, lambda: self._ok_tick(leg))
-
-    def _ok_tick(self, leg: Leg) -> None:
-        leg.ok_timer = None
-        interval = leg.ok_interval or self.timers.timeout
-        leg.ok_elapsed += interval
-        if leg.ok_elapsed >= self.timers.timeout:
-            leg.ok_response = None
-            self.stats.ack_timeouts += 1
-            if leg.confirmed:
-                self._hang_up(leg.call, "no ACK")
-            return
-        txn, response = leg.ok_txn, leg.ok_response
-        if txn is not None and response is not None:
-            txn.respond(response)
-        leg.ok_interval = min(2 * interval, self.timers.t2)
-        remaining = self.timers.timeout - leg.ok_elapsed
-        leg.ok_timer = self.clock.call_later(min(leg.ok_interval, remaining), lambda: self._ok_tick(leg))
+    def _no_ack(self, leg: Leg) -> None:
+        self.stats.ack_timeouts += 1
+        if leg.confirmed:
+            self._hang_up(leg.call, "no ACK")
 
     def _ack_received(self, ack: Request) -> None:
-        leg = self._legs.get((ack.call_id or "", ack.to_tag or "", ack.from_tag or ""))
-        if leg is None or leg.ok_response is None:
+        leg: Leg | None = self._ack_for_ok(ack)
+        if leg is None:
             return
-        cseq, ok_cseq = ack.cseq, leg.ok_response.cseq
-        if cseq is None or ok_cseq is None or cseq.number != ok_cseq.number:
-            return
-        leg.ok_response = None
-        if leg.ok_timer is not None:
-            leg.ok_timer.cancel()
-            leg.ok_timer = None
         waiter, leg.ack_waiter = leg.ack_waiter, None
         if waiter is not None and waiter.confirmed:
             self._send_ack(waiter, ack.body, ack.headers.get("Content-Type"))
@@ -600,7 +488,7 @@ class B2BUA(Features, Transfers, Conferences):
         self._fail_a(call, 487)
 
     def _in_dialog_received(self, txn: ServerTransaction, request: Request) -> None:
-        leg = self._legs.get((request.call_id or "", request.to_tag or "", request.from_tag or ""))
+        leg = self._dialogs.get((request.call_id or "", request.to_tag or "", request.from_tag or ""))
         if leg is None or leg.dialog is None or not leg.live:
             self._respond(txn, request, 481)
             return
@@ -649,8 +537,8 @@ class B2BUA(Features, Transfers, Conferences):
 
         def relay_back(client: ClientTransaction | None, response: Response) -> None:
             if response.status >= 200 and done:
-                if response.status < 300 and peer.ack_data is not None and peer.ack_dest is not None:
-                    self._raw_send(peer.ack_data, peer.ack_dest)  # a retransmitted 2xx
+                if response.status < 300:
+                    self._repeat_ack(peer)  # a retransmitted 2xx
                 return
             if response.status >= 200:
                 done.append(True)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import HeaderError
-from ..headers import NameAddr
 from ..message import Response
 from ..sdp import DIRECTIONS, SdpError, SessionDescription
 from ..transaction import ClientTransaction, ServerTransaction
@@ -159,12 +158,10 @@ class Features:
         if call.pending is not None:
             self._respond(txn, request, 491, headers=[("Retry-After", "1")])
             return
-        values = request.headers.get_all("Refer-To")
-        if len(values) != 1:
-            self._respond(txn, request, 400, reason="REFER needs exactly one Refer-To")
+        refer_to = self._refer_to(txn, request)
+        if refer_to is None:
             return
         try:
-            refer_to = NameAddr.parse(values[0])
             assert refer_to.uri is not None
             target = Target(refer_to.uri.replace(headers={}))
         except (HeaderError, ValueError, AssertionError) as exc:

@@ -66,14 +66,14 @@ class Transfers:
             call.events.append((self.clock.now(), f"Replaces refused {status}"))
             self._notify(leg, status, reason, final=True)
             return
-        consult = self._legs[replaces.key].call
+        consult = self._dialogs[replaces.key].call
         self._join(call, consult, leg)
 
     def _replaceable(self, call: BridgedCall, replaces: Replaces) -> tuple[int | None, str | None]:
         """None when ``replaces`` names leg A of another bridged call; else the status the
         Replaces gets (RFC 3891 §3: 481 no such dialog, 486 early-only on a confirmed
         one, 603 already ended; 491 while an INVITE exchange is open)."""
-        target = self._legs.get(replaces.key)
+        target = self._dialogs.get(replaces.key)
         if target is None or target.dialog is None:
             return 481, "Call/Transaction Does Not Exist"
         consult = target.call
@@ -120,8 +120,8 @@ class Transfers:
         if status < 200:
             return
         if j.offer_seen:
-            if status < 300 and j.party_acked and party.ack_data is not None and party.ack_dest is not None:
-                self._raw_send(party.ack_data, party.ack_dest)
+            if status < 300 and j.party_acked:
+                self._repeat_ack(party)
             return
         j.offer_seen = True
         assert party.dialog is not None and client is not None

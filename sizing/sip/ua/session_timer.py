@@ -1,0 +1,102 @@
+"""Session timers (RFC 4028): negotiating the interval, refreshing, and expiry.
+
+Owns the refresher's periodic re-INVITE or UPDATE at half the interval
+(§7.4, §10), the other side's BYE when no refresh comes before the interval
+minus the smaller of 32 s and a third of it (§10), and the UAS's choice of
+interval, refresher and 422 (§9).
+"""
+
+from __future__ import annotations
+
+from ..errors import HeaderError
+from ..headers import SessionExpires
+from ..message import Request, Response
+from .call import Call
+from .model import CallState
+
+__all__ = ["SessionTimers"]
+
+
+class SessionTimers:
+    """Mixed into :class:`~sizing.sip.ua.UserAgent`: RFC 4028 session timers."""
+
+    def _session_from_response(self, call: Call, response: Response) -> None:
+        """Start or restart the session timer from a 2xx to our INVITE/UPDATE (§7.2)."""
+        if self.session_timer is None:
+            return
+        value = response.headers.get("Session-Expires")
+        if value is None:
+            self._stop_session(call)
+            return
+        try:
+            se = SessionExpires.parse(value)
+        except HeaderError:
+            return
+        self._arm_session(call, se.delta, (se.refresher or "uac") == "uac")
+
+    def _arm_session(self, call: Call, interval: int, we_refresh: bool) -> None:
+        self._stop_session(call)
+        call.session_interval = interval
+        call.session_refresher = we_refresh
+        if we_refresh:
+            call.session_timer = self.clock.call_later(interval / 2, lambda: self._refresh_session(call))
+        else:
+            before = min(32.0, interval / 3)
+            call.session_timer = self.clock.call_later(interval - before, lambda: self._session_expired(call))
+
+    def _stop_session(self, call: Call) -> None:
+        if call.session_timer is not None:
+            call.session_timer.cancel()
+            call.session_timer = None
+
+    def _session_headers(self, interval: int, refresher: str) -> list[tuple[str, object]]:
+        timer = self.session_timer
+        assert timer is not None
+        return [("Session-Expires", f"{interval};refresher={refresher}"), ("Min-SE", str(timer.min_se))]
+
+    def _refresh_session(self, call: Call) -> None:
+        call.session_timer = None
+        if call.state is not CallState.CONFIRMED or self.session_timer is None:
+            return
+        self.stats.session_refreshes += 1
+        headers = self._session_headers(call.session_interval or self.session_timer.expires, "uac")
+        call._event("refreshed", detail=self.session_timer.method)
+        if self.session_timer.method == "UPDATE":
+            self.update(call, headers=headers)
+        else:
+            self.reinvite(call, headers=headers)
+
+    def _session_expired(self, call: Call) -> None:
+        call.session_timer = None
+        if call.state is not CallState.CONFIRMED:
+            return
+        self.stats.session_expiries += 1
+        self._in_dialog(call, "BYE", headers=[("Reason", 'SIP;cause=408;text="Session expired"')])
+        self._end(call, "session expired")
+
+    def _uas_session(self, request: Request) -> tuple[int | None, list[tuple[str, object]], tuple[int, bool] | None]:
+        """RFC 4028 §9 at the UAS: (a rejection status, headers for the response, (interval,
+        we refresh)). 422 comes with our Min-SE when the asked interval is too small."""
+        timer = self.session_timer
+        if timer is None:
+            return None, [], None
+        supported = any(t.strip().lower() == "timer" for t in request.headers.get_all("Supported"))
+        value = request.headers.get("Session-Expires")
+        if value is not None:
+            try:
+                se = SessionExpires.parse(value)
+            except HeaderError:
+                return 400, [], None
+            if se.delta < timer.min_se:
+                return 422, [("Min-SE", str(timer.min_se))], None
+            interval = min(se.delta, max(timer.expires, timer.min_se))
+            refresher = se.refresher or ("uac" if supported else "uas")
+        elif supported or request.method == "INVITE":
+            interval = timer.expires
+            refresher = "uac" if supported else "uas"
+        else:
+            return None, [], None
+        headers: list[tuple[str, object]] = [("Session-Expires", f"{interval};refresher={refresher}")]
+        if refresher == "uac":
+            headers.append(("Require", "timer"))
+        return None, headers, (interval, refresher == "uas")
