@@ -120,3 +120,18 @@ def test_recorded_calls_get_a_recorder_leg_and_media(tmp_path: Path) -> None:
     assert topo.sip_servers[0].element.stats.recordings == 1
     centre.ledger.flush(40.0)
     assert sum(centre.ledger.media_bytes[("sbc-1", "recorder-1")]) > 0
+
+
+def _link_bytes(topo, src: str, dst: str) -> float:  # type: ignore[no-untyped-def]
+    return next(sum(link.metrics.bytes) for (a, b), link in topo.net._links.items()
+                if (a.name, b.name) == (src, dst))
+
+
+def test_uui_and_custom_headers_ride_every_invite_to_the_agent(tmp_path: Path) -> None:
+    plain, _ = run(tmp_path, [1.0])
+    topo, centre = run(tmp_path, [1.0], trunk={"uui_bytes": 200, "custom_header_bytes": 100})
+    assert centre.figures()["calls_completed"] == 1
+    # one INVITE per hop carries the 300 bytes (the SIP Server passes both headers on to leg B)
+    for src, dst in (("carrier", "sbc-1"), ("sbc-1", "proxy-1"), ("proxy-1", "sip_server-1"),
+                     ("sip_server-1", "agents")):
+        assert _link_bytes(topo, src, dst) - _link_bytes(plain, src, dst) == 300

@@ -193,6 +193,11 @@ class CallCentre:
         """Channel-seconds busy in each simulated second (from warmup on)."""
         self.peak = 0
         self._rates()
+        trunk = scenario.trunk
+        self.invite_headers = tuple(
+            padded_header(name, size) for name, size in (("User-to-User", trunk.uui_bytes),
+                                                         ("X-Custom-Data", trunk.custom_header_bytes)) if size)
+        """The UUI and custom headers of every carrier INVITE (the SIP Server passes both on)."""
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -232,7 +237,8 @@ class CallCentre:
         holding = self.holding.sample()
         recorded = bool(self.topo.recorders) and self.record_rng.random() < self.scenario.traffic.recording_share
         carrier = self.topo.carrier
-        call = carrier.invite(URI("sip", user="service", host=DOMAIN), on_event=self._caller_event)
+        call = carrier.invite(URI("sip", user="service", host=DOMAIN), headers=self.invite_headers,
+                              on_event=self._caller_event)
         fc = FlowCall(call.call_id, flow, t, holding, recorded, t >= self.warmup)
         fc.caller = call
         if self.topo.sbcs:
@@ -690,6 +696,13 @@ class CallCentre:
                 "mean_queue_len": acd.mean_queue_len,
             })
         return kpis
+
+
+def padded_header(name: str, size: int) -> tuple[str, str]:
+    """A ``name`` header whose line (``name: value`` CRLF) is ``size`` bytes: hex data, as
+    User-to-User carries it (RFC 7433); at least one character of value."""
+    room = max(size - len(name) - 4, 1)
+    return name, ("0123456789abcdef" * (room // 16 + 1))[:room]
 
 
 def _crc(text: str) -> int:
