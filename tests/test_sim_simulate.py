@@ -109,4 +109,4 @@ def test_sizing_run_prints_json() -> None:
     outcome = CliRunner().invoke(app, ["run", str(EXAMPLE), "--format", "json", "--quiet", "--set",
                                        "duration_s=5", "--set", "warmup_s=1", "--seed", "4"])
     assert outcome.exit_code == 0, outcome.output
-    assert json.loads(outcome.output)["kpis"]["calls_offered"] > 0
+    assert json.loads(outcome.stdout)["kpis"]["calls_offered"] > 0

@@ -10,6 +10,7 @@ CSV per table, atomically.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -119,6 +120,8 @@ class Result:
     concurrent_series: pd.Series = field(
         default_factory=lambda: pd.Series(dtype=float, name="concurrent_calls"))
     srd: SrdDistribution = field(default_factory=SrdDistribution)
+    warnings: list[str] = field(default_factory=list)
+    """What may bias the figures (e.g. a warm-up too short for steady state)."""
 
     def to_dict(self) -> dict[str, object]:
         """``{"kpis": ..., "hosts": [...], "links": [...]}`` with JSON-safe values."""
@@ -158,7 +161,7 @@ class Result:
 
     def table(self) -> str:
         """A plain-text summary for the terminal."""
-        lines = ["KPIs"]
+        lines = [f"warning: {w}" for w in self.warnings] + (["" ] if self.warnings else []) + ["KPIs"]
         for key, value in self.kpis.items():
             ci = self.ci.get(key)
             plus = f" ± {ci:.4g}" if ci is not None and isinstance(ci, float) and math.isfinite(ci) else ""
@@ -169,6 +172,7 @@ class Result:
 
     def _repr_html_(self) -> str:
         kpis = pd.DataFrame({"value": pd.Series(self.kpis), "ci95": pd.Series(self.ci)})
-        return ("<h4>KPIs</h4>" + kpis.to_html(float_format=lambda x: f"{x:.4g}")
+        warned = "".join(f"<p><b>warning:</b> {html.escape(w)}</p>" for w in self.warnings)
+        return (warned + "<h4>KPIs</h4>" + kpis.to_html(float_format=lambda x: f"{x:.4g}")
                 + "<h4>Hosts</h4>" + self.hosts.to_html(index=False, float_format=lambda x: f"{x:.4g}")
                 + "<h4>Links</h4>" + self.links.to_html(index=False, float_format=lambda x: f"{x:.4g}"))

@@ -62,6 +62,9 @@ def add_run_command(app: Any) -> None:
                 bar.close()
         if out is not None:
             result.to_csv(out)
+        if fmt != "table":  # the table prints them itself
+            for warning in result.warnings:
+                typer.echo(f"warning: {warning}", err=True)
         if fmt == "json":
             typer.echo(result.to_json())
         elif fmt == "table":

@@ -27,6 +27,7 @@ from .flows import CallCentre
 from .network import collector_tuned
 from .result import HOST_COLUMNS, LINK_COLUMNS, Result, SrdDistribution, srd_plain
 from .topology import Topology, build_topology
+from .warmup import warmup_warnings
 
 __all__ = ["Progress", "run_replication", "simulate"]
 
@@ -162,7 +163,9 @@ def simulate(scenario: Scenario, *, progress: Progress | None = None, workers: i
                 runs.append(future.result())
                 if progress is not None:
                     progress((i + 1) * end, len(seeds) * end)
-    return _combine(runs)
+    result = _combine(runs)
+    result.warnings = warmup_warnings(scenario, result.concurrent_series)
+    return result
 
 
 def _combine(runs: list[dict[str, Any]]) -> Result:
