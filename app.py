@@ -28,6 +28,7 @@ from sizing.app.results import (
     summary_csv,
     sweep_rates,
     sweep_scenario,
+    transport_note,
 )
 from sizing.app.runs import (
     RUN_LENGTHS,
@@ -112,8 +113,8 @@ def _base(yaml_text: str) -> Scenario:
 
 
 @st.cache_data(show_spinner=False)
-def _closed_plan(yaml_text: str) -> Plan:
-    return plan(_base(yaml_text), simulate=False)
+def _closed_plan(yaml_text: str, cores_options: tuple[int, ...] | None) -> Plan:
+    return plan(_base(yaml_text), simulate=False, cores_options=cores_options)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -176,6 +177,12 @@ try:
 except ScenarioError as exc:
     scenario = None
     problems = fm.problems_by_field(exc, set(BY_KEY) | ANCHORS)
+cores_options: tuple[int, ...] | None
+try:
+    cores_options = fm.cores_options(st.session_state.get(fm.CORES_OPTIONS_KEY))
+except ValueError as exc:
+    cores_options = None
+    problems.setdefault(fm.CORES_OPTIONS_KEY, []).append(str(exc))
 
 
 # ---------------------------------------------------------------------------
@@ -203,7 +210,7 @@ def widget(key: str, *, collapsed: bool = False) -> Any:
         if st.session_state.get(key) not in options:
             options.append(st.session_state[key])
         value = st.selectbox(f.label, options, key=key, help=f.help, label_visibility=vis,
-                             format_func=_choice)
+                             format_func=lambda v: _choice(f.option_label(v)))
     elif f.kind == "int":
         value = st.number_input(f.label, key=key, help=f.help, step=1, label_visibility=vis)
     else:
@@ -257,7 +264,8 @@ with st.sidebar:
             try:
                 with st.spinner("Sizing the sites…"):
                     st.session_state["batch"] = run_batch_csv(
-                        sites.getvalue(), (scenario or base).to_yaml(), sites.name)
+                        sites.getvalue(), (scenario or base).to_yaml(), sites.name,
+                        cores_options=cores_options)
                 st.session_state["batch_problem"] = ""
             except (BatchError, ScenarioError) as exc:
                 st.session_state["batch"] = None
@@ -324,6 +332,10 @@ with st.form("scenario"):
                                  strict=True):
                 with col:
                     widget(f"topology.{role}.{part}", collapsed=True)
+        st.multiselect("Host sizes to consider (cores per server)", fm.CORES_CHOICES,
+                       key=fm.CORES_OPTIONS_KEY, help=fm.CORES_OPTIONS_HELP,
+                       placeholder="Keep the cores per server entered above")
+        _errors(fm.CORES_OPTIONS_KEY)
     with tab_targets:
         cols = st.columns(3)
         for i, key in enumerate(f.key for f in FIELDS if f.section == "targets"):
@@ -332,10 +344,11 @@ with st.form("scenario"):
     st.form_submit_button("Update estimate", type="primary", key="submit",
                           on_click=_convert_rate_unit)
 
-if scenario is None:
+if scenario is None or fm.CORES_OPTIONS_KEY in problems:
     where = {f.key: f"{fm.SECTIONS[f.section]} › {f.label}" for f in FIELDS}
     where |= {"traffic.mix": "Call mix"}
     where |= {f"topology.{r}": f"Topology and hardware › {fm.ROLE_LABELS[r]}" for r in ROLES}
+    where |= {fm.CORES_OPTIONS_KEY: "Topology and hardware › Host sizes to consider"}
     lines = [f"- **{where.get(key, 'Scenario')}**: {m}"
              for key, messages in problems.items() if key for m in messages]
     st.warning("Fix these fields to see the estimate:\n\n" + "\n".join(lines))
@@ -353,7 +366,7 @@ st.caption("Closed form: every message of every call flow counted per link and c
            "each role's cost profile; Erlang B for the trunk; RTP, TLS and L2 framing for "
            "bandwidth. The simulation below checks delays, overload and blocking.")
 try:
-    closed = _closed_plan(yaml_text)
+    closed = _closed_plan(yaml_text, cores_options)
 except ValueError as exc:
     st.error(f"The closed form cannot size this scenario: {exc}")
     st.stop()
@@ -361,11 +374,13 @@ if scenario.agents.count and closed.offered_erlangs > scenario.agents.count:
     st.warning(f"{closed.offered_erlangs:,.0f} erlangs are offered to "
                f"{scenario.agents.count:,} agents: the queue grows without bound.")
 tiles(plan_tiles(closed))
-st.subheader(f"Servers per role at {scenario.targets.cpu_p95_max:.0%} CPU p95")
+what = "Servers and cores" if cores_options else "Servers"
+st.subheader(f"{what} per role at {scenario.targets.cpu_p95_max:.0%} CPU p95")
 st.markdown(f"**Recommended:** {closed.summary()}")
 tiles(role_tiles(closed), columns=max(1, min(len(closed.deployment), 6)))
-with st.expander("Per-role and per-link figures"):
+with st.expander("Per-role and per-link figures", expanded=cores_options is not None):
     st.dataframe(deployment_frame(closed), hide_index=True, width="stretch")
+    st.caption(transport_note(scenario))
     st.dataframe(links_table(closed), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------------------
@@ -459,7 +474,8 @@ if batch:
 st.header("What if")
 picked = st.multiselect("Compare with", list(WHAT_IF), key="what_if",
                         help="Each variant changes the scenario as shown and is sized by the "
-                             "closed form next to the scenario as entered.")
+                             "closed form next to the scenario as entered, with the cores "
+                             "per server entered.")
 if picked:
     try:
         st.dataframe(_compare(yaml_text, tuple(picked)), hide_index=True, width="stretch")
@@ -471,13 +487,13 @@ d1, d2, d3, d4 = st.columns(4)
 d1.download_button("Scenario (YAML)", yaml_text, file_name=f"{name}.yaml",
                    mime="application/x-yaml", key="download_yaml",
                    help="The full scenario, defaults filled in; load it with `sizing` or here.")
-d2.download_button("Summary (CSV)", lambda: scenario_reports(yaml_text)["summary.csv"],
+d2.download_button("Summary (CSV)", lambda: scenario_reports(yaml_text, cores_options)["summary.csv"],
                    file_name=f"{name}-summary.csv", mime="text/csv", key="download_summary",
                    help="The closed-form plan in one row: deployment, cores, Mbps, KPIs.")
-d3.download_button("Report (XLSX)", lambda: scenario_reports(yaml_text)["report.xlsx"],
+d3.download_button("Report (XLSX)", lambda: scenario_reports(yaml_text, cores_options)["report.xlsx"],
                    file_name=f"{name}-report.xlsx", key="download_xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                    help="Deployment, links, KPIs and assumptions, one sheet each.")
-d4.download_button("Report (HTML)", lambda: scenario_reports(yaml_text)["report.html"],
+d4.download_button("Report (HTML)", lambda: scenario_reports(yaml_text, cores_options)["report.html"],
                    file_name=f"{name}-report.html", mime="text/html", key="download_html",
                    help="A self-contained report with figures, to mail or archive.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ from sizing.app.presets import DEFAULT_PRESET, PRESETS, load_preset
 from sizing.app.results import SWEEP_LOADS, mbps, sweep_rates, sweep_scenario
 from sizing.app.runs import calibrate, run_batch_csv, scenario_reports
 from sizing.batch import BatchError
-from sizing.plan import closed_form
+from sizing.plan import closed_form, plan
 from sizing.profile import load_profile
 from sizing.scenario import ScenarioError, load_scenario, scenario_from_mapping
 from sizing.sim.result import Result
@@ -185,3 +186,63 @@ def test_switching_rate_unit_converts_an_unchanged_rate(app: AppTest) -> None:
     assert not app.exception
     assert app.number_input(key="traffic.rate").value == pytest.approx(1.4 * 3600)
     assert _metric(app, "Offered load (erlangs)") == "420.0"
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    tables = [d.value for d in at.dataframe if column in d.value.columns]
+    assert len(tables) == 1, [list(d.value.columns) for d in at.dataframe]
+    return tables[0]
+
+
+def _signalling(at: AppTest) -> dict[str, float]:
+    links = _table(at, "Link")
+    return dict(zip(links["Link"], links["Signalling (Mbps)"], strict=True))
+
+
+def test_inside_udp_behind_a_tls_trunk_lightens_only_the_inside_links(app: AppTest) -> None:
+    before = _signalling(app)  # the default preset: TLS trunk, SBC and proxy
+    app.selectbox(key="network.internal_transport").set_value("udp")
+    app.button(key="submit").click().run()
+    assert not app.exception
+    after = _signalling(app)
+    assert after["carrier->sbc"] == before["carrier->sbc"]
+    for link in ("sbc->proxy", "proxy->sip_server", "proxy->agents"):
+        assert after[link] < before[link], link
+    assert any("over TLS on the carrier's link and over UDP" in c.value for c in app.caption)
+
+
+def test_inside_transport_without_an_edge_shows_the_scenario_problem(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value("Small branch").run()  # UDP trunk, SBC, no proxy
+    app.selectbox(key="trunk.transport").set_value("tls")
+    app.selectbox(key="network.internal_transport").set_value("udp")
+    app.checkbox(key="topology.sbc.enabled").uncheck()
+    app.button(key="submit").click().run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "network.internal_transport: udp differs from trunk.transport tls: needs an sbc or "
+        "proxy to terminate the trunk"]
+    assert not [m for m in app.metric if m.label == "Trunk channels needed"]
+
+
+def test_host_sizes_chosen_show_the_plans_cores_per_server(app: AppTest) -> None:
+    app.multiselect(key="cores_options").set_value([16, 32])
+    app.button(key="submit").click().run()
+    assert not app.exception
+    expected = plan(load_preset(DEFAULT_PRESET), simulate=False, cores_options=(16, 32))
+    shown = _table(app, "Cores per server")
+    assert list(shown["Cores per server"]) == list(expected.deployment["cores_per_host"])
+    assert list(shown["Total cores"]) == list(expected.deployment["total_cores"])
+    assert set(shown["Cores per server"]) <= {16, 32}
+    assert any(f"**Recommended:** {expected.summary()}" == m.value for m in app.markdown)
+
+
+def test_no_host_sizes_chosen_keeps_the_cores_entered(app: AppTest) -> None:
+    shown = _table(app, "Cores per server")
+    assert list(shown["Cores per server"]) == list(shown["Cores per server entered"])
+
+
+def test_report_downloads_use_the_host_sizes_chosen() -> None:
+    files = scenario_reports(load_preset("Small branch").to_yaml(), (16,))
+    summary = pd.read_csv(io.BytesIO(files["summary.csv"]))
+    cores = [c for c in summary.columns if c.endswith("cores per host")]
+    assert cores and all(summary[c].iloc[0] == 16 for c in cores)

@@ -7,6 +7,10 @@ are turned into ``KEY=VALUE`` overrides for :func:`sizing.scenario.apply_overrid
 so the form obeys exactly the rules of ``--set`` on the command line (a rate in
 calls/s clears busy-hour calls; call-mix shares leave ``basic`` as the remainder).
 Shares are shown in percent because planners think in percent.
+
+One planning option is not a scenario field: the host sizes the planner may
+choose cores per server from (:data:`CORES_CHOICES`, :func:`cores_options`), as
+``--cores-options`` on the command line.
 """
 
 from __future__ import annotations
@@ -20,14 +24,19 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from sizing import media
+from sizing.plan import check_cores_options
 from sizing.profile import available_profiles
 from sizing.scenario import FLOWS, ROLES, Scenario, ScenarioError, apply_overrides
 
 __all__ = [
+    "CORES_CHOICES",
+    "CORES_OPTIONS_HELP",
+    "CORES_OPTIONS_KEY",
     "RATE_UNITS",
     "ROLE_LABELS",
     "SECTIONS",
     "FormField",
+    "cores_options",
     "describe",
     "fields",
     "problems_by_field",
@@ -64,6 +73,23 @@ FLOW_LABELS = {
 NONE = "none"
 """How an unset optional choice (no SRTP, codec default ptime) is shown."""
 
+CORES_OPTIONS_KEY = "cores_options"
+"""Widget key of the host sizes to consider (a planning option, not a scenario field)."""
+CORES_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+"""Host sizes (cores per server) the planner can offer the plan to choose from."""
+CORES_OPTIONS_HELP = (
+    "Let the plan choose each role's cores per server from these sizes: the size with "
+    "the fewest total cores that meets the CPU p95 target wins, ties going to fewer, "
+    "bigger servers. Leave empty to keep the cores per server entered for each role.")
+
+
+def cores_options(selected: Any) -> tuple[int, ...] | None:
+    """The planner's chosen host sizes, validated and sorted; None (keep the
+    scenario's cores) when none is chosen.  ValueError names the widget."""
+    if not selected:
+        return None
+    return check_cores_options(list(selected), name="Host sizes to consider")
+
 
 def describe(path: str) -> str:
     """The model's ``description=`` of a dotted field path (help text of its widget)."""
@@ -94,14 +120,20 @@ class FormField:
     help: str
     options: tuple[str, ...] = ()
     step: float | None = None
+    option_labels: tuple[tuple[str, str], ...] = ()
+    """How some options are shown, as ``(option, label)`` pairs; others show as is."""
+
+    def option_label(self, option: str) -> str:
+        return dict(self.option_labels).get(option, option)
 
 
 def _field(path: str, label: str, kind: Kind, section: str, *, help: str | None = None,
-           options: tuple[str, ...] = (), step: float | None = None) -> FormField:
+           options: tuple[str, ...] = (), step: float | None = None,
+           option_labels: tuple[tuple[str, str], ...] = ()) -> FormField:
     text = describe(path) if help is None else help
     if kind == "percent":
         text, label = f"{text} In percent.", f"{label} (%)"
-    return FormField(path, label, kind, section, text, options, step)
+    return FormField(path, label, kind, section, text, options, step, option_labels)
 
 
 def _codecs() -> tuple[str, ...]:
@@ -130,6 +162,12 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
     out += [
         _field("trunk.channels", "Trunk channels", "int", "trunk"),
         _field("trunk.transport", "Transport", "select", "trunk", options=("udp", "tcp", "tls")),
+        _field("network.internal_transport", "Inside transport", "select", "trunk",
+               options=("trunk", "udp", "tcp", "tls"),
+               option_labels=(("trunk", "as the trunk"),),
+               help=f"{describe('network.internal_transport')} A transport other than "
+                    "the trunk's needs an SBC or a SIP proxy (Topology and hardware) to "
+                    "terminate the trunk's."),
         _field("trunk.tls_version", "TLS version", "select", "trunk", options=("1.2", "1.3")),
         _field("trunk.codec", "Codec", "select", "trunk", options=_codecs()),
         _field("trunk.ptime_ms", "Packetisation (ms)", "select", "trunk",
@@ -224,6 +262,10 @@ def scenario_from_values(base: Scenario, values: Mapping[str, Any]) -> Scenario:
 
 
 _SHARES_OVER = re.compile(r"the other shares sum to ([0-9.e+-]+) > 1")
+_SECTIONS = [name for name, info in Scenario.model_fields.items()
+             if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)]
+_FIELD_NAME = re.compile(rf"\b(?:{'|'.join(_SECTIONS)})\.[a-z_]+")
+"""A dotted scenario field path inside a message (``trunk.transport``)."""
 
 #: Problems about a field the form shows under another widget.
 _ALIASES = {
@@ -239,6 +281,9 @@ def problems_by_field(error: ScenarioError, keys: set[str]) -> dict[str, list[st
     A problem goes to its field's widget, else to the nearest enclosing form key
     (``traffic.mix`` for the shares, ``topology.<role>`` for a role); anything
     else is keyed ``""`` with its dotted path spelt out, for a banner above the form.
+    A message naming another field by its dotted path (a combination of fields,
+    e.g. ``network.internal_transport`` against ``trunk.transport``) keeps its own
+    path too, so that both fields read alike.
     """
     out: dict[str, list[str]] = {}
     for p in error.problems:
@@ -250,8 +295,9 @@ def problems_by_field(error: ScenarioError, keys: set[str]) -> dict[str, list[st
                 target = probe
                 break
             probe = probe.rpartition(".")[0]
-        message = p.message if target == path or target == _ALIASES.get(p.path) \
-            else f"{p.path or 'scenario'}: {p.message}"
+        own = (target == path or target == _ALIASES.get(p.path)) \
+            and not _FIELD_NAME.search(p.message)
+        message = p.message if own else f"{p.path or 'scenario'}: {p.message}"
         over = _SHARES_OVER.fullmatch(p.message)
         if p.path == "traffic.mix.basic" and over:
             message = (f"the shares sum to {100 * float(over.group(1)):.0f} %, more than "

@@ -19,7 +19,7 @@ from sizing.scenario import Scenario
 from sizing.sim.result import Result
 
 __all__ = ["SWEEP_LOADS", "Tile", "links_mbps", "plan_tiles", "role_tiles", "simulation_tiles",
-           "summary_csv", "sweep_rates", "sweep_scenario"]
+           "summary_csv", "sweep_rates", "sweep_scenario", "transport_note"]
 
 SWEEP_LOADS = (0.5, 0.9, 1.2, 2.0, 3.0)
 """Offered rates of the app's overload sweep, as multiples of the estimated capacity."""
@@ -70,27 +70,42 @@ def role_tiles(p: Plan) -> list[Tile]:
     out = []
     for r in p.deployment.itertuples():
         servers = "server" if r.hosts == 1 else "servers"
+        cores = f"{r.cores_per_host} cores each" if r.hosts == 1 else \
+            f"{r.cores_per_host} cores each, {r.total_cores} in total"
         out.append(Tile(
             f"servers_{r.role}", ROLE_LABELS[r.role], f"{r.hosts} {servers}",
-            note=f"{r.cores_per_host} cores each · CPU p95 {r.cpu_p95:.0%} "
-                 f"(target {r.cpu_target:.0%})",
+            note=f"{cores} · CPU p95 {r.cpu_p95:.0%} (target {r.cpu_target:.0%})",
             help=f"Set by: {BINDING_TEXT.get(r.binding, r.binding)}."))
     return out
 
 
 def deployment_frame(p: Plan) -> pd.DataFrame:
-    """The per-role table under the tiles."""
-    deployed = {r: p.scenario.topology.role(r).instances for r in p.deployment["role"]}
+    """The per-role table under the tiles: servers and cores per server needed (the
+    latter chosen by the plan when it was given host sizes) next to those entered."""
+    topo = p.scenario.topology
     return pd.DataFrame([{
         "Role": ROLE_LABELS[r.role],
         "Servers needed": r.hosts,
-        "Servers entered": deployed[r.role],
+        "Servers entered": topo.role(r.role).instances,
         "Cores per server": r.cores_per_host,
+        "Cores per server entered": topo.role(r.role).cores,
         "Total cores": r.total_cores,
         "CPU p95 (%)": round(100 * r.cpu_p95, 1),
         "CPU target (%)": round(100 * r.cpu_target, 0),
         "Set by": BINDING_TEXT.get(r.binding, r.binding),
     } for r in p.deployment.itertuples()])
+
+
+def transport_note(scenario: Scenario) -> str:
+    """Which signalling transport the link figures assume where: the trunk's on the
+    carrier's link, the inside one (``network.internal_transport``) elsewhere."""
+    trunk, inside = scenario.trunk.transport.upper(), scenario.inside_transport.upper()
+    if trunk == inside:
+        return f"SIP signalling runs over {trunk} on every link."
+    edge = next(ROLE_LABELS[r] for r in ("sbc", "proxy") if scenario.topology.role(r).enabled)
+    return (f"SIP signalling runs over {trunk} on the carrier's link and over {inside} "
+            f"between the contact centre's own hosts; the {edge} terminates the trunk's "
+            f"{trunk}.")
 
 
 def _fmt_ms(x: float) -> str:

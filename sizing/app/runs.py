@@ -53,23 +53,27 @@ def report_files(plans: dict[str, Plan], title: str) -> dict[str, bytes]:
 
 
 @functools.lru_cache(maxsize=8)
-def scenario_reports(yaml_text: str) -> dict[str, bytes]:
-    """The closed-form plan's report files for a scenario YAML, cached because the
-    page asks for them on each download click (generation takes seconds: figures)."""
+def scenario_reports(yaml_text: str, cores_options: tuple[int, ...] | None = None
+                     ) -> dict[str, bytes]:
+    """The closed-form plan's report files for a scenario YAML (cores per server chosen
+    from ``cores_options`` when given, as on the page), cached because the page asks
+    for them on each download click (generation takes seconds: figures)."""
     from sizing.plan import plan
     from sizing.scenario import scenario_from_mapping
 
     scenario = scenario_from_mapping(yaml.safe_load(yaml_text), source="form")
-    p = plan(scenario, simulate=False)
+    p = plan(scenario, simulate=False, cores_options=cores_options)
     name = scenario.name or "scenario"
     return report_files({name: p}, f"Sizing report: {name}")
 
 
 def run_batch_csv(csv_bytes: bytes, base_yaml: str | None, name: str = "sites.csv",
-                  on_site: Callable[[int, int], object] | None = None
+                  on_site: Callable[[int, int], object] | None = None,
+                  cores_options: tuple[int, ...] | None = None
                   ) -> tuple[pd.DataFrame, dict[str, bytes]]:
-    """Plan every site of an uploaded sites CSV (closed form) and return the summary
-    table and the report files.  ``base_yaml`` is the scenario rows without a
+    """Plan every site of an uploaded sites CSV (closed form; cores per server chosen
+    from ``cores_options`` when given) and return the summary table and the report
+    files.  ``base_yaml`` is the scenario rows without a
     ``base`` cell override; a ``base`` cell names a shipped example the way
     data/sites.csv does (``examples/contact-centre-500.yaml``).  A bad CSV raises
     :class:`sizing.batch.BatchError` listing every problem as ``NAME:ROW:COLUMN:
@@ -92,7 +96,10 @@ def run_batch_csv(csv_bytes: bytes, base_yaml: str | None, name: str = "sites.cs
             raise BatchError([p.replace(f"{tmp}/", "") for p in exc.problems]) from None
         plans = {}
         for i, (site, scenario) in enumerate(sites):
-            plans[site] = plan(scenario, simulate=False)
+            try:
+                plans[site] = plan(scenario, simulate=False, cores_options=cores_options)
+            except ValueError as exc:  # e.g. no host size meets the CPU target
+                raise BatchError([f"{name}: site {site}: {exc}"]) from None
             if on_site is not None:
                 on_site(i + 1, len(sites))
     return summary_table(plans), report_files(plans, "Sizing report")
