@@ -408,6 +408,8 @@ if run:
 
 if st.session_state.get("simulated") == sim_yaml:
     result = _simulate(sim_yaml)
+    for warning in result.warnings:  # e.g. a quick run's warm-up too short for steady state
+        st.warning(warning)
     tiles(simulation_tiles(result, sim_scenario), columns=5)
     c1, c2 = st.columns(2)
     sized = [h for h, r in zip(result.hosts["name"], result.hosts["role"], strict=True)
