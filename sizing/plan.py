@@ -62,6 +62,7 @@ __all__ = [
     "cpu_p95_estimate",
     "hosts_for_target",
     "link_messages",
+    "refreshes_per_call",
     "parse_cores_options",
     "plan",
 ]
@@ -79,6 +80,11 @@ _REFER = {"REFER": 1, "2xx": 2, "NOTIFY": 1}
 """A REFER transaction and its final NOTIFY: REFER, 202, NOTIFY, 200."""
 _REGISTER = {"REGISTER": 1, "2xx": 1}
 _OPTIONS = {"OPTIONS": 1, "2xx": 1}
+_REFRESH = {"update": {"UPDATE": 1, "2xx": 1}, "invite": {"INVITE": 1, "2xx": 1, "ACK": 1}}
+"""One RFC 4028 session refresh on one link: UPDATE and 200, or re-INVITE, 200 and ACK
+(plus the 100 Trying a stateful proxy sends for any INVITE, see :func:`link_messages`)."""
+_TRYING_ROLES = ("sbc", "proxy")
+"""Roles that answer every INVITE, a re-INVITE too, with their own 100 Trying at once."""
 
 ASSUMPTIONS: dict[str, float] = {
     "ivr_s": 20.0,
@@ -126,7 +132,8 @@ def link_messages(scenario: Scenario) -> dict[tuple[str, str], dict[str, float]]
     Every call-path link carries one leg per call, shaped by the flow (answered,
     cancelled, rejected); transfers add a REFER and a leg on the agents' side;
     IVR and conference calls add legs to the media server; recorded calls a leg
-    to the recorder.  Registrations and keep-alives are per second, not per call,
+    to the recorder; a session timer adds its refreshes (:func:`refreshes_per_call`)
+    on every call-path hop.  Registrations and keep-alives are per second, not per call,
     and come from :func:`background_messages`.
     """
     path = call_path(scenario)
@@ -156,7 +163,74 @@ def link_messages(scenario: Scenario) -> dict[tuple[str, str], dict[str, float]]
         leg((controller, "media_server"), LEG, shares["ivr_then_agent"] + 2 * shares["conference"])
     if topo.recorder.enabled:
         leg((controller, "recorder"), LEG, scenario.traffic.recording_share * answered)
+    _session_refreshes(scenario, hops, leg)
     return out
+
+
+def _session_refreshes(scenario: Scenario, hops: list[tuple[str, str]], leg: Any) -> None:
+    """RFC 4028 refreshes of answered calls on every call-path hop (the SIP Server relays
+    them end to end); during the IVR they go to the media server instead of the agents.
+    Each re-INVITE also gets a 100 Trying from a stateful proxy that receives it."""
+    if scenario.trunk.session_expires_s is None:
+        return
+    shares = scenario.traffic.mix.shares()
+    tau = scenario.trunk.session_expires_s / 2.0
+    ivr = ASSUMPTIONS["ivr_s"]
+    plain = sum(shares[f] for f in ("basic", "blind_transfer", "consult_transfer", "conference"))
+    total = plain * refreshes_per_call(scenario) \
+        + shares["ivr_then_agent"] * refreshes_per_call(scenario, extra_s=ivr)
+    at_ivr = shares["ivr_then_agent"] * math.floor(ivr / tau)
+    refresh = dict(_REFRESH[scenario.trunk.session_refresh])
+    trying = {"1xx": 1.0} if "INVITE" in refresh else {}
+    media_server = scenario.topology.media_server.enabled and hops[-1][0] == "sip_server"
+    for hop in hops:
+        times = total - at_ivr if hop == hops[-1] and media_server else total
+        leg(hop, refresh, times)
+        if hop[1] in _TRYING_ROLES:
+            leg(hop, trying, times)
+    if media_server and at_ivr > 0:
+        leg((hops[-1][0], "media_server"), refresh, at_ivr)
+
+
+def refreshes_per_call(scenario: Scenario, *, extra_s: float = 0.0) -> float:
+    """Expected RFC 4028 refreshes of one answered call: E[floor((H + extra_s) / (S/2))].
+
+    The carrier refreshes every half interval ``S/2`` (``trunk.session_expires_s``)
+    from the answer until its BYE after the holding time ``H`` (plus ``extra_s``,
+    e.g. the IVR before it), so the count is ``sum_k P(H + extra_s >= k S/2)``,
+    exact for the scenario's holding distribution: exponential with mean ``h``
+    gives ``1 / (exp(S / 2h) - 1)`` (without ``extra_s``), fixed ``floor(h / (S/2))``,
+    empirical the mean over its samples, lognormal the sum of its survival
+    function. 0 without a session timer.
+    """
+    expires = scenario.trunk.session_expires_s
+    traffic = scenario.traffic
+    mean = traffic.holding_time_s
+    if expires is None or mean is None:
+        return 0.0
+    tau = expires / 2.0
+    holding = traffic.holding
+    kind = holding.kind
+    if kind == "fixed":
+        return float(math.floor((mean + extra_s) / tau))
+    if kind == "empirical":
+        samples = np.asarray(holding.samples(), dtype=float)
+        return float(np.floor((samples + extra_s) / tau).mean())
+    sure = math.floor(extra_s / tau)  # refreshes before H even starts to matter
+    if kind == "exponential":
+        first = (sure + 1) * tau - extra_s
+        return sure + math.exp(-first / mean) / -math.expm1(-tau / mean)
+    assert holding.cv is not None  # lognormal: the model requires cv
+    sigma = math.sqrt(math.log1p(holding.cv ** 2))
+    mu = math.log(mean) - sigma * sigma / 2
+    total, k = float(sure), sure + 1
+    while k < 10_000_000:
+        term = 0.5 * math.erfc((math.log(k * tau - extra_s) - mu) / (sigma * math.sqrt(2.0)))
+        total += term
+        if term < 1e-12 and k * tau - extra_s > mean:
+            break
+        k += 1
+    return total
 
 
 def registrar_role(scenario: Scenario) -> str:

@@ -347,6 +347,14 @@ class Trunk(_Model):
         0, ge=0, description="Bytes of User-to-User information (RFC 7433) added to the INVITE.")
     custom_header_bytes: int = Field(
         0, ge=0, description="Bytes of custom X- headers added to the INVITE.")
+    session_expires_s: int | None = Field(
+        None, ge=90, description="RFC 4028 Session-Expires the carrier asks for, seconds "
+                                 "(at least 90, RFC 4028 §5; carriers commonly use 1800, some "
+                                 "90-600). The carrier refreshes every half interval through "
+                                 "the whole call path. None: no session timer.")
+    session_refresh: Literal["update", "invite"] = Field(
+        "update", description="How the carrier refreshes the session: UPDATE (RFC 3311) or "
+                              "re-INVITE (with a re-ACK on every hop).")
 
     @field_validator("tls_version", mode="before")
     @classmethod

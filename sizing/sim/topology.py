@@ -33,6 +33,13 @@ Links come from ``scenario.links`` (default plus role-pair overrides; the
 scenario's jitter standard deviation becomes the uniform jitter bound with the
 same deviation, ``sqrt(12)`` times it).
 
+Session timers (``trunk.session_expires_s``, RFC 4028): the carrier asks for
+the interval with ``refresher=uac`` and refreshes every half interval with
+UPDATE or re-INVITE (``trunk.session_refresh``); the agents and media
+servers support the timer as UAS; the SIP Server relays the negotiation and
+every refresh (:mod:`sizing.sip.b2bua.session_timer`). Recorders get no
+timer: a recording leg is the SIP Server's own and carries no refreshes.
+
 Overload policies: ``drop`` and ``503`` act at each host's front end
 (:class:`OverloadPolicy`); ``loss`` adds RFC 7339 loss-based control
 (:mod:`.overload`): each host of the role runs a :class:`LossController`
@@ -61,7 +68,7 @@ from ..sip.proxy import Proxy, ProxyConfig, WireStyle
 from ..sip.registrar import Registrar
 from ..sip.sdp import Capabilities
 from ..sip.transaction import ServerTransaction, Transaction
-from ..sip.ua import UserAgent
+from ..sip.ua import SessionTimerConfig, UserAgent
 from ..tls import NetParams, TlsCost
 from .host import OverloadPolicy, TableProfile
 from .link import LinkSpec
@@ -77,6 +84,7 @@ __all__ = [
     "TrunkGate",
     "build_topology",
     "call_hash",
+    "session_timers",
 ]
 
 #: Second octet of each role's addresses.
@@ -323,6 +331,17 @@ def link_spec(scenario: Scenario, a: str, b: str) -> LinkSpec:
     )
 
 
+def session_timers(scenario: Scenario) -> tuple[SessionTimerConfig | None, SessionTimerConfig | None]:
+    """The carrier's session timer (it asks for the trunk's interval and refreshes) and the
+    answering user agents' (they accept that interval as UAS); (None, None) without one."""
+    expires = scenario.trunk.session_expires_s
+    if expires is None:
+        return None, None
+    method = "UPDATE" if scenario.trunk.session_refresh == "update" else "INVITE"
+    carrier = SessionTimerConfig(expires=expires, min_se=90, refresher="uac", method=method)
+    return carrier, SessionTimerConfig(expires=expires, min_se=90, method=method)
+
+
 def _overload(role_overload) -> OverloadPolicy:  # type: ignore[no-untyped-def]
     """The host's front-end overload policy. In 503 mode new INVITEs are refused from
     half the queue limit: the front end drops at the limit before it looks at the
@@ -347,6 +366,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     clock = net.clock
     timers = timers if timers is not None else TimerConfig()
     caps = Capabilities(codecs=[scenario.trunk.codec])
+    carrier_timer, uas_timer = session_timers(scenario)
     nodes: list[Node] = []
     seeds = iter(range(seed * 1000 + 1, seed * 1000 + 1000))
     profiles: dict[str, CostProfile] = {}
@@ -453,19 +473,20 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
             standby.role = "sip_server_standby"
             topology.standbys[node.name] = standby
 
-    def answering_ua(node: Node, user: str) -> UserAgent:
-        ua = UserAgent(clock, node.address, user=user, config=timers, seed=next(seeds), capabilities=caps)
+    def answering_ua(node: Node, user: str, session_timer: SessionTimerConfig | None) -> UserAgent:
+        ua = UserAgent(clock, node.address, user=user, config=timers, seed=next(seeds), capabilities=caps,
+                       session_timer=session_timer)
         ua.transport = attach(node, ua.datagram_received, [])
         node.element = ua
         return ua
 
     for node in media:
-        answering_ua(node, "media")
+        answering_ua(node, "media", uas_timer)
     for node in recorders:
-        answering_ua(node, "recorder")
-    agents = answering_ua(agents_node, "agent")
+        answering_ua(node, "recorder", None)
+    agents = answering_ua(agents_node, "agent", uas_timer)
     carrier = UserAgent(clock, carrier_node.address, user="carrier", config=timers, seed=next(seeds),
-                        capabilities=caps, outbound_proxy=None)
+                        capabilities=caps, outbound_proxy=None, session_timer=carrier_timer)
     first_pool = sbcs or proxies or servers
     carrier.transport = attach(carrier_node, carrier.datagram_received, first_pool[:1])
     carrier_node.element = carrier

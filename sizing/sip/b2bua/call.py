@@ -110,6 +110,12 @@ class BridgedCall:
         self.transfers = 0
         self.conference: Conference | None = None
         """The conference this call became (:meth:`B2BUA.conference`), if any."""
+        self.session_interval: int | None = None
+        """The RFC 4028 session interval in force on leg A (None: no session timer)."""
+        self.session_refresher: str | None = None
+        """Which side refreshes the session: ``caller`` (leg A's party) or ``callee``."""
+        self.session_min_se: int | None = None
+        """The caller's Min-SE, passed to parties the call is re-connected to."""
         self.events: list[tuple[float, str]] = []
 
     def __repr__(self) -> str:

@@ -31,6 +31,9 @@ version across re-connects (RFC 3264 §8), so A sees one session.
   bridge with a third party (:mod:`.conference`).
 - A recorder leg gets A's offer marked sendonly once the call is bridged
   and is hung up with the call.
+- Session timers (RFC 4028) are negotiated end to end and every refresh is
+  relayed, as an RFC 4028 §8 proxy would (:mod:`.session_timer`); the B2BUA
+  runs no timer of its own.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from .call import BridgedCall, Leg, LegState
 from .conference import Conferences
 from .features import ALLOW, SDP, Features, is_sdp
 from .policy import B2BUAConfig, B2BUAStats, Reject, RoutingPolicy, Target, as_policy
+from .session_timer import SessionTimerRelay
 from .transfer import Transfers
 
 __all__ = ["B2BUA"]
@@ -66,7 +70,7 @@ _RELAYED = frozenset({"INVITE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "NOTIFY"
 Handler = Callable[[ClientTransaction | None, Response], None]
 
 
-class B2BUA(Features, Transfers, Conferences, Element):
+class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
     """A back-to-back user agent on one local address: the contact centre's SIP Server.
 
     ``routing`` picks leg B per inbound INVITE (a :class:`RoutingPolicy`, a
@@ -98,7 +102,8 @@ class B2BUA(Features, Transfers, Conferences, Element):
         self.timers = timers if timers is not None else TimerConfig()
         super().__init__(clock, local, user=self.config.user, transport=transport, timers=self.timers, seed=seed)
         self.stats = B2BUAStats()
-        self.uas_policy = UasPolicy(body_types=(SDP, "message/sipfrag", "application/dtmf-relay"))
+        self.uas_policy = UasPolicy(extensions=frozenset({"timer"}),
+                                    body_types=(SDP, "message/sipfrag", "application/dtmf-relay"))
         self.on_call: Callable[[BridgedCall], object] | None = None
         self.calls: dict[BridgedCall, None] = {}  # calls not yet ended, oldest first (O(1) removal)
         """Calls not yet ended (bridged, ringing or transferring)."""
@@ -234,7 +239,7 @@ class B2BUA(Features, Transfers, Conferences, Element):
             reject = decision if isinstance(decision, Reject) else Reject()
             self._fail_a(call, reject.status, reject.reason)
             return
-        headers = self.config.headers.select(request.headers)
+        headers = [*self.config.headers.select(request.headers), *self._timer_request_headers(request)]
         b = self._start_leg(call, "ivr" if ivr is not None else "agent", decision,
                             body=request.body, content_type=request.headers.get("Content-Type"),
                             headers=headers, first=True)
@@ -408,6 +413,7 @@ class B2BUA(Features, Transfers, Conferences, Element):
             leg.ring_timer = None
         headers: list[tuple[str, object]] = [("Contact", f"<{self.contact}>"), ("Allow", ALLOW)]
         headers += self.config.headers.select(response.headers)
+        headers += self._timer_response_headers(call, call.request, response, True)
         body = self._to_a(a, response.body) if is_sdp(response) else response.body
         ok = self._respond(a.server_txn, call.request, response.status, reason=response.reason,
                            to_tag=a.dialog.local_tag, headers=headers, body=body,
@@ -430,6 +436,8 @@ class B2BUA(Features, Transfers, Conferences, Element):
             return
         mapped = self.config.failures.map(status)
         headers = [] if mapped != status else self.config.headers.select(response.headers)
+        if mapped == 422:  # the caller retries with B's Min-SE (RFC 4028 §7.4)
+            headers += [("Min-SE", v) for v in response.headers.get_lines("Min-SE")]
         reason = response.reason if mapped == status else None
         self._fail_a(call, mapped, reason, headers=headers)
 
@@ -516,13 +524,24 @@ class B2BUA(Features, Transfers, Conferences, Element):
         return call.a if leg is call.b and call.pending is None else None
 
     def _relay(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
-        """Send ``request`` on the peer leg and its final answer back (§12.2 per leg)."""
+        """Send ``request`` on the peer leg and its final answer back (§12.2 per leg).
+
+        While the other side is being re-connected, or an INVITE exchange is still
+        open, a session refresh waits (:mod:`.session_timer`); anything else gets
+        491 (INVITE, UPDATE) or 480.
+        """
+        if self._relay_now(leg, txn, request):
+            return
+        if self._hold_refresh(leg, txn, request, lambda: self._relay_now(leg, txn, request)):
+            return
+        status = 491 if request.method in ("INVITE", "UPDATE") else 480
+        self._respond(txn, request, status, headers=[("Retry-After", "1")])
+
+    def _relay_now(self, leg: Leg, txn: ServerTransaction, request: Request) -> bool:
+        """Relay ``request`` if its peer leg can take it now; False when it cannot."""
         peer = self._peer(leg)
         if peer is None or not peer.confirmed or peer.ok_response is not None or leg.ok_response is not None:
-            # the other side is being re-connected, or an INVITE exchange is still open
-            status = 491 if request.method in ("INVITE", "UPDATE") else 480
-            self._respond(txn, request, status, headers=[("Retry-After", "1")])
-            return
+            return False
         if request.method in ("INVITE", "UPDATE"):
             assert leg.dialog is not None
             leg.dialog.refresh_target(request)
@@ -547,6 +566,7 @@ class B2BUA(Features, Transfers, Conferences, Element):
 
         self._in_dialog(peer, request.method, relay_back, headers=headers, body=body,
                         content_type=request.headers.get("Content-Type"))
+        return True
 
     def _relayed_response(self, leg: Leg, txn: ServerTransaction, request: Request, peer: Leg,
                           sent: Request, response: Response) -> None:
@@ -568,8 +588,11 @@ class B2BUA(Features, Transfers, Conferences, Element):
         headers: list[tuple[str, object]] = list(self.config.headers.select(response.headers))
         if request.method == "INVITE" and status < 300:
             headers.append(("Contact", f"<{self.contact}>"))
-        for name in ("Session-Expires", "Require"):
-            headers += [(name, v) for v in response.headers.get_lines(name)]
+        if 200 <= status < 300 and request.method in ("INVITE", "UPDATE"):
+            headers += self._timer_response_headers(leg.call, request, response, leg is leg.call.a)
+        else:
+            for name in ("Session-Expires", "Require"):
+                headers += [(name, v) for v in response.headers.get_lines(name)]
         out = self._respond(txn, request, status, reason=response.reason, headers=headers, body=body,
                             content_type=response.headers.get("Content-Type"))
         if request.method == "INVITE" and 200 <= status < 300 and isinstance(txn, ServerInviteTransaction):

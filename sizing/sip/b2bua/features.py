@@ -77,7 +77,8 @@ class Features:
 
     def _reconnect(self, call: BridgedCall, target: Target, role: str) -> Leg:
         """Flow I step 1: INVITE without SDP to the new party."""
-        leg = self._start_leg(call, role, target, headers=self.config.headers.select(call.request.headers))
+        headers = [*self.config.headers.select(call.request.headers), *self._timer_new_leg_headers(call)]
+        leg = self._start_leg(call, role, target, headers=headers)
         call.pending = leg
         leg.on_answer = self._reconnect_answered
         leg.on_fail = self._reconnect_failed
@@ -94,7 +95,8 @@ class Features:
         a = call.a
         body = self._to_a(a, response.body)
         self._in_dialog(a, "INVITE", lambda t, r: self._a_reinvited(leg, t, r),
-                        headers=[("Allow", ALLOW)], body=body, content_type=SDP)
+                        headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
+                        body=body, content_type=SDP)
 
     def _a_reinvited(self, leg: Leg, client: ClientTransaction | None, response: Response) -> None:
         """Flow I steps 4-5: ACK A, ACK the new party with A's answer, release the old leg."""

@@ -111,7 +111,7 @@ class Transfers:
         call.refer_leg = referrer
         joining = _Join(call, party, agent_leg, referrer)
         self._in_dialog(party, "INVITE", lambda t, r: self._join_offer(joining, t, r),
-                        headers=[("Allow", ALLOW)])
+                        headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)])
 
     def _join_offer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
         """The back office's 2xx carries the offer for the caller."""
@@ -137,7 +137,8 @@ class Transfers:
                 self._join_failed(j, 488, "Not Acceptable Here")
             return
         self._in_dialog(a, "INVITE", lambda t, r: self._join_answer(j, t, r),
-                        headers=[("Allow", ALLOW)], body=self._to_a(a, response.body), content_type=SDP)
+                        headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(j.call)],
+                        body=self._to_a(a, response.body), content_type=SDP)
 
     def _join_answer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
         """The caller's 2xx carries the answer: ACK both, swap leg B, release the agent."""

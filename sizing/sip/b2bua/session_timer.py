@@ -1,0 +1,163 @@
+"""Session timers (RFC 4028) through the B2BUA: negotiated end to end, refreshes relayed.
+
+Theory of operation
+-------------------
+
+A contact-centre SIP Server keeps the carrier's session timer end to end, as
+an RFC 4028 §8 proxy would, instead of running a timer of its own per leg:
+
+- leg B's first INVITE carries the caller's ``Supported: timer``,
+  ``Session-Expires`` and ``Min-SE`` (§8.1), so the called party answers as
+  an RFC 4028 UAS and knows the refresher;
+- B's 2xx goes to A with its ``Session-Expires`` and ``Require: timer``; when
+  B does not support the timer but A does, the B2BUA inserts
+  ``Session-Expires`` with ``refresher=uac`` and ``Require: timer`` (§8.2), so
+  the caller refreshes and every refresh still reaches B (a plain UPDATE or
+  re-INVITE, which a UA without the extension answers 200);
+- a 422 from B goes to A with B's ``Min-SE``, so the caller retries (§7.4);
+- refreshes (UPDATE, re-INVITE) are relayed like any in-dialog request, so
+  each one is a transaction on every hop of the path; a refresh that arrives
+  while the peer leg is being re-connected waits (polled every
+  :data:`RETRY_S`, at most :data:`HOLD_S`) and goes to the new party instead
+  of getting 491, which would stop the refresher's timer and let the
+  non-refresher's expiry end the call;
+- a new party the call is re-connected to (RFC 3725 Flow I) gets an INVITE
+  with the call's interval and the refresher kept on the same side, and the
+  re-INVITE to A names the same refresher, so refreshes carry on unchanged.
+
+The B2BUA itself never ends a call on a session timer: the refresher's peer
+does (§10), and the B2BUA relays that BYE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..errors import HeaderError
+from ..headers import SessionExpires, parse_uint
+from ..message import Headers, Request, Response
+from .call import BridgedCall, Leg
+
+if TYPE_CHECKING:
+    from ..transaction import ServerTransaction
+
+__all__ = ["HOLD_S", "MIN_SE", "RETRY_S", "SessionTimerRelay"]
+
+MIN_SE = 90
+"""The smallest session interval RFC 4028 §5 allows, and the default Min-SE."""
+RETRY_S = 0.25
+"""How often a refresh held during a re-connect checks whether it can be relayed."""
+HOLD_S = 8.0
+"""How long a refresh is held before it gets 491 (well inside Timer F, 32 s)."""
+
+Headerlist = list[tuple[str, object]]
+
+
+def _timer_tokens(headers: Headers, name: str) -> bool:
+    return any(t.strip().lower() == "timer" for t in headers.get_all(name))
+
+
+def _session_expires(headers: Headers) -> SessionExpires | None:
+    value = headers.get("Session-Expires")
+    if value is None:
+        return None
+    try:
+        return SessionExpires.parse(value)
+    except HeaderError:
+        return None
+
+
+class SessionTimerRelay:
+    """Mixed into :class:`~sizing.sip.b2bua.B2BUA`: RFC 4028 across the two legs."""
+
+    def _timer_request_headers(self, request: Request) -> Headerlist:
+        """Leg B's first INVITE: the caller's Supported: timer, Session-Expires, Min-SE."""
+        headers = request.headers
+        out: Headerlist = []
+        if _timer_tokens(headers, "Supported"):
+            out.append(("Supported", "timer"))
+        for name in ("Session-Expires", "Min-SE"):
+            out += [(name, v) for v in headers.get_lines(name)]
+        return out
+
+    def _timer_response_headers(self, call: BridgedCall, request: Request, response: Response,
+                                from_caller: bool) -> Headerlist:
+        """The 2xx to a session refresh (the first INVITE included) on its way back: the
+        answerer's Session-Expires and Require, or the §8.2 insertion when the answerer
+        has no session timer but the requester has. Notes the call's interval and which
+        side refreshes (``from_caller``: the request came from leg A's party)."""
+        answered = _session_expires(response.headers)
+        inserted = answered is None
+        if answered is None:
+            asked = _session_expires(request.headers)
+            if asked is None or not _timer_tokens(request.headers, "Supported"):
+                return []
+            answered = SessionExpires(asked.delta, "uac")  # §8.2: the UAC refreshes
+        refresher = answered.refresher or "uas"
+        uac_side, uas_side = ("caller", "callee") if from_caller else ("callee", "caller")
+        self._note_session(call, answered.delta, uac_side if refresher == "uac" else uas_side)
+        out: Headerlist = [("Session-Expires", str(SessionExpires(answered.delta, refresher)))]
+        if inserted:
+            out.append(("Require", "timer"))
+        else:
+            out += [("Require", v) for v in response.headers.get_lines("Require")]
+        return out
+
+    def _note_session(self, call: BridgedCall, interval: int, side: str) -> None:
+        call.session_interval = interval
+        call.session_refresher = side
+        min_se = call.request.headers.get("Min-SE")
+        if min_se is not None and call.session_min_se is None:
+            try:
+                call.session_min_se = parse_uint(min_se.split(";")[0])
+            except (HeaderError, ValueError):
+                call.session_min_se = None
+
+    def _timer_new_leg_headers(self, call: BridgedCall) -> Headerlist:
+        """A re-connected party's INVITE: the call's interval, the refresher on the same side
+        (``uac`` is the B2BUA, which relays the caller's refreshes)."""
+        if call.session_interval is None:
+            return []
+        refresher = "uac" if call.session_refresher == "caller" else "uas"
+        return self._timer_headers(call, refresher)
+
+    def _timer_reinvite_a_headers(self, call: BridgedCall) -> Headerlist:
+        """The re-INVITE to A that re-connects it: the caller keeps (or not) the refresher role."""
+        if call.session_interval is None:
+            return []
+        refresher = "uas" if call.session_refresher == "caller" else "uac"
+        return self._timer_headers(call, refresher)
+
+    def _timer_headers(self, call: BridgedCall, refresher: str) -> Headerlist:
+        assert call.session_interval is not None
+        min_se = call.session_min_se or MIN_SE
+        return [("Supported", "timer"),
+                ("Session-Expires", str(SessionExpires(call.session_interval, refresher))),
+                ("Min-SE", str(min(min_se, call.session_interval)))]
+
+    def _hold_refresh(self, leg: Leg, txn: ServerTransaction, request: Request,
+                      relay: Callable[[], bool]) -> bool:
+        """Hold a session refresh that cannot be relayed now; True when it is held.
+
+        ``relay()`` tries again and says whether it went out. Only requests that
+        carry Session-Expires on a call with a session timer are held.
+        """
+        call = leg.call
+        if call.session_interval is None or request.headers.get("Session-Expires") is None:
+            return False
+        deadline = self.clock.now() + HOLD_S
+
+        def again() -> None:
+            if txn.terminated:
+                return
+            if call.ended or not leg.live:
+                self._respond(txn, request, 481)
+            elif not relay():
+                if self.clock.now() >= deadline:
+                    self._respond(txn, request, 491, headers=[("Retry-After", "1")])
+                else:
+                    self.clock.call_later(RETRY_S, again)
+
+        self.clock.call_later(RETRY_S, again)
+        return True
