@@ -220,6 +220,23 @@ def _local_client(workers: int | None, processes: bool = True) -> Any:
     return Client(cluster)
 
 
+def _close_quietly(client: Any) -> None:
+    """Close our own LocalCluster. A worker that held large simulations can take longer
+    than the nanny's fixed 4 s to exit; the nanny then kills it, which is harmless once
+    every result is in, so its warning is kept off the planner's terminal."""
+    import logging
+
+    cluster = client.cluster
+    nanny = logging.getLogger("distributed.nanny")
+    level = nanny.level
+    nanny.setLevel(logging.ERROR)
+    try:
+        client.close()
+        cluster.close()
+    finally:
+        nanny.setLevel(level)
+
+
 def run_batch(sites: list[tuple[str, Scenario]], out: str | Path, *, resume: bool = False,
               simulate: bool = True, client: Any = None, workers: int | None = None,
               progress: bool = True, title: str = "Sizing report",
@@ -281,9 +298,7 @@ def run_batch(sites: list[tuple[str, Scenario]], out: str | Path, *, resume: boo
     finally:
         bar.close()
         if own is not None:
-            cluster = own.cluster
-            own.close()
-            cluster.close()
+            _close_quietly(own)
     ordered = {site: plans[site] for site, _ in sites}
     files = write_reports(ordered, out, title=title)
     return BatchResult(ordered, planned, resumed, files)
