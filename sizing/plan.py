@@ -593,6 +593,9 @@ class Plan:
     and ``srd`` (SRD histogram buckets of all replications)."""
     cores_options: tuple[int, ...] | None = None
     """The host sizes the cores per host were chosen from (None: the scenario's)."""
+    warnings: list[str] = field(default_factory=list)
+    """What may bias the simulated figures of the recommended deployment (e.g. a warm-up
+    too short for steady state); also at the end of ``confidence``."""
 
     def hosts(self) -> dict[str, int]:
         return dict(zip(self.deployment["role"], self.deployment["hosts"], strict=True))
@@ -639,7 +642,7 @@ class Plan:
     def to_row(self) -> dict[str, Any]:
         """One flat row for a batch summary (units in the column names)."""
         row: dict[str, Any] = {"deployment": self.summary(), "met": self.met,
-                               "simulated": self.simulated,
+                               "simulated": self.simulated, "warnings": "; ".join(self.warnings),
                                "offered_erlangs": round(self.offered_erlangs, 2),
                                "trunk_channels": self.trunk_channels}
         for r in self.deployment.itertuples():
@@ -737,6 +740,8 @@ class _Measured:
     """link -> (signalling Mbps, media Mbps)."""
     series: dict[str, pd.DataFrame]
     replications: int
+    warnings: list[str] = field(default_factory=list)
+    """The simulations' warnings (e.g. warm-up too short), each once."""
 
 
 def _finite_mean(values: list[Any]) -> float:
@@ -865,8 +870,9 @@ def _measure(results: list[Any]) -> _Measured:
                                         if _role_of(c, {}) in _SIZED]],
               "calls": first.concurrent_series.to_frame(),
               "srd": _srd_buckets(results)}
+    warnings = list(dict.fromkeys(w for res in results for w in res.warnings))
     return _Measured(cpu, ci, kpis, {k: (v[0], v[1]) for k, v in links.items()}, series,
-                     len(results))
+                     len(results), warnings)
 
 
 def _srd_buckets(results: list[Any]) -> pd.DataFrame:
@@ -987,11 +993,13 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                   f"{scenario.warmup_s:g} s warm-up; {len(tried)} deployment(s) simulated. ")
     confidence += ("CPU p95 of the busiest host per role, 95 % CI: " + "; ".join(ci)) if ci \
         else "One replication: no confidence interval (set replications >= 2)."
+    if m.warnings:
+        confidence += "".join(f" Warning: {w}." for w in m.warnings)
     return Plan(name=scenario.name, scenario=scenario, deployment=dep,
                 trunk_channels=b_channels, offered_erlangs=cf.offered_erlangs,
                 erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis, candidates=cand,
                 confidence=confidence, simulated=True, met=bool(ok and links["fits"].all()),
-                closed=cf, series=m.series, cores_options=cores_options)
+                closed=cf, series=m.series, cores_options=cores_options, warnings=m.warnings)
 
 
 # ---------------------------------------------------------------------------

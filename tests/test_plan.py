@@ -98,6 +98,10 @@ def test_simulated_plan_meets_its_targets_with_confidence(flat_profile):
     assert row["cpu_p95"] <= 0.5
     assert row["cpu_p95_ci"] >= 0  # two replications give an interval
     assert "95 % CI" in p.confidence
+    # a 2 s warm-up is short of the mean holding time: said in the plan, its confidence and row
+    assert any("shorter than the mean holding time" in w for w in p.warnings)
+    assert "Warning: warmup_s 2 s is shorter" in p.confidence
+    assert "shorter than the mean holding time" in p.to_row()["warnings"]
 
 
 def _measured(cpu: dict[str, float], **kpis: float) -> _Measured:
