@@ -147,8 +147,8 @@ def _sweep(yaml_text: str, rates: tuple[float, ...]) -> Any:
 
 
 @st.cache_data(show_spinner=False)
-def _compare(yaml_text: str, variants: tuple[str, ...]) -> Any:
-    return compare(_base(yaml_text), {v: WHAT_IF[v] for v in variants})
+def _compare(yaml_text: str, variants: tuple[str, ...], cores_options: tuple[int, ...] | None) -> Any:
+    return compare(_base(yaml_text), {v: WHAT_IF[v] for v in variants}, cores_options=cores_options)
 
 
 def _convert_rate_unit() -> None:
@@ -477,10 +477,10 @@ st.header("What if")
 picked = st.multiselect("Compare with", list(WHAT_IF), key="what_if",
                         help="Each variant changes the scenario as shown and is sized by the "
                              "closed form next to the scenario as entered, with the cores "
-                             "per server entered.")
+                             "per server entered, or chosen from the host sizes to consider.")
 if picked:
     try:
-        st.dataframe(_compare(yaml_text, tuple(picked)), hide_index=True, width="stretch")
+        st.dataframe(_compare(yaml_text, tuple(picked), cores_options), hide_index=True, width="stretch")
     except ScenarioError as exc:
         st.error(str(exc))
 

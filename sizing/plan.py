@@ -1017,20 +1017,24 @@ WHAT_IF: dict[str, list[str]] = {
 
 
 def compare(scenario: Scenario, variants: Mapping[str, list[str]], *,
-            simulate: bool = False, progress: Any = None) -> pd.DataFrame:
+            simulate: bool = False, progress: Any = None,
+            cores_options: Iterable[int] | None = None) -> pd.DataFrame:
     """Plan the scenario and each variant (``KEY=VALUE`` overrides), and tabulate
     total cores, hosts per role, trunk channels and Mbps with their deltas from
-    the baseline (first row).  A bad override raises ScenarioError naming it."""
+    the baseline (first row).  A bad override raises ScenarioError naming it;
+    ``cores_options`` lets every plan choose its cores per host (see :func:`plan`)."""
     cases = {"baseline": scenario}
     for name, overrides in variants.items():
         cases[name] = apply_overrides(scenario, overrides, source=f"variant {name!r}")
     rows = []
     for name, case in cases.items():
-        p = plan(case, simulate=simulate, progress=progress)
+        p = plan(case, simulate=simulate, progress=progress, cores_options=cores_options)
         row: dict[str, Any] = {"variant": name,
                                "overrides": "; ".join(variants.get(name, []))}
         for d in p.deployment.itertuples():
             row[f"{d.role} hosts"] = d.hosts
+            if cores_options is not None:
+                row[f"{d.role} cores per host"] = d.cores_per_host
         row["total cores"] = int(p.deployment["total_cores"].sum())
         row["trunk channels"] = p.trunk_channels
         row["signalling Mbps"] = float(p.links["signalling_mbps"].sum())

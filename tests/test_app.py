@@ -236,6 +236,11 @@ def test_host_sizes_chosen_show_the_plans_cores_per_server(app: AppTest) -> None
     assert list(shown["Total cores"]) == list(expected.deployment["total_cores"])
     assert set(shown["Cores per server"]) <= {16, 32}
     assert any(f"**Recommended:** {expected.summary()}" == m.value for m in app.markdown)
+    # the what-if table sizes its variants with the same host sizes
+    app.multiselect(key="what_if").set_value(["SRTP on"]).run()
+    compared = _table(app, "variant").set_index("variant")
+    roles = expected.cores()
+    assert all(compared.loc["baseline", f"{r} cores per host"] == c for r, c in roles.items())
 
 
 def test_no_host_sizes_chosen_keeps_the_cores_entered(app: AppTest) -> None:

@@ -140,6 +140,18 @@ def test_compare_shows_codec_and_srtp_deltas():
     assert table.loc["baseline", "Δ media Mbps"] == 0
 
 
+def test_compare_with_host_sizes_tabulates_the_chosen_cores():
+    sc = scenario_from_mapping({"traffic": {"calls_per_second": 20, "holding_time_s": 120},
+                                "trunk": {"channels": 4000}})
+    table = compare(sc, {"tls": ["trunk.transport=tls"]}, cores_options=(2, 4, 8)).set_index("variant")
+    for variant in ("baseline", "tls"):
+        chosen = plan(apply_overrides(sc, [] if variant == "baseline" else ["trunk.transport=tls"]),
+                      simulate=False, cores_options=(2, 4, 8))
+        assert table.loc[variant, "total cores"] == int(chosen.deployment["total_cores"].sum())
+        for role, cores in chosen.cores().items():
+            assert table.loc[variant, f"{role} cores per host"] == cores
+
+
 def test_compare_names_a_bad_variant():
     sc = scenario_from_mapping({"traffic": {"calls_per_second": 2, "holding_time_s": 120},
                                 "trunk": {"channels": 400}})
