@@ -4,12 +4,10 @@ compared with SIPp's in tests/interop/test_holdout.py)."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 
 import pytest
 import typer
-from conftest import require_tool
 from typer.testing import CliRunner
 
 from sizing.load import LoadConfig, LoadError, run_load_async
@@ -57,19 +55,6 @@ def test_per_call_connections_need_a_connection_transport() -> None:
     with pytest.raises(LoadError, match="--connections: 'pooled' is not one of shared, per-call"):
         LoadConfig(target=Address("TCP", "127.0.0.1", 5070), rate=1, duration_s=1, connections="pooled")
 
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = require_tool("openssl")
-    directory = tmp_path_factory.mktemp("load-tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=30,
-    )
-    return cert, key
 
 
 @pytest.mark.parametrize(("flow", "connections", "full"), [

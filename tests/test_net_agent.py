@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import require_tool
 
 from sizing.net.agent import (
     AgentConfig,
@@ -42,19 +40,6 @@ async def call_agent(callee_config: AgentConfig, caller_config: AgentConfig, cal
         summary = await run_calls(caller_config, CallPlan(target, calls=calls, **plan))  # type: ignore[arg-type]
         return summary, len(callee.incoming)
 
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = require_tool("openssl")
-    directory = tmp_path_factory.mktemp("agent-tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=30,
-    )
-    return cert, key
 
 
 def test_calls_over_udp_complete_and_reach_the_callee() -> None:
