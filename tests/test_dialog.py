@@ -88,6 +88,22 @@ def test_in_dialog_request_strict_routing() -> None:
     assert bye.headers.get_all("Route") == ["<sip:p2.example>", "<sip:bob@10.0.0.2>"]
 
 
+def test_in_dialog_request_follows_a_changed_remote_tag() -> None:
+    dialog = uac_dialog()
+    dialog.create_request("INFO", VIA)  # builds and keeps the From/To lines
+    dialog.remote_tag = "bt2"
+    request = dialog.create_request("INFO", VIA)
+    assert request.to_tag == "bt2" and request.from_tag == "at"
+
+
+def test_next_hop_follows_a_replaced_route_set() -> None:
+    dialog = uac_dialog(("<sip:p2.example;lr>", "<sip:p1.example;lr>"))
+    assert dialog.next_hop().host == "p1.example"
+    dialog.route_set = ["<sip:p3.example;lr>"]
+    assert dialog.next_hop().host == "p3.example"
+    assert [str(r) for r in dialog.create_request("BYE", VIA).route] == ["<sip:p3.example;lr>"]
+
+
 def test_ack_reuses_invite_cseq() -> None:
     dialog = uac_dialog()
     dialog.create_request("INFO", VIA)

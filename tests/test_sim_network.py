@@ -150,6 +150,36 @@ def test_collector_tuned_keeps_thresholds_already_higher() -> None:
         gc.set_threshold(*before)
 
 
+def test_collector_tuned_freezes_the_heap_for_the_outermost_block_only() -> None:
+    import gc
+
+    from sizing.sim.network import collector_tuned
+
+    assert gc.get_freeze_count() == 0
+    with collector_tuned():
+        frozen = gc.get_freeze_count()
+        with collector_tuned():
+            inner = gc.get_freeze_count()
+        after_inner = gc.get_freeze_count()
+    assert frozen > 0 and inner == frozen and after_inner == frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_collector_tuned_leaves_a_callers_own_freeze_in_place() -> None:
+    import gc
+
+    from sizing.sim.network import collector_tuned
+
+    gc.freeze()
+    try:
+        count = gc.get_freeze_count()
+        with collector_tuned():
+            pass
+        assert gc.get_freeze_count() == count
+    finally:
+        gc.unfreeze()
+
+
 def test_finished_call_leaves_no_transaction_or_proxy_context_in_a_reference_cycle() -> None:
     import gc
 

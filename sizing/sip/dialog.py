@@ -116,6 +116,8 @@ class Dialog:
         "state",
         "role",
         "invite_seq",
+        "_lines",
+        "_first_route",
     )
 
     def __init__(
@@ -150,6 +152,10 @@ class Dialog:
         self.role = role
         self.invite_seq = local_seq if role == "uac" else remote_seq
         """CSeq number of the latest INVITE in the dialog (its ACK reuses it, §13.2.2.4)."""
+        # Every request of the dialog repeats the same From and To lines and reads
+        # the same first Route: built once, kept with the values they came from.
+        self._lines: tuple[tuple[str, str, str, str], str, str] | None = None
+        self._first_route: tuple[str, URI] | None = None
 
     def __repr__(self) -> str:
         return f"<Dialog {self.role} {self.state.value} {self.id}>"
@@ -232,16 +238,37 @@ class Dialog:
     def next_hop(self) -> URI:
         """The URI the next in-dialog request is sent to: the first Route, else the target."""
         if self.route_set:
-            return NameAddr.parse(self.route_set[0]).uri  # type: ignore[return-value]
+            return self._route_uri(self.route_set[0])
         return self.remote_target
+
+    def _route_uri(self, route: str) -> URI:
+        """The URI of the Route value ``route`` (the route set's first), parsed once."""
+        cached = self._first_route
+        if cached is None or cached[0] != route:
+            uri = NameAddr.parse(route).uri
+            if uri is None:
+                raise DialogError(f"Route {route!r} has no URI")
+            cached = self._first_route = (route, uri)
+        return cached[1]
+
+    def _from_to(self) -> tuple[str, str]:
+        """The From and To values of a request in the dialog (tags set, §12.2.1.1)."""
+        key = (self.local_uri, self.local_tag, self.remote_uri, self.remote_tag)
+        cached = self._lines
+        if cached is None or cached[0] != key:
+            cached = self._lines = (
+                key,
+                _tagged(self.local_uri, self.local_tag, "From"),
+                _tagged(self.remote_uri, self.remote_tag or None, "To"),
+            )
+        return cached[1], cached[2]
 
     def _request_uri_and_routes(self) -> tuple[URI, list[str]]:
         """Request-URI and Route values per §12.2.1.1 (loose and strict routing)."""
         routes = self.route_set
         if not routes:
             return self.remote_target, []
-        first = NameAddr.parse(routes[0]).uri
-        assert first is not None
+        first = self._route_uri(routes[0])
         if first.lr:
             return self.remote_target, list(routes)
         # Strict router: it takes the Request-URI; the remote target goes last in Route.
@@ -282,8 +309,9 @@ class Dialog:
         out.add("Max-Forwards", "70")
         for route in routes:
             out.add("Route", route)
-        out.add("From", _tagged(self.local_uri, self.local_tag, "From"))
-        out.add("To", _tagged(self.remote_uri, self.remote_tag or None, "To"))
+        from_value, to_value = self._from_to()
+        out.add("From", from_value)
+        out.add("To", to_value)
         out.add("Call-ID", self.call_id)
         out.add("CSeq", f"{number} {method}")
         if method in TARGET_REFRESH or method == "ACK":
