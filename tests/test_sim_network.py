@@ -158,10 +158,13 @@ def test_collector_tuned_freezes_the_heap_for_the_outermost_block_only() -> None
     assert gc.get_freeze_count() == 0
     with collector_tuned():
         frozen = gc.get_freeze_count()
+        fresh = [[] for _ in range(10_000)]  # would be frozen too if the inner block froze again
         with collector_tuned():
             inner = gc.get_freeze_count()
         after_inner = gc.get_freeze_count()
-    assert frozen > 0 and inner == frozen and after_inner == frozen
+        del fresh
+    # (frozen objects that are freed leave the count: it can only fall by a few)
+    assert frozen > 0 and frozen - 100 < inner <= frozen and 0 < after_inner <= frozen
     assert gc.get_freeze_count() == 0
 
 
