@@ -113,3 +113,12 @@ def test_plan_html_embeds_concurrent_calls_and_srd_figures(plans):
     page = plan_html(simulated)
     for alt in ("hq: concurrent calls", "hq: SRD"):
         assert re.search(rf'<img alt="{alt}" src="data:image/png;base64,', page), alt
+
+
+def test_the_summary_says_each_sites_warnings(plans):
+    from sizing.report.tables import summary_table
+
+    warned = dataclasses.replace(plans["hq"], warnings=["warmup_s 10 s is shorter than the mean holding time"])
+    table = summary_table({"branch": plans["branch"], "hq": warned}).set_index("Site")
+    assert table.loc["branch", "Warnings"] == ""
+    assert table.loc["hq", "Warnings"].startswith("warmup_s 10 s is shorter")

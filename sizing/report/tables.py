@@ -120,6 +120,7 @@ def summary_table(plans: Mapping[str, Plan]) -> pd.DataFrame:
             label, scale, digits = KPI_LABELS.get(k.kpi, (k.kpi, 1.0, 3))
             if isinstance(k.value, int | float):
                 row[label] = round(float(k.value) * scale, digits)
+        row["Warnings"] = "; ".join(p.warnings)
         rows.append(row)
     frame = pd.DataFrame(rows)
     head = ["Site", "Recommended deployment", "All targets met", "Confirmed by simulation",
