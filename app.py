@@ -393,11 +393,15 @@ with left:
     length = st.radio("Run length", RUN_LENGTHS, key="run_length",
                       help="A quick check runs one replication of at most 5 minutes; the "
                            "scenario's length gives confidence intervals across replications.")
+    which = st.radio("Deployment", ("as entered", "as recommended"), key="sim_deployment",
+                     help="As recommended: the hosts, cores per host and trunk channels of the "
+                          "estimate above, to check it by simulation.")
     run = st.button("Run simulation", type="primary", key="run_simulation")
+deployed = closed.recommended_scenario() if which == "as recommended" else scenario
 with right:
-    st.caption(f"Simulates the deployment as entered ({describe_length(scenario, length)}): "
+    st.caption(f"Simulates the deployment {which} ({describe_length(deployed, length)}): "
                "every SIP message through the real engine on simulated hosts and links.")
-sim_scenario = for_run(scenario, length)
+sim_scenario = for_run(deployed, length)
 sim_yaml = sim_scenario.to_yaml()
 if run:
     try:

@@ -253,3 +253,16 @@ def test_report_downloads_use_the_host_sizes_chosen() -> None:
     summary = pd.read_csv(io.BytesIO(files["summary.csv"]))
     cores = [c for c in summary.columns if c.endswith("cores per host")]
     assert cores and all(summary[c].iloc[0] == 16 for c in cores)
+
+
+def test_the_recommended_deployment_can_be_simulated(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value("Small branch").run()
+    app.multiselect(key="cores_options").set_value([16])
+    app.button(key="submit").click().run()
+    app.radio(key="sim_deployment").set_value("as recommended").run()
+    app.button(key="run_simulation").click().run(timeout=120)
+    assert not app.exception
+    assert any(c.value.startswith("Simulates the deployment as recommended") for c in app.caption)
+    hosts = _table(app, "Host")
+    sized = hosts[hosts["Role"].str.startswith(("SBC", "SIP Proxy", "SIP Server"))]
+    assert len(sized) and set(sized["Cores"]) == {16}  # the chosen host size, not the cores entered
