@@ -12,9 +12,11 @@ data cannot tell apart are not fitted as if it could: the design matrix's
 columns are normalised and, when its smallest singular value is below
 ``COLLINEAR`` of its largest, the model is simplified, with a warning, first by
 folding the per-kbyte term into the per-message costs, then by fitting one
-cost for every message (written as ``default``). Measuring one flow only, at
-several rates, gives collinear per-kind counts (a basic call always has one
-INVITE, one ACK, one BYE), hence the simpler model.
+cost per group of kinds whose counts come in fixed proportions in every row
+(a basic call always has one INVITE, one ACK, one BYE; a REGISTER campaign
+beside it gets REGISTER its own cost), then by fitting one cost for every
+message (written as ``default``). Measuring one flow only, at several rates,
+gives collinear per-kind counts, hence the simpler models.
 
 Noise: repeated rows of one flow and rate give the relative spread of the
 measured CPU; without repeats the fit's relative residuals stand in for it.
@@ -223,6 +225,23 @@ def _kind_counts(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(kinds, index=frame.index)
 
 
+def _proportional_groups(counts: pd.DataFrame, rtol: float = 0.02) -> list[list[str]]:
+    """Kinds whose counts are proportional in every row (within ``rtol``): a basic call always
+    brings one INVITE, one ACK and one BYE, so their costs can only be fitted together."""
+    groups: list[list[str]] = []
+    for kind in counts.columns:
+        v = counts[kind].to_numpy(float)
+        for group in groups:
+            ref = counts[group[0]].to_numpy(float)
+            scale = float(v @ ref) / float(ref @ ref)
+            if np.allclose(v, scale * ref, rtol=rtol, atol=0.5):
+                group.append(kind)
+                break
+        else:
+            groups.append([kind])
+    return groups
+
+
 def _separable(design: np.ndarray) -> bool:
     norms = np.linalg.norm(design, axis=0)
     if design.shape[0] < design.shape[1] or (norms == 0).any():
@@ -269,11 +288,14 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
     has_bytes = "bytes" in valid and (valid["bytes"] != 0).any()
     kbytes = valid["bytes"].to_numpy(float)[:, None] / 1e3 if has_bytes else np.zeros((len(valid), 0))
     total = counts.sum(axis=1).to_numpy(float)[:, None]
+    groups = _proportional_groups(counts)
+    grouped = np.column_stack([counts[g].sum(axis=1).to_numpy(float) for g in groups])
 
     warnings: list[str] = []
     chosen = None
-    for model in ("per-kind", "single"):
-        messages = counts.to_numpy(float) if model == "per-kind" else total
+    models = ("per-kind", "grouped", "single") if 1 < len(groups) < counts.shape[1] else ("per-kind", "single")
+    for model in models:
+        messages = {"per-kind": counts.to_numpy(float), "grouped": grouped, "single": total}[model]
         design = np.hstack([static, messages, tls])
         if not _separable(design):
             continue
@@ -297,6 +319,11 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
                         f"flows measured: {', '.join(sorted(valid['flow'].unique()))}): fitted one "
                         "cost for every message, written as 'default'; measure more flows "
                         "and rates to separate them")
+    if model == "grouped":
+        together = "; ".join(", ".join(g) for g in groups if len(g) > 1)
+        warnings.append(f"message kinds {together} come in fixed proportions in every flow measured "
+                        f"({', '.join(sorted(valid['flow'].unique()))}): fitted one cost for each "
+                        "such group, written for each of its kinds")
     if design.shape[0] == design.shape[1]:
         warnings.append(f"{design.shape[0]} rows for {design.shape[1]} terms: the fit is exact "
                         "and says nothing about measurement noise")
@@ -309,10 +336,17 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
 
     terms: dict[str, float] = {"static_core_fraction": float(coef[0])}
     i = 1
-    kinds = list(counts.columns) if model == "per-kind" else ["default"]
-    for kind in kinds:
-        terms[kind] = float(coef[i]) * 1e6
-        i += 1
+    if model == "grouped":
+        kinds = list(counts.columns)
+        for group in groups:
+            for kind in group:
+                terms[kind] = float(coef[i]) * 1e6
+            i += 1
+    else:
+        kinds = list(counts.columns) if model == "per-kind" else ["default"]
+        for kind in kinds:
+            terms[kind] = float(coef[i]) * 1e6
+            i += 1
     if with_bytes:
         terms["per_kbyte_us"] = float(coef[i]) * 1e6
         i += 1
@@ -354,7 +388,7 @@ def _profile(name: str, source: str, terms: dict[str, float], kinds: list[str],
         return round_significant(value, digits)
 
     per_message = {kind: r(terms[kind]) for kind in kinds}
-    if model == "per-kind":
+    if model in ("per-kind", "grouped"):
         # the cost of an average message of the measured traffic stands for unmeasured kinds
         weights = counts.sum(axis=0)
         per_message["default"] = r(sum(terms[k] * weights[k] for k in kinds) / weights.sum())

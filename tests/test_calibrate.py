@@ -195,3 +195,29 @@ def test_refit_keeps_the_wire_style_of_the_profile_it_replaces(tmp_path: Path) -
     refit = load_profile(target)
     assert refit.wire == old.wire and "(kept on refit)" in refit.source
     assert refit.tls.handshake_full_us == pytest.approx(1700.0, rel=0.1)
+
+
+def test_kinds_in_fixed_proportions_share_a_cost_and_other_flows_get_their_own(tmp_path: Path) -> None:
+    """Basic calls (INVITE, ACK, BYE, 2 x 1xx, 2 x 2xx: always together), REGISTER and OPTIONS
+    campaigns: the call kinds get one cost, REGISTER and OPTIONS each their own."""
+    rows = []
+    for flow, rates in (("basic-call", (20.0, 40.0, 80.0)), ("register", (50.0, 100.0)),
+                        ("options", (100.0, 200.0))):
+        for rate in rates:
+            n = rate * 10
+            kinds = ({"INVITE": n, "ACK": n, "BYE": n, "1xx": 2 * n, "2xx": 2 * n} if flow == "basic-call"
+                     else {"REGISTER": n} if flow == "register" else {"OPTIONS": n})
+            cost_us = {"REGISTER": 220.0, "OPTIONS": 50.0}
+            cpu = 0.02 * 10 + sum(c * cost_us.get(k, 100.0) for k, c in kinds.items()) / 1e6
+            for factor in (0.99, 1.01):
+                rows.append({"flow": flow, "rate_cps": rate, "duration_s": 10.0, "cpu_seconds": cpu * factor,
+                             "valid": True, **{f"messages_in_{k}": c for k, c in kinds.items()}})
+    frame = pd.DataFrame(rows).fillna(0)
+    cal = fit_profile(load_measurements([as_csv(frame, tmp_path)]), "t")
+    assert cal.model == "grouped"
+    assert any("INVITE, ACK, BYE, 1xx, 2xx come in fixed proportions" in w for w in cal.warnings)
+    costs = cal.profile.per_message_us
+    assert costs["REGISTER"] == pytest.approx(220.0, rel=0.05)
+    assert costs["OPTIONS"] == pytest.approx(50.0, rel=0.05)
+    assert costs["INVITE"] == costs["BYE"] == costs["2xx"] == pytest.approx(100.0, rel=0.05)
+    assert "default" in costs
