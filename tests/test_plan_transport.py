@@ -8,7 +8,7 @@ import pytest
 
 from sizing import tls as tls_model
 from sizing.plan import MESSAGE_BYTES, closed_form
-from sizing.scenario import ScenarioError, scenario_from_mapping
+from sizing.scenario import scenario_from_mapping
 
 PER_MESSAGE_US = 100.0
 HANDSHAKE_US = 1000.0
@@ -158,12 +158,3 @@ def test_internal_transport_equal_to_the_trunk_changes_nothing(profile):
     assert default.roles.equals(named.roles)
     assert default.links.equals(named.links)
 
-
-def test_internal_transport_other_than_the_trunk_needs_an_edge():
-    with pytest.raises(ScenarioError, match=r"network\.internal_transport.*sbc or proxy"):
-        scenario_from_mapping({
-            "traffic": {"calls_per_second": 1, "holding_time_s": 60},
-            "trunk": {"channels": 10, "transport": "tls"},
-            "topology": {"sbc": {"enabled": False}, "proxy": {"enabled": False}},
-            "network": {"internal_transport": "udp"},
-        })

@@ -113,8 +113,3 @@ def test_scenario_internal_transport_gives_the_edge_a_second_address() -> None:
     assert {n.address.transport for n in inside} == {"UDP"}
     same = build_topology(_scenario("trunk"), simpy.Environment(), seed=1)
     assert {n.address.transport for n in same.nodes} == {"TLS"} and same.sbcs[0].inside is None
-
-
-def test_internal_transport_without_an_edge_proxy_is_refused_naming_the_field() -> None:
-    with pytest.raises(ValueError, match="network.internal_transport"):
-        _scenario("udp", sbc={"enabled": False}, proxy={"enabled": False})

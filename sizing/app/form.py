@@ -165,9 +165,8 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
         _field("network.internal_transport", "Inside transport", "select", "trunk",
                options=("trunk", "udp", "tcp", "tls"),
                option_labels=(("trunk", "as the trunk"),),
-               help=f"{describe('network.internal_transport')} A transport other than "
-                    "the trunk's needs an SBC or a SIP proxy (Topology and hardware) to "
-                    "terminate the trunk's."),
+               help=f"{describe('network.internal_transport')} The first of SBC, SIP "
+                    "proxy and SIP Server (Topology and hardware) terminates the trunk's."),
         _field("trunk.tls_version", "TLS version", "select", "trunk", options=("1.2", "1.3")),
         _field("trunk.codec", "Codec", "select", "trunk", options=_codecs()),
         _field("trunk.ptime_ms", "Packetisation (ms)", "select", "trunk",

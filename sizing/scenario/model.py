@@ -638,8 +638,8 @@ class Network(_Model):
     internal_transport: Literal["trunk", "udp", "tcp", "tls"] = Field(
         "trunk", description="Signalling transport between the contact centre's own hosts (SBC or "
                              "proxy, SIP Server, media servers, agents, registrars): 'trunk' uses "
-                             "the trunk's; otherwise the first SBC or proxy terminates the trunk "
-                             "transport and double record-routes (RFC 5658).")
+                             "the trunk's; otherwise the first SBC, proxy or SIP Server terminates "
+                             "the trunk transport (an SBC or proxy double record-routes, RFC 5658).")
 
     @field_validator("l2")
     @classmethod
@@ -732,10 +732,6 @@ class Scenario(_Model):
                 problems.append((f"traffic.mix.{flow}", "needs topology.sip_server.enabled"))
             if getattr(mix, flow) > 0 and self.agents.count == 0:
                 problems.append((f"traffic.mix.{flow}", "needs agents.count > 0"))
-        if self.inside_transport != self.trunk.transport and not enabled & {"sbc", "proxy"}:
-            problems.append(("network.internal_transport",
-                             f"{self.network.internal_transport} differs from trunk.transport "
-                             f"{self.trunk.transport}: needs an sbc or proxy to terminate the trunk"))
         if self.traffic.recording_share > 0 and "recorder" not in enabled:
             problems.append(("traffic.recording_share", "needs topology.recorder.enabled"))
         for role in self.targets.cpu_p95_max_per_role:

@@ -27,8 +27,9 @@ A missing role is skipped: the path is carrier -> first of sbc / proxy /
 sip_server -> ... -> agents. Addresses are ``10.<role>.0.<instance>``. The
 carrier link uses the trunk's transport, every other link the scenario's
 inside transport (``network.internal_transport``); when they differ, each
-host of the edge role (the first of sbc / proxy) has a second address on the
-inside transport and its proxy double record-routes (RFC 5658).
+host of the edge role (the first of sbc / proxy / sip_server) has a second
+address on the inside transport: a proxy double record-routes (RFC 5658), a
+SIP Server keeps leg A on the trunk's transport and its other legs inside.
 Links come from ``scenario.links`` (default plus role-pair overrides; the
 scenario's jitter standard deviation becomes the uniform jitter bound with the
 same deviation, ``sqrt(12)`` times it).
@@ -362,7 +363,8 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     inside = scenario.inside_transport.upper()
     topo_model = scenario.topology
     enabled = set(topo_model.enabled())
-    edge_role = next((r for r in ("sbc", "proxy") if r in enabled), None) if inside != transport else None
+    edge_role = next((r for r in ("sbc", "proxy", "sip_server") if r in enabled), None) \
+        if inside != transport else None
     clock = net.clock
     timers = timers if timers is not None else TimerConfig()
     caps = Capabilities(codecs=[scenario.trunk.codec])
@@ -372,10 +374,14 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     profiles: dict[str, CostProfile] = {}
 
     def add(name: str, role: str, index: int, profile_name: str | None, cores: int = 1,
-            overload: OverloadPolicy | None = None, extra: tuple[Address, ...] = ()) -> Node:
-        on_trunk = role == "carrier" or role == edge_role
+            overload: OverloadPolicy | None = None, extra: tuple[Address, ...] = (),
+            edge: bool = True) -> Node:
+        """A host of ``role``; ``edge=False`` keeps a host of the edge role (a standby)
+        inside only."""
+        on_edge = edge and role == edge_role
+        on_trunk = role == "carrier" or on_edge
         address = _address(role if role in _NET else "standby", index, transport if on_trunk else inside)
-        second = _address(role, index, inside) if role == edge_role else None
+        second = _address(role, index, inside) if on_edge else None
         if second is not None:
             if second == address or second in extra:  # e.g. TCP trunk, UDP inside: same port
                 second = _address(role, index, inside, port_offset=1)
@@ -464,12 +470,19 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
                            timers=timers, seed=next(seeds))
         if not sbcs and not proxies:
             server.gate = gate
-        server.transport = attach(node, server.datagram_received, media + recorders)
+        if node.inside is None:
+            server.transport = attach(node, server.datagram_received, media + recorders)
+        else:  # the trunk's leg A on the main address; every other leg on the inside one
+            server.transport = attach(node, server.datagram_received, [])
+            server_in = node.inside
+            server.add_interface(server_in, attach(
+                node, lambda data, source, b=server, a=server_in: b.datagram_received(data, source, a),
+                media + recorders, address=server_in))
         node.element = server
         if scenario.ha.hot_standby:
             spec = topo_model.sip_server
             standby = add(f"{node.name}-standby", "sip_server", 100 + len(topology.standbys), spec.profile,
-                          spec.cores)
+                          spec.cores, edge=False)
             standby.role = "sip_server_standby"
             topology.standbys[node.name] = standby
 

@@ -17,13 +17,19 @@ steps both roles take the same way:
 
 A subclass says what a handler entry is (:meth:`_deliver`) and what to do
 when no ACK comes (:meth:`_no_ack`); the ``_on_*`` hooks let it count.
+
+An element may listen on a second transport (:meth:`_add_interface`, made
+public by the roles whose Contact follows it). A request leaves by the
+interface whose transport is its destination's, with that interface's Via;
+bytes arriving at an interface are answered through it. A URI without a
+transport parameter then means UDP (RFC 3263 §4.1, no DNS).
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from .checks import UasPolicy, check_request
@@ -97,6 +103,13 @@ class Element(ABC):
         """The handler entry of each client transaction still running."""
         self._sending: Any = None
         """The entry of the request being sent now (responses may come before send returns)."""
+        self._user = user
+        self._interfaces: dict[str, tuple[Address, Transport]] = {}
+        """Interfaces on other transports than ``local``'s, by transport name."""
+        self._contacts: dict[Address, URI] = {local: self.contact}
+        """The Contact URI of each interface, by its address."""
+        self._inbound: Address = local
+        """The interface the message being handled arrived at."""
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -105,14 +118,58 @@ class Element(ABC):
         self.transport = network.attach(self.local, self.datagram_received, reliable=reliable)
         return self.transport
 
-    def datagram_received(self, data: bytes, source: Address) -> None:
-        """Bytes from the network (a datagram or one framed stream message)."""
-        receive_bytes(self.layer, self._transport(), data, source, self.receive_stats)
+    def datagram_received(self, data: bytes, source: Address, local: Address | None = None) -> None:
+        """Bytes from the network (a datagram or one framed stream message) that arrived
+        at the main address, or at the interface ``local`` of :meth:`_add_interface`."""
+        if local is None or local == self.local:
+            receive_bytes(self.layer, self._transport(), data, source, self.receive_stats)
+            return
+        self._inbound = local
+        try:
+            receive_bytes(self.layer, self._interfaces[local.transport][1], data, source, self.receive_stats)
+        finally:
+            self._inbound = self.local
 
     def _transport(self) -> Transport:
         if self.transport is None:
             raise RuntimeError(f"{self.kind} {self.local}: no transport; call connect() or set .transport")
         return self.transport
+
+    def _add_interface(self, address: Address, transport: Transport) -> Callable[[bytes, Address], None]:
+        """Listen at ``address`` too, on another transport than the main address's; returns
+        the entry point for the bytes that arrive there."""
+        if not isinstance(address, Address):
+            raise TypeError(f"{self.kind} {self.local}: an interface must be an Address, got {address!r}")
+        if transport is None or not callable(getattr(transport, "send", None)):
+            raise TypeError(f"{self.kind} {self.local}: the interface at {address} needs a Transport "
+                            f"(an object with send()), got {transport!r}")
+        name = address.transport
+        if name == self.local.transport or name in self._interfaces:
+            raise ValueError(f"{self.kind} {self.local}: already has a {name} interface")
+        self._interfaces[name] = (address, transport)
+        self._contacts[address] = URI.parse(
+            f"sip:{self._user}@{address.host}:{address.port}"
+            + ("" if name == "UDP" else f";transport={name.lower()}"))
+        return lambda data, source: self.datagram_received(data, source, address)
+
+    def _interface(self, dest: Address) -> tuple[Address, Transport]:
+        """The local address and transport a message to ``dest`` leaves by."""
+        if self._interfaces and dest.transport != self.local.transport:
+            found = self._interfaces.get(dest.transport)
+            if found is not None:
+                return found
+        return self.local, self._transport()
+
+    def _contact_to(self, dest: Address) -> URI:
+        """The Contact of a dialog whose requests go to ``dest``: its interface's."""
+        if not self._interfaces:
+            return self.contact
+        return self._contacts[self._interface(dest)[0]]
+
+    @property
+    def _default_transport(self) -> str:
+        """The transport of a URI without one: the only one, else UDP (RFC 3263 §4.1)."""
+        return "UDP" if self._interfaces else self.local.transport
 
     # -- identifiers ------------------------------------------------------------------
 
@@ -122,13 +179,15 @@ class Element(ABC):
     def _new_call_id(self) -> str:
         return f"{self._rng.getrandbits(64):016x}@{self.local.host}"
 
-    def _via(self) -> str:
-        local = self.local
+    def _via(self, dest: Address | None = None) -> str:
+        """A Via with a new branch, of the interface a request to ``dest`` leaves by
+        (None: the main address)."""
+        local = self.local if dest is None or not self._interfaces else self._interface(dest)[0]
         return f"SIP/2.0/{local.transport} {local.host}:{local.port};branch={self.layer.new_branch()}"
 
     def _next_hop(self, dialog: Dialog) -> Address:
         """Where the dialog's next request goes (its route set or remote target)."""
-        return uri_address(dialog.next_hop(), self.local.transport)
+        return uri_address(dialog.next_hop(), self._default_transport)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -136,7 +195,7 @@ class Element(ABC):
         """Send ``request`` in a new client transaction whose responses go to ``entry``."""
         self._sending = entry
         try:
-            txn = self.layer.send_request(request, dest, self._transport())
+            txn = self.layer.send_request(request, dest, self._interface(dest)[1])
         finally:
             self._sending = None
         if not txn.terminated:
@@ -145,14 +204,15 @@ class Element(ABC):
 
     def _raw_send(self, data: bytes, dest: Address) -> None:
         try:
-            self._transport().send(data, dest)
+            self._interface(dest)[1].send(data, dest)
         except TransportError:
             self.layer.stats.transport_errors += 1
 
     def _build_ack(self, dialog: Dialog, body: bytes, content_type: str | None) -> tuple[bytes, Address]:
         """An ACK for the dialog's 2xx (§13.2.2.4), encoded, and where it goes."""
-        ack = dialog.create_request("ACK", self._via(), body=body, content_type=content_type if body else None)
-        return ack.encode(), self._next_hop(dialog)
+        dest = self._next_hop(dialog)
+        ack = dialog.create_request("ACK", self._via(dest), body=body, content_type=content_type if body else None)
+        return ack.encode(), dest
 
     def _repeat_ack(self, state: AckState) -> bool:
         """Send the dialog's last ACK again, for a retransmitted 2xx; False if none was sent."""

@@ -71,7 +71,8 @@ Handler = Callable[[ClientTransaction | None, Response], None]
 
 
 class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
-    """A back-to-back user agent on one local address: the contact centre's SIP Server.
+    """A back-to-back user agent on one local address (and optionally a second one on
+    another transport, :meth:`add_interface`): the contact centre's SIP Server.
 
     ``routing`` picks leg B per inbound INVITE (a :class:`RoutingPolicy`, a
     callable ``request -> Target | Reject | None``, or one fixed target).
@@ -109,6 +110,17 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         """Calls not yet ended (bridged, ringing or transferring)."""
         self._number = 0
 
+    def add_interface(self, address: Address, transport: Transport) -> Callable[[bytes, Address], None]:
+        """Listen at ``address`` too, on another transport than the main address's (the
+        SIP Server as the trunk's edge: TLS towards the carrier, UDP inside); returns the
+        entry point for the bytes that arrive there.
+
+        Each leg keeps the Contact of the interface its requests leave by (chosen from
+        its destination when it is created); every request leaves by the interface of
+        its destination's transport, and a URI without one means UDP (RFC 3263 §4.1).
+        """
+        return self._add_interface(address, transport)
+
     @property
     def _legs(self) -> dict[DialogId, Leg]:
         """The legs by dialog id (the element's dialog table)."""
@@ -133,10 +145,18 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
     ) -> Request:
         dialog = leg.dialog
         assert dialog is not None
-        request = dialog.create_request(method, self._via(), headers=list(headers), body=body,
+        dest = self._next_hop(dialog)
+        request = dialog.create_request(method, self._via(dest), headers=list(headers), body=body,
                                         content_type=content_type)
-        self._send(request, self._next_hop(dialog), handler or self._ignore)
+        self._send(request, dest, handler or self._ignore)
         return request
+
+    @staticmethod
+    def _contact(leg: Leg) -> str:
+        """The Contact header value of ``leg``: its dialog's local target, fixed at creation."""
+        dialog = leg.dialog
+        assert dialog is not None
+        return f"<{dialog.local_contact}>"
 
     def _ignore(self, txn: ClientTransaction | None, response: Response) -> None:
         return None
@@ -217,7 +237,7 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         a.server_txn = txn
         tag = self._new_tag()
         try:
-            self._register(a, Dialog.from_request(request, tag, self.contact))
+            self._register(a, self._inbound_dialog(request, tag))
         except (ValueError, HeaderError) as exc:
             self._fail_a(call, 400, f"Bad dialog request: {exc}"[:100], tag=tag)
             return
@@ -251,22 +271,36 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         if self.config.no_answer_s is not None:
             b.ring_timer = self.clock.call_later(self.config.no_answer_s, lambda: self._no_answer(b))
 
+    def _inbound_dialog(self, request: Request, tag: str) -> Dialog:
+        """Leg A's dialog; with two interfaces its Contact is that of the interface its
+        requests leave by (the one it arrived at when its next hop cannot be read)."""
+        dialog = Dialog.from_request(request, tag, self.contact)
+        if self._interfaces:
+            try:
+                dialog.local_contact = self._contact_to(self._next_hop(dialog))
+            except ValueError:
+                dialog.local_contact = self._contacts[self._inbound]
+        return dialog
+
     def _start_leg(
         self, call: BridgedCall, role: str, target: Target, *, body: bytes = b"",
         content_type: str | None = None, headers: Iterable[tuple[str, str]] = (), first: bool = False,
     ) -> Leg:
-        """Send a new INVITE (a fresh Call-ID, From tag and CSeq) for one outbound leg."""
+        """Send a new INVITE (a fresh Call-ID, From tag and CSeq) for one outbound leg,
+        by the interface (Via and Contact) of its destination's transport."""
         leg = Leg(call, role, target)
         inbound = call.request
+        dest = target.dest or uri_address(target.uri, self._default_transport)
+        contact = self._contact_to(dest)
         out = Headers()
-        out.add("Via", self._via())
+        out.add("Via", self._via(dest))
         hops = inbound.max_forwards
         out.add("Max-Forwards", str(max(hops - 1, 0) if hops is not None and first else 70))
         sender = inbound.from_
         if sender is not None and sender.uri is not None:
             from_ = str(NameAddr(sender.uri, sender.display_name, {"tag": self._new_tag()}))
         else:
-            from_ = f"<{self.contact}>;tag={self._new_tag()}"
+            from_ = f"<{contact}>;tag={self._new_tag()}"
         receiver = inbound.to
         if first and receiver is not None and receiver.uri is not None:
             to = str(NameAddr(receiver.uri, receiver.display_name, {}))
@@ -276,7 +310,7 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         out.add("To", to)
         out.add("Call-ID", self._new_call_id())
         out.add("CSeq", "1 INVITE")
-        out.add("Contact", f"<{self.contact}>")
+        out.add("Contact", f"<{contact}>")
         out.add("Allow", ALLOW)
         out.extend(headers)
         out.extend(target.headers)
@@ -284,8 +318,8 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
             out.set("Content-Type", content_type or SDP)
         request = Request("INVITE", target.uri, out, body)
         leg.invite = request
-        leg.dest = target.dest or uri_address(target.uri, self.local.transport)
-        leg.dialog_set = DialogSet(request, self.contact)
+        leg.dest = dest
+        leg.dialog_set = DialogSet(request, contact)
         call.legs.append(leg)
         self.stats.legs_created[role] += 1
         call.events.append((self.clock.now(), f"{role} leg to {target.uri}"))
@@ -358,7 +392,7 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
     def _ack_and_bye(self, dialog: Dialog) -> None:
         data, dest = self._build_ack(dialog, b"", None)
         self._raw_send(data, dest)
-        request = dialog.create_request("BYE", self._via())
+        request = dialog.create_request("BYE", self._via(dest))
         dialog.terminate()
         self._send(request, dest, self._ignore)
 
@@ -396,7 +430,7 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         if a.server_txn is None or a.state is not LegState.CALLING and a.state is not LegState.EARLY:
             return
         assert a.dialog is not None
-        headers: list[tuple[str, object]] = [("Contact", f"<{self.contact}>")]
+        headers: list[tuple[str, object]] = [("Contact", self._contact(a))]
         headers += self.config.headers.select(response.headers)
         body = self._to_a(a, response.body) if is_sdp(response) else response.body
         self._respond(a.server_txn, call.request, response.status, reason=response.reason,
@@ -411,7 +445,7 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         if leg.ring_timer is not None:
             leg.ring_timer.cancel()
             leg.ring_timer = None
-        headers: list[tuple[str, object]] = [("Contact", f"<{self.contact}>"), ("Allow", ALLOW)]
+        headers: list[tuple[str, object]] = [("Contact", self._contact(a)), ("Allow", ALLOW)]
         headers += self.config.headers.select(response.headers)
         headers += self._timer_response_headers(call, call.request, response, True)
         body = self._to_a(a, response.body) if is_sdp(response) else response.body
@@ -587,7 +621,7 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
             body = self._to_a(leg, body)
         headers: list[tuple[str, object]] = list(self.config.headers.select(response.headers))
         if request.method == "INVITE" and status < 300:
-            headers.append(("Contact", f"<{self.contact}>"))
+            headers.append(("Contact", self._contact(leg)))
         if 200 <= status < 300 and request.method in ("INVITE", "UPDATE"):
             headers += self._timer_response_headers(leg.call, request, response, leg is leg.call.a)
         else:

@@ -175,7 +175,7 @@ class Features:
             return
         assert leg.dialog is not None
         leg.dialog.refresh_target(request)
-        self._respond(txn, request, 202, headers=[("Contact", f"<{self.contact}>")])
+        self._respond(txn, request, 202, headers=[("Contact", self._contact(leg))])
         call.refer_leg = leg
         call.events.append((self.clock.now(), f"REFER to {target.uri}"))
         self._notify(leg, 100, "Trying", final=False)

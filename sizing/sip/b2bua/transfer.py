@@ -57,7 +57,7 @@ class Transfers:
             return
         assert leg.dialog is not None
         leg.dialog.refresh_target(request)
-        self._respond(txn, request, 202, headers=[("Contact", f"<{self.contact}>")])
+        self._respond(txn, request, 202, headers=[("Contact", self._contact(leg))])
         call.events.append((self.clock.now(), f"REFER with Replaces {replaces.call_id}"))
         self._notify(leg, 100, "Trying", final=False)
         status, reason = self._replaceable(call, replaces)
