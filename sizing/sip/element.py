@@ -38,6 +38,7 @@ from .headers import NameAddr
 from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
 from .loopback import LoopbackNetwork, ReceiveStats, receive_bytes
 from .message import Request, Response
+from .multihome import Interfaces
 from .transaction import (
     ClientTransaction,
     ServerInviteTransaction,
@@ -92,8 +93,7 @@ class Element(ABC):
         self.layer = TransactionLayer(clock, self, timers, seed=seed)
         self.receive_stats = ReceiveStats()
         self._rng = random.Random(seed)
-        params = "" if local.transport == "UDP" else f";transport={local.transport.lower()}"
-        self.contact = URI.parse(f"sip:{user}@{local.host}:{local.port}{params}")
+        self.contact = _contact(user, local)
         self._timers = timers
         self._dialogs: dict[DialogId, Any] = {}
         """Dialog state (a :class:`AckState`) by dialog id (Call-ID, local tag, remote tag)."""
@@ -104,8 +104,8 @@ class Element(ABC):
         self._sending: Any = None
         """The entry of the request being sent now (responses may come before send returns)."""
         self._user = user
-        self._interfaces: dict[str, tuple[Address, Transport]] = {}
-        """Interfaces on other transports than ``local``'s, by transport name."""
+        self._interfaces = Interfaces(f"{self.kind} {local}", local, self._transport)
+        """The main address and the interfaces on other transports."""
         self._contacts: dict[Address, URI] = {local: self.contact}
         """The Contact URI of each interface, by its address."""
         self._inbound: Address = local
@@ -126,7 +126,7 @@ class Element(ABC):
             return
         self._inbound = local
         try:
-            receive_bytes(self.layer, self._interfaces[local.transport][1], data, source, self.receive_stats)
+            receive_bytes(self.layer, self._interfaces.transport_at(local), data, source, self.receive_stats)
         finally:
             self._inbound = self.local
 
@@ -138,27 +138,13 @@ class Element(ABC):
     def _add_interface(self, address: Address, transport: Transport) -> Callable[[bytes, Address], None]:
         """Listen at ``address`` too, on another transport than the main address's; returns
         the entry point for the bytes that arrive there."""
-        if not isinstance(address, Address):
-            raise TypeError(f"{self.kind} {self.local}: an interface must be an Address, got {address!r}")
-        if transport is None or not callable(getattr(transport, "send", None)):
-            raise TypeError(f"{self.kind} {self.local}: the interface at {address} needs a Transport "
-                            f"(an object with send()), got {transport!r}")
-        name = address.transport
-        if name == self.local.transport or name in self._interfaces:
-            raise ValueError(f"{self.kind} {self.local}: already has a {name} interface")
-        self._interfaces[name] = (address, transport)
-        self._contacts[address] = URI.parse(
-            f"sip:{self._user}@{address.host}:{address.port}"
-            + ("" if name == "UDP" else f";transport={name.lower()}"))
+        self._interfaces.add(address, transport)
+        self._contacts[address] = _contact(self._user, address)
         return lambda data, source: self.datagram_received(data, source, address)
 
     def _interface(self, dest: Address) -> tuple[Address, Transport]:
         """The local address and transport a message to ``dest`` leaves by."""
-        if self._interfaces and dest.transport != self.local.transport:
-            found = self._interfaces.get(dest.transport)
-            if found is not None:
-                return found
-        return self.local, self._transport()
+        return self._interfaces.route(dest)
 
     def _contact_to(self, dest: Address) -> URI:
         """The Contact of a dialog whose requests go to ``dest``: its interface's."""
@@ -168,8 +154,8 @@ class Element(ABC):
 
     @property
     def _default_transport(self) -> str:
-        """The transport of a URI without one: the only one, else UDP (RFC 3263 §4.1)."""
-        return "UDP" if self._interfaces else self.local.transport
+        """The transport of a URI without one (see :class:`~sizing.sip.multihome.Interfaces`)."""
+        return self._interfaces.default_transport
 
     # -- identifiers ------------------------------------------------------------------
 
@@ -362,3 +348,9 @@ class Element(ABC):
     def _on_ack_resent(self) -> None:
         """An ACK was re-sent for a retransmitted 2xx (for counting)."""
         return None  # counted by subclasses that keep the counter
+
+
+def _contact(user: str, address: Address) -> URI:
+    """The Contact URI of ``user`` at ``address`` (with its transport unless UDP)."""
+    params = "" if address.transport == "UDP" else f";transport={address.transport.lower()}"
+    return URI.parse(f"sip:{user}@{address.host}:{address.port}{params}")

@@ -62,6 +62,7 @@ from .headers import NameAddr, Via, split_commas
 from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
 from .loopback import receive_bytes
 from .message import Headers, ParseError, Request, Response, parse
+from .multihome import Interfaces
 from .transaction import (
     MAGIC_COOKIE,
     ClientInviteTransaction,
@@ -486,8 +487,8 @@ class Proxy:
         self._starting: _Branch | None = None
         self._tag_prefix = hashlib.sha1(f"tag{seed}{address}".encode()).hexdigest()[:8]
         self._tags = 0
-        self._interfaces: dict[str, tuple[Address, Transport]] = {}
-        """Interfaces on other transports than ``address``'s, by transport name."""
+        self._interfaces = Interfaces(f"Proxy at {address}", address, self._transport)
+        """The main address and the interfaces on other transports."""
         self._inbound: Address | None = None
         """The address the message being handled arrived at (None: the main one)."""
         self._rr: dict[Address, str] = {address: self._record_route_value(address)}
@@ -497,38 +498,13 @@ class Proxy:
     def add_interface(self, address: Address, transport: Transport) -> Callable[[bytes, Address], None]:
         """Listen at ``address`` too, on another transport than the main address's; returns
         the entry point for the bytes that arrive there (``on_message`` for that address)."""
-        if not isinstance(address, Address):
-            raise TypeError(f"Proxy interface must be an Address, got {address!r}")
-        name = address.transport
-        if name == self.address.transport or name in self._interfaces:
-            raise ValueError(f"Proxy at {self.address} already has a {name} interface")
-        self._interfaces[name] = (address, transport)
+        self._interfaces.add(address, transport)
         self._rr[address] = self._record_route_value(address)
         return lambda data, source: self.on_message(data, source, address)
 
     def _interface(self, dest: Address) -> tuple[Address, Transport]:
         """The address and transport a message to ``dest`` leaves by."""
-        if self._interfaces and dest.transport != self.address.transport:
-            found = self._interfaces.get(dest.transport)
-            if found is not None:
-                return found
-        return self.address, self._transport()
-
-    def _local_transport(self, local: Address | None) -> Transport:
-        """The transport of the interface at ``local`` (None: the main address)."""
-        if local is None or local == self.address:
-            return self._transport()
-        return self._interfaces[local.transport][1]
-
-    @property
-    def _default_transport(self) -> str:
-        """The transport of a URI without one: the only one, else UDP (RFC 3263 §4.1)."""
-        return "UDP" if self._interfaces else self.address.transport
-
-    def _addresses(self) -> Iterable[Address]:
-        yield self.address
-        for address, _transport in self._interfaces.values():
-            yield address
+        return self._interfaces.route(dest)
 
     def _record_route_value(self, address: Address) -> str:
         params: dict[str, str | None] = {}
@@ -589,7 +565,7 @@ class Proxy:
     def on_message(self, data: bytes, source: Address, local: Address | None = None) -> None:
         """Handle bytes that arrived from ``source`` at the proxy's address (or at the
         interface ``local`` of :meth:`add_interface`)."""
-        transport = self._local_transport(local)
+        transport = self._interfaces.transport_at(local)
         self._inbound = local
         try:
             message = parse(data)
@@ -732,7 +708,7 @@ class Proxy:
         if uri is None or uri.scheme not in ("sip", "sips") or uri.host is None:
             return False
         host = uri.host.lower()
-        for address in self._addresses():
+        for address in self._interfaces.addresses():
             port = uri.port or _DEFAULT_PORTS.get(address.transport, 5060)
             if host == address.host.lower() and port == address.port:
                 return True
@@ -741,7 +717,7 @@ class Proxy:
     def _mine(self, via: Via) -> bool:
         host = via.host.lower()
         port = via.port or _DEFAULT_PORTS.get(via.transport, 5060)
-        return any(host == address.host.lower() and port == address.port for address in self._addresses())
+        return any(host == address.host.lower() and port == address.port for address in self._interfaces.addresses())
 
     @staticmethod
     def _loop_hash(request: Request) -> str:
@@ -827,9 +803,9 @@ class Proxy:
                     headers = _drop_value(headers, "Route")
                     headers.add("Route", str(NameAddr(uri)))
                     uri = top
-                hop = uri_address(top, self._default_transport)
+                hop = uri_address(top, self._interfaces.default_transport)
             else:
-                hop = uri_address(uri, self._default_transport)
+                hop = uri_address(uri, self._interfaces.default_transport)
         address = self._interface(hop)[0] if self._interfaces else self.address
         if self.config.record_route and method in _DIALOG_METHODS and request.to_tag is None:
             arrived = inbound or self.address
@@ -1007,7 +983,7 @@ class Proxy:
             if rejection is not None:
                 status, reason, headers = rejection
                 response = self.local_response(request, status, reason, to_tag=self._new_tag(), headers=headers)
-                dest = response_destination(request, source, self._local_transport(self._inbound).reliable)
+                dest = response_destination(request, source, self._interfaces.transport_at(self._inbound).reliable)
                 if self._send(response.encode(), dest):
                     self.stats.generated[status] += 1
                 return
@@ -1043,7 +1019,7 @@ class Proxy:
                 self.stats.dropped += 1
                 return
             response = self.local_response(request, 480, "Temporarily Unavailable", to_tag=self._new_tag())
-            reliable = self._local_transport(self._inbound).reliable
+            reliable = self._interfaces.transport_at(self._inbound).reliable
             if self._send(response.encode(), response_destination(request, source, reliable)):
                 self.stats.generated[480] += 1
             return
