@@ -26,7 +26,7 @@ Bodies are bytes; header text is str (UTF-8, undecodable bytes kept through
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import HeaderError
@@ -1116,7 +1116,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
             if m is not None and len(values) == 1:
                 cache["via~"] = [m]
             else:
-                _validate_via(values, cache)
+                _validate_list(values, cache, "via", match_via, Via.parse_all)
 
         for what, key in (("From", "from"), ("To", "to")):
             values = get(what)
@@ -1184,7 +1184,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
             if m is not None and len(values) == 1:
                 cache["contact~"] = [m]
             else:
-                _validate_contact(values, cache)
+                _validate_list(values, cache, "contact", match_name_addr, NameAddr.parse_all)
 
         if "Date" in index:
             what = "Date"
@@ -1196,25 +1196,13 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
     return cache
 
 
-def _validate_via(values: list[str], cache: dict[str, Any]) -> None:
-    """Several Via lines, or one not of the common shape."""
-    matches = [match_via(value) for value in values]
+def _validate_list(values: list[str], cache: dict[str, Any], key: str,
+                   match: Callable[[str], Any], parse_all: Callable[[str], list[Any]]) -> None:
+    """Several lines of a list header (Via, Contact), or one not of the common shape: the
+    fast-shape matches under ``key~`` when every line matches, else the full parse under ``key``
+    (which says what is wrong)."""
+    matches = [match(value) for value in values]
     if None not in matches:
-        cache["via~"] = matches
+        cache[key + "~"] = matches
         return
-    vias: list[Via] = []
-    for value in values:
-        vias.extend(Via.parse_all(value))
-    cache["via"] = vias
-
-
-def _validate_contact(values: list[str], cache: dict[str, Any]) -> None:
-    """Several Contact lines, or one not of the common shape."""
-    matches = [match_name_addr(value) for value in values]
-    if None not in matches:
-        cache["contact~"] = matches
-        return
-    contacts: list[NameAddr] = []
-    for value in values:
-        contacts.extend(NameAddr.parse_all(value))
-    cache["contact"] = contacts
+    cache[key] = [item for value in values for item in parse_all(value)]
