@@ -34,9 +34,10 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sizing.measure.sipp import MessageTally, message_kind
 from sizing.net.address import socket_host
@@ -52,6 +53,7 @@ LOAD_FLOWS = ("basic-call", "register", "options")
 CONNECTION_MODES = ("shared", "per-call")
 #: Seconds a run waits for the last answers after its last call started (beyond the hold time).
 GRACE_S = 10.0
+T = TypeVar("T")
 
 
 class LoadError(ValueError):
@@ -356,13 +358,7 @@ async def _per_call(config: LoadConfig, agent: AgentConfig, tally: _Tally) -> Lo
                 _add_transaction(summary, *await _transaction(runner, config, index, deadline))
             _runner_figures(summary, runner, config)
 
-    tasks = []
-    for index in range(config.calls):
-        delay = start + index / config.rate - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(loop.create_task(one(index)))
-    await asyncio.gather(*tasks)
+    await _paced(config, start, one)
     summary.duration_s = loop.time() - start
     summary.tally = tally.tally
     return summary
@@ -448,16 +444,23 @@ async def _transactions(runner: AgentRunner, config: LoadConfig) -> LoadSummary:
     loop = asyncio.get_running_loop()
     start = loop.time()
     deadline = start + config.duration_s + GRACE_S
+    summary = _summary(config)
+    for status, ms in await _paced(config, start, lambda i: _transaction(runner, config, i, deadline)):
+        _add_transaction(summary, status, ms)
+    return summary
+
+
+async def _paced(config: LoadConfig, start: float, job: Callable[[int], Awaitable[T]]) -> list[T]:
+    """Start ``job(0)``, ``job(1)``, ... at ``config.rate`` per second from ``start`` (loop time);
+    their results in order once all are done."""
+    loop = asyncio.get_running_loop()
     tasks = []
     for index in range(config.calls):
         delay = start + index / config.rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(loop.create_task(_transaction(runner, config, index, deadline)))
-    summary = _summary(config)
-    for status, ms in await asyncio.gather(*tasks):
-        _add_transaction(summary, status, ms)
-    return summary
+        tasks.append(loop.create_task(job(index)))
+    return list(await asyncio.gather(*tasks))
 
 
 def run_load(config: LoadConfig) -> LoadSummary:
