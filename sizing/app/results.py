@@ -102,7 +102,7 @@ def transport_note(scenario: Scenario) -> str:
     trunk, inside = scenario.trunk.transport.upper(), scenario.inside_transport.upper()
     if trunk == inside:
         return f"SIP signalling runs over {trunk} on every link."
-    edge = next(ROLE_LABELS[r] for r in ("sbc", "proxy", "sip_server") if scenario.topology.role(r).enabled)
+    edge = ROLE_LABELS[scenario.edge_role]
     return (f"SIP signalling runs over {trunk} on the carrier's link and over {inside} "
             f"between the contact centre's own hosts; the {edge} terminates the trunk's "
             f"{trunk}.")

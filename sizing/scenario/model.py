@@ -752,6 +752,12 @@ class Scenario(_Model):
         inside = self.network.internal_transport
         return self.trunk.transport if inside == "trunk" else inside
 
+    @property
+    def edge_role(self) -> str:
+        """The role the carrier's calls reach first (it terminates the trunk's transport):
+        the first enabled of sbc, proxy and sip_server (validation keeps one enabled)."""
+        return next(r for r in ("sbc", "proxy", "sip_server") if self.topology.role(r).enabled)
+
     def to_yaml(self) -> str:
         """The full scenario, defaults filled in, as YAML that loads back equal."""
         from sizing.scenario.load import dump_yaml

@@ -363,8 +363,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     inside = scenario.inside_transport.upper()
     topo_model = scenario.topology
     enabled = set(topo_model.enabled())
-    edge_role = next((r for r in ("sbc", "proxy", "sip_server") if r in enabled), None) \
-        if inside != transport else None
+    edge_role = scenario.edge_role if inside != transport else None
     clock = net.clock
     timers = timers if timers is not None else TimerConfig()
     caps = Capabilities(codecs=[scenario.trunk.codec])
