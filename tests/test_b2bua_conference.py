@@ -109,7 +109,7 @@ def test_the_callers_bye_releases_every_leg_and_leaves_no_state(centre: Centre) 
     assert len(centre.sent(mark, AGENT, "BYE")) == 1 and len(centre.sent(mark, BACKOFFICE, "BYE")) == 1
     assert conf.state == "ended" and centre.bridged.state == "ended"
     server = centre.server
-    assert not server.calls and not server._legs and not server._handlers and len(server.layer) == 0
+    assert not server.calls and not server._dialogs and not server._handlers and len(server.layer) == 0
     assert [ua.dialogs for ua in (centre.caller, centre.agent, centre.backoffice, centre.media)] == [0] * 4
 
 

@@ -123,7 +123,7 @@ def test_the_callers_bye_ends_the_joined_call_and_leaves_no_state(centre: Centre
     centre.run(40.0)  # past Timer K / J: every transaction gone
     assert centre.incoming["backoffice"][0].state is CallState.ENDED
     server = centre.server
-    assert not server.calls and not server._legs and not server._handlers
+    assert not server.calls and not server._dialogs and not server._handlers
     assert len(server.layer) == 0
     assert [ua.dialogs for ua in (centre.caller, centre.agent, centre.backoffice)] == [0, 0, 0]
 

@@ -66,7 +66,7 @@ def test_consult_transfer_leaves_no_dialog_or_transaction_behind(tmp_path: Path)
     run.until(80)
     server = run.topo.sip_servers[0].element
     assert server.stats.transfers == 1 and server.stats.transfers_failed == 0
-    assert not server.calls and not server._legs and len(server.layer) == 0
+    assert not server.calls and not server._dialogs and len(server.layer) == 0
     assert run.topo.agents.dialogs == 0 and run.topo.carrier.dialogs == 0
 
 
@@ -89,7 +89,7 @@ def test_conference_is_51_messages_at_the_sip_server_and_9_at_the_bridge(tmp_pat
     assert tx == {"INVITE": 7, "1xx": 2, "2xx": 2, "ACK": 7, "BYE": 5}
     assert run.counts("media_server-1")[0] == {"INVITE": 3, "ACK": 3, "BYE": 3}
     server = run.topo.sip_servers[0].element
-    assert server.stats.conferences == 1 and not server._legs and len(server.layer) == 0
+    assert server.stats.conferences == 1 and not server._dialogs and len(server.layer) == 0
 
 
 def test_the_media_server_carries_three_streams_each_way_while_the_bridge_is_up(tmp_path: Path) -> None:

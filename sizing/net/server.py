@@ -76,8 +76,7 @@ Output = Callable[[str], object]
 DEFAULT_MAX_DIALOG_AGE = 7200.0
 
 #: Per-call tables of the engine elements shown by :meth:`Server.live_objects`.
-_LIVE_TABLES = ("calls", "_dialogs", "_clients", "_uas_invites", "_handlers", "_legs", "_invites",
-                "_contexts", "_branches")
+_LIVE_TABLES = ("calls", "_dialogs", "_handlers", "_invites", "_contexts", "_branches")
 
 
 def _loop_time() -> float:

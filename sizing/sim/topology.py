@@ -220,7 +220,7 @@ class SipServer(B2BUA):
         if gate is not None and transaction is not None and request.method == "INVITE" \
                 and request.to_tag is None and not gate.admit(request.call_id or ""):
             assert isinstance(transaction, ServerTransaction)
-            self._respond(transaction, request, 503, to_tag=self._tag(), headers=[("Retry-After", "5")])
+            self._respond(transaction, request, 503, to_tag=self._new_tag(), headers=[("Retry-After", "5")])
             return
         super().request_received(transaction, request)
 

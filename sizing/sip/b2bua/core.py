@@ -82,7 +82,6 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
     """
 
     kind = "B2BUA"
-    _tag = Element._new_tag  # the older name of the tag generator, which subclasses call
     _dialogs: dict[DialogId, Leg]
     _invites: dict[ServerInviteTransaction, BridgedCall]
     _handlers: dict[ClientTransaction, Handler]
@@ -120,11 +119,6 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         its destination's transport, and a URI without one means UDP (RFC 3263 §4.1).
         """
         return self._add_interface(address, transport)
-
-    @property
-    def _legs(self) -> dict[DialogId, Leg]:
-        """The legs by dialog id (the element's dialog table)."""
-        return self._dialogs
 
     @property
     def bridged(self) -> int:
