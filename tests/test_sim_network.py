@@ -178,7 +178,8 @@ def test_collector_tuned_leaves_a_callers_own_freeze_in_place() -> None:
         count = gc.get_freeze_count()
         with collector_tuned():
             pass
-        assert gc.get_freeze_count() == count
+        # still frozen (an unfreeze would leave 0); frozen objects that are freed leave the count
+        assert count - 100 < gc.get_freeze_count() <= count
     finally:
         gc.unfreeze()
 
