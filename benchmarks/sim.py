@@ -14,6 +14,7 @@ the same run, for comparison.
     .venv/bin/python benchmarks/sim.py --profile      # cProfile top entries
     .venv/bin/python benchmarks/sim.py --clock        # clock implementations compared
     .venv/bin/python benchmarks/sim.py --core         # the driver alone, no SIP parsing
+    .venv/bin/python benchmarks/sim.py --floor        # per-delivery budget vs CPython's floor
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ import tracemalloc
 import simpy
 
 from sizing.sim import LinkSpec, SimClock, SimNetwork, TableProfile
+from sizing.sim.host import Host
 from sizing.sip.b2bua import B2BUA, Target
 from sizing.sip.interfaces import Address
+from sizing.sip.message import parse
 from sizing.sip.proxy import Proxy, static_router
 from sizing.sip.ua import AnswerPolicy, UserAgent
 
@@ -281,6 +284,81 @@ def core_rate(messages: int = 300_000) -> float:
     return sum(h.received for h in net.hosts.values()) / wall
 
 
+def _per_item_us(work, items: list, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    """Best-of-``repeat`` wall µs per item of ``work`` over ``items``."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for item in items:
+            work(item)
+        best = min(best, time.perf_counter() - started)
+    return best / len(items) * 1e6
+
+
+def _bare_split(data: bytes) -> dict[str, list[str]]:
+    """The least a parser must do: find the head, decode, split lines and names. No checks."""
+    head = data[: data.find(b"\r\n\r\n")].decode()
+    lines = head.split("\r\n")
+    fields: dict[str, list[str]] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields.setdefault(name, []).append(value.strip())
+    return fields
+
+
+def floor(goal: float = 50_000.0, seconds: float = 20.0) -> None:
+    """The goal's time per delivery against what CPython needs for the steps it must include.
+
+    Captures the messages of a real run (every payload a host sends), then
+    times on those same messages, in this run: the sim core alone (link,
+    host queue, CPU slot; no SIP), the bare minimum of a parser (split the
+    head into lines and names, no validation) and of an encoder (join lines),
+    and the engine's own parse and encode; finally the whole pipeline.
+    """
+    captured: list[bytes] = []
+    send = Host._send
+
+    def capture(self, transport, data, dest):  # type: ignore[no-untyped-def]
+        captured.append(bytes(data))
+        return send(self, transport, data, dest)
+
+    Host._send = capture  # type: ignore[method-assign]
+    try:
+        _, net, _ = build(100.0, 30.0, 1)
+        net.run(until=5.0)
+    finally:
+        Host._send = send  # type: ignore[method-assign]
+    messages = captured[:3000]
+    lines = [m[: m.find(b"\r\n\r\n")].decode().split("\r\n") for m in messages]
+    parsed = [parse(m) for m in messages]
+    core = 1e6 / core_rate()
+    split = _per_item_us(_bare_split, messages)
+    join = _per_item_us(lambda ls: ("\r\n".join(ls) + "\r\n\r\n").encode(), lines)
+    engine_parse = _per_item_us(parse, messages)
+    engine_encode = _per_item_us(lambda m: m.encode(), parsed)
+    result = run(100.0, seconds, 30.0, 1, False)
+    whole = 1e6 / result["deliveries_per_cpu_s"]
+    budget = 1e6 / goal
+    least = core + split + join
+    print(f"per delivery, µs, on {len(messages):,} messages of a real run (UA -> proxy -> UA)")
+    rows = [
+        (f"goal {goal:,.0f} deliveries/s per core", budget),
+        ("sim core alone: link, host queue, CPU slot (no SIP)", core),
+        ("bare split of the head (decode, lines, names; no checks)", split),
+        ("bare encode (join lines, to bytes)", join),
+        ("  least any full-fidelity delivery needs (sum of the three)", least),
+        ("engine parse (validated, typed header access)", engine_parse),
+        ("engine encode", engine_encode),
+        ("whole pipeline (transactions, proxy, UAs; per CPU second)", whole),
+    ]
+    for name, value in rows:
+        print(f"  {name:62s} {value:8.1f}")
+    print(
+        f"  the three floor steps leave {budget - least:.1f} µs of the goal's {budget:.1f} µs "
+        "for transaction matching, timers, routing and the UAs"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cps", type=float, default=100.0, help="call attempts per second")
@@ -291,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="print cProfile top entries")
     parser.add_argument("--clock", action="store_true", help="compare clock implementations")
     parser.add_argument("--core", action="store_true", help="the sim core's own rate (no SIP parsing)")
+    parser.add_argument("--floor", action="store_true", help="per-delivery budget vs CPython's floor")
     parser.add_argument("--topology", choices=("proxy", "b2bua"), default="proxy", help="call path")
     parser.add_argument(
         "--default-gc", action="store_true", help="run at CPython's default GC thresholds (not SimNetwork.run's)"
@@ -298,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.clock:
         compare_clocks()
+        return 0
+    if args.floor:
+        floor()
         return 0
     if args.core:
         print(f"sim core alone: {core_rate():,.0f} deliveries per wall second")
