@@ -20,7 +20,11 @@ Theory of operation
    fewest total cores meeting its target and host floor, ties going to fewer
    hosts (:func:`choose_host_size`).  Trunk channels are the Erlang B
    inverse at the blocking target; link Mbps are messages x wire bytes plus
-   RTP, divided by ``1 - link_headroom``.
+   RTP, divided by ``1 - link_headroom``; an edge double record-routing
+   between two transports adds its second Record-Route or Route line to the
+   messages that carry it (:func:`double_route_headers`), and a trunk
+   connection opened every ``calls_per_connection`` calls adds its TCP and TLS
+   handshake and close to the carrier's link.
 2. **Simulation** (``simulate=True``): the first answer is simulated with the
    scenario's replications; a role whose CPU p95 misses its target gets more
    hosts (in proportion to the miss), SRD misses add a host to the busiest
@@ -60,6 +64,7 @@ __all__ = [
     "closed_form",
     "compare",
     "cpu_p95_estimate",
+    "double_route_headers",
     "hosts_for_target",
     "link_messages",
     "refreshes_per_call",
@@ -257,6 +262,108 @@ def _message_bytes(scenario: Scenario) -> dict[str, int]:
     sizes = dict(MESSAGE_BYTES)
     sizes["INVITE"] += scenario.trunk.uui_bytes + scenario.trunk.custom_header_bytes
     return sizes
+
+
+def double_route_headers(scenario: Scenario) -> dict[tuple[str, str], dict[str, tuple[float, int]]]:
+    """Per link, message key -> (messages per call carrying one more header line, the
+    line's bytes), when the edge proxy double record-routes (RFC 5658 §4).
+
+    An SBC or proxy terminating the trunk (``scenario.edge_role``) over another transport
+    than the inside one writes a Record-Route per interface on the dialog-forming INVITE
+    it forwards; the 180 and 200 answering it copy both back (RFC 3261 §12.1.1), and the
+    carrier's in-dialog requests (ACK, BYE, session refreshes) carry both in Route up to
+    the edge, which removes both.  So on the caller's dialog (carrier to the SIP Server,
+    or to the agents without one) the INVITE gains a line on the hops after the edge, the
+    180 and the 200 on every hop, the carrier's in-dialog requests on its own hop only.
+    The extra line names the interface whose transport is not the link's: the inside one
+    on the carrier's link, the trunk's inside.  Empty when both transports are the same
+    or the edge is the SIP Server (a B2BUA: its legs are separate dialogs).
+    """
+    edge = scenario.edge_role
+    if scenario.inside_transport == scenario.trunk.transport or edge == "sip_server":
+        return {}
+    path = call_path(scenario)
+    hops = list(zip(path, path[1:], strict=False))
+    end = next(i for i, (_, b) in enumerate(hops) if b in ("sip_server", "agents"))
+    shares = scenario.traffic.mix.shares()
+    answered = sum(
+        shares[f]
+        for f in ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference")
+    )
+    rejected, abandoned = shares["busy_no_answer"], shares["abandoned"]
+    trunk_line = _record_route_bytes(scenario, scenario.trunk.transport)
+    inside_line = _record_route_bytes(scenario, scenario.inside_transport)
+    out: dict[tuple[str, str], dict[str, tuple[float, int]]] = {}
+    for i, hop in enumerate(hops[: end + 1]):
+        cancelled = abandoned if i < len(hops) - 1 else 0.0  # as link_messages counts them
+        line = inside_line if i == 0 else trunk_line
+        counts = {"1xx": answered + cancelled, "2xx": answered}
+        if i > 0:
+            counts["INVITE"] = answered + rejected + cancelled
+        out[hop] = {k: (n, line[0]) for k, n in counts.items() if n > 0}
+    refreshes = _trunk_refreshes(scenario)
+    routed = {"ACK": answered, "BYE": answered}
+    refresh = _REFRESH[scenario.trunk.session_refresh]
+    for key in ("UPDATE", "INVITE", "ACK"):
+        if key in refresh:
+            routed[key] = routed.get(key, 0.0) + refreshes
+    first = out[hops[0]]  # no INVITE yet: the carrier's first INVITE has no Route
+    for key, n in routed.items():
+        if n > 0:
+            first[key] = (n, inside_line[1])
+    return out
+
+
+def _trunk_refreshes(scenario: Scenario) -> float:
+    """Session refreshes the carrier sends per call (answered calls, IVR time included),
+    as :func:`_session_refreshes` counts them on the carrier's hop."""
+    if scenario.trunk.session_expires_s is None:
+        return 0.0
+    shares = scenario.traffic.mix.shares()
+    plain = sum(shares[f] for f in ("basic", "blind_transfer", "consult_transfer", "conference"))
+    ivr = shares["ivr_then_agent"] * refreshes_per_call(scenario, extra_s=ASSUMPTIONS["ivr_s"])
+    return plain * refreshes_per_call(scenario) + ivr
+
+
+def _record_route_bytes(scenario: Scenario, transport: str) -> tuple[int, int]:
+    """Bytes of one ``Record-Route`` line and of one ``Route`` line naming the edge's
+    interface on ``transport``, as the engine encodes them: the simulator's address of
+    the edge's first host, ``;transport=`` unless UDP, ``;lr`` and the From tag
+    parameter of the edge profile's wire style (the engine's tags are 12 hex digits)."""
+    from sizing.sim.topology import _address  # the simulator's address plan
+    from sizing.sip import URI, Headers, NameAddr, Request
+
+    name = transport.upper()
+    address = _address(scenario.edge_role, 0, name)
+    params: dict[str, str | None] = {} if name == "UDP" else {"transport": transport}
+    params["lr"] = None
+    style = load_profile(scenario.topology.role(scenario.edge_role).profile).wire_style()
+    tag = style.record_route_from_tag
+    if tag is not None:
+        params[tag] = f"{0:012x}"
+    value = str(NameAddr(URI("sip", host=address.host, port=address.port, params=params)))
+
+    def grows(header: str) -> int:
+        bare = Request("OPTIONS", "sip:x@example.test", Headers())
+        more = Request("OPTIONS", "sip:x@example.test", Headers([(header, value)]))
+        return len(more.encode()) - len(bare.encode())
+
+    return grows("Record-Route"), grows("Route")
+
+
+def _connection_bytes(scenario: Scenario, net: tls_model.NetParams) -> float:
+    """Wire bytes of one trunk connection opened and closed: the TCP handshake, the TLS
+    handshake (full, or resumed for ``trunk.tls_resumed_share`` of them) and the close
+    (FINs, TLS close_notify alerts), both directions."""
+    trunk = scenario.trunk
+    kw: dict[str, Any] = {"version": trunk.tls_version, "net": net}
+    full = tls_model.connection_setup(trunk.transport, key=trunk.tls_key, **kw).total
+    resumed = tls_model.connection_setup(
+        trunk.transport, key=trunk.tls_key, resumed=True, **kw
+    ).total
+    close = tls_model.connection_teardown(trunk.transport, suite=trunk.cipher_suite, **kw).total
+    f = trunk.tls_resumed_share if trunk.transport == "tls" else 0.0
+    return (1 - f) * full + f * resumed + close
 
 
 def _transport(scenario: Scenario, link: tuple[str, str]) -> str:
@@ -496,12 +603,30 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     if background:
         agent_link = ("agents", reg) if reg != "sbc" else ("agents", "sbc")
         sig_links[agent_link] = {}
+    # The edge's double Record-Route (RFC 5658) and, on the carrier's link, the trunk's
+    # connections opened and closed every calls_per_connection calls.
+    extra = double_route_headers(scenario)
+    trunk_link = ("carrier", call_path(scenario)[1])
+    churn = (
+        1.0 / trunk.calls_per_connection
+        if trunk.transport != "udp" and trunk.calls_per_connection
+        else 0.0
+    )
     for link, counts in sig_links.items():
         transport = _transport(scenario, link)
         bits = 0.0
         for key, n in counts.items():
             size = sizes.get(key, sizes["default"])
             bits += cps * n * tls_model.wire_bytes(size, transport, net=net).total * 8
+        for key, (n, line) in extra.get(link, {}).items():
+            size = sizes.get(key, sizes["default"])
+            grown = (
+                tls_model.wire_bytes(size + line, transport, net=net).total
+                - tls_model.wire_bytes(size, transport, net=net).total
+            )
+            bits += cps * n * grown * 8
+        if link == trunk_link and churn:
+            bits += cps * churn * _connection_bytes(scenario, net) * 8
         if link[0] == "agents":
             for key, rate in background.items():
                 size = sizes.get(key, sizes["default"])
