@@ -1,4 +1,4 @@
-"""The ``sizing serve`` sub-command: run a UAS, proxy, registrar or B2BUA on a real socket."""
+"""The ``sizing serve`` sub-command: run a UAS, proxy, registrar or B2BUA on real sockets."""
 
 from __future__ import annotations
 
@@ -16,50 +16,96 @@ def add_serve_command(app: typer.Typer) -> None:
     @app.command()
     def serve(
         role: Annotated[str, typer.Option(help="Element to run: uas, proxy, registrar or b2bua.")],
-        listen: Annotated[str, typer.Option(help="transport:host:port, e.g. udp:127.0.0.1:5070.")],
-        forward_to: Annotated[str | None, typer.Option(
-            help="Proxy: send out-of-dialog requests to this SIP URI, e.g. sip:127.0.0.1:5090; "
-                 "B2BUA: place every call's leg B there.")] = None,
-        record_route: Annotated[bool, typer.Option(help="Proxy: stay on the dialog's path.")] = True,
-        ring_ms: Annotated[float, typer.Option(
-            help="UAS: ring this long (180 first) before the final answer.")] = 0.0,
+        listen: Annotated[
+            list[str],
+            typer.Option(
+                metavar="TRANSPORT:HOST:PORT",
+                help="transport:host:port, e.g. udp:127.0.0.1:5070. Repeat it for one interface per "
+                "transport (the first is the main one), e.g. --listen tls:127.0.0.1:5061 "
+                "--listen udp:127.0.0.1:5060: each message leaves by its destination's transport.",
+            ),
+        ],
+        forward_to: Annotated[
+            str | None,
+            typer.Option(
+                help="Proxy: send out-of-dialog requests to this SIP URI, e.g. sip:127.0.0.1:5090; "
+                "B2BUA: place every call's leg B there. Its ;transport= picks the interface "
+                "(none: the only listening transport, UDP when there are several)."
+            ),
+        ] = None,
+        record_route: Annotated[
+            bool, typer.Option(help="Proxy: stay on the dialog's path.")
+        ] = True,
+        ring_ms: Annotated[
+            float, typer.Option(help="UAS: ring this long (180 first) before the final answer.")
+        ] = 0.0,
         answer_code: Annotated[int, typer.Option(help="UAS: final answer, e.g. 200 or 486.")] = 200,
-        max_dialog_age: Annotated[float | None, typer.Option(
-            help="UAS: forget a call's dialog this many seconds after its INVITE when no BYE has "
-                 "come (default 7200 = 2 h; 0: keep until the BYE). A memory guard, not a session "
-                 "timer: no BYE is sent, and a later BYE gets 481. This UAS runs no RFC 4028 session "
-                 "timer (it ignores Session-Expires), so re-INVITE or UPDATE refreshes do not extend "
-                 "the age: set it above the longest call. Counted as dialogs_forgotten.")] = None,
-        max_transactions: Annotated[int | None, typer.Option(
-            help="Live transactions beyond which new requests get 503 with Retry-After.")] = None,
-        retry_after: Annotated[int, typer.Option(help="Seconds in the Retry-After of every overload 503.")] = 5,
-        overload: Annotated[str, typer.Option(
-            help="Overload signal: lag (ms a message waits, incl. the UDP receive queue), "
-                 "transactions (transactions in active states) or off.")] = "lag",
-        overload_high: Annotated[float | None, typer.Option(
-            help="Load that starts shedding new requests with 503 "
-                 "(default: 100 ms for lag, 1000 for transactions).")] = None,
-        overload_low: Annotated[float | None, typer.Option(
-            help="Load at or below which admission grows back and overload ends "
-                 "(default: 20 ms for lag, 800 for transactions).")] = None,
-        log_every: Annotated[int, typer.Option(help="Print a progress line every N calls (0: never).")] = 0,
-        duration: Annotated[float | None, typer.Option(
-            help="Stop after this many seconds (default: until SIGINT/SIGTERM).")] = None,
+        max_dialog_age: Annotated[
+            float | None,
+            typer.Option(
+                help="UAS: forget a call's dialog this many seconds after its INVITE when no BYE has "
+                "come (default 7200 = 2 h; 0: keep until the BYE). A memory guard, not a session "
+                "timer: no BYE is sent, and a later BYE gets 481. This UAS runs no RFC 4028 session "
+                "timer (it ignores Session-Expires), so re-INVITE or UPDATE refreshes do not extend "
+                "the age: set it above the longest call. Counted as dialogs_forgotten."
+            ),
+        ] = None,
+        max_transactions: Annotated[
+            int | None,
+            typer.Option(
+                help="Live transactions beyond which new requests get 503 with Retry-After."
+            ),
+        ] = None,
+        retry_after: Annotated[
+            int, typer.Option(help="Seconds in the Retry-After of every overload 503.")
+        ] = 5,
+        overload: Annotated[
+            str,
+            typer.Option(
+                help="Overload signal: lag (ms a message waits, incl. the UDP receive queue), "
+                "transactions (transactions in active states) or off."
+            ),
+        ] = "lag",
+        overload_high: Annotated[
+            float | None,
+            typer.Option(
+                help="Load that starts shedding new requests with 503 "
+                "(default: 100 ms for lag, 1000 for transactions)."
+            ),
+        ] = None,
+        overload_low: Annotated[
+            float | None,
+            typer.Option(
+                help="Load at or below which admission grows back and overload ends "
+                "(default: 20 ms for lag, 800 for transactions)."
+            ),
+        ] = None,
+        log_every: Annotated[
+            int, typer.Option(help="Print a progress line every N calls (0: never).")
+        ] = 0,
+        duration: Annotated[
+            float | None,
+            typer.Option(help="Stop after this many seconds (default: until SIGINT/SIGTERM)."),
+        ] = None,
         cert: Annotated[Path | None, typer.Option(help="TLS: certificate chain (PEM).")] = None,
         key: Annotated[Path | None, typer.Option(help="TLS: private key (PEM).")] = None,
-        seed: Annotated[int | None, typer.Option(help="Seed for tags and branches (default: fresh each run).")] = None,
+        seed: Annotated[
+            int | None, typer.Option(help="Seed for tags and branches (default: fresh each run).")
+        ] = None,
     ) -> None:
-        """Run one SIP element on a real socket; print its counters on exit."""
+        """Run one SIP element on real sockets; print its counters on exit."""
         from sizing.cli import fail
         from sizing.net.address import AddressError, parse_address
         from sizing.net.overload import OverloadConfig, OverloadError
         from sizing.net.server import ServeConfig, ServeError, run_serve
         from sizing.net.tlsconfig import TlsConfig, TlsConfigError
 
-        try:
-            address = parse_address(listen)
-        except AddressError as exc:
-            fail(f"--listen: {exc}")
+        addresses = []
+        for spec in listen:
+            try:
+                addresses.append(parse_address(spec))
+            except AddressError as exc:
+                fail(f"--listen: {exc}")
         if (cert is None) != (key is None):
             fail("--cert and --key go together: give both for a tls: listen address")
         try:
@@ -67,16 +113,27 @@ def add_serve_command(app: typer.Typer) -> None:
             overload_config = OverloadConfig(mode=overload, high=overload_high, low=overload_low)
             aging = {} if max_dialog_age is None else {"max_dialog_age": max_dialog_age}
             config = ServeConfig(
-                role=role, listen=address, tls=tls, forward_to=forward_to,
-                record_route=record_route, ring_s=ring_ms / 1000.0, answer_code=answer_code,
-                max_transactions=max_transactions, retry_after=retry_after, overload=overload_config,
-                log_every=log_every, duration=duration, seed=seed, **aging,
+                role=role,
+                listen=addresses[0],
+                also_listen=tuple(addresses[1:]),
+                tls=tls,
+                forward_to=forward_to,
+                record_route=record_route,
+                ring_s=ring_ms / 1000.0,
+                answer_code=answer_code,
+                max_transactions=max_transactions,
+                retry_after=retry_after,
+                overload=overload_config,
+                log_every=log_every,
+                duration=duration,
+                seed=seed,
+                **aging,
             )
         except (ServeError, TlsConfigError, OverloadError) as exc:
             fail(str(exc))
         try:
             run_serve(config)
-        except (OSError, TlsConfigError) as exc:
-            fail(f"cannot listen on {address}: {exc}")
+        except (ServeError, OSError, TlsConfigError) as exc:
+            fail(str(exc))
         except KeyboardInterrupt:
             pass

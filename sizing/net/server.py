@@ -1,9 +1,16 @@
-"""The ``sizing serve`` runtime: one engine element (UAS, proxy, registrar or B2BUA) on a real socket.
+"""The ``sizing serve`` runtime: one engine element (UAS, proxy, registrar or B2BUA) on real sockets.
 
 The element is the same sans-IO code the simulation runs; this module only
-wires it to a :mod:`sizing.net` transport and an :class:`AsyncioClock`, and
+wires it to :mod:`sizing.net` transports and an :class:`AsyncioClock`, and
 adds what a long-running server needs around it:
 
+- several listen addresses, one per transport (an edge proxy or B2BUA with
+  TLS towards the trunk and UDP inside): the first is the element's main
+  address, each other one a socket of its own and an interface of the
+  element (``add_interface``), so a message leaves by the socket of its
+  destination's transport with that interface's Via (and the proxy
+  record-routes twice, RFC 5658). A registrar answers on each socket; a UAS
+  runs one UA per socket, so its Contact names the transport a call came by;
 - overload control (:mod:`sizing.net.overload`): the load is sampled (by
   default the time a message waits before it is handled); while overloaded,
   a share of new out-of-dialog requests is answered ``503`` with
@@ -27,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import itertools
 import logging
 import resource
 import secrets
@@ -50,7 +58,7 @@ from .clock import AsyncioClock
 from .endpoint import open_transport
 from .overload import LoadMonitor, OverloadConfig, OverloadControl, sheddable
 from .stream import Connection, StreamTransport
-from .tlsconfig import TlsConfig
+from .tlsconfig import TlsConfig, TlsConfigError
 from .transport import TransportLimits
 from .udp import UdpTransport
 
@@ -61,6 +69,7 @@ __all__ = [
     "ServeConfig",
     "ServeError",
     "Server",
+    "ServerInterface",
     "run_serve",
     "serve",
 ]
@@ -101,7 +110,9 @@ class ServeConfig:
 
     role: str
     listen: Address
+    """The main address: the element's own (the one its errors and defaults name)."""
     tls: TlsConfig | None = None
+    """Certificate and key of every ``tls:`` listen address."""
     forward_to: str | None = None
     """Proxy: every out-of-dialog request goes to this SIP URI (its Request-URI kept).
     B2BUA: every call's leg B goes to this URI (the dialled user kept when it has none)."""
@@ -125,25 +136,33 @@ class ServeConfig:
     """Seed for tags, branches and Call-IDs. None draws a fresh one per run: RFC 3261
     §8.1.1.4/§8.1.1.7 want them unique over time, and a restarted server that repeats
     them is taken for a retransmission by peers that still hold the old transactions."""
+    also_listen: tuple[Address, ...] = ()
+    """Further listen addresses, each on a transport no other one has: the element's
+    other interfaces (a message leaves by the one of its destination's transport)."""
 
     def __post_init__(self) -> None:
         if self.seed is None:
             object.__setattr__(self, "seed", secrets.randbits(63))
+        object.__setattr__(self, "also_listen", tuple(self.also_listen))
         if self.role not in ROLES:
             raise ServeError(f"--role {self.role!r} is not one of {', '.join(ROLES)}")
-        try:
-            unspecified = ipaddress.ip_address(socket_host(self.listen.host)).is_unspecified
-        except ValueError:
-            unspecified = False
-        if unspecified:
+        by_transport: dict[str, Address] = {}
+        for address in self.listens:
+            _check_listen(address)
+            first = by_transport.setdefault(address.transport, address)
+            if first is not address:
+                raise ServeError(
+                    f"--listen {first} and --listen {address} both use {address.transport}: give one "
+                    "listen address per transport (the element picks the interface a message "
+                    "leaves by from its destination's transport)"
+                )
+            if address.transport == "TLS" and self.tls is None:
+                raise ServeError(f"--listen {address}: TLS needs --cert and --key")
+        if "TLS" not in by_transport and self.tls is not None:
             raise ServeError(
-                f"--listen {self.listen}: listen on a specific address, not {self.listen.host}; "
-                "the element writes it into Via, Contact and Record-Route"
+                "--cert/--key are only for a tls: listen address, not "
+                + ", ".join(str(a) for a in self.listens)
             )
-        if self.listen.transport == "TLS" and self.tls is None:
-            raise ServeError(f"--listen {self.listen}: TLS needs --cert and --key")
-        if self.listen.transport != "TLS" and self.tls is not None:
-            raise ServeError(f"--cert/--key are only for a tls: listen address, not {self.listen}")
         if self.role in ("proxy", "b2bua"):
             if self.forward_to is None:
                 raise ServeError(f"--role {self.role} needs --forward-to sip:HOST:PORT")
@@ -151,18 +170,26 @@ class ServeConfig:
         elif self.forward_to is not None:
             raise ServeError(f"--forward-to is only for --role proxy or b2bua, not {self.role}")
         if self.role != "uas" and (self.ring_s or self.answer_code != 200):
-            raise ServeError(f"--ring-ms and --answer-code are only for --role uas, not {self.role}")
+            raise ServeError(
+                f"--ring-ms and --answer-code are only for --role uas, not {self.role}"
+            )
         if not self.ring_s >= 0:
             raise ServeError(f"--ring-ms must be >= 0, got {self.ring_s * 1000:g}")
         if not 200 <= self.answer_code <= 699:
-            raise ServeError(f"--answer-code must be a final status 200-699, got {self.answer_code}")
+            raise ServeError(
+                f"--answer-code must be a final status 200-699, got {self.answer_code}"
+            )
         if not self.max_dialog_age >= 0:
-            raise ServeError(f"--max-dialog-age must be >= 0 seconds (0: never), got {self.max_dialog_age:g}")
+            raise ServeError(
+                f"--max-dialog-age must be >= 0 seconds (0: never), got {self.max_dialog_age:g}"
+            )
         if self.role != "uas" and self.max_dialog_age != DEFAULT_MAX_DIALOG_AGE:
             raise ServeError(f"--max-dialog-age is only for --role uas, not {self.role}")
         if self.max_dialog_age and self.max_dialog_age <= self.ring_s:
-            raise ServeError(f"--max-dialog-age ({self.max_dialog_age:g} s) must be longer than "
-                             f"--ring-ms ({self.ring_s * 1000:g} ms): a call is answered before it can age out")
+            raise ServeError(
+                f"--max-dialog-age ({self.max_dialog_age:g} s) must be longer than "
+                f"--ring-ms ({self.ring_s * 1000:g} ms): a call is answered before it can age out"
+            )
         if self.max_transactions is not None and self.max_transactions < 1:
             raise ServeError(f"--max-transactions must be at least 1, got {self.max_transactions}")
         if self.retry_after < 0:
@@ -172,19 +199,57 @@ class ServeConfig:
         if self.duration is not None and not self.duration > 0:
             raise ServeError(f"--duration must be > 0 seconds, got {self.duration}")
 
+    @property
+    def listens(self) -> tuple[Address, ...]:
+        """Every listen address, the main one first."""
+        return (self.listen, *self.also_listen)
+
     def forward_hop(self) -> Address:
-        """The proxy's or B2BUA's next hop, on the listening transport (one transport per server)."""
+        """The proxy's or B2BUA's next hop, on a transport the server listens on.
+
+        A ``--forward-to`` URI without a transport parameter means the only
+        listening transport, or UDP when there are several: the element's
+        own rule for such URIs (RFC 3263 §4.1 for a numeric host).
+        """
         assert self.forward_to is not None
+        transports = [address.transport for address in self.listens]
+        default = transports[0] if len(transports) == 1 else "UDP"
         try:
-            hop = uri_address(URI.parse(self.forward_to), self.listen.transport)
+            hop = uri_address(URI.parse(self.forward_to), default)
         except ValueError as exc:
             raise ServeError(f"--forward-to {self.forward_to!r}: {exc}") from None
-        if hop.transport != self.listen.transport:
+        if hop.transport not in transports:
             raise ServeError(
                 f"--forward-to {self.forward_to!r} uses {hop.transport} but the server listens "
-                f"on {self.listen.transport}; forward over the listening transport"
+                f"on {', '.join(transports)}; forward over a listening transport "
+                "(a ;transport= parameter in the URI, or another --listen)"
             )
         return hop
+
+
+def _check_listen(address: Address) -> None:
+    """Refuse a wildcard listen address: the element writes it into Via, Contact and Record-Route."""
+    try:
+        unspecified = ipaddress.ip_address(socket_host(address.host)).is_unspecified
+    except ValueError:
+        unspecified = False
+    if unspecified:
+        raise ServeError(
+            f"--listen {address}: listen on a specific address, not {address.host}; "
+            "the element writes it into Via, Contact and Record-Route"
+        )
+
+
+@dataclass(slots=True)
+class ServerInterface:
+    """One listening socket of a server: the address bound, its transport, and the
+    element's entry point for what arrives there (None until the element is built)."""
+
+    address: Address
+    transport: UdpTransport | StreamTransport
+    feed: Callable[[bytes, Address], object] | None = None
+    layer: TransactionLayer | None = None
+    """The transaction layer of the element answering here (for 503s and transport errors)."""
 
 
 class DialogAges:
@@ -242,75 +307,155 @@ class DialogAges:
 
 
 class Server:
-    """One element listening on one transport. Create with :meth:`start`, end with :meth:`aclose`."""
+    """An element on one socket per transport. Create with :meth:`start`, end with :meth:`aclose`."""
 
     def __init__(self, config: ServeConfig, out: Output = _print) -> None:
         self.config = config
         self.out = out
+        self.interfaces: list[ServerInterface] = []
+        """The listening sockets, the main address first."""
         self.transport: UdpTransport | StreamTransport | None = None
+        """The main address's transport."""
         self.element: UserAgent | Proxy | Registrar | B2BUA | None = None
+        """The element (role uas: the UA at the main address)."""
+        self.elements: list[UserAgent | Proxy | Registrar | B2BUA] = []
+        """Every element: one, or for role uas one UA per listening socket."""
         self.layer: TransactionLayer | None = None
+        """The element's transaction layer (role uas: the main UA's)."""
         self.receive_stats = ReceiveStats()
+        """Malformed input refused on the registrar's sockets (UAs and B2BUA count their own)."""
         self.overload = OverloadControl(config.overload)
         self.monitor: LoadMonitor | None = None
+        self._probe_at: Address | None = None
+        """The UDP interface the lag probe is sent to (None: no probe)."""
         self.overload_rejected = 0
         """New requests answered 503 (overloaded, or ``max_transactions`` live)."""
         self.limit_rejected = 0
         """Of those, the ones refused because ``max_transactions`` were live."""
         self.errors = 0
         """Exceptions raised by the element on received input (logged)."""
+        self.dropped_before_start = 0
+        """Messages that arrived while the other sockets were still opening (no element yet)."""
         self.dialog_ages: DialogAges | None = None
         """UAS with a maximum dialog age: the calls up now, by age."""
         self._sweep: asyncio.TimerHandle | None = None
         self.started = time.monotonic()
-        self._feed: Callable[[bytes, Address], object] = self._not_started
         self._next_log = config.log_every
 
     @classmethod
     async def start(cls, config: ServeConfig, out: Output = _print) -> Server:
-        """Open the listening transport and build the element on the bound address."""
+        """Open every listening socket and build the element on the addresses bound.
+
+        Raises ServeError naming the listen address that could not be opened
+        (port in use, unreadable certificate); the ones already open are closed.
+        """
         self = cls(config, out)
-        limits = TransportLimits()
-        self.transport = await open_transport(
-            config.listen, self._received, self._transport_failed, tls=config.tls, limits=limits
-        )
-        local = self.transport.local or config.listen
+        try:
+            for listen in config.listens:
+                await self._open(listen)
+        except BaseException:
+            await self.aclose()
+            raise
+        main, *extra = self.interfaces
+        self.transport = main.transport
         clock = AsyncioClock()
+        assert config.seed is not None  # drawn in ServeConfig.__post_init__
         if config.role == "uas":
-            policy = AnswerPolicy(status=config.answer_code, ring_s=config.ring_s, ring=config.ring_s > 0)
-            ua = UserAgent(clock, local, user="uas", transport=self.transport, policy=policy,
-                           seed=config.seed)
-            self.element, self.layer, self.receive_stats = ua, ua.layer, ua.receive_stats
-            self._feed = ua.datagram_received
+            # one UA per socket: the engine's UA answers with its own address as Contact,
+            # so a UA per transport keeps every dialog on the transport its INVITE came by
+            policy = AnswerPolicy(
+                status=config.answer_code, ring_s=config.ring_s, ring=config.ring_s > 0
+            )
+            uas = []
+            for index, interface in enumerate(self.interfaces):
+                ua = UserAgent(
+                    clock,
+                    interface.address,
+                    user="uas",
+                    transport=interface.transport,
+                    policy=policy,
+                    seed=config.seed + index,
+                )
+                uas.append(ua)
+                interface.feed, interface.layer = ua.datagram_received, ua.layer
+            self.elements.extend(uas)
+            self.element, self.layer = uas[0], uas[0].layer
             if config.max_dialog_age:
-                self._age_dialogs(ua, config.max_dialog_age)
+                self._age_dialogs(uas, config.max_dialog_age)
         elif config.role == "proxy":
-            proxy = Proxy(clock, local, static_router(config.forward_hop()),
-                          config=ProxyConfig(record_route=config.record_route),
-                          transport=self.transport, seed=config.seed)
+            proxy = Proxy(
+                clock,
+                main.address,
+                static_router(config.forward_hop()),
+                config=ProxyConfig(record_route=config.record_route),
+                transport=main.transport,
+                seed=config.seed,
+            )
             self.element, self.layer = proxy, proxy.layer
-            self._feed = proxy.on_message
+            main.feed = proxy.on_message
+            for interface in extra:
+                interface.feed = proxy.add_interface(interface.address, interface.transport)
         elif config.role == "b2bua":
             assert config.forward_to is not None
             target = Target(URI.parse(config.forward_to), config.forward_hop())
-            b2bua = B2BUA(clock, local, StaticRoute(target), transport=self.transport, seed=config.seed)
-            self.element, self.layer, self.receive_stats = b2bua, b2bua.layer, b2bua.receive_stats
-            self._feed = b2bua.datagram_received
+            b2bua = B2BUA(
+                clock, main.address, StaticRoute(target), transport=main.transport, seed=config.seed
+            )
+            self.element, self.layer = b2bua, b2bua.layer
+            main.feed = b2bua.datagram_received
+            for interface in extra:
+                interface.feed = b2bua.add_interface(interface.address, interface.transport)
         else:
             registrar = Registrar(clock, seed=config.seed)
             self.element, self.layer = registrar, registrar.layer
-            transport = self.transport
-
-            def feed(data: bytes, source: Address) -> None:
-                receive_bytes(registrar.layer, transport, data, source, self.receive_stats)
-
-            self._feed = feed
+            for interface in self.interfaces:  # each answers what arrives on it
+                interface.feed = self._registrar_feed(registrar, interface.transport)
+        if not self.elements:
+            self.elements.append(self.element)
+            for interface in self.interfaces:
+                interface.layer = self.layer
         self._start_monitor()
         self.started = time.monotonic()
         return self
 
-    def _age_dialogs(self, ua: UserAgent, max_age: float) -> None:
-        """Track every incoming call and sweep the due ones on the event loop.
+    async def _open(self, listen: Address) -> None:
+        """Open the socket for ``listen``; it hands what arrives to its interface's feed."""
+        interface: ServerInterface | None = None
+
+        def received(data: bytes, source: Address, connection: Connection | None) -> None:
+            if interface is None or interface.feed is None:
+                # before the "listening" line: a UDP peer resends, no stream peer knows us yet
+                self.dropped_before_start += 1
+                return
+            self._received(interface, data, source)
+
+        def failed(dest: Address, error: TransportError) -> None:
+            if interface is not None and interface.layer is not None:
+                interface.layer.transport_failed(dest, error)
+
+        try:
+            transport = await open_transport(
+                listen,
+                received,
+                failed,
+                tls=self.config.tls,
+                limits=TransportLimits(),
+            )
+        except (OSError, TlsConfigError) as exc:  # say which of the listen addresses failed
+            raise ServeError(f"cannot listen on {listen}: {exc}") from exc
+        interface = ServerInterface(transport.local or listen, transport)
+        self.interfaces.append(interface)
+
+    def _registrar_feed(
+        self, registrar: Registrar, transport: UdpTransport | StreamTransport
+    ) -> Callable[[bytes, Address], None]:
+        def feed(data: bytes, source: Address) -> None:
+            receive_bytes(registrar.layer, transport, data, source, self.receive_stats)
+
+        return feed
+
+    def _age_dialogs(self, uas: list[UserAgent], max_age: float) -> None:
+        """Track every incoming call (of every UA) and sweep the due ones on the event loop.
 
         The sweep runs every ``max_age / 4`` (at most every second), so a
         dialog is forgotten between ``max_age`` and ``1.25 * max_age`` after
@@ -326,7 +471,7 @@ class Server:
 
         def forget(call: Call) -> None:
             # ends the call locally: timers stopped, dialog dropped, no BYE sent
-            ua._end(call, "max dialog age")
+            call.ua._end(call, "max dialog age")
 
         def sweep() -> None:
             try:
@@ -334,14 +479,17 @@ class Server:
             finally:  # a failure is logged by the loop; the guard keeps running
                 self._sweep = loop.call_later(interval, sweep)
 
-        ua.on_call = started
+        for ua in uas:
+            ua.on_call = started
         self._sweep = loop.call_later(interval, sweep)
 
     def _start_monitor(self) -> None:
-        transport, layer = self.transport, self.layer
+        """Sample the load; the lag probe goes through the first UDP socket's receive queue."""
         send_probe = None
-        if isinstance(transport, UdpTransport):
-            local = self.local
+        udp = next((i for i in self.interfaces if isinstance(i.transport, UdpTransport)), None)
+        if udp is not None:
+            transport, local = udp.transport, udp.address
+            self._probe_at = local
 
             def send_probe(data: bytes) -> bool:
                 try:
@@ -351,7 +499,9 @@ class Server:
                 return True
 
         monitor = LoadMonitor(
-            self.overload, send_probe=send_probe, transactions=lambda: layer if layer is not None else ()
+            self.overload,
+            send_probe=send_probe,
+            transactions=lambda: itertools.chain.from_iterable(self._layers()),
         )
         monitor.on_change = self._overload_changed
         monitor.start()
@@ -361,42 +511,55 @@ class Server:
         control = self.overload
         unit = "ms" if control.config.mode == "lag" else "active transactions"
         if overloaded:
-            self.out(f"sizing serve: overloaded (load {control.last_load:.0f} {unit} >= "
-                     f"{control.high:g}): answering a share of new requests 503")
+            self.out(
+                f"sizing serve: overloaded (load {control.last_load:.0f} {unit} >= "
+                f"{control.high:g}): answering a share of new requests 503"
+            )
         else:
-            self.out(f"sizing serve: overload over (load {control.last_load:.0f} {unit}); "
-                     f"{self.overload_rejected} answered 503 so far")
+            self.out(
+                f"sizing serve: overload over (load {control.last_load:.0f} {unit}); "
+                f"{self.overload_rejected} answered 503 so far"
+            )
 
     @property
     def local(self) -> Address:
-        """The address actually bound (the port chosen when 0 was asked)."""
-        transport = self.transport
-        return transport.local if transport is not None and transport.local else self.config.listen
+        """The main address actually bound (the port chosen when 0 was asked)."""
+        return self.interfaces[0].address if self.interfaces else self.config.listen
 
-    def _not_started(self, data: bytes, source: Address) -> None:
-        raise RuntimeError("the server received a message before its element was built")
+    def address_of(self, transport: str) -> Address:
+        """The bound address of the interface on ``transport`` (``"udp"``, ``"TLS"``...)."""
+        name = transport.upper()
+        for interface in self.interfaces:
+            if interface.address.transport == name:
+                return interface.address
+        raise KeyError(f"sizing serve listens on no {name} address")
 
     # -- receiving ------------------------------------------------------------------------
 
-    def _received(self, data: bytes, source: Address, connection: Connection | None) -> None:
+    def _received(self, interface: ServerInterface, data: bytes, source: Address) -> None:
         monitor = self.monitor
-        if monitor is not None and source == self.local and monitor.probe_received(data):
+        if monitor is not None and source == self._probe_at and monitor.probe_received(data):
             return
-        layer = self.layer
         limit = self.config.max_transactions
-        at_limit = limit is not None and layer is not None and len(layer) >= limit
+        at_limit = limit is not None and self.live_transactions() >= limit
         try:
-            if (at_limit or self.overload.overloaded) and self._shed(data, source, at_limit):
+            if (at_limit or self.overload.overloaded) and self._shed(
+                interface, data, source, at_limit
+            ):
                 return
-            self._feed(data, source)
+            assert interface.feed is not None
+            interface.feed(data, source)
         except Exception:
             self.errors += 1
             log.exception("%s: failed on a message from %s", self.config.role, source)
         if self.config.log_every:
             self._maybe_log()
 
-    def _shed(self, data: bytes, source: Address, at_limit: bool) -> bool:
-        """Answer 503 to a new out-of-dialog request the overload control refuses; True if answered.
+    def _shed(
+        self, interface: ServerInterface, data: bytes, source: Address, at_limit: bool
+    ) -> bool:
+        """Answer 503 (through the socket the request came on) to a new out-of-dialog request
+        the overload control refuses; True if answered.
 
         Runs only while overloaded or at the limit, before any transaction
         exists, so a refusal costs one parse and one small response.
@@ -404,8 +567,8 @@ class Server:
         request = sheddable(data)
         if request is None:
             return False
-        layer, transport = self.layer, self.transport
-        assert layer is not None and transport is not None
+        layer, transport = interface.layer, interface.transport
+        assert layer is not None
         if request.method == "INVITE" and layer.find_cancelled(request) is not None:
             return False  # a retransmission of an admitted INVITE: its transaction answers it
         if not at_limit and self.overload.admit():
@@ -420,28 +583,30 @@ class Server:
         self.limit_rejected += at_limit
         return True
 
-    def _transport_failed(self, dest: Address, error: TransportError) -> None:
-        if self.layer is not None:
-            self.layer.transport_failed(dest, error)
-
     # -- counters -----------------------------------------------------------------------------
+
+    def _layers(self) -> list[TransactionLayer]:
+        return [element.layer for element in self.elements]
+
+    def live_transactions(self) -> int:
+        """Transactions alive now, wait states included, over every element."""
+        return sum(len(layer) for layer in self._layers())
 
     def calls(self) -> int:
         """New INVITE transactions received (each call's first INVITE, re-INVITEs included)."""
-        return self.layer.stats.created["IST"] if self.layer is not None else 0
+        return sum(layer.stats.created["IST"] for layer in self._layers())
 
     def counters(self) -> dict[str, int]:
-        """Everything printed on exit, one number per name."""
-        layer = self.layer
+        """Everything printed on exit, one number per name (summed over the elements)."""
         out: dict[str, int] = {"calls": self.calls()}
-        if layer is not None:
-            stats = layer.stats
-            out["transactions"] = sum(stats.created.values())
-            out["transactions_live"] = len(layer)
-            out["retransmissions_sent"] = stats.retransmissions_sent
-            out["retransmissions_received"] = stats.retransmissions_received
-            out["timeouts"] = sum(stats.timeouts.values())
-            out["transaction_transport_errors"] = stats.transport_errors
+        if self.elements:
+            stats = [layer.stats for layer in self._layers()]
+            out["transactions"] = sum(sum(s.created.values()) for s in stats)
+            out["transactions_live"] = self.live_transactions()
+            out["retransmissions_sent"] = sum(s.retransmissions_sent for s in stats)
+            out["retransmissions_received"] = sum(s.retransmissions_received for s in stats)
+            out["timeouts"] = sum(sum(s.timeouts.values()) for s in stats)
+            out["transaction_transport_errors"] = sum(s.transport_errors for s in stats)
         out["overload_rejected_503"] = self.overload_rejected
         out["overload_rejected_at_limit"] = self.limit_rejected
         control = self.overload
@@ -451,26 +616,51 @@ class Server:
         out["overload_peak_load"] = round(control.peak_load)
         if self.monitor is not None:
             out["overload_probes_sent"] = self.monitor.probes_sent
-        rejected = self.receive_stats.rejected
-        out["malformed_rejected"] = sum(rejected.values())
-        out["malformed_dropped"] = self.receive_stats.dropped_requests + self.receive_stats.dropped_responses
+        receive = [
+            self.receive_stats,
+            *(e.receive_stats for e in self.elements if isinstance(e, UserAgent | B2BUA)),
+        ]
+        out["malformed_rejected"] = sum(sum(r.rejected.values()) for r in receive)
+        out["malformed_dropped"] = sum(r.dropped_requests + r.dropped_responses for r in receive)
         out["errors"] = self.errors
+        out["dropped_before_start"] = self.dropped_before_start
         if self.config.role == "uas":
-            out["dialogs_forgotten"] = self.dialog_ages.forgotten if self.dialog_ages is not None else 0
+            out["dialogs_forgotten"] = (
+                self.dialog_ages.forgotten if self.dialog_ages is not None else 0
+            )
         element = self.element
         if isinstance(element, Proxy):
             out.update({f"proxy_{k}": v for k, v in element.stats.as_dict().items()})
         elif isinstance(element, UserAgent):
-            out.update({f"uas_{k}": v for k, v in element.stats.as_dict().items()})
+            for ua in self.elements:
+                for name, value in ua.stats.as_dict().items():
+                    out[f"uas_{name}"] = out.get(f"uas_{name}", 0) + value
         elif isinstance(element, B2BUA):
             out.update({f"b2bua_{k}": v for k, v in element.stats.as_dict().items()})
             out["b2bua_calls_bridged_now"] = element.bridged
         elif isinstance(element, Registrar):
             out.update({f"registrar_{k}": v for k, v in element.stats.as_dict().items()})
-        if self.transport is not None:
-            out.update({f"transport_{k}": v for k, v in self.transport.counters.as_dict().items()})
+        out.update(self.transport_counters())
         out.update(self.live_objects())
         out["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return out
+
+    def transport_counters(self) -> dict[str, int]:
+        """``transport_<counter>`` summed over every socket and, with more than one, each
+        socket's messages and bytes as ``interface_<transport>_<counter>``."""
+        totals: dict[str, int] = {}
+        for interface in self.interfaces:
+            for name, value in interface.transport.counters.as_dict().items():
+                totals[name] = totals.get(name, 0) + value
+        out = {f"transport_{name}": value for name, value in totals.items()}
+        if len(self.interfaces) > 1:
+            for interface in self.interfaces:
+                counters = interface.transport.counters
+                prefix = f"interface_{interface.address.transport.lower()}"
+                out[f"{prefix}_messages_in"] = counters.messages_in
+                out[f"{prefix}_messages_out"] = counters.messages_out
+                out[f"{prefix}_bytes_in"] = counters.bytes_in
+                out[f"{prefix}_bytes_out"] = counters.bytes_out
         return out
 
     def live_objects(self) -> dict[str, int]:
@@ -479,12 +669,12 @@ class Server:
         Each must fall back towards zero once traffic stops and the wait states
         expire; one that keeps growing with traffic is a leak.
         """
-        out = {"live_transactions": len(self.layer) if self.layer is not None else 0}
-        element = self.element
+        out = {"live_transactions": self.live_transactions()}
         for name in _LIVE_TABLES:
-            table = getattr(element, name, None)
-            if table is not None:
-                out[f"live{name if name.startswith('_') else '_' + name}"] = len(table)
+            tables = [getattr(e, name) for e in self.elements if getattr(e, name, None) is not None]
+            if tables:
+                out[f"live{name if name.startswith('_') else '_' + name}"] = sum(map(len, tables))
+        element = self.element
         if isinstance(element, Registrar):
             out["live_bindings"] = len(element.store)
         if self.dialog_ages is not None:
@@ -497,29 +687,32 @@ class Server:
             return
         every = self.config.log_every
         self._next_log = (calls // every + 1) * every
-        layer = self.layer
         elapsed = time.monotonic() - self.started
-        live = len(layer) if layer is not None else 0
-        forgotten = "" if self.dialog_ages is None else f" dialogs_forgotten={self.dialog_ages.forgotten}"
+        live = self.live_transactions()
+        forgotten = (
+            "" if self.dialog_ages is None else f" dialogs_forgotten={self.dialog_ages.forgotten}"
+        )
         self.out(
             f"sizing serve: {elapsed:.1f} s calls={calls} transactions_live={live} "
             f"overload_rejected_503={self.overload_rejected} errors={self.errors}{forgotten}"
         )
 
     async def aclose(self) -> None:
-        """Stop sampling, sweeping and listening; release the socket."""
+        """Stop sampling, sweeping and listening; release the sockets."""
         if self._sweep is not None:
             self._sweep.cancel()
         if self.monitor is not None:
             self.monitor.stop()
-        if self.transport is not None:
-            await self.transport.aclose()
+        for interface in self.interfaces:
+            await interface.transport.aclose()
 
 
-async def serve(config: ServeConfig, out: Output = _print, *, stop: asyncio.Event | None = None) -> dict[str, int]:
+async def serve(
+    config: ServeConfig, out: Output = _print, *, stop: asyncio.Event | None = None
+) -> dict[str, int]:
     """Run until ``stop`` is set, SIGINT/SIGTERM or ``config.duration``; return the counters.
 
-    Prints one ``listening`` line once the socket is bound (what a script
+    Prints one ``listening`` line once every socket is bound (what a script
     waits for) and the counters, one ``name: value`` line each, on exit.
     """
     stop = stop if stop is not None else asyncio.Event()
@@ -529,15 +722,18 @@ async def serve(config: ServeConfig, out: Output = _print, *, stop: asyncio.Even
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, stop.set)
             installed.append(signum)
-    server = await Server.start(config, out)
+    server: Server | None = None
     try:
-        out(f"sizing serve: {config.role} listening on {server.local}")
+        server = await Server.start(config, out)
+        addresses = ", ".join(str(interface.address) for interface in server.interfaces)
+        out(f"sizing serve: {config.role} listening on {addresses}")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), config.duration)
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
-        await server.aclose()
+        if server is not None:
+            await server.aclose()
     counters = server.counters()
     out(f"sizing serve: stopped after {time.monotonic() - server.started:.1f} s")
     for name, value in counters.items():
