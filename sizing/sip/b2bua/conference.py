@@ -23,6 +23,11 @@ another participant leaves, its bridge leg is released, and the call ends
 when fewer than two participants remain. A failure before the caller or the
 agent was moved leaves the two-party call as it was; a failure after that
 ends the call (their media already points at the bridge).
+
+With a session timer (RFC 4028) the third party's INVITE, the move re-INVITEs
+and every bridge leg carry the call's interval, and each participant with its
+bridge leg gets exactly one refresher (see :mod:`.session_timer`); without it
+the bridge and the participants would each pick their own and refresh twice.
 """
 
 from __future__ import annotations
@@ -89,30 +94,39 @@ def _target(value: Target | URI | str, what: str) -> Target:
 class Conferences:
     """Mixed into :class:`~sizing.sip.b2bua.B2BUA`: conferences on a media server bridge."""
 
-    def conference(self, call: BridgedCall, third_party: Target | URI | str,
-                   bridge: Target | URI | str) -> Conference:
+    def conference(
+        self, call: BridgedCall, third_party: Target | URI | str, bridge: Target | URI | str
+    ) -> Conference:
         """Conference ``third_party`` into a bridged ``call`` on the mixer at ``bridge``
         (a conference URI on a media server). Returns the :class:`Conference`."""
         if call.state != "bridged":
             raise ValueError(f"conference(): call #{call.number} is {call.state}, not bridged")
         if call.pending is not None or call.conference is not None:
-            raise ValueError(f"conference(): call #{call.number} already has a transfer or conference "
-                             "in progress")
+            raise ValueError(
+                f"conference(): call #{call.number} already has a transfer or conference "
+                "in progress"
+            )
         b = call.b
         if b is None or not b.confirmed or not call.a.confirmed:
             raise ValueError(f"conference(): call #{call.number} has no connected leg B")
         party_target, bridge_target = _target(third_party, "third_party"), _target(bridge, "bridge")
         conf = Conference(call, bridge_target)
         call.conference = conf
-        call.events.append((self.clock.now(), f"conference with {party_target.uri} on {bridge_target.uri}"))
-        party = self._start_leg(call, "participant", party_target,
-                                headers=self.config.headers.select(call.request.headers))
+        call.events.append(
+            (self.clock.now(), f"conference with {party_target.uri} on {bridge_target.uri}")
+        )
+        headers = [
+            *self.config.headers.select(call.request.headers),
+            *self._timer_new_leg_headers(call),
+        ]
+        party = self._start_leg(call, "participant", party_target, headers=headers)
         conf.party = party
         party.on_answer = lambda leg, response: self._party_answered(conf, leg, response)
         party.on_fail = lambda leg, status, response: self._conference_failed(conf, status)
         if self.config.no_answer_s is not None:
-            party.ring_timer = self.clock.call_later(self.config.no_answer_s,
-                                                     lambda: self._party_no_answer(conf, party))
+            party.ring_timer = self.clock.call_later(
+                self.config.no_answer_s, lambda: self._party_no_answer(conf, party)
+            )
         return conf
 
     def _party_no_answer(self, conf: Conference, party: Leg) -> None:
@@ -133,12 +147,23 @@ class Conferences:
         self._bridge_leg(conf, party, response.body)
 
     def _bridge_leg(self, conf: Conference, participant: Leg, offer: bytes) -> None:
-        leg = self._start_leg(conf.call, "bridge", conf.bridge, body=offer, content_type=SDP)
+        leg = self._start_leg(
+            conf.call,
+            "bridge",
+            conf.bridge,
+            body=offer,
+            content_type=SDP,
+            headers=self._timer_bridge_leg_headers(conf.call, participant),
+        )
         conf.bridges.append(leg)
-        leg.on_answer = lambda bl, response: self._bridge_answered_for(conf, participant, bl, response)
+        leg.on_answer = lambda bl, response: self._bridge_answered_for(
+            conf, participant, bl, response
+        )
         leg.on_fail = lambda bl, status, response: self._conference_failed(conf, status)
 
-    def _bridge_answered_for(self, conf: Conference, participant: Leg, bridge: Leg, response: Response) -> None:
+    def _bridge_answered_for(
+        self, conf: Conference, participant: Leg, bridge: Leg, response: Response
+    ) -> None:
         """A bridge leg answered (and was ACKed): its answer goes in the participant's ACK."""
         call = conf.call
         if conf.state != "starting" or not participant.live or not is_sdp(response):
@@ -159,11 +184,22 @@ class Conferences:
 
     def _move(self, conf: Conference, leg: Leg) -> None:
         """Step 3: a re-INVITE without SDP asks the caller (or agent) for a fresh offer."""
-        self._in_dialog(leg, "INVITE", lambda t, r: self._moved_offer(conf, leg, t, r),
-                        headers=[("Allow", ALLOW)])
+        call = conf.call
+        timer = (
+            self._timer_reinvite_a_headers(call)
+            if leg is call.a
+            else self._timer_new_leg_headers(call)
+        )
+        self._in_dialog(
+            leg,
+            "INVITE",
+            lambda t, r: self._moved_offer(conf, leg, t, r),
+            headers=[("Allow", ALLOW), *timer],
+        )
 
-    def _moved_offer(self, conf: Conference, leg: Leg, client: ClientTransaction | None,
-                     response: Response) -> None:
+    def _moved_offer(
+        self, conf: Conference, leg: Leg, client: ClientTransaction | None, response: Response
+    ) -> None:
         status = response.status
         if status < 200:
             return
@@ -189,6 +225,7 @@ class Conferences:
         self.stats.conferences += 1
         call.events.append((self.clock.now(), f"conference up on {conf.bridge.uri}"))
         self._state(call, "conference")
+        self._release_held(call)
         if conf.on_change is not None:
             conf.on_change(conf)
 
@@ -211,6 +248,7 @@ class Conferences:
                     self._bye(leg)
                 elif leg.live:
                     self._cancel_leg(leg)
+            self._release_held(call)  # back to the two-party call
         if conf.on_change is not None:
             conf.on_change(conf)
 

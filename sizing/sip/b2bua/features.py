@@ -38,14 +38,41 @@ def is_sdp(message: Request | Response) -> bool:
     return bool(message.body) and (ctype is None or f"{ctype.type}/{ctype.subtype}".lower() == SDP)
 
 
+MIRRORED = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
+"""The direction an answer gives a stream offered with each direction (RFC 3264 §6.1)."""
+
+
+def directions(body: bytes) -> list[str]:
+    """The effective direction of each media section of an SDP ``body``; SdpError if bad."""
+    sdp = SessionDescription.parse(body)
+    return [sdp.direction_of(media) for media in sdp.media]
+
+
+def with_directions(body: bytes, direction: str | list[str], *, new_version: bool = False) -> bytes:
+    """``body`` (SDP) with each stream's direction set: one for all, or one per media
+    section in order; ``new_version`` moves the o= version on, as a changed description
+    must (RFC 3264 §8). SdpError if ``body`` is not SDP."""
+    sdp = SessionDescription.parse(body)
+    chosen = [direction] * len(sdp.media) if isinstance(direction, str) else direction
+    session_default = sdp.direction
+    sdp.attributes = [a for a in sdp.attributes if a.name not in DIRECTIONS]
+    for index, media in enumerate(sdp.media):
+        wanted = chosen[index] if index < len(chosen) else media.direction or session_default
+        media.attributes = [a for a in media.attributes if a.name not in DIRECTIONS]
+        media.add(wanted)
+    if new_version:
+        sdp.origin.sess_version += 1
+    return sdp.encode()
+
+
 def sendonly(body: bytes) -> bytes:
     """``body`` (an SDP offer) with every stream marked sendonly, for a recorder."""
-    sdp = SessionDescription.parse(body)
-    sdp.attributes = [a for a in sdp.attributes if a.name not in DIRECTIONS]
-    for media in sdp.media:
-        media.attributes = [a for a in media.attributes if a.name not in DIRECTIONS]
-        media.add("sendonly")
-    return sdp.encode()
+    return with_directions(body, "sendonly")
 
 
 class Features:
@@ -77,7 +104,10 @@ class Features:
 
     def _reconnect(self, call: BridgedCall, target: Target, role: str) -> Leg:
         """Flow I step 1: INVITE without SDP to the new party."""
-        headers = [*self.config.headers.select(call.request.headers), *self._timer_new_leg_headers(call)]
+        headers = [
+            *self.config.headers.select(call.request.headers),
+            *self._timer_new_leg_headers(call),
+        ]
         leg = self._start_leg(call, role, target, headers=headers)
         call.pending = leg
         leg.on_answer = self._reconnect_answered
@@ -94,9 +124,14 @@ class Features:
             return
         a = call.a
         body = self._to_a(a, response.body)
-        self._in_dialog(a, "INVITE", lambda t, r: self._a_reinvited(leg, t, r),
-                        headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
-                        body=body, content_type=SDP)
+        self._in_dialog(
+            a,
+            "INVITE",
+            lambda t, r: self._a_reinvited(leg, t, r),
+            headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
+            body=body,
+            content_type=SDP,
+        )
 
     def _a_reinvited(self, leg: Leg, client: ClientTransaction | None, response: Response) -> None:
         """Flow I steps 4-5: ACK A, ACK the new party with A's answer, release the old leg."""
@@ -128,7 +163,9 @@ class Features:
         old, call.b, call.pending = call.b, leg, None
         call.transfers += 1
         self.stats.transfers += 1
-        call.events.append((self.clock.now(), f"reconnected to {leg.role} {leg.target.uri if leg.target else ''}"))
+        call.events.append(
+            (self.clock.now(), f"reconnected to {leg.role} {leg.target.uri if leg.target else ''}")
+        )
         referrer, call.refer_leg = call.refer_leg, None
         if referrer is not None and referrer.confirmed:
             self._notify(referrer, 200, "OK", final=True)
@@ -136,6 +173,7 @@ class Features:
             self._bye(old)
         elif old is not None and old.live:
             self._cancel_leg(old)
+        self._release_held(call)
 
     def _reconnect_failed(self, leg: Leg, status: int, response: Response) -> None:
         call = leg.call
@@ -151,6 +189,8 @@ class Features:
         b = call.b
         if b is None or not b.live:
             self._hang_up(call, f"no leg to reconnect to ({status})")
+        else:
+            self._release_held(call)  # the refreshes held for the new party go to the old one
 
     def _refer_received(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
         call = leg.call
@@ -181,8 +221,15 @@ class Features:
         self._notify(leg, 100, "Trying", final=False)
         self._reconnect(call, target, "agent")
 
-    def _notify(self, leg: Leg, status: int, reason: str | None, *, final: bool,
-                then: Callable[[], object] | None = None) -> None:
+    def _notify(
+        self,
+        leg: Leg,
+        status: int,
+        reason: str | None,
+        *,
+        final: bool,
+        then: Callable[[], object] | None = None,
+    ) -> None:
         """A NOTIFY with a sipfrag status line for the REFER's implicit subscription;
         ``then()`` runs once the NOTIFY has its final response (or timed out)."""
         frag = Response(status, reason)
@@ -192,8 +239,14 @@ class Features:
             if then is not None and response.status >= 200:
                 then()
 
-        self._in_dialog(leg, "NOTIFY", answered, headers=[("Event", "refer"), ("Subscription-State", state)],
-                        body=f"SIP/2.0 {frag.status} {frag.reason}\r\n".encode(), content_type=SIPFRAG)
+        self._in_dialog(
+            leg,
+            "NOTIFY",
+            answered,
+            headers=[("Event", "refer"), ("Subscription-State", state)],
+            body=f"SIP/2.0 {frag.status} {frag.reason}\r\n".encode(),
+            content_type=SIPFRAG,
+        )
 
     def _state(self, call: BridgedCall, kind: str) -> None:
         """Told of call-state changes (setup, answer, transfer, conference, release);
@@ -214,7 +267,9 @@ class Features:
             call.events.append((self.clock.now(), "recording skipped: no SDP offer from A"))
             return
         headers = [("X-Recording-Call-ID", call.request.call_id or "")]
-        leg = self._start_leg(call, "recorder", target, body=body, content_type=SDP, headers=headers)
+        leg = self._start_leg(
+            call, "recorder", target, body=body, content_type=SDP, headers=headers
+        )
         call.recorder = leg
         leg.on_answer = self._recording_answered
         leg.on_fail = self._recording_failed

@@ -17,13 +17,20 @@ an RFC 4028 §8 proxy would, instead of running a timer of its own per leg:
 - a 422 from B goes to A with B's ``Min-SE``, so the caller retries (§7.4);
 - refreshes (UPDATE, re-INVITE) are relayed like any in-dialog request, so
   each one is a transaction on every hop of the path; a refresh that arrives
-  while the peer leg is being re-connected waits (polled every
-  :data:`RETRY_S`, at most :data:`HOLD_S`) and goes to the new party instead
-  of getting 491, which would stop the refresher's timer and let the
-  non-refresher's expiry end the call;
+  while the peer leg is being re-connected is held and goes to the party
+  connected once the re-connect completes, instead of getting 491, which
+  would stop the refresher's timer and let the non-refresher's expiry end
+  the call. The re-connect's end (done or failed: :meth:`_release_held`) and
+  the call's end release it at once; one timer of :data:`HOLD_S` bounds the
+  wait (and catches the one blocker no re-connect ends: a 2xx on either leg
+  still waiting for its ACK);
 - a new party the call is re-connected to (RFC 3725 Flow I) gets an INVITE
   with the call's interval and the refresher kept on the same side, and the
-  re-INVITE to A names the same refresher, so refreshes carry on unchanged.
+  re-INVITE to A names the same refresher, so refreshes carry on unchanged;
+- on a conference bridge each participant and its bridge leg make one end to
+  end session: the refresher stays on the participant's side when it was the
+  refresher of the two-party call, and is the bridge otherwise
+  (:meth:`_timer_bridge_leg_headers`), so every pair has exactly one refresher.
 
 The B2BUA itself never ends a call on a session timer: the refresher's peer
 does (§10), and the B2BUA relays that BYE.
@@ -40,16 +47,15 @@ from ..message import Headers, Request, Response
 from .call import BridgedCall, Leg
 
 if TYPE_CHECKING:
+    from ..interfaces import TimerHandle
     from ..transaction import ServerTransaction
 
-__all__ = ["HOLD_S", "MIN_SE", "RETRY_S", "SessionTimerRelay"]
+__all__ = ["HOLD_S", "MIN_SE", "HeldRefresh", "SessionTimerRelay"]
 
 MIN_SE = 90
 """The smallest session interval RFC 4028 §5 allows, and the default Min-SE."""
-RETRY_S = 0.25
-"""How often a refresh held during a re-connect checks whether it can be relayed."""
 HOLD_S = 8.0
-"""How long a refresh is held before it gets 491 (well inside Timer F, 32 s)."""
+"""The longest a refresh is held before it gets 491 (well inside Timer F, 32 s)."""
 
 Headerlist = list[tuple[str, object]]
 
@@ -81,8 +87,9 @@ class SessionTimerRelay:
             out += [(name, v) for v in headers.get_lines(name)]
         return out
 
-    def _timer_response_headers(self, call: BridgedCall, request: Request, response: Response,
-                                from_caller: bool) -> Headerlist:
+    def _timer_response_headers(
+        self, call: BridgedCall, request: Request, response: Response, from_caller: bool
+    ) -> Headerlist:
         """The 2xx to a session refresh (the first INVITE included) on its way back: the
         answerer's Session-Expires and Require, or the §8.2 insertion when the answerer
         has no session timer but the requester has. Notes the call's interval and which
@@ -96,7 +103,8 @@ class SessionTimerRelay:
             answered = SessionExpires(asked.delta, "uac")  # §8.2: the UAC refreshes
         refresher = answered.refresher or "uas"
         uac_side, uas_side = ("caller", "callee") if from_caller else ("callee", "caller")
-        self._note_session(call, answered.delta, uac_side if refresher == "uac" else uas_side)
+        if call.conference is None:  # on a bridge each pair keeps the refresher it was given
+            self._note_session(call, answered.delta, uac_side if refresher == "uac" else uas_side)
         out: Headerlist = [("Session-Expires", str(SessionExpires(answered.delta, refresher)))]
         if inserted:
             out.append(("Require", "timer"))
@@ -132,32 +140,88 @@ class SessionTimerRelay:
     def _timer_headers(self, call: BridgedCall, refresher: str) -> Headerlist:
         assert call.session_interval is not None
         min_se = call.session_min_se or MIN_SE
-        return [("Supported", "timer"),
-                ("Session-Expires", str(SessionExpires(call.session_interval, refresher))),
-                ("Min-SE", str(min(min_se, call.session_interval)))]
+        return [
+            ("Supported", "timer"),
+            ("Session-Expires", str(SessionExpires(call.session_interval, refresher))),
+            ("Min-SE", str(min(min_se, call.session_interval))),
+        ]
 
-    def _hold_refresh(self, leg: Leg, txn: ServerTransaction, request: Request,
-                      relay: Callable[[], bool]) -> bool:
+    def _timer_bridge_leg_headers(self, call: BridgedCall, participant: Leg) -> Headerlist:
+        """A conference bridge leg's INVITE: the call's interval; the refresher is the
+        participant (``uac``: the B2BUA relays its refreshes) when it refreshed in the
+        two-party call, else the bridge (``uas``). One refresher per pair, none doubled."""
+        if call.session_interval is None:
+            return []
+        caller_side = participant is call.a
+        participant_refreshes = (call.session_refresher == "caller") == caller_side
+        return self._timer_headers(call, "uac" if participant_refreshes else "uas")
+
+    def _hold_refresh(
+        self, leg: Leg, txn: ServerTransaction, request: Request, relay: Callable[[], bool]
+    ) -> bool:
         """Hold a session refresh that cannot be relayed now; True when it is held.
 
-        ``relay()`` tries again and says whether it went out. Only requests that
-        carry Session-Expires on a call with a session timer are held.
+        ``relay()`` relays it and says whether it went out. Only requests that carry
+        Session-Expires on a call with a session timer are held; they wait on the call
+        until :meth:`_release_held` (or the :data:`HOLD_S` safety timer).
         """
         call = leg.call
         if call.session_interval is None or request.headers.get("Session-Expires") is None:
             return False
-        deadline = self.clock.now() + HOLD_S
-
-        def again() -> None:
-            if txn.terminated:
-                return
-            if call.ended or not leg.live:
-                self._respond(txn, request, 481)
-            elif not relay():
-                if self.clock.now() >= deadline:
-                    self._respond(txn, request, 491, headers=[("Retry-After", "1")])
-                else:
-                    self.clock.call_later(RETRY_S, again)
-
-        self.clock.call_later(RETRY_S, again)
+        held = HeldRefresh(leg, txn, request, relay)
+        held.timer = self.clock.call_later(HOLD_S, lambda: self._held_too_long(held))
+        self._wait_on(call, held)
         return True
+
+    def _wait_on(self, call: BridgedCall, held: HeldRefresh) -> None:
+        call.held_refreshes.append(held)
+        call.on_ended = self._release_held
+
+    def _release_held(self, call: BridgedCall) -> None:
+        """The re-connect of ``call`` completed or failed, or the call ended: relay each
+        held refresh to the party now connected, or answer it 481 when its call or leg
+        is gone. One still blocked (another re-connect already started) keeps waiting,
+        on the call its leg now belongs to (a join moves legs between calls)."""
+        held, call.held_refreshes = call.held_refreshes, []
+        for refresh in held:
+            if not self._settle(refresh, final=False):
+                self._wait_on(refresh.leg.call, refresh)
+
+    def _held_too_long(self, refresh: HeldRefresh) -> None:
+        refresh.timer = None
+        waiting = refresh.leg.call.held_refreshes
+        if refresh in waiting:
+            waiting.remove(refresh)
+        self._settle(refresh, final=True)
+
+    def _settle(self, refresh: HeldRefresh, *, final: bool) -> bool:
+        """Relay or answer a held refresh; False when it must keep waiting (never if ``final``:
+        then it gets 491 with Retry-After, RFC 3261 §14.2 / RFC 3311 §5.2)."""
+        txn, request, leg = refresh.txn, refresh.request, refresh.leg
+        done = True
+        if txn.terminated:
+            pass
+        elif leg.call.ended or not leg.live:
+            self._respond(txn, request, 481)
+        elif refresh.relay():
+            pass
+        elif final:
+            self._respond(txn, request, 491, headers=[("Retry-After", "1")])
+        else:
+            done = False
+        if done and refresh.timer is not None:
+            refresh.timer.cancel()
+            refresh.timer = None
+        return done
+
+
+class HeldRefresh:
+    """A session refresh (UPDATE or re-INVITE) waiting for the call's re-connect to end."""
+
+    __slots__ = ("leg", "txn", "request", "relay", "timer")
+
+    def __init__(
+        self, leg: Leg, txn: ServerTransaction, request: Request, relay: Callable[[], bool]
+    ) -> None:
+        self.leg, self.txn, self.request, self.relay = leg, txn, request, relay
+        self.timer: TimerHandle | None = None

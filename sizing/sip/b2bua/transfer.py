@@ -20,8 +20,9 @@ The back office's leg moves into the customer's call as its leg B, the
 agent's consultation leg is released with BYE, the referrer gets NOTIFY
 ``200`` and, once that NOTIFY is answered, BYE. A Replaces that matches no
 confirmed consultation dialog gets NOTIFY ``481`` (RFC 3891 §3) and the call
-stays as it was. A join that fails half way releases the consultation; the
-caller stays with the agent.
+stays as it was. A join that fails half way releases the consultation, the
+referrer gets NOTIFY with the failure, and the caller is put back with the
+agent, off hold (:meth:`Transfers._join_failed`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from typing import TYPE_CHECKING
 
 from ..errors import HeaderError
 from ..message import Response
+from ..sdp import SdpError
 from ..transaction import ClientTransaction, ServerTransaction
 from .call import BridgedCall, Leg
-from .features import ALLOW, SDP, is_sdp
+from .features import ALLOW, MIRRORED, SDP, directions, is_sdp, with_directions
 from .replaces import Replaces
 
 if TYPE_CHECKING:
@@ -46,8 +48,9 @@ class Transfers:
     """Mixed into :class:`~sizing.sip.b2bua.B2BUA`: the attended transfer by REFER with
     Replaces; uses its leg, dialog and NOTIFY helpers."""
 
-    def _refer_replaces(self, leg: Leg, txn: ServerTransaction, request: Request,
-                        refer_to: NameAddr, value: str) -> None:
+    def _refer_replaces(
+        self, leg: Leg, txn: ServerTransaction, request: Request, refer_to: NameAddr, value: str
+    ) -> None:
         """A REFER from leg B of ``leg.call`` whose Refer-To carries a Replaces."""
         call = leg.call
         try:
@@ -87,7 +90,9 @@ class Transfers:
             return 486, "Busy Here"
         other = consult.b
         busy = (consult.pending, call.pending, consult.conference, call.conference)
-        open_invite = any(x is not None and x.ok_response is not None for x in (call.a, target, other))
+        open_invite = any(
+            x is not None and x.ok_response is not None for x in (call.a, target, other)
+        )
         if other is None or not other.confirmed or any(x is not None for x in busy) or open_invite:
             return 491, "Request Pending"
         return None, None
@@ -110,8 +115,12 @@ class Transfers:
         call.pending = party
         call.refer_leg = referrer
         joining = _Join(call, party, agent_leg, referrer)
-        self._in_dialog(party, "INVITE", lambda t, r: self._join_offer(joining, t, r),
-                        headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)])
+        self._in_dialog(
+            party,
+            "INVITE",
+            lambda t, r: self._join_offer(joining, t, r),
+            headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
+        )
 
     def _join_offer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
         """The back office's 2xx carries the offer for the caller."""
@@ -136,9 +145,14 @@ class Transfers:
             if call.pending is party:
                 self._join_failed(j, 488, "Not Acceptable Here")
             return
-        self._in_dialog(a, "INVITE", lambda t, r: self._join_answer(j, t, r),
-                        headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(j.call)],
-                        body=self._to_a(a, response.body), content_type=SDP)
+        self._in_dialog(
+            a,
+            "INVITE",
+            lambda t, r: self._join_answer(j, t, r),
+            headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(j.call)],
+            body=self._to_a(a, response.body),
+            content_type=SDP,
+        )
 
     def _join_answer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
         """The caller's 2xx carries the answer: ACK both, swap leg B, release the agent."""
@@ -177,11 +191,23 @@ class Transfers:
             self._bye(j.agent_leg)
         self._state(call, "transfer")
         if old is not None and old.confirmed:
-            self._notify(old, 200, "OK", final=True, then=lambda: self._bye(old) if old.confirmed else None)
+            self._notify(
+                old, 200, "OK", final=True, then=lambda: self._bye(old) if old.confirmed else None
+            )
+        self._release_held(call)
 
     def _join_failed(self, j: _Join, status: int, reason: str | None) -> None:
-        """The join did not happen: the consultation is released, the caller stays held
-        with the agent, and the referrer hears why."""
+        """The join did not happen: the consultation is released, the referrer hears why
+        (a final NOTIFY whose sipfrag is the failure, RFC 3515 §2.4.5, RFC 5589 §7) and the
+        caller is put back with the agent, off hold (:meth:`_restore`).
+
+        Why restore and not release: the REFER handed the call to the SIP Server, and a
+        contact centre must not lose a customer because a back office did not take the
+        call; RFC 5589 §7 leaves the transferor with its held call after a failure, and
+        the SIP Server, which holds both dialogs, retrieves it for the agent instead of
+        leaving the caller on hold until the agent's phone does. Only a call that cannot
+        be restored (the caller's or the agent's dialog is gone) is released with BYE.
+        """
         call = j.call
         if call.pending is j.party:
             call.pending = None
@@ -193,17 +219,193 @@ class Transfers:
                 self._bye(leg)
         if j.referrer.confirmed:
             self._notify(j.referrer, status, reason, final=True)
-        b = call.b
-        if not call.ended and (b is None or not b.live):
+        b, a = call.b, call.a
+        if call.ended:
+            return
+        if b is None or not b.live:
             self._hang_up(call, f"no leg after failed join ({status})")
+        elif b.confirmed and a.confirmed and a.dialog is not None and not a.dialog.terminated:
+            self._restore(call, b)
+        else:
+            self._release_held(call)
+
+    # -- putting the caller back with the agent after a failed join -------------------------
+
+    def _restore(self, call: BridgedCall, agent: Leg) -> None:
+        """RFC 3725 Flow I between the caller and its agent, with the hold lifted: a
+        re-INVITE without SDP asks the agent for an offer, which goes to the caller marked
+        sendrecv; the caller's answer goes back in the agent's ACK, mirrored to the agent's
+        offer (RFC 3264 §6.1), and, when that offer was a hold, as a sendrecv offer in one
+        more re-INVITE to the agent. ``call.pending`` is the agent meanwhile, so refreshes
+        wait and no second transfer or conference starts."""
+        call.pending = agent
+        call.events.append((self.clock.now(), "restoring the caller to the agent"))
+        r = _Restore(call, agent)
+        self._in_dialog(
+            agent,
+            "INVITE",
+            lambda t, resp: self._restore_offer(r, t, resp),
+            headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
+        )
+
+    def _restore_offer(
+        self, r: _Restore, client: ClientTransaction | None, response: Response
+    ) -> None:
+        """The agent's 2xx carries its offer: it goes to the caller, sendrecv."""
+        status, agent, call = response.status, r.agent, r.call
+        if status < 200:
+            return
+        if r.offer is not None or r.failed:
+            if status < 300 and r.agent_acked:
+                self._repeat_ack(agent)
+            return
+        assert agent.dialog is not None and client is not None
+        agent.dialog.response_received(client.request, response)
+        if status >= 300:
+            r.failed = True
+            self._restore_failed(r, status)
+            return
+        a = call.a
+        try:
+            r.offer = response.body
+            offered = directions(response.body) if is_sdp(response) else []
+            body = with_directions(response.body, "sendrecv") if offered else b""
+        except SdpError:
+            body = b""
+        if not body or not a.confirmed or not agent.live or call.ended:
+            r.failed = r.agent_acked = True
+            self._send_ack(agent)
+            self._restore_failed(r, 488)
+            return
+        r.held = any(d != "sendrecv" for d in offered)
+        a.origin_in = None  # the hold lifted is a description A has not seen: a new o= version
+        self._in_dialog(
+            a,
+            "INVITE",
+            lambda t, resp: self._restore_answer(r, t, resp),
+            headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
+            body=self._to_a(a, body),
+            content_type=SDP,
+        )
+
+    def _restore_answer(
+        self, r: _Restore, client: ClientTransaction | None, response: Response
+    ) -> None:
+        """The caller's 2xx carries the answer: ACK both; a held agent is then re-offered."""
+        status, agent, call = response.status, r.agent, r.call
+        a = call.a
+        if status < 200:
+            return
+        if r.answered:
+            if status < 300:
+                self._repeat_ack(a)
+            return
+        r.answered = True
+        assert a.dialog is not None and client is not None and r.offer is not None
+        a.dialog.response_received(client.request, response)
+        r.agent_acked = True
+        if status >= 300 or not is_sdp(response):
+            if status < 300:
+                self._send_ack(a)
+            self._send_ack(agent)  # §13.2.2.4: acknowledge the offer, then hang up
+            self._restore_failed(r, status if status >= 300 else 488)
+            return
+        self._send_ack(a)
+        answer = response.body
+        if not agent.live or call.ended:
+            self._restore_failed(r, 487)
+            return
+        if not r.held:
+            self._send_ack(agent, answer, SDP)
+            self._restore_done(r)
+            return
+        try:
+            mirrored = with_directions(answer, [MIRRORED[d] for d in directions(r.offer)])
+            resumed = with_directions(answer, "sendrecv", new_version=True)
+        except SdpError:
+            self._send_ack(agent)
+            self._restore_failed(r, 488)
+            return
+        self._send_ack(agent, mirrored, SDP)
+        self._in_dialog(
+            agent,
+            "INVITE",
+            lambda t, resp: self._restore_resumed(r, t, resp),
+            headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
+            body=resumed,
+            content_type=SDP,
+        )
+
+    def _restore_resumed(
+        self, r: _Restore, client: ClientTransaction | None, response: Response
+    ) -> None:
+        """The agent answered the sendrecv offer: the call is as it was, off hold."""
+        status, agent = response.status, r.agent
+        if status < 200:
+            return
+        if r.resumed:
+            if status < 300:
+                self._repeat_ack(agent)
+            return
+        r.resumed = True
+        assert agent.dialog is not None and client is not None
+        agent.dialog.response_received(client.request, response)
+        if status >= 300:
+            self._restore_failed(r, status)
+            return
+        self._send_ack(agent)
+        self._restore_done(r)
+
+    def _restore_done(self, r: _Restore) -> None:
+        call = r.call
+        if call.pending is r.agent:
+            call.pending = None
+        if not r.agent.live:
+            self._restore_failed(r, 487)
+            return
+        call.events.append((self.clock.now(), "caller back with the agent"))
+        self._release_held(call)
+
+    def _restore_failed(self, r: _Restore, status: int) -> None:
+        """491: the agent is changing the session itself, the call stays as it is; anything
+        else leaves the caller with no usable media, so the call is released with BYE."""
+        call = r.call
+        if call.pending is r.agent:
+            call.pending = None
+        if call.ended:
+            return
+        call.events.append((self.clock.now(), f"restore failed {status}"))
+        a, agent = call.a, r.agent
+        if status == 491 and not r.answered and agent.confirmed and a.confirmed:
+            self._release_held(call)
+            return
+        self._hang_up(call, f"caller not restored to the agent ({status})")
+
+
+class _Restore:
+    """The state of one restore in progress (caller back with the agent after a failed join)."""
+
+    __slots__ = ("call", "agent", "offer", "held", "failed", "agent_acked", "answered", "resumed")
+
+    def __init__(self, call: BridgedCall, agent: Leg) -> None:
+        self.call, self.agent = call, agent
+        self.offer: bytes | None = None
+        self.held = self.failed = self.agent_acked = self.answered = self.resumed = False
 
 
 class _Join:
     """The state of one join in progress."""
 
-    __slots__ = ("call", "party", "agent_leg", "referrer", "offer_seen", "answer_seen", "party_acked")
+    __slots__ = (
+        "call",
+        "party",
+        "agent_leg",
+        "referrer",
+        "offer_seen",
+        "answer_seen",
+        "party_acked",
+    )
 
     def __init__(self, call: BridgedCall, party: Leg, agent_leg: Leg, referrer: Leg) -> None:
         self.call, self.party, self.agent_leg, self.referrer = call, party, agent_leg, referrer
         self.offer_seen = self.answer_seen = self.party_acked = False
-
