@@ -165,10 +165,10 @@ def test_trunk_connection_bytes_are_what_the_simulator_counts_per_connection(
 
 
 def test_simulated_trunk_connection_agrees_with_the_closed_form() -> None:
-    # The simulator keeps its one trunk connection open for the whole run, so it shows one
-    # handshake on the carrier's link: full, or resumed from a share of 0.5 on. The runs
-    # differ by that handshake only; the closed form charges the same difference per
-    # connection.
+    # Without calls_per_connection the simulator keeps its one trunk connection open for
+    # the whole run, so it shows one handshake on the carrier's link: full at a resumed
+    # share of 0, resumed at 1. The runs differ by that handshake only; the closed form
+    # charges the same difference per connection.
     full, resumed = (scenario("tls", "udp", tls_resumed_share=s) for s in (0.0, 1.0))
     (sim_full, _), (sim_resumed, _) = simulated(full), simulated(resumed)
     measured = (sim_full["carrier->sbc"] - sim_resumed["carrier->sbc"]) * 1e6 / 8 * DURATION_S

@@ -191,6 +191,18 @@ def _kind_token(data: bytes) -> bytes:
     return data[: data.find(b" ")]
 
 
+_TO_LINE = re.compile(rb"\r\n(?:to|t)[ \t]*:[^\r\n]*", re.IGNORECASE)
+_TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.IGNORECASE)
+
+
+def _new_call(data: bytes) -> bool:
+    """An INVITE outside any dialog (no To tag): a new call for a per-call connection."""
+    if data[:7] != b"INVITE ":
+        return False
+    to = _TO_LINE.search(data, 0, data.find(b"\r\n\r\n") + 2)
+    return to is None or _TAG.search(to.group()) is None
+
+
 class SimTransport:
     """The engine's ``Transport`` for one address of a host."""
 
@@ -491,8 +503,11 @@ class Host:
         link = network._links.get((self, host))
         if link is None:
             link = network._link(self, host)
-        if wire != "udp" and wire not in link.connections:
-            network._open(link, wire, now)
+        if wire != "udp":
+            if wire not in link.connections:
+                network._open(link, wire, now)
+            if link.spec.calls_per_connection is not None and _new_call(data):
+                network._call_started(link, wire, now)
         arrival = link.transit(wire, size, now)
         if arrival is None:
             return

@@ -19,12 +19,19 @@ message length:
   each lost segment instead costs a retransmission timeout (``tcp_rto_s``,
   doubling on each further loss, as RFC 6298 backs off) and its bytes again.
 - **connections**: TCP and TLS connections open lazily on the first message
-  between two hosts and stay open. Opening costs the TCP three-way handshake
+  between two hosts and stay open, or, with ``calls_per_connection`` (a
+  trunk that opens a connection per call or per few calls), are closed and
+  reopened when a new call's INVITE would exceed that many calls on the
+  current one. Opening costs the TCP three-way handshake
   plus, for TLS, the handshake bytes of :func:`sizing.tls.connection_setup`
   (client to server on this direction, server to client on the reverse) and
   holds messages back until the handshake round trips are over (TCP 1,
-  TLS 1.3 2, TLS 1.2 3; one fewer TLS round trip when resumed). The handshake CPU is
-  charged to both hosts by the network (see :mod:`sizing.sim.network`).
+  TLS 1.3 2, TLS 1.2 3; one fewer TLS round trip when resumed); closing costs
+  :func:`sizing.tls.connection_teardown`. A ``tls_resumed_share`` of the
+  connections resume a TLS session, spread evenly over the link's successive
+  connections (no random draw, so the share is exact and other draws keep
+  their sequence). The handshake CPU is charged to both hosts by the network
+  (see :mod:`sizing.sim.network`).
 - **bytes**: the forward bytes and packets of :class:`sizing.tls.WireBytes`
   count on this direction; the expected pure-ACK bytes and packets count on
   the reverse direction, where they travel.
@@ -32,11 +39,12 @@ message length:
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..tls import DEFAULT_SUITE, NetParams, connection_setup, wire_bytes
+from ..tls import DEFAULT_SUITE, NetParams, connection_setup, connection_teardown, wire_bytes
 from .metrics import LinkMetrics
 
 __all__ = ["Connection", "Link", "LinkSpec", "WIRE_TRANSPORT"]
@@ -63,8 +71,12 @@ class LinkSpec:
     tls_suite: str | None = None
     """Cipher suite for record overhead; None: the version's default (``sizing.tls.DEFAULT_SUITE``)."""
     tls_key: Literal["rsa", "ecdsa"] = "rsa"
-    tls_resumed: bool = False
-    """Connections resume a TLS session (shorter handshake, fewer bytes and less CPU)."""
+    tls_resumed_share: float = 0.0
+    """Share of new TLS connections that resume a session (shorter handshake, fewer
+    bytes and less CPU)."""
+    calls_per_connection: int | None = None
+    """Calls a TCP/TLS connection carries before it is closed and a new one opened;
+    None: connections stay open."""
     net: NetParams = field(default_factory=NetParams)
     """IP version, MTU, layer 2 and TCP options for the byte counts."""
 
@@ -77,6 +89,12 @@ class LinkSpec:
             raise ValueError(f"LinkSpec.loss must be a probability in [0, 1), got {self.loss!r}")
         if self.tls_version not in ("1.2", "1.3"):
             raise ValueError(f"LinkSpec.tls_version must be '1.2' or '1.3', got {self.tls_version!r}")
+        share = self.tls_resumed_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise ValueError(f"LinkSpec.tls_resumed_share must be a share in [0, 1], got {share!r}")
+        calls = self.calls_per_connection
+        if calls is not None and (isinstance(calls, bool) or not isinstance(calls, int) or calls < 1):
+            raise ValueError(f"LinkSpec.calls_per_connection must be an integer >= 1 or None, got {calls!r}")
         if self.tls_key not in ("rsa", "ecdsa"):
             raise ValueError(f"LinkSpec.tls_key must be 'rsa' or 'ecdsa', got {self.tls_key!r}")
         if not isinstance(self.net, NetParams):
@@ -86,24 +104,39 @@ class LinkSpec:
     def suite(self) -> str:
         return self.tls_suite or DEFAULT_SUITE[self.tls_version]
 
-    def handshake_rtts(self, transport: str) -> int:
+    def handshake_rtts(self, transport: str, resumed: bool = False) -> int:
         """Round trips a new connection waits before its first message."""
         if transport == "tcp":
             return 1
         rtts = _HANDSHAKE_RTTS[("tls", self.tls_version)]
-        return rtts - 1 if self.tls_resumed else rtts
+        return rtts - 1 if resumed else rtts
+
+    def resumes(self, opened: int) -> bool:
+        """Whether the link's connection number ``opened`` (0, 1, ...) resumes a TLS session.
+
+        Connection k resumes when the running count of resumed ones,
+        ``floor((k + 1) * share)``, steps up at k: an exact share, evenly spread.
+        """
+        share = self.tls_resumed_share
+        return math.floor((opened + 1) * share) > math.floor(opened * share)
 
 
 class Connection:
     """A TCP or TLS connection between two hosts, opened by ``client``."""
 
-    __slots__ = ("client", "transport", "opened_at", "ready_at")
+    __slots__ = ("client", "transport", "opened_at", "ready_at", "resumed", "calls")
 
-    def __init__(self, client: str, transport: str, opened_at: float, ready_at: float) -> None:
+    def __init__(
+        self, client: str, transport: str, opened_at: float, ready_at: float, resumed: bool = False
+    ) -> None:
         self.client = client
         self.transport = transport
         self.opened_at = opened_at
         self.ready_at = ready_at
+        self.resumed = resumed
+        """The TLS handshake resumed a session."""
+        self.calls = 0
+        """New calls (dialog-forming INVITEs) sent over it so far."""
 
 
 class Link:
@@ -116,7 +149,7 @@ class Link:
 
     __slots__ = (
         "src", "dst", "spec", "rng", "metrics", "reverse", "connections",
-        "_wire", "_last_reliable", "_latency", "_jitter", "_loss",
+        "_wire", "_last_reliable", "_latency", "_jitter", "_loss", "opened",
     )
 
     def __init__(self, src: str, dst: str, spec: LinkSpec, rng: random.Random, metrics: LinkMetrics) -> None:
@@ -132,6 +165,8 @@ class Link:
         self._latency = float(spec.latency_s)
         self._jitter = float(spec.jitter_s)
         self._loss = float(spec.loss)
+        self.opened = [0]
+        """Connections opened between the two hosts so far (shared with ``reverse``)."""
 
     def __repr__(self) -> str:
         return f"<Link {self.src}->{self.dst} {self.spec}>"
@@ -153,17 +188,49 @@ class Link:
         if conn is not None:
             return conn, False
         spec = self.spec
+        resumed = transport == "tls" and spec.resumes(self.opened[0])
+        self.opened[0] += 1
         rtt = 2 * spec.latency_s
-        conn = Connection(self.src, transport, now, now + spec.handshake_rtts(transport) * rtt)
+        ready = now + spec.handshake_rtts(transport, resumed) * rtt
+        conn = Connection(self.src, transport, now, ready, resumed)
         self.connections[transport] = conn
         setup = connection_setup(
             transport,  # type: ignore[arg-type]
-            version=spec.tls_version, key=spec.tls_key, resumed=spec.tls_resumed, net=spec.net,
+            version=spec.tls_version, key=spec.tls_key, resumed=resumed, net=spec.net,
         )
         second = int(now)
         self.metrics.add(second, setup.client_to_server, setup.packets_c2s)
         self.reverse.metrics.add(second, setup.server_to_client, setup.packets_s2c)
+        self.metrics.opened(second, resumed)
         return conn, True
+
+    def call_started(self, transport: str, now: float) -> bool:
+        """A new call's INVITE goes over the connection; True when that needed a new one.
+
+        With ``calls_per_connection``, a connection that already carried that
+        many calls is closed (teardown bytes, client side first) and another
+        opened for this call; messages of earlier calls then use the new one.
+        """
+        conn = self.connections[transport]
+        limit = self.spec.calls_per_connection
+        new = False
+        if limit is not None and conn.calls >= limit:
+            self.close(transport, now)
+            conn, new = self.open(transport, now)
+        conn.calls += 1
+        return new
+
+    def close(self, transport: str, now: float) -> None:
+        """Close the ``transport`` connection, counting its teardown bytes both ways."""
+        conn = self.connections.pop(transport)
+        spec = self.spec
+        down = connection_teardown(
+            transport, version=spec.tls_version, net=spec.net, suite=spec.suite  # type: ignore[arg-type]
+        )
+        client, server = (self, self.reverse) if conn.client == self.src else (self.reverse, self)
+        second = int(now)
+        client.metrics.add(second, down.client_to_server, down.packets_c2s)
+        server.metrics.add(second, down.server_to_client, down.packets_s2c)
 
     def transit(self, transport: str, size: int, now: float) -> float | None:
         """When a ``size``-byte message put on the link at ``now`` arrives; None if lost.

@@ -127,7 +127,7 @@ class HostMetrics:
 class LinkMetrics:
     """Per-second bins of one direction between two hosts."""
 
-    __slots__ = ("src", "dst", "bytes", "packets", "messages", "lost")
+    __slots__ = ("src", "dst", "bytes", "packets", "messages", "lost", "connections", "resumed")
 
     def __init__(self, src: str, dst: str) -> None:
         self.src = src
@@ -140,6 +140,10 @@ class LinkMetrics:
         """SIP messages put on this direction (all time)."""
         self.lost = 0
         """UDP messages lost on this direction (all time)."""
+        self.connections: list[float] = [0.0] * 64
+        """TCP/TLS connections opened from ``src`` per second."""
+        self.resumed: list[float] = [0.0] * 64
+        """Of those, TLS connections that resumed a session, per second."""
 
     def add(self, second: int, nbytes: float, packets: float) -> None:
         if second >= len(self.bytes):
@@ -147,6 +151,13 @@ class LinkMetrics:
             grow(self.packets, second)
         self.bytes[second] += nbytes
         self.packets[second] += packets
+
+    def opened(self, second: int, resumed: bool) -> None:
+        """A TCP/TLS connection opened from ``src`` in ``second``."""
+        for bins, n in ((self.connections, 1.0), (self.resumed, float(resumed))):
+            if second >= len(bins):
+                grow(bins, second)
+            bins[second] += n
 
 
 def _window(bins: list, start: int, end: int) -> np.ndarray:
@@ -267,5 +278,6 @@ class Metrics:
                 "kbps_mean": k_mean, "kbps_p95": k_p95, "kbps_max": k_max,
                 "pps_mean": p_mean, "pps_p95": p_p95, "pps_max": p_max,
                 "messages": link.messages, "lost": link.lost,
+                "connections": sum(link.connections), "tls_resumed": sum(link.resumed),
             })
         return pd.DataFrame(rows).set_index(["src", "dst"]) if rows else pd.DataFrame()

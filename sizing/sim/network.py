@@ -237,6 +237,7 @@ class SimNetwork:
             return forward
         backward = self._make(dst, src)
         backward.connections = forward.connections
+        backward.opened = forward.opened
         forward.reverse, backward.reverse = backward, forward
         return forward
 
@@ -249,10 +250,17 @@ class SimNetwork:
 
     def _open(self, link: Link, wire: str, now: float) -> None:
         """Open a TCP/TLS connection on ``link``; a TLS handshake costs CPU on both ends."""
-        _, new = link.open(wire, now)
-        if new and wire == "tls":
-            spec = link.spec
+        conn, new = link.open(wire, now)
+        if new:
+            self._handshake(link, wire, conn.resumed)
+
+    def _call_started(self, link: Link, wire: str, now: float) -> None:
+        """A new call's INVITE on ``link``: a connection per few calls may be replaced."""
+        if link.call_started(wire, now):
+            self._handshake(link, wire, link.connections[wire].resumed)
+
+    def _handshake(self, link: Link, wire: str, resumed: bool) -> None:
+        if wire == "tls":
             for name in (link.src, link.dst):
                 tls = self.hosts[name].profile.tls
-                cost = tls.handshake_resumed_us if spec.tls_resumed else tls.handshake_full_us
-                self.hosts[name].charge(cost)
+                self.hosts[name].charge(tls.handshake_resumed_us if resumed else tls.handshake_full_us)

@@ -57,6 +57,7 @@ def _tables(topo: Topology, centre: CallCentre) -> tuple[pd.DataFrame, pd.DataFr
         sig = metrics.links.get((src, dst))
         sig_bytes = sum(sig.bytes[start:end]) if sig is not None else 0.0
         sig_pkts = sum(sig.packets[start:end]) if sig is not None else 0.0
+        opened = sum(sig.connections[start:end]) if sig is not None else 0.0
         media = ledger.window_sum(ledger.media_bytes.get((src, dst), []), start, end)
         media_pkts = ledger.window_sum(ledger.media_packets.get((src, dst), []), start, end)
         data = ledger.window_sum(ledger.data_bytes.get((src, dst), []), start, end)
@@ -65,6 +66,7 @@ def _tables(topo: Topology, centre: CallCentre) -> tuple[pd.DataFrame, pd.DataFr
             "src": src, "dst": dst, "signalling_kbps": sig_bytes * kbps, "media_kbps": media * kbps,
             "data_kbps": data * kbps, "total_kbps": (sig_bytes + media + data) * kbps,
             "signalling_pps": sig_pkts / seconds, "media_pps": media_pkts / seconds,
+            "connections_per_s": opened / seconds,
         })
     return (pd.DataFrame(hosts, columns=HOST_COLUMNS), pd.DataFrame(links, columns=LINK_COLUMNS))
 

@@ -30,7 +30,10 @@ inside transport (``network.internal_transport``); when they differ, each
 host of the edge role (the first of sbc / proxy / sip_server) has a second
 address on the inside transport: a proxy double record-routes (RFC 5658), a
 SIP Server keeps leg A on the trunk's transport and its other legs inside.
-Links come from ``scenario.links`` (default plus role-pair overrides; the
+The carrier's links to the edge hosts close and reopen their TCP/TLS
+connection every ``trunk.calls_per_connection`` calls (handshake bytes, round
+trips and CPU each time); ``trunk.tls_resumed_share`` of the new TLS
+connections resume a session. Links come from ``scenario.links`` (default plus role-pair overrides; the
 scenario's jitter standard deviation becomes the uniform jitter bound with the
 same deviation, ``sqrt(12)`` times it).
 
@@ -327,7 +330,8 @@ def link_spec(scenario: Scenario, a: str, b: str) -> LinkSpec:
         tls_version=trunk.tls_version,
         tls_suite=trunk.cipher_suite,
         tls_key=trunk.tls_key,
-        tls_resumed=trunk.tls_resumed_share >= 0.5,
+        tls_resumed_share=trunk.tls_resumed_share,
+        calls_per_connection=trunk.calls_per_connection if "carrier" in (a, b) else None,
         net=NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2),
     )
 
@@ -532,17 +536,23 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     for controller in controllers.values():
         controller.start()
     _links(scenario, net, nodes)
+    if scenario.trunk.calls_per_connection is not None and transport != "UDP":
+        for node in first_pool:  # the trunk's connections churn; inside ones stay open
+            net.link(carrier_node.name, node.name, link_spec(scenario, "carrier", _role_name(node.role)))
     return topology
+
+
+def _role_name(role: str) -> str:
+    """The scenario's role name (link overrides) of a node's role."""
+    return {"sip_server_standby": "sip_server", "endpoints": "agents"}.get(role, role)
 
 
 def _links(scenario: Scenario, net: SimNetwork, nodes: list[Node]) -> None:
     """A LinkSpec for every host pair whose roles have an override (both ways)."""
     if not scenario.links.overrides:
         return
-    def role_name(role: str) -> str:
-        return {"sip_server_standby": "sip_server", "endpoints": "agents"}.get(role, role)
     for i, a in enumerate(nodes):
         for b in nodes[i + 1:]:
-            ra, rb = role_name(a.role), role_name(b.role)
+            ra, rb = _role_name(a.role), _role_name(b.role)
             if scenario.links.between(ra, rb) is not scenario.links.default:
                 net.link(a.name, b.name, link_spec(scenario, ra, rb))
