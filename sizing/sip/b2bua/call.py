@@ -102,9 +102,8 @@ class BridgedCall:
         self.pending: Leg | None = None
         self.recorder: Leg | None = None
         self.legs: list[Leg] = [self.a]
-        self._state = "routing"
-        self.on_ended: Callable[[BridgedCall], object] | None = None
-        """Told once, when the call ends or fails (a held session refresh is answered then)."""
+        self.state = "routing"
+        """routing, ringing, bridged, failed or ended."""
         self.held_refreshes: list[HeldRefresh] = []
         """Session refreshes waiting for the re-connect in progress (:mod:`.session_timer`)."""
         self.status: int | None = None
@@ -126,20 +125,8 @@ class BridgedCall:
         return f"<BridgedCall #{self.number} {self.state} status={self.status}>"
 
     @property
-    def state(self) -> str:
-        """routing, ringing, bridged, failed or ended."""
-        return self._state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        was_ended = self.ended
-        self._state = value
-        if self.ended and not was_ended and self.on_ended is not None:
-            self.on_ended(self)
-
-    @property
     def ended(self) -> bool:
-        return self._state in ("failed", "ended")
+        return self.state in ("failed", "ended")
 
     def roles(self) -> list[str]:
         """The roles of every leg created, in order."""

@@ -489,6 +489,8 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         self.calls.pop(call, None)
         if state == "ended":
             self.stats.calls_ended += 1
+        if call.held_refreshes:
+            self._release_held(call)  # each gets 481: its call is gone
 
     # -- the ACK to a 2xx sent towards a UAC (§13.3.1.4) ---------------------------------------
 
@@ -504,6 +506,8 @@ class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
         waiter, leg.ack_waiter = leg.ack_waiter, None
         if waiter is not None and waiter.confirmed:
             self._send_ack(waiter, ack.body, ack.headers.get("Content-Type"))
+        if leg.call.held_refreshes:
+            self._release_held(leg.call)  # the INVITE exchange that held them is complete
 
     # -- CANCEL, BYE and other in-dialog requests ---------------------------------------------
 

@@ -175,7 +175,6 @@ class SessionTimerRelay:
 
     def _wait_on(self, call: BridgedCall, held: HeldRefresh) -> None:
         call.held_refreshes.append(held)
-        call.on_ended = self._release_held
 
     def _release_held(self, call: BridgedCall) -> None:
         """The re-connect of ``call`` completed or failed, or the call ended: relay each
