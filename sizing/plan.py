@@ -20,11 +20,14 @@ Theory of operation
    fewest total cores meeting its target and host floor, ties going to fewer
    hosts (:func:`choose_host_size`).  Trunk channels are the Erlang B
    inverse at the blocking target; link Mbps are messages x wire bytes plus
-   RTP, divided by ``1 - link_headroom``; an edge double record-routing
-   between two transports adds its second Record-Route or Route line to the
-   messages that carry it (:func:`double_route_headers`), and a trunk
-   connection opened every ``calls_per_connection`` calls adds its TCP and TLS
-   handshake and close to the carrier's link.
+   RTP, divided by ``1 - link_headroom``.  A message's bytes are those the
+   engine writes for this scenario on that link (:mod:`sizing.message_sizes`:
+   one probe call of each flow through the scenario's topology, so UUI and
+   custom headers, Via stacks, Record-Route, an edge's double Record-Route
+   (:func:`double_route_headers`), SDP and the wire style are in them); the
+   same sizes, as each role receives them, feed its per-kilobyte and TLS
+   record costs.  A trunk connection opened every ``calls_per_connection``
+   calls adds its TCP and TLS handshake and close to the carrier's link.
 2. **Simulation** (``simulate=True``): the first answer is simulated with the
    scenario's replications; a role whose CPU p95 misses its target gets more
    hosts (in proportion to the miss), SRD misses add a host to the busiest
@@ -51,6 +54,7 @@ import pandas as pd
 
 from sizing import analytic, media
 from sizing import tls as tls_model
+from sizing.message_sizes import MessageSizes, coarse_key, message_sizes
 from sizing.profile import load_profile
 from sizing.scenario import Scenario, apply_overrides
 
@@ -66,6 +70,7 @@ __all__ = [
     "cpu_p95_estimate",
     "double_route_headers",
     "hosts_for_target",
+    "link_message_kinds",
     "link_messages",
     "refreshes_per_call",
     "parse_cores_options",
@@ -75,19 +80,68 @@ __all__ = [
 Z95 = 1.645
 """One-sided 95 % quantile of the standard normal distribution."""
 
-LEG: dict[str, float] = {"INVITE": 1, "1xx": 2, "2xx": 2, "ACK": 1, "BYE": 1}
-"""Messages of one answered call leg on one link: INVITE, 100, 180, 200, ACK, BYE, 200."""
-_CANCELLED = {"INVITE": 1, "1xx": 2, "CANCEL": 1, "2xx": 1, "4xx": 1, "ACK": 1}
+_LEG = {
+    "INVITE": 1,
+    "100 INVITE": 1,
+    "180 INVITE": 1,
+    "200 INVITE": 1,
+    "ACK": 1,
+    "BYE": 1,
+    "200 BYE": 1,
+}
+"""Messages of one answered call leg on one link, by kind (:mod:`sizing.message_sizes`)."""
+_CANCELLED_LEG = {
+    "INVITE": 1,
+    "100 INVITE": 1,
+    "180 INVITE": 1,
+    "CANCEL": 1,
+    "200 CANCEL": 1,
+    "487 INVITE": 1,
+    "ACK": 1,
+}
 """A leg cancelled while ringing or queued: INVITE, 100, 180, CANCEL, 200, 487, ACK."""
-_REJECTED = {"INVITE": 1, "1xx": 1, "4xx": 1, "ACK": 1}
+_REJECTED_LEG = {"INVITE": 1, "100 INVITE": 1, "486 INVITE": 1, "ACK": 1}
 """A leg rejected: INVITE, 100, 486 or 480, ACK."""
-_REFER = {"REFER": 1, "2xx": 2, "NOTIFY": 1}
-"""A REFER transaction and its final NOTIFY: REFER, 202, NOTIFY, 200."""
-_REGISTER = {"REGISTER": 1, "2xx": 1}
-_OPTIONS = {"OPTIONS": 1, "2xx": 1}
-_REFRESH = {"update": {"UPDATE": 1, "2xx": 1}, "invite": {"INVITE": 1, "2xx": 1, "ACK": 1}}
+_REFER_TXN = {"REFER": 1, "202 REFER": 1, "NOTIFY": 2, "200 NOTIFY": 2}
+"""A REFER transaction and its NOTIFYs (RFC 3515 §2.4.4: the transferee reports
+``100 Trying`` at once and the outcome once known): REFER, 202, 2 x (NOTIFY, 200)."""
+_REINVITE_TXN = {"re-INVITE": 1, "200 re-INVITE": 1, "ACK re-INVITE": 1}
+"""A re-INVITE of a call flow (hold, transfer, joining a conference): re-INVITE, 200, ACK."""
+_REINVITE_TRYING = {"100 re-INVITE": 1}
+_CALLER_REINVITES = {
+    "ivr_then_agent": 1,
+    "blind_transfer": 1,
+    "consult_transfer": 2,
+    "conference": 1,
+}
+"""re-INVITEs the SIP Server sends the caller per call of each flow: the new peer's
+SDP after the IVR (RFC 3725 flow I), after a blind or attended transfer and when the
+call joins a bridge; an attended transfer also relays the agent's hold."""
+_AGENT_REINVITES = {"consult_transfer": 2, "conference": 1}
+"""re-INVITEs on the agents' link per call: the agent's hold and the back office's
+join of an attended transfer (RFC 5589 §7), the agent's move to a conference bridge."""
+_REGISTER_TXN = {"REGISTER": 1, "200 REGISTER": 1}
+_OPTIONS_TXN = {"OPTIONS": 1, "200 OPTIONS": 1}
+_REFRESH_TXN = {
+    "update": {"refresh UPDATE": 1, "refresh 200 UPDATE": 1},
+    "invite": {"refresh re-INVITE": 1, "refresh 200 re-INVITE": 1, "refresh ACK re-INVITE": 1},
+}
 """One RFC 4028 session refresh on one link: UPDATE and 200, or re-INVITE, 200 and ACK
 (plus the 100 Trying a stateful proxy sends for any INVITE, see :func:`link_messages`)."""
+_REFRESH_TRYING = {"refresh 100 re-INVITE": 1}
+
+
+def _coarse(counts: Mapping[str, float]) -> dict[str, float]:
+    """Message counts by kind as counts by method or status class (a cost profile's keys)."""
+    out: dict[str, float] = {}
+    for kind, n in counts.items():
+        key = coarse_key(kind)
+        out[key] = out.get(key, 0.0) + n
+    return out
+
+
+LEG: dict[str, float] = _coarse(_LEG)
+"""Messages of one answered call leg on one link: INVITE, 100, 180, 200, ACK, BYE, 200."""
 _TRYING_ROLES = ("sbc", "proxy")
 """Roles that answer every INVITE, a re-INVITE too, with their own 100 Trying at once."""
 
@@ -100,11 +154,6 @@ ASSUMPTIONS: dict[str, float] = {
 the IVR treatment lasts ``ivr_s`` seconds (as the simulator's IVR flow), a
 conference this share of the holding time;
 a SIP Server replicates this many call state changes to its hot standby."""
-
-MESSAGE_BYTES: dict[str, int] = {"INVITE": 900, "ACK": 400, "BYE": 450, "1xx": 350,
-                                 "2xx": 800, "default": 500}
-"""Typical SIP message sizes in bytes (INVITE with SDP, 200 with SDP)."""
-
 
 # ---------------------------------------------------------------------------
 # Closed form
@@ -120,8 +169,9 @@ def _received(counts: Mapping[str, float], *, upstream: bool) -> dict[str, float
     """The part of a link's messages its ``upstream`` (or downstream) end receives:
     responses travel upstream, requests downstream (a profile charges a host per
     message received, as the simulator does). REFER/NOTIFY and a BYE from the
-    agent's side travel the other way; the total per link is unchanged."""
-    return {k: n for k, n in counts.items() if k.endswith("xx") == upstream}
+    agent's side travel the other way; the total per link is unchanged.  ``counts``
+    by kind or by class."""
+    return {k: n for k, n in counts.items() if coarse_key(k).endswith("xx") == upstream}
 
 
 def call_path(scenario: Scenario) -> list[str]:
@@ -133,6 +183,15 @@ def call_path(scenario: Scenario) -> list[str]:
 
 def link_messages(scenario: Scenario) -> dict[tuple[str, str], dict[str, float]]:
     """Messages per call on each link ``(a, b)``, by method or status class.
+
+    The per-kind counts of :func:`link_message_kinds` (which see) summed by class.
+    """
+    return {link: _coarse(counts) for link, counts in link_message_kinds(scenario).items()}
+
+
+def link_message_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, float]]:
+    """Messages per call on each link ``(a, b)``, by kind (``INVITE``, ``180 INVITE``,
+    ``200 BYE``, ``refresh re-INVITE``: :mod:`sizing.message_sizes` names them).
 
     Every call-path link carries one leg per call, shaped by the flow (answered,
     cancelled, rejected); transfers add a REFER and a leg on the agents' side;
@@ -155,19 +214,26 @@ def link_messages(scenario: Scenario) -> dict[tuple[str, str], dict[str, float]]
     answered = sum(shares[f] for f in ("basic", "ivr_then_agent", "blind_transfer",
                                        "consult_transfer", "conference"))
     for hop in hops:
-        leg(hop, LEG, answered)
-        leg(hop, _REJECTED, shares["busy_no_answer"])
+        leg(hop, _LEG, answered)
+        leg(hop, _REJECTED_LEG, shares["busy_no_answer"])
     # abandoned: cancelled while queued at the controller, no agent leg
     for hop in hops[:-1]:
-        leg(hop, _CANCELLED, shares["abandoned"])
+        leg(hop, _CANCELLED_LEG, shares["abandoned"])
     last = hops[-1]
-    leg(last, _REFER, shares["blind_transfer"] + shares["consult_transfer"])
-    leg(last, LEG, shares["blind_transfer"] + 2 * shares["consult_transfer"]
+    leg(last, _REFER_TXN, shares["blind_transfer"] + shares["consult_transfer"])
+    leg(last, _LEG, shares["blind_transfer"] + 2 * shares["consult_transfer"]
         + shares["conference"])
-    if topo.media_server.enabled:
-        leg((controller, "media_server"), LEG, shares["ivr_then_agent"] + 2 * shares["conference"])
+    if controller == "sip_server":  # a B2BUA re-INVITEs the legs it moves
+        caller = sum(n * shares[f] for f, n in _CALLER_REINVITES.items())
+        for hop in hops[:-1]:
+            leg(hop, _REINVITE_TXN, caller)
+            if hop[0] in _TRYING_ROLES:  # the re-INVITE travels towards the carrier
+                leg(hop, _REINVITE_TRYING, caller)
+        leg(last, _REINVITE_TXN, sum(n * shares[f] for f, n in _AGENT_REINVITES.items()))
+    if topo.media_server.enabled:  # the IVR; a conference's caller, agent and back office
+        leg((controller, "media_server"), _LEG, shares["ivr_then_agent"] + 3 * shares["conference"])
     if topo.recorder.enabled:
-        leg((controller, "recorder"), LEG, scenario.traffic.recording_share * answered)
+        leg((controller, "recorder"), _LEG, scenario.traffic.recording_share * answered)
     _session_refreshes(scenario, hops, leg)
     return out
 
@@ -185,8 +251,8 @@ def _session_refreshes(scenario: Scenario, hops: list[tuple[str, str]], leg: Any
     total = plain * refreshes_per_call(scenario) \
         + shares["ivr_then_agent"] * refreshes_per_call(scenario, extra_s=ivr)
     at_ivr = shares["ivr_then_agent"] * math.floor(ivr / tau)
-    refresh = dict(_REFRESH[scenario.trunk.session_refresh])
-    trying = {"1xx": 1.0} if "INVITE" in refresh else {}
+    refresh = _REFRESH_TXN[scenario.trunk.session_refresh]
+    trying = _REFRESH_TRYING if scenario.trunk.session_refresh == "invite" else {}
     media_server = scenario.topology.media_server.enabled and hops[-1][0] == "sip_server"
     for hop in hops:
         times = total - at_ivr if hop == hops[-1] and media_server else total
@@ -246,22 +312,46 @@ def registrar_role(scenario: Scenario) -> str:
 
 def background_messages(scenario: Scenario) -> dict[str, float]:
     """REGISTER and OPTIONS keep-alive messages per second (requests and 200s)."""
+    return _coarse(_background_kinds(scenario))
+
+
+def _background_kinds(scenario: Scenario) -> dict[str, float]:
+    """:func:`background_messages` by kind."""
     devices = scenario.endpoints.count + (scenario.agents.count if scenario.agents.registered
                                           else 0)
     out: dict[str, float] = {}
     if devices == 0:
         return out
-    _add(out, _REGISTER, devices / scenario.endpoints.expiry_s)
+    _add(out, _REGISTER_TXN, devices / scenario.endpoints.expiry_s)
     ka = scenario.endpoints.keepalive
     if ka.method == "options":
-        _add(out, _OPTIONS, devices / ka.interval_s)
+        _add(out, _OPTIONS_TXN, devices / ka.interval_s)
     return out
 
 
-def _message_bytes(scenario: Scenario) -> dict[str, int]:
-    sizes = dict(MESSAGE_BYTES)
-    sizes["INVITE"] += scenario.trunk.uui_bytes + scenario.trunk.custom_header_bytes
-    return sizes
+def _received_bytes(
+    role: str,
+    kinds: Mapping[tuple[str, str], Mapping[str, float]],
+    sizes: MessageSizes,
+) -> dict[str, int]:
+    """Mean bytes of the messages ``role`` receives, by method or status class (and
+    ``default``: all of them), weighed by how many it receives of each kind on each
+    link: the sizes :func:`sizing.analytic.estimate` charges per kilobyte and TLS
+    record by."""
+    totals: dict[str, list[float]] = {}
+    for link, counts in kinds.items():
+        if role not in link:
+            continue
+        for kind, n in _received(counts, upstream=role == link[0]).items():
+            size = sizes.size(*link, kind)
+            for key in (coarse_key(kind), "default"):
+                acc = totals.setdefault(key, [0.0, 0.0])
+                acc[0] += n
+                acc[1] += n * size
+    out = {key: round(b / n) for key, (n, b) in totals.items() if n > 0}
+    if "default" not in out:  # a role that receives nothing per call
+        out["default"] = round(sizes.size(role, role, "INVITE"))
+    return out
 
 
 def double_route_headers(scenario: Scenario) -> dict[tuple[str, str], dict[str, tuple[float, int]]]:
@@ -277,7 +367,9 @@ def double_route_headers(scenario: Scenario) -> dict[tuple[str, str], dict[str, 
     180 and the 200 on every hop, the carrier's in-dialog requests on its own hop only.
     The extra line names the interface whose transport is not the link's: the inside one
     on the carrier's link, the trunk's inside.  Empty when both transports are the same
-    or the edge is the SIP Server (a B2BUA: its legs are separate dialogs).
+    or the edge is the SIP Server (a B2BUA: its legs are separate dialogs).  The closed
+    form's message sizes come from the engine and so already hold these lines; this
+    says where they are and what they weigh.
     """
     edge = scenario.edge_role
     if scenario.inside_transport == scenario.trunk.transport or edge == "sip_server":
@@ -303,7 +395,7 @@ def double_route_headers(scenario: Scenario) -> dict[tuple[str, str], dict[str, 
         out[hop] = {k: (n, line[0]) for k, n in counts.items() if n > 0}
     refreshes = _trunk_refreshes(scenario)
     routed = {"ACK": answered, "BYE": answered}
-    refresh = _REFRESH[scenario.trunk.session_refresh]
+    refresh = _coarse(_REFRESH_TXN[scenario.trunk.session_refresh])
     for key in ("UPDATE", "INVITE", "ACK"):
         if key in refresh:
             routed[key] = routed.get(key, 0.0) + refreshes
@@ -349,6 +441,17 @@ def _record_route_bytes(scenario: Scenario, transport: str) -> tuple[int, int]:
         return len(more.encode()) - len(bare.encode())
 
     return grows("Record-Route"), grows("Route")
+
+
+def _wire_bytes(size: float, transport: str, net: tls_model.NetParams) -> float:
+    """Bytes on the wire (both directions) of a ``size``-byte message, for a mean size:
+    the two whole sizes either side of it, weighed by how near each is."""
+    low = math.floor(size)
+    below = tls_model.wire_bytes(low, transport, net=net).total  # type: ignore[arg-type]
+    if size == low:
+        return below
+    above = tls_model.wire_bytes(low + 1, transport, net=net).total  # type: ignore[arg-type]
+    return below + (size - low) * (above - below)
 
 
 def _connection_bytes(scenario: Scenario, net: tls_model.NetParams) -> float:
@@ -496,12 +599,18 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     erl = cps * holding
     channels = int(analytic.servers_for_blocking(erl, targets.blocking_max)) \
         if 0 < targets.blocking_max < 1 else math.ceil(erl)
-    per_link = link_messages(scenario)
-    background = background_messages(scenario)
+    kinds = link_message_kinds(scenario)
+    per_link = {link: _coarse(counts) for link, counts in kinds.items()}
+    background_kinds = _background_kinds(scenario)
+    background = _coarse(background_kinds)
     reg = registrar_role(scenario)
     enabled = topo.enabled()
     profiles = {r: load_profile(topo.role(r).profile) for r in enabled}
-    sizes = _message_bytes(scenario)
+    sizes = message_sizes(scenario)
+    agent_link = ("agents", reg)
+    role_kinds = dict(kinds)
+    if background:  # the registrar's REGISTER and OPTIONS, per call
+        role_kinds[agent_link] = {k: v / cps for k, v in background_kinds.items()}
     net = tls_model.NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2)
     trunk = scenario.trunk
 
@@ -531,7 +640,8 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
             if edge and trunk.transport != "udp" and trunk.calls_per_connection else {}
         est = analytic.estimate(analytic.EstimateInput(
             calls_per_second=cps, mean_holding_s=holding, flows=tuple(flows),
-            cost_profiles={role: profiles[role].to_mapping()}, message_bytes=sizes,
+            cost_profiles={role: profiles[role].to_mapping()},
+            message_bytes=_received_bytes(role, role_kinds, sizes),
             transport=trunk.transport, tls_version=trunk.tls_version, tls_key=trunk.tls_key,
             connections_per_call=conns, resumed_fraction=trunk.tls_resumed_share,
             codec=trunk.codec, ptime_ms=trunk.ptime_ms, srtp=trunk.srtp,
@@ -599,13 +709,12 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     # registrar's link), media from RTP streams; both directions.
     cti, ha = scenario.cti, scenario.ha
     link_rows = []
-    sig_links = dict(per_link)
+    sig_links = dict(kinds)
     if background:
-        agent_link = ("agents", reg) if reg != "sbc" else ("agents", "sbc")
         sig_links[agent_link] = {}
-    # The edge's double Record-Route (RFC 5658) and, on the carrier's link, the trunk's
-    # connections opened and closed every calls_per_connection calls.
-    extra = double_route_headers(scenario)
+    # Message sizes are the engine's on each link (the edge's double Record-Route,
+    # RFC 5658, included); the carrier's link adds the trunk's connections opened and
+    # closed every calls_per_connection calls.
     trunk_link = ("carrier", call_path(scenario)[1])
     churn = (
         1.0 / trunk.calls_per_connection
@@ -615,22 +724,15 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     for link, counts in sig_links.items():
         transport = _transport(scenario, link)
         bits = 0.0
-        for key, n in counts.items():
-            size = sizes.get(key, sizes["default"])
-            bits += cps * n * tls_model.wire_bytes(size, transport, net=net).total * 8
-        for key, (n, line) in extra.get(link, {}).items():
-            size = sizes.get(key, sizes["default"])
-            grown = (
-                tls_model.wire_bytes(size + line, transport, net=net).total
-                - tls_model.wire_bytes(size, transport, net=net).total
-            )
-            bits += cps * n * grown * 8
+        for kind, n in counts.items():
+            size = sizes.size(*link, kind)
+            bits += cps * n * _wire_bytes(size, transport, net) * 8
         if link == trunk_link and churn:
             bits += cps * churn * _connection_bytes(scenario, net) * 8
-        if link[0] == "agents":
-            for key, rate in background.items():
-                size = sizes.get(key, sizes["default"])
-                bits += rate * tls_model.wire_bytes(size, transport, net=net).total * 8
+        if link == agent_link:
+            for kind, rate in background_kinds.items():
+                size = sizes.size(*link, kind)
+                bits += rate * _wire_bytes(size, transport, net) * 8
         link_rows.append({"link": f"{link[0]}->{link[1]}", "signalling_mbps": bits / 1e6,
                           "media_mbps": 0.0})
     stream_mbps = stream.l2_kbps / 1000.0

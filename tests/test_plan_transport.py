@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sizing import tls as tls_model
-from sizing.plan import MESSAGE_BYTES, closed_form, double_route_headers
+from sizing.message_sizes import message_sizes
+from sizing.plan import closed_form, double_route_headers
 from sizing.scenario import scenario_from_mapping
 
 PER_MESSAGE_US = 100.0
@@ -118,8 +119,10 @@ def test_edge_pays_tls_only_for_trunk_side_messages(profile):
         "network": {"internal_transport": "udp"},
     })
     net = tls_model.NetParams(ip_version=sc.network.ip_version, l2=sc.network.l2)
+    sizes = message_sizes(sc)  # what the engine writes on the carrier's link
     crypto_us = sum(TLS_PER_KBYTE_US / 1000
-                    * tls_model.wire_bytes(MESSAGE_BYTES[m], "tls", net=net).stream
+                    * tls_model.wire_bytes(round(sizes.size("carrier", "proxy", m)), "tls",
+                                           net=net).stream
                     for m in ("INVITE", "ACK", "BYE"))
     per_call_us = 7 * PER_MESSAGE_US + crypto_us + HANDSHAKE_US / 2
     busy = _busy(closed_form(sc))["proxy"]
@@ -137,21 +140,21 @@ def test_connection_churn_stays_on_the_trunk_side(profile):
 # Figures of the closed form where every host used the trunk's transport, for
 # rich(profile, "tls"): the default internal transport must keep them.
 ROLES = {
-    "sbc": (137.0, 0.21297456),
-    "proxy": (137.0, 0.06697456),
-    "sip_server": (219.0, 0.07719872),
-    "media_server": (18.0, 0.07423584),
-    "recorder": (27.0, 0.08935376),
-    "registrar": (40.27777777777778, 0.05511044444444445),
+    "sbc": (173.0, 0.21683035999999997),
+    "proxy": (173.0, 0.07115104),
+    "sip_server": (247.0, 0.0791048),
+    "media_server": (21.000000000000004, 0.07447100000000001),
+    "recorder": (27.0, 0.08919463999999999),
+    "registrar": (40.27777777777778, 0.05458691666666667),
 }
-LINKS = {
-    "carrier->sbc": 0.821496,  # with 2 new TLS connections a second: 3,219 B each
-    "sbc->proxy": 0.769992,
-    "proxy->sip_server": 0.769992,
-    "sip_server->agents": 1.004632,
-    "sip_server->media_server": 0.237072,
-    "sip_server->recorder": 0.355608,
-    "registrar->agents": 0.2503666666666667,
+LINKS = {  # the bytes the engine writes on each link (sizing.message_sizes)
+    "carrier->sbc": 0.8218902857142857,  # with 2 new TLS connections a second: 3,219 B each
+    "sbc->proxy": 0.8775897142857142,
+    "proxy->sip_server": 0.9437691428571429,
+    "sip_server->agents": 0.7796067692307692,
+    "sip_server->media_server": 0.19792000000000004,
+    "sip_server->recorder": 0.257976,
+    "registrar->agents": 0.1359133333333333,
 }
 
 

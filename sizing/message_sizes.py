@@ -1,0 +1,367 @@
+"""The bytes of each SIP message a scenario's calls put on each link, as the engine writes them.
+
+The closed form (:func:`sizing.plan.closed_form`) prices signalling bandwidth as
+messages x bytes.  A message's bytes depend on where it is: the carrier's INVITE
+carries the trunk's UUI and custom headers, Via stacks grow hop by hop through the
+proxies, proxies add Record-Route, the SDP depends on the codec, the transport and
+the elements' wire style change parameters.  Rather than keep a table
+of "typical" sizes that drifts from the engine, :func:`message_sizes` asks the
+engine: it runs one call of every flow through the scenario's topology
+(:func:`sizing.sim.topology.build_topology` and the simulator's call flows, one host
+per role, no loss), one flow after the other, and reads every message delivered on
+every link.
+
+A message's *kind* is its method (an in-dialog INVITE is ``re-INVITE``, an ACK of
+one ``ACK re-INVITE``) or its status and the kind of request it answers
+(``200 INVITE``, ``100 re-INVITE``, ``202 REFER``).  Per flow and link the probe
+keeps the count and bytes of each kind; :func:`message_sizes` weighs the flows by
+the scenario's call mix, so a kind two flows write differently (an agent-side BYE
+of a transfer, say) gets the mix's mean size.
+
+The probe depends only on what shapes the messages: transports, TLS and codec
+settings (SRTP too, though the engine's SDP carries no crypto attribute today), UUI
+and custom header bytes, the session timer, enabled roles and
+their profiles (the wire style), overload policy, keep-alive method, whether agents
+register.  Rates, counts, hosts, cores, targets and the mix are normalised away, so
+the planner's search over hosts and cores reuses one probe (:func:`probe`, cached
+per normalised scenario).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sizing.scenario import Scenario
+
+__all__ = [
+    "FLOWS",
+    "MessageSizes",
+    "Probe",
+    "coarse_key",
+    "message_kind",
+    "message_sizes",
+    "probe",
+    "probe_scenario",
+]
+
+FLOWS = (
+    "basic",
+    "ivr_then_agent",
+    "blind_transfer",
+    "consult_transfer",
+    "conference",
+    "abandoned",
+    "busy_no_answer",
+)
+"""The call flows of :class:`sizing.scenario.CallMix`, in the order the probe runs them."""
+
+BACKGROUND = "background"
+"""The probe's bucket for REGISTER and OPTIONS (and their responses): not a call flow."""
+
+_BACKGROUND_METHODS = frozenset({"REGISTER", "OPTIONS"})
+
+Link = frozenset
+"""A link as the set of the two roles at its ends (``frozenset({"carrier", "sbc"})``)."""
+
+
+def coarse_key(kind: str) -> str:
+    """The closed form's (and cost profiles') key of a message kind: the method, or
+    the status class (``"200 BYE"`` -> ``2xx``, ``refresh re-INVITE`` -> ``INVITE``)."""
+    head = kind.removeprefix(f"{REFRESH} ").split(" ", 1)[0]
+    if head.isdigit():
+        return f"{head[0]}xx"
+    return "INVITE" if head == "re-INVITE" else head
+
+
+def message_kind(data: bytes, requests: dict[tuple[str, int], str]) -> str:
+    """The kind of one message (see the module doc), given the kinds of the requests
+    already seen on the same link by (Call-ID, CSeq number); records requests there."""
+    from sizing.sip import Request, parse
+
+    message = parse(bytes(data))
+    cseq = message.cseq
+    key = (message.call_id or "", cseq.number if cseq is not None else -1)
+    if isinstance(message, Request):
+        method = message.method
+        if method == "INVITE":
+            kind = "re-INVITE" if message.to_tag else "INVITE"
+            requests[key] = kind
+            return kind
+        if method == "ACK":
+            return "ACK re-INVITE" if requests.get(key) == "re-INVITE" else "ACK"
+        requests.setdefault(key, method)
+        return method
+    method = cseq.method if cseq is not None else "?"
+    answered = requests.get(key, method) if method == "INVITE" else method
+    return f"{message.status} {answered}"
+
+
+# ---------------------------------------------------------------------------
+# The probe: one call of every flow through the scenario's topology
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the probe saw: per bucket (a flow, :data:`REFRESH` or :data:`BACKGROUND`),
+    link and kind, the messages delivered and their bytes (both directions of the link)."""
+
+    counts: Mapping[str, Mapping[Link, Mapping[str, tuple[int, int]]]]
+    """bucket -> link -> kind -> (messages, bytes)."""
+
+
+def probe_scenario(scenario: Scenario) -> Scenario:
+    """``scenario`` reduced to what shapes its messages (see the module doc): one host
+    per role, one agent and one endpoint if any, no loss, no CTI or standby, every
+    call recorded when there is a recorder, a fixed seed and no warm-up.
+
+    A session timer keeps its refresh method but runs at the smallest interval the
+    engine accepts (:data:`PROBE_SESSION_EXPIRES_S`), so the probe waits 45 s for a
+    refresh rather than up to half an hour: its ``Session-Expires`` values are then
+    written with fewer digits than the scenario's, a byte or two per message that
+    carries one."""
+    data = scenario.model_dump(mode="json")
+    trunk = data["trunk"]
+    if trunk.get("session_expires_s") is not None:
+        trunk["session_expires_s"] = PROBE_SESSION_EXPIRES_S
+    data.update(
+        name="message-size probe",
+        description="",
+        seed=1,
+        warmup_s=0.0,
+        duration_s=3600.0,
+        replications=1,
+    )
+    recorder = data["topology"]["recorder"]["enabled"]
+    data["traffic"] = {
+        "calls_per_second": 1.0,
+        "holding_time_s": PROBE_HOLDING_S,
+        "holding": {"kind": "fixed"},
+        "recording_share": 1.0 if recorder else 0.0,
+    }
+    trunk.update(channels=1000, cps_limit=None, calls_per_connection=None)
+    agents = data["agents"]
+    agents.update(count=min(agents["count"], 1), wrap_up_s=0.0, patience={"kind": "none"})
+    endpoints = data["endpoints"]
+    endpoints["count"] = min(endpoints["count"], 1)
+    data["cti"] = {"clients": 0, "events_per_call": 0.0, "bytes_per_event": 0}
+    data["ha"] = {"hot_standby": False}
+    data["links"] = {}
+    data["targets"] = {}
+    for role in data["topology"].values():
+        role.update(instances=1, cores=1)
+        if "media_ports" in role:
+            role["media_ports"] = 500
+    return Scenario.model_validate(data)
+
+
+PROBE_HOLDING_S = 10.0
+"""Holding time of the probe's calls (a transfer or conference happens half way)."""
+PROBE_SESSION_EXPIRES_S = 90
+"""The probe's session interval: RFC 4028's smallest (the engine's Min-SE)."""
+REFRESH = "refresh"
+"""The probe's bucket for one session refresh: a basic call held past S/2, less a
+basic call (every kind's messages and bytes: the refresh's own)."""
+_MARGIN_S = 5.0
+"""Simulated seconds left after a flow's last planned event before the next call."""
+
+
+def _schedule(scenario: Scenario) -> list[tuple[str, str, float, float]]:
+    """The probe's calls: (bucket, flow, holding, simulated seconds until the next call),
+    from the simulator's flow timings (ringing, IVR, consultation, no answer)."""
+    from sizing.sim.flows import ABANDON_S, CONSULT_S, IVR_S, NO_ANSWER_S, RING_S
+
+    h = PROBE_HOLDING_S
+    lasts = {
+        "basic": RING_S + h,
+        "ivr_then_agent": IVR_S + RING_S + h,
+        "blind_transfer": RING_S + h,
+        "consult_transfer": 2 * RING_S + h + CONSULT_S,
+        "conference": 2 * RING_S + h,
+        "abandoned": ABANDON_S + RING_S,
+        "busy_no_answer": NO_ANSWER_S + RING_S,
+    }
+    calls = [(flow, flow, h, lasts[flow] + _MARGIN_S) for flow in FLOWS]
+    calls.append(("busy_no_answer", "busy_no_answer", h, lasts["busy_no_answer"] + _MARGIN_S))
+    if scenario.trunk.session_expires_s is not None:
+        held = 0.75 * scenario.trunk.session_expires_s  # one refresh, at S/2
+        calls.append((REFRESH, "basic", held, RING_S + held + _MARGIN_S))
+    return calls
+
+
+def probe(scenario: Scenario) -> Probe:
+    """The probe's messages for ``scenario`` (cached per :func:`probe_scenario`)."""
+    reduced = probe_scenario(scenario)
+    return _probe_cached(json.dumps(reduced.model_dump(mode="json"), sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def _probe_cached(key: str) -> Probe:
+    return _run(Scenario.model_validate(json.loads(key)))
+
+
+class _Calls:
+    """The probe's stand-ins for the simulator's arrival process, flow picker and
+    holding-time sampler: the calls of :func:`_schedule`, one after the other."""
+
+    def __init__(self, calls: list[tuple[str, str, float, float]]) -> None:
+        self.calls = calls
+        self.starts: list[float] = []
+        t = 1.0
+        for *_, gap in calls:
+            self.starts.append(t)
+            t += gap
+        self.end = t
+        self._next = 0
+
+    def next_arrival(self, now_s: float) -> float | None:
+        i = bisect.bisect_right(self.starts, now_s) if now_s > 0 else 0
+        return self.starts[i] if i < len(self.starts) else None
+
+    def pick(self) -> str:
+        return self.calls[self._next][1]
+
+    def sample(self) -> float:
+        holding = self.calls[self._next][2]
+        self._next += 1
+        return holding
+
+    def bucket(self, now_s: float) -> str:
+        """The bucket of the call whose window holds ``now_s``."""
+        return self.calls[max(bisect.bisect_right(self.starts, now_s) - 1, 0)][0]
+
+
+def _run(scenario: Scenario) -> Probe:
+    import simpy
+
+    from sizing.sim.flows import CallCentre
+    from sizing.sim.topology import build_topology
+
+    env = simpy.Environment()
+    topo = build_topology(scenario, env, seed=scenario.seed)
+    centre = CallCentre(topo, scenario.seed)
+    calls = _Calls(_schedule(scenario))
+    centre.arrivals = calls  # type: ignore[assignment]
+    centre.picker = calls  # type: ignore[assignment]
+    centre.holding = calls  # type: ignore[assignment]
+    centre.end = calls.end
+    net = topo.net
+    roles = {name: _role(role) for name, role in topo.roles().items()}
+    counts: dict[str, dict[Link, dict[str, list[int]]]] = {}
+    requests: dict[Link, dict[tuple[str, int], str]] = {}
+
+    def tap(host: str, inner):  # type: ignore[no-untyped-def]
+        def delivered(data: bytes, source) -> None:  # type: ignore[no-untyped-def]
+            if data.strip():  # not a CRLF keep-alive
+                link = Link((roles[net.host_of(source).name], roles[host]))
+                kind = message_kind(data, requests.setdefault(link, {}))
+                bucket = calls.bucket(env.now)
+                if kind.split(" ")[-1] in _BACKGROUND_METHODS:
+                    bucket = BACKGROUND
+                per_kind = counts.setdefault(bucket, {}).setdefault(link, {})
+                acc = per_kind.setdefault(kind, [0, 0])
+                acc[0] += 1
+                acc[1] += len(data)
+            inner(data, source)
+
+        return delivered
+
+    for name, host in net.hosts.items():
+        for transport in host.transports.values():
+            transport.on_message = tap(name, transport.on_message)
+    centre.start()
+    net.run(until=calls.end)
+    out: dict[str, dict[Link, dict[str, tuple[int, int]]]] = {
+        bucket: {link: {k: (n, b) for k, (n, b) in kinds.items()} for link, kinds in links.items()}
+        for bucket, links in counts.items()
+    }
+    if REFRESH in out:
+        out[REFRESH] = _less(out[REFRESH], out.get("basic", {}))
+    return Probe(out)
+
+
+def _less(
+    more: Mapping[Link, Mapping[str, tuple[int, int]]],
+    base: Mapping[Link, Mapping[str, tuple[int, int]]],
+) -> dict[Link, dict[str, tuple[int, int]]]:
+    """Per link and kind, the messages and bytes ``more`` has beyond ``base``."""
+    out: dict[Link, dict[str, tuple[int, int]]] = {}
+    for link, kinds in more.items():
+        for kind, (n, size) in kinds.items():
+            n0, size0 = base.get(link, {}).get(kind, (0, 0))
+            if n > n0:
+                out.setdefault(link, {})[kind] = (n - n0, size - size0)
+    return out
+
+
+def _role(role: str) -> str:
+    """The closed form's name of a simulated host's role (endpoints share the agents' link)."""
+    return {"endpoints": "agents", "sip_server_standby": "sip_server"}.get(role, role)
+
+
+# ---------------------------------------------------------------------------
+# Sizes for one scenario's mix
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageSizes:
+    """Mean bytes of each message kind on each link for one scenario (its call mix).
+
+    A session refresh's messages are kinds of their own, ``refresh re-INVITE``,
+    ``refresh 200 UPDATE`` and so on: the closed form counts refreshes apart from
+    the flows' re-INVITEs (holds, transfers), which carry other headers and SDP."""
+
+    by_link: Mapping[Link, Mapping[str, float]]
+    """link -> kind -> mean bytes."""
+
+    def size(self, a: str, b: str, kind: str) -> float:
+        """Mean bytes of ``kind`` on the link between roles ``a`` and ``b``.  A kind the
+        probe did not see there (a flow the topology does not run, a refresh on a side
+        leg) takes, in turn: the same kind not as a refresh, the mean of its status
+        class or method on that link, the same kind on any link, every message on the
+        link, every message."""
+        here = self.by_link.get(Link((a, b)), {})
+        plain = kind.removeprefix(f"{REFRESH} ")
+        key = coarse_key(plain)
+        for candidates in (
+            [here[k] for k in (kind, plain) if k in here],
+            [v for k, v in here.items() if coarse_key(k.removeprefix(f"{REFRESH} ")) == key],
+            [s[kind] for s in self.by_link.values() if kind in s],
+            list(here.values()),
+            [v for s in self.by_link.values() for v in s.values()],
+        ):
+            if candidates:
+                return candidates[0] if len(candidates) == 1 else sum(candidates) / len(candidates)
+        raise ValueError(f"message sizes: the probe saw no message at all (link {a}->{b})")
+
+
+def message_sizes(scenario: Scenario) -> MessageSizes:
+    """Mean bytes per link and message kind the engine writes for ``scenario``: the
+    probe's (:func:`probe`) flows weighed by the scenario's call mix; REGISTER and
+    OPTIONS from the probe's registrations, a session refresh from its refresh call;
+    a kind no flow of the mix wrote keeps the mean over every flow that did."""
+    seen = probe(scenario).counts
+    shares = scenario.traffic.mix.shares()
+    weighted: dict[Link, dict[str, list[float]]] = {}
+    pooled: dict[Link, dict[str, list[float]]] = {}
+    for bucket, links in seen.items():
+        weight = shares.get(bucket, 1.0)
+        prefix = f"{REFRESH} " if bucket == REFRESH else ""
+        for link, kinds in links.items():
+            for kind, (n, size) in kinds.items():
+                for table, w in ((weighted, weight), (pooled, 1.0)):
+                    acc = table.setdefault(link, {}).setdefault(prefix + kind, [0.0, 0.0])
+                    acc[0] += w * n
+                    acc[1] += w * size
+    out: dict[Link, dict[str, float]] = {}
+    for link, kinds in pooled.items():
+        sizes = out.setdefault(link, {})
+        for kind, (n, size) in kinds.items():
+            w_n, w_size = weighted.get(link, {}).get(kind, (0.0, 0.0))
+            sizes[kind] = w_size / w_n if w_n > 0 else size / n
+    return MessageSizes(out)
