@@ -19,7 +19,7 @@ the scenario's call mix, so a kind two flows write differently (an agent-side BY
 of a transfer, say) gets the mix's mean size.
 
 The probe depends only on what shapes the messages: transports, TLS and codec
-settings (SRTP too, though the engine's SDP carries no crypto attribute today), UUI
+settings (SRTP: an ``a=crypto`` line in every SDP), UUI
 and custom header bytes, the session timer, enabled roles and
 their profiles (the wire style), overload policy, keep-alive method, whether agents
 register.  Rates, counts, hosts, cores, targets and the mix are normalised away, so

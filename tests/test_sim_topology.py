@@ -73,3 +73,39 @@ def test_drop_and_503_policies_set_no_overload_control() -> None:
                           simpy.Environment(), seed=1)
     assert not topo.loss_controllers and not topo.oc_clients
     assert topo.net.hosts["sip_server-1"].overload.mode == "drop"
+
+
+def test_srtp_scenarios_offer_and_answer_sdes_keyed_srtp_at_the_scenarios_ptime() -> None:
+    from sizing.sim.flows import CallCentre
+    from sizing.sip.message import Request, parse
+    from sizing.sip.sdp import SessionDescription
+
+    suite = "AES_CM_128_HMAC_SHA1_80"
+    scenario = scenario_from_mapping({
+        "seed": 2, "duration_s": 10, "warmup_s": 0,
+        "traffic": {"calls_per_second": 1, "holding_time_s": 5},
+        "trunk": {"channels": 10, "srtp": suite, "ptime_ms": 30},
+        "topology": {"media_server": {"enabled": False}, "recorder": {"enabled": False}},
+    })
+    env = simpy.Environment()
+    topo = build_topology(scenario, env, seed=2)
+    bodies: dict[str, list[bytes]] = {"offer": [], "answer": []}
+    for host in topo.net.hosts.values():
+        for transport in host.transports.values():
+            def spy(data: bytes, source: object, deliver=transport.on_message) -> None:  # type: ignore[no-untyped-def]
+                message = parse(data)
+                if message.body and message.cseq.method == "INVITE":
+                    bodies["offer" if isinstance(message, Request) else "answer"].append(message.body)
+                deliver(data, source)
+            transport.on_message = spy
+    centre = CallCentre(topo, 2)
+    centre.start()
+    env.run(until=10)
+    assert centre.figures()["calls_answered"] > 0
+    for side in ("offer", "answer"):
+        assert bodies[side], side
+        for body in bodies[side]:
+            (stream,) = SessionDescription.parse(body.decode()).media
+            assert stream.proto == "RTP/SAVP", side  # RFC 4568 SDES
+            assert [c.suite for c in stream.cryptos] == [suite], side
+            assert stream.ptime == 30, side

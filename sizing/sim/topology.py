@@ -336,6 +336,19 @@ def link_spec(scenario: Scenario, a: str, b: str) -> LinkSpec:
     )
 
 
+def media_capabilities(scenario: Scenario) -> Capabilities:
+    """Every user agent's media: the trunk's codec, its ptime when the scenario sets one,
+    and SDES-keyed SRTP (RFC 4568: ``RTP/SAVP`` with an ``a=crypto`` line) when ``srtp`` names
+    a suite, so the SDP bytes on every link are those of the scenario's media."""
+    trunk = scenario.trunk
+    return Capabilities(
+        codecs=[trunk.codec],
+        srtp_suites=(trunk.srtp,) if trunk.srtp else (),
+        srtp_required=trunk.srtp is not None,
+        **({"ptime": trunk.ptime_ms} if trunk.ptime_ms is not None else {}),
+    )
+
+
 def session_timers(scenario: Scenario) -> tuple[SessionTimerConfig | None, SessionTimerConfig | None]:
     """The carrier's session timer (it asks for the trunk's interval and refreshes) and the
     answering user agents' (they accept that interval as UAS); (None, None) without one."""
@@ -370,7 +383,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     edge_role = scenario.edge_role if inside != transport else None
     clock = net.clock
     timers = timers if timers is not None else TimerConfig()
-    caps = Capabilities(codecs=[scenario.trunk.codec])
+    caps = media_capabilities(scenario)
     carrier_timer, uas_timer = session_timers(scenario)
     nodes: list[Node] = []
     seeds = iter(range(seed * 1000 + 1, seed * 1000 + 1000))

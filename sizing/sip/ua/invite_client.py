@@ -88,7 +88,12 @@ class InviteClient:
         caps = self.capabilities
         assert caps is not None
         return offer(
-            caps.codecs, address=self.local.host, port=self.media_port, key_source=self._rng.randbytes
+            caps.codecs,
+            address=self.local.host,
+            port=self.media_port,
+            ptime=caps.ptime,
+            srtp_suite=caps.srtp_suites[0] if caps.srtp_suites else None,
+            key_source=self._rng.randbytes,
         )
 
     def _start_invite(self, call: Call, request: Request) -> None:
