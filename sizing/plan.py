@@ -24,7 +24,7 @@ Theory of operation
    engine writes for this scenario on that link (:mod:`sizing.message_sizes`:
    one probe call of each flow through the scenario's topology, so UUI and
    custom headers, Via stacks, Record-Route, an edge's double Record-Route
-   (:func:`double_route_headers`), SDP and the wire style are in them); the
+   (RFC 5658), SDP and the wire style are in them); the
    same sizes, as each role receives them, feed its per-kilobyte and TLS
    record costs.  A trunk connection opened every ``calls_per_connection``
    calls adds its TCP and TLS handshake and close to the carrier's link.
@@ -68,7 +68,6 @@ __all__ = [
     "closed_form",
     "compare",
     "cpu_p95_estimate",
-    "double_route_headers",
     "hosts_for_target",
     "link_message_kinds",
     "link_messages",
@@ -352,95 +351,6 @@ def _received_bytes(
     if "default" not in out:  # a role that receives nothing per call
         out["default"] = round(sizes.size(role, role, "INVITE"))
     return out
-
-
-def double_route_headers(scenario: Scenario) -> dict[tuple[str, str], dict[str, tuple[float, int]]]:
-    """Per link, message key -> (messages per call carrying one more header line, the
-    line's bytes), when the edge proxy double record-routes (RFC 5658 §4).
-
-    An SBC or proxy terminating the trunk (``scenario.edge_role``) over another transport
-    than the inside one writes a Record-Route per interface on the dialog-forming INVITE
-    it forwards; the 180 and 200 answering it copy both back (RFC 3261 §12.1.1), and the
-    carrier's in-dialog requests (ACK, BYE, session refreshes) carry both in Route up to
-    the edge, which removes both.  So on the caller's dialog (carrier to the SIP Server,
-    or to the agents without one) the INVITE gains a line on the hops after the edge, the
-    180 and the 200 on every hop, the carrier's in-dialog requests on its own hop only.
-    The extra line names the interface whose transport is not the link's: the inside one
-    on the carrier's link, the trunk's inside.  Empty when both transports are the same
-    or the edge is the SIP Server (a B2BUA: its legs are separate dialogs).  The closed
-    form's message sizes come from the engine and so already hold these lines; this
-    says where they are and what they weigh.
-    """
-    edge = scenario.edge_role
-    if scenario.inside_transport == scenario.trunk.transport or edge == "sip_server":
-        return {}
-    path = call_path(scenario)
-    hops = list(zip(path, path[1:], strict=False))
-    end = next(i for i, (_, b) in enumerate(hops) if b in ("sip_server", "agents"))
-    shares = scenario.traffic.mix.shares()
-    answered = sum(
-        shares[f]
-        for f in ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference")
-    )
-    rejected, abandoned = shares["busy_no_answer"], shares["abandoned"]
-    trunk_line = _record_route_bytes(scenario, scenario.trunk.transport)
-    inside_line = _record_route_bytes(scenario, scenario.inside_transport)
-    out: dict[tuple[str, str], dict[str, tuple[float, int]]] = {}
-    for i, hop in enumerate(hops[: end + 1]):
-        cancelled = abandoned if i < len(hops) - 1 else 0.0  # as link_messages counts them
-        line = inside_line if i == 0 else trunk_line
-        counts = {"1xx": answered + cancelled, "2xx": answered}
-        if i > 0:
-            counts["INVITE"] = answered + rejected + cancelled
-        out[hop] = {k: (n, line[0]) for k, n in counts.items() if n > 0}
-    refreshes = _trunk_refreshes(scenario)
-    routed = {"ACK": answered, "BYE": answered}
-    refresh = _coarse(_REFRESH_TXN[scenario.trunk.session_refresh])
-    for key in ("UPDATE", "INVITE", "ACK"):
-        if key in refresh:
-            routed[key] = routed.get(key, 0.0) + refreshes
-    first = out[hops[0]]  # no INVITE yet: the carrier's first INVITE has no Route
-    for key, n in routed.items():
-        if n > 0:
-            first[key] = (n, inside_line[1])
-    return out
-
-
-def _trunk_refreshes(scenario: Scenario) -> float:
-    """Session refreshes the carrier sends per call (answered calls, IVR time included),
-    as :func:`_session_refreshes` counts them on the carrier's hop."""
-    if scenario.trunk.session_expires_s is None:
-        return 0.0
-    shares = scenario.traffic.mix.shares()
-    plain = sum(shares[f] for f in ("basic", "blind_transfer", "consult_transfer", "conference"))
-    ivr = shares["ivr_then_agent"] * refreshes_per_call(scenario, extra_s=ASSUMPTIONS["ivr_s"])
-    return plain * refreshes_per_call(scenario) + ivr
-
-
-def _record_route_bytes(scenario: Scenario, transport: str) -> tuple[int, int]:
-    """Bytes of one ``Record-Route`` line and of one ``Route`` line naming the edge's
-    interface on ``transport``, as the engine encodes them: the simulator's address of
-    the edge's first host, ``;transport=`` unless UDP, ``;lr`` and the From tag
-    parameter of the edge profile's wire style (the engine's tags are 12 hex digits)."""
-    from sizing.sim.topology import _address  # the simulator's address plan
-    from sizing.sip import URI, Headers, NameAddr, Request
-
-    name = transport.upper()
-    address = _address(scenario.edge_role, 0, name)
-    params: dict[str, str | None] = {} if name == "UDP" else {"transport": transport}
-    params["lr"] = None
-    style = load_profile(scenario.topology.role(scenario.edge_role).profile).wire_style()
-    tag = style.record_route_from_tag
-    if tag is not None:
-        params[tag] = f"{0:012x}"
-    value = str(NameAddr(URI("sip", host=address.host, port=address.port, params=params)))
-
-    def grows(header: str) -> int:
-        bare = Request("OPTIONS", "sip:x@example.test", Headers())
-        more = Request("OPTIONS", "sip:x@example.test", Headers([(header, value)]))
-        return len(more.encode()) - len(bare.encode())
-
-    return grows("Record-Route"), grows("Route")
 
 
 def _wire_bytes(size: float, transport: str, net: tls_model.NetParams) -> float:
