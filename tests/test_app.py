@@ -12,15 +12,22 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from sizing import analytic
-from sizing.app.form import ROLE_LABELS, describe, problems_by_field, scenario_from_values
-from sizing.app.presets import DEFAULT_PRESET, PRESETS, load_preset
-from sizing.app.results import SWEEP_LOADS, mbps, sweep_rates, sweep_scenario
+from sizing.app.form import (
+    ROLE_LABELS,
+    describe,
+    problems_by_field,
+    scenario_from_values,
+    values_from_scenario,
+)
+from sizing.app.presets import DEFAULT_PRESET, EXAMPLES, PRESETS, load_preset
+from sizing.app.results import SWEEP_LOADS, mbps, simulation_tiles, sweep_rates, sweep_scenario
 from sizing.app.runs import calibrate, run_batch_csv, scenario_reports
 from sizing.batch import BatchError
 from sizing.plan import closed_form, plan
 from sizing.profile import load_profile
-from sizing.scenario import ScenarioError, load_scenario, scenario_from_mapping
+from sizing.scenario import ScenarioError, apply_overrides, load_scenario, scenario_from_mapping
 from sizing.sim.result import Result
+from sizing.sim.simulate import simulate
 
 APP = str(Path(__file__).parents[1] / "app.py")
 
@@ -122,12 +129,17 @@ def test_simulation_shows_cpu_bandwidth_concurrent_calls_and_srd_charts(app: App
 
 
 def test_sweep_rates_surround_the_capacity_the_simulation_suggests() -> None:
-    hosts = pd.DataFrame({"name": ["sbc-1", "sip_server-1", "carrier"],
-                          "role": ["sbc", "sip_server", "carrier"],
-                          "cpu_mean": [0.10, 0.25, 0.9]})
+    hosts = pd.DataFrame(
+        {
+            "name": ["sbc-1", "sip_server-1", "carrier"],
+            "role": ["sbc", "sip_server", "carrier"],
+            "cpu_mean": [0.10, 0.25, 0.9],
+        }
+    )
     result = Result(kpis={"offered_cps": 5.0}, hosts=hosts, links=pd.DataFrame())
     capacity, rates = sweep_rates(result)
-    assert capacity == pytest.approx(20.0)  # the SIP Server at 25 % for 5 calls/s; carrier not sized
+    # the SIP Server at 25 % for 5 calls/s; the carrier is not sized
+    assert capacity == pytest.approx(20.0)
     assert rates == pytest.approx([20.0 * f for f in SWEEP_LOADS])
 
 
@@ -146,8 +158,9 @@ def test_every_field_has_help_from_the_model(app: AppTest) -> None:
 def test_form_problems_are_keyed_by_widget() -> None:
     base = load_preset(DEFAULT_PRESET)
     with pytest.raises(ScenarioError) as info:
-        scenario_from_values(base, {"traffic.rate_unit": "calls/s", "traffic.rate": -1.0,
-                                    "trunk.channels": 0})
+        scenario_from_values(
+            base, {"traffic.rate_unit": "calls/s", "traffic.rate": -1.0, "trunk.channels": 0}
+        )
     placed = problems_by_field(info.value, {"traffic.rate", "trunk.channels"})
     assert set(placed) == {"traffic.rate", "trunk.channels"}
 
@@ -162,15 +175,21 @@ def test_calibrated_profile_loads_and_names_its_source(tmp_path: Path) -> None:
 
 def test_batch_problems_name_the_uploaded_file_row_and_column() -> None:
     with pytest.raises(BatchError) as info:
-        run_batch_csv(b"site,traffic.calls_per_second\nbranch,-1\n",
-                      load_preset("Small branch").to_yaml(), "upload.csv")
+        run_batch_csv(
+            b"site,traffic.calls_per_second\nbranch,-1\n",
+            load_preset("Small branch").to_yaml(),
+            "upload.csv",
+        )
     assert info.value.problems == [
-        "upload.csv:2:traffic.calls_per_second: Input should be greater than 0 (got -1)"]
+        "upload.csv:2:traffic.calls_per_second: Input should be greater than 0 (got -1)"
+    ]
 
 
 def test_batch_sizes_each_site_of_the_csv() -> None:
-    summary, files = run_batch_csv(b"site,traffic.busy_hour_calls\nnorth,360\nsouth,720\n",
-                                   load_preset("Small branch").to_yaml())
+    summary, files = run_batch_csv(
+        b"site,traffic.busy_hour_calls\nnorth,360\nsouth,720\n",
+        load_preset("Small branch").to_yaml(),
+    )
     assert list(summary["Site"]) == ["north", "south"]
     assert files["report.html"].startswith(b"<!DOCTYPE html>")
 
@@ -213,14 +232,18 @@ def test_inside_udp_behind_a_tls_trunk_lightens_only_the_inside_links(app: AppTe
     assert any("over TLS on the carrier's link and over UDP" in c.value for c in app.caption)
 
 
-def test_inside_transport_without_an_edge_proxy_is_terminated_by_the_sip_server(app: AppTest) -> None:
+def test_inside_transport_without_an_edge_proxy_is_terminated_by_the_sip_server(
+    app: AppTest,
+) -> None:
     app.selectbox(key="preset").set_value("Small branch").run()  # UDP trunk, SBC, no proxy
     app.selectbox(key="trunk.transport").set_value("tls")
     app.selectbox(key="network.internal_transport").set_value("udp")
     app.checkbox(key="topology.sbc.enabled").uncheck()
     app.button(key="submit").click().run()
     assert not app.exception and not app.error
-    assert any("the SIP Server" in c.value and "terminates the trunk's TLS" in c.value for c in app.caption)
+    assert any(
+        "the SIP Server" in c.value and "terminates the trunk's TLS" in c.value for c in app.caption
+    )
     assert [m for m in app.metric if m.label == "Trunk channels needed"]
 
 
@@ -264,3 +287,130 @@ def test_the_recommended_deployment_can_be_simulated(app: AppTest) -> None:
     hosts = _table(app, "Host")
     sized = hosts[hosts["Role"].str.startswith(("SBC", "SIP Proxy", "SIP Server"))]
     assert len(sized) and set(sized["Cores"]) == {16}  # the chosen host size, not the cores entered
+
+
+# -- cloud trunk fields: connections, TLS resumption, CPS limit, session timer, INVITE size --
+
+TRUNK_FIELDS = (
+    "trunk.cps_limit",
+    "trunk.tls_resumed_share",
+    "trunk.calls_per_connection",
+    "trunk.uui_bytes",
+    "trunk.custom_header_bytes",
+    "trunk.session_expires_s",
+    "trunk.session_refresh",
+)
+ALL_TRUNK_FIELDS_SET = [
+    "trunk.transport=tls",
+    "trunk.calls_per_connection=7",
+    "trunk.tls_resumed_share=0.35",
+    "trunk.cps_limit=12.5",
+    "trunk.session_expires_s=1200",
+    "trunk.session_refresh=invite",
+    "trunk.uui_bytes=33",
+    "trunk.custom_header_bytes=250",
+]
+
+
+def test_trunk_section_shows_the_cloud_trunk_fields_with_the_models_help(app: AppTest) -> None:
+    shown = {w.key: w for w in [*app.number_input, *app.selectbox]}
+    for key in TRUNK_FIELDS:
+        assert shown[key].help.startswith(describe(key)), key
+    # the fields that only matter over TCP/TLS say so, rather than hiding over UDP
+    assert "only when the transport is TLS" in shown["trunk.tls_resumed_share"].help
+    assert "ignored over UDP" in shown["trunk.calls_per_connection"].help
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_form_values_round_trip_the_examples(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario_from_values(scenario, values_from_scenario(scenario)) == scenario
+
+
+def test_form_values_round_trip_every_cloud_trunk_field() -> None:
+    base = load_preset("SIP trunk")
+    changed = apply_overrides(base, ALL_TRUNK_FIELDS_SET)
+    values = values_from_scenario(changed)
+    assert values["trunk.tls_resumed_share"] == 35.0  # shown in percent
+    assert scenario_from_values(base, values) == changed
+    # and back: the base's unset session timer and calls per connection are "none"
+    assert scenario_from_values(changed, values_from_scenario(base)) == base
+
+
+def test_a_cps_limit_of_zero_means_no_limit() -> None:
+    base = load_preset("SIP trunk")  # cps_limit: 60
+    assert (
+        values_from_scenario(apply_overrides(base, ["trunk.cps_limit=none"]))["trunk.cps_limit"]
+        == 0.0
+    )
+    assert scenario_from_values(base, {"trunk.cps_limit": 0.0}).trunk.cps_limit is None
+    assert scenario_from_values(base, {"trunk.cps_limit": 5.0}).trunk.cps_limit == 5.0
+
+
+def test_a_connection_per_call_over_tls_raises_the_carrier_links_signalling(app: AppTest) -> None:
+    before = _signalling(app)  # the default preset: TLS trunk, a connection per 100 calls
+    app.selectbox(key="trunk.calls_per_connection").set_value("1")
+    app.button(key="submit").click().run()
+    assert not app.exception
+    after = _signalling(app)
+    per_call = closed_form(
+        apply_overrides(load_preset(DEFAULT_PRESET), ["trunk.calls_per_connection=1"])
+    )
+    carrier = per_call.links.set_index("link").loc["carrier->sbc", "signalling_mbps"]
+    assert after["carrier->sbc"] == pytest.approx(carrier, abs=5e-4)
+    assert after["carrier->sbc"] > before["carrier->sbc"]
+    assert after["sbc->proxy"] == before["sbc->proxy"]  # the inside connections stay open
+
+
+def test_a_connection_per_call_over_udp_changes_nothing(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value("Small branch").run()  # UDP trunk
+    before = _signalling(app)
+    app.selectbox(key="trunk.calls_per_connection").set_value("1")
+    app.button(key="submit").click().run()
+    assert not app.exception
+    assert _signalling(app) == before
+
+
+def test_bad_cloud_trunk_values_show_messages_by_their_fields(app: AppTest) -> None:
+    app.number_input(key="trunk.uui_bytes").set_value(-1)
+    app.number_input(key="trunk.tls_resumed_share").set_value(150.0)
+    app.number_input(key="trunk.cps_limit").set_value(-2.0)
+    app.button(key="submit").click().run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert "Input should be greater than or equal to 0 (got -1)" in errors
+    assert "Input should be less than or equal to 100 % (got 150 %)" in errors  # in percent
+    assert "Input should be greater than 0 (got -2.0)" in errors
+    assert not [m for m in app.metric if m.label == "Trunk channels needed"]
+    fix = next(w.value for w in app.warning if w.value.startswith("Fix these fields"))
+    assert "Trunk › User-to-User (UUI) bytes" in fix and "Trunk › TLS sessions resumed" in fix
+
+
+def test_a_connection_per_call_over_tls_shows_the_connections_simulated() -> None:
+    scenario = apply_overrides(
+        load_preset("Small branch"),
+        [
+            "trunk.transport=tls",
+            "trunk.calls_per_connection=1",
+            "traffic.busy_hour_calls=1800",
+            "duration_s=60",
+            "warmup_s=10",
+            "replications=1",
+        ],
+    )
+    result = simulate(scenario)
+    tiles = {t.key: t for t in simulation_tiles(result, scenario)}
+    calls = int(tiles["calls_offered"].value)
+    assert calls > 0
+    # every call the carrier places opens its own TLS connection
+    assert float(tiles["trunk_connections"].value) == pytest.approx(calls / 60, abs=0.006)
+    assert tiles["trunk_connections"].note == "one per call, each a TCP and TLS handshake"
+
+
+def test_connections_are_not_a_tile_when_the_trunk_reuses_them() -> None:
+    scenario = apply_overrides(
+        load_preset("Small branch"),
+        ["trunk.transport=tls", "duration_s=20", "warmup_s=5", "replications=1"],
+    )
+    tiles = simulation_tiles(simulate(scenario), scenario)
+    assert "trunk_connections" not in {t.key for t in tiles}

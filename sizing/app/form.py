@@ -72,6 +72,7 @@ FLOW_LABELS = {
 }
 NONE = "none"
 """How an unset optional choice (no SRTP, codec default ptime) is shown."""
+_TLS_ONLY = "Applies only when the transport is TLS."
 
 CORES_OPTIONS_KEY = "cores_options"
 """Widget key of the host sizes to consider (a planning option, not a scenario field)."""
@@ -80,7 +81,8 @@ CORES_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 CORES_OPTIONS_HELP = (
     "Let the plan choose each role's cores per server from these sizes: the size with "
     "the fewest total cores that meets the CPU p95 target wins, ties going to fewer, "
-    "bigger servers. Leave empty to keep the cores per server entered for each role.")
+    "bigger servers. Leave empty to keep the cores per server entered for each role."
+)
 
 
 def cores_options(selected: Any) -> tuple[int, ...] | None:
@@ -122,18 +124,30 @@ class FormField:
     step: float | None = None
     option_labels: tuple[tuple[str, str], ...] = ()
     """How some options are shown, as ``(option, label)`` pairs; others show as is."""
+    none_as: float | None = None
+    """The number a number box shows for an optional field left unset (0 for no CPS
+    limit): a number box cannot be emptied again once it holds a number."""
 
     def option_label(self, option: str) -> str:
         return dict(self.option_labels).get(option, option)
 
 
-def _field(path: str, label: str, kind: Kind, section: str, *, help: str | None = None,
-           options: tuple[str, ...] = (), step: float | None = None,
-           option_labels: tuple[tuple[str, str], ...] = ()) -> FormField:
+def _field(
+    path: str,
+    label: str,
+    kind: Kind,
+    section: str,
+    *,
+    help: str | None = None,
+    options: tuple[str, ...] = (),
+    step: float | None = None,
+    option_labels: tuple[tuple[str, str], ...] = (),
+    none_as: float | None = None,
+) -> FormField:
     text = describe(path) if help is None else help
     if kind == "percent":
         text, label = f"{text} In percent.", f"{label} (%)"
-    return FormField(path, label, kind, section, text, options, step, option_labels)
+    return FormField(path, label, kind, section, text, options, step, option_labels, none_as)
 
 
 def _codecs() -> tuple[str, ...]:
@@ -143,51 +157,133 @@ def _codecs() -> tuple[str, ...]:
 def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
     """Every widget of the form, in display order; ``extra_profiles`` adds cost
     profiles (e.g. a calibrated one) to the shipped ones."""
-    profiles = tuple(available_profiles()) + tuple(p for p in extra_profiles
-                                                    if p not in available_profiles())
+    profiles = tuple(available_profiles()) + tuple(
+        p for p in extra_profiles if p not in available_profiles()
+    )
     out = [
-        FormField("traffic.rate_unit", "Rate given as", "select", "traffic",
-                  "Enter the offered load as calls per second or as calls in the busy hour "
-                  "(BHCA).", RATE_UNITS),
-        FormField("traffic.rate", "Call rate", "float", "traffic",
-                  f"{describe('traffic.calls_per_second')} {describe('traffic.busy_hour_calls')}",
-                  step=0.1),
-        _field("traffic.holding_time_s", "Average handle time (s)", "float", "traffic",
-               step=10.0),
+        FormField(
+            "traffic.rate_unit",
+            "Rate given as",
+            "select",
+            "traffic",
+            "Enter the offered load as calls per second or as calls in the busy hour (BHCA).",
+            RATE_UNITS,
+        ),
+        FormField(
+            "traffic.rate",
+            "Call rate",
+            "float",
+            "traffic",
+            f"{describe('traffic.calls_per_second')} {describe('traffic.busy_hour_calls')}",
+            step=0.1,
+        ),
+        _field("traffic.holding_time_s", "Average handle time (s)", "float", "traffic", step=10.0),
         _field("agents.count", "Agents logged in", "int", "traffic"),
     ]
-    out += [_field(f"traffic.mix.{f}", FLOW_LABELS[f], "percent", "mix", step=1.0)
-            for f in FLOWS[1:]]
+    out += [
+        _field(f"traffic.mix.{f}", FLOW_LABELS[f], "percent", "mix", step=1.0) for f in FLOWS[1:]
+    ]
     out.append(_field("traffic.recording_share", "Recorded calls", "percent", "mix", step=5.0))
     out += [
         _field("trunk.channels", "Trunk channels", "int", "trunk"),
+        _field(
+            "trunk.cps_limit",
+            "Trunk CPS limit (0 = none)",
+            "float",
+            "trunk",
+            step=1.0,
+            none_as=0.0,
+            help=f"{describe('trunk.cps_limit')} Here 0 stands for no limit.",
+        ),
         _field("trunk.transport", "Transport", "select", "trunk", options=("udp", "tcp", "tls")),
-        _field("network.internal_transport", "Inside transport", "select", "trunk",
-               options=("trunk", "udp", "tcp", "tls"),
-               option_labels=(("trunk", "as the trunk"),),
-               help=f"{describe('network.internal_transport')} The first of SBC, SIP "
-                    "proxy and SIP Server (Topology and hardware) terminates the trunk's."),
-        _field("trunk.tls_version", "TLS version", "select", "trunk", options=("1.2", "1.3")),
+        _field(
+            "network.internal_transport",
+            "Inside transport",
+            "select",
+            "trunk",
+            options=("trunk", "udp", "tcp", "tls"),
+            option_labels=(("trunk", "as the trunk"),),
+            help=f"{describe('network.internal_transport')} The first of SBC, SIP "
+            "proxy and SIP Server (Topology and hardware) terminates the trunk's.",
+        ),
+        _field(
+            "trunk.tls_version",
+            "TLS version",
+            "select",
+            "trunk",
+            options=("1.2", "1.3"),
+            help=f"{describe('trunk.tls_version')} {_TLS_ONLY}",
+        ),
+        _field(
+            "trunk.tls_resumed_share",
+            "TLS sessions resumed",
+            "percent",
+            "trunk",
+            step=10.0,
+            help=f"{describe('trunk.tls_resumed_share')} {_TLS_ONLY}",
+        ),
+        _field(
+            "trunk.calls_per_connection",
+            "Calls per TCP/TLS connection",
+            "select",
+            "trunk",
+            options=(NONE, "1", "10", "100", "1000"),
+            option_labels=((NONE, "reused (no limit)"), ("1", "1 (a connection per call)")),
+            help=f"{describe('trunk.calls_per_connection')} Each new connection costs a "
+            "TCP handshake (and a TLS one) in bytes, round trips and CPU on the "
+            "carrier's link. Applies when the trunk's transport is TCP or TLS; "
+            "ignored over UDP.",
+        ),
         _field("trunk.codec", "Codec", "select", "trunk", options=_codecs()),
-        _field("trunk.ptime_ms", "Packetisation (ms)", "select", "trunk",
-               options=(NONE, "10", "20", "30", "40", "60"),
-               help=f"{describe('trunk.ptime_ms')} ({NONE}: the codec's default)"),
-        _field("trunk.srtp", "SRTP suite", "select", "trunk",
-               options=(NONE, *media.SRTP_SUITES)),
+        _field(
+            "trunk.ptime_ms",
+            "Packetisation (ms)",
+            "select",
+            "trunk",
+            options=(NONE, "10", "20", "30", "40", "60"),
+            help=f"{describe('trunk.ptime_ms')} ({NONE}: the codec's default)",
+        ),
+        _field("trunk.srtp", "SRTP suite", "select", "trunk", options=(NONE, *media.SRTP_SUITES)),
         _field("trunk.dtmf_digits_per_call", "DTMF digits per call", "int", "trunk"),
+        _field("trunk.uui_bytes", "User-to-User (UUI) bytes", "int", "trunk"),
+        _field("trunk.custom_header_bytes", "Custom X- header bytes", "int", "trunk"),
+        _field(
+            "trunk.session_expires_s",
+            "Session timer (s)",
+            "select",
+            "trunk",
+            options=(NONE, "90", "300", "600", "1800", "3600"),
+            option_labels=((NONE, "no session timer"),),
+            help=f"{describe('trunk.session_expires_s')} ({NONE}: no session timer)",
+        ),
+        _field(
+            "trunk.session_refresh",
+            "Session refresh by",
+            "select",
+            "trunk",
+            options=("update", "invite"),
+            option_labels=(("update", "UPDATE"), ("invite", "re-INVITE")),
+            help=f"{describe('trunk.session_refresh')} Applies only with a session timer.",
+        ),
     ]
     for role in ROLES:
         out += [
             _field(f"topology.{role}.enabled", "Enabled", "check", "topology"),
             _field(f"topology.{role}.instances", "Servers", "int", "topology"),
             _field(f"topology.{role}.cores", "Cores per server", "int", "topology"),
-            _field(f"topology.{role}.profile", "Cost profile", "select", "topology",
-                   options=profiles),
+            _field(
+                f"topology.{role}.profile", "Cost profile", "select", "topology", options=profiles
+            ),
         ]
     out += [
         _field("targets.cpu_p95_max", "CPU p95 at most", "percent", "targets", step=5.0),
-        _field("targets.srd_p95_max_ms", "Session request delay p95 at most (ms)", "float",
-               "targets", step=50.0),
+        _field(
+            "targets.srd_p95_max_ms",
+            "Session request delay p95 at most (ms)",
+            "float",
+            "targets",
+            step=50.0,
+        ),
         _field("targets.blocking_max", "Blocked calls at most", "percent", "targets", step=0.5),
     ]
     return tuple(out)
@@ -200,8 +296,9 @@ def _get(mapping: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def values_from_scenario(scenario: Scenario,
-                         form: tuple[FormField, ...] | None = None) -> dict[str, Any]:
+def values_from_scenario(
+    scenario: Scenario, form: tuple[FormField, ...] | None = None
+) -> dict[str, Any]:
     """Form values (widget key -> value in display units) showing a scenario."""
     data = scenario.model_dump(mode="json")
     out: dict[str, Any] = {}
@@ -215,13 +312,18 @@ def values_from_scenario(scenario: Scenario,
         if f.key in out:
             continue
         value = _get(data, f.key)
+        if value is None and f.none_as is not None:
+            value = f.none_as
         if f.kind == "percent":
             value = round(float(value) * 100, 6)
         elif f.kind == "float":
             value = float(value)
         elif f.kind == "select":
-            value = NONE if value is None else (f"{value:g}" if isinstance(value, float)
-                                                else str(value))
+            value = (
+                NONE
+                if value is None
+                else (f"{value:g}" if isinstance(value, float) else str(value))
+            )
         out[f.key] = value
     return out
 
@@ -243,8 +345,12 @@ def _text(value: Any) -> str:
 def scenario_from_values(base: Scenario, values: Mapping[str, Any]) -> Scenario:
     """The base scenario with the form's values applied; :class:`ScenarioError`
     names the field of every problem (``problems_by_field`` places them)."""
-    by_key = {f.key: f for f in fields(_profiles_of(base) + tuple(
-        str(v) for k, v in values.items() if k.endswith(".profile")))}
+    by_key = {
+        f.key: f
+        for f in fields(
+            _profiles_of(base) + tuple(str(v) for k, v in values.items() if k.endswith(".profile"))
+        )
+    }
     overrides: list[str] = []
     unit = values.get("traffic.rate_unit", RATE_UNITS[0])
     if "traffic.rate" in values:
@@ -254,6 +360,8 @@ def scenario_from_values(base: Scenario, values: Mapping[str, Any]) -> Scenario:
         f = by_key.get(key)
         if f is None or key in ("traffic.rate", "traffic.rate_unit"):
             continue
+        if f.none_as is not None and value == f.none_as:
+            value = None
         if f.kind == "percent":
             value = None if value is None else float(value) / 100.0
         overrides.append(f"{key}={_text(value)}")
@@ -261,8 +369,14 @@ def scenario_from_values(base: Scenario, values: Mapping[str, Any]) -> Scenario:
 
 
 _SHARES_OVER = re.compile(r"the other shares sum to ([0-9.e+-]+) > 1")
-_SECTIONS = [name for name, info in Scenario.model_fields.items()
-             if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)]
+_NUMBER = r"-?[0-9.]+(?:e[+-]?[0-9]+)?"
+_BOUND = re.compile(rf"(than (?:or equal to )?)({_NUMBER})( \(got )({_NUMBER})\)")
+"""A bound message of the model (``less than or equal to 1 (got 1.5)``), for shares."""
+_SECTIONS = [
+    name
+    for name, info in Scenario.model_fields.items()
+    if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+]
 _FIELD_NAME = re.compile(rf"\b(?:{'|'.join(_SECTIONS)})\.[a-z_]+")
 """A dotted scenario field path inside a message (``trunk.transport``)."""
 
@@ -285,6 +399,7 @@ def problems_by_field(error: ScenarioError, keys: set[str]) -> dict[str, list[st
     path too, so that both fields read alike.
     """
     out: dict[str, list[str]] = {}
+    percent = {f.key for f in fields() if f.kind == "percent"}
     for p in error.problems:
         path = _ALIASES.get(p.path, p.path)
         target = ""
@@ -294,12 +409,27 @@ def problems_by_field(error: ScenarioError, keys: set[str]) -> dict[str, list[st
                 target = probe
                 break
             probe = probe.rpartition(".")[0]
-        own = (target == path or target == _ALIASES.get(p.path)) \
-            and not _FIELD_NAME.search(p.message)
-        message = p.message if own else f"{p.path or 'scenario'}: {p.message}"
+        own = (target == path or target == _ALIASES.get(p.path)) and not _FIELD_NAME.search(
+            p.message
+        )
+        text = _in_percent(p.message) if p.path in percent else p.message
+        message = text if own else f"{p.path or 'scenario'}: {text}"
         over = _SHARES_OVER.fullmatch(p.message)
         if p.path == "traffic.mix.basic" and over:
-            message = (f"the shares sum to {100 * float(over.group(1)):.0f} %, more than "
-                       "100 %; basic calls take what the others leave")
+            message = (
+                f"the shares sum to {100 * float(over.group(1)):.0f} %, more than "
+                "100 %; basic calls take what the others leave"
+            )
         out.setdefault(target, []).append(message)
     return out
+
+
+def _in_percent(message: str) -> str:
+    """A share's bound message in the percent the form shows (``at most 1 (got 1.5)``
+    reads ``100 % (got 150 %)``)."""
+
+    def percent(m: re.Match[str]) -> str:
+        bound, got = 100 * float(m.group(2)), 100 * float(m.group(4))
+        return f"{m.group(1)}{bound:g} %{m.group(3)}{got:g} %)"
+
+    return _BOUND.sub(percent, message)

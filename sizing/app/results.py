@@ -18,8 +18,18 @@ from sizing.plan import BINDING_TEXT, Plan, link_name
 from sizing.scenario import Scenario
 from sizing.sim.result import Result
 
-__all__ = ["SWEEP_LOADS", "Tile", "links_mbps", "plan_tiles", "role_tiles", "simulation_tiles",
-           "summary_csv", "sweep_rates", "sweep_scenario", "transport_note"]
+__all__ = [
+    "SWEEP_LOADS",
+    "Tile",
+    "links_mbps",
+    "plan_tiles",
+    "role_tiles",
+    "simulation_tiles",
+    "summary_csv",
+    "sweep_rates",
+    "sweep_scenario",
+    "transport_note",
+]
 
 SWEEP_LOADS = (0.5, 0.9, 1.2, 2.0, 3.0)
 """Offered rates of the app's overload sweep, as multiples of the estimated capacity."""
@@ -47,20 +57,36 @@ def plan_tiles(p: Plan) -> list[Tile]:
     """Deployment-wide tiles: offered load, trunk channels, signalling and media Mbps."""
     t = p.scenario.targets
     return [
-        Tile("erlangs", "Offered load (erlangs)", f"{p.offered_erlangs:,.1f}",
-             note="calls/s × average handle time",
-             help="Busy-hour call rate x average handle time."),
-        Tile("trunk_channels", "Trunk channels needed", f"{p.trunk_channels:,}",
-             note=f"Erlang B at {t.blocking_max:.1%} blocking",
-             help="Fewest channels whose Erlang B blocking is at most the target."),
-        Tile("signalling_mbps", "Signalling (Mbps)", mbps(float(p.links["signalling_mbps"].sum())),
-             note="all links, both directions",
-             help="SIP messages on the wire (transport, TLS records and L2 framing included), "
-                  "plus CTI and standby replication."),
-        Tile("media_mbps", "Media (Mbps)", mbps(float(p.links["media_mbps"].sum())),
-             note="all links, both directions",
-             help="RTP relayed by the SBC, played by the media server and forked to the "
-                  "recorder, at layer 2."),
+        Tile(
+            "erlangs",
+            "Offered load (erlangs)",
+            f"{p.offered_erlangs:,.1f}",
+            note="calls/s × average handle time",
+            help="Busy-hour call rate x average handle time.",
+        ),
+        Tile(
+            "trunk_channels",
+            "Trunk channels needed",
+            f"{p.trunk_channels:,}",
+            note=f"Erlang B at {t.blocking_max:.1%} blocking",
+            help="Fewest channels whose Erlang B blocking is at most the target.",
+        ),
+        Tile(
+            "signalling_mbps",
+            "Signalling (Mbps)",
+            mbps(float(p.links["signalling_mbps"].sum())),
+            note="all links, both directions",
+            help="SIP messages on the wire (transport, TLS records and L2 framing included), "
+            "plus CTI and standby replication.",
+        ),
+        Tile(
+            "media_mbps",
+            "Media (Mbps)",
+            mbps(float(p.links["media_mbps"].sum())),
+            note="all links, both directions",
+            help="RTP relayed by the SBC, played by the media server and forked to the "
+            "recorder, at layer 2.",
+        ),
     ]
 
 
@@ -70,12 +96,20 @@ def role_tiles(p: Plan) -> list[Tile]:
     out = []
     for r in p.deployment.itertuples():
         servers = "server" if r.hosts == 1 else "servers"
-        cores = f"{r.cores_per_host} cores each" if r.hosts == 1 else \
-            f"{r.cores_per_host} cores each, {r.total_cores} in total"
-        out.append(Tile(
-            f"servers_{r.role}", ROLE_LABELS[r.role], f"{r.hosts} {servers}",
-            note=f"{cores} · CPU p95 {r.cpu_p95:.0%} (target {r.cpu_target:.0%})",
-            help=f"Set by: {BINDING_TEXT.get(r.binding, r.binding)}."))
+        cores = (
+            f"{r.cores_per_host} cores each"
+            if r.hosts == 1
+            else f"{r.cores_per_host} cores each, {r.total_cores} in total"
+        )
+        out.append(
+            Tile(
+                f"servers_{r.role}",
+                ROLE_LABELS[r.role],
+                f"{r.hosts} {servers}",
+                note=f"{cores} · CPU p95 {r.cpu_p95:.0%} (target {r.cpu_target:.0%})",
+                help=f"Set by: {BINDING_TEXT.get(r.binding, r.binding)}.",
+            )
+        )
     return out
 
 
@@ -83,17 +117,22 @@ def deployment_frame(p: Plan) -> pd.DataFrame:
     """The per-role table under the tiles: servers and cores per server needed (the
     latter chosen by the plan when it was given host sizes) next to those entered."""
     topo = p.scenario.topology
-    return pd.DataFrame([{
-        "Role": ROLE_LABELS[r.role],
-        "Servers needed": r.hosts,
-        "Servers entered": topo.role(r.role).instances,
-        "Cores per server": r.cores_per_host,
-        "Cores per server entered": topo.role(r.role).cores,
-        "Total cores": r.total_cores,
-        "CPU p95 (%)": round(100 * r.cpu_p95, 1),
-        "CPU target (%)": round(100 * r.cpu_target, 0),
-        "Set by": BINDING_TEXT.get(r.binding, r.binding),
-    } for r in p.deployment.itertuples()])
+    return pd.DataFrame(
+        [
+            {
+                "Role": ROLE_LABELS[r.role],
+                "Servers needed": r.hosts,
+                "Servers entered": topo.role(r.role).instances,
+                "Cores per server": r.cores_per_host,
+                "Cores per server entered": topo.role(r.role).cores,
+                "Total cores": r.total_cores,
+                "CPU p95 (%)": round(100 * r.cpu_p95, 1),
+                "CPU target (%)": round(100 * r.cpu_target, 0),
+                "Set by": BINDING_TEXT.get(r.binding, r.binding),
+            }
+            for r in p.deployment.itertuples()
+        ]
+    )
 
 
 def transport_note(scenario: Scenario) -> str:
@@ -103,9 +142,11 @@ def transport_note(scenario: Scenario) -> str:
     if trunk == inside:
         return f"SIP signalling runs over {trunk} on every link."
     edge = ROLE_LABELS[scenario.edge_role]
-    return (f"SIP signalling runs over {trunk} on the carrier's link and over {inside} "
-            f"between the contact centre's own hosts; the {edge} terminates the trunk's "
-            f"{trunk}.")
+    return (
+        f"SIP signalling runs over {trunk} on the carrier's link and over {inside} "
+        f"between the contact centre's own hosts; the {edge} terminates the trunk's "
+        f"{trunk}."
+    )
 
 
 def _fmt_ms(x: float) -> str:
@@ -124,39 +165,80 @@ def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
         return "meets the target" if ok else "MISSES the target"
 
     tiles = [
-        Tile("calls_offered", "Calls offered", f"{int(k.get('calls_offered', 0)):,}",
-             note=f"in {scenario.duration_s:,.0f} s measured"),
-        Tile("blocking", "Calls blocked (%)",
-             "n/a" if not math.isfinite(blocking) else f"{100 * blocking:.2f}",
-             note=f"target ≤ {100 * t.blocking_max:.1f} % · "
-                  f"{verdict(not blocking > t.blocking_max)}"),
-        Tile("srd_p95", "SRD p95 (ms)", _fmt_ms(srd),
-             note=f"target ≤ {t.srd_p95_max_ms:,.0f} ms · {verdict(not srd > t.srd_p95_max_ms)}",
-             help="Session request delay (RFC 6076): INVITE to the first non-100 response."),
-        Tile("peak_calls", "Peak concurrent calls", f"{int(k.get('peak_concurrent_calls', 0)):,}",
-             note=f"trunk channels entered: {scenario.trunk.channels:,}"),
+        Tile(
+            "calls_offered",
+            "Calls offered",
+            f"{int(k.get('calls_offered', 0)):,}",
+            note=f"in {scenario.duration_s:,.0f} s measured",
+        ),
+        Tile(
+            "blocking",
+            "Calls blocked (%)",
+            "n/a" if not math.isfinite(blocking) else f"{100 * blocking:.2f}",
+            note=f"target ≤ {100 * t.blocking_max:.1f} % · "
+            f"{verdict(not blocking > t.blocking_max)}",
+        ),
+        Tile(
+            "srd_p95",
+            "SRD p95 (ms)",
+            _fmt_ms(srd),
+            note=f"target ≤ {t.srd_p95_max_ms:,.0f} ms · {verdict(not srd > t.srd_p95_max_ms)}",
+            help="Session request delay (RFC 6076): INVITE to the first non-100 response.",
+        ),
+        Tile(
+            "peak_calls",
+            "Peak concurrent calls",
+            f"{int(k.get('peak_concurrent_calls', 0)):,}",
+            note=f"trunk channels entered: {scenario.trunk.channels:,}",
+        ),
     ]
     if worst is not None:
         target = t.cpu_target(str(worst["role"]))
-        tiles.append(Tile("cpu_p95", "Highest CPU p95 (%)", f"{100 * worst['cpu_p95']:.1f}",
-                          note=f"{worst['name']} · target ≤ {100 * target:.0f} % · "
-                               f"{verdict(not worst['cpu_p95'] > target)}"))
+        tiles.append(
+            Tile(
+                "cpu_p95",
+                "Highest CPU p95 (%)",
+                f"{100 * worst['cpu_p95']:.1f}",
+                note=f"{worst['name']} · target ≤ {100 * target:.0f} % · "
+                f"{verdict(not worst['cpu_p95'] > target)}",
+            )
+        )
+    trunk = scenario.trunk
+    if trunk.transport != "udp" and trunk.calls_per_connection is not None:
+        carrier = result.links[
+            (result.links["src"] == "carrier") | (result.links["dst"] == "carrier")
+        ]
+        n = trunk.calls_per_connection
+        every = "one per call" if n == 1 else f"one per {n:,} calls"
+        handshake = "TCP and TLS handshake" if trunk.transport == "tls" else "TCP handshake"
+        tiles.append(
+            Tile(
+                "trunk_connections",
+                "Trunk connections opened/s",
+                f"{float(carrier['connections_per_s'].sum()):,.2f}",
+                note=f"{every}, each a {handshake}",
+                help="New TCP/TLS connections on the carrier's link per second "
+                "(trunk.calls_per_connection).",
+            )
+        )
     return tiles
 
 
 def hosts_frame(result: Result) -> pd.DataFrame:
     """The simulated hosts (sized roles only) with units in the headers."""
     h = result.hosts[result.hosts["role"].isin(ROLE_LABELS)]
-    return pd.DataFrame({
-        "Host": h["name"],
-        "Role": [ROLE_LABELS[r] for r in h["role"]],
-        "Cores": h["cores"],
-        "CPU mean (%)": (100 * h["cpu_mean"]).round(1),
-        "CPU p95 (%)": (100 * h["cpu_p95"]).round(1),
-        "SIP messages/s": h["msgs_per_s"].round(1),
-        "Queue wait p95 (ms)": h["wait_p95_ms"].round(2),
-        "Rejected/s": h["rejected_per_s"].round(2),
-    })
+    return pd.DataFrame(
+        {
+            "Host": h["name"],
+            "Role": [ROLE_LABELS[r] for r in h["role"]],
+            "Cores": h["cores"],
+            "CPU mean (%)": (100 * h["cpu_mean"]).round(1),
+            "CPU p95 (%)": (100 * h["cpu_p95"]).round(1),
+            "SIP messages/s": h["msgs_per_s"].round(1),
+            "Queue wait p95 (ms)": h["wait_p95_ms"].round(2),
+            "Rejected/s": h["rejected_per_s"].round(2),
+        }
+    )
 
 
 def links_mbps(result: Result, headroom: float) -> pd.DataFrame:
@@ -175,11 +257,13 @@ def links_mbps(result: Result, headroom: float) -> pd.DataFrame:
         sig_media = acc.setdefault(name, [0.0, 0.0])
         sig_media[0] += (row.signalling_kbps + row.data_kbps) / 1000
         sig_media[1] += row.media_kbps / 1000
-    frame = pd.DataFrame([{"link": k, "signalling_mbps": v[0], "media_mbps": v[1]}
-                          for k, v in acc.items()])
+    frame = pd.DataFrame(
+        [{"link": k, "signalling_mbps": v[0], "media_mbps": v[1]} for k, v in acc.items()]
+    )
     if frame.empty:
-        return pd.DataFrame(columns=["link", "signalling_mbps", "media_mbps", "total_mbps",
-                                     "required_mbps"])
+        return pd.DataFrame(
+            columns=["link", "signalling_mbps", "media_mbps", "total_mbps", "required_mbps"]
+        )
     frame["total_mbps"] = frame["signalling_mbps"] + frame["media_mbps"]
     frame = frame[frame["total_mbps"] > 0].reset_index(drop=True)
     frame["required_mbps"] = frame["total_mbps"] / (1 - headroom)
@@ -188,12 +272,19 @@ def links_mbps(result: Result, headroom: float) -> pd.DataFrame:
 
 def summary_csv(result: Result, scenario: Scenario) -> str:
     """One CSV of a simulated run: the KPIs (with 95 % half-widths), then the hosts."""
-    kpis = pd.DataFrame({"section": "kpi", "name": list(result.kpis),
-                         "value": list(result.kpis.values()),
-                         "ci95": [result.ci.get(k, math.nan) for k in result.kpis]})
+    kpis = pd.DataFrame(
+        {
+            "section": "kpi",
+            "name": list(result.kpis),
+            "value": list(result.kpis.values()),
+            "ci95": [result.ci.get(k, math.nan) for k in result.kpis],
+        }
+    )
     hosts = result.hosts.assign(section="host")
-    head = f"# scenario: {scenario.name or 'unnamed'}; seed {scenario.seed}; " \
-           f"{scenario.replications} replication(s) of {scenario.duration_s:g} s\n"
+    head = (
+        f"# scenario: {scenario.name or 'unnamed'}; seed {scenario.seed}; "
+        f"{scenario.replications} replication(s) of {scenario.duration_s:g} s\n"
+    )
     return head + kpis.to_csv(index=False) + "\n" + hosts.to_csv(index=False)
 
 
