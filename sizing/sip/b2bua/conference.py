@@ -190,10 +190,10 @@ class Conferences:
             if leg is call.a
             else self._timer_new_leg_headers(call)
         )
-        self._in_dialog(
+        self._reinvite(
             leg,
-            "INVITE",
             lambda t, r: self._moved_offer(conf, leg, t, r),
+            lambda: conf.state == "starting",
             headers=[("Allow", ALLOW), *timer],
         )
 

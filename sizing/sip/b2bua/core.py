@@ -29,6 +29,9 @@ version across re-connects (RFC 3264 §8), so A sees one session.
   of the agent's consultation call (:mod:`.transfer`).
 - :meth:`B2BUA.conference` moves the call onto a media server's conference
   bridge with a third party (:mod:`.conference`).
+- Each re-INVITE of those re-connects that meets glare (491: the party's own
+  re-INVITE crossed it) is sent again after the RFC 3261 §14.1 wait instead of
+  failing the re-connect (:mod:`.glare`).
 - A recorder leg gets A's offer marked sendonly once the call is bridged
   and is hung up with the call.
 - Session timers (RFC 4028) are negotiated end to end and every refresh is
@@ -59,6 +62,7 @@ from ..uri import URI
 from .call import BridgedCall, Leg, LegState
 from .conference import Conferences
 from .features import ALLOW, SDP, Features, is_sdp
+from .glare import ReinviteGlare
 from .policy import B2BUAConfig, B2BUAStats, Reject, RoutingPolicy, Target, as_policy
 from .session_timer import SessionTimerRelay
 from .transfer import Transfers
@@ -70,7 +74,7 @@ _RELAYED = frozenset({"INVITE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "NOTIFY"
 Handler = Callable[[ClientTransaction | None, Response], None]
 
 
-class B2BUA(Features, Transfers, Conferences, SessionTimerRelay, Element):
+class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, Element):
     """A back-to-back user agent on one local address (and optionally a second one on
     another transport, :meth:`add_interface`): the contact centre's SIP Server.
 

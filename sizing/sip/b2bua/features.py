@@ -124,10 +124,10 @@ class Features:
             return
         a = call.a
         body = self._to_a(a, response.body)
-        self._in_dialog(
+        self._reinvite(
             a,
-            "INVITE",
             lambda t, r: self._a_reinvited(leg, t, r),
+            lambda: call.pending is leg and leg.live,
             headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
             body=body,
             content_type=SDP,

@@ -257,6 +257,8 @@ class B2BUAStats:
     conferences: int = 0
     """Conferences set up on a media server bridge."""
     conferences_failed: int = 0
+    glare_retries: int = 0
+    """Re-connecting re-INVITEs sent again after a 491 (RFC 3261 §14.1)."""
     relayed_requests: Counter[str] = field(default_factory=Counter)
     """In-dialog requests relayed from one leg to the other, by method."""
     ack_timeouts: int = 0

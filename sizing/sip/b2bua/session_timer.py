@@ -23,7 +23,9 @@ an RFC 4028 §8 proxy would, instead of running a timer of its own per leg:
   the call. The re-connect's end (done or failed: :meth:`_release_held`) and
   the call's end release it at once; one timer of :data:`HOLD_S` bounds the
   wait (and catches the one blocker no re-connect ends: a 2xx on either leg
-  still waiting for its ACK);
+  still waiting for its ACK). A held re-INVITE (or UPDATE with an offer) from
+  the very party the re-connect then re-INVITEs crosses that re-INVITE: it
+  gets 491 and the party retries after its RFC 3261 §14.1 wait (:mod:`.glare`);
 - a new party the call is re-connected to (RFC 3725 Flow I) gets an INVITE
   with the call's interval and the refresher kept on the same side, and the
   re-INVITE to A names the same refresher, so refreshes carry on unchanged;

@@ -115,10 +115,10 @@ class Transfers:
         call.pending = party
         call.refer_leg = referrer
         joining = _Join(call, party, agent_leg, referrer)
-        self._in_dialog(
+        self._reinvite(
             party,
-            "INVITE",
             lambda t, r: self._join_offer(joining, t, r),
+            lambda: call.pending is party,
             headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
         )
 
@@ -145,10 +145,10 @@ class Transfers:
             if call.pending is party:
                 self._join_failed(j, 488, "Not Acceptable Here")
             return
-        self._in_dialog(
+        self._reinvite(
             a,
-            "INVITE",
             lambda t, r: self._join_answer(j, t, r),
+            lambda: call.pending is party and party.live,
             headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(j.call)],
             body=self._to_a(a, response.body),
             content_type=SDP,
@@ -241,10 +241,10 @@ class Transfers:
         call.pending = agent
         call.events.append((self.clock.now(), "restoring the caller to the agent"))
         r = _Restore(call, agent)
-        self._in_dialog(
+        self._reinvite(
             agent,
-            "INVITE",
             lambda t, resp: self._restore_offer(r, t, resp),
+            lambda: call.pending is agent,
             headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
         )
 
@@ -279,10 +279,10 @@ class Transfers:
             return
         r.held = any(d != "sendrecv" for d in offered)
         a.origin_in = None  # the hold lifted is a description A has not seen: a new o= version
-        self._in_dialog(
+        self._reinvite(
             a,
-            "INVITE",
             lambda t, resp: self._restore_answer(r, t, resp),
+            lambda: call.pending is agent and agent.live,
             headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
             body=self._to_a(a, body),
             content_type=SDP,
@@ -327,10 +327,10 @@ class Transfers:
             self._restore_failed(r, 488)
             return
         self._send_ack(agent, mirrored, SDP)
-        self._in_dialog(
+        self._reinvite(
             agent,
-            "INVITE",
             lambda t, resp: self._restore_resumed(r, t, resp),
+            lambda: call.pending is agent,
             headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
             body=resumed,
             content_type=SDP,

@@ -48,6 +48,11 @@ class Call:
         self.ack_dest: Address | None = None
         self.auth_retried = False
         self.session_retried = False
+        # RFC 3261 §14 / RFC 3311 §5: what this UA has in flight on the dialog (glare)
+        self.reinvite_out: ClientRequest | None = None
+        """Our re-INVITE still waiting for its final response."""
+        self.offer_out: ClientRequest | None = None
+        """Our re-INVITE or UPDATE whose SDP offer still waits for its answer."""
         # UAS side
         self.server_txn: ServerInviteTransaction | None = None
         self.final_sent = False
@@ -79,7 +84,11 @@ class Call:
         return self.state in (CallState.ENDED, CallState.FAILED)
 
     def _event(
-        self, kind: str, status: int | None = None, sdp: SessionDescription | None = None, detail: str = ""
+        self,
+        kind: str,
+        status: int | None = None,
+        sdp: SessionDescription | None = None,
+        detail: str = "",
     ) -> None:
         event = CallEvent(self.ua.clock.now(), kind, status, sdp, detail)
         self.events.append(event)
@@ -98,10 +107,25 @@ class ClientRequest:
     """A request this UA sent and its outcome: ``provisional`` responses, then ``response``.
 
     ``on_response(client_request, response)`` is told of the final response
-    (a timeout is reported as 408, a transport failure as 503).
+    (a timeout is reported as 408, a transport failure as 503). A re-INVITE or
+    UPDATE that meets glare (491) is sent again after a random wait, as the same
+    handle with a new ``request`` (RFC 3261 §14.1); ``on_response`` hears only
+    the outcome of the last try, and ``glare_retries`` says how many there were.
     """
 
-    __slots__ = ("request", "dest", "call", "provisional", "response", "on_response", "auth_retried")
+    __slots__ = (
+        "request",
+        "dest",
+        "call",
+        "provisional",
+        "response",
+        "on_response",
+        "auth_retried",
+        "glare_retries",
+        "glare_timer",
+        "glare_response",
+        "reoffer",
+    )
 
     def __init__(
         self,
@@ -117,6 +141,13 @@ class ClientRequest:
         self.response: Response | None = None
         self.on_response = on_response
         self.auth_retried = False
+        self.glare_retries = 0
+        self.glare_timer: TimerHandle | None = None
+        """The wait before the next try after a 491 (None when not waiting)."""
+        self.glare_response: Response | None = None
+        """The 491 being waited out; it becomes ``response`` if the retry is given up."""
+        self.reoffer = False
+        """A retry offers the call's SDP as it is then (a refresh), not the body first sent."""
 
     def __repr__(self) -> str:
         status = None if self.response is None else self.response.status
@@ -125,6 +156,10 @@ class ClientRequest:
     @property
     def status(self) -> int | None:
         return None if self.response is None else self.response.status
+
+    def abandon(self) -> bool:
+        """Give up the retry this request waits for after a 491 (see ``UserAgent.abandon``)."""
+        return self.call is not None and self.call.ua.abandon(self)
 
 
 class Registration:
@@ -135,7 +170,9 @@ class Registration:
     margin is the smaller of 32 s and half the granted time.
     """
 
-    def __init__(self, ua: UserAgent, registrar: URI, aor: str, expires: int, dest: Address) -> None:
+    def __init__(
+        self, ua: UserAgent, registrar: URI, aor: str, expires: int, dest: Address
+    ) -> None:
         self.ua = ua
         self.registrar = registrar
         self.aor = aor

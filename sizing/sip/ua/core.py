@@ -22,6 +22,7 @@ The work is split by concern into mixins, one module each:
 :mod:`.requests` (building and sending requests, OPTIONS),
 :mod:`.invite_client` and :mod:`.invite_server` (the two sides of a call),
 :mod:`.in_dialog` (re-INVITE, UPDATE, INFO, REFER, NOTIFY),
+:mod:`.glare` (re-INVITEs and UPDATEs crossing: 491, 500, retry, RFC 3261 §14),
 :mod:`.session_timer` (RFC 4028) and :mod:`.registration` (REGISTER);
 :class:`~sizing.sip.element.Element` brings the wiring every element shares.
 This module holds the constructor and the dispatch of incoming requests.
@@ -42,6 +43,7 @@ from ..sdp import Capabilities
 from ..transaction import ClientTransaction, ServerInviteTransaction, ServerTransaction, Transaction
 from .call import Call, ClientRequest
 from .common import ALLOW, DIALOG_METHODS, KNOWN_METHODS, SDP, ResponseHandler
+from .glare import Glare
 from .in_dialog import InDialogRequests
 from .invite_client import InviteClient
 from .invite_server import InviteServer
@@ -54,7 +56,14 @@ __all__ = ["ALLOW", "UserAgent"]
 
 
 class UserAgent(
-    InviteClient, InviteServer, InDialogRequests, SessionTimers, Registrations, ClientRequests, Element
+    InviteClient,
+    InviteServer,
+    InDialogRequests,
+    Glare,
+    SessionTimers,
+    Registrations,
+    ClientRequests,
+    Element,
 ):
     """A SIP user agent core on one local address.
 
@@ -94,7 +103,9 @@ class UserAgent(
     ) -> None:
         self.user = user
         self.config = config if config is not None else TimerConfig()
-        super().__init__(clock, local, user=user, transport=transport, timers=self.config, seed=seed)
+        super().__init__(
+            clock, local, user=user, transport=transport, timers=self.config, seed=seed
+        )
         self.policy = policy if policy is not None else AnswerPolicy()
         self.capabilities = capabilities
         self.media_port = media_port
@@ -133,13 +144,23 @@ class UserAgent(
         if method == "INVITE":
             self._invite_received(transaction, request)  # type: ignore[arg-type]
         elif method == "OPTIONS":
-            self._respond(transaction, request, 200, to_tag=self._new_tag(), headers=self._capability_headers())
+            self._respond(
+                transaction,
+                request,
+                200,
+                to_tag=self._new_tag(),
+                headers=self._capability_headers(),
+            )
         elif method in DIALOG_METHODS:
             self._respond(transaction, request, 481, to_tag=self._new_tag())
         elif method in KNOWN_METHODS or method in ("REGISTER", "SUBSCRIBE", "MESSAGE", "PUBLISH"):
-            self._respond(transaction, request, 405, to_tag=self._new_tag(), headers=[("Allow", ALLOW)])
+            self._respond(
+                transaction, request, 405, to_tag=self._new_tag(), headers=[("Allow", ALLOW)]
+            )
         else:
-            self._respond(transaction, request, 501, to_tag=self._new_tag(), headers=[("Allow", ALLOW)])
+            self._respond(
+                transaction, request, 501, to_tag=self._new_tag(), headers=[("Allow", ALLOW)]
+            )
 
     def response_received(self, transaction: Transaction | None, response: Response) -> None:
         self.stats.responses_received[response.status] += 1

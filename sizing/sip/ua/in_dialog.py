@@ -4,7 +4,8 @@ Owns both sides of every in-dialog request but BYE's sending: target and
 session refreshes with a new offer (RFC 3261 §14, RFC 3311), hold (RFC 3264
 §8.4), INFO (RFC 6086), and the transfer pair REFER / NOTIFY with a
 ``message/sipfrag`` status line (RFC 3515); a request for no known dialog
-gets 481 and one out of CSeq order 500 (§12.2.2).
+gets 481 and one out of CSeq order 500 (§12.2.2). Changes that cross (glare:
+491, 500 and the retry) are :mod:`.glare`'s.
 """
 
 from __future__ import annotations
@@ -28,18 +29,28 @@ class InDialogRequests:
     def reinvite(
         self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
     ) -> ClientRequest:
-        """Send a re-INVITE (target refresh, new offer, or session refresh, §14.1)."""
+        """Send a re-INVITE (target refresh, new offer, or session refresh, §14.1); without
+        ``sdp`` it offers the call's SDP, as it is at each try if glare delays it."""
+        reoffer = sdp is None
         sdp = sdp if sdp is not None else call.local_sdp
         body = sdp.encode() if sdp is not None else b""
         return self._in_dialog(
-            call, "INVITE", headers=headers, body=body, content_type=SDP, handler=self._reinvite_response
+            call,
+            "INVITE",
+            headers=headers,
+            body=body,
+            content_type=SDP,
+            handler=self._reinvite_response,
+            reoffer=reoffer,
         )
 
     def hold(self, call: Call, *, direction: str = "sendonly") -> ClientRequest:
         """Put the call on hold (RFC 3264 §8.4): a re-INVITE offering this UA's SDP with
         every stream ``sendonly`` (or ``inactive``) and the o= version moved on."""
         if direction not in ("sendonly", "inactive"):
-            raise ValueError(f"hold(): direction must be 'sendonly' or 'inactive', got {direction!r}")
+            raise ValueError(
+                f"hold(): direction must be 'sendonly' or 'inactive', got {direction!r}"
+            )
         if call.local_sdp is None:
             raise ValueError(f"hold(): call {call.call_id} has no local SDP to offer")
         held = SessionDescription.parse(call.local_sdp.encode())
@@ -57,12 +68,19 @@ class InDialogRequests:
         if response.status < 200:
             client.provisional.append(response)
             return
+        self._change_answered(client)
+        if response.status == 491 and self._glare_retry(client, response, self._reinvite_response):
+            return
         client.response = response
         dialog = call.dialog
         dialog.response_received(client.request, response)
         if response.status < 300:
-            if client.request.cseq is not None and call.ack_data is not None and call.ack_dest and \
-                    dialog.invite_seq != client.request.cseq.number:
+            if (
+                client.request.cseq is not None
+                and call.ack_data is not None
+                and call.ack_dest
+                and dialog.invite_seq != client.request.cseq.number
+            ):
                 return  # a late 2xx to an older re-INVITE
             self._send_ack(call, dialog)
             remote = sdp_of(response)
@@ -83,7 +101,11 @@ class InDialogRequests:
         return self._in_dialog(call, "UPDATE", headers=headers, body=body, content_type=SDP)
 
     def info(
-        self, call: Call, body: bytes = b"", content_type: str | None = None, headers: Headerish = ()
+        self,
+        call: Call,
+        body: bytes = b"",
+        content_type: str | None = None,
+        headers: Headerish = (),
     ) -> ClientRequest:
         """Send an INFO (RFC 6086) in the call's dialog."""
         return self._in_dialog(call, "INFO", headers=headers, body=body, content_type=content_type)
@@ -109,7 +131,9 @@ class InDialogRequests:
         dialog = call.dialog
         status = dialog.check_request(request)
         if status is not None:
-            self._respond(txn, request, status, reason="CSeq out of order" if status == 500 else None)
+            self._respond(
+                txn, request, status, reason="CSeq out of order" if status == 500 else None
+            )
             return
         method = request.method
         if method == "BYE":
@@ -127,10 +151,17 @@ class InDialogRequests:
         elif method == "NOTIFY":
             self._notify_received(call, txn, request)
         else:
-            self._respond(txn, request, 405 if method in KNOWN_METHODS else 501, headers=[("Allow", ALLOW)])
+            self._respond(
+                txn, request, 405 if method in KNOWN_METHODS else 501, headers=[("Allow", ALLOW)]
+            )
 
     def _refresh_received(self, call: Call, txn: ServerTransaction, request: Request) -> None:
-        """A re-INVITE or UPDATE: new offer, target refresh, session refresh."""
+        """A re-INVITE or UPDATE: new offer, target refresh, session refresh; refused with
+        491 or 500 when it crosses a change in progress (:mod:`.glare`)."""
+        glare = self._glare_status(call, request)
+        if glare is not None:
+            self._respond(txn, request, glare[0], headers=glare[1])
+            return
         status, st_headers, session = self._uas_session(request)
         if status is not None:
             self._respond(txn, request, status, headers=st_headers)

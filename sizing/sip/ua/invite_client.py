@@ -256,7 +256,9 @@ class InviteClient:
         """End an established call (§15.1.1); the session ends at once."""
         dialog = call.dialog
         if dialog is None or not dialog.confirmed:
-            raise ValueError(f"bye(): call {call.call_id} is not established (state {call.state.value})")
+            raise ValueError(
+                f"bye(): call {call.call_id} is not established (state {call.state.value})"
+            )
         client = self._in_dialog(call, "BYE")
         self._end(call, "local BYE")
         return client

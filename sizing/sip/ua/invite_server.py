@@ -62,7 +62,9 @@ class InviteServer:
         call = Call(self, "uas", request.call_id or "")
         call.server_txn = txn
         call.remote_sdp = remote
-        call.local_sdp = local if remote is not None else (self._offer() if self.capabilities else None)
+        call.local_sdp = (
+            local if remote is not None else (self._offer() if self.capabilities else None)
+        )
         call.dialog = Dialog.from_request(request, tag, self.contact)
         self._dialogs[call.dialog.id] = call
         self._invites[txn] = call
@@ -73,8 +75,15 @@ class InviteServer:
         if policy.trying:
             self._respond(txn, request, 100)
         if policy.early_media and call.local_sdp is not None:
-            self._respond(txn, request, 183, to_tag=tag, headers=self._contact(),
-                          body=call.local_sdp.encode(), content_type=SDP)
+            self._respond(
+                txn,
+                request,
+                183,
+                to_tag=tag,
+                headers=self._contact(),
+                body=call.local_sdp.encode(),
+                content_type=SDP,
+            )
             call.state = CallState.EARLY
         elif policy.ring:
             self._respond(txn, request, 180, to_tag=tag, headers=self._contact())
@@ -93,8 +102,14 @@ class InviteServer:
         return [("Contact", f"<{self.contact}>")]
 
     def _reject(
-        self, txn: ServerTransaction, request: Request, status: int, tag: str, *,
-        headers: Headerish = (), reason: str | None = None,
+        self,
+        txn: ServerTransaction,
+        request: Request,
+        status: int,
+        tag: str,
+        *,
+        headers: Headerish = (),
+        reason: str | None = None,
     ) -> None:
         self.stats.calls_rejected[status] += 1
         self._respond(txn, request, status, to_tag=tag, headers=headers, reason=reason)
@@ -123,8 +138,15 @@ class InviteServer:
             return
         headers = [*self._contact(), *self._capability_headers(), *st_headers]
         body = call.local_sdp.encode() if call.local_sdp is not None else b""
-        response = self._respond(txn, request, status, to_tag=dialog.local_tag, headers=headers,
-                                 body=body, content_type=SDP)
+        response = self._respond(
+            txn,
+            request,
+            status,
+            to_tag=dialog.local_tag,
+            headers=headers,
+            body=body,
+            content_type=SDP,
+        )
         dialog.confirm()
         call.state = CallState.CONFIRMED
         self.stats.calls_accepted += 1

@@ -35,8 +35,12 @@ class AnswerPolicy:
     ring: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.status, int) or not (200 <= self.status < 300 or 300 <= self.status <= 699):
-            raise ValueError(f"AnswerPolicy.status must be a final status 200-699, got {self.status!r}")
+        if not isinstance(self.status, int) or not (
+            200 <= self.status < 300 or 300 <= self.status <= 699
+        ):
+            raise ValueError(
+                f"AnswerPolicy.status must be a final status 200-699, got {self.status!r}"
+            )
         if not self.ring_s >= 0:
             raise ValueError(f"AnswerPolicy.ring_s must be >= 0 seconds, got {self.ring_s!r}")
 
@@ -63,15 +67,21 @@ class SessionTimerConfig:
 
     def __post_init__(self) -> None:
         if self.min_se < 90:
-            raise ValueError(f"SessionTimerConfig.min_se must be >= 90 (RFC 4028 §5), got {self.min_se}")
+            raise ValueError(
+                f"SessionTimerConfig.min_se must be >= 90 (RFC 4028 §5), got {self.min_se}"
+            )
         if self.expires < self.min_se:
             raise ValueError(
                 f"SessionTimerConfig.expires ({self.expires}) must be >= min_se ({self.min_se})"
             )
         if self.refresher not in (None, "uac", "uas"):
-            raise ValueError(f"SessionTimerConfig.refresher must be 'uac', 'uas' or None, got {self.refresher!r}")
+            raise ValueError(
+                f"SessionTimerConfig.refresher must be 'uac', 'uas' or None, got {self.refresher!r}"
+            )
         if self.method not in ("UPDATE", "INVITE"):
-            raise ValueError(f"SessionTimerConfig.method must be UPDATE or INVITE, got {self.method!r}")
+            raise ValueError(
+                f"SessionTimerConfig.method must be UPDATE or INVITE, got {self.method!r}"
+            )
 
 
 class CallState(Enum):
@@ -92,7 +102,8 @@ class CallEvent:
     """Something that happened to a call, in time order in ``Call.events``.
 
     ``kind`` is one of: incoming, provisional, answered, failed, ended,
-    refreshed, reinvited, updated, info, refer, notify.
+    refreshed, reinvited, updated, info, refer, notify, glare (a 491 to our
+    re-INVITE or UPDATE: ``detail`` names the method, the retry follows).
     """
 
     time: float
@@ -127,6 +138,8 @@ class UAStats:
     session_refreshes: int = 0
     session_expiries: int = 0
     auth_retries: int = 0
+    glare_retries: int = 0
+    """Re-INVITEs and UPDATEs sent again after a 491 (RFC 3261 §14.1)."""
     registrations: int = 0
     registration_refreshes: int = 0
 

@@ -29,7 +29,11 @@ class Registrations:
         if isinstance(expires, bool) or not isinstance(expires, int) or expires < 1:
             raise ValueError(f"register(): expires must be a positive integer, got {expires!r}")
         reg = Registration(
-            self, uri, aor, expires, dest or self.outbound_proxy or uri_address(uri, self.local.transport)
+            self,
+            uri,
+            aor,
+            expires,
+            dest or self.outbound_proxy or uri_address(uri, self.local.transport),
         )
         self._send_register(reg, expires)
         return reg
@@ -97,7 +101,9 @@ class Registrations:
                 self.stats.registrations += 1
             reg.state = "registered"
             margin = min(32.0, reg.granted / 2)
-            reg.timer = self.clock.call_later(reg.granted - margin, lambda: self._send_register(reg, reg.expires))
+            reg.timer = self.clock.call_later(
+                reg.granted - margin, lambda: self._send_register(reg, reg.expires)
+            )
         if reg.on_change is not None:
             reg.on_change(reg)
 

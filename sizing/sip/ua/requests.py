@@ -55,16 +55,25 @@ class ClientRequests:
         content_type: str | None = None,
         handler: ResponseHandler | None = None,
         on_response: Callable[[ClientRequest, Response], object] | None = None,
+        reoffer: bool = False,
     ) -> ClientRequest:
+        """Send ``method`` in the call's dialog; a re-INVITE or UPDATE is noted as a change
+        in progress (glare, :mod:`.glare`), and ``reoffer`` makes its retry offer the
+        call's SDP as it is then."""
         dialog = call.dialog
         if dialog is None or dialog.terminated:
-            raise ValueError(f"{method}: call {call.call_id} has no dialog (state {call.state.value})")
+            raise ValueError(
+                f"{method}: call {call.call_id} has no dialog (state {call.state.value})"
+            )
         request = dialog.create_request(
             method, self._via(), headers=list(headers), body=body, content_type=content_type
         )
         if method in ("INVITE", "UPDATE"):
             self._supported(request.headers)
         client = ClientRequest(request, self._next_hop(dialog), call, on_response)
+        if method in ("INVITE", "UPDATE"):
+            client.reoffer = reoffer
+            self._sent_change(client)  # before sending: a transport error answers at once
         return self._send(client, handler or self._generic_response)
 
     def _new_request(
@@ -124,12 +133,20 @@ class ClientRequests:
             client.provisional.append(response)
             return
         call = client.call
+        if call is not None and client.request.method == "UPDATE":
+            self._change_answered(client)
+            if response.status == 491 and self._glare_retry(
+                client, response, self._generic_response
+            ):
+                return  # RFC 3311 §5.1: as for a re-INVITE (RFC 3261 §14.1)
         if response.status in (401, 407):
             cseq = self._next_cseq(client)
             retry = self._retry(client, response, cseq=cseq) if cseq is not None else None
             if retry is not None:
                 new = ClientRequest(retry, client.dest, call, client.on_response)
                 new.auth_retried = True
+                if call is not None and retry.method == "UPDATE":
+                    self._sent_change(new)
                 self._send(new, self._generic_response)
                 return
         client.response = response
@@ -140,7 +157,9 @@ class ClientRequests:
                 call._event("updated", response.status, sdp_of(response))
                 self._session_from_response(call, response)
             elif method == "REFER":
-                call.refer_status = call.refer_status or (response.status if response.status >= 300 else None)
+                call.refer_status = call.refer_status or (
+                    response.status if response.status >= 300 else None
+                )
             if call.dialog.terminated and call.state is CallState.CONFIRMED:
                 self._end(call, f"{response.status} to {method}")
         if client.on_response is not None:

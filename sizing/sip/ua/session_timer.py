@@ -3,7 +3,10 @@
 Owns the refresher's periodic re-INVITE or UPDATE at half the interval
 (§7.4, §10), the other side's BYE when no refresh comes before the interval
 minus the smaller of 32 s and a third of it (§10), and the UAS's choice of
-interval, refresher and 422 (§9).
+interval, refresher and 422 (§9). A refresh that meets glare (491) is sent
+again after the RFC 3261 §14.1 wait (:mod:`.glare`), and one due while an
+INVITE of ours is in progress waits for it, so a crossed refresh never lets
+the session expire.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from ..errors import HeaderError
 from ..headers import SessionExpires
 from ..message import Request, Response
 from .call import Call
+from .glare import glare_wait
 from .model import CallState
 
 __all__ = ["SessionTimers"]
@@ -39,10 +43,14 @@ class SessionTimers:
         call.session_interval = interval
         call.session_refresher = we_refresh
         if we_refresh:
-            call.session_timer = self.clock.call_later(interval / 2, lambda: self._refresh_session(call))
+            call.session_timer = self.clock.call_later(
+                interval / 2, lambda: self._refresh_session(call)
+            )
         else:
             before = min(32.0, interval / 3)
-            call.session_timer = self.clock.call_later(interval - before, lambda: self._session_expired(call))
+            call.session_timer = self.clock.call_later(
+                interval - before, lambda: self._session_expired(call)
+            )
 
     def _stop_session(self, call: Call) -> None:
         if call.session_timer is not None:
@@ -52,11 +60,21 @@ class SessionTimers:
     def _session_headers(self, interval: int, refresher: str) -> list[tuple[str, object]]:
         timer = self.session_timer
         assert timer is not None
-        return [("Session-Expires", f"{interval};refresher={refresher}"), ("Min-SE", str(timer.min_se))]
+        return [
+            ("Session-Expires", f"{interval};refresher={refresher}"),
+            ("Min-SE", str(timer.min_se)),
+        ]
 
     def _refresh_session(self, call: Call) -> None:
         call.session_timer = None
         if call.state is not CallState.CONFIRMED or self.session_timer is None:
+            return
+        if self.session_timer.method == "INVITE" and (
+            self._invite_out(call) or self._offer_out(call)
+        ):
+            # No INVITE while one of ours is in progress (RFC 3261 §14.1): refresh after it.
+            wait = glare_wait(self._rng, owner=call.role == "uac")
+            call.session_timer = self.clock.call_later(wait, lambda: self._refresh_session(call))
             return
         self.stats.session_refreshes += 1
         headers = self._session_headers(call.session_interval or self.session_timer.expires, "uac")
@@ -74,7 +92,9 @@ class SessionTimers:
         self._in_dialog(call, "BYE", headers=[("Reason", 'SIP;cause=408;text="Session expired"')])
         self._end(call, "session expired")
 
-    def _uas_session(self, request: Request) -> tuple[int | None, list[tuple[str, object]], tuple[int, bool] | None]:
+    def _uas_session(
+        self, request: Request
+    ) -> tuple[int | None, list[tuple[str, object]], tuple[int, bool] | None]:
         """RFC 4028 §9 at the UAS: (a rejection status, headers for the response, (interval,
         we refresh)). 422 comes with our Min-SE when the asked interval is too small."""
         timer = self.session_timer
@@ -96,7 +116,9 @@ class SessionTimers:
             refresher = "uac" if supported else "uas"
         else:
             return None, [], None
-        headers: list[tuple[str, object]] = [("Session-Expires", f"{interval};refresher={refresher}")]
+        headers: list[tuple[str, object]] = [
+            ("Session-Expires", f"{interval};refresher={refresher}")
+        ]
         if refresher == "uac":
             headers.append(("Require", "timer"))
         return None, headers, (interval, refresher == "uas")

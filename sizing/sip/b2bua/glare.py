@@ -1,0 +1,107 @@
+"""Glare on the B2BUA's own re-INVITEs: a re-connect that meets 491 is retried (RFC 3261 §14.1).
+
+The B2BUA re-INVITEs a party to re-connect its call (transfer, Replaces join,
+conference move, restoring the caller after a failed join). The party may be
+changing the session at that very moment, typically with its session-timer
+refresh re-INVITE, and answers 491 (§14.2). That is glare, not a failed
+re-connect:
+
+- the party's crossing request is held by the B2BUA until the re-connect ends
+  (:mod:`.session_timer`), so it could never be relayed; it gets 491 at once,
+  so the party's INVITE transaction ends and the party waits its own T;
+- after T the same re-INVITE goes again, with the next CSeq: T is 0 to 2 s
+  on leg A, whose Call-ID the caller made, and 2.1 to 4 s on a leg the B2BUA
+  placed (its own Call-ID), in 10 ms steps. On leg A the B2BUA therefore
+  always goes first and the caller's refresh follows the finished re-connect;
+- only when the flow no longer wants the re-INVITE (the call ended, the leg
+  went, the re-connect was given up) or after :data:`GLARE_RETRIES` tries does
+  the 491 reach the flow, which then fails as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ..message import Response
+from ..transaction import ClientTransaction
+from ..ua.glare import GLARE_RETRIES, glare_wait
+from .call import Leg
+
+__all__ = ["ReinviteGlare"]
+
+ReinviteHandler = Callable[[ClientTransaction | None, Response], None]
+
+
+class ReinviteGlare:
+    """Mixed into :class:`~sizing.sip.b2bua.B2BUA`: its own re-INVITEs, retried on 491."""
+
+    def _reinvite(
+        self,
+        leg: Leg,
+        handler: ReinviteHandler,
+        wanted: Callable[[], bool],
+        *,
+        headers: Iterable[tuple[str, object]] = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> None:
+        """Send a re-INVITE on ``leg``; every response goes to ``handler`` except a 491,
+        which is retried after T while ``wanted()`` says the flow still needs it."""
+        headers = list(headers)
+        tries = 0
+
+        def send() -> None:
+            self._settle_crossing(leg)  # no INVITE while one is in progress either way (§14.1)
+            self._in_dialog(
+                leg, "INVITE", answered, headers=headers, body=body, content_type=content_type
+            )
+
+        def answered(txn: ClientTransaction | None, response: Response) -> None:
+            nonlocal tries
+            if response.status != 491 or tries >= GLARE_RETRIES or not self._retriable(leg, wanted):
+                handler(txn, response)
+                return
+            tries += 1
+            self.stats.glare_retries += 1
+            leg.call.events.append((self.clock.now(), f"491 from {leg.role}: re-INVITE again"))
+            self._settle_crossing(leg)
+            wait = glare_wait(self._rng, owner=leg.invite is not None)
+            self.clock.call_later(wait, lambda: retry(txn, response))
+
+        def retry(txn: ClientTransaction | None, response: Response) -> None:
+            if self._retriable(leg, wanted):
+                send()
+            elif not leg.call.ended:
+                handler(txn, response)  # given up: the flow hears the 491 and fails as before
+
+        send()
+
+    @staticmethod
+    def _retriable(leg: Leg, wanted: Callable[[], bool]) -> bool:
+        dialog = leg.dialog
+        return (
+            leg.confirmed
+            and dialog is not None
+            and not dialog.terminated
+            and not leg.call.ended
+            and wanted()
+        )
+
+    def _settle_crossing(self, leg: Leg) -> None:
+        """Answer 491 to the held requests from ``leg`` that carry a change of their own (an
+        INVITE, or an UPDATE with an offer): they crossed our re-INVITE (RFC 3261 §14.2,
+        RFC 3311 §5.2) and could only be relayed after it, which they block."""
+        call = leg.call
+        keep = []
+        for held in call.held_refreshes:
+            request = held.request
+            crossing = held.leg is leg and (request.method == "INVITE" or bool(request.body))
+            if not crossing:
+                keep.append(held)
+                continue
+            if held.timer is not None:
+                held.timer.cancel()
+                held.timer = None
+            if not held.txn.terminated:
+                self._respond(held.txn, request, 491)
+        call.held_refreshes = keep
