@@ -299,9 +299,17 @@ TRUNK_FIELDS = (
     "trunk.custom_header_bytes",
     "trunk.session_expires_s",
     "trunk.session_refresh",
+    "trunk.tls_suite",
+    "trunk.tls_key",
+    "trunk.bitrate_kbps",
 )
 ALL_TRUNK_FIELDS_SET = [
     "trunk.transport=tls",
+    "trunk.tls_version=1.2",
+    "trunk.tls_suite=tls1.2-aes-cbc-sha256",
+    "trunk.tls_key=ecdsa",
+    "trunk.codec=opus",
+    "trunk.bitrate_kbps=24",
     "trunk.calls_per_connection=7",
     "trunk.tls_resumed_share=0.35",
     "trunk.cps_limit=12.5",
@@ -414,3 +422,13 @@ def test_connections_are_not_a_tile_when_the_trunk_reuses_them() -> None:
     )
     tiles = simulation_tiles(simulate(scenario), scenario)
     assert "trunk_connections" not in {t.key for t in tiles}
+
+
+def test_a_cipher_suite_of_another_tls_version_shows_a_message_by_the_suite(app: AppTest) -> None:
+    app.selectbox(key="trunk.tls_version").set_value("1.3")
+    app.selectbox(key="trunk.tls_suite").set_value("tls1.2-aes-gcm")
+    app.button(key="submit").click().run()
+    assert not app.exception
+    assert any("is a TLS 1.2 suite, but tls_version is 1.3" in e.value for e in app.error)
+    fix = next(w.value for w in app.warning if w.value.startswith("Fix these fields"))
+    assert "Trunk › TLS cipher suite" in fix

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sizing import media
+from sizing import media, tls
 from sizing.plan import check_cores_options
 from sizing.profile import available_profiles
 from sizing.scenario import FLOWS, ROLES, Scenario, ScenarioError, apply_overrides
@@ -215,6 +215,23 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
             help=f"{describe('trunk.tls_version')} {_TLS_ONLY}",
         ),
         _field(
+            "trunk.tls_suite",
+            "TLS cipher suite",
+            "select",
+            "trunk",
+            options=(NONE, *tls.SUITES),
+            option_labels=((NONE, "the version's default"),),
+            help=f"{describe('trunk.tls_suite')} It must belong to the TLS version. {_TLS_ONLY}",
+        ),
+        _field(
+            "trunk.tls_key",
+            "TLS certificate key",
+            "select",
+            "trunk",
+            options=("rsa", "ecdsa"),
+            help=f"{describe('trunk.tls_key')} Sets the handshake's bytes. {_TLS_ONLY}",
+        ),
+        _field(
             "trunk.tls_resumed_share",
             "TLS sessions resumed",
             "percent",
@@ -242,6 +259,16 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
             "trunk",
             options=(NONE, "10", "20", "30", "40", "60"),
             help=f"{describe('trunk.ptime_ms')} ({NONE}: the codec's default)",
+        ),
+        _field(
+            "trunk.bitrate_kbps",
+            "Codec bit rate (kbit/s, 0 = default)",
+            "float",
+            "trunk",
+            step=1.0,
+            none_as=0.0,
+            help=f"{describe('trunk.bitrate_kbps')} For multi-rate codecs (Opus, AMR); "
+            "here 0 stands for the codec's default.",
         ),
         _field("trunk.srtp", "SRTP suite", "select", "trunk", options=(NONE, *media.SRTP_SUITES)),
         _field("trunk.dtmf_digits_per_call", "DTMF digits per call", "int", "trunk"),
