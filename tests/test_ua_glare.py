@@ -307,7 +307,10 @@ def test_a_refresh_due_while_our_reinvite_is_in_progress_waits_for_it() -> None:
     pair.clock.advance(300.0)
     log = pair.messages(answered + 44.0)
     sent = _times(log, A, B, "INVITE", "INVITE")
-    assert sent[1] - sent[0] > 0.02  # not two INVITEs of ours in progress at once (§14.1)
+    hold_answered = _times(log, B, A, "200", "INVITE")[0] + LATENCY
+    # Not two INVITEs of ours in progress at once (§14.1): the refresh goes as the hold's
+    # 2xx arrives (and is ACKed), not before.
+    assert sent[1] == pytest.approx(hold_answered) and sent[1] > sent[0] + LATENCY
     assert pair.bob.stats.responses_sent[491] == 0
     assert pair.alice.stats.session_expiries == pair.bob.stats.session_expiries == 0
 
@@ -434,4 +437,182 @@ def test_a_consult_transfer_whose_join_crosses_the_callers_reinvite_completes_af
     assert centre.server.stats.transfers == 1 and centre.server.stats.transfers_failed == 0
     assert bridged.b is not None and bridged.b.confirmed and bridged.b.dest == C  # agent2
     assert change[0].status == 200 and change[0].glare_retries == 1  # the caller's change too
+    assert call.state is CallState.CONFIRMED
+
+
+# -- a change asked for while another INVITE is in progress waits for it (§14.1) ---------------
+
+
+def _direction(sdp) -> str:  # type: ignore[no-untyped-def]
+    return sdp.direction_of(sdp.media[0])
+
+
+def test_a_reinvite_asked_during_the_peers_reinvite_goes_after_its_ack() -> None:
+    pair = Pair()
+    alice_call, bob_call = pair.call()
+    start = pair.clock.now()
+    pair.bob.hold(bob_call, direction="inactive")
+    seen: dict = {}
+    change: list[ClientRequest] = []
+
+    def ask() -> None:  # bob's re-INVITE is answered, its ACK not yet in
+        change.append(pair.alice.hold(alice_call))
+        _finished_at(change[0], pair.clock, seen)
+
+    pair.clock.call_later(1.5 * LATENCY, ask)
+    pair.clock.advance(1.0)
+    log = pair.messages(start)
+    ack_in = _times(log, B, A, "ACK", "ACK")[0] + LATENCY
+    sent = _times(log, A, B, "INVITE", "INVITE")
+    assert sent == [pytest.approx(ack_in)] and ack_in == pytest.approx(start + 3 * LATENCY)
+    assert "queued" in alice_call.kinds
+    assert pair.alice.stats.responses_sent[491] == pair.bob.stats.responses_sent[491] == 0
+    assert seen[change[0]] == (pytest.approx(ack_in + 2 * LATENCY), 200)
+    assert change[0].request.cseq.method == "INVITE" and change[0].glare_retries == 0
+    # Both changes took effect, bob's first: alice heard inactive, bob then sendonly.
+    reinvited = [e for e in alice_call.events if e.kind == "reinvited"]
+    assert [_direction(e.sdp) for e in reinvited] == ["inactive", "recvonly"]
+    assert _direction(bob_call.remote_sdp) == "sendonly"
+
+
+def test_a_reinvite_asked_during_our_own_reinvite_goes_when_the_first_is_answered() -> None:
+    pair = Pair()
+    alice_call, bob_call = pair.call()
+    start = pair.clock.now()
+    seen: dict = {}
+    first = pair.alice.reinvite(alice_call)
+    second = pair.alice.hold(alice_call)
+    _finished_at(first, pair.clock, seen)
+    _finished_at(second, pair.clock, seen)
+    assert second.response is None and pair.alice.stats.requests_sent["INVITE"] == 2
+    pair.clock.advance(1.0)
+    log = pair.messages(start)
+    sent = _times(log, A, B, "INVITE", "INVITE")
+    answered = start + 2 * LATENCY
+    assert sent == [pytest.approx(start), pytest.approx(answered)]
+    # The first 2xx's ACK leaves before the second INVITE (§14.1: the first is complete).
+    order = [m.method for _, src, _, m in log if src == A and isinstance(m, Request)]
+    assert order == ["INVITE", "ACK", "INVITE", "ACK"]
+    assert seen[first] == (pytest.approx(answered), 200)
+    assert seen[second] == (pytest.approx(answered + 2 * LATENCY), 200)
+    assert second.request.cseq.number == first.request.cseq.number + 1  # no CSeq held back
+    assert _direction(bob_call.remote_sdp) == "sendonly"
+    assert pair.bob.stats.responses_sent[491] == 0
+
+
+def test_an_update_offer_waits_for_the_answer_to_our_reinvite_offer() -> None:
+    pair = Pair()
+    alice_call, bob_call = pair.call()
+    start = pair.clock.now()
+    reinvite = pair.alice.reinvite(alice_call)
+    update = pair.alice.update(alice_call, sdp=alice_call.local_sdp)  # RFC 3311 §5.1
+    refresh = pair.alice.update(alice_call)  # no offer: it need not wait
+    pair.clock.advance(1.0)
+    log = pair.messages(start)
+    assert _times(log, A, B, "UPDATE", "UPDATE") == [
+        pytest.approx(start),  # the offerless one
+        pytest.approx(start + 2 * LATENCY),  # the offer, once the re-INVITE's answer came
+    ]
+    assert (reinvite.status, update.status, refresh.status) == (200, 200, 200)
+    assert pair.bob.stats.responses_sent[491] == pair.bob.stats.responses_sent[500] == 0
+
+
+def test_a_waiting_change_is_dropped_with_481_when_the_call_ends_first() -> None:
+    pair = Pair()
+    alice_call, bob_call = pair.call()
+    start = pair.clock.now()
+    pair.bob.hold(bob_call)
+    seen: dict = {}
+    change: list[ClientRequest] = []
+
+    def ask_then_hang_up() -> None:
+        change.append(pair.alice.reinvite(alice_call))
+        _finished_at(change[0], pair.clock, seen)
+        pair.alice.bye(alice_call)
+
+    pair.clock.call_later(1.5 * LATENCY, ask_then_hang_up)
+    pair.clock.advance(2.0)
+    assert seen[change[0]] == (pytest.approx(start + 1.5 * LATENCY), 481)
+    assert change[0].response.reason == "Call Ended Before It Was Sent"
+    assert _times(pair.messages(start), A, B, "INVITE", "INVITE") == []
+    assert not alice_call.queued
+    assert alice_call.state is bob_call.state is CallState.ENDED
+
+
+def test_a_change_asked_in_the_early_dialog_is_dropped_when_the_call_fails() -> None:
+    pair = Pair(bob={"policy": AnswerPolicy(status=486, ring_s=1.0)})
+    call = pair.alice.invite("sip:bob@10.0.0.2")
+    pair.clock.advance(0.5)
+    assert call.state is CallState.EARLY
+    change = pair.alice.reinvite(call)  # the first INVITE is in progress: it waits
+    pair.clock.advance(2.0)
+    assert call.state is CallState.FAILED and change.status == 481
+    assert pair.bob.stats.requests_received["INVITE"] == 1
+
+
+def test_a_change_asked_before_the_answer_goes_after_the_ack() -> None:
+    pair = Pair(bob={"policy": AnswerPolicy(ring_s=1.0)})
+    call = pair.alice.invite("sip:bob@10.0.0.2")
+    pair.clock.advance(0.5)
+    change = pair.alice.hold(call)
+    pair.clock.advance(2.0)
+    log = pair.messages()
+    acked = _times(log, A, B, "ACK", "ACK")[0]
+    assert _times(log, A, B, "INVITE", "INVITE")[1] == pytest.approx(acked)
+    assert change.status == 200 and _direction(pair.incoming[0].remote_sdp) == "sendonly"
+
+
+def test_an_abandoned_waiting_change_is_not_sent_and_the_next_one_goes() -> None:
+    pair = Pair()
+    alice_call, bob_call = pair.call()
+    start = pair.clock.now()
+    pair.alice.reinvite(alice_call)
+    given_up = pair.alice.reinvite(alice_call)
+    kept = pair.alice.hold(alice_call)
+    assert given_up.abandon() is True and given_up.status == 487
+    assert given_up.abandon() is False
+    pair.clock.advance(1.0)
+    assert len(_times(pair.messages(start), A, B, "INVITE", "INVITE")) == 2
+    assert kept.status == 200 and _direction(bob_call.remote_sdp) == "sendonly"
+
+
+def test_a_change_asked_during_a_glare_wait_goes_after_the_retried_one() -> None:
+    pair = Pair()
+    alice_call, bob_call = pair.call()
+    start = pair.clock.now()
+    retried = pair.alice.reinvite(alice_call)
+    pair.bob.reinvite(bob_call)
+    pair.clock.advance(0.05)  # both got 491; alice waits 2.1-4 s, bob 0-2 s
+    later = pair.alice.hold(alice_call)
+    pair.clock.advance(10.0)
+    log = pair.messages(start)
+    sent = _times(log, A, B, "INVITE", "INVITE")
+    assert len(sent) == 3 and (retried.status, later.status) == (200, 200)
+    assert retried.glare_retries == 1 and later.glare_retries == 0
+    assert retried.request.cseq.number < later.request.cseq.number  # the order kept
+    assert _direction(bob_call.remote_sdp) == "sendonly"  # the hold, last, took effect
+
+
+def test_the_b2bua_answers_491_at_once_to_a_refresh_crossing_its_own_reinvite() -> None:
+    centre = Centre()
+    call, bridged, due = centre.call_crossing_a_transfer()
+    centre.clock.advance(due + 10.0 - centre.clock.now())
+    log = messages(centre.network, due - 0.001)
+    # The caller's refresh reaches the B2BUA while the B2BUA's re-INVITE to the caller is
+    # in flight: 491 as it arrives (§14.2), not held until the B2BUA's own retry.
+    assert _times(log, A, SERVER, "INVITE", "INVITE")[0] == pytest.approx(due)
+    assert _times(log, SERVER, A, "491", "INVITE") == [pytest.approx(due + LATENCY)]
+    assert not bridged.held_refreshes
+    # The re-connect completes with the B2BUA's retry; the caller's retried refresh then
+    # goes through to the new agent.
+    server_sent = _times(log, SERVER, A, "INVITE", "INVITE")
+    reconnected = _times(log, A, SERVER, "200", "INVITE")[0] + LATENCY
+    caller_sent = _times(log, A, SERVER, "INVITE", "INVITE")
+    assert len(server_sent) == 2 and len(caller_sent) == 2
+    assert reconnected == pytest.approx(server_sent[1] + 2 * LATENCY)
+    assert caller_sent[1] > reconnected
+    assert _times(log, SERVER, C, "INVITE", "INVITE")[-1] == pytest.approx(caller_sent[1] + LATENCY)
+    assert _times(log, SERVER, A, "200", "INVITE")[-1] > caller_sent[1]
+    assert bridged.b is not None and bridged.b.dest == C and bridged.state == "bridged"
+    assert centre.server.stats.transfers == 1 and centre.server.stats.transfers_failed == 0
     assert call.state is CallState.CONFIRMED

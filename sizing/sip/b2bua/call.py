@@ -67,6 +67,8 @@ class Leg:
         self.ok_elapsed = 0.0
         self.ack_waiter: Leg | None = None
         """A leg whose 2xx waits to be ACKed with the SDP answer this leg's ACK brings."""
+        self.reinvite_out: Request | None = None
+        """The B2BUA's own re-INVITE on this leg (a re-connect) still without a final response."""
         self.origin: Origin | None = None
         """The SDP origin this leg's peer has seen from the B2BUA (kept across re-connects)."""
         self.origin_in: str | None = None

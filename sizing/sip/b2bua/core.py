@@ -562,10 +562,14 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
     def _relay(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
         """Send ``request`` on the peer leg and its final answer back (§12.2 per leg).
 
-        While the other side is being re-connected, or an INVITE exchange is still
-        open, a session refresh waits (:mod:`.session_timer`); anything else gets
-        491 (INVITE, UPDATE) or 480.
+        A re-INVITE (or UPDATE offer) that crosses our own re-INVITE to its sender gets
+        491 (RFC 3261 §14.2, :mod:`.glare`). While the other side is being re-connected,
+        or an INVITE exchange is still open, a session refresh waits
+        (:mod:`.session_timer`); anything else gets 491 (INVITE, UPDATE) or 480.
         """
+        if self._crosses_our_reinvite(leg, request):
+            self._respond(txn, request, 491)
+            return
         if self._relay_now(leg, txn, request):
             return
         if self._hold_refresh(leg, txn, request, lambda: self._relay_now(leg, txn, request)):

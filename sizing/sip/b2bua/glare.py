@@ -6,9 +6,12 @@ changing the session at that very moment, typically with its session-timer
 refresh re-INVITE, and answers 491 (§14.2). That is glare, not a failed
 re-connect:
 
-- the party's crossing request is held by the B2BUA until the re-connect ends
-  (:mod:`.session_timer`), so it could never be relayed; it gets 491 at once,
-  so the party's INVITE transaction ends and the party waits its own T;
+- the party's crossing request gets 491 at once (§14.2, RFC 3311 §5.2): one
+  that arrives while our re-INVITE is in progress (:meth:`_crosses_our_reinvite`)
+  as it arrives, one held earlier, while the peer leg was being re-connected
+  (:mod:`.session_timer`), as our re-INVITE goes; it could only be relayed after
+  the re-connect, which it blocks. The party's INVITE transaction ends and the
+  party waits its own T;
 - after T the same re-INVITE goes again, with the next CSeq: T is 0 to 2 s
   on leg A, whose Call-ID the caller made, and 2.1 to 4 s on a leg the B2BUA
   placed (its own Call-ID), in 10 ms steps. On leg A the B2BUA therefore
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ..message import Response
+from ..message import Request, Response
 from ..transaction import ClientTransaction
 from ..ua.glare import GLARE_RETRIES, glare_wait
 from .call import Leg
@@ -52,12 +55,17 @@ class ReinviteGlare:
 
         def send() -> None:
             self._settle_crossing(leg)  # no INVITE while one is in progress either way (§14.1)
-            self._in_dialog(
+            leg.reinvite_out = self._in_dialog(
                 leg, "INVITE", answered, headers=headers, body=body, content_type=content_type
             )
 
         def answered(txn: ClientTransaction | None, response: Response) -> None:
             nonlocal tries
+            if response.status < 200:
+                handler(txn, response)
+                return
+            if txn is None or leg.reinvite_out is txn.request:
+                leg.reinvite_out = None
             if response.status != 491 or tries >= GLARE_RETRIES or not self._retriable(leg, wanted):
                 handler(txn, response)
                 return
@@ -85,6 +93,18 @@ class ReinviteGlare:
             and not dialog.terminated
             and not leg.call.ended
             and wanted()
+        )
+
+    @staticmethod
+    def _crosses_our_reinvite(leg: Leg, request: Request) -> bool:
+        """``request`` from ``leg``'s party changes the session while our own re-INVITE to
+        that party is in progress: an INVITE (RFC 3261 §14.2), or an UPDATE with an offer
+        while our re-INVITE's offer waits for its answer (RFC 3311 §5.2). It gets 491."""
+        ours = leg.reinvite_out
+        if ours is None:
+            return False
+        return request.method == "INVITE" or (
+            request.method == "UPDATE" and bool(request.body) and bool(ours.body)
         )
 
     def _settle_crossing(self, leg: Leg) -> None:

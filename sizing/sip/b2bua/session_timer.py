@@ -26,6 +26,8 @@ an RFC 4028 §8 proxy would, instead of running a timer of its own per leg:
   still waiting for its ACK). A held re-INVITE (or UPDATE with an offer) from
   the very party the re-connect then re-INVITEs crosses that re-INVITE: it
   gets 491 and the party retries after its RFC 3261 §14.1 wait (:mod:`.glare`);
+  one that arrives while that re-INVITE is in progress is not held but gets
+  491 at once (RFC 3261 §14.2);
 - a new party the call is re-connected to (RFC 3725 Flow I) gets an INVITE
   with the call's interval and the refresher kept on the same side, and the
   re-INVITE to A names the same refresher, so refreshes carry on unchanged;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,13 @@ class Call:
         """Our re-INVITE still waiting for its final response."""
         self.offer_out: ClientRequest | None = None
         """Our re-INVITE or UPDATE whose SDP offer still waits for its answer."""
+        self.queued: deque[tuple[ClientRequest, Callable[[ClientRequest, Response], None]]] = (
+            deque()
+        )
+        """Our re-INVITEs and UPDATE offers waiting for the change in progress to complete
+        (§14.1, RFC 3311 §5.1), oldest first, each with its response handler."""
+        self.retrying: list[ClientRequest] = []
+        """Our re-INVITEs and UPDATE offers waiting out the §14.1 timer after a 491."""
         # UAS side
         self.server_txn: ServerInviteTransaction | None = None
         self.final_sent = False
@@ -111,6 +119,9 @@ class ClientRequest:
     UPDATE that meets glare (491) is sent again after a random wait, as the same
     handle with a new ``request`` (RFC 3261 §14.1); ``on_response`` hears only
     the outcome of the last try, and ``glare_retries`` says how many there were.
+    One asked for while another INVITE or offer of the dialog is in progress waits
+    for it (§14.1, RFC 3311 §5.1): ``request`` is then a draft, replaced when it is
+    sent; a call that ends first answers it 481 without sending it.
     """
 
     __slots__ = (

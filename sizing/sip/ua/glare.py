@@ -23,10 +23,19 @@ UPDATE). Then the same change goes again in a new transaction with the next
 CSeq, unless the dialog has ended or the application gave it up
 (:meth:`Glare.abandon`). A retry that still meets glare waits again, up to
 :data:`GLARE_RETRIES` times; the last 491 is then the final answer.
+
+Before sending (:meth:`Glare._must_wait`): a UAC MUST NOT start an INVITE
+transaction while another INVITE of the dialog is in progress in either
+direction (§14.1; until its final response and, for a 2xx, the ACK), nor send
+an UPDATE offer while an offer is outstanding either way (RFC 3311 §5.1). Such
+a change waits on the call, in order and behind a change of ours waiting out
+its T, and goes when the dialog is free (:meth:`Glare._send_queued`); a call
+that ends first answers it 481 without sending it.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from random import Random
 
 from ..message import Request, Response
@@ -34,7 +43,7 @@ from .call import Call, ClientRequest
 from .common import Headerish, ResponseHandler, sdp_of
 from .model import CallState
 
-__all__ = ["GLARE_RETRIES", "Glare", "glare_wait", "retry_after"]
+__all__ = ["GLARE_RETRIES", "Glare", "glare_wait", "is_change", "retry_after"]
 
 GLARE_RETRIES = 5
 """Tries after the first 491 before it is taken as final (RFC 3261 sets no limit;
@@ -75,6 +84,11 @@ def _offers(request: Request) -> bool:
     return sdp_of(request) is not None
 
 
+def is_change(method: str, body: bytes) -> bool:
+    """A re-INVITE, or an UPDATE with an offer: what §14.1 and RFC 3311 §5.1 serialise."""
+    return method == "INVITE" or (method == "UPDATE" and bool(body))
+
+
 class Glare:
     """Mixed into :class:`~sizing.sip.ua.UserAgent`: refusing crossed changes and retrying ours."""
 
@@ -106,6 +120,24 @@ class Glare:
     def _offer_in(cls, call: Call) -> bool:
         """An offer we received is still unanswered (the call's INVITE, not yet answered)."""
         return cls._invite_in(call) and call.remote_sdp is not None
+
+    def _dialog_busy(self, call: Call, method: str, body: bytes) -> bool:
+        """A change of ours (``method`` with ``body``) may not go now: an INVITE is in
+        progress either way, our 2xx waits for its ACK (§14.1), an offer is outstanding
+        either way (RFC 3311 §5.1; RFC 3264 §4), or a change of ours waits out its T."""
+        if method == "INVITE" and (
+            self._invite_out(call) or self._invite_in(call) or call.ok_response is not None
+        ):
+            return True
+        if (method == "INVITE" or body) and (self._offer_out(call) or self._offer_in(call)):
+            return True
+        return bool(call.retrying)
+
+    def _must_wait(self, call: Call, method: str, body: bytes) -> bool:
+        """``method`` is a change that must wait on the call (in order behind any waiting)."""
+        return is_change(method, body) and (
+            bool(call.queued) or self._dialog_busy(call, method, body)
+        )
 
     # -- as UAS --------------------------------------------------------------------------
 
@@ -144,45 +176,50 @@ class Glare:
         if call.offer_out is client:
             call.offer_out = None
 
-    def _glare_retry(
-        self, client: ClientRequest, response: Response, handler: ResponseHandler
-    ) -> bool:
-        """A 491 to our re-INVITE or UPDATE: wait T and send it again (§14.1). False when it
-        is not retried (the dialog is gone, or the tries are used up): the 491 is final."""
-        call = client.call
-        if call is None or call.ended or call.dialog is None or call.dialog.terminated:
-            return False
-        if client.glare_retries >= GLARE_RETRIES:
-            return False
-        client.glare_retries += 1
-        client.glare_response = response
-        self.stats.glare_retries += 1
-        call._event("glare", response.status, detail=client.request.method)
-        self._glare_wait(client, handler)
-        return True
+    def _queue_change(
+        self, call: Call, client: ClientRequest, handler: ResponseHandler
+    ) -> ClientRequest:
+        """Keep a change that may not go yet (§14.1, RFC 3311 §5.1) until the dialog is free."""
+        call.queued.append((client, handler))
+        call._event("queued", detail=client.request.method)
+        return client
 
-    def _glare_wait(self, client: ClientRequest, handler: ResponseHandler) -> None:
-        call = client.call
-        assert call is not None
-        delay = glare_wait(self._rng, owner=call.role == "uac")
-        client.glare_timer = self.clock.call_later(
-            delay, lambda: self._glare_resend(client, handler)
-        )
+    def _send_queued(self, call: Call) -> None:
+        """Something in progress on the call completed: send the waiting changes the dialog
+        now allows, oldest first (each one sent blocks those behind it again)."""
+        while call.queued:
+            dialog = call.dialog
+            if call.ended or dialog is None or dialog.terminated:
+                self._drop_queued(call)
+                return
+            client, handler = call.queued[0]
+            if self._dialog_busy(call, client.request.method, client.request.body):
+                return
+            call.queued.popleft()
+            self._send_change(client, handler)
 
-    def _glare_resend(self, client: ClientRequest, handler: ResponseHandler) -> None:
-        client.glare_timer = None
+    def _drop_queued(self, call: Call) -> None:
+        """The call ended with changes still waiting: none is sent; each hears 481 (or the
+        491 it was retrying after), as the dialog no longer exists."""
+        while call.queued:
+            client, _ = call.queued.popleft()
+            if client.glare_response is not None:
+                self._glare_give_up(client)
+            else:
+                self._never_sent(client, 481, "Call Ended Before It Was Sent")
+
+    def _never_sent(self, client: ClientRequest, status: int, reason: str) -> None:
+        client.response = client.request.create_response(status, reason)
+        if client.on_response is not None:
+            client.on_response(client, client.response)
+
+    def _send_change(self, client: ClientRequest, handler: ResponseHandler) -> None:
+        """Send a waiting change now, in a new transaction with the dialog's next CSeq; a
+        ``reoffer`` offers the call's SDP as it is now."""
         call = client.call
-        assert call is not None
+        assert call is not None and call.dialog is not None
         dialog = call.dialog
-        if call.ended or dialog is None or dialog.terminated:
-            self._glare_give_up(client)
-            return
         old = client.request
-        invite_busy = self._invite_out(call) or self._invite_in(call)
-        offer_busy = self._offer_out(call) or self._offer_in(call)
-        if (old.method == "INVITE" and invite_busy) or (old.body and offer_busy):
-            self._glare_wait(client, handler)  # another change is under way: go after it
-            return
         body = old.body
         if client.reoffer and call.local_sdp is not None:
             body = call.local_sdp.encode()
@@ -198,18 +235,72 @@ class Glare:
         self._sent_change(client)  # before sending: a transport error answers at once
         self._send(client, handler)
 
+    def _glare_retry(
+        self, client: ClientRequest, response: Response, handler: ResponseHandler
+    ) -> bool:
+        """A 491 to our re-INVITE or UPDATE: wait T and send it again (§14.1). False when it
+        is not retried (the dialog is gone, or the tries are used up): the 491 is final."""
+        call = client.call
+        if call is None or call.ended or call.dialog is None or call.dialog.terminated:
+            return False
+        if client.glare_retries >= GLARE_RETRIES:
+            return False
+        client.glare_retries += 1
+        client.glare_response = response
+        self.stats.glare_retries += 1
+        call._event("glare", response.status, detail=client.request.method)
+        delay = glare_wait(self._rng, owner=call.role == "uac")
+        if is_change(client.request.method, client.request.body):
+            call.retrying.append(client)  # what the application asks next goes after it
+        client.glare_timer = self.clock.call_later(
+            delay, lambda: self._glare_resend(client, handler)
+        )
+        return True
+
+    def _glare_resend(self, client: ClientRequest, handler: ResponseHandler) -> None:
+        """T is over: send the change again, or, when the dialog is busy with another
+        change, first in line after it."""
+        client.glare_timer = None
+        call = client.call
+        assert call is not None
+        if client in call.retrying:
+            call.retrying.remove(client)
+        dialog = call.dialog
+        if call.ended or dialog is None or dialog.terminated:
+            self._glare_give_up(client)
+            return
+        old = client.request
+        if is_change(old.method, old.body) and self._dialog_busy(call, old.method, old.body):
+            call.queued.appendleft((client, handler))
+            return
+        self._send_change(client, handler)
+        self._send_queued(call)  # changes that waited only for this retry's T
+
     def _glare_give_up(self, client: ClientRequest) -> None:
         client.response, client.glare_response = client.glare_response, None
         if client.on_response is not None and client.response is not None:
             client.on_response(client, client.response)
 
     def abandon(self, client: ClientRequest) -> bool:
-        """Give up a re-INVITE or UPDATE waiting to be sent again after a 491: its 491
-        becomes the final response (``on_response`` hears it). False when it is not waiting."""
+        """Give up a re-INVITE or UPDATE not sent yet: one waiting out T after a 491 gets
+        that 491 as its final response, one waiting for the change in progress a 487
+        (``on_response`` hears it). False when it is not waiting."""
+        call = client.call
         timer = client.glare_timer
-        if timer is None:
+        if timer is not None:
+            timer.cancel()
+            client.glare_timer = None
+            if call is not None and client in call.retrying:
+                call.retrying.remove(client)
+            self._glare_give_up(client)
+        elif call is not None and any(waiting is client for waiting, _ in call.queued):
+            call.queued = deque(entry for entry in call.queued if entry[0] is not client)
+            if client.glare_response is not None:
+                self._glare_give_up(client)
+            else:
+                self._never_sent(client, 487, "Abandoned Before It Was Sent")
+        else:
             return False
-        timer.cancel()
-        client.glare_timer = None
-        self._glare_give_up(client)
+        if call is not None:
+            self._send_queued(call)  # what waited behind it may go now
         return True

@@ -30,7 +30,11 @@ class InDialogRequests:
         self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
     ) -> ClientRequest:
         """Send a re-INVITE (target refresh, new offer, or session refresh, §14.1); without
-        ``sdp`` it offers the call's SDP, as it is at each try if glare delays it."""
+        ``sdp`` it offers the call's SDP, as it is at each try if glare delays it.
+
+        While another INVITE of the dialog is in progress, either way, it waits and goes
+        when that one completes (§14.1); ``on_response`` of the handle returned hears its
+        own outcome either way (481 if the call ends before it could go)."""
         reoffer = sdp is None
         sdp = sdp if sdp is not None else call.local_sdp
         body = sdp.encode() if sdp is not None else b""
@@ -81,6 +85,7 @@ class InDialogRequests:
                 and call.ack_dest
                 and dialog.invite_seq != client.request.cseq.number
             ):
+                self._send_queued(call)
                 return  # a late 2xx to an older re-INVITE
             self._send_ack(call, dialog)
             remote = sdp_of(response)
@@ -92,11 +97,14 @@ class InDialogRequests:
             self._end(call, f"{response.status} to re-INVITE")
         if client.on_response is not None:
             client.on_response(client, response)
+        self._send_queued(call)  # the INVITE is complete (its ACK sent): the next may go
 
     def update(
         self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
     ) -> ClientRequest:
-        """Send an UPDATE (RFC 3311): a target refresh or session refresh, early or confirmed."""
+        """Send an UPDATE (RFC 3311): a target refresh or session refresh, early or confirmed.
+        One with an offer waits while an offer is outstanding either way (§5.1), as a
+        re-INVITE waits (:meth:`reinvite`)."""
         body = sdp.encode() if sdp is not None else b""
         return self._in_dialog(call, "UPDATE", headers=headers, body=body, content_type=SDP)
 

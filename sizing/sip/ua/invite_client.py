@@ -168,6 +168,7 @@ class InviteClient:
             call.state = CallState.FAILED
             self.stats.calls_failed[status] += 1
             call._event("failed", status, detail=response.reason)
+            self._drop_queued(call)
 
     def _resend_invite(self, call: Call, client: ClientRequest) -> None:
         """Send a corrected INVITE once the transaction has acknowledged the failure."""
@@ -244,6 +245,8 @@ class InviteClient:
         self._session_from_response(call, response)
         if call.cancel_requested:
             self.bye(call)  # the CANCEL crossed the 2xx (§9.1): end the call
+        else:
+            self._send_queued(call)  # a change asked for before the answer (§14.1)
 
     def _send_ack(self, call: Call, dialog: Dialog, body: bytes = b"") -> None:
         call.ack_data, call.ack_dest = self._build_ack(dialog, body, SDP)
@@ -277,3 +280,4 @@ class InviteClient:
                 del self._dialogs[dialog.id]
         self.stats.calls_ended += 1
         call._event("ended", detail=detail)
+        self._drop_queued(call)

@@ -135,6 +135,7 @@ class InviteServer:
             dialog.terminate()
             self._dialogs.pop(dialog.id, None)
             call._event("failed", status)
+            self._drop_queued(call)
             return
         headers = [*self._contact(), *self._capability_headers(), *st_headers]
         body = call.local_sdp.encode() if call.local_sdp is not None else b""
@@ -165,6 +166,7 @@ class InviteServer:
         remote = sdp_of(ack)
         if remote is not None:
             call.remote_sdp = remote
+        self._send_queued(call)  # the INVITE exchange is complete (§14.1)
 
     def _cancel_received(self, txn: ServerNonInviteTransaction, request: Request) -> None:
         target = txn.cancel_target
@@ -187,3 +189,4 @@ class InviteServer:
         dialog.terminate()
         self._dialogs.pop(dialog.id, None)
         call._event("failed", 487, detail="cancelled")
+        self._drop_queued(call)

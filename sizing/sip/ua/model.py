@@ -103,7 +103,9 @@ class CallEvent:
 
     ``kind`` is one of: incoming, provisional, answered, failed, ended,
     refreshed, reinvited, updated, info, refer, notify, glare (a 491 to our
-    re-INVITE or UPDATE: ``detail`` names the method, the retry follows).
+    re-INVITE or UPDATE: ``detail`` names the method, the retry follows), queued
+    (our re-INVITE or UPDATE offer waits for the INVITE or offer in progress,
+    RFC 3261 §14.1: ``detail`` names the method).
     """
 
     time: float

@@ -58,23 +58,33 @@ class ClientRequests:
         reoffer: bool = False,
     ) -> ClientRequest:
         """Send ``method`` in the call's dialog; a re-INVITE or UPDATE is noted as a change
-        in progress (glare, :mod:`.glare`), and ``reoffer`` makes its retry offer the
-        call's SDP as it is then."""
+        in progress (glare, :mod:`.glare`), and ``reoffer`` makes a later try offer the
+        call's SDP as it is then. A re-INVITE or UPDATE offer the dialog does not allow
+        yet waits on the call (§14.1, RFC 3311 §5.1), as a draft that takes no CSeq."""
         dialog = call.dialog
         if dialog is None or dialog.terminated:
             raise ValueError(
                 f"{method}: call {call.call_id} has no dialog (state {call.state.value})"
             )
+        wait = self._must_wait(call, method, body)
         request = dialog.create_request(
-            method, self._via(), headers=list(headers), body=body, content_type=content_type
+            method,
+            self._via(),
+            headers=list(headers),
+            body=body,
+            content_type=content_type,
+            cseq=(dialog.local_seq or 0) + 1 if wait else None,
         )
         if method in ("INVITE", "UPDATE"):
             self._supported(request.headers)
         client = ClientRequest(request, self._next_hop(dialog), call, on_response)
+        handler = handler or self._generic_response
         if method in ("INVITE", "UPDATE"):
             client.reoffer = reoffer
+            if wait:
+                return self._queue_change(call, client, handler)
             self._sent_change(client)  # before sending: a transport error answers at once
-        return self._send(client, handler or self._generic_response)
+        return self._send(client, handler)
 
     def _new_request(
         self,
@@ -164,6 +174,8 @@ class ClientRequests:
                 self._end(call, f"{response.status} to {method}")
         if client.on_response is not None:
             client.on_response(client, response)
+        if call is not None and client.request.method == "UPDATE":
+            self._send_queued(call)  # a change waiting for this offer's answer may go
 
     def _next_cseq(self, client: ClientRequest) -> int | None:
         call = client.call

@@ -4,9 +4,9 @@ Owns the refresher's periodic re-INVITE or UPDATE at half the interval
 (§7.4, §10), the other side's BYE when no refresh comes before the interval
 minus the smaller of 32 s and a third of it (§10), and the UAS's choice of
 interval, refresher and 422 (§9). A refresh that meets glare (491) is sent
-again after the RFC 3261 §14.1 wait (:mod:`.glare`), and one due while an
-INVITE of ours is in progress waits for it, so a crossed refresh never lets
-the session expire.
+again after the RFC 3261 §14.1 wait (:mod:`.glare`), and a re-INVITE refresh
+due while another INVITE is in progress waits for it (as every re-INVITE
+does), so a crossed refresh never lets the session expire.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from ..errors import HeaderError
 from ..headers import SessionExpires
 from ..message import Request, Response
 from .call import Call
-from .glare import glare_wait
 from .model import CallState
 
 __all__ = ["SessionTimers"]
@@ -68,13 +67,6 @@ class SessionTimers:
     def _refresh_session(self, call: Call) -> None:
         call.session_timer = None
         if call.state is not CallState.CONFIRMED or self.session_timer is None:
-            return
-        if self.session_timer.method == "INVITE" and (
-            self._invite_out(call) or self._offer_out(call)
-        ):
-            # No INVITE while one of ours is in progress (RFC 3261 §14.1): refresh after it.
-            wait = glare_wait(self._rng, owner=call.role == "uac")
-            call.session_timer = self.clock.call_later(wait, lambda: self._refresh_session(call))
             return
         self.stats.session_refreshes += 1
         headers = self._session_headers(call.session_interval or self.session_timer.expires, "uac")
