@@ -350,3 +350,73 @@ def test_headers_extend_keeps_order_and_canonical_names() -> None:
 
 def test_encode_without_headers_has_no_empty_line_before_content_length() -> None:
     assert Request("OPTIONS", "sip:a@b").encode() == b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n"
+
+
+# -- typed values kept across copies and edits --------------------------------------------
+
+
+def _read_all(message: Request) -> tuple[object, ...]:
+    return (
+        message.via,
+        message.top_via,
+        message.branch,
+        message.from_,
+        message.to,
+        message.to_tag,
+        message.cseq,
+        message.max_forwards,
+        message.contact,
+        message.route,
+        message.record_route,
+        message.content_type,
+        message.expires,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Via", "SIP/2.0/TCP other.example.com:5070;branch=z9hG4bKnew"),
+        ("From", "<sip:carol@chicago.example.com>;tag=99"),
+        ("To", "<sip:dave@denver.example.com>;tag=7"),
+        ("CSeq", "2 INVITE"),
+        ("Max-Forwards", "9"),
+        ("Contact", "<sip:carol@192.0.2.9:5080>"),
+        ("Route", "<sip:p1.example.com;lr>"),
+        ("Record-Route", "<sip:p2.example.com;lr>"),
+        ("Content-Type", "text/plain"),
+        ("Expires", "30"),
+    ],
+)
+def test_an_edited_copy_reads_the_new_value_and_the_original_keeps_its_own(
+    name: str, value: str
+) -> None:
+    original = parse(INVITE)
+    before = _read_all(original)  # fills the cache the copy starts from
+    headers = original.headers.copy()
+    headers.set(name, value)
+    edited = Request("INVITE", original.uri, headers, original.body)
+    fresh = parse(edited.encode())  # what the edited message says, read from scratch
+    assert _read_all(edited) == _read_all(fresh)
+    assert _read_all(original) == before
+    assert edited.headers.get(name) == value and original.headers.get(name) != value
+
+
+def test_adding_and_removing_a_header_drops_only_its_typed_value() -> None:
+    headers = parse(INVITE).headers.copy()
+    message = Request("INVITE", "sip:bob@biloxi.example.com", headers)
+    assert message.route == [] and message.cseq == CSeq(314159, "INVITE")
+    headers.add("Route", "<sip:p1.example.com;lr>")
+    assert [str(r) for r in message.route] == ["<sip:p1.example.com;lr>"]
+    headers.remove("v")  # compact form of Via
+    assert message.via == [] and message.branch is None
+    assert message.cseq == CSeq(314159, "INVITE")
+
+
+def test_a_uri_parsed_twice_is_the_same_value_and_errors_are_not_remembered() -> None:
+    text = "sip:bob@biloxi.example.com:5060;transport=tcp"
+    assert URI.parse(text) is URI.parse(text)
+    assert str(URI.parse("SIP:bob@b.example.com:05060")) == "sip:bob@b.example.com:5060"
+    for _ in range(2):
+        with pytest.raises(HeaderError):
+            URI.parse("sip:bob@b.example.com:99999")

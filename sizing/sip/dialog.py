@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .headers import NameAddr
+from .headers import NameAddr, match_name_addr
 from .interfaces import Address
 from .message import Headers, Request, Response
 from .uri import URI
@@ -82,10 +82,16 @@ def _request_target(request: Request) -> URI:
     return _contact_uri(request, request.method)
 
 
+def _name_addr(value: str) -> NameAddr:
+    """``NameAddr.parse(value)``, built from the fast-shape match when there is one."""
+    m = match_name_addr(value)
+    return NameAddr.parse(value) if m is None else NameAddr.from_match(m)
+
+
 def _tagged(value: str | None, tag: str | None, what: str) -> str:
     if value is None:
         raise DialogError(f"{what} header is missing")
-    addr = NameAddr.parse(value)
+    addr = _name_addr(value)
     params = {k: v for k, v in addr.params.items() if k.lower() != "tag"}
     if tag is not None:
         params["tag"] = tag
@@ -245,7 +251,7 @@ class Dialog:
         """The URI of the Route value ``route`` (the route set's first), parsed once."""
         cached = self._first_route
         if cached is None or cached[0] != route:
-            uri = NameAddr.parse(route).uri
+            uri = _name_addr(route).uri
             if uri is None:
                 raise DialogError(f"Route {route!r} has no URI")
             cached = self._first_route = (route, uri)

@@ -579,9 +579,13 @@ class NameAddr(_Value):
 
     @classmethod
     def parse_all(cls, value: str) -> list[NameAddr]:
-        """Every name-addr in a comma-joined value (Contact, Route, Record-Route)."""
+        """Every name-addr in a comma-joined value (Contact, Route, Record-Route).
+
+        A single value of the common shape is built from its fast-shape match.
+        """
         if "," not in value:
-            return [cls.parse(value)]
+            m = _FAST_ADDR.fullmatch(value)
+            return [cls.parse(value) if m is None else cls.from_match(m)]
         return [cls.parse(item) for item in _split_list(value, "name-addr list")]
 
     def __str__(self) -> str:

@@ -279,6 +279,23 @@ _FOLD = re.compile(r"\r\n[ \t]+")
 _CRLF = "\r\n"
 
 
+#: The typed values each header's cache entries hold (the Message accessors' and
+#: _validate's keys): editing a header drops only these, the others stay valid.
+_CACHE_KEYS: dict[str, tuple[str, ...]] = {
+    "Via": ("via", "via~", "top-via"),
+    "From": ("from", "from~"),
+    "To": ("to", "to~"),
+    "CSeq": ("cseq",),
+    "Max-Forwards": ("max-forwards",),
+    "Content-Length": ("content-length",),
+    "Content-Type": ("content-type",),
+    "Contact": ("contact", "contact~"),
+    "Route": ("route",),
+    "Record-Route": ("record-route",),
+    "Expires": ("expires",),
+}
+
+
 def canonical_name(name: str) -> str:
     """The canonical spelling of a header name: long form, registered case."""
     canon = _CANON.get(name)
@@ -376,18 +393,38 @@ class Headers:
         return f"Headers({self._items!r})"
 
     def copy(self) -> Headers:
-        """A new Headers with the same fields (typed values are re-derived)."""
+        """A new Headers with the same fields and the typed values already derived from them.
+
+        The index and the typed values are shared read-only: every edit
+        replaces the index and drops cache entries, never changes them in place.
+        """
         new = Headers.__new__(Headers)
         new._items = list(self._items)
+        new._index = self._index
+        new._cache = self._cache.copy()
+        return new
+
+    def _edited(self, items: list[tuple[str, str]], name: str) -> Headers:
+        """Headers over ``items``, which differ from this one's in header ``name`` only
+        (the engine's own edits, like :meth:`_trusted`): the other typed values carry over."""
+        new = Headers.__new__(Headers)
+        new._items = items
         new._index = None
-        new._cache = {}
+        new._cache = self._cache.copy()
+        new._forget(name)
         return new
 
     # writing
-    def _changed(self) -> None:
+    def _changed(self, name: str) -> None:
         self._index = None
-        if self._cache:
-            self._cache.clear()
+        self._forget(name)
+
+    def _forget(self, name: str) -> None:
+        """Drop the typed values derived from header ``name`` (any form or case)."""
+        cache = self._cache
+        if cache:
+            for key in _CACHE_KEYS.get(_key(name), ()):
+                cache.pop(key, None)
 
     @staticmethod
     def _checked(name: str, value: object) -> tuple[str, str]:
@@ -419,8 +456,9 @@ class Headers:
 
     def add(self, name: str, value: object) -> None:
         """Append a header field (values are str()'d, so typed views work)."""
-        self._items.append(self._checked(name, value))
-        self._changed()
+        item = self._checked(name, value)
+        self._items.append(item)
+        self._changed(item[0])
 
     def set(self, name: str, value: object) -> None:
         """Replace every ``name`` header by one field, where the first one was."""
@@ -438,13 +476,13 @@ class Headers:
         if not placed:
             items.append((canon, text))
         self._items = items
-        self._changed()
+        self._changed(canon)
 
     def remove(self, name: str) -> None:
         """Remove every ``name`` header (no error when there is none)."""
         key = _key(name)
         self._items = [item for item in self._items if _key(item[0]) != key]
-        self._changed()
+        self._changed(name)
 
     def extend(self, items: Iterable[tuple[str, object]]) -> None:
         """Append header fields in order (as :meth:`add` does, one by one)."""
@@ -452,7 +490,8 @@ class Headers:
         added = [checked(name, value) for name, value in items]
         if added:
             self._items.extend(added)
-            self._changed()
+            for name, _ in added:
+                self._changed(name)
 
 
 def _as_headers(headers: Headers | Iterable[tuple[str, object]] | None) -> Headers:

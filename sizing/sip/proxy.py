@@ -344,7 +344,7 @@ def _drop_value(headers: Headers, name: str, *, last: bool = False) -> Headers:
         items[index] = (name, ", ".join(rest))
     else:
         del items[index]
-    return Headers._trusted(items)
+    return headers._edited(items, name)
 
 
 def _insert_first(headers: Headers, name: str, value: str) -> Headers:
@@ -352,7 +352,7 @@ def _insert_first(headers: Headers, name: str, value: str) -> Headers:
     items = list(headers)
     index = _first_index(items, name)
     items.insert(0 if index is None else index, (name, value))
-    return Headers._trusted(items)
+    return headers._edited(items, name)
 
 
 def _replace_first(headers: Headers, name: str, value: str) -> Headers:
@@ -364,7 +364,7 @@ def _replace_first(headers: Headers, name: str, value: str) -> Headers:
     else:
         rest = split_commas(items[index][1])[1:]
         items[index] = (name, ", ".join([value, *rest]))
-    return Headers._trusted(items)
+    return headers._edited(items, name)
 
 
 def _without_top_via(response: Response) -> Response:

@@ -69,6 +69,11 @@ _UNRESERVED_SET = frozenset(
 # uri-parameters that must be present in both URIs for them to be equivalent.
 _MUST_MATCH = ("user", "ttl", "method", "maddr", "transport")
 _MISSING: Any = object()
+#: URIs by the text they were parsed from: a simulation sees the same few URIs (contacts,
+#: Record-Route, Request-URIs) in every message, and a URI is an immutable value. Emptied
+#: when full, so texts made up by peers cannot grow it without limit.
+_PARSED: dict[str, Any] = {}
+_PARSED_MAX = 4096
 
 # -- fast shapes ------------------------------------------------------------------
 # Exact subsets of the grammar above, written as pattern text for the one-regex
@@ -240,7 +245,21 @@ class URI:
     # -- parsing ---------------------------------------------------------------
     @classmethod
     def parse(cls, text: str) -> URI:
-        """Parse a URI as it appears in a Request-URI or inside ``<...>``."""
+        """Parse a URI as it appears in a Request-URI or inside ``<...>``.
+
+        A text parsed before gives the same (immutable) URI again.
+        """
+        uri = _PARSED.get(text)
+        if uri is None or cls is not URI:
+            uri = cls._parse(text)
+            if cls is URI:
+                if len(_PARSED) >= _PARSED_MAX:
+                    _PARSED.clear()  # mostly one-off texts: start again with the current ones
+                _PARSED[text] = uri
+        return uri
+
+    @classmethod
+    def _parse(cls, text: str) -> URI:
         colon = text.find(":")
         if colon <= 0:
             raise HeaderError(f"URI {text!r}: missing scheme")
