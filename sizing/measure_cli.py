@@ -33,6 +33,9 @@ def add_measure_commands(app: typer.Typer) -> None:
         uas_behind: Annotated[str | None, typer.Option(
             help="Run a SIPp UAS here, behind a proxy target, e.g. udp:127.0.0.1:5090.")] = None,
         repeat: Annotated[int, typer.Option(help="Repetitions of each rate (for the noise estimate).")] = 1,
+        interleave: Annotated[bool, typer.Option(
+            help="Run the repeats as rounds over every rate, so drift of the machine's speed "
+                 "during the campaign shifts every rate alike.")] = False,
         tshark: Annotated[bool, typer.Option(
             help="Count bytes with a tshark capture on the target's port (else from SIPp's message log).")] = False,
         max_retrans_ratio: Annotated[float, typer.Option(
@@ -93,7 +96,7 @@ def add_measure_commands(app: typer.Typer) -> None:
             config = MeasureConfig(
                 target=target_address, pid=pid, rates=tuple(parse_rates(rates)), duration_s=duration,
                 flow=get_flow(flow), out=out, sipp=sipp_path, uas_behind=uas_address,
-                repeat=repeat, tshark=tshark_path, max_retrans_ratio=max_retrans_ratio,
+                repeat=repeat, interleave=interleave, tshark=tshark_path, max_retrans_ratio=max_retrans_ratio,
                 max_failed_ratio=max_failed_ratio,
                 pause_ms=pause_ms, software=software, driver=driver, cafile=cafile,
                 insecure=insecure, tls_version=tls_version, connections=connections,

@@ -164,6 +164,17 @@ def test_tls_targets_default_to_the_load_driver(tmp_path: Path) -> None:
         _config(tmp_path, "tls:127.0.0.1:5061", driver="sipp")
 
 
+def test_interleaved_repeats_run_in_rounds_over_every_rate(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from sizing.measure.runner import steps
+
+    config = replace(_config(tmp_path, "udp:127.0.0.1:5060", repeat=2), rates=(50.0, 100.0))
+    assert steps(config) == [(50.0, 1), (50.0, 2), (100.0, 1), (100.0, 2)]
+    rounds = replace(config, interleave=True)
+    assert steps(rounds) == [(50.0, 1), (100.0, 1), (50.0, 2), (100.0, 2)]
+
+
 def test_load_driver_refuses_flows_it_cannot_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--flow: the load driver runs basic-call, register or options"):
         MeasureConfig(target=parse_address("udp:127.0.0.1:5060"), pid=os.getpid(), rates=(10.0,),

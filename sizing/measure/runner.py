@@ -51,6 +51,7 @@ __all__ = [
     "measure",
     "parse_rates",
     "probe_target",
+    "steps",
     "write_csv_atomic",
 ]
 
@@ -100,6 +101,10 @@ class MeasureConfig:
     """Path of SIPp: the UAC of the sipp driver, and the UAS behind a proxy target."""
     uas_behind: Address | None = None
     repeat: int = 1
+    interleave: bool = False
+    """Run the repeats as rounds over every rate (50, 100, 200, 50, 100, 200, ...) rather
+    than each rate's repeats back to back, so a machine whose speed drifts during the
+    campaign shifts every rate alike instead of the rates measured last."""
     tshark: str | None = None
     """Path of tshark when bytes are to be captured on the wire, else None."""
     max_retrans_ratio: float = 0.01
@@ -508,13 +513,20 @@ def measure(config: MeasureConfig, progress: Callable[[dict], object] = lambda r
         raise MeasureError(f"--pid: {exc}") from None
     software = config.software or probe_target(config.target) or f"{tree.name} (no Server header)"
     rows: list[dict] = []
-    for rate in config.rates:
-        for repeat in range(1, config.repeat + 1):
-            try:
-                row = _step(config, tree, rate, repeat, software)
-            except ProcessGone as exc:
-                raise MeasureError(f"--pid: {exc}") from None
-            rows.append(row)
-            write_csv_atomic(order_columns(pd.DataFrame(rows)), config.out)
-            progress(row)
+    for rate, repeat in steps(config):
+        try:
+            row = _step(config, tree, rate, repeat, software)
+        except ProcessGone as exc:
+            raise MeasureError(f"--pid: {exc}") from None
+        rows.append(row)
+        write_csv_atomic(order_columns(pd.DataFrame(rows)), config.out)
+        progress(row)
     return order_columns(pd.DataFrame(rows))
+
+
+def steps(config: MeasureConfig) -> list[tuple[float, int]]:
+    """(rate, repeat) of every step, in the order they run (see ``interleave``)."""
+    repeats = range(1, config.repeat + 1)
+    if config.interleave:
+        return [(rate, repeat) for repeat in repeats for rate in config.rates]
+    return [(rate, repeat) for rate in config.rates for repeat in repeats]
