@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from sizing.sip.interfaces import Address, TimerConfig
+from sizing.sip.loopback import LoopbackNetwork
+from sizing.sip.sdp import Capabilities
+from sizing.sip.ua import UserAgent
+
 DATA = Path(__file__).parent / "data"
+CAPS = Capabilities(codecs=["PCMU"])
+"""Media of the test user agents: one codec, so SDP offers and answers are short and fixed."""
+TIMERS = TimerConfig(trying_delay=None)
+"""Timers of the test user agents: no delayed 100 Trying, so exchanges are easy to count."""
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -42,3 +51,11 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         check=True, capture_output=True, timeout=30,
     )
     return cert, key
+
+
+def loopback_ua(network: LoopbackNetwork, address: Address, user: str, seed: int, **options) -> UserAgent:
+    """A user agent with the test timers and media on ``network`` (its clock), connected;
+    ``options`` go to :class:`UserAgent` (session_timer, policy, media_port, ...)."""
+    ua = UserAgent(network.clock, address, user=user, config=TIMERS, seed=seed, capabilities=CAPS, **options)
+    ua.connect(network)
+    return ua

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from conftest import TIMERS, loopback_ua
 
 from sizing.sip import parse
 from sizing.sip.b2bua import B2BUA, Target
-from sizing.sip.interfaces import Address, ManualClock, TimerConfig
+from sizing.sip.interfaces import Address, ManualClock
 from sizing.sip.loopback import LoopbackNetwork, summarize
-from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import AnswerPolicy, CallState, SessionTimerConfig, UserAgent
 
 CALLER = Address("UDP", "10.0.0.1", 5060)
@@ -18,8 +18,6 @@ AGENT = Address("UDP", "10.0.0.2", 5060)
 BACKOFFICE = Address("UDP", "10.0.0.3", 5060)
 MEDIA = Address("UDP", "10.0.0.4", 5060)
 SERVER = Address("UDP", "10.0.0.10", 5060)
-CAPS = Capabilities(codecs=["PCMU"])
-TIMERS = TimerConfig(trying_delay=None)
 BRIDGE = Target("sip:conf=7@10.0.0.4")
 
 
@@ -61,19 +59,7 @@ class Centre:
     ) -> UserAgent:
         if timer is None and self.timers:
             timer = SessionTimerConfig(expires=1800)
-        ua = UserAgent(
-            self.clock,
-            address,
-            user=user,
-            config=TIMERS,
-            seed=seed,
-            capabilities=CAPS,
-            media_port=port,
-            policy=policy,
-            session_timer=timer,
-        )
-        ua.connect(self.network)
-        return ua
+        return loopback_ua(self.network, address, user, seed, media_port=port, policy=policy, session_timer=timer)
 
     def run(self, seconds: float = 1.0) -> None:
         self.clock.advance(seconds)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from conftest import TIMERS, loopback_ua
 
 from sizing.sip import parse
 from sizing.sip.b2bua import B2BUA, Replaces, Target, refer_to_replacing, replaces_of
 from sizing.sip.errors import HeaderError
-from sizing.sip.interfaces import Address, ManualClock, TimerConfig
+from sizing.sip.interfaces import Address, ManualClock
 from sizing.sip.loopback import LoopbackNetwork, summarize
-from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import CallState, UserAgent
 from sizing.sip.uri import URI
 
@@ -19,8 +19,6 @@ CALLER = Address("UDP", "10.0.0.1", 5060)
 AGENT = Address("UDP", "10.0.0.2", 5060)
 BACKOFFICE = Address("UDP", "10.0.0.3", 5060)
 SERVER = Address("UDP", "10.0.0.10", 5060)
-CAPS = Capabilities(codecs=["PCMU"])
-TIMERS = TimerConfig(trying_delay=None)
 
 
 def route(request):  # type: ignore[no-untyped-def]
@@ -54,17 +52,7 @@ class Centre:
         self.mark = len(self.network.log)
 
     def _ua(self, address: Address, user: str, seed: int, port: int) -> UserAgent:
-        ua = UserAgent(
-            self.clock,
-            address,
-            user=user,
-            config=TIMERS,
-            seed=seed,
-            capabilities=CAPS,
-            media_port=port,
-        )
-        ua.connect(self.network)
-        return ua
+        return loopback_ua(self.network, address, user, seed, media_port=port)
 
     def run(self, seconds: float = 1.0) -> None:
         self.clock.advance(seconds)

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import simpy
+from conftest import TIMERS, loopback_ua
 
 from sizing.plan import LEG, link_messages, refreshes_per_call
 from sizing.scenario import ScenarioError, scenario_from_mapping
@@ -14,17 +15,14 @@ from sizing.sim.topology import build_topology
 from sizing.sip import parse
 from sizing.sip.b2bua import B2BUA, Target
 from sizing.sip.b2bua.session_timer import HOLD_S
-from sizing.sip.interfaces import Address, ManualClock, TimerConfig
+from sizing.sip.interfaces import Address, ManualClock
 from sizing.sip.loopback import LoopbackNetwork, summarize
-from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import AnswerPolicy, CallState, SessionTimerConfig, UserAgent
 
 CALLER = Address("UDP", "10.0.0.1", 5060)
 AGENT1 = Address("UDP", "10.0.0.2", 5060)
 AGENT2 = Address("UDP", "10.0.0.3", 5060)
 SERVER = Address("UDP", "10.0.0.10", 5060)
-CAPS = Capabilities(codecs=["PCMU"])
-TIMERS = TimerConfig(trying_delay=None)
 
 
 class Net:
@@ -51,18 +49,7 @@ class Net:
         timer: SessionTimerConfig | None,
         policy: AnswerPolicy | None = None,
     ) -> UserAgent:
-        ua = UserAgent(
-            self.clock,
-            address,
-            user=user,
-            config=TIMERS,
-            seed=seed,
-            capabilities=CAPS,
-            session_timer=timer,
-            policy=policy,
-        )
-        ua.connect(self.network)
-        return ua
+        return loopback_ua(self.network, address, user, seed, session_timer=timer, policy=policy)
 
     def held_call(self, seconds: float):  # type: ignore[no-untyped-def]
         """A call held ``seconds`` after the INVITE, then ended by the caller's BYE."""

@@ -10,13 +10,13 @@ B2BUA's re-connecting re-INVITEs retry the same way instead of failing.
 from __future__ import annotations
 
 import pytest
+from conftest import TIMERS, loopback_ua
 
 from sizing.sip import parse
 from sizing.sip.b2bua import B2BUA, Target, refer_to_replacing
-from sizing.sip.interfaces import Address, ManualClock, TimerConfig
+from sizing.sip.interfaces import Address, ManualClock
 from sizing.sip.loopback import LoopbackNetwork
 from sizing.sip.message import Request, Response
-from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import AnswerPolicy, CallState, SessionTimerConfig, UserAgent
 from sizing.sip.ua.call import ClientRequest
 
@@ -24,8 +24,6 @@ A = Address("UDP", "10.0.0.1", 5060)
 B = Address("UDP", "10.0.0.2", 5060)
 C = Address("UDP", "10.0.0.3", 5060)
 SERVER = Address("UDP", "10.0.0.10", 5060)
-CAPS = Capabilities(codecs=["PCMU"])
-TIMERS = TimerConfig(trying_delay=None)
 LATENCY = 0.01
 CALLER_T = (2.1, 4.0)  # RFC 3261 §14.1: the Call-ID's owner
 CALLEE_T = (0.0, 2.0)
@@ -49,18 +47,7 @@ class Pair:
         self.bob.on_call = self.incoming.append
 
     def _ua(self, address: Address, user: str, seed: int, port: int, extra: dict) -> UserAgent:
-        ua = UserAgent(
-            self.clock,
-            address,
-            user=user,
-            config=TIMERS,
-            seed=seed,
-            capabilities=CAPS,
-            media_port=port,
-            **extra,
-        )
-        ua.connect(self.network)
-        return ua
+        return loopback_ua(self.network, address, user, seed, media_port=port, **extra)
 
     def call(self):  # type: ignore[no-untyped-def]
         """An answered call: (alice's side, bob's side)."""
@@ -339,18 +326,7 @@ class Centre:
         self.agent2 = self._ua(C, "agent2", 3, agents, AnswerPolicy(ring_s=1.0))
 
     def _ua(self, address, user, seed, timer, policy=None) -> UserAgent:  # type: ignore[no-untyped-def]
-        ua = UserAgent(
-            self.clock,
-            address,
-            user=user,
-            config=TIMERS,
-            seed=seed,
-            capabilities=CAPS,
-            session_timer=timer,
-            policy=policy,
-        )
-        ua.connect(self.network)
-        return ua
+        return loopback_ua(self.network, address, user, seed, session_timer=timer, policy=policy)
 
     def call_crossing_a_transfer(self):  # type: ignore[no-untyped-def]
         """A call whose transfer to agent2 re-INVITEs the caller at the very moment the
