@@ -227,7 +227,7 @@ def test_sipp_is_ready_once_its_port_is_bound(tmp_path: Path) -> None:
     with Sipp.start(SippCommand(fake, "uas", local_port=port), tmp_path) as uas:
         started = time.monotonic()
         uas.wait_ready(timeout_s=10)
-        assert 0.2 < time.monotonic() - started < 5 and uas.running
+        assert time.monotonic() - started > 0.2 and uas.running  # waited for the bind
 
 
 def test_sipp_is_stopped_politely_with_sigusr1_before_any_kill(tmp_path: Path) -> None:

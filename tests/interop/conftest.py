@@ -80,7 +80,7 @@ def serve() -> Iterator:
     """Start `sizing serve ARGS...`; waits for its listening line. Stopped at teardown."""
     started: list[ServeProcess] = []
 
-    def start(*args: str, ready_timeout: float = 10.0) -> ServeProcess:
+    def start(*args: str, ready_timeout: float = 30.0) -> ServeProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         proc = subprocess.Popen(
             [*SERVE, *args],

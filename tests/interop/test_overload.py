@@ -1,5 +1,9 @@
 """`sizing serve` under a SIPp storm several times its capacity: it stays up, sheds new calls
-with 503, keeps its memory bounded by the calls it admitted, and serves normally right after."""
+with 503, keeps its memory bounded by the calls it admitted, and serves normally once the
+episode is over.
+
+How fast it recovers depends on the machine's speed and load: the test allows a generous
+:data:`RECOVERY_LIMIT_S`; ``python benchmarks/storm.py`` prints the recovery time."""
 
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ through RFC 3261's wait states (32 s), about 22 KiB measured on CPython 3.11; tw
 a bound. A refused request must leave nothing behind (the same storm without overload control
 grows the server by ~350 MiB here, admitting every call)."""
 SLACK_MIB = 16
+RECOVERY_LIMIT_S = 90.0
+"""The episode must end by itself within this long after the storm (a few seconds on a quiet
+machine; the bound only catches a server that never recovers)."""
 
 
 def sipp_uac(sipp: str, tmp_path: Path, port: int, name: str, rate: int, calls: int,
@@ -60,10 +67,10 @@ def test_storm_is_shed_with_503_memory_stays_bounded_and_service_recovers(
     rss_storm = process.memory_info().rss
 
     # The backlog drains and the episode ends by itself (1 s calm with full admission).
-    if server.wait_for_line("overload over", 12.0) is None:
+    if server.wait_for_line("overload over", RECOVERY_LIMIT_S) is None:
         server.proc.terminate()
         out, err = server.proc.communicate(timeout=10)
-        pytest.fail(f"no recovery 12 s after the storm:\n{out[-3000:]}\n{err[-3000:]}")
+        pytest.fail(f"no recovery {RECOVERY_LIMIT_S:g} s after the storm:\n{out[-3000:]}\n{err[-3000:]}")
     rc, recovery = sipp_uac(sipp, tmp_path, port, "recovery", 25, 50, 10)
     counters = server.stop()
 

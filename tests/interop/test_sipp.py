@@ -4,7 +4,6 @@ the B2BUA bridges SIPp to SIPp, malformed input gets 400 and the server keeps se
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -89,13 +88,10 @@ def test_sipp_uac_through_b2bua_to_sipp_uas(sipp: str, serve, tmp_path: Path) ->
     with start_uas(sipp, tmp_path, uas_port) as uas:
         server = serve("--role", "b2bua", "--listen", f"udp:127.0.0.1:{b2bua_port}",
                        "--forward-to", f"sip:127.0.0.1:{uas_port}")
-        started = time.monotonic()
         stats = run_uac(sipp, tmp_path, b2bua_port)
         assert uas.wait(15) == 0, uas.failure()
-        elapsed = time.monotonic() - started
     counters = server.stop()
     assert (stats.calls_ok, stats.calls_failed) == (CALLS, 0)
-    assert elapsed < 15
     invites = received_invites(uas)
     call_ids = {line for m in invites for line in m.splitlines() if line.startswith("Call-ID:")}
     from_lines = [line for m in invites for line in m.splitlines() if line.startswith("From:")]
