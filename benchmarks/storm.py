@@ -16,7 +16,6 @@ import argparse
 import datetime
 import json
 import os
-import selectors
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import psutil
 from serve import free_port, machine
 
+from sizing.measure.lines import LineReader
 from sizing.measure.sipp import Sipp, SippCommand, SippStats
 
 LIMIT_S = 120.0
@@ -40,19 +40,6 @@ def sipp_uac(workdir: Path, port: int, name: str, rate: int, calls: int, timeout
     return uac.stats()
 
 
-def wait_for_line(proc: subprocess.Popen[str], text: str, timeout_s: float) -> str | None:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline and proc.poll() is None:
-            if sel.select(timeout=0.1):
-                line = proc.stdout.readline()
-                if text in line:
-                    return line.strip()
-    return None
-
-
 def storm(workdir: Path, rate: int, storm_s: int) -> dict[str, float]:
     port = free_port()
     proc = subprocess.Popen(
@@ -60,8 +47,9 @@ def storm(workdir: Path, rate: int, storm_s: int) -> dict[str, float]:
          "--retry-after", "2", "--overload-high", "250", "--overload-low", "50"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    lines = LineReader(proc)
     try:
-        if wait_for_line(proc, "listening on", 30) is None:
+        if lines.wait_for("listening on", 30) is None:
             raise SystemExit("sizing serve did not start")
         server = psutil.Process(proc.pid)
         warm = sipp_uac(workdir, port, "warm", 50, 100, 10)
@@ -69,7 +57,7 @@ def storm(workdir: Path, rate: int, storm_s: int) -> dict[str, float]:
         stormed = sipp_uac(workdir, port, "storm", rate, rate * storm_s, storm_s)
         storm_end = time.monotonic()
         rss_storm = server.memory_info().rss
-        over = wait_for_line(proc, "overload over", LIMIT_S)
+        over = lines.wait_for("overload over", LIMIT_S)
         recovery_s = time.monotonic() - storm_end if over is not None else float("nan")
         after = sipp_uac(workdir, port, "recovery", 25, 50, 10)
     finally:

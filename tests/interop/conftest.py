@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
 import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import require_tool
+
+from sizing.measure.lines import LineReader
 
 SERVE = [sys.executable, "-m", "sizing.cli", "serve"]
 
@@ -39,6 +39,7 @@ class ServeProcess:
 
     def __init__(self, proc: subprocess.Popen[str], banner: str) -> None:
         self.proc = proc
+        self.lines = LineReader(proc)
         self.banner = banner
         self.output = ""
         self.counters: dict[str, int] = {}
@@ -47,6 +48,7 @@ class ServeProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         out, err = self.proc.communicate(timeout=timeout)
+        out = self.lines.rest() + out
         self.output = out
         assert self.proc.returncode == 0, f"sizing serve exited {self.proc.returncode}: {err}"
         for line in out.splitlines():
@@ -56,18 +58,8 @@ class ServeProcess:
         return self.counters
 
     def wait_for_line(self, text: str, timeout_s: float) -> str | None:
-        """Read the server's output until a line containing ``text``; None at the timeout or exit."""
-        stdout = self.proc.stdout
-        assert stdout is not None
-        deadline = time.monotonic() + timeout_s
-        with selectors.DefaultSelector() as sel:
-            sel.register(stdout, selectors.EVENT_READ)
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if sel.select(timeout=0.2):
-                    line = stdout.readline()
-                    if text in line:
-                        return line.strip()
-        return None
+        """The next line of the server's output containing ``text``; None at the timeout or exit."""
+        return self.lines.wait_for(text, timeout_s)
 
 
 @pytest.fixture

@@ -70,6 +70,7 @@ def test_storm_is_shed_with_503_memory_stays_bounded_and_service_recovers(
     if server.wait_for_line("overload over", RECOVERY_LIMIT_S) is None:
         server.proc.terminate()
         out, err = server.proc.communicate(timeout=10)
+        out = server.lines.rest() + out
         pytest.fail(f"no recovery {RECOVERY_LIMIT_S:g} s after the storm:\n{out[-3000:]}\n{err[-3000:]}")
     rc, recovery = sipp_uac(sipp, tmp_path, port, "recovery", 25, 50, 10)
     counters = server.stop()
