@@ -36,7 +36,7 @@ def scenario(
         {
             "seed": 3,
             "duration_s": DURATION_S,
-            "warmup_s": 0,
+            "warmup_s": 0, "simulation": {"start": "empty"},
             "traffic": {"calls_per_second": CPS, "holding_time_s": 1, "holding": {"kind": "fixed"}},
             "trunk": {"channels": 1000, "transport": transport, **trunk},
             "agents": {"count": 0, "registered": False},

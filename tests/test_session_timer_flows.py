@@ -194,7 +194,7 @@ def test_a_refresh_held_longer_than_hold_s_gets_491_once_from_the_safety_timer()
 def _scenario(**trunk):  # type: ignore[no-untyped-def]
     return scenario_from_mapping(
         {
-            "warmup_s": 0,
+            "warmup_s": 0, "simulation": {"start": "empty"},
             "duration_s": 600,
             "traffic": {
                 "calls_per_second": 0.02,

@@ -88,7 +88,7 @@ def test_a_replaced_connection_costs_its_teardown_and_the_new_handshake_bytes() 
 def trunk(**fields: object) -> Scenario:
     """Basic calls over a TLS trunk to an SBC, UDP inside, one-second holding time."""
     return scenario_from_mapping({
-        "seed": 3, "duration_s": 20, "warmup_s": 0,
+        "seed": 3, "duration_s": 20, "warmup_s": 0, "simulation": {"start": "empty"},
         "traffic": {"calls_per_second": 4, "holding_time_s": 1, "holding": {"kind": "fixed"}},
         "trunk": {"channels": 1000, "transport": "tls", **fields},
         "agents": {"count": 0, "registered": False},

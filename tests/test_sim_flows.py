@@ -16,7 +16,7 @@ def run(tmp_path: Path, times: list[float], until: float = 40.0, **extra):  # ty
     csv = tmp_path / "arrivals.csv"
     csv.write_text("time_s\n" + "".join(f"{t}\n" for t in times))
     data = {
-        "warmup_s": 0, "duration_s": until,
+        "warmup_s": 0, "simulation": {"start": "empty"}, "duration_s": until,
         "traffic": {"holding_time_s": 4, "holding": {"kind": "fixed"},
                     "arrivals": {"process": "replay", "csv": str(csv)}},
         "trunk": {"channels": 10},

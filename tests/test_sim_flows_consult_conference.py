@@ -18,7 +18,7 @@ def scenario(tmp_path: Path, flow: str, times: list[float], **extra):  # type: i
     csv = tmp_path / "arrivals.csv"
     csv.write_text("time_s\n" + "".join(f"{t}\n" for t in times))
     data = {
-        "warmup_s": 0, "duration_s": 80,
+        "warmup_s": 0, "simulation": {"start": "empty"}, "duration_s": 80,
         "traffic": {"holding_time_s": 10, "holding": {"kind": "fixed"}, "mix": {flow: 1.0},
                     "arrivals": {"process": "replay", "csv": str(csv)}},
         "trunk": {"channels": 10},

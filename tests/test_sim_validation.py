@@ -44,7 +44,7 @@ def test_signalling_bytes_on_a_link_are_the_encoded_messages_plus_transport_over
     csv = tmp_path / "arrivals.csv"
     csv.write_text("time_s\n1.0\n")
     scenario = scenario_from_mapping(
-        {"warmup_s": 0, "duration_s": 20,
+        {"warmup_s": 0, "simulation": {"start": "empty"}, "duration_s": 20,
          "traffic": {"holding_time_s": 3, "holding": {"kind": "fixed"},
                      "arrivals": {"process": "replay", "csv": str(csv)}},
          "trunk": {"channels": 2}, "topology": {"proxy": {"instances": 1}}})

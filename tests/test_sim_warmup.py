@@ -6,18 +6,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from sizing.scenario import scenario_from_mapping
+from sizing.scenario import ScenarioError, scenario_from_mapping
 from sizing.sim.simulate import simulate
 from sizing.sim.warmup import warmup_warnings
 
 
-def _scenario(warmup: float, hold: float = 60.0):  # type: ignore[no-untyped-def]
-    return scenario_from_mapping({
-        "seed": 2, "warmup_s": warmup, "duration_s": 100,
+def _scenario(warmup: float | None, hold: float = 60.0, start: str = "empty"):  # type: ignore[no-untyped-def]
+    data = {
+        "seed": 2, "duration_s": 100, "simulation": {"start": start},
         "traffic": {"calls_per_second": 2, "holding_time_s": hold},
         "trunk": {"channels": 500}, "topology": {"sbc": {"enabled": False}},
-    })
+    }
+    if warmup is not None:
+        data["warmup_s"] = warmup
+    return scenario_from_mapping(data)
 
 
 def test_an_empty_start_measured_at_once_is_reported_twice() -> None:
@@ -30,6 +34,17 @@ def test_an_empty_start_measured_at_once_is_reported_twice() -> None:
 
 def test_a_warm_up_of_twice_the_holding_time_is_not_reported() -> None:
     assert simulate(_scenario(warmup=120)).warnings == []
+
+
+def test_a_steady_start_with_its_default_warm_up_is_not_reported() -> None:
+    scenario = _scenario(warmup=None, start="steady")
+    assert scenario.warmup_s == 20
+    assert simulate(scenario).warnings == []
+
+
+def test_a_steady_start_needs_a_warm_up_that_covers_its_prelude() -> None:
+    with pytest.raises(ScenarioError, match=r"warmup_s: must be at least 1 s with simulation.start steady"):
+        _scenario(warmup=0.5, start="steady")
 
 
 def test_a_flat_noisy_series_is_not_a_trend() -> None:

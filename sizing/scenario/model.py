@@ -680,6 +680,27 @@ class Targets(_Model):
         return self.cpu_p95_max_per_role.get(role, self.cpu_p95_max)
 
 
+STEADY_WARMUP_S = 20.0
+"""Default warm-up of a steady-state start: the set-up phases a call spends before it is
+in the stationary state's sample (ringing, a no-answer's 15 s, abandoning) fill in by then."""
+EMPTY_WARMUP_S = 120.0
+"""Default warm-up of an empty start."""
+PRELUDE_S = 1.0
+"""A steady-state start sets its calls in progress up during the first second, at no CPU
+cost; the warm-up must cover it."""
+
+
+class Simulation(_Model):
+    """How the simulator runs the scenario."""
+
+    start: Literal["steady", "empty"] = Field(
+        "steady", description="steady: at t = 0 the system already holds the calls in progress, "
+                              "agents in wrap-up and registrations of its stationary state (drawn "
+                              "from the traffic's own distributions), so a short warm-up is enough; "
+                              "empty: it starts idle and fills up over about a holding time "
+                              "(warm up for twice the mean holding time).")
+
+
 # ---------------------------------------------------------------------------
 # Scenario
 # ---------------------------------------------------------------------------
@@ -692,8 +713,9 @@ class Scenario(_Model):
     description: str = Field("", description="Free-form description.")
     seed: int = Field(1, ge=0, description="Random seed; the same seed gives the same numbers.")
     duration_s: float = Field(600.0, gt=0, description="Measured window, seconds.")
-    warmup_s: float = Field(120.0, ge=0, description="Simulated time before the measured "
-                                                     "window, seconds (not measured).")
+    warmup_s: float = Field(EMPTY_WARMUP_S, ge=0, description="Simulated time before the measured "
+                            f"window, seconds (not measured); default {STEADY_WARMUP_S:g} s with "
+                            f"simulation.start steady, {EMPTY_WARMUP_S:g} s with empty.")
     replications: int = Field(1, ge=1, description="Independent runs (seeds seed, seed+1, ...) "
                                                    "for confidence intervals.")
     traffic: Traffic = Field(description="Offered traffic.")
@@ -706,6 +728,20 @@ class Scenario(_Model):
     links: Links = Field(default_factory=Links, description="Link latency, jitter and loss.")
     network: Network = Field(default_factory=Network, description="Framing assumptions.")
     targets: Targets = Field(default_factory=Targets, description="Targets to meet.")
+    simulation: Simulation = Field(default_factory=Simulation, description="How the simulator runs.")
+
+    @model_validator(mode="after")
+    def _steady_warmup(self) -> Scenario:
+        """The warm-up a steady-state start needs by default, and at least its prelude."""
+        if self.simulation.start == "steady":
+            if "warmup_s" not in self.model_fields_set:
+                self.warmup_s = STEADY_WARMUP_S
+            elif self.warmup_s < PRELUDE_S:
+                _check([("warmup_s", f"must be at least {PRELUDE_S:g} s with simulation.start steady "
+                                     f"(its calls in progress are set up in the first {PRELUDE_S:g} s, "
+                                     f"unmeasured), got {self.warmup_s:g}; or set simulation.start "
+                                     "to empty")])
+        return self
 
     @model_validator(mode="after")
     def _topology_consistent(self) -> Scenario:

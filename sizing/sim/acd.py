@@ -205,6 +205,20 @@ class Acd:
         else:
             self._available(agent)  # callbacks still run from timers (see _assign)
 
+    def wrap_up(self, residual_s: float) -> None:
+        """An idle agent is in after-call work for ``residual_s`` more seconds (the
+        stationary state a steady-state start opens with)."""
+        if not self._free:
+            raise ValueError("wrap_up(): every agent is busy")
+        if not (math.isfinite(residual_s) and residual_s >= 0):
+            raise ValueError(f"wrap_up(): residual_s must be a finite number >= 0, got {residual_s!r}")
+        agent = self._free.popleft()
+        now = self.clock.now()
+        self._advance(now)
+        self._busy_agents += 1
+        self._busy_since[agent] = now
+        self.clock.call_later(residual_s, lambda: self._available(agent))
+
     # -- internals ---------------------------------------------------------
 
     def _advance(self, now: float) -> None:

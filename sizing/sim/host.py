@@ -302,6 +302,9 @@ class Host:
         self.rejected = 0
         self.busy_s = 0.0
         """Core-seconds of work assigned so far (messages, sends, handshakes, background)."""
+        self.free_until = 0.0
+        """Work that arrives before this simulated time costs nothing: a steady-state start
+        sets up the calls already in progress then, which happened before the window."""
         self._env = network.env
         self._queue = network.env._queue
         self._eid = network.env._eid
@@ -344,6 +347,8 @@ class Host:
         """Queue ``cost`` seconds of work arriving at ``arrival``; returns its start time."""
         if arrival >= self._next_bg:
             self._background(arrival)
+        if arrival < self.free_until:
+            cost = 0.0
         free = self._free
         start = free[0]
         if start < arrival:

@@ -158,6 +158,14 @@ class TrunkGate:
             self.on_change(len(self.active))
         return True
 
+    def admit_present(self, call_id: str) -> None:
+        """Take a channel for a call already in progress at t = 0 (a steady-state start):
+        it arrived before the run, so the calls-per-second limit does not apply to it."""
+        if call_id not in self.active and len(self.active) < self.channels:
+            self.active.add(call_id)
+            if self.on_change is not None:
+                self.on_change(len(self.active))
+
     def release(self, call_id: str) -> None:
         if call_id in self.active:
             self.active.discard(call_id)

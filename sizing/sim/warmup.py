@@ -1,16 +1,17 @@
 """Is the warm-up long enough? Warnings a planner reads next to the figures.
 
-A simulation starts empty: no call in progress, no agent busy, idle hosts.
-Calls in progress build up over about one mean holding time, so a measured
-window that starts too early under-counts concurrent calls, CPU, bandwidth and
-queueing. Two checks, both cheap and conservative:
+With ``simulation.start: steady`` (the default) the run opens with the calls in
+progress of the stationary state, so a short warm-up is enough. With ``empty``
+it starts idle: calls in progress build up over about one mean holding time,
+so a measured window that starts too early under-counts concurrent calls, CPU,
+bandwidth and queueing. Two checks, both cheap and conservative:
 
-- the scenario: ``warmup_s`` below the mean holding time (the fill-up is then
-  certainly not over when measuring starts; about twice the holding time is
-  the usual rule);
-- the result: concurrent calls still rising across the measured window, the
-  first fifth's mean more than 10 % below the last fifth's, when the
-  difference is also well beyond the series' noise.
+- the scenario (empty start only): ``warmup_s`` below the mean holding time
+  (the fill-up is then certainly not over when measuring starts; about twice
+  the holding time is the usual rule);
+- the result (either start): concurrent calls still rising across the
+  measured window, the first fifth's mean more than 10 % below the last
+  fifth's, when the difference is also well beyond the series' noise.
 """
 
 from __future__ import annotations
@@ -32,14 +33,16 @@ def warmup_warnings(scenario: Scenario, concurrent: pd.Series) -> list[str]:
     """Warnings about the warm-up of ``scenario``, given its per-second concurrent calls."""
     out: list[str] = []
     hold = scenario.traffic.holding_time_s
-    if hold is not None and scenario.warmup_s < hold:
+    if hold is not None and scenario.simulation.start == "empty" and scenario.warmup_s < hold:
         out.append(f"warmup_s {scenario.warmup_s:g} s is shorter than the mean holding time "
                    f"({hold:g} s): the simulation starts empty, so the measured window under-counts "
-                   f"calls in progress, CPU and bandwidth; use about {2 * hold:g} s")
+                   f"calls in progress, CPU and bandwidth; use about {2 * hold:g} s, or "
+                   "simulation.start steady")
     rise = _rise(concurrent.to_numpy(float))
     if rise is not None and rise > RISE:
         out.append(f"calls in progress rose {rise:.0%} from the first to the last fifth of the "
-                   "measured window: steady state was not reached; lengthen warmup_s (and duration_s)")
+                   "measured window: steady state was not reached; lengthen warmup_s (and duration_s)"
+                   + ("" if scenario.simulation.start == "steady" else ", or set simulation.start steady"))
     return out
 
 

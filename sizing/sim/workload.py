@@ -309,6 +309,39 @@ class HoldingTime:
         samples = self._samples
         return samples[min(int(self._uni.next() * len(samples)), len(samples) - 1)]
 
+    def sample_from(self, rng: np.random.Generator) -> float:
+        """One holding time drawn from ``rng`` (not this object's own stream, which stays
+        aligned for the calls that arrive)."""
+        kind = self.kind
+        if kind == "exponential":
+            return float(rng.standard_exponential()) * self.mean_s
+        if kind == "lognormal":
+            return math.exp(self._mu + self._sigma * float(rng.standard_normal()))
+        if kind == "fixed":
+            return self.mean_s
+        samples = self._samples
+        return samples[min(int(rng.random() * len(samples)), len(samples) - 1)]
+
+    def length_biased(self, rng: np.random.Generator) -> float:
+        """A holding time drawn in proportion to its length (density ``h f(h) / E[H]``), from ``rng``.
+
+        The calls in progress at an instant are a length-biased sample of all calls (a
+        long call is more likely to be under way); their age is uniform on that length.
+        Exponential: Gamma(2, mean); lognormal(mu, sigma): lognormal(mu + sigma^2, sigma);
+        fixed: the mean; empirical: a sample picked with probability in proportion to its value.
+        """
+        kind = self.kind
+        if kind == "exponential":
+            return float(rng.standard_gamma(2.0)) * self.mean_s
+        if kind == "lognormal":
+            return math.exp(self._mu + self._sigma**2 + self._sigma * float(rng.standard_normal()))
+        if kind == "fixed":
+            return self.mean_s
+        samples = self._samples
+        cumulative = np.cumsum(samples)
+        i = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+        return samples[min(i, len(samples) - 1)]
+
 
 class FlowPicker:
     """Picks a call flow name with the given shares (which sum to 1)."""

@@ -35,6 +35,17 @@ ends every leg. (The scenario model requires a media server for this flow.)
 unanswered, BYE if a queue answered); callers whose ACD patience runs out do
 the same. ``recording_share`` of calls get a recorder leg.
 
+Steady-state start (``simulation.start: steady``): at t = 0 the calls in
+progress of the stationary state (:mod:`.steady`) are placed by the same code
+as arriving calls, spread over the first :data:`SPREAD_S`, each told how far
+its flow already went (still in the IVR; how much of its talk is over, so a
+transfer or conference due earlier happens at once); their agents answer
+without ringing, agents in wrap-up are busy for their residual wrap-up, and
+every host's CPU is free until ``PRELUDE_S`` so that this set-up, which
+happened before the window, costs nothing and is never measured.
+Registrations and keep-alives run at phases spread over their own intervals
+in either start.
+
 Media follows the call as a fluid (:mod:`.ledger`): caller <-> SBC (the media
 anchor) and SBC <-> whoever the caller talks to (media server or agents), and
 two one-way streams to the recorder; rates from :func:`sizing.media.call_bandwidth`.
@@ -49,12 +60,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...media import call_bandwidth
+from ...scenario.model import PRELUDE_S
 from ...sip.b2bua import BridgedCall, Reject, Target, refer_to_replacing
 from ...sip.interfaces import Address
 from ...sip.message import Request
@@ -65,6 +78,7 @@ from ..acd import Acd
 from ..metrics import HostMetrics, grow
 from ..workload import ArrivalProcess, FlowPicker, HoldingTime, Patience, stream, streams
 from .ledger import MediaLedger, Stream
+from .steady import PresentCall, agents_in_wrap_up, calls_in_progress
 
 if TYPE_CHECKING:
     from ..topology import Node, SipServer, Topology
@@ -83,13 +97,20 @@ NO_ANSWER_S = 15.0
 """The SIP Server gives up ringing an extension after this long (480 to the caller)."""
 MEDIA_TICK_S = 0.1
 """Period of the media CPU jobs on media-handling hosts."""
+SPREAD_S = 0.5
+"""A steady-state start sends its calls in progress over this long (within ``PRELUDE_S``)."""
+AGENT_FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference")
+"""Flows whose calls talk to an agent (when there are agents)."""
 DOMAIN = "cc.example"
 
 
 @dataclass(frozen=True)
 class AgentPhones(AnswerPolicy):
     """The answer policy of the agents host: agents and the back office ring then
-    answer, ``busy`` answers 486, ``noanswer`` rings until cancelled."""
+    answer, ``busy`` answers 486, ``noanswer`` rings until cancelled; a leg of a call
+    already in progress at t = 0 (``in_progress(Call-ID)``) is answered at once."""
+
+    in_progress: Callable[[str], bool] | None = field(default=None, compare=False)
 
     def for_request(self, request: object) -> AnswerPolicy:
         user = request.uri.user if isinstance(request, Request) else None
@@ -97,11 +118,15 @@ class AgentPhones(AnswerPolicy):
             return _BUSY
         if user == "noanswer":
             return _NO_ANSWER
+        if self.in_progress is not None and isinstance(request, Request) \
+                and self.in_progress(request.call_id or ""):
+            return _AT_ONCE
         return self
 
 
 _BUSY = AnswerPolicy(486, ring_s=RING_S)
 _NO_ANSWER = AnswerPolicy(200, ring_s=10 * 3600.0)
+_AT_ONCE = AnswerPolicy(200, ring_s=0.0)
 
 
 class FlowCall:
@@ -109,7 +134,7 @@ class FlowCall:
 
     __slots__ = ("key", "flow", "t0", "holding", "recorded", "measured", "caller", "bridged", "server",
                  "ticket", "agent", "direct", "stage", "srd", "status", "answered_at", "peer",
-                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done", "phase")
+                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done", "phase", "present")
 
     def __init__(self, key: str, flow: str, t0: float, holding: float, recorded: bool, measured: bool) -> None:
         self.key, self.flow, self.t0, self.holding = key, flow, t0, holding
@@ -133,6 +158,13 @@ class FlowCall:
         self.done = False
         self.phase: str | None = None
         """held (consultation), joined (attended transfer done) or conference."""
+        self.present: PresentCall | None = None
+        """Set for a call already in progress at t = 0 (a steady-state start)."""
+
+    @property
+    def talked(self) -> float:
+        """Seconds of the call's talk over before t = 0 (0 for calls that arrive)."""
+        return self.present.talked if self.present is not None else 0.0
 
 
 class CallCentre:
@@ -140,6 +172,7 @@ class CallCentre:
 
     def __init__(self, topology: Topology, seed: int) -> None:
         self.topo = topology
+        self.seed = seed
         scenario = topology.scenario
         self.scenario = scenario
         self.clock = topology.net.clock
@@ -151,6 +184,7 @@ class CallCentre:
         self.picker = FlowPicker(scenario.traffic.mix.shares(), rngs["flows"])
         self.record_rng = stream(seed, "recording")
         self.reg_rng = stream(seed, "registrations")
+        self._steady_rng = stream(seed, "steady")
         self.calls: dict[str, FlowCall] = {}
         self.legs: dict[str, tuple[FlowCall, str]] = {}
         self.ledger = MediaLedger()
@@ -169,7 +203,8 @@ class CallCentre:
             server.on_leg = self._on_leg
             server.on_state = self._on_state
             server.record = self._record
-        topology.agents.policy = AgentPhones(200, ring_s=RING_S if self.acd is not None else 0.0)
+        topology.agents.policy = AgentPhones(200, ring_s=RING_S if self.acd is not None else 0.0,
+                                             in_progress=self._leg_in_progress)
         topology.agents.on_call = self._agent_call
         topology.gate.on_change = self._channels
         topology.gate.on_blocked = self._blocked
@@ -218,11 +253,60 @@ class CallCentre:
                 self.media_cost[name] = (us, host.cores)
 
     def start(self) -> None:
-        """Schedule the first arrival, registrations, keep-alives and media CPU."""
+        """Schedule the first arrival, registrations, keep-alives and media CPU; with a
+        steady-state start, the stationary state's calls in progress and wrap-ups first."""
+        if self.scenario.simulation.start == "steady":
+            self._steady_start()
         self._next_arrival(0.0)
         self._registrations()
         if self.media_cost:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
+
+    # -- steady-state start ------------------------------------------------------------------
+
+    def _steady_start(self) -> None:
+        """Agents in wrap-up and calls in progress of the stationary state (see :mod:`.steady`)."""
+        rng = self._steady_rng
+        rate = self._rate_at_start()
+        shares = self.scenario.traffic.mix.shares()
+        present = {f: s for f, s in shares.items() if f not in ("abandoned", "busy_no_answer")}
+        ivr = self.acd is not None and bool(self.topo.media_servers)
+        pre = {"ivr_then_agent": IVR_S} if ivr else {}
+        extra = {"consult_transfer": CONSULT_S} if self.acd is not None else {}
+        if self.acd is not None:
+            agent_rate = rate * sum(shares.get(f, 0.0) for f in AGENT_FLOWS)
+            for residual in agents_in_wrap_up(agent_rate, self.acd.wrap_up_s, rng, self.acd.agents):
+                self.acd.wrap_up(residual)
+        calls = calls_in_progress(rate, present, self.holding, rng, pre_s=pre, extra_s=extra,
+                                  limit=self.scenario.trunk.channels)
+        recorded = (rng.random(len(calls)) < self._record_share).tolist()
+        for i, (call, rec) in enumerate(zip(calls, recorded, strict=True)):
+            self.clock.call_at(SPREAD_S * i / len(calls),
+                               lambda call=call, rec=rec: self._arrive_present(call, rec))
+        for host in self.topo.net.hosts.values():
+            host.free_until = PRELUDE_S
+
+    def _rate_at_start(self) -> float:
+        """Calls/s offered at t = 0 (a replayed trace: its rate over the first minutes)."""
+        traffic = self.scenario.traffic
+        arrivals = traffic.arrivals
+        if arrivals.process == "replay":
+            times = getattr(self.arrivals, "times_s", [])
+            span = max(60.0, self.holding.mean_s)
+            return sum(1 for t in times if t < span) / span
+        rate = traffic.rate_cps or 0.0
+        if arrivals.process == "profile":
+            return rate * self.arrivals.rate_factor(0.0)  # type: ignore[attr-defined]
+        return rate
+
+    def _arrive_present(self, present: PresentCall, recorded: bool) -> None:
+        fc = self._place(present.flow, present.holding, recorded, self.clock.now())
+        fc.present = present
+        self.topo.gate.admit_present(fc.key)
+
+    def _leg_in_progress(self, call_id: str) -> bool:
+        entry = self.legs.get(call_id)
+        return entry is not None and entry[0].present is not None
 
     def _next_arrival(self, now: float) -> None:
         t = self.arrivals.next_arrival(now)
@@ -235,19 +319,27 @@ class CallCentre:
         self._next_arrival(t)
         flow = self.picker.pick()
         holding = self.holding.sample()
-        recorded = bool(self.topo.recorders) and self.record_rng.random() < self.scenario.traffic.recording_share
-        carrier = self.topo.carrier
-        call = carrier.invite(URI("sip", user="service", host=DOMAIN), headers=self.invite_headers,
-                              on_event=self._caller_event)
+        recorded = self.record_rng.random() < self._record_share
+        fc = self._place(flow, holding, recorded, t)
+        if fc.measured:
+            self.offered += 1
+        if flow == "abandoned":
+            self.clock.call_later(ABANDON_S, lambda: self._give_up(fc))
+
+    @property
+    def _record_share(self) -> float:
+        return self.scenario.traffic.recording_share if self.topo.recorders else 0.0
+
+    def _place(self, flow: str, holding: float, recorded: bool, t: float) -> FlowCall:
+        """The carrier's INVITE for a new call, and the call's record."""
+        call = self.topo.carrier.invite(URI("sip", user="service", host=DOMAIN), headers=self.invite_headers,
+                                        on_event=self._caller_event)
         fc = FlowCall(call.call_id, flow, t, holding, recorded, t >= self.warmup)
         fc.caller = call
         if self.topo.sbcs:
             fc.sbc = self.topo.host_of_call(self.topo.sbcs, call.call_id).name
         self.calls[call.call_id] = fc
-        if fc.measured:
-            self.offered += 1
-        if flow == "abandoned":
-            self.clock.call_later(ABANDON_S, lambda: self._give_up(fc))
+        return fc
 
     def _blocked(self, call_id: str, reason: str) -> None:
         fc = self.calls.get(call_id)
@@ -307,9 +399,11 @@ class CallCentre:
             fc.answered_at = now
             if fc.measured:
                 self.answered += 1
+            if fc.present is not None:  # its session refreshes run at a phase of their own
+                self.topo.carrier.rephase_session(call, self._steady_rng.random())
             self._media(fc)
             if self.acd is None or fc.flow == "busy_no_answer" or fc.server is None:
-                self._talk(fc, fc.holding, hang_up=True)
+                self._talk(fc, fc.holding - fc.talked, hang_up=True)
         elif event.kind == "failed":
             fc.status = event.status
             if fc.measured and event.status is not None:
@@ -322,7 +416,7 @@ class CallCentre:
 
     def _talk(self, fc: FlowCall, seconds: float, *, hang_up: bool) -> None:
         if hang_up:
-            self.clock.call_later(seconds, lambda: self._hang_up(fc))
+            self.clock.call_later(max(seconds, 0.0), lambda: self._hang_up(fc))
 
     def _hang_up(self, fc: FlowCall) -> None:
         call = fc.caller
@@ -383,7 +477,8 @@ class CallCentre:
         if fc.flow == "busy_no_answer":
             return self._target("busy" if self.record_rng.random() < 0.5 else "noanswer")
         media = self._media_server(fc)
-        if fc.flow == "ivr_then_agent" and media is not None:
+        if fc.flow == "ivr_then_agent" and media is not None and (
+                fc.present is None or fc.present.age < fc.present.pre):
             fc.stage = "ivr"
             fc.peer = media.name
             return Target(URI("sip", user="ivr", host=DOMAIN), dest=media.address)
@@ -451,7 +546,8 @@ class CallCentre:
             return
         fc.bridged = call
         if fc.stage == "ivr":
-            self.clock.call_later(IVR_S, lambda: self._after_ivr(fc))
+            left = IVR_S if fc.present is None else fc.present.pre - fc.present.age
+            self.clock.call_later(left, lambda: self._after_ivr(fc))
         elif fc.stage == "queue":
             self._transfer_if_ready(fc)
 
@@ -492,27 +588,32 @@ class CallCentre:
             self._release_agent(fc)
 
     def _agent_answered(self, fc: FlowCall, call: Call) -> None:
-        half = fc.holding / 2
+        # A call in progress at t = 0 is fc.talked into its talk: what was due by now happens
+        # at once (a consultation keeps what is left of it).
+        talked = fc.talked
+        half = max(fc.holding / 2 - talked, 0.0)
+        left = fc.holding - talked
         if fc.flow == "blind_transfer":
             self.clock.call_later(half, lambda: self._refer(fc, call))
-            self._talk(fc, fc.holding, hang_up=True)
+            self._talk(fc, left, hang_up=True)
         elif fc.flow == "consult_transfer":
-            self.clock.call_later(half, lambda: self._consult(fc, call))
-            self._talk(fc, fc.holding + CONSULT_S, hang_up=True)
+            consult_s = CONSULT_S - max(talked - fc.holding / 2, 0.0)
+            self.clock.call_later(half, lambda: self._consult(fc, call, max(consult_s, 0.0)))
+            self._talk(fc, left + CONSULT_S, hang_up=True)
         elif fc.flow == "conference":
             self.clock.call_later(half, lambda: self._conference(fc))
-            self._talk(fc, fc.holding, hang_up=True)
+            self._talk(fc, left, hang_up=True)
         else:
-            self._talk(fc, fc.holding, hang_up=True)
+            self._talk(fc, left, hang_up=True)
 
     def _refer(self, fc: FlowCall, call: Call) -> None:
         if call.state is CallState.CONFIRMED and not fc.done:
             # the SIP Server resolves Refer-To by its URI (no DNS): name the host's address
             self.topo.agents.refer(call, f"<{self.topo.agents.contact.replace(user='backoffice')}>")
 
-    def _consult(self, fc: FlowCall, call: Call) -> None:
+    def _consult(self, fc: FlowCall, call: Call, consult_s: float = CONSULT_S) -> None:
         """Hold the caller, call the back office through the SIP Server, and once it
-        answered and ``CONSULT_S`` passed, REFER the caller to it with Replaces."""
+        answered and ``consult_s`` passed, REFER the caller to it with Replaces."""
         agents = self.topo.agents
         if call.state is not CallState.CONFIRMED or fc.done or fc.server is None:
             return
@@ -522,7 +623,7 @@ class CallCentre:
 
         def consult_event(consult: Call, event: CallEvent) -> None:
             if event.kind == "answered":
-                self.clock.call_later(CONSULT_S, lambda: self._refer_replacing(fc, call, consult))
+                self.clock.call_later(consult_s, lambda: self._refer_replacing(fc, call, consult))
 
         agents.invite(URI("sip", user="backoffice", host=DOMAIN), dest=fc.server.local, on_event=consult_event)
 
@@ -628,18 +729,23 @@ class CallCentre:
         if scenario.agents.registered and scenario.agents.count > 0:
             groups.append((topo.agents, "agent", scenario.agents.count))
         expiry = max(int(ep.expiry_s), 1)
+        keep = ep.keepalive
         for ua, user, count in groups:
-            offsets = self.reg_rng.random(count) * min(float(expiry), self.end)
-            for i, offset in enumerate(offsets.tolist()):
+            # Each binding is refreshed every expiry (the UA re-registers itself); its first
+            # REGISTER falls at a phase uniform over one expiry, so the run sees count / expiry
+            # REGISTERs per second from the start, as the closed form counts them. Keep-alives
+            # have phases of their own over their interval.
+            offsets = (self.reg_rng.random(count) * float(expiry)).tolist()
+            phases = (self.reg_rng.random(count) * keep.interval_s).tolist()
+            for i, (offset, phase) in enumerate(zip(offsets, phases, strict=True)):
                 aor = f"sip:{user}{i}@{DOMAIN}"
                 dest = topo.registrars[_crc(aor) % len(topo.registrars)]
-                self.clock.call_later(offset, lambda ua=ua, aor=aor, dest=dest: self._register(ua, aor, dest, expiry))
-
-    def _register(self, ua, aor: str, dest: Address, expiry: int) -> None:  # type: ignore[no-untyped-def]
-        ua.register(URI("sip", host=DOMAIN), aor=aor, expires=expiry, dest=dest)
-        keep = self.scenario.endpoints.keepalive
-        if keep.method != "none":
-            self.clock.call_later(keep.interval_s, lambda: self._keepalive(ua, dest, keep.method, keep.interval_s))
+                if offset < self.end:
+                    self.clock.call_later(offset, lambda ua=ua, aor=aor, dest=dest: ua.register(
+                        URI("sip", host=DOMAIN), aor=aor, expires=expiry, dest=dest))
+                if keep.method != "none" and phase < self.end:
+                    self.clock.call_later(phase, lambda ua=ua, dest=dest: self._keepalive(
+                        ua, dest, keep.method, keep.interval_s))
 
     def _keepalive(self, ua, dest: Address, method: str, interval: float) -> None:  # type: ignore[no-untyped-def]
         if method == "options":

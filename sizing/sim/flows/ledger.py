@@ -39,11 +39,13 @@ class MediaLedger:
         self.data_bytes: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 64)
         self.host_pps: dict[str, float] = defaultdict(float)
         """Media packets per second each host receives now."""
-        self.open: set[Stream] = set()
+        self.open: dict[Stream, None] = {}
+        """Open streams in the order they started (a set would iterate in address order, and
+        the float sums of :meth:`flush` would differ from process to process)."""
 
     def start(self, src: str, dst: str, bytes_per_s: float, pps: float, now: float) -> Stream:
         stream = Stream(src, dst, bytes_per_s, pps, now)
-        self.open.add(stream)
+        self.open[stream] = None
         self.host_pps[dst] += pps
         return stream
 
@@ -51,7 +53,7 @@ class MediaLedger:
         if not stream.open:
             return
         stream.open = False
-        self.open.discard(stream)
+        self.open.pop(stream, None)
         self.host_pps[stream.dst] -= stream.pps
         self._integrate(stream, stream.start, now)
 

@@ -51,6 +51,21 @@ class SessionTimers:
                 interval - before, lambda: self._session_expired(call)
             )
 
+    def rephase_session(self, call: Call, fraction: float) -> bool:
+        """Move the call's next refresh to ``fraction`` (0 to 1) of the half interval from
+        now, when this UA is its refresher; False when it is not. Calls set up at one
+        instant (a steady-state start) then refresh at phases spread as calls that arrived
+        over time do, instead of all together."""
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"rephase_session(): fraction must be within [0, 1], got {fraction!r}")
+        if call.session_timer is None or not call.session_refresher or call.session_interval is None:
+            return False
+        call.session_timer.cancel()
+        call.session_timer = self.clock.call_later(
+            fraction * call.session_interval / 2, lambda: self._refresh_session(call)
+        )
+        return True
+
     def _stop_session(self, call: Call) -> None:
         if call.session_timer is not None:
             call.session_timer.cancel()
