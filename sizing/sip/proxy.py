@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .auth import DigestAuthenticator
+from .checks import MALFORMED, malformed
 from .headers import NameAddr, Via, split_commas
 from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
 from .loopback import receive_bytes
@@ -594,6 +595,18 @@ class Proxy:
     # -- TransactionUser ---------------------------------------------------------------
 
     def request_received(self, transaction: Transaction | None, request: Request) -> None:
+        """A new request (or an ACK to forward); a header the proxy reads but cannot
+        parse (Route, ...) answers 400 naming it from this one place, an ACK is dropped."""
+        try:
+            self._request_received(transaction, request)
+        except MALFORMED as error:
+            if request.method != "ACK" and isinstance(transaction, ServerTransaction):
+                rejection = malformed(error)
+                self._answer(transaction, request, rejection.status, rejection.reason)
+            else:
+                self.stats.dropped += 1
+
+    def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method
         self.stats.requests_received[method] += 1
         if method == "ACK" or transaction is None:
@@ -976,18 +989,25 @@ class Proxy:
             self.stats.generated[status] += 1
 
     def _stateless_request(self, request: Request, source: Address) -> None:
-        """§16.11: validate, then forward without a transaction (or answer statelessly)."""
+        """§16.11: validate, then forward without a transaction (or answer statelessly;
+        a header the proxy cannot read gets 400 naming it, an ACK with one is dropped)."""
         self.stats.requests_received[request.method] += 1
-        if request.method != "ACK":
-            rejection = self._validate(request)
-            if rejection is not None:
-                status, reason, headers = rejection
-                response = self.local_response(request, status, reason, to_tag=self._new_tag(), headers=headers)
-                dest = response_destination(request, source, self._interfaces.transport_at(self._inbound).reliable)
-                if self._send(response.encode(), dest):
-                    self.stats.generated[status] += 1
+        try:
+            rejection = None if request.method == "ACK" else self._validate(request)
+            if rejection is None:
+                self._forward_stateless(request, source)
                 return
-        self._forward_stateless(request, source)
+        except MALFORMED as error:
+            if request.method == "ACK":
+                self.stats.dropped += 1
+                return
+            bad = malformed(error)
+            rejection = (bad.status, bad.reason, ())
+        status, reason, headers = rejection
+        response = self.local_response(request, status, reason, to_tag=self._new_tag(), headers=headers)
+        dest = response_destination(request, source, self._interfaces.transport_at(self._inbound).reliable)
+        if self._send(response.encode(), dest):
+            self.stats.generated[status] += 1
 
     def _stateless_branch(self, request: Request) -> str:
         """A branch that depends only on the incoming top Via (§16.11), so a retransmission,
