@@ -492,3 +492,53 @@ def test_user_agents_record_routed_call_costs_the_proxy_14_messages(net, clock):
     expected = sorted(["INVITE", "100", "180", "200", "ACK", "BYE", "200"])
     assert sorted(summarize(e.data) for e in log if e.dest == P) == expected
     assert sorted(summarize(e.data) for e in log if e.source == P) == expected
+
+
+# -- a Request-URI naming the proxy itself (SIPp's built-in uac and uas) ---------------------
+
+
+def test_in_dialog_requests_to_the_proxys_own_uri_without_route_go_to_the_router(net, clock):
+    """SIPp's built-in uac sends ACK and BYE to its INVITE's Request-URI (the proxy) with no
+    Route, as its built-in uas echoes no Record-Route: §16.5 makes the proxy responsible for
+    that URI, so the router (``--forward-to``) decides, not the URI that names the proxy."""
+    caller, callee = Endpoint(net, clock, A, 1), Endpoint(net, clock, B, 2)
+    proxy = make_proxy(net, clock, static_router(B))
+
+    def uas(txn, request: Request) -> None:
+        if request.method == "INVITE":
+            ok = request.create_response(200, to_tag="bob1", headers=[("Contact", "<sip:10.0.0.3:5060>")])
+            ok.headers.remove("Record-Route")  # SIPp's uas does not echo it
+            txn.respond(ok)
+        elif request.method == "BYE":
+            answer(txn, request, 200)
+    callee.on_request = uas
+    service = "sip:service@10.0.0.2:5060"
+    caller.send(caller.request("INVITE", service), P)
+    clock.advance(1)
+    assert caller.finals() == [200]
+    ack = caller.request("ACK", service, to_tag="bob1")
+    caller.transport.send(ack.encode(), P)  # an ACK to a 2xx has no transaction
+    caller.send(caller.request("BYE", service, cseq=2, to_tag="bob1"), P)
+    clock.advance(1)
+    assert [r.method for r in callee.requests] == ["INVITE", "ACK", "BYE"]
+    assert caller.finals() == [200, 200]
+    assert net.counts()["ACK"] == 2  # caller to proxy, proxy to callee: no loop
+    assert net.summary(source=P, dest=P) == []
+    assert proxy.stats.self_addressed == 0 and proxy.stats.generated == {}
+
+
+@pytest.mark.parametrize("stateless", [False, True])
+def test_a_proxy_never_sends_a_request_unchanged_to_its_own_address(net, clock, stateless):
+    """A router (or ``--forward-to``) naming the proxy itself: the request would come back
+    as itself until Max-Forwards ran out. It gets 482 at once; an ACK is dropped; both counted."""
+    caller = Endpoint(net, clock, A, 1)
+    proxy = make_proxy(net, clock, static_router(P), config=ProxyConfig(stateless=stateless))
+    caller.send(caller.request("OPTIONS", "sip:bob@example.com"), P)
+    caller.transport.send(caller.request("ACK", "sip:service@10.0.0.2", cseq=2, to_tag="x2").encode(), P)
+    clock.advance(1)
+    assert caller.finals() == [482]
+    assert net.summary(source=P, dest=P) == []
+    assert proxy.stats.self_addressed == 2
+    assert proxy.stats.dropped == 1  # the ACK
+    assert proxy.stats.generated[482] == 1
+    assert proxy.stats.requests_forwarded == {}

@@ -87,6 +87,21 @@ def add_serve_command(app: typer.Typer) -> None:
             float | None,
             typer.Option(help="Stop after this many seconds (default: until SIGINT/SIGTERM)."),
         ] = None,
+        message_timeout: Annotated[
+            float | None,
+            typer.Option(
+                help="TCP/TLS: close a connection whose message is not complete this many seconds "
+                "after its first byte (a peer trickling a header, slowloris; default 10). Counted "
+                "as transport_message_timeouts."
+            ),
+        ] = None,
+        max_connections_per_source: Annotated[
+            int | None,
+            typer.Option(
+                help="TCP/TLS: incoming connections one source IP address may hold open; more are "
+                "refused at once (default 128). Counted as transport_source_refused."
+            ),
+        ] = None,
         cert: Annotated[Path | None, typer.Option(help="TLS: certificate chain (PEM).")] = None,
         key: Annotated[Path | None, typer.Option(help="TLS: private key (PEM).")] = None,
         seed: Annotated[
@@ -112,6 +127,14 @@ def add_serve_command(app: typer.Typer) -> None:
             tls = TlsConfig(certfile=cert, keyfile=key) if cert is not None else None
             overload_config = OverloadConfig(mode=overload, high=overload_high, low=overload_low)
             aging = {} if max_dialog_age is None else {"max_dialog_age": max_dialog_age}
+            streams = {
+                name: value
+                for name, value in (
+                    ("message_timeout", message_timeout),
+                    ("max_connections_per_source", max_connections_per_source),
+                )
+                if value is not None
+            }
             config = ServeConfig(
                 role=role,
                 listen=addresses[0],
@@ -128,6 +151,7 @@ def add_serve_command(app: typer.Typer) -> None:
                 duration=duration,
                 seed=seed,
                 **aging,
+                **streams,
             )
         except (ServeError, TlsConfigError, OverloadError) as exc:
             fail(str(exc))

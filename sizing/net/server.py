@@ -139,6 +139,12 @@ class ServeConfig:
     also_listen: tuple[Address, ...] = ()
     """Further listen addresses, each on a transport no other one has: the element's
     other interfaces (a message leaves by the one of its destination's transport)."""
+    message_timeout: float = TransportLimits().message_timeout
+    """TCP/TLS: seconds a message may take from its first byte to its last before its
+    connection is closed (a peer trickling a header holds no connection for ever)."""
+    max_connections_per_source: int = TransportLimits().max_connections_per_source
+    """TCP/TLS: incoming connections one source IP address may hold open; more are
+    refused at once (counted as transport_source_refused)."""
 
     def __post_init__(self) -> None:
         if self.seed is None:
@@ -198,6 +204,19 @@ class ServeConfig:
             raise ServeError(f"--log-every must be >= 0, got {self.log_every}")
         if self.duration is not None and not self.duration > 0:
             raise ServeError(f"--duration must be > 0 seconds, got {self.duration}")
+        if not self.message_timeout > 0:
+            raise ServeError(f"--message-timeout must be > 0 seconds, got {self.message_timeout:g}")
+        if self.max_connections_per_source < 1:
+            raise ServeError(
+                f"--max-connections-per-source must be at least 1, got {self.max_connections_per_source}"
+            )
+
+    def limits(self) -> TransportLimits:
+        """The limits of every socket the server opens."""
+        return TransportLimits(
+            message_timeout=self.message_timeout,
+            max_connections_per_source=self.max_connections_per_source,
+        )
 
     @property
     def listens(self) -> tuple[Address, ...]:
@@ -439,7 +458,7 @@ class Server:
                 received,
                 failed,
                 tls=self.config.tls,
-                limits=TransportLimits(),
+                limits=self.config.limits(),
             )
         except (OSError, TlsConfigError) as exc:  # say which of the listen addresses failed
             raise ServeError(f"cannot listen on {listen}: {exc}") from exc

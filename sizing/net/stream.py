@@ -8,7 +8,14 @@ reuses it (§18.1.1); otherwise a connection is opened, and messages sent while
 it opens wait in a bounded queue. Each connection frames its byte stream with
 the engine's :class:`~sizing.sip.framer.StreamFramer`, answers an RFC 5626
 CRLF CRLF ping with a CRLF pong, and closes on a framing error, after
-``idle_timeout`` without traffic, or when the transport closes.
+``idle_timeout`` without traffic, when a message is not complete
+``message_timeout`` after its first byte, or when the transport closes.
+
+Against a peer that opens connections and trickles bytes (slowloris), the
+idle timer is no help, since every byte restarts it: the message deadline
+bounds how long one message may take, and ``max_connections_per_source``
+bounds how many connections one source IP address may hold, so a single host
+cannot take every slot. Both refusals are counted.
 
 TLS runs over the same connections: the TCP connection is made first, so the
 connection limit is checked before any handshake work, then upgraded with
@@ -84,6 +91,10 @@ class Connection(asyncio.Protocol):
         self._early_bytes = 0
         self._last_activity = 0.0
         self._idle: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
+        """Closes the connection when the message being received is overdue."""
+        self.source: str | None = None
+        """The source host this incoming connection counts against (per-source limit)."""
         self._sent = 0  # messages written
         self._received = False  # any byte received
         self._counted = False  # counted in connections_in/out, so closing counts too
@@ -125,12 +136,17 @@ class Connection(asyncio.Protocol):
             return
         self._last_activity = self.owner._loop.time()
         self._received = True
+        framer = self._framer
+        partial = framer.buffered
         try:
-            frames = self._framer.feed(data)
+            frames = framer.feed(data)
         except FramingError as exc:
             self.owner.counters.framing_errors += 1
             self.close(TransportError(f"{self.owner.name} connection {self.remote}: {exc}"))
             return
+        if frames or not partial:
+            # What is buffered now (if anything) is a message whose first byte came now.
+            self._arm_deadline(framer.buffered > 0)
         owner = self.owner
         counters = owner.counters
         for frame in frames:
@@ -238,6 +254,20 @@ class Connection(asyncio.Protocol):
         for data in early:
             self.data_received(data)
 
+    def _arm_deadline(self, started: bool) -> None:
+        """Start the deadline of a message begun now (``started``), or stop the last one."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        if started:
+            self._deadline = self.owner._loop.call_later(self.owner.limits.message_timeout, self._overdue)
+
+    def _overdue(self) -> None:
+        self._deadline = None
+        if self.state == "open":
+            self.owner.counters.message_timeouts += 1
+            self.close()
+
     def _check_idle(self) -> None:
         if self.state != "open":
             return
@@ -285,6 +315,8 @@ class Connection(asyncio.Protocol):
         self.state = "closed"
         if self._idle is not None:
             self._idle.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
         self._remember_session()
         self.owner._forget(self)
         if self._counted:
@@ -326,6 +358,8 @@ class StreamTransport:
         self.local: Address | None = None
         self.connections: dict[Key, Connection] = {}
         self._all: set[Connection] = set()
+        self._per_source: dict[str, int] = {}
+        """Incoming connections open, by source host (see max_connections_per_source)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: OrderedDict[Key, ssl.SSLSession] = OrderedDict()
         self._server: asyncio.Server | None = None
@@ -439,9 +473,17 @@ class StreamTransport:
             conn.state = "closed"
             conn._raw.abort()
             return
+        conn.key = connection_key(conn.remote.host, conn.remote.port)
+        source = conn.key[0]
+        if self._per_source.get(source, 0) >= self.limits.max_connections_per_source:
+            self.counters.source_refused += 1
+            conn.state = "closed"
+            conn._raw.abort()
+            return
+        conn.source = source
+        self._per_source[source] = self._per_source.get(source, 0) + 1
         conn._counted = True
         self.counters.connections_in += 1
-        conn.key = connection_key(conn.remote.host, conn.remote.port)
         self.connections[conn.key] = conn
         self._all.add(conn)
         if self._server_context is None:
@@ -477,6 +519,13 @@ class StreamTransport:
 
     def _forget(self, conn: Connection) -> None:
         self._all.discard(conn)
+        source, conn.source = conn.source, None
+        if source is not None:
+            left = self._per_source[source] - 1
+            if left:
+                self._per_source[source] = left
+            else:
+                del self._per_source[source]
         if conn.key is not None and self.connections.get(conn.key) is conn:
             del self.connections[conn.key]
 

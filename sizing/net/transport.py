@@ -58,8 +58,15 @@ class TransportLimits:
     """A stream header section larger than this closes its connection."""
     max_connections: int = 1024
     """Open TCP/TLS connections (both directions); new ones beyond it are refused."""
+    max_connections_per_source: int = 128
+    """Incoming connections open from one source IP address; new ones beyond it are
+    refused, so one host cannot take every slot of ``max_connections``."""
     idle_timeout: float = 120.0
     """A connection that carried nothing for this long is closed."""
+    message_timeout: float = 10.0
+    """A stream message must be complete this long after its first byte, or its
+    connection is closed: the idle timer restarts on every byte, so without this a
+    peer trickling a header (slowloris) holds its connection open for ever."""
     connect_timeout: float = 5.0
     """An outgoing TCP connect that takes longer fails."""
     handshake_timeout: float = 5.0
@@ -107,7 +114,12 @@ class TransportCounters:
     connections_closed: int = 0
     connections_refused: int = 0
     """Incoming connections closed at once because max_connections were open."""
+    source_refused: int = 0
+    """Incoming connections closed at once because their source IP address had
+    max_connections_per_source open."""
     idle_closed: int = 0
+    message_timeouts: int = 0
+    """Connections closed because a message was not complete within message_timeout."""
     framing_errors: int = 0
     connect_failures: int = 0
     handshakes_full: int = 0

@@ -10,13 +10,24 @@ Request-URI, then extensions, then content.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from .dialog import DialogError
 from .errors import HeaderError
 from .headers import MediaType
 from .message import Request, Response
+from .sdp import NegotiationError, SdpError
 
-__all__ = ["Rejection", "UasPolicy", "check_request"]
+__all__ = ["MALFORMED", "Rejection", "UasPolicy", "check_request", "malformed"]
+
+MALFORMED = (HeaderError, DialogError, SdpError)
+"""What an element's handler raises when a field it reads cannot be read: a header
+value (parsed lazily, so only the element that reads it finds out), a value a
+dialog cannot be built from, an SDP body. :func:`malformed` turns one into 400."""
+
+#: What a reason phrase may not hold (RFC 3261 §25.1: no controls; kept to printable ASCII).
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")  # Max-Forwards: RFC 2543 peers omit it
 
@@ -49,6 +60,21 @@ class Rejection:
         return request.create_response(
             self.status, self.reason, to_tag=to_tag, headers=self.headers
         )
+
+
+def malformed(error: Exception) -> Rejection:
+    """The answer to a request whose handling stopped at ``error`` (one of
+    :data:`MALFORMED`): 400 whose reason phrase names the field at fault, so
+    the sender can see what to fix (488 for an offer that parses but cannot be
+    answered, RFC 3261 §13.3.1.3)."""
+    if isinstance(error, NegotiationError):
+        return Rejection(488, "Not Acceptable Here")
+    if isinstance(error, SdpError):
+        what = "Bad SDP body"
+    else:
+        header = getattr(error, "header", None)
+        what = f"Bad {header} header" if header else "Malformed request"
+    return Rejection(400, _UNPRINTABLE.sub("?", f"{what}: {error}")[:120])
 
 
 def _tags(values: list[str]) -> list[str]:
@@ -84,7 +110,7 @@ def check_request(request: Request, policy: UasPolicy = UasPolicy()) -> Rejectio
     try:
         return _check(request, policy)
     except HeaderError as err:
-        return Rejection(400, f"Malformed header: {err}"[:200])
+        return malformed(err)
 
 
 def _check(request: Request, policy: UasPolicy) -> Rejection | None:

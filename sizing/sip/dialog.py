@@ -37,7 +37,12 @@ _URI_PARAMS_BARRED = ("method", "maddr", "ttl", "transport", "lr")  # §19.1.1 R
 
 
 class DialogError(ValueError):
-    """A message that cannot create or belong to a dialog; says which header is wrong."""
+    """A message that cannot create or belong to a dialog; says which header is wrong
+    (``header`` names it when one is at fault, for an element's 400 answer)."""
+
+    def __init__(self, message: str, header: str | None = None) -> None:
+        super().__init__(message)
+        self.header = header
 
 
 class DialogState(Enum):
@@ -67,7 +72,7 @@ def uri_address(uri: URI, default_transport: str = "UDP") -> Address:
 def _contact_uri(message: Request | Response, what: str) -> URI:
     contacts = message.contact
     if not contacts or contacts[0].is_star:
-        raise DialogError(f"{what}: no usable Contact header (RFC 3261 §12.1 requires one)")
+        raise DialogError(f"{what}: no usable Contact header (RFC 3261 §12.1 requires one)", "Contact")
     return contacts[0].uri  # type: ignore[return-value]
 
 
@@ -90,7 +95,7 @@ def _name_addr(value: str) -> NameAddr:
 
 def _tagged(value: str | None, tag: str | None, what: str) -> str:
     if value is None:
-        raise DialogError(f"{what} header is missing")
+        raise DialogError(f"{what} header is missing", what)
     addr = _name_addr(value)
     params = {k: v for k, v in addr.params.items() if k.lower() != "tag"}
     if tag is not None:
@@ -253,7 +258,7 @@ class Dialog:
         if cached is None or cached[0] != route:
             uri = _name_addr(route).uri
             if uri is None:
-                raise DialogError(f"Route {route!r} has no URI")
+                raise DialogError(f"Route {route!r} has no URI", "Route")
             cached = self._first_route = (route, uri)
         return cached[1]
 

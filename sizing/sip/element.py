@@ -13,7 +13,11 @@ steps both roles take the same way:
 - repeating the ACK for a 2xx retransmitted after its transaction ended
   (§13.2.2.4) and re-sending an INVITE's 2xx until the ACK comes
   (§13.3.1.4), giving up after 64*T1;
-- the request checks of RFC 4475 §3.3 before any role-specific handling.
+- the request checks of RFC 4475 §3.3 before any role-specific handling;
+- one guard around that handling (:meth:`request_received`): a header or
+  SDP body the role cannot read, found wherever the role first reads it,
+  gets 400 naming it (an ACK is dropped and counted), so no malformed field
+  leaves a request unanswered or escapes to the driver.
 
 A subclass says what a handler entry is (:meth:`_deliver`) and what to do
 when no ACK comes (:meth:`_no_ack`); the ``_on_*`` hooks let it count.
@@ -32,7 +36,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from .checks import UasPolicy, check_request
+from .checks import MALFORMED, UasPolicy, check_request, malformed
 from .dialog import Dialog, DialogId, uri_address
 from .headers import NameAddr
 from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
@@ -254,6 +258,26 @@ class Element(ABC):
 
     # -- the TU callbacks ---------------------------------------------------------------
 
+    def request_received(self, transaction: Transaction | None, request: Request) -> None:
+        """A new request (or an ACK) from the layer, handled by the role; a field it
+        cannot read answers 400 from here rather than at each place that reads one."""
+        try:
+            self._request_received(transaction, request)
+        except MALFORMED as error:
+            self._malformed(transaction, request, error)
+
+    def _malformed(self, transaction: Transaction | None, request: Request, error: Exception) -> None:
+        """Answer a request the role could not read 400 (see :func:`~sizing.sip.checks.malformed`);
+        an ACK, or a request already answered, is dropped and counted."""
+        if request.method != "ACK" and isinstance(transaction, ServerTransaction):
+            rejection = malformed(error)
+            to_tag = self._new_tag() if request.to_tag is None else None
+            response = rejection.response_to(request, to_tag=to_tag)
+            if transaction.respond(response):
+                self._on_response_sent(response.status)
+                return
+        self._on_malformed_dropped()
+
     def response_received(self, transaction: Transaction | None, response: Response) -> None:
         entry = self._handlers.get(transaction) if transaction is not None else None  # type: ignore[arg-type]
         if entry is None and transaction is not None and self._sending is not None:
@@ -334,6 +358,10 @@ class Element(ABC):
         """Hand ``response`` to the handler ``entry`` of a client transaction."""
 
     @abstractmethod
+    def _request_received(self, transaction: Transaction | None, request: Request) -> None:
+        """Handle a new request (``transaction`` None for an ACK to a 2xx)."""
+
+    @abstractmethod
     def _no_ack(self, state: Any) -> None:
         """No ACK came for the 2xx within 64*T1 (the retransmission has stopped)."""
 
@@ -347,6 +375,10 @@ class Element(ABC):
 
     def _on_ack_resent(self) -> None:
         """An ACK was re-sent for a retransmitted 2xx (for counting)."""
+        return None  # counted by subclasses that keep the counter
+
+    def _on_malformed_dropped(self) -> None:
+        """A request with a field the role cannot read was dropped unanswered (for counting)."""
         return None  # counted by subclasses that keep the counter
 
 

@@ -529,7 +529,11 @@ class Message:
         value = cache.get(key, _MISSING)
         if value is _MISSING:
             raw = self.headers.get(header)
-            value = None if raw is None else parser(raw)
+            try:
+                value = None if raw is None else parser(raw)
+            except HeaderError as err:
+                err.header = err.header or header
+                raise
             cache[key] = value
         return value
 
@@ -538,8 +542,12 @@ class Message:
         value = cache.get(key, _MISSING)
         if value is _MISSING:
             value = []
-            for raw in self.headers.get_lines(header):
-                value.extend(parser(raw))
+            try:
+                for raw in self.headers.get_lines(header):
+                    value.extend(parser(raw))
+            except HeaderError as err:
+                err.header = err.header or header
+                raise
             cache[key] = value
         return value
 

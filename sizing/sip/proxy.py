@@ -31,7 +31,16 @@ A URI target replaces the Request-URI (the location service, §16.5); an
 Address target keeps it and only chooses the next hop (an outbound proxy,
 ``sizing serve --forward-to``). Requests that already carry Route headers
 or a To tag, and requests for a domain outside ``ProxyConfig.domains``, go
-to their Request-URI without asking the router.
+to their Request-URI without asking the router, unless that Request-URI
+names the proxy itself: §16.5 makes the proxy responsible for it then, so
+the router decides, as for a new request. (A UA that ignores the Contact
+of a 2xx, as SIPp's built-in uac does, sends its ACK and BYE there.)
+Whatever the route, a request is never sent to one of the proxy's own
+addresses unchanged (same Request-URI, no Route left): it would come back
+as the same request and be routed the same way until Max-Forwards ran out.
+It fails with 482 at once (an ACK, which gets no answer, is dropped),
+counted in ``ProxyStats.self_addressed``. A spiral, sent back to the proxy
+with a new Request-URI or along a Route, still goes (§16.3 step 4).
 
 What the proxy writes of its own (its Via, Record-Route, 100 Trying and
 other local responses) follows ``ProxyConfig.wire``, a :class:`WireStyle`:
@@ -58,6 +67,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .auth import DigestAuthenticator
+from .checks import MALFORMED, malformed
 from .headers import NameAddr, Via, split_commas
 from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
 from .loopback import receive_bytes
@@ -218,6 +228,8 @@ class ProxyStats:
     generated: Counter[int] = field(default_factory=Counter)
     """Final responses this proxy answered itself (483, 482, 408, 503, ...), by status."""
     trying_sent: int = 0
+    self_addressed: int = 0
+    """Requests not sent because their next hop was this proxy's own address (a loop)."""
     dropped: int = 0
     """Messages discarded: responses not for this proxy, ACKs that cannot be routed,
     stateless sends the transport refused, malformed input."""
@@ -235,6 +247,7 @@ class ProxyStats:
             for key, value in sorted(counter.items(), key=lambda kv: str(kv[0])):
                 out[f"{prefix}_{key}"] = value
         out["trying_sent"] = self.trying_sent
+        out["self_addressed"] = self.self_addressed
         out["dropped"] = self.dropped
         return out
 
@@ -390,6 +403,10 @@ def _stamp_via(request: Request, source: Address) -> Request:
     return Request(request.method, request.uri, _replace_first(request.headers, "Via", str(stamped)), request.body)
 
 
+class _SelfAddressed(ValueError):
+    """A request's next hop is the proxy's own address: sending it would loop."""
+
+
 # -- response contexts ---------------------------------------------------------------
 
 
@@ -492,6 +509,8 @@ class Proxy:
         self._inbound: Address | None = None
         """The address the message being handled arrived at (None: the main one)."""
         self._rr: dict[Address, str] = {address: self._record_route_value(address)}
+        self._own: frozenset[Address] = frozenset({address})
+        """Every address the proxy listens at: never a next hop."""
 
     # -- wiring --------------------------------------------------------------------
 
@@ -499,6 +518,7 @@ class Proxy:
         """Listen at ``address`` too, on another transport than the main address's; returns
         the entry point for the bytes that arrive there (``on_message`` for that address)."""
         self._interfaces.add(address, transport)
+        self._own = frozenset(self._interfaces.addresses())
         self._rr[address] = self._record_route_value(address)
         return lambda data, source: self.on_message(data, source, address)
 
@@ -594,6 +614,18 @@ class Proxy:
     # -- TransactionUser ---------------------------------------------------------------
 
     def request_received(self, transaction: Transaction | None, request: Request) -> None:
+        """A new request (or an ACK to forward); a header the proxy reads but cannot
+        parse (Route, ...) answers 400 naming it from this one place, an ACK is dropped."""
+        try:
+            self._request_received(transaction, request)
+        except MALFORMED as error:
+            if request.method != "ACK" and isinstance(transaction, ServerTransaction):
+                rejection = malformed(error)
+                self._answer(transaction, request, rejection.status, rejection.reason)
+            else:
+                self.stats.dropped += 1
+
+    def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method
         self.stats.requests_received[method] += 1
         if method == "ACK" or transaction is None:
@@ -772,7 +804,9 @@ class Proxy:
         uri = request.uri
         domains = self.config.domains
         foreign = domains is not None and (uri.host or "").lower() not in domains
-        if "Route" in request.headers or request.to_tag is not None or foreign:
+        if "Route" in request.headers:
+            return [(uri, None)]
+        if (request.to_tag is not None or foreign) and not self._is_me(uri):
             return [(uri, None)]
         targets: list[tuple[URI, Address | None]] = []
         for target in self.router(request):
@@ -793,8 +827,10 @@ class Proxy:
         max_forwards = request.max_forwards
         headers.set("Max-Forwards", 70 if max_forwards is None else max(0, max_forwards - 1))
         method = request.method
+        routes_left = 0
         if hop is None:
             routes = NameAddr.parse_all(headers.get_all("Route")[0]) if "Route" in headers else []
+            routes_left = len(routes)
             if routes:
                 top = routes[0].uri
                 assert top is not None
@@ -806,6 +842,9 @@ class Proxy:
                 hop = uri_address(top, self._interfaces.default_transport)
             else:
                 hop = uri_address(uri, self._interfaces.default_transport)
+        if hop in self._own and routes_left == 0 and str(uri) == str(request.uri):
+            # It would arrive here as the same request, be routed the same way, and again.
+            raise _SelfAddressed(f"the next hop of {uri} is this proxy's own address {hop}")
         address = self._interface(hop)[0] if self._interfaces else self.address
         if self.config.record_route and method in _DIALOG_METHODS and request.to_tag is None:
             arrived = inbound or self.address
@@ -843,13 +882,18 @@ class Proxy:
         branch_id = self._branch_id(request)
         try:
             out, dest = self._forwarded(request, uri, hop, branch_id, ctx.inbound)
-        except ValueError:
-            # No address to send to (e.g. a tel: target): this branch fails at once.
+        except ValueError as exc:
+            # No address to send to (e.g. a tel: target), or our own: this branch fails at once.
+            looped = isinstance(exc, _SelfAddressed)
             via = Via(self.address.transport, self.address.host, self.address.port, {"branch": branch_id})
             out = Request(request.method, uri, _insert_first(request.headers, "Via", str(via)), request.body)
             branch = _Branch(ctx, out)
             ctx.branches.append(branch)
-            self._branch_failed(branch, 503, "Service Unavailable")
+            if looped:
+                self.stats.self_addressed += 1
+                self._branch_failed(branch, 482, "Loop Detected")
+            else:
+                self._branch_failed(branch, 503, "Service Unavailable")
             return
         branch = _Branch(ctx, out)
         ctx.branches.append(branch)
@@ -976,18 +1020,25 @@ class Proxy:
             self.stats.generated[status] += 1
 
     def _stateless_request(self, request: Request, source: Address) -> None:
-        """§16.11: validate, then forward without a transaction (or answer statelessly)."""
+        """§16.11: validate, then forward without a transaction (or answer statelessly;
+        a header the proxy cannot read gets 400 naming it, an ACK with one is dropped)."""
         self.stats.requests_received[request.method] += 1
-        if request.method != "ACK":
-            rejection = self._validate(request)
-            if rejection is not None:
-                status, reason, headers = rejection
-                response = self.local_response(request, status, reason, to_tag=self._new_tag(), headers=headers)
-                dest = response_destination(request, source, self._interfaces.transport_at(self._inbound).reliable)
-                if self._send(response.encode(), dest):
-                    self.stats.generated[status] += 1
+        try:
+            rejection = None if request.method == "ACK" else self._validate(request)
+            if rejection is None:
+                self._forward_stateless(request, source)
                 return
-        self._forward_stateless(request, source)
+        except MALFORMED as error:
+            if request.method == "ACK":
+                self.stats.dropped += 1
+                return
+            bad = malformed(error)
+            rejection = (bad.status, bad.reason, ())
+        status, reason, headers = rejection
+        response = self.local_response(request, status, reason, to_tag=self._new_tag(), headers=headers)
+        dest = response_destination(request, source, self._interfaces.transport_at(self._inbound).reliable)
+        if self._send(response.encode(), dest):
+            self.stats.generated[status] += 1
 
     def _stateless_branch(self, request: Request) -> str:
         """A branch that depends only on the incoming top Via (§16.11), so a retransmission,
@@ -1014,14 +1065,17 @@ class Proxy:
                 raise ValueError("no target")
             uri, hop = targets[0]
             out, dest = self._forwarded(routed, uri, hop, self._stateless_branch(request), self._inbound)
-        except ValueError:
+        except ValueError as exc:
+            looped = isinstance(exc, _SelfAddressed)
+            self.stats.self_addressed += looped
             if method == "ACK" or source is None:
                 self.stats.dropped += 1
                 return
-            response = self.local_response(request, 480, "Temporarily Unavailable", to_tag=self._new_tag())
+            status, reason = (482, "Loop Detected") if looped else (480, "Temporarily Unavailable")
+            response = self.local_response(request, status, reason, to_tag=self._new_tag())
             reliable = self._interfaces.transport_at(self._inbound).reliable
             if self._send(response.encode(), response_destination(request, source, reliable)):
-                self.stats.generated[480] += 1
+                self.stats.generated[status] += 1
             return
         if self._send(out.encode(), dest):
             self.stats.requests_forwarded[method] += 1

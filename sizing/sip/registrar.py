@@ -26,7 +26,7 @@ from email.utils import formatdate
 
 from .auth import DigestAuthenticator
 from .bindings import BindingStore, canonical_aor
-from .checks import UasPolicy, check_request
+from .checks import MALFORMED, UasPolicy, check_request, malformed
 from .interfaces import Clock, TimerConfig, TimerHandle
 from .message import Request, Response
 from .proxy import Router
@@ -47,11 +47,14 @@ class RegistrarStats:
     responses: Counter[int] = field(default_factory=Counter)
     sweeps: int = 0
     """Expiry sweeps run (each removes every binding due by then)."""
+    malformed_dropped: int = 0
+    """Requests with a header the registrar cannot read that got no answer (ACKs)."""
 
     def as_dict(self) -> dict[str, int]:
         out = {f"requests_{k}": v for k, v in sorted(self.requests.items())}
         out.update({f"responses_{k}": v for k, v in sorted(self.responses.items())})
         out["sweeps"] = self.sweeps
+        out["malformed_dropped"] = self.malformed_dropped
         return out
 
 
@@ -121,6 +124,18 @@ class Registrar:
     # -- TransactionUser ---------------------------------------------------------------
 
     def request_received(self, transaction: Transaction | None, request: Request) -> None:
+        """A new request; a header the registrar reads but cannot parse answers 400
+        naming it from this one place (an ACK is dropped and counted)."""
+        try:
+            self._request_received(transaction, request)
+        except MALFORMED as error:
+            if request.method != "ACK" and isinstance(transaction, ServerTransaction):
+                rejection = malformed(error)
+                self._answer(transaction, request, rejection.status, rejection.reason)
+            else:
+                self.stats.malformed_dropped += 1
+
+    def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method
         self.stats.requests[method] += 1
         if transaction is None or method == "ACK":

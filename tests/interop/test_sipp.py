@@ -152,3 +152,34 @@ def test_beyond_max_transactions_new_invite_gets_503_retry_after(serve) -> None:
     assert [r.split(b" ", 2)[1] for r in first] == [b"100", b"200"]
     assert second.startswith(b"SIP/2.0 503 ") and b"\r\nRetry-After: 5\r\n" in second
     assert counters["overload_rejected_503"] == 1
+
+
+BUILTIN_CALLS = 20
+
+
+def test_sipp_builtin_uac_and_uas_through_the_proxy(sipp: str, serve, tmp_path: Path) -> None:
+    """SIPp's own ``-sn uac`` and ``-sn uas``: the uas echoes no Record-Route, so the uac sends
+    ACK and BYE to its INVITE's Request-URI, the proxy's address, with no Route. The proxy
+    routes them as it routed the INVITE (to --forward-to), never to itself: every call
+    completes and each ACK crosses the proxy once (a loop would bring it back 70 times)."""
+    uas_port, proxy_port = free_port(), free_port()
+    uas_command = SippCommand(sipp, "uas", local_port=uas_port, calls=BUILTIN_CALLS, timeout_s=20)
+    with Sipp.start(uas_command, tmp_path, what="SIPp uas") as uas:
+        uas.wait_ready()
+        server = serve("--role", "proxy", "--listen", f"udp:127.0.0.1:{proxy_port}",
+                       "--forward-to", f"sip:127.0.0.1:{uas_port}")
+        uac_command = SippCommand(sipp, "uac", remote=f"127.0.0.1:{proxy_port}", local_port=free_port(),
+                                  calls=BUILTIN_CALLS, rate=10, timeout_s=20, timeout_error=True,
+                                  stat_file=tmp_path / "uac_stat.csv", stat_period_s=60)
+        with Sipp.start(uac_command, tmp_path, what="SIPp uac") as uac:
+            assert uac.finish(30) == 0, uac.failure()
+        stats = uac.stats()
+        assert uas.wait(30) == 0, uas.failure()
+    counters = server.stop()
+    assert (stats.calls_ok, stats.calls_failed) == (BUILTIN_CALLS, 0)
+    acks = counters["proxy_requests_received_ACK"]
+    assert counters["proxy_requests_forwarded_ACK"] == acks
+    assert BUILTIN_CALLS <= acks < 2 * BUILTIN_CALLS  # retransmitted 2xx aside, one ACK per call
+    assert counters["proxy_requests_forwarded_BYE"] >= BUILTIN_CALLS
+    assert counters["proxy_self_addressed"] == 0
+    assert "proxy_generated_482" not in counters

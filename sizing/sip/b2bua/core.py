@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ..checks import UasPolicy
+from ..checks import UasPolicy, malformed
 from ..dialog import Dialog, DialogId, DialogSet, uri_address
 from ..element import Element
 from ..errors import HeaderError
@@ -203,7 +203,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
 
     # -- TU callbacks -----------------------------------------------------------------------
 
-    def request_received(self, transaction: Transaction | None, request: Request) -> None:
+    def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method
         if method == "ACK":
             self._ack_received(request)
@@ -237,7 +237,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         try:
             self._register(a, self._inbound_dialog(request, tag))
         except (ValueError, HeaderError) as exc:
-            self._fail_a(call, 400, f"Bad dialog request: {exc}"[:100], tag=tag)
+            self._fail_a(call, 400, malformed(exc).reason, tag=tag)
             return
         self._invites[txn] = call
         self.calls[call] = None
@@ -502,6 +502,9 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         self.stats.ack_timeouts += 1
         if leg.confirmed:
             self._hang_up(leg.call, "no ACK")
+
+    def _on_malformed_dropped(self) -> None:
+        self.stats.malformed_dropped += 1
 
     def _ack_received(self, ack: Request) -> None:
         leg: Leg | None = self._ack_for_ok(ack)

@@ -262,6 +262,8 @@ class B2BUAStats:
     relayed_requests: Counter[str] = field(default_factory=Counter)
     """In-dialog requests relayed from one leg to the other, by method."""
     ack_timeouts: int = 0
+    malformed_dropped: int = 0
+    """Requests with a field the B2BUA cannot read that got no answer (ACKs: RFC 3261 §17)."""
 
     def as_dict(self) -> dict[str, int]:
         """Flat counters, one per column."""

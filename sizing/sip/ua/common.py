@@ -31,8 +31,12 @@ Headerish = Iterable[tuple[str, object]]
 ResponseHandler = Callable[[ClientRequest, Response], None]
 
 
-def sdp_of(message: Request | Response) -> SessionDescription | None:
-    """The SDP body of ``message``, or None (no body, another type, unparseable)."""
+def sdp_of(message: Request | Response, *, strict: bool = False) -> SessionDescription | None:
+    """The SDP body of ``message``, or None (no body, another type, unparseable).
+
+    ``strict`` raises SdpError for an SDP body that does not parse, for an offer
+    the UAS must refuse (400) rather than answer as if none had come.
+    """
     if not message.body:
         return None
     ctype = message.content_type
@@ -41,6 +45,8 @@ def sdp_of(message: Request | Response) -> SessionDescription | None:
     try:
         return SessionDescription.parse(message.body)
     except SdpError:
+        if strict:
+            raise
         return None
 
 

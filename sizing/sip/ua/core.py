@@ -126,7 +126,7 @@ class UserAgent(
 
     # -- the TU callbacks ---------------------------------------------------------------
 
-    def request_received(self, transaction: Transaction | None, request: Request) -> None:
+    def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method
         if method == "ACK":
             self._ack_received(request)
@@ -188,3 +188,6 @@ class UserAgent(
 
     def _on_ack_resent(self) -> None:
         self.stats.ack_retransmissions += 1
+
+    def _on_malformed_dropped(self) -> None:
+        self.stats.malformed_dropped += 1

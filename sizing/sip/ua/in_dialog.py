@@ -174,7 +174,7 @@ class InDialogRequests:
         if status is not None:
             self._respond(txn, request, status, headers=st_headers)
             return
-        remote = sdp_of(request)
+        remote = sdp_of(request, strict=True)
         local = call.local_sdp
         if remote is not None and self.capabilities is not None:
             try:

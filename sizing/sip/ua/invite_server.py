@@ -51,7 +51,7 @@ class InviteServer:
             if not result.ok:
                 self._reject(txn, request, result.status or 403, tag, headers=result.headers)
                 return
-        remote = sdp_of(request)
+        remote = sdp_of(request, strict=True)
         local = None
         if remote is not None and self.capabilities is not None:
             try:

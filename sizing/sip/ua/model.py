@@ -144,6 +144,8 @@ class UAStats:
     """Re-INVITEs and UPDATEs sent again after a 491 (RFC 3261 §14.1)."""
     registrations: int = 0
     registration_refreshes: int = 0
+    malformed_dropped: int = 0
+    """Requests with a field this UA cannot read that got no answer (ACKs: RFC 3261 §17)."""
 
     def as_dict(self) -> dict[str, int]:
         """Flat counters, one per column (for a DataFrame row)."""
