@@ -188,6 +188,7 @@ def trunks(
 ) -> None:
     """Trunk channels for a grade of service (Erlang B), or the blocking of N channels."""
     from sizing.analytic import (
+        MAX_ERLANGS,
         erlang_b,
         offered_erlangs,
         servers_for_blocking,
@@ -202,6 +203,11 @@ def trunks(
         traffic = erlangs if erlangs is not None else float(offered_erlangs(calls_per_hour, holding))
         if traffic <= 0:
             fail(f"offered traffic must be positive, got {traffic:g} erlangs")
+        if traffic > MAX_ERLANGS:
+            given = "--erlangs" if erlangs is not None else "--calls-per-hour x --holding"
+            fail(f"{given}: {traffic:.3g} erlangs; at most {MAX_ERLANGS:.0e}")
+        if channels is not None and channels > MAX_ERLANGS:
+            fail(f"--channels: {channels:,}; at most {MAX_ERLANGS:,.0f}")
         n = channels if channels is not None else int(servers_for_blocking(traffic, blocking))
         if n < 1:
             fail(f"--channels must be at least 1, got {n}")

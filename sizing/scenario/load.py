@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sizing.safe_yaml import YamlInputError, load_yaml, read_yaml_file
 from sizing.scenario.model import CrossFieldError, Scenario
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "dump_yaml",
     "flatten",
     "load_scenario",
+    "parse_yaml_text",
     "scenario_from_mapping",
     "scenarios_from_csv",
     "vocabulary",
@@ -139,9 +141,9 @@ def _convert(text: str, ann: Any, nullable: bool) -> Any:
                       and all(isinstance(a, str) for a in typing.get_args(ann))):
         return text
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"cannot parse {text!r}: {getattr(exc, 'problem', exc)}") from None
+        value = load_yaml(text, "value")
+    except YamlInputError as exc:
+        raise ValueError(f"cannot parse {_show(text)}: {exc.message}") from None
     return text if value is None else value
 
 
@@ -236,18 +238,21 @@ def scenario_from_mapping(data: Mapping[str, Any], source: str = "<mapping>",
 
 
 def _read_yaml(path: Path, where: str) -> Any:
+    """Parse a user's YAML file through :mod:`sizing.safe_yaml` (alias, depth, size,
+    encoding and duplicate-key limits); problems name the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError([Problem(where, "", f"cannot read {path} ({exc.strerror})")]) \
-            from None
+        return read_yaml_file(path, where)
+    except YamlInputError as exc:
+        raise ScenarioError([Problem(exc.where, "", exc.message)]) from None
+
+
+def parse_yaml_text(text: str | bytes, source: str) -> Any:
+    """Parse YAML text that did not come from a file on disk (an upload, a form),
+    with the same limits as files; ScenarioError names ``source``."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ScenarioError([Problem(at, "", f"invalid YAML: "
-                                             f"{getattr(exc, 'problem', None) or exc}")]) from None
+        return load_yaml(text, source)
+    except YamlInputError as exc:
+        raise ScenarioError([Problem(exc.where, "", exc.message)]) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
