@@ -21,6 +21,22 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def check_out_dir(out: Path, option: str = "--out") -> None:
+    """Fail (exit 2) unless ``out`` is, or can be created as, a writable directory:
+    checked before any work so that nothing is half-written."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        fail(f"{option} {out}: exists and is not a directory")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        fail(f"{option} {out}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        fail(f"{option} {out}: {parent} is not writable")
+
+
 def _table(rows: list[dict], floatfmt: str = "{:,.2f}") -> str:
     import pandas as pd
 

@@ -958,6 +958,10 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     """
     options = None if cores_options is None else check_cores_options(cores_options)
     scenario = _with_targets(scenario, targets)
+    if simulate:  # refuse a simulation that would not finish before computing anything
+        from sizing.budget import check_simulation
+
+        check_simulation(scenario, hint="use --no-simulate or shorten duration_s")
     cf = closed_form(scenario, options)
     if not simulate:
         return _closed_plan(scenario, cf, options)

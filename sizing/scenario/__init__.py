@@ -6,11 +6,13 @@ for the loaders; ``sizing schema`` prints the JSON Schema.
 """
 
 from sizing.scenario.load import (
+    CsvRow,
     Problem,
     ScenarioError,
     apply_overrides,
     dump_yaml,
     flatten,
+    iter_csv_scenarios,
     load_scenario,
     parse_yaml_text,
     scenario_from_mapping,
@@ -51,6 +53,7 @@ __all__ = [
     "Agents",
     "Arrivals",
     "CallMix",
+    "CsvRow",
     "Cti",
     "Endpoints",
     "HighAvailability",
@@ -74,6 +77,7 @@ __all__ = [
     "apply_overrides",
     "dump_yaml",
     "flatten",
+    "iter_csv_scenarios",
     "load_scenario",
     "parse_yaml_text",
     "scenario_from_mapping",
