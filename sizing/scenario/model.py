@@ -12,7 +12,9 @@ refers to (arrival replays, empirical holding times) are resolved against the
 from __future__ import annotations
 
 import csv
+import functools
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +55,8 @@ MAX_BYTES = 65_535
 MAX_PER_CALL = 1_000
 """Events, DTMF digits and the like per call."""
 MAX_DELAY_MS = 60_000.0
+MAX_LINK_MBPS = 10_000_000.0
+"""10 Tbit/s."""
 
 class CrossFieldError(ValueError):
     """Problems found by a check that spans fields: (relative path, message) pairs."""
@@ -114,28 +118,44 @@ def _resolve(value: str | None, info: ValidationInfo) -> str | None:
     return str(path.resolve())
 
 
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .()/%-]{0,63}$")
+
+
 def read_csv_column(path: str | Path, column: str) -> list[float]:
-    """The numbers of one column of a CSV file; errors name ``file:line``."""
+    """The numbers of one column of a CSV file; errors name ``file:line`` and never
+    echo the file's content (a path to a file that is not a CSV, say /etc/passwd,
+    must not print its lines): a header is listed only when it looks like one."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            if reader.fieldnames is None or column not in reader.fieldnames:
-                raise ValueError(f"{path}: no column {column!r} (columns: {reader.fieldnames})")
+            names = reader.fieldnames
+            if names is None:
+                raise ValueError(f"{path}: empty file (expected a header with a column "
+                                 f"{column!r})")
+            if column not in names:
+                shown = f" (columns: {', '.join(names)})" \
+                    if len(names) <= 50 and all(_COLUMN_NAME.match(n) for n in names) \
+                    else "; its first line is not a header of column names"
+                raise ValueError(f"{path}: no column {column!r}{shown}")
             values = []
             for row in reader:
                 cell = (row.get(column) or "").strip()
                 try:
                     value = float(cell)
                 except ValueError:
-                    raise ValueError(f"{path}:{reader.line_num}: {column}: not a number: "
-                                     f"{cell!r}") from None
+                    raise ValueError(f"{path}:{reader.line_num}: {column}: not a number") \
+                        from None
                 if not math.isfinite(value) or value < 0:
                     raise ValueError(f"{path}:{reader.line_num}: {column}: must be a finite "
-                                     f"number >= 0, got {cell!r}")
+                                     "number >= 0")
                 values.append(value)
     except OSError as exc:
         raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text (not a CSV file?)") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: invalid CSV ({exc})") from None
     if not values:
         raise ValueError(f"{path}: column {column!r} has no values")
     return values
@@ -236,8 +256,9 @@ class Holding(_Model):
             if (self.values_s is None) == (self.csv is None):
                 problems.append(("values_s", "kind: empirical needs exactly one of values_s or csv"))
             elif self.values_s is not None and (
-                    not self.values_s or any(v <= 0 for v in self.values_s)):
-                problems.append(("values_s", f"needs one or more values > 0, got {self.values_s}"))
+                    not self.values_s or any(not 0 < v <= MAX_HOLDING_S for v in self.values_s)):
+                problems.append(("values_s", f"needs one or more values > 0 and <= "
+                                             f"{MAX_HOLDING_S:g}, got {self.values_s}"))
             elif self.csv is not None:
                 try:
                     samples = read_csv_column(self.csv, self.column)
@@ -386,13 +407,13 @@ class Trunk(_Model):
     tls_resumed_share: float = Field(
         0.0, ge=0, le=1, description="Share of new TLS connections that resume a session.")
     calls_per_connection: int | None = Field(
-        None, ge=1, description="Calls carried by one TCP/TLS connection before it is closed "
+        None, ge=1, le=1_000_000_000, description="Calls carried by one TCP/TLS connection before it is closed "
                                 "and reopened. None: connections are reused indefinitely.")
     codec: str = Field("PCMU", description="Audio codec from models/codecs.yaml (name or alias).")
     ptime_ms: float | None = Field(
-        None, gt=0, description="Packetisation time, ms; None: the codec's default.")
+        None, gt=0, le=1_000, description="Packetisation time, ms; None: the codec's default.")
     bitrate_kbps: float | None = Field(
-        None, gt=0, description="Codec bit rate for multi-rate codecs; None: the default.")
+        None, gt=0, le=100_000, description="Codec bit rate for multi-rate codecs; None: the default.")
     srtp: str | None = Field(
         None, description=f"SRTP crypto suite, one of {sorted(media.SRTP_SUITES)}; None: RTP.")
     dtmf_digits_per_call: int = Field(
@@ -576,8 +597,20 @@ class Role(_Model):
     def _profile_exists(cls, v: str) -> str:
         from sizing.profile import profile_path
 
-        profile_path(v)  # ProfileError is a ValueError: the message names the choices
+        # ProfileError is a ValueError: the message names the choices, or the file
+        # and what is wrong in it (a path to a file that is not a profile).
+        path = profile_path(v)
+        stat = path.stat()
+        _valid_profile(v, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
         return v
+
+
+@functools.lru_cache(maxsize=64)
+def _valid_profile(name: str, path: str, mtime_ns: int, size: int) -> None:
+    """Load a profile once per file version: a sites CSV validates it on every row."""
+    from sizing.profile import load_profile
+
+    load_profile(name)
 
 
 class SbcRole(Role):
@@ -653,7 +686,8 @@ class Link(_Model):
     jitter_ms: float = Field(0.0, ge=0, le=MAX_DELAY_MS, description="Standard deviation of the delay, ms.")
     loss: float = Field(0.0, ge=0, lt=1, description="Packet loss probability.")
     bandwidth_mbps: float | None = Field(
-        None, gt=0, description="Capacity for the headroom check; None: not checked.")
+        None, gt=0, le=MAX_LINK_MBPS,
+        description="Capacity for the headroom check; None: not checked.")
 
 
 class LinkOverride(_Model):
@@ -662,7 +696,8 @@ class LinkOverride(_Model):
     latency_ms: float | None = Field(None, ge=0, le=MAX_DELAY_MS, description="One-way delay, ms.")
     jitter_ms: float | None = Field(None, ge=0, le=MAX_DELAY_MS, description="Delay standard deviation, ms.")
     loss: float | None = Field(None, ge=0, lt=1, description="Packet loss probability.")
-    bandwidth_mbps: float | None = Field(None, gt=0, description="Capacity, Mbit/s.")
+    bandwidth_mbps: float | None = Field(None, gt=0, le=MAX_LINK_MBPS,
+                                         description="Capacity, Mbit/s.")
 
 
 class Links(_Model):
@@ -750,7 +785,7 @@ class Scenario(_Model):
 
     name: str = Field("", description="Free-form name of the scenario.")
     description: str = Field("", description="Free-form description.")
-    seed: int = Field(1, ge=0, description="Random seed; the same seed gives the same numbers.")
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="Random seed; the same seed gives the same numbers.")
     duration_s: float = Field(600.0, gt=0, le=MAX_DURATION_S,
                               description="Measured window, seconds.")
     warmup_s: float = Field(120.0, ge=0, le=MAX_DURATION_S, description="Simulated time before the measured "
