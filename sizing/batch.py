@@ -337,8 +337,9 @@ def _local_client(workers: int | None, processes: bool = True) -> Any:
     n = workers or os.cpu_count() or 1
     # Loopback only: the scheduler and its dashboard are this process's own business,
     # not a service for the network the planner's machine sits on.
+    loopback = {"host": "127.0.0.1"} if processes else {}  # in-process: no socket at all
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                           host="127.0.0.1", dashboard_address="127.0.0.1:0")
+                           dashboard_address="127.0.0.1:0", **loopback)
     return Client(cluster)
 
 
