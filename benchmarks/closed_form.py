@@ -9,7 +9,8 @@ in milliseconds, in-process (no interpreter start-up):
   and Erlang C staffing (``agents_for_service_level``) from 10 to 1e10 erlangs;
 - ``sizing trunks`` for the same traffic;
 - the whole closed-form plan (``plan(simulate=False)``) of the minimal example at
-  its upper bounds: 10,000 calls/s, one-day holding times, 5 million agents.
+  its upper bounds: 10,000 calls/s and the 5 million trunk channels a scenario may
+  have, 5 million agents and endpoints.
 
     python benchmarks/closed_form.py [--rounds N]
 """
@@ -65,8 +66,8 @@ def main_benchmark(rounds: int) -> None:
     base = load_scenario(EXAMPLE)
     cases = {
         "minimal example": [],
-        "10,000 calls/s, 1-day holding": ["traffic.calls_per_second=10000",
-                                          "traffic.holding_time_s=86400",
+        "10,000 calls/s, 4.5 M erlangs": ["traffic.calls_per_second=10000",
+                                          "traffic.holding_time_s=450",
                                           "trunk.channels=5000000"]
         + [f"topology.{r}.cores=1024" for r in ("sbc", "proxy", "sip_server",
                                                  "media_server")],

@@ -135,14 +135,33 @@ def test_trunks_and_closed_form_at_the_extremes_do_not_hang():
     assert proc.returncode == 0, proc.stderr
     proc = subprocess.run([sys.executable, "-m", "sizing.cli", "plan", str(EXAMPLE),
                            "--no-simulate", "--set", "traffic.calls_per_second=10000",
-                           "--set", "traffic.holding_time_s=86400",
+                           "--set", "traffic.holding_time_s=450",
                            "--set", "trunk.channels=5000000",
                            "--set", "topology.proxy.cores=1024",
                            "--set", "topology.sbc.cores=1024",
                            "--set", "topology.sip_server.cores=1024",
                            "--set", "topology.media_server.cores=1024"],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "4,455,099 trunk channels" in proc.stdout
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["traffic.holding_time_s=3600"], "trunk: 35,640,099 channels needed for 36,000,000 "
+                                      "erlangs, more than the 5,000,000 a trunk may have"),
+    (["traffic.holding_time_s=450", "topology.sbc.cores=1", "trunk.srtp=AES_CM_128_HMAC_SHA1_80"],
+     "topology.sbc: 10,134 hosts of 1 cores needed, more than the 10,000 a pool may have"),
+])
+def test_a_plan_beyond_what_a_scenario_may_hold_is_refused_before_writing(
+        tmp_path, capsys, overrides, message):
+    out = tmp_path / "out"
+    args = ["plan", str(EXAMPLE), "--no-simulate", "--out", str(out),
+            "--set", "traffic.calls_per_second=10000"]
+    for o in overrides:
+        args += ["--set", o]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_plan_no_simulate_refuses_a_rate_beyond_the_schema(capsys):
