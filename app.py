@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-import yaml
 
 from sizing.app import form as fm
 from sizing.app.presets import DEFAULT_PRESET, PRESETS, load_preset
@@ -36,14 +35,16 @@ from sizing.app.runs import (
     describe_length,
     for_run,
     run_batch_csv,
+    scenario_from_upload,
     scenario_reports,
+    simulation_refusal,
 )
 from sizing.batch import BatchError, problems_of
 from sizing.calibrate import CalibrationError
 from sizing.plan import WHAT_IF, Plan, compare, plan
 from sizing.report import figures
 from sizing.report.tables import links_table
-from sizing.scenario import ROLES, Scenario, ScenarioError, scenario_from_mapping
+from sizing.scenario import ROLES, Scenario, ScenarioError, parse_yaml_text, scenario_from_mapping
 from sizing.sim.result import Result
 from sizing.sim.simulate import simulate
 from sizing.sim.sweep import goodput_sweep, overload_figure
@@ -79,10 +80,9 @@ def _on_upload() -> None:
     if upload is None:
         return
     try:
-        doc = yaml.safe_load(upload.getvalue().decode("utf-8"))
-        _show_scenario(scenario_from_mapping(doc, source=upload.name))
+        _show_scenario(scenario_from_upload(upload.getvalue(), upload.name))
         st.session_state["upload_problem"] = ""
-    except (ScenarioError, yaml.YAMLError, UnicodeDecodeError) as exc:
+    except ScenarioError as exc:
         st.session_state["upload_problem"] = str(exc)
 
 
@@ -109,7 +109,7 @@ def _on_calibrate() -> None:
 
 @st.cache_data(show_spinner=False)
 def _base(yaml_text: str) -> Scenario:
-    return scenario_from_mapping(yaml.safe_load(yaml_text), source="form")
+    return scenario_from_mapping(parse_yaml_text(yaml_text, "form"), source="form")
 
 
 @st.cache_data(show_spinner=False)
@@ -404,11 +404,15 @@ with right:
 sim_scenario = for_run(deployed, length)
 sim_yaml = sim_scenario.to_yaml()
 if run:
-    try:
-        _simulate(sim_yaml)
-        st.session_state["simulated"] = sim_yaml
-    except Exception as exc:  # the page reports any failure instead of a traceback
-        st.error(f"The simulation stopped: {type(exc).__name__}: {exc}")
+    refusal = simulation_refusal(sim_scenario)
+    if refusal is not None:
+        st.error(f"Not simulated: {refusal}")
+    else:
+        try:
+            _simulate(sim_yaml)
+            st.session_state["simulated"] = sim_yaml
+        except Exception as exc:  # the page reports any failure instead of a traceback
+            st.error(f"The simulation stopped: {type(exc).__name__}: {exc}")
 
 if st.session_state.get("simulated") == sim_yaml:
     result = _simulate(sim_yaml)

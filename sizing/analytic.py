@@ -7,8 +7,10 @@ cores, trunk channels and Mbps.  The app shows it as an instant first
 answer and the tests use it to cross-check the simulator.
 
 Erlang B uses the recursion B(n) = A B(n-1) / (n + A B(n-1)), which stays in
-[0, 1] and never overflows, extended to fractional servers through the
-incomplete gamma function: 1/B(A, x) = e^A Γ(x+1, A) / A^x (Jagerman).
+[0, 1] and never overflows, for a few servers, and the incomplete gamma function
+beyond and for fractional servers: 1/B(A, x) = e^A Γ(x+1, A) / A^x (Jagerman),
+evaluated in log space.  The inverse searches (servers for a blocking, agents for
+a service level) bisect, so no answer costs a step per erlang or per agent.
 Figures in the tests come from the reference README, "Traffic engineering".
 """
 
@@ -24,6 +26,10 @@ from scipy import special
 from sizing import tls as tls_model
 
 ArrayLike = float | int | np.ndarray
+
+MAX_ERLANGS = 1e10
+"""Largest offered traffic the sizing searches take (a hundred times the busiest
+scenario the model admits); beyond it a number of servers means nothing."""
 
 # ---------------------------------------------------------------------------
 # Erlang B
@@ -45,58 +51,97 @@ def _out(x: np.ndarray) -> float | np.ndarray:
     return float(x) if x.ndim == 0 else x
 
 
-def _erlang_b_fraction(a: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """B(A, f) for 0 <= f < 1, where the recursion cannot start."""
-    b = np.ones_like(a)
-    frac = f > 0
-    b[frac & (a == 0)] = 0.0
-    small = frac & (a > 0) & (a < 50)
-    if np.any(small):
-        s, x = f[small] + 1.0, a[small]
-        inv = np.exp(x) * special.gamma(s) * special.gammaincc(s, x) * x ** (-f[small])
-        b[small] = 1.0 / inv
-    large = frac & (a >= 50)
-    if np.any(large):
-        # e^A Γ(f+1, A) A^-f ~ Σ f(f-1)...(f-k+1) / A^k; the terms shrink below
-        # k!/A^k, so 12 terms are exact to double precision for A >= 50.
-        fl, x = f[large], a[large]
-        term, inv = np.ones_like(x), np.ones_like(x)
-        for k in range(1, 13):
-            term = term * (fl - k + 1) / x
-            inv = inv + term
-        b[large] = 1.0 / inv
-    return b
+RECURSION_MAX = 64
+"""Integral server counts up to this use the recursion; beyond it, the
+incomplete-gamma form, whose cost does not grow with the servers."""
+
+
+def _stirling_tail(x: np.ndarray) -> np.ndarray:
+    """lnΓ(x+1) - (x ln x - x + ln(2πx)/2): the Stirling series, exact to double
+    precision for x >= 100 (the next term is below 1e-17); gammaln below."""
+    out = np.empty_like(x)
+    big = x >= 100
+    xb = x[big]
+    out[big] = 1 / (12 * xb) - 1 / (360 * xb**3) + 1 / (1260 * xb**5)
+    xs = x[~big]
+    out[~big] = special.gammaln(xs + 1) - (xs * np.log(xs) - xs + 0.5 * np.log(2 * np.pi * xs))
+    return out
+
+
+def _erlang_b_gamma(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """B(A, x) for A > 0, x > 0 as P(N = x) / P(N <= x), N ~ Poisson(A), continued
+    to real x (Jagerman): log B = log p - log Q(x+1, A), Q the regularised upper
+    incomplete gamma.  log p = x (log1p(t) - t) - ln(2πx)/2 - tail, t = A/x - 1, so
+    nothing cancels for a billion servers.  Where Q underflows (A far above x),
+    1/B = Σ_k x (x-1) ... (x-k+1) / A^k, whose terms shrink at least as fast as
+    (x/A)^k, is summed instead."""
+    t = (a - x) / x
+    log_p = x * (np.log1p(t) - t) - 0.5 * np.log(2 * np.pi * x) - _stirling_tail(x)
+    q = special.gammaincc(x + 1, a)
+    with np.errstate(divide="ignore"):
+        b = np.exp(log_p - np.log(q))
+    tiny = q < 1e-250
+    for i in np.flatnonzero(tiny):
+        ai, xi = float(a.flat[i]), float(x.flat[i])
+        # Terms fall like (x/A)^k: 40 A / (A - x) of them reach 1e-17.
+        k = np.arange(1, int(min(xi + 1, 40 * ai / max(ai - xi, 1.0) + 64)) + 1)
+        ratios = (xi - k + 1) / ai
+        ratios = ratios[ratios > 0] if float(xi).is_integer() else ratios
+        terms = np.cumprod(ratios)
+        b.flat[i] = 1.0 / (1.0 + float(np.sum(terms[np.abs(terms) > 0])))
+    return np.clip(b, 0.0, 1.0)
 
 
 def erlang_b(traffic: ArrayLike, servers: ArrayLike) -> float | np.ndarray:
     """Blocking probability of `traffic` erlangs offered to `servers` (Erlang B).
 
     Broadcasts numpy arrays; servers may be fractional (continuous extension).
-    Costs O(max servers) vector operations and is stable for any size.
+    Up to :data:`RECURSION_MAX` integral servers the recursion runs; beyond, the
+    incomplete-gamma form (:func:`_erlang_b_gamma`) costs the same for any size,
+    so sizing a million channels takes microseconds, not a million steps.
     """
     a, n = _arrays(traffic, servers)
-    k = np.floor(n)
-    b = _erlang_b_fraction(a, n - k)
-    f = n - k
-    for i in range(1, int(k.max(initial=0)) + 1):
-        ab = a * b
-        b = np.where(k >= i, ab / (f + i + ab), b)
+    b = np.ones_like(a)
+    b[(a == 0) & (n > 0)] = 0.0
+    live = (a > 0) & (n > 0)
+    small = live & (n <= RECURSION_MAX) & (n == np.floor(n))
+    if np.any(small):
+        bs, as_, ns = np.ones(int(small.sum())), a[small], n[small]
+        for i in range(1, int(ns.max()) + 1):
+            ab = as_ * bs
+            bs = np.where(ns >= i, ab / (i + ab), bs)
+        b[small] = bs
+    big = live & ~small
+    if np.any(big):
+        b[big] = _erlang_b_gamma(a[big], n[big])
     return _out(b)
 
 
 def servers_for_blocking(traffic: ArrayLike, target: float) -> int | np.ndarray:
-    """Fewest servers whose Erlang B blocking is at most `target`."""
+    """Fewest servers whose Erlang B blocking is at most `target`.
+
+    B falls as servers are added, so the answer is bracketed by doubling from the
+    offered traffic and found by bisection: about 2 log2(A) evaluations of B.
+    """
     if not 0 < target < 1:
         raise ValueError(f"target: blocking must be within (0, 1), got {target!r}")
     a, _ = _arrays(traffic, 0)
-    result = np.where(a == 0, 0, -1)
-    b = np.ones_like(a)
-    n = 0
-    while np.any(result < 0):
-        n += 1
-        ab = a * b
-        b = ab / (n + ab)
-        result = np.where((result < 0) & (b <= target), n, result)
+    if np.any(a > MAX_ERLANGS):
+        raise ValueError(f"traffic: at most {MAX_ERLANGS:.0e} erlangs, got {traffic!r}")
+    lo = np.zeros_like(a)  # B(A, 0) = 1 > target
+    hi = np.maximum(np.ceil(a), 1.0)
+    while True:
+        over = np.asarray(erlang_b(a, hi)) > target
+        if not np.any(over):
+            break
+        lo = np.where(over, hi, lo)
+        hi = np.where(over, 2 * hi, hi)
+    while np.any(hi - lo > 1):
+        mid = np.floor((lo + hi) / 2)
+        over = np.asarray(erlang_b(a, mid)) > target
+        lo = np.where(over, mid, lo)
+        hi = np.where(over, hi, mid)
+    result = np.where(a == 0, 0, hi).astype(int)
     return int(result) if result.ndim == 0 else result
 
 
@@ -122,7 +167,8 @@ def traffic_for_blocking(servers: ArrayLike, target: float) -> float | np.ndarra
             step = g / (n / x - 1 + b)
         new = x - step
         done = (np.abs(step) <= 1e-12 * np.maximum(x, 1.0)) | (g == 0) | (n == 0)
-        bad = ~done & ~((new >= lo) & (new <= hi))
+        # Bisect when Newton leaves the bracket or B underflowed (log B clipped).
+        bad = ~done & (~((new >= lo) & (new <= hi)) | (b <= 1e-300))
         x = np.where(done, x, np.where(bad, 0.5 * (lo + hi), new))
         if np.all(done):
             break
@@ -236,16 +282,22 @@ def agents_for_service_level(
     if not 0 <= shrinkage < 1:
         raise ValueError(f"shrinkage: must be within [0, 1), got {shrinkage!r}")
     a = transactions / interval * mean_handling
-    # Walk the Erlang B recursion upwards; the first n > A meeting the target wins.
-    b, n = 1.0, 0
-    while True:
-        n += 1
-        b = a * b / (n + a * b)
-        if n > a:
-            c = n * b / (n - a * (1 - b))
-            if 1 - c * math.exp(-(n - a) * answer_within / mean_handling) >= target:
-                break
-    raw = n
+    if a > MAX_ERLANGS:
+        raise ValueError(f"transactions: {a:.3g} erlangs, more than {MAX_ERLANGS:.0e}")
+
+    def meets(n: float) -> bool:
+        return float(service_level(a, n, answer_within, mean_handling)) >= target
+
+    # The service level rises with n above A: bracket by doubling, then bisect.
+    lo = math.floor(a)  # n <= A never meets it (the queue grows without bound)
+    step = 1
+    while not meets(lo + step):
+        lo, step = lo + step, 2 * step
+    hi = lo + step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if meets(mid) else (mid, hi)
+    raw = hi
     if a / raw > max_occupancy:
         raw = math.ceil(a / max_occupancy)
     sl = float(service_level(a, raw, answer_within, mean_handling))

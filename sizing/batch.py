@@ -46,16 +46,20 @@ are checkpointed as they arrive, so an interrupted run continues with
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
+import itertools
 import os
 import pickle
 import re
+import socket
+import struct
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 
@@ -63,12 +67,13 @@ from sizing.plan import ASSUMPTIONS, Plan, check_cores_options, plan
 from sizing.report import atomic_write, atomic_write_bytes, atomic_write_text, batch_html
 from sizing.report.tables import deployment_table, kpi_table, links_table, summary_table
 from sizing.report.xlsx import write_xlsx
-from sizing.scenario import Scenario, ScenarioError, dump_yaml, scenarios_from_csv
+from sizing.scenario import Scenario, ScenarioError, dump_yaml, iter_csv_scenarios
 
 __all__ = [
     "CHECKPOINT_VERSION",
     "BatchError",
     "BatchResult",
+    "Sites",
     "connect",
     "load_sites",
     "plan_site",
@@ -109,51 +114,110 @@ class BatchResult:
 # ---------------------------------------------------------------------------
 
 
-def load_sites(path: str | Path, base: str | Path | None = None) -> list[tuple[str, Scenario]]:
+MAX_PROBLEMS = 200
+"""Problems listed for one input; the rest are counted (a bad million-row file
+should not print a million lines)."""
+
+
+class Sites(Sequence[tuple[str, Scenario]]):
+    """The validated sites of a CSV file, read again from the file when iterated:
+    a million-row file is never held in memory as scenarios (the ids are kept)."""
+
+    def __init__(self, path: Path, base: str | Path | None, ids: list[str]):
+        self.path, self.base, self.ids = path, base, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[tuple[str, Scenario]]:
+        for row in iter_csv_scenarios(self.path, base=self.base):
+            if row.problems or row.scenario is None or row.row_id is None:
+                raise BatchError([str(p) for p in row.problems]
+                                 or [f"{self.path}: changed while the batch ran"])
+            yield row.row_id, row.scenario
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, Scenario]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, Scenario]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(itertools.islice(self, *index.indices(len(self))))
+        i = index + len(self) if index < 0 else index
+        if not 0 <= i < len(self):
+            raise IndexError(index)
+        return next(itertools.islice(self, i, None))
+
+
+def load_sites(path: str | Path, base: str | Path | None = None, *,
+               simulate: bool = False) -> Sites:
     """The sites of a CSV file; every problem is reported at once as a BatchError
     (``FILE:ROW:COLUMN: message``).  A ``site`` column is required and its values
-    must be usable as directory names."""
+    must be usable as directory names.  With ``simulate``, a site whose simulation
+    would be too large (:func:`sizing.budget.check_simulation`) is a problem too.
+    The file is read row by row and the scenarios are not kept (see :class:`Sites`)."""
+    from sizing.budget import SimulationTooLarge, check_simulation
+
     path = Path(path)
     problems: list[str] = []
+    more = 0
+
+    def problem(text: str) -> None:
+        nonlocal more
+        if len(problems) < MAX_PROBLEMS:
+            problems.append(text)
+        else:
+            more += 1
+
     if base is not None and not Path(base).is_file():
-        problems.append(f"{base}: --base: no such file")
+        problem(f"{base}: --base: no such file")
     if not path.is_file():
         raise BatchError([f"{path}: no such file"] + problems)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            cells = []
-            if header is not None and "site" in [h.strip() for h in header]:
-                col = [h.strip() for h in header].index("site")
-                for row in reader:
-                    if any(c.strip() for c in row):
-                        cells.append((reader.line_num, row[col].strip() if col < len(row)
-                                      else ""))
+            header = next(csv.reader(fh), None)
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
-        raise BatchError([f"{path}: cannot read ({exc})"]) from None
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise BatchError([f"{path}: cannot read ({reason})"]) from None
     if header is None:
         raise BatchError([f"{path}: empty file (expected a header row with 'site')"])
-    if "site" not in [h.strip() for h in header]:
-        problems.append(f"{path}:1:site: missing column 'site' (one row per site)")
-    for line, site in cells:
-        if not site:
-            problems.append(f"{path}:{line}:site: empty; every row needs a site name")
-        elif not _SITE.match(site):
-            problems.append(f"{path}:{line}:site: {site!r} is not usable as a directory "
-                            "name (letters, digits, '.', '_', '-'; starting with a letter "
-                            "or digit)")
-    sites: list[tuple[str, Scenario]] = []
+    has_site = "site" in [h.strip() for h in header]
+    if not has_site:
+        problem(f"{path}:1:site: missing column 'site' (one row per site)")
+    ids: list[str] = []
     if base is None or Path(base).is_file():
-        try:
-            sites = scenarios_from_csv(path, base=base)
-        except ScenarioError as exc:
-            problems += [str(p) for p in exc.problems]
+        site_col = [h.strip() for h in header].index("site") if has_site else None
+        for row in iter_csv_scenarios(path, base=base):
+            for p in row.problems:
+                problem(str(p))
+            if row.row_id is None:
+                continue
+            if site_col is not None:
+                _check_site(path, row.line, row.row_id if row.id_given else "", problem)
+            if row.scenario is not None:
+                ids.append(row.row_id)
+                if simulate:
+                    try:
+                        check_simulation(row.scenario, hint="use --no-simulate or shorten "
+                                                            "duration_s")
+                    except SimulationTooLarge as exc:
+                        problem(f"{path}:{row.line}: site {row.row_id}: {exc}")
+    if more:
+        problems.append(f"{path}: ... and {more} more problems")
     if problems:
         raise BatchError(problems)
-    if not sites:
+    if not ids:
         raise BatchError([f"{path}: no sites (the file has a header but no rows)"])
-    return sites
+    return Sites(path, base, ids)
+
+
+def _check_site(path: Path, line: int, site: str, problem: Callable[[str], None]) -> None:
+    if not site:
+        problem(f"{path}:{line}:site: empty; every row needs a site name")
+    elif not _SITE.match(site):
+        problem(f"{path}:{line}:site: {site!r} is not usable as a directory name "
+                "(letters, digits, '.', '_', '-'; starting with a letter or digit)")
 
 
 # ---------------------------------------------------------------------------
@@ -198,25 +262,84 @@ def _save_checkpoint(out: Path, site: str, key: str, result: Plan) -> None:
 
 
 def connect(scheduler: str, timeout_s: float = 5.0) -> Any:
-    """A Dask client of an existing cluster; BatchError names a bad address."""
+    """A Dask client of an existing cluster; BatchError names a bad address, a
+    server that does not answer, or one that is not a Dask scheduler."""
     if not _SCHEDULER.match(scheduler):
         raise BatchError([f"--scheduler {scheduler}: expected an address like "
                           "tcp://HOST:8786"])
+    if scheduler.startswith("tcp://"):
+        _probe_scheduler(scheduler, timeout_s)
     from distributed import Client
 
     try:
         return Client(scheduler, timeout=timeout_s)
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the far end did, say it in one line
         raise BatchError([f"--scheduler {scheduler}: cannot connect "
                           f"({type(exc).__name__}: {exc})"]) from None
+
+
+def _probe_scheduler(scheduler: str, timeout_s: float) -> None:
+    """Check that a tcp:// address greets like a Dask scheduler before Dask talks to it.
+
+    A Dask scheduler sends its handshake as soon as a connection is accepted: a
+    little-endian uint64 message size, then the frame count.  Dask reads any
+    reply that way, so an HTTP server's "HTTP/1.1" became a 3 EiB allocation;
+    here a silent server is asked an HTTP question, and what answers is named.
+    """
+    host, _, port = scheduler.removeprefix("tcp://").rpartition(":")
+    where = f"--scheduler {scheduler}"
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=timeout_s)
+    except (OSError, ValueError) as exc:
+        raise BatchError([f"{where}: cannot connect ({getattr(exc, 'strerror', None) or exc})"]) \
+            from None
+    with sock:
+        greeting = _receive(sock, 16, timeout_s)
+        if len(greeting) == 16:
+            size, frames = struct.unpack("<QQ", greeting)
+            if 0 < size < 2**26 and 0 < frames < 1024:
+                return
+        if not greeting:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+            reply = _receive(sock, 5, timeout_s)
+            if reply.startswith(b"HTTP/"):
+                found = "an HTTP server (it answered an HTTP request)"
+            else:
+                found = f"a server that sent no Dask handshake within {timeout_s:g} s"
+        elif greeting.startswith(b"HTTP/"):
+            found = "an HTTP server"
+        elif greeting.startswith(b"SSH-"):
+            found = "an SSH server"
+        else:
+            found = f"a server whose first {len(greeting)} bytes are not a Dask handshake"
+        raise BatchError([f"{where}: found {found}; not a Dask scheduler"])
+
+
+def _receive(sock: socket.socket, n: int, timeout_s: float) -> bytes:
+    """Up to ``n`` bytes, fewer on timeout or when the peer closes."""
+    sock.settimeout(timeout_s)
+    data = b""
+    try:
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:  # timeout included
+        pass
+    return data
 
 
 def _local_client(workers: int | None, processes: bool = True) -> Any:
     from distributed import Client, LocalCluster
 
     n = workers or os.cpu_count() or 1
+    # Loopback only: the scheduler and its dashboard are this process's own business,
+    # not a service for the network the planner's machine sits on.
+    loopback = {"host": "127.0.0.1"} if processes else {}  # in-process: no socket at all
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                           dashboard_address=":0")
+                           dashboard_address="127.0.0.1:0", **loopback)
     return Client(cluster)
 
 
@@ -237,18 +360,22 @@ def _close_quietly(client: Any) -> None:
         nanny.setLevel(level)
 
 
-def run_batch(sites: list[tuple[str, Scenario]], out: str | Path, *, resume: bool = False,
-              simulate: bool = True, client: Any = None, workers: int | None = None,
-              progress: bool = True, title: str = "Sizing report",
+def run_batch(sites: Iterable[tuple[str, Scenario]], out: str | Path, *,
+              resume: bool = False, simulate: bool = True, client: Any = None,
+              workers: int | None = None, progress: bool = True,
+              title: str = "Sizing report",
               on_planned: Callable[[str], None] | None = None,
               cores_options: Iterable[int] | None = None) -> BatchResult:
     """Plan every site and write the reports into ``out``.
 
-    ``client``: a Dask client to use; None plans serially when one site (or
-    ``workers == 1``) is left to plan, else on a LocalCluster of ``workers``
-    processes (all cores by default), closed afterwards.  ``cores_options``:
-    candidate cores per host for every site's plan (None: the scenarios' cores);
-    a bad value raises BatchError naming ``--cores-options`` before any work.
+    ``sites`` is read once, lazily (a :class:`Sites` streams its CSV), and at most
+    a few sites per worker are in flight.  ``client``: a Dask client to use; None
+    plans serially when one site (or ``workers == 1``) is left to plan, else on a
+    LocalCluster of ``workers`` processes (all cores by default), closed
+    afterwards.  ``cores_options``: candidate cores per host for every site's plan
+    (None: the scenarios' cores); a bad value raises BatchError naming
+    ``--cores-options`` before any work.  A site that cannot be planned raises
+    BatchError naming it.
     """
     from tqdm import tqdm
 
@@ -258,19 +385,13 @@ def run_batch(sites: list[tuple[str, Scenario]], out: str | Path, *, resume: boo
             else check_cores_options(cores_options, name="--cores-options")
     except ValueError as exc:
         raise BatchError([str(exc)]) from None
-    keys = {site: _key(s, simulate, options) for site, s in sites}
     plans: dict[str, Plan] = {}
+    order: list[str] = []
+    keys: dict[str, str] = {}
     resumed: list[str] = []
-    if resume:
-        for site, _ in sites:
-            found = _load_checkpoint(out, site, keys[site])
-            if found is not None:
-                plans[site] = found
-                resumed.append(site)
-    todo = [(site, s) for site, s in sites if site not in plans]
     planned: list[str] = []
-    bar = tqdm(total=len(sites), initial=len(resumed), desc="sites", unit="site",
-               file=sys.stderr, disable=not progress)
+    total = len(sites) if isinstance(sites, Sized) else None
+    bar = tqdm(total=total, desc="sites", unit="site", file=sys.stderr, disable=not progress)
 
     def done(site: str, result: Plan) -> None:
         _save_checkpoint(out, site, keys[site], result)
@@ -280,28 +401,72 @@ def run_batch(sites: list[tuple[str, Scenario]], out: str | Path, *, resume: boo
         if on_planned is not None:
             on_planned(site)
 
-    try:
-        own = None
-        if client is None and len(todo) > 1 and workers != 1:
-            client = own = _local_client(workers)
-        if client is None:
-            for site, s in todo:
-                done(*plan_site(site, s.model_dump(mode="json"), simulate, options))
-        elif todo:
-            from distributed import as_completed
+    def serial(site: str, s: Scenario) -> None:
+        try:
+            done(*plan_site(site, s.model_dump(mode="json"), simulate, options))
+        except ValueError as exc:
+            raise BatchError([f"site {site}: {exc}"]) from None
 
-            futures = [client.submit(plan_site, site, s.model_dump(mode="json"), simulate,
-                                     options, key=f"plan-{site}-{keys[site][:16]}", pure=True)
-                       for site, s in todo]
-            for future in as_completed(futures):
-                done(*future.result())
+    own = None
+    window = None  # Dask futures in flight
+    first: tuple[str, Scenario] | None = None  # held until we know a cluster is worth it
+    try:
+        for site, s in sites:
+            order.append(site)
+            keys[site] = _key(s, simulate, options)
+            if resume:
+                found = _load_checkpoint(out, site, keys[site])
+                if found is not None:
+                    plans[site] = found
+                    resumed.append(site)
+                    bar.update(1)
+                    continue
+            if client is None and first is None and workers != 1:
+                first = (site, s)
+                continue
+            if client is None and first is not None:
+                client = own = _local_client(workers)
+            if client is None:
+                serial(site, s)
+                continue
+            if window is None:
+                from distributed import as_completed
+
+                window = as_completed()
+            if first is not None:
+                window.add(_submit(client, *first, keys, simulate, options))
+                first = None
+            window.add(_submit(client, site, s, keys, simulate, options))
+            limit = 4 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
+            while window.count() >= limit:
+                _collect(next(window), done)
+        if first is not None:  # the only site to plan: no cluster for it
+            serial(*first)
+        if window is not None:
+            for future in window:
+                _collect(future, done)
     finally:
         bar.close()
         if own is not None:
             _close_quietly(own)
-    ordered = {site: plans[site] for site, _ in sites}
+    ordered = {site: plans[site] for site in order}
     files = write_reports(ordered, out, title=title)
     return BatchResult(ordered, planned, resumed, files)
+
+
+def _submit(client: Any, site: str, s: Scenario, keys: dict[str, str], simulate: bool,
+            options: tuple[int, ...] | None) -> Any:
+    return client.submit(plan_site, site, s.model_dump(mode="json"), simulate, options,
+                         key=f"plan-{site}-{keys[site][:16]}", pure=True)
+
+
+def _collect(future: Any, done: Callable[[str, Plan], None]) -> None:
+    try:
+        site, result = future.result()
+    except ValueError as exc:
+        name = str(future.key).removeprefix("plan-").rsplit("-", 1)[0]
+        raise BatchError([f"site {name}: {exc}"]) from None
+    done(site, result)
 
 
 # ---------------------------------------------------------------------------

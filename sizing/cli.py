@@ -21,6 +21,22 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def check_out_dir(out: Path, option: str = "--out") -> None:
+    """Fail (exit 2) unless ``out`` is, or can be created as, a writable directory:
+    checked before any work so that nothing is half-written."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        fail(f"{option} {out}: exists and is not a directory")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        fail(f"{option} {out}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        fail(f"{option} {out}: {parent} is not writable")
+
+
 def _table(rows: list[dict], floatfmt: str = "{:,.2f}") -> str:
     import pandas as pd
 
@@ -188,6 +204,7 @@ def trunks(
 ) -> None:
     """Trunk channels for a grade of service (Erlang B), or the blocking of N channels."""
     from sizing.analytic import (
+        MAX_ERLANGS,
         erlang_b,
         offered_erlangs,
         servers_for_blocking,
@@ -202,6 +219,11 @@ def trunks(
         traffic = erlangs if erlangs is not None else float(offered_erlangs(calls_per_hour, holding))
         if traffic <= 0:
             fail(f"offered traffic must be positive, got {traffic:g} erlangs")
+        if traffic > MAX_ERLANGS:
+            given = "--erlangs" if erlangs is not None else "--calls-per-hour x --holding"
+            fail(f"{given}: {traffic:.3g} erlangs; at most {MAX_ERLANGS:.0e}")
+        if channels is not None and channels > MAX_ERLANGS:
+            fail(f"--channels: {channels:,}; at most {MAX_ERLANGS:,.0f}")
         n = channels if channels is not None else int(servers_for_blocking(traffic, blocking))
         if n < 1:
             fail(f"--channels must be at least 1, got {n}")

@@ -57,6 +57,7 @@ from sizing import tls as tls_model
 from sizing.message_sizes import MessageSizes, coarse_key, message_sizes
 from sizing.profile import load_profile
 from sizing.scenario import Scenario, apply_overrides
+from sizing.scenario.model import MAX_COUNT, MAX_HOSTS
 
 __all__ = [
     "ASSUMPTIONS",
@@ -509,6 +510,10 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     erl = cps * holding
     channels = int(analytic.servers_for_blocking(erl, targets.blocking_max)) \
         if 0 < targets.blocking_max < 1 else math.ceil(erl)
+    if channels > MAX_COUNT:  # the recommended scenario could not be written or simulated
+        raise ValueError(f"trunk: {channels:,} channels needed for {erl:,.0f} erlangs, more "
+                         f"than the {MAX_COUNT:,} a trunk may have; split the traffic across "
+                         "trunks or sites")
     kinds = link_message_kinds(scenario)
     per_link = {link: _coarse(counts) for link, counts in kinds.items()}
     background_kinds = _background_kinds(scenario)
@@ -596,8 +601,15 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                                             min_hosts=n_ports)
             except ValueError as exc:
                 raise ValueError(f"topology.{role}: {exc}") from None
-        n_cpu = hosts_for_target(busy[role], static, msgs[role], cores, target)
+        try:
+            n_cpu = hosts_for_target(busy[role], static, msgs[role], cores, target)
+        except ValueError as exc:
+            raise ValueError(f"topology.{role}: {exc}") from None
         n = max(n_cpu, n_ports, 1)
+        if n > MAX_HOSTS:  # the recommended scenario could not be written or simulated
+            raise ValueError(f"topology.{role}: {n:,} hosts of {cores} cores needed, more than "
+                             f"the {MAX_HOSTS:,} a pool may have; use bigger hosts "
+                             "(--cores-options) or split the traffic across sites")
         if n_ports > n_cpu:
             binding = "media_ports"
         elif n_cpu > 1 or cpu_p95_estimate(busy[role], static, msgs[role],
@@ -958,6 +970,10 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     """
     options = None if cores_options is None else check_cores_options(cores_options)
     scenario = _with_targets(scenario, targets)
+    if simulate:  # refuse a simulation that would not finish before computing anything
+        from sizing.budget import check_simulation
+
+        check_simulation(scenario, hint="use --no-simulate or shorten duration_s")
     cf = closed_form(scenario, options)
     if not simulate:
         return _closed_plan(scenario, cf, options)

@@ -59,7 +59,7 @@ def add_plan_commands(app: typer.Typer) -> None:
     ) -> None:
         """The smallest deployment meeting the scenario's targets: hosts and cores
         per role, trunk channels, Mbps per link, and which constraint binds."""
-        from sizing.cli import fail
+        from sizing.cli import check_out_dir, fail
         from sizing.plan import parse_cores_options, plan
         from sizing.report.tables import deployment_table, kpi_table, links_table
         from sizing.scenario import ScenarioError, apply_overrides, load_scenario
@@ -68,6 +68,8 @@ def add_plan_commands(app: typer.Typer) -> None:
             options = None if cores_options is None else parse_cores_options(cores_options)
         except ValueError as exc:
             fail(str(exc))
+        if out is not None:
+            check_out_dir(out)
         try:
             sc = load_scenario(scenario)
             if set_:
@@ -85,8 +87,11 @@ def add_plan_commands(app: typer.Typer) -> None:
         if out is not None:
             from sizing.batch import write_reports
 
-            write_reports({result.name or scenario.stem: result}, out,
-                          title=f"Sizing plan: {result.name or scenario.stem}")
+            try:
+                write_reports({result.name or scenario.stem: result}, out,
+                              title=f"Sizing plan: {result.name or scenario.stem}")
+            except OSError as exc:
+                fail(f"--out {out}: cannot write ({exc.strerror or exc})")
             typer.echo(f"reports written to {out}")
 
     @app.command("batch", help=BATCH_HELP)
@@ -110,15 +115,16 @@ def add_plan_commands(app: typer.Typer) -> None:
             "--cores-options", help=CORES_HELP)] = None,
     ) -> None:
         from sizing.batch import BatchError, connect, load_sites, run_batch
-        from sizing.cli import fail
+        from sizing.cli import check_out_dir, fail
         from sizing.plan import parse_cores_options
 
         try:
             options = None if cores_options is None else parse_cores_options(cores_options)
         except ValueError as exc:
             fail(str(exc))
+        check_out_dir(out)
         try:
-            rows = load_sites(sites, base=base)
+            rows = load_sites(sites, base=base, simulate=simulate)
             client = connect(scheduler) if scheduler else None
         except BatchError as exc:
             fail("\nsizing: error: ".join(exc.problems))
@@ -126,6 +132,10 @@ def add_plan_commands(app: typer.Typer) -> None:
             result = run_batch(rows, out, resume=resume, simulate=simulate, client=client,
                                workers=workers, progress=progress,
                                title=f"Sizing report: {sites.name}", cores_options=options)
+        except BatchError as exc:
+            fail("\nsizing: error: ".join(exc.problems))
+        except OSError as exc:
+            fail(f"--out {out}: cannot write ({exc.strerror or exc})")
         finally:
             if client is not None:
                 client.close()

@@ -31,10 +31,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from sizing import tls as tls_model
+from sizing.safe_yaml import YamlInputError, read_yaml_file
 from sizing.sip.proxy import WireStyle
 
 __all__ = [
@@ -242,13 +242,9 @@ def load_profile(name_or_path: str | Path) -> CostProfile:
     """Load and validate a profile; errors name the file, the field and the value."""
     path = profile_path(name_or_path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ProfileError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        doc = read_yaml_file(path)
+    except YamlInputError as exc:
+        raise ProfileError(str(exc)) from None
     if not isinstance(doc, dict):
         raise ProfileError(f"{path}: a cost profile must be a mapping, got {type(doc).__name__}")
     try:

@@ -264,3 +264,60 @@ def test_estimate_missing_cost_key_named():
 def test_bad_input_named(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- any size in constant time: the gamma form against the recursion --------------------------
+
+
+def _recursion(a: float, n: int) -> float:
+    b = 1.0
+    for i in range(1, n + 1):
+        b = a * b / (i + a * b)
+    return b
+
+
+@pytest.mark.parametrize("n", [65, 100, 1000, 5000])
+def test_gamma_form_matches_the_recursion_beyond_the_switch(n):
+    for a in np.linspace(0.5, 3 * n, 61):
+        ref = _recursion(float(a), n)
+        assert an.erlang_b(a, n) == pytest.approx(ref, rel=1e-9, abs=1e-300)
+
+
+def test_no_jump_where_the_recursion_hands_over():
+    a = 50.0
+    b = [an.erlang_b(a, n) for n in range(an.RECURSION_MAX - 3, an.RECURSION_MAX + 4)]
+    assert all(x > y for x, y in zip(b, b[1:], strict=False))
+    assert an.erlang_b(a, an.RECURSION_MAX + 1) == pytest.approx(
+        _recursion(a, an.RECURSION_MAX + 1), rel=1e-12)
+
+
+@pytest.mark.parametrize("a", [1e4, 1e6, 8.64e8, 1e9, an.MAX_ERLANGS])
+def test_servers_for_blocking_is_smallest_at_any_size(a):
+    n = an.servers_for_blocking(a, 0.01)
+    assert an.erlang_b(a, n) <= 0.01 < an.erlang_b(a, n - 1)
+    assert 0.98 * a < n < a + 4 * math.sqrt(a)  # carried ~ A (1 - B) for large A
+
+
+@pytest.mark.parametrize("a", [1e6, 1e9])
+def test_traffic_for_blocking_inverts_at_any_size(a):
+    n = an.servers_for_blocking(a, 0.01)
+    assert an.traffic_for_blocking(n, 0.01) == pytest.approx(a, rel=1e-6)
+
+
+@pytest.mark.parametrize(("a", "n"), [(1e9, 1), (1e9, 1e5), (1e9, 5e8), (1e9, 9.99e8)])
+def test_erlang_b_far_above_capacity_is_one_minus_n_over_a(a, n):
+    # Carried traffic is close to n when A >> n: B ~ 1 - n/A (to order n/A^2).
+    assert an.erlang_b(a, n) == pytest.approx(1 - n / a, abs=max(2 * n / a**2, 1e-6) + 1e-9)
+
+
+def test_servers_for_blocking_refuses_absurd_traffic_naming_the_limit():
+    with pytest.raises(ValueError, match="at most 1e"):
+        an.servers_for_blocking(1e12, 0.01)
+
+
+def test_staffing_of_a_huge_centre_is_the_smallest_meeting_the_target():
+    got = an.agents_for_service_level(1e9, 180, 3600, 0.8, 20)
+    a = 1e9 * 180 / 3600
+    assert got.raw_positions > a
+    assert an.service_level(a, got.raw_positions, 20, 180) >= 0.8
+    assert an.service_level(a, got.raw_positions - 1, 20, 180) < 0.8

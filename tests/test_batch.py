@@ -203,3 +203,134 @@ def test_run_batch_rejects_bad_cores_options_before_planning(sites_csv, tmp_path
         run_batch(load_sites(sites_csv), tmp_path / "out", workers=1, progress=False,
                   cores_options=[])
     assert not (tmp_path / "out").exists()
+
+
+# --- hostile input: schedulers that are not, dashboards, huge files -----------------------
+
+
+@pytest.fixture
+def http_server():
+    """A tiny HTTP server on loopback, standing where a Dask scheduler was expected."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_scheduler_address_that_is_an_http_server_is_named(sites_csv, tmp_path, http_server):
+    out = tmp_path / "out"
+    result = cli("batch", str(sites_csv), "--out", str(out), "--scheduler", http_server)
+    assert result.exit_code == 2
+    assert f"sizing: error: --scheduler {http_server}: found an HTTP server" in result.output
+    assert "not a Dask scheduler" in result.output and not out.exists()
+
+
+def test_a_silent_server_is_not_waited_for_forever(tmp_path):
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(BatchError, match="sent no Dask handshake within 0.5 s"):
+            connect(address, timeout_s=0.5)
+
+
+def test_a_real_scheduler_passes_the_handshake_check():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        client = connect(cluster.scheduler_address, timeout_s=10)
+        try:
+            assert client.scheduler_info()["address"] == cluster.scheduler_address
+        finally:
+            client.close()
+
+
+def test_the_local_cluster_and_its_dashboard_listen_on_loopback_only():
+    client = batch._local_client(1, processes=False)
+    try:
+        scheduler = client.cluster.scheduler
+        sockets = scheduler.http_server._sockets.values()
+        assert sockets and {s.getsockname()[0] for s in sockets} == {"127.0.0.1"}
+    finally:
+        batch._close_quietly(client)
+
+
+def _big_csv(path: Path, rows: int) -> Path:
+    with path.open("w") as fh:
+        fh.write(HEADER)
+        for i in range(rows):
+            fh.write(f"s{i:07d},1,{FAST}\n")
+    return path
+
+
+def test_the_sites_reader_is_lazy_on_a_200k_row_file(tmp_path):
+    import tracemalloc
+
+    from sizing.scenario import iter_csv_scenarios
+
+    path = _big_csv(tmp_path / "big.csv", 200_000)
+    tracemalloc.start()
+    try:
+        rows = iter_csv_scenarios(path)
+        first = [next(rows) for _ in range(3)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [r.row_id for r in first] == ["s0000000", "s0000001", "s0000002"]
+    assert all(r.scenario is not None for r in first)
+    assert peak < 4 * 1024 * 1024  # the file alone is 9 MB; its rows as lists far more
+
+
+def test_load_sites_keeps_ids_not_scenarios(tmp_path):
+    import gc
+
+    from sizing.scenario import Scenario
+
+    def live() -> int:
+        gc.collect()
+        return sum(isinstance(o, Scenario) for o in gc.get_objects())
+
+    before = live()
+    sites = load_sites(_big_csv(tmp_path / "big.csv", 500))
+    assert len(sites) == 500 and sites[-1][0] == "s0000499"
+    assert live() - before <= 1
+
+
+def test_run_batch_reads_the_sites_as_it_plans_them(tmp_path, monkeypatch):
+    sites = load_sites(_big_csv(tmp_path / "big.csv", 20))
+    read: list[str] = []
+
+    def rows():
+        for site, s in sites:
+            read.append(site)
+            yield site, s
+
+    ahead: list[int] = []
+    real = batch.plan_site
+
+    def plan_site(site, *args):
+        ahead.append(len(read) - read.index(site))
+        return real(site, *args)
+
+    monkeypatch.setattr(batch, "plan_site", plan_site)
+    result = run_batch(rows(), tmp_path / "out", workers=1, progress=False, simulate=False)
+    assert len(result.plans) == 20
+    assert max(ahead) == 1  # never more than the site being planned was read
+
+
+def test_a_large_bad_file_lists_a_bounded_number_of_problems(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(HEADER + "".join(f"s{i},-1,{FAST}\n" for i in range(batch.MAX_PROBLEMS + 50)))
+    with pytest.raises(BatchError) as info:
+        load_sites(path)
+    assert len(info.value.problems) == batch.MAX_PROBLEMS + 1
+    assert info.value.problems[-1] == f"{path}: ... and 50 more problems"

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sizing.cli import main
 
 
@@ -74,3 +76,108 @@ def test_inspect_refuses_a_truncated_file(tmp_path, capsys) -> None:
     cut.write_bytes(example.read_bytes()[:1500])
     assert main(["inspect", str(cut)]) == 2
     assert "incomplete SIP message" in capsys.readouterr().err
+
+
+# --- hostile input: every bad input is one line and exit status 2, nothing half-written ---
+
+EXAMPLE = Path(__file__).parents[1] / "data" / "examples" / "minimal.yaml"
+
+
+def _out_cases(tmp_path: Path) -> dict[str, list[str]]:
+    sites = tmp_path / "sites.csv"
+    sites.write_text("site,traffic.calls_per_second\na,1\n")
+    return {
+        "run": ["run", str(EXAMPLE), "--quiet", "--format", "csv", "--set", "duration_s=1",
+                "--set", "warmup_s=0", "--out"],
+        "plan": ["plan", str(EXAMPLE), "--no-simulate", "--out"],
+        "batch": ["batch", str(sites), "--base", str(EXAMPLE), "--no-simulate",
+                  "--no-progress", "--workers", "1", "--out"],
+    }
+
+
+@pytest.mark.parametrize("command", ["run", "plan", "batch"])
+@pytest.mark.parametrize("where", ["existing file", "under a file"])
+def test_out_naming_a_file_is_an_error_before_any_work(tmp_path, capsys, command, where):
+    existing = tmp_path / "report.txt"
+    existing.write_text("keep me\n")
+    out = existing if where == "existing file" else existing / "sub"
+    assert main([*_out_cases(tmp_path)[command], str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sizing: error: --out {out}: ")
+    assert "not a directory" in err and "Traceback" not in err
+    assert existing.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("erlangs", ["1e6", "1e9", "1e10"])
+def test_trunks_answers_for_huge_traffic(capsys, erlangs):
+    assert main(["trunks", "--erlangs", erlangs]) == 0
+    out = capsys.readouterr().out
+    blocking = float(out.split("blocking (Erlang B)")[1].split("%")[0])
+    assert 0.98 < blocking <= 1.0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--erlangs", "1e11"], "--erlangs: 1e+11 erlangs; at most 1e+10"),
+    (["--calls-per-hour", "1e15"], "--calls-per-hour x --holding: "),
+    (["--erlangs", "5", "--channels", "100000000000"], "--channels: 100,000,000,000; at most"),
+    (["--erlangs", "nan"], "traffic: must be finite"),
+])
+def test_trunks_refuses_absurd_figures_naming_the_option(capsys, args, message):
+    assert main(["trunks", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_trunks_and_closed_form_at_the_extremes_do_not_hang():
+    """Hang guards, not speed tests: these looped once per erlang (> 20 s, or forever);
+    each takes well under a second now.  benchmarks/closed_form.py prints the times."""
+    proc = subprocess.run([sys.executable, "-m", "sizing.cli", "trunks", "--erlangs", "1e10"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "sizing.cli", "plan", str(EXAMPLE),
+                           "--no-simulate", "--set", "traffic.calls_per_second=10000",
+                           "--set", "traffic.holding_time_s=450",
+                           "--set", "trunk.channels=5000000",
+                           "--set", "topology.proxy.cores=1024",
+                           "--set", "topology.sbc.cores=1024",
+                           "--set", "topology.sip_server.cores=1024",
+                           "--set", "topology.media_server.cores=1024"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "4,455,099 trunk channels" in proc.stdout
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["traffic.holding_time_s=3600"], "trunk: 35,640,099 channels needed for 36,000,000 "
+                                      "erlangs, more than the 5,000,000 a trunk may have"),
+    (["traffic.holding_time_s=450", "topology.sbc.cores=1", "trunk.srtp=AES_CM_128_HMAC_SHA1_80"],
+     "topology.sbc: 10,134 hosts of 1 cores needed, more than the 10,000 a pool may have"),
+])
+def test_a_plan_beyond_what_a_scenario_may_hold_is_refused_before_writing(
+        tmp_path, capsys, overrides, message):
+    out = tmp_path / "out"
+    args = ["plan", str(EXAMPLE), "--no-simulate", "--out", str(out),
+            "--set", "traffic.calls_per_second=10000"]
+    for o in overrides:
+        args += ["--set", o]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_plan_no_simulate_refuses_a_rate_beyond_the_schema(capsys):
+    assert main(["plan", str(EXAMPLE), "--no-simulate", "--set",
+                 "traffic.calls_per_second=1e9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sizing: error: --set: traffic.calls_per_second: Input should be "
+                          "less than or equal to 10000")
+
+
+@pytest.mark.parametrize("command", [["run", "--quiet"], ["plan", "--no-simulate"]])
+def test_a_profile_path_to_a_non_profile_is_exit_2(tmp_path, capsys, command):
+    fake = tmp_path / "fake.yaml"
+    fake.write_text("just: text\n")
+    assert main([command[0], str(EXAMPLE), *command[1:], "--set",
+                 f"topology.proxy.profile={fake}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sizing: error: --set: topology.proxy.profile: {fake}: ")
+    assert "Traceback" not in err

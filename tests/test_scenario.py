@@ -324,3 +324,150 @@ def test_vocabulary_covers_nested_fields():
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
 def test_examples_load(path):
     assert isinstance(load_scenario(path), Scenario)
+
+
+# --- hostile input: bounds, booleans, files that are not what they claim --------------------
+
+
+def _field(path: str):
+    """The pydantic FieldInfo a dotted path names."""
+    import typing
+
+    from sizing.scenario.load import _is_model, _unwrap
+
+    ann, info = Scenario, None
+    for part in path.split("."):
+        if _is_model(ann):
+            info = ann.model_fields[part]
+            ann, _ = _unwrap(info.annotation)
+        else:
+            ann, _ = _unwrap(typing.get_args(ann)[1])
+    return info
+
+
+def _numeric_paths() -> list[str]:
+    from sizing.scenario.model import _numeric
+
+    return [p for p in vocabulary() if _numeric(_field(p).annotation)]
+
+
+def _upper(path: str) -> float | None:
+    import annotated_types
+
+    for m in _field(path).metadata:
+        if isinstance(m, annotated_types.Le):
+            return m.le
+        if isinstance(m, annotated_types.Lt):
+            return m.lt
+    return None
+
+
+# Lists and mappings of numbers are bounded by their own validators.
+UNBOUNDED_BY_DESIGN = {"traffic.arrivals.hourly_weights", "traffic.holding.values_s",
+                       "targets.cpu_p95_max_per_role.<key>"}
+
+
+@pytest.mark.parametrize("path", [p for p in _numeric_paths() if p not in UNBOUNDED_BY_DESIGN])
+def test_every_numeric_field_has_an_upper_bound(path):
+    assert _upper(path) is not None, f"{path} takes any number"
+
+
+@pytest.mark.parametrize("path", [p for p in _numeric_paths()
+                                  if p not in UNBOUNDED_BY_DESIGN and "<key>" not in p])
+def test_a_value_above_the_bound_is_refused_naming_the_limit(path):
+    limit = _upper(path)
+    value = int(limit) * 10 + 10 if float(limit).is_integer() else limit * 10 + 10
+    with pytest.raises(ScenarioError) as info:
+        apply_overrides(MINIMAL, [f"{path}={value}"])
+    assert any(p.path == path or p.path.startswith(path) for p in info.value.problems), \
+        str(info.value)
+    assert any(f"{limit:g}" in p.message or f"{int(limit)}" in p.message
+               for p in info.value.problems), str(info.value)
+
+
+@pytest.mark.parametrize("override", ["traffic.calls_per_second=1e9", "duration_s=1e12",
+                                      "replications=1000000", "agents.count=1000000000",
+                                      "endpoints.count=1000000000",
+                                      "trunk.channels=1000000000"])
+def test_the_reported_unbounded_inputs_are_refused(override):
+    with pytest.raises(ScenarioError, match="less than or equal to"):
+        apply_overrides(MINIMAL, [override])
+
+
+@pytest.mark.parametrize("path", [p for p in _numeric_paths() if "<key>" not in p])
+def test_a_boolean_is_not_a_number_anywhere(path):
+    value = "[true]" if path in UNBOUNDED_BY_DESIGN else "true"
+    with pytest.raises(ScenarioError) as info:
+        apply_overrides(MINIMAL, [f"{path}={value}"])
+    assert any("must be a number, not a boolean" in p.message for p in info.value.problems), \
+        str(info.value)
+
+
+def test_channels_true_in_a_yaml_file_is_refused(tmp_path):
+    path = _write(tmp_path / "s.yaml", (EXAMPLES / "minimal.yaml").read_text()
+                  .replace("channels: 1000", "channels: true"))
+    with pytest.raises(ScenarioError, match="trunk.channels: must be a number, not a boolean"):
+        load_scenario(path)
+
+
+def test_a_boolean_mapping_value_is_refused():
+    with pytest.raises(ScenarioError, match="cpu_p95_max_per_role: must be a number"):
+        scenario_from_mapping(_with(targets={"cpu_p95_max_per_role": {"proxy": True}}))
+
+
+def test_a_file_that_is_not_a_csv_is_not_echoed(tmp_path):
+    secret = _write(tmp_path / "passwd", "root:x:0:0:root:/root:/bin/bash\nsecret-line\n")
+    with pytest.raises(ScenarioError) as info:
+        apply_overrides(MINIMAL, ["traffic.arrivals.process=replay",
+                                  f"traffic.arrivals.csv={secret}"], base_dir=tmp_path)
+    text = str(info.value)
+    assert "no column 'time_s'" in text and "not a header of column names" in text
+    assert "root" not in text.replace(str(tmp_path), "") and "secret-line" not in text
+
+
+def test_a_cell_that_is_not_a_number_is_named_by_line_not_echoed(tmp_path):
+    csv_path = _write(tmp_path / "times.csv", "time_s\n1\nhunter2-password\n")
+    with pytest.raises(ScenarioError) as info:
+        apply_overrides(MINIMAL, ["traffic.arrivals.process=replay",
+                                  f"traffic.arrivals.csv={csv_path}"])
+    assert f"{csv_path}:3: time_s: not a number" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_real_header_is_still_listed_when_the_column_is_missing(tmp_path):
+    csv_path = _write(tmp_path / "times.csv", "start,end\n1,2\n")
+    with pytest.raises(ScenarioError, match=r"no column 'time_s' \(columns: start, end\)"):
+        apply_overrides(MINIMAL, ["traffic.arrivals.process=replay",
+                                  f"traffic.arrivals.csv={csv_path}"])
+
+
+def test_a_binary_replay_file_is_named_not_decoded(tmp_path):
+    path = tmp_path / "times.csv"
+    path.write_bytes(b"time_s\n\xff\xfe\x00\x01\n")
+    with pytest.raises(ScenarioError, match="not UTF-8 text"):
+        apply_overrides(MINIMAL, ["traffic.arrivals.process=replay",
+                                  f"traffic.arrivals.csv={path}"])
+
+
+@pytest.mark.parametrize("content", ["a: 1\n", "- just\n- a list\n", "root:x:0:0:/bin/sh\n"])
+def test_a_profile_path_that_is_not_a_profile_is_a_scenario_error(tmp_path, content):
+    profile = _write(tmp_path / "fake.yaml", content)
+    with pytest.raises(ScenarioError) as info:
+        apply_overrides(MINIMAL, [f"topology.proxy.profile={profile}"])
+    assert f"topology.proxy.profile: {profile}" in str(info.value)
+
+
+def test_csv_rows_are_validated_lazily(tmp_path):
+    from sizing.scenario import iter_csv_scenarios
+
+    csv_path = _write(tmp_path / "sites.csv",
+                      "site,traffic.calls_per_second,traffic.holding_time_s,trunk.channels\n"
+                      "a,1,100,10\nb,-1,100,10\n" + "c,1,100,10\n" * 3)
+    rows = iter_csv_scenarios(csv_path)
+    first = next(rows)
+    assert first.row_id == "a" and first.scenario is not None
+    second = next(rows)
+    assert second.scenario is None and "traffic.calls_per_second" in str(second.problems[0])
+    rest = list(rows)
+    assert [r.line for r in rest] == [4, 5, 6]
+    assert "duplicate row id 'c' (first on line 4)" in str(rest[2].problems[0])

@@ -10,19 +10,36 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from sizing.app.presets import EXAMPLES
 from sizing.plan import Plan
-from sizing.scenario import Scenario
+from sizing.scenario import Scenario, parse_yaml_text, scenario_from_mapping
 
 __all__ = ["QUICK", "RUN_LENGTHS", "calibrate", "for_run", "report_files", "run_batch_csv",
-           "scenario_reports"]
+           "scenario_from_upload", "scenario_reports", "simulation_refusal"]
 
 QUICK = "Quick check"
 RUN_LENGTHS = (QUICK, "As in the scenario")
 """How long the simulation runs: a quick check (1 replication, at most 300 s
 measured after at most 60 s of warm-up) or the scenario's own length."""
+
+
+def scenario_from_upload(data: bytes, name: str) -> Scenario:
+    """The scenario of an uploaded YAML file, parsed with the command line's limits
+    (alias budget, depth, UTF-8, duplicate keys); ScenarioError names the file."""
+    return scenario_from_mapping(parse_yaml_text(data, name), source=name)
+
+
+def simulation_refusal(scenario: Scenario) -> str | None:
+    """Why the page will not simulate ``scenario`` (too many calls, events or too
+    much memory, see :func:`sizing.budget.check_simulation`), or None."""
+    from sizing.budget import SimulationTooLarge, check_simulation
+
+    try:
+        check_simulation(scenario, hint="choose the quick check or shorten the duration")
+    except SimulationTooLarge as exc:
+        return str(exc)
+    return None
 
 
 def for_run(scenario: Scenario, length: str) -> Scenario:
@@ -59,9 +76,8 @@ def scenario_reports(yaml_text: str, cores_options: tuple[int, ...] | None = Non
     from ``cores_options`` when given, as on the page), cached because the page asks
     for them on each download click (generation takes seconds: figures)."""
     from sizing.plan import plan
-    from sizing.scenario import scenario_from_mapping
 
-    scenario = scenario_from_mapping(yaml.safe_load(yaml_text), source="form")
+    scenario = scenario_from_mapping(parse_yaml_text(yaml_text, "form"), source="form")
     p = plan(scenario, simulate=False, cores_options=cores_options)
     name = scenario.name or "scenario"
     return report_files({name: p}, f"Sizing report: {name}")

@@ -6,12 +6,15 @@ for the loaders; ``sizing schema`` prints the JSON Schema.
 """
 
 from sizing.scenario.load import (
+    CsvRow,
     Problem,
     ScenarioError,
     apply_overrides,
     dump_yaml,
     flatten,
+    iter_csv_scenarios,
     load_scenario,
+    parse_yaml_text,
     scenario_from_mapping,
     scenarios_from_csv,
     vocabulary,
@@ -50,6 +53,7 @@ __all__ = [
     "Agents",
     "Arrivals",
     "CallMix",
+    "CsvRow",
     "Cti",
     "Endpoints",
     "HighAvailability",
@@ -73,7 +77,9 @@ __all__ = [
     "apply_overrides",
     "dump_yaml",
     "flatten",
+    "iter_csv_scenarios",
     "load_scenario",
+    "parse_yaml_text",
     "scenario_from_mapping",
     "scenarios_from_csv",
     "schema_json",

@@ -15,7 +15,7 @@ import copy
 import csv
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,15 +23,19 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sizing.safe_yaml import YamlInputError, load_yaml, read_yaml_file
 from sizing.scenario.model import CrossFieldError, Scenario
 
 __all__ = [
+    "CsvRow",
     "Problem",
     "ScenarioError",
     "apply_overrides",
     "dump_yaml",
     "flatten",
+    "iter_csv_scenarios",
     "load_scenario",
+    "parse_yaml_text",
     "scenario_from_mapping",
     "scenarios_from_csv",
     "vocabulary",
@@ -139,9 +143,9 @@ def _convert(text: str, ann: Any, nullable: bool) -> Any:
                       and all(isinstance(a, str) for a in typing.get_args(ann))):
         return text
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"cannot parse {text!r}: {getattr(exc, 'problem', exc)}") from None
+        value = load_yaml(text, "value")
+    except YamlInputError as exc:
+        raise ValueError(f"cannot parse {_show(text)}: {exc.message}") from None
     return text if value is None else value
 
 
@@ -236,18 +240,21 @@ def scenario_from_mapping(data: Mapping[str, Any], source: str = "<mapping>",
 
 
 def _read_yaml(path: Path, where: str) -> Any:
+    """Parse a user's YAML file through :mod:`sizing.safe_yaml` (alias, depth, size,
+    encoding and duplicate-key limits); problems name the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError([Problem(where, "", f"cannot read {path} ({exc.strerror})")]) \
-            from None
+        return read_yaml_file(path, where)
+    except YamlInputError as exc:
+        raise ScenarioError([Problem(exc.where, "", exc.message)]) from None
+
+
+def parse_yaml_text(text: str | bytes, source: str) -> Any:
+    """Parse YAML text that did not come from a file on disk (an upload, a form),
+    with the same limits as files; ScenarioError names ``source``."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ScenarioError([Problem(at, "", f"invalid YAML: "
-                                             f"{getattr(exc, 'problem', None) or exc}")]) from None
+        return load_yaml(text, source)
+    except YamlInputError as exc:
+        raise ScenarioError([Problem(exc.where, "", exc.message)]) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -305,98 +312,167 @@ def scenarios_from_csv(path: str | Path, base: str | Path | None = None
     Columns are dotted field paths; ``site`` (or ``name``) gives the row id (else
     the line number); a ``base`` column, or the ``base`` argument for rows that
     leave it empty, names a scenario YAML the row overrides (relative to the CSV
-    file).  Empty cells keep the base's or the default value.
+    file).  Empty cells keep the base's or the default value.  Every problem is
+    reported at once; :func:`iter_csv_scenarios` is the streaming form.
+    """
+    out: list[tuple[str, Scenario]] = []
+    problems: list[Problem] = []
+    for row in iter_csv_scenarios(path, base):
+        problems += row.problems
+        if row.scenario is not None and row.row_id is not None:
+            out.append((row.row_id, row.scenario))
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """One record of a scenarios CSV, validated: a scenario or its problems."""
+
+    line: int
+    """1-based line number where the record starts (the header's for header problems)."""
+    row_id: str | None
+    """``site`` or ``name`` cell, else the line number; None for header problems."""
+    scenario: Scenario | None
+    problems: list[Problem]
+    id_given: bool = True
+    """False when the id cell was empty (``row_id`` is then the line number)."""
+
+
+def iter_csv_scenarios(path: str | Path, base: str | Path | None = None
+                       ) -> Iterator[CsvRow]:
+    """Validate a scenarios CSV one record at a time (see :func:`scenarios_from_csv`).
+
+    Streams: only the current row, the parsed base files and the row ids seen (to
+    report duplicates) are held, so a million-row file costs the memory of one
+    row; a caller keeps what it needs.  Problems of the header or of reading the
+    file come as a row with ``row_id`` None.
     """
     path = Path(path)
     where = str(path)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(_csv_rows(fh))
+        fh = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
-        raise ScenarioError([Problem(where, "", f"cannot read ({exc.strerror})")]) from None
-    except csv.Error as exc:
-        raise ScenarioError([Problem(where, "", f"invalid CSV: {exc}")]) from None
-    if not rows:
-        raise ScenarioError([Problem(where, "", "no header row")])
-    header_line, header = rows[0]
-    header = [h.strip() for h in header]
-    problems: list[Problem] = []
-    columns: dict[int, tuple[str, Any, bool]] = {}
-    for i, name in enumerate(header):
-        if name == BASE_COLUMN or name == "site":
-            continue
-        if not name:
-            problems.append(Problem(f"{where}:{header_line}:{i + 1}", "", "empty column name"))
-            continue
-        if header.count(name) > 1 and header.index(name) != i:
-            problems.append(Problem(f"{where}:{header_line}:{name}", "", "duplicate column"))
-            continue
+        yield CsvRow(0, None, None, [Problem(where, "", f"cannot read ({exc.strerror})")])
+        return
+    with fh:
+        records = _csv_rows(fh)
         try:
-            ann, nullable = _resolve_path(name)
-        except ValueError as exc:
-            problems.append(Problem(f"{where}:{header_line}:{name}", "",
-                                    f"unknown column: {exc}"))
-            continue
-        columns[i] = (name, ann, nullable)
-    id_col = next((header.index(c) for c in ID_COLUMNS if c in header), None)
-    base_col = header.index(BASE_COLUMN) if BASE_COLUMN in header else None
-    bases: dict[Path, dict[str, Any]] = {}
-    out: list[tuple[str, Scenario]] = []
-    seen: dict[str, int] = {}
-    for line, cells in rows[1:]:
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) > len(header):
-            problems.append(Problem(f"{where}:{line}", "", f"{len(cells)} cells for "
-                                                          f"{len(header)} columns"))
-            continue
-        cells = cells + [""] * (len(header) - len(cells))
-        row_id = cells[id_col].strip() if id_col is not None and cells[id_col].strip() \
-            else str(line)
-        if row_id in seen:
-            problems.append(Problem(f"{where}:{line}:{header[id_col or 0]}", "",
-                                    f"duplicate row id {row_id!r} (first on line "
-                                    f"{seen[row_id]})"))
-        seen[row_id] = line
-        base_name = cells[base_col].strip() if base_col is not None else ""
-        base_path = (path.parent / base_name) if base_name else \
-            (Path(base) if base is not None else None)
-        mapping: dict[str, Any] = {}
-        if base_path is not None:
-            try:
-                mapping = copy.deepcopy(_base_mapping(base_path, bases))
-            except ScenarioError as exc:
-                col = BASE_COLUMN if base_name else "base"
-                problems.extend(Problem(f"{where}:{line}:{col}", "", str(p))
-                                for p in exc.problems)
+            first = next(iter(records), None)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            yield CsvRow(1, None, None, [Problem(where, "", _read_problem(exc))])
+            return
+        if first is None:
+            yield CsvRow(0, None, None, [Problem(where, "", "no header row")])
+            return
+        header_line, header = first
+        header = [h.strip() for h in header]
+        problems: list[Problem] = []
+        columns: dict[int, tuple[str, Any, bool]] = {}
+        for i, name in enumerate(header):
+            if name == BASE_COLUMN or name == "site":
                 continue
-        assignments: dict[str, Any] = {}
-        cell_problems = False
-        for i, (name, ann, nullable) in columns.items():
-            text = cells[i]
-            if not text.strip():
+            if not name:
+                problems.append(Problem(f"{where}:{header_line}:{i + 1}", "",
+                                        "empty column name"))
+                continue
+            if header.count(name) > 1 and header.index(name) != i:
+                problems.append(Problem(f"{where}:{header_line}:{name}", "", "duplicate column"))
                 continue
             try:
-                assignments[name] = _convert(text, ann, nullable)
+                ann, nullable = _resolve_path(name)
             except ValueError as exc:
-                problems.append(Problem(f"{where}:{line}:{name}", "", str(exc)))
-                cell_problems = True
-        if cell_problems:
-            continue
-        if "site" in header and "name" not in assignments and cells[header.index("site")].strip():
-            assignments["name"] = cells[header.index("site")].strip()
-        _assign(mapping, assignments)
+                problems.append(Problem(f"{where}:{header_line}:{name}", "",
+                                        f"unknown column: {exc}"))
+                continue
+            columns[i] = (name, ann, nullable)
+        if problems:
+            yield CsvRow(header_line, None, None, problems)
+        id_col = next((header.index(c) for c in ID_COLUMNS if c in header), None)
+        base_col = header.index(BASE_COLUMN) if BASE_COLUMN in header else None
+        bases: dict[Path, dict[str, Any]] = {}
+        seen: dict[str, int] = {}
+        line = header_line
+        while True:
+            try:
+                record = next(records, None)
+            except (csv.Error, UnicodeDecodeError) as exc:
+                yield CsvRow(line + 1, None, None,
+                             [Problem(f"{where}:{line + 1}", "", _read_problem(exc))])
+                return
+            if record is None:
+                return
+            line, cells = record
+            if not any(c.strip() for c in cells):
+                continue
+            yield _csv_row(path, line, cells, header, columns, id_col, base_col, base,
+                           bases, seen)
+
+
+def _read_problem(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return f"invalid CSV: {exc}"
+
+
+def _csv_row(path: Path, line: int, cells: list[str], header: list[str],
+             columns: dict[int, tuple[str, Any, bool]], id_col: int | None,
+             base_col: int | None, base: str | Path | None,
+             bases: dict[Path, dict[str, Any]], seen: dict[str, int]) -> CsvRow:
+    """Validate one CSV record (see :func:`iter_csv_scenarios`)."""
+    where = str(path)
+    problems: list[Problem] = []
+    if len(cells) > len(header):
+        return CsvRow(line, str(line), None, [Problem(f"{where}:{line}", "",
+                                                      f"{len(cells)} cells for "
+                                                      f"{len(header)} columns")])
+    cells = cells + [""] * (len(header) - len(cells))
+    id_given = id_col is not None and bool(cells[id_col].strip())
+    row_id = cells[id_col].strip() if id_given and id_col is not None else str(line)
+    if row_id in seen:
+        problems.append(Problem(f"{where}:{line}:{header[id_col or 0]}", "",
+                                f"duplicate row id {row_id!r} (first on line "
+                                f"{seen[row_id]})"))
+    else:
+        seen[row_id] = line
+    cell_problems = False
+    base_name = cells[base_col].strip() if base_col is not None else ""
+    base_path = (path.parent / base_name) if base_name else \
+        (Path(base) if base is not None else None)
+    mapping: dict[str, Any] = {}
+    if base_path is not None:
         try:
-            out.append((row_id, _validate(mapping, path.parent)))
-        except ValidationError as exc:
-            for loc, msg in _problems(exc):
-                column = _column_for(loc, assignments)
-                origin = "" if column in assignments or base_path is None \
-                    else f" (value from base {base_path})"
-                problems.append(Problem(f"{where}:{line}:{column}", "", msg + origin))
-    if problems:
-        raise ScenarioError(problems)
-    return out
+            mapping = copy.deepcopy(_base_mapping(base_path, bases))
+        except ScenarioError as exc:
+            col = BASE_COLUMN if base_name else "base"
+            problems.extend(Problem(f"{where}:{line}:{col}", "", str(p)) for p in exc.problems)
+            return CsvRow(line, row_id, None, problems, id_given)
+    assignments: dict[str, Any] = {}
+    for i, (name, ann, nullable) in columns.items():
+        text = cells[i]
+        if not text.strip():
+            continue
+        try:
+            assignments[name] = _convert(text, ann, nullable)
+        except ValueError as exc:
+            problems.append(Problem(f"{where}:{line}:{name}", "", str(exc)))
+            cell_problems = True
+    if cell_problems:
+        return CsvRow(line, row_id, None, problems, id_given)
+    if "site" in header and "name" not in assignments and cells[header.index("site")].strip():
+        assignments["name"] = cells[header.index("site")].strip()
+    _assign(mapping, assignments)
+    try:
+        scenario = _validate(mapping, path.parent)
+    except ValidationError as exc:
+        for loc, msg in _problems(exc):
+            column = _column_for(loc, assignments)
+            origin = "" if column in assignments or base_path is None \
+                else f" (value from base {base_path})"
+            problems.append(Problem(f"{where}:{line}:{column}", "", msg + origin))
+        return CsvRow(line, row_id, None, problems, id_given)
+    return CsvRow(line, row_id, scenario if not problems else None, problems, id_given)
 
 
 def _csv_rows(fh: Any) -> Iterable[tuple[int, list[str]]]:

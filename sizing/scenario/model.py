@@ -12,7 +12,9 @@ refers to (arrival replays, empirical holding times) are resolved against the
 from __future__ import annotations
 
 import csv
+import functools
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +34,30 @@ ROLES = ("sbc", "proxy", "sip_server", "media_server", "recorder", "registrar")
 ENDPOINTS = ("carrier", "agents", "cti")
 """Traffic sources and sinks that are not sized but terminate links."""
 
+# Upper bounds of the inputs: generous for a real contact centre or carrier
+# interconnect, small enough that the closed form answers at once and nothing
+# asks for more memory than a planner's machine has.  The simulator has its own,
+# tighter budget (sizing.budget) because its cost grows with calls x duration.
+MAX_CPS = 10_000.0
+"""Calls per second (36 million busy-hour calls)."""
+MAX_HOLDING_S = 86_400.0
+"""Mean holding time, patience, wrap-up and other per-call times: one day."""
+MAX_DURATION_S = 604_800.0
+"""Simulated window or warm-up: one week."""
+MAX_REPLICATIONS = 1_000
+MAX_COUNT = 5_000_000
+"""Agents, endpoints, trunk channels, CTI clients, media ports."""
+MAX_HOSTS = 10_000
+"""Hosts in a role's pool."""
+MAX_CORES = 1_024
+MAX_BYTES = 65_535
+"""Bytes added to a message or sent per event (the largest IP datagram)."""
+MAX_PER_CALL = 1_000
+"""Events, DTMF digits and the like per call."""
+MAX_DELAY_MS = 60_000.0
+MAX_LINK_MBPS = 10_000_000.0
+"""10 Tbit/s."""
+
 class CrossFieldError(ValueError):
     """Problems found by a check that spans fields: (relative path, message) pairs."""
 
@@ -45,8 +71,38 @@ def _check(problems: list[tuple[str, str]]) -> None:
         raise CrossFieldError(problems)
 
 
+def _numeric(ann: Any) -> bool:
+    """Whether a field annotation holds numbers (int or float, maybe optional, or a
+    list or dict of them): a YAML ``true`` there is a mistake, not 1."""
+    args = getattr(ann, "__args__", None)
+    if ann in (int, float):
+        return True
+    return bool(args) and any(a in (int, float) or _numeric(a) for a in args
+                              if a is not type(None) and a is not str)
+
+
+def _booleans(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, bool) for v in value)
+    if isinstance(value, dict):
+        return any(isinstance(v, bool) for v in value.values())
+    return False
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """pydantic reads ``true`` as 1 for a number (``channels: true`` would be one
+        channel); a boolean where a number belongs is refused instead."""
+        if _booleans(v) and info.field_name is not None \
+                and _numeric(cls.model_fields[info.field_name].annotation):
+            raise ValueError("must be a number, not a boolean")
+        return v
 
 
 def _resolve(value: str | None, info: ValidationInfo) -> str | None:
@@ -62,28 +118,44 @@ def _resolve(value: str | None, info: ValidationInfo) -> str | None:
     return str(path.resolve())
 
 
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .()/%-]{0,63}$")
+
+
 def read_csv_column(path: str | Path, column: str) -> list[float]:
-    """The numbers of one column of a CSV file; errors name ``file:line``."""
+    """The numbers of one column of a CSV file; errors name ``file:line`` and never
+    echo the file's content (a path to a file that is not a CSV, say /etc/passwd,
+    must not print its lines): a header is listed only when it looks like one."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            if reader.fieldnames is None or column not in reader.fieldnames:
-                raise ValueError(f"{path}: no column {column!r} (columns: {reader.fieldnames})")
+            names = reader.fieldnames
+            if names is None:
+                raise ValueError(f"{path}: empty file (expected a header with a column "
+                                 f"{column!r})")
+            if column not in names:
+                shown = f" (columns: {', '.join(names)})" \
+                    if len(names) <= 50 and all(_COLUMN_NAME.match(n) for n in names) \
+                    else "; its first line is not a header of column names"
+                raise ValueError(f"{path}: no column {column!r}{shown}")
             values = []
             for row in reader:
                 cell = (row.get(column) or "").strip()
                 try:
                     value = float(cell)
                 except ValueError:
-                    raise ValueError(f"{path}:{reader.line_num}: {column}: not a number: "
-                                     f"{cell!r}") from None
+                    raise ValueError(f"{path}:{reader.line_num}: {column}: not a number") \
+                        from None
                 if not math.isfinite(value) or value < 0:
                     raise ValueError(f"{path}:{reader.line_num}: {column}: must be a finite "
-                                     f"number >= 0, got {cell!r}")
+                                     "number >= 0")
                 values.append(value)
     except OSError as exc:
         raise ValueError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text (not a CSV file?)") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: invalid CSV ({exc})") from None
     if not values:
         raise ValueError(f"{path}: column {column!r} has no values")
     return values
@@ -161,7 +233,7 @@ class Holding(_Model):
                     "coefficient of variation cv), fixed (always holding_time_s) or empirical "
                     "(samples drawn from values_s or a CSV column).")
     cv: float | None = Field(
-        None, gt=0, description="lognormal: coefficient of variation (standard deviation / mean).")
+        None, gt=0, le=100, description="lognormal: coefficient of variation (standard deviation / mean).")
     values_s: list[float] | None = Field(
         None, description="empirical: holding times in seconds to draw from.")
     csv: str | None = Field(
@@ -184,8 +256,9 @@ class Holding(_Model):
             if (self.values_s is None) == (self.csv is None):
                 problems.append(("values_s", "kind: empirical needs exactly one of values_s or csv"))
             elif self.values_s is not None and (
-                    not self.values_s or any(v <= 0 for v in self.values_s)):
-                problems.append(("values_s", f"needs one or more values > 0, got {self.values_s}"))
+                    not self.values_s or any(not 0 < v <= MAX_HOLDING_S for v in self.values_s)):
+                problems.append(("values_s", f"needs one or more values > 0 and <= "
+                                             f"{MAX_HOLDING_S:g}, got {self.values_s}"))
             elif self.csv is not None:
                 try:
                     samples = read_csv_column(self.csv, self.column)
@@ -256,11 +329,13 @@ class Traffic(_Model):
     """Offered call traffic."""
 
     calls_per_second: float | None = Field(
-        None, gt=0, description="Mean call arrival rate (calls/s); give this or busy_hour_calls.")
+        None, gt=0, le=MAX_CPS, description="Mean call arrival rate (calls/s); give this or "
+                                            "busy_hour_calls.")
     busy_hour_calls: float | None = Field(
-        None, gt=0, description="Calls in the busy hour (BHCA); give this or calls_per_second.")
+        None, gt=0, le=MAX_CPS * 3600, description="Calls in the busy hour (BHCA); give this "
+                                                   "or calls_per_second.")
     holding_time_s: float | None = Field(
-        None, gt=0, description="Mean call holding time (answer to release), seconds. Required "
+        None, gt=0, le=MAX_HOLDING_S, description="Mean call holding time (answer to release), seconds. Required "
                                 "except with an empirical holding distribution, where it "
                                 "defaults to the sample mean.")
     arrivals: Arrivals = Field(default_factory=Arrivals, description="Arrival process.")
@@ -317,10 +392,10 @@ class Traffic(_Model):
 class Trunk(_Model):
     """The carrier SIP trunk: admission limits, transport and media offer."""
 
-    channels: int = Field(ge=1, description="Concurrent calls the trunk admits; beyond it calls "
+    channels: int = Field(ge=1, le=MAX_COUNT, description="Concurrent calls the trunk admits; beyond it calls "
                                             "are rejected with 503.")
     cps_limit: float | None = Field(
-        None, gt=0, description="Call attempts per second the trunk admits; the excess is "
+        None, gt=0, le=MAX_CPS, description="Call attempts per second the trunk admits; the excess is "
                                 "rejected (cloud trunks default to 1). None: no limit.")
     transport: Literal["udp", "tcp", "tls"] = Field("udp", description="Signalling transport.")
     tls_version: Literal["1.2", "1.3"] = Field("1.3", description="TLS version (transport tls).")
@@ -332,23 +407,23 @@ class Trunk(_Model):
     tls_resumed_share: float = Field(
         0.0, ge=0, le=1, description="Share of new TLS connections that resume a session.")
     calls_per_connection: int | None = Field(
-        None, ge=1, description="Calls carried by one TCP/TLS connection before it is closed "
+        None, ge=1, le=1_000_000_000, description="Calls carried by one TCP/TLS connection before it is closed "
                                 "and reopened. None: connections are reused indefinitely.")
     codec: str = Field("PCMU", description="Audio codec from models/codecs.yaml (name or alias).")
     ptime_ms: float | None = Field(
-        None, gt=0, description="Packetisation time, ms; None: the codec's default.")
+        None, gt=0, le=1_000, description="Packetisation time, ms; None: the codec's default.")
     bitrate_kbps: float | None = Field(
-        None, gt=0, description="Codec bit rate for multi-rate codecs; None: the default.")
+        None, gt=0, le=100_000, description="Codec bit rate for multi-rate codecs; None: the default.")
     srtp: str | None = Field(
         None, description=f"SRTP crypto suite, one of {sorted(media.SRTP_SUITES)}; None: RTP.")
     dtmf_digits_per_call: int = Field(
-        0, ge=0, description="RFC 4733 DTMF digits sent per call.")
+        0, ge=0, le=MAX_PER_CALL, description="RFC 4733 DTMF digits sent per call.")
     uui_bytes: int = Field(
-        0, ge=0, description="Bytes of User-to-User information (RFC 7433) added to the INVITE.")
+        0, ge=0, le=MAX_BYTES, description="Bytes of User-to-User information (RFC 7433) added to the INVITE.")
     custom_header_bytes: int = Field(
-        0, ge=0, description="Bytes of custom X- headers added to the INVITE.")
+        0, ge=0, le=MAX_BYTES, description="Bytes of custom X- headers added to the INVITE.")
     session_expires_s: int | None = Field(
-        None, ge=90, description="RFC 4028 Session-Expires the carrier asks for, seconds "
+        None, ge=90, le=int(MAX_HOLDING_S), description="RFC 4028 Session-Expires the carrier asks for, seconds "
                                  "(at least 90, RFC 4028 §5; carriers commonly use 1800, some "
                                  "90-600). The carrier refreshes every half interval through "
                                  "the whole call path. None: no session timer.")
@@ -423,7 +498,8 @@ class Patience(_Model):
 
     kind: Literal["none", "exponential"] = Field(
         "none", description="none: callers never abandon; exponential: patience with mean_s.")
-    mean_s: float | None = Field(None, gt=0, description="exponential: mean patience, seconds.")
+    mean_s: float | None = Field(None, gt=0, le=MAX_HOLDING_S,
+                                 description="exponential: mean patience, seconds.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Patience:
@@ -437,8 +513,9 @@ class Patience(_Model):
 class Agents(_Model):
     """Contact-centre agents behind the SIP Server."""
 
-    count: int = Field(0, ge=0, description="Agents logged in; 0: calls go to the far end.")
-    wrap_up_s: float = Field(0.0, ge=0, description="After-call work before the next call, s.")
+    count: int = Field(0, ge=0, le=MAX_COUNT,
+                       description="Agents logged in; 0: calls go to the far end.")
+    wrap_up_s: float = Field(0.0, ge=0, le=MAX_HOLDING_S, description="After-call work before the next call, s.")
     patience: Patience = Field(default_factory=Patience,
                                description="Caller patience while queued for an agent.")
     registered: bool = Field(True, description="Agent phones REGISTER (with endpoints.expiry_s "
@@ -450,15 +527,15 @@ class KeepAlive(_Model):
 
     method: Literal["none", "options", "crlf"] = Field(
         "none", description="none, OPTIONS requests, or RFC 5626 CRLF keep-alives.")
-    interval_s: float = Field(25.0, gt=0, description="Seconds between keep-alives "
+    interval_s: float = Field(25.0, gt=0, le=MAX_HOLDING_S, description="Seconds between keep-alives "
                                                       "(RFC 5626 §4.4.1 suggests 25 s over UDP).")
 
 
 class Endpoints(_Model):
     """Registered SIP endpoints besides the agents (phones, gateways)."""
 
-    count: int = Field(0, ge=0, description="Registered endpoints.")
-    expiry_s: float = Field(3600.0, gt=0, description="Registration expiry, s (RFC 3261 "
+    count: int = Field(0, ge=0, le=MAX_COUNT, description="Registered endpoints.")
+    expiry_s: float = Field(3600.0, gt=0, le=MAX_DURATION_S, description="Registration expiry, s (RFC 3261 "
                                                       "§10.2.1.1 default 3600).")
     keepalive: KeepAlive = Field(default_factory=KeepAlive, description="Keep-alive traffic.")
 
@@ -466,9 +543,10 @@ class Endpoints(_Model):
 class Cti(_Model):
     """Computer-telephony integration clients fed by the SIP Server."""
 
-    clients: int = Field(0, ge=0, description="Connected CTI clients.")
-    events_per_call: float = Field(0.0, ge=0, description="CTI events sent per call.")
-    bytes_per_event: int = Field(0, ge=0, description="Bytes of one CTI event on the wire.")
+    clients: int = Field(0, ge=0, le=MAX_COUNT, description="Connected CTI clients.")
+    events_per_call: float = Field(0.0, ge=0, le=MAX_PER_CALL,
+                                   description="CTI events sent per call.")
+    bytes_per_event: int = Field(0, ge=0, le=MAX_BYTES, description="Bytes of one CTI event on the wire.")
 
 
 class HighAvailability(_Model):
@@ -477,7 +555,7 @@ class HighAvailability(_Model):
     hot_standby: bool = Field(False, description="Each SIP Server instance has a hot standby "
                                                  "that receives its call state.")
     replication_bytes_per_event: int = Field(
-        500, ge=0, description="Bytes sent to the standby per call state change (setup, answer, "
+        500, ge=0, le=MAX_BYTES, description="Bytes sent to the standby per call state change (setup, answer, "
                                "transfer, release); a planning assumption to replace with a "
                                "measurement.")
 
@@ -494,8 +572,9 @@ class Overload(_Model):
         "503", description="drop: discard new requests silently; 503: reject with Retry-After; "
                            "loss: RFC 7339 loss-based overload control (upstream senders "
                            "drop a share of requests).")
-    retry_after_s: float = Field(5.0, ge=0, description="503: Retry-After value, seconds.")
-    queue_limit: int = Field(1000, ge=1, description="Messages waiting for a core beyond which "
+    retry_after_s: float = Field(5.0, ge=0, le=MAX_HOLDING_S,
+                                 description="503: Retry-After value, seconds.")
+    queue_limit: int = Field(1000, ge=1, le=MAX_COUNT, description="Messages waiting for a core beyond which "
                                                      "the policy applies.")
     target_utilisation: float = Field(
         0.9, gt=0, le=1, description="loss: CPU utilisation the host steers to by asking for "
@@ -506,8 +585,9 @@ class Role(_Model):
     """A pool of identical hosts in one role."""
 
     enabled: bool = Field(True, description="The role exists in this deployment.")
-    instances: int = Field(1, ge=1, description="Hosts in the pool (active, without standbys).")
-    cores: int = Field(2, ge=1, description="CPU cores per host.")
+    instances: int = Field(1, ge=1, le=MAX_HOSTS,
+                           description="Hosts in the pool (active, without standbys).")
+    cores: int = Field(2, ge=1, le=MAX_CORES, description="CPU cores per host.")
     profile: str = Field("generic-stateful-proxy",
                          description="Cost profile: a name from models/profiles or a path.")
     overload: Overload = Field(default_factory=Overload, description="Overload behaviour.")
@@ -517,36 +597,48 @@ class Role(_Model):
     def _profile_exists(cls, v: str) -> str:
         from sizing.profile import profile_path
 
-        profile_path(v)  # ProfileError is a ValueError: the message names the choices
+        # ProfileError is a ValueError: the message names the choices, or the file
+        # and what is wrong in it (a path to a file that is not a profile).
+        path = profile_path(v)
+        stat = path.stat()
+        _valid_profile(v, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
         return v
+
+
+@functools.lru_cache(maxsize=64)
+def _valid_profile(name: str, path: str, mtime_ns: int, size: int) -> None:
+    """Load a profile once per file version: a sites CSV validates it on every row."""
+    from sizing.profile import load_profile
+
+    load_profile(name)
 
 
 class SbcRole(Role):
     """Edge proxy / session border controller facing the carrier."""
 
-    cores: int = Field(4, ge=1, description="CPU cores per host.")
+    cores: int = Field(4, ge=1, le=MAX_CORES, description="CPU cores per host.")
     profile: str = Field("generic-sbc", description="Cost profile name or path.")
 
 
 class ProxyRole(Role):
     """Stateful proxy pool between the SBC and the SIP Server."""
 
-    instances: int = Field(2, ge=1, description="Hosts in the pool.")
+    instances: int = Field(2, ge=1, le=MAX_HOSTS, description="Hosts in the pool.")
 
 
 class SipServerRole(Role):
     """The B2BUA SIP Server: routing, queueing, transfers."""
 
-    cores: int = Field(4, ge=1, description="CPU cores per host.")
+    cores: int = Field(4, ge=1, le=MAX_CORES, description="CPU cores per host.")
     profile: str = Field("generic-b2bua", description="Cost profile name or path.")
 
 
 class MediaServerRole(Role):
     """IVR, queue music and conference bridge."""
 
-    cores: int = Field(4, ge=1, description="CPU cores per host.")
+    cores: int = Field(4, ge=1, le=MAX_CORES, description="CPU cores per host.")
     profile: str = Field("generic-media-server", description="Cost profile name or path.")
-    media_ports: int = Field(500, ge=1, description="Concurrent media sessions per host "
+    media_ports: int = Field(500, ge=1, le=MAX_COUNT, description="Concurrent media sessions per host "
                                                     "(IVR, queue, conference legs).")
 
 
@@ -554,7 +646,7 @@ class RecorderRole(Role):
     """Call recorder receiving forked media (SIPREC-style)."""
 
     enabled: bool = Field(False, description="The role exists in this deployment.")
-    cores: int = Field(4, ge=1, description="CPU cores per host.")
+    cores: int = Field(4, ge=1, le=MAX_CORES, description="CPU cores per host.")
     profile: str = Field("generic-media-server", description="Cost profile name or path.")
 
 
@@ -589,20 +681,23 @@ class Topology(_Model):
 class Link(_Model):
     """Network properties of a link (one way)."""
 
-    latency_ms: float = Field(1.0, ge=0, description="One-way propagation + switching delay, ms.")
-    jitter_ms: float = Field(0.0, ge=0, description="Standard deviation of the delay, ms.")
+    latency_ms: float = Field(1.0, ge=0, le=MAX_DELAY_MS,
+                              description="One-way propagation + switching delay, ms.")
+    jitter_ms: float = Field(0.0, ge=0, le=MAX_DELAY_MS, description="Standard deviation of the delay, ms.")
     loss: float = Field(0.0, ge=0, lt=1, description="Packet loss probability.")
     bandwidth_mbps: float | None = Field(
-        None, gt=0, description="Capacity for the headroom check; None: not checked.")
+        None, gt=0, le=MAX_LINK_MBPS,
+        description="Capacity for the headroom check; None: not checked.")
 
 
 class LinkOverride(_Model):
     """Per-link values; a field left out keeps the default link's."""
 
-    latency_ms: float | None = Field(None, ge=0, description="One-way delay, ms.")
-    jitter_ms: float | None = Field(None, ge=0, description="Delay standard deviation, ms.")
+    latency_ms: float | None = Field(None, ge=0, le=MAX_DELAY_MS, description="One-way delay, ms.")
+    jitter_ms: float | None = Field(None, ge=0, le=MAX_DELAY_MS, description="Delay standard deviation, ms.")
     loss: float | None = Field(None, ge=0, lt=1, description="Packet loss probability.")
-    bandwidth_mbps: float | None = Field(None, gt=0, description="Capacity, Mbit/s.")
+    bandwidth_mbps: float | None = Field(None, gt=0, le=MAX_LINK_MBPS,
+                                         description="Capacity, Mbit/s.")
 
 
 class Links(_Model):
@@ -658,7 +753,7 @@ class Targets(_Model):
     cpu_p95_max_per_role: dict[str, float] = Field(
         default_factory=dict, description="Per-role values of cpu_p95_max, keyed by role.")
     srd_p95_max_ms: float = Field(
-        500.0, gt=0, description="95th percentile session request delay (RFC 6076: INVITE to "
+        500.0, gt=0, le=MAX_DELAY_MS, description="95th percentile session request delay (RFC 6076: INVITE to "
                                  "first non-100 response), ms, at most.")
     blocking_max: float = Field(0.01, ge=0, le=1, description="Share of calls blocked, at most.")
     link_headroom: float = Field(
@@ -711,12 +806,14 @@ class Scenario(_Model):
 
     name: str = Field("", description="Free-form name of the scenario.")
     description: str = Field("", description="Free-form description.")
-    seed: int = Field(1, ge=0, description="Random seed; the same seed gives the same numbers.")
-    duration_s: float = Field(600.0, gt=0, description="Measured window, seconds.")
-    warmup_s: float = Field(EMPTY_WARMUP_S, ge=0, description="Simulated time before the measured "
-                            f"window, seconds (not measured); default {STEADY_WARMUP_S:g} s with "
-                            f"simulation.start steady, {EMPTY_WARMUP_S:g} s with empty.")
-    replications: int = Field(1, ge=1, description="Independent runs (seeds seed, seed+1, ...) "
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="Random seed; the same seed gives the same numbers.")
+    duration_s: float = Field(600.0, gt=0, le=MAX_DURATION_S,
+                              description="Measured window, seconds.")
+    warmup_s: float = Field(EMPTY_WARMUP_S, ge=0, le=MAX_DURATION_S,
+                            description="Simulated time before the measured window, seconds (not "
+                                        f"measured); default {STEADY_WARMUP_S:g} s with simulation.start "
+                                        f"steady, {EMPTY_WARMUP_S:g} s with empty.")
+    replications: int = Field(1, ge=1, le=MAX_REPLICATIONS, description="Independent runs (seeds seed, seed+1, ...) "
                                                    "for confidence intervals.")
     traffic: Traffic = Field(description="Offered traffic.")
     trunk: Trunk = Field(description="Carrier trunk.")

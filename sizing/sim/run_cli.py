@@ -28,15 +28,17 @@ def add_run_command(app: Any) -> None:
         """Simulate a scenario through the SIP engine and report KPIs, hosts and links."""
         from tqdm import tqdm
 
+        from sizing.budget import SimulationTooLarge, check_simulation
+        from sizing.cli import check_out_dir, fail
         from sizing.scenario import ScenarioError, apply_overrides, load_scenario
         from sizing.sim.simulate import simulate
 
         if fmt not in ("table", "json", "csv"):
-            typer.echo(f"--format: must be table, json or csv, got {fmt!r}", err=True)
-            raise typer.Exit(2)
+            fail(f"--format: must be table, json or csv, got {fmt!r}")
         if fmt == "csv" and out is None:
-            typer.echo("--format csv: needs --out DIR", err=True)
-            raise typer.Exit(2)
+            fail("--format csv: needs --out DIR")
+        if out is not None:
+            check_out_dir(out)
         overrides = list(set_ or [])
         if seed is not None:
             overrides.append(f"seed={seed}")
@@ -44,10 +46,11 @@ def add_run_command(app: Any) -> None:
             scenario = load_scenario(file)
             if overrides:
                 scenario = apply_overrides(scenario, overrides, base_dir=file.parent)
+            check_simulation(scenario, hint="shorten duration_s")
         except ScenarioError as exc:
-            for problem in exc.problems:
-                typer.echo(str(problem), err=True)
-            raise typer.Exit(2) from None
+            fail("\nsizing: error: ".join(str(p) for p in exc.problems))
+        except SimulationTooLarge as exc:
+            fail(f"{file}: {exc}")
         total = (scenario.warmup_s + scenario.duration_s) * scenario.replications
         bar = None if quiet else tqdm(total=round(total), unit="sim s", desc="simulating", leave=False)
 
@@ -57,11 +60,16 @@ def add_run_command(app: Any) -> None:
 
         try:
             result = simulate(scenario, progress=progress)
+        except ValueError as exc:  # a scenario the simulator cannot run, said in one line
+            fail(f"{file}: {exc}")
         finally:
             if bar is not None:
                 bar.close()
         if out is not None:
-            result.to_csv(out)
+            try:
+                result.to_csv(out)
+            except OSError as exc:
+                fail(f"--out {out}: cannot write ({exc.strerror or exc})")
         if fmt != "table":  # the table prints them itself
             for warning in result.warnings:
                 typer.echo(f"warning: {warning}", err=True)
