@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from .digits import read_uint
+
 __all__ = ["FramingError", "KEEPALIVE", "PONG", "StreamFramer", "Keepalive"]
 
 
@@ -111,11 +113,7 @@ class StreamFramer:
         values = {m.group(1) for m in _CONTENT_LENGTH.finditer(head)}
         if not values:
             raise FramingError("no Content-Length: it is mandatory on stream transports")
-        lengths = set()
-        for value in values:
-            if not value.isdigit():
-                raise FramingError(f"Content-Length {value[:20]!r} is not a number")
-            lengths.add(int(value))
+        lengths = {read_uint(value, "Content-Length", FramingError) for value in values}
         if len(lengths) > 1:
             raise FramingError(f"differing Content-Length values {sorted(lengths)}")
         return lengths.pop()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from .digits import read_uint
 from .errors import HeaderError
 from .uri import (
     FAST_HOST,
@@ -259,10 +260,9 @@ def _format_params(params: dict[str, str | None]) -> str:
 
 
 def _uint(text: str, where: str, limit: int | None = None) -> int:
-    digits = text.lstrip("0")
-    if len(digits) > 18:
+    number = read_uint(text, where)
+    if number >= 10**18:
         raise HeaderError(f"{where}: number {text!r} is too large")
-    number = int(text)
     if limit is not None and number > limit:
         raise HeaderError(f"{where}: {number} exceeds the maximum {limit}")
     return number
@@ -406,10 +406,10 @@ class Via(_Value):
                 if not ok:
                     raise HeaderError(f"Via: received={value!r} is not an IP address")
             elif key == "rport":
-                if value is not None and not (value.isdigit() and int(value) <= 65535):
+                if value is not None and read_uint(value, "Via rport") > 65535:
                     raise HeaderError(f"Via: rport={value!r} is not a port number")
             elif key == "ttl":
-                if value is None or not (value.isdigit() and int(value) <= 255):
+                if value is None or read_uint(value, "Via ttl") > 255:
                     raise HeaderError(f"Via: ttl={value!r} is not a number 0-255")
             elif key == "maddr":
                 if value is None or not is_valid_host(value):

@@ -27,6 +27,8 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .digits import read_uint
+
 __all__ = [
     "Attribute",
     "Bandwidth",
@@ -142,7 +144,7 @@ _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 def _uint(text: str, what: str, maximum: int | None = None) -> int:
     if not _DIGITS.fullmatch(text):
         raise SdpError(f"{what} {text!r} is not a number")
-    value = int(text)
+    value = read_uint(text, what, SdpError)
     if maximum is not None and value > maximum:
         raise SdpError(f"{what} {value} is out of range 0-{maximum}")
     return value
@@ -466,8 +468,10 @@ class KeyParam:
             elif mki is not None or lifetime is not None:
                 raise SdpError(f"a=crypto lifetime {part!r} must come before the MKI, once")
             else:
-                digits = part[2:] if part.startswith("2^") else part
-                _uint(digits, "a=crypto lifetime")
+                if part.startswith("2^"):  # bounded: lifetime_packets computes the power
+                    _uint(part[2:], "a=crypto lifetime exponent", 64)
+                else:
+                    _uint(part, "a=crypto lifetime")
                 lifetime = part
         return cls(key, lifetime, mki)
 
