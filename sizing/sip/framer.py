@@ -33,8 +33,11 @@ class Keepalive(Enum):
 KEEPALIVE = Keepalive.PING
 PONG = Keepalive.PONG
 
+# The value is the rest of the line, taken whole and stripped afterwards: every
+# quantifier is possessive, so a long run of blanks is scanned once, not once per
+# starting point (a lazy value before optional blanks made that quadratic).
 _CONTENT_LENGTH = re.compile(
-    rb"\r\n(?:content-length|l)[ \t]*:[ \t]*(?:\r\n[ \t]+)?([^\r]*?)[ \t]*(?=\r\n(?![ \t])|$)",
+    rb"\r\n(?:content-length|l)[ \t]*+:[ \t]*+(?:\r\n[ \t]++)?([^\r]*+)(?=\r\n(?![ \t])|$)",
     re.IGNORECASE,
 )
 
@@ -110,7 +113,7 @@ class StreamFramer:
     @staticmethod
     def _content_length(head: bytes) -> int:
         """The body length the header section announces (mandatory on streams)."""
-        values = {m.group(1) for m in _CONTENT_LENGTH.finditer(head)}
+        values = {m.group(1).rstrip(b" \t") for m in _CONTENT_LENGTH.finditer(head)}
         if not values:
             raise FramingError("no Content-Length: it is mandatory on stream transports")
         lengths = {read_uint(value, "Content-Length", FramingError) for value in values}

@@ -43,7 +43,7 @@ from .headers import (
     parse_uint,
     split_commas,
 )
-from .uri import FAST_REQUEST_URI, URI
+from .uri import URI, match_request_uri
 
 __all__ = [
     "COMPACT_FORMS",
@@ -965,7 +965,7 @@ def _parse_start(line: str) -> Request | Response:
         raise ParseError(f"request line: method {method!r} is not a token")
     request = Request.__new__(Request)
     request.method = method
-    if FAST_REQUEST_URI.fullmatch(target) is not None:
+    if match_request_uri(target) is not None:
         request._uri = None
         request._uri_text = target
         return request
