@@ -113,6 +113,9 @@ def fast_uri_pattern() -> str:
 _FAST_REQUEST_URI = re.compile(fast_uri_pattern())
 
 
+_PARAM_NAMES = re.compile(r";([^;=]*+)")
+
+
 def match_request_uri(text: str) -> re.Match[str] | None:
     """The match of a whole Request-URI of the common shape (see fast_uri_pattern), or
     None (then URI.parse decides)."""
@@ -123,10 +126,10 @@ def match_request_uri(text: str) -> re.Match[str] | None:
 def unique_names(text: str) -> bool:
     """True when no name of the parameters ``;name[=value]`` after the first ';' of
     ``text`` appears twice (names as written; no value of a fast shape holds a ';')."""
-    count = text.count(";")
-    if count < 2:  # the common case, without building a list
+    if text.count(";") < 2:  # the common case, without building a list
         return True
-    return len({item.partition("=")[0] for item in text.split(";")[1:]}) == count
+    names = _PARAM_NAMES.findall(text)
+    return len(set(names)) == len(names)
 
 
 def _show(text: str) -> str:
