@@ -7,12 +7,19 @@ number and method, the Call-ID, and the From and To tags. Encoding serialises
 the parsed messages back to bytes. Figures are messages per second, best of
 several rounds; the last line gives the mean parse+read time of one message.
 
-    python benchmarks/parse.py [--rounds N] [--seconds S] [--json]
+Then sizing.sip alone on hostile input (tests/test_message_hostile.py builds
+it: tel: URIs, thousands of parameters, runs of blanks) at 16 KB and 60 KB, in
+µs per KB for parse() and for parse() plus reading every typed view, next to
+a normal message of the same size. The goal: parse() under ~20 µs per KB on
+any input within the size limits.
+
+    python benchmarks/parse.py [--rounds N] [--seconds S] [--json] [--no-hostile]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import gc
 import json
@@ -20,12 +27,22 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import sipmessage
 from sippy.SipRequest import SipRequest
 from sippy.SipResponse import SipResponse
 
 import sizing.sip as sizing_sip
+
+# The hostile messages are the ones the test checks, built by the same code.
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from test_message_hostile import (  # noqa: E402
+    SIZES,
+    hostile_messages,
+    normal_message,
+    parse_and_read,
+)
 
 SDP_OFFER = (
     b"v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\ns=-\r\n"
@@ -231,12 +248,54 @@ def rates(tasks: dict[str, tuple[Callable, list]], rounds: int, seconds: float) 
     return best
 
 
+def _parse_only(data: bytes) -> None:
+    with contextlib.suppress(sizing_sip.ParseError):
+        sizing_sip.parse(data)
+
+
+def _us_per_kb(func: Callable[[bytes], object], data: bytes, rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        func(data)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e6 / (len(data) / 1024)
+
+
+def hostile(rounds: int) -> dict[str, dict[str, dict[str, float]]]:
+    """µs per KB of parse() and of parse+read, per input and size (best of ``rounds``)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for size in SIZES:
+        inputs = {"normal (many Via, Record-Route)": normal_message(size)}
+        inputs.update(hostile_messages(size))
+        for case, data in inputs.items():
+            out.setdefault(case, {})[str(size)] = {
+                "parse": _us_per_kb(_parse_only, data, rounds),
+                "parse+read": _us_per_kb(parse_and_read, data, rounds),
+            }
+    return out
+
+
+def _print_hostile(figures: dict[str, dict[str, dict[str, float]]]) -> None:
+    sizes = [str(size) for size in SIZES]
+    print("\nsizing.sip on hostile input, µs per KB (best of the rounds)")
+    head = "".join(f"{f'parse {int(s) // 1000} KB':>13}{f'+read {int(s) // 1000} KB':>13}" for s in sizes)
+    print(f"{'input':<34}{head}")
+    for case, by_size in figures.items():
+        cells = "".join(f"{by_size[s]['parse']:>13.1f}{by_size[s]['parse+read']:>13.1f}" for s in sizes)
+        print(f"{case:<34}{cells}")
+    worst = max(f["parse"] for by_size in figures.values() for f in by_size.values())
+    print(f"worst parse(): {worst:.1f} µs per KB (goal: under ~20)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per figure (best kept)")
     parser.add_argument("--seconds", type=float, default=0.4, help="duration of one round")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--no-hostile", action="store_true", help="skip the hostile-input figures")
     args = parser.parse_args(argv)
+    hostile_figures = {} if args.no_hostile else hostile(args.rounds)
 
     inputs = list(MESSAGES.values())
     expected = [sizing_parse(m) for m in inputs]
@@ -277,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                     "parse_ratio_to_best_rival": results["sizing.sip"]["parse"] / best_parse,
                     "encode_ratio_to_best_rival": results["sizing.sip"]["encode"] / best_encode,
                     "parse_us_per_message": {n: 1e6 / f["parse"] for n, f in results.items()},
+                    "hostile_us_per_kb": hostile_figures,
                 },
                 indent=2,
             )
@@ -299,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         "parse+read per message: "
         + ", ".join(f"{name} {1e6 / figures['parse']:.1f} µs" for name, figures in results.items())
     )
+    if hostile_figures:
+        _print_hostile(hostile_figures)
     return 0
 
 

@@ -542,3 +542,31 @@ def test_a_proxy_never_sends_a_request_unchanged_to_its_own_address(net, clock, 
     assert proxy.stats.dropped == 1  # the ACK
     assert proxy.stats.generated[482] == 1
     assert proxy.stats.requests_forwarded == {}
+
+
+def test_a_malformed_request_is_parsed_once_and_answered_400(net, clock, monkeypatch):
+    """The proxy hands its ParseError to the stateless answer instead of parsing again:
+    hostile input costs one parse."""
+    import sizing.sip.loopback
+    import sizing.sip.proxy
+
+    calls: list[int] = []
+
+    def counting(data):
+        calls.append(len(data))
+        return parse(data)
+
+    monkeypatch.setattr(sizing.sip.proxy, "parse", counting)
+    monkeypatch.setattr(sizing.sip.loopback, "parse", counting)
+    make_proxy(net, clock, static_router("sip:10.0.0.3:5060"))
+    replies: list[bytes] = []
+    sender = net.attach(A, lambda data, source: replies.append(data))
+    bad = (
+        b"OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n"
+        b"From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n"
+        b"CSeq: 1 OPTIONS\r\nMax-Forwards: " + b"0" * 5001 + b"\r\nContent-Length: 0\r\n\r\n"
+    )
+    sender.send(bad, P)
+    clock.run()
+    assert [summarize(r) for r in replies] == ["400"]
+    assert len(calls) == 1

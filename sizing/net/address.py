@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from sizing.sip.digits import read_uint
 from sizing.sip.interfaces import Address
 
 __all__ = [
@@ -84,9 +85,9 @@ def parse_address(spec: str) -> Address:
     if port_text is None:
         port = DEFAULT_PORTS[transport]
     else:
-        if not port_text.isdigit():
+        if not (port_text.isdigit() and port_text.isascii()):
             raise AddressError(f"address {spec!r}: port {port_text!r} is not a number")
-        port = int(port_text)
+        port = read_uint(port_text, f"address {spec[:40]!r}: port", AddressError)
         if not 0 < port < 65536:
             raise AddressError(f"address {spec!r}: port {port} is outside 1-65535")
     return Address(transport, host, port)

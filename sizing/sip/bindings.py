@@ -37,6 +37,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sizing.sip.digits import read_uint
+from sizing.sip.errors import HeaderError
 from sizing.sip.headers import NameAddr, parse_uint
 from sizing.sip.message import Request
 from sizing.sip.uri import URI, unescape
@@ -354,9 +356,12 @@ class BindingStore:
             params[name] = value
         reg_id: int | None = None
         if reg_id_text is not None and instance is not None:  # RFC 5626 §6: reg-id needs an instance
-            if not reg_id_text.isdigit() or not 1 <= int(reg_id_text) <= 2**31 - 1:
-                return f"reg-id {reg_id_text!r} is not a number from 1 to 2^31-1"
-            reg_id = int(reg_id_text)
+            try:
+                reg_id = read_uint(reg_id_text, "reg-id")
+            except HeaderError:
+                reg_id = 0
+            if not 1 <= reg_id <= 2**31 - 1:
+                return f"reg-id {reg_id_text[:20]!r} is not a number from 1 to 2^31-1"
         if expires is None:
             expires = header_expires if header_expires is not None else self.policy.default_expires
         return _Change(contact, min(expires, _MAX_DELTA), q, instance, reg_id, params)

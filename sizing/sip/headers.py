@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
+from .digits import read_uint
 from .errors import HeaderError
 from .uri import (
     FAST_HOST,
@@ -30,6 +31,7 @@ from .uri import (
     is_ipv6_address,
     is_valid_host,
     mutable_twin,
+    unique_names,
 )
 
 __all__ = [
@@ -51,8 +53,10 @@ _set = object.__setattr__
 _MISSING: Any = object()
 
 _WS_CHARS = " \t\r\n"
-_W = r"[ \t\r\n]*"  # SWS / optional LWS (folds included)
-_W1 = r"[ \t\r\n]+"  # LWS
+# Possessive throughout: what follows a run never starts with the run's characters,
+# so giving some back cannot help, and a peer's long runs are scanned once.
+_W = r"[ \t\r\n]*+"  # SWS / optional LWS (folds included)
+_W1 = r"[ \t\r\n]++"  # LWS
 _T = r"A-Za-z0-9\-.!%*_+`'~"  # token characters
 _QUOTED = (
     r'"(?:[\t\r\n\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]++'
@@ -64,24 +68,26 @@ _TOKEN = re.compile(rf"[{_T}]+")
 # through here so that Via received=2001:db8::1 (RFC 5118 §4.5) can be checked.
 _PARAM = re.compile(rf"{_W};{_W}([{_T}]++)(?:{_W}={_W}({_QUOTED}|[{_T}:\[\]]++))?(?!{_W}=)")
 _QPAIR = re.compile(r"\\(.)", re.S)
-_FOLD = re.compile(r"[ \t]*\r?\n[ \t]*")
+# A line break and the blanks after it; those before it are stripped apart (a pattern
+# starting with optional blanks would rescan a long run of them at every position).
+_LINE_BREAK = re.compile(r"\r?\n[ \t]*+")
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
-_DIGITS = re.compile(rf"{_W}([0-9]+){_W}")
+_DIGITS = re.compile(rf"{_W}([0-9]++){_W}")
 # One element of a comma-separated list: quoted strings and <...> may hold commas.
 _ELEMENT = re.compile(r'(?:"(?:[^"\\]|\\.)*+"|<[^<>]*+>|[^",<]++)*+', re.S)
 
 _VIA = re.compile(
-    rf"{_W}([{_T}]+){_W}/{_W}([{_T}]+){_W}/{_W}([{_T}]+){_W1}"
-    rf"(\[[0-9A-Fa-f:.]*\]|[A-Za-z0-9.\-]+)(?:{_W}:{_W}([0-9]+))?"
+    rf"{_W}([{_T}]++){_W}/{_W}([{_T}]++){_W}/{_W}([{_T}]++){_W1}"
+    rf"(\[[0-9A-Fa-f:.]*\]|[A-Za-z0-9.\-]++)(?:{_W}:{_W}([0-9]++))?"
 )
-_CSEQ = re.compile(rf"{_W}([0-9]+){_W1}([{_T}]+){_W}")
-_DISPLAY = re.compile(rf"{_W}({_QUOTED}|[{_T}]+(?:{_W1}[{_T}]+)*+)?{_W}<")
+_CSEQ = re.compile(rf"{_W}([0-9]++){_W1}([{_T}]++){_W}")
+_DISPLAY = re.compile(rf"{_W}({_QUOTED}|[{_T}]++(?:{_W1}[{_T}]++)*+)?{_W}<")
 _BARE_URI = re.compile(r"[^; \t\r\n]+")
-_MEDIA = re.compile(rf"{_W}([{_T}]+){_W}/{_W}([{_T}]+)")
-_LEAD_TOKEN = re.compile(rf"{_W}([{_T}]+)")
-_LEAD_VALUE = re.compile(rf"{_W}({_QUOTED}|[{_T}]+)")
-_AUTH_SCHEME = re.compile(rf"{_W}([{_T}]+){_W1}")
-_AUTH_PARAM = re.compile(rf"{_W}([{_T}]+){_W}={_W}({_QUOTED}|[{_T}]+){_W}")
+_MEDIA = re.compile(rf"{_W}([{_T}]++){_W}/{_W}([{_T}]++)")
+_LEAD_TOKEN = re.compile(rf"{_W}([{_T}]++)")
+_LEAD_VALUE = re.compile(rf"{_W}({_QUOTED}|[{_T}]++)")
+_AUTH_SCHEME = re.compile(rf"{_W}([{_T}]++){_W1}")
+_AUTH_PARAM = re.compile(rf"{_W}([{_T}]++){_W}={_W}({_QUOTED}|[{_T}]++){_W}")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
 
 _CSEQ_MAX = 2**31 - 1
@@ -97,18 +103,17 @@ _FQ = r'"[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e\x80-\U0010ffff]*+"'  # no ';' '"' 
 
 
 def _fast_params(key: str, value: str, guard: str, prefix: str = "") -> str:
-    """``*( ";" name [ "=" value ] )`` where no name appears twice.
+    """``*( ";" name [ "=" value ] )``; the match functions below refuse a name that
+    appears twice (:func:`unique_names`, linear where a lookahead per name was not).
 
     The parameter ``key`` (a tag or branch) must be spelled in lower case and
     carry a token, captured in the group ``<prefix><key>`` so reading it costs
     nothing; ``guard`` is a lookahead every other parameter must pass. No value
-    holds a ';', so every later ';' starts a parameter (the duplicate check).
+    holds a ';', so every ';' starts a parameter.
     """
-    name = f"{prefix}{key}n"
     return (
-        rf"(?:;(?:{key}=(?P<{prefix}{key}>[{_T}]++)(?!.*?;{key}(?:[=;]|\Z))"
-        rf"|(?!(?i:{key})(?:[=;]|\Z)){guard}"
-        rf"(?P<{name}>[{_T}]++)(?!.*?;(?P={name})(?:[=;]|\Z))(?:=(?:{value}))?))*+"
+        rf"(?:;(?:{key}=(?P<{prefix}{key}>[{_T}]++)"
+        rf"|(?!(?i:{key})(?:[=;]|\Z)){guard}[{_T}]++(?:=(?:{value}))?))*+"
     )
 
 
@@ -127,7 +132,7 @@ _FAST_VIA = re.compile(
 _FAST_ADDR = re.compile(
     rf'(?:(?:"(?P<quoted>[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]*+)" ?'
     rf"|(?P<display>[{_T}]++(?: [{_T}]++)*+) )?"
-    rf"<(?P<uri>{fast_uri_pattern('>', 'u')})>"
+    rf"<(?P<uri>{fast_uri_pattern()})>"
     rf"(?P<params>{_fast_params('tag', rf'[{_T}]++|{_FQ}', '')})"
     rf"|(?P<buri>sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$]++@)?{FAST_HOST}(?::{FAST_PORT})?)"
     rf"(?P<bparams>{_fast_params('tag', rf'[{_T}]++|{_FQ}', '', 'b')}))"
@@ -145,13 +150,23 @@ def _split_fast_params(text: str) -> dict[str, str | None]:
     return params
 
 
-#: ``match_via(value)``: the match of one Via value of the common shape, or None
-#: (then Via.parse_all decides). Its group ``params`` is the parameter text.
-match_via = _FAST_VIA.fullmatch
+def match_via(value: str) -> re.Match[str] | None:
+    """The match of one Via value of the common shape, or None (then Via.parse_all
+    decides). Its group ``params`` is the parameter text."""
+    m = _FAST_VIA.fullmatch(value)
+    return m if m is None or unique_names(m["params"]) else None
 
-#: ``match_name_addr(value)``: the match of one name-addr or addr-spec value of
-#: the common shape, or None (then NameAddr.parse decides); see addr_params().
-match_name_addr = _FAST_ADDR.fullmatch
+
+def match_name_addr(value: str) -> re.Match[str] | None:
+    """The match of one name-addr or addr-spec value of the common shape, or None
+    (then NameAddr.parse decides); see addr_params()."""
+    m = _FAST_ADDR.fullmatch(value)
+    if m is None:
+        return None
+    uri = m["uri"]
+    if uri is None:
+        return m if unique_names(m["bparams"]) else None
+    return m if unique_names(uri) and unique_names(m["params"]) else None
 
 
 def addr_params(m: re.Match[str]) -> str:
@@ -186,7 +201,8 @@ def _unquote(value: str) -> str:
     """The content of a quoted-string with quoted-pairs resolved and folds as one space."""
     inner = value[1:-1]
     if "\n" in inner:
-        inner = _FOLD.sub(" ", inner)
+        lines = _LINE_BREAK.split(inner)
+        inner = " ".join([*(line.rstrip(" \t") for line in lines[:-1]), lines[-1]])
     return _QPAIR.sub(r"\1", inner) if "\\" in inner else inner
 
 
@@ -259,10 +275,9 @@ def _format_params(params: dict[str, str | None]) -> str:
 
 
 def _uint(text: str, where: str, limit: int | None = None) -> int:
-    digits = text.lstrip("0")
-    if len(digits) > 18:
+    number = read_uint(text, where)
+    if number >= 10**18:
         raise HeaderError(f"{where}: number {text!r} is too large")
-    number = int(text)
     if limit is not None and number > limit:
         raise HeaderError(f"{where}: {number} exceeds the maximum {limit}")
     return number
@@ -406,10 +421,10 @@ class Via(_Value):
                 if not ok:
                     raise HeaderError(f"Via: received={value!r} is not an IP address")
             elif key == "rport":
-                if value is not None and not (value.isdigit() and int(value) <= 65535):
+                if value is not None and read_uint(value, "Via rport") > 65535:
                     raise HeaderError(f"Via: rport={value!r} is not a port number")
             elif key == "ttl":
-                if value is None or not (value.isdigit() and int(value) <= 255):
+                if value is None or read_uint(value, "Via ttl") > 255:
                     raise HeaderError(f"Via: ttl={value!r} is not a number 0-255")
             elif key == "maddr":
                 if value is None or not is_valid_host(value):

@@ -32,6 +32,8 @@ __all__ = [
     "ReceiveStats",
     "attach_layer",
     "receive_bytes",
+    "reject_incomplete",
+    "reject_malformed",
     "summarize",
 ]
 
@@ -265,29 +267,56 @@ def receive_bytes(
     try:
         message = parse(data)
     except ParseError as error:
-        salvaged = _salvage(data)
-        if salvaged is None:
-            if stats is not None:
-                stats.dropped_responses += 1
-            return None
-        _, headers = salvaged
-        if _reject(error.status, str(error), headers, source, transport):
-            if stats is not None:
-                stats.rejected[error.status] += 1
-        elif stats is not None:
-            stats.dropped_requests += 1
+        reject_malformed(error, data, source, transport, stats)
         return None
-    if isinstance(message, Request) and not message.headers._lookup().keys() >= _MANDATORY_KEYS:
-        missing = [name for name in _MANDATORY if name not in message.headers]
-        if missing:
-            headers = [(n, v) for n, v in message.headers if n in _MANDATORY]
-            if _reject(400, f"Missing {', '.join(missing)}", headers, source, transport):
-                if stats is not None:
-                    stats.rejected[400] += 1
-            elif stats is not None:
-                stats.dropped_requests += 1
-            return None
+    if isinstance(message, Request) and reject_incomplete(message, source, transport, stats):
+        return None
     return layer.receive(message, source, transport)
+
+
+def reject_malformed(
+    error: ParseError,
+    data: bytes,
+    source: Address,
+    transport: Transport,
+    stats: ReceiveStats | None = None,
+) -> None:
+    """Answer the request in ``data``, which parse() refused with ``error``, with the error's
+    status when its top Via can be read; else drop it. Counted in ``stats``.
+
+    Takes the error rather than parsing again: an element that parsed ``data`` itself
+    hands it here, so hostile input costs one parse, not two.
+    """
+    salvaged = _salvage(data)
+    if salvaged is None:
+        if stats is not None:
+            stats.dropped_responses += 1
+        return
+    _, headers = salvaged
+    if _reject(error.status, str(error), headers, source, transport):
+        if stats is not None:
+            stats.rejected[error.status] += 1
+    elif stats is not None:
+        stats.dropped_requests += 1
+
+
+def reject_incomplete(
+    request: Request, source: Address, transport: Transport, stats: ReceiveStats | None = None
+) -> bool:
+    """Answer 400 to a request without the headers a transaction needs (Via, From, To,
+    Call-ID, CSeq), or drop it when its Via is missing too; False when it has them all."""
+    if request.headers._lookup().keys() >= _MANDATORY_KEYS:
+        return False
+    missing = [name for name in _MANDATORY if name not in request.headers]
+    if not missing:
+        return False
+    headers = [(n, v) for n, v in request.headers if n in _MANDATORY]
+    if _reject(400, f"Missing {', '.join(missing)}", headers, source, transport):
+        if stats is not None:
+            stats.rejected[400] += 1
+    elif stats is not None:
+        stats.dropped_requests += 1
+    return True
 
 
 def attach_layer(

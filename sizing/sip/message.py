@@ -25,6 +25,7 @@ Bodies are bytes; header text is str (UTF-8, undecodable bytes kept through
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -42,7 +43,7 @@ from .headers import (
     parse_uint,
     split_commas,
 )
-from .uri import FAST_REQUEST_URI, URI
+from .uri import URI, match_request_uri
 
 __all__ = [
     "COMPACT_FORMS",
@@ -276,6 +277,9 @@ _METHODS = frozenset(
     ]
 )
 _FOLD = re.compile(r"\r\n[ \t]+")
+# Numeric headers read on first use, parsed with their name for the error message.
+_MAX_FORWARDS = functools.partial(parse_uint, name="Max-Forwards")
+_EXPIRES = functools.partial(parse_uint, name="Expires")
 _CRLF = "\r\n"
 
 
@@ -670,7 +674,7 @@ class Message:
 
     @property
     def max_forwards(self) -> int | None:
-        return self._typed("max-forwards", "Max-Forwards", parse_uint)
+        return self._typed("max-forwards", "Max-Forwards", _MAX_FORWARDS)
 
     @property
     def content_type(self) -> MediaType | None:
@@ -703,7 +707,7 @@ class Message:
 
     @property
     def expires(self) -> int | None:
-        return self._typed("expires", "Expires", parse_uint)
+        return self._typed("expires", "Expires", _EXPIRES)
 
     # encoding
     def _start_line(self) -> str:
@@ -945,7 +949,9 @@ def _parse_start(line: str) -> Request | Response:
             raise ParseError(f"status line: malformed SIP version {version!r}")
         code, sep, reason = rest.partition(" ")
         if len(code) != 3 or not code.isdigit() or not "100" <= code <= "699":
-            raise ParseError(f"status line: status code {code!r} is not three digits in 100-699")
+            raise ParseError(
+                f"status line: status code {code[:20]!r} is not three digits in 100-699"
+            )
         if "\r" in reason or "\n" in reason:
             raise ParseError("status line: line break in the reason phrase")
         response = Response.__new__(Response)
@@ -967,16 +973,16 @@ def _parse_start(line: str) -> Request | Response:
         raise ParseError(f"request line: method {method!r} is not a token")
     request = Request.__new__(Request)
     request.method = method
-    if FAST_REQUEST_URI.fullmatch(target) is not None:
+    if match_request_uri(target) is not None:
         request._uri = None
         request._uri_text = target
         return request
     try:
         uri = URI.parse(target)
     except HeaderError as err:
-        raise _bad(f"request line: bad Request-URI {target!r}", err) from None
+        raise _bad(f"request line: bad Request-URI {target[:80]!r}", err) from None
     if uri.headers:
-        raise ParseError(f"request line: Request-URI {target!r} carries escaped headers")
+        raise ParseError(f"request line: Request-URI {target[:80]!r} carries escaped headers")
     request.uri = uri
     return request
 

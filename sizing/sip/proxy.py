@@ -70,7 +70,7 @@ from .auth import DigestAuthenticator
 from .checks import MALFORMED, malformed
 from .headers import NameAddr, Via, split_commas
 from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
-from .loopback import receive_bytes
+from .loopback import reject_incomplete, reject_malformed
 from .message import Headers, ParseError, Request, Response, parse
 from .multihome import Interfaces
 from .transaction import (
@@ -106,8 +106,6 @@ _DIALOG_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
 #: 4xx answers a UAC can act on; §16.7 step 6 prefers them among 4xx.
 _PREFERRED_4XX = frozenset({401, 407, 415, 420, 484})
 _DEFAULT_PORTS = {"TLS": 5061, "WSS": 443, "WS": 80, "TLS-SCTP": 5061}
-_MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
-_MANDATORY_KEYS = frozenset(_MANDATORY)  # their lookup keys (canonical names)
 
 
 #: Characters that may not appear in a reason phrase or header value (C0 controls but HTAB, DEL).
@@ -589,9 +587,9 @@ class Proxy:
         self._inbound = local
         try:
             message = parse(data)
-        except ParseError:
+        except ParseError as error:
             self.stats.dropped += 1
-            receive_bytes(self.layer, transport, data, source)  # answers 400/505 if it can
+            reject_malformed(error, data, source, transport)  # answers 400/505 if it can
             return
         if isinstance(message, Response):
             if self.config.stateless:
@@ -600,9 +598,8 @@ class Proxy:
             else:
                 self.layer.receive_response(message)
             return
-        if not message.headers._lookup().keys() >= _MANDATORY_KEYS:
+        if reject_incomplete(message, source, transport):  # answers 400
             self.stats.dropped += 1
-            receive_bytes(self.layer, transport, data, source)  # answers 400
             return
         with contextlib.suppress(ValueError):  # a Via we cannot rewrite goes on as it came
             message = _stamp_via(message, source)

@@ -27,6 +27,8 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from .digits import read_uint
+
 __all__ = [
     "Attribute",
     "Bandwidth",
@@ -137,12 +139,15 @@ _HOSTNAME = re.compile(
 )
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_DOTTED = re.compile(r"[0-9.]+")
+_SUITE = re.compile(r"[A-Za-z0-9_]+")
+_PROTO = re.compile(r"[A-Za-z0-9_.\-]++(?:/[A-Za-z0-9_.\-]++)*+")
 
 
 def _uint(text: str, what: str, maximum: int | None = None) -> int:
     if not _DIGITS.fullmatch(text):
         raise SdpError(f"{what} {text!r} is not a number")
-    value = int(text)
+    value = read_uint(text, what, SdpError)
     if maximum is not None and value > maximum:
         raise SdpError(f"{what} {value} is out of range 0-{maximum}")
     return value
@@ -193,7 +198,7 @@ def _check_address(nettype: str, addrtype: str, address: str, what: str) -> None
         except ValueError:
             raise SdpError(f"{what} {address!r} is not a valid IPv6 address") from None
         return
-    if addrtype == "IP4" and re.fullmatch(r"[0-9.]+", address):
+    if addrtype == "IP4" and _DOTTED.fullmatch(address):
         try:
             ipaddress.IPv4Address(address)
         except ValueError:
@@ -466,8 +471,10 @@ class KeyParam:
             elif mki is not None or lifetime is not None:
                 raise SdpError(f"a=crypto lifetime {part!r} must come before the MKI, once")
             else:
-                digits = part[2:] if part.startswith("2^") else part
-                _uint(digits, "a=crypto lifetime")
+                if part.startswith("2^"):  # bounded: lifetime_packets computes the power
+                    _uint(part[2:], "a=crypto lifetime exponent", 64)
+                else:
+                    _uint(part, "a=crypto lifetime")
                 lifetime = part
         return cls(key, lifetime, mki)
 
@@ -497,7 +504,7 @@ class Crypto:
         tag_text, suite, keys, *session = parts
         if not _DIGITS.fullmatch(tag_text) or len(tag_text) > 9:
             raise SdpError(f"a=crypto tag {tag_text!r} must be 1-9 digits")
-        if not re.fullmatch(r"[A-Za-z0-9_]+", suite):
+        if not _SUITE.fullmatch(suite):
             raise SdpError(f"a=crypto suite {suite!r} is not a crypto-suite name")
         params = tuple(KeyParam.parse(p) for p in keys.split(";"))
         need = SRTP_KEY_LENGTHS.get(suite)
@@ -558,7 +565,7 @@ class MediaDescription:
         count = _uint(count_text, "m= port count") if sep else None
         if count == 0:
             raise SdpError("m= port count must be at least 1")
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*", proto):
+        if not _PROTO.fullmatch(proto):
             raise SdpError(f"m= proto {proto!r} is not <token>[/<token>...]")
         if _is_rtp(proto):
             for fmt in formats:

@@ -57,8 +57,11 @@ _HOSTNAME = re.compile(
 _IPV4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
 _IPV6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
 # RFC 3966: global-number-digits and local-number-digits, then "name[=value]" params.
-_TEL_GLOBAL = re.compile(r"\+[0-9\-.()]*[0-9][0-9\-.()]*")
-_TEL_LOCAL = re.compile(r"[0-9A-Fa-f*#\-.()]*[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*")
+# Written so that nothing is ever given back: the separators before the first
+# digit, then one digit, then the rest (a greedy run before a required digit
+# backtracked once per character, quadratic on a long number). fullmatch only.
+_TEL_GLOBAL = re.compile(r"\+[\-.()]*+[0-9][0-9\-.()]*+")
+_TEL_LOCAL = re.compile(r"[\-.()]*+[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*+")
 _TEL_PNAME = re.compile(r"[A-Za-z0-9\-]+")
 _TEL_SEPARATORS = str.maketrans("", "", "-.()")
 _ESCAPE = re.compile(_ESC)
@@ -96,22 +99,42 @@ _FAST_USER = rf"(?:[{_UNRESERVED}&=+$]++|{_ESC})++@"
 _FAST_PCHAR = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$]"
 
 
-def fast_uri_pattern(end: str, group: str) -> str:
-    """``sip:``/``sips:`` URI without URI headers; ``end`` is what may follow it.
+def fast_uri_pattern() -> str:
+    """``sip:``/``sips:`` URI without URI headers.
 
-    Parameter names are captured in the named group ``group`` so a lookahead
-    rejects a name that appears twice (the full parser refuses that too); the
-    lookahead may look past the URI, which only sends more values to the full path.
+    It does not see a parameter name that appears twice (the full parser refuses
+    that): a lookahead per parameter was quadratic in their number, so the callers
+    check the match with :func:`unique_names` instead.
     """
-    param = (
-        rf";(?P<{group}>{_FAST_PCHAR}++)(?!.*?;(?P={group})(?:[=;]|{end}))"
-        rf"(?:={_FAST_PCHAR}*+)?"
-    )
+    param = rf";{_FAST_PCHAR}++(?:={_FAST_PCHAR}*+)?"
     return rf"sips?:(?:{_FAST_USER})?{FAST_HOST}(?::{FAST_PORT})?(?:{param})*+"
 
 
-#: A whole Request-URI of the common shape (see fast_uri_pattern).
-FAST_REQUEST_URI = re.compile(fast_uri_pattern(r"\Z", "r"))
+_FAST_REQUEST_URI = re.compile(fast_uri_pattern())
+
+
+_PARAM_NAMES = re.compile(r";([^;=]*+)")
+
+
+def match_request_uri(text: str) -> re.Match[str] | None:
+    """The match of a whole Request-URI of the common shape (see fast_uri_pattern), or
+    None (then URI.parse decides)."""
+    m = _FAST_REQUEST_URI.fullmatch(text)
+    return m if m is None or unique_names(text) else None
+
+
+def unique_names(text: str) -> bool:
+    """True when no name of the parameters ``;name[=value]`` after the first ';' of
+    ``text`` appears twice (names as written; no value of a fast shape holds a ';')."""
+    if text.count(";") < 2:  # the common case, without building a list
+        return True
+    names = _PARAM_NAMES.findall(text)
+    return len(set(names)) == len(names)
+
+
+def _show(text: str) -> str:
+    """``text`` quoted for an error message, cut short: a peer's URI may be 60 KB long."""
+    return repr(text) if len(text) <= 100 else f"{text[:60]!r}... ({len(text)} characters)"
 
 
 def unescape(text: str) -> str:
@@ -155,10 +178,10 @@ def is_ipv4_address(text: str) -> bool:
 
 def _parse_port(text: str, uri: str) -> int:
     if not _PORT.fullmatch(text):
-        raise HeaderError(f"URI {uri!r}: port {text!r} is not a number")
+        raise HeaderError(f"URI {_show(uri)}: port {_show(text)} is not a number")
     port = int(text)
     if port > 65535:
-        raise HeaderError(f"URI {uri!r}: port {port} is out of range 0-65535")
+        raise HeaderError(f"URI {_show(uri)}: port {port} is out of range 0-65535")
     return port
 
 
@@ -262,7 +285,7 @@ class URI:
     def _parse(cls, text: str) -> URI:
         colon = text.find(":")
         if colon <= 0:
-            raise HeaderError(f"URI {text!r}: missing scheme")
+            raise HeaderError(f"URI {_show(text)}: missing scheme")
         scheme = text[:colon].lower()
         rest = text[colon + 1 :]
         if scheme == "sip" or scheme == "sips":
@@ -270,9 +293,9 @@ class URI:
         if scheme == "tel":
             return _parse_tel(rest, text)
         if not _SCHEME.fullmatch(text[:colon]):
-            raise HeaderError(f"URI {text!r}: invalid scheme {text[:colon]!r}")
+            raise HeaderError(f"URI {_show(text)}: invalid scheme {text[:colon]!r}")
         if not _OPAQUE.fullmatch(rest):
-            raise HeaderError(f"URI {text!r}: empty or invalid text after the scheme")
+            raise HeaderError(f"URI {_show(text)}: empty or invalid text after the scheme")
         return cls(scheme, opaque=rest)
 
     # -- encoding --------------------------------------------------------------
@@ -499,18 +522,18 @@ def _parse_sip(scheme: str, rest: str, text: str) -> URI:
         return _check_sip(scheme, rest, text)
     user, password, host, port_text, param_text, header_text = m.groups()
     if not is_valid_host(host):
-        raise HeaderError(f"URI {text!r}: invalid host {host!r}")
+        raise HeaderError(f"URI {_show(text)}: invalid host {host!r}")
     port = None
     if port_text is not None:
         port = int(port_text)
         if port > 65535:
-            raise HeaderError(f"URI {text!r}: port {port} is out of range 0-65535")
+            raise HeaderError(f"URI {_show(text)}: port {port} is out of range 0-65535")
     params: dict[str, str | None] = {}
     if param_text:
         for item in param_text[1:].split(";"):
             name, eq, value = item.partition("=")
             if name in params:
-                raise HeaderError(f"URI {text!r}: parameter {name!r} appears twice")
+                raise HeaderError(f"URI {_show(text)}: parameter {name!r} appears twice")
             params[name] = value if eq else None
     headers = {} if header_text is None else _parse_headers(header_text, text)
     return _new(scheme, user, password, host, port, params, headers)
@@ -526,12 +549,12 @@ def _check_sip(scheme: str, rest: str, text: str) -> URI:
         if colon >= 0:
             user, password = userinfo[:colon], userinfo[colon + 1 :]
             if not _PASSWORD.fullmatch(password):
-                raise HeaderError(f"URI {text!r}: invalid character in the password")
+                raise HeaderError(f"URI {_show(text)}: invalid character in the password")
         else:
             user = userinfo
         if not _USER.fullmatch(user):
             what = "empty" if not user else "invalid character in the"
-            raise HeaderError(f"URI {text!r}: {what} user part")
+            raise HeaderError(f"URI {_show(text)}: {what} user part")
     headers: dict[str, str] = {}
     question = rest.find("?")
     if question >= 0:
@@ -546,11 +569,11 @@ def _check_sip(scheme: str, rest: str, text: str) -> URI:
     if rest.startswith("["):
         end = rest.find("]")
         if end < 0:
-            raise HeaderError(f"URI {text!r}: IPv6 reference lacks ']'")
+            raise HeaderError(f"URI {_show(text)}: IPv6 reference lacks ']'")
         host, after = rest[: end + 1], rest[end + 1 :]
         if after:
             if after[0] != ":":
-                raise HeaderError(f"URI {text!r}: unexpected {after!r} after the host")
+                raise HeaderError(f"URI {_show(text)}: unexpected {after!r} after the host")
             port = _parse_port(after[1:], text)
     else:
         colon = rest.find(":")
@@ -560,9 +583,9 @@ def _check_sip(scheme: str, rest: str, text: str) -> URI:
         else:
             host = rest
     if not host:
-        raise HeaderError(f"URI {text!r}: missing host")
+        raise HeaderError(f"URI {_show(text)}: missing host")
     if not is_valid_host(host):
-        raise HeaderError(f"URI {text!r}: invalid host {host!r}")
+        raise HeaderError(f"URI {_show(text)}: invalid host {host!r}")
     return _new(scheme, user, password, host, port, params, headers)
 
 
@@ -576,12 +599,12 @@ def _parse_params(text: str, uri: str) -> dict[str, str | None]:
             name, value = item[:eq], item[eq + 1 :]
             # An empty value (";maddr=") is kept: it is common in the field.
             if value and not _PARAMCHARS.fullmatch(value):
-                raise HeaderError(f"URI {uri!r}: invalid value in parameter {item!r}")
+                raise HeaderError(f"URI {_show(uri)}: invalid value in parameter {item!r}")
         if not _PARAMCHARS.fullmatch(name):
             what = "empty parameter" if not name else f"invalid parameter name {name!r}"
-            raise HeaderError(f"URI {uri!r}: {what}")
+            raise HeaderError(f"URI {_show(uri)}: {what}")
         if name in params:
-            raise HeaderError(f"URI {uri!r}: parameter {name!r} appears twice")
+            raise HeaderError(f"URI {_show(uri)}: parameter {name!r} appears twice")
         params[name] = value
     return params
 
@@ -591,12 +614,12 @@ def _parse_headers(text: str, uri: str) -> dict[str, str]:
     for item in text.split("&"):
         eq = item.find("=")
         if eq < 0:
-            raise HeaderError(f"URI {uri!r}: header {item!r} lacks '='")
+            raise HeaderError(f"URI {_show(uri)}: header {item!r} lacks '='")
         name, value = item[:eq], item[eq + 1 :]
         if not _HNAME.fullmatch(name) or not _HVALUE.fullmatch(value):
-            raise HeaderError(f"URI {uri!r}: invalid URI header {item!r}")
+            raise HeaderError(f"URI {_show(uri)}: invalid URI header {item!r}")
         if name in headers:
-            raise HeaderError(f"URI {uri!r}: URI header {name!r} appears twice")
+            raise HeaderError(f"URI {_show(uri)}: URI header {name!r} appears twice")
         headers[name] = value
     return headers
 
@@ -604,20 +627,23 @@ def _parse_headers(text: str, uri: str) -> dict[str, str]:
 def _parse_tel(rest: str, text: str) -> URI:
     number, _, tail = rest.partition(";")
     is_global = number.startswith("+")
-    if not (_TEL_GLOBAL if is_global else _TEL_LOCAL).fullmatch(number):
-        raise HeaderError(f"URI {text!r}: invalid telephone number {number!r}")
+    valid = _TEL_GLOBAL.fullmatch(number) if is_global else _TEL_LOCAL.fullmatch(number)
+    if valid is None:
+        raise HeaderError(f"URI {_show(text)}: invalid telephone number {number!r}")
     params: dict[str, str | None] = {}
+    seen: set[str] = set()  # lower-cased names: a set, as a peer may send thousands
     if tail or rest.endswith(";"):
         for item in tail.split(";"):
             name, eq, value = item.partition("=")
             if not _TEL_PNAME.fullmatch(name):
                 what = "empty parameter" if not name else f"invalid parameter name {name!r}"
-                raise HeaderError(f"URI {text!r}: {what}")
+                raise HeaderError(f"URI {_show(text)}: {what}")
             if eq and not _PARAMCHARS.fullmatch(value):
-                raise HeaderError(f"URI {text!r}: invalid value in parameter {item!r}")
-            if name.lower() in (k.lower() for k in params):
-                raise HeaderError(f"URI {text!r}: parameter {name!r} appears twice")
+                raise HeaderError(f"URI {_show(text)}: invalid value in parameter {item!r}")
+            if name.lower() in seen:
+                raise HeaderError(f"URI {_show(text)}: parameter {name!r} appears twice")
+            seen.add(name.lower())
             params[name] = value if eq else None
     if not is_global and not any(k.lower() == "phone-context" for k in params):
-        raise HeaderError(f"URI {text!r}: a local number needs ;phone-context (RFC 3966)")
+        raise HeaderError(f"URI {_show(text)}: a local number needs ;phone-context (RFC 3966)")
     return _new("tel", number, None, None, None, params, {})

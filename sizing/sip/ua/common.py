@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 
+from ..digits import read_uint
+from ..errors import HeaderError
 from ..message import Request, Response
 from ..sdp import SdpError, SessionDescription
 from .call import ClientRequest
@@ -54,6 +57,7 @@ def sipfrag_status(body: bytes) -> int | None:
     """The status code of a ``message/sipfrag`` body's status line (RFC 3420)."""
     line = body.split(b"\r\n", 1)[0].split(b"\n", 1)[0].decode("utf-8", "replace")
     parts = line.split(" ", 2)
-    if len(parts) >= 2 and parts[0].upper() == "SIP/2.0" and parts[1].isdigit():
-        return int(parts[1])
+    if len(parts) >= 2 and parts[0].upper() == "SIP/2.0" and len(parts[1]) == 3:
+        with contextlib.suppress(HeaderError):
+            return read_uint(parts[1], "status code")
     return None

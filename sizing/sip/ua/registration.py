@@ -7,7 +7,10 @@ the refresh before the granted expiry, and the Expires 0 that removes it.
 
 from __future__ import annotations
 
+import contextlib
+
 from ..dialog import uri_address
+from ..digits import read_uint
 from ..errors import HeaderError
 from ..headers import parse_uint
 from ..interfaces import Address
@@ -112,8 +115,9 @@ class Registrations:
         for contact in response.contact:
             if contact.uri is not None and contact.uri.equivalent(self.contact):
                 value = contact.params.get("expires")
-                if value is not None and value.isdigit():
-                    return int(value)
+                if value is not None:
+                    with contextlib.suppress(HeaderError):  # a bad one: Expires decides
+                        return read_uint(value, "Contact expires")
         expires = response.expires
         return expires if expires is not None else requested
 
