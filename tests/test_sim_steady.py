@@ -152,6 +152,8 @@ def test_a_steady_start_charges_nothing_for_the_calls_it_opens_with() -> None:
     env.run(until=PRELUDE_S)
     assert len(topo.gate.active) > 25  # the calls in progress (about 46), set up
     assert all(host.busy_s == 0 for host in topo.net.hosts.values())
+    present = [fc for fc in centre.calls.values() if fc.present is not None]
+    assert present and all(fc.answered_at is not None for fc in present)  # no ringing
     env.run(until=PRELUDE_S + 5)
     assert topo.net.hosts["sip_server-1"].busy_s > 0
 

@@ -187,6 +187,8 @@ class CallCentre:
         self._steady_rng = stream(seed, "steady")
         self.calls: dict[str, FlowCall] = {}
         self.legs: dict[str, tuple[FlowCall, str]] = {}
+        self._present_legs: set[str] = set()
+        """Agents-host legs of calls in progress at t = 0, until their INVITE arrives."""
         self.ledger = MediaLedger()
         self.acd: Acd | None = None
         servers = topology.sip_servers
@@ -305,8 +307,11 @@ class CallCentre:
         self.topo.gate.admit_present(fc.key)
 
     def _leg_in_progress(self, call_id: str) -> bool:
-        entry = self.legs.get(call_id)
-        return entry is not None and entry[0].present is not None
+        """Is this agents-host leg one of a call in progress at t = 0 (answered at once)?"""
+        if call_id in self._present_legs:
+            self._present_legs.discard(call_id)
+            return True
+        return False
 
     def _next_arrival(self, now: float) -> None:
         t = self.arrivals.next_arrival(now)
@@ -531,6 +536,8 @@ class CallCentre:
         if fc is not None and role not in ("bridge", "recorder"):  # legs to the agents host only
             fc.bridged = call
             self.legs[leg_call_id] = (fc, role)
+            if fc.present is not None and self.clock.now() < PRELUDE_S:
+                self._present_legs.add(leg_call_id)
 
     def _on_state(self, server: SipServer, call: BridgedCall, kind: str) -> None:
         self._replicate(server, kind)
