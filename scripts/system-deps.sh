@@ -5,6 +5,7 @@ set -euo pipefail
 # program -> Debian package
 declare -A NEEDED=(
     [openssl]=openssl
+    [baresip]=baresip-core
     [sipp]=sip-tester
     [tshark]=tshark
     [kamailio]=kamailio

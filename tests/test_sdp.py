@@ -429,10 +429,27 @@ def test_answer_sets_address_and_port() -> None:
 
 
 def test_answer_without_common_codec_rejects_stream_with_port_zero() -> None:
-    off = make_offer(*AUDIO_OFFER)
+    off = make_offer(*AUDIO_OFFER, "m=audio 4002 RTP/AVP 9")
     ans = answer(off, Capabilities(("G722",)), address="198.51.100.7", port=5000)
     assert (ans.media[0].port, ans.media[0].formats) == (0, ["8", "18", "0", "101"])
-    assert negotiated_codec(off, ans) is None
+    assert negotiated_codec(off, ans).codec_name == "G722"
+
+
+def test_offer_without_any_common_codec_is_refused() -> None:
+    with pytest.raises(NegotiationError, match="offers codecs PCMA, G729, PCMU, we support G722"):
+        answer(make_offer(*AUDIO_OFFER), Capabilities(("G722",)), address="198.51.100.7", port=5000)
+
+
+def test_offer_of_only_non_rtp_streams_is_refused() -> None:
+    off = make_offer("m=application 4000 UDP/BFCP *")
+    with pytest.raises(NegotiationError, match="not an RTP profile"):
+        answer(off, Capabilities(("PCMU",)), address="198.51.100.7", port=5000)
+
+
+def test_offer_with_every_stream_at_port_zero_is_answered_in_kind() -> None:
+    off = make_offer("m=audio 0 RTP/AVP 0")
+    ans = answer(off, Capabilities(("G722",)), address="198.51.100.7", port=5000)
+    assert [m.port for m in ans.media] == [0]
 
 
 def test_answer_keeps_one_m_line_per_offered_stream() -> None:
@@ -447,9 +464,8 @@ def test_answer_keeps_one_m_line_per_offered_stream() -> None:
 
 def test_answer_copies_offer_timing() -> None:
     off = SessionDescription.parse(FULL)
-    ans = answer(
-        off, Capabilities(("PCMU",)), address="198.51.100.7", port=5000, key_source=fixed_key
-    )
+    caps = Capabilities(("PCMU",), srtp_suites=("AES_CM_128_HMAC_SHA1_80",))
+    ans = answer(off, caps, address="198.51.100.7", port=5000, key_source=fixed_key)
     assert ans.times == off.times
 
 
@@ -529,8 +545,60 @@ def test_answer_selects_crypto_with_matching_suite_and_tag() -> None:
 
 def test_answer_rejects_srtp_stream_without_acceptable_suite() -> None:
     caps = Capabilities(("PCMU",), srtp_suites=("AEAD_AES_128_GCM",))
+    off = make_offer(*SRTP_OFFER, "m=audio 4002 RTP/AVP 0")
+    ans = answer(off, caps, address="198.51.100.7", port=5000)
+    assert [m.port for m in ans.media] == [0, 5000]
+
+
+def test_srtp_only_offer_without_acceptable_suite_is_refused() -> None:
+    caps = Capabilities(("PCMU",), srtp_suites=("AEAD_AES_128_GCM",))
+    with pytest.raises(NegotiationError, match="offers AES_CM_128_HMAC_SHA1_80, "):
+        answer(make_offer(*SRTP_OFFER), caps, address="198.51.100.7", port=5000)
+
+
+def test_srtp_offer_to_an_answerer_without_srtp_is_refused() -> None:
+    with pytest.raises(NegotiationError, match="we accept no SRTP"):
+        answer(make_offer(*SRTP_OFFER), Capabilities(("PCMU",)), address="198.51.100.7", port=5000)
+
+
+@pytest.mark.parametrize(
+    ("preference", "tag", "suite"),
+    [
+        (("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"), 1, "AES_CM_128_HMAC_SHA1_80"),
+        (("AES_CM_128_HMAC_SHA1_32", "AES_CM_128_HMAC_SHA1_80"), 2, "AES_CM_128_HMAC_SHA1_32"),
+        (("AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_32"), 2, "AES_CM_128_HMAC_SHA1_32"),
+    ],
+)
+def test_answer_takes_the_suite_the_answerer_prefers(
+    preference: tuple[str, ...], tag: int, suite: str
+) -> None:
+    caps = Capabilities(("PCMU",), srtp_suites=preference)
     ans = answer(make_offer(*SRTP_OFFER), caps, address="198.51.100.7", port=5000)
-    assert ans.media[0].port == 0
+    (crypto,) = ans.media[0].cryptos
+    assert (crypto.tag, crypto.suite, ans.media[0].proto) == (tag, suite, "RTP/SAVP")
+
+
+def test_answer_crypto_key_is_fresh_not_the_offerers() -> None:
+    caps = Capabilities(("PCMU",), srtp_suites=("AES_CM_128_HMAC_SHA1_80",))
+    off = make_offer(*SRTP_OFFER)
+    keys = {
+        answer(off, caps, address="198.51.100.7", port=5000).media[0].cryptos[0].key_params[0].key_salt
+        for _ in range(3)
+    }
+    assert len(keys) == 3 and KEY30 not in keys
+
+
+def test_plain_offer_is_answered_plain_even_when_srtp_is_possible() -> None:
+    caps = Capabilities(("PCMU",), srtp_suites=("AES_CM_128_HMAC_SHA1_80",))
+    ans = answer(make_offer(*AUDIO_OFFER), caps, address="198.51.100.7", port=5000)
+    assert (ans.media[0].proto, ans.media[0].cryptos) == ("RTP/AVP", [])
+
+
+def test_answer_keeps_the_offerers_telephone_event_payload_type() -> None:
+    off = make_offer("m=audio 4000 RTP/AVP 0 8 96", "a=rtpmap:96 telephone-event/8000", "a=fmtp:96 0-15")
+    ans = answer(off, Capabilities(("PCMA", "PCMU")), address="198.51.100.7", port=5000)
+    assert ans.media[0].formats == ["0", "8", "96"]
+    assert ans.media[0].telephone_event == Codec(96, "telephone-event", 8000, 1, "0-15")
 
 
 def test_required_srtp_without_matching_suite_is_an_error() -> None:

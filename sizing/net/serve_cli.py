@@ -40,6 +40,14 @@ def add_serve_command(app: typer.Typer) -> None:
             float, typer.Option(help="UAS: ring this long (180 first) before the final answer.")
         ] = 0.0,
         answer_code: Annotated[int, typer.Option(help="UAS: final answer, e.g. 200 or 486.")] = 200,
+        srtp: Annotated[
+            str,
+            typer.Option(
+                help="UAS: SDES-SRTP (RFC 4568) in its SDP answers: off (answer RTP/AVP offers only), "
+                "optional (RTP/AVP or RTP/SAVP as offered) or required (a plain RTP offer gets 488). "
+                "Every offer is answered in the 200 (PCMU/PCMA, telephone-event) or refused with 488."
+            ),
+        ] = "optional",
         max_dialog_age: Annotated[
             float | None,
             typer.Option(
@@ -144,6 +152,7 @@ def add_serve_command(app: typer.Typer) -> None:
                 record_route=record_route,
                 ring_s=ring_ms / 1000.0,
                 answer_code=answer_code,
+                srtp=srtp,
                 max_transactions=max_transactions,
                 retry_after=retry_after,
                 overload=overload_config,

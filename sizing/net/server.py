@@ -27,6 +27,11 @@ adds what a long-running server needs around it:
   without bound (:class:`DialogAges`);
 - counters (calls, transactions, retransmissions, errors, transport
   counters) for a periodic log line and the summary printed on exit.
+
+The UAS answers every SDP offer (RFC 3264): G.711 (PCMU, PCMA) and RFC 4733
+telephone-event, RTP/AVP or RTP/SAVP as offered, SDES-SRTP (RFC 4568) per
+``srtp`` with fresh keys from :func:`secrets.token_bytes`; an offer it cannot
+accept gets 488. It only signals: no RTP is sent or received.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from sizing.sip.interfaces import Address, TransportError
 from sizing.sip.loopback import ReceiveStats, receive_bytes
 from sizing.sip.proxy import Proxy, ProxyConfig, static_router, uri_address
 from sizing.sip.registrar import Registrar
+from sizing.sip.sdp import Capabilities
 from sizing.sip.transaction import TransactionLayer, response_destination
 from sizing.sip.ua import AnswerPolicy, Call, CallEvent, UserAgent
 from sizing.sip.uri import URI
@@ -65,6 +71,9 @@ from .udp import UdpTransport
 __all__ = [
     "DEFAULT_MAX_DIALOG_AGE",
     "ROLES",
+    "SRTP_MODES",
+    "UAS_CODECS",
+    "UAS_SRTP_SUITES",
     "DialogAges",
     "ServeConfig",
     "ServeError",
@@ -72,6 +81,7 @@ __all__ = [
     "ServerInterface",
     "run_serve",
     "serve",
+    "uas_capabilities",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +90,30 @@ log = logging.getLogger(__name__)
 ROLES = ("uas", "proxy", "registrar", "b2bua")
 
 Output = Callable[[str], object]
+
+#: ``--srtp``: off (RTP/AVP only), optional (RTP/AVP or RTP/SAVP as offered),
+#: required (RTP/SAVP only: a plain offer gets 488).
+SRTP_MODES = ("off", "optional", "required")
+#: Voice codecs the UAS answers with (the offerer's order wins, RFC 3264 §6.1).
+UAS_CODECS = ("PCMU", "PCMA")
+#: SDES suites the UAS accepts, most preferred first (RFC 4568 §6.2 ones, then
+#: RFC 6188 AES-256 and RFC 7714 AEAD-GCM).
+UAS_SRTP_SUITES = (
+    "AES_CM_128_HMAC_SHA1_80",
+    "AES_CM_128_HMAC_SHA1_32",
+    "AES_256_CM_HMAC_SHA1_80",
+    "AES_256_CM_HMAC_SHA1_32",
+    "AEAD_AES_128_GCM",
+    "AEAD_AES_256_GCM",
+)
+
+
+def uas_capabilities(srtp: str) -> Capabilities:
+    """What the ``sizing serve`` UAS answers offers with, for an ``--srtp`` mode."""
+    if srtp not in SRTP_MODES:
+        raise ServeError(f"--srtp {srtp!r} is not one of {', '.join(SRTP_MODES)}")
+    suites = () if srtp == "off" else UAS_SRTP_SUITES
+    return Capabilities(UAS_CODECS, srtp_suites=suites, srtp_required=srtp == "required")
 
 #: Seconds after its INVITE at which the UAS forgets a dialog that no BYE ended (2 hours).
 DEFAULT_MAX_DIALOG_AGE = 7200.0
@@ -145,6 +179,8 @@ class ServeConfig:
     max_connections_per_source: int = TransportLimits().max_connections_per_source
     """TCP/TLS: incoming connections one source IP address may hold open; more are
     refused at once (counted as transport_source_refused)."""
+    srtp: str = "optional"
+    """UAS: SDES-SRTP of its answers, one of :data:`SRTP_MODES`."""
 
     def __post_init__(self) -> None:
         if self.seed is None:
@@ -179,6 +215,10 @@ class ServeConfig:
             raise ServeError(
                 f"--ring-ms and --answer-code are only for --role uas, not {self.role}"
             )
+        if self.srtp not in SRTP_MODES:
+            raise ServeError(f"--srtp {self.srtp!r} is not one of {', '.join(SRTP_MODES)}")
+        if self.role != "uas" and self.srtp != "optional":
+            raise ServeError(f"--srtp is only for --role uas, not {self.role}")
         if not self.ring_s >= 0:
             raise ServeError(f"--ring-ms must be >= 0, got {self.ring_s * 1000:g}")
         if not 200 <= self.answer_code <= 699:
@@ -385,6 +425,7 @@ class Server:
             policy = AnswerPolicy(
                 status=config.answer_code, ring_s=config.ring_s, ring=config.ring_s > 0
             )
+            capabilities = uas_capabilities(config.srtp)
             uas = []
             for index, interface in enumerate(self.interfaces):
                 ua = UserAgent(
@@ -393,6 +434,8 @@ class Server:
                     user="uas",
                     transport=interface.transport,
                     policy=policy,
+                    capabilities=capabilities,
+                    key_source=secrets.token_bytes,  # SRTP keys: real ones, not the seed's
                     seed=config.seed + index,
                 )
                 uas.append(ua)

@@ -1081,7 +1081,9 @@ def _format_ms(value: float) -> str:
 @dataclass(frozen=True)
 class Capabilities:
     """What the answering side supports; `codecs` (names or `Codec`s, normalised to a
-    tuple of `Codec`) in any order: the offerer's order wins (RFC 3264 §6.1)."""
+    tuple of `Codec`) in any order: the offerer's order wins (RFC 3264 §6.1).
+    `srtp_suites` are in our order of preference: an answer takes the first of them
+    the offer has, and an offer we make proposes the first."""
 
     codecs: Sequence[Codec | str]
     dtmf: bool = True
@@ -1141,12 +1143,21 @@ def answer(
 ) -> SessionDescription:
     """Answer `offer` per RFC 3264 §6 (and RFC 4568 §7.1.2 for SDES-SRTP).
 
-    One m= per offered m=, same order. Per stream: common codecs in the offerer's
-    order (only the first when `single_codec`), plus CN and telephone-event when both
-    sides have them; the direction mirrored; streams with nothing in common, non-RTP
-    streams and SRTP streams with no acceptable suite get port 0. Accepted streams
-    use `port`, `port + 2`, ... Raises `NegotiationError` when SRTP is required and
-    the offer cannot provide it.
+    One m= per offered m=, same order, same transport profile (RTP/AVP answers
+    RTP/AVP, RTP/SAVP answers RTP/SAVP). Per stream: common codecs in the offerer's
+    order (only the first when `single_codec`), plus CN and telephone-event (with the
+    offerer's payload type) when both sides have them; the offered ptime when it is
+    within our range; the direction mirrored; for SRTP one `a=crypto`: the offered
+    attribute (its tag) whose suite comes first in `capabilities.srtp_suites`, with a
+    fresh key from `key_source` (RFC 4568 §7.1.2: never the offerer's). Streams with
+    nothing in common, non-RTP streams and SRTP streams with no acceptable suite get
+    port 0. Accepted streams use `port`, `port + 2`, ...
+
+    Raises `NegotiationError` (the UAS answers 488, RFC 3261 §13.3.1.1) when SRTP is
+    required and a stream does not offer it, or when no stream the offerer put in
+    play (port != 0) can be accepted: an offer must be answered or refused, and an
+    answer refusing every live stream is a refusal. An offer whose streams are all
+    already at port 0 (a re-offer dropping media) is answered in kind.
     """
     result = SessionDescription(
         origin=Origin(username, session_id, session_version, "IN", _addrtype(address), address),
@@ -1162,7 +1173,29 @@ def answer(
         am.port = next_port
         next_port += 2
         result.media.append(am)
+    live = [om for om in offer.media if not om.rejected]
+    if live and next_port == port:
+        raise NegotiationError(
+            "nothing in the offer is acceptable: "
+            + "; ".join(_why_rejected(om, capabilities) for om in live)
+        )
     return result
+
+
+def _why_rejected(om: MediaDescription, caps: Capabilities) -> str:
+    """One stream's reason for port 0, for the 488's error message."""
+    if not om.is_rtp or om.proto.upper() not in _ANSWERABLE_PROTOS:
+        return f"m={om.media} {om.proto} is not an RTP profile we answer"
+    if om.is_sdes_srtp and not any(c.suite in caps.srtp_suites for c in om.cryptos):
+        offered = ", ".join(c.suite for c in om.cryptos) or "no a=crypto"
+        accepted = ", ".join(caps.srtp_suites) or "no SRTP"
+        return f"m={om.media} {om.proto} offers {offered}, we accept {accepted}"
+    names = ", ".join(c.name for c in om.codecs if not c.is_auxiliary) or "none"
+    mine = ", ".join(codec(c).name for c in caps.codecs)
+    return f"m={om.media} offers codecs {names}, we support {mine}"
+
+
+_ANSWERABLE_PROTOS = ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF")
 
 
 def _answer_media(
@@ -1178,11 +1211,14 @@ def _answer_media(
         return None
     if caps.srtp_required and not om.is_sdes_srtp:
         raise NegotiationError(f"m= #{index}: SRTP is required but the offer uses {om.proto}")
-    if om.proto.upper() not in ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF"):
+    if om.proto.upper() not in _ANSWERABLE_PROTOS:
         return None  # e.g. DTLS-SRTP (UDP/TLS/RTP/SAVP): not negotiated here
     crypto: Crypto | None = None
     if om.is_sdes_srtp:
-        chosen = next((c for c in om.cryptos if c.suite in caps.srtp_suites), None)
+        # RFC 4568 §7.1.2: accept exactly one offered attribute, keep its tag; among the
+        # acceptable ones the answerer picks the suite it prefers (first offered on ties)
+        acceptable = [c for c in om.cryptos if c.suite in caps.srtp_suites]
+        chosen = min(acceptable, key=lambda c: caps.srtp_suites.index(c.suite), default=None)
         if chosen is None:
             if caps.srtp_required:
                 offered = ", ".join(c.suite for c in om.cryptos) or "none"

@@ -121,7 +121,7 @@ def test_bytes_per_call_on_the_proxy_port_are_predicted(kamailio: Kamailio, serv
     predicted = simulate_proxy_step(
         load_profile(BYTES_PROFILE), rate=20, calls=40, wall_s=summary.duration_s + 1,
         caller=summary.local, proxy=target, callee=Address("UDP", "127.0.0.1", uas_port),
-        callee_policy=AnswerPolicy(ring=False), callee_codec=None)
+        callee_policy=AnswerPolicy(ring=False), callee_codec="PCMU")
     assert predicted.calls_completed == 40
     simulated = predicted.ip_bytes / predicted.calls_completed
     error = simulated / measured - 1

@@ -69,8 +69,13 @@ class UserAgent(
 
     ``user`` is the user part of the Contact; ``seed`` makes tags, Call-IDs
     and branches reproducible. ``policy`` answers incoming INVITEs;
-    ``capabilities`` (codecs) answer SDP offers and build offers for
-    :meth:`invite` when no SDP is given. ``credentials`` answer 401/407;
+    ``capabilities`` (codecs, SRTP suites) answer SDP offers and build offers
+    for :meth:`invite` when no SDP is given: an offer in an INVITE is then
+    answered in the 2xx or refused with 488 (RFC 3264 §5, §6); without
+    ``capabilities`` the UA handles signalling only and answers no offer.
+    ``key_source(n)`` gives the SRTP master keys of its offers and answers (default:
+    the UA's seeded generator, so a simulation stays reproducible; a server on real
+    sockets passes ``secrets.token_bytes``). ``credentials`` answer 401/407;
     ``authenticator`` challenges incoming INVITE and REGISTER-less requests.
     ``session_timer`` turns RFC 4028 on. ``outbound_proxy`` receives every
     out-of-dialog request. ``on_call(call)`` is told of each incoming call and
@@ -95,6 +100,7 @@ class UserAgent(
         policy: AnswerPolicy | None = None,
         capabilities: Capabilities | None = None,
         media_port: int = 40000,
+        key_source: Callable[[int], bytes] | None = None,
         credentials: DigestClient | None = None,
         authenticator: DigestAuthenticator | None = None,
         session_timer: SessionTimerConfig | None = None,
@@ -109,6 +115,9 @@ class UserAgent(
         self.policy = policy if policy is not None else AnswerPolicy()
         self.capabilities = capabilities
         self.media_port = media_port
+        self.key_source: Callable[[int], bytes] = (
+            key_source if key_source is not None else self._rng.randbytes
+        )
         self.credentials = credentials
         self.authenticator = authenticator
         self.session_timer = session_timer

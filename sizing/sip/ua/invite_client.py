@@ -16,7 +16,7 @@ from ..errors import HeaderError
 from ..headers import SessionExpires, parse_uint
 from ..interfaces import Address
 from ..message import Headers, Request, Response
-from ..sdp import SessionDescription, offer
+from ..sdp import SdpError, SessionDescription, offer
 from ..transaction import build_cancel
 from ..uri import URI
 from .call import Call, ClientRequest
@@ -93,7 +93,7 @@ class InviteClient:
             port=self.media_port,
             ptime=caps.ptime,
             srtp_suite=caps.srtp_suites[0] if caps.srtp_suites else None,
-            key_source=self._rng.randbytes,
+            key_source=self.key_source,
         )
 
     def _start_invite(self, call: Call, request: Request) -> None:
@@ -234,12 +234,21 @@ class InviteClient:
         call.state = CallState.CONFIRMED
         remote = sdp_of(response)
         ack_body = b""
+        refused = False
         if remote is not None:
             call.remote_sdp = remote
             if call.local_sdp is None and self.capabilities is not None:
-                call.local_sdp = self._answer(remote)
+                try:
+                    call.local_sdp = self._answer(remote)
+                except SdpError:
+                    refused = True  # §13.2.2.4: the ACK still goes, then a BYE
                 ack_body = call.local_sdp.encode() if call.local_sdp else b""
         self._send_ack(call, dialog, ack_body)
+        if refused:
+            self.stats.calls_answered += 1
+            call._event("answered", response.status, remote)
+            self.bye(call)
+            return
         self.stats.calls_answered += 1
         call._event("answered", response.status, remote)
         self._session_from_response(call, response)

@@ -33,7 +33,7 @@ class InviteServer:
             self.capabilities,
             address=self.local.host,
             port=self.media_port,
-            key_source=self._rng.randbytes,
+            key_source=self.key_source,
         )
 
     def _invite_received(self, txn: ServerInviteTransaction, request: Request) -> None:
