@@ -68,8 +68,8 @@ def simulate_proxy_step(
 
     ``wall_s`` is the measured step's wall time: the static load is charged
     over it, and the run lasts that long (calls still open then are not
-    counted as completed). ``callee_codec`` None: the callee answers without
-    SDP, as ``sizing serve --role uas`` does. The proxy writes its header text in
+    counted as completed). ``callee_codec``: the codec the callee answers with
+    (PCMU, as ``sizing serve --role uas`` answers an offer); None: no SDP. The proxy writes its header text in
     the profile's wire style (:meth:`CostProfile.wire_style`).
     """
     if not (rate > 0 and calls >= 1 and wall_s > 0):
