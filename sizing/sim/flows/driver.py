@@ -271,7 +271,10 @@ class CallCentre:
         rng = self._steady_rng
         rate = self._rate_at_start()
         shares = self.scenario.traffic.mix.shares()
-        present = {f: s for f, s in shares.items() if f not in ("abandoned", "busy_no_answer")}
+        # calls that end within seconds are left to the warm-up; without agents a busy or
+        # unanswered call does not exist (the far end answers every call, see route())
+        brief = ("abandoned", "busy_no_answer") if self.acd is not None else ("abandoned",)
+        present = {f: s for f, s in shares.items() if f not in brief}
         ivr = self.acd is not None and bool(self.topo.media_servers)
         pre = {"ivr_then_agent": IVR_S} if ivr else {}
         extra = {"consult_transfer": CONSULT_S} if self.acd is not None else {}
