@@ -15,9 +15,15 @@ app = typer.Typer(
 )
 
 
+PREFIX = "sizing: error: "
+
+
 def fail(message: str) -> NoReturn:
-    """Report bad input as one line on stderr and exit with status 2."""
-    typer.echo(f"sizing: error: {message}", err=True)
+    """Report bad input on stderr and exit with status 2: every line of ``message``
+    (one per problem) starts with ``sizing: error:``, whichever command reports it."""
+    lines = message.splitlines() or [""]
+    typer.echo("\n".join(line if line.startswith(PREFIX) else PREFIX + line
+                         for line in lines), err=True)
     raise typer.Exit(2)
 
 
