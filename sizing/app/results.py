@@ -37,9 +37,14 @@ SWEEP_DURATION_S = 20.0
 SWEEP_WARMUP_S = 5.0
 
 
+TILE_LABEL_MAX = 22
+"""Longest tile label, in characters, that a tile of a five-column row shows whole."""
+
+
 @dataclass(frozen=True)
 class Tile:
-    """A KPI tile: ``label`` and ``value`` as shown, ``note`` under it, ``help`` on hover."""
+    """A KPI tile: ``label`` and ``value`` as shown, ``note`` under it, ``help`` on hover.
+    The label stays within :data:`TILE_LABEL_MAX` characters; the rest goes in the note."""
 
     key: str
     label: str
@@ -214,10 +219,10 @@ def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
         tiles.append(
             Tile(
                 "trunk_connections",
-                "Trunk connections opened/s",
+                "Trunk connections/s",
                 f"{float(carrier['connections_per_s'].sum()):,.2f}",
                 note=f"{every}, each a {handshake}",
-                help="New TCP/TLS connections on the carrier's link per second "
+                help="New TCP/TLS connections opened on the carrier's link per second "
                 "(trunk.calls_per_connection).",
             )
         )
