@@ -44,9 +44,18 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
 
 
 def _table(rows: list[dict], floatfmt: str = "{:,.2f}") -> str:
+    """Rows as a terminal table: numbers with ``floatfmt``, a column of whole numbers
+    (packets, bytes) as counts (``18,000``, never ``18,000.00``)."""
     import pandas as pd
 
+    from sizing.report.numbers import count
+
     frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind in "iuf" and values.notna().all() and \
+                (values.dtype.kind in "iu" or (values % 1 == 0).all()):
+            frame[column] = values.map(count)
     return frame.to_string(index=False, float_format=floatfmt.format)
 
 

@@ -225,8 +225,9 @@ def _table(at: AppTest, column: str) -> pd.DataFrame:
 
 
 def _signalling(at: AppTest) -> dict[str, float]:
+    """Signalling Mbps per link, both directions (the table has a row each way)."""
     links = _table(at, "Link")
-    return dict(zip(links["Link"], links["Signalling (Mbps)"], strict=True))
+    return links.groupby("Link")["Signalling (Mbps)"].sum().to_dict()
 
 
 def test_inside_udp_behind_a_tls_trunk_lightens_only_the_inside_links(app: AppTest) -> None:
@@ -485,3 +486,12 @@ def test_a_calibrated_profile_shows_by_its_name_and_shipped_ones_as_they_are(
 def test_every_tile_label_reads_whole(app: AppTest) -> None:
     assert app.metric
     assert all(len(m.label) <= TILE_LABEL_MAX for m in app.metric), [m.label for m in app.metric]
+
+
+def test_the_bandwidth_table_names_each_direction(app: AppTest) -> None:
+    links = _table(app, "Direction")
+    assert {"carrier → SBC", "SBC → carrier", "SBC → SIP Proxy", "SIP Proxy → SBC"} <= set(
+        links["Direction"]
+    )
+    assert links.groupby("Link").size().eq(2).all()  # both ways of every link
+    assert any(c.startswith("Provision with") and c.endswith("(Mbps)") for c in links.columns)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from sizing.app.form import ROLE_LABELS
 from sizing.plan import BINDING_TEXT, Plan, link_name
+from sizing.report import numbers
 from sizing.scenario import Scenario
 from sizing.sim.result import Result
 
@@ -54,8 +55,8 @@ class Tile:
 
 
 def mbps(x: float) -> str:
-    """Mbps with the precision a planner orders capacity in."""
-    return f"{x:,.1f}" if x >= 10 else f"{x:,.2f}"
+    """Mbps with the precision a planner orders capacity in (the reports' rounding)."""
+    return numbers.mbps(x, unit=False)
 
 
 def plan_tiles(p: Plan) -> list[Tile]:
@@ -173,7 +174,7 @@ def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
         Tile(
             "calls_offered",
             "Calls offered",
-            f"{int(k.get('calls_offered', 0)):,}",
+            numbers.count(k.get("calls_offered", 0)),
             note=f"in {scenario.duration_s:,.0f} s measured",
         ),
         Tile(
@@ -193,7 +194,7 @@ def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
         Tile(
             "peak_calls",
             "Peak concurrent calls",
-            f"{int(k.get('peak_concurrent_calls', 0)):,}",
+            numbers.count(k.get("peak_concurrent_calls", 0)),
             note=f"trunk channels entered: {scenario.trunk.channels:,}",
         ),
     ]
