@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -195,11 +194,6 @@ def _errors(key: str) -> None:
         st.error(message, icon="⚠️")
 
 
-def _choice(value: str) -> str:
-    """A calibrated profile (a file path) shows as its name."""
-    return f"{Path(value).stem} (calibrated)" if "/" in value else value
-
-
 def widget(key: str, *, collapsed: bool = False) -> Any:
     f = BY_KEY[key]
     vis = "collapsed" if collapsed else "visible"
@@ -210,7 +204,7 @@ def widget(key: str, *, collapsed: bool = False) -> Any:
         if st.session_state.get(key) not in options:
             options.append(st.session_state[key])
         value = st.selectbox(f.label, options, key=key, help=f.help, label_visibility=vis,
-                             format_func=lambda v: _choice(f.option_label(v)))
+                             format_func=f.option_label)
     elif f.kind == "int":
         value = st.number_input(f.label, key=key, help=f.help, step=1, label_visibility=vis)
     else:

@@ -82,8 +82,9 @@ __all__ = [
     "write_reports",
 ]
 
-CHECKPOINT_VERSION = 1
-"""Bumped when a checkpoint's content changes; older checkpoints are recomputed."""
+CHECKPOINT_VERSION = 2
+"""Bumped when a checkpoint's content changes; older checkpoints are recomputed (2: a
+plan keeps its links per direction)."""
 
 _SITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SCHEDULER = re.compile(r"^(tcp|tls|ws|wss|inproc|ucx)://[^\s:/]+:\d{1,5}$")

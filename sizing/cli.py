@@ -15,9 +15,15 @@ app = typer.Typer(
 )
 
 
+PREFIX = "sizing: error: "
+
+
 def fail(message: str) -> NoReturn:
-    """Report bad input as one line on stderr and exit with status 2."""
-    typer.echo(f"sizing: error: {message}", err=True)
+    """Report bad input on stderr and exit with status 2: every line of ``message``
+    (one per problem) starts with ``sizing: error:``, whichever command reports it."""
+    lines = message.splitlines() or [""]
+    typer.echo("\n".join(line if line.startswith(PREFIX) else PREFIX + line
+                         for line in lines), err=True)
     raise typer.Exit(2)
 
 
@@ -38,9 +44,18 @@ def check_out_dir(out: Path, option: str = "--out") -> None:
 
 
 def _table(rows: list[dict], floatfmt: str = "{:,.2f}") -> str:
+    """Rows as a terminal table: numbers with ``floatfmt``, a column of whole numbers
+    (packets, bytes) as counts (``18,000``, never ``18,000.00``)."""
     import pandas as pd
 
+    from sizing.report.numbers import count
+
     frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind in "iuf" and values.notna().all() and \
+                (values.dtype.kind in "iu" or (values % 1 == 0).all()):
+            frame[column] = values.map(count)
     return frame.to_string(index=False, float_format=floatfmt.format)
 
 

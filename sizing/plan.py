@@ -365,6 +365,31 @@ def _wire_bytes(size: float, transport: str, net: tls_model.NetParams) -> float:
     return below + (size - low) * (above - below)
 
 
+def _wire_split(size: float, transport: str, net: tls_model.NetParams) -> tuple[float, float]:
+    """:func:`_wire_bytes` by direction: (bytes in the sending direction, pure-ACK bytes
+    coming back)."""
+    low = math.floor(size)
+    below = tls_model.wire_bytes(low, transport, net=net)  # type: ignore[arg-type]
+    total, forward = _wire_bytes(size, transport, net), float(below.forward)
+    if size != low:
+        above = tls_model.wire_bytes(low + 1, transport, net=net)  # type: ignore[arg-type]
+        forward += (size - low) * (above.forward - below.forward)
+    return forward, total - forward
+
+
+def _connection_split(scenario: Scenario, net: tls_model.NetParams) -> tuple[float, float]:
+    """:func:`_connection_bytes` by direction: (carrier to edge, edge to carrier)."""
+    trunk = scenario.trunk
+    kw: dict[str, Any] = {"version": trunk.tls_version, "net": net}
+    full = tls_model.connection_setup(trunk.transport, key=trunk.tls_key, **kw)
+    resumed = tls_model.connection_setup(trunk.transport, key=trunk.tls_key, resumed=True, **kw)
+    close = tls_model.connection_teardown(trunk.transport, suite=trunk.cipher_suite, **kw)
+    f = trunk.tls_resumed_share if trunk.transport == "tls" else 0.0
+    c2s = (1 - f) * full.client_to_server + f * resumed.client_to_server + close.client_to_server
+    total = _connection_bytes(scenario, net)
+    return c2s, total - c2s
+
+
 def _connection_bytes(scenario: Scenario, net: tls_model.NetParams) -> float:
     """Wire bytes of one trunk connection opened and closed: the TCP handshake, the TLS
     handshake (full, or resumed for ``trunk.tls_resumed_share`` of them) and the close
@@ -401,6 +426,9 @@ class ClosedForm:
     """Per link: signalling_mbps, media_mbps, total_mbps, required_mbps."""
     estimates: tuple[analytic.Estimate, ...]
     """The :func:`sizing.analytic.estimate` results it was built from."""
+    directions: pd.DataFrame = field(default_factory=lambda: direction_frame({}, 0.0))
+    """Per link and direction: link, src, dst, signalling_mbps, media_mbps,
+    total_mbps, required_mbps (see :func:`direction_frame`)."""
 
 
 def cpu_p95_estimate(busy_cores: float, static_cores: float, msgs_per_s: float,
@@ -630,7 +658,6 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     # Links: signalling from per-call messages (plus background on the
     # registrar's link), media from RTP streams; both directions.
     cti, ha = scenario.cti, scenario.ha
-    link_rows = []
     sig_links = dict(kinds)
     if background:
         sig_links[agent_link] = {}
@@ -643,55 +670,56 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         if trunk.transport != "udp" and trunk.calls_per_connection
         else 0.0
     )
+    # Per direction: a request travels from the link's first end (the caller's side,
+    # the agents' for REGISTER) to its second and its response back; each message's
+    # pure TCP ACKs travel against it.  The split is the closed form's reading of the
+    # flows (a REFER from an agent is counted as if sent the other way); the sum per
+    # link is exact.
+    directions: dict[tuple[str, str], list[float]] = {}
+
+    def send(a: str, b: str, signalling: float = 0.0, media: float = 0.0) -> None:
+        acc = directions.setdefault((a, b), [0.0, 0.0])
+        acc[0] += signalling
+        acc[1] += media
+
     for link, counts in sig_links.items():
         transport = _transport(scenario, link)
-        bits = 0.0
-        for kind, n in counts.items():
-            size = sizes.size(*link, kind)
-            bits += cps * n * _wire_bytes(size, transport, net) * 8
-        if link == trunk_link and churn:
-            bits += cps * churn * _connection_bytes(scenario, net) * 8
+        a, b = link
+        per_kind = [(kind, cps * n) for kind, n in counts.items()]
         if link == agent_link:
-            for kind, rate in background_kinds.items():
-                size = sizes.size(*link, kind)
-                bits += rate * _wire_bytes(size, transport, net) * 8
-        link_rows.append({"link": f"{link[0]}->{link[1]}", "signalling_mbps": bits / 1e6,
-                          "media_mbps": 0.0})
+            per_kind += list(background_kinds.items())
+        for kind, rate in per_kind:
+            forward, back = _wire_split(sizes.size(*link, kind), transport, net)
+            response = coarse_key(kind).endswith("xx")
+            src, dst = (b, a) if response else (a, b)
+            send(src, dst, rate * forward * 8 / 1e6)
+            send(dst, src, rate * back * 8 / 1e6)
+        if link == trunk_link and churn:
+            c2s, s2c = _connection_split(scenario, net)
+            send(a, b, cps * churn * c2s * 8 / 1e6)
+            send(b, a, cps * churn * s2c * 8 / 1e6)
     stream_mbps = stream.l2_kbps / 1000.0
     anchor = "sbc" if "sbc" in enabled else None
-    media_links = {}
-    if anchor:
-        media_links[("carrier", anchor)] = 2 * sessions["sbc"] * stream_mbps
-        media_links[(anchor, "agents")] = 2 * sessions["sbc"] * stream_mbps
+    if anchor:  # one stream each way per call the SBC relays
+        for a, b in (("carrier", anchor), (anchor, "agents")):
+            send(a, b, media=sessions["sbc"] * stream_mbps)
+            send(b, a, media=sessions["sbc"] * stream_mbps)
     source = anchor or "carrier"
-    if "media_server" in enabled:
-        media_links[(source, "media_server")] = 2 * sessions["media_server"] * stream_mbps
-    if "recorder" in enabled:
-        media_links[(source, "recorder")] = 2 * sessions["recorder"] * stream_mbps
+    if "media_server" in enabled:  # the caller's voice in, prompts out
+        send(source, "media_server", media=sessions["media_server"] * stream_mbps)
+        send("media_server", source, media=sessions["media_server"] * stream_mbps)
+    if "recorder" in enabled:  # both parties' streams forked to the recorder, none back
+        send(source, "recorder", media=2 * sessions["recorder"] * stream_mbps)
     if "sip_server" in enabled and cti.clients and cti.events_per_call:
         # every client receives every event, over TCP (as the simulator sends them)
         event = tls_model.wire_bytes(cti.bytes_per_event, "tcp", net=net).forward
-        link_rows.append({"link": "sip_server->cti", "signalling_mbps":
-                          cps * cti.events_per_call * cti.clients * event * 8 / 1e6,
-                          "media_mbps": 0.0})
+        send("sip_server", "cti", cps * cti.events_per_call * cti.clients * event * 8 / 1e6)
     if "sip_server" in enabled and ha.hot_standby:
-        link_rows.append({"link": "sip_server->standby", "signalling_mbps":
-                          cps * ASSUMPTIONS["ha_events_per_call"]
-                          * ha.replication_bytes_per_event * 8 / 1e6, "media_mbps": 0.0})
-    for (a, b), mbps in media_links.items():
-        name = f"{a}->{b}"
-        row = next((r for r in link_rows if r["link"] == name), None)
-        if row is None:
-            link_rows.append({"link": name, "signalling_mbps": 0.0, "media_mbps": mbps})
-        else:
-            row["media_mbps"] += mbps
-    links = pd.DataFrame(link_rows)
-    links["link"] = [link_name(*x.split("->")) for x in links["link"]]
-    links = links.groupby("link", sort=False, as_index=False).sum()
-    links = links[(links["signalling_mbps"] + links["media_mbps"]) > 0].reset_index(drop=True)
-    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
-    links["required_mbps"] = links["total_mbps"] / (1 - targets.link_headroom)
-    return ClosedForm(erl, channels, roles, links, tuple(estimates))
+        send("sip_server", "standby", cps * ASSUMPTIONS["ha_events_per_call"]
+             * ha.replication_bytes_per_event * 8 / 1e6)
+    flows = direction_frame(directions, targets.link_headroom)
+    links = links_of(flows, targets.link_headroom)
+    return ClosedForm(erl, channels, roles, links, tuple(estimates), flows)
 
 
 # ---------------------------------------------------------------------------
@@ -745,6 +773,10 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     """What may bias the simulated figures of the recommended deployment (e.g. a warm-up
     too short for steady state); also at the end of ``confidence``."""
+    directions: pd.DataFrame = field(default_factory=lambda: direction_frame({}, 0.0))
+    """Per link and direction: link, src, dst, signalling_mbps, media_mbps, total_mbps,
+    required_mbps (with headroom, that way), capacity_mbps (each way), fits.  A planner
+    provisions each direction; ``links`` sums the two."""
 
     def hosts(self) -> dict[str, int]:
         return dict(zip(self.deployment["role"], self.deployment["hosts"], strict=True))
@@ -764,10 +796,15 @@ class Plan:
         for row in self.deployment.itertuples():
             parts.append(f"{row.hosts} x {ROLE_NAMES.get(row.role, row.role)} "
                          f"({row.cores_per_host} cores)")
-        widest = self.links.sort_values("required_mbps", ascending=False).head(1)
-        link = "" if widest.empty else (
-            f"; busiest link {widest['link'].iloc[0]} needs "
-            f"{widest['required_mbps'].iloc[0]:,.1f} Mbps with headroom")
+        link = ""
+        if not self.directions.empty:
+            widest = self.directions.sort_values("required_mbps", ascending=False).iloc[0]
+            link = (f"; busiest link {direction_name(widest.src, widest.dst)} needs "
+                    f"{widest.required_mbps:,.1f} Mbps with headroom")
+        elif not self.links.empty:
+            widest = self.links.sort_values("required_mbps", ascending=False).iloc[0]
+            link = (f"; busiest link {widest.link} needs {widest.required_mbps:,.1f} Mbps "
+                    "with headroom (both directions)")
         how = "confirmed by simulation" if self.simulated else "closed-form estimate"
         verdict = "" if self.met else " - NOT MET: " + "; ".join(self.shortfalls())
         chosen = "" if self.cores_options is None else (
@@ -782,9 +819,11 @@ class Plan:
         for k in self.kpis.itertuples():
             if k.met is False or k.met is np.False_:
                 out.append(f"{k.kpi} {k.value:.4g} > target {k.target:.4g}")
-        for x in self.links.itertuples():
+        rows = self.directions if "fits" in self.directions.columns else self.links
+        for x in rows.itertuples():
             if not x.fits:
-                out.append(f"{x.link} needs {x.required_mbps:,.1f} Mbps with headroom, "
+                name = direction_name(x.src, x.dst) if hasattr(x, "src") else x.link
+                out.append(f"{name} needs {x.required_mbps:,.1f} Mbps with headroom, "
                            f"capacity {x.capacity_mbps:,.0f} Mbps")
         return out
 
@@ -802,6 +841,8 @@ class Plan:
             row[f"{r.role}.binding"] = r.binding
         for r in self.links.itertuples():
             row[f"link.{r.link}.required_mbps"] = round(r.required_mbps, 3)
+        for r in self.directions.itertuples():
+            row[f"link.{r.src}->{r.dst}.required_mbps_one_way"] = round(r.required_mbps, 3)
         for r in self.kpis.itertuples():
             row[f"kpi.{r.kpi}"] = r.value
         return row
@@ -834,22 +875,40 @@ def _yaml(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
-def _links_frame(links: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+def _capacity(name: str, scenario: Scenario) -> float:
+    """The capacity (Mbps, each way) the scenario gives a link, NaN when none."""
+    a, b = name.split("->")
+    explicit = any({x.strip() for x in key.split("->")} == {a, b}
+                   for key in scenario.links.overrides)
+    link = scenario.links.between(a, b)
+    cap = link.bandwidth_mbps if (explicit or link.bandwidth_mbps) else None
+    return np.nan if cap is None else cap
+
+
+def _links_frame(links: pd.DataFrame, scenario: Scenario,
+                 directions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Links with ``capacity_mbps`` (one way, as a scenario's link is) and ``fits``:
+    every direction's provision within it (the links' own sum when no directions)."""
     out = links.copy()
-    caps = []
-    for name in out["link"]:
-        a, b = name.split("->")
-        explicit = any({x.strip() for x in key.split("->")} == {a, b}
-                       for key in scenario.links.overrides)
-        link = scenario.links.between(a, b)
-        cap = link.bandwidth_mbps if (explicit or link.bandwidth_mbps) else None
-        caps.append(np.nan if cap is None else cap)
-    out["capacity_mbps"] = caps
-    out["fits"] = out["capacity_mbps"].isna() | (out["required_mbps"] <= out["capacity_mbps"])
+    out["capacity_mbps"] = [_capacity(name, scenario) for name in out["link"]]
+    if directions is not None and not directions.empty:
+        widest = directions.groupby("link")["required_mbps"].max()
+        need = out["link"].map(widest).fillna(out["required_mbps"])
+    else:
+        need = out["required_mbps"]
+    out["fits"] = out["capacity_mbps"].isna() | (need <= out["capacity_mbps"])
     rank = {r: i for i, r in enumerate(ORDER)}
     order = [tuple(rank.get(e, len(ORDER)) for e in x.split("->")) for x in out["link"]]
     out["_o"] = order
     return out.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+
+
+def _directions_frame(directions: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Directions with ``capacity_mbps`` (the link's, each way) and ``fits``."""
+    out = directions.copy()
+    out["capacity_mbps"] = [_capacity(name, scenario) for name in out["link"]]
+    out["fits"] = out["capacity_mbps"].isna() | (out["required_mbps"] <= out["capacity_mbps"])
+    return out.reset_index(drop=True)
 
 
 def _closed_plan(scenario: Scenario, cf: ClosedForm,
@@ -858,7 +917,8 @@ def _closed_plan(scenario: Scenario, cf: ClosedForm,
                     "binding"]].copy()
     dep.insert(3, "total_cores", dep["hosts"] * dep["cores_per_host"])
     dep.insert(5, "cpu_p95_ci", np.nan)
-    links = _links_frame(cf.links, scenario)
+    links = _links_frame(cf.links, scenario, cf.directions)
+    directions = _directions_frame(cf.directions, scenario)
     t = scenario.targets
     blocking = float(analytic.erlang_b(cf.offered_erlangs, cf.trunk_channels))
     kpis = pd.DataFrame([
@@ -873,7 +933,7 @@ def _closed_plan(scenario: Scenario, cf: ClosedForm,
         name=scenario.name, scenario=scenario, deployment=dep,
         trunk_channels=cf.trunk_channels, offered_erlangs=cf.offered_erlangs,
         erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis,
-        candidates=pd.DataFrame(), simulated=False, met=met, closed=cf,
+        candidates=pd.DataFrame(), simulated=False, met=met, closed=cf, directions=directions,
         cores_options=cores_options, confidence="closed form only: CPU p95 is a normal approximation of Poisson message "
                    "counts, blocking is Erlang B; not confirmed by simulation")
 
@@ -891,6 +951,8 @@ class _Measured:
     replications: int
     warnings: list[str] = field(default_factory=list)
     """The simulations' warnings (e.g. warm-up too short), each once."""
+    directions_mbps: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    """(src role, dst role) -> (signalling Mbps, media Mbps) sent that way."""
 
 
 def _finite_mean(values: list[Any]) -> float:
@@ -986,11 +1048,64 @@ ORDER = ("carrier", "sbc", "proxy", "sip_server", "media_server", "recorder", "r
 """Order of link ends in link names ("sbc->proxy", never "proxy->sbc")."""
 
 
+def end_name(end: str) -> str:
+    """A link's end as a planner reads it: a role's name (``SIP Proxy``) or the endpoint."""
+    return ROLE_NAMES.get(end, end)
+
+
+def direction_name(src: str, dst: str) -> str:
+    """One direction of a link in words: ``SBC → recorder``."""
+    return f"{end_name(src)} → {end_name(dst)}"
+
+
 def link_name(a: str, b: str) -> str:
     """Canonical name of the link between two roles or endpoints."""
     rank = {r: i for i, r in enumerate(ORDER)}
     x, y = sorted((a, b), key=lambda r: (rank.get(r, len(ORDER)), r))
     return f"{x}->{y}"
+
+
+DIRECTION_COLUMNS = ["link", "src", "dst", "signalling_mbps", "media_mbps", "total_mbps",
+                     "required_mbps"]
+
+
+def direction_frame(directions: Mapping[tuple[str, str], Any], headroom: float) -> pd.DataFrame:
+    """One row per link and direction from ``{(src, dst): (signalling Mbps, media Mbps)}``:
+    ``link`` (its :func:`link_name`), ``src``, ``dst``, the Mbps sent from ``src`` to
+    ``dst`` and ``required_mbps``, what to provision that way with the headroom.  Both
+    directions of a link that carries anything are listed (a recorder's link sends
+    nothing back), the link's own direction (``sbc->recorder``: sbc to recorder) first."""
+    rank = {r: i for i, r in enumerate(ORDER)}
+    acc: dict[tuple[str, str], list[float]] = {}
+    for (a, b), (sig, med) in directions.items():
+        x = acc.setdefault((a, b), [0.0, 0.0])
+        x[0] += float(sig)
+        x[1] += float(med)
+    busy = {link_name(a, b) for (a, b), (sig, med) in acc.items() if sig + med > 0}
+    rows = []
+    for name in busy:
+        x, y = name.split("->")
+        for a, b in ((x, y), (y, x)):
+            sig, med = acc.get((a, b), (0.0, 0.0))
+            rows.append({"link": name, "src": a, "dst": b, "signalling_mbps": sig,
+                         "media_mbps": med})
+    frame = pd.DataFrame(rows, columns=DIRECTION_COLUMNS[:5])
+    frame["total_mbps"] = frame["signalling_mbps"] + frame["media_mbps"]
+    frame["required_mbps"] = frame["total_mbps"] / (1 - headroom)
+    order = [(*(rank.get(e, len(ORDER)) for e in link.split("->")), link, link.split("->")[0] != a)
+             for link, a in zip(frame["link"], frame["src"], strict=True)]
+    frame["_o"] = order
+    return frame.sort_values("_o").drop(columns="_o").reset_index(drop=True)
+
+
+def links_of(directions: pd.DataFrame, headroom: float) -> pd.DataFrame:
+    """Per link, both directions summed: link, signalling_mbps, media_mbps, total_mbps,
+    required_mbps (the sum with headroom, as the figures draw it)."""
+    links = directions.groupby("link", sort=False, as_index=False)[
+        ["signalling_mbps", "media_mbps"]].sum()
+    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
+    links["required_mbps"] = links["total_mbps"] / (1 - headroom)
+    return links.reset_index(drop=True)
 
 
 def _role_of(host: str, roles: Mapping[str, str]) -> str:
@@ -1011,13 +1126,17 @@ def _measure(results: list[Any]) -> _Measured:
     keys = [k for k, v in results[0].kpis.items() if isinstance(v, int | float)]
     kpis = {k: _finite_mean([r.kpis.get(k, math.nan) for r in results]) for k in keys}
     links: dict[str, list[float]] = {}
+    directions: dict[tuple[str, str], list[float]] = {}
     for res in results:
         roles = dict(zip(res.hosts["name"], res.hosts["role"], strict=True))
         for row in res.links.itertuples():
-            name = link_name(_role_of(row.src, roles), _role_of(row.dst, roles))
-            acc = links.setdefault(name, [0.0, 0.0])
-            acc[0] += (row.signalling_kbps + row.data_kbps) / 1000 / len(results)
-            acc[1] += row.media_kbps / 1000 / len(results)
+            src, dst = _role_of(row.src, roles), _role_of(row.dst, roles)
+            sig = (row.signalling_kbps + row.data_kbps) / 1000 / len(results)
+            med = row.media_kbps / 1000 / len(results)
+            for acc in (links.setdefault(link_name(src, dst), [0.0, 0.0]),
+                        directions.setdefault((src, dst), [0.0, 0.0])):
+                acc[0] += sig
+                acc[1] += med
     first = results[0]
     series = {"cpu": first.cpu_series[[c for c in first.cpu_series.columns
                                         if _role_of(c, {}) in _SIZED]],
@@ -1025,7 +1144,7 @@ def _measure(results: list[Any]) -> _Measured:
               "srd": _srd_buckets(results)}
     warnings = list(dict.fromkeys(w for res in results for w in res.warnings))
     return _Measured(cpu, ci, kpis, {k: (v[0], v[1]) for k, v in links.items()}, series,
-                     len(results), warnings)
+                     len(results), warnings, {k: (v[0], v[1]) for k, v in directions.items()})
 
 
 def _srd_buckets(results: list[Any]) -> pd.DataFrame:
@@ -1118,7 +1237,9 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
     links = pd.DataFrame(link_rows, columns=["link", "signalling_mbps", "media_mbps"])
     links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
     links["required_mbps"] = links["total_mbps"] / (1 - t.link_headroom)
-    links = _links_frame(links, scenario)
+    flows = direction_frame(m.directions_mbps, t.link_headroom)
+    links = _links_frame(links, scenario, flows)
+    directions = _directions_frame(flows, scenario)
 
     k = m.kpis
     kpi_rows = [
@@ -1152,7 +1273,8 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                 trunk_channels=b_channels, offered_erlangs=cf.offered_erlangs,
                 erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis, candidates=cand,
                 confidence=confidence, simulated=True, met=bool(ok and links["fits"].all()),
-                closed=cf, series=m.series, cores_options=cores_options, warnings=m.warnings)
+                closed=cf, series=m.series, cores_options=cores_options, warnings=m.warnings,
+                directions=directions)
 
 
 # ---------------------------------------------------------------------------

@@ -13,18 +13,27 @@ from streamlit.testing.v1 import AppTest
 
 from sizing import analytic
 from sizing.app.form import (
+    RATE_UNITS,
     ROLE_LABELS,
     describe,
+    fields,
     problems_by_field,
     scenario_from_values,
     values_from_scenario,
 )
 from sizing.app.presets import DEFAULT_PRESET, EXAMPLES, PRESETS, load_preset
-from sizing.app.results import SWEEP_LOADS, mbps, simulation_tiles, sweep_rates, sweep_scenario
+from sizing.app.results import (
+    SWEEP_LOADS,
+    TILE_LABEL_MAX,
+    mbps,
+    simulation_tiles,
+    sweep_rates,
+    sweep_scenario,
+)
 from sizing.app.runs import calibrate, run_batch_csv, scenario_reports
 from sizing.batch import BatchError
 from sizing.plan import closed_form, plan
-from sizing.profile import load_profile
+from sizing.profile import available_profiles, load_profile
 from sizing.scenario import ScenarioError, apply_overrides, load_scenario, scenario_from_mapping
 from sizing.sim.result import Result
 from sizing.sim.simulate import simulate
@@ -216,8 +225,9 @@ def _table(at: AppTest, column: str) -> pd.DataFrame:
 
 
 def _signalling(at: AppTest) -> dict[str, float]:
+    """Signalling Mbps per link, both directions (the table has a row each way)."""
     links = _table(at, "Link")
-    return dict(zip(links["Link"], links["Signalling (Mbps)"], strict=True))
+    return links.groupby("Link")["Signalling (Mbps)"].sum().to_dict()
 
 
 def test_inside_udp_behind_a_tls_trunk_lightens_only_the_inside_links(app: AppTest) -> None:
@@ -413,6 +423,7 @@ def test_a_connection_per_call_over_tls_shows_the_connections_simulated() -> Non
     # every call the carrier places opens its own TLS connection
     assert float(tiles["trunk_connections"].value) == pytest.approx(calls / 60, abs=0.006)
     assert tiles["trunk_connections"].note == "one per call, each a TCP and TLS handshake"
+    assert all(len(t.label) <= TILE_LABEL_MAX for t in tiles.values())  # read whole
 
 
 def test_connections_are_not_a_tile_when_the_trunk_reuses_them() -> None:
@@ -432,3 +443,55 @@ def test_a_cipher_suite_of_another_tls_version_shows_a_message_by_the_suite(app:
     assert any("is a TLS 1.2 suite, but tls_version is 1.3" in e.value for e in app.error)
     fix = next(w.value for w in app.warning if w.value.startswith("Fix these fields"))
     assert "Trunk › TLS cipher suite" in fix
+
+
+# --- every label reads whole ---
+
+
+def _expected_labels(key: str, options: list[str]) -> list[str]:
+    """What a select box should show: the option itself, or its stated label."""
+    field = {f.key: f for f in fields()}[key]
+    labels = dict(field.option_labels)
+    return [labels.get(o, o) for o in options]
+
+
+def test_every_select_box_shows_each_option_whole(app: AppTest) -> None:
+    by_key = {f.key: f for f in fields()}
+    boxes = [sb for sb in app.selectbox if sb.key in by_key]
+    assert len(boxes) == sum(f.kind == "select" for f in by_key.values())
+    for sb in boxes:
+        expected = _expected_labels(sb.key, list(by_key[sb.key].options))
+        assert sb.options == expected, sb.key
+        assert all(label.strip() for label in sb.options), sb.key
+        assert sb.format_func(sb.value) in sb.options, sb.key
+    rate = app.selectbox(key="traffic.rate_unit")
+    assert rate.label == "Rate given as"
+    assert rate.options == list(RATE_UNITS) == ["calls/s", "busy-hour calls"]
+    assert app.selectbox(key="preset").options == list(PRESETS)
+
+
+def test_a_calibrated_profile_shows_by_its_name_and_shipped_ones_as_they_are(
+    app: AppTest, tmp_path: Path
+) -> None:
+    measured = Path(__file__).parents[1] / "data" / "measurements" / "sizing-serve-uas-udp.csv"
+    path, _ = calibrate(measured.read_bytes(), "my-uas", tmp_path)
+    app.session_state["extra_profiles"] = [str(path)]
+    app.run()
+    box = app.selectbox(key="topology.sbc.profile")
+    assert box.options[-1] == "my-uas (calibrated)"
+    assert box.options[:-1] == available_profiles()  # shipped ones by their own names
+    assert "s (calibrated)" not in app.selectbox(key="traffic.rate_unit").options
+
+
+def test_every_tile_label_reads_whole(app: AppTest) -> None:
+    assert app.metric
+    assert all(len(m.label) <= TILE_LABEL_MAX for m in app.metric), [m.label for m in app.metric]
+
+
+def test_the_bandwidth_table_names_each_direction(app: AppTest) -> None:
+    links = _table(app, "Direction")
+    assert {"carrier → SBC", "SBC → carrier", "SBC → SIP Proxy", "SIP Proxy → SBC"} <= set(
+        links["Direction"]
+    )
+    assert links.groupby("Link").size().eq(2).all()  # both ways of every link
+    assert any(c.startswith("Provision with") and c.endswith("(Mbps)") for c in links.columns)

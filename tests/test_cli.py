@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,44 @@ def test_a_profile_path_to_a_non_profile_is_exit_2(tmp_path, capsys, command):
     err = capsys.readouterr().err
     assert err.startswith(f"sizing: error: --set: topology.proxy.profile: {fake}: ")
     assert "Traceback" not in err
+
+
+# --- one way to show numbers, one way to report errors ---
+
+
+def test_run_table_shows_cpu_in_percent_and_counts_without_decimals(capsys):
+    assert main(["run", str(EXAMPLE), "--quiet", "--set", "duration_s=20",
+                 "--set", "warmup_s=5"]) == 0
+    out = capsys.readouterr().out
+    offered = next(line for line in out.splitlines() if line.strip().startswith("calls_offered"))
+    assert offered.split()[1].replace(",", "").isdigit()  # "2,487", never "2487.00"
+    hosts = out.split("\nHosts\n")[1].split("\n\nLinks\n")[0].splitlines()
+    sbc = next(line for line in hosts if line.split()[0].startswith("sbc-"))
+    cpu = re.findall(r"\b(\d+\.\d) %", sbc)  # cpu_mean, cpu_p95, cpu_p99: "7.9 %"
+    assert len(cpu) == 3 and all(float(c) > 0.1 for c in cpu)  # not fractions of one
+    assert " kbps" in out or " Mbps" in out
+
+
+@pytest.mark.parametrize("args", [
+    ["--set", "traffic.calls_per_second=-1", "--set", "duration_s=0"],  # two problems
+    ["--format", "xml"],
+])
+def test_every_line_of_a_run_error_starts_with_the_prefix(capsys, args):
+    assert main(["run", str(EXAMPLE), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() and all(line.startswith("sizing: error: ")
+                               for line in err.strip().splitlines())
+
+
+def test_a_run_error_from_the_simulator_keeps_the_prefix_on_every_line(capsys, monkeypatch):
+    import sizing.sim.simulate as sim
+
+    def refuse(*_args, **_kwargs):
+        raise ValueError("two things are wrong:\nthe first\nthe second")
+
+    monkeypatch.setattr(sim, "simulate", refuse)
+    assert main(["run", str(EXAMPLE), "--quiet", "--set", "duration_s=1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3
+    assert all(line.startswith(f"sizing: error: {EXAMPLE}: ") or
+               line.startswith("sizing: error: the ") for line in lines)

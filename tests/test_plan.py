@@ -202,3 +202,21 @@ def test_plan_command_reports_a_bad_override_with_exit_2(tmp_path):
     result = _cli("plan", str(path), "--set", "trunk.channels=lots", "--no-simulate")
     assert result.exit_code == 2
     assert "sizing: error: --set: trunk.channels: Input should be a valid integer" in result.output
+
+
+def test_a_simulated_plan_keeps_each_direction_of_a_recorded_link():
+    from sizing.plan import plan as size
+
+    sc = scenario_from_mapping({
+        "seed": 3, "duration_s": 10, "warmup_s": 5,
+        "traffic": {"calls_per_second": 2, "holding_time_s": 60, "recording_share": 1.0},
+        "trunk": {"channels": 400}, "topology": {"recorder": {"enabled": True}}})
+    p = size(sc, simulate=True, max_rounds=1)
+    ways = p.directions.set_index(["src", "dst"])
+    assert ways.loc[("sbc", "recorder"), "media_mbps"] > 0
+    assert ways.loc[("recorder", "sbc"), "media_mbps"] == 0
+    both = p.links.set_index("link").loc["sbc->recorder", "total_mbps"]
+    assert ways.loc[("sbc", "recorder"), "total_mbps"] + \
+        ways.loc[("recorder", "sbc"), "total_mbps"] == pytest.approx(both)
+    assert ways["required_mbps"].tolist() == pytest.approx(
+        (ways["total_mbps"] / (1 - sc.targets.link_headroom)).tolist())

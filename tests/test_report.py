@@ -68,7 +68,7 @@ def test_tables_carry_units_and_the_binding_constraint(plans):
     assert "CPU p95 per host (%)" in dep.columns and "Binding constraint" in dep.columns
     assert set(dep["Role"]) >= {"SBC", "SIP Proxy", "SIP Server"}
     links = links_table(plans["hq"])
-    assert all("Mbps" in c for c in links.columns if c not in ("Link", "Fits"))
+    assert all("Mbps" in c for c in links.columns if c not in ("Link", "Direction", "Fits"))
     assert "Provision with 30 % headroom (Mbps)" in links.columns
 
 
@@ -122,3 +122,76 @@ def test_the_summary_says_each_sites_warnings(plans):
     table = summary_table({"branch": plans["branch"], "hq": warned}).set_index("Site")
     assert table.loc["branch", "Warnings"] == ""
     assert table.loc["hq", "Warnings"].startswith("warmup_s 10 s is shorter")
+
+
+# --- links per direction ---
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    sc = scenario_from_mapping({"name": "rec", "traffic": {"calls_per_second": 3.0,
+                                                           "holding_time_s": 120,
+                                                           "recording_share": 1.0},
+                                "trunk": {"channels": 600},
+                                "topology": {"recorder": {"enabled": True}}})
+    return plan(sc, simulate=False)
+
+
+def test_a_recorded_link_differs_per_direction_and_the_tables_show_both(recorded, tmp_path):
+    table = links_table(recorded).set_index("Direction")
+    provision = next(c for c in table.columns if c.startswith("Provision with"))
+    to_rec, from_rec = table.loc["SBC → recorder"], table.loc["recorder → SBC"]
+    assert to_rec["Link"] == from_rec["Link"] == "sbc->recorder"
+    assert to_rec["Media (Mbps)"] > 1 and from_rec["Media (Mbps)"] == 0  # nothing comes back
+    assert to_rec[provision] > from_rec[provision]
+    # the per-direction provision carries the plan's headroom
+    assert to_rec[provision] == pytest.approx(to_rec["Total (Mbps)"] / 0.7, rel=1e-2)
+    # the carrier's link is about symmetric: one stream each way
+    carrier = table[table["Link"] == "carrier->sbc"]
+    assert len(carrier) == 2
+    both = recorded.links.set_index("link").loc["carrier->sbc", "total_mbps"]
+    assert carrier["Total (Mbps)"].sum() == pytest.approx(both, rel=1e-2)
+
+    write_reports({"rec": recorded}, tmp_path)
+    detail = pd.read_csv(tmp_path / "sites" / "rec" / "links.csv").set_index("Direction")
+    assert {"SBC → recorder", "recorder → SBC"} <= set(detail.index)
+    assert detail.loc["SBC → recorder", provision] > detail.loc["recorder → SBC", provision]
+    sheet = pd.read_excel(tmp_path / "report.xlsx", sheet_name="Links")
+    assert {"SBC → recorder", "recorder → SBC"} <= set(sheet["Direction"])
+    page = (tmp_path / "report.html").read_text()
+    assert "SBC → recorder" in page and "recorder → SBC" in page
+    summary = pd.read_csv(tmp_path / "summary.csv").iloc[0]
+    assert summary["Carrier → site to provision (Mbps)"] > 0
+    assert summary["Site → carrier to provision (Mbps)"] > 0
+    assert summary["Busiest direction"] in set(detail.index)
+
+
+def test_a_link_capacity_is_checked_each_way(recorded):
+    ways = recorded.directions.set_index(["src", "dst"])["required_mbps"]
+    widest = max(ways.loc[("carrier", "sbc")], ways.loc[("sbc", "carrier")])
+    both = recorded.links.set_index("link").loc["carrier->sbc", "required_mbps"]
+    assert widest < both
+
+    def with_capacity(mbps: float):
+        data = recorded.scenario.model_dump(mode="json")
+        data["links"]["overrides"] = {"carrier->sbc": {"bandwidth_mbps": mbps}}
+        return plan(scenario_from_mapping(data), simulate=False)
+
+    roomy = with_capacity((widest + both) / 2)  # each way fits, the sum would not
+    assert roomy.links.set_index("link").loc["carrier->sbc", "fits"]
+    assert roomy.directions[roomy.directions["link"] == "carrier->sbc"]["fits"].all()
+    tight = with_capacity(widest * 0.9)
+    assert not tight.met
+    assert any("carrier needs" in s or "carrier → SBC needs" in s for s in tight.shortfalls())
+
+
+def test_kpi_counts_read_as_whole_numbers(plans):
+    from sizing.report import kpi_table
+
+    simulated = dataclasses.replace(plans["hq"], kpis=pd.DataFrame([
+        {"kpi": "calls_offered", "value": 2487.0, "target": float("nan"), "met": float("nan")},
+        {"kpi": "blocking_ratio", "value": 0.00523, "target": 0.01, "met": True}]))
+    table = kpi_table(simulated).set_index("KPI")
+    assert table.loc["Calls offered", "Value"] == 2487
+    assert isinstance(table.loc["Calls offered", "Value"], int)
+    assert "2487.0" not in table.to_csv() and table.loc["Calls blocked (%)", "Value"] == 0.52

@@ -15,10 +15,12 @@ choose cores per server from (:data:`CORES_CHOICES`, :func:`cores_options`), as
 
 from __future__ import annotations
 
+import functools
 import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -39,6 +41,7 @@ __all__ = [
     "cores_options",
     "describe",
     "fields",
+    "profile_label",
     "problems_by_field",
     "scenario_from_values",
     "values_from_scenario",
@@ -127,9 +130,28 @@ class FormField:
     none_as: float | None = None
     """The number a number box shows for an optional field left unset (0 for no CPS
     limit): a number box cannot be emptied again once it holds a number."""
+    profiles: bool = False
+    """The options are cost profiles: a shipped one by its name, any other (a file
+    path, e.g. a profile calibrated in the page) by the file's name."""
 
     def option_label(self, option: str) -> str:
-        return dict(self.option_labels).get(option, option)
+        """How ``option`` is shown in the select box."""
+        labels = dict(self.option_labels)
+        if option in labels:
+            return labels[option]
+        if self.profiles and option not in _shipped_profiles():
+            return profile_label(option)
+        return option
+
+
+@functools.cache
+def _shipped_profiles() -> frozenset[str]:
+    return frozenset(available_profiles())
+
+
+def profile_label(profile: str) -> str:
+    """A cost profile given by path, shown by its file's name: ``my-server (calibrated)``."""
+    return f"{PurePath(profile).stem} (calibrated)"
 
 
 def _field(
@@ -143,11 +165,13 @@ def _field(
     step: float | None = None,
     option_labels: tuple[tuple[str, str], ...] = (),
     none_as: float | None = None,
+    profiles: bool = False,
 ) -> FormField:
     text = describe(path) if help is None else help
     if kind == "percent":
         text, label = f"{text} In percent.", f"{label} (%)"
-    return FormField(path, label, kind, section, text, options, step, option_labels, none_as)
+    return FormField(path, label, kind, section, text, options, step, option_labels, none_as,
+                     profiles)
 
 
 def _codecs() -> tuple[str, ...]:
@@ -299,7 +323,12 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
             _field(f"topology.{role}.instances", "Servers", "int", "topology"),
             _field(f"topology.{role}.cores", "Cores per server", "int", "topology"),
             _field(
-                f"topology.{role}.profile", "Cost profile", "select", "topology", options=profiles
+                f"topology.{role}.profile",
+                "Cost profile",
+                "select",
+                "topology",
+                options=profiles,
+                profiles=True,
             ),
         ]
     out += [

@@ -15,6 +15,7 @@ import pandas as pd
 
 from sizing.app.form import ROLE_LABELS
 from sizing.plan import BINDING_TEXT, Plan, link_name
+from sizing.report import numbers
 from sizing.scenario import Scenario
 from sizing.sim.result import Result
 
@@ -37,9 +38,14 @@ SWEEP_DURATION_S = 20.0
 SWEEP_WARMUP_S = 5.0
 
 
+TILE_LABEL_MAX = 22
+"""Longest tile label, in characters, that a tile of a five-column row shows whole."""
+
+
 @dataclass(frozen=True)
 class Tile:
-    """A KPI tile: ``label`` and ``value`` as shown, ``note`` under it, ``help`` on hover."""
+    """A KPI tile: ``label`` and ``value`` as shown, ``note`` under it, ``help`` on hover.
+    The label stays within :data:`TILE_LABEL_MAX` characters; the rest goes in the note."""
 
     key: str
     label: str
@@ -49,8 +55,8 @@ class Tile:
 
 
 def mbps(x: float) -> str:
-    """Mbps with the precision a planner orders capacity in."""
-    return f"{x:,.1f}" if x >= 10 else f"{x:,.2f}"
+    """Mbps with the precision a planner orders capacity in (the reports' rounding)."""
+    return numbers.mbps(x, unit=False)
 
 
 def plan_tiles(p: Plan) -> list[Tile]:
@@ -168,7 +174,7 @@ def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
         Tile(
             "calls_offered",
             "Calls offered",
-            f"{int(k.get('calls_offered', 0)):,}",
+            numbers.count(k.get("calls_offered", 0)),
             note=f"in {scenario.duration_s:,.0f} s measured",
         ),
         Tile(
@@ -188,7 +194,7 @@ def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
         Tile(
             "peak_calls",
             "Peak concurrent calls",
-            f"{int(k.get('peak_concurrent_calls', 0)):,}",
+            numbers.count(k.get("peak_concurrent_calls", 0)),
             note=f"trunk channels entered: {scenario.trunk.channels:,}",
         ),
     ]
@@ -214,10 +220,10 @@ def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
         tiles.append(
             Tile(
                 "trunk_connections",
-                "Trunk connections opened/s",
+                "Trunk connections/s",
                 f"{float(carrier['connections_per_s'].sum()):,.2f}",
                 note=f"{every}, each a {handshake}",
-                help="New TCP/TLS connections on the carrier's link per second "
+                help="New TCP/TLS connections opened on the carrier's link per second "
                 "(trunk.calls_per_connection).",
             )
         )

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from sizing.report import figures
-from sizing.report.tables import deployment_table, kpi_table, links_table, summary_table
+from sizing.report.tables import (
+    CARRIER_IN,
+    CARRIER_OUT,
+    deployment_table,
+    kpi_table,
+    links_table,
+    summary_table,
+)
 
 if TYPE_CHECKING:
     from sizing.plan import Plan
@@ -90,7 +97,7 @@ def plan_html(plan: Plan, *, title: str | None = None, with_figures: bool = True
         f'(so a surviving peer can take over), SRD p95 ≤ {t.srd_p95_max_ms:g} ms, blocking ≤ '
         f'{t.blocking_max:.2%}, {t.link_headroom:.0%} link headroom.</p>',
         "<h3>Deployment</h3>", _table(deployment_table(plan)),
-        "<h3>Links</h3>", _table(links_table(plan)),
+        "<h3>Links, each direction</h3>", _table(links_table(plan)),
         "<h3>KPIs</h3>", _table(kpi_table(plan)),
         f'<p class="note">Confidence: {html.escape(plan.confidence)}</p>',
     ]
@@ -125,7 +132,7 @@ def batch_html(plans: Mapping[str, Plan], *, title: str = "Sizing report",
     toc = " ".join(f'<a href="#{_anchor(s)}">{html.escape(s)}</a>' for s in plans)
     summary = summary_table(plans)
     overview = summary[[c for c in ("Site", "Recommended deployment", "All targets met",
-                                    "Trunk channels", "Carrier link to provision (Mbps)")
+                                    "Trunk channels", CARRIER_IN, CARRIER_OUT)
                         if c in summary.columns]]
     body = [
         f"<h1>{html.escape(title)}</h1>",

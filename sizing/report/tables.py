@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["deployment_table", "kpi_table", "links_table", "summary_table"]
 
+from sizing.report import numbers
+
 KPI_LABELS = {
     "blocking_ratio": ("Calls blocked (%)", 100.0, 2),
     "cpu_p95_max": ("Highest CPU p95 (%)", 100.0, 1),
@@ -30,10 +32,12 @@ KPI_LABELS = {
 }
 
 
-def mbps(value: float) -> float:
-    """Mbps rounded for reading: 3 decimals below 1, 2 below 100, 1 above."""
-    v = float(value)
-    return round(v, 3 if abs(v) < 1 else 2 if abs(v) < 100 else 1)
+mbps = numbers.mbps_value
+"""Mbps rounded for reading: 3 decimals below 1, 2 below 100, 1 above."""
+
+CARRIER_IN = "Carrier → site to provision (Mbps)"
+CARRIER_OUT = "Site → carrier to provision (Mbps)"
+"""Summary columns: the carrier's link, each direction, with the plan's headroom."""
 
 
 def _role(role: str) -> str:
@@ -60,11 +64,16 @@ def deployment_table(plan: Plan) -> pd.DataFrame:
 
 
 def links_table(plan: Plan) -> pd.DataFrame:
-    """Mbps per link, the capacity to provision with headroom, and whether it fits."""
-    x = plan.links
+    """Mbps per link and direction (a row each way, the direction named), the capacity
+    to provision that way with the plan's headroom, and whether it fits the link's
+    capacity (a scenario's link capacity is one way)."""
+    from sizing.plan import direction_name
+
+    x = plan.directions
     headroom = round(100 * plan.scenario.targets.link_headroom)
     return pd.DataFrame({
         "Link": x["link"],
+        "Direction": [direction_name(a, b) for a, b in zip(x["src"], x["dst"], strict=True)],
         "Signalling (Mbps)": x["signalling_mbps"].round(3),
         "Media (Mbps)": x["media_mbps"].map(mbps),
         "Total (Mbps)": x["total_mbps"].map(mbps),
@@ -84,16 +93,29 @@ def kpi_table(plan: Plan) -> pd.DataFrame:
             not pd.isna(r.target) else None
         rows.append({
             "KPI": label,
-            "Value": round(float(value), digits) if value is not None else None,
+            "Value": _value(value, digits),
             "Target": "" if target is None else f"≤ {round(float(target), digits):g}",
             "Met": "" if pd.isna(r.met) else ("yes" if r.met else "NO"),
         })
-    return pd.DataFrame(rows, columns=["KPI", "Value", "Target", "Met"])
+    frame = pd.DataFrame(rows, columns=["KPI", "Value", "Target", "Met"])
+    # object, so that counts stay whole next to ratios (2487, not 2487.0)
+    frame["Value"] = pd.Series([r["Value"] for r in rows], dtype=object)
+    return frame
+
+
+def _value(value: object, digits: int) -> object:
+    """A KPI's value rounded for reading; a count (no decimals) as a whole number, so
+    that tables and CSV show 2487, never 2487.00."""
+    if value is None or not isinstance(value, int | float) or numbers.is_missing(value):
+        return value
+    v = round(float(value), digits)
+    return int(v) if digits == 0 else v
 
 
 def summary_table(plans: Mapping[str, Plan]) -> pd.DataFrame:
-    """One row per site: the deployment in words, hosts and cores per role, Mbps, KPIs."""
-    from sizing.plan import ROLE_NAMES
+    """One row per site: the deployment in words, hosts and cores per role, the busiest
+    direction and the carrier's link each way (Mbps with headroom), KPIs."""
+    from sizing.plan import ROLE_NAMES, direction_name
 
     rows = []
     for site, p in plans.items():
@@ -108,18 +130,21 @@ def summary_table(plans: Mapping[str, Plan]) -> pd.DataFrame:
             row[f"{name} cores per host"] = int(d.cores_per_host)
             row[f"{name} CPU p95 (%)"] = round(100 * d.cpu_p95, 1)
             row[f"{name} binding"] = d.binding
-        links = p.links
-        busiest = links.sort_values("required_mbps", ascending=False).head(1)
+        ways = p.directions
+        busiest = ways.sort_values("required_mbps", ascending=False).head(1)
         if not busiest.empty:
-            row["Busiest link"] = busiest["link"].iloc[0]
-            row["Busiest link to provision (Mbps)"] = mbps(busiest["required_mbps"].iloc[0])
-        carrier = links[links["link"].str.startswith("carrier->")]
-        row["Carrier link to provision (Mbps)"] = mbps(carrier["required_mbps"].sum()) \
-            if not carrier.empty else np.nan
+            row["Busiest direction"] = direction_name(busiest["src"].iloc[0],
+                                                      busiest["dst"].iloc[0])
+            row["Busiest direction to provision (Mbps)"] = mbps(
+                busiest["required_mbps"].iloc[0])
+        for column, end in ((CARRIER_IN, "src"), (CARRIER_OUT, "dst")):
+            carrier = ways[ways[end] == "carrier"]
+            row[column] = mbps(carrier["required_mbps"].sum()) if not carrier.empty \
+                else np.nan
         for k in p.kpis.itertuples():
             label, scale, digits = KPI_LABELS.get(k.kpi, (k.kpi, 1.0, 3))
             if isinstance(k.value, int | float):
-                row[label] = round(float(k.value) * scale, digits)
+                row[label] = _value(float(k.value) * scale, digits)
         row["Warnings"] = "; ".join(p.warnings)
         rows.append(row)
     frame = pd.DataFrame(rows)

@@ -160,14 +160,19 @@ class Result:
         return written
 
     def table(self) -> str:
-        """A plain-text summary for the terminal."""
-        lines = [f"warning: {w}" for w in self.warnings] + (["" ] if self.warnings else []) + ["KPIs"]
+        """A plain-text summary for the terminal: counts whole, CPU and ratios in
+        percent, delays in ms, bit rates in kbps or Mbps (:mod:`sizing.report.numbers`)."""
+        from sizing.report import numbers
+
+        lines = [f"warning: {w}" for w in self.warnings] + ([""] if self.warnings else []) + ["KPIs"]
         for key, value in self.kpis.items():
             ci = self.ci.get(key)
-            plus = f" ± {ci:.4g}" if ci is not None and isinstance(ci, float) and math.isfinite(ci) else ""
-            lines.append(f"  {key:<28} {value:.6g}{plus}" if isinstance(value, float) else f"  {key:<28} {value}{plus}")
-        lines += ["", "Hosts", self.hosts.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
-                  "", "Links", self.links.to_string(index=False, float_format=lambda x: f"{x:.4g}")]
+            plus = ""
+            if isinstance(ci, float) and math.isfinite(ci):
+                plus = f" ± {numbers.kpi(key, ci) if key not in numbers.COUNT_KPIS else numbers.number(ci, 1)}"
+            lines.append(f"  {key:<28} {numbers.kpi(key, value)}{plus}")
+        lines += ["", "Hosts", numbers.frame_text(self.hosts),
+                  "", "Links", numbers.frame_text(self.links)]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

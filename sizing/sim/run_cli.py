@@ -48,7 +48,7 @@ def add_run_command(app: Any) -> None:
                 scenario = apply_overrides(scenario, overrides, base_dir=file.parent)
             check_simulation(scenario, hint="shorten duration_s")
         except ScenarioError as exc:
-            fail("\nsizing: error: ".join(str(p) for p in exc.problems))
+            fail("\n".join(str(p) for p in exc.problems))
         except SimulationTooLarge as exc:
             fail(f"{file}: {exc}")
         total = (scenario.warmup_s + scenario.duration_s) * scenario.replications
