@@ -230,6 +230,19 @@ class CaptureTotals:
     ip_bytes: int
     """IP packets, headers included (no layer 2)."""
     packets: int
+    retransmissions: int = 0
+    """UDP datagrams that repeat one seen before byte for byte (same ports and payload):
+    a SIP retransmission, counted in the figures above too."""
+    retransmitted_ip_bytes: int = 0
+
+    @property
+    def first_ip_bytes(self) -> int:
+        """IP bytes without the retransmissions: what the messages themselves cost."""
+        return self.ip_bytes - self.retransmitted_ip_bytes
+
+    @property
+    def first_packets(self) -> int:
+        return self.packets - self.retransmissions
 
 
 class Capture:
@@ -252,7 +265,28 @@ class Capture:
             if not line or time.monotonic() > deadline:
                 self.proc.kill()
                 raise MeasureError(f"tshark did not start capturing: {line.strip() or 'no output'}")
-        time.sleep(1.0)  # "Capturing on" comes before dumpcap's filter is live: the first packets would be lost
+        self.probe_port = self._wait_live(target) if target.transport == "UDP" else None
+
+    def _wait_live(self, target: Address) -> int | None:
+        """"Capturing on" comes before dumpcap's filter is live, and how long after depends on
+        how busy the machine is: send CRLF keep-alives (RFC 5626 §3.5.1; a SIP server ignores
+        them) to the target until the capture file holds one. Their port is left out of the
+        counts. None (after a fixed wait) when the address cannot be probed."""
+        family = socket.AF_INET6 if ":" in target.host.strip("[]") else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind((target.host.strip("[]"), 0))
+            except OSError:
+                time.sleep(1.0)
+                return None
+            port = probe.getsockname()[1]
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                probe.sendto(b"\r\n\r\n", (target.host.strip("[]"), target.port))
+                time.sleep(0.2)
+                if self.pcap.exists() and self.pcap.stat().st_size > 24:  # past pcap's file header
+                    return port
+        raise MeasureError("tshark's capture saw nothing within 20 s of starting")
 
     def stop(self) -> CaptureTotals:
         """Stop capturing and count the packets."""
@@ -264,24 +298,32 @@ class Capture:
             self.proc.kill()
         result = subprocess.run(
             [self.tshark, "-r", str(self.pcap), "-T", "fields", "-e", "udp.length", "-e", "tcp.len",
-             "-e", "ip.len", "-e", "ipv6.plen"],
+             "-e", "ip.len", "-e", "ipv6.plen", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "udp.payload"],
             capture_output=True, text=True, timeout=120,
         )
         if result.returncode != 0:
             raise MeasureError(f"tshark could not read its capture: {result.stderr.strip()[:200]}")
-        payload = ip_total = packets = 0
+        payload = ip_total = packets = repeats = repeated_ip = 0
+        seen: set[tuple[str, str, str]] = set()
+        probe = str(self.probe_port) if self.probe_port is not None else None
         for line in result.stdout.splitlines():
-            udp, tcp, ip4, ip6 = (line.split("\t") + ["", "", "", ""])[:4]
+            udp, tcp, ip4, ip6, sport, dport, data = (line.split("\t") + [""] * 7)[:7]
+            if probe is not None and probe in (sport, dport):
+                continue  # the liveness probe of __init__
+            size = int(ip4.split(",")[0]) if ip4.strip() else (
+                int(ip6.split(",")[0]) + 40 if ip6.strip() else 0)
             if udp.strip():
                 payload += int(udp.split(",")[0]) - 8
+                key = (sport, dport, data)
+                if key in seen:
+                    repeats += 1
+                    repeated_ip += size
+                seen.add(key)
             elif tcp.strip():
                 payload += int(tcp.split(",")[0])
-            if ip4.strip():
-                ip_total += int(ip4.split(",")[0])
-            elif ip6.strip():
-                ip_total += int(ip6.split(",")[0]) + 40
+            ip_total += size
             packets += 1
-        return CaptureTotals(payload, ip_total, packets)
+        return CaptureTotals(payload, ip_total, packets, repeats, repeated_ip)
 
 
 def _sipp_command(config: MeasureConfig, workdir: Path, name: str, calls: int, timeout_s: float,

@@ -116,7 +116,9 @@ def test_bytes_per_call_on_the_proxy_port_are_predicted(kamailio: Kamailio, serv
                                   request_uri=f"sip:service@127.0.0.1:{uas_port}"))
     totals = capture.stop()
     assert summary.ok == summary.attempted == 40, summary.report()
-    measured = totals.ip_bytes / summary.ok
+    # a retransmission (a busy machine) is the same datagram again: the prediction is of the
+    # messages themselves, so repeats are left out (and printed)
+    measured = totals.first_ip_bytes / summary.ok
     assert summary.local is not None
     predicted = simulate_proxy_step(
         load_profile(BYTES_PROFILE), rate=20, calls=40, wall_s=summary.duration_s + 1,
@@ -127,8 +129,9 @@ def test_bytes_per_call_on_the_proxy_port_are_predicted(kamailio: Kamailio, serv
     error = simulated / measured - 1
     print(f"\nbytes per call on Kamailio's port: tshark {measured:.0f} (IP), simulator {simulated:.0f}, "
           f"error {error:+.2%} (goal {BYTES_GOAL:.0%}); packets per call {totals.packets / summary.ok:.2f}, "
-          f"simulated messages per call {predicted.messages / 40:.2f}")
-    assert totals.packets / summary.ok == pytest.approx(predicted.messages / 40, abs=0.05)
+          f"simulated messages per call {predicted.messages / 40:.2f}; {totals.retransmissions} retransmissions "
+          "left out")
+    assert totals.first_packets / summary.ok == pytest.approx(predicted.messages / 40, abs=0.05)
     assert abs(error) <= BYTES_GOAL
 
 
