@@ -55,7 +55,6 @@ import pickle
 import re
 import socket
 import struct
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,9 +375,9 @@ def run_batch(sites: Iterable[tuple[str, Scenario]], out: str | Path, *,
     afterwards.  ``cores_options``: candidate cores per host for every site's plan
     (None: the scenarios' cores); a bad value raises BatchError naming
     ``--cores-options`` before any work.  A site that cannot be planned raises
-    BatchError naming it.
+    BatchError naming it.  ``progress``: a bar of sites on stderr when it is a terminal.
     """
-    from tqdm import tqdm
+    from sizing.progress import bar as progress_bar
 
     out = Path(out)
     try:
@@ -392,7 +391,7 @@ def run_batch(sites: Iterable[tuple[str, Scenario]], out: str | Path, *,
     resumed: list[str] = []
     planned: list[str] = []
     total = len(sites) if isinstance(sites, Sized) else None
-    bar = tqdm(total=total, desc="sites", unit="site", file=sys.stderr, disable=not progress)
+    bar = progress_bar(total=total, desc="sites", unit="site", quiet=not progress)
 
     def done(site: str, result: Plan) -> None:
         _save_checkpoint(out, site, keys[site], result)
@@ -403,6 +402,7 @@ def run_batch(sites: Iterable[tuple[str, Scenario]], out: str | Path, *,
             on_planned(site)
 
     def serial(site: str, s: Scenario) -> None:
+        bar.set_postfix_str(f"planning {site}")
         try:
             done(*plan_site(site, s.model_dump(mode="json"), simulate, options))
         except ValueError as exc:

@@ -49,6 +49,7 @@ import pandas as pd
 import yaml
 from scipy.optimize import nnls
 
+from sizing.files import as_new_file
 from sizing.profile import CostProfile
 
 __all__ = [
@@ -466,6 +467,7 @@ def write_profile(profile: CostProfile, path: str | Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        as_new_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

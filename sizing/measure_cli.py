@@ -55,6 +55,8 @@ def add_measure_commands(app: typer.Typer) -> None:
         connections: Annotated[str, typer.Option(
             help="Load driver, tcp/tls: shared (one connection) or per-call (a new connection and "
                  "full TLS handshake per call, to fit handshake cost).")] = "shared",
+        quiet: Annotated[bool, typer.Option(
+            "--quiet", help="No progress on stderr (shown only on a terminal anyway).")] = False,
     ) -> None:
         """Drive load at each rate against a real SIP server and sample the server's CPU."""
         import shutil
@@ -104,15 +106,25 @@ def add_measure_commands(app: typer.Typer) -> None:
         except ValueError as exc:
             fail(str(exc).replace("unknown flow", "--flow: unknown flow"))
 
+        from sizing.measure.runner import steps
+        from sizing.progress import bar as progress_bar
+
+        bar = progress_bar(total=len(steps(config)), desc="measuring", unit="step", quiet=quiet)
+
         def progress(row: dict) -> None:
             state = "ok" if row["valid"] else f"NOT VALID: {row['reason']}"
-            typer.echo(f"{row['flow']} {row['rate_cps']:g} cps #{row['repeat']}: "
-                       f"{row['calls_ok']} calls, {row['cpu_seconds']:.3f} CPU s, {state}", err=True)
+            if not bar.disable:  # each step's outcome above the bar; the table says it all at the end
+                bar.write(f"{row['flow']} {row['rate_cps']:g} cps #{row['repeat']}: "
+                          f"{row['calls_ok']} calls, {row['cpu_seconds']:.3f} CPU s, {state}",
+                          file=sys.stderr)
+            bar.update(1)
 
         try:
             frame = run_measure(config, progress)
         except MeasureError as exc:
             fail(str(exc))
+        finally:
+            bar.close()
         typer.echo(_table(frame[[c for c in TABLE_COLUMNS if c in frame]].to_dict("records"),
                           floatfmt="{:,.4g}"))
         bad = int((~frame["valid"]).sum())

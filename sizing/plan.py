@@ -45,7 +45,7 @@ by simulation) or ``minimum`` (one host is more than enough).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1017,16 +1017,24 @@ def _met(measured: _Measured, scenario: Scenario) -> tuple[bool, str]:
     return not misses, ", ".join(misses)
 
 
+CandidateProgress = Callable[[int, int, Mapping[str, int], int], object]
+"""Told before each simulated candidate: its number (from 1), the most candidates the
+search may try, hosts per role and trunk channels."""
+
+
 def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
          progress: Any = None, max_rounds: int = 4,
-         cores_options: Iterable[int] | None = None) -> Plan:
+         cores_options: Iterable[int] | None = None,
+         on_candidate: CandidateProgress | None = None) -> Plan:
     """The smallest deployment meeting the targets (``targets`` replaces the
     scenario's: a :class:`~sizing.scenario.Targets` or a mapping of its fields).
 
     The closed form gives the first candidate; with ``simulate`` up to
     ``max_rounds`` candidates around it are simulated (see the module doc) and
     the smallest that met every target is returned; when none did, the last one
-    is, with ``met`` False.  ``progress`` is passed to the simulator.
+    is, with ``met`` False.  ``progress(done, total)`` is told the simulated seconds
+    of the candidate being simulated (every replication); ``on_candidate`` when a
+    candidate starts (see :data:`CandidateProgress`).
     ``cores_options`` (e.g. ``(2, 4, 8, 16)``) lets the closed form choose each
     role's cores per host too; None keeps the scenario's.
     """
@@ -1040,7 +1048,7 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     if not simulate:
         return _closed_plan(scenario, cf, options)
     return _simulated_plan(scenario, cf, progress=progress, max_rounds=max_rounds,
-                           cores_options=options)
+                           cores_options=options, on_candidate=on_candidate)
 
 
 ORDER = ("carrier", "sbc", "proxy", "sip_server", "media_server", "recorder", "registrar",
@@ -1177,7 +1185,8 @@ def _run(scenario: Scenario, progress: Any) -> list[Any]:
 
 
 def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
-                    max_rounds: int, cores_options: tuple[int, ...] | None = None) -> Plan:
+                    max_rounds: int, cores_options: tuple[int, ...] | None = None,
+                    on_candidate: CandidateProgress | None = None) -> Plan:
     t = scenario.targets
     hosts = dict(zip(cf.roles["role"], cf.roles["hosts"].astype(int), strict=True))
     cores = dict(zip(cf.roles["role"], cf.roles["cores_per_host"].astype(int), strict=True))
@@ -1195,6 +1204,8 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
             break
         seen.add(key)
         rounds += 1
+        if on_candidate is not None:
+            on_candidate(rounds, max(1, max_rounds), dict(hosts), channels)
         measured = _measure(_run(_deploy(scenario, hosts, channels, cores), progress))
         ok, why = _met(measured, scenario)
         tried.append((dict(hosts), channels, measured, ok, why))

@@ -56,6 +56,8 @@ def add_plan_commands(app: typer.Typer) -> None:
             = None,
         cores_options: Annotated[str | None, typer.Option(
             "--cores-options", help=CORES_HELP)] = None,
+        quiet: Annotated[bool, typer.Option(
+            "--quiet", help="No progress on stderr (shown only on a terminal anyway).")] = False,
     ) -> None:
         """The smallest deployment meeting the scenario's targets: hosts and cores
         per role, trunk channels, Mbps per link, and which constraint binds."""
@@ -74,7 +76,9 @@ def add_plan_commands(app: typer.Typer) -> None:
             sc = load_scenario(scenario)
             if set_:
                 sc = apply_overrides(sc, set_, base_dir=scenario.parent)
-            result = plan(sc, simulate=simulate, cores_options=options)
+            with _PlanBar(sc, quiet=quiet or not simulate) as bar:
+                result = plan(sc, simulate=simulate, cores_options=options,
+                              progress=bar.simulated, on_candidate=bar.candidate)
         except ScenarioError as exc:
             fail(str(exc).replace("\n", "\nsizing: error: "))
         except ValueError as exc:
@@ -110,7 +114,9 @@ def add_plan_commands(app: typer.Typer) -> None:
             = None,
         simulate: Annotated[bool, typer.Option(
             "--simulate/--no-simulate", help="Confirm each plan by simulation.")] = True,
-        progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
+        progress: Annotated[bool, typer.Option(
+            help="Progress bar on stderr (shown only on a terminal).")] = True,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress on stderr.")] = False,
         cores_options: Annotated[str | None, typer.Option(
             "--cores-options", help=CORES_HELP)] = None,
     ) -> None:
@@ -130,7 +136,7 @@ def add_plan_commands(app: typer.Typer) -> None:
             fail("\nsizing: error: ".join(exc.problems))
         try:
             result = run_batch(rows, out, resume=resume, simulate=simulate, client=client,
-                               workers=workers, progress=progress,
+                               workers=workers, progress=progress and not quiet,
                                title=f"Sizing report: {sites.name}", cores_options=options)
         except BatchError as exc:
             fail("\nsizing: error: ".join(exc.problems))
@@ -143,3 +149,28 @@ def add_plan_commands(app: typer.Typer) -> None:
         typer.echo(f"{len(result.plans)} sites ({len(result.planned)} planned, "
                    f"{len(result.resumed)} from checkpoints), {met} meet every target; "
                    f"reports in {out}")
+
+
+class _PlanBar:
+    """The plan's progress on stderr: one bar per simulated candidate deployment, in
+    simulated seconds (every replication), named by its number and hosts per role."""
+
+    def __init__(self, scenario, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+        from sizing.progress import bar
+
+        self.per_candidate = (scenario.warmup_s + scenario.duration_s) * scenario.replications
+        self.bar = bar(total=round(self.per_candidate), desc="plan", unit="sim s", quiet=quiet)
+
+    def __enter__(self) -> _PlanBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+    def candidate(self, number: int, most: int, hosts, channels: int) -> None:  # type: ignore[no-untyped-def]
+        self.bar.reset(total=round(self.per_candidate))
+        self.bar.set_description(f"plan: candidate {number} (of at most {most})")
+        self.bar.set_postfix_str(", ".join(f"{role} {n}" for role, n in hosts.items()))
+
+    def simulated(self, done: float, _total: float) -> None:
+        self.bar.update(round(done) - self.bar.n)

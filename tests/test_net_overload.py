@@ -220,3 +220,33 @@ def test_overloaded_server_still_answers_in_dialog_requests_itself() -> None:
 def test_calm_server_answers_a_new_invite_itself() -> None:
     reply, counters = asyncio.run(_exchange(False, lambda port: _invite(port, 3)))
     assert reply.startswith(b"SIP/2.0 100 ") and counters["overload_rejected_503"] == 0
+
+
+async def _idle_then_one_invite() -> tuple[dict[str, int], dict[str, int]]:
+    """The counters of a UDP uas after its probes ran while idle, then after one INVITE."""
+    config = ServeConfig(role="uas", listen=Address("UDP", "127.0.0.1", _free_udp_port()), seed=1,
+                         overload=OverloadConfig(interval_s=0.01))
+    server = await Server.start(config, out=lambda line: None)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30  # a hang guard only: a probe returns within a few intervals
+    while server.counters()["probes_received"] < 3 and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    idle = server.counters()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.setblocking(False)
+        await loop.sock_sendto(sock, _invite(sock.getsockname()[1], 9), ("127.0.0.1", server.local.port))
+        await asyncio.wait_for(loop.sock_recv(sock, 65535), 5)
+    busy = server.counters()
+    await server.aclose()
+    return idle, busy
+
+
+def test_probes_are_counted_apart_from_the_sip_traffic() -> None:
+    idle, busy = asyncio.run(_idle_then_one_invite())
+    assert idle["probes_received"] >= 3 and idle["probes_sent"] >= idle["probes_received"]
+    assert idle["probes_bytes_in"] > 0 and idle["probes_bytes_out"] >= idle["probes_bytes_in"]
+    assert (idle["transport_messages_in"], idle["transport_messages_out"]) == (0, 0)
+    assert (idle["transport_bytes_in"], idle["transport_bytes_out"]) == (0, 0)
+    assert busy["transport_messages_in"] == 1 and busy["transport_messages_out"] >= 1  # 100 (and 180/200)
+    assert busy["probes_sent"] >= idle["probes_sent"]

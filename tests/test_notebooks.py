@@ -1,15 +1,18 @@
-"""The notebooks under notebooks/: stored without outputs, and each runs top to bottom.
+"""The notebooks under notebooks/: stored executed (a reader sees the figures and tables
+without running them), the stored outputs made by the cells as they are now, and each
+notebook still running top to bottom.
 
-Each notebook is executed with nbclient in a fresh kernel of *this* interpreter (a
-kernel spec written to a temporary directory, so a ``python3`` kernel installed
-elsewhere on the machine cannot be picked up instead), with the notebook's directory
-as working directory, as Jupyter runs it.
+``scripts/refresh_notebooks.py`` (``scripts/refresh-notebooks.sh``) executes them and
+stores them, with a digest of every cell's source in the notebook's metadata. Here each
+notebook runs with nbclient in a fresh kernel of *this* interpreter (a kernel spec
+written to a temporary directory, so a ``python3`` kernel installed elsewhere on the
+machine cannot be picked up instead), with the notebook's directory as working
+directory, as Jupyter runs it.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import importlib.util
 import time
 from pathlib import Path
 
@@ -17,28 +20,22 @@ import ipykernel  # noqa: F401  (the kernel the notebooks run on)
 import nbclient
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager  # noqa: E402
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-CELL_TIMEOUT_S = 120
-"""Longest a single cell may run; the slowest cell (a simulation) takes well under a minute."""
-KERNEL = "sizing-tests"
+REFRESH = "run scripts/refresh-notebooks.sh (python scripts/refresh_notebooks.py) and commit"
+
+_spec = importlib.util.spec_from_file_location("refresh_notebooks", ROOT / "scripts" / "refresh_notebooks.py")
+assert _spec is not None and _spec.loader is not None
+refresh = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(refresh)
 
 
 @pytest.fixture(scope="module")
-def kernel_specs(tmp_path_factory: pytest.TempPathFactory) -> KernelSpecManager:
+def kernel_specs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A kernel spec manager that knows one kernel: ipykernel on this interpreter."""
-    root = tmp_path_factory.mktemp("kernels")
-    spec = root / KERNEL
-    spec.mkdir()
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Python ({sys.executable})",
-        "language": "python",
-    }), encoding="utf-8")
-    return KernelSpecManager(kernel_dirs=[str(root)], ensure_native_kernel=False)
+    return refresh.kernel_specs(tmp_path_factory.mktemp("kernels"))
 
 
 def _errors(nb: nbformat.NotebookNode) -> list[str]:
@@ -53,6 +50,11 @@ def _errors(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
+def _has_image(nb: nbformat.NotebookNode) -> bool:
+    return any("image/png" in output.get("data", {})
+               for cell in nb.cells for output in cell.get("outputs", []))
+
+
 def test_every_notebook_is_collected() -> None:
     # the parametrized tests below would pass vacuously over an empty glob
     assert [p.name for p in NOTEBOOKS] == ["01-quickstart.ipynb", "02-codecs-and-tls.ipynb",
@@ -60,33 +62,45 @@ def test_every_notebook_is_collected() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_is_stored_without_outputs(path: Path) -> None:
+def test_notebook_is_stored_executed_from_its_current_cells(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    stored = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-              and (cell.get("outputs") or cell.get("execution_count") is not None)]
-    assert stored == [], f"{path.name}: cells {stored} keep outputs or execution counts"
+    recorded = nb.metadata.get("sizing", {}).get("cell_sources")
+    assert recorded is not None, f"{path.name}: stored without outputs; {REFRESH}"
+    assert recorded == refresh.cell_sources(nb), \
+        f"{path.name}: cells changed since their outputs were made; {REFRESH}"
+    unrun = [i for i, cell in enumerate(nb.cells)
+             if cell.cell_type == "code" and cell.get("execution_count") is None]
+    assert unrun == [], f"{path.name}: cells {unrun} were not executed; {REFRESH}"
+    assert _errors(nb) == []
+    assert _has_image(nb), f"{path.name}: no figure stored"
+    assert nb.metadata["kernelspec"] == refresh.STORED_KERNELSPEC  # not this machine's kernel
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_without_errors(path: Path, kernel_specs: KernelSpecManager) -> None:
-    nb = nbformat.read(path, as_version=4)
-    km = KernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs)
-    client = nbclient.NotebookClient(
-        nb, km=km, timeout=CELL_TIMEOUT_S, allow_errors=False,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
+def test_notebook_runs_and_its_stored_outputs_are_current(path: Path, kernel_specs) -> None:  # type: ignore[no-untyped-def]
+    stored = nbformat.read(path, as_version=4)
     start = time.monotonic()
     try:
-        client.execute()
+        fresh = refresh.execute(path, kernel_specs)
     except nbclient.exceptions.CellExecutionError as exc:
         pytest.fail(f"{path.name}: {exc}")
-    finally:
-        if km.has_kernel:  # nbclient leaves a kernel it was given running
-            km.shutdown_kernel(now=True)
     print(f"{path.name}: executed in {time.monotonic() - start:.1f} s")
-    assert _errors(nb) == []
+    assert _errors(fresh) == []
     # every notebook plots: a Figure that does not render as an image is a silent failure
-    assert any("image/png" in output.get("data", {})
-               for cell in nb.cells for output in cell.get("outputs", []))
+    assert _has_image(fresh)
+    assert [(c.cell_type, c.source) for c in fresh.cells] == \
+        [(c.cell_type, c.source) for c in stored.cells]
+    missing = [i for i, (new, old) in enumerate(zip(fresh.cells, stored.cells, strict=True))
+               if new.cell_type == "code" and new.outputs and not old.outputs]
+    assert missing == [], f"{path.name}: cells {missing} produce output but none is stored; {REFRESH}"
+
+
+def test_an_edited_cell_no_longer_matches_its_stored_outputs() -> None:
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    before = refresh.cell_sources(nb)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.source += "\n# edited"
+    assert refresh.cell_sources(nb) != before
+    assert refresh.cleared(nb).cells[nb.cells.index(code)].outputs == []

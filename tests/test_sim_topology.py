@@ -109,3 +109,28 @@ def test_srtp_scenarios_offer_and_answer_sdes_keyed_srtp_at_the_scenarios_ptime(
             assert stream.proto == "RTP/SAVP", side  # RFC 4568 SDES
             assert [c.suite for c in stream.cryptos] == [suite], side
             assert stream.ptime == 30, side
+
+
+def test_each_sbc_carries_the_signalling_of_the_calls_whose_media_it_anchors() -> None:
+    from sizing.sim.simulate import simulate
+
+    result = simulate(scenario(seed=3, duration_s=20, warmup_s=5, replications=1,
+                               traffic={"calls_per_second": 2, "holding_time_s": 10},
+                               trunk={"channels": 100}, topology={"sbc": {"instances": 2}}))
+    links = result.links.set_index(["src", "dst"])
+    signalling = {s: links.loc[("carrier", s), "signalling_pps"] for s in ("sbc-1", "sbc-2")}
+    media = {s: links.loc[("carrier", s), "media_pps"] for s in ("sbc-1", "sbc-2")}
+    assert all(v > 0 for v in signalling.values()), signalling
+    assert all(v > 0 for v in media.values()), media
+    hosts = result.hosts.set_index("name")
+    assert hosts.loc["sbc-1", "msgs_per_s"] > 0 and hosts.loc["sbc-2", "msgs_per_s"] > 0
+
+
+def test_the_carrier_spreads_calls_over_the_edge_hosts_by_call_id() -> None:
+    topo = build_topology(scenario(topology={"sbc": {"instances": 3}}), simpy.Environment(), seed=1)
+    chosen = {topo.edge_of_call(f"call-{i}").name for i in range(60)}
+    assert chosen == {"sbc-1", "sbc-2", "sbc-3"}
+    assert topo.edge_of_call("call-7") is topo.sbcs[call_hash("call-7", 3)]
+    no_sbc = build_topology(scenario(topology={"sbc": {"enabled": False}, "proxy": {"instances": 2}}),
+                            simpy.Environment(), seed=1)
+    assert {no_sbc.edge_of_call(f"call-{i}").name for i in range(20)} == {"proxy-1", "proxy-2"}

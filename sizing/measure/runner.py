@@ -37,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 
+from sizing.files import as_new_file
 from sizing.sip.interfaces import Address
 
 from .cpu import ProcessGone, ProcessTree, cpu_model
@@ -540,6 +541,7 @@ def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
     try:
         with os.fdopen(fd, "w", newline="") as handle:
             frame.to_csv(handle, index=False)
+        as_new_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

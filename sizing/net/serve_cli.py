@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -112,6 +113,15 @@ def add_serve_command(app: typer.Typer) -> None:
         ] = None,
         cert: Annotated[Path | None, typer.Option(help="TLS: certificate chain (PEM).")] = None,
         key: Annotated[Path | None, typer.Option(help="TLS: private key (PEM).")] = None,
+        self_signed: Annotated[
+            bool,
+            typer.Option(
+                "--self-signed",
+                help="TLS: make a throwaway self-signed certificate and key for the tls: listen "
+                "address(es) instead of --cert/--key (kept in a temporary directory while the "
+                "server runs, then deleted; clients must skip verification or trust that file).",
+            ),
+        ] = False,
         seed: Annotated[
             int | None, typer.Option(help="Seed for tags and branches (default: fresh each run).")
         ] = None,
@@ -131,6 +141,13 @@ def add_serve_command(app: typer.Typer) -> None:
                 fail(f"--listen: {exc}")
         if (cert is None) != (key is None):
             fail("--cert and --key go together: give both for a tls: listen address")
+        throwaway = None
+        if self_signed:
+            if cert is not None:
+                fail("--self-signed makes its own certificate: give it or --cert/--key, not both")
+            throwaway = tempfile.TemporaryDirectory(prefix="sizing-serve-")
+            cert, key = _self_signed([a.host for a in addresses if a.transport == "TLS"],
+                                     Path(throwaway.name))
         try:
             tls = TlsConfig(certfile=cert, keyfile=key) if cert is not None else None
             overload_config = OverloadConfig(mode=overload, high=overload_high, low=overload_low)
@@ -170,3 +187,22 @@ def add_serve_command(app: typer.Typer) -> None:
             fail(str(exc))
         except KeyboardInterrupt:
             pass
+        finally:
+            if throwaway is not None:
+                throwaway.cleanup()
+
+
+def _self_signed(hosts: list[str], directory: Path) -> tuple[Path, Path]:
+    """``--self-signed``: a certificate and key for ``hosts`` in ``directory``, said on stderr."""
+    from sizing.cli import fail
+    from sizing.net.selfsigned import SelfSignedError, names_for, self_signed
+
+    if not hosts:
+        fail("--self-signed: no tls: --listen address to make a certificate for")
+    try:
+        cert, key = self_signed(hosts, directory)
+    except SelfSignedError as exc:
+        fail(str(exc))
+    typer.echo(f"sizing serve: self-signed certificate for {', '.join(names_for(hosts))} in {cert} "
+               "(deleted on exit)", err=True)
+    return cert, key

@@ -387,6 +387,9 @@ class Server:
         self.monitor: LoadMonitor | None = None
         self._probe_at: Address | None = None
         """The UDP interface the lag probe is sent to (None: no probe)."""
+        self.probes = {"sent": 0, "received": 0, "bytes_out": 0, "bytes_in": 0}
+        """The lag probe's own datagrams (``probes_*``): counted apart from SIP traffic,
+        so the transport counters of an idle server read zero."""
         self.overload_rejected = 0
         """New requests answered 503 (overloaded, or ``max_transactions`` live)."""
         self.limit_rejected = 0
@@ -558,6 +561,8 @@ class Server:
                     transport.send(data, local)
                 except TransportError:
                     return False
+                self.probes["sent"] += 1
+                self.probes["bytes_out"] += len(data)
                 return True
 
         monitor = LoadMonitor(
@@ -601,6 +606,8 @@ class Server:
     def _received(self, interface: ServerInterface, data: bytes, source: Address) -> None:
         monitor = self.monitor
         if monitor is not None and source == self._probe_at and monitor.probe_received(data):
+            self.probes["received"] += 1
+            self.probes["bytes_in"] += len(data)
             return
         limit = self.config.max_transactions
         at_limit = limit is not None and self.live_transactions() >= limit
@@ -676,8 +683,7 @@ class Server:
         out["overload_time_ms"] = round(control.overloaded_s(_loop_time()) * 1000)
         out["overload_admitted_while_overloaded"] = control.admitted
         out["overload_peak_load"] = round(control.peak_load)
-        if self.monitor is not None:
-            out["overload_probes_sent"] = self.monitor.probes_sent
+        out.update({f"probes_{name}": value for name, value in self.probes.items()})
         receive = [
             self.receive_stats,
             *(e.receive_stats for e in self.elements if isinstance(e, UserAgent | B2BUA)),
@@ -709,20 +715,26 @@ class Server:
 
     def transport_counters(self) -> dict[str, int]:
         """``transport_<counter>`` summed over every socket and, with more than one, each
-        socket's messages and bytes as ``interface_<transport>_<counter>``."""
+        socket's messages and bytes as ``interface_<transport>_<counter>``: SIP traffic
+        only, the overload probe's datagrams left out (they are ``probes_*``)."""
         totals: dict[str, int] = {}
+        per_interface = []
         for interface in self.interfaces:
-            for name, value in interface.transport.counters.as_dict().items():
+            counts = interface.transport.counters.as_dict()
+            if interface.address == self._probe_at:
+                probes = self.probes
+                for name, key in (("messages_out", "sent"), ("messages_in", "received"),
+                                  ("bytes_out", "bytes_out"), ("bytes_in", "bytes_in")):
+                    counts[name] = max(0, counts.get(name, 0) - probes[key])
+            per_interface.append((interface, counts))
+            for name, value in counts.items():
                 totals[name] = totals.get(name, 0) + value
         out = {f"transport_{name}": value for name, value in totals.items()}
         if len(self.interfaces) > 1:
-            for interface in self.interfaces:
-                counters = interface.transport.counters
+            for interface, counts in per_interface:
                 prefix = f"interface_{interface.address.transport.lower()}"
-                out[f"{prefix}_messages_in"] = counters.messages_in
-                out[f"{prefix}_messages_out"] = counters.messages_out
-                out[f"{prefix}_bytes_in"] = counters.bytes_in
-                out[f"{prefix}_bytes_out"] = counters.bytes_out
+                for name in ("messages_in", "messages_out", "bytes_in", "bytes_out"):
+                    out[f"{prefix}_{name}"] = counts[name]
         return out
 
     def live_objects(self) -> dict[str, int]:

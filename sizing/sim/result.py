@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from sizing.files import as_new_file
+
 from .metrics import _BUCKETS_PER_OCTAVE, HostMetrics
 
 __all__ = ["HOST_COLUMNS", "LINK_COLUMNS", "SRD_COLUMNS", "Result", "SrdDistribution", "srd_plain"]
@@ -152,6 +154,7 @@ class Result:
             try:
                 with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
                     frame.to_csv(fh, index=index)
+                as_new_file(tmp)
                 os.replace(tmp, out / name)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

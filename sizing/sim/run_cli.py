@@ -26,10 +26,10 @@ def add_run_command(app: Any) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
         """Simulate a scenario through the SIP engine and report KPIs, hosts and links."""
-        from tqdm import tqdm
-
         from sizing.budget import SimulationTooLarge, check_simulation
         from sizing.cli import check_out_dir, fail
+        from sizing.progress import bar as progress_bar
+        from sizing.progress import shown
         from sizing.scenario import ScenarioError, apply_overrides, load_scenario
         from sizing.sim.simulate import simulate
 
@@ -52,7 +52,7 @@ def add_run_command(app: Any) -> None:
         except SimulationTooLarge as exc:
             fail(f"{file}: {exc}")
         total = (scenario.warmup_s + scenario.duration_s) * scenario.replications
-        bar = None if quiet else tqdm(total=round(total), unit="sim s", desc="simulating", leave=False)
+        bar = None if not shown(quiet) else progress_bar(total=round(total), unit="sim s", desc="simulating")
 
         def progress(done: float, _total: float) -> None:
             if bar is not None:

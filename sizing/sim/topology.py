@@ -7,7 +7,9 @@ binds a real engine element to each:
 
 - ``carrier``: the call generator, one :class:`UserAgent` offering SDP;
 - ``sbc-i``: an :class:`EdgeProxy` (a record-routing :class:`Proxy`) that
-  enforces the trunk's channel and CPS limits with a stateful 503;
+  enforces the trunk's channel and CPS limits with a stateful 503; the carrier
+  sends each call to the edge host (SBC, else proxy, else SIP Server) chosen by
+  the CRC-32 of its Call-ID, and an SBC anchors the media of the calls it signals;
 - ``proxy-i``: the record-routing proxy pool; the hop before it picks an
   instance by a CRC-32 hash of the Call-ID (stable across runs and processes);
 - ``sip_server-i``: a :class:`SipServer` (the B2BUA), with an optional
@@ -317,11 +319,20 @@ class Topology:
         return {n.name: n.role for n in self.nodes}
 
     def first_hop(self) -> Address:
-        """Where the carrier sends its INVITEs."""
+        """Where the carrier sends requests of no call (the first edge host)."""
+        return self.edge_pool()[0].address
+
+    def edge_pool(self) -> list[Node]:
+        """The hosts the carrier's trunk reaches: the first of sbc / proxy / sip_server."""
         for pool in (self.sbcs, self.proxies, self.sip_servers):
             if pool:
-                return pool[0].address
+                return pool
         raise ValueError("topology: no sbc, proxy or sip_server")
+
+    def edge_of_call(self, call_id: str) -> Node:
+        """The edge host that carries a call's signalling and (an SBC) its media: the
+        trunk spreads calls over the edge pool by Call-ID, as the pools behind it do."""
+        return self.host_of_call(self.edge_pool(), call_id)
 
     def host_of_call(self, pool: list[Node], call_id: str) -> Node:
         return pool[call_hash(call_id, len(pool))]
@@ -525,7 +536,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     carrier = UserAgent(clock, carrier_node.address, user="carrier", config=timers, seed=next(seeds),
                         capabilities=caps, outbound_proxy=None, session_timer=carrier_timer)
     first_pool = sbcs or proxies or servers
-    carrier.transport = attach(carrier_node, carrier.datagram_received, first_pool[:1])
+    carrier.transport = attach(carrier_node, carrier.datagram_received, first_pool)
     carrier_node.element = carrier
 
     registrars: list[Address] = []

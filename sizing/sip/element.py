@@ -169,6 +169,10 @@ class Element(ABC):
     def _new_call_id(self) -> str:
         return f"{self._rng.getrandbits(64):016x}@{self.local.host}"
 
+    def new_call_id(self) -> str:
+        """A fresh Call-ID, the one a new call would get: for choosing where to send it first."""
+        return self._new_call_id()
+
     def _via(self, dest: Address | None = None) -> str:
         """A Via with a new branch, of the interface a request to ``dest`` leaves by
         (None: the main address)."""

@@ -340,12 +340,15 @@ class CallCentre:
 
     def _place(self, flow: str, holding: float, recorded: bool, t: float) -> FlowCall:
         """The carrier's INVITE for a new call, and the call's record."""
-        call = self.topo.carrier.invite(URI("sip", user="service", host=DOMAIN), headers=self.invite_headers,
-                                        on_event=self._caller_event)
+        carrier = self.topo.carrier
+        call_id = carrier.new_call_id()
+        edge = self.topo.edge_of_call(call_id)  # signalling and media through the same SBC
+        call = carrier.invite(URI("sip", user="service", host=DOMAIN), headers=self.invite_headers,
+                              on_event=self._caller_event, dest=edge.address, call_id=call_id)
         fc = FlowCall(call.call_id, flow, t, holding, recorded, t >= self.warmup)
         fc.caller = call
         if self.topo.sbcs:
-            fc.sbc = self.topo.host_of_call(self.topo.sbcs, call.call_id).name
+            fc.sbc = edge.name
         self.calls[call.call_id] = fc
         return fc
 

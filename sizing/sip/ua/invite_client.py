@@ -40,15 +40,17 @@ class InviteClient:
         headers: Headerish = (),
         dest: Address | None = None,
         on_event: Callable[[Call, object], object] | None = None,
+        call_id: str | None = None,
     ) -> Call:
         """Call ``target``; returns the :class:`Call` whose events report progress.
 
         ``sdp`` is the offer (built from ``capabilities`` when None and
         capabilities are set). ``dest`` overrides the outbound proxy and the
-        Request-URI's address.
+        Request-URI's address. ``call_id`` (from :meth:`new_call_id`) lets the
+        caller choose ``dest`` by the Call-ID, as a load-balanced trunk does.
         """
         uri = target if isinstance(target, URI) else URI.parse(target)
-        call = Call(self, "uac", self._new_call_id())
+        call = Call(self, "uac", call_id or self._new_call_id())
         call.on_event = on_event
         if sdp is None and self.capabilities is not None:
             sdp = self._offer()

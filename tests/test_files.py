@@ -1,0 +1,54 @@
+"""Files written atomically (temporary name, then rename) get the mode the umask says,
+like any other new file, not mkstemp's 0600."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sizing.calibrate import write_profile
+from sizing.files import current_umask
+from sizing.measure.runner import write_csv_atomic
+from sizing.profile import load_profile
+from sizing.report import atomic_write_text
+
+MODELS = Path(__file__).parents[1] / "models" / "profiles"
+
+
+@pytest.fixture(params=[0o022, 0o027, 0o077])
+def umask(request):
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_current_umask_is_read_without_changing_it(umask: int) -> None:
+    assert current_umask() == umask
+    assert current_umask() == umask
+
+
+def test_report_files_respect_the_umask(tmp_path: Path, umask: int) -> None:
+    path = atomic_write_text(tmp_path / "report.html", "<p>hi</p>")
+    assert _mode(path) == 0o666 & ~umask
+
+
+def test_measurement_csv_respects_the_umask(tmp_path: Path, umask: int) -> None:
+    path = tmp_path / "m.csv"
+    write_csv_atomic(pd.DataFrame({"a": [1]}), path)
+    assert _mode(path) == 0o666 & ~umask
+
+
+def test_fitted_profile_respects_the_umask(tmp_path: Path, umask: int) -> None:
+    profile = load_profile(sorted(MODELS.glob("*.yaml"))[0])
+    path = write_profile(profile, tmp_path / "p.yaml")
+    assert _mode(path) == 0o666 & ~umask
