@@ -63,6 +63,7 @@ def add_plan_commands(app: typer.Typer) -> None:
         per role, trunk channels, Mbps per link, and which constraint binds."""
         from sizing.cli import check_out_dir, fail
         from sizing.plan import parse_cores_options, plan
+        from sizing.report.numbers import rounded_text
         from sizing.report.tables import deployment_table, kpi_table, links_table
         from sizing.scenario import ScenarioError, apply_overrides, load_scenario
 
@@ -86,7 +87,7 @@ def add_plan_commands(app: typer.Typer) -> None:
         typer.echo(result.summary())
         for name, table in (("Deployment", deployment_table(result)),
                             ("Links", links_table(result)), ("KPIs", kpi_table(result))):
-            typer.echo(f"\n{name}\n{table.to_string(index=False, na_rep='')}")
+            typer.echo(f"\n{name}\n{rounded_text(table)}")
         typer.echo(f"\nConfidence: {result.confidence}")
         if out is not None:
             from sizing.batch import write_reports

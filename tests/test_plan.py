@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 
 import pytest
 
@@ -194,6 +195,9 @@ def test_plan_command_prints_the_deployment_first(tmp_path):
     first = result.output.splitlines()[0]
     assert first.startswith("1 x SBC (4 cores)") and "trunk channels" in first
     assert "Binding constraint" in result.output
+    # numbers as the tables round them, not padded to their column's longest decimals
+    links = result.output.split("\nLinks\n")[1].split("\n\n")[0]
+    assert re.findall(r"\d\.\d+", links) and not re.findall(r"\d\.\d*0\b", links), links
 
 
 def test_plan_command_reports_a_bad_override_with_exit_2(tmp_path):

@@ -23,6 +23,7 @@ __all__ = [
     "RATIO_KPIS",
     "count",
     "frame_text",
+    "rounded_text",
     "is_missing",
     "kbps",
     "kpi",
@@ -183,4 +184,16 @@ def frame_text(frame: Any, *, index: bool = False) -> str:
     for column in shown.columns:
         shown[column] = [kpi(str(column), v.item() if hasattr(v, "item") else v)
                          for v in shown[column]]
+    return shown.to_string(index=index)
+
+
+def rounded_text(frame: Any, *, index: bool = False) -> str:
+    """A display table whose numbers are already rounded (the report tables), as a terminal
+    table: each number as written (``471.6``, ``0.769``, ``8``), not padded to the
+    decimals of its column's longest value; blanks for missing values."""
+    shown = frame.copy()
+    for column in shown.columns:
+        shown[column] = ["" if v is None or (isinstance(v, float) and math.isnan(v))
+                         else f"{v:,.10g}" if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                         else v for v in shown[column]]
     return shown.to_string(index=index)
