@@ -1266,6 +1266,10 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                  "peak_concurrent_calls", "mean_concurrent_calls"):
         if name in k:
             kpi_rows.append({"kpi": name, "value": k[name], "target": math.nan, "met": math.nan})
+    expected = _expected_in_progress(scenario)
+    if math.isfinite(expected):
+        kpi_rows.append({"kpi": "expected_concurrent_calls", "value": expected,
+                         "target": math.nan, "met": math.nan})
     kpis = pd.DataFrame(kpi_rows)
 
     cand = pd.DataFrame([
@@ -1280,12 +1284,43 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
         else "One replication: no confidence interval (set replications >= 2)."
     if m.warnings:
         confidence += "".join(f" Warning: {w}." for w in m.warnings)
+    confidence += _in_progress_note(k.get("mean_concurrent_calls", math.nan), expected,
+                                    cf.offered_erlangs, k.get("blocking_ratio", 0.0))
     return Plan(name=scenario.name, scenario=scenario, deployment=dep,
                 trunk_channels=b_channels, offered_erlangs=cf.offered_erlangs,
                 erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis, candidates=cand,
                 confidence=confidence, simulated=True, met=bool(ok and links["fits"].all()),
                 closed=cf, series=m.series, cores_options=cores_options, warnings=m.warnings,
                 directions=directions)
+
+
+def _expected_in_progress(scenario: Scenario) -> float:
+    """Calls in progress the call mix holds at the scenario's rate (its first hour's, for a
+    busy-hour profile: what the simulation measures), below the trunk's limit."""
+    from sizing.sim.flows import expected_in_progress
+
+    traffic = scenario.traffic
+    rate = traffic.rate_cps
+    if rate is None:
+        return math.nan
+    if traffic.arrivals.process == "profile":
+        rate *= traffic.arrivals.rate_factor(0.0)
+    return min(expected_in_progress(scenario, rate), float(scenario.trunk.channels))
+
+
+def _in_progress_note(measured: float, expected: float, offered: float, blocking: float) -> str:
+    """Why the calls in progress differ from the offered erlangs, when they do by over 5 %."""
+    if not (math.isfinite(measured) and math.isfinite(expected) and offered > 0):
+        return ""
+    if abs(measured / offered - 1) <= 0.05:
+        return ""
+    why = (f" Calls in progress: {measured:,.1f} measured, {expected:,.1f} expected from the call "
+           f"mix, {offered:,.1f} erlangs offered: the offered erlangs count every call at the "
+           "full holding time, while abandoned and busy or unanswered calls hold a channel for "
+           "seconds, and ringing, the IVR and consultations add to it")
+    if blocking > 0:
+        why += f"; {100 * blocking:.1f} % of calls were blocked"
+    return why + "."
 
 
 # ---------------------------------------------------------------------------

@@ -224,3 +224,17 @@ def test_a_simulated_plan_keeps_each_direction_of_a_recorded_link():
         ways.loc[("recorder", "sbc"), "total_mbps"] == pytest.approx(both)
     assert ways["required_mbps"].tolist() == pytest.approx(
         (ways["total_mbps"] / (1 - sc.targets.link_headroom)).tolist())
+
+
+def test_a_simulated_plan_says_why_its_calls_in_progress_differ_from_the_offered_erlangs(flat_profile):
+    # half the calls abandon after a second: 5 calls/s x 10 s offers 50 erlangs, the mix
+    # holds 5 x (0.5 x 10 + 0.5 x 1) = 27.5 calls in progress
+    sc = proxy_only(flat_profile, cps=5, duration_s=30, warmup_s=5,
+                    traffic={"calls_per_second": 5, "holding_time_s": 10, "holding": {"kind": "fixed"},
+                             "mix": {"basic": 0.5, "abandoned": 0.5}})
+    p = plan(sc)
+    kpis = p.kpis.set_index("kpi")["value"]
+    assert kpis["expected_concurrent_calls"] == pytest.approx(27.5)
+    assert kpis["mean_concurrent_calls"] == pytest.approx(27.5, rel=0.15)
+    assert "27.5 expected from the call mix, 50.0 erlangs offered" in p.confidence
+    assert "abandoned and busy or unanswered calls hold a channel for seconds" in p.confidence

@@ -19,7 +19,7 @@ from scipy import stats as st
 
 from sizing.scenario import scenario_from_mapping
 from sizing.scenario.model import PRELUDE_S
-from sizing.sim.flows import CallCentre
+from sizing.sim.flows import CallCentre, expected_in_progress
 from sizing.sim.flows.steady import agents_in_wrap_up, calls_in_progress
 from sizing.sim.simulate import run_replication
 from sizing.sim.topology import build_topology
@@ -138,7 +138,22 @@ def test_a_steady_start_measures_what_a_long_empty_start_measures() -> None:
         assert abs(x.mean() - y.mean()) <= half + 1e-9, (key, x.mean(), y.mean(), half)
     # and the steady start is in steady state from its first measured second
     # (1 call/s x (40 s + 4 s of IVR + 2 s of ringing + 0.75 s of consultation) on average)
+    assert expected_in_progress(steady) == pytest.approx(46.75)
     assert np.mean([f["mean_concurrent_calls"] for f in a]) == pytest.approx(46.75, rel=0.1)
+
+
+def test_the_mix_holds_its_flows_channel_times() -> None:
+    scenario = _centre("steady", None, traffic={
+        "calls_per_second": 2.0, "holding_time_s": 100,
+        "mix": {"basic": 0.5, "abandoned": 0.2, "busy_no_answer": 0.1, "ivr_then_agent": 0.2}})
+    # 2 x (0.5 x 102 + 0.2 x 1 + 0.1 x (2 + 15) / 2 + 0.2 x (20 + 2 + 100)) = 152.9
+    assert expected_in_progress(scenario) == pytest.approx(152.9)
+    no_agents = scenario_from_mapping({
+        "traffic": {"calls_per_second": 2.0, "holding_time_s": 100,
+                    "mix": {"basic": 0.7, "abandoned": 0.2, "busy_no_answer": 0.1}},
+        "trunk": {"channels": 1000}})
+    # without agents the far end answers a busy_no_answer call and it holds 100 s
+    assert expected_in_progress(no_agents) == pytest.approx(2 * (0.8 * 100 + 0.2 * 1))
 
 
 def test_a_steady_start_charges_nothing_for_the_calls_it_opens_with() -> None:

@@ -29,6 +29,7 @@ KPI_LABELS = {
     "calls_blocked": ("Calls blocked", 1.0, 0),
     "peak_concurrent_calls": ("Peak concurrent calls", 1.0, 0),
     "mean_concurrent_calls": ("Mean concurrent calls", 1.0, 1),
+    "expected_concurrent_calls": ("Concurrent calls the mix holds (expected)", 1.0, 1),
 }
 
 

@@ -14,7 +14,10 @@ from .driver import (
     RING_S,
     AgentPhones,
     CallCentre,
+    ChannelTime,
     FlowCall,
+    channel_times,
+    expected_in_progress,
 )
 from .ledger import MediaLedger, Stream
 
@@ -26,7 +29,10 @@ __all__ = [
     "RING_S",
     "AgentPhones",
     "CallCentre",
+    "ChannelTime",
     "FlowCall",
     "MediaLedger",
     "Stream",
+    "channel_times",
+    "expected_in_progress",
 ]

@@ -81,9 +81,11 @@ from .ledger import MediaLedger, Stream
 from .steady import PresentCall, agents_in_wrap_up, calls_in_progress
 
 if TYPE_CHECKING:
+    from ...scenario import Scenario
     from ..topology import Node, SipServer, Topology
 
-__all__ = ["ABANDON_S", "CONSULT_S", "IVR_S", "NO_ANSWER_S", "RING_S", "CallCentre", "FlowCall"]
+__all__ = ["ABANDON_S", "CONSULT_S", "IVR_S", "NO_ANSWER_S", "RING_S", "CallCentre", "ChannelTime",
+           "FlowCall", "channel_times", "expected_in_progress"]
 
 RING_S = 2.0
 """How long an agent's phone rings before the agent answers."""
@@ -102,6 +104,62 @@ SPREAD_S = 0.5
 AGENT_FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference")
 """Flows whose calls talk to an agent (when there are agents)."""
 DOMAIN = "cc.example"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTime:
+    """How long a call of one flow holds a trunk channel, in phases, in a given scenario."""
+
+    pre_s: float = 0.0
+    """Before the talk and not ringing: the IVR."""
+    ring_s: float = 0.0
+    """Ringing before someone answers."""
+    extra_s: float = 0.0
+    """Added to the holding time: an attended transfer's consultation."""
+    brief_s: float | None = None
+    """Set for a call that ends without its holding time (abandoned, busy, no answer):
+    the seconds it holds the channel instead."""
+
+    def mean_s(self, holding_s: float) -> float:
+        """Mean channel seconds of a call whose mean holding time is ``holding_s``."""
+        if self.brief_s is not None:
+            return self.brief_s
+        return self.pre_s + self.ring_s + holding_s + self.extra_s
+
+
+def channel_times(scenario: Scenario) -> dict[str, ChannelTime]:
+    """Each flow's channel time as :class:`CallCentre` runs it for ``scenario``: with agents
+    (and a SIP Server) calls ring ``RING_S`` at the agent, an ivr_then_agent call spends
+    ``IVR_S`` on a media server first, a consult_transfer talks ``CONSULT_S`` more, an
+    abandoned call ends after ``ABANDON_S`` and a busy_no_answer call after the 486 (half)
+    or the SIP Server's ``NO_ANSWER_S`` (half); without agents the far end answers every
+    call at once. (The queue's wait is not counted: it is small wherever the ACD keeps up.)"""
+    topo = scenario.topology
+    acd = scenario.agents.count > 0 and topo.sip_server.enabled
+    ivr = acd and topo.media_server.enabled
+    if not acd:
+        return {"abandoned": ChannelTime(brief_s=ABANDON_S)}
+    return {
+        "ivr_then_agent": ChannelTime(pre_s=IVR_S if ivr else 0.0, ring_s=RING_S),
+        "consult_transfer": ChannelTime(ring_s=RING_S, extra_s=CONSULT_S),
+        "abandoned": ChannelTime(brief_s=ABANDON_S),
+        "busy_no_answer": ChannelTime(brief_s=(RING_S + NO_ANSWER_S) / 2),
+        **{f: ChannelTime(ring_s=RING_S) for f in ("basic", "blind_transfer", "conference")},
+    }
+
+
+def expected_in_progress(scenario: Scenario, rate_cps: float | None = None) -> float:
+    """Calls in progress (trunk channels busy) of the stationary state below the trunk's
+    limit: rate x the mean channel time over the call mix. Unlike the offered erlangs
+    (rate x holding time) it counts what each flow really holds."""
+    rate = scenario.traffic.rate_cps if rate_cps is None else rate_cps
+    holding = scenario.traffic.holding_time_s
+    if not rate or holding is None:
+        return math.nan
+    times = channel_times(scenario)
+    plain = ChannelTime()
+    return rate * sum(share * times.get(flow, plain).mean_s(holding)
+                      for flow, share in scenario.traffic.mix.shares().items())
 
 
 @dataclass(frozen=True)
@@ -271,13 +329,12 @@ class CallCentre:
         rng = self._steady_rng
         rate = self._rate_at_start()
         shares = self.scenario.traffic.mix.shares()
-        # calls that end within seconds are left to the warm-up; without agents a busy or
-        # unanswered call does not exist (the far end answers every call, see route())
-        brief = ("abandoned", "busy_no_answer") if self.acd is not None else ("abandoned",)
-        present = {f: s for f, s in shares.items() if f not in brief}
-        ivr = self.acd is not None and bool(self.topo.media_servers)
-        pre = {"ivr_then_agent": IVR_S} if ivr else {}
-        extra = {"consult_transfer": CONSULT_S} if self.acd is not None else {}
+        # calls that end within seconds (and ringing) are left to the warm-up
+        times = channel_times(self.scenario)
+        plain = ChannelTime()
+        present = {f: s for f, s in shares.items() if times.get(f, plain).brief_s is None}
+        pre = {f: t.pre_s for f, t in times.items() if t.pre_s}
+        extra = {f: t.extra_s for f, t in times.items() if t.extra_s}
         if self.acd is not None:
             agent_rate = rate * sum(shares.get(f, 0.0) for f in AGENT_FLOWS)
             for residual in agents_in_wrap_up(agent_rate, self.acd.wrap_up_s, rng, self.acd.agents):
