@@ -24,6 +24,7 @@ import numpy as np
 from scipy import special
 
 from sizing import tls as tls_model
+from sizing.sip.kind import lookup
 
 ArrayLike = float | int | np.ndarray
 
@@ -613,13 +614,11 @@ def _transport_name(value: object, where: str) -> str:
 
 
 def _lookup(table: Mapping[str, object], key: str, where: str) -> object:
-    if key in table:
-        return table[key]
-    if key.isdigit() and len(key) == 3 and f"{key[0]}xx" in table:
-        return table[f"{key[0]}xx"]
-    if "default" in table:
-        return table["default"]
-    raise ValueError(f"{where}: no entry for {key!r} and no 'default'")
+    """The entry for a message kind, read in the one order of :mod:`sizing.sip.kind`."""
+    try:
+        return lookup(table, key)
+    except KeyError:
+        raise ValueError(f"{where}: no entry for {key!r} and no 'default'") from None
 
 
 def _mapping(value: object, where: str) -> Mapping[str, object]:

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from sizing import tls as tls_model
 from sizing.safe_yaml import YamlInputError, read_yaml_file
+from sizing.sip.kind import lookup
 from sizing.sip.proxy import WireStyle
 
 __all__ = [
@@ -173,19 +174,7 @@ class CostProfile(_Strict):
     def per_message(self, method_or_status: str | int) -> float:
         """Fixed cost of one message: exact method or status, then status class
         ("2xx"), then "request"/"response", then "default"."""
-        key = str(method_or_status).strip()
-        is_status = bool(_STATUS.match(key))
-        if not is_status:
-            key = key.upper()
-        table = self.per_message_us
-        if key in table:
-            return table[key]
-        if is_status and f"{key[0]}xx" in table:
-            return table[f"{key[0]}xx"]
-        generic = "response" if is_status else "request"
-        if generic in table:
-            return table[generic]
-        return table["default"]
+        return lookup(self.per_message_us, method_or_status)
 
     def message_cost_us(self, method_or_status: str | int, size_bytes: int, *, tls: bool) -> float:
         """CPU (µs) to handle one message of ``size_bytes``: the per-message cost,

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from simpy.events import NORMAL
 
 from ..sip.interfaces import Address, TransportError
+from ..sip.kind import lookup
 from ..sip.message import ParseError, Request, parse
 from ..sip.transaction import response_destination
 from ..tls import TlsCost
@@ -128,13 +129,10 @@ class TableProfile:
             )
 
     def message_cost_us(self, method_or_status: str | int, size_bytes: int, *, tls: bool) -> float:
-        table = self.per_message_us
-        label = kind_label(method_or_status)
-        base = table.get(label)
-        if base is None:
-            base = table.get("default")
-            if base is None:
-                raise KeyError(f"TableProfile has no cost for {label!r} and no 'default'")
+        try:
+            base = lookup(self.per_message_us, method_or_status)
+        except KeyError as error:
+            raise KeyError(f"TableProfile: {error.args[0]}") from None
         per_kbyte = self.per_kbyte_us + (self.tls.per_kbyte_us if tls else 0.0)
         return base + size_bytes / 1000 * per_kbyte
 
