@@ -347,3 +347,36 @@ def test_an_ack_with_a_route_the_proxy_cannot_read_is_dropped_and_counted() -> N
     world.clock.advance(1)
     assert world.drops() == proxy_drops + 1
     assert world.net.summary(source=ELEMENT) == []
+
+
+@pytest.mark.parametrize("bad", [("Record-Route", "<sip:bad_host!;lr>"),
+                                 ("Record-Route", "<sip:a@b;lr>,,<sip:c@d>"),
+                                 ("Contact", "*")])
+def test_a_response_the_uac_cannot_read_is_dropped_and_counted(bad: tuple[str, str],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing answers a response: a 2xx whose Record-Route or Contact the UAC cannot read
+    is dropped and counted (the peer retransmits, then gives up), never raised."""
+    clock = ManualClock()
+    net = LoopbackNetwork(clock)
+    alice = loopback_ua(net, ALICE, "alice", 1)
+    answered: list[bytes] = []
+
+    def far_end(data: bytes, source: Address) -> None:
+        if data.startswith(b"INVITE "):
+            head = data.split(b"\r\n\r\n", 1)[0].decode()
+            keep = [line for line in head.split("\r\n")[1:]
+                    if line.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+            keep = [f"{line};tag=b1" if line.lower().startswith("to:") else line for line in keep]
+            contact = [] if bad[0] == "Contact" else ["Contact: <sip:bob@10.0.0.3>"]
+            ok = "\r\n".join(["SIP/2.0 200 OK", *keep, *contact, f"{bad[0]}: {bad[1]}",
+                               "Content-Length: 0", "", ""])
+            answered.append(ok.encode())
+            raw.send(ok.encode(), source)
+
+    raw = net.attach(BOB, far_end)
+    with caplog.at_level(logging.ERROR):
+        alice.invite("sip:bob@10.0.0.3", dest=BOB)
+        clock.advance(1.0)
+    assert answered
+    assert alice.stats.malformed_dropped == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

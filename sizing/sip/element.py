@@ -283,6 +283,15 @@ class Element(ABC):
         self._on_malformed_dropped()
 
     def response_received(self, transaction: Transaction | None, response: Response) -> None:
+        """A response from the layer, handled by the role; one carrying a field the role
+        cannot read (a Record-Route or Contact of a 2xx, its SDP) is dropped and counted
+        here, as nothing can answer a response: the peer retransmits or times out."""
+        try:
+            self._response_received(transaction, response)
+        except MALFORMED:
+            self._on_malformed_dropped()
+
+    def _response_received(self, transaction: Transaction | None, response: Response) -> None:
         entry = self._handlers.get(transaction) if transaction is not None else None  # type: ignore[arg-type]
         if entry is None and transaction is not None and self._sending is not None:
             entry = self._sending
