@@ -547,8 +547,8 @@ def test_a_proxy_never_sends_a_request_unchanged_to_its_own_address(net, clock, 
 def test_a_malformed_request_is_parsed_once_and_answered_400(net, clock, monkeypatch):
     """The proxy hands its ParseError to the stateless answer instead of parsing again:
     hostile input costs one parse."""
-    import sizing.sip.loopback
     import sizing.sip.proxy
+    import sizing.sip.receive
 
     calls: list[int] = []
 
@@ -557,7 +557,7 @@ def test_a_malformed_request_is_parsed_once_and_answered_400(net, clock, monkeyp
         return parse(data)
 
     monkeypatch.setattr(sizing.sip.proxy, "parse", counting)
-    monkeypatch.setattr(sizing.sip.loopback, "parse", counting)
+    monkeypatch.setattr(sizing.sip.receive, "parse", counting)
     make_proxy(net, clock, static_router("sip:10.0.0.3:5060"))
     replies: list[bytes] = []
     sender = net.attach(A, lambda data, source: replies.append(data))

@@ -19,7 +19,7 @@ adds what a long-running server needs around it:
   end and the load drains. ``max_transactions`` adds a hard cap on live
   transactions (wait states included), a bound on memory;
 - malformed input: answered ``400`` (or dropped when no Via can be read) by
-  the engine's :func:`~sizing.sip.loopback.receive_bytes`, and counted; an
+  the engine's :func:`~sizing.sip.receive.receive_bytes`, and counted; an
   exception inside the element is logged and counted, never fatal;
 - a maximum dialog age (UAS): a dialog whose BYE never comes (a load
   generator killed mid-call, BYEs lost under overload) is forgotten, without
@@ -51,8 +51,8 @@ from dataclasses import dataclass, field
 
 from sizing.sip.b2bua import B2BUA, StaticRoute, Target
 from sizing.sip.interfaces import Address, TransportError
-from sizing.sip.loopback import ReceiveStats, receive_bytes
 from sizing.sip.proxy import Proxy, ProxyConfig, static_router, uri_address
+from sizing.sip.receive import ReceiveStats, receive_bytes
 from sizing.sip.registrar import Registrar
 from sizing.sip.sdp import Capabilities
 from sizing.sip.transaction import TransactionLayer, response_destination

@@ -34,15 +34,15 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .checks import MALFORMED, UasPolicy, check_request, malformed
 from .dialog import Dialog, DialogId, uri_address
 from .headers import NameAddr
 from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
-from .loopback import LoopbackNetwork, ReceiveStats, receive_bytes
 from .message import Request, Response
 from .multihome import Interfaces
+from .receive import ReceiveStats, receive_bytes
 from .transaction import (
     ClientTransaction,
     ServerInviteTransaction,
@@ -51,6 +51,9 @@ from .transaction import (
     TransactionLayer,
 )
 from .uri import URI
+
+if TYPE_CHECKING:
+    from .loopback import LoopbackNetwork
 
 __all__ = ["AckState", "Element"]
 

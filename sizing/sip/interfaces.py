@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 __all__ = [
+    "DEFAULT_PORTS",
+    "default_port",
     "Address",
     "Clock",
     "ManualClock",
@@ -33,6 +35,17 @@ class _AddressFields(NamedTuple):
     transport: str
     host: str
     port: int
+
+
+DEFAULT_PORTS = {"UDP": 5060, "TCP": 5060, "SCTP": 5060, "TLS": 5061, "TLS-SCTP": 5061,
+                 "WS": 80, "WSS": 443}
+"""The port a transport implies when a URI or Via names none (RFC 3261 §19.1.2, §18.2.2;
+RFC 7118 for WebSockets)."""
+
+
+def default_port(transport: str) -> int:
+    """:data:`DEFAULT_PORTS` for ``transport`` (any case); 5060 for one not listed."""
+    return DEFAULT_PORTS.get(transport.upper(), 5060)
 
 
 class Address(_AddressFields):

@@ -69,10 +69,18 @@ from typing import ClassVar
 from .auth import DigestAuthenticator
 from .checks import MALFORMED, malformed
 from .headers import NameAddr, Via, split_commas
-from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
-from .loopback import reject_incomplete, reject_malformed
+from .interfaces import (
+    Address,
+    Clock,
+    TimerConfig,
+    TimerHandle,
+    Transport,
+    TransportError,
+    default_port,
+)
 from .message import Headers, ParseError, Request, Response, parse
 from .multihome import Interfaces
+from .receive import reject_incomplete, reject_malformed
 from .transaction import (
     MAGIC_COOKIE,
     ClientInviteTransaction,
@@ -105,7 +113,6 @@ Router = Callable[[Request], Sequence[Target]]
 _DIALOG_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
 #: 4xx answers a UAC can act on; §16.7 step 6 prefers them among 4xx.
 _PREFERRED_4XX = frozenset({401, 407, 415, 420, 484})
-_DEFAULT_PORTS = {"TLS": 5061, "WSS": 443, "WS": 80, "TLS-SCTP": 5061}
 
 
 #: Characters that may not appear in a reason phrase or header value (C0 controls but HTAB, DEL).
@@ -285,7 +292,7 @@ def uri_address(uri: URI, default_transport: str) -> Address:
     transport = (uri.transport or "").upper()
     if not transport:
         transport = "TLS" if uri.scheme == "sips" and default_transport == "UDP" else default_transport
-    port = uri.port or _DEFAULT_PORTS.get(transport, 5060)
+    port = uri.port or default_port(transport)
     return Address(transport, uri.maddr or uri.host, port)
 
 
@@ -294,7 +301,7 @@ def _via_hop(via: Via) -> Address:
     rport = via.rport
     port = rport if isinstance(rport, int) and not isinstance(rport, bool) else via.port
     transport = via.transport
-    return Address(transport, via.received or via.host, port or _DEFAULT_PORTS.get(transport, 5060))
+    return Address(transport, via.received or via.host, port or default_port(transport))
 
 
 def best_response(responses: Iterable[Response]) -> Response:
@@ -738,14 +745,14 @@ class Proxy:
             return False
         host = uri.host.lower()
         for address in self._interfaces.addresses():
-            port = uri.port or _DEFAULT_PORTS.get(address.transport, 5060)
+            port = uri.port or default_port(address.transport)
             if host == address.host.lower() and port == address.port:
                 return True
         return False
 
     def _mine(self, via: Via) -> bool:
         host = via.host.lower()
-        port = via.port or _DEFAULT_PORTS.get(via.transport, 5060)
+        port = via.port or default_port(via.transport)
         return any(host == address.host.lower() and port == address.port for address in self._interfaces.addresses())
 
     @staticmethod

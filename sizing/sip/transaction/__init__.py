@@ -58,7 +58,13 @@ from .client import (
     build_ack,
     build_cancel,
 )
-from .layer import MAGIC_COOKIE, TransactionLayer, response_destination, server_key
+from .layer import (
+    MAGIC_COOKIE,
+    TransactionLayer,
+    reply_destination,
+    response_destination,
+    server_key,
+)
 from .server import ServerInviteTransaction, ServerNonInviteTransaction, ServerTransaction
 
 __all__ = [
@@ -79,6 +85,7 @@ __all__ = [
     "TransactionUser",
     "build_ack",
     "build_cancel",
+    "reply_destination",
     "response_destination",
     "server_key",
 ]

@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..interfaces import Address, Clock, TimerConfig, Transport, TransportError
+from ..interfaces import Address, Clock, TimerConfig, Transport, TransportError, default_port
 from ..message import Request, Response
 from .base import Transaction, TransactionContext, TransactionStats, TransactionUser
 from .client import ClientInviteTransaction, ClientNonInviteTransaction, ClientTransaction
@@ -22,13 +22,10 @@ from .server import ServerInviteTransaction, ServerNonInviteTransaction, ServerT
 if TYPE_CHECKING:
     from ..headers import Via
 
-__all__ = ["MAGIC_COOKIE", "TransactionLayer", "response_destination", "server_key"]
+__all__ = ["MAGIC_COOKIE", "TransactionLayer", "reply_destination", "response_destination", "server_key"]
 
 #: Branch prefix of RFC 3261 §8.1.1.7: the branch is unique per transaction.
 MAGIC_COOKIE = "z9hG4bK"
-
-_DEFAULT_PORTS = {"TLS": 5061, "WSS": 443, "WS": 80, "TLS-SCTP": 5061}
-
 
 def _top_via(request: Request) -> Via:
     via = request.top_via
@@ -77,14 +74,19 @@ def response_destination(request: Request, source: Address, reliable: bool) -> A
 
     Over a reliable transport, back where the request came from (the
     connection). Over UDP, to the source address; the port is the source port
-    when the top Via has ``rport``, else the sent-by port (default 5060).
+    when the top Via has ``rport``, else the sent-by port (default by transport).
     """
     if reliable:
         return source
-    via = _top_via(request)
-    if via.rport is not None:
+    return reply_destination(_top_via(request), source, reliable)
+
+
+def reply_destination(via: Via, source: Address, reliable: bool) -> Address:
+    """:func:`response_destination` given the request's top Via (a stateless answer to a
+    request that did not parse reads the Via alone)."""
+    if reliable or via.rport is not None:
         return source
-    port = via.port or _DEFAULT_PORTS.get(source.transport, 5060)
+    port = via.port or default_port(via.transport or source.transport)
     if port == source.port:
         return source
     return Address(source.transport, source.host, port)
