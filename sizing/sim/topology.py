@@ -68,9 +68,9 @@ from ..profile import CostProfile, load_profile
 from ..scenario import Scenario
 from ..sip.b2bua import B2BUA, B2BUAConfig, BridgedCall
 from ..sip.interfaces import Address, TimerConfig, Transport, TransportError
-from ..sip.loopback import receive_bytes
 from ..sip.message import Request, Response
 from ..sip.proxy import Proxy, ProxyConfig, WireStyle
+from ..sip.receive import receive_bytes
 from ..sip.registrar import Registrar
 from ..sip.sdp import Capabilities
 from ..sip.transaction import ServerTransaction, Transaction
