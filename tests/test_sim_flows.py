@@ -135,3 +135,22 @@ def test_uui_and_custom_headers_ride_every_invite_to_the_agent(tmp_path: Path) -
     for src, dst in (("carrier", "sbc-1"), ("sbc-1", "proxy-1"), ("proxy-1", "sip_server-1"),
                      ("sip_server-1", "agents")):
         assert _link_bytes(topo, src, dst) - _link_bytes(plain, src, dst) == 300
+
+
+def test_busy_or_unanswered_calls_meet_the_far_end_without_a_sip_server() -> None:
+    """No SIP Server to route them: the caller names a busy extension (486) or one that
+    never answers, and gives up on that after NO_ANSWER_S (CANCEL, 487); no such call is
+    answered, so none holds media."""
+    from sizing.scenario import scenario_from_mapping
+    from sizing.sim.simulate import simulate
+
+    sc = scenario_from_mapping({
+        "seed": 5, "warmup_s": 0, "duration_s": 60, "simulation": {"start": "empty"},
+        "traffic": {"calls_per_second": 2, "holding_time_s": 10, "mix": {"busy_no_answer": 1.0}},
+        "trunk": {"channels": 100},
+        "topology": {"sip_server": {"enabled": False}, "media_server": {"enabled": False}},
+    })
+    k = simulate(sc).kpis
+    assert k["calls_answered"] == 0
+    assert k["rejected_486"] > 20 and k["rejected_487"] > 20
+    assert k["rejected_486"] + k["rejected_487"] >= k["calls_offered"] - 2 * 16  # the last 15 s still ringing

@@ -152,8 +152,8 @@ def test_the_mix_holds_its_flows_channel_times() -> None:
         "traffic": {"calls_per_second": 2.0, "holding_time_s": 100,
                     "mix": {"basic": 0.7, "abandoned": 0.2, "busy_no_answer": 0.1}},
         "trunk": {"channels": 1000}})
-    # without agents the far end answers a busy_no_answer call and it holds 100 s
-    assert expected_in_progress(no_agents) == pytest.approx(2 * (0.8 * 100 + 0.2 * 1))
+    # without agents a busy_no_answer call meets a busy or unanswered far end all the same
+    assert expected_in_progress(no_agents) == pytest.approx(2 * (0.7 * 100 + 0.2 * 1 + 0.1 * 8.5))
 
 
 def test_a_steady_start_charges_nothing_for_the_calls_it_opens_with() -> None:

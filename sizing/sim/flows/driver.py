@@ -6,9 +6,12 @@ Theory of operation
 it by its Call-ID (proxies keep it; the SIP Server's legs are mapped through
 its ``on_leg`` hook). The SIP Server's routing callback decides leg B:
 
-- no agents (or no SIP Server): the far end (the ``agents`` host) answers;
+- no agents (or no SIP Server): the far end (the ``agents`` host) answers, a
+  ``busy_no_answer`` call excepted (below);
 - ``busy_no_answer``: a busy extension (486) or one that never answers (the
-  SIP Server cancels it after ``NO_ANSWER_S`` and answers the caller 480);
+  SIP Server cancels it after ``NO_ANSWER_S`` and answers the caller 480;
+  without a SIP Server the caller names the extension itself and hangs up,
+  CANCEL then 487, after ``NO_ANSWER_S``);
 - ``ivr_then_agent``: the media server answers (IVR) for ``IVR_S``, then the
   call is offered to the ACD;
 - otherwise the call is offered to the ACD at once: an agent chosen on the
@@ -132,13 +135,14 @@ def channel_times(scenario: Scenario) -> dict[str, ChannelTime]:
     (and a SIP Server) calls ring ``RING_S`` at the agent, an ivr_then_agent call spends
     ``IVR_S`` on a media server first, a consult_transfer talks ``CONSULT_S`` more, an
     abandoned call ends after ``ABANDON_S`` and a busy_no_answer call after the 486 (half)
-    or the SIP Server's ``NO_ANSWER_S`` (half); without agents the far end answers every
+    or ``NO_ANSWER_S`` unanswered (half); without agents the far end answers every other
     call at once. (The queue's wait is not counted: it is small wherever the ACD keeps up.)"""
     topo = scenario.topology
     acd = scenario.agents.count > 0 and topo.sip_server.enabled
     ivr = acd and topo.media_server.enabled
     if not acd:
-        return {"abandoned": ChannelTime(brief_s=ABANDON_S)}
+        return {"abandoned": ChannelTime(brief_s=ABANDON_S),
+                "busy_no_answer": ChannelTime(brief_s=(RING_S + NO_ANSWER_S) / 2)}
     return {
         "ivr_then_agent": ChannelTime(pre_s=IVR_S if ivr else 0.0, ring_s=RING_S),
         "consult_transfer": ChannelTime(ring_s=RING_S, extra_s=CONSULT_S),
@@ -396,18 +400,31 @@ class CallCentre:
         return self.scenario.traffic.recording_share if self.topo.recorders else 0.0
 
     def _place(self, flow: str, holding: float, recorded: bool, t: float) -> FlowCall:
-        """The carrier's INVITE for a new call, and the call's record."""
+        """The carrier's INVITE for a new call, and the call's record. Without a SIP Server
+        to route it, a busy_no_answer call names a busy or an unanswered extension of the
+        far end itself, and its caller gives up on the latter after ``NO_ANSWER_S``."""
         carrier = self.topo.carrier
         call_id = carrier.new_call_id()
         edge = self.topo.edge_of_call(call_id)  # signalling and media through the same SBC
-        call = carrier.invite(URI("sip", user="service", host=DOMAIN), headers=self.invite_headers,
+        user = "service"
+        if flow == "busy_no_answer" and not self.topo.sip_servers:
+            user = "busy" if self.record_rng.random() < 0.5 else "noanswer"
+        call = carrier.invite(URI("sip", user=user, host=DOMAIN), headers=self.invite_headers,
                               on_event=self._caller_event, dest=edge.address, call_id=call_id)
         fc = FlowCall(call.call_id, flow, t, holding, recorded, t >= self.warmup)
         fc.caller = call
         if self.topo.sbcs:
             fc.sbc = edge.name
         self.calls[call.call_id] = fc
+        if user == "noanswer":
+            self.clock.call_later(NO_ANSWER_S, lambda: self._unanswered(fc))
         return fc
+
+    def _unanswered(self, fc: FlowCall) -> None:
+        """The caller of a call the far end never answers hangs up (CANCEL, then 487)."""
+        call = fc.caller
+        if call is not None and not call.ended and not fc.done and call.state is not CallState.CONFIRMED:
+            self.topo.carrier.cancel(call)
 
     def _blocked(self, call_id: str, reason: str) -> None:
         fc = self.calls.get(call_id)
@@ -540,10 +557,10 @@ class CallCentre:
         if fc is None:  # a consultation call placed by an agent
             return self._target("backoffice")
         fc.server = server
+        if fc.flow == "busy_no_answer":  # with or without agents: an extension that cannot take it
+            return self._target("busy" if self.record_rng.random() < 0.5 else "noanswer")
         if self.acd is None:
             return self._target("service")
-        if fc.flow == "busy_no_answer":
-            return self._target("busy" if self.record_rng.random() < 0.5 else "noanswer")
         media = self._media_server(fc)
         if fc.flow == "ivr_then_agent" and media is not None and (
                 fc.present is None or fc.present.age < fc.present.pre):
