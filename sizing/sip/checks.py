@@ -11,6 +11,7 @@ Request-URI, then extensions, then content.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .dialog import DialogError
@@ -18,8 +19,9 @@ from .errors import HeaderError
 from .headers import MediaType
 from .message import Request, Response
 from .sdp import NegotiationError, SdpError
+from .transaction import ServerTransaction
 
-__all__ = ["MALFORMED", "Rejection", "UasPolicy", "check_request", "malformed"]
+__all__ = ["MALFORMED", "Rejection", "UasPolicy", "answer_malformed", "check_request", "malformed"]
 
 MALFORMED = (HeaderError, DialogError, SdpError)
 """What an element's handler raises when a field it reads cannot be read: a header
@@ -163,3 +165,16 @@ def _check(request: Request, policy: UasPolicy) -> Rejection | None:
         if accept and not _accepts(accept, policy.answer_types):
             return Rejection(406, "Not Acceptable")
     return None
+
+
+def answer_malformed(error: Exception, transaction: object, request: Request,
+                     answer: Callable[[ServerTransaction, Request, int, str], object],
+                     drop: Callable[[], object]) -> None:
+    """What a role does with a request whose field ``error`` says it could not read: a 400
+    naming the field (:func:`malformed`) through ``answer`` when it has a server transaction
+    to answer on; an ACK, or a request without one, goes to ``drop`` (to count it)."""
+    if request.method != "ACK" and isinstance(transaction, ServerTransaction):
+        rejection = malformed(error)
+        answer(transaction, request, rejection.status, rejection.reason)
+    else:
+        drop()

@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .auth import DigestAuthenticator
-from .checks import MALFORMED, malformed
+from .checks import MALFORMED, answer_malformed, malformed
 from .headers import NameAddr, Via, split_commas
 from .interfaces import (
     Address,
@@ -623,11 +623,10 @@ class Proxy:
         try:
             self._request_received(transaction, request)
         except MALFORMED as error:
-            if request.method != "ACK" and isinstance(transaction, ServerTransaction):
-                rejection = malformed(error)
-                self._answer(transaction, request, rejection.status, rejection.reason)
-            else:
-                self.stats.dropped += 1
+            answer_malformed(error, transaction, request, self._answer, self._malformed_dropped)
+
+    def _malformed_dropped(self) -> None:
+        self.stats.dropped += 1
 
     def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method

@@ -26,7 +26,7 @@ from email.utils import formatdate
 
 from .auth import DigestAuthenticator
 from .bindings import BindingStore, canonical_aor
-from .checks import MALFORMED, UasPolicy, check_request, malformed
+from .checks import MALFORMED, UasPolicy, answer_malformed, check_request
 from .interfaces import Clock, TimerConfig, TimerHandle
 from .message import Request, Response
 from .proxy import Router
@@ -129,11 +129,10 @@ class Registrar:
         try:
             self._request_received(transaction, request)
         except MALFORMED as error:
-            if request.method != "ACK" and isinstance(transaction, ServerTransaction):
-                rejection = malformed(error)
-                self._answer(transaction, request, rejection.status, rejection.reason)
-            else:
-                self.stats.malformed_dropped += 1
+            answer_malformed(error, transaction, request, self._answer, self._malformed_dropped)
+
+    def _malformed_dropped(self) -> None:
+        self.stats.malformed_dropped += 1
 
     def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method
