@@ -136,7 +136,7 @@ def probe_scenario(scenario: Scenario) -> Scenario:
         warmup_s=0.0,
         duration_s=3600.0,
         replications=1,
-        simulation={"start": "empty"},  # one call at a time from an idle system
+        simulation={"start": "empty", "engine": "full"},  # one call at a time, idle system, the engine
     )
     recorder = data["topology"]["recorder"]["enabled"]
     data["traffic"] = {

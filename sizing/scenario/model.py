@@ -794,6 +794,14 @@ class Simulation(_Model):
                               "from the traffic's own distributions), so a short warm-up is enough; "
                               "empty: it starts idle and fills up over about a holding time "
                               "(warm up for twice the mean holding time).")
+    engine: Literal["hybrid", "full"] = Field(
+        "hybrid", description="hybrid: most calls replay a script the SIP engine recorded for their flow "
+                              "(same hosts, links, CPU, losses, retransmissions and timeouts), a sample "
+                              "runs the full engine and the two are compared; full: every call runs the "
+                              "full engine (slower, about real time at 100 calls/s).")
+    engine_share: float = Field(
+        0.02, ge=0, le=1, description="hybrid: share of calls run on the full engine (at least 50 of each "
+                                      "flow and outcome over the window, spread over it).")
 
 
 # ---------------------------------------------------------------------------

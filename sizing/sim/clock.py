@@ -79,12 +79,15 @@ class SimClock:
     shares this time line.
     """
 
-    __slots__ = ("env", "_queue", "_eid")
+    __slots__ = ("env", "_queue", "_eid", "wrap")
 
     def __init__(self, env: simpy.Environment) -> None:
         if not isinstance(env, simpy.Environment):
             raise TypeError(f"SimClock needs a simpy.Environment, got {env!r}")
         self.env = env
+        self.wrap: Callable[[Callable[[], object]], Callable[[], object]] | None = None
+        """Wraps every callback as it is scheduled (None: none): the call-script recorder
+        (:mod:`sizing.sim.replay.record`) follows which delivery armed each timer."""
         # The same push Environment.schedule does, without its call overhead.
         self._queue = env._queue
         self._eid = env._eid
@@ -97,6 +100,8 @@ class SimClock:
         if not delay_s >= 0:  # also rejects NaN
             raise ValueError(f"call_later delay must be >= 0 seconds, got {delay_s!r}")
         when = self.env._now + delay_s
+        if self.wrap is not None:
+            callback = self.wrap(callback)
         timer = SimTimer(when, callback)
         heappush(self._queue, (when, NORMAL, next(self._eid), timer))
         return timer
@@ -106,6 +111,8 @@ class SimClock:
         delay = when - self.env._now
         if not delay >= 0:
             raise ValueError(f"call_at({when!r}) is before now ({self.env._now})")
+        if self.wrap is not None:
+            callback = self.wrap(callback)
         timer = SimTimer(when, callback)
         heappush(self._queue, (when, NORMAL, next(self._eid), timer))
         return timer

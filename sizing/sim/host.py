@@ -232,6 +232,11 @@ class _Job:
 
     __slots__ = ("callbacks", "host", "data", "source", "transport")
     _ok = True
+    done = None  # set below: what runs when its core has handled it
+
+    def rejected_by(self, host: Host) -> None:
+        """The front end answers this new INVITE 503 instead of queueing it."""
+        host._reject(self)
 
     def __init__(self, callbacks: tuple, host: Host, data: bytes, source: Address, transport: SimTransport) -> None:
         self.callbacks = callbacks
@@ -253,6 +258,7 @@ def _completed(job: _Job) -> None:
 
 _ARRIVED = (_arrived,)
 _COMPLETED = (_completed,)
+_Job.done = _COMPLETED  # type: ignore[assignment]
 
 
 class Host:
@@ -407,7 +413,7 @@ class Host:
             and _TO_TAG.search(data, 0, data.find(b"\r\n\r\n")) is None
         ):
             self._assign(now, overload.reject_cost_us * 1e-6)
-            self._reject(job)
+            job.rejected_by(self)
             return
         tls = job.transport.wire == "tls"
         key = (_kind_token(data), len(data), tls)
@@ -434,7 +440,7 @@ class Host:
             waiting.append(start)
         if now >= self._warmup:
             self.metrics.add_wait(start - now)
-        job.callbacks = _COMPLETED
+        job.callbacks = job.done
         heappush(self._queue, (start + cost, NORMAL, next(self._eid), job))
 
     def _drop(self, now: float) -> None:
@@ -459,23 +465,26 @@ class Host:
         response = request.create_response(
             503, headers=[("Retry-After", str(self.overload.retry_after_s))]
         )
-        self.rejected += 1
-        bins = self.metrics.rejected
-        second = int(self._env._now)
-        if second >= len(bins):
-            grow(bins, second)
-        bins[second] += 1
+        self.count_rejected()
         dest = response_destination(request, job.source, transport.reliable)
         try:
             transport.send(response.encode(), dest)
         except TransportError:
             self.dropped += 1
 
+    def count_rejected(self) -> None:
+        """One new INVITE answered 503 by the front end."""
+        self.rejected += 1
+        bins = self.metrics.rejected
+        second = int(self._env._now)
+        if second >= len(bins):
+            grow(bins, second)
+        bins[second] += 1
+
     # -- sending ----------------------------------------------------------------------------
 
     def _send(self, transport: SimTransport, data: bytes, dest: Address) -> None:
-        network = self.network
-        target = network._routes.get(dest)
+        target = self.network._routes.get(dest)
         if target is None:
             if not isinstance(data, bytes | bytearray):
                 raise TypeError(f"send() from {transport.local} needs bytes, got {type(data).__name__}")
@@ -483,12 +492,21 @@ class Host:
                 raise TransportError(f"no host listens at {dest} (from {self.name} {transport.local})")
             self.metrics.unroutable += 1
             return
+        transport.sent += 1
+        arrival = self.transmit(transport.wire, data, target.host)
+        if arrival is not None:
+            heappush(self._queue, (arrival, NORMAL, next(self._eid),
+                                   _Job(_ARRIVED, target.host, bytes(data), transport.local, target)))
+
+    def transmit(self, wire: str, data: bytes, host: Host) -> float | None:
+        """Send ``data`` to ``host`` over ``wire`` now: the send's CPU, the counters, the
+        connection and the link; returns when it arrives there (None: lost on the way).
+        The engine's sends and the replayed steps of :mod:`sizing.sim.replay` both go here."""
+        network = self.network
         size = len(data)
         now = self._env._now
-        wire = transport.wire
         tls = wire == "tls"
         self._assign(now, size * self._send_s_per_byte[tls])
-        transport.sent += 1
         key = (_kind_token(data), tls)
         bins = self._tx.get(key)
         if bins is None:
@@ -502,7 +520,6 @@ class Host:
         if second >= len(bins):
             grow(bins, second)
         bins[second] += 1
-        host = target.host
         link = network._links.get((self, host))
         if link is None:
             link = network._link(self, host)
@@ -511,10 +528,4 @@ class Host:
                 network._open(link, wire, now)
             if link.spec.calls_per_connection is not None and _new_call(data):
                 network._call_started(link, wire, now)
-        arrival = link.transit(wire, size, now)
-        if arrival is None:
-            return
-        heappush(
-            self._queue,
-            (arrival, NORMAL, next(self._eid), _Job(_ARRIVED, host, bytes(data), transport.local, target)),
-        )
+        return link.transit(wire, size, now)

@@ -71,8 +71,10 @@ def _tables(topo: Topology, centre: CallCentre) -> tuple[pd.DataFrame, pd.DataFr
     return (pd.DataFrame(hosts, columns=HOST_COLUMNS), pd.DataFrame(links, columns=LINK_COLUMNS))
 
 
-def _engine_counters(topo: Topology) -> dict[str, float]:
+def _engine_counters(topo: Topology, centre: CallCentre) -> dict[str, float]:
     retrans = timeouts = 0
+    if centre.replayer is not None:
+        retrans, timeouts = centre.replayer.retransmissions, centre.replayer.timeouts
     for node in topo.nodes:
         element = node.element
         layer = getattr(element, "layer", None)
@@ -100,8 +102,8 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     centre.start()
     end = scenario.warmup_s + scenario.duration_s
     # The engine's counters run from 0 s; the KPIs count the measured window only.
-    at_warmup: dict[str, float] = dict.fromkeys(_engine_counters(topo), 0.0)
-    topo.net.clock.call_at(scenario.warmup_s, lambda: at_warmup.update(_engine_counters(topo)))
+    at_warmup: dict[str, float] = dict.fromkeys(_engine_counters(topo, centre), 0.0)
+    topo.net.clock.call_at(scenario.warmup_s, lambda: at_warmup.update(_engine_counters(topo, centre)))
     with collector_tuned():  # see sizing.sim.network.collector_tuned: a third of the run time
         if progress is not None:
             step = max(end / 100.0, 1.0)
@@ -114,7 +116,7 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     if progress is not None:
         progress(end, end)
     kpis = centre.figures()
-    kpis.update({k: v - at_warmup[k] for k, v in _engine_counters(topo).items()})
+    kpis.update({k: v - at_warmup[k] for k, v in _engine_counters(topo, centre).items()})
     offered = kpis.get("calls_offered") or 0
     kpis["retransmissions_per_call"] = kpis["retransmissions"] / offered if offered else math.nan
     hosts, links = _tables(topo, centre)

@@ -176,11 +176,11 @@ def run_point(scenario: Scenario | dict[str, Any], seed: int, mode: str,
     centre.start()
     with collector_tuned():
         env.run(until=scenario.warmup_s)
-        before = _engine_counters(topo)  # the engine's counters run from 0 s: the window only
+        before = _engine_counters(topo, centre)  # the engine's counters run from 0 s: the window only
         end = scenario.warmup_s + scenario.duration_s
         env.run(until=end)
         kpis = centre.figures()
-        counted = {k: v - before[k] for k, v in _engine_counters(topo).items()}
+        counted = {k: v - before[k] for k, v in _engine_counters(topo, centre).items()}
         hosts = topo.net.metrics.hosts_frame()
         env.run(until=end + setup_bound_s)  # the last calls offered get their setup_bound_s too
     window = scenario.duration_s
@@ -204,20 +204,18 @@ def run_point(scenario: Scenario | dict[str, Any], seed: int, mode: str,
 
 
 class _SetupTimes:
-    """Records, for each measured call the caller saw answered, the INVITE-to-200 delay."""
+    """Records, for each measured call the caller saw answered, the INVITE-to-200 delay
+    (engine and replayed calls alike: both tell the driver's ``caller_told``)."""
 
     def __init__(self, centre: CallCentre) -> None:
         self.delays: list[float] = []
-        self._centre = centre
-        self._inner = centre._caller_event
-        centre._caller_event = self._event  # type: ignore[method-assign]
+        self._inner = centre.caller_told
+        centre.caller_told = self._told  # type: ignore[method-assign]
 
-    def _event(self, call: Any, event: Any) -> None:
-        if event.kind == "answered":
-            fc = self._centre.calls.get(call.call_id)
-            if fc is not None and fc.measured and fc.answered_at is None and not fc.blocked:
-                self.delays.append(event.time - fc.t0)
-        self._inner(call, event)
+    def _told(self, fc: Any, kind: str, status: int | None, now: float) -> None:
+        if kind == "answered" and fc.measured and fc.answered_at is None and not fc.blocked:
+            self.delays.append(now - fc.t0)
+        self._inner(fc, kind, status, now)
 
 
 def _combine(mode: str, rate: float, runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -79,6 +79,7 @@ from ...sip.uri import URI
 from ...tls import wire_bytes
 from ..acd import Acd
 from ..metrics import HostMetrics, grow
+from ..replay import Replayer, script_book
 from ..workload import ArrivalProcess, FlowPicker, HoldingTime, Patience, stream, streams
 from .ledger import MediaLedger, Stream
 from .steady import PresentCall, agents_in_wrap_up, calls_in_progress
@@ -107,6 +108,8 @@ SPREAD_S = 0.5
 AGENT_FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference")
 """Flows whose calls talk to an agent (when there are agents)."""
 DOMAIN = "cc.example"
+MIN_ENGINE_CALLS = 50
+"""Hybrid engine: calls of each flow and outcome that run the full engine, at least, over the window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +199,7 @@ class FlowCall:
 
     __slots__ = ("key", "flow", "t0", "holding", "recorded", "measured", "caller", "bridged", "server",
                  "ticket", "agent", "direct", "stage", "srd", "status", "answered_at", "peer",
-                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done", "phase", "present")
+                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done", "phase", "present", "replay")
 
     def __init__(self, key: str, flow: str, t0: float, holding: float, recorded: bool, measured: bool) -> None:
         self.key, self.flow, self.t0, self.holding = key, flow, t0, holding
@@ -222,6 +225,8 @@ class FlowCall:
         """held (consultation), joined (attended transfer done) or conference."""
         self.present: PresentCall | None = None
         """Set for a call already in progress at t = 0 (a steady-state start)."""
+        self.replay: object = None
+        """Its replayed script (:mod:`sizing.sim.replay`); None: the engine runs it."""
 
     @property
     def talked(self) -> float:
@@ -267,6 +272,12 @@ class CallCentre:
             server.on_leg = self._on_leg
             server.on_state = self._on_state
             server.record = self._record
+        self.replayer: Replayer | None = None
+        self.offered_replayed = 0
+        self._engine_rng = stream(seed, "engine")
+        self._engine_p: dict[str, float] = {}
+        if scenario.simulation.engine == "hybrid":
+            self._hybrid()
         topology.agents.policy = AgentPhones(200, ring_s=RING_S if self.acd is not None else 0.0,
                                              in_progress=self._leg_in_progress)
         topology.agents.on_call = self._agent_call
@@ -276,6 +287,8 @@ class CallCentre:
         self.outcomes: Counter[str] = Counter()
         self.final_status: Counter[int] = Counter()
         self.srd: list[float] = []
+        self.srd_by_engine: dict[bool, list[float]] = {True: [], False: []}
+        """SRD of measured calls the engine ran (True) and of replayed ones (False)."""
         self.srd_hist = HostMetrics("srd", 1, self.warmup)
         """SRD of measured calls as a log histogram (its ``add_wait``/``wait_quantile``):
         the distribution the reports draw, memory flat in the number of calls."""
@@ -299,6 +312,25 @@ class CallCentre:
         """The UUI and custom headers of every carrier INVITE (the SIP Server passes both on)."""
 
     # -- set-up ------------------------------------------------------------------------------
+
+    def _hybrid(self) -> None:
+        """Replay the recorded scripts of the flows that have one; keep a share of each
+        flow's calls (at least ``MIN_ENGINE_CALLS`` per outcome over the window) on the engine."""
+        scenario = self.scenario
+        book = script_book(scenario)
+        if not book.scripts:
+            return
+        self.replayer = Replayer(self, book)
+        share = scenario.simulation.engine_share
+        rate = scenario.traffic.rate_cps or 0.0
+        recording = self._record_share
+        for flow, mix in scenario.traffic.mix.shares().items():
+            calls = rate * mix * scenario.duration_s
+            outcomes = 2 if flow == "busy_no_answer" else 1
+            if 0 < recording < 1:
+                outcomes /= min(recording, 1 - recording)
+            need = MIN_ENGINE_CALLS * outcomes / calls if calls > 0 else 1.0
+            self._engine_p[flow] = min(1.0, max(share, need))
 
     def _rates(self) -> None:
         """Bytes/s and packets/s of one RTP direction (media, RTCP and DTMF averaged)."""
@@ -366,8 +398,7 @@ class CallCentre:
         return rate
 
     def _arrive_present(self, present: PresentCall, recorded: bool) -> None:
-        fc = self._place(present.flow, present.holding, recorded, self.clock.now())
-        fc.present = present
+        fc = self._start(present.flow, present.holding, recorded, self.clock.now(), present=present)
         self.topo.gate.admit_present(fc.key)
 
     def _leg_in_progress(self, call_id: str) -> bool:
@@ -389,11 +420,30 @@ class CallCentre:
         flow = self.picker.pick()
         holding = self.holding.sample()
         recorded = self.record_rng.random() < self._record_share
-        fc = self._place(flow, holding, recorded, t)
+        self.new_call(flow, holding, recorded, t)
+
+    def new_call(self, flow: str, holding: float, recorded: bool, t: float, *, engine: bool = False) -> FlowCall:
+        """A call that arrives now: offered, and abandoned ``ABANDON_S`` later if its flow
+        says so; ``engine`` runs it on the engine even when its script could be replayed."""
+        fc = self._start(flow, holding, recorded, t, engine=engine)
         if fc.measured:
             self.offered += 1
+            if fc.replay is not None:
+                self.offered_replayed += 1
         if flow == "abandoned":
             self.clock.call_later(ABANDON_S, lambda: self._give_up(fc))
+        return fc
+
+    def _start(self, flow: str, holding: float, recorded: bool, t: float, *,
+               present: PresentCall | None = None, engine: bool = False) -> FlowCall:
+        """Start a call on the engine, or replay its flow's script (:mod:`sizing.sim.replay`)."""
+        replayer = self.replayer
+        if not engine and replayer is not None and replayer.takes(flow) \
+                and self._engine_rng.random() >= self._engine_p.get(flow, 1.0):
+            return replayer.start(flow, holding, recorded, t, present)
+        fc = self._place(flow, holding, recorded, t)
+        fc.present = present
+        return fc
 
     @property
     def _record_share(self) -> float:
@@ -474,27 +524,33 @@ class CallCentre:
         fc = self.calls.get(call.call_id)
         if fc is None:
             return
-        now = event.time
-        if event.kind in ("provisional", "answered", "failed") and fc.srd is None and not fc.blocked:
+        self.caller_told(fc, event.kind, event.status, event.time)
+        if event.kind == "answered":
+            if fc.present is not None:  # its session refreshes run at a phase of their own
+                self.topo.carrier.rephase_session(call, self._steady_rng.random())
+            if self.acd is None or fc.flow == "busy_no_answer" or fc.server is None:
+                self._talk(fc, fc.holding - fc.talked, hang_up=True)
+
+    def caller_told(self, fc: FlowCall, kind: str, status: int | None, now: float) -> None:
+        """What the caller learns of its call, whether the engine ran it or its script was
+        replayed: the session request delay, the answer (media starts), the failure, the end."""
+        if kind in ("provisional", "answered", "failed") and fc.srd is None and not fc.blocked:
             fc.srd = now - fc.t0
             if fc.measured:
                 self.srd.append(fc.srd)
                 self.srd_hist.add_wait(fc.srd)
-        if event.kind == "answered":
+                self.srd_by_engine[fc.replay is None].append(fc.srd)
+        if kind == "answered":
             fc.answered_at = now
             if fc.measured:
                 self.answered += 1
-            if fc.present is not None:  # its session refreshes run at a phase of their own
-                self.topo.carrier.rephase_session(call, self._steady_rng.random())
             self._media(fc)
-            if self.acd is None or fc.flow == "busy_no_answer" or fc.server is None:
-                self._talk(fc, fc.holding - fc.talked, hang_up=True)
-        elif event.kind == "failed":
-            fc.status = event.status
-            if fc.measured and event.status is not None:
-                self.final_status[event.status] += 1
+        elif kind == "failed":
+            fc.status = status
+            if fc.measured and status is not None:
+                self.final_status[status] += 1
             self._finish(fc)
-        elif event.kind == "ended":
+        elif kind == "ended":
             if fc.measured and fc.answered_at is not None:
                 self.completed += 1
             self._finish(fc)
@@ -518,14 +574,17 @@ class CallCentre:
         request.on_response = done
 
     def _give_up(self, fc: FlowCall) -> None:
-        """The caller abandons: CANCEL before an answer, BYE once a queue answered."""
+        """The caller abandons: CANCEL before an answer, BYE once a queue answered (a
+        replayed call's script sends them)."""
         call = fc.caller
-        if call is None or call.ended or fc.done:
+        if fc.done or (fc.replay is None and (call is None or call.ended)):
             return
         if fc.measured:
             self.abandoned += 1
         if fc.ticket is not None:
             fc.ticket.cancel()
+        if call is None:
+            return
         if call.state is CallState.CONFIRMED:
             self._hang_up(fc)
         else:
@@ -879,6 +938,11 @@ class CallCentre:
         }
         for s, n in sorted(status.items()):
             kpis[f"rejected_{s}"] = n
+        if self.replayer is not None:
+            kpis["calls_replayed"] = self.offered_replayed
+            for engine, name in ((True, "engine"), (False, "replayed")):
+                values = np.asarray(self.srd_by_engine[engine]) * 1000
+                kpis[f"srd_p95_ms_{name}"] = float(np.percentile(values, 95)) if values.size else nan
         if self.acd is not None:
             acd = self.acd.stats(20.0)
             kpis.update({

@@ -1,0 +1,475 @@
+"""Recording call scripts from the engine: one probe call per flow and outcome, at zero load.
+
+Theory of operation
+-------------------
+:func:`script_book` builds the scenario's own topology reduced to one host per
+role (:func:`script_scenario`: same transports, TLS, SRTP, headers, wire
+styles and profiles; no loss, no latency, no other traffic) and runs one call
+through the full engine for each (flow, outcome) the scenario can replay. A
+tap on every host records each message as it is sent (sender, receiver,
+bytes, kind) and each message's handling. The *cause* of a send is known
+because the engine handles one message at a time: a message sent while a
+host handles another is that one's child, with no delay; a message sent by a
+timer is the child of the message whose handling armed the timer (the
+clock's ``wrap`` hook carries that along), after the timer's delay. What the
+call's driver does at each step (trunk channel taken or freed, caller told,
+SIP Server state, recording) is recorded as the step's hooks.
+
+Every call is recorded twice, with two holding times; a step's delay that
+differs between them is linear in the holding time (the hang-up: one
+holding time; a transfer: half of one) and is written as such, so one
+script serves every holding time. The two recordings must be the same
+messages in the same order, or the flow is not replayed (its calls run on
+the engine).
+
+What is replayed: calls whose path the driver decides when they arrive.
+Calls offered to the ACD (agents with a SIP Server) wait for an agent chosen
+at run time, and a session timer refreshes a number of times that depends on
+the holding time: those calls run on the engine, as do all calls of a scenario
+whose overload policy is ``503`` or ``loss`` (the front end's 503 and
+RFC 7339's throttling are decisions the replay does not take yet).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from ...scenario import Scenario
+from ...sip.interfaces import Address
+from .script import Hook, Script, ScriptBook, Step
+
+__all__ = ["HOLDINGS_S", "T0_S", "outcome_name", "replayable", "script_book", "script_scenario"]
+
+HOLDINGS_S = (8.0, 12.0)
+"""The two holding times each flow is recorded with (transfers happen half way)."""
+T0_S = 1.0
+"""When the probe call starts."""
+COUNTERS_AT = 0x1000
+"""Where the probe's branch and tag counters start: elements write them in hex, so a
+message's Vias and tags are as long as in a run of some thousands of calls, not one."""
+_RUN_S = 80.0
+"""How long after its start a probe call is followed: its longest flow (busy or no
+answer, ``NO_ANSWER_S`` + ring) plus RFC 3261's 32 s transaction timers."""
+
+
+def outcome_name(outcome: str, recorded: bool) -> str:
+    """The book's key of an outcome (``plain``, ``busy``, ``noanswer``, ``blocked``) for a
+    recorded call or not."""
+    return f"{outcome}:rec" if recorded else outcome
+
+
+def replayable(scenario: Scenario) -> tuple[set[str], dict[str, str]]:
+    """The flows of ``scenario``'s mix whose calls can be replayed, and why each other
+    flow's calls run on the engine."""
+    mix = [f for f, share in scenario.traffic.mix.shares().items() if share > 0]
+    why: dict[str, str] = {}
+    policies = {role.overload.policy for _name, role in _roles(scenario)}
+    if scenario.trunk.session_expires_s is not None:
+        why.update(dict.fromkeys(mix, "a session timer's refreshes depend on the holding time"))
+    elif "loss" in policies:
+        why.update(dict.fromkeys(mix, "loss-based overload control (RFC 7339) runs on the engine"))
+    elif scenario.agents.count > 0 and scenario.topology.sip_server.enabled:
+        why.update({f: "offered to the ACD (an agent chosen at run time)" for f in mix if f != "busy_no_answer"})
+    return {f for f in mix if f not in why}, why
+
+
+def _roles(scenario: Scenario) -> list[tuple[str, Any]]:
+    topo = scenario.topology
+    return [(name, getattr(topo, name)) for name in type(topo).model_fields
+            if getattr(getattr(topo, name), "enabled", False) and hasattr(getattr(topo, name), "overload")]
+
+
+def script_scenario(scenario: Scenario) -> Scenario:
+    """``scenario`` reduced to what shapes its calls' messages: one host per role, no
+    loss or latency, no registrations, CTI or standby, one agent if any, a fixed seed."""
+    data = scenario.model_dump(mode="json")
+    data.update(name="call-script probe", description="", seed=1, warmup_s=0.0, duration_s=3600.0,
+                replications=1, simulation={"start": "empty", "engine": "full"})
+    recorder = data["topology"]["recorder"]["enabled"]
+    data["traffic"] = {"calls_per_second": 1.0, "holding_time_s": HOLDINGS_S[0], "holding": {"kind": "fixed"},
+                       "recording_share": 1.0 if recorder else 0.0}
+    data["trunk"].update(channels=1000, cps_limit=None, calls_per_connection=None)
+    agents = data["agents"]
+    agents.update(count=min(agents["count"], 1), wrap_up_s=0.0, patience={"kind": "none"}, registered=False)
+    data["endpoints"]["count"] = 0
+    data["cti"] = {"clients": 0, "events_per_call": 0.0, "bytes_per_event": 0}
+    data["ha"] = {"hot_standby": False}
+    data["links"] = {}
+    data["targets"] = {}
+    for role in data["topology"].values():
+        role.update(instances=1, cores=1)
+        if "media_ports" in role:
+            role["media_ports"] = 500
+    return Scenario.model_validate(data)
+
+
+def script_book(scenario: Scenario) -> ScriptBook:
+    """The scripts of every replayable flow and outcome of ``scenario`` (cached per
+    reduced scenario, so replications and a planner's candidates share them)."""
+    flows, why = replayable(scenario)
+    reduced = script_scenario(scenario)
+    recorder = scenario.topology.recorder.enabled and scenario.traffic.recording_share > 0
+    key = json.dumps(reduced.model_dump(mode="json"), sort_keys=True)
+    book = _book(key, tuple(sorted(flows)), recorder)
+    return ScriptBook(book.scripts, book.hosts, {**why, **book.missing})
+
+
+@lru_cache(maxsize=32)
+def _book(key: str, flows: tuple[str, ...], recorder: bool) -> ScriptBook:
+    reduced = Scenario.model_validate(json.loads(key))
+    scripts: dict[tuple[str, str], Script] = {}
+    missing: dict[str, str] = {}
+    hosts: dict[str, tuple[str, tuple[Address, ...]]] = {}
+    for flow in flows:
+        outcomes = ["busy", "noanswer"] if flow == "busy_no_answer" else ["plain"]
+        variants = [(o, rec) for o in outcomes for rec in ((False, True) if recorder else (False,))]
+        variants.append(("blocked", False))
+        for outcome, rec in variants:
+            draw = 0.75 if outcome == "noanswer" else 0.25
+            runs = [_record(reduced, flow, h, rec, draw, outcome == "blocked", hosts) for h in HOLDINGS_S]
+            script, problem = _fit(flow, outcome_name(outcome, rec), *runs)
+            if script is None:
+                missing[flow] = problem
+                break
+            scripts[(flow, outcome_name(outcome, rec))] = script
+        else:
+            continue
+        for outcome, rec in variants:
+            scripts.pop((flow, outcome_name(outcome, rec)), None)
+    rejecting = {name for name, role in _roles(reduced) if role.overload.policy == "503"}
+    for (flow, outcome), script in list(scripts.items()):
+        if outcome == "blocked" or flow in missing:
+            continue
+        _rejected_variants(reduced, script, rejecting, hosts, scripts, missing)
+    for (flow, outcome), script in list(scripts.items()):
+        if outcome == "blocked" or "@" in outcome or flow in missing:
+            continue
+        blocked = scripts[(flow, "blocked")]
+        admit = _admit_step(script)
+        if admit is None or admit != _admit_step(blocked) or not script.same_until(blocked, admit):
+            missing[flow] = "its trunk admission is not where a blocked call's is"
+    for key in [k for k in scripts if k[0] in missing]:
+        del scripts[key]
+    return ScriptBook(scripts, hosts, missing)
+
+
+def rejected_name(outcome: str, step: int) -> str:
+    """The book's key of ``outcome`` whose new INVITE of step ``step`` a front end answered 503."""
+    return f"{outcome}@{step}"
+
+
+def _rejected_variants(reduced: Scenario, script: Script, rejecting: set[str],
+                       hosts: dict[str, tuple[str, tuple[Address, ...]]],
+                       scripts: dict[tuple[str, str], Script], missing: dict[str, str]) -> None:
+    """For each new INVITE of ``script`` that reaches a host whose front end answers 503
+    in overload, the script of the call that front end refused there."""
+    from ..host import _new_call
+
+    for i, step in enumerate(script.steps):
+        if step.data is None or not _new_call(step.data) or hosts[step.dst][0] not in rejecting:
+            continue
+        flow, outcome = script.flow, script.outcome
+        draw = 0.75 if outcome.startswith("noanswer") else 0.25
+        recorded = outcome.endswith(":rec")
+        runs = [_record(reduced, flow, h, recorded, draw, False, hosts, reject_step=i) for h in HOLDINGS_S]
+        rejected, problem = _fit(flow, rejected_name(outcome, i), *runs)
+        if rejected is None or not rejected.same_until(script, i - 1 if i else 0):
+            missing[flow] = problem or f"a 503 at step {i} changes what went before it"
+            return
+        scripts[(flow, rejected_name(outcome, i))] = rejected
+
+
+def _admit_step(script: Script) -> int | None:
+    return next((i for i, s in enumerate(script.steps) if any(h[0] == "admit" for h in s.hooks)), None)
+
+
+class _Raw:
+    """A step as the recorder saw it: absolute times, hooks still growing."""
+
+    __slots__ = ("src", "dst", "wire", "data", "parent", "at", "anchor_at", "hooks", "source", "dest")
+
+    def __init__(self, src: str, dst: str, wire: str, data: bytes | None, parent: int, at: float,
+                 anchor_at: float, source: Address | None = None, dest: Address | None = None) -> None:
+        self.src, self.dst, self.wire, self.data = src, dst, wire, data
+        self.parent, self.at, self.anchor_at = parent, at, anchor_at
+        self.source, self.dest = source, dest
+        self.hooks: list[Hook] = []
+
+
+class _Recorder:
+    """The tap: contexts (which step's handling, or which timer's anchor, is current)."""
+
+    def __init__(self, t0: float) -> None:
+        self.steps: list[_Raw] = []
+        self.t0 = t0
+        self.anchor: tuple[int, float] | None = None
+        """(step, when its handling ended) whose handling is current or armed the current
+        timer; None: the call's start."""
+        self.handling: int | None = None
+        self.timer_step: int | None = None
+        """The hook-only step of the current timer firing, once one hook made it."""
+        self.pending: dict[tuple[Address, bytes], deque[int]] = {}
+
+    def parent(self, now: float) -> tuple[int, float]:
+        if self.anchor is None:
+            return -1, self.t0
+        return self.anchor
+
+    def sent(self, src: str, dst: str, wire: str, data: bytes, now: float, source: Address, dest: Address) -> None:
+        parent, anchor_at = self.parent(now)
+        self.steps.append(_Raw(src, dst, wire, bytes(data), parent, now, anchor_at, source, dest))
+        self.pending.setdefault((dest, bytes(data)), deque()).append(len(self.steps) - 1)
+
+    def hook(self, hook: Hook, now: float) -> None:
+        if self.handling is not None:
+            self.steps[self.handling].hooks.append(hook)
+            return
+        if self.timer_step is None:
+            parent, anchor_at = self.parent(now)
+            self.steps.append(_Raw("", "", "", None, parent, now, anchor_at))
+            self.timer_step = len(self.steps) - 1
+        self.steps[self.timer_step].hooks.append(hook)
+
+    def wrap(self, callback: Callable[[], object]) -> Callable[[], object]:
+        anchor = self.anchor
+
+        def fired() -> None:
+            saved = (self.anchor, self.handling, self.timer_step)
+            self.anchor, self.handling, self.timer_step = anchor, None, None
+            try:
+                callback()
+            finally:
+                self.anchor, self.handling, self.timer_step = saved
+
+        return fired
+
+
+def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: float, blocked: bool,
+            hosts: dict[str, tuple[str, tuple[Address, ...]]], reject_step: int | None = None) -> list[_Raw]:
+    """One call of ``flow`` through the engine, every message and hook recorded; the
+    front end answers 503 to the INVITE of step ``reject_step``, when given."""
+    import simpy
+
+    from ..flows import CallCentre
+    from ..topology import build_topology
+
+    env = simpy.Environment()
+    topo = build_topology(reduced, env, seed=reduced.seed)
+    centre = CallCentre(topo, reduced.seed)
+    centre.record_rng = _Fixed(draw)  # type: ignore[assignment]
+    centre.end = T0_S + _RUN_S
+    net = topo.net
+    for node in topo.nodes:  # counters written in hex: as long as in a run of thousands of calls
+        layer = getattr(node.element, "layer", None)
+        if layer is not None:
+            layer._branch_count = COUNTERS_AT
+        if isinstance(getattr(node.element, "_tags", None), int):
+            node.element._tags = COUNTERS_AT
+    rec = _Recorder(T0_S)
+    roles = topo.roles()
+    for name, host in net.hosts.items():
+        hosts.setdefault(name, (roles.get(name, name), host.addresses))
+        host._send = _tap_send(rec, host, net)  # type: ignore[method-assign]
+        for address, transport in host.transports.items():
+            transport.on_message = _tap_handle(rec, address, transport.on_message, env)
+        if reject_step is not None:
+            host._arrive = _tap_reject(rec, host, reject_step)  # type: ignore[method-assign]
+    net.clock.wrap = rec.wrap
+    gate = topo.gate
+    if blocked:
+        gate.channels = 0
+    admit, release = gate.admit, gate.release
+
+    def admitted(call_id: str) -> bool:
+        ok = admit(call_id)
+        rec.hook(("admit",), env.now)
+        return ok
+
+    def released(call_id: str) -> None:
+        if call_id in gate.active:
+            rec.hook(("release",), env.now)
+        release(call_id)
+
+    gate.admit, gate.release = admitted, released  # type: ignore[method-assign]
+    told = centre.caller_told
+
+    def caller(fc: Any, kind: str, status: int | None, now: float) -> None:
+        if kind in ("provisional", "answered", "failed", "ended"):
+            rec.hook(("caller", kind, status), now)
+        told(fc, kind, status, now)
+
+    centre.caller_told = caller  # type: ignore[method-assign]
+    for node in topo.sip_servers:
+        server = node.element
+        on_state, record = server.on_state, server.record
+
+        def state(srv: Any, call: Any, kind: str, on_state: Any = on_state) -> None:
+            rec.hook(("state", kind), env.now)
+            on_state(srv, call, kind)
+
+        def recording(call: Any, record: Any = record) -> bool:
+            yes = bool(record(call))
+            if yes:
+                rec.hook(("record",), env.now)
+            return yes
+
+        server.on_state, server.record = state, recording
+    net.clock.call_at(T0_S, lambda: centre.new_call(flow, holding, recorded, T0_S, engine=True))
+    env.run(until=T0_S + _RUN_S)
+    return rec.steps
+
+
+class _Fixed:
+    """The probe's stand-in for the driver's recording/extension draws: always ``value``."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self, *_size: int) -> float:
+        return self.value
+
+
+def _tap_send(rec: _Recorder, host: Any, net: Any) -> Callable[..., None]:
+    send = host._send
+
+    def tapped(transport: Any, data: bytes, dest: Address) -> None:
+        target = net._routes.get(dest)
+        if target is not None and data.strip():
+            rec.sent(host.name, target.host.name, transport.wire, data, net.env.now, transport.local, dest)
+        send(transport, data, dest)
+
+    return tapped
+
+
+def _tap_reject(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
+    """The host's front end, refusing the INVITE of ``step`` as an overloaded one does."""
+    arrive = host._arrive
+
+    def arrived(job: Any) -> None:
+        queue = rec.pending.get((job.transport.local, job.data))
+        if not queue or queue[0] != step:
+            arrive(job)
+            return
+        queue.popleft()
+        now = host._env._now
+        saved = (rec.anchor, rec.handling, rec.timer_step)
+        rec.anchor, rec.handling, rec.timer_step = (step, now), step, None
+        try:
+            host._assign(now, host.overload.reject_cost_us * 1e-6)
+            job.rejected_by(host)
+        finally:
+            rec.anchor, rec.handling, rec.timer_step = saved
+
+    return arrived
+
+
+def _tap_handle(rec: _Recorder, address: Address, inner: Callable[[bytes, Address], None],
+                env: Any) -> Callable[[bytes, Address], None]:
+    def handled(data: bytes, source: Address) -> None:
+        queue = rec.pending.get((address, bytes(data)))
+        if not queue:
+            inner(data, source)
+            return
+        index = queue.popleft()
+        saved = (rec.anchor, rec.handling, rec.timer_step)
+        rec.anchor, rec.handling, rec.timer_step = (index, env.now), index, None
+        try:
+            inner(data, source)
+        finally:
+            rec.anchor, rec.handling, rec.timer_step = saved
+
+    return handled
+
+
+# ---------------------------------------------------------------------------
+# From two recordings to a script
+# ---------------------------------------------------------------------------
+
+
+def _fit(flow: str, outcome: str, short: list[_Raw], long: list[_Raw]) -> tuple[Script | None, str]:
+    """The script of two recordings with holding times ``HOLDINGS_S``; (None, why) when
+    they are not the same messages in the same order."""
+    if not short or short[0].data is None:
+        return None, "the probe call sent nothing"
+    if [(s.src, s.dst, s.parent, s.hooks, _start(s.data)) for s in short] != \
+            [(s.src, s.dst, s.parent, s.hooks, _start(s.data)) for s in long]:
+        return None, "its messages depend on the holding time beyond their delays"
+    h1, h2 = HOLDINGS_S
+    kinds = _kinds(short)
+    steps = []
+    for i, (a, b) in enumerate(zip(short, long, strict=True)):
+        d1, d2 = a.at - a.anchor_at, b.at - b.anchor_at
+        per = (d2 - d1) / (h2 - h1)
+        per = round(per * 8) / 8  # a whole or simple share of the holding time
+        fixed = max(d1 - per * h1, 0.0)
+        steps.append(_step(a, kinds[i], fixed, per))
+    steps = _transactions(steps)
+    return Script(flow, outcome, tuple(steps)), ""
+
+
+def _start(data: bytes | None) -> bytes:
+    return data.split(b"\r\n", 1)[0] if data else b""
+
+
+def _kinds(raws: list[_Raw]) -> list[str]:
+    from ...message_sizes import message_kind
+
+    requests: dict[tuple[str, int], str] = {}
+    return [message_kind(r.data, requests) if r.data is not None else "" for r in raws]
+
+
+def _step(raw: _Raw, kind: str, fixed: float, per: float) -> Step:
+    return Step(raw.src, raw.dst, raw.wire, raw.data, kind, raw.parent, fixed, per, tuple(raw.hooks),
+                raw.source, raw.dest)
+
+
+def _transactions(steps: list[Step]) -> list[Step]:
+    """Fill in the fields RFC 3261's timers need: each request's method, which request
+    each response answers, which 2xx each ACK acknowledges."""
+    from dataclasses import replace
+
+    from ...sip.message import Request, parse
+
+    parsed = [parse(s.data) if s.data is not None else None for s in steps]
+    out = list(steps)
+    for i, (step, msg) in enumerate(zip(steps, parsed, strict=True)):
+        if msg is None:
+            continue
+        via = msg.top_via
+        branch = via.branch if via is not None else None
+        cseq = msg.cseq
+        if isinstance(msg, Request):
+            if msg.method != "ACK":
+                out[i] = replace(out[i], request=msg.method)
+                continue
+            parent = parsed[step.parent] if step.parent >= 0 else None
+            if parent is not None and not isinstance(parent, Request) and parent.status >= 300 \
+                    and steps[step.parent].src == step.dst:
+                out[i] = replace(out[i], acks=step.parent)  # hop by hop
+                continue
+            for j in range(i - 1, -1, -1):  # the 2xx this ACK acknowledges end to end
+                prev, pm = steps[j], parsed[j]
+                if pm is not None and not isinstance(pm, Request) and 200 <= pm.status < 300 \
+                        and pm.call_id == msg.call_id and pm.cseq is not None and cseq is not None \
+                        and pm.cseq.number == cseq.number and out[j].until_ack and prev.src == step.dst:
+                    out[i] = replace(out[i], acks=j)
+                    break
+            continue
+        answered = -1
+        for j in range(i - 1, -1, -1):
+            pm = parsed[j]
+            if isinstance(pm, Request) and steps[j].src == step.dst and pm.top_via is not None \
+                    and pm.top_via.branch == branch and cseq is not None and pm.method == cseq.method:
+                answered = j
+                break
+        parent = parsed[step.parent] if step.parent >= 0 else None
+        forwarded = parent is not None and not isinstance(parent, Request) and parent.status == msg.status \
+            and parent.call_id == msg.call_id  # a proxy's; a B2BUA's own 2xx is on another Call-ID
+        invite = cseq is not None and cseq.method == "INVITE"
+        until_ack = invite and (msg.status >= 300 or (msg.status >= 200 and not forwarded))
+        out[i] = replace(out[i], status=msg.status, answers=answered, until_ack=until_ack)
+    return out

@@ -1,0 +1,379 @@
+"""Replaying call scripts on the run's own hosts and links.
+
+Theory of operation
+-------------------
+A replayed call walks its :class:`~.script.Script` on the same
+:class:`~sizing.sim.host.Host` and link objects as the engine's calls: each
+step is sent with :meth:`Host.transmit` (the sender's CPU, the counters, the
+TCP/TLS connection, the link's delay, jitter and loss) and arrives as a job
+at the receiving host's front end (admission, queue limit, the CPU its
+profile charges for that kind and size). When its core has handled it, the
+step's hooks run (the driver's code: trunk channel, caller, SIP Server
+state, recording) and its children are sent after their delays. Pool
+members (which SBC, proxy, SIP Server, media server, recorder) are chosen by
+the same CRC-32 of the Call-ID as the engine's calls, and the script's hosts
+mapped onto them.
+
+RFC 3261's timers act on replayed messages: a request that gets no response
+is sent again (UDP: after T1, doubling, non-INVITE capped at T2; TCP/TLS:
+never) and after 64 x T1 its transaction times out and the call fails (408
+before the answer). A final response to an INVITE over UDP is sent again
+until its ACK arrives. A message that arrives twice is handled as a
+transaction does: a repeated request gets the last response again, a
+repeated 2xx is forwarded (or ACKed) again, a repeated 3xx-6xx is ACKed
+again; none of them runs the driver's hooks twice. A trunk that refuses the
+call switches it to its flow's ``blocked`` script at the refusing step.
+
+The replay path is kept lean on purpose (a delivery costs a job object and
+two heap pushes, as the engine's do, but no parsing and no state machine):
+that is where the hybrid engine's speed comes from.
+"""
+
+from __future__ import annotations
+
+import zlib
+from heapq import heappush
+from typing import TYPE_CHECKING
+
+from simpy.events import NORMAL
+
+from ...sip.interfaces import TimerConfig
+from ..host import _ARRIVED, Host
+from .record import rejected_name
+from .script import Script, ScriptBook
+
+if TYPE_CHECKING:
+    from ..flows.driver import CallCentre, FlowCall
+    from ..flows.steady import PresentCall
+
+__all__ = ["Replayer"]
+
+
+class _Step:
+    """A script step bound to the run's hosts, for one choice of pool members."""
+
+    __slots__ = ("i", "src", "dst", "wire", "data", "target", "source", "kids", "hooks", "request",
+                 "invite", "status", "answers", "acks", "until_ack", "kind")
+
+    def __init__(self) -> None:
+        self.kids: tuple[tuple[int, float, float], ...] = ()
+
+
+class _Bound:
+    """A script on the run's hosts: its steps, and the call's SIP Server and recorder."""
+
+    __slots__ = ("script", "steps", "server", "recorder")
+
+
+class _Call:
+    """One replayed call's progress."""
+
+    __slots__ = ("fc", "bound", "talk", "got", "timers", "last_resp", "done", "choice")
+
+    def __init__(self, fc: FlowCall, bound: _Bound, talk: float, choice: tuple[int, ...]) -> None:
+        self.fc = fc
+        self.bound = bound
+        self.talk = talk
+        self.got = bytearray(len(bound.steps))
+        self.timers: dict[int, object] = {}
+        self.last_resp: dict[int, int] = {}
+        self.done = False
+        self.choice = choice
+
+
+class _Job:
+    """A replayed message in flight; the host's front end treats it as any other."""
+
+    __slots__ = ("callbacks", "host", "data", "source", "transport", "call", "step")
+    _ok = True
+
+    def __init__(self, call: _Call, step: _Step) -> None:
+        self.callbacks = _ARRIVED
+        self.host = step.dst
+        self.data = step.data
+        self.source = step.source
+        self.transport = step.target
+        self.call = call
+        self.step = step
+
+    def rejected_by(self, host: Host) -> None:
+        self.call.fc.replay.rejected(self.call, self.step, host)  # type: ignore[attr-defined]
+
+
+def _handled(job: _Job) -> None:
+    call = job.call
+    call.fc.replay.handled(call, job.step)  # type: ignore[attr-defined]
+
+
+_Job.done = (_handled,)  # type: ignore[attr-defined]
+
+
+class Replayer:
+    """Starts and walks the replayed calls of one run (one per :class:`CallCentre`)."""
+
+    def __init__(self, centre: CallCentre, book: ScriptBook, timers: TimerConfig | None = None) -> None:
+        self.centre = centre
+        self.book = book
+        topo = centre.topo
+        self.net = topo.net
+        self.clock = topo.net.clock
+        self._queue = topo.net.env._queue
+        self._eid = topo.net.env._eid
+        self.timers = timers or TimerConfig()
+        self.flows = {flow for flow, _outcome in book.scripts}
+        pools: dict[str, list] = {}
+        for node in topo.nodes:
+            pools.setdefault(node.role, []).append(node)
+        self.pools = pools
+        self.roles = sorted(r for r, nodes in pools.items() if len(nodes) > 1)
+        self._carrier = topo.net.hosts["carrier"]
+        self._bound: dict[tuple[int, tuple[int, ...]], _Bound] = {}
+        self.retransmissions = 0
+        self.timeouts = 0
+        self.started = 0
+
+    def takes(self, flow: str) -> bool:
+        """Whether calls of ``flow`` can be replayed here."""
+        return flow in self.flows
+
+    # -- starting a call ---------------------------------------------------------------------
+
+    def start(self, flow: str, holding: float, recorded: bool, t: float, present: PresentCall | None) -> FlowCall:
+        """A replayed call of ``flow``: the same record and the same choices as an engine call."""
+        from ..flows.driver import FlowCall
+        from .record import outcome_name
+
+        centre = self.centre
+        topo = centre.topo
+        key = topo.carrier.new_call_id()
+        outcome = "plain"
+        if flow == "busy_no_answer":
+            outcome = "busy" if centre.record_rng.random() < 0.5 else "noanswer"
+        script = self.book.get(flow, outcome_name(outcome, recorded))
+        assert script is not None
+        fc = FlowCall(key, flow, t, holding, recorded, t >= centre.warmup)
+        fc.present = present
+        if topo.sbcs:
+            fc.sbc = topo.edge_of_call(key).name
+        crc = zlib.crc32(key.encode())
+        choice = tuple(crc % len(self.pools[r]) for r in self.roles)
+        call = _Call(fc, self._bind(script, choice), holding - fc.talked, choice)
+        fc.replay = self
+        centre.calls[key] = fc
+        self.started += 1
+        bound = call.bound
+        for i in bound.script.roots:
+            step = bound.script.steps[i]
+            self._after(call, i, step.delay_s + step.per_holding * call.talk)
+        return fc
+
+    def _bind(self, script: Script, choice: tuple[int, ...]) -> _Bound:
+        key = (id(script), choice)
+        bound = self._bound.get(key)
+        if bound is not None:
+            return bound
+        pick = dict(zip(self.roles, choice, strict=True))
+        hosts = self.net.hosts
+        mapped: dict[str, Host] = {}
+        for name, (role, _addresses) in self.book.hosts.items():
+            pool = self.pools.get(role)
+            if pool:
+                mapped[name] = hosts[pool[pick.get(role, 0)].name]
+        routes = self.net._routes
+        steps = []
+        for i, s in enumerate(script.steps):
+            b = _Step()
+            b.i, b.data, b.kind, b.wire = i, s.data, s.kind, s.wire
+            b.hooks = s.hooks
+            b.request, b.status, b.answers, b.acks, b.until_ack = s.request, s.status, s.answers, s.acks, s.until_ack
+            b.invite = s.kind.endswith("INVITE")
+            if s.data is not None:
+                b.src, b.dst = mapped[s.src], mapped[s.dst]
+                b.target = routes[_remap(self.book, s.dst, b.dst, s.dest)]
+                b.source = _remap(self.book, s.src, b.src, s.source)
+            else:
+                b.src = b.dst = b.target = b.source = None
+            b.kids = tuple((k, script.steps[k].delay_s, script.steps[k].per_holding) for k in script.children[i])
+            steps.append(b)
+        bound = _Bound()
+        bound.script, bound.steps = script, steps
+        server = next((mapped[n] for n, (r, _a) in self.book.hosts.items() if r == "sip_server" and n in mapped),
+                      None)
+        bound.server = next((node.element for node in self.centre.topo.sip_servers
+                             if server is not None and node.name == server.name), None)
+        recorder = next((mapped[n] for n, (r, _a) in self.book.hosts.items() if r == "recorder" and n in mapped),
+                        None)
+        bound.recorder = recorder.name if recorder is not None else None
+        self._bound[key] = bound
+        return bound
+
+    # -- walking ---------------------------------------------------------------------------------
+
+    def _after(self, call: _Call, i: int, delay: float) -> None:
+        if delay <= 0.0:
+            self._go(call, i)
+        else:
+            self.clock.call_later(delay, lambda: self._go(call, i))
+
+    def _go(self, call: _Call, i: int) -> None:
+        if call.done:
+            return
+        step = call.bound.steps[i]
+        if step.data is None:  # a moment of the call: the driver learns something
+            if self._hooks(call, step):
+                self._kids(call, step)
+            return
+        self._send(call, step)
+
+    def _send(self, call: _Call, step: _Step, again: bool = False) -> None:
+        arrival = step.src.transmit(step.wire, step.data, step.dst)
+        if again:
+            self.retransmissions += 1
+        else:
+            if step.request:
+                self._arm(call, step)
+            elif step.answers >= 0:
+                call.last_resp[step.answers] = step.i
+            if step.until_ack and step.wire == "udp":
+                self._arm(call, step)
+            if step.request == "BYE" and step.src is self._carrier:
+                call.fc.bye_at = self.clock.now()
+        if arrival is not None:
+            heappush(self._queue, (arrival, NORMAL, next(self._eid), _Job(call, step)))
+
+    def handled(self, call: _Call, step: _Step) -> None:
+        """A step's message has been handled at its receiver (its core is done with it)."""
+        if call.done:
+            return
+        i = step.i
+        timers = call.timers
+        if step.answers >= 0:
+            timer = timers.pop(step.answers, None)
+            if timer is not None:
+                timer.cancel()  # type: ignore[attr-defined]
+        if step.acks >= 0:
+            timer = timers.pop(step.acks, None)
+            if timer is not None:
+                timer.cancel()  # type: ignore[attr-defined]
+        if call.got[i]:
+            self._again(call, step)
+            return
+        call.got[i] = 1
+        if step.kind == "200 BYE" and step.dst is self._carrier and call.fc.bye_at is not None \
+                and call.fc.measured:
+            self.centre.sdd.append(self.clock.now() - call.fc.bye_at)
+        if step.hooks and not self._hooks(call, step):
+            return
+        self._kids(call, call.bound.steps[i])
+
+    def _kids(self, call: _Call, step: _Step) -> None:
+        talk = call.talk
+        for k, delay, per in step.kids:
+            self._after(call, k, delay + per * talk)
+
+    def _again(self, call: _Call, step: _Step) -> None:
+        """A message that arrived twice: what its transaction does with a repeat."""
+        steps = call.bound.steps
+        if step.request:
+            j = call.last_resp.get(step.i)
+            if j is not None:
+                self._send(call, steps[j], again=True)
+        elif step.status >= 200 and step.invite:
+            for k, delay, per in step.kids:
+                kid = steps[k]
+                if kid.data is not None and delay == 0.0 and per == 0.0 and (step.status < 300 or kid.request == ""
+                                                                            and kid.kind == "ACK"):
+                    self._send(call, kid, again=True)
+
+    def _hooks(self, call: _Call, step: _Step) -> bool:
+        """Run the step's hooks; False when the call switched scripts (its children are
+        the new script's, already under way)."""
+        centre = self.centre
+        fc = call.fc
+        now = self.clock.now()
+        for hook in step.hooks:
+            name = hook[0]
+            if name == "admit":
+                if not centre.topo.gate.admit(fc.key):
+                    self._switch(call, step, "blocked")
+                    return False
+            elif name == "release":
+                centre.topo.gate.release(fc.key)
+            elif name == "caller":
+                centre.caller_told(fc, hook[1], hook[2], now)
+            elif name == "state":
+                if call.bound.server is not None:
+                    centre._replicate(call.bound.server, hook[1])
+            elif name == "record":
+                if call.bound.recorder is not None:
+                    centre._record_media(fc, call.bound.recorder)
+        return True
+
+    def rejected(self, call: _Call, step: _Step, host: Host) -> None:
+        """The host's front end answers this new INVITE 503 (it is overloaded): the call
+        goes on as its flow's script of a call refused there."""
+        if call.done:
+            return
+        name = rejected_name(call.bound.script.outcome.split("@")[0], step.i)
+        if self.book.get(call.bound.script.flow, name) is None:
+            host._drop(host._env._now)  # no such script: the INVITE is lost, as if dropped
+            return
+        host.count_rejected()
+        self._switch(call, step, name)
+
+    def _switch(self, call: _Call, step: _Step, outcome: str) -> None:
+        script = self.book.get(call.bound.script.flow, outcome)
+        assert script is not None
+        call.bound = self._bind(script, call.choice)
+        got = bytearray(len(call.bound.steps))
+        got[:step.i + 1] = call.got[:step.i + 1]
+        call.got = got
+        self._kids(call, call.bound.steps[step.i])
+
+    # -- RFC 3261 timers ---------------------------------------------------------------------------
+
+    def _arm(self, call: _Call, step: _Step) -> None:
+        t = self.timers
+        if step.wire != "udp":
+            call.timers[step.i] = self.clock.call_later(64 * t.t1, lambda: self._timeout(call, step))
+            return
+        self._retry_in(call, step, t.t1, 0.0)
+
+    def _retry_in(self, call: _Call, step: _Step, interval: float, spent: float) -> None:
+        call.timers[step.i] = self.clock.call_later(interval, lambda: self._retry(call, step, interval,
+                                                                                   spent + interval))
+
+    def _retry(self, call: _Call, step: _Step, interval: float, spent: float) -> None:
+        if call.done or call.timers.get(step.i) is None:
+            return
+        t = self.timers
+        if spent >= 64 * t.t1:
+            self._timeout(call, step)
+            return
+        self._send(call, step, again=True)
+        nxt = 2 * interval if step.request == "INVITE" else min(2 * interval, t.t2)
+        self._retry_in(call, step, nxt, spent)
+
+    def _timeout(self, call: _Call, step: _Step) -> None:
+        """A transaction gave up (Timer B, F or H): the call fails, or ends if answered."""
+        if call.done or call.timers.pop(step.i, None) is None:
+            return
+        self.timeouts += 1
+        fc = call.fc
+        centre = self.centre
+        centre.topo.gate.release(fc.key)
+        if fc.answered_at is None and not fc.done:
+            centre.caller_told(fc, "failed", 408, self.clock.now())
+        elif not fc.done:
+            centre.caller_told(fc, "ended", None, self.clock.now())
+        call.done = True
+        for timer in call.timers.values():
+            timer.cancel()  # type: ignore[attr-defined]
+        call.timers.clear()
+
+
+def _remap(book: ScriptBook, name: str, host: Host, address: object) -> object:
+    """The run host's address that stands where the recording host's ``address`` was."""
+    _role, addresses = book.hosts[name]
+    return host.addresses[addresses.index(address)]  # type: ignore[arg-type]
+
