@@ -9,6 +9,7 @@ second, peak memory, and this machine's bare SimPy event rate measured in
 the same run, for comparison.
 
     .venv/bin/python benchmarks/sim.py --cps 100 --duration 60
+    .venv/bin/python benchmarks/sim.py --engines   # full vs hybrid (replayed scripts), default topology
     .venv/bin/python benchmarks/sim.py --topology b2bua
     .venv/bin/python benchmarks/sim.py --default-gc   # CPython's GC thresholds, for comparison
     .venv/bin/python benchmarks/sim.py --profile      # cProfile top entries
@@ -359,6 +360,66 @@ def floor(goal: float = 50_000.0, seconds: float = 20.0) -> None:
     )
 
 
+def engines(cps: float, duration: float, hold: float, seed: int, profile: bool = False) -> None:
+    """The product's default topology (``sizing run`` on the minimal scenario) with both
+    engines, one after the other in this run: calls simulated per wall and per CPU second,
+    the ratio, and the replay's wall µs per replayed delivery."""
+    import simpy
+
+    from sizing.scenario import Scenario
+    from sizing.sim.flows import CallCentre
+    from sizing.sim.network import collector_tuned
+    from sizing.sim.replay import script_book
+    from sizing.sim.topology import build_topology
+
+    rows = {}
+    for engine in ("full", "hybrid"):
+        scenario = Scenario.model_validate({
+            "seed": seed, "duration_s": duration, "warmup_s": 5.0,
+            "traffic": {"calls_per_second": cps, "holding_time_s": hold},
+            "trunk": {"channels": 100_000}, "simulation": {"engine": engine}})
+        if engine == "hybrid":
+            t = time.perf_counter()
+            script_book(scenario)  # recorded once per scenario (cached), timed apart
+            record_s = time.perf_counter() - t
+        wall, cpu = time.perf_counter(), time.process_time()
+        env = simpy.Environment()
+        topo = build_topology(scenario, env, seed=seed)
+        centre = CallCentre(topo, seed)
+        centre.start()
+        profiler = cProfile.Profile() if profile and engine == "hybrid" else None
+        with collector_tuned():
+            if profiler is not None:
+                profiler.enable()
+            env.run(until=scenario.warmup_s + duration)
+            if profiler is not None:
+                profiler.disable()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        delivered = sum(h.received for h in topo.net.hosts.values())
+        replayer = centre.replayer
+        rows[engine] = {"wall_s": wall, "cpu_s": cpu, "deliveries": delivered,
+                        "calls": (replayer.started if replayer is not None else 0) + _engine_calls(centre),
+                        "replayed": replayer.started if replayer is not None else 0}
+        if profiler is not None:
+            pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(20)
+    print(f"default topology, {cps:g} calls/s for {duration:g} simulated s (+5 s warm-up), hold {hold:g} s, "
+          f"steady start; scripts recorded in {record_s:.2f} s (once per scenario)")
+    print(f"  {'engine':8s} {'calls':>9s} {'replayed':>9s} {'wall s':>8s} {'cpu s':>8s} "
+          f"{'calls/wall s':>13s} {'calls/cpu s':>12s} {'wall µs/delivery':>17s}")
+    for engine, row in rows.items():
+        print(f"  {engine:8s} {row['calls']:9,d} {row['replayed']:9,d} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} "
+              f"{row['calls'] / row['wall_s']:13,.0f} {row['calls'] / row['cpu_s']:12,.0f} "
+              f"{1e6 * row['wall_s'] / max(row['deliveries'], 1):17.1f}")
+    full, hybrid = rows["full"], rows["hybrid"]
+    ratio = (hybrid["calls"] / hybrid["cpu_s"]) / (full["calls"] / full["cpu_s"])
+    print(f"  hybrid / full, calls per CPU second: {ratio:.1f}x")
+
+
+def _engine_calls(centre) -> int:  # type: ignore[no-untyped-def]
+    """Calls the engine ran (placed through the carrier user agent)."""
+    return centre.topo.carrier.stats.requests_sent.get("INVITE", 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cps", type=float, default=100.0, help="call attempts per second")
@@ -374,7 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--default-gc", action="store_true", help="run at CPython's default GC thresholds (not SimNetwork.run's)"
     )
+    parser.add_argument("--engines", action="store_true",
+                        help="the product's default topology with the full and the hybrid engine")
     args = parser.parse_args(argv)
+    if args.engines:
+        engines(args.cps, args.duration, args.hold, args.seed, args.profile)
+        return 0
     if args.clock:
         compare_clocks()
         return 0

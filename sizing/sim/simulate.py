@@ -72,6 +72,8 @@ def _tables(topo: Topology, centre: CallCentre) -> tuple[pd.DataFrame, pd.DataFr
 
 
 def _engine_counters(topo: Topology, centre: CallCentre) -> dict[str, float]:
+    """Retransmissions (every repeat a transaction or a user agent's dialog sends; a
+    proxy's forward of a repeat is not one), timeouts and overload counts so far."""
     retrans = timeouts = 0
     if centre.replayer is not None:
         retrans, timeouts = centre.replayer.retransmissions, centre.replayer.timeouts
@@ -82,6 +84,8 @@ def _engine_counters(topo: Topology, centre: CallCentre) -> dict[str, float]:
             continue
         retrans += layer.stats.retransmissions_sent
         timeouts += sum(layer.stats.timeouts.values())
+        # a user agent's ACK repeats (its 2xx repeats pass its server transaction, counted there)
+        retrans += getattr(getattr(element, "stats", None), "ack_retransmissions", 0)
     rejected = sum(h.rejected for h in topo.net.hosts.values())
     dropped = sum(h.dropped for h in topo.net.hosts.values())
     throttled = sum(client.throttled for client in topo.oc_clients)

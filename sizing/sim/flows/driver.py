@@ -425,13 +425,15 @@ class CallCentre:
     def new_call(self, flow: str, holding: float, recorded: bool, t: float, *, engine: bool = False) -> FlowCall:
         """A call that arrives now: offered, and abandoned ``ABANDON_S`` later if its flow
         says so; ``engine`` runs it on the engine even when its script could be replayed."""
+        started: list[FlowCall] = []
+        if flow == "abandoned":  # armed first: it runs before a replayed script's own give-up
+            self.clock.call_later(ABANDON_S, lambda: self._give_up(started[0]))
         fc = self._start(flow, holding, recorded, t, engine=engine)
+        started.append(fc)
         if fc.measured:
             self.offered += 1
             if fc.replay is not None:
                 self.offered_replayed += 1
-        if flow == "abandoned":
-            self.clock.call_later(ABANDON_S, lambda: self._give_up(fc))
         return fc
 
     def _start(self, flow: str, holding: float, recorded: bool, t: float, *,

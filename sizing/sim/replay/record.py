@@ -439,6 +439,10 @@ def _transactions(steps: list[Step]) -> list[Step]:
     for i, (step, msg) in enumerate(zip(steps, parsed, strict=True)):
         if msg is None:
             continue
+        up = parsed[step.parent] if step.parent >= 0 else None
+        if up is not None and up.call_id == msg.call_id and _start(steps[step.parent].data).split(b" ")[:2] \
+                == _start(step.data).split(b" ")[:2] and type(up) is type(msg):
+            out[i] = replace(out[i], forward=True)
         via = msg.top_via
         branch = via.branch if via is not None else None
         cseq = msg.cseq

@@ -60,6 +60,9 @@ class Step:
     """For a response: the step of the request it answers (at this step's receiver)."""
     acks: int = -1
     """For an ACK: the final response it acknowledges (a 2xx end to end, another hop by hop)."""
+    forward: bool = False
+    """A proxy's forward of its parent (the same message on the same Call-ID): a repeat of
+    the parent is forwarded again."""
     until_ack: bool = False
     """A final response to an INVITE that its sender retransmits over UDP until the ACK
     arrives: a 2xx written by a user agent core (RFC 3261 §13.3.1.4), or a 3xx-6xx at

@@ -53,7 +53,7 @@ class _Step:
     """A script step bound to the run's hosts, for one choice of pool members."""
 
     __slots__ = ("i", "src", "dst", "wire", "data", "target", "source", "kids", "hooks", "request",
-                 "invite", "status", "answers", "acks", "until_ack", "kind")
+                 "invite", "status", "answers", "acks", "until_ack", "kind", "forward")
 
     def __init__(self) -> None:
         self.kids: tuple[tuple[int, float, float], ...] = ()
@@ -187,6 +187,7 @@ class Replayer:
             b.hooks = s.hooks
             b.request, b.status, b.answers, b.acks, b.until_ack = s.request, s.status, s.answers, s.acks, s.until_ack
             b.invite = s.kind.endswith("INVITE")
+            b.forward = s.forward
             if s.data is not None:
                 b.src, b.dst = mapped[s.src], mapped[s.dst]
                 b.target = routes[_remap(self.book, s.dst, b.dst, s.dest)]
@@ -211,12 +212,13 @@ class Replayer:
 
     def _after(self, call: _Call, i: int, delay: float) -> None:
         if delay <= 0.0:
-            self._go(call, i)
+            self._go(call, i, call.bound)
         else:
-            self.clock.call_later(delay, lambda: self._go(call, i))
+            bound = call.bound
+            self.clock.call_later(delay, lambda: self._go(call, i, bound))
 
-    def _go(self, call: _Call, i: int) -> None:
-        if call.done:
+    def _go(self, call: _Call, i: int, bound: _Bound) -> None:
+        if call.done or call.bound is not bound:  # the call switched scripts since
             return
         step = call.bound.steps[i]
         if step.data is None:  # a moment of the call: the driver learns something
@@ -225,10 +227,13 @@ class Replayer:
             return
         self._send(call, step)
 
-    def _send(self, call: _Call, step: _Step, again: bool = False) -> None:
+    def _send(self, call: _Call, step: _Step, again: bool = False, counted: bool = True) -> None:
+        """Send a step; ``again``: a repeat, ``counted`` as a retransmission unless it is a
+        proxy's forward of a repeated ACK (as the engine counts them: a repeated 2xx passes
+        the proxy's server transaction, which counts it; an ACK passes none)."""
         arrival = step.src.transmit(step.wire, step.data, step.dst)
         if again:
-            self.retransmissions += 1
+            self.retransmissions += counted
         else:
             if step.request:
                 self._arm(call, step)
@@ -276,14 +281,15 @@ class Replayer:
         steps = call.bound.steps
         if step.request:
             j = call.last_resp.get(step.i)
-            if j is not None:
-                self._send(call, steps[j], again=True)
-        elif step.status >= 200 and step.invite:
+            if j is not None and not (step.request == "INVITE" and 200 <= steps[j].status < 300):
+                self._send(call, steps[j], again=True)  # (after a 2xx: Accepted absorbs it, RFC 6026)
+        elif (step.status >= 200 and step.invite) or step.kind == "ACK":
+            # a proxy forwards a repeated 2xx or ACK again; a final response is ACKed again
             for k, delay, per in step.kids:
                 kid = steps[k]
-                if kid.data is not None and delay == 0.0 and per == 0.0 and (step.status < 300 or kid.request == ""
-                                                                            and kid.kind == "ACK"):
-                    self._send(call, kid, again=True)
+                if delay == 0.0 and per == 0.0 and kid.data is not None and (
+                        (kid.forward and step.status < 300) or kid.kind == "ACK" and step.kind != "ACK"):
+                    self._send(call, kid, again=True, counted=step.kind != "ACK")
 
     def _hooks(self, call: _Call, step: _Step) -> bool:
         """Run the step's hooks; False when the call switched scripts (its children are
@@ -304,9 +310,8 @@ class Replayer:
             elif name == "state":
                 if call.bound.server is not None:
                     centre._replicate(call.bound.server, hook[1])
-            elif name == "record":
-                if call.bound.recorder is not None:
-                    centre._record_media(fc, call.bound.recorder)
+            elif name == "record" and call.bound.recorder is not None:
+                centre._record_media(fc, call.bound.recorder)
         return True
 
     def rejected(self, call: _Call, step: _Step, host: Host) -> None:
@@ -329,6 +334,12 @@ class Replayer:
         got[:step.i + 1] = call.got[:step.i + 1]
         call.got = got
         self._kids(call, call.bound.steps[step.i])
+        script = call.bound.script
+        late = self.clock.now() - call.fc.t0
+        for i in script.roots:  # the new script's own moments after the switch
+            if i > step.i:
+                self._after(call, i, max(script.steps[i].delay_s + script.steps[i].per_holding * call.talk - late,
+                                         0.0))
 
     # -- RFC 3261 timers ---------------------------------------------------------------------------
 

@@ -1,0 +1,151 @@
+"""The hybrid engine: scripts recorded from the engine, replayed, and compared with the full engine.
+
+Each comparison runs the same scenario (same seed: the same arrivals, holding
+times and flows) once with every call on the full engine and once hybrid,
+and holds the hybrid's figures to the full engine's: counts per host and
+link within a few per cent, call outcomes within a few calls.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import pytest
+
+from sizing.scenario import Scenario
+from sizing.sim.flows import expected_in_progress
+from sizing.sim.replay import replayable, script_book
+from sizing.sim.simulate import simulate
+
+
+def scenario(**over: Any) -> Scenario:
+    data: dict[str, Any] = {
+        "seed": 3, "duration_s": 60, "warmup_s": 10,
+        "traffic": {"calls_per_second": 20, "holding_time_s": 20},
+        "trunk": {"channels": 5000},
+    }
+    for key, value in over.items():
+        node = data
+        *path, last = key.split(".")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return Scenario.model_validate(data)
+
+
+@lru_cache(maxsize=16)
+def _pair(key: str) -> tuple[Any, Any]:
+    sc = CASES[key]
+    full = simulate(sc.model_copy(update={"simulation": sc.simulation.model_copy(update={"engine": "full"})}),
+                    workers=1)
+    hybrid = simulate(sc, workers=1)
+    return full, hybrid
+
+
+CASES = {
+    "low load": scenario(),
+    "5 % loss": scenario(**{"links.default.loss": 0.05}),
+    "2x overload, drop": scenario(**{"duration_s": 30, "warmup_s": 5, "traffic.calls_per_second": 170,
+                                     "topology.sbc.cores": 1, "topology.sbc.overload.policy": "drop"}),
+    "2x overload, 503": scenario(**{"duration_s": 30, "warmup_s": 5, "traffic.calls_per_second": 170,
+                                    "topology.sbc.cores": 1}),
+    "flows, TLS per call, recording, blocking": scenario(**{
+        "seed": 4, "traffic.recording_share": 0.5, "traffic.holding_time_s": 20,
+        "traffic.mix": {"basic": 0.4, "abandoned": 0.2, "busy_no_answer": 0.4},
+        "trunk.channels": 220, "trunk.transport": "tls", "trunk.calls_per_connection": 1,
+        "topology.recorder.enabled": True}),
+}
+
+
+def _hosts(result: Any) -> dict[str, Any]:
+    return result.hosts.set_index("name").to_dict("index")
+
+
+def _links(result: Any) -> dict[tuple[str, str], Any]:
+    return result.links.set_index(["src", "dst"]).to_dict("index")
+
+
+def test_a_basic_calls_script_is_the_engines_call_step_by_step() -> None:
+    book = script_book(scenario())
+    script = book.get("basic", "plain")
+    assert script is not None
+    steps = script.steps
+    first = steps[0]
+    assert (first.src, first.kind, first.parent) == ("carrier", "INVITE", -1)
+    assert ("admit",) in first.hooks  # the trunk's channel is taken where the edge handles it
+    hang_up = [s for s in steps if s.per_holding]
+    assert [(s.src, s.kind, s.per_holding) for s in hang_up if s.data is not None] == [("carrier", "BYE", 1.0)]
+    told = [h[1] for s in steps for h in s.hooks if h[0] == "caller"]
+    assert told[:2] == ["provisional", "answered"] and told[-1] == "ended"
+    for i, s in enumerate(steps):
+        if s.status:  # every response answers a request its receiver sent, earlier
+            assert 0 <= s.answers < i and steps[s.answers].src == s.dst and steps[s.answers].request
+    own = [i for i, s in enumerate(steps) if s.until_ack]
+    assert own and all(any(a.acks == i for a in steps) for i in own)  # each 2xx's ACK is known
+    blocked = book.get("basic", "blocked")
+    assert blocked is not None and blocked.same_until(script, 0)
+    assert [s.kind for s in blocked.steps if s.data is not None] == ["INVITE", "503 INVITE", "ACK"]
+
+
+def test_flows_that_wait_for_run_time_decisions_run_on_the_engine() -> None:
+    flows, why = replayable(scenario(**{"trunk.session_expires_s": 1800}))
+    assert not flows and "session timer" in why["basic"]
+    flows, why = replayable(scenario(**{"agents.count": 10, "traffic.mix": {"basic": 0.8, "busy_no_answer": 0.2}}))
+    assert flows == {"busy_no_answer"} and "ACD" in why["basic"]
+    full, hybrid = scenario(**{"trunk.session_expires_s": 1800}), scenario()
+    assert simulate(full, workers=1).kpis.get("calls_replayed") is None
+    result = simulate(hybrid, workers=1)
+    assert result.kpis["calls_replayed"] > 0.9 * result.kpis["calls_offered"] - 60
+
+
+@pytest.mark.parametrize("case", ["low load", "5 % loss", "2x overload, drop",
+                                  "flows, TLS per call, recording, blocking"])
+def test_hybrid_gives_the_full_engines_hosts_and_links(case: str) -> None:
+    full, hybrid = _pair(case)
+    assert hybrid.kpis["calls_replayed"] > 0.5 * hybrid.kpis["calls_offered"]
+    assert hybrid.kpis["calls_offered"] == full.kpis["calls_offered"]  # the same arrivals
+    hosts_f, hosts_h = _hosts(full), _hosts(hybrid)
+    for name, row in hosts_f.items():
+        other = hosts_h[name]
+        assert other["msgs_per_s"] == pytest.approx(row["msgs_per_s"], rel=0.04, abs=0.5), name
+        assert other["cpu_mean"] == pytest.approx(row["cpu_mean"], rel=0.04, abs=0.002), name
+    links_f, links_h = _links(full), _links(hybrid)
+    for pair, row in links_f.items():
+        other = links_h[pair]
+        assert other["signalling_kbps"] == pytest.approx(row["signalling_kbps"], rel=0.04, abs=0.5), pair
+        assert other["media_kbps"] == pytest.approx(row["media_kbps"], rel=0.03, abs=1.0), pair
+        assert other["connections_per_s"] == pytest.approx(row["connections_per_s"], rel=0.02, abs=0.05), pair
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_hybrid_gives_the_full_engines_call_figures(case: str) -> None:
+    full, hybrid = _pair(case)
+    f, h = full.kpis, hybrid.kpis
+    offered = f["calls_offered"]
+    for key in ("calls_answered", "calls_blocked", "calls_abandoned"):
+        assert h[key] == pytest.approx(f[key], abs=max(0.03 * offered, 5)), key
+    assert h["mean_concurrent_calls"] == pytest.approx(f["mean_concurrent_calls"], rel=0.03)
+    if case == "2x overload, 503":
+        # the front end's 503s and the calls that still get through agree; the set-up
+        # delays do not yet (see docs/simulation-replay.md, "Known gaps")
+        assert h["overload_rejections"] == pytest.approx(f["overload_rejections"], rel=0.08)
+        return
+    assert h["srd_p50_ms"] == pytest.approx(f["srd_p50_ms"], rel=0.05, abs=0.5)
+    assert h["srd_p95_ms"] == pytest.approx(f["srd_p95_ms"], rel=0.10, abs=1.0)
+    assert h["retransmissions_per_call"] == pytest.approx(f["retransmissions_per_call"], rel=0.15, abs=0.01)
+    assert h["overload_drops"] == pytest.approx(f["overload_drops"], rel=0.05, abs=5)
+
+
+def test_the_5_percent_loss_case_retransmits_as_rfc_3261_says() -> None:
+    full, hybrid = _pair("5 % loss")
+    assert full.kpis["retransmissions_per_call"] > 1  # the comparison above is not of zeros
+    assert hybrid.kpis["ser"] == pytest.approx(full.kpis["ser"], abs=0.01)
+
+
+def test_a_steady_hybrid_run_opens_with_the_calls_in_progress() -> None:
+    sc = scenario(**{"traffic.calls_per_second": 30, "traffic.holding_time_s": 120})
+    result = simulate(sc, workers=1)
+    assert result.kpis["calls_replayed"] > 0.9 * result.kpis["calls_offered"] - 60
+    assert result.kpis["mean_concurrent_calls"] == pytest.approx(expected_in_progress(sc), rel=0.05)
+    assert not result.warnings
