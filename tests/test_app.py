@@ -87,6 +87,26 @@ def test_shares_over_100_percent_show_a_message(app: AppTest) -> None:
     assert any("sum to" in e.value for e in app.error)
 
 
+def test_srtp_over_udp_shows_why_by_the_field(app: AppTest) -> None:
+    app.selectbox(key="trunk.transport").set_value("udp")
+    app.selectbox(key="trunk.srtp").set_value("AES_CM_128_HMAC_SHA1_80")
+    app.button(key="submit").click().run()
+    assert not app.exception
+    assert any("SRTP needs TLS signalling" in e.value for e in app.error)
+    assert not [m for m in app.metric if m.label == "Trunk channels needed"]
+
+
+def test_srtp_suite_per_direction_moves_the_media_figure(app: AppTest) -> None:
+    app.selectbox(key="trunk.transport").set_value("tls")
+    app.selectbox(key="trunk.srtp").set_value("AES_CM_128_HMAC_SHA1_80")
+    app.button(key="submit").click().run()
+    both_80 = float(_metric(app, "Media (Mbps)"))
+    app.selectbox(key="trunk.srtp_outbound").set_value("AES_CM_128_HMAC_SHA1_32")
+    app.button(key="submit").click().run()
+    assert not app.exception and not app.error
+    assert float(_metric(app, "Media (Mbps)")) < both_80
+
+
 def test_scenario_download_loads_back(monkeypatch: pytest.MonkeyPatch) -> None:
     served: dict[str, bytes] = {}
     original = MemoryMediaFileStorage.load_and_get_id
@@ -122,7 +142,7 @@ def test_simulation_shows_kpis_against_the_targets(app: AppTest) -> None:
     # the run starts in steady state: no warm-up warning on the page
     assert not [w.value for w in app.warning if "warm" in w.value or "steady state" in w.value]
     # a rerun that changes nothing else keeps the (cached) results on the page
-    app.multiselect(key="what_if").set_value(["SRTP on"]).run()
+    app.multiselect(key="what_if").set_value(["SRTP on, with TLS signalling"]).run()
     assert not app.exception
     assert [m for m in app.metric if m.label == "Calls offered"]
 
@@ -268,7 +288,7 @@ def test_host_sizes_chosen_show_the_plans_cores_per_server(app: AppTest) -> None
     assert set(shown["Cores per server"]) <= {16, 32}
     assert any(f"**Recommended:** {expected.summary()}" == m.value for m in app.markdown)
     # the what-if table sizes its variants with the same host sizes
-    app.multiselect(key="what_if").set_value(["SRTP on"]).run()
+    app.multiselect(key="what_if").set_value(["SRTP on, with TLS signalling"]).run()
     compared = _table(app, "variant").set_index("variant")
     roles = expected.cores()
     assert all(compared.loc["baseline", f"{r} cores per host"] == c for r, c in roles.items())

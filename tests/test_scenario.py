@@ -131,6 +131,62 @@ def test_unknown_srtp_suite_is_named():
                                "AES_CM_128_HMAC_SHA1_80")
 
 
+SRTP_80, SRTP_32 = "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_srtp_without_tls_signalling_is_refused(transport):
+    # the SDES keys would travel in clear: the trunk offers 5061 TLS + SRTP, not 5060 + SRTP
+    lines = _errors(_with(trunk={"channels": 10, "transport": transport, "srtp": SRTP_80}))
+    assert lines == [f"s.yaml: trunk.srtp: SRTP needs TLS signalling: over {transport.upper()} "
+                     "the SRTP keys (a=crypto in the SDP, RFC 4568) travel in clear. Set "
+                     "trunk.transport to tls (the trunk's '5061 TLS + SRTP'), or remove "
+                     "trunk.srtp for plain RTP ('5060 plain')"]
+
+
+def test_srtp_over_tls_is_the_same_suite_both_ways_unless_a_direction_differs():
+    trunk = {"channels": 10, "transport": "tls", "srtp": SRTP_80}
+    assert scenario_from_mapping(_with(trunk=trunk)).trunk.srtp_suites == (SRTP_80, SRTP_80)
+    split = scenario_from_mapping(_with(trunk={**trunk, "srtp_outbound": SRTP_32}))
+    assert split.trunk.srtp_suites == (SRTP_80, SRTP_32)  # the carrier sends _80, accepts _32
+    assert scenario_from_mapping(_with()).trunk.srtp_suites == (None, None)
+
+
+@pytest.mark.parametrize("field", ["srtp_inbound", "srtp_outbound"])
+def test_a_directions_srtp_suite_needs_srtp_on(field):
+    lines = _errors(_with(trunk={"channels": 10, "transport": "tls", field: SRTP_32}))
+    assert lines == [f"s.yaml: trunk.{field}: needs trunk.srtp (SRTP on, and the suite of the "
+                     f"other direction); set trunk.srtp too, or remove trunk.{field} for plain RTP"]
+    lines = _errors(_with(trunk={"channels": 10, "transport": "tls", "srtp": SRTP_80,
+                                 field: "AES_FOO"}))
+    assert lines[0].startswith(f"s.yaml: trunk.{field}: unknown SRTP suite 'AES_FOO'")
+
+
+def test_srtp_inside_is_off_by_default_and_needs_tls_inside():
+    tls_trunk = {"channels": 10, "transport": "tls", "srtp": SRTP_80}
+    assert scenario_from_mapping(_with(trunk=tls_trunk)).network.internal_srtp is None
+    inside = scenario_from_mapping(_with(trunk=tls_trunk, network={"internal_srtp": SRTP_32}))
+    assert inside.network.internal_srtp == SRTP_32  # internal_transport "trunk": TLS
+    lines = _errors(_with(trunk=tls_trunk, network={"internal_srtp": SRTP_80,
+                                                    "internal_transport": "udp"}))
+    assert lines == ["s.yaml: network.internal_srtp: SRTP inside needs TLS signalling inside: "
+                     "over UDP the SRTP keys (a=crypto in the SDP, RFC 4568) travel in clear. "
+                     "Set network.internal_transport to tls (or to trunk, with a TLS trunk), or "
+                     "remove network.internal_srtp for plain RTP inside"]
+
+
+def test_srtp_over_udp_in_a_sites_csv_names_the_row_and_column(tmp_path):
+    csv_path = _write(tmp_path / "sites.csv",
+                      "site,traffic.calls_per_second,traffic.holding_time_s,trunk.channels,"
+                      "trunk.transport,trunk.srtp\n"
+                      f"paris,1,60,10,tls,{SRTP_80}\n"
+                      f"lyon,1,60,10,udp,{SRTP_80}\n")
+    with pytest.raises(ScenarioError) as info:
+        scenarios_from_csv(csv_path)
+    (line,) = str(info.value).splitlines()
+    assert line.startswith(f"{csv_path}:3:trunk.srtp: SRTP needs TLS signalling: over UDP")
+
+
 def test_link_must_join_enabled_roles():
     data = _with(links={"overrides": {"sbc->nowhere": {"latency_ms": 3},
                                       "recorder->sbc": {"loss": 0.01}}})
