@@ -87,6 +87,17 @@ def test_shares_over_100_percent_show_a_message(app: AppTest) -> None:
     assert any("sum to" in e.value for e in app.error)
 
 
+def test_agents_flows_without_agents_show_why_instead_of_running_as_basic_calls(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value("Small branch").run()  # IVR and blind transfers
+    app.number_input(key="agents.count").set_value(0)
+    app.button(key="submit").click().run()
+    assert not app.exception
+    shown = " ".join(e.value for e in app.error)
+    assert "traffic.mix.ivr_then_agent: needs agents.count > 0" in shown
+    assert "traffic.mix.blind_transfer: needs agents.count > 0" in shown
+    assert not [m for m in app.metric if m.label == "Trunk channels needed"]
+
+
 def test_srtp_over_udp_shows_why_by_the_field(app: AppTest) -> None:
     app.selectbox(key="trunk.transport").set_value("udp")
     app.selectbox(key="trunk.srtp").set_value("AES_CM_128_HMAC_SHA1_80")

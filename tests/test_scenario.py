@@ -103,8 +103,29 @@ def test_call_mix_must_sum_to_one():
 
 
 def test_call_mix_basic_defaults_to_the_remainder():
-    s = scenario_from_mapping(_with(traffic={"mix": {"ivr_then_agent": 0.25, "abandoned": 0.05}}))
+    s = scenario_from_mapping(_with(traffic={"mix": {"ivr_then_agent": 0.25, "abandoned": 0.05}},
+                                    agents={"count": 10}))
     assert s.traffic.mix.basic == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(("flow", "why"), [
+    ("ivr_then_agent", "after the IVR the SIP Server queues the call for an agent; a "
+                       "self-service call that ends in the IVR is not modelled"),
+    ("blind_transfer", "an agent answers, then transfers the caller with REFER; a transfer by "
+                       "the far end or from the IVR is not modelled"),
+])
+def test_an_agents_flow_without_agents_is_refused_not_run_as_basic_calls(flow, why):
+    # agents.count 0 (the default): the far end answers every call, which would run these
+    # shares as basic calls; the planner is told instead
+    lines = _errors(_with(traffic={"mix": {flow: 1.0}}))
+    assert lines == [f"s.yaml: traffic.mix.{flow}: needs agents.count > 0 ({why}); set "
+                     "agents.count, or move the share to traffic.mix.basic (answered by the far "
+                     "end)"]
+    lines = _errors(_with(traffic={"mix": {flow: 0.5}}, agents={"count": 10},
+                          topology={"sip_server": {"enabled": False}}))
+    assert lines == [f"s.yaml: traffic.mix.{flow}: needs topology.sip_server.enabled: its ACD "
+                     f"hands the call to an agent ({why})"]
+    assert scenario_from_mapping(_with(traffic={"mix": {flow: 1.0}}, agents={"count": 10}))
 
 
 def test_ptime_is_validated_for_the_codec():

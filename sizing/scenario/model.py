@@ -288,6 +288,18 @@ FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "confe
          "abandoned", "busy_no_answer")
 
 
+AGENT_ONLY_FLOWS = {
+    "ivr_then_agent": "after the IVR the SIP Server queues the call for an agent; a "
+                      "self-service call that ends in the IVR is not modelled",
+    "blind_transfer": "an agent answers, then transfers the caller with REFER; a transfer "
+                      "by the far end or from the IVR is not modelled",
+    "consult_transfer": "an agent consults the back office, then transfers",
+    "conference": "an agent asks the SIP Server for a conference",
+}
+"""Flows that only an agent behind the SIP Server runs, and why: without agents (or without
+a SIP Server) such a share is refused, never run as basic calls."""
+
+
 class CallMix(_Model):
     """Shares of the call flows; they must sum to 1 (``basic`` defaults to the rest)."""
 
@@ -295,14 +307,22 @@ class CallMix(_Model):
         None, ge=0, le=1, description="Inbound call answered by an agent (or the far end). "
                                       "Defaults to 1 minus the other shares.")
     ivr_then_agent: float = Field(
-        0.0, ge=0, le=1, description="IVR treatment on the media server, then an agent.")
+        0.0, ge=0, le=1, description="IVR treatment on the media server, then an agent. Needs "
+                                     "agents (agents.count > 0) and a SIP Server: a "
+                                     "self-service call that ends in the IVR is not modelled, "
+                                     "so it is refused rather than run as a basic call.")
     blind_transfer: float = Field(
-        0.0, ge=0, le=1, description="Answered, then blind-transferred with REFER (RFC 3515).")
+        0.0, ge=0, le=1, description="Answered by an agent, then blind-transferred with REFER "
+                                     "(RFC 3515) to the back office. Needs agents and a SIP "
+                                     "Server: a transfer by the far end or from the IVR is not "
+                                     "modelled, so it is refused rather than run as a basic "
+                                     "call.")
     consult_transfer: float = Field(
         0.0, ge=0, le=1, description="Consultation call, then attended transfer (REFER with "
-                                     "Replaces).")
+                                     "Replaces). Needs agents and a SIP Server.")
     conference: float = Field(
-        0.0, ge=0, le=1, description="A third party is conferenced in on the media server.")
+        0.0, ge=0, le=1, description="A third party is conferenced in on the media server. "
+                                     "Needs agents, a SIP Server and a media server.")
     abandoned: float = Field(
         0.0, ge=0, le=1, description="Caller hangs up while queued (CANCEL before answer).")
     busy_no_answer: float = Field(
@@ -918,11 +938,15 @@ class Scenario(_Model):
         for flow in ("ivr_then_agent", "conference"):
             if getattr(mix, flow) > 0 and "media_server" not in enabled:
                 problems.append((f"traffic.mix.{flow}", "needs topology.media_server.enabled"))
-        for flow in ("consult_transfer", "conference"):  # the SIP Server runs them for an agent
+        for flow, why in AGENT_ONLY_FLOWS.items():  # the SIP Server runs them for an agent
             if getattr(mix, flow) > 0 and "sip_server" not in enabled:
-                problems.append((f"traffic.mix.{flow}", "needs topology.sip_server.enabled"))
+                problems.append((f"traffic.mix.{flow}", "needs topology.sip_server.enabled: its "
+                                                        f"ACD hands the call to an agent ({why})"))
             if getattr(mix, flow) > 0 and self.agents.count == 0:
-                problems.append((f"traffic.mix.{flow}", "needs agents.count > 0"))
+                problems.append((f"traffic.mix.{flow}", f"needs agents.count > 0 ({why}); set "
+                                                        "agents.count, or move the share to "
+                                                        "traffic.mix.basic (answered by the "
+                                                        "far end)"))
         inside_srtp = self.network.internal_srtp
         if inside_srtp is not None and self.inside_transport != "tls":
             problems.append(("network.internal_srtp",
