@@ -18,6 +18,17 @@ def test_bandwidth_prints_cisco_ethernet_figure(capsys) -> None:
     assert "31.20" in out  # Cisco doc 7934: G.729, 20 ms, Ethernet
 
 
+def test_bandwidth_prints_each_direction_with_its_own_srtp_suite(capsys) -> None:
+    assert main(["bandwidth", "PCMU", "--srtp", "AES_CM_128_HMAC_SHA1_80",
+                 "--srtp-reverse", "AES_CM_128_HMAC_SHA1_32"]) == 0
+    out = capsys.readouterr().out
+    # 50 packets/s each way: 6 B of tag less per packet the reverse way, 2.4 kbit/s
+    assert "forward (AES_CM_128_HMAC_SHA1_80): 91.43 kbps" in out
+    assert "reverse (AES_CM_128_HMAC_SHA1_32): 89.03 kbps" in out
+    assert main(["bandwidth", "PCMU", "--srtp-reverse", "AES_CM_128_HMAC_SHA1_32"]) == 2
+    assert "--srtp-reverse needs --srtp" in capsys.readouterr().err
+
+
 def test_bandwidth_unknown_codec_lists_choices(capsys) -> None:
     assert main(["bandwidth", "G7299"]) == 2
     err = capsys.readouterr().err
