@@ -750,13 +750,9 @@ def dtmf_digit(
 
 
 @dataclass(frozen=True)
-class DirectionBandwidth:
-    """One direction of a two-party call over the call's ``duration_s``: the media,
-    RTCP and DTMF one side sends, framed with that direction's SRTP suite."""
+class _CallTotals:
+    """Packets and bytes of media, RTCP and DTMF over a call, with their averages."""
 
-    srtp: str | None
-    """The SRTP suite of this direction (None: plain RTP)."""
-    media: StreamBandwidth
     media_packets: float
     rtcp_packets: float
     dtmf_packets: float
@@ -770,7 +766,17 @@ class DirectionBandwidth:
 
 
 @dataclass(frozen=True)
-class CallBandwidth:
+class DirectionBandwidth(_CallTotals):
+    """One direction of a two-party call over the call's ``duration_s``: the media,
+    RTCP and DTMF one side sends, framed with that direction's SRTP suite."""
+
+    srtp: str | None
+    """The SRTP suite of this direction (None: plain RTP)."""
+    media: StreamBandwidth
+
+
+@dataclass(frozen=True)
+class CallBandwidth(_CallTotals):
     """Both directions of a two-party call over ``duration_s``.
 
     Byte totals are at the chosen layer (``media.l2``; "ip" gives IP-level bytes).
@@ -786,16 +792,6 @@ class CallBandwidth:
     rtcp_packet_bytes: int
     rtcp_bye_packet_bytes: int
     dtmf_digit: DtmfDigit | None
-    media_packets: float
-    rtcp_packets: float
-    dtmf_packets: float
-    media_bytes: float
-    rtcp_bytes: float
-    dtmf_bytes: float
-    total_packets: float
-    total_bytes: float
-    avg_kbps: float
-    avg_pps: float
     forward: DirectionBandwidth
     reverse: DirectionBandwidth
 
@@ -891,15 +887,8 @@ def call_bandwidth(
     digit_of = [None, None]
     if digits:
         digit_of = [
-            dtmf_digit(
-                digit_ms=digit_ms,
-                spacing_ms=s.ptime_ms,
-                l2=l2,
-                srtp=suite,
-                mki_bytes=mki_bytes,
-                ip_version=ip_version,
-                crtp=crtp,
-            )
+            dtmf_digit(digit_ms=digit_ms, spacing_ms=s.ptime_ms, l2=l2, srtp=suite,
+                       mki_bytes=mki_bytes, ip_version=ip_version, crtp=crtp)
             for s, suite in zip(streams, suites, strict=True)
         ]
 

@@ -98,15 +98,6 @@ def test_agents_flows_without_agents_show_why_instead_of_running_as_basic_calls(
     assert not [m for m in app.metric if m.label == "Trunk channels needed"]
 
 
-def test_srtp_over_udp_shows_why_by_the_field(app: AppTest) -> None:
-    app.selectbox(key="trunk.transport").set_value("udp")
-    app.selectbox(key="trunk.srtp").set_value("AES_CM_128_HMAC_SHA1_80")
-    app.button(key="submit").click().run()
-    assert not app.exception
-    assert any("SRTP needs TLS signalling" in e.value for e in app.error)
-    assert not [m for m in app.metric if m.label == "Trunk channels needed"]
-
-
 def test_srtp_suite_per_direction_moves_the_media_figure(app: AppTest) -> None:
     app.selectbox(key="trunk.transport").set_value("tls")
     app.selectbox(key="trunk.srtp").set_value("AES_CM_128_HMAC_SHA1_80")
@@ -466,14 +457,22 @@ def test_connections_are_not_a_tile_when_the_trunk_reuses_them() -> None:
     assert "trunk_connections" not in {t.key for t in tiles}
 
 
-def test_a_cipher_suite_of_another_tls_version_shows_a_message_by_the_suite(app: AppTest) -> None:
-    app.selectbox(key="trunk.tls_version").set_value("1.3")
-    app.selectbox(key="trunk.tls_suite").set_value("tls1.2-aes-gcm")
+@pytest.mark.parametrize(("settings", "message", "widget"), [
+    ({"trunk.tls_version": "1.3", "trunk.tls_suite": "tls1.2-aes-gcm"},
+     "is a TLS 1.2 suite, but tls_version is 1.3", "Trunk › TLS cipher suite"),
+    # SRTP's keys would travel in clear over UDP
+    ({"trunk.transport": "udp", "trunk.srtp": "AES_CM_128_HMAC_SHA1_80"},
+     "SRTP needs TLS signalling: over UDP", "Trunk › SRTP suite"),
+], ids=["tls-suite-of-another-version", "srtp-over-udp"])
+def test_a_combination_of_trunk_fields_shows_a_message_by_the_field(
+        app: AppTest, settings: dict[str, str], message: str, widget: str) -> None:
+    for key, value in settings.items():
+        app.selectbox(key=key).set_value(value)
     app.button(key="submit").click().run()
     assert not app.exception
-    assert any("is a TLS 1.2 suite, but tls_version is 1.3" in e.value for e in app.error)
+    assert any(message in e.value for e in app.error)
     fix = next(w.value for w in app.warning if w.value.startswith("Fix these fields"))
-    assert "Trunk › TLS cipher suite" in fix
+    assert widget in fix
 
 
 # --- every label reads whole ---
