@@ -91,6 +91,9 @@ def bandwidth(
     bitrate: Annotated[float | None, typer.Option(help="Bit rate in kbit/s (Opus, AMR-WB, G.726...).")] = None,
     l2: Annotated[str, typer.Option(help="Link layer: ip, ethernet, ethernet-vlan, ethernet-wire, mp.")] = "ethernet",
     srtp: Annotated[str | None, typer.Option(help="SRTP suite, e.g. AES_CM_128_HMAC_SHA1_80.")] = None,
+    srtp_reverse: Annotated[str | None, typer.Option(
+        help="The other direction's SRTP suite when it differs (e.g. AES_CM_128_HMAC_SHA1_32); "
+             "needs --srtp.")] = None,
     ipv6: Annotated[bool, typer.Option(help="IPv6 instead of IPv4.")] = False,
     crtp: Annotated[bool, typer.Option(help="Compressed RTP (point-to-point links).")] = False,
     vad: Annotated[float | None, typer.Option(help="Voice activity fraction, e.g. 0.6.")] = None,
@@ -104,9 +107,12 @@ def bandwidth(
         bitrate_kbps=bitrate, ptime_ms=ptime, l2=l2, srtp=srtp,
         ip_version=6 if ipv6 else 4, crtp=crtp, vad=vad,
     )
+    if srtp_reverse is not None and srtp is None:
+        fail("--srtp-reverse needs --srtp: a call is SRTP in both directions or in neither")
     try:
         stream = stream_bandwidth(codec, **kwargs)
-        call = call_bandwidth(codec, duration_s=duration, digits=digits, **kwargs)
+        call = call_bandwidth(codec, duration_s=duration, digits=digits, srtp_reverse=srtp_reverse,
+                              **kwargs)
     except ValueError as exc:
         fail(str(exc))
     typer.echo(
@@ -137,6 +143,9 @@ def bandwidth(
         )
     )
     typer.echo(f"average {call.avg_kbps:,.2f} kbps, {call.avg_pps:,.1f} packets/s per call")
+    if srtp_reverse is not None:
+        for name, way in (("forward", call.forward), ("reverse", call.reverse)):
+            typer.echo(f"  {name} ({way.srtp}): {way.avg_kbps:,.2f} kbps, {way.avg_pps:,.1f} packets/s")
 
 
 def _read_messages(path: Path) -> list[tuple[int, bytes]]:

@@ -29,6 +29,7 @@ __all__ = [
     "CallBandwidth",
     "Codec",
     "CodecRate",
+    "DirectionBandwidth",
     "DtmfDigit",
     "RtcpInterval",
     "SrtpSuite",
@@ -749,11 +750,40 @@ def dtmf_digit(
 
 
 @dataclass(frozen=True)
-class CallBandwidth:
+class _CallTotals:
+    """Packets and bytes of media, RTCP and DTMF over a call, with their averages."""
+
+    media_packets: float
+    rtcp_packets: float
+    dtmf_packets: float
+    media_bytes: float
+    rtcp_bytes: float
+    dtmf_bytes: float
+    total_packets: float
+    total_bytes: float
+    avg_kbps: float
+    avg_pps: float
+
+
+@dataclass(frozen=True)
+class DirectionBandwidth(_CallTotals):
+    """One direction of a two-party call over the call's ``duration_s``: the media,
+    RTCP and DTMF one side sends, framed with that direction's SRTP suite."""
+
+    srtp: str | None
+    """The SRTP suite of this direction (None: plain RTP)."""
+    media: StreamBandwidth
+
+
+@dataclass(frozen=True)
+class CallBandwidth(_CallTotals):
     """Both directions of a two-party call over ``duration_s``.
 
     Byte totals are at the chosen layer (``media.l2``; "ip" gives IP-level bytes).
     ``avg_kbps`` and ``avg_pps`` are totals divided by the duration, both directions.
+    ``forward`` (A to B, framed with ``srtp``) and ``reverse`` (B to A, framed with
+    ``srtp_reverse``) split the totals by direction; ``media``, ``rtcp_packet_bytes``
+    and ``dtmf_digit`` describe the forward direction.
     """
 
     duration_s: float
@@ -762,16 +792,8 @@ class CallBandwidth:
     rtcp_packet_bytes: int
     rtcp_bye_packet_bytes: int
     dtmf_digit: DtmfDigit | None
-    media_packets: float
-    rtcp_packets: float
-    dtmf_packets: int
-    media_bytes: float
-    rtcp_bytes: float
-    dtmf_bytes: int
-    total_packets: float
-    total_bytes: float
-    avg_kbps: float
-    avg_pps: float
+    forward: DirectionBandwidth
+    reverse: DirectionBandwidth
 
 
 def call_bandwidth(
@@ -782,6 +804,7 @@ def call_bandwidth(
     ptime_ms: float | None = None,
     l2: str = "ethernet",
     srtp: str | None = None,
+    srtp_reverse: str | None = None,
     mki_bytes: int = 0,
     ip_version: int = 4,
     crtp: bool = False,
@@ -795,12 +818,17 @@ def call_bandwidth(
 ) -> CallBandwidth:
     """Media + RTCP + DTMF of a two-party call, both directions, as expected values.
 
-    Media: two identical streams (see :func:`stream_bandwidth`). RTCP: each side sends
-    a sender report with one report block and an SDES CNAME (SRTCP when ``srtp``; cRTP
-    does not compress RTCP), first after the mean initial interval, then every mean
-    interval of :func:`rtcp_interval` (two members, two senders, session bandwidth =
-    both streams at the IP level unless ``rtcp_session_bw_kbps`` is given), and a
-    final compound with BYE (section 6.6). DTMF: ``digits`` RFC 4733 digits in total,
+    Media: one stream each way (see :func:`stream_bandwidth`), the forward one (A to B)
+    framed with ``srtp`` and the reverse one with ``srtp_reverse`` when given (a peer
+    that sends AES_CM_128_HMAC_SHA1_80 and receives _32: 10 B of tag one way, 4 B the
+    other), else with ``srtp`` too; a call is SRTP both ways or neither, so
+    ``srtp_reverse`` needs ``srtp``. RTCP: each side sends a sender report with one
+    report block and an SDES CNAME (SRTCP with its direction's suite; cRTP does not
+    compress RTCP), first after the mean initial interval, then every mean interval of
+    :func:`rtcp_interval` (two members, two senders, session bandwidth = both streams
+    at the IP level unless ``rtcp_session_bw_kbps`` is given, average compound size
+    over both sides), and a final compound with BYE (section 6.6). DTMF: ``digits``
+    RFC 4733 digits in total, counted half each way (who presses them is left open),
     spaced at the audio ptime and counted on top of the audio (an upper bound: some
     senders pause audio during an event).
     """
@@ -808,81 +836,110 @@ def call_bandwidth(
         raise ValueError(f"duration_s must be a non-negative number, got {duration_s!r}")
     if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
         raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
-    media = stream_bandwidth(
-        codec,
-        bitrate_kbps=bitrate_kbps,
-        ptime_ms=ptime_ms,
-        l2=l2,
-        srtp=srtp,
-        mki_bytes=mki_bytes,
-        ip_version=ip_version,
-        crtp=crtp,
-        vad=vad,
-        octet_align=octet_align,
-        catalogue=catalogue,
-    )
-    media_packets = 2 * media.pps * duration_s
-    media_bytes = media_packets * media.l2_bytes_per_packet
-
-    rtcp_packets = 0.0
-    rtcp_bytes = 0.0
-    interval = 0.0
-    rtcp_frame = bye_frame = 0
-    if rtcp:
-        layer = _l2_layer(l2)
-        ip_udp = _ip_header(ip_version) + UDP_HEADER
-        extra = srtcp_bytes(srtp, mki_bytes)
-        report_ip = ip_udp + rtcp_compound_bytes() + extra
-        bye_ip = ip_udp + rtcp_compound_bytes(bye=True) + extra
-        rtcp_frame = _l2_frame(layer, report_ip)
-        bye_frame = _l2_frame(layer, bye_ip)
-        session = (
-            rtcp_session_bw_kbps
-            if rtcp_session_bw_kbps is not None
-            else 2 * (media.packet_bytes * 8 * media.active_pps / 1000)
-        )
-        regular = rtcp_interval(session_bw_kbps=session, avg_rtcp_bytes=report_ip)
-        first = rtcp_interval(session_bw_kbps=session, avg_rtcp_bytes=report_ip, initial=True)
-        interval = regular.mean_s
-        per_side = 0.0
-        if duration_s >= first.mean_s:
-            per_side = 1 + (duration_s - first.mean_s) / regular.mean_s
-        byes = 1 if duration_s > 0 else 0  # the BYE compound ends each side's session
-        rtcp_packets = 2 * (per_side + byes)
-        rtcp_bytes = 2 * (per_side * rtcp_frame + byes * bye_frame)
-
-    digit = None
-    dtmf_packets = dtmf_bytes = 0
-    if digits:
-        digit = dtmf_digit(
-            digit_ms=digit_ms,
-            spacing_ms=media.ptime_ms,
+    if srtp_reverse is not None and srtp is None:
+        raise ValueError("srtp_reverse needs srtp: a call is SRTP in both directions or in neither")
+    suites = (srtp, srtp if srtp_reverse is None else srtp_reverse)
+    streams = [
+        stream_bandwidth(
+            codec,
+            bitrate_kbps=bitrate_kbps,
+            ptime_ms=ptime_ms,
             l2=l2,
-            srtp=srtp,
+            srtp=suite,
             mki_bytes=mki_bytes,
             ip_version=ip_version,
             crtp=crtp,
+            vad=vad,
+            octet_align=octet_align,
+            catalogue=catalogue,
         )
-        dtmf_packets = digits * digit.packets
-        dtmf_bytes = digits * digit.l2_bytes
+        for suite in suites
+    ]
 
-    total_packets = media_packets + rtcp_packets + dtmf_packets
-    total_bytes = media_bytes + rtcp_bytes + dtmf_bytes
+    # RTCP: one interval for both sides (RFC 3550 6.3.3: the average compound size
+    # over the packets sent and received), each side's own packet size.
+    rtcp_frames = [(0, 0), (0, 0)]
+    per_side = byes = 0.0
+    interval = 0.0
+    if rtcp:
+        layer = _l2_layer(l2)
+        ip_udp = _ip_header(ip_version) + UDP_HEADER
+        ips = []
+        for i, suite in enumerate(suites):
+            extra = srtcp_bytes(suite, mki_bytes)
+            report_ip = ip_udp + rtcp_compound_bytes() + extra
+            bye_ip = ip_udp + rtcp_compound_bytes(bye=True) + extra
+            rtcp_frames[i] = (_l2_frame(layer, report_ip), _l2_frame(layer, bye_ip))
+            ips.append(report_ip)
+        report_ip_mean = sum(ips) / 2
+        session = (
+            rtcp_session_bw_kbps
+            if rtcp_session_bw_kbps is not None
+            else sum(s.packet_bytes * 8 * s.active_pps / 1000 for s in streams)
+        )
+        regular = rtcp_interval(session_bw_kbps=session, avg_rtcp_bytes=report_ip_mean)
+        first = rtcp_interval(session_bw_kbps=session, avg_rtcp_bytes=report_ip_mean, initial=True)
+        interval = regular.mean_s
+        if duration_s >= first.mean_s:
+            per_side = 1 + (duration_s - first.mean_s) / regular.mean_s
+        byes = 1 if duration_s > 0 else 0  # the BYE compound ends each side's session
+
+    digit_of = [None, None]
+    if digits:
+        digit_of = [
+            dtmf_digit(digit_ms=digit_ms, spacing_ms=s.ptime_ms, l2=l2, srtp=suite,
+                       mki_bytes=mki_bytes, ip_version=ip_version, crtp=crtp)
+            for s, suite in zip(streams, suites, strict=True)
+        ]
+
+    directions = []
+    for suite, s, (rtcp_frame, bye_frame), digit in zip(
+        suites, streams, rtcp_frames, digit_of, strict=True
+    ):
+        media_packets = s.pps * duration_s
+        media_bytes = media_packets * s.l2_bytes_per_packet
+        rtcp_packets = per_side + byes
+        rtcp_bytes = per_side * rtcp_frame + byes * bye_frame
+        dtmf_packets = digits / 2 * digit.packets if digit else 0.0
+        dtmf_bytes = digits / 2 * digit.l2_bytes if digit else 0.0
+        packets = media_packets + rtcp_packets + dtmf_packets
+        nbytes = media_bytes + rtcp_bytes + dtmf_bytes
+        directions.append(
+            DirectionBandwidth(
+                srtp=suite,
+                media=s,
+                media_packets=media_packets,
+                rtcp_packets=rtcp_packets,
+                dtmf_packets=dtmf_packets,
+                media_bytes=media_bytes,
+                rtcp_bytes=rtcp_bytes,
+                dtmf_bytes=dtmf_bytes,
+                total_packets=packets,
+                total_bytes=nbytes,
+                avg_kbps=nbytes * 8 / 1000 / duration_s if duration_s else 0.0,
+                avg_pps=packets / duration_s if duration_s else 0.0,
+            )
+        )
+    forward, reverse = directions
+    total_packets = forward.total_packets + reverse.total_packets
+    total_bytes = forward.total_bytes + reverse.total_bytes
     return CallBandwidth(
         duration_s=float(duration_s),
-        media=media,
+        media=forward.media,
         rtcp_interval_s=interval,
-        rtcp_packet_bytes=rtcp_frame,
-        rtcp_bye_packet_bytes=bye_frame,
-        dtmf_digit=digit,
-        media_packets=media_packets,
-        rtcp_packets=rtcp_packets,
-        dtmf_packets=dtmf_packets,
-        media_bytes=media_bytes,
-        rtcp_bytes=rtcp_bytes,
-        dtmf_bytes=dtmf_bytes,
+        rtcp_packet_bytes=rtcp_frames[0][0],
+        rtcp_bye_packet_bytes=rtcp_frames[0][1],
+        dtmf_digit=digit_of[0],
+        media_packets=forward.media_packets + reverse.media_packets,
+        rtcp_packets=forward.rtcp_packets + reverse.rtcp_packets,
+        dtmf_packets=forward.dtmf_packets + reverse.dtmf_packets,
+        media_bytes=forward.media_bytes + reverse.media_bytes,
+        rtcp_bytes=forward.rtcp_bytes + reverse.rtcp_bytes,
+        dtmf_bytes=forward.dtmf_bytes + reverse.dtmf_bytes,
         total_packets=total_packets,
         total_bytes=total_bytes,
         avg_kbps=total_bytes * 8 / 1000 / duration_s if duration_s else 0.0,
         avg_pps=total_packets / duration_s if duration_s else 0.0,
+        forward=forward,
+        reverse=reverse,
     )

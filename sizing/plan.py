@@ -596,10 +596,23 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         msgs[role] = est.messages_per_s.get(role, 0.0)
 
     # Media: the SBC relays every answered call (2 streams in, 2 out); the media
-    # server plays IVR and bridges conferences; the recorder receives 2 streams.
-    stream = media.stream_bandwidth(trunk.codec, ptime_ms=trunk.ptime_ms,
-                                    bitrate_kbps=trunk.bitrate_kbps, l2=scenario.network.l2,
-                                    srtp=trunk.srtp, ip_version=scenario.network.ip_version)
+    # server plays IVR and bridges conferences; the recorder receives 2 streams. The
+    # trunk's leg is framed with each direction's SRTP suite, the legs inside with
+    # network.internal_srtp (plain RTP by default): the SBC ends the trunk's SRTP.
+    def stream_of(suite: str | None) -> media.StreamBandwidth:
+        return media.stream_bandwidth(trunk.codec, ptime_ms=trunk.ptime_ms,
+                                      bitrate_kbps=trunk.bitrate_kbps, l2=scenario.network.l2,
+                                      srtp=suite, ip_version=scenario.network.ip_version)
+
+    inbound, outbound = trunk.srtp_suites
+    inside_srtp = scenario.network.internal_srtp
+    stream = stream_of(inside_srtp)
+    trunk_streams = (stream_of(inbound), stream_of(outbound))
+    srtp_at = {  # a media host pays SRTP's per-packet CPU when a leg it ends is SRTP
+        "sbc": inbound is not None or inside_srtp is not None,
+        "media_server": inside_srtp is not None or (inbound is not None and "sbc" not in enabled),
+        "recorder": inside_srtp is not None,
+    }
     shares = t.mix.shares()
     answered = 1.0 - shares["abandoned"] - shares["busy_no_answer"]
     sessions = {
@@ -612,7 +625,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                            "recorder": 2 * stream.pps}
     for role in ("sbc", "media_server", "recorder"):
         if role in enabled:
-            per_pkt = profiles[role].media_packet_us(srtp=trunk.srtp is not None)
+            per_pkt = profiles[role].media_packet_us(srtp=srtp_at[role])
             busy[role] += sessions[role] * packets_per_session[role] * per_pkt / 1e6
 
     rows = []
@@ -699,15 +712,18 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
             send(a, b, cps * churn * c2s * 8 / 1e6)
             send(b, a, cps * churn * s2c * 8 / 1e6)
     stream_mbps = stream.l2_kbps / 1000.0
+    in_mbps, out_mbps = (s.l2_kbps / 1000.0 for s in trunk_streams)
     anchor = "sbc" if "sbc" in enabled else None
     if anchor:  # one stream each way per call the SBC relays
-        for a, b in (("carrier", anchor), (anchor, "agents")):
-            send(a, b, media=sessions["sbc"] * stream_mbps)
-            send(b, a, media=sessions["sbc"] * stream_mbps)
+        send("carrier", anchor, media=sessions["sbc"] * in_mbps)
+        send(anchor, "carrier", media=sessions["sbc"] * out_mbps)
+        send(anchor, "agents", media=sessions["sbc"] * stream_mbps)
+        send("agents", anchor, media=sessions["sbc"] * stream_mbps)
     source = anchor or "carrier"
     if "media_server" in enabled:  # the caller's voice in, prompts out
-        send(source, "media_server", media=sessions["media_server"] * stream_mbps)
-        send("media_server", source, media=sessions["media_server"] * stream_mbps)
+        there, back = (stream_mbps, stream_mbps) if anchor else (in_mbps, out_mbps)
+        send(source, "media_server", media=sessions["media_server"] * there)
+        send("media_server", source, media=sessions["media_server"] * back)
     if "recorder" in enabled:  # both parties' streams forked to the recorder, none back
         send(source, "recorder", media=2 * sessions["recorder"] * stream_mbps)
     if "sip_server" in enabled and cti.clients and cti.events_per_call:
@@ -1331,10 +1347,14 @@ WHAT_IF: dict[str, list[str]] = {
     "TLS instead of UDP": ["trunk.transport=tls"],
     "G.729 instead of the trunk codec": ["trunk.codec=G729"],
     "Opus instead of the trunk codec": ["trunk.codec=opus"],
-    "SRTP on": ["trunk.srtp=AES_CM_128_HMAC_SHA1_80"],
-    "SRTP off": ["trunk.srtp=none"],
+    "SRTP on, with TLS signalling": ["trunk.transport=tls", "trunk.srtp=AES_CM_128_HMAC_SHA1_80",
+                                     "trunk.srtp_inbound=none", "trunk.srtp_outbound=none"],
+    "SRTP off": ["trunk.srtp=none", "trunk.srtp_inbound=none", "trunk.srtp_outbound=none",
+                 "network.internal_srtp=none"],
 }
-"""Ready-made variants for :func:`compare`."""
+"""Ready-made variants for :func:`compare`. SRTP is only offered with TLS signalling (its
+keys travel in the SDP), so turning it on moves the trunk to TLS too, as a trunk that
+offers '5061 TLS + SRTP' does."""
 
 
 def compare(scenario: Scenario, variants: Mapping[str, list[str]], *,

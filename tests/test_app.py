@@ -87,6 +87,28 @@ def test_shares_over_100_percent_show_a_message(app: AppTest) -> None:
     assert any("sum to" in e.value for e in app.error)
 
 
+def test_agents_flows_without_agents_show_why_instead_of_running_as_basic_calls(app: AppTest) -> None:
+    app.selectbox(key="preset").set_value("Small branch").run()  # IVR and blind transfers
+    app.number_input(key="agents.count").set_value(0)
+    app.button(key="submit").click().run()
+    assert not app.exception
+    shown = " ".join(e.value for e in app.error)
+    assert "traffic.mix.ivr_then_agent: needs agents.count > 0" in shown
+    assert "traffic.mix.blind_transfer: needs agents.count > 0" in shown
+    assert not [m for m in app.metric if m.label == "Trunk channels needed"]
+
+
+def test_srtp_suite_per_direction_moves_the_media_figure(app: AppTest) -> None:
+    app.selectbox(key="trunk.transport").set_value("tls")
+    app.selectbox(key="trunk.srtp").set_value("AES_CM_128_HMAC_SHA1_80")
+    app.button(key="submit").click().run()
+    both_80 = float(_metric(app, "Media (Mbps)"))
+    app.selectbox(key="trunk.srtp_outbound").set_value("AES_CM_128_HMAC_SHA1_32")
+    app.button(key="submit").click().run()
+    assert not app.exception and not app.error
+    assert float(_metric(app, "Media (Mbps)")) < both_80
+
+
 def test_scenario_download_loads_back(monkeypatch: pytest.MonkeyPatch) -> None:
     served: dict[str, bytes] = {}
     original = MemoryMediaFileStorage.load_and_get_id
@@ -122,7 +144,7 @@ def test_simulation_shows_kpis_against_the_targets(app: AppTest) -> None:
     # the run starts in steady state: no warm-up warning on the page
     assert not [w.value for w in app.warning if "warm" in w.value or "steady state" in w.value]
     # a rerun that changes nothing else keeps the (cached) results on the page
-    app.multiselect(key="what_if").set_value(["SRTP on"]).run()
+    app.multiselect(key="what_if").set_value(["SRTP on, with TLS signalling"]).run()
     assert not app.exception
     assert [m for m in app.metric if m.label == "Calls offered"]
 
@@ -268,7 +290,7 @@ def test_host_sizes_chosen_show_the_plans_cores_per_server(app: AppTest) -> None
     assert set(shown["Cores per server"]) <= {16, 32}
     assert any(f"**Recommended:** {expected.summary()}" == m.value for m in app.markdown)
     # the what-if table sizes its variants with the same host sizes
-    app.multiselect(key="what_if").set_value(["SRTP on"]).run()
+    app.multiselect(key="what_if").set_value(["SRTP on, with TLS signalling"]).run()
     compared = _table(app, "variant").set_index("variant")
     roles = expected.cores()
     assert all(compared.loc["baseline", f"{r} cores per host"] == c for r, c in roles.items())
@@ -435,14 +457,22 @@ def test_connections_are_not_a_tile_when_the_trunk_reuses_them() -> None:
     assert "trunk_connections" not in {t.key for t in tiles}
 
 
-def test_a_cipher_suite_of_another_tls_version_shows_a_message_by_the_suite(app: AppTest) -> None:
-    app.selectbox(key="trunk.tls_version").set_value("1.3")
-    app.selectbox(key="trunk.tls_suite").set_value("tls1.2-aes-gcm")
+@pytest.mark.parametrize(("settings", "message", "widget"), [
+    ({"trunk.tls_version": "1.3", "trunk.tls_suite": "tls1.2-aes-gcm"},
+     "is a TLS 1.2 suite, but tls_version is 1.3", "Trunk › TLS cipher suite"),
+    # SRTP's keys would travel in clear over UDP
+    ({"trunk.transport": "udp", "trunk.srtp": "AES_CM_128_HMAC_SHA1_80"},
+     "SRTP needs TLS signalling: over UDP", "Trunk › SRTP suite"),
+], ids=["tls-suite-of-another-version", "srtp-over-udp"])
+def test_a_combination_of_trunk_fields_shows_a_message_by_the_field(
+        app: AppTest, settings: dict[str, str], message: str, widget: str) -> None:
+    for key, value in settings.items():
+        app.selectbox(key=key).set_value(value)
     app.button(key="submit").click().run()
     assert not app.exception
-    assert any("is a TLS 1.2 suite, but tls_version is 1.3" in e.value for e in app.error)
+    assert any(message in e.value for e in app.error)
     fix = next(w.value for w in app.warning if w.value.startswith("Fix these fields"))
-    assert "Trunk › TLS cipher suite" in fix
+    assert widget in fix
 
 
 # --- every label reads whole ---

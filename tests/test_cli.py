@@ -18,6 +18,17 @@ def test_bandwidth_prints_cisco_ethernet_figure(capsys) -> None:
     assert "31.20" in out  # Cisco doc 7934: G.729, 20 ms, Ethernet
 
 
+def test_bandwidth_prints_each_direction_with_its_own_srtp_suite(capsys) -> None:
+    assert main(["bandwidth", "PCMU", "--srtp", "AES_CM_128_HMAC_SHA1_80",
+                 "--srtp-reverse", "AES_CM_128_HMAC_SHA1_32"]) == 0
+    out = capsys.readouterr().out
+    # 50 packets/s each way: 6 B of tag less per packet the reverse way, 2.4 kbit/s
+    assert "forward (AES_CM_128_HMAC_SHA1_80): 91.43 kbps" in out
+    assert "reverse (AES_CM_128_HMAC_SHA1_32): 89.03 kbps" in out
+    assert main(["bandwidth", "PCMU", "--srtp-reverse", "AES_CM_128_HMAC_SHA1_32"]) == 2
+    assert "--srtp-reverse needs --srtp" in capsys.readouterr().err
+
+
 def test_bandwidth_unknown_codec_lists_choices(capsys) -> None:
     assert main(["bandwidth", "G7299"]) == 2
     err = capsys.readouterr().err
@@ -150,8 +161,9 @@ def test_trunks_and_closed_form_at_the_extremes_do_not_hang():
 @pytest.mark.parametrize(("overrides", "message"), [
     (["traffic.holding_time_s=3600"], "trunk: 35,640,099 channels needed for 36,000,000 "
                                       "erlangs, more than the 5,000,000 a trunk may have"),
-    (["traffic.holding_time_s=450", "topology.sbc.cores=1", "trunk.srtp=AES_CM_128_HMAC_SHA1_80"],
-     "topology.sbc: 10,134 hosts of 1 cores needed, more than the 10,000 a pool may have"),
+    (["traffic.holding_time_s=450", "topology.sbc.cores=1", "trunk.transport=tls",
+      "trunk.srtp=AES_CM_128_HMAC_SHA1_80"],
+     "topology.sbc: 10,135 hosts of 1 cores needed, more than the 10,000 a pool may have"),
 ])
 def test_a_plan_beyond_what_a_scenario_may_hold_is_refused_before_writing(
         tmp_path, capsys, overrides, message):

@@ -499,3 +499,32 @@ def test_call_rejects_negative_duration() -> None:
 
 def test_catalogue_path_is_in_repo_models() -> None:
     assert Path(__file__).parents[1] / "models" / "codecs.yaml" == media.CATALOGUE_PATH
+
+
+# --- per-direction SRTP suites -------------------------------------------------------------
+
+
+def test_call_directions_split_the_totals_evenly_with_one_suite() -> None:
+    c = call_bandwidth("PCMU", duration_s=180, srtp="AES_CM_128_HMAC_SHA1_80", digits=4)
+    assert c.forward == c.reverse
+    assert c.forward.total_bytes * 2 == c.total_bytes
+    assert c.forward.srtp == c.reverse.srtp == "AES_CM_128_HMAC_SHA1_80"
+
+
+def test_call_reverse_suite_frames_its_own_direction() -> None:
+    # G.711 at 20 ms, 50 packets/s each way: the _32 tag is 4 B against _80's 10 B, so the
+    # reverse stream is 6 B x 8 x 50 = 2.4 kbit/s lighter; SRTCP keeps its 10 B tag (RFC 3711)
+    both = call_bandwidth("PCMU", duration_s=180, srtp="AES_CM_128_HMAC_SHA1_80")
+    split = call_bandwidth("PCMU", duration_s=180, srtp="AES_CM_128_HMAC_SHA1_80",
+                           srtp_reverse="AES_CM_128_HMAC_SHA1_32")
+    assert split.forward == both.forward
+    assert split.reverse.srtp == "AES_CM_128_HMAC_SHA1_32"
+    assert split.reverse.media.l2_bytes_per_packet == both.reverse.media.l2_bytes_per_packet - 6
+    assert both.reverse.avg_kbps - split.reverse.avg_kbps == pytest.approx(2.4)
+    assert split.reverse.rtcp_bytes == both.reverse.rtcp_bytes
+    assert split.total_bytes == split.forward.total_bytes + split.reverse.total_bytes
+
+
+def test_call_reverse_suite_needs_srtp() -> None:
+    with pytest.raises(ValueError, match="srtp_reverse needs srtp"):
+        call_bandwidth("PCMU", duration_s=60, srtp_reverse="AES_CM_128_HMAC_SHA1_32")

@@ -134,12 +134,31 @@ def test_a_comfortable_role_is_tried_with_one_host_fewer(flat_profile):
 
 def test_compare_shows_codec_and_srtp_deltas():
     sc = scenario_from_mapping({"traffic": {"calls_per_second": 2, "holding_time_s": 120},
-                                "trunk": {"channels": 400, "codec": "PCMU"}})
+                                "trunk": {"channels": 400, "codec": "PCMU", "transport": "tls"}})
     table = compare(sc, {"g729": ["trunk.codec=G729"],
                          "srtp": ["trunk.srtp=AES_CM_128_HMAC_SHA1_80"]}).set_index("variant")
     assert table.loc["g729", "Δ media Mbps"] < 0
     assert table.loc["srtp", "Δ media Mbps"] > 0
     assert table.loc["baseline", "Δ media Mbps"] == 0
+
+
+def test_closed_form_media_uses_each_directions_srtp_suite_and_plain_rtp_inside():
+    from sizing.media import stream_bandwidth
+
+    def media(**trunk):  # type: ignore[no-untyped-def]
+        sc = scenario_from_mapping({"traffic": {"calls_per_second": 2, "holding_time_s": 120},
+                                    "trunk": {"channels": 400, "transport": "tls", **trunk}})
+        ways = closed_form(sc).directions.set_index(["src", "dst"])["media_mbps"]
+        return {k: ways[k] for k in (("carrier", "sbc"), ("sbc", "carrier"), ("sbc", "agents"))}
+
+    plain = media()
+    split = media(srtp="AES_CM_128_HMAC_SHA1_80", srtp_outbound="AES_CM_128_HMAC_SHA1_32")
+    kbps = {s: stream_bandwidth("PCMU", srtp=s).l2_kbps
+            for s in (None, "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")}
+    to_us, to_carrier = split[("carrier", "sbc")], split[("sbc", "carrier")]
+    assert to_us / plain[("carrier", "sbc")] == pytest.approx(kbps["AES_CM_128_HMAC_SHA1_80"] / kbps[None])
+    assert to_carrier / plain[("sbc", "carrier")] == pytest.approx(kbps["AES_CM_128_HMAC_SHA1_32"] / kbps[None])
+    assert split[("sbc", "agents")] == plain[("sbc", "agents")]  # the SBC ends SRTP
 
 
 def test_compare_with_host_sizes_tabulates_the_chosen_cores():

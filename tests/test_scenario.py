@@ -103,8 +103,29 @@ def test_call_mix_must_sum_to_one():
 
 
 def test_call_mix_basic_defaults_to_the_remainder():
-    s = scenario_from_mapping(_with(traffic={"mix": {"ivr_then_agent": 0.25, "abandoned": 0.05}}))
+    s = scenario_from_mapping(_with(traffic={"mix": {"ivr_then_agent": 0.25, "abandoned": 0.05}},
+                                    agents={"count": 10}))
     assert s.traffic.mix.basic == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize(("flow", "why"), [
+    ("ivr_then_agent", "after the IVR the SIP Server queues the call for an agent; a "
+                       "self-service call that ends in the IVR is not modelled"),
+    ("blind_transfer", "an agent answers, then transfers the caller with REFER; a transfer by "
+                       "the far end or from the IVR is not modelled"),
+])
+def test_an_agents_flow_without_agents_is_refused_not_run_as_basic_calls(flow, why):
+    # agents.count 0 (the default): the far end answers every call, which would run these
+    # shares as basic calls; the planner is told instead
+    lines = _errors(_with(traffic={"mix": {flow: 1.0}}))
+    assert lines == [f"s.yaml: traffic.mix.{flow}: needs agents.count > 0 ({why}); set "
+                     "agents.count, or move the share to traffic.mix.basic (answered by the far "
+                     "end)"]
+    lines = _errors(_with(traffic={"mix": {flow: 0.5}}, agents={"count": 10},
+                          topology={"sip_server": {"enabled": False}}))
+    assert lines == [f"s.yaml: traffic.mix.{flow}: needs topology.sip_server.enabled: its ACD "
+                     f"hands the call to an agent ({why})"]
+    assert scenario_from_mapping(_with(traffic={"mix": {flow: 1.0}}, agents={"count": 10}))
 
 
 def test_ptime_is_validated_for_the_codec():
@@ -129,6 +150,62 @@ def test_unknown_srtp_suite_is_named():
     lines = _errors(_with(trunk={"channels": 10, "srtp": "AES_FOO"}))
     assert lines[0].startswith("s.yaml: trunk.srtp: unknown SRTP suite 'AES_FOO'; known: "
                                "AES_CM_128_HMAC_SHA1_80")
+
+
+SRTP_80, SRTP_32 = "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_srtp_without_tls_signalling_is_refused(transport):
+    # the SDES keys would travel in clear: the trunk offers 5061 TLS + SRTP, not 5060 + SRTP
+    lines = _errors(_with(trunk={"channels": 10, "transport": transport, "srtp": SRTP_80}))
+    assert lines == [f"s.yaml: trunk.srtp: SRTP needs TLS signalling: over {transport.upper()} "
+                     "the SRTP keys (a=crypto in the SDP, RFC 4568) travel in clear. Set "
+                     "trunk.transport to tls (the trunk's '5061 TLS + SRTP'), or remove "
+                     "trunk.srtp for plain RTP ('5060 plain')"]
+
+
+def test_srtp_over_tls_is_the_same_suite_both_ways_unless_a_direction_differs():
+    trunk = {"channels": 10, "transport": "tls", "srtp": SRTP_80}
+    assert scenario_from_mapping(_with(trunk=trunk)).trunk.srtp_suites == (SRTP_80, SRTP_80)
+    split = scenario_from_mapping(_with(trunk={**trunk, "srtp_outbound": SRTP_32}))
+    assert split.trunk.srtp_suites == (SRTP_80, SRTP_32)  # the carrier sends _80, accepts _32
+    assert scenario_from_mapping(_with()).trunk.srtp_suites == (None, None)
+
+
+@pytest.mark.parametrize("field", ["srtp_inbound", "srtp_outbound"])
+def test_a_directions_srtp_suite_needs_srtp_on(field):
+    lines = _errors(_with(trunk={"channels": 10, "transport": "tls", field: SRTP_32}))
+    assert lines == [f"s.yaml: trunk.{field}: needs trunk.srtp (SRTP on, and the suite of the "
+                     f"other direction); set trunk.srtp too, or remove trunk.{field} for plain RTP"]
+    lines = _errors(_with(trunk={"channels": 10, "transport": "tls", "srtp": SRTP_80,
+                                 field: "AES_FOO"}))
+    assert lines[0].startswith(f"s.yaml: trunk.{field}: unknown SRTP suite 'AES_FOO'")
+
+
+def test_srtp_inside_is_off_by_default_and_needs_tls_inside():
+    tls_trunk = {"channels": 10, "transport": "tls", "srtp": SRTP_80}
+    assert scenario_from_mapping(_with(trunk=tls_trunk)).network.internal_srtp is None
+    inside = scenario_from_mapping(_with(trunk=tls_trunk, network={"internal_srtp": SRTP_32}))
+    assert inside.network.internal_srtp == SRTP_32  # internal_transport "trunk": TLS
+    lines = _errors(_with(trunk=tls_trunk, network={"internal_srtp": SRTP_80,
+                                                    "internal_transport": "udp"}))
+    assert lines == ["s.yaml: network.internal_srtp: SRTP inside needs TLS signalling inside: "
+                     "over UDP the SRTP keys (a=crypto in the SDP, RFC 4568) travel in clear. "
+                     "Set network.internal_transport to tls (or to trunk, with a TLS trunk), or "
+                     "remove network.internal_srtp for plain RTP inside"]
+
+
+def test_srtp_over_udp_in_a_sites_csv_names_the_row_and_column(tmp_path):
+    csv_path = _write(tmp_path / "sites.csv",
+                      "site,traffic.calls_per_second,traffic.holding_time_s,trunk.channels,"
+                      "trunk.transport,trunk.srtp\n"
+                      f"paris,1,60,10,tls,{SRTP_80}\n"
+                      f"lyon,1,60,10,udp,{SRTP_80}\n")
+    with pytest.raises(ScenarioError) as info:
+        scenarios_from_csv(csv_path)
+    (line,) = str(info.value).splitlines()
+    assert line.startswith(f"{csv_path}:3:trunk.srtp: SRTP needs TLS signalling: over UDP")
 
 
 def test_link_must_join_enabled_roles():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import simpy
 
 from sizing.scenario import scenario_from_mapping
@@ -154,3 +155,57 @@ def test_busy_or_unanswered_calls_meet_the_far_end_without_a_sip_server() -> Non
     assert k["calls_answered"] == 0
     assert k["rejected_486"] > 20 and k["rejected_487"] > 20
     assert k["rejected_486"] + k["rejected_487"] >= k["calls_offered"] - 2 * 16  # the last 15 s still ringing
+
+
+SRTP_80, SRTP_32 = "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"
+
+
+def media_bytes(centre, src: str, dst: str) -> float:  # type: ignore[no-untyped-def]
+    """Media bytes the ledger counted from ``src`` to ``dst`` over the whole run."""
+    centre.figures()  # flushes the open streams
+    return sum(centre.ledger.media_bytes.get((src, dst), []))
+
+
+def one_way(srtp: str | None, srtp_reverse: str | None = None) -> tuple[float, float]:
+    """Bytes per second of each direction of a 4 s call, as :func:`call_bandwidth` counts them."""
+    from sizing.media import call_bandwidth
+
+    bw = call_bandwidth("PCMU", duration_s=4, srtp=srtp, srtp_reverse=srtp_reverse)
+    return bw.forward.total_bytes / 4, bw.reverse.total_bytes / 4
+
+
+def test_the_trunks_leg_carries_each_directions_srtp_suite_and_the_inside_plain_rtp(tmp_path: Path) -> None:
+    # the carrier sends _80 and accepts _32: its link is heavier towards the SBC (10 B tags
+    # against 4 B); the SBC ends SRTP, so the agents' leg carries plain RTP both ways
+    _, centre = run(tmp_path, [1.0, 2.0], trunk={"transport": "tls", "srtp": SRTP_80,
+                                                 "srtp_outbound": SRTP_32})
+    inbound, outbound = one_way(SRTP_80, SRTP_32)
+    plain, _ = one_way(None)
+    to_sbc, from_sbc = media_bytes(centre, "carrier", "sbc-1"), media_bytes(centre, "sbc-1", "carrier")
+    assert to_sbc / from_sbc == pytest.approx(inbound / outbound)
+    assert to_sbc > from_sbc
+    assert media_bytes(centre, "sbc-1", "agents") == pytest.approx(media_bytes(centre, "agents", "sbc-1"))
+    assert media_bytes(centre, "sbc-1", "agents") / to_sbc == pytest.approx(plain / inbound)
+
+
+def test_srtp_inside_only_where_the_scenario_asks_for_it(tmp_path: Path) -> None:
+    tls_trunk = {"transport": "tls", "srtp": SRTP_80}
+    _, plain = run(tmp_path, [1.0], trunk=tls_trunk)
+    _, secure = run(tmp_path, [1.0], trunk=tls_trunk, network={"internal_srtp": SRTP_32})
+    rtp, _ = one_way(None)
+    srtp_32, _ = one_way(SRTP_32)
+    for src, dst in (("sbc-1", "agents"), ("agents", "sbc-1")):
+        assert media_bytes(secure, src, dst) / media_bytes(plain, src, dst) == pytest.approx(srtp_32 / rtp)
+    assert media_bytes(secure, "carrier", "sbc-1") == media_bytes(plain, "carrier", "sbc-1")
+
+
+def test_only_hosts_that_end_an_srtp_leg_pay_srtps_cpu(tmp_path: Path) -> None:
+    from sizing.profile import load_profile
+
+    sbc, media = load_profile("generic-sbc"), load_profile("generic-media-server")
+    tls_trunk = {"transport": "tls", "srtp": SRTP_80}
+    _, centre = run(tmp_path, [1.0], until=1, trunk=tls_trunk)
+    assert centre.media_cost["sbc-1"][0] == sbc.media_packet_us(srtp=True)
+    assert centre.media_cost["media_server-1"][0] == media.media_packet_us(srtp=False)
+    _, inside = run(tmp_path, [1.0], until=1, trunk=tls_trunk, network={"internal_srtp": SRTP_80})
+    assert inside.media_cost["media_server-1"][0] == media.media_packet_us(srtp=True)

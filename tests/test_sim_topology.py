@@ -84,7 +84,7 @@ def test_srtp_scenarios_offer_and_answer_sdes_keyed_srtp_at_the_scenarios_ptime(
     scenario = scenario_from_mapping({
         "seed": 2, "duration_s": 10, "warmup_s": 0, "simulation": {"start": "empty"},
         "traffic": {"calls_per_second": 1, "holding_time_s": 5},
-        "trunk": {"channels": 10, "srtp": suite, "ptime_ms": 30},
+        "trunk": {"channels": 10, "transport": "tls", "srtp": suite, "ptime_ms": 30},
         "topology": {"media_server": {"enabled": False}, "recorder": {"enabled": False}},
     })
     env = simpy.Environment()

@@ -76,6 +76,13 @@ FLOW_LABELS = {
 NONE = "none"
 """How an unset optional choice (no SRTP, codec default ptime) is shown."""
 _TLS_ONLY = "Applies only when the transport is TLS."
+_SRTP_FIELDS = (
+    ("trunk.srtp", "SRTP suite", "none (plain RTP)"),
+    ("trunk.srtp_inbound", "SRTP suite, carrier to us", "as the SRTP suite"),
+    ("trunk.srtp_outbound", "SRTP suite, us to carrier", "as the SRTP suite"),
+    ("network.internal_srtp", "SRTP suite inside", "none (plain RTP)"),
+)
+"""The SRTP selects: (path, label, how "none" reads)."""
 
 CORES_OPTIONS_KEY = "cores_options"
 """Widget key of the host sizes to consider (a planning option, not a scenario field)."""
@@ -294,7 +301,11 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
             help=f"{describe('trunk.bitrate_kbps')} For multi-rate codecs (Opus, AMR); "
             "here 0 stands for the codec's default.",
         ),
-        _field("trunk.srtp", "SRTP suite", "select", "trunk", options=(NONE, *media.SRTP_SUITES)),
+        *(
+            _field(path, label, "select", "trunk", options=(NONE, *media.SRTP_SUITES),
+                   option_labels=((NONE, unset),))
+            for path, label, unset in _SRTP_FIELDS
+        ),
         _field("trunk.dtmf_digits_per_call", "DTMF digits per call", "int", "trunk"),
         _field("trunk.uui_bytes", "User-to-User (UUI) bytes", "int", "trunk"),
         _field("trunk.custom_header_bytes", "Custom X- header bytes", "int", "trunk"),

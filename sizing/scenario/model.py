@@ -288,6 +288,18 @@ FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "confe
          "abandoned", "busy_no_answer")
 
 
+AGENT_ONLY_FLOWS = {
+    "ivr_then_agent": "after the IVR the SIP Server queues the call for an agent; a "
+                      "self-service call that ends in the IVR is not modelled",
+    "blind_transfer": "an agent answers, then transfers the caller with REFER; a transfer "
+                      "by the far end or from the IVR is not modelled",
+    "consult_transfer": "an agent consults the back office, then transfers",
+    "conference": "an agent asks the SIP Server for a conference",
+}
+"""Flows that only an agent behind the SIP Server runs, and why: without agents (or without
+a SIP Server) such a share is refused, never run as basic calls."""
+
+
 class CallMix(_Model):
     """Shares of the call flows; they must sum to 1 (``basic`` defaults to the rest)."""
 
@@ -295,14 +307,22 @@ class CallMix(_Model):
         None, ge=0, le=1, description="Inbound call answered by an agent (or the far end). "
                                       "Defaults to 1 minus the other shares.")
     ivr_then_agent: float = Field(
-        0.0, ge=0, le=1, description="IVR treatment on the media server, then an agent.")
+        0.0, ge=0, le=1, description="IVR treatment on the media server, then an agent. Needs "
+                                     "agents (agents.count > 0) and a SIP Server: a "
+                                     "self-service call that ends in the IVR is not modelled, "
+                                     "so it is refused rather than run as a basic call.")
     blind_transfer: float = Field(
-        0.0, ge=0, le=1, description="Answered, then blind-transferred with REFER (RFC 3515).")
+        0.0, ge=0, le=1, description="Answered by an agent, then blind-transferred with REFER "
+                                     "(RFC 3515) to the back office. Needs agents and a SIP "
+                                     "Server: a transfer by the far end or from the IVR is not "
+                                     "modelled, so it is refused rather than run as a basic "
+                                     "call.")
     consult_transfer: float = Field(
         0.0, ge=0, le=1, description="Consultation call, then attended transfer (REFER with "
-                                     "Replaces).")
+                                     "Replaces). Needs agents and a SIP Server.")
     conference: float = Field(
-        0.0, ge=0, le=1, description="A third party is conferenced in on the media server.")
+        0.0, ge=0, le=1, description="A third party is conferenced in on the media server. "
+                                     "Needs agents, a SIP Server and a media server.")
     abandoned: float = Field(
         0.0, ge=0, le=1, description="Caller hangs up while queued (CANCEL before answer).")
     busy_no_answer: float = Field(
@@ -415,7 +435,20 @@ class Trunk(_Model):
     bitrate_kbps: float | None = Field(
         None, gt=0, le=100_000, description="Codec bit rate for multi-rate codecs; None: the default.")
     srtp: str | None = Field(
-        None, description=f"SRTP crypto suite, one of {sorted(media.SRTP_SUITES)}; None: RTP.")
+        None, description=f"SRTP crypto suite of the trunk's media, both directions, one of "
+                          f"{sorted(media.SRTP_SUITES)}; None: plain RTP. Needs transport tls: "
+                          "the keys travel in the SDP (SDES, RFC 4568 a=crypto), in clear over "
+                          "UDP or TCP, so a trunk offers '5061 TLS + SRTP', '5061 TLS' or "
+                          "'5060 plain'. srtp_inbound or srtp_outbound set one direction apart.")
+    srtp_inbound: str | None = Field(
+        None, description="SRTP suite of the media the carrier sends to the contact centre, "
+                          "when it differs from srtp's (a provider that sends only "
+                          "AES_CM_128_HMAC_SHA1_80); None: srtp's. Needs srtp.")
+    srtp_outbound: str | None = Field(
+        None, description="SRTP suite of the media the contact centre sends to the carrier, "
+                          "when it differs from srtp's (AES_CM_128_HMAC_SHA1_32, a 4 B tag "
+                          "per packet instead of 10, where the provider accepts it); None: "
+                          "srtp's. Needs srtp.")
     dtmf_digits_per_call: int = Field(
         0, ge=0, le=MAX_PER_CALL, description="RFC 4733 DTMF digits sent per call.")
     uui_bytes: int = Field(
@@ -443,12 +476,10 @@ class Trunk(_Model):
             raise ValueError(f"unknown cipher suite {v!r}; known: {', '.join(sorted(tls.SUITES))}")
         return v
 
-    @field_validator("srtp")
+    @field_validator("srtp", "srtp_inbound", "srtp_outbound")
     @classmethod
     def _known_srtp(cls, v: str | None) -> str | None:
-        if v is not None and v not in media.SRTP_SUITES:
-            raise ValueError(f"unknown SRTP suite {v!r}; known: {', '.join(media.SRTP_SUITES)}")
-        return v
+        return _srtp_suite(v)
 
     @field_validator("codec")
     @classmethod
@@ -469,6 +500,7 @@ class Trunk(_Model):
             if suite.version != self.tls_version:
                 problems.append(("tls_suite", f"{self.tls_suite!r} is a TLS {suite.version} "
                                               f"suite, but tls_version is {self.tls_version}"))
+        problems += self._srtp_rules()
         try:
             media.stream_bandwidth(self.codec, ptime_ms=self.ptime_ms,
                                    bitrate_kbps=self.bitrate_kbps)
@@ -483,6 +515,39 @@ class Trunk(_Model):
     def cipher_suite(self) -> str:
         """The TLS cipher suite in force (the version's default when not set)."""
         return (self.tls_suite or tls.DEFAULT_SUITE[self.tls_version]).lower()
+
+    def _srtp_rules(self) -> list[tuple[str, str]]:
+        """SRTP only with TLS signalling (SDES keys ride in the SDP, which RFC 4568 wants
+        sent over a secure channel), and a direction's suite only with SRTP on: a
+        media stream is RTP/SAVP both ways or RTP/AVP both ways."""
+        problems = []
+        if self.srtp is None:
+            for name in ("srtp_inbound", "srtp_outbound"):
+                if getattr(self, name) is not None:
+                    problems.append((name, "needs trunk.srtp (SRTP on, and the suite of the "
+                                           "other direction); set trunk.srtp too, or remove "
+                                           f"trunk.{name} for plain RTP"))
+        elif self.transport != "tls":
+            problems.append(("srtp", f"SRTP needs TLS signalling: over {self.transport.upper()} "
+                                     "the SRTP keys (a=crypto in the SDP, RFC 4568) travel in "
+                                     "clear. Set trunk.transport to tls (the trunk's '5061 TLS "
+                                     "+ SRTP'), or remove trunk.srtp for plain RTP ('5060 "
+                                     "plain')"))
+        return problems
+
+    @property
+    def srtp_suites(self) -> tuple[str | None, str | None]:
+        """(inbound, outbound): the SRTP suite of the media the carrier sends and of the
+        media it receives; (None, None) for plain RTP."""
+        if self.srtp is None:
+            return None, None
+        return self.srtp_inbound or self.srtp, self.srtp_outbound or self.srtp
+
+
+def _srtp_suite(value: str | None) -> str | None:
+    if value is not None and value not in media.SRTP_SUITES:
+        raise ValueError(f"unknown SRTP suite {value!r}; known: {', '.join(media.SRTP_SUITES)}")
+    return value
 
 
 def _find_codec(name: str) -> media.Codec | None:
@@ -736,6 +801,19 @@ class Network(_Model):
                              "the trunk's; otherwise the first SBC, proxy or SIP Server terminates "
                              "the trunk transport (an SBC or proxy double record-routes, RFC 5658).")
 
+    internal_srtp: str | None = Field(
+        None, description="SRTP suite of the media legs inside the contact centre (SBC to "
+                          "agents, media servers and recorder; agents to a conference bridge), "
+                          f"one of {sorted(media.SRTP_SUITES)}; None: plain RTP, the SBC ends "
+                          "the trunk's SRTP. Needs TLS signalling inside "
+                          "(network.internal_transport tls, or trunk with a TLS trunk): the keys "
+                          "travel in the SDP.")
+
+    @field_validator("internal_srtp")
+    @classmethod
+    def _known_srtp(cls, v: str | None) -> str | None:
+        return _srtp_suite(v)
+
     @field_validator("l2")
     @classmethod
     def _l2(cls, v: str) -> str:
@@ -868,11 +946,23 @@ class Scenario(_Model):
         for flow in ("ivr_then_agent", "conference"):
             if getattr(mix, flow) > 0 and "media_server" not in enabled:
                 problems.append((f"traffic.mix.{flow}", "needs topology.media_server.enabled"))
-        for flow in ("consult_transfer", "conference"):  # the SIP Server runs them for an agent
+        for flow, why in AGENT_ONLY_FLOWS.items():  # the SIP Server runs them for an agent
             if getattr(mix, flow) > 0 and "sip_server" not in enabled:
-                problems.append((f"traffic.mix.{flow}", "needs topology.sip_server.enabled"))
+                problems.append((f"traffic.mix.{flow}", "needs topology.sip_server.enabled: its "
+                                                        f"ACD hands the call to an agent ({why})"))
             if getattr(mix, flow) > 0 and self.agents.count == 0:
-                problems.append((f"traffic.mix.{flow}", "needs agents.count > 0"))
+                problems.append((f"traffic.mix.{flow}", f"needs agents.count > 0 ({why}); set "
+                                                        "agents.count, or move the share to "
+                                                        "traffic.mix.basic (answered by the "
+                                                        "far end)"))
+        inside_srtp = self.network.internal_srtp
+        if inside_srtp is not None and self.inside_transport != "tls":
+            problems.append(("network.internal_srtp",
+                             f"SRTP inside needs TLS signalling inside: over "
+                             f"{self.inside_transport.upper()} the SRTP keys (a=crypto in the "
+                             "SDP, RFC 4568) travel in clear. Set network.internal_transport "
+                             "to tls (or to trunk, with a TLS trunk), or remove "
+                             "network.internal_srtp for plain RTP inside"))
         if self.traffic.recording_share > 0 and "recorder" not in enabled:
             problems.append(("traffic.recording_share", "needs topology.recorder.enabled"))
         for role in self.targets.cpu_p95_max_per_role:

@@ -358,12 +358,15 @@ def link_spec(scenario: Scenario, a: str, b: str) -> LinkSpec:
 def media_capabilities(scenario: Scenario) -> Capabilities:
     """Every user agent's media: the trunk's codec, its ptime when the scenario sets one,
     and SDES-keyed SRTP (RFC 4568: ``RTP/SAVP`` with an ``a=crypto`` line) when ``srtp`` names
-    a suite, so the SDP bytes on every link are those of the scenario's media."""
+    a suite, so the SDP bytes on every link are those of the scenario's media. The carrier
+    offers the suite it sends (``trunk.srtp_inbound``, else ``srtp``); the SDP is relayed
+    unchanged inside, so the inside legs carry the trunk's ``a=crypto`` line too."""
+    inbound, _ = scenario.trunk.srtp_suites
     trunk = scenario.trunk
     return Capabilities(
         codecs=[trunk.codec],
-        srtp_suites=(trunk.srtp,) if trunk.srtp else (),
-        srtp_required=trunk.srtp is not None,
+        srtp_suites=(inbound,) if inbound else (),
+        srtp_required=inbound is not None,
         **({"ptime": trunk.ptime_ms} if trunk.ptime_ms is not None else {}),
     )
 

@@ -333,18 +333,36 @@ class CallCentre:
             self._engine_p[flow] = min(1.0, max(share, need))
 
     def _rates(self) -> None:
-        """Bytes/s and packets/s of one RTP direction (media, RTCP and DTMF averaged)."""
+        """Bytes/s and packets/s of one RTP direction (media, RTCP and DTMF averaged): on the
+        trunk's leg each direction with its own SRTP suite (``trunk.srtp_inbound`` from the
+        carrier, ``trunk.srtp_outbound`` to it), on the legs inside (``stream_bytes_s``,
+        ``stream_pps``) with ``network.internal_srtp`` (plain RTP by default). A media host
+        pays SRTP's per-packet CPU when a leg it ends is SRTP: the SBC for the trunk's or the
+        inside's, a media server for the inside's (or the trunk's, without an SBC in front),
+        a recorder for the inside's."""
         trunk, network = self.scenario.trunk, self.scenario.network
         hold = self.scenario.traffic.holding_time_s or 60.0
-        bw = call_bandwidth(trunk.codec, duration_s=hold, bitrate_kbps=trunk.bitrate_kbps,
-                            ptime_ms=trunk.ptime_ms, l2=network.l2, srtp=trunk.srtp,
-                            ip_version=network.ip_version, digits=trunk.dtmf_digits_per_call)
-        self.stream_bytes_s = bw.total_bytes / 2 / hold
-        self.stream_pps = bw.total_packets / 2 / hold
+        inbound, outbound = trunk.srtp_suites
+        inside = network.internal_srtp
+
+        def per_second(forward: str | None, reverse: str | None) -> tuple[tuple[float, float], ...]:
+            bw = call_bandwidth(trunk.codec, duration_s=hold, bitrate_kbps=trunk.bitrate_kbps,
+                                ptime_ms=trunk.ptime_ms, l2=network.l2, srtp=forward, srtp_reverse=reverse,
+                                ip_version=network.ip_version, digits=trunk.dtmf_digits_per_call)
+            return tuple((d.total_bytes / hold, d.total_packets / hold) for d in (bw.forward, bw.reverse))
+
+        self.inbound_rate, self.outbound_rate = per_second(inbound, outbound)
+        """(bytes/s, packets/s) of the carrier's stream to the contact centre, and back."""
+        (self.stream_bytes_s, self.stream_pps), _ = per_second(inside, None)
+        roles = {node.name: node.role for node in self.topo.nodes}
+        front = bool(self.topo.sbcs)
         self.media_cost: dict[str, tuple[float, int]] = {}
         for name, host in self.topo.net.hosts.items():
+            role = roles.get(name)
+            srtp = inside is not None or (inbound is not None and (
+                role == "sbc" or (role == "media_server" and not front)))
             cost = getattr(host.profile, "media_packet_us", None)
-            us = cost(srtp=trunk.srtp is not None) if callable(cost) else 0.0
+            us = cost(srtp=srtp) if callable(cost) else 0.0
             if us > 0:
                 self.media_cost[name] = (us, host.cores)
 
@@ -796,7 +814,8 @@ class CallCentre:
 
     def _media(self, fc: FlowCall, *, held: bool = False) -> None:
         """(Re)start the call's media: caller <-> anchor <-> peer (only the peer's
-        direction when the peer ``held`` the caller with ``sendonly``)."""
+        direction when the peer ``held`` the caller with ``sendonly``); the carrier's leg
+        at the trunk's per-direction rates, the others at the inside rate."""
         now = self.clock.now()
         ledger = self.ledger
         keep = [s for s in fc.streams if s.src == "recorder" or s.dst.startswith("recorder")]
@@ -805,12 +824,14 @@ class CallCentre:
                 ledger.stop(s, now)
         fc.streams = keep
         peer = fc.peer or "agents"
-        rate, pps = self.stream_bytes_s, self.stream_pps
+        inside = (self.stream_bytes_s, self.stream_pps)
         hops = ["carrier", fc.sbc, peer] if fc.sbc else ["carrier", peer]
         for a, b in zip(hops, hops[1:], strict=False):
+            # the trunk's leg with each direction's own suite, the legs inside with theirs
+            there, back = (self.inbound_rate, self.outbound_rate) if a == "carrier" else (inside, inside)
             if not held:
-                fc.streams.append(ledger.start(a, b, rate, pps, now))
-            fc.streams.append(ledger.start(b, a, rate, pps, now))
+                fc.streams.append(ledger.start(a, b, *there, now))
+            fc.streams.append(ledger.start(b, a, *back, now))
 
     def _conference_media(self, fc: FlowCall) -> None:
         """Every participant <-> its anchor <-> the bridge: the caller through the SBC,
