@@ -53,7 +53,7 @@ class _Step:
     """A script step bound to the run's hosts, for one choice of pool members."""
 
     __slots__ = ("i", "src", "dst", "wire", "data", "target", "source", "kids", "hooks", "request",
-                 "invite", "status", "answers", "acks", "until_ack", "kind", "forward")
+                 "invite", "status", "answers", "acks", "until_ack", "kind", "forward", "watched")
 
     def __init__(self) -> None:
         self.kids: tuple[tuple[int, float, float], ...] = ()
@@ -188,6 +188,7 @@ class Replayer:
             b.request, b.status, b.answers, b.acks, b.until_ack = s.request, s.status, s.answers, s.acks, s.until_ack
             b.invite = s.kind.endswith("INVITE")
             b.forward = s.forward
+            b.watched = bool(s.request or s.answers >= 0 or s.until_ack)  # _send arms or notes something
             if s.data is not None:
                 b.src, b.dst = mapped[s.src], mapped[s.dst]
                 b.target = routes[_remap(self.book, s.dst, b.dst, s.dest)]
@@ -273,8 +274,19 @@ class Replayer:
 
     def _kids(self, call: _Call, step: _Step) -> None:
         talk = call.talk
+        steps = call.bound.steps
         for k, delay, per in step.kids:
-            self._after(call, k, delay + per * talk)
+            delay += per * talk
+            kid = steps[k]
+            if delay <= 0.0 and kid.data is not None:  # the common case: a message sent at once
+                if kid.watched:
+                    self._send(call, kid)
+                    continue
+                arrival = kid.src.transmit(kid.wire, kid.data, kid.dst)
+                if arrival is not None:
+                    heappush(self._queue, (arrival, NORMAL, next(self._eid), _Job(call, kid)))
+            else:
+                self._after(call, k, delay)
 
     def _again(self, call: _Call, step: _Step) -> None:
         """A message that arrived twice: what its transaction does with a repeat."""
