@@ -149,3 +149,25 @@ def test_a_steady_hybrid_run_opens_with_the_calls_in_progress() -> None:
     assert result.kpis["calls_replayed"] > 0.9 * result.kpis["calls_offered"] - 60
     assert result.kpis["mean_concurrent_calls"] == pytest.approx(expected_in_progress(sc), rel=0.05)
     assert not result.warnings
+
+
+def test_the_self_check_tells_two_populations_apart_only_beyond_chance() -> None:
+    import numpy as np
+
+    from sizing.sim.replay.check import engine_gap
+
+    rng = np.random.default_rng(7)
+    same = rng.exponential(0.02, 4000)
+    assert engine_gap(same[:200], same[200:], (190, 3610), (200, 3800)) is None
+    slower = rng.exponential(0.04, 200)
+    gap = engine_gap(slower, same, (190, 3800), (200, 4000))
+    assert gap is not None and "SRD p95" in gap
+    fewer = engine_gap(same[:200], same[200:], (150, 3610), (200, 3800))
+    assert fewer is not None and "answered" in fewer
+    assert engine_gap(same[:20], same, (20, 4000), (20, 4000)) is None  # too few to tell
+
+
+def test_a_hybrid_run_agrees_with_its_own_engine_sample() -> None:
+    full, hybrid = _pair("low load")
+    assert not any("self-check" in w for w in hybrid.warnings)
+    assert hybrid.kpis["srd_p95_ms_engine"] == pytest.approx(hybrid.kpis["srd_p95_ms_replayed"], rel=0.25, abs=2)

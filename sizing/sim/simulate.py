@@ -128,7 +128,7 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     return {"seed": seed, "kpis": kpis, "hosts": hosts.to_dict("list"), "links": links.to_dict("list"),
             "cpu": cpu.to_dict("list"), "cpu_index": list(cpu.index),
             "concurrent": centre.concurrent_series(), "concurrent_start": math.ceil(scenario.warmup_s),
-            "srd_hist": srd_plain(centre.srd_hist)}
+            "srd_hist": srd_plain(centre.srd_hist), "engine_gap": centre.engine_gap}
 
 
 def _half_width(values: list[float]) -> float:
@@ -173,6 +173,12 @@ def simulate(scenario: Scenario, *, progress: Progress | None = None, workers: i
                     progress((i + 1) * end, len(seeds) * end)
     result = _combine(runs)
     result.warnings = warmup_warnings(scenario, result.concurrent_series)
+    gaps = [(run["seed"], run["engine_gap"]) for run in runs if run.get("engine_gap")]
+    if gaps:
+        result.warnings.append(
+            "hybrid engine self-check: the calls run on the full engine and the replayed ones "
+            f"disagree beyond chance in {len(gaps)} of {len(runs)} replications (seed {gaps[0][0]}: "
+            f"{gaps[0][1]}); rerun with simulation.engine full to see which is right")
     return result
 
 

@@ -80,6 +80,7 @@ from ...tls import wire_bytes
 from ..acd import Acd
 from ..metrics import HostMetrics, grow
 from ..replay import Replayer, script_book
+from ..replay.check import engine_gap
 from ..workload import ArrivalProcess, FlowPicker, HoldingTime, Patience, stream, streams
 from .ledger import MediaLedger, Stream
 from .steady import PresentCall, agents_in_wrap_up, calls_in_progress
@@ -289,6 +290,9 @@ class CallCentre:
         self.srd: list[float] = []
         self.srd_by_engine: dict[bool, list[float]] = {True: [], False: []}
         """SRD of measured calls the engine ran (True) and of replayed ones (False)."""
+        self.answered_by_engine = {True: 0, False: 0}
+        self.engine_gap: str | None = None
+        """Set by :meth:`figures` when the engine's calls and the replayed ones disagree."""
         self.srd_hist = HostMetrics("srd", 1, self.warmup)
         """SRD of measured calls as a log histogram (its ``add_wait``/``wait_quantile``):
         the distribution the reports draw, memory flat in the number of calls."""
@@ -564,6 +568,7 @@ class CallCentre:
             fc.answered_at = now
             if fc.measured:
                 self.answered += 1
+                self.answered_by_engine[fc.replay is None] += 1
             self._media(fc)
         elif kind == "failed":
             fc.status = status
@@ -966,6 +971,10 @@ class CallCentre:
             for engine, name in ((True, "engine"), (False, "replayed")):
                 values = np.asarray(self.srd_by_engine[engine]) * 1000
                 kpis[f"srd_p95_ms_{name}"] = float(np.percentile(values, 95)) if values.size else nan
+            self.engine_gap = engine_gap(
+                self.srd_by_engine[True], self.srd_by_engine[False],
+                (self.answered_by_engine[True], self.answered_by_engine[False]),
+                (offered - self.offered_replayed, self.offered_replayed))
         if self.acd is not None:
             acd = self.acd.stats(20.0)
             kpis.update({
