@@ -195,6 +195,10 @@ class Acd:
             ticket._timer = self.clock.call_later(patience, lambda: self._abandon(ticket))
         return ticket
 
+    def answers_at_once(self) -> bool:
+        """Whether a call offered now gets an agent at once (one idle, nobody queued)."""
+        return bool(self._free) and not self.queue_len
+
     def release(self, agent: AgentId) -> None:
         """The agent's call ended: wrap-up, then the agent takes the next call."""
         if self._busy_with.pop(agent, None) is None:

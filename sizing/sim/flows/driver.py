@@ -462,7 +462,8 @@ class CallCentre:
                present: PresentCall | None = None, engine: bool = False) -> FlowCall:
         """Start a call on the engine, or replay its flow's script (:mod:`sizing.sim.replay`)."""
         replayer = self.replayer
-        if not engine and replayer is not None and replayer.takes(flow) \
+        talk = holding - (present.talked if present is not None else 0.0)
+        if not engine and replayer is not None and replayer.takes(flow, talk, present is not None) \
                 and self._engine_rng.random() >= self._engine_p.get(flow, 1.0):
             return replayer.start(flow, holding, recorded, t, present)
         fc = self._place(flow, holding, recorded, t)

@@ -22,19 +22,21 @@ script serves every holding time. The two recordings must be the same
 messages in the same order, or the flow is not replayed (its calls run on
 the engine).
 
-What is replayed: calls whose path the driver decides when they arrive.
-Calls offered to the ACD (agents with a SIP Server) wait for an agent chosen
-at run time, and a session timer refreshes a number of times that depends on
-the holding time: those calls run on the engine, as do all calls of a scenario
-whose overload policy is ``503`` or ``loss`` (the front end's 503 and
-RFC 7339's throttling are decisions the replay does not take yet).
+What is replayed: calls whose path the driver decides when they arrive. A
+call for an agent is replayed when the ACD has an idle agent as it arrives
+(the ACD's own ``offer`` then picks it, as the SIP Server's routing does a few
+milliseconds later for an engine call); a call that would queue, an
+IVR-then-agent call (queued through the media server), and every call of a
+scenario with a session timer (its refreshes depend on the holding time) or
+RFC 7339 loss-based control (its throttling decisions) run on the engine.
 """
 
 from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -72,8 +74,9 @@ def replayable(scenario: Scenario) -> tuple[set[str], dict[str, str]]:
         why.update(dict.fromkeys(mix, "a session timer's refreshes depend on the holding time"))
     elif "loss" in policies:
         why.update(dict.fromkeys(mix, "loss-based overload control (RFC 7339) runs on the engine"))
-    elif scenario.agents.count > 0 and scenario.topology.sip_server.enabled:
-        why.update({f: "offered to the ACD (an agent chosen at run time)" for f in mix if f != "busy_no_answer"})
+    elif scenario.agents.count > 0 and scenario.topology.sip_server.enabled \
+            and scenario.topology.media_server.enabled and "ivr_then_agent" in mix:
+        why["ivr_then_agent"] = "offered to the ACD after the IVR, through the queue"
     return {f for f in mix if f not in why}, why
 
 
@@ -213,6 +216,16 @@ class _Recorder:
         self.timer_step: int | None = None
         """The hook-only step of the current timer firing, once one hook made it."""
         self.pending: dict[tuple[Address, bytes], deque[int]] = {}
+        self.quieted = 0
+        """Inside a driver action whose replay redoes its media changes itself."""
+
+    @contextmanager
+    def quiet(self) -> Iterator[None]:
+        self.quieted += 1
+        try:
+            yield
+        finally:
+            self.quieted -= 1
 
     def parent(self, now: float) -> tuple[int, float]:
         if self.anchor is None:
@@ -300,9 +313,31 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
     def caller(fc: Any, kind: str, status: int | None, now: float) -> None:
         if kind in ("provisional", "answered", "failed", "ended"):
             rec.hook(("caller", kind, status), now)
-        told(fc, kind, status, now)
+        with rec.quiet():  # what it does to the media, its replay does too
+            told(fc, kind, status, now)
 
     centre.caller_told = caller  # type: ignore[method-assign]
+    agent_event, media, conference_media = centre._agent_event, centre._media, centre._conference_media
+
+    def agent(fc: Any, call: Any, event: Any) -> None:
+        if (event.kind == "answered" and fc.agent_call is None and fc.agent is not None) or (
+                event.kind in ("ended", "failed") and call is fc.agent_call):
+            rec.hook(("agent", event.kind), env.now)
+        with rec.quiet():
+            agent_event(fc, call, event)
+
+    def media_changed(fc: Any, *, held: bool = False) -> None:
+        if not rec.quieted:
+            rec.hook(("media", held, roles.get(fc.peer or "agents", "agents")), env.now)
+        media(fc, held=held)
+
+    def conference(fc: Any) -> None:
+        rec.hook(("conference_media",), env.now)
+        with rec.quiet():
+            conference_media(fc)
+
+    centre._agent_event, centre._media = agent, media_changed  # type: ignore[method-assign]
+    centre._conference_media = conference  # type: ignore[method-assign]
     for node in topo.sip_servers:
         server = node.element
         on_state, record = server.on_state, server.record
@@ -408,7 +443,7 @@ def _fit(flow: str, outcome: str, short: list[_Raw], long: list[_Raw]) -> tuple[
         fixed = max(d1 - per * h1, 0.0)
         steps.append(_step(a, kinds[i], fixed, per))
     steps = _transactions(steps)
-    return Script(flow, outcome, tuple(steps)), ""
+    return Script(flow, outcome, tuple(steps), recorded_at_s=h1), ""
 
 
 def _start(data: bytes | None) -> bytes:
@@ -475,5 +510,6 @@ def _transactions(steps: list[Step]) -> list[Step]:
             and parent.call_id == msg.call_id  # a proxy's; a B2BUA's own 2xx is on another Call-ID
         invite = cseq is not None and cseq.method == "INVITE"
         until_ack = invite and (msg.status >= 300 or (msg.status >= 200 and not forwarded))
-        out[i] = replace(out[i], status=msg.status, answers=answered, until_ack=until_ack)
+        rings = until_ack and 200 <= msg.status < 300 and step.delay_s > 0 and not step.per_holding
+        out[i] = replace(out[i], status=msg.status, answers=answered, until_ack=until_ack, rings=rings)
     return out

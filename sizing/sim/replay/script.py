@@ -63,6 +63,9 @@ class Step:
     forward: bool = False
     """A proxy's forward of its parent (the same message on the same Call-ID): a repeat of
     the parent is forwarded again."""
+    rings: bool = False
+    """A 2xx answering after a ring (its fixed delay): a call in progress at t = 0 is
+    answered at once instead, as the engine's agents do."""
     until_ack: bool = False
     """A final response to an INVITE that its sender retransmits over UDP until the ACK
     arrives: a 2xx written by a user agent core (RFC 3261 §13.3.1.4), or a 3xx-6xx at
@@ -76,6 +79,8 @@ class Script:
     flow: str
     outcome: str
     steps: tuple[Step, ...]
+    recorded_at_s: float = 0.0
+    """The shorter holding time the script was recorded with."""
     children: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
     roots: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
@@ -89,6 +94,27 @@ class Script:
                 kids[step.parent].append(i)
         object.__setattr__(self, "children", tuple(tuple(k) for k in kids))
         object.__setattr__(self, "roots", tuple(roots))
+
+    @property
+    def min_holding_s(self) -> float:
+        """The shortest holding time the script is right for. With two moments that move
+        with the holding time (a transfer half way, the hang-up), a short call reorders
+        them against the fixed delays (the caller hangs up while the transfer target
+        still rings) and the engine would do something else: such calls run on the
+        engine. The script was recorded at :data:`~.record.HOLDINGS_S`, whose shorter
+        is the bound."""
+        shares = {s.per_holding for s in self.steps if s.per_holding}
+        return self.recorded_at_s if len(shares) > 1 else 0.0
+
+    @property
+    def ring(self) -> tuple[int, float]:
+        """(The step whose handling starts the answering phone's ring, the ring's seconds),
+        or (-1, 0.0): a call in progress at t = 0 skips the ring, and the moments timed
+        from that step lose it too."""
+        for step in self.steps:
+            if step.rings:
+                return step.parent, step.delay_s
+        return -1, 0.0
 
     def messages(self) -> int:
         """Messages on the wire (steps that carry one)."""

@@ -46,14 +46,17 @@ if TYPE_CHECKING:
     from ..flows.driver import CallCentre, FlowCall
     from ..flows.steady import PresentCall
 
-__all__ = ["Replayer"]
+__all__ = ["AGENT_BOUND", "Replayer"]
+
+AGENT_BOUND = frozenset(("basic", "blind_transfer", "consult_transfer", "conference", "abandoned"))
+"""Flows whose calls the SIP Server offers to the ACD on arrival (with agents)."""
 
 
 class _Step:
     """A script step bound to the run's hosts, for one choice of pool members."""
 
     __slots__ = ("i", "src", "dst", "wire", "data", "target", "source", "kids", "hooks", "request",
-                 "invite", "status", "answers", "acks", "until_ack", "kind", "forward", "watched")
+                 "invite", "status", "answers", "acks", "until_ack", "kind", "forward", "watched", "rings")
 
     def __init__(self) -> None:
         self.kids: tuple[tuple[int, float, float], ...] = ()
@@ -62,23 +65,36 @@ class _Step:
 class _Bound:
     """A script on the run's hosts: its steps, and the call's SIP Server and recorder."""
 
-    __slots__ = ("script", "steps", "server", "recorder")
+    __slots__ = ("script", "steps", "server", "recorder", "media", "ring_from", "ring_s")
 
 
 class _Call:
     """One replayed call's progress."""
 
-    __slots__ = ("fc", "bound", "talk", "got", "timers", "last_resp", "done", "choice")
+    __slots__ = ("fc", "bound", "holding", "talked", "got", "timers", "last_resp", "done", "choice")
 
-    def __init__(self, fc: FlowCall, bound: _Bound, talk: float, choice: tuple[int, ...]) -> None:
+    def __init__(self, fc: FlowCall, bound: _Bound, holding: float, talked: float,
+                 choice: tuple[int, ...]) -> None:
         self.fc = fc
         self.bound = bound
-        self.talk = talk
+        self.holding = holding
+        self.talked = talked
+        """Seconds of its talk over before t = 0 (a call in progress at a steady start)."""
         self.got = bytearray(len(bound.steps))
         self.timers: dict[int, object] = {}
         self.last_resp: dict[int, int] = {}
         self.done = False
         self.choice = choice
+
+    def delay(self, fixed: float, per_holding: float, rings: bool = False, parent: int = -2) -> float:
+        """A step's delay after its parent: what the driver's timer for it would be (a
+        share of the holding time, less the talk already over at a steady start, whose
+        calls are answered without ringing)."""
+        if not per_holding:
+            return 0.0 if rings and self.talked and parent == self.bound.ring_from else fixed
+        if self.talked and parent == self.bound.ring_from:
+            fixed = max(fixed - self.bound.ring_s, 0.0)
+        return fixed + max(per_holding * self.holding - self.talked, 0.0)
 
 
 class _Job:
@@ -120,7 +136,9 @@ class Replayer:
         self._queue = topo.net.env._queue
         self._eid = topo.net.env._eid
         self.timers = timers or TimerConfig()
-        self.flows = {flow for flow, _outcome in book.scripts}
+        self.min_holding: dict[str, float] = {}
+        for (flow, _outcome), script in book.scripts.items():
+            self.min_holding[flow] = max(self.min_holding.get(flow, 0.0), script.min_holding_s)
         pools: dict[str, list] = {}
         for node in topo.nodes:
             pools.setdefault(node.role, []).append(node)
@@ -132,9 +150,17 @@ class Replayer:
         self.timeouts = 0
         self.started = 0
 
-    def takes(self, flow: str) -> bool:
-        """Whether calls of ``flow`` can be replayed here."""
-        return flow in self.flows
+    def takes(self, flow: str, talk_s: float, present: bool = False) -> bool:
+        """Whether a call of ``flow`` arriving now with ``talk_s`` of talk ahead can be
+        replayed: its flow has a script that is right for that long a call, and an
+        agent-bound call finds an idle agent (else it queues, on the engine). A call in
+        progress at t = 0 whose flow has moments of its own in the talk (a transfer, a
+        conference) is set up by the engine, which knows how far each had gone."""
+        least = self.min_holding.get(flow, float("inf"))
+        if talk_s < least or (present and least > 0):
+            return False
+        acd = self.centre.acd
+        return acd is None or flow not in AGENT_BOUND or acd.answers_at_once()
 
     # -- starting a call ---------------------------------------------------------------------
 
@@ -157,14 +183,19 @@ class Replayer:
             fc.sbc = topo.edge_of_call(key).name
         crc = zlib.crc32(key.encode())
         choice = tuple(crc % len(self.pools[r]) for r in self.roles)
-        call = _Call(fc, self._bind(script, choice), holding - fc.talked, choice)
+        call = _Call(fc, self._bind(script, choice), holding, fc.talked, choice)
         fc.replay = self
         centre.calls[key] = fc
+        if centre.acd is not None and flow in AGENT_BOUND:  # the routing's choice, made now
+            centre._offer(fc)
+            ticket = fc.ticket
+            assert ticket is not None and ticket.state == "assigned"
+            fc.direct, fc.agent, fc.stage, fc.peer = True, ticket.agent, "agent", "agents"
         self.started += 1
         bound = call.bound
         for i in bound.script.roots:
             step = bound.script.steps[i]
-            self._after(call, i, step.delay_s + step.per_holding * call.talk)
+            self._after(call, i, call.delay(step.delay_s, step.per_holding, step.rings, -1))
         return fc
 
     def _bind(self, script: Script, choice: tuple[int, ...]) -> _Bound:
@@ -188,6 +219,7 @@ class Replayer:
             b.request, b.status, b.answers, b.acks, b.until_ack = s.request, s.status, s.answers, s.acks, s.until_ack
             b.invite = s.kind.endswith("INVITE")
             b.forward = s.forward
+            b.rings = s.rings
             b.watched = bool(s.request or s.answers >= 0 or s.until_ack)  # _send arms or notes something
             if s.data is not None:
                 b.src, b.dst = mapped[s.src], mapped[s.dst]
@@ -199,6 +231,7 @@ class Replayer:
             steps.append(b)
         bound = _Bound()
         bound.script, bound.steps = script, steps
+        bound.ring_from, bound.ring_s = script.ring
         server = next((mapped[n] for n, (r, _a) in self.book.hosts.items() if r == "sip_server" and n in mapped),
                       None)
         bound.server = next((node.element for node in self.centre.topo.sip_servers
@@ -206,6 +239,9 @@ class Replayer:
         recorder = next((mapped[n] for n, (r, _a) in self.book.hosts.items() if r == "recorder" and n in mapped),
                         None)
         bound.recorder = recorder.name if recorder is not None else None
+        media = next((mapped[n] for n, (r, _a) in self.book.hosts.items() if r == "media_server" and n in mapped),
+                     None)
+        bound.media = media.name if media is not None else None
         self._bound[key] = bound
         return bound
 
@@ -273,11 +309,11 @@ class Replayer:
         self._kids(call, call.bound.steps[i])
 
     def _kids(self, call: _Call, step: _Step) -> None:
-        talk = call.talk
         steps = call.bound.steps
         for k, delay, per in step.kids:
-            delay += per * talk
             kid = steps[k]
+            if per or kid.rings:
+                delay = call.delay(delay, per, kid.rings, step.i)
             if delay <= 0.0 and kid.data is not None:  # the common case: a message sent at once
                 if kid.watched:
                     self._send(call, kid)
@@ -317,13 +353,28 @@ class Replayer:
                     return False
             elif name == "release":
                 centre.topo.gate.release(fc.key)
-            elif name == "caller":
-                centre.caller_told(fc, hook[1], hook[2], now)
             elif name == "state":
                 if call.bound.server is not None:
                     centre._replicate(call.bound.server, hook[1])
+            elif fc.done:  # the driver has forgotten the call (as it ignores the engine's late events)
+                continue
+            elif name == "caller":
+                centre.caller_told(fc, hook[1], hook[2], now)
             elif name == "record" and call.bound.recorder is not None:
                 centre._record_media(fc, call.bound.recorder)
+            elif name == "agent":
+                if hook[1] == "answered":
+                    if fc.agent_call is None and fc.agent is not None:  # as _agent_event does
+                        fc.agent_call = call  # (the engine keeps the agent's Call; here a marker)
+                        fc.peer = "agents"
+                        centre._media(fc)
+                else:
+                    centre._release_agent(fc)
+            elif name == "media":
+                fc.peer = call.bound.media if hook[2] == "media_server" else hook[2]
+                centre._media(fc, held=hook[1])
+            elif name == "conference_media":
+                centre._conference_media(fc)
         return True
 
     def rejected(self, call: _Call, step: _Step, host: Host) -> None:
@@ -350,8 +401,8 @@ class Replayer:
         late = self.clock.now() - call.fc.t0
         for i in script.roots:  # the new script's own moments after the switch
             if i > step.i:
-                self._after(call, i, max(script.steps[i].delay_s + script.steps[i].per_holding * call.talk - late,
-                                         0.0))
+                root = script.steps[i]
+                self._after(call, i, max(call.delay(root.delay_s, root.per_holding, root.rings, -1) - late, 0.0))
 
     # -- RFC 3261 timers ---------------------------------------------------------------------------
 
