@@ -27,9 +27,10 @@ from contextlib import contextmanager
 
 import simpy
 
+from ..profile import handshake_cost_us, tls_receive_part_us
 from ..sip.interfaces import Address
 from .clock import SimClock
-from .host import CostProfile, Host, OnMessage, OverloadPolicy, SimTransport
+from .host import CostProfile, Host, OnMessage, OverloadPolicy, SimTransport, message_kind
 from .link import WIRE_TRANSPORT, Link, LinkSpec
 from .metrics import Metrics
 
@@ -194,7 +195,10 @@ class SimNetwork:
             raise ValueError(f"attach(): {address} is already attached")
         if reliable is None:
             reliable = address.transport in RELIABLE
-        transport = SimTransport(host, address, on_message, bool(reliable), WIRE_TRANSPORT[address.transport])
+        wire = WIRE_TRANSPORT[address.transport]
+        if wire == "tls":
+            on_message = self._tls_counted(host, on_message)
+        transport = SimTransport(host, address, on_message, bool(reliable), wire)
         host.transports[address] = transport
         self._routes[address] = transport
         return transport
@@ -260,7 +264,36 @@ class SimNetwork:
             self._handshake(link, wire, link.connections[wire].resumed)
 
     def _handshake(self, link: Link, wire: str, resumed: bool) -> None:
+        """A TLS handshake costs both ends CPU by the link's server key type and suite."""
         if wire == "tls":
+            spec = link.spec
             for name in (link.src, link.dst):
-                tls = self.hosts[name].profile.tls
-                self.hosts[name].charge(tls.handshake_resumed_us if resumed else tls.handshake_full_us)
+                host = self.hosts[name]
+                cost = handshake_cost_us(host.profile, resumed, key=spec.tls_key, suite=spec.suite)
+                host.charge(cost)
+                if self.env.now >= host.free_until:
+                    host.metrics.add_tls(self.env.now, cost * 1e-6)
+
+    def _tls_counted(self, host: Host, entry: OnMessage) -> OnMessage:
+        """``entry`` of a TLS address, counting the TLS part of each message's CPU (the
+        receiver's cost beyond UDP's, the sender's record encryption) in the hosts'
+        ``tls_busy``, for their TLS share of CPU. Costs are charged by the hosts
+        themselves; this only accounts them."""
+        env, owner = self.env, self._owner
+        parts: dict[tuple[str | int, int], float] = {}
+
+        def counted(data: bytes, source: Address) -> None:
+            now = env.now
+            if now >= host.free_until:
+                size = len(data)
+                key = (message_kind(data), size)
+                part = parts.get(key)
+                if part is None:
+                    part = parts[key] = tls_receive_part_us(host.profile, key[0], size) * 1e-6
+                host.metrics.add_tls(now, part)
+                sender = owner.get(source)
+                if sender is not None:
+                    sender.metrics.add_tls(now, sender.profile.tls.per_kbyte_us * size * 1e-9)
+            entry(data, source)
+
+        return counted
