@@ -155,3 +155,14 @@ def test_every_shipped_profile_states_where_its_tls_figures_come_from():
         p = load_profile(name)
         assert p.tls.source, name
 
+
+def test_generic_profiles_price_tls_by_key_suite_and_resumption():
+    for name in SHIPPED:
+        p = load_profile(name)
+        assert p.transports["tls"].factor > 1, name
+        assert set(p.tls.handshakes) == {"rsa", "ecdsa"}, name
+        for key, by_suite in p.tls.handshakes.items():
+            for suite, cpu in by_suite.items():
+                assert cpu.resumed_us < cpu.full_us, (name, key, suite)
+        assert p.tls.handshake_us(key="rsa", suite="tls1.3-aead") \
+            != p.tls.handshake_us(key="ecdsa", suite="tls1.3-aead"), name
