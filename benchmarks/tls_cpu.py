@@ -53,7 +53,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from serve import cpu_model  # noqa: E402
+
+from sizing import tls as tls_model  # noqa: E402
 from sizing.tls import HOSTNAME, ThrowawayPki, make_test_pki  # noqa: E402
 
 KEYS = ("rsa", "ecdsa")
@@ -81,17 +85,11 @@ GENERIC = ("generic-stateful-proxy", "generic-registrar", "generic-b2bua", "gene
 
 
 def _contexts(pki: ThrowawayPki, suite: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """Client and server contexts of ``suite`` (TLS 1.3 suites come from OPENSSL_CONF)."""
     version, ciphers = SUITES[suite]
-    v = ssl.TLSVersion.TLSv1_3 if version == "1.3" else ssl.TLSVersion.TLSv1_2
-    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    sctx.load_cert_chain(pki.chain_pem, pki.leaf_key)
-    cctx.load_verify_locations(pki.ca_pem)
-    for ctx in (sctx, cctx):
-        ctx.minimum_version = ctx.maximum_version = v
-        if version == "1.2":
-            ctx.set_ciphers(ciphers)
-    return cctx, sctx
+    return tls_model._contexts(pki, version, mutual=False,  # type: ignore[arg-type]
+                               ciphers=ciphers if version == "1.2" else None,
+                               encrypt_then_mac=True, num_tickets=2)
 
 
 def _quartiles(values: list[float]) -> dict[str, float]:
@@ -151,28 +149,11 @@ def handshakes(pki: ThrowawayPki, suite: str, n: int) -> dict[str, object]:
     return out
 
 
-def _pair(pki: ThrowawayPki, suite: str) -> tuple[ssl.SSLObject, ssl.SSLObject, list[ssl.MemoryBIO]]:
-    cctx, sctx = _contexts(pki, suite)
-    bios = [ssl.MemoryBIO() for _ in range(4)]  # client in, client out, server in, server out
-    client = cctx.wrap_bio(bios[0], bios[1], server_hostname=HOSTNAME)
-    server = sctx.wrap_bio(bios[2], bios[3], server_side=True)
-    for _ in range(16):
-        done = 0
-        for side, out, into in ((client, bios[1], bios[2]), (server, bios[3], bios[0])):
-            try:
-                side.do_handshake()
-                done += 1
-            except ssl.SSLWantReadError:
-                pass
-            into.write(out.read())
-        if done == 2:
-            break
-    return client, server, bios
-
-
 def record_crypto(pki: ThrowawayPki, suite: str, rounds: int = 5) -> dict[str, object]:
     """Encrypt and decrypt µs per 1000 bytes (16 kB records) and per MESSAGE_BYTES record."""
-    client, server, bios = _pair(pki, suite)
+    pair = tls_model._Pair(*_contexts(pki, suite))
+    pair.handshake()
+    client, server = pair.client, pair.server
     out: dict[str, object] = {}
     for name, size, count in (("bulk", 16384, 2000), ("message", MESSAGE_BYTES, 20000)):
         data = b"s" * size
@@ -183,8 +164,7 @@ def record_crypto(pki: ThrowawayPki, suite: str, rounds: int = 5) -> dict[str, o
             for _ in range(count):
                 client.write(data)
             t1 = time.thread_time_ns()
-            records = bios[1].read()
-            bios[2].write(records)
+            pair.s_in.write(pair.c_out.read())
             t2 = time.thread_time_ns()
             got = 0
             while got < count * size:
@@ -291,14 +271,7 @@ def _openssl_conf(directory: Path, ciphersuite: str) -> Path:
 
 
 def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     virt = ""
     if shutil.which("systemd-detect-virt"):
         proc = subprocess.run(["systemd-detect-virt", "--vm"], capture_output=True, text=True,

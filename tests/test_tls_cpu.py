@@ -137,3 +137,34 @@ def test_the_simulator_charges_handshakes_by_the_links_key_and_suite():
         assert costs[key, suite] == pytest.approx(
             profile.tls.handshake_us(key=key, suite=suite) * 1e-6, rel=1e-6)
     assert len(set(costs.values())) == 3
+
+
+def test_generic_profiles_hold_what_the_benchmark_derives_from_its_stored_run():
+    """Every TLS figure of a generic profile comes from `python benchmarks/tls_cpu.py
+    --derive data/measurements/tls-cpu-python-ssl.json` (the run stored there, and the
+    Kamailio profile fitted over UDP and TLS)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("tls_cpu", root / "benchmarks" / "tls_cpu.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = json.loads((root / "data" / "measurements" / "tls-cpu-python-ssl.json").read_text())
+    kamailio = yaml.safe_load(bench.KAMAILIO_PROFILE.read_text())
+    for name in bench.GENERIC:
+        profile = load_profile(name)
+        block = bench.derive(data, kamailio, profile.per_message_us["default"])
+        assert {t: profile.transports[t].factor for t in ("tcp", "tls")} == \
+            {t: v["factor"] for t, v in block["transports"].items()}, name
+        tls = profile.tls
+        assert (tls.handshake_full_us, tls.handshake_resumed_us, tls.per_kbyte_us) == (
+            block["tls"]["handshake_full_us"], block["tls"]["handshake_resumed_us"],
+            block["tls"]["per_kbyte_us"]), name
+        assert {k: {s: c.model_dump() for s, c in v.items()} for k, v in tls.handshakes.items()} \
+            == block["tls"]["handshakes"], name
+        assert tls.suite_per_kbyte_us == block["tls"]["suite_per_kbyte_us"], name
