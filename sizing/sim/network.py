@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import gc
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import simpy
 
@@ -158,6 +159,8 @@ class SimNetwork:
             self.metrics.hosts.pop(name, None)
             raise
         self.metrics.before_read.append(host.flush)
+        if any(WIRE_TRANSPORT[a.transport] == "tls" for a in addrs):
+            host._arrive = self._tls_counted(host)  # type: ignore[method-assign]
         self.hosts[name] = host
         for address in addrs:
             self._owner[address] = host
@@ -195,10 +198,7 @@ class SimNetwork:
             raise ValueError(f"attach(): {address} is already attached")
         if reliable is None:
             reliable = address.transport in RELIABLE
-        wire = WIRE_TRANSPORT[address.transport]
-        if wire == "tls":
-            on_message = self._tls_counted(host, on_message)
-        transport = SimTransport(host, address, on_message, bool(reliable), wire)
+        transport = SimTransport(host, address, on_message, bool(reliable), WIRE_TRANSPORT[address.transport])
         host.transports[address] = transport
         self._routes[address] = transport
         return transport
@@ -274,26 +274,29 @@ class SimNetwork:
                 if self.env.now >= host.free_until:
                     host.metrics.add_tls(self.env.now, cost * 1e-6)
 
-    def _tls_counted(self, host: Host, entry: OnMessage) -> OnMessage:
-        """``entry`` of a TLS address, counting the TLS part of each message's CPU (the
-        receiver's cost beyond UDP's, the sender's record encryption) in the hosts'
-        ``tls_busy``, for their TLS share of CPU. Costs are charged by the hosts
-        themselves; this only accounts them."""
-        env, owner = self.env, self._owner
+    def _tls_counted(self, host: Host) -> Callable[[Any], None]:
+        """``host``'s front end, counting the TLS part of each message it admits over TLS (its
+        cost beyond the same message over UDP, and the sender's record encryption) in the
+        hosts' ``tls_busy``, for their TLS share of CPU. The hosts charge the costs
+        themselves; this only accounts them, for engine and replayed messages alike."""
+        arrive, env, owner = host._arrive, self.env, self._owner
         parts: dict[tuple[str | int, int], float] = {}
 
-        def counted(data: bytes, source: Address) -> None:
+        def counted(job: Any) -> None:
+            admitted = host.received
+            arrive(job)
             now = env.now
-            if now >= host.free_until:
-                size = len(data)
-                key = (message_kind(data), size)
-                part = parts.get(key)
-                if part is None:
-                    part = parts[key] = tls_receive_part_us(host.profile, key[0], size) * 1e-6
-                host.metrics.add_tls(now, part)
-                sender = owner.get(source)
-                if sender is not None:
-                    sender.metrics.add_tls(now, sender.profile.tls.per_kbyte_us * size * 1e-9)
-            entry(data, source)
+            if job.transport.wire != "tls" or host.received == admitted or now < host.free_until:
+                return
+            data = job.data
+            size = len(data)
+            key = (message_kind(data), size)
+            part = parts.get(key)
+            if part is None:
+                part = parts[key] = tls_receive_part_us(host.profile, key[0], size) * 1e-6
+            host.metrics.add_tls(now, part)
+            sender = owner.get(job.source)
+            if sender is not None:
+                sender.metrics.add_tls(now, sender.profile.tls.per_kbyte_us * size * 1e-9)
 
         return counted
