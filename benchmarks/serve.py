@@ -68,15 +68,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def machine() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     model = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return model
+
+
+def machine() -> str:
+    model = cpu_model()
     return (f"{platform.node()}: {model}, {os.cpu_count()} logical cores, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, "
             f"SIPp {sipp_version()}")

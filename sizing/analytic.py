@@ -21,9 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import ValidationError
 from scipy import special
 
 from sizing import tls as tls_model
+from sizing.profile import TlsCosts, TransportCosts
 from sizing.sip.kind import lookup
 
 ArrayLike = float | int | np.ndarray
@@ -470,6 +472,9 @@ class EstimateInput:
     """Transport of flows that name none, and of the new connections below."""
     tls_version: str = "1.3"
     tls_key: str = "rsa"
+    tls_suite: str | None = None
+    """Cipher suite of the TLS connections (its handshake and record CPU where the
+    profile lists it); None: the version's default suite."""
     connections_per_call: Mapping[str, float] = field(default_factory=dict)
     """Role -> new `transport` connections it accepts per call (0 = persistent)."""
     resumed_fraction: float = 0.0
@@ -499,6 +504,9 @@ class Estimate:
     media_mbps: dict[str, float]
     media_mbps_per_call: float
     """Both directions of one call's RTP at layer 2."""
+    tls_cores: dict[str, float] = field(default_factory=dict)
+    """Of ``cpu_cores``, the busy cores spent on TLS: handshakes, record crypto, and what
+    a message received over TLS costs beyond the same message over UDP."""
 
 
 def estimate(inp: EstimateInput) -> Estimate:
@@ -508,8 +516,10 @@ def estimate(inp: EstimateInput) -> Estimate:
     offered erlangs = cps x holding time; trunk channels by Erlang B at
     `target_blocking`; every message a role receives costs `per_message_us` (exact
     key, then status class, then "default") plus `per_kbyte_us` per 1000 B of
-    message, plus TLS record crypto when its flow's transport (else `transport`)
-    is "tls"; each new `transport` connection costs a full or resumed handshake;
+    message, through the profile's `transports` terms for its flow's transport
+    (else `transport`), plus TLS record crypto over TLS (see `sizing.profile`);
+    each new `transport` connection costs a full or resumed handshake of the
+    key type and suite;
     a media-anchoring role relays 2 streams per call (cost per relayed packet, plus `srtp_per_packet_us`
     with SRTP).  Wire bytes come from `sizing.tls.wire_bytes` (no
     retransmissions) and RTP from `sizing.media.stream_bandwidth`.
@@ -544,7 +554,7 @@ def estimate(inp: EstimateInput) -> Estimate:
 
     stream = _media_stream(inp)
     media_call_mbps = 2 * stream.l2_kbps / 1000.0 if stream else 0.0
-    msgs_s, cores, needed, sig, media = {}, {}, {}, {}, {}
+    msgs_s, cores, needed, sig, media, tls_cores = {}, {}, {}, {}, {}, {}
     for role in sorted(set(rates) | set(inp.media_roles)):
         profile = inp.cost_profiles.get(role)
         if profile is None:
@@ -552,18 +562,22 @@ def estimate(inp: EstimateInput) -> Estimate:
         where = f"cost_profiles[{role}]"
         per_msg = _mapping(profile.get("per_message_us", {}), f"{where}.per_message_us")
         per_kb = _number(profile.get("per_kbyte_us", 0.0), f"{where}.per_kbyte_us")
-        tls_cost = tls_model.TlsCost.from_profile(
-            _mapping(profile.get("tls", {}), f"{where}.tls"), f"{where}.tls")
-        us, wire, total = 0.0, 0.0, 0.0
+        tls_cost, by_transport = _tls_terms(profile, where)
+        suite = inp.tls_suite or tls_model.DEFAULT_SUITE.get(inp.tls_version, "tls1.3-aead")
+        us, wire, total, tls_us = 0.0, 0.0, 0.0, 0.0
         for transport, by_key in rates.get(role, {}).items():
             for key, rate in by_key.items():
                 size = _lookup(inp.message_bytes, key, "message_bytes")
                 cost = _number(_lookup(per_msg, key, f"{where}.per_message_us"),
                                f"{where}.per_message_us[{key}]")
                 w = tls_model.wire_bytes(int(size), transport, net=net)  # type: ignore[arg-type]
-                us += rate * (cost + per_kb * size / 1000.0)
+                udp_us = cost + per_kb * size / 1000.0
+                here_us = by_transport(transport).apply(udp_us, size / 1000.0)
+                us += rate * here_us
                 if transport == "tls":
-                    us += rate * tls_cost.bulk_us(w.stream)
+                    crypto = tls_cost.record_per_kbyte_us(suite) * w.stream / 1000.0
+                    us += rate * crypto
+                    tls_us += rate * (here_us + crypto - by_transport("udp").apply(udp_us, size / 1000.0))
                 wire += rate * w.total
                 total += rate
         conns = inp.calls_per_second * float(inp.connections_per_call.get(role, 0.0))
@@ -579,7 +593,10 @@ def estimate(inp: EstimateInput) -> Estimate:
             f = inp.resumed_fraction
             wire += conns * ((1 - f) * setup.total + f * resumed.total + down.total)
             if inp.transport == "tls":
-                us += conns * ((1 - f) * tls_cost.handshake_full_us + f * tls_cost.handshake_resumed_us)
+                handshakes = conns * ((1 - f) * tls_cost.handshake_us(False, key=inp.tls_key, suite=suite)
+                                      + f * tls_cost.handshake_us(True, key=inp.tls_key, suite=suite))
+                us += handshakes
+                tls_us += handshakes
         role_media = 0.0
         if role in inp.media_roles and stream is not None:
             m = _mapping(profile.get("media", {}), f"{where}.media")
@@ -595,7 +612,28 @@ def estimate(inp: EstimateInput) -> Estimate:
         needed[role] = max(1, math.ceil(busy / inp.target_utilisation - 1e-12))
         sig[role] = 2 * wire * 8 / 1e6  # in and out: a forwarding role sends what it receives
         media[role] = role_media
-    return Estimate(erl, channels, msgs_s, cores, needed, sig, media, media_call_mbps)
+        tls_cores[role] = tls_us / 1e6
+    return Estimate(erl, channels, msgs_s, cores, needed, sig, media, media_call_mbps, tls_cores)
+
+
+def _tls_terms(profile: Mapping[str, object], where: str):  # type: ignore[no-untyped-def]
+    """A profile mapping's ``tls`` block and its transports' terms (``sizing.profile``'s
+    models, so both read a profile alike), with errors naming ``where``."""
+    blocks = {"tls": _mapping(profile.get("tls", {}), f"{where}.tls")}
+    for t, v in _mapping(profile.get("transports", {}), f"{where}.transports").items():
+        blocks[f"transports.{t}"] = _mapping(v, f"{where}.transports.{t}")
+    models: dict[str, object] = {}
+    for name, block in blocks.items():
+        try:
+            models[name] = (TlsCosts if name == "tls" else TransportCosts).model_validate(dict(block))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{where}.{name}: {loc}: {first['msg']}") from None
+    tls_cost = models.pop("tls")
+    terms = {name.removeprefix("transports."): m for name, m in models.items()}
+    same = TransportCosts()
+    return tls_cost, lambda transport: terms.get(transport, same)
 
 
 def _media_stream(inp: EstimateInput):  # type: ignore[no-untyped-def]

@@ -31,6 +31,16 @@ profile's ``source``.
 A profile measured over TLS (every row's target ``tls:``) has the record
 crypto inside its per-message costs, so it is written with ``tls.per_kbyte_us:
 0`` and the simulator does not charge the crypto twice.
+
+Rows measured over several transports (their targets ``udp:``, ``tcp:``,
+``tls:``) are fitted together, with one static load: the per-message costs are
+those of the first of UDP, TCP, TLS measured, and every other transport gets
+one more term, the extra CPU of a message received over it
+(``transports.<t>.per_message_us``; over TLS it holds the record crypto, so
+``tls.per_kbyte_us`` is written 0). Fitted apart, each campaign's static load
+absorbs what a straight line cannot (a linear fit at 50-200 calls/s says
+nothing about the idle load), and two such profiles can price TLS below UDP at
+a low rate.
 """
 
 from __future__ import annotations
@@ -186,6 +196,8 @@ class Calibration:
     """Significant digits of the written profile (a guard digit beyond ``digits``)."""
     over_tls: bool = False
     """Every row was measured over TLS: record crypto is inside the per-message costs."""
+    transports: list[str] = field(default_factory=list)
+    """Transports of the rows, the first the base of ``per_message_us`` (one: no transport term)."""
 
     def display(self, value: float) -> float:
         """A fitted figure rounded to what the spread allows, for reports."""
@@ -289,6 +301,10 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
     has_bytes = "bytes" in valid and (valid["bytes"] != 0).any()
     kbytes = valid["bytes"].to_numpy(float)[:, None] / 1e3 if has_bytes else np.zeros((len(valid), 0))
     total = counts.sum(axis=1).to_numpy(float)[:, None]
+    row_transports = _row_transports(valid)
+    transports = [t for t in _TRANSPORT_ORDER if t in set(row_transports)]
+    extra = np.column_stack([total[:, 0] * (row_transports == t) for t in transports[1:]]) \
+        if len(transports) > 1 else np.zeros((len(valid), 0))
     groups = _proportional_groups(counts)
     grouped = np.column_stack([counts[g].sum(axis=1).to_numpy(float) for g in groups])
 
@@ -297,12 +313,12 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
     models = ("per-kind", "grouped", "single") if 1 < len(groups) < counts.shape[1] else ("per-kind", "single")
     for model in models:
         messages = {"per-kind": counts.to_numpy(float), "grouped": grouped, "single": total}[model]
-        design = np.hstack([static, messages, tls])
+        design = np.hstack([static, messages, extra, tls])
         if not _separable(design):
             continue
         with_bytes = has_bytes and _bytes_term_supported(design, kbytes, y)
         if with_bytes:
-            design = np.hstack([static, messages, kbytes, tls])
+            design = np.hstack([static, messages, extra, kbytes, tls])
         chosen = (model, with_bytes, design)
         break
     if chosen is None:
@@ -348,6 +364,9 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
         for kind in kinds:
             terms[kind] = float(coef[i]) * 1e6
             i += 1
+    for transport in transports[1:]:
+        terms[f"transports.{transport}.per_message_us"] = float(coef[i]) * 1e6
+        i += 1
     if with_bytes:
         terms["per_kbyte_us"] = float(coef[i]) * 1e6
         i += 1
@@ -358,8 +377,8 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
     spread, rel, spread_source = _spread(valid, y, residual)
     digits = significant_digits(rel)
     written = profile_digits(rel)
-    over_tls = "target" in valid and bool(len(valid)) and bool(
-        valid["target"].astype(str).str.lower().str.startswith("tls:").all())
+    over_tls = bool(len(valid)) and (bool((row_transports == "tls").all())
+                                     or "tls" in transports[1:])
     profile = _profile(name, source, terms, kinds, counts, model, written, over_tls)
     residuals = pd.DataFrame({
         "file": valid["source_file"], "row": valid["source_row"], "flow": valid["flow"],
@@ -367,7 +386,18 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
         "residual_s": residual, "residual_%": 100 * residual / np.where(y > 0, y, np.nan),
     })
     return Calibration(profile, model, terms, r2, residuals, spread, rel, spread_source, digits,
-                       len(valid), ignored, warnings, written, over_tls)
+                       len(valid), ignored, warnings, written, over_tls, transports)
+
+
+_TRANSPORT_ORDER = ("udp", "tcp", "tls")
+
+
+def _row_transports(valid: pd.DataFrame) -> np.ndarray:
+    """Each row's transport, from its target (``tls:127.0.0.1:5061``); rows without one: udp."""
+    if "target" not in valid:
+        return np.array(["udp"] * len(valid), dtype=object)
+    prefix = valid["target"].astype(str).str.lower().str.split(":").str[0]
+    return prefix.where(prefix.isin(_TRANSPORT_ORDER), "udp").to_numpy(dtype=object)
 
 
 def _spread(valid: pd.DataFrame, y: np.ndarray, residual: np.ndarray) -> tuple[pd.DataFrame, float, str]:
@@ -401,10 +431,16 @@ def _profile(name: str, source: str, terms: dict[str, float], kinds: list[str],
         "per_message_us": per_message,
         "per_kbyte_us": r(terms.get("per_kbyte_us", 0.0)),
     }
+    transports = {k.split(".")[1]: {"per_message_us": r(v)} for k, v in terms.items()
+                  if k.startswith("transports.")}
+    if transports:
+        doc["transports"] = transports
     tls = {k.removeprefix("tls."): r(v) for k, v in terms.items() if k.startswith("tls.")}
     if over_tls:
         tls["per_kbyte_us"] = 0.0
     if tls:
+        tls = {"source": "fitted with the rest of this profile from the rows measured over TLS "
+                         "(see source)", **tls}
         doc["tls"] = tls
     return CostProfile.model_validate(doc)
 
@@ -435,8 +471,15 @@ def describe_source(frame: pd.DataFrame, paths: Sequence[str | Path], command: s
 
 def fit_note(cal: Calibration) -> str:
     """One line of fit statistics for the profile's provenance."""
-    tls = ("; measured over TLS: record crypto is inside per_message_us, tls.per_kbyte_us "
-           "written as 0" if cal.over_tls else "")
+    if len(cal.transports) > 1:
+        tls = (f"; per_message_us over {cal.transports[0].upper()}, with one term more per message "
+               f"received over {', '.join(t.upper() for t in cal.transports[1:])} "
+               "(transports.<t>.per_message_us), one static load for all"
+               + ("; record crypto is inside transports.tls.per_message_us, tls.per_kbyte_us "
+                  "written as 0" if cal.over_tls else ""))
+    else:
+        tls = ("; measured over TLS: record crypto is inside per_message_us, tls.per_kbyte_us "
+               "written as 0" if cal.over_tls else "")
     return (f"fit: {cal.model} NNLS on {cal.rows_used} valid rows ({cal.rows_ignored} ignored), "
             f"R^2 {cal.r2:.4f}, relative spread {cal.relative_spread:.1%} from {cal.spread_source} "
             f"(figures good to {cal.digits} significant digits; written with {cal.written_digits} "

@@ -184,7 +184,7 @@ def add_measure_commands(app: typer.Typer) -> None:
             typer.echo(f"per_message_us[{kind}] {cal.display(cost):g} {spread}")
         typer.echo(f"per_kbyte_us {cal.display(profile.per_kbyte_us):g}")
         for key, value in cal.terms.items():
-            if key.startswith("tls.") and key != "tls.per_kbyte_us":
+            if key.startswith(("tls.", "transports.")) and key != "tls.per_kbyte_us":
                 typer.echo(f"{key} {cal.display(value):g} {spread}")
         if plot:
             png = target.with_suffix(".png")
@@ -208,4 +208,5 @@ def _keep_wire_style(profile, target: Path):  # type: ignore[no-untyped-def]
         return profile
     said = [line for line in old.source.splitlines() if line.strip().startswith("wire:")]
     why = said[0].strip() if said else "wire: from the profile this fit replaced"
-    return profile.model_copy(update={"wire": old.wire, "source": f"{profile.source}\n{why} (kept on refit)"})
+    kept = why if why.endswith("(kept on refit)") else f"{why} (kept on refit)"
+    return profile.model_copy(update={"wire": old.wire, "source": f"{profile.source}\n{kept}"})

@@ -421,7 +421,8 @@ class ClosedForm:
     """Erlang B inverse at the blocking target."""
     roles: pd.DataFrame
     """Per role: msgs_per_s, busy_cores, media_sessions, hosts, cores_per_host,
-    cpu_p95 (per host, estimated), binding."""
+    cpu_p95 (per host, estimated), binding, tls_cpu_share (of busy_cores, the share
+    spent on TLS: handshakes, record crypto, TLS's extra cost per message)."""
     links: pd.DataFrame
     """Per link: signalling_mbps, media_mbps, total_mbps, required_mbps."""
     estimates: tuple[analytic.Estimate, ...]
@@ -548,7 +549,9 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     background = _coarse(background_kinds)
     reg = registrar_role(scenario)
     enabled = topo.enabled()
-    profiles = {r: load_profile(topo.role(r).profile) for r in enabled}
+    profiles = {r: load_profile(topo.role(r).profile).for_tls(scenario.trunk.tls_key,
+                                                              scenario.trunk.cipher_suite)
+                for r in enabled}
     sizes = message_sizes(scenario)
     agent_link = ("agents", reg)
     role_kinds = dict(kinds)
@@ -564,6 +567,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     # arrives over the inside transport.
     estimates = []
     busy: dict[str, float] = {}
+    tls_busy: dict[str, float] = {}
     msgs: dict[str, float] = {}
     for role in enabled:
         counts: dict[str, dict[str, float]] = {}  # transport -> messages received per call
@@ -586,6 +590,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
             cost_profiles={role: profiles[role].to_mapping()},
             message_bytes=_received_bytes(role, role_kinds, sizes),
             transport=trunk.transport, tls_version=trunk.tls_version, tls_key=trunk.tls_key,
+            tls_suite=trunk.cipher_suite,
             connections_per_call=conns, resumed_fraction=trunk.tls_resumed_share,
             codec=trunk.codec, ptime_ms=trunk.ptime_ms, srtp=trunk.srtp,
             l2=scenario.network.l2, ip_version=scenario.network.ip_version,
@@ -593,6 +598,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                 min(targets.blocking_max, 0.999), 1e-6)))
         estimates.append(est)
         busy[role] = est.cpu_cores.get(role, profiles[role].static_core_fraction)
+        tls_busy[role] = est.tls_cores.get(role, 0.0)
         msgs[role] = est.messages_per_s.get(role, 0.0)
 
     # Media: the SBC relays every answered call (2 streams in, 2 out); the media
@@ -665,6 +671,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
             "cpu_p95": cpu_p95_estimate(static + (busy[role] - static) / n, static,
                                         msgs[role] / n, cores),
             "binding": binding,
+            "tls_cpu_share": tls_busy[role] / busy[role] if busy[role] > 0 else 0.0,
         })
     roles = pd.DataFrame(rows)
 
@@ -763,7 +770,8 @@ class Plan:
     """The input scenario (its targets are the plan's)."""
     deployment: pd.DataFrame
     """Per role: role, hosts, cores_per_host, total_cores, cpu_p95, cpu_p95_ci (95 %
-    half-width across replications, NaN without), cpu_target, binding."""
+    half-width across replications, NaN without), cpu_target, binding, tls_cpu_share
+    (the share of the role's CPU spent on TLS)."""
     trunk_channels: int
     offered_erlangs: float
     erlang_b_channels: int
@@ -930,7 +938,7 @@ def _directions_frame(directions: pd.DataFrame, scenario: Scenario) -> pd.DataFr
 def _closed_plan(scenario: Scenario, cf: ClosedForm,
                  cores_options: tuple[int, ...] | None = None) -> Plan:
     dep = cf.roles[["role", "hosts", "cores_per_host", "cpu_p95", "cpu_target",
-                    "binding"]].copy()
+                    "binding", "tls_cpu_share"]].copy()
     dep.insert(3, "total_cores", dep["hosts"] * dep["cores_per_host"])
     dep.insert(5, "cpu_p95_ci", np.nan)
     links = _links_frame(cf.links, scenario, cf.directions)
@@ -969,6 +977,8 @@ class _Measured:
     """The simulations' warnings (e.g. warm-up too short), each once."""
     directions_mbps: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     """(src role, dst role) -> (signalling Mbps, media Mbps) sent that way."""
+    tls_cpu_share: dict[str, float] = field(default_factory=dict)
+    """Per role: the share of its hosts' CPU spent on TLS (mean over hosts and replications)."""
 
 
 def _finite_mean(values: list[Any]) -> float:
@@ -1147,6 +1157,11 @@ def _measure(results: list[Any]) -> _Measured:
             per_role.setdefault(str(role), []).append(float(v))
     cpu = {r: float(np.mean(v)) for r, v in per_role.items() if r in _SIZED}
     ci = {r: _ci95(v) for r, v in per_role.items() if r in _SIZED}
+    tls_share: dict[str, list[float]] = {}
+    for res in results:
+        if "tls_cpu_share" in res.hosts:
+            for role, v in zip(res.hosts["role"], res.hosts["tls_cpu_share"], strict=True):
+                tls_share.setdefault(str(role), []).append(v)
     keys = [k for k, v in results[0].kpis.items() if isinstance(v, int | float)]
     kpis = {k: _finite_mean([r.kpis.get(k, math.nan) for r in results]) for k in keys}
     links: dict[str, list[float]] = {}
@@ -1168,7 +1183,8 @@ def _measure(results: list[Any]) -> _Measured:
               "srd": _srd_buckets(results)}
     warnings = list(dict.fromkeys(w for res in results for w in res.warnings))
     return _Measured(cpu, ci, kpis, {k: (v[0], v[1]) for k, v in links.items()}, series,
-                     len(results), warnings, {k: (v[0], v[1]) for k, v in directions.items()})
+                     len(results), warnings, {k: (v[0], v[1]) for k, v in directions.items()},
+                     {r: _finite_mean(v) for r, v in tls_share.items()})
 
 
 def _srd_buckets(results: list[Any]) -> pd.DataFrame:
@@ -1256,7 +1272,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
         rows.append({"role": r.role, "hosts": n, "cores_per_host": r.cores_per_host,
                      "total_cores": n * r.cores_per_host, "cpu_p95": p95,
                      "cpu_p95_ci": m.cpu_p95_ci.get(r.role, math.nan), "cpu_target": target,
-                     "binding": binding})
+                     "binding": binding, "tls_cpu_share": m.tls_cpu_share.get(r.role, math.nan)})
     dep = pd.DataFrame(rows)
 
     link_rows = [{"link": name, "signalling_mbps": s, "media_mbps": med}

@@ -9,7 +9,17 @@ A profile is data (``models/profiles/<name>.yaml``), shaped as in DESIGN.md::
     static_core_fraction: 0.01 # background load, fraction of one core
     per_message_us: {INVITE: 60, "2xx": 40, request: 40, default: 30}
     per_kbyte_us: 2
-    tls: {handshake_full_us: 651, handshake_resumed_us: 238, per_kbyte_us: 1.92}
+    transports:                # optional: a message's cost by the transport it arrives on
+      tcp: {factor: 1.0}
+      tls: {factor: 1.6, per_message_us: 0, per_kbyte_us: 0}
+    tls:
+      source: where the TLS figures come from
+      handshake_full_us: 651   # any key type and suite the tables below leave out
+      handshake_resumed_us: 238
+      per_kbyte_us: 1.92       # record encryption or decryption per 1000 B
+      handshakes:              # optional: by key type, then suite (sizing.tls.SUITES)
+        ecdsa: {tls1.3-aes-gcm: {full_us: 400, resumed_us: 300}}
+      suite_per_kbyte_us: {tls1.3-chacha20-poly1305: 0.45}   # optional, by suite
     media: {per_packet_us: 4, srtp_per_packet_us: 2}   # media-anchoring hosts only
     wire: {server: "kamailio (5.6.3 (x86_64/linux))", branch_length: 46}  # proxies only
 
@@ -18,6 +28,26 @@ every message it receives (the cost covers handling it, including the messages i
 causes the host to send, which pay only their bytes); ``sizing calibrate`` fits
 the same definition and the closed form (:mod:`sizing.analytic`) applies it; :meth:`CostProfile.to_mapping` gives the plain
 mapping that :class:`sizing.analytic.EstimateInput` takes as a ``cost_profiles`` entry.
+
+Transports. ``per_message_us`` and ``per_kbyte_us`` are the costs of a message
+over UDP. A message that arrives over transport T costs::
+
+    factor_T * (per_message_us[kind] + per_kbyte_us * kB) + T.per_message_us + T.per_kbyte_us * kB
+    + tls.per_kbyte_us * kB                                   (over TLS only: record crypto)
+
+with ``transports.T`` left out meaning factor 1 and no extra (every profile
+written before transports existed keeps its costs). A measured profile fitted
+over several transports gives the extra per message (``sizing calibrate`` on
+UDP and TLS rows in one fit); an estimated one scales its UDP costs by a
+factor taken from such a measurement (see the generic profiles' comments).
+
+TLS. A new TLS connection costs each end a handshake: ``tls.handshakes[key][suite]``
+(full or resumed) when the profile has that key type and suite, else
+``handshake_full_us`` / ``handshake_resumed_us``; record crypto is
+``tls.suite_per_kbyte_us[suite]`` or else ``tls.per_kbyte_us``.
+:meth:`CostProfile.for_tls` resolves both for one key type and suite (the
+scenario's trunk), so the simulator's hosts and the closed form charge the same.
+``tls.source`` says where the TLS figures come from.
 
 ``wire:`` says how the product writes the header text a proxy adds of its own
 (:class:`sizing.sip.proxy.WireStyle`); the simulator gives it to the proxies
@@ -29,7 +59,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -40,15 +70,23 @@ from sizing.sip.proxy import WireStyle
 
 __all__ = [
     "PROFILES_DIR",
+    "TRANSPORTS",
     "CostProfile",
+    "HandshakeCpu",
     "MediaCosts",
     "ProfileError",
     "TlsCosts",
+    "TransportCosts",
     "WireText",
     "available_profiles",
+    "handshake_cost_us",
     "load_profile",
     "profile_path",
+    "receive_cost_us",
+    "tls_receive_part_us",
 ]
+
+TRANSPORTS = ("udp", "tcp", "tls")
 
 PROFILES_DIR = Path(__file__).parents[1] / "models" / "profiles"
 
@@ -66,22 +104,119 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class TlsCosts(_Strict):
-    """TLS CPU cost of the host (the ``tls:`` block)."""
+class HandshakeCpu(_Strict):
+    """Server-side CPU of one TLS handshake, full and resumed (a ``tls.handshakes`` entry)."""
 
+    full_us: float = Field(ge=0, description="CPU of a full handshake, µs.")
+    resumed_us: float = Field(ge=0, description="CPU of a resumed handshake (session ticket), µs.")
+
+
+REFERENCE_TLS_SOURCE = (
+    "not measured for this product: the reference figures of sizing.tls (TLS 1.3, RSA-2048, "
+    "Python's ssl and openssl speed on the project's build machine)")
+"""What a profile without its own TLS figures says of them."""
+
+
+def _known_suites(table: dict[str, Any], what: str) -> None:
+    bad = sorted(k for k in table if k.lower() not in tls_model.SUITES)
+    if bad:
+        raise ValueError(f"{what} {bad} are not cipher suites; known: "
+                         f"{', '.join(sorted(tls_model.SUITES))}")
+
+
+def _suite_key(table: dict[str, Any], suite: str | None) -> str | None:
+    """The key of ``table`` that prices ``suite`` (its cost alias, e.g. tls1.3-aead), if any."""
+    if suite is None:
+        return None
+    name = suite.lower()
+    for candidate in (name, tls_model.COST_SUITE.get(name)):
+        if candidate is not None and candidate in table:
+            return candidate
+    return None
+
+
+class TlsCosts(_Strict):
+    """TLS CPU cost of the host (the ``tls:`` block); see the module docstring."""
+
+    source: str = Field(
+        REFERENCE_TLS_SOURCE, min_length=1,
+        description="Where the TLS figures come from (command, date, machine).")
     handshake_full_us: float = Field(
         tls_model.TlsCost.handshake_full_us, ge=0,
-        description="CPU of one full TLS handshake on the server side, µs.")
+        description="CPU of one full TLS handshake on the server side, µs (key types and "
+                    "suites not in 'handshakes').")
     handshake_resumed_us: float = Field(
         tls_model.TlsCost.handshake_resumed_us, ge=0,
-        description="CPU of one resumed TLS handshake, µs.")
+        description="CPU of one resumed TLS handshake, µs (key types and suites not in "
+                    "'handshakes').")
     per_kbyte_us: float = Field(
         tls_model.AES_GCM_US_PER_KBYTE, ge=0,
-        description="Record encryption or decryption per 1000 bytes, µs.")
+        description="Record encryption or decryption per 1000 bytes, µs (suites not in "
+                    "'suite_per_kbyte_us').")
+    handshakes: dict[Literal["rsa", "ecdsa"], dict[str, HandshakeCpu]] = Field(
+        default_factory=dict,
+        description="Handshake CPU by server key type, then cipher suite (sizing.tls.SUITES).")
+    suite_per_kbyte_us: dict[str, float] = Field(
+        default_factory=dict, description="Record crypto per 1000 bytes by cipher suite, µs.")
+
+    @field_validator("handshakes")
+    @classmethod
+    def _handshake_suites(cls, table: dict[str, dict[str, HandshakeCpu]]) -> dict:
+        for by_suite in table.values():
+            _known_suites(by_suite, "suites")
+        return {key: {k.lower(): v for k, v in by_suite.items()} for key, by_suite in table.items()}
+
+    @field_validator("suite_per_kbyte_us")
+    @classmethod
+    def _record_suites(cls, table: dict[str, float]) -> dict[str, float]:
+        _known_suites(table, "suites")
+        negative = {k: v for k, v in table.items() if v < 0}
+        if negative:
+            raise ValueError(f"costs must be >= 0, got {negative}")
+        return {k.lower(): v for k, v in table.items()}
+
+    def handshake_us(self, resumed: bool = False, *, key: str | None = None,
+                     suite: str | None = None) -> float:
+        """CPU of one handshake with a ``key`` server certificate and ``suite``: the
+        ``handshakes`` table's entry, else the flat figures."""
+        by_suite = self.handshakes.get(key, {}) if key is not None else {}  # type: ignore[call-overload]
+        entry = _suite_key(by_suite, suite)
+        if entry is not None:
+            cpu = by_suite[entry]
+            return cpu.resumed_us if resumed else cpu.full_us
+        return self.handshake_resumed_us if resumed else self.handshake_full_us
+
+    def record_per_kbyte_us(self, suite: str | None = None) -> float:
+        """Record crypto per 1000 bytes with ``suite`` (the flat figure when not listed)."""
+        entry = _suite_key(self.suite_per_kbyte_us, suite)
+        return self.suite_per_kbyte_us[entry] if entry is not None else self.per_kbyte_us
+
+    def for_link(self, key: str, suite: str) -> TlsCosts:
+        """These costs with the flat figures resolved for one key type and suite."""
+        return self.model_copy(update={
+            "handshake_full_us": self.handshake_us(False, key=key, suite=suite),
+            "handshake_resumed_us": self.handshake_us(True, key=key, suite=suite),
+            "per_kbyte_us": self.record_per_kbyte_us(suite)})
 
     def to_tls_cost(self) -> tls_model.TlsCost:
         return tls_model.TlsCost(self.handshake_full_us, self.handshake_resumed_us,
                                  self.per_kbyte_us)
+
+
+class TransportCosts(_Strict):
+    """How a message's cost changes when it arrives over one transport (a ``transports`` entry)."""
+
+    factor: float = Field(
+        1.0, ge=0, description="Multiplies the UDP cost (per_message_us and per_kbyte_us).")
+    per_message_us: float = Field(0.0, ge=0, description="Added per message, µs.")
+    per_kbyte_us: float = Field(0.0, ge=0, description="Added per 1000 bytes of message, µs.")
+
+    def apply(self, udp_us: float, kbytes: float) -> float:
+        """The cost over this transport of a message costing ``udp_us`` over UDP."""
+        return self.factor * udp_us + self.per_message_us + self.per_kbyte_us * kbytes
+
+
+_SAME = TransportCosts()
 
 
 class MediaCosts(_Strict):
@@ -148,6 +283,11 @@ class CostProfile(_Strict):
                     "(INVITE), exact status (180), status class (2xx), 'request', "
                     "'response' or 'default' (required).")
     per_kbyte_us: float = Field(0.0, ge=0, description="Parsing/copying cost per 1000 bytes, µs.")
+    transports: dict[Literal["udp", "tcp", "tls"], TransportCosts] = Field(
+        default_factory=dict,
+        description="Per-transport message costs: a factor on the UDP costs and extra µs per "
+                    "message and per kB; a transport left out costs as UDP (plus TLS record "
+                    "crypto over TLS).")
     tls: TlsCosts = Field(
         default_factory=TlsCosts,
         description="TLS costs; fields left out take the reference figures of sizing.tls.")
@@ -176,16 +316,33 @@ class CostProfile(_Strict):
         ("2xx"), then "request"/"response", then "default"."""
         return lookup(self.per_message_us, method_or_status)
 
-    def message_cost_us(self, method_or_status: str | int, size_bytes: int, *, tls: bool) -> float:
-        """CPU (µs) to handle one message of ``size_bytes``: the per-message cost,
-        plus ``per_kbyte_us`` per 1000 bytes, plus TLS record crypto over TLS."""
+    def message_cost_us(self, method_or_status: str | int, size_bytes: int, *,
+                        tls: bool | None = None, transport: str | None = None) -> float:
+        """CPU (µs) to handle one message of ``size_bytes`` arriving over ``transport``
+        ("udp", "tcp" or "tls"; ``tls=True`` is "tls", ``tls=False`` "udp"): the UDP cost
+        (per-message plus ``per_kbyte_us`` per 1000 bytes) through the transport's
+        ``transports`` terms, plus TLS record crypto over TLS."""
         if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes < 0:
             raise ValueError(f"size_bytes: must be a non-negative integer, got {size_bytes!r}")
+        if transport is None:
+            transport = "tls" if tls else "udp"
+        elif transport not in TRANSPORTS:
+            raise ValueError(f"transport: must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
         kbytes = size_bytes / 1000.0
-        cost = self.per_message(method_or_status) + self.per_kbyte_us * kbytes
-        if tls:
-            cost += self.tls_cost().bulk_us(size_bytes)
+        cost = self.transport_costs(transport).apply(
+            self.per_message(method_or_status) + self.per_kbyte_us * kbytes, kbytes)
+        if transport == "tls":
+            cost += self.tls.per_kbyte_us * kbytes
         return cost
+
+    def transport_costs(self, transport: str) -> TransportCosts:
+        """The ``transports`` entry of ``transport`` (factor 1, nothing added, when absent)."""
+        return self.transports.get(transport, _SAME)  # type: ignore[call-overload]
+
+    def for_tls(self, key: str, suite: str) -> CostProfile:
+        """This profile with its TLS figures resolved for one server key type and suite
+        (``tls.handshake_*_us`` and ``tls.per_kbyte_us`` become that pair's)."""
+        return self.model_copy(update={"tls": self.tls.for_link(key, suite)})
 
     def tls_cost(self) -> tls_model.TlsCost:
         """The host's TLS cost (the reference figures when the profile has no ``tls:``)."""
@@ -204,6 +361,30 @@ class CostProfile(_Strict):
     def to_mapping(self) -> dict[str, Any]:
         """The plain mapping `sizing.analytic.EstimateInput.cost_profiles` takes."""
         return self.model_dump(exclude_none=True)
+
+
+def receive_cost_us(profile: Any, kind: str | int, size_bytes: int, transport: str) -> float:
+    """CPU µs a host with ``profile`` spends on a message received over ``transport``:
+    a :class:`CostProfile` prices it by transport; any other profile object (the
+    simulator's ``TableProfile``) by TLS or not."""
+    if isinstance(profile, CostProfile):
+        return profile.message_cost_us(kind, size_bytes, transport=transport)
+    return float(profile.message_cost_us(kind, size_bytes, tls=transport == "tls"))
+
+
+def handshake_cost_us(profile: Any, resumed: bool, *, key: str, suite: str) -> float:
+    """CPU µs of one TLS handshake on a host with ``profile``, for a server key type
+    and cipher suite (profiles without a table by key and suite: their flat figures)."""
+    tls = profile.tls
+    if isinstance(tls, TlsCosts):
+        return tls.handshake_us(resumed, key=key, suite=suite)
+    return float(tls.handshake_resumed_us if resumed else tls.handshake_full_us)
+
+
+def tls_receive_part_us(profile: Any, kind: str | int, size_bytes: int) -> float:
+    """What receiving a message over TLS costs beyond UDP on a host with ``profile``."""
+    return (receive_cost_us(profile, kind, size_bytes, "tls")
+            - receive_cost_us(profile, kind, size_bytes, "udp"))
 
 
 def available_profiles(directory: str | Path | None = None) -> list[str]:

@@ -525,3 +525,13 @@ def test_the_bandwidth_table_names_each_direction(app: AppTest) -> None:
     )
     assert links.groupby("Link").size().eq(2).all()  # both ways of every link
     assert any(c.startswith("Provision with") and c.endswith("(Mbps)") for c in links.columns)
+
+
+def test_a_tls_trunk_shows_the_share_of_cpu_tls_takes(app: AppTest) -> None:
+    app.selectbox(key="trunk.transport").set_value("tls")
+    app.button(key="submit").click().run()
+    assert not app.exception
+    shares = _table(app, "TLS share of CPU (%)").set_index("Role")["TLS share of CPU (%)"]
+    assert (shares > 0).all()
+    server = shares["SIP Server (B2BUA)"]
+    assert any(c.value.endswith(f"TLS {server:.1f}% of CPU") for c in app.caption)

@@ -221,3 +221,24 @@ def test_kinds_in_fixed_proportions_share_a_cost_and_other_flows_get_their_own(t
     assert costs["OPTIONS"] == pytest.approx(50.0, rel=0.05)
     assert costs["INVITE"] == costs["BYE"] == costs["2xx"] == pytest.approx(100.0, rel=0.05)
     assert "default" in costs
+
+
+def test_udp_and_tls_rows_fit_one_static_load_and_a_tls_term(tmp_path: Path) -> None:
+    """A UDP campaign at 50-200 calls/s and a TLS one at 10-40 calls/s of one server: fitted
+    together, one static load, the UDP cost per message, and the extra per TLS message."""
+    udp = _tls_campaign().assign(tls_handshakes_full=0, connections="shared")
+    udp = udp[udp["rate_cps"] > 0].copy()
+    udp["rate_cps"] *= 5
+    for col in [c for c in udp if c.startswith("messages_in_")]:
+        udp[col] *= 5
+    calls = udp["messages_in_INVITE"]
+    udp["cpu_seconds"] = (0.015 * 8 + calls * 6 * 100e-6) * np.where(udp.index % 2, 1.03, 0.97)
+    udp["target"] = "udp:127.0.0.1:5060"
+    frame = pd.concat([udp.iloc[:6], _tls_campaign()], ignore_index=True)
+    cal = fit_profile(load_measurements([as_csv(frame, tmp_path)]), "t")
+    assert cal.transports == ["udp", "tls"]
+    assert cal.profile.static_core_fraction == pytest.approx(0.015, rel=0.2)
+    assert cal.profile.per_message_us["default"] == pytest.approx(100.0, rel=0.1)
+    assert cal.profile.transports["tls"].per_message_us == pytest.approx(90.0, rel=0.15)
+    assert cal.profile.tls.per_kbyte_us == 0.0  # the crypto is inside the TLS term
+    assert cal.profile.message_cost_us("INVITE", 500, transport="tls") == pytest.approx(190.0, rel=0.1)

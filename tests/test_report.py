@@ -195,3 +195,12 @@ def test_kpi_counts_read_as_whole_numbers(plans):
     assert table.loc["Calls offered", "Value"] == 2487
     assert isinstance(table.loc["Calls offered", "Value"], int)
     assert "2487.0" not in table.to_csv() and table.loc["Calls blocked (%)", "Value"] == 0.52
+
+
+def test_deployment_table_shows_the_share_of_cpu_tls_takes():
+    over = {t: deployment_table(plan(scenario_from_mapping({
+        "traffic": {"calls_per_second": 3.0, "holding_time_s": 120},
+        "trunk": {"channels": 100, "transport": t}}), simulate=False)).set_index("Role")
+        for t in ("udp", "tls")}
+    assert (over["udp"]["TLS share of CPU (%)"] == 0).all()
+    assert (over["tls"].loc[["SBC", "SIP Proxy", "SIP Server"], "TLS share of CPU (%)"] > 0).all()

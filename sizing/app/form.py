@@ -252,7 +252,8 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
             "trunk",
             options=(NONE, *tls.SUITES),
             option_labels=((NONE, "the version's default"),),
-            help=f"{describe('trunk.tls_suite')} It must belong to the TLS version. {_TLS_ONLY}",
+            help=f"{describe('trunk.tls_suite')} It must belong to the TLS version; it sets the "
+            f"record bytes and the handshake and record CPU. {_TLS_ONLY}",
         ),
         _field(
             "trunk.tls_key",
@@ -260,7 +261,8 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
             "select",
             "trunk",
             options=("rsa", "ecdsa"),
-            help=f"{describe('trunk.tls_key')} Sets the handshake's bytes. {_TLS_ONLY}",
+            help=f"{describe('trunk.tls_key')} Sets the handshake's bytes and CPU (the cost "
+            f"profiles' TLS figures by key type). {_TLS_ONLY}",
         ),
         _field(
             "trunk.tls_resumed_share",

@@ -112,7 +112,8 @@ def role_tiles(p: Plan) -> list[Tile]:
                 f"servers_{r.role}",
                 ROLE_LABELS[r.role],
                 f"{r.hosts} {servers}",
-                note=f"{cores} · CPU p95 {r.cpu_p95:.0%} (target {r.cpu_target:.0%})",
+                note=f"{cores} · CPU p95 {r.cpu_p95:.0%} (target {r.cpu_target:.0%})"
+                + _tls_note(getattr(r, "tls_cpu_share", 0.0)),
                 help=f"Set by: {BINDING_TEXT.get(r.binding, r.binding)}.",
             )
         )
@@ -134,11 +135,17 @@ def deployment_frame(p: Plan) -> pd.DataFrame:
                 "Total cores": r.total_cores,
                 "CPU p95 (%)": round(100 * r.cpu_p95, 1),
                 "CPU target (%)": round(100 * r.cpu_target, 0),
+                "TLS share of CPU (%)": round(100 * getattr(r, "tls_cpu_share", math.nan), 1),
                 "Set by": BINDING_TEXT.get(r.binding, r.binding),
             }
             for r in p.deployment.itertuples()
         ]
     )
+
+
+def _tls_note(share: float) -> str:
+    """`` · TLS 12 % of CPU`` for a role that spends CPU on TLS, else nothing."""
+    return f" · TLS {share:.1%} of CPU" if math.isfinite(share) and share > 0 else ""
 
 
 def transport_note(scenario: Scenario) -> str:
@@ -210,6 +217,19 @@ def simulation_tiles(result: Result, scenario: Scenario) -> list[Tile]:
             )
         )
     trunk = scenario.trunk
+    if "tls_cpu_share" in sized and (sized["tls_cpu_share"] > 0).any():
+        most = sized.loc[sized["tls_cpu_share"].idxmax()]
+        tiles.append(
+            Tile(
+                "tls_cpu_share",
+                "TLS share of CPU (%)",
+                f"{100 * most['tls_cpu_share']:.1f}",
+                note=f"{most['name']} · {trunk.tls_key.upper()} key, {trunk.cipher_suite}",
+                help="Of the host's CPU, the share spent on TLS: handshakes (by key type and "
+                "suite), record encryption, and what a message over TLS costs beyond UDP "
+                "(the cost profile's tls and transports figures).",
+            )
+        )
     if trunk.transport != "udp" and trunk.calls_per_connection is not None:
         carrier = result.links[
             (result.links["src"] == "carrier") | (result.links["dst"] == "carrier")
@@ -243,6 +263,8 @@ def hosts_frame(result: Result) -> pd.DataFrame:
             "SIP messages/s": h["msgs_per_s"].round(1),
             "Queue wait p95 (ms)": h["wait_p95_ms"].round(2),
             "Rejected/s": h["rejected_per_s"].round(2),
+            "TLS share of CPU (%)": (100 * h["tls_cpu_share"]).round(1)
+            if "tls_cpu_share" in h else math.nan,
         }
     )
 

@@ -61,6 +61,7 @@ _LABELS = {
     "isa": "Ineffective session attempts",
     "offered_cps": "Offered rate",
     "retransmissions_per_call": "Retransmissions per call",
+    "tls_cpu_share": "TLS share of CPU",
 }
 
 
@@ -133,7 +134,7 @@ def _rule(name: str) -> tuple[str, Callable[[Any], str]]:
     """(unit shown after the label, formatter) of a figure named ``name``."""
     if name in COUNT_KPIS or name.startswith("calls_"):
         return "", count
-    if name in RATIO_KPIS or name.endswith("_ratio") or name.startswith("cpu_"):
+    if name in RATIO_KPIS or name.endswith(("_ratio", "_share")) or name.startswith("cpu_"):
         return "%", percent
     if name.endswith("_pct"):  # already in percent
         return "%", lambda v: MISSING if is_missing(v) else f"{float(v):,.1f} %"

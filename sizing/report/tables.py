@@ -48,7 +48,8 @@ def _role(role: str) -> str:
 
 
 def deployment_table(plan: Plan) -> pd.DataFrame:
-    """Hosts per role, CPU p95 against the target, and the binding constraint."""
+    """Hosts per role, CPU p95 against the target, the share of the CPU spent on TLS
+    (handshakes, record crypto, TLS's extra cost per message), and the binding constraint."""
     from sizing.plan import BINDING_TEXT
 
     d = plan.deployment
@@ -60,6 +61,8 @@ def deployment_table(plan: Plan) -> pd.DataFrame:
         "CPU p95 per host (%)": (100 * d["cpu_p95"]).round(1),
         "95 % CI (± pts)": (100 * d["cpu_p95_ci"]).round(1),
         "CPU p95 target (%)": (100 * d["cpu_target"]).round(0),
+        "TLS share of CPU (%)": (100 * d["tls_cpu_share"]).round(1) if "tls_cpu_share" in d
+        else np.nan,
         "Binding constraint": d["binding"].map(lambda b: BINDING_TEXT.get(b, b)),
     })
 

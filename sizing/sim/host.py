@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from simpy.events import NORMAL
 
+from ..profile import receive_cost_us
 from ..sip.interfaces import Address, TransportError
 from ..sip.kind import lookup
 from ..sip.message import ParseError, Request, parse
@@ -314,7 +315,7 @@ class Host:
         self._eid = network.env._eid
         self._free = [0.0] * cores  # heap: when each core is next free
         self._waiting: deque[float] = deque()  # start times of messages not yet started
-        self._costs: dict[tuple[bytes, int, bool], tuple[float, list[int]]] = {}
+        self._costs: dict[tuple[bytes, int, str], tuple[float, list[int]]] = {}
         self._tx: dict[tuple[bytes, bool], list[int]] = {}
         self._warmup = metrics.warmup_s
         self._send_s_per_byte = {
@@ -415,12 +416,12 @@ class Host:
             self._assign(now, overload.reject_cost_us * 1e-6)
             job.rejected_by(self)
             return
-        tls = job.transport.wire == "tls"
-        key = (_kind_token(data), len(data), tls)
+        wire = job.transport.wire
+        key = (_kind_token(data), len(data), wire)
         cached = self._costs.get(key)
         if cached is None:
             kind = message_kind(data)
-            cost = self.profile.message_cost_us(kind, len(data), tls=tls) * 1e-6
+            cost = receive_cost_us(self.profile, kind, len(data), wire) * 1e-6
             label = kind_label(kind)
             rx = self.metrics.rx
             bins = rx.get(label)

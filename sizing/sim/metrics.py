@@ -47,7 +47,7 @@ class HostMetrics:
     """Per-second bins and running statistics of one host."""
 
     __slots__ = (
-        "name", "cores", "busy", "rx", "tx", "warmup_s",
+        "name", "cores", "busy", "tls_busy", "rx", "tx", "warmup_s",
         "wait_count", "wait_sum", "wait_max", "wait_hist",
         "dropped", "rejected", "unroutable",
     )
@@ -58,6 +58,9 @@ class HostMetrics:
         self.warmup_s = warmup_s
         self.busy: list[float] = [0.0] * 64
         """Busy core-seconds in each simulated second."""
+        self.tls_busy: list[float] = [0.0] * 64
+        """Of those, core-seconds spent on TLS (handshakes, record crypto, the extra
+        cost of a message received over TLS rather than UDP), per second."""
         self.rx: dict[str, list[int]] = {}
         """Messages handed to the host's cores per second, by :func:`kind_label`."""
         self.tx: dict[str, list[int]] = {}
@@ -88,6 +91,13 @@ class HostMetrics:
         for sec in range(first + 1, last):
             busy[sec] += 1.0
         busy[last] += end - last
+
+    def add_tls(self, when: float, seconds: float) -> None:
+        """Account ``seconds`` of core time spent on TLS at simulated time ``when``."""
+        second = int(when)
+        if second >= len(self.tls_busy):
+            grow(self.tls_busy, second)
+        self.tls_busy[second] += seconds
 
     def add_wait(self, wait: float) -> None:
         """Record one queueing delay in seconds (after warmup only; callers check)."""
@@ -222,7 +232,8 @@ class Metrics:
         )
 
     def hosts_frame(self) -> pd.DataFrame:
-        """One row per host: CPU utilisation mean/p95/p99/max, queueing delay, message rates."""
+        """One row per host: CPU utilisation mean/p95/p99/max, queueing delay, message rates,
+        and the share of its CPU spent on TLS."""
         start, end = self.window()
         seconds = max(end - start, 0)
         rows = []
@@ -231,6 +242,7 @@ class Metrics:
             mean, p95, p99, peak = _stats(cpu)
             rx = sum(float(_window(b, start, end).sum()) for b in h.rx.values())
             tx = sum(float(_window(b, start, end).sum()) for b in h.tx.values())
+            busy = float(_window(h.busy, start, end).sum())
             per_s = (lambda n: n / seconds) if seconds else (lambda n: math.nan)
             rows.append({
                 "host": name,
@@ -247,6 +259,8 @@ class Metrics:
                 "tx_per_s": per_s(tx),
                 "dropped_per_s": per_s(float(_window(h.dropped, start, end).sum())),
                 "rejected_per_s": per_s(float(_window(h.rejected, start, end).sum())),
+                "tls_cpu_share": float(_window(h.tls_busy, start, end).sum()) / busy
+                if busy > 0 else math.nan,
             })
         return pd.DataFrame(rows).set_index("host") if rows else pd.DataFrame()
 

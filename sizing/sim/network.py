@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import gc
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import simpy
 
+from ..profile import handshake_cost_us, tls_receive_part_us
 from ..sip.interfaces import Address
 from .clock import SimClock
-from .host import CostProfile, Host, OnMessage, OverloadPolicy, SimTransport
+from .host import CostProfile, Host, OnMessage, OverloadPolicy, SimTransport, message_kind
 from .link import WIRE_TRANSPORT, Link, LinkSpec
 from .metrics import Metrics
 
@@ -157,6 +159,8 @@ class SimNetwork:
             self.metrics.hosts.pop(name, None)
             raise
         self.metrics.before_read.append(host.flush)
+        if any(WIRE_TRANSPORT[a.transport] == "tls" for a in addrs):
+            host._arrive = self._tls_counted(host)  # type: ignore[method-assign]
         self.hosts[name] = host
         for address in addrs:
             self._owner[address] = host
@@ -260,7 +264,39 @@ class SimNetwork:
             self._handshake(link, wire, link.connections[wire].resumed)
 
     def _handshake(self, link: Link, wire: str, resumed: bool) -> None:
+        """A TLS handshake costs both ends CPU by the link's server key type and suite."""
         if wire == "tls":
+            spec = link.spec
             for name in (link.src, link.dst):
-                tls = self.hosts[name].profile.tls
-                self.hosts[name].charge(tls.handshake_resumed_us if resumed else tls.handshake_full_us)
+                host = self.hosts[name]
+                cost = handshake_cost_us(host.profile, resumed, key=spec.tls_key, suite=spec.suite)
+                host.charge(cost)
+                if self.env.now >= host.free_until:
+                    host.metrics.add_tls(self.env.now, cost * 1e-6)
+
+    def _tls_counted(self, host: Host) -> Callable[[Any], None]:
+        """``host``'s front end, counting the TLS part of each message it admits over TLS (its
+        cost beyond the same message over UDP, and the sender's record encryption) in the
+        hosts' ``tls_busy``, for their TLS share of CPU. The hosts charge the costs
+        themselves; this only accounts them, for engine and replayed messages alike."""
+        arrive, env, owner = host._arrive, self.env, self._owner
+        parts: dict[tuple[str | int, int], float] = {}
+
+        def counted(job: Any) -> None:
+            admitted = host.received
+            arrive(job)
+            now = env.now
+            if job.transport.wire != "tls" or host.received == admitted or now < host.free_until:
+                return
+            data = job.data
+            size = len(data)
+            key = (message_kind(data), size)
+            part = parts.get(key)
+            if part is None:
+                part = parts[key] = tls_receive_part_us(host.profile, key[0], size) * 1e-6
+            host.metrics.add_tls(now, part)
+            sender = owner.get(job.source)
+            if sender is not None:
+                sender.metrics.add_tls(now, sender.profile.tls.per_kbyte_us * size * 1e-9)
+
+        return counted

@@ -29,7 +29,7 @@ from .metrics import _BUCKETS_PER_OCTAVE, HostMetrics
 __all__ = ["HOST_COLUMNS", "LINK_COLUMNS", "SRD_COLUMNS", "Result", "SrdDistribution", "srd_plain"]
 
 HOST_COLUMNS = ["name", "role", "cores", "cpu_mean", "cpu_p95", "cpu_p99", "msgs_per_s",
-                "wait_mean_ms", "wait_p95_ms", "dropped_per_s", "rejected_per_s"]
+                "wait_mean_ms", "wait_p95_ms", "dropped_per_s", "rejected_per_s", "tls_cpu_share"]
 LINK_COLUMNS = ["src", "dst", "signalling_kbps", "media_kbps", "data_kbps", "total_kbps",
                 "signalling_pps", "media_pps", "connections_per_s"]
 SRD_COLUMNS = ["lower_ms", "upper_ms", "calls"]

@@ -49,6 +49,7 @@ def _tables(topo: Topology, centre: CallCentre) -> tuple[pd.DataFrame, pd.DataFr
             "msgs_per_s": row["rx_per_s"] + row["tx_per_s"],
             "wait_mean_ms": row["wait_mean_ms"], "wait_p95_ms": row["wait_p95_ms"],
             "dropped_per_s": row["dropped_per_s"], "rejected_per_s": row["rejected_per_s"],
+            "tls_cpu_share": row["tls_cpu_share"],
         })
     ledger = centre.ledger
     pairs = set(metrics.links) | set(ledger.media_bytes) | set(ledger.data_bytes)

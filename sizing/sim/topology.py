@@ -427,7 +427,9 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
         profile: CostProfile | TableProfile = FREE
         if profile_name:
             if profile_name not in profiles:
-                profiles[profile_name] = load_profile(profile_name)
+                # TLS figures of the trunk's key type and suite (every TLS link has them)
+                profiles[profile_name] = load_profile(profile_name).for_tls(
+                    scenario.trunk.tls_key, scenario.trunk.cipher_suite)
             profile = profiles[profile_name]
         net.add_host(name, (address, *extra), cores=cores, profile=profile, overload=overload)
         node = Node(name, role, address, profile_name=profile_name or "", inside=second)
