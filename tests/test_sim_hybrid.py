@@ -62,7 +62,7 @@ CASES = {
     "flows, TLS per call, recording, blocking": scenario(**{
         "seed": 4, "traffic.recording_share": 0.5, "traffic.holding_time_s": 20,
         "traffic.mix": {"basic": 0.4, "abandoned": 0.2, "busy_no_answer": 0.4},
-        "trunk.channels": 220, "trunk.transport": "tls", "trunk.calls_per_connection": 1,
+        "trunk.channels": 245, "trunk.transport": "tls", "trunk.calls_per_connection": 1,
         "topology.recorder.enabled": True}),
     "contact-centre-500": _example("contact-centre-500.yaml", duration_s=300, replications=1,
                                    **{"simulation.engine_share": 0.02}),
