@@ -234,6 +234,7 @@ class _Job:
     __slots__ = ("callbacks", "host", "data", "source", "transport")
     _ok = True
     done = None  # set below: what runs when its core has handled it
+    key = None  # the cost cache's key, when known before arrival (a replayed step's)
 
     def rejected_by(self, host: Host) -> None:
         """The front end answers this new INVITE 503 instead of queueing it."""
@@ -417,7 +418,9 @@ class Host:
             job.rejected_by(self)
             return
         wire = job.transport.wire
-        key = (_kind_token(data), len(data), wire)
+        key = job.key
+        if key is None:
+            key = (_kind_token(data), len(data), wire)
         cached = self._costs.get(key)
         if cached is None:
             kind = message_kind(data)
@@ -499,7 +502,7 @@ class Host:
             heappush(self._queue, (arrival, NORMAL, next(self._eid),
                                    _Job(_ARRIVED, target.host, bytes(data), transport.local, target)))
 
-    def transmit(self, wire: str, data: bytes, host: Host) -> float | None:
+    def transmit(self, wire: str, data: bytes, host: Host, tx_key: tuple | None = None) -> float | None:
         """Send ``data`` to ``host`` over ``wire`` now: the send's CPU, the counters, the
         connection and the link; returns when it arrives there (None: lost on the way).
         The engine's sends and the replayed steps of :mod:`sizing.sim.replay` both go here."""
@@ -508,7 +511,7 @@ class Host:
         now = self._env._now
         tls = wire == "tls"
         self._assign(now, size * self._send_s_per_byte[tls])
-        key = (_kind_token(data), tls)
+        key = tx_key if tx_key is not None else (_kind_token(data), tls)
         bins = self._tx.get(key)
         if bins is None:
             label = kind_label(message_kind(data))

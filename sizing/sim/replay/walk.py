@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from simpy.events import NORMAL
 
 from ...sip.interfaces import TimerConfig
-from ..host import _ARRIVED, Host
+from ..host import _ARRIVED, Host, _kind_token
 from .record import rejected_name
 from .script import Script, ScriptBook
 
@@ -56,7 +56,8 @@ class _Step:
     """A script step bound to the run's hosts, for one choice of pool members."""
 
     __slots__ = ("i", "src", "dst", "wire", "data", "target", "source", "kids", "hooks", "request",
-                 "invite", "status", "answers", "acks", "until_ack", "kind", "forward", "watched", "rings")
+                 "invite", "status", "answers", "acks", "until_ack", "kind", "forward", "watched", "rings",
+                 "cost_key", "tx_key")
 
     def __init__(self) -> None:
         self.kids: tuple[tuple[int, float, float], ...] = ()
@@ -100,7 +101,7 @@ class _Call:
 class _Job:
     """A replayed message in flight; the host's front end treats it as any other."""
 
-    __slots__ = ("callbacks", "host", "data", "source", "transport", "call", "step")
+    __slots__ = ("callbacks", "host", "data", "source", "transport", "call", "step", "key")
     _ok = True
 
     def __init__(self, call: _Call, step: _Step) -> None:
@@ -111,6 +112,7 @@ class _Job:
         self.transport = step.target
         self.call = call
         self.step = step
+        self.key = step.cost_key
 
     def rejected_by(self, host: Host) -> None:
         self.call.fc.replay.rejected(self.call, self.step, host)  # type: ignore[attr-defined]
@@ -223,10 +225,12 @@ class Replayer:
             b.watched = bool(s.request or s.answers >= 0 or s.until_ack)  # _send arms or notes something
             if s.data is not None:
                 b.src, b.dst = mapped[s.src], mapped[s.dst]
+                token = _kind_token(s.data)  # the host's keys for its cost and send caches
+                b.cost_key, b.tx_key = (token, len(s.data), s.wire), (token, s.wire == "tls")
                 b.target = routes[_remap(self.book, s.dst, b.dst, s.dest)]
                 b.source = _remap(self.book, s.src, b.src, s.source)
             else:
-                b.src = b.dst = b.target = b.source = None
+                b.src = b.dst = b.target = b.source = b.cost_key = b.tx_key = None
             b.kids = tuple((k, script.steps[k].delay_s, script.steps[k].per_holding) for k in script.children[i])
             steps.append(b)
         bound = _Bound()
@@ -268,7 +272,7 @@ class Replayer:
         """Send a step; ``again``: a repeat, ``counted`` as a retransmission unless it is a
         proxy's forward of a repeated ACK (as the engine counts them: a repeated 2xx passes
         the proxy's server transaction, which counts it; an ACK passes none)."""
-        arrival = step.src.transmit(step.wire, step.data, step.dst)
+        arrival = step.src.transmit(step.wire, step.data, step.dst, step.tx_key)
         if again:
             self.retransmissions += counted
         else:
@@ -318,7 +322,7 @@ class Replayer:
                 if kid.watched:
                     self._send(call, kid)
                     continue
-                arrival = kid.src.transmit(kid.wire, kid.data, kid.dst)
+                arrival = kid.src.transmit(kid.wire, kid.data, kid.dst, kid.tx_key)
                 if arrival is not None:
                     heappush(self._queue, (arrival, NORMAL, next(self._eid), _Job(call, kid)))
             else:
