@@ -20,12 +20,14 @@ from sizing.sip.headers import (
     Via,
     addr_tag,
     match_cseq,
+    match_list,
     match_name_addr,
     match_via,
     parse_uint,
     split_commas,
+    via_branch,
 )
-from sizing.sip.uri import URI, match_request_uri
+from sizing.sip.uri import MANY_PARAMS, URI, match_request_uri
 
 # -- split_commas -------------------------------------------------------------------
 
@@ -868,7 +870,7 @@ _PIECES = [
 ]
 _USERS = ["", "alice@", "a%20b@", "a%2@", "a;b@", "a,b@", "a:pw@", "a?b@", "@"]
 _URI_PARAMS = ["", ";transport=udp", ";lr", ";lr;lr", ";maddr=", ";x=1;y=2", ";%41=1", ";a=b=c"]
-_DISPLAYS = ["", '"Alice" ', '""', '"A\\"B" ', "Bob ", "Bob  Smith ", "Bob Smith ", '"A;B" ']
+_DISPLAYS = ["", '"Alice" ', '""', '"A\\"B" ', "Bob ", "Bob  Smith ", "Bob Smith ", '"A;B" ', '"A, B" ']
 _MUTATION = st.sampled_from(list(' ;=:<>"@,/.-%\\\tAz09?[]'))
 
 
@@ -905,7 +907,7 @@ def _addr_values(draw):
 
 def test_fast_shapes_accept_the_common_values():
     via = "SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK77;rport;received=192.0.2.1"
-    assert match_via(via)["branch"] == "z9hG4bK77"
+    assert via_branch(match_via(via)) == "z9hG4bK77"
     assert addr_tag(match_name_addr('"Alice" <sip:alice@a.example.com>;tag=19')) == "19"
     assert addr_tag(match_name_addr("sip:bob@b.example.com;tag=7")) == "7"
     assert match_name_addr("<sip:bob@192.0.2.4:5060;transport=udp>") is not None
@@ -935,7 +937,7 @@ def test_property_fast_via_agrees_with_the_full_parser(value):
     if m is not None:
         via = Via.parse(value)
         assert Via.from_match(m) == via
-        assert m["branch"] == via.branch
+        assert via_branch(m) == via.branch
 
 
 @settings(max_examples=200, deadline=None)
@@ -947,6 +949,101 @@ def test_property_fast_name_addr_agrees_with_the_full_parser(value):
         assert NameAddr.from_match(m) == name_addr
         assert addr_tag(m) == name_addr.tag
         assert NameAddr.parse_all(value) == [name_addr]
+
+
+# A value with more than MANY_PARAMS parameters takes the twin pattern, which reads
+# the parameters as one run: it must accept what the one-by-one shape accepts (the same
+# value with padding parameters appended) and nothing the full parser refuses.
+_PADDING = "".join(f";pad{i}" for i in range(MANY_PARAMS + 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_via_values())
+def test_property_many_parameter_via_agrees_with_the_fast_and_full_parsers(value):
+    padded = value + _PADDING
+    m = match_via(padded)
+    if match_via(value) is not None:
+        assert m is not None
+    if m is not None:
+        via = Via.parse(padded)
+        assert Via.from_match(m) == via
+        assert via_branch(m) == via.branch
+
+
+@settings(max_examples=200, deadline=None)
+@given(_addr_values())
+def test_property_many_parameter_name_addr_agrees_with_the_fast_and_full_parsers(value):
+    padded = value + _PADDING
+    m = match_name_addr(padded)
+    if match_name_addr(value) is not None:
+        assert m is not None
+    if m is not None:
+        name_addr = NameAddr.parse(padded)
+        assert NameAddr.from_match(m) == name_addr
+        assert addr_tag(m) == name_addr.tag
+
+
+@settings(max_examples=100, deadline=None)
+@given(_addr_values())
+def test_property_many_parameter_request_uri_agrees_with_the_fast_and_full_parsers(value):
+    text = value.partition(">")[0].rpartition("<")[2]
+    padded = text + _PADDING
+    if match_request_uri(text) is not None:
+        assert match_request_uri(padded) is not None
+    if match_request_uri(padded) is not None:
+        assert URI.parse(padded).params.keys() >= {f"pad{i}" for i in range(MANY_PARAMS + 1)}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "SIP/2.0/UDP a.com" + _PADDING + ";pad0",  # duplicate parameter
+        "SIP/2.0/UDP a.com" + _PADDING + ";x=",  # empty value
+        "SIP/2.0/UDP a.com" + _PADDING + ";x=1=2",  # two '='
+        "SIP/2.0/UDP a.com" + _PADDING + ";;x",  # empty name
+        "SIP/2.0/UDP a.com" + _PADDING + ";received=host",  # received must be an address
+        "SIP/2.0/UDP a.com" + _PADDING + ";rport=70000",  # not a port
+        "SIP/2.0/UDP a.com" + _PADDING + ";branch",  # branch needs a value
+        "SIP/2.0/UDP a.com" + _PADDING + ";ttl=300",  # out of range
+    ],
+)
+def test_many_parameter_via_refuses_what_the_grammar_refuses(value):
+    assert match_via(value) is None
+    with pytest.raises(HeaderError):
+        Via.parse_all(value)
+
+
+def test_many_parameter_shapes_read_their_key_parameters():
+    via = "SIP/2.0/UDP a.com;RPORT" + _PADDING + ";branch=z9hG4bKx;received=10.0.0.1"
+    assert via_branch(match_via(via)) == "z9hG4bKx" == Via.parse(via).branch
+    to = '"Bob" <sip:b@b.com;lr' + _PADDING + '>;tag=7;x="a b"' + _PADDING
+    assert addr_tag(match_name_addr(to)) == "7"
+    assert NameAddr.from_match(match_name_addr(to)) == NameAddr.parse(to)
+    assert match_name_addr(to.replace("tag=7", 'tag="7"')) is None  # a quoted tag: full parser
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_via_values(), min_size=2, max_size=4))
+def test_property_comma_joined_vias_match_as_split_commas_splits(values):
+    joined = ", ".join(values)
+    matches = match_list(joined, match_via)
+    if matches is not None:
+        assert [Via.from_match(m) for m in matches] == Via.parse_all(joined)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_addr_values(), min_size=2, max_size=4))
+def test_property_comma_joined_name_addrs_match_as_split_commas_splits(values):
+    joined = ",".join(values)
+    matches = match_list(joined, match_name_addr)
+    if matches is not None:
+        parsed = [NameAddr.parse(item) for item in split_commas(joined)]
+        assert [NameAddr.from_match(m) for m in matches] == parsed == NameAddr.parse_all(joined)
+
+
+def test_a_repeated_parameter_of_a_route_is_refused_on_the_fast_path_too():
+    with pytest.raises(HeaderError, match="appears twice"):
+        NameAddr.parse_all("<sip:p1.example.com;lr>;x;x")
 
 
 @settings(max_examples=100, deadline=None)

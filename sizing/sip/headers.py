@@ -17,6 +17,7 @@ so a proxy forwards them unchanged; :meth:`param` gives the unquoted value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .digits import read_uint
@@ -25,13 +26,16 @@ from .uri import (
     FAST_HOST,
     FAST_IPV4,
     FAST_PORT,
+    MANY_PARAMS,
     URI,
+    distinct_names,
     fast_uri_pattern,
     is_ipv4_address,
     is_ipv6_address,
     is_valid_host,
     mutable_twin,
     unique_names,
+    uri_params_ok,
 )
 
 __all__ = [
@@ -99,12 +103,19 @@ _CSEQ_MAX = 2**31 - 1
 # so a value it accepts is one the full parser accepts too; the typed value is
 # built from the match only when read. Anything else takes the full parser,
 # which gives the precise error. tests/test_headers.py compares both paths.
-_FQ = r'"[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e\x80-\U0010ffff]*+"'  # no ';' '"' '\\'
+#
+# A value with many parameters (more ';' than MANY_PARAMS: a peer's 60 KB Via) is
+# matched by a twin expression that takes the parameters as one run of characters,
+# then checked with str methods and one set (_many_params_ok): a pattern step per
+# parameter cost three times that. Both twins accept the same values.
+_FQ_CHARS = r"\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e\x80-\U0010ffff"  # no ';' '"' '\\'
+_FQ = rf'"[{_FQ_CHARS}]*+"'
 
 
 def _fast_params(key: str, value: str, guard: str, prefix: str = "") -> str:
-    """``*( ";" name [ "=" value ] )``; the match functions below refuse a name that
-    appears twice (:func:`unique_names`, linear where a lookahead per name was not).
+    """``*( ";" name [ "=" value ] )`` up to MANY_PARAMS times (more take the twin,
+    _many_params); the match functions below refuse a name that appears twice
+    (:func:`unique_names`, linear where a lookahead per name was not).
 
     The parameter ``key`` (a tag or branch) must be spelled in lower case and
     carry a token, captured in the group ``<prefix><key>`` so reading it costs
@@ -113,8 +124,16 @@ def _fast_params(key: str, value: str, guard: str, prefix: str = "") -> str:
     """
     return (
         rf"(?:;(?:{key}=(?P<{prefix}{key}>[{_T}]++)"
-        rf"|(?!(?i:{key})(?:[=;]|\Z)){guard}[{_T}]++(?:=(?:{value}))?))*+"
+        rf"|(?!(?i:{key})(?:[=;]|\Z)){guard}[{_T}]++(?:=(?:{value}))?)){{0,{MANY_PARAMS}}}+"
     )
+
+
+def _many_params(quoted: bool) -> str:
+    """The twin of _fast_params for many parameters: one run of token characters,
+    ';' and '=' (and, with ``quoted``, quoted values), checked by _many_params_ok."""
+    if not quoted:
+        return rf"(?:;[{_T};=]*+)?"
+    return rf'(?:;(?:[{_T};=]++|(?<==)"[{_FQ_CHARS}]*+"(?![^;]))*+)?'
 
 
 # Via: received an IPv4 address, rport empty or a port; ttl and maddr (rare,
@@ -123,50 +142,147 @@ _VIA_GUARD = (
     rf"(?=(?i:received)={FAST_IPV4}(?:;|\Z)|(?i:rport)(?:={FAST_PORT})?(?:;|\Z)"
     r"|(?!(?i:received|rport|ttl|maddr)(?:[=;]|\Z)))"
 )
+_VIA_HEAD = rf"SIP/2\.0/(?P<transport>[{_T}]++) (?P<host>{FAST_HOST})(?::(?P<port>{FAST_PORT}))?"
 _FAST_VIA = re.compile(
-    rf"SIP/2\.0/(?P<transport>[{_T}]++) (?P<host>{FAST_HOST})(?::(?P<port>{FAST_PORT}))?"
-    rf"(?P<params>{_fast_params('branch', rf'[{_T}]++', _VIA_GUARD)})"
+    rf"{_VIA_HEAD}(?P<params>{_fast_params('branch', rf'[{_T}]++', _VIA_GUARD)})"
 )
-# <addr-spec> with an optional display name, or a bare sip: addr-spec (whose ';'
-# parameters then belong to the header, RFC 3261 §20.10), and header parameters.
-_FAST_ADDR = re.compile(
-    rf'(?:(?:"(?P<quoted>[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]*+)" ?'
-    rf"|(?P<display>[{_T}]++(?: [{_T}]++)*+) )?"
-    rf"<(?P<uri>{fast_uri_pattern()})>"
-    rf"(?P<params>{_fast_params('tag', rf'[{_T}]++|{_FQ}', '')})"
-    rf"|(?P<buri>sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$]++@)?{FAST_HOST}(?::{FAST_PORT})?)"
-    rf"(?P<bparams>{_fast_params('tag', rf'[{_T}]++|{_FQ}', '', 'b')}))"
+_FAST_VIA_MANY = re.compile(rf"{_VIA_HEAD}(?P<params>{_many_params(False)})")
+
+
+def _fast_addr(uri_params: str | None, params: str, bparams: str) -> re.Pattern[str]:
+    """<addr-spec> with an optional display name, or a bare sip: addr-spec (whose ';'
+    parameters then belong to the header, RFC 3261 §20.10), and header parameters."""
+    return re.compile(
+        rf'(?:(?:"(?P<quoted>[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]*+)" ?'
+        rf"|(?P<display>[{_T}]++(?: [{_T}]++)*+) )?"
+        rf"<(?P<uri>{fast_uri_pattern(uri_params)})>(?P<params>{params})"
+        rf"|(?P<buri>sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$]++@)?{FAST_HOST}(?::{FAST_PORT})?)"
+        rf"(?P<bparams>{bparams}))"
+    )
+
+
+_ADDR_VALUE = rf"[{_T}]++|{_FQ}"
+_FAST_ADDR = _fast_addr(
+    None, _fast_params("tag", _ADDR_VALUE, ""), _fast_params("tag", _ADDR_VALUE, "", "b")
 )
+_FAST_ADDR_MANY = _fast_addr("uparams", _many_params(True), _many_params(True))
 _FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_T}]++)")
+
+# The checks of a many-parameters run (see _many_params_ok).
+_BAD_VALUE = re.compile(rf"=(?:[{_T}]*+=|;|\Z)")  # two '=' in a parameter, or no value
+_QUOTED_VALUE = re.compile(r'"[^"]*+"')
+_VIA_SPECIAL = re.compile(r";(?=[brtm])(?:(branch)|(received)|(rport)|ttl|maddr)(?=[=;]|\Z)")
+_TAG_SPECIAL = re.compile(r";(tag)(?=[=;]|\Z)")
+_RECEIVED_VALUE = re.compile(rf"={FAST_IPV4}(?=;|\Z)")
+_RPORT_VALUE = re.compile(rf"(?:={FAST_PORT})?(?=;|\Z)")
+
+
+def _many_params_ok(text: str, special: re.Pattern[str]) -> bool:
+    """Whether a run of _many_params() is what _fast_params() accepts, ``special``
+    naming the parameters its guard treats apart (searched in the lower-cased text).
+
+    Every name non-empty and distinct, every value a non-empty token or a quoted
+    string; the key (branch, tag) spelled in lower case with a token value; Via's
+    received an IPv4 address, rport empty or a port, no ttl or maddr.
+    """
+    if '"' in text:
+        text = _QUOTED_VALUE.sub('""', text)
+    if _BAD_VALUE.search(text) or not distinct_names(text):
+        return False
+    for m in special.finditer(text.lower()):
+        end = m.end()
+        if m[1]:  # the key: as written, with a token value
+            if text[m.start() + 1 : end] != m[1] or text[end : end + 1] != "=" or (
+                text[end + 1 : end + 2] == '"'
+            ):
+                return False
+        elif m[2]:
+            if _RECEIVED_VALUE.match(text, end) is None:
+                return False
+        elif m[3]:
+            if _RPORT_VALUE.match(text, end) is None:
+                return False
+        else:
+            return False
+    return True
+
+
+def _param_in(text: str, name: str) -> str | None:
+    """The value of ``;name=`` in a checked parameter run (names are distinct)."""
+    start = text.find(f";{name}=")
+    if start < 0:
+        return None
+    start += len(name) + 2
+    end = text.find(";", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
 def _split_fast_params(text: str) -> dict[str, str | None]:
     """The dict of a fast-shape parameter list (no ';' can occur inside a value)."""
+    if "=" not in text:
+        return dict.fromkeys(text[1:].split(";")) if text else {}
     params: dict[str, str | None] = {}
-    if text:
-        for item in text[1:].split(";"):
-            name, eq, value = item.partition("=")
-            params[name] = value if eq else None
+    for item in text[1:].split(";"):
+        name, eq, value = item.partition("=")
+        params[name] = value if eq else None
     return params
+
+
+def match_list(value: str, match: Callable[[str], re.Match[str] | None]) -> list[re.Match[str]] | None:
+    """``match`` of every element of a comma-separated value, or None if one fails.
+
+    A fast shape holds a ',' only inside a pair of quotes, so pieces between commas
+    that all match are the elements split_commas finds.
+    """
+    if "," not in value:
+        m = match(value)
+        return None if m is None else [m]
+    matches = []
+    for item in value.split(","):
+        m = match(item.strip(_WS_CHARS))
+        if m is None:
+            return None
+        matches.append(m)
+    return matches
 
 
 def match_via(value: str) -> re.Match[str] | None:
     """The match of one Via value of the common shape, or None (then Via.parse_all
-    decides). Its group ``params`` is the parameter text."""
+    decides). Its group ``params`` is the parameter text; see via_branch()."""
     m = _FAST_VIA.fullmatch(value)
-    return m if m is None or unique_names(m["params"]) else None
+    if m is not None:
+        return m if unique_names(m["params"]) else None
+    if value.count(";") <= MANY_PARAMS:
+        return None
+    m = _FAST_VIA_MANY.fullmatch(value)
+    return m if m is not None and _many_params_ok(m["params"], _VIA_SPECIAL) else None
+
+
+def via_branch(m: re.Match[str]) -> str | None:
+    """The ``branch`` of a match_via() match (as Via.branch would read it)."""
+    if m.re is _FAST_VIA:
+        return m["branch"]
+    return _param_in(m["params"], "branch")
 
 
 def match_name_addr(value: str) -> re.Match[str] | None:
     """The match of one name-addr or addr-spec value of the common shape, or None
     (then NameAddr.parse decides); see addr_params()."""
     m = _FAST_ADDR.fullmatch(value)
-    if m is None:
+    if m is not None:
+        if value.count(";") < 2:  # no name to repeat (the common case)
+            return m
+        uri = m["uri"]
+        if uri is None:
+            return m if unique_names(m["bparams"]) else None
+        return m if unique_names(uri) and unique_names(m["params"]) else None
+    if value.count(";") <= MANY_PARAMS:
         return None
-    uri = m["uri"]
-    if uri is None:
-        return m if unique_names(m["bparams"]) else None
-    return m if unique_names(uri) and unique_names(m["params"]) else None
+    m = _FAST_ADDR_MANY.fullmatch(value)
+    if m is None or not _many_params_ok(addr_params(m), _TAG_SPECIAL):
+        return None
+    uri_params = m["uparams"]
+    return m if not uri_params or uri_params_ok(uri_params) else None
 
 
 def addr_params(m: re.Match[str]) -> str:
@@ -177,6 +293,8 @@ def addr_params(m: re.Match[str]) -> str:
 
 def addr_tag(m: re.Match[str]) -> str | None:
     """The ``tag`` of a match_name_addr() match (as NameAddr.tag would read it)."""
+    if m.re is not _FAST_ADDR:
+        return _param_in(addr_params(m), "tag")
     tag = m["tag"]
     return m["btag"] if tag is None else tag
 
@@ -585,10 +703,14 @@ class NameAddr(_Value):
         if display is None:
             display = m["display"]
         uri = m["uri"]
+        params = m["params"]
+        if uri is None:
+            uri = m["buri"]
+            params = m["bparams"]
         na = _MutableNameAddr.__new__(_MutableNameAddr)
         na.display_name = display
-        na.uri = URI.parse(m["buri"] if uri is None else uri)
-        na.params = _split_fast_params(addr_params(m))
+        na.uri = URI.parse(uri)
+        na.params = _split_fast_params(params) if params else {}
         na.__class__ = cls
         return na
 
@@ -596,11 +718,14 @@ class NameAddr(_Value):
     def parse_all(cls, value: str) -> list[NameAddr]:
         """Every name-addr in a comma-joined value (Contact, Route, Record-Route).
 
-        A single value of the common shape is built from its fast-shape match.
+        Values of the common shape are built from their fast-shape matches.
         """
         if "," not in value:
-            m = _FAST_ADDR.fullmatch(value)
+            m = match_name_addr(value)
             return [cls.parse(value) if m is None else cls.from_match(m)]
+        matches = match_list(value, match_name_addr)
+        if matches is not None:
+            return [cls.from_match(m) for m in matches]
         return [cls.parse(item) for item in _split_list(value, "name-addr list")]
 
     def __str__(self) -> str:

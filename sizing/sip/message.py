@@ -38,10 +38,12 @@ from .headers import (
     Via,
     addr_tag,
     match_cseq,
+    match_list,
     match_name_addr,
     match_via,
     parse_uint,
     split_commas,
+    via_branch,
 )
 from .uri import URI, match_request_uri
 
@@ -578,8 +580,8 @@ class Message:
         if matches is None and "via" not in cache:
             lines = self.headers._lookup().get("Via")
             if lines:
-                matches = [match_via(line) for line in lines]
-                if None in matches:
+                matches = _list_matches(lines, match_via)
+                if matches is None:
                     return None
                 cache["via~"] = matches
         return matches
@@ -621,7 +623,7 @@ class Message:
         if matches is None:
             matches = self._via_matches()
         if matches is not None:
-            return matches[0]["branch"]
+            return via_branch(matches[0])
         vias = self.via
         return vias[0].branch if vias else None
 
@@ -691,8 +693,8 @@ class Message:
                 if lines is None:
                     value = cache["contact"] = []
                     return value
-                matches = [match_name_addr(line) for line in lines]
-                if None in matches:
+                matches = _list_matches(lines, match_name_addr)
+                if matches is None:
                     return self._typed_list("contact", "Contact", NameAddr.parse_all)
             value = cache["contact"] = [NameAddr.from_match(m) for m in matches]
         return value
@@ -1252,10 +1254,27 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
 def _validate_list(values: list[str], cache: dict[str, Any], key: str,
                    match: Callable[[str], Any], parse_all: Callable[[str], list[Any]]) -> None:
     """Several lines of a list header (Via, Contact), or one not of the common shape: the
-    fast-shape matches under ``key~`` when every line matches, else the full parse under ``key``
-    (which says what is wrong)."""
-    matches = [match(value) for value in values]
-    if None not in matches:
+    fast-shape matches under ``key~`` when every element matches, else the full parse under
+    ``key`` (which says what is wrong)."""
+    matches = _list_matches(values, match)
+    if matches is not None:
         cache[key + "~"] = matches
         return
     cache[key] = [item for value in values for item in parse_all(value)]
+
+
+def _list_matches(values: list[str], match: Callable[[str], Any]) -> list[Any] | None:
+    """The fast-shape match of every element of every line, or None."""
+    matches: list[Any] = []
+    for value in values:
+        if "," in value:
+            found = match_list(value, match)
+            if found is None:
+                return None
+            matches += found
+        else:
+            m = match(value)
+            if m is None:
+                return None
+            matches.append(m)
+    return matches
