@@ -251,6 +251,9 @@ _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 #: (bounded, so names made up by a peer cannot grow it without limit).
 _NAMES_SEEN: dict[str, str] = {}
 _NAMES_SEEN_MAX = 4096
+#: Header names parse() met that the table does not hold as written (``X-Custom``,
+#: ``VIA``), with their canonical spelling and index key; bounded likewise.
+_UNUSUAL_NAMES: dict[str, tuple[str, str]] = {}
 _CALLID = re.compile(
     r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?"
 )
@@ -1060,6 +1063,7 @@ def _parse_head(head: str, first: bool) -> Request | Response:
     items: list[tuple[str, str]] = []
     index: dict[str, list[str]] = {}
     canon_get = _CANON.get
+    unusual_get = _UNUSUAL_NAMES.get
     index_get = index.get
     for line in lines[1:]:
         name, sep, value = line.partition(":")
@@ -1070,7 +1074,10 @@ def _parse_head(head: str, first: bool) -> Request | Response:
             )
         key = canon = canon_get(name)
         if canon is None:
-            canon, key = _unusual_name(name, lines, line, message, head, first)
+            pair = unusual_get(name)
+            if pair is None:
+                pair = _unusual_name(name, lines, line, message, head, first)
+            canon, key = pair
         value = value.strip(" \t")
         items.append((canon, value))
         values = index_get(key)
@@ -1104,16 +1111,21 @@ def _line_number(lines: list[str], line: str) -> int:
 def _unusual_name(
     name: str, lines: list[str], line: str, message: Message, head: str, first: bool
 ) -> tuple[str, str]:
-    """Canonical name and index key of a header name not in the table as written."""
+    """Canonical name and index key of a header name not in the table as written
+    (remembered in _UNUSUAL_NAMES)."""
     stripped = name.rstrip(" \t")
     canon = _CANON.get(stripped) or _CANON.get(stripped.lower())
     if canon is not None:
-        return canon, canon
-    if not _TOKEN.fullmatch(stripped):
+        pair = canon, canon
+    elif _TOKEN.fullmatch(stripped):
+        pair = stripped, stripped.lower()
+    else:
         _fold_check(head, first)
         where = _line_number(lines, line)
         raise _unsplittable(message, f"line {where}: bad header name {name[:40]!r}")
-    return stripped, stripped.lower()
+    if len(_UNUSUAL_NAMES) < _NAMES_SEEN_MAX:
+        _UNUSUAL_NAMES[name] = pair
+    return pair
 
 
 def _unsplittable(message: Message, what: str) -> ParseError:
@@ -1227,7 +1239,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         if values is not None:
             length = _number(values[0])
             if len(values) > 1:
-                for value in values[1:]:
+                for value in dict.fromkeys(values):  # each text once: "0" a thousand times
                     if _number(value) != length:
                         raise HeaderError("differing values; the body cannot be framed")
             cache["content-length"] = length

@@ -98,7 +98,7 @@ FAST_PORT = r"(?:[0-5]?[0-9]{1,4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6
 _FAST_USER = rf"(?:[{_UNRESERVED}&=+$]++|{_ESC})++@"
 _FAST_PCHARS = r"A-Za-z0-9\-_.!~*'()\[\]/:&+$"
 _FAST_PCHAR = rf"[{_FAST_PCHARS}]"
-#: Parameters a fast shape matches one by one. A value with more is matched by a twin
+#: Parameters a fast shape matches one by one. A value it refuses is tried on a twin
 #: pattern that takes them as one run of characters, checked with str methods and one
 #: set (see distinct_names): a pattern step per parameter cost 100-300 ns each, several
 #: times the run. Typical values have 1-4.
@@ -134,8 +134,6 @@ def match_request_uri(text: str) -> re.Match[str] | None:
     m = _FAST_REQUEST_URI.fullmatch(text)
     if m is not None:
         return m if unique_names(text) else None
-    if text.count(";") <= MANY_PARAMS:
-        return None
     m = _FAST_REQUEST_URI_MANY.fullmatch(text)
     return m if m is not None and uri_params_ok(m["params"]) else None
 
