@@ -468,12 +468,27 @@ class _Value:
         return _get(self.params, name, _MISSING) is not _MISSING  # type: ignore[attr-defined]
 
 
+class _LazyParams(_Value):
+    """A value whose ``params`` built from a fast-shape match are split on first read:
+    a proxy reads the top Via's and forwards the others as they came."""
+
+    __slots__ = ("_params", "_param_text")
+
+    @property
+    def params(self) -> dict[str, str | None]:
+        params = self._params
+        if params is None:
+            params = _split_fast_params(self._param_text)
+            _set(self, "_params", params)
+        return params
+
+
 # -- Via ---------------------------------------------------------------------------
-class Via(_Value):
+class Via(_LazyParams):
     """One Via value: ``SIP/2.0/UDP host:port;branch=...`` (RFC 3261 §20.42)."""
 
-    __slots__ = ("protocol", "transport", "host", "port", "params")
-    _fields = __slots__
+    __slots__ = ("protocol", "transport", "host", "port")
+    _fields = ("protocol", "transport", "host", "port", "params")
 
     protocol: str
     transport: str
@@ -495,7 +510,7 @@ class Via(_Value):
         _set(self, "transport", transport.upper())
         _set(self, "host", host)
         _set(self, "port", port)
-        _set(self, "params", {} if params is None else dict(params))
+        _set(self, "_params", {} if params is None else dict(params))
 
     @classmethod
     def parse(cls, value: str) -> Via:
@@ -517,7 +532,7 @@ class Via(_Value):
         via.transport = transport.upper()
         via.host = host
         via.port = port
-        via.params = params
+        via._params = params
         via.__class__ = cls
         if params:
             via._check_params()
@@ -555,7 +570,8 @@ class Via(_Value):
         via.transport = m["transport"].upper()
         via.host = m["host"]
         via.port = None if port is None else int(port)
-        via.params = _split_fast_params(m["params"])
+        via._params = None
+        via._param_text = m["params"]
         via.__class__ = cls
         return via
 
@@ -606,7 +622,7 @@ class Via(_Value):
 
 
 # -- name-addr -------------------------------------------------------------------
-class NameAddr(_Value):
+class NameAddr(_LazyParams):
     """From, To, Contact, Route, Record-Route, Refer-To, ... (RFC 3261 §20.10, §25.1).
 
     ``display_name`` is unquoted and unescaped (None when absent); ``params``
@@ -615,8 +631,8 @@ class NameAddr(_Value):
     header, not the URI. ``Contact: *`` is :meth:`star` (``uri`` is None).
     """
 
-    __slots__ = ("display_name", "uri", "params")
-    _fields = __slots__
+    __slots__ = ("display_name", "uri")
+    _fields = ("display_name", "uri", "params")
 
     display_name: str | None
     uri: URI | None
@@ -634,7 +650,7 @@ class NameAddr(_Value):
             raise HeaderError(f"display name {display_name!r} holds a line break")
         _set(self, "display_name", display_name)
         _set(self, "uri", uri)
-        _set(self, "params", {} if params is None else dict(params))
+        _set(self, "_params", {} if params is None else dict(params))
 
     @classmethod
     def star(cls) -> NameAddr:
@@ -688,7 +704,7 @@ class NameAddr(_Value):
         na = _MutableNameAddr.__new__(_MutableNameAddr)
         na.display_name = display
         na.uri = uri
-        na.params = _parse_params(value, pos, "name-addr") if pos < len(value) else {}
+        na._params = _parse_params(value, pos, "name-addr") if pos < len(value) else {}
         na.__class__ = cls
         return na
 
@@ -706,7 +722,8 @@ class NameAddr(_Value):
         na = _MutableNameAddr.__new__(_MutableNameAddr)
         na.display_name = display
         na.uri = URI.parse(uri)
-        na.params = _split_fast_params(params) if params else {}
+        na._params = None
+        na._param_text = params
         na.__class__ = cls
         return na
 
