@@ -195,3 +195,49 @@ def test_kpi_counts_read_as_whole_numbers(plans):
     assert table.loc["Calls offered", "Value"] == 2487
     assert isinstance(table.loc["Calls offered", "Value"], int)
     assert "2487.0" not in table.to_csv() and table.loc["Calls blocked (%)", "Value"] == 0.52
+
+
+# --- reports written site by site ---
+
+
+def _pandas_xlsx(path, sheets):
+    """The workbook as pandas writes whole frames (write_xlsx before it streamed)."""
+    taken: set[str] = set()
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        for name, frame in sheets.items():
+            title = sheet_name(name, taken)
+            frame.to_excel(xw, sheet_name=title, index=False)
+            ws = xw.sheets[title]
+            ws.freeze_panes = "A2"
+            for i, col in enumerate(frame.columns, start=1):
+                values = [str(col)] + [str(v) for v in frame[col].head(200)]
+                width = min(60, max(len(v) for v in values) + 2)
+                ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = width
+
+
+def _members(path) -> dict[str, bytes]:
+    """An xlsx's parts, without the creation and modification times."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return {n: re.sub(rb"<dcterms:(created|modified)[^<]*</dcterms:\w+>", b"", z.read(n))
+                for n in z.namelist()}
+
+
+def test_the_streamed_workbook_is_what_pandas_writes(tmp_path):
+    import numpy as np
+
+    from sizing.report import write_xlsx
+
+    sheets = {
+        "Mixed": pd.DataFrame({"Site": ["a", "b", None], "n": [1, 2, 3],
+                               "x": [1.5, np.nan, np.inf], "ok": [True, False, True],
+                               "any": [2487, "yes", 0.52], "big": [np.int64(7), 8, -9],
+                               "long text " * 3: ["y" * 80, "", "z"]}),
+        "Empty": pd.DataFrame(),
+        "Header only": pd.DataFrame(columns=["a", "b"]),
+        "a/b:c": pd.DataFrame({"v": [np.float64(0.1), -np.inf]}),
+    }
+    _pandas_xlsx(tmp_path / "pandas.xlsx", sheets)
+    write_xlsx(tmp_path / "streamed.xlsx", sheets)
+    assert _members(tmp_path / "streamed.xlsx") == _members(tmp_path / "pandas.xlsx")
