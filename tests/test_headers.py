@@ -957,30 +957,28 @@ def test_property_fast_name_addr_agrees_with_the_full_parser(value):
 _PADDING = "".join(f";pad{i}" for i in range(MANY_PARAMS + 1))
 
 
-@settings(max_examples=200, deadline=None)
-@given(_via_values())
-def test_property_many_parameter_via_agrees_with_the_fast_and_full_parsers(value):
-    padded = value + _PADDING
-    m = match_via(padded)
-    if match_via(value) is not None:
-        assert m is not None
-    if m is not None:
-        via = Via.parse(padded)
-        assert Via.from_match(m) == via
-        assert via_branch(m) == via.branch
+_MANY = {
+    "Via": (_via_values, match_via, Via.parse, Via.from_match, via_branch, "branch"),
+    "name-addr": (_addr_values, match_name_addr, NameAddr.parse, NameAddr.from_match, addr_tag,
+                  "tag"),
+}
+_PARSE_ALL = {"Via": Via.parse_all, "name-addr": NameAddr.parse_all}
 
 
+@pytest.mark.parametrize("kind", list(_MANY))
 @settings(max_examples=200, deadline=None)
-@given(_addr_values())
-def test_property_many_parameter_name_addr_agrees_with_the_fast_and_full_parsers(value):
+@given(data=st.data())
+def test_property_many_parameter_values_agree_with_the_fast_and_full_parsers(kind, data):
+    values, match, parse_full, from_match, key, attr = _MANY[kind]
+    value = data.draw(values())
     padded = value + _PADDING
-    m = match_name_addr(padded)
-    if match_name_addr(value) is not None:
+    m = match(padded)
+    if match(value) is not None:
         assert m is not None
     if m is not None:
-        name_addr = NameAddr.parse(padded)
-        assert NameAddr.from_match(m) == name_addr
-        assert addr_tag(m) == name_addr.tag
+        parsed = parse_full(padded)
+        assert from_match(m) == parsed
+        assert key(m) == getattr(parsed, attr)
 
 
 @settings(max_examples=100, deadline=None)
@@ -1022,23 +1020,17 @@ def test_many_parameter_shapes_read_their_key_parameters():
     assert match_name_addr(to.replace("tag=7", 'tag="7"')) is None  # a quoted tag: full parser
 
 
+@pytest.mark.parametrize("kind", list(_MANY))
 @settings(max_examples=150, deadline=None)
-@given(st.lists(_via_values(), min_size=2, max_size=4))
-def test_property_comma_joined_vias_match_as_split_commas_splits(values):
-    joined = ", ".join(values)
-    matches = match_list(joined, match_via)
+@given(data=st.data())
+def test_property_comma_joined_values_match_as_split_commas_splits(kind, data):
+    values, match, parse_full, from_match, *_ = _MANY[kind]
+    separator = data.draw(st.sampled_from([",", ", ", " ,\t"]))
+    joined = separator.join(data.draw(st.lists(values(), min_size=2, max_size=4)))
+    matches = match_list(joined, match)
     if matches is not None:
-        assert [Via.from_match(m) for m in matches] == Via.parse_all(joined)
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.lists(_addr_values(), min_size=2, max_size=4))
-def test_property_comma_joined_name_addrs_match_as_split_commas_splits(values):
-    joined = ",".join(values)
-    matches = match_list(joined, match_name_addr)
-    if matches is not None:
-        parsed = [NameAddr.parse(item) for item in split_commas(joined)]
-        assert [NameAddr.from_match(m) for m in matches] == parsed == NameAddr.parse_all(joined)
+        parsed = [parse_full(item) for item in split_commas(joined)]
+        assert [from_match(m) for m in matches] == parsed == _PARSE_ALL[kind](joined)
 
 
 def test_a_repeated_parameter_of_a_route_is_refused_on_the_fast_path_too():
