@@ -258,6 +258,8 @@ BAD_VIAS = [
     ('SIP/2.0/UDP host.example.com;branch="z9hG4bK1"', "must be a token"),
     ("SIP/2.0/UDP host.example.com;branch=a;branch=b", "appears twice"),
     ("SIP/2.0/UDP host.example.com;x=a:b", "invalid value"),
+    ("SIP/2.0/UDP h.example.com;RECEIVED=10.0.0.1;received=host", "'host' is not an IP"),
+    ("SIP/2.0/UDP h.example.com;ttl=300;rport=99999", "0-255"),  # the first one named
 ]
 
 
@@ -1052,3 +1054,30 @@ def test_property_fast_cseq_agrees_with_the_full_parser(value):
     cseq = match_cseq(value)
     if cseq is not None:
         assert CSeq.parse(value) == cseq
+
+
+# A whole parameter list is split in one pass; any list that is not whole, repeats a
+# name or has a value like a host is read one parameter at a time. Both must agree.
+_LWS = st.sampled_from(["", "", " ", "\t", "\r\n "])
+_PARAM_NAMES = st.sampled_from(["p", "q", "Q", "branch", "BRANCH", "x-1", "lr", "a.b"])
+_PARAM_VALUES = st.sampled_from([None, "1", "v", '"a;b"', '""', '"x\\"y, z"', "[2001:db8::1]",
+                                 "a:b", "=", '"open'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_LWS, _LWS, _PARAM_NAMES, _LWS, _LWS, _PARAM_VALUES), max_size=12),
+       _LWS, st.booleans())
+def test_property_parameter_lists_read_alike_in_one_pass_and_one_by_one(params, tail, via):
+    from sizing.sip import headers
+
+    text = "".join(f"{a};{b}{name}" + ("" if value is None else f"{c}={d}{value}")
+                   for a, b, name, c, d, value in params) + tail
+
+    def read(parse):
+        try:
+            return list(parse(text, 0, "Via", via).items())
+        except HeaderError as err:
+            return str(err)
+
+    assert read(headers._parse_params) == read(
+        lambda *args: headers._parse_params_one_by_one(*args))

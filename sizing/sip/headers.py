@@ -71,6 +71,11 @@ _TOKEN = re.compile(rf"[{_T}]+")
 # quoted-string, a token or a host (including an IPv6 reference); ':' is let
 # through here so that Via received=2001:db8::1 (RFC 5118 §4.5) can be checked.
 _PARAM = re.compile(rf"{_W};{_W}([{_T}]++)(?:{_W}={_W}({_QUOTED}|[{_T}:\[\]]++))?(?!{_W}=)")
+_PARAMS = re.compile(rf"(?:{_PARAM.pattern})*+{_W}")  # a whole parameter list
+_HOSTISH = re.compile(r"[:\[\]]")
+_BLANK = re.compile(r"[ \t\r\n]")
+_VALUES = re.compile(r"=[^;]*+")
+_VALUED = re.compile(r";([^;=]*+)=([^;]*+)")
 _QPAIR = re.compile(r"\\(.)", re.S)
 # A line break and the blanks after it; those before it are stripped apart (a pattern
 # starting with optional blanks would rescan a long run of them at every position).
@@ -187,7 +192,7 @@ def _many_params_ok(text: str, special: re.Pattern[str]) -> bool:
     """
     if '"' in text:
         text = _QUOTED_VALUE.sub('""', text)
-    if _BAD_VALUE.search(text) or not distinct_names(text):
+    if _BAD_VALUE.search(text):
         return False
     for m in special.finditer(text.lower()):
         end = m.end()
@@ -204,7 +209,7 @@ def _many_params_ok(text: str, special: re.Pattern[str]) -> bool:
                 return False
         else:
             return False
-    return True
+    return distinct_names(text)
 
 
 def _param_in(text: str, name: str) -> str | None:
@@ -221,7 +226,11 @@ def _split_fast_params(text: str) -> dict[str, str | None]:
     """The dict of a fast-shape parameter list (no ';' can occur inside a value)."""
     if "=" not in text:
         return dict.fromkeys(text[1:].split(";")) if text else {}
-    params: dict[str, str | None] = {}
+    if text.count(";") > MANY_PARAMS:  # the names in order, then the values there are
+        params: dict[str, str | None] = dict.fromkeys(_VALUES.sub("", text)[1:].split(";"))
+        params.update(_VALUED.findall(text))
+        return params
+    params = {}
     for item in text[1:].split(";"):
         name, eq, value = item.partition("=")
         params[name] = value if eq else None
@@ -353,7 +362,32 @@ def _skip_ws(text: str, pos: int) -> int:
 
 
 def _parse_params(text: str, pos: int, where: str, via: bool = False) -> dict[str, str | None]:
-    """``*( SEMI generic-param )`` from ``pos`` to the end of ``text``."""
+    """``*( SEMI generic-param )`` from ``pos`` to the end of ``text``.
+
+    A whole list (one pattern checks it) is split with str methods, its quoted values set
+    aside first; one with a repeated name or a value like a host goes one parameter at a
+    time instead, which checks the hosts and says what is wrong.
+    """
+    if _PARAMS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
+        return _parse_params_one_by_one(text, pos, where, via)
+    rest = text[pos:]
+    quoted = _QUOTED_AT.findall(rest) if '"' in rest else []
+    if quoted:
+        rest = _QUOTED_AT.sub('"', rest)  # no ';' or blank is left in a value
+    if _BLANK.search(rest):  # blanks around ';' and '=' (tokens hold none)
+        rest = "".join(rest.split())
+    if _HOSTISH.search(rest):
+        return _parse_params_one_by_one(text, pos, where, via)
+    params = _split_fast_params(rest)
+    if len(params) != rest.count(";"):  # a name repeated
+        return _parse_params_one_by_one(text, pos, where, via)
+    if quoted:
+        names = [name for name, value in params.items() if value == '"']
+        params.update(zip(names, quoted, strict=True))
+    return params
+
+
+def _parse_params_one_by_one(text: str, pos: int, where: str, via: bool) -> dict[str, str | None]:
     params: dict[str, str | None] = {}
     n = len(text)
     while pos < n:
@@ -484,6 +518,9 @@ class _LazyParams(_Value):
 
 
 # -- Via ---------------------------------------------------------------------------
+_VIA_CHECKED = re.compile(r"(?:^| )(received|rport|ttl|maddr|branch)(?= |$)")
+
+
 class Via(_LazyParams):
     """One Via value: ``SIP/2.0/UDP host:port;branch=...`` (RFC 3261 §20.42)."""
 
@@ -539,8 +576,11 @@ class Via(_LazyParams):
         return via
 
     def _check_params(self) -> None:
-        for name, value in self.params.items():
-            key = name.lower()
+        params = self.params
+        names = " ".join(params)  # the parameters the grammar restricts, found in one pass
+        items = [(m[1], params[names[m.start(1) : m.end(1)]])
+                 for m in _VIA_CHECKED.finditer(names.lower())]
+        for key, value in items:
             if key == "received":
                 ok = value is not None and (
                     is_ipv4_address(value)
