@@ -242,6 +242,7 @@ def test_via_maddr_and_ttl():
     assert (via.maddr, via.ttl) == ("224.2.0.1", 16)
 
 
+_NINE = "".join(f";p{i}" for i in range(9))
 BAD_VIAS = [
     ("SIP/2.0/UDP 2001:db8::1;branch=z9hG4bK1", "invalid sent-by"),
     ("SIP/2.0/UDP host.example.com:70000", "exceeds the maximum 65535"),
@@ -260,6 +261,10 @@ BAD_VIAS = [
     ("SIP/2.0/UDP host.example.com;x=a:b", "invalid value"),
     ("SIP/2.0/UDP h.example.com;RECEIVED=10.0.0.1;received=host", "'host' is not an IP"),
     ("SIP/2.0/UDP h.example.com;ttl=300;rport=99999", "0-255"),  # the first one named
+    # many parameters (those are read in one pass), with blanks so that the full parser reads them
+    (f"SIP/2.0/UDP h.example.com{_NINE} ; RECEIVED=10.0.0.1;received=host", "'host' is not an"),
+    (f"SIP/2.0/UDP h.example.com{_NINE} ; ttl=300;rport=99999", "0-255"),
+    (f"SIP/2.0/UDP h.example.com{_NINE} ; p3", "'p3' appears twice"),
 ]
 
 

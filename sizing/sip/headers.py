@@ -364,11 +364,13 @@ def _skip_ws(text: str, pos: int) -> int:
 def _parse_params(text: str, pos: int, where: str, via: bool = False) -> dict[str, str | None]:
     """``*( SEMI generic-param )`` from ``pos`` to the end of ``text``.
 
-    A whole list (one pattern checks it) is split with str methods, its quoted values set
-    aside first; one with a repeated name or a value like a host goes one parameter at a
-    time instead, which checks the hosts and says what is wrong.
+    A few parameters are read one at a time. Many, when the list is whole (one pattern
+    checks it), are split with str methods, their quoted values set aside first; a list
+    with a repeated name or a value like a host goes one parameter at a time anyway,
+    which checks the hosts and says what is wrong.
     """
-    if _PARAMS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
+    if text.count(";", pos) <= MANY_PARAMS or \
+            _PARAMS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
         return _parse_params_one_by_one(text, pos, where, via)
     rest = text[pos:]
     quoted = _QUOTED_AT.findall(rest) if '"' in rest else []
@@ -577,9 +579,12 @@ class Via(_LazyParams):
 
     def _check_params(self) -> None:
         params = self.params
-        names = " ".join(params)  # the parameters the grammar restricts, found in one pass
-        items = [(m[1], params[names[m.start(1) : m.end(1)]])
-                 for m in _VIA_CHECKED.finditer(names.lower())]
+        if len(params) <= MANY_PARAMS:
+            items = [(name.lower(), value) for name, value in params.items()]
+        else:  # the parameters the grammar restricts, found in one pass
+            names = " ".join(params)
+            items = [(m[1], params[names[m.start(1) : m.end(1)]])
+                     for m in _VIA_CHECKED.finditer(names.lower())]
         for key, value in items:
             if key == "received":
                 ok = value is not None and (
