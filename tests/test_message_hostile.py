@@ -58,6 +58,13 @@ def hostile_messages(size: int) -> dict[str, bytes]:
     out["To URI params"] = _request(To=f"<sip:bob@biloxi.example.com{params}>")
     out["To params"] = _request(To=f"<sip:bob@biloxi.example.com>{params}")
     out["Via params"] = _request(Via=f"SIP/2.0/UDP pc33.atlanta.example.com{params}")
+    # shapes the fast patterns refuse, read by the full parser
+    blanks = params.replace(";", " ; ")
+    out["Via params, blanks"] = _request(Via=f"SIP/2.0/UDP pc33.atlanta.example.com{blanks}")
+    out["Via params, BRANCH"] = _request(
+        Via=f"SIP/2.0/UDP pc33.atlanta.example.com;BRANCH=z9hG4bK1{params}")
+    quoted = params.replace(";p1;", ';q="x";p1;').replace(";p2;", ';q="y";p2;')
+    out["To params, q twice"] = _request(To=f"<sip:bob@biloxi.example.com>{quoted}")
     out["Route params"] = _request(Route=f"<sip:p1.example.com{params}>")
     out["Content-Length blanks"] = _request(Content_Length="0" + " " * size + "x")
     out["display name blanks"] = _request(To="Bob" + " " * size + "x <sip:b@example.com>")
