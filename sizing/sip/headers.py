@@ -366,8 +366,8 @@ def _parse_params(text: str, pos: int, where: str, via: bool = False) -> dict[st
 
     A few parameters are read one at a time. Many, when the list is whole (one pattern
     checks it), are split with str methods, their quoted values set aside first; a list
-    with a repeated name or a value like a host goes one parameter at a time anyway,
-    which checks the hosts and says what is wrong.
+    with a value like a host goes one parameter at a time anyway, which checks the hosts
+    and says what is wrong.
     """
     if text.count(";", pos) <= MANY_PARAMS or \
             _PARAMS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
@@ -381,12 +381,22 @@ def _parse_params(text: str, pos: int, where: str, via: bool = False) -> dict[st
     if _HOSTISH.search(rest):
         return _parse_params_one_by_one(text, pos, where, via)
     params = _split_fast_params(rest)
-    if len(params) != rest.count(";"):  # a name repeated
-        return _parse_params_one_by_one(text, pos, where, via)
+    if len(params) != rest.count(";"):  # the error one_by_one would find first
+        raise HeaderError(f"{where}: parameter {_first_repeated(rest)!r} appears twice")
     if quoted:
         names = [name for name, value in params.items() if value == '"']
         params.update(zip(names, quoted, strict=True))
     return params
+
+
+def _first_repeated(params: str) -> str | None:
+    """The first name of a parameter list (no ';' in a value) that an earlier one has."""
+    seen: set[str] = set()
+    for name in _VALUES.sub("", params).split(";")[1:]:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _parse_params_one_by_one(text: str, pos: int, where: str, via: bool) -> dict[str, str | None]:
