@@ -364,13 +364,15 @@ def _skip_ws(text: str, pos: int) -> int:
 def _parse_params(text: str, pos: int, where: str, via: bool = False) -> dict[str, str | None]:
     """``*( SEMI generic-param )`` from ``pos`` to the end of ``text``.
 
-    A few parameters are read one at a time. Many, when the list is whole (one pattern
-    checks it), are split with str methods, their quoted values set aside first; a list
-    with a value like a host goes one parameter at a time anyway, which checks the hosts
-    and says what is wrong.
+    A few parameters are read one at a time. Many, when the first few read so hold no
+    error and the list is whole (one pattern checks it), are split with str methods,
+    their quoted values set aside first; a list with a value like a host goes one
+    parameter at a time anyway, which checks the hosts and says what is wrong.
     """
-    if text.count(";", pos) <= MANY_PARAMS or \
-            _PARAMS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
+    if text.count(";", pos) <= MANY_PARAMS:
+        return _parse_params_one_by_one(text, pos, where, via)
+    _parse_params_one_by_one(text, pos, where, via, MANY_PARAMS)  # an early error, at once
+    if _PARAMS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
         return _parse_params_one_by_one(text, pos, where, via)
     rest = text[pos:]
     quoted = _QUOTED_AT.findall(rest) if '"' in rest else []
@@ -399,10 +401,12 @@ def _first_repeated(params: str) -> str | None:
     return None
 
 
-def _parse_params_one_by_one(text: str, pos: int, where: str, via: bool) -> dict[str, str | None]:
+def _parse_params_one_by_one(text: str, pos: int, where: str, via: bool,
+                             limit: int | None = None) -> dict[str, str | None]:
+    """The parameters from ``pos``, one pattern match each (the first ``limit`` of them)."""
     params: dict[str, str | None] = {}
     n = len(text)
-    while pos < n:
+    while pos < n and (limit is None or len(params) < limit):
         m = _PARAM.match(text, pos)
         if m is None:
             pos = _skip_ws(text, pos)
