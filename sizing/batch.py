@@ -22,6 +22,10 @@ Every file is written atomically.  Bad input (any invalid cell, an unknown
 column, a missing file, a bad ``--scheduler``) is reported all at once as
 ``FILE:ROW:COLUMN: message`` before anything is written.
 
+Each site's files are written as soon as it is planned and its plan is dropped:
+the summary, workbook and HTML are assembled at the end from pieces staged on disk
+(:mod:`sizing.report.writer`), so memory does not grow with the number of sites.
+
 Checkpoints: each finished site is saved to ``DIR/.checkpoint/<site>.pkl`` with
 :data:`CHECKPOINT_VERSION` and a hash of its scenario; ``--resume`` reuses the
 sites whose checkpoint matches and plans only the rest.
@@ -55,18 +59,15 @@ import pickle
 import re
 import socket
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
-import pandas as pd
-
-from sizing.plan import ASSUMPTIONS, Plan, check_cores_options, plan
-from sizing.report import atomic_write, atomic_write_bytes, atomic_write_text, batch_html
-from sizing.report.tables import deployment_table, kpi_table, links_table, summary_table
-from sizing.report.xlsx import write_xlsx
-from sizing.scenario import Scenario, ScenarioError, dump_yaml, iter_csv_scenarios
+from sizing.plan import Plan, check_cores_options, plan
+from sizing.report import atomic_write_bytes
+from sizing.report.writer import BatchReports
+from sizing.scenario import Scenario, ScenarioError, iter_csv_scenarios
 
 __all__ = [
     "CHECKPOINT_VERSION",
@@ -101,12 +102,36 @@ class BatchError(ValueError):
 class BatchResult:
     """What a batch produced."""
 
-    plans: dict[str, Plan]
-    """Site -> plan, in CSV order."""
+    plans: Mapping[str, Plan]
+    """Site -> plan, in CSV order (read from the checkpoints when asked for)."""
     planned: list[str] = field(default_factory=list)
     """Sites planned by this run (the others came from checkpoints)."""
     resumed: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    """summary.csv, report.xlsx and report.html (each site's files are in sites/<site>/)."""
+    met: int = 0
+    """Sites whose plan meets every target."""
+
+
+class CheckpointPlans(Mapping[str, Plan]):
+    """The plans of a finished batch, in CSV order, each read from its checkpoint on
+    access: a batch of any size returns without holding its plans."""
+
+    def __init__(self, out: Path, sites: list[str]):
+        self.out, self.sites = out, sites
+        self._known = set(sites)
+
+    def __getitem__(self, site: str) -> Plan:
+        data = _read_checkpoint(self.out, site) if site in self._known else None
+        if data is None:
+            raise KeyError(f"{site}: no checkpoint in {self.out / '.checkpoint'}")
+        return data["plan"]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sites)
+
+    def __len__(self) -> int:
+        return len(self.sites)
 
 
 # ---------------------------------------------------------------------------
@@ -243,16 +268,21 @@ def _checkpoint_path(out: Path, site: str) -> Path:
     return out / ".checkpoint" / f"{site}.pkl"
 
 
-def _load_checkpoint(out: Path, site: str, key: str) -> Plan | None:
+def _read_checkpoint(out: Path, site: str) -> dict[str, Any] | None:
+    """A site's checkpoint of this version (``key`` and ``plan``), or None."""
     path = _checkpoint_path(out, site)
     try:
         data = pickle.loads(path.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return None
-    if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION \
-            or data.get("key") != key:
+    if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
         return None
-    return data.get("plan")
+    return data
+
+
+def _load_checkpoint(out: Path, site: str, key: str) -> Plan | None:
+    data = _read_checkpoint(out, site)
+    return None if data is None or data.get("key") != key else data.get("plan")
 
 
 def _save_checkpoint(out: Path, site: str, key: str, result: Plan) -> None:
@@ -385,17 +415,18 @@ def run_batch(sites: Iterable[tuple[str, Scenario]], out: str | Path, *,
             else check_cores_options(cores_options, name="--cores-options")
     except ValueError as exc:
         raise BatchError([str(exc)]) from None
-    plans: dict[str, Plan] = {}
-    order: list[str] = []
-    keys: dict[str, str] = {}
+    order: list[str] = []  # every site, in CSV order
+    keys: dict[str, str] = {}  # site -> checkpoint key, while it is planned
+    index: dict[str, int] = {}  # site -> its place in the reports, while it is planned
     resumed: list[str] = []
     planned: list[str] = []
     total = len(sites) if isinstance(sites, Sized) else None
     bar = progress_bar(total=total, desc="sites", unit="site", quiet=not progress)
+    reports = BatchReports(out, title=title)
 
     def done(site: str, result: Plan) -> None:
-        _save_checkpoint(out, site, keys[site], result)
-        plans[site] = result
+        _save_checkpoint(out, site, keys.pop(site), result)
+        reports.add(site, result, index.pop(site))
         planned.append(site)
         bar.update(1)
         if on_planned is not None:
@@ -413,12 +444,14 @@ def run_batch(sites: Iterable[tuple[str, Scenario]], out: str | Path, *,
     first: tuple[str, Scenario] | None = None  # held until we know a cluster is worth it
     try:
         for site, s in sites:
+            index[site] = len(order)
             order.append(site)
             keys[site] = _key(s, simulate, options)
             if resume:
                 found = _load_checkpoint(out, site, keys[site])
                 if found is not None:
-                    plans[site] = found
+                    del keys[site]
+                    reports.add(site, found, index.pop(site))
                     resumed.append(site)
                     bar.update(1)
                     continue
@@ -446,13 +479,13 @@ def run_batch(sites: Iterable[tuple[str, Scenario]], out: str | Path, *,
         if window is not None:
             for future in window:
                 _collect(future, done)
+        files = reports.finish()
     finally:
         bar.close()
+        reports.close()
         if own is not None:
             _close_quietly(own)
-    ordered = {site: plans[site] for site in order}
-    files = write_reports(ordered, out, title=title)
-    return BatchResult(ordered, planned, resumed, files)
+    return BatchResult(CheckpointPlans(out, order), planned, resumed, files, reports.met)
 
 
 def _submit(client: Any, site: str, s: Scenario, keys: dict[str, str], simulate: bool,
@@ -475,49 +508,13 @@ def _collect(future: Any, done: Callable[[str, Plan], None]) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _csv(path: Path, frame: pd.DataFrame, index: bool = False) -> Path:
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=index))
-
-
-def _long(plans: dict[str, Plan], table: Callable[[Plan], pd.DataFrame]) -> pd.DataFrame:
-    frames = [table(p).assign(Site=site) for site, p in plans.items()]
-    frames = [f[["Site"] + [c for c in f.columns if c != "Site"]] for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def write_reports(plans: dict[str, Plan], out: str | Path, *,
+def write_reports(plans: Mapping[str, Plan], out: str | Path, *,
                   title: str = "Sizing report") -> list[Path]:
     """summary.csv, report.xlsx, report.html and the per-site files, atomically."""
-    out = Path(out)
-    files = []
-    for site, p in plans.items():
-        d = out / "sites" / site
-        files.append(_csv(d / "deployment.csv", deployment_table(p)))
-        files.append(_csv(d / "links.csv", links_table(p)))
-        files.append(_csv(d / "kpis.csv", kpi_table(p)))
-        if not p.candidates.empty:
-            files.append(_csv(d / "candidates.csv", p.candidates))
-        if "cpu" in p.series and not p.series["cpu"].empty:
-            files.append(_csv(d / "cpu_series.csv", p.series["cpu"], index=True))
-        files.append(atomic_write_text(d / "recommended.yaml",
-                                       dump_yaml(p.recommended_scenario())))
-    summary = summary_table(plans)
-    files.append(_csv(out / "summary.csv", summary))
-    candidates = pd.concat([p.candidates.assign(Site=s) for s, p in plans.items()
-                            if not p.candidates.empty], ignore_index=True) \
-        if any(not p.candidates.empty for p in plans.values()) else pd.DataFrame()
-    sheets = {
-        "Summary": summary,
-        "Deployment": _long(plans, deployment_table),
-        "Links": _long(plans, links_table),
-        "KPIs": _long(plans, kpi_table),
-        "Candidates": candidates,
-        "Assumptions": pd.DataFrame({"assumption": list(ASSUMPTIONS),
-                                     "value": list(ASSUMPTIONS.values())}),
-    }
-    files.append(write_xlsx(out / "report.xlsx", sheets))
-    files.append(atomic_write_text(out / "report.html", batch_html(plans, title=title)))
-    return files
+    with BatchReports(out, title=title) as reports:
+        for site, p in plans.items():
+            reports.add(site, p)
+        return reports.finish()
 
 
 def problems_of(exc: BaseException) -> list[str]:

@@ -146,9 +146,8 @@ def add_plan_commands(app: typer.Typer) -> None:
         finally:
             if client is not None:
                 client.close()
-        met = sum(p.met for p in result.plans.values())
         typer.echo(f"{len(result.plans)} sites ({len(result.planned)} planned, "
-                   f"{len(result.resumed)} from checkpoints), {met} meet every target; "
+                   f"{len(result.resumed)} from checkpoints), {result.met} meet every target; "
                    f"reports in {out}")
 
 

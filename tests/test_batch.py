@@ -143,15 +143,22 @@ def test_batch_writes_every_report_and_site_directory(sites_csv, tmp_path):
 
 
 def test_an_exception_while_reporting_leaves_no_partial_file(sites_csv, tmp_path, monkeypatch):
-    def broken(*args, **kwargs):
+    from sizing.report import writer
+
+    def broken(write, **kwargs):
+        write("<!DOCTYPE html>")
         raise RuntimeError("renderer crashed")
 
-    monkeypatch.setattr(batch, "batch_html", broken)
+    monkeypatch.setattr(writer, "write_batch_html", broken)
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.csv").write_text("the last run's\n")
     with pytest.raises(RuntimeError, match="renderer crashed"):
         run_batch(load_sites(sites_csv), out, workers=1, progress=False)
-    assert not (out / "report.html").exists()
+    assert not (out / "report.html").exists() and not (out / "report.xlsx").exists()
+    assert (out / "summary.csv").read_text() == "the last run's\n"  # the three go together
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert not list(out.glob(".reports-*"))  # nothing staged is left behind
     assert len(list((out / ".checkpoint").glob("*.pkl"))) == 3  # resumable
 
 
@@ -334,3 +341,36 @@ def test_a_large_bad_file_lists_a_bounded_number_of_problems(tmp_path):
         load_sites(path)
     assert len(info.value.problems) == batch.MAX_PROBLEMS + 1
     assert info.value.problems[-1] == f"{path}: ... and 50 more problems"
+
+
+def test_a_batch_holds_no_finished_plan(tmp_path, monkeypatch):
+    """Each site's files are written as it is planned and its plan dropped: at any point
+    of a 12-site batch at most the plan being handed over is alive."""
+    import gc
+    import weakref
+
+    refs: list[weakref.ref] = []
+    real = batch.plan_site
+
+    def alive() -> int:
+        gc.collect()
+        return sum(r() is not None for r in refs)
+
+    def plan_site(*args):
+        site, result = real(*args)
+        refs.append(weakref.ref(result))
+        return site, result
+
+    seen: list[int] = []
+
+    def on_planned(site: str) -> None:
+        seen.append(alive())
+        assert (tmp_path / "out" / "sites" / site / "deployment.csv").is_file()  # at once
+
+    monkeypatch.setattr(batch, "plan_site", plan_site)
+    result = run_batch(load_sites(_big_csv(tmp_path / "sites.csv", 12)), tmp_path / "out",
+                       workers=1, progress=False, simulate=False, on_planned=on_planned)
+    assert len(seen) == 12 and max(seen) <= 1 and alive() == 0
+    assert len(result.plans) == 12 and result.plans["s0000011"].met == (result.met == 12)
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert list(summary["Site"]) == [f"s{i:07d}" for i in range(12)]

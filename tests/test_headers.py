@@ -20,12 +20,14 @@ from sizing.sip.headers import (
     Via,
     addr_tag,
     match_cseq,
+    match_list,
     match_name_addr,
     match_via,
     parse_uint,
     split_commas,
+    via_branch,
 )
-from sizing.sip.uri import URI, match_request_uri
+from sizing.sip.uri import MANY_PARAMS, URI, match_request_uri
 
 # -- split_commas -------------------------------------------------------------------
 
@@ -240,6 +242,7 @@ def test_via_maddr_and_ttl():
     assert (via.maddr, via.ttl) == ("224.2.0.1", 16)
 
 
+_NINE = "".join(f";p{i}" for i in range(9))
 BAD_VIAS = [
     ("SIP/2.0/UDP 2001:db8::1;branch=z9hG4bK1", "invalid sent-by"),
     ("SIP/2.0/UDP host.example.com:70000", "exceeds the maximum 65535"),
@@ -256,6 +259,12 @@ BAD_VIAS = [
     ('SIP/2.0/UDP host.example.com;branch="z9hG4bK1"', "must be a token"),
     ("SIP/2.0/UDP host.example.com;branch=a;branch=b", "appears twice"),
     ("SIP/2.0/UDP host.example.com;x=a:b", "invalid value"),
+    ("SIP/2.0/UDP h.example.com;RECEIVED=10.0.0.1;received=host", "'host' is not an IP"),
+    ("SIP/2.0/UDP h.example.com;ttl=300;rport=99999", "0-255"),  # the first one named
+    # many parameters (those are read in one pass), with blanks so that the full parser reads them
+    (f"SIP/2.0/UDP h.example.com{_NINE} ; RECEIVED=10.0.0.1;received=host", "'host' is not an"),
+    (f"SIP/2.0/UDP h.example.com{_NINE} ; ttl=300;rport=99999", "0-255"),
+    (f"SIP/2.0/UDP h.example.com{_NINE} ; p3", "'p3' appears twice"),
 ]
 
 
@@ -868,7 +877,7 @@ _PIECES = [
 ]
 _USERS = ["", "alice@", "a%20b@", "a%2@", "a;b@", "a,b@", "a:pw@", "a?b@", "@"]
 _URI_PARAMS = ["", ";transport=udp", ";lr", ";lr;lr", ";maddr=", ";x=1;y=2", ";%41=1", ";a=b=c"]
-_DISPLAYS = ["", '"Alice" ', '""', '"A\\"B" ', "Bob ", "Bob  Smith ", "Bob Smith ", '"A;B" ']
+_DISPLAYS = ["", '"Alice" ', '""', '"A\\"B" ', "Bob ", "Bob  Smith ", "Bob Smith ", '"A;B" ', '"A, B" ']
 _MUTATION = st.sampled_from(list(' ;=:<>"@,/.-%\\\tAz09?[]'))
 
 
@@ -905,7 +914,7 @@ def _addr_values(draw):
 
 def test_fast_shapes_accept_the_common_values():
     via = "SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK77;rport;received=192.0.2.1"
-    assert match_via(via)["branch"] == "z9hG4bK77"
+    assert via_branch(match_via(via)) == "z9hG4bK77"
     assert addr_tag(match_name_addr('"Alice" <sip:alice@a.example.com>;tag=19')) == "19"
     assert addr_tag(match_name_addr("sip:bob@b.example.com;tag=7")) == "7"
     assert match_name_addr("<sip:bob@192.0.2.4:5060;transport=udp>") is not None
@@ -935,7 +944,7 @@ def test_property_fast_via_agrees_with_the_full_parser(value):
     if m is not None:
         via = Via.parse(value)
         assert Via.from_match(m) == via
-        assert m["branch"] == via.branch
+        assert via_branch(m) == via.branch
 
 
 @settings(max_examples=200, deadline=None)
@@ -947,6 +956,93 @@ def test_property_fast_name_addr_agrees_with_the_full_parser(value):
         assert NameAddr.from_match(m) == name_addr
         assert addr_tag(m) == name_addr.tag
         assert NameAddr.parse_all(value) == [name_addr]
+
+
+# A value with more than MANY_PARAMS parameters takes the twin pattern, which reads
+# the parameters as one run: it must accept what the one-by-one shape accepts (the same
+# value with padding parameters appended) and nothing the full parser refuses.
+_PADDING = "".join(f";pad{i}" for i in range(MANY_PARAMS + 1))
+
+
+_MANY = {
+    "Via": (_via_values, match_via, Via.parse, Via.from_match, via_branch, "branch"),
+    "name-addr": (_addr_values, match_name_addr, NameAddr.parse, NameAddr.from_match, addr_tag,
+                  "tag"),
+}
+_PARSE_ALL = {"Via": Via.parse_all, "name-addr": NameAddr.parse_all}
+
+
+@pytest.mark.parametrize("kind", list(_MANY))
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_property_many_parameter_values_agree_with_the_fast_and_full_parsers(kind, data):
+    values, match, parse_full, from_match, key, attr = _MANY[kind]
+    value = data.draw(values())
+    padded = value + _PADDING
+    m = match(padded)
+    if match(value) is not None:
+        assert m is not None
+    if m is not None:
+        parsed = parse_full(padded)
+        assert from_match(m) == parsed
+        assert key(m) == getattr(parsed, attr)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_addr_values())
+def test_property_many_parameter_request_uri_agrees_with_the_fast_and_full_parsers(value):
+    text = value.partition(">")[0].rpartition("<")[2]
+    padded = text + _PADDING
+    if match_request_uri(text) is not None:
+        assert match_request_uri(padded) is not None
+    if match_request_uri(padded) is not None:
+        assert URI.parse(padded).params.keys() >= {f"pad{i}" for i in range(MANY_PARAMS + 1)}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "SIP/2.0/UDP a.com" + _PADDING + ";pad0",  # duplicate parameter
+        "SIP/2.0/UDP a.com" + _PADDING + ";x=",  # empty value
+        "SIP/2.0/UDP a.com" + _PADDING + ";x=1=2",  # two '='
+        "SIP/2.0/UDP a.com" + _PADDING + ";;x",  # empty name
+        "SIP/2.0/UDP a.com" + _PADDING + ";received=host",  # received must be an address
+        "SIP/2.0/UDP a.com" + _PADDING + ";rport=70000",  # not a port
+        "SIP/2.0/UDP a.com" + _PADDING + ";branch",  # branch needs a value
+        "SIP/2.0/UDP a.com" + _PADDING + ";ttl=300",  # out of range
+    ],
+)
+def test_many_parameter_via_refuses_what_the_grammar_refuses(value):
+    assert match_via(value) is None
+    with pytest.raises(HeaderError):
+        Via.parse_all(value)
+
+
+def test_many_parameter_shapes_read_their_key_parameters():
+    via = "SIP/2.0/UDP a.com;RPORT" + _PADDING + ";branch=z9hG4bKx;received=10.0.0.1"
+    assert via_branch(match_via(via)) == "z9hG4bKx" == Via.parse(via).branch
+    to = '"Bob" <sip:b@b.com;lr' + _PADDING + '>;tag=7;x="a b"' + _PADDING
+    assert addr_tag(match_name_addr(to)) == "7"
+    assert NameAddr.from_match(match_name_addr(to)) == NameAddr.parse(to)
+    assert match_name_addr(to.replace("tag=7", 'tag="7"')) is None  # a quoted tag: full parser
+
+
+@pytest.mark.parametrize("kind", list(_MANY))
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_property_comma_joined_values_match_as_split_commas_splits(kind, data):
+    values, match, parse_full, from_match, *_ = _MANY[kind]
+    separator = data.draw(st.sampled_from([",", ", ", " ,\t"]))
+    joined = separator.join(data.draw(st.lists(values(), min_size=2, max_size=4)))
+    matches = match_list(joined, match)
+    if matches is not None:
+        parsed = [parse_full(item) for item in split_commas(joined)]
+        assert [from_match(m) for m in matches] == parsed == _PARSE_ALL[kind](joined)
+
+
+def test_a_repeated_parameter_of_a_route_is_refused_on_the_fast_path_too():
+    with pytest.raises(HeaderError, match="appears twice"):
+        NameAddr.parse_all("<sip:p1.example.com;lr>;x;x")
 
 
 @settings(max_examples=100, deadline=None)
@@ -963,3 +1059,30 @@ def test_property_fast_cseq_agrees_with_the_full_parser(value):
     cseq = match_cseq(value)
     if cseq is not None:
         assert CSeq.parse(value) == cseq
+
+
+# A whole parameter list is split in one pass; any list that is not whole, repeats a
+# name or has a value like a host is read one parameter at a time. Both must agree.
+_LWS = st.sampled_from(["", "", " ", "\t", "\r\n "])
+_PARAM_NAMES = st.sampled_from(["p", "q", "Q", "branch", "BRANCH", "x-1", "lr", "a.b"])
+_PARAM_VALUES = st.sampled_from([None, "1", "v", '"a;b"', '""', '"x\\"y, z"', "[2001:db8::1]",
+                                 "a:b", "=", '"open'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_LWS, _LWS, _PARAM_NAMES, _LWS, _LWS, _PARAM_VALUES), max_size=12),
+       _LWS, st.booleans())
+def test_property_parameter_lists_read_alike_in_one_pass_and_one_by_one(params, tail, via):
+    from sizing.sip import headers
+
+    text = "".join(f"{a};{b}{name}" + ("" if value is None else f"{c}={d}{value}")
+                   for a, b, name, c, d, value in params) + tail
+
+    def read(parse):
+        try:
+            return list(parse(text, 0, "Via", via).items())
+        except HeaderError as err:
+            return str(err)
+
+    assert read(headers._parse_params) == read(
+        lambda *args: headers._parse_params_one_by_one(*args))

@@ -189,6 +189,36 @@ def test_typed_views_built_from_the_fast_path_equal_the_full_parsers():
     assert msg.uri == URI.parse("sip:bob@biloxi.example.com")
 
 
+def test_comma_joined_vias_and_contacts_read_as_the_full_parser_reads_them():
+    via = "SIP/2.0/UDP p1.example.com;branch=z9hG4bK1, SIP/2.0/TCP 192.0.2.7:5070;branch=z9hG4bK2"
+    contact = '"A, B" <sip:a@192.0.2.1;transport=udp>;expires=60,<sip:b@b.example.com>'
+    msg = parse(
+        invite(
+            **{
+                "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds": (
+                    f"Via: {via}".encode()
+                ),
+                "Contact: <sip:alice@pc33.atlanta.example.com>": f"Contact: {contact}".encode(),
+            }
+        )
+    )
+    assert msg.via == Via.parse_all(via) and len(msg.via) == 2
+    assert msg.branch == "z9hG4bK1" and msg.top_via.host == "p1.example.com"
+    assert msg.contact == NameAddr.parse_all(contact) and msg.contact[0].display_name == "A, B"
+
+
+def test_a_comma_joined_via_with_an_empty_element_is_refused():
+    data = invite(
+        **{
+            "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds": (
+                b"Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bK1,,SIP/2.0/UDP p2.example.com"
+            )
+        }
+    )
+    with pytest.raises(ParseError, match="Via: .*empty element"):
+        parse(data)
+
+
 def test_unusual_shapes_take_the_full_parser_and_read_the_same():
     msg = parse(
         invite(

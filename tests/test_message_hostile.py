@@ -3,7 +3,8 @@
 Each hostile message puts one long field where a quadratic pattern or loop
 used to be: a tel: URI in the Request-URI, To, From, Contact, Route and
 Record-Route (0.6 s at 16 KB, 8.4 s at 60 KB before), thousands of distinct
-parameters, or a run of blanks after Content-Length. The test compares
+parameters, or a run of blanks after Content-Length; or a long header list:
+thousands of comma-joined Via or Contact values, or of short header lines. The test compares
 with a normal message of the same size parsed and read the same way, in the
 same run (ratio, not wall-clock time, so a busy machine does not fail it): a
 linear parser stays within a small factor, a quadratic one is hundreds of
@@ -57,11 +58,38 @@ def hostile_messages(size: int) -> dict[str, bytes]:
     out["To URI params"] = _request(To=f"<sip:bob@biloxi.example.com{params}>")
     out["To params"] = _request(To=f"<sip:bob@biloxi.example.com>{params}")
     out["Via params"] = _request(Via=f"SIP/2.0/UDP pc33.atlanta.example.com{params}")
+    # shapes the fast patterns refuse, read by the full parser
+    blanks = params.replace(";", " ; ")
+    out["Via params, blanks"] = _request(Via=f"SIP/2.0/UDP pc33.atlanta.example.com{blanks}")
+    out["Via params, BRANCH"] = _request(
+        Via=f"SIP/2.0/UDP pc33.atlanta.example.com;BRANCH=z9hG4bK1{params}")
+    quoted = params.replace(";p1;", ';q="x";p1;').replace(";p2;", ';q="y";p2;')
+    out["To params, q twice"] = _request(To=f"<sip:bob@biloxi.example.com>{quoted}")
     out["Route params"] = _request(Route=f"<sip:p1.example.com{params}>")
     out["Content-Length blanks"] = _request(Content_Length="0" + " " * size + "x")
     out["display name blanks"] = _request(To="Bob" + " " * size + "x <sip:b@example.com>")
     out["Expires blanks"] = _request(Expires=" " * size + "1 x")
+    out["Via list"] = _request(Via=_joined("SIP/2.0/UDP p{}.example.com;branch=z9hG4bK{}", size))
+    out["Contact list"] = _request(Contact=_joined("<sip:u{}@p{}.example.com>", size))
+    out["Via lines"] = _with_lines("v: SIP/2.0/UDP p.example.com;branch=z9hG4bK1\r\n", size)
+    out["tiny header lines"] = _with_lines("Y:1\r\n", size)
+    out["Content-Length lines"] = _with_lines("l:0\r\n", size)
     return out
+
+
+def _joined(value: str, size: int) -> str:
+    """``value`` numbered 0, 1, ... and comma-joined to about ``size`` characters."""
+    items: list[str] = []
+    length = 0
+    while length < size:
+        items.append(value.format(len(items), len(items)))
+        length += len(items[-1]) + 2
+    return ", ".join(items)
+
+
+def _with_lines(line: str, size: int) -> bytes:
+    """A request with header ``line`` repeated to about ``size`` bytes."""
+    return _request().replace(b"Max-Forwards", line.encode() * (size // len(line)) + b"Max-Forwards")
 
 
 def normal_message(size: int) -> bytes:

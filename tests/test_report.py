@@ -8,6 +8,8 @@ import re
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from sizing.batch import write_reports
@@ -204,3 +206,169 @@ def test_deployment_table_shows_the_share_of_cpu_tls_takes():
         for t in ("udp", "tls")}
     assert (over["udp"]["TLS share of CPU (%)"] == 0).all()
     assert (over["tls"].loc[["SBC", "SIP Proxy", "SIP Server"], "TLS share of CPU (%)"] > 0).all()
+
+
+# --- reports written site by site ---
+
+
+def _pandas_xlsx(path, sheets):
+    """The workbook as pandas writes whole frames (write_xlsx before it streamed)."""
+    taken: set[str] = set()
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        for name, frame in sheets.items():
+            title = sheet_name(name, taken)
+            frame.to_excel(xw, sheet_name=title, index=False)
+            ws = xw.sheets[title]
+            ws.freeze_panes = "A2"
+            for i, col in enumerate(frame.columns, start=1):
+                values = [str(col)] + [str(v) for v in frame[col].head(200)]
+                width = min(60, max(len(v) for v in values) + 2)
+                ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = width
+
+
+def _members(path) -> dict[str, bytes]:
+    """An xlsx's parts, without the creation and modification times."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return {n: re.sub(rb"<dcterms:(created|modified)[^<]*</dcterms:\w+>", b"", z.read(n))
+                for n in z.namelist()}
+
+
+def test_the_streamed_workbook_is_what_pandas_writes(tmp_path):
+    import numpy as np
+
+    from sizing.report import write_xlsx
+
+    sheets = {
+        "Mixed": pd.DataFrame({"Site": ["a", "b", None], "n": [1, 2, 3],
+                               "x": [1.5, np.nan, np.inf], "ok": [True, False, True],
+                               "any": [2487, "yes", 0.52], "big": [np.int64(7), 8, -9],
+                               "long text " * 3: ["y" * 80, "", "z"]}),
+        "Empty": pd.DataFrame(),
+        "Header only": pd.DataFrame(columns=["a", "b"]),
+        "a/b:c": pd.DataFrame({"v": [np.float64(0.1), -np.inf]}),
+    }
+    _pandas_xlsx(tmp_path / "pandas.xlsx", sheets)
+    write_xlsx(tmp_path / "streamed.xlsx", sheets)
+    assert _members(tmp_path / "streamed.xlsx") == _members(tmp_path / "pandas.xlsx")
+
+
+_VALUES = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=True, allow_infinity=False),
+                    st.sampled_from(["yes", "NO", "", "SBC → carrier"]), st.booleans(),
+                    st.just(None))
+_ROW = st.dictionaries(st.sampled_from(["Site", "a", "b", "c", "d"]), _VALUES, max_size=5)
+
+
+@st.composite
+def _frames(draw):
+    """A site's frame of a few rows: some of the columns, each of one kind."""
+    columns = draw(st.lists(st.sampled_from(["Site", "a", "b", "c"]), unique=True, max_size=4))
+    rows = draw(st.integers(0, 3))
+    data = {}
+    for column in columns:
+        kind = draw(st.sampled_from(["int", "float", "str", "bool", "mixed"]))
+        values = {"int": st.integers(0, 99), "float": st.floats(allow_infinity=False),
+                  "str": st.sampled_from(["x", "yes"]), "bool": st.booleans(),
+                  "mixed": _VALUES}[kind]
+        data[column] = draw(st.lists(values, min_size=rows, max_size=rows))
+    return pd.DataFrame(data, index=range(rows)) if data else pd.DataFrame(index=range(rows))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_ROW, min_size=1, max_size=12), st.integers(1, 5))
+def test_property_summary_rows_in_pieces_read_as_the_whole_table(rows, chunk):
+    from sizing.report.tableshape import TableShape
+
+    shape = TableShape(rows=True)
+    for row in rows:
+        shape.learn(row)
+    whole = pd.DataFrame(rows)
+    pieces = [shape.frame(rows[i:i + chunk]) for i in range(0, len(rows), chunk)]
+    assert shape.columns == list(whole.columns) and shape.length == len(rows)
+    streamed = "".join(p.to_csv(index=False, header=i == 0) for i, p in enumerate(pieces))
+    assert streamed == whole.to_csv(index=False)
+    pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), whole)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_frames(), min_size=1, max_size=8), st.integers(1, 4))
+def test_property_site_frames_in_pieces_read_as_their_concatenation(frames, chunk):
+    from sizing.report.tableshape import TableShape
+
+    shape = TableShape(rows=False)
+    for frame in frames:
+        shape.learn(frame)
+    kept = [f for f in frames if not f.empty]
+    whole = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
+    pieces = [shape.frame(frames[i:i + chunk]) for i in range(0, len(frames), chunk)]
+    assert shape.columns == list(whole.columns) and shape.length == len(whole)
+    streamed = "".join(p.to_csv(index=False, header=i == 0) for i, p in enumerate(pieces))
+    assert streamed == whole.to_csv(index=False)
+    pd.testing.assert_frame_equal(shape.head(frames, rows=3), whole.head(3))
+
+
+def test_reports_written_site_by_site_are_the_whole_tables_reports(tmp_path, plans, recorded):
+    """Sites with different roles (so columns some lack) give the files the tables and the
+    HTML of all plans at once give."""
+    from sizing.batch import write_reports
+    from sizing.plan import ASSUMPTIONS
+    from sizing.report.html import batch_html
+    from sizing.report.tables import kpi_table, summary_table
+
+    bare = scenario_from_mapping({"name": "bare", "traffic": {"calls_per_second": 0.05,
+                                                              "holding_time_s": 180},
+                                  "trunk": {"channels": 30},
+                                  "topology": {"sip_server": {"enabled": False},
+                                               "media_server": {"enabled": False}}})
+    sites = {"branch": plans["branch"], "bare": plan(bare, simulate=False), "rec": recorded,
+             "hq": plans["hq"]}
+    write_reports(sites, tmp_path, title="T")
+    summary = summary_table(sites)
+    assert (tmp_path / "summary.csv").read_text() == summary.to_csv(index=False)
+    stamp = re.compile(r"Generated \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    assert stamp.sub("", (tmp_path / "report.html").read_text()) == \
+        stamp.sub("", batch_html(sites, title="T"))
+
+    def long(table):
+        return pd.concat([table(p).assign(Site=s)[["Site", *table(p).columns]]
+                          for s, p in sites.items()], ignore_index=True)
+
+    _pandas_xlsx(tmp_path / "whole.xlsx", {
+        "Summary": summary, "Deployment": long(deployment_table), "Links": long(links_table),
+        "KPIs": long(kpi_table), "Candidates": pd.DataFrame(),
+        "Assumptions": pd.DataFrame({"assumption": list(ASSUMPTIONS),
+                                     "value": list(ASSUMPTIONS.values())})})
+    assert _members(tmp_path / "report.xlsx") == _members(tmp_path / "whole.xlsx")
+    assert summary["SIP Server hosts"].isna().any()  # the columns did differ
+    assert not list(tmp_path.glob(".reports-*"))
+
+
+def test_writing_more_sites_takes_no_more_memory(tmp_path):
+    """Fifty sites' reports are written within the memory of five (tracemalloc peak):
+    each plan is dropped once its files and staged pieces are written."""
+    import gc
+    import pickle
+    import tracemalloc
+
+    from sizing.report.writer import BatchReports
+
+    sc = scenario_from_mapping({"name": "x", "traffic": {"calls_per_second": 1.0,
+                                                         "holding_time_s": 120},
+                                "trunk": {"channels": 100}})
+    blob = pickle.dumps(plan(sc, simulate=False))
+
+    def peak(sites: int) -> int:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            with BatchReports(tmp_path / str(sites), figures_for_sites=2) as reports:
+                for i in range(sites):
+                    reports.add(f"s{i}", pickle.loads(blob))  # a plan of its own each
+                reports.finish()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    few, many = peak(5), peak(50)
+    assert many < 1.5 * few, (few, many)  # holding the 50 plans measured 2.2x

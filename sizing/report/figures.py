@@ -17,7 +17,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from sizing.plan import Plan
     from sizing.sim.result import SrdDistribution
 
 __all__ = [
@@ -182,13 +181,12 @@ def goodput_vs_offered(frame: pd.DataFrame, x: str = "offered_cps", y: str = "go
     return fig
 
 
-def cores_by_site(plans: Mapping[str, Plan], title: str = "Cores per site by role") -> Figure:
-    """Stacked total cores per role for each site of a batch."""
+def cores_by_site(cores: Mapping[str, Mapping[str, float]],
+                  title: str = "Cores per site by role") -> Figure:
+    """Stacked total cores per role (``cores[site][role]``) for each site of a batch."""
     from sizing.plan import ROLE_NAMES
 
-    table = pd.DataFrame({site: dict(zip(p.deployment["role"], p.deployment["total_cores"],
-                                         strict=True))
-                          for site, p in plans.items()}).fillna(0).T
+    table = pd.DataFrame({site: dict(by_role) for site, by_role in cores.items()}).fillna(0).T
     fig, ax = _figure((7.5, max(2.2, 0.45 * len(table) + 1.2)))
     left = np.zeros(len(table))
     y = np.arange(len(table))

@@ -9,8 +9,9 @@ and the figures.
 from __future__ import annotations
 
 import html
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from sizing.report.tables import (
 if TYPE_CHECKING:
     from sizing.plan import Plan
 
-__all__ = ["batch_html", "plan_html"]
+__all__ = ["batch_html", "overview_columns", "plan_html", "site_cores", "write_batch_html"]
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:1100px;
@@ -62,17 +63,25 @@ def _cell(value: object) -> tuple[str, bool]:
 
 def _table(frame: pd.DataFrame, cls: str = "") -> str:
     """An HTML table: numbers right-aligned, text left-aligned, everything escaped."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for record in frame.itertuples(index=False):
-        cells = []
-        for value in record:
-            text, number = _cell(value.item() if hasattr(value, "item") else value)
-            cells.append(f'<td class="{"n" if number else "t"}">{html.escape(text)}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return "".join(_table_parts(frame.columns, [frame], cls))
+
+
+def _table_parts(columns: Iterable[object], frames: Iterable[pd.DataFrame],
+                 cls: str = "") -> Iterator[str]:
+    """_table() in pieces: its head, the rows of each frame in turn, its end."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
     attr = f' class="{cls}"' if cls else ""
-    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>" + "".join(rows) + \
-        "</tbody></table>"
+    yield f"<table{attr}><thead><tr>{head}</tr></thead><tbody>"
+    for frame in frames:
+        rows = []
+        for record in frame.itertuples(index=False):
+            cells = []
+            for value in record:
+                text, number = _cell(value.item() if hasattr(value, "item") else value)
+                cells.append(f'<td class="{"n" if number else "t"}">{html.escape(text)}</td>')
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        yield "".join(rows)
+    yield "</tbody></table>"
 
 
 def _img(fig: object, alt: str) -> str:
@@ -123,31 +132,63 @@ def plan_html(plan: Plan, *, title: str | None = None, with_figures: bool = True
 
 def batch_html(plans: Mapping[str, Plan], *, title: str = "Sizing report",
                figures_for_sites: int = 200) -> str:
-    """A whole batch as one self-contained HTML document: an overview table and
-    figure, then one section per site (figures for the first ``figures_for_sites``)."""
+    """A whole batch as one self-contained HTML document: an overview table and a figure
+    of the cores of the first ``figures_for_sites`` sites, then one section per site
+    (figures for the first ``figures_for_sites``)."""
+    summary = summary_table(plans)
+    parts: list[str] = []
+    write_batch_html(
+        parts.append, title=title, sites=list(plans), met=sum(p.met for p in plans.values()),
+        overview_columns=overview_columns(summary.columns),
+        overview=[summary[overview_columns(summary.columns)]],
+        cores={site: site_cores(p) for site, p in itertools.islice(plans.items(),
+                                                                    figures_for_sites)},
+        sections=(plan_html(p, title=site, with_figures=i < figures_for_sites)
+                  for i, (site, p) in enumerate(plans.items())))
+    return "".join(parts)
+
+
+def overview_columns(summary_columns: Iterable[str]) -> list[str]:
+    """The summary columns the overview table of a batch shows."""
+    present = set(summary_columns)
+    return [c for c in ("Site", "Recommended deployment", "All targets met", "Trunk channels",
+                        CARRIER_IN, CARRIER_OUT) if c in present]
+
+
+def site_cores(plan: Plan) -> dict[str, int]:
+    """Total cores per role of a plan (the data of figures.cores_by_site)."""
+    d = plan.deployment
+    return {role: int(cores) for role, cores in zip(d["role"], d["total_cores"], strict=True)}
+
+
+def write_batch_html(write: Callable[[str], object], *, title: str, sites: Sequence[str],
+                     met: int, overview_columns: Sequence[str],
+                     overview: Iterable[pd.DataFrame], cores: Mapping[str, Mapping[str, int]],
+                     sections: Iterable[str]) -> None:
+    """batch_html() piece by piece through ``write``, from the overview table's rows (the
+    summary's ``overview_columns``, in frames of any length), the total cores per role of
+    the sites the figure shows (the first ones; read once the overview is written) and
+    the sites' sections, each consumed once: a batch of any size is written without
+    holding its sites."""
     from sizing.plan import ASSUMPTIONS
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    met = sum(p.met for p in plans.values())
-    toc = " ".join(f'<a href="#{_anchor(s)}">{html.escape(s)}</a>' for s in plans)
-    summary = summary_table(plans)
-    overview = summary[[c for c in ("Site", "Recommended deployment", "All targets met",
-                                    "Trunk channels", CARRIER_IN, CARRIER_OUT)
-                        if c in summary.columns]]
-    body = [
-        f"<h1>{html.escape(title)}</h1>",
-        f'<p class="note">{len(plans)} sites, {met} meet every target. Generated {stamp} by '
-        "sizing.</p>",
-        f'<p class="toc">{toc}</p>',
-        "<h2>Overview</h2>",
-        _table(overview, "overview"),
-    ]
-    if plans:
-        body.append(_img(figures.cores_by_site(plans), "cores per site"))
-    for i, (site, p) in enumerate(plans.items()):
-        body.append(plan_html(p, title=site, with_figures=i < figures_for_sites))
-    body.append('<h2>Assumptions of the closed form</h2><ul class="note">' + "".join(
+    write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n")
+    write(f"<h1>{html.escape(title)}</h1>\n")
+    write(f'<p class="note">{len(sites)} sites, {met} meet every target. Generated {stamp} by '
+          "sizing.</p>\n")
+    toc = " ".join(f'<a href="#{_anchor(s)}">{html.escape(s)}</a>' for s in sites)
+    write(f'<p class="toc">{toc}</p>\n')
+    write("<h2>Overview</h2>\n")
+    for part in _table_parts(overview_columns, overview, "overview"):
+        write(part)
+    if sites:
+        shown = "" if len(cores) == len(sites) else f" (first {len(cores):,} of {len(sites):,})"
+        write("\n" + _img(figures.cores_by_site(cores, f"Cores per site by role{shown}"),
+                          "cores per site"))
+    for section in sections:
+        write("\n" + section)
+    write('\n<h2>Assumptions of the closed form</h2><ul class="note">' + "".join(
         f"<li>{html.escape(k)} = {v:g}</li>" for k, v in ASSUMPTIONS.items()) + "</ul>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+    write("\n</body></html>\n")

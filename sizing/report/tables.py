@@ -6,7 +6,7 @@ code); these tables are what the HTML, XLSX and summary CSV show.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +15,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from sizing.plan import Plan
 
-__all__ = ["deployment_table", "kpi_table", "links_table", "summary_table"]
+__all__ = ["deployment_table", "kpi_table", "links_table", "summary_columns", "summary_row",
+           "summary_table"]
 
 from sizing.report import numbers
 
@@ -119,41 +120,52 @@ def _value(value: object, digits: int) -> object:
 def summary_table(plans: Mapping[str, Plan]) -> pd.DataFrame:
     """One row per site: the deployment in words, hosts and cores per role, the busiest
     direction and the carrier's link each way (Mbps with headroom), KPIs."""
+    frame = pd.DataFrame([summary_row(site, p) for site, p in plans.items()])
+    return frame[summary_columns(frame.columns)]
+
+
+def summary_row(site: str, p: Plan) -> dict[str, object]:
+    """The summary_table() row of one site (columns as the site has them)."""
     from sizing.plan import ROLE_NAMES, direction_name
 
-    rows = []
-    for site, p in plans.items():
-        row: dict[str, object] = {"Site": site, "Recommended deployment": p.summary(),
-                                  "All targets met": "yes" if p.met else "NO",
-                                  "Confirmed by simulation": "yes" if p.simulated else "no",
-                                  "Offered traffic (erlangs)": round(p.offered_erlangs, 1),
-                                  "Trunk channels": p.trunk_channels}
-        for d in p.deployment.itertuples():
-            name = ROLE_NAMES.get(d.role, d.role)
-            row[f"{name} hosts"] = int(d.hosts)
-            row[f"{name} cores per host"] = int(d.cores_per_host)
-            row[f"{name} CPU p95 (%)"] = round(100 * d.cpu_p95, 1)
-            row[f"{name} binding"] = d.binding
-        ways = p.directions
-        busiest = ways.sort_values("required_mbps", ascending=False).head(1)
-        if not busiest.empty:
-            row["Busiest direction"] = direction_name(busiest["src"].iloc[0],
-                                                      busiest["dst"].iloc[0])
-            row["Busiest direction to provision (Mbps)"] = mbps(
-                busiest["required_mbps"].iloc[0])
-        for column, end in ((CARRIER_IN, "src"), (CARRIER_OUT, "dst")):
-            carrier = ways[ways[end] == "carrier"]
-            row[column] = mbps(carrier["required_mbps"].sum()) if not carrier.empty \
-                else np.nan
-        for k in p.kpis.itertuples():
-            label, scale, digits = KPI_LABELS.get(k.kpi, (k.kpi, 1.0, 3))
-            if isinstance(k.value, int | float):
-                row[label] = _value(float(k.value) * scale, digits)
-        row["Warnings"] = "; ".join(p.warnings)
-        rows.append(row)
-    frame = pd.DataFrame(rows)
+    row: dict[str, object] = {"Site": site, "Recommended deployment": p.summary(),
+                              "All targets met": "yes" if p.met else "NO",
+                              "Confirmed by simulation": "yes" if p.simulated else "no",
+                              "Offered traffic (erlangs)": round(p.offered_erlangs, 1),
+                              "Trunk channels": p.trunk_channels}
+    for d in p.deployment.itertuples():
+        name = ROLE_NAMES.get(d.role, d.role)
+        row[f"{name} hosts"] = int(d.hosts)
+        row[f"{name} cores per host"] = int(d.cores_per_host)
+        row[f"{name} CPU p95 (%)"] = round(100 * d.cpu_p95, 1)
+        row[f"{name} binding"] = d.binding
+    ways = p.directions
+    busiest = ways.sort_values("required_mbps", ascending=False).head(1)
+    if not busiest.empty:
+        row["Busiest direction"] = direction_name(busiest["src"].iloc[0],
+                                                  busiest["dst"].iloc[0])
+        row["Busiest direction to provision (Mbps)"] = mbps(
+            busiest["required_mbps"].iloc[0])
+    for column, end in ((CARRIER_IN, "src"), (CARRIER_OUT, "dst")):
+        carrier = ways[ways[end] == "carrier"]
+        row[column] = mbps(carrier["required_mbps"].sum()) if not carrier.empty \
+            else np.nan
+    for k in p.kpis.itertuples():
+        label, scale, digits = KPI_LABELS.get(k.kpi, (k.kpi, 1.0, 3))
+        if isinstance(k.value, int | float):
+            row[label] = _value(float(k.value) * scale, digits)
+    row["Warnings"] = "; ".join(p.warnings)
+    return row
+
+
+def summary_columns(columns: Iterable[str]) -> list[str]:
+    """The summary's columns (all sites' rows, in order of appearance) in report order:
+    the site and its deployment, then every role's columns in role order, then the rest."""
+    from sizing.plan import ROLE_NAMES
+
+    columns = list(columns)
     head = ["Site", "Recommended deployment", "All targets met", "Confirmed by simulation",
             "Offered traffic (erlangs)", "Trunk channels"]
-    roles = [c for r in ROLE_NAMES.values() for c in frame.columns if c.startswith(r + " ")]
-    rest = [c for c in frame.columns if c not in head and c not in roles]
-    return frame[[c for c in head if c in frame.columns] + list(dict.fromkeys(roles)) + rest]
+    roles = [c for r in ROLE_NAMES.values() for c in columns if c.startswith(r + " ")]
+    rest = [c for c in columns if c not in head and c not in roles]
+    return [c for c in head if c in columns] + list(dict.fromkeys(roles)) + rest

@@ -17,6 +17,7 @@ so a proxy forwards them unchanged; :meth:`param` gives the unquoted value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .digits import read_uint
@@ -25,13 +26,16 @@ from .uri import (
     FAST_HOST,
     FAST_IPV4,
     FAST_PORT,
+    MANY_PARAMS,
     URI,
+    distinct_names,
     fast_uri_pattern,
     is_ipv4_address,
     is_ipv6_address,
     is_valid_host,
     mutable_twin,
     unique_names,
+    uri_params_ok,
 )
 
 __all__ = [
@@ -67,6 +71,11 @@ _TOKEN = re.compile(rf"[{_T}]+")
 # quoted-string, a token or a host (including an IPv6 reference); ':' is let
 # through here so that Via received=2001:db8::1 (RFC 5118 §4.5) can be checked.
 _PARAM = re.compile(rf"{_W};{_W}([{_T}]++)(?:{_W}={_W}({_QUOTED}|[{_T}:\[\]]++))?(?!{_W}=)")
+_PARAMS = re.compile(rf"(?:{_PARAM.pattern})*+{_W}")  # a whole parameter list
+_HOSTISH = re.compile(r"[:\[\]]")
+_BLANK = re.compile(r"[ \t\r\n]")
+_VALUES = re.compile(r"=[^;]*+")
+_VALUED = re.compile(r";([^;=]*+)=([^;]*+)")
 _QPAIR = re.compile(r"\\(.)", re.S)
 # A line break and the blanks after it; those before it are stripped apart (a pattern
 # starting with optional blanks would rescan a long run of them at every position).
@@ -99,12 +108,19 @@ _CSEQ_MAX = 2**31 - 1
 # so a value it accepts is one the full parser accepts too; the typed value is
 # built from the match only when read. Anything else takes the full parser,
 # which gives the precise error. tests/test_headers.py compares both paths.
-_FQ = r'"[\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e\x80-\U0010ffff]*+"'  # no ';' '"' '\\'
+#
+# Each expression matches at most MANY_PARAMS parameters one by one. A value it
+# refuses (a peer's 60 KB Via) is tried on a twin expression that takes them as
+# one run of characters, checked with str methods and one set (_many_params_ok):
+# a pattern step per parameter cost three times that. Both accept the same values.
+_FQ_CHARS = r"\x20\x21\x23-\x3a\x3c-\x5b\x5d-\x7e\x80-\U0010ffff"  # no ';' '"' '\\'
+_FQ = rf'"[{_FQ_CHARS}]*+"'
 
 
 def _fast_params(key: str, value: str, guard: str, prefix: str = "") -> str:
-    """``*( ";" name [ "=" value ] )``; the match functions below refuse a name that
-    appears twice (:func:`unique_names`, linear where a lookahead per name was not).
+    """``*( ";" name [ "=" value ] )`` up to MANY_PARAMS times (more take the twin,
+    _many_params); the match functions below refuse a name that appears twice
+    (:func:`unique_names`, linear where a lookahead per name was not).
 
     The parameter ``key`` (a tag or branch) must be spelled in lower case and
     carry a token, captured in the group ``<prefix><key>`` so reading it costs
@@ -113,8 +129,16 @@ def _fast_params(key: str, value: str, guard: str, prefix: str = "") -> str:
     """
     return (
         rf"(?:;(?:{key}=(?P<{prefix}{key}>[{_T}]++)"
-        rf"|(?!(?i:{key})(?:[=;]|\Z)){guard}[{_T}]++(?:=(?:{value}))?))*+"
+        rf"|(?!(?i:{key})(?:[=;]|\Z)){guard}[{_T}]++(?:=(?:{value}))?)){{0,{MANY_PARAMS}}}+"
     )
+
+
+def _many_params(quoted: bool) -> str:
+    """The twin of _fast_params for many parameters: one run of token characters,
+    ';' and '=' (and, with ``quoted``, quoted values), checked by _many_params_ok."""
+    if not quoted:
+        return rf"(?:;[{_T};=]*+)?"
+    return rf'(?:;(?:[{_T};=]++|(?<==)"[{_FQ_CHARS}]*+"(?![^;]))*+)?'
 
 
 # Via: received an IPv4 address, rport empty or a port; ttl and maddr (rare,
@@ -123,50 +147,147 @@ _VIA_GUARD = (
     rf"(?=(?i:received)={FAST_IPV4}(?:;|\Z)|(?i:rport)(?:={FAST_PORT})?(?:;|\Z)"
     r"|(?!(?i:received|rport|ttl|maddr)(?:[=;]|\Z)))"
 )
+_VIA_HEAD = rf"SIP/2\.0/(?P<transport>[{_T}]++) (?P<host>{FAST_HOST})(?::(?P<port>{FAST_PORT}))?"
 _FAST_VIA = re.compile(
-    rf"SIP/2\.0/(?P<transport>[{_T}]++) (?P<host>{FAST_HOST})(?::(?P<port>{FAST_PORT}))?"
-    rf"(?P<params>{_fast_params('branch', rf'[{_T}]++', _VIA_GUARD)})"
+    rf"{_VIA_HEAD}(?P<params>{_fast_params('branch', rf'[{_T}]++', _VIA_GUARD)})"
 )
-# <addr-spec> with an optional display name, or a bare sip: addr-spec (whose ';'
-# parameters then belong to the header, RFC 3261 §20.10), and header parameters.
-_FAST_ADDR = re.compile(
-    rf'(?:(?:"(?P<quoted>[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]*+)" ?'
-    rf"|(?P<display>[{_T}]++(?: [{_T}]++)*+) )?"
-    rf"<(?P<uri>{fast_uri_pattern()})>"
-    rf"(?P<params>{_fast_params('tag', rf'[{_T}]++|{_FQ}', '')})"
-    rf"|(?P<buri>sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$]++@)?{FAST_HOST}(?::{FAST_PORT})?)"
-    rf"(?P<bparams>{_fast_params('tag', rf'[{_T}]++|{_FQ}', '', 'b')}))"
+_FAST_VIA_MANY = re.compile(rf"{_VIA_HEAD}(?P<params>{_many_params(False)})")
+
+
+def _fast_addr(uri_params: str | None, params: str, bparams: str) -> re.Pattern[str]:
+    """<addr-spec> with an optional display name, or a bare sip: addr-spec (whose ';'
+    parameters then belong to the header, RFC 3261 §20.10), and header parameters."""
+    return re.compile(
+        rf'(?:(?:"(?P<quoted>[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]*+)" ?'
+        rf"|(?P<display>[{_T}]++(?: [{_T}]++)*+) )?"
+        rf"<(?P<uri>{fast_uri_pattern(uri_params)})>(?P<params>{params})"
+        rf"|(?P<buri>sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$]++@)?{FAST_HOST}(?::{FAST_PORT})?)"
+        rf"(?P<bparams>{bparams}))"
+    )
+
+
+_ADDR_VALUE = rf"[{_T}]++|{_FQ}"
+_FAST_ADDR = _fast_addr(
+    None, _fast_params("tag", _ADDR_VALUE, ""), _fast_params("tag", _ADDR_VALUE, "", "b")
 )
+_FAST_ADDR_MANY = _fast_addr("uparams", _many_params(True), _many_params(True))
 _FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_T}]++)")
+
+# The checks of a many-parameters run (see _many_params_ok).
+_BAD_VALUE = re.compile(rf"=(?:[{_T}]*+=|;|\Z)")  # two '=' in a parameter, or no value
+_QUOTED_VALUE = re.compile(r'"[^"]*+"')
+_VIA_SPECIAL = re.compile(r";(?=[brtm])(?:(branch)|(received)|(rport)|ttl|maddr)(?=[=;]|\Z)")
+_TAG_SPECIAL = re.compile(r";(tag)(?=[=;]|\Z)")
+_RECEIVED_VALUE = re.compile(rf"={FAST_IPV4}(?=;|\Z)")
+_RPORT_VALUE = re.compile(rf"(?:={FAST_PORT})?(?=;|\Z)")
+
+
+def _many_params_ok(text: str, special: re.Pattern[str]) -> bool:
+    """Whether a run of _many_params() is what _fast_params() accepts, ``special``
+    naming the parameters its guard treats apart (searched in the lower-cased text).
+
+    Every name non-empty and distinct, every value a non-empty token or a quoted
+    string; the key (branch, tag) spelled in lower case with a token value; Via's
+    received an IPv4 address, rport empty or a port, no ttl or maddr.
+    """
+    if '"' in text:
+        text = _QUOTED_VALUE.sub('""', text)
+    if _BAD_VALUE.search(text):
+        return False
+    for m in special.finditer(text.lower()):
+        end = m.end()
+        if m[1]:  # the key: as written, with a token value
+            if text[m.start() + 1 : end] != m[1] or text[end : end + 1] != "=" or (
+                text[end + 1 : end + 2] == '"'
+            ):
+                return False
+        elif m[2]:
+            if _RECEIVED_VALUE.match(text, end) is None:
+                return False
+        elif m[3]:
+            if _RPORT_VALUE.match(text, end) is None:
+                return False
+        else:
+            return False
+    return distinct_names(text)
+
+
+def _param_in(text: str, name: str) -> str | None:
+    """The value of ``;name=`` in a checked parameter run (names are distinct)."""
+    start = text.find(f";{name}=")
+    if start < 0:
+        return None
+    start += len(name) + 2
+    end = text.find(";", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
 def _split_fast_params(text: str) -> dict[str, str | None]:
     """The dict of a fast-shape parameter list (no ';' can occur inside a value)."""
-    params: dict[str, str | None] = {}
-    if text:
-        for item in text[1:].split(";"):
-            name, eq, value = item.partition("=")
-            params[name] = value if eq else None
+    if "=" not in text:
+        return dict.fromkeys(text[1:].split(";")) if text else {}
+    if text.count(";") > MANY_PARAMS:  # the names in order, then the values there are
+        params: dict[str, str | None] = dict.fromkeys(_VALUES.sub("", text)[1:].split(";"))
+        params.update(_VALUED.findall(text))
+        return params
+    params = {}
+    for item in text[1:].split(";"):
+        name, eq, value = item.partition("=")
+        params[name] = value if eq else None
     return params
+
+
+def match_list(value: str, match: Callable[[str], re.Match[str] | None]) -> list[re.Match[str]] | None:
+    """``match`` of every element of a comma-separated value, or None if one fails.
+
+    A fast shape holds a ',' only inside a pair of quotes, so pieces between commas
+    that all match are the elements split_commas finds.
+    """
+    if "," not in value:
+        m = match(value)
+        return None if m is None else [m]
+    matches = []
+    for item in value.split(","):
+        m = match(item.strip(_WS_CHARS))
+        if m is None:
+            return None
+        matches.append(m)
+    return matches
 
 
 def match_via(value: str) -> re.Match[str] | None:
     """The match of one Via value of the common shape, or None (then Via.parse_all
-    decides). Its group ``params`` is the parameter text."""
+    decides). Its group ``params`` is the parameter text; see via_branch()."""
     m = _FAST_VIA.fullmatch(value)
-    return m if m is None or unique_names(m["params"]) else None
+    if m is not None:
+        return m if unique_names(m["params"]) else None
+    m = _FAST_VIA_MANY.fullmatch(value)
+    return m if m is not None and _many_params_ok(m["params"], _VIA_SPECIAL) else None
+
+
+def via_branch(m: re.Match[str]) -> str | None:
+    """The ``branch`` of a match_via() match (as Via.branch would read it)."""
+    if m.re is _FAST_VIA:
+        return m["branch"]
+    return _param_in(m["params"], "branch")
 
 
 def match_name_addr(value: str) -> re.Match[str] | None:
     """The match of one name-addr or addr-spec value of the common shape, or None
     (then NameAddr.parse decides); see addr_params()."""
     m = _FAST_ADDR.fullmatch(value)
-    if m is None:
+    if m is not None:
+        if value.count(";") < 2:  # no name to repeat (the common case)
+            return m
+        uri = m["uri"]
+        if uri is None:
+            return m if unique_names(m["bparams"]) else None
+        return m if unique_names(uri) and unique_names(m["params"]) else None
+    m = _FAST_ADDR_MANY.fullmatch(value)
+    if m is None or not _many_params_ok(addr_params(m), _TAG_SPECIAL):
         return None
-    uri = m["uri"]
-    if uri is None:
-        return m if unique_names(m["bparams"]) else None
-    return m if unique_names(uri) and unique_names(m["params"]) else None
+    uri_params = m["uparams"]
+    return m if not uri_params or uri_params_ok(uri_params) else None
 
 
 def addr_params(m: re.Match[str]) -> str:
@@ -177,6 +298,8 @@ def addr_params(m: re.Match[str]) -> str:
 
 def addr_tag(m: re.Match[str]) -> str | None:
     """The ``tag`` of a match_name_addr() match (as NameAddr.tag would read it)."""
+    if m.re is not _FAST_ADDR:
+        return _param_in(addr_params(m), "tag")
     tag = m["tag"]
     return m["btag"] if tag is None else tag
 
@@ -239,10 +362,51 @@ def _skip_ws(text: str, pos: int) -> int:
 
 
 def _parse_params(text: str, pos: int, where: str, via: bool = False) -> dict[str, str | None]:
-    """``*( SEMI generic-param )`` from ``pos`` to the end of ``text``."""
+    """``*( SEMI generic-param )`` from ``pos`` to the end of ``text``.
+
+    A few parameters are read one at a time. Many, when the first few read so hold no
+    error and the list is whole (one pattern checks it), are split with str methods,
+    their quoted values set aside first; a list with a value like a host goes one
+    parameter at a time anyway, which checks the hosts and says what is wrong.
+    """
+    if text.count(";", pos) <= MANY_PARAMS:
+        return _parse_params_one_by_one(text, pos, where, via)
+    _parse_params_one_by_one(text, pos, where, via, MANY_PARAMS)  # an early error, at once
+    if _PARAMS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
+        return _parse_params_one_by_one(text, pos, where, via)
+    rest = text[pos:]
+    quoted = _QUOTED_AT.findall(rest) if '"' in rest else []
+    if quoted:
+        rest = _QUOTED_AT.sub('"', rest)  # no ';' or blank is left in a value
+    if _BLANK.search(rest):  # blanks around ';' and '=' (tokens hold none)
+        rest = "".join(rest.split())
+    if _HOSTISH.search(rest):
+        return _parse_params_one_by_one(text, pos, where, via)
+    params = _split_fast_params(rest)
+    if len(params) != rest.count(";"):  # the error one_by_one would find first
+        raise HeaderError(f"{where}: parameter {_first_repeated(rest)!r} appears twice")
+    if quoted:
+        names = [name for name, value in params.items() if value == '"']
+        params.update(zip(names, quoted, strict=True))
+    return params
+
+
+def _first_repeated(params: str) -> str | None:
+    """The first name of a parameter list (no ';' in a value) that an earlier one has."""
+    seen: set[str] = set()
+    for name in _VALUES.sub("", params).split(";")[1:]:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def _parse_params_one_by_one(text: str, pos: int, where: str, via: bool,
+                             limit: int | None = None) -> dict[str, str | None]:
+    """The parameters from ``pos``, one pattern match each (the first ``limit`` of them)."""
     params: dict[str, str | None] = {}
     n = len(text)
-    while pos < n:
+    while pos < n and (limit is None or len(params) < limit):
         m = _PARAM.match(text, pos)
         if m is None:
             pos = _skip_ws(text, pos)
@@ -354,12 +518,30 @@ class _Value:
         return _get(self.params, name, _MISSING) is not _MISSING  # type: ignore[attr-defined]
 
 
+class _LazyParams(_Value):
+    """A value whose ``params`` built from a fast-shape match are split on first read:
+    a proxy reads the top Via's and forwards the others as they came."""
+
+    __slots__ = ("_params", "_param_text")
+
+    @property
+    def params(self) -> dict[str, str | None]:
+        params = self._params
+        if params is None:
+            params = _split_fast_params(self._param_text)
+            _set(self, "_params", params)
+        return params
+
+
 # -- Via ---------------------------------------------------------------------------
-class Via(_Value):
+_VIA_CHECKED = re.compile(r"(?:^| )(received|rport|ttl|maddr|branch)(?= |$)")
+
+
+class Via(_LazyParams):
     """One Via value: ``SIP/2.0/UDP host:port;branch=...`` (RFC 3261 §20.42)."""
 
-    __slots__ = ("protocol", "transport", "host", "port", "params")
-    _fields = __slots__
+    __slots__ = ("protocol", "transport", "host", "port")
+    _fields = ("protocol", "transport", "host", "port", "params")
 
     protocol: str
     transport: str
@@ -381,7 +563,7 @@ class Via(_Value):
         _set(self, "transport", transport.upper())
         _set(self, "host", host)
         _set(self, "port", port)
-        _set(self, "params", {} if params is None else dict(params))
+        _set(self, "_params", {} if params is None else dict(params))
 
     @classmethod
     def parse(cls, value: str) -> Via:
@@ -403,15 +585,21 @@ class Via(_Value):
         via.transport = transport.upper()
         via.host = host
         via.port = port
-        via.params = params
+        via._params = params
         via.__class__ = cls
         if params:
             via._check_params()
         return via
 
     def _check_params(self) -> None:
-        for name, value in self.params.items():
-            key = name.lower()
+        params = self.params
+        if len(params) <= MANY_PARAMS:
+            items = [(name.lower(), value) for name, value in params.items()]
+        else:  # the parameters the grammar restricts, found in one pass
+            names = " ".join(params)
+            items = [(m[1], params[names[m.start(1) : m.end(1)]])
+                     for m in _VIA_CHECKED.finditer(names.lower())]
+        for key, value in items:
             if key == "received":
                 ok = value is not None and (
                     is_ipv4_address(value)
@@ -441,7 +629,8 @@ class Via(_Value):
         via.transport = m["transport"].upper()
         via.host = m["host"]
         via.port = None if port is None else int(port)
-        via.params = _split_fast_params(m["params"])
+        via._params = None
+        via._param_text = m["params"]
         via.__class__ = cls
         return via
 
@@ -492,7 +681,7 @@ class Via(_Value):
 
 
 # -- name-addr -------------------------------------------------------------------
-class NameAddr(_Value):
+class NameAddr(_LazyParams):
     """From, To, Contact, Route, Record-Route, Refer-To, ... (RFC 3261 §20.10, §25.1).
 
     ``display_name`` is unquoted and unescaped (None when absent); ``params``
@@ -501,8 +690,8 @@ class NameAddr(_Value):
     header, not the URI. ``Contact: *`` is :meth:`star` (``uri`` is None).
     """
 
-    __slots__ = ("display_name", "uri", "params")
-    _fields = __slots__
+    __slots__ = ("display_name", "uri")
+    _fields = ("display_name", "uri", "params")
 
     display_name: str | None
     uri: URI | None
@@ -520,7 +709,7 @@ class NameAddr(_Value):
             raise HeaderError(f"display name {display_name!r} holds a line break")
         _set(self, "display_name", display_name)
         _set(self, "uri", uri)
-        _set(self, "params", {} if params is None else dict(params))
+        _set(self, "_params", {} if params is None else dict(params))
 
     @classmethod
     def star(cls) -> NameAddr:
@@ -574,7 +763,7 @@ class NameAddr(_Value):
         na = _MutableNameAddr.__new__(_MutableNameAddr)
         na.display_name = display
         na.uri = uri
-        na.params = _parse_params(value, pos, "name-addr") if pos < len(value) else {}
+        na._params = _parse_params(value, pos, "name-addr") if pos < len(value) else {}
         na.__class__ = cls
         return na
 
@@ -585,10 +774,15 @@ class NameAddr(_Value):
         if display is None:
             display = m["display"]
         uri = m["uri"]
+        params = m["params"]
+        if uri is None:
+            uri = m["buri"]
+            params = m["bparams"]
         na = _MutableNameAddr.__new__(_MutableNameAddr)
         na.display_name = display
-        na.uri = URI.parse(m["buri"] if uri is None else uri)
-        na.params = _split_fast_params(addr_params(m))
+        na.uri = URI.parse(uri)
+        na._params = None
+        na._param_text = params
         na.__class__ = cls
         return na
 
@@ -596,11 +790,14 @@ class NameAddr(_Value):
     def parse_all(cls, value: str) -> list[NameAddr]:
         """Every name-addr in a comma-joined value (Contact, Route, Record-Route).
 
-        A single value of the common shape is built from its fast-shape match.
+        Values of the common shape are built from their fast-shape matches.
         """
         if "," not in value:
-            m = _FAST_ADDR.fullmatch(value)
+            m = match_name_addr(value)
             return [cls.parse(value) if m is None else cls.from_match(m)]
+        matches = match_list(value, match_name_addr)
+        if matches is not None:
+            return [cls.from_match(m) for m in matches]
         return [cls.parse(item) for item in _split_list(value, "name-addr list")]
 
     def __str__(self) -> str:

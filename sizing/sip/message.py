@@ -38,10 +38,12 @@ from .headers import (
     Via,
     addr_tag,
     match_cseq,
+    match_list,
     match_name_addr,
     match_via,
     parse_uint,
     split_commas,
+    via_branch,
 )
 from .uri import URI, match_request_uri
 
@@ -249,6 +251,9 @@ _TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 #: (bounded, so names made up by a peer cannot grow it without limit).
 _NAMES_SEEN: dict[str, str] = {}
 _NAMES_SEEN_MAX = 4096
+#: Header names parse() met that the table does not hold as written (``X-Custom``,
+#: ``VIA``), with their canonical spelling and index key; bounded likewise.
+_UNUSUAL_NAMES: dict[str, tuple[str, str]] = {}
 _CALLID = re.compile(
     r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?"
 )
@@ -578,8 +583,8 @@ class Message:
         if matches is None and "via" not in cache:
             lines = self.headers._lookup().get("Via")
             if lines:
-                matches = [match_via(line) for line in lines]
-                if None in matches:
+                matches = _list_matches(lines, match_via)
+                if matches is None:
                     return None
                 cache["via~"] = matches
         return matches
@@ -621,7 +626,7 @@ class Message:
         if matches is None:
             matches = self._via_matches()
         if matches is not None:
-            return matches[0]["branch"]
+            return via_branch(matches[0])
         vias = self.via
         return vias[0].branch if vias else None
 
@@ -691,8 +696,8 @@ class Message:
                 if lines is None:
                     value = cache["contact"] = []
                     return value
-                matches = [match_name_addr(line) for line in lines]
-                if None in matches:
+                matches = _list_matches(lines, match_name_addr)
+                if matches is None:
                     return self._typed_list("contact", "Contact", NameAddr.parse_all)
             value = cache["contact"] = [NameAddr.from_match(m) for m in matches]
         return value
@@ -1058,6 +1063,7 @@ def _parse_head(head: str, first: bool) -> Request | Response:
     items: list[tuple[str, str]] = []
     index: dict[str, list[str]] = {}
     canon_get = _CANON.get
+    unusual_get = _UNUSUAL_NAMES.get
     index_get = index.get
     for line in lines[1:]:
         name, sep, value = line.partition(":")
@@ -1068,7 +1074,10 @@ def _parse_head(head: str, first: bool) -> Request | Response:
             )
         key = canon = canon_get(name)
         if canon is None:
-            canon, key = _unusual_name(name, lines, line, message, head, first)
+            pair = unusual_get(name)
+            if pair is None:
+                pair = _unusual_name(name, lines, line, message, head, first)
+            canon, key = pair
         value = value.strip(" \t")
         items.append((canon, value))
         values = index_get(key)
@@ -1102,16 +1111,21 @@ def _line_number(lines: list[str], line: str) -> int:
 def _unusual_name(
     name: str, lines: list[str], line: str, message: Message, head: str, first: bool
 ) -> tuple[str, str]:
-    """Canonical name and index key of a header name not in the table as written."""
+    """Canonical name and index key of a header name not in the table as written
+    (remembered in _UNUSUAL_NAMES)."""
     stripped = name.rstrip(" \t")
     canon = _CANON.get(stripped) or _CANON.get(stripped.lower())
     if canon is not None:
-        return canon, canon
-    if not _TOKEN.fullmatch(stripped):
+        pair = canon, canon
+    elif _TOKEN.fullmatch(stripped):
+        pair = stripped, stripped.lower()
+    else:
         _fold_check(head, first)
         where = _line_number(lines, line)
         raise _unsplittable(message, f"line {where}: bad header name {name[:40]!r}")
-    return stripped, stripped.lower()
+    if len(_UNUSUAL_NAMES) < _NAMES_SEEN_MAX:
+        _UNUSUAL_NAMES[name] = pair
+    return pair
 
 
 def _unsplittable(message: Message, what: str) -> ParseError:
@@ -1225,7 +1239,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         if values is not None:
             length = _number(values[0])
             if len(values) > 1:
-                for value in values[1:]:
+                for value in dict.fromkeys(values):  # each text once: "0" a thousand times
                     if _number(value) != length:
                         raise HeaderError("differing values; the body cannot be framed")
             cache["content-length"] = length
@@ -1252,10 +1266,27 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
 def _validate_list(values: list[str], cache: dict[str, Any], key: str,
                    match: Callable[[str], Any], parse_all: Callable[[str], list[Any]]) -> None:
     """Several lines of a list header (Via, Contact), or one not of the common shape: the
-    fast-shape matches under ``key~`` when every line matches, else the full parse under ``key``
-    (which says what is wrong)."""
-    matches = [match(value) for value in values]
-    if None not in matches:
+    fast-shape matches under ``key~`` when every element matches, else the full parse under
+    ``key`` (which says what is wrong)."""
+    matches = _list_matches(values, match)
+    if matches is not None:
         cache[key + "~"] = matches
         return
     cache[key] = [item for value in values for item in parse_all(value)]
+
+
+def _list_matches(values: list[str], match: Callable[[str], Any]) -> list[Any] | None:
+    """The fast-shape match of every element of every line, or None."""
+    matches: list[Any] = []
+    for value in values:
+        if "," in value:
+            found = match_list(value, match)
+            if found is None:
+                return None
+            matches += found
+        else:
+            m = match(value)
+            if m is None:
+                return None
+            matches.append(m)
+    return matches
