@@ -145,19 +145,11 @@ def probe_scenario(scenario: Scenario) -> Scenario:
         "holding": {"kind": "fixed"},
         "recording_share": 1.0 if recorder else 0.0,
     }
-    trunk.update(channels=1000, cps_limit=None, calls_per_connection=None)
-    agents = data["agents"]
-    agents.update(count=min(agents["count"], 1), wrap_up_s=0.0, patience={"kind": "none"})
+    from sizing.sim.replay.record import one_call_at_a_time
+
+    one_call_at_a_time(data)
     endpoints = data["endpoints"]
     endpoints["count"] = min(endpoints["count"], 1)
-    data["cti"] = {"clients": 0, "events_per_call": 0.0, "bytes_per_event": 0}
-    data["ha"] = {"hot_standby": False}
-    data["links"] = {}
-    data["targets"] = {}
-    for role in data["topology"].values():
-        role.update(instances=1, cores=1)
-        if "media_ports" in role:
-            role["media_ports"] = 500
     return Scenario.model_validate(data)
 
 

@@ -44,7 +44,8 @@ from ...scenario import Scenario
 from ...sip.interfaces import Address
 from .script import Hook, Script, ScriptBook, Step
 
-__all__ = ["HOLDINGS_S", "T0_S", "outcome_name", "replayable", "script_book", "script_scenario"]
+__all__ = ["HOLDINGS_S", "T0_S", "one_call_at_a_time", "outcome_name", "replayable", "script_book",
+           "script_scenario"]
 
 HOLDINGS_S = (8.0, 12.0)
 """The two holding times each flow is recorded with (transfers happen half way)."""
@@ -95,10 +96,19 @@ def script_scenario(scenario: Scenario) -> Scenario:
     recorder = data["topology"]["recorder"]["enabled"]
     data["traffic"] = {"calls_per_second": 1.0, "holding_time_s": HOLDINGS_S[0], "holding": {"kind": "fixed"},
                        "recording_share": 1.0 if recorder else 0.0}
+    one_call_at_a_time(data)
+    data["agents"]["registered"] = False
+    data["endpoints"]["count"] = 0
+    return Scenario.model_validate(data)
+
+
+def one_call_at_a_time(data: dict[str, Any]) -> None:
+    """Reduce a scenario's data, in place, to what a probe call needs: one host per role
+    with one core, no links' delay or loss, no CTI, standby or targets, a trunk that
+    admits every call, one agent (if any) that is never in wrap-up and never abandoned."""
     data["trunk"].update(channels=1000, cps_limit=None, calls_per_connection=None)
     agents = data["agents"]
-    agents.update(count=min(agents["count"], 1), wrap_up_s=0.0, patience={"kind": "none"}, registered=False)
-    data["endpoints"]["count"] = 0
+    agents.update(count=min(agents["count"], 1), wrap_up_s=0.0, patience={"kind": "none"})
     data["cti"] = {"clients": 0, "events_per_call": 0.0, "bytes_per_event": 0}
     data["ha"] = {"hot_standby": False}
     data["links"] = {}
@@ -107,7 +117,6 @@ def script_scenario(scenario: Scenario) -> Scenario:
         role.update(instances=1, cores=1)
         if "media_ports" in role:
             role["media_ports"] = 500
-    return Scenario.model_validate(data)
 
 
 def script_book(scenario: Scenario) -> ScriptBook:
