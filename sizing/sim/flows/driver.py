@@ -200,7 +200,8 @@ class FlowCall:
 
     __slots__ = ("key", "flow", "t0", "holding", "recorded", "measured", "caller", "bridged", "server",
                  "ticket", "agent", "direct", "stage", "srd", "status", "answered_at", "peer",
-                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done", "phase", "present", "replay")
+                 "streams", "blocked", "sbc", "bye_at", "agent_call", "done", "phase", "present", "replay",
+                 "compared")
 
     def __init__(self, key: str, flow: str, t0: float, holding: float, recorded: bool, measured: bool) -> None:
         self.key, self.flow, self.t0, self.holding = key, flow, t0, holding
@@ -228,6 +229,8 @@ class FlowCall:
         """Set for a call already in progress at t = 0 (a steady-state start)."""
         self.replay: object = None
         """Its replayed script (:mod:`sizing.sim.replay`); None: the engine runs it."""
+        self.compared = False
+        """In the hybrid self-check: replayed, or in the engine's sample of replayable calls."""
 
     @property
     def talked(self) -> float:
@@ -290,7 +293,10 @@ class CallCentre:
         self.srd: list[float] = []
         self.srd_by_engine: dict[bool, list[float]] = {True: [], False: []}
         """SRD of measured calls the engine ran (True) and of replayed ones (False)."""
-        self.answered_by_engine = {True: 0, False: 0}
+        self.compared: dict[tuple[str, bool], list] = {}
+        """(flow, on the engine) -> [SRDs, answered, offered] of the measured calls the
+        self-check compares: replayed ones, and the engine's sample of calls that could have
+        been replayed (not those the replay cannot take: they differ by design)."""
         self.engine_gap: str | None = None
         """Set by :meth:`figures` when the engine's calls and the replayed ones disagree."""
         self.srd_hist = HostMetrics("srd", 1, self.warmup)
@@ -456,6 +462,8 @@ class CallCentre:
             self.offered += 1
             if fc.replay is not None:
                 self.offered_replayed += 1
+            if fc.compared:
+                self.compared.setdefault((flow, fc.replay is None), [[], 0, 0])[2] += 1
         return fc
 
     def _start(self, flow: str, holding: float, recorded: bool, t: float, *,
@@ -463,11 +471,16 @@ class CallCentre:
         """Start a call on the engine, or replay its flow's script (:mod:`sizing.sim.replay`)."""
         replayer = self.replayer
         talk = holding - (present.talked if present is not None else 0.0)
-        if not engine and replayer is not None and replayer.takes(flow, talk, present is not None) \
-                and self._engine_rng.random() >= self._engine_p.get(flow, 1.0):
-            return replayer.start(flow, holding, recorded, t, present)
+        sampled = False
+        if not engine and replayer is not None and replayer.takes(flow, talk, present is not None):
+            if self._engine_rng.random() >= self._engine_p.get(flow, 1.0):
+                fc = replayer.start(flow, holding, recorded, t, present)
+                fc.compared = True
+                return fc
+            sampled = True
         fc = self._place(flow, holding, recorded, t)
         fc.present = present
+        fc.compared = sampled
         return fc
 
     @property
@@ -565,11 +578,14 @@ class CallCentre:
                 self.srd.append(fc.srd)
                 self.srd_hist.add_wait(fc.srd)
                 self.srd_by_engine[fc.replay is None].append(fc.srd)
+                if fc.compared:
+                    self.compared.setdefault((fc.flow, fc.replay is None), [[], 0, 0])[0].append(fc.srd)
         if kind == "answered":
             fc.answered_at = now
             if fc.measured:
                 self.answered += 1
-                self.answered_by_engine[fc.replay is None] += 1
+                if fc.compared:
+                    self.compared.setdefault((fc.flow, fc.replay is None), [[], 0, 0])[1] += 1
             self._media(fc)
         elif kind == "failed":
             fc.status = status
@@ -972,10 +988,15 @@ class CallCentre:
             for engine, name in ((True, "engine"), (False, "replayed")):
                 values = np.asarray(self.srd_by_engine[engine]) * 1000
                 kpis[f"srd_p95_ms_{name}"] = float(np.percentile(values, 95)) if values.size else nan
-            self.engine_gap = engine_gap(
-                self.srd_by_engine[True], self.srd_by_engine[False],
-                (self.answered_by_engine[True], self.answered_by_engine[False]),
-                (offered - self.offered_replayed, self.offered_replayed))
+            gaps = []
+            for flow in sorted({f for f, _engine in self.compared}):
+                ours, replayed = self.compared.get((flow, True)), self.compared.get((flow, False))
+                if ours is None or replayed is None:
+                    continue
+                gap = engine_gap(ours[0], replayed[0], (ours[1], replayed[1]), (ours[2], replayed[2]))
+                if gap is not None:
+                    gaps.append(f"{flow}: {gap}")
+            self.engine_gap = "; ".join(gaps) or None
         if self.acd is not None:
             acd = self.acd.stats(20.0)
             kpis.update({

@@ -3,9 +3,12 @@
 Every hybrid run keeps a sample of calls on the full engine. If the replayed
 calls behaved differently (a flow the scripts do not capture, a decision the
 replay does not take), the two populations' figures part: each replication
-compares their SRD 95th percentiles (a 95 % confidence interval of each from
-its order statistics, distribution-free) and their answered shares (a
-two-proportion test), and a report warns when they differ beyond chance.
+compares, flow by flow, the replayed calls with the engine's sample of calls
+that could have been replayed (calls the replay cannot take, such as those that
+queue for an agent, differ by design and are left out): their SRD 95th
+percentiles (a 95 % confidence interval of each from its order statistics,
+distribution-free) and their answered shares (a two-proportion test), and a
+report warns when they differ beyond chance.
 """
 
 from __future__ import annotations
