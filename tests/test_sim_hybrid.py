@@ -55,6 +55,10 @@ def _pair(key: str) -> tuple[Any, Any]:
 CASES = {
     "low load": scenario(),
     "5 % loss": scenario(**{"links.default.loss": 0.05}),
+    "50 % CPU": scenario(**{"duration_s": 30, "warmup_s": 5, "traffic.calls_per_second": 63,
+                            "topology.sbc.cores": 1}),
+    "90 % CPU": scenario(**{"duration_s": 30, "warmup_s": 5, "traffic.calls_per_second": 114,
+                            "topology.sbc.cores": 1}),
     "2x overload, drop": scenario(**{"duration_s": 30, "warmup_s": 5, "traffic.calls_per_second": 170,
                                      "topology.sbc.cores": 1, "topology.sbc.overload.policy": "drop"}),
     "2x overload, 503": scenario(**{"duration_s": 30, "warmup_s": 5, "traffic.calls_per_second": 170,
@@ -120,7 +124,7 @@ def test_flows_that_wait_for_run_time_decisions_run_on_the_engine() -> None:
     assert result.kpis["calls_replayed"] > 0.9 * result.kpis["calls_offered"] - 60
 
 
-@pytest.mark.parametrize("case", ["low load", "5 % loss", "2x overload, drop",
+@pytest.mark.parametrize("case", ["low load", "5 % loss", "50 % CPU", "90 % CPU", "2x overload, drop",
                                   "flows, TLS per call, recording, blocking", "contact-centre-500",
                                   "agents, every agent flow"])
 def test_hybrid_gives_the_full_engines_hosts_and_links(case: str) -> None:
@@ -157,6 +161,13 @@ def test_hybrid_gives_the_full_engines_call_figures(case: str) -> None:
     assert h["srd_p95_ms"] == pytest.approx(f["srd_p95_ms"], rel=0.10, abs=1.0)
     assert h["retransmissions_per_call"] == pytest.approx(f["retransmissions_per_call"], rel=0.15, abs=0.01)
     assert h["overload_drops"] == pytest.approx(f["overload_drops"], rel=0.05, abs=5)
+
+
+def test_the_cpu_cases_load_the_sbc_as_named() -> None:
+    for case, low, high in (("50 % CPU", 0.4, 0.6), ("90 % CPU", 0.85, 0.95)):
+        full, _hybrid = _pair(case)
+        sbc = full.hosts.set_index("role").loc["sbc", "cpu_mean"]
+        assert low < sbc < high, (case, sbc)
 
 
 def test_the_5_percent_loss_case_retransmits_as_rfc_3261_says() -> None:
