@@ -57,6 +57,8 @@ the product's. Left out, the engine's own text is written.
 
 from __future__ import annotations
 
+import copy
+
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -411,10 +413,7 @@ def profile_path(name_or_path: str | Path) -> Path:
 def load_profile(name_or_path: str | Path) -> CostProfile:
     """Load and validate a profile; errors name the file, the field and the value."""
     path = profile_path(name_or_path)
-    try:
-        doc = read_yaml_file(path)
-    except YamlInputError as exc:
-        raise ProfileError(str(exc)) from None
+    doc = _document(path)
     if not isinstance(doc, dict):
         raise ProfileError(f"{path}: a cost profile must be a mapping, got {type(doc).__name__}")
     try:
@@ -425,6 +424,31 @@ def load_profile(name_or_path: str | Path) -> CostProfile:
         raise ProfileError(f"{path}: name: {profile.name!r} differs from the file name "
                            f"{path.stem!r}")
     return profile
+
+
+_DOCUMENTS: dict[tuple[str, int, int], Any] = {}
+"""Parsed profile files by (path, mtime, size): a simulation builds a topology per
+replication and per recorded call script, and parsing the YAML cost more than the rest."""
+
+
+def _document(path: Path) -> Any:
+    """The file's parsed YAML, read again only when the file changed (a fresh copy each
+    time: validation must not see a caller's edits)."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ProfileError(f"cost profile {path}: {exc.strerror or exc}") from None
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    doc = _DOCUMENTS.get(key)
+    if doc is None:
+        try:
+            doc = read_yaml_file(path)
+        except YamlInputError as exc:
+            raise ProfileError(str(exc)) from None
+        if len(_DOCUMENTS) > 256:
+            _DOCUMENTS.clear()
+        _DOCUMENTS[key] = doc
+    return copy.deepcopy(doc)
 
 
 def _is_path(text: str) -> bool:
