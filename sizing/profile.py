@@ -58,7 +58,6 @@ the product's. Left out, the engine's own text is written.
 from __future__ import annotations
 
 import copy
-
 import re
 from pathlib import Path
 from typing import Any, Literal

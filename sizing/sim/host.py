@@ -374,10 +374,24 @@ class Host:
         """Inject the background-load jobs due up to ``until`` (lazily, in time order)."""
         period, cost = self._bg_period, self._bg_cost
         when = self._next_bg
-        self._next_bg = float("inf")  # _assign below must not recurse into here
-        while when <= until:
-            self._assign(when, cost)
+        free, metrics, free_until = self._free, self.metrics, self.free_until
+        busy = metrics.busy
+        busy_s = self.busy_s
+        while when <= until:  # _assign's steps, inlined: a job every period on every host
+            spent = 0.0 if when < free_until else cost
+            start = free[0]
+            if start < when:
+                start = when
+            end = start + spent
+            heapreplace(free, end)
+            busy_s += spent
+            second = int(start)
+            if int(end) == second and second < len(busy):
+                busy[second] += spent
+            else:
+                metrics.add_busy(start, end)
             when += period
+        self.busy_s = busy_s
         self._next_bg = when
 
     def charge(self, cost_us: float) -> None:

@@ -59,9 +59,8 @@ def _tables(topo: Topology, centre: CallCentre) -> tuple[pd.DataFrame, pd.DataFr
         sig_bytes = sum(sig.bytes[start:end]) if sig is not None else 0.0
         sig_pkts = sum(sig.packets[start:end]) if sig is not None else 0.0
         opened = sum(sig.connections[start:end]) if sig is not None else 0.0
-        media = ledger.window_sum(ledger.media_bytes.get((src, dst), []), start, end)
-        media_pkts = ledger.window_sum(ledger.media_packets.get((src, dst), []), start, end)
-        data = ledger.window_sum(ledger.data_bytes.get((src, dst), []), start, end)
+        media, media_pkts = ledger.media_window((src, dst), start, end)
+        data = ledger.data_window((src, dst), start, end)
         kbps = 8 / 1000 / seconds
         links.append({
             "src": src, "dst": dst, "signalling_kbps": sig_bytes * kbps, "media_kbps": media * kbps,
