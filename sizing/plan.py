@@ -1051,7 +1051,7 @@ search may try, hosts per role and trunk channels."""
 def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
          progress: Any = None, max_rounds: int = 4,
          cores_options: Iterable[int] | None = None,
-         on_candidate: CandidateProgress | None = None) -> Plan:
+         on_candidate: CandidateProgress | None = None, workers: int = 1) -> Plan:
     """The smallest deployment meeting the targets (``targets`` replaces the
     scenario's: a :class:`~sizing.scenario.Targets` or a mapping of its fields).
 
@@ -1062,7 +1062,8 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     of the candidate being simulated (every replication); ``on_candidate`` when a
     candidate starts (see :data:`CandidateProgress`).
     ``cores_options`` (e.g. ``(2, 4, 8, 16)``) lets the closed form choose each
-    role's cores per host too; None keeps the scenario's.
+    role's cores per host too; None keeps the scenario's.  ``workers``: processes
+    that run a candidate's replications side by side.
     """
     options = None if cores_options is None else check_cores_options(cores_options)
     scenario = _with_targets(scenario, targets)
@@ -1074,7 +1075,7 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     if not simulate:
         return _closed_plan(scenario, cf, options)
     return _simulated_plan(scenario, cf, progress=progress, max_rounds=max_rounds,
-                           cores_options=options, on_candidate=on_candidate)
+                           cores_options=options, on_candidate=on_candidate, workers=workers)
 
 
 ORDER = ("carrier", "sbc", "proxy", "sip_server", "media_server", "recorder", "registrar",
@@ -1199,26 +1200,17 @@ def _srd_buckets(results: list[Any]) -> pd.DataFrame:
 _SIZED = frozenset(("sbc", "proxy", "sip_server", "media_server", "recorder", "registrar"))
 
 
-def _run(scenario: Scenario, progress: Any) -> list[Any]:
-    """One Result per replication (seeds seed, seed+1, ...), run serially: a batch
-    parallelises across sites, so each plan stays single-threaded."""
-    from sizing.sim.simulate import simulate as run_sim
+def _run(scenario: Scenario, progress: Any, workers: int = 1) -> list[Any]:
+    """One Result per replication (seeds seed, seed+1, ...), in up to ``workers``
+    processes: a batch parallelises across sites, so each of its plans runs serially."""
+    from sizing.sim.simulate import replication_results
 
-    out = []
-    n = scenario.replications
-    for r in range(n):
-        one = scenario.model_copy(update={"seed": scenario.seed + r, "replications": 1})
-        told = None
-        if progress is not None:
-            def told(t: float, total: float, r: int = r) -> None:
-                progress(r * total + t, n * total)
-        out.append(run_sim(one, progress=told, workers=1))
-    return out
+    return replication_results(scenario, progress=progress, workers=workers)
 
 
 def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                     max_rounds: int, cores_options: tuple[int, ...] | None = None,
-                    on_candidate: CandidateProgress | None = None) -> Plan:
+                    on_candidate: CandidateProgress | None = None, workers: int = 1) -> Plan:
     t = scenario.targets
     hosts = dict(zip(cf.roles["role"], cf.roles["hosts"].astype(int), strict=True))
     cores = dict(zip(cf.roles["role"], cf.roles["cores_per_host"].astype(int), strict=True))
@@ -1238,7 +1230,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
         rounds += 1
         if on_candidate is not None:
             on_candidate(rounds, max(1, max_rounds), dict(hosts), channels)
-        measured = _measure(_run(_deploy(scenario, hosts, channels, cores), progress))
+        measured = _measure(_run(_deploy(scenario, hosts, channels, cores), progress, workers))
         ok, why = _met(measured, scenario)
         tried.append((dict(hosts), channels, measured, ok, why))
         if ok:

@@ -204,3 +204,18 @@ def test_a_hybrid_run_agrees_with_its_own_engine_sample() -> None:
     full, hybrid = _pair("low load")
     assert not any("self-check" in w for w in hybrid.warnings)
     assert hybrid.kpis["srd_p95_ms_engine"] == pytest.approx(hybrid.kpis["srd_p95_ms_replayed"], rel=0.25, abs=2)
+
+def test_the_self_check_pools_the_replications_engine_samples() -> None:
+    """Each replication keeps only its share of the engine's sample (50 calls per flow
+    over all of them): five replications of 10 slow engine calls each are compared as 50."""
+    import numpy as np
+
+    from sizing.sim.simulate import _self_check
+
+    rng = np.random.default_rng(11)
+    runs = [{"compared": [("basic", True, list(rng.exponential(0.2, 10)), 10, 10),
+                          ("basic", False, list(rng.exponential(0.02, 800)), 800, 800)]}
+            for _ in range(5)]
+    assert _self_check(runs[:1]) == []  # ten calls of one replication: too few to tell
+    warned = _self_check(runs)
+    assert len(warned) == 1 and "basic: SRD p95" in warned[0]
