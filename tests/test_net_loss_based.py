@@ -30,9 +30,9 @@ def _free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
-def _uas(high: float, ring_s: float) -> ServeConfig:
+def _uas(high: float, ring_s: float, **limits: int) -> ServeConfig:
     return ServeConfig(role="uas", listen=Address("UDP", "127.0.0.1", _free_udp_port()), seed=1,
-                       ring_s=ring_s, overload=OverloadConfig(mode="loss-based", high=high))
+                       ring_s=ring_s, overload=OverloadConfig(mode="loss-based", high=high), **limits)
 
 
 def _invite(port: int, n: int, *, support: bool) -> bytes:
@@ -44,36 +44,44 @@ def _invite(port: int, n: int, *, support: bool) -> bytes:
             "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
 
 
-async def _trying(sock: socket.socket, server: Server, data: bytes) -> bytes:
-    """Send ``data`` to ``server`` and return the 100 Trying that answers it."""
+async def _reply(sock: socket.socket, server: Server, data: bytes, status: bytes = b"100") -> bytes:
+    """Send ``data`` to ``server`` and return the response with ``status`` that answers it."""
     loop = asyncio.get_running_loop()
     await loop.sock_sendto(sock, data, ("127.0.0.1", server.local.port))
     while True:
         reply = await asyncio.wait_for(loop.sock_recv(sock, 65535), HANG_GUARD_S)
-        if reply.startswith(b"SIP/2.0 100 ") and data.split(b"branch=")[1][:12] in reply:
+        if reply.startswith(b"SIP/2.0 " + status + b" ") and data.split(b"branch=")[1][:12] in reply:
             return reply
+
+
+async def _ringing_server(calls: int, **limits: int) -> tuple[Server, socket.socket]:
+    """A loss-based UAS steering towards one active transaction, once ``calls`` calls
+    that announced support ring there and it advertises a loss; a socket to talk to it."""
+    server = await Server.start(_uas(high=1, ring_s=HANG_GUARD_S, **limits), out=lambda line: None)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    for n in range(calls):
+        await _reply(sock, server, _invite(sock.getsockname()[1], n, support=True))
+    assert server.loss_server is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HANG_GUARD_S
+    while server.loss_server.loss == 0 and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    return server, sock
 
 
 async def _signalled_replies() -> tuple[dict[str, str | None], dict[str, str | None], dict[str, int]]:
     """The top Via of a ringing UAS's 100 Trying, with and without RFC 7339 support
     announced, once ten calls ring there against a target of one."""
-    server = await Server.start(_uas(high=1, ring_s=HANG_GUARD_S), out=lambda line: None)
-    loop = asyncio.get_running_loop()
+    server, sock = await _ringing_server(10)
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            sock.setblocking(False)
-            port = sock.getsockname()[1]
-            for n in range(10):
-                await _trying(sock, server, _invite(port, n, support=True))
-            assert server.loss_server is not None
-            deadline = loop.time() + HANG_GUARD_S
-            while server.loss_server.loss == 0 and loop.time() < deadline:
-                await asyncio.sleep(0.05)
-            supported = top_via_params(await _trying(sock, server, _invite(port, 10, support=True)))
-            plain = top_via_params(await _trying(sock, server, _invite(port, 11, support=False)))
+        port = sock.getsockname()[1]
+        supported = top_via_params(await _reply(sock, server, _invite(port, 10, support=True)))
+        plain = top_via_params(await _reply(sock, server, _invite(port, 11, support=False)))
         return supported, plain, server.counters()
     finally:
+        sock.close()
         await server.aclose()
 
 
@@ -84,6 +92,24 @@ def test_an_overloaded_loss_based_server_advertises_the_loss_in_the_via_of_its_r
     assert not {"oc", "oc-algo", "oc-seq"} & plain.keys()  # §5.3: only to clients that support it
     assert counters["overload_loss_percent"] > 0 and counters["overload_oc_stamped"] >= 1
     assert counters["overload_rejected_503"] == 0  # the loss is advertised, not enforced by 503s
+
+
+async def _refused_at_the_limit() -> tuple[bytes, dict[str, int]]:
+    """The answer of a loss-based UAS at its ``max_transactions`` to one more new INVITE."""
+    server, sock = await _ringing_server(3, max_transactions=3)
+    try:
+        reply = await _reply(sock, server, _invite(sock.getsockname()[1], 3, support=True), b"503")
+        return reply, server.counters()
+    finally:
+        sock.close()
+        await server.aclose()
+
+
+def test_a_503_at_the_transaction_limit_carries_the_signal_too() -> None:
+    reply, counters = asyncio.run(_refused_at_the_limit())
+    assert b"\r\nRetry-After: 5\r\n" in reply
+    assert int(top_via_params(reply)["oc"] or 0) > 0
+    assert counters["overload_rejected_at_limit"] == 1
 
 
 async def _calls_through_a_proxy(upstream_mode: str) -> tuple[list[int | None], dict[str, int], dict[str, int]]:
