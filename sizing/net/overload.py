@@ -305,7 +305,7 @@ class LoadMonitor:
 
     def start(self) -> None:
         """Begin sampling (a no-op in ``off`` and ``loss-based`` modes: no 503 episodes)."""
-        if self.mode not in DEFAULT_THRESHOLDS or self.mode == "loss-based":
+        if self.mode in ("off", "loss-based"):
             return
         self._loop = asyncio.get_running_loop()
         self._schedule()
