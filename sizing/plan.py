@@ -27,7 +27,10 @@ Theory of operation
    (RFC 5658), SDP and the wire style are in them); the
    same sizes, as each role receives them, feed its per-kilobyte and TLS
    record costs.  A trunk connection opened every ``calls_per_connection``
-   calls adds its TCP and TLS handshake and close to the carrier's link.
+   calls adds its TCP and TLS handshake and close to the carrier's link.  CTI
+   (:mod:`sizing.models.cti`: each flow's events delivered to the clients
+   registered for their DNs, the desktops' requests) adds SIP Server CPU and the
+   SIP Server <-> CTI link's Mbps, reported as ``cti_mbps`` (:func:`split_cti`).
 2. **Simulation** (``simulate=True``): the first answer is simulated with the
    scenario's replications; a role whose CPU p95 misses its target gets more
    hosts (in proportion to the miss), SRD misses add a host to the busiest

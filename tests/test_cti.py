@@ -128,6 +128,8 @@ def test_sip_server_cpu_rises_with_monitors_and_supervisors() -> None:
         assert cores - base == pytest.approx(CPS * monitors * events * EVENT_US / 1e6)
     supervised = sip_server_cores(closed_form(scenario({"supervisors": 4, "group_size": 10})))
     assert supervised - base == pytest.approx(CPS * on_agent * EVENT_US / 1e6)  # each agent watched once
+    wider = sip_server_cores(closed_form(scenario({"supervisors": 4, "group_size": 20})))
+    assert wider - base == pytest.approx(2 * (supervised - base))  # each agent watched twice
 
 
 def test_desktop_requests_cost_cti_request_and_travel_from_the_clients() -> None:
@@ -138,14 +140,18 @@ def test_desktop_requests_cost_cti_request_and_travel_from_the_clients() -> None
     request = tls_model.wire_bytes(200, "tcp", net=tls_model.NetParams())
     assert cti_way(busy, "cti") - cti_way(quiet, "cti") == pytest.approx(
         CPS * 3 * request.forward * 8 / 1e6)
+    longer = closed_form(scenario({"desktops": 40, "requests_per_call": 3, "bytes_per_request": 1000}))
+    assert cti_way(longer, "cti") - cti_way(busy, "cti") == pytest.approx(
+        CPS * 3 * (event_wire(1000).forward - request.forward) * 8 / 1e6)
 
 
 def test_no_cti_client_means_no_cti_link_and_no_cti_cpu() -> None:
     cf = closed_form(scenario())
     assert not cf.directions["link"].str.contains("cti").any()
     assert cf.directions["cti_mbps"].sum() == 0
-    old_off = scenario({"clients": 0, "events_per_call": 8, "bytes_per_event": 400})
-    assert closed_form(old_off).directions.equals(cf.directions)
+    old_off = closed_form(scenario({"clients": 0, "events_per_call": 8, "bytes_per_event": 400}))
+    assert old_off.directions.equals(cf.directions)  # the earlier "no client" still loads
+    assert old_off.roles.equals(cf.roles)
 
 
 # -- reports ----------------------------------------------------------------------------------

@@ -893,6 +893,8 @@ class CallCentre:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
     def _replicate(self, server: SipServer, kind: str) -> None:
+        """Send a call-state change of ``server`` (``kind``: setup, answer, transfer,
+        conference, release; each costs the same) to its hot standby, if it has one."""
         node = next(n for n in self.topo.sip_servers if n.element is server)
         now = self.clock.now()
         hosts = self.topo.net.hosts
