@@ -27,7 +27,10 @@ Theory of operation
    (RFC 5658), SDP and the wire style are in them); the
    same sizes, as each role receives them, feed its per-kilobyte and TLS
    record costs.  A trunk connection opened every ``calls_per_connection``
-   calls adds its TCP and TLS handshake and close to the carrier's link.
+   calls adds its TCP and TLS handshake and close to the carrier's link.  CTI
+   (:mod:`sizing.models.cti`: each flow's events delivered to the clients
+   registered for their DNs, the desktops' requests) adds SIP Server CPU and the
+   SIP Server <-> CTI link's Mbps, reported as ``cti_mbps`` (:func:`split_cti`).
 2. **Simulation** (``simulate=True``): the first answer is simulated with the
    scenario's replications; a role whose CPU p95 misses its target gets more
    hosts (in proportion to the miss), SRD misses add a host to the busiest
@@ -55,6 +58,7 @@ import pandas as pd
 from sizing import analytic, media
 from sizing import tls as tls_model
 from sizing.message_sizes import MessageSizes, coarse_key, message_sizes
+from sizing.models.cti import cti_model
 from sizing.profile import load_profile
 from sizing.scenario import Scenario, apply_overrides
 from sizing.scenario.model import MAX_COUNT, MAX_HOSTS
@@ -424,11 +428,11 @@ class ClosedForm:
     cpu_p95 (per host, estimated), binding, tls_cpu_share (of busy_cores, the share
     spent on TLS: handshakes, record crypto, TLS's extra cost per message)."""
     links: pd.DataFrame
-    """Per link: signalling_mbps, media_mbps, total_mbps, required_mbps."""
+    """Per link: signalling_mbps, media_mbps, cti_mbps, total_mbps, required_mbps."""
     estimates: tuple[analytic.Estimate, ...]
     """The :func:`sizing.analytic.estimate` results it was built from."""
     directions: pd.DataFrame = field(default_factory=lambda: direction_frame({}, 0.0))
-    """Per link and direction: link, src, dst, signalling_mbps, media_mbps,
+    """Per link and direction: link, src, dst, signalling_mbps, media_mbps, cti_mbps,
     total_mbps, required_mbps (see :func:`direction_frame`)."""
 
 
@@ -633,6 +637,12 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         if role in enabled:
             per_pkt = profiles[role].media_packet_us(srtp=srtp_at[role])
             busy[role] += sessions[role] * packets_per_session[role] * per_pkt / 1e6
+    # CTI: each flow's events delivered to the clients registered for their DNs, and the
+    # desktops' requests (sizing.models.cti), on the SIP Server's CPU and its CTI link.
+    cti = cti_model(scenario, profiles["sip_server"]) if "sip_server" in enabled else None
+    cti_rates = cti.per_second(cps, shares) if cti is not None else None
+    if cti_rates is not None:
+        busy["sip_server"] += cti_rates.busy_cores
 
     rows = []
     for role in enabled:
@@ -677,7 +687,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
 
     # Links: signalling from per-call messages (plus background on the
     # registrar's link), media from RTP streams; both directions.
-    cti, ha = scenario.cti, scenario.ha
+    ha = scenario.ha
     sig_links = dict(kinds)
     if background:
         sig_links[agent_link] = {}
@@ -733,10 +743,9 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         send("media_server", source, media=sessions["media_server"] * back)
     if "recorder" in enabled:  # both parties' streams forked to the recorder, none back
         send(source, "recorder", media=2 * sessions["recorder"] * stream_mbps)
-    if "sip_server" in enabled and cti.clients and cti.events_per_call:
-        # every client receives every event, over TCP (as the simulator sends them)
-        event = tls_model.wire_bytes(cti.bytes_per_event, "tcp", net=net).forward
-        send("sip_server", "cti", cps * cti.events_per_call * cti.clients * event * 8 / 1e6)
+    if cti_rates is not None:  # a category of its own in the frames (split_cti)
+        send("sip_server", "cti", cti_rates.mbps_to_clients)
+        send("cti", "sip_server", cti_rates.mbps_from_clients)
     if "sip_server" in enabled and ha.hot_standby:
         send("sip_server", "standby", cps * ASSUMPTIONS["ha_events_per_call"]
              * ha.replication_bytes_per_event * 8 / 1e6)
@@ -777,7 +786,7 @@ class Plan:
     erlang_b_channels: int
     """The Erlang B first guess (the answer when not simulated)."""
     links: pd.DataFrame
-    """Per link: signalling_mbps, media_mbps, total_mbps, required_mbps (with
+    """Per link: signalling_mbps, media_mbps, cti_mbps, total_mbps, required_mbps (with
     headroom), capacity_mbps (NaN when the scenario gives none), fits."""
     kpis: pd.DataFrame
     """kpi, value, target, met (simulated KPIs; closed-form figures otherwise)."""
@@ -798,8 +807,8 @@ class Plan:
     """What may bias the simulated figures of the recommended deployment (e.g. a warm-up
     too short for steady state); also at the end of ``confidence``."""
     directions: pd.DataFrame = field(default_factory=lambda: direction_frame({}, 0.0))
-    """Per link and direction: link, src, dst, signalling_mbps, media_mbps, total_mbps,
-    required_mbps (with headroom, that way), capacity_mbps (each way), fits.  A planner
+    """Per link and direction: link, src, dst, signalling_mbps, media_mbps, cti_mbps,
+    total_mbps, required_mbps (with headroom, that way), capacity_mbps (each way), fits.  A planner
     provisions each direction; ``links`` sums the two."""
 
     def hosts(self) -> dict[str, int]:
@@ -1100,8 +1109,24 @@ def link_name(a: str, b: str) -> str:
     return f"{x}->{y}"
 
 
-DIRECTION_COLUMNS = ["link", "src", "dst", "signalling_mbps", "media_mbps", "total_mbps",
-                     "required_mbps"]
+DIRECTION_COLUMNS = ["link", "src", "dst", "signalling_mbps", "media_mbps", "cti_mbps",
+                     "total_mbps", "required_mbps"]
+
+CTI_END = "cti"
+"""The link end standing for the CTI clients: what its links carry is CTI, not signalling."""
+
+
+def split_cti(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows per ``link``, bytes counted as ``signalling_mbps``) with the
+    traffic of links to the CTI clients moved to a ``cti_mbps`` column of its own, after
+    ``media_mbps``: events and requests of the SIP Server's T-Server interface are
+    neither SIP signalling nor media.  Totals are left as they are."""
+    out = frame.drop(columns="cti_mbps", errors="ignore")
+    on_cti = out["link"].map(lambda name: CTI_END in str(name).split("->")).astype(bool)
+    out.insert(out.columns.get_loc("media_mbps") + 1, "cti_mbps",
+               out["signalling_mbps"].where(on_cti, 0.0))
+    out["signalling_mbps"] = out["signalling_mbps"].where(~on_cti, 0.0)
+    return out
 
 
 def direction_frame(directions: Mapping[tuple[str, str], Any], headroom: float) -> pd.DataFrame:
@@ -1127,6 +1152,7 @@ def direction_frame(directions: Mapping[tuple[str, str], Any], headroom: float) 
     frame = pd.DataFrame(rows, columns=DIRECTION_COLUMNS[:5])
     frame["total_mbps"] = frame["signalling_mbps"] + frame["media_mbps"]
     frame["required_mbps"] = frame["total_mbps"] / (1 - headroom)
+    frame = split_cti(frame)
     order = [(*(rank.get(e, len(ORDER)) for e in link.split("->")), link, link.split("->")[0] != a)
              for link, a in zip(frame["link"], frame["src"], strict=True)]
     frame["_o"] = order
@@ -1134,11 +1160,11 @@ def direction_frame(directions: Mapping[tuple[str, str], Any], headroom: float) 
 
 
 def links_of(directions: pd.DataFrame, headroom: float) -> pd.DataFrame:
-    """Per link, both directions summed: link, signalling_mbps, media_mbps, total_mbps,
-    required_mbps (the sum with headroom, as the figures draw it)."""
+    """Per link, both directions summed: link, signalling_mbps, media_mbps, cti_mbps,
+    total_mbps, required_mbps (the sum with headroom, as the figures draw it)."""
     links = directions.groupby("link", sort=False, as_index=False)[
-        ["signalling_mbps", "media_mbps"]].sum()
-    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
+        ["signalling_mbps", "media_mbps", "cti_mbps"]].sum()
+    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"] + links["cti_mbps"]
     links["required_mbps"] = links["total_mbps"] / (1 - headroom)
     return links.reset_index(drop=True)
 
@@ -1272,6 +1298,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
     links = pd.DataFrame(link_rows, columns=["link", "signalling_mbps", "media_mbps"])
     links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
     links["required_mbps"] = links["total_mbps"] / (1 - t.link_headroom)
+    links = split_cti(links)
     flows = direction_frame(m.directions_mbps, t.link_headroom)
     links = _links_frame(links, scenario, flows)
     directions = _directions_frame(flows, scenario)
@@ -1388,11 +1415,12 @@ def compare(scenario: Scenario, variants: Mapping[str, list[str]], *,
         row["trunk channels"] = p.trunk_channels
         row["signalling Mbps"] = float(p.links["signalling_mbps"].sum())
         row["media Mbps"] = float(p.links["media_mbps"].sum())
+        row["CTI Mbps"] = float(p.links["cti_mbps"].sum())
         row["provision Mbps"] = float(p.links["required_mbps"].sum())
         row["max CPU p95 %"] = 100 * float(p.deployment["cpu_p95"].max())
         rows.append(row)
     table = pd.DataFrame(rows)
-    for col in ("total cores", "signalling Mbps", "media Mbps", "provision Mbps",
+    for col in ("total cores", "signalling Mbps", "media Mbps", "CTI Mbps", "provision Mbps",
                 "max CPU p95 %"):
         base = table[col].iloc[0]
         table[f"Δ {col}"] = table[col] - base

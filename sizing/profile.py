@@ -70,6 +70,7 @@ from sizing.sip.kind import lookup
 from sizing.sip.proxy import WireStyle
 
 __all__ = [
+    "CTI_KEYS",
     "PROFILES_DIR",
     "TRANSPORTS",
     "CostProfile",
@@ -95,6 +96,10 @@ _METHOD = re.compile(r"^[A-Z][A-Z0-9_-]*$")  # RFC 3261 method token, upper case
 _STATUS = re.compile(r"^[1-6][0-9][0-9]$")
 _STATUS_CLASS = re.compile(r"^[1-6]xx$")
 _GENERIC_KEYS = ("request", "response", "default")
+CTI_KEYS = ("cti_event", "cti_request")
+"""``per_message_us`` keys of a SIP Server's CTI costs (sizing.models.cti): per event
+delivered to one CTI client, per client request. Read only by name: a SIP message never
+falls back to them, nor they to a SIP message's cost."""
 
 
 class ProfileError(ValueError):
@@ -282,7 +287,9 @@ class CostProfile(_Strict):
         description="CPU per message received (handling it, including the messages it "
                     "causes to be sent), µs, keyed by method "
                     "(INVITE), exact status (180), status class (2xx), 'request', "
-                    "'response' or 'default' (required).")
+                    "'response' or 'default' (required); a SIP Server's CTI costs as "
+                    "'cti_event' (per event delivered to one CTI client) and 'cti_request' "
+                    "(per client request).")
     per_kbyte_us: float = Field(0.0, ge=0, description="Parsing/copying cost per 1000 bytes, µs.")
     transports: dict[Literal["udp", "tcp", "tls"], TransportCosts] = Field(
         default_factory=dict,
@@ -301,10 +308,12 @@ class CostProfile(_Strict):
     @classmethod
     def _keys(cls, table: dict[str, float]) -> dict[str, float]:
         bad = [k for k in table if not (_METHOD.match(k) or _STATUS.match(k)
-                                        or _STATUS_CLASS.match(k) or k in _GENERIC_KEYS)]
+                                        or _STATUS_CLASS.match(k) or k in _GENERIC_KEYS
+                                        or k in CTI_KEYS)]
         if bad:
             raise ValueError(f"keys {bad} are not a method (INVITE), a status (180), a status "
-                             "class (2xx), 'request', 'response' or 'default'")
+                             "class (2xx), 'request', 'response', 'default', 'cti_event' or "
+                             "'cti_request'")
         negative = {k: v for k, v in table.items() if v < 0}
         if negative:
             raise ValueError(f"costs must be >= 0, got {negative}")

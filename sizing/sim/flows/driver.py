@@ -56,7 +56,10 @@ On hold only the agent's direction flows; the consultation between agent and
 back office stays on the agents host (no link carries it). In a conference
 every participant streams to and from the bridge: caller <-> SBC <-> media
 server, and agent and back office each <-> media server.
-CTI events and hot-standby replication are bytes on links and CPU at both ends.
+Hot-standby replication is bytes on a link and CPU at both ends; CTI is the events a
+call's flow raises, delivered to the clients registered for its DNs, and the desktops'
+requests, when the call ends (:mod:`sizing.models.cti`): bytes on the SIP Server <-> CTI
+link and CPU on the SIP Server.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...media import call_bandwidth
+from ...models.cti import CtiModel, cti_model, outcome
 from ...scenario.model import PRELUDE_S
 from ...sip.b2bua import BridgedCall, Reject, Target, refer_to_replacing
 from ...sip.interfaces import Address
@@ -261,6 +265,7 @@ class CallCentre:
         self._present_legs: set[str] = set()
         """Agents-host legs of calls in progress at t = 0, until their INVITE arrives."""
         self.ledger = MediaLedger()
+        self.cti = self._cti_model()
         self.acd: Acd | None = None
         servers = topology.sip_servers
         if scenario.agents.count > 0 and servers:
@@ -635,6 +640,7 @@ class CallCentre:
         if fc.done:
             return
         fc.done = True
+        self._cti(fc)
         now = self.clock.now()
         for s in fc.streams:
             self.ledger.stop(s, now)
@@ -886,6 +892,8 @@ class CallCentre:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
     def _replicate(self, server: SipServer, kind: str) -> None:
+        """Send a call-state change of ``server`` (``kind``: setup, answer, transfer,
+        conference, release; each costs the same) to its hot standby, if it has one."""
         node = next(n for n in self.topo.sip_servers if n.element is server)
         now = self.clock.now()
         hosts = self.topo.net.hosts
@@ -897,14 +905,33 @@ class CallCentre:
             active, passive = hosts[node.name], hosts[standby.name]
             active.charge(size / 1000 * active.profile.per_kbyte_us)
             passive.charge(passive.profile.message_cost_us("default", size, tls=False))
-        cti = self.scenario.cti
-        if self.topo.cti is not None and cti.events_per_call > 0 and cti.bytes_per_event > 0:
-            events = cti.events_per_call / 3.0 * cti.clients  # setup, answer, release carry them
-            if kind == "transfer":
-                return
-            self.ledger.add_data(node.name, self.topo.cti.name, events * wire_bytes(cti.bytes_per_event, "tcp").forward, now)
-            host = hosts[node.name]
-            host.charge(events * cti.bytes_per_event / 1000 * host.profile.per_kbyte_us)
+
+    def _cti_model(self) -> CtiModel | None:
+        clients, servers = self.topo.cti, self.topo.sip_servers
+        if clients is None or not servers:
+            return None
+        return cti_model(self.scenario, self.topo.net.hosts[servers[0].name].profile)
+
+    def _cti(self, fc: FlowCall) -> None:
+        """A call that ended: the events of its flow delivered to the CTI clients registered
+        for its DNs, and its desktop's requests, as bytes on the SIP Server <-> CTI link and
+        CPU on its SIP Server (:mod:`sizing.models.cti`; the same per-call figures as the
+        closed form's)."""
+        model, clients = self.cti, self.topo.cti
+        if model is None or clients is None:
+            return
+        key = outcome(fc.flow, blocked=fc.blocked, status=fc.status,
+                      agent_answered=fc.agent_call is not None, agents=self.acd is not None)
+        if key is None:
+            return
+        call = model.call(key)
+        node = self.topo.host_of_call(self.topo.sip_servers, fc.key)
+        now = self.clock.now()
+        self.ledger.add_data(node.name, clients.name, call.bytes_to_clients, now)
+        self.ledger.add_data(clients.name, node.name, call.bytes_from_clients, now)
+        host = self.topo.net.hosts[node.name]
+        for cost_us in call.charges_us:
+            host.charge(cost_us)
 
     # -- registrations and keep-alives ----------------------------------------------------------------
 
