@@ -630,6 +630,8 @@ class CallCentre:
         if fc.ticket is not None:
             fc.ticket.cancel()
         if call is None:
+            if fc.replay is not None:
+                fc.replay.gave_up(fc)
             return
         if call.state is CallState.CONFIRMED:
             self._hang_up(fc)
@@ -705,6 +707,9 @@ class CallCentre:
         fc.agent = agent
         if fc.done:
             self._release_agent(fc)
+            return
+        if fc.replay is not None:
+            fc.replay.assigned(fc)
             return
         self._transfer_if_ready(fc)
 
