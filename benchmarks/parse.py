@@ -13,7 +13,7 @@ it: tel: URIs, thousands of parameters, runs of blanks) at 16 KB and 60 KB, in
 a normal message of the same size. The goal: parse() under ~20 µs per KB on
 any input within the size limits.
 
-    python benchmarks/parse.py [--rounds N] [--seconds S] [--json] [--no-hostile]
+    python benchmarks/parse.py [--rounds N] [--seconds S] [--json] [--no-hostile | --hostile-only]
 """
 
 from __future__ import annotations
@@ -293,9 +293,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7, help="timed rounds per figure (best kept)")
     parser.add_argument("--seconds", type=float, default=0.4, help="duration of one round")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--no-hostile", action="store_true", help="skip the hostile-input figures")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--no-hostile", action="store_true", help="skip the hostile-input figures")
+    group.add_argument("--hostile-only", action="store_true",
+                       help="only the hostile-input figures (no rival libraries)")
     args = parser.parse_args(argv)
     hostile_figures = {} if args.no_hostile else hostile(args.rounds)
+    if args.hostile_only:
+        if args.json:
+            print(json.dumps({"hostile_us_per_kb": hostile_figures}, indent=2))
+        else:
+            _print_hostile(hostile_figures)
+        return 0
 
     inputs = list(MESSAGES.values())
     expected = [sizing_parse(m) for m in inputs]

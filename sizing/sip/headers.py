@@ -255,6 +255,38 @@ def match_list(value: str, match: Callable[[str], re.Match[str] | None]) -> list
     return matches
 
 
+def _list_of(element: re.Pattern[str]) -> re.Pattern[str]:
+    """A comma-separated list of ``element`` as match_list splits it, without groups.
+
+    An element ends where a blank run and a comma or the end follow, so the ends
+    the element's lookaheads test (``\\Z``) are taken to be those.
+    """
+    bare = re.sub(r"\(\?P<\w+>", "(?:", element.pattern)
+    bare = bare.replace(r"\Z", r"(?=[ \t]*+(?:,|\Z))")
+    return re.compile(rf"{bare}(?:[ \t]*+,[ \t]*+{bare})*+")
+
+
+_VIA_LIST = _list_of(_FAST_VIA)
+_NAME_ADDR_LIST = _list_of(_FAST_ADDR)
+_TWO_PARAMS = re.compile(r";[^,;]*+;")
+
+
+def plain_list(text: str, match: Callable[[str], re.Match[str] | None]) -> bool:
+    """Whether ``match`` (match_via or match_name_addr) accepts every element of the
+    comma-separated ``text``, for elements with at most one parameter and no quotes:
+    one pattern over the whole list instead of a call per element. False says
+    nothing (then match_list decides).
+
+    Such elements need no check for a repeated parameter name, and none holds a
+    comma, so the list's elements are the ones match_list finds.
+    """
+    if '"' in text or _TWO_PARAMS.search(text) is not None:
+        return False
+    if match is match_via:
+        return _VIA_LIST.fullmatch(text) is not None
+    return _NAME_ADDR_LIST.fullmatch(text) is not None
+
+
 def match_via(value: str) -> re.Match[str] | None:
     """The match of one Via value of the common shape, or None (then Via.parse_all
     decides). Its group ``params`` is the parameter text; see via_branch()."""
