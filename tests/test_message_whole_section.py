@@ -64,6 +64,9 @@ REFUSED = {
     "a bad Contact in a long list": _request(
         Contact="m: " + ", ".join(f"<sip:u{i}@p{i}.example.com>" for i in range(30)) + ", <bad"),
     "a bare LF": _request("X-Bare: a\nb\r\n"),
+    "a bare CR in the start line, a bare LF in a value": _request("X-Bare: a\nb\r\n").replace(
+        b"SIP/2.0\r\n", b"SIP/2.0\rx\r\n", 1),
+    "a bare CR ending a value": _request("X-Bare: a\r\r\n"),
 }
 
 

@@ -1095,41 +1095,57 @@ def _parse_head(head: str, first: bool) -> Request | Response:
     here, and the fields are split on first use (see Headers._split), so a
     section of thousands of lines costs no Python step per line in parse().
     """
-    breaks = head.count(_CRLF)
-    if head.count("\n") != breaks or head.count("\r") != breaks:
+    newlines = head.count("\n")
+    if newlines >= _WHOLE_SECTION_LINES:
+        end = head.find("\r")  # every CR ends a line when the checks below pass
+        index = None
+        if head.count("\r") == newlines and head.find("\n", 0, end) < 0:
+            index = _validated_lines(head, end, newlines // 64 + 16)
+            if index is not None and _SECTION.fullmatch(head, end) is None:
+                index = None
+        if index is not None:
+            message = _start_line(head[:end], head, first, None)
+            headers = Headers.__new__(Headers)
+            headers._fields = []
+            headers._text = head[end + 2 :]
+            headers._index = None
+            return _validated(message, headers, index)
+
+    lines = head.split(_CRLF)
+    breaks = len(lines) - 1
+    if newlines != breaks or head.count("\r") != breaks:
         _fold_check(head, first)
-        for n, line in enumerate(head.split(_CRLF), 1):
+        for n, line in enumerate(lines, 1):
             if "\r" in line or "\n" in line:
                 raise ParseError(f"line {n}: bare CR or LF (lines must end with CRLF)")
-    end = head.find(_CRLF)
+    message = _start_line(lines[0], head, first, lines)
     try:
-        message = _parse_start(head if end < 0 else head[:end])
+        items, index = _split_fields(lines[1:])
+    except _BadLine as bad:
+        _fold_check(head, first)
+        where = _line_number(lines, bad.line)
+        raise _unsplittable(message, f"line {where}: {bad.what}") from None
+    headers = Headers.__new__(Headers)
+    headers._items = items
+    headers._index = index
+    return _validated(message, headers, index)
+
+
+def _start_line(line: str, head: str, first: bool, lines: list[str] | None) -> Request | Response:
+    """_parse_start, its error carrying what response() needs (``lines``: the
+    section's lines when already split)."""
+    try:
+        return _parse_start(line)
     except ParseError as err:
         _fold_check(head, first)
-        err.request = head[:4].upper() != "SIP/"
-        err.headers = _salvage(head.split(_CRLF))
+        err.request = line[:4].upper() != "SIP/"
+        err.headers = _salvage(head.split(_CRLF) if lines is None else lines)
         raise
 
-    headers = Headers.__new__(Headers)
-    index = None
-    if breaks >= _WHOLE_SECTION_LINES:
-        index = _validated_lines(head, end, breaks // 16 + 16)
-        if index is not None and _SECTION.fullmatch(head, end) is None:
-            index = None
-    if index is not None:
-        headers._fields = []
-        headers._text = head[end + 2 :]
-        headers._index = None
-    else:
-        lines = head.split(_CRLF)
-        try:
-            items, index = _split_fields(lines[1:])
-        except _BadLine as bad:
-            _fold_check(head, first)
-            where = _line_number(lines, bad.line)
-            raise _unsplittable(message, f"line {where}: {bad.what}") from None
-        headers._items = items
-        headers._index = index
+
+def _validated(message: Request | Response, headers: Headers,
+               index: dict[str, list[str]]) -> Request | Response:
+    """``message`` with ``headers``, once _validate() accepts them."""
     try:
         headers._cache = _validate(message, index)
     except ParseError as err:
