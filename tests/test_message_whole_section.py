@@ -1,10 +1,11 @@
-"""parse() of a long header section kept whole gives what splitting it at once gives.
+"""parse() of a long header section or list kept whole gives what splitting it gives.
 
 A section of many lines whose every line is ``token: value`` is not split by
 parse(): only the lines of the headers it validates are picked out, and the
-fields are split on first use. Each message here is parsed both ways (the
-threshold raised so that the same section is split at once) and must give the
-same fields, index, typed values and errors.
+fields are split on first use. A long Via or Contact list of plain elements is
+checked by one pattern, its elements matched when first read. Each message
+here is parsed both ways (the threshold raised so that the same section or list
+is split at once) and must give the same fields, index, typed values and errors.
 """
 
 from __future__ import annotations
@@ -117,3 +118,40 @@ def test_a_whole_section_copies_and_edits_like_a_split_one(monkeypatch: pytest.M
     assert list(whole.headers) == list(split.headers)
     assert copied.get("X-Pad-3") == "3" and whole.headers.get("x-pad-3") == "changed"
     assert whole.create_response(180, to_tag="t").encode() == split.create_response(180, to_tag="t").encode()
+
+
+_VIAS = [f"SIP/2.0/UDP p{i}.example.com;branch=z9hG4bK{i}" for i in range(40)]
+_CONTACTS = [f"<sip:u{i}@p{i}.example.com>" for i in range(40)]
+LISTS = {
+    "Via lines": _request("".join(f"v: {via}\r\n" for via in _VIAS[1:]), Via=f"Via: {_VIAS[0]}"),
+    "a Via list": _request(Via="Via: " + " ,\t".join(_VIAS)),
+    "a Via list over two lines": _request(f"Via: {', '.join(_VIAS[20:])}\r\n",
+                                          Via=f"Via: {', '.join(_VIAS[:20])}"),
+    "a Contact list": _request(Contact="m: " + ",".join(_CONTACTS)),
+    "Vias of two parameters": _request(Via="Via: " + ", ".join(v + ";rport" for v in _VIAS)),
+}
+
+
+@pytest.mark.parametrize("case", list(LISTS))
+@pytest.mark.parametrize("first_read", ["branch", "top_via", "via", "contact"])
+def test_a_long_list_checked_whole_reads_as_one_checked_element_by_element(
+        case: str, first_read: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = parse(LISTS[case])
+    with monkeypatch.context() as patch:
+        patch.setattr(message, "_PLAIN_LIST_MIN", 10**9)
+        split = parse(LISTS[case])
+    assert getattr(whole, first_read) == getattr(split, first_read)
+    for read in ("branch", "top_via", "via", "contact"):
+        assert getattr(whole, read) == getattr(split, read), read
+    assert whole.encode() == split.encode()
+
+
+def test_a_long_list_with_one_bad_element_is_refused_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _request(Via="Via: " + ", ".join([*_VIAS, "SIP/2.0/UDP bad host"]))
+    errors = []
+    for limit in (message._PLAIN_LIST_MIN, 10**9):
+        monkeypatch.setattr(message, "_PLAIN_LIST_MIN", limit)
+        with pytest.raises(ParseError) as info:
+            parse(data)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1] and errors[0].startswith("Via:")

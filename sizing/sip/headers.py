@@ -287,6 +287,12 @@ def plain_list(text: str, match: Callable[[str], re.Match[str] | None]) -> bool:
     return _NAME_ADDR_LIST.fullmatch(text) is not None
 
 
+def plain_element(match: Callable[[str], re.Match[str] | None]) -> re.Pattern[str]:
+    """The pattern whose fullmatch is what ``match`` returns for an element of a list
+    plain_list() accepted (such an element has no parameter name to repeat)."""
+    return _FAST_VIA if match is match_via else _FAST_ADDR
+
+
 def match_via(value: str) -> re.Match[str] | None:
     """The match of one Via value of the common shape, or None (then Via.parse_all
     decides). Its group ``params`` is the parameter text; see via_branch()."""

@@ -26,8 +26,9 @@ Bodies are bytes; header text is str (UTF-8, undecodable bytes kept through
 from __future__ import annotations
 
 import functools
+import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import HeaderError
@@ -42,6 +43,7 @@ from .headers import (
     match_name_addr,
     match_via,
     parse_uint,
+    plain_element,
     plain_list,
     split_commas,
     via_branch,
@@ -1381,17 +1383,50 @@ def _validate_list(values: list[str], cache: dict[str, Any], key: str,
     fast-shape matches under ``key~`` when every element matches, else the full parse under
     ``key`` (which says what is wrong).
 
-    A long list of plain elements (headers.plain_list) is checked by one pattern and
-    left without an entry: the accessors take the matches on first read.
+    A long list of plain elements (headers.plain_list) is checked by one pattern, and
+    each element's match is taken when first asked for (see _PlainMatches).
     """
     text = ", ".join(values)
     if text.count(",") + 1 >= _PLAIN_LIST_MIN and plain_list(text, match):
+        cache[key + "~"] = _PlainMatches(text, match)
         return
     matches = _list_matches(values, match)
     if matches is not None:
         cache[key + "~"] = matches
         return
     cache[key] = [item for value in values for item in parse_all(value)]
+
+
+class _PlainMatches(Sequence[Any]):
+    """The fast-shape matches of a list that plain_list() accepted, each taken on first
+    use: the transaction layer reads the top Via of a list of thousands, and only that.
+
+    A plain list has no quotes, so every comma separates two elements.
+    """
+
+    __slots__ = ("_text", "_element", "_all")
+
+    def __init__(self, text: str, match: Callable[[str], Any]) -> None:
+        self._text = text
+        self._element = plain_element(match).fullmatch
+        self._all: list[Any] | None = None
+
+    def _matches(self) -> list[Any]:
+        if self._all is None:
+            items = map(str.strip, self._text.split(","), itertools.repeat(" \t"))
+            self._all = list(map(self._element, items))
+        return self._all
+
+    def __getitem__(self, index: Any) -> Any:
+        if index == 0 and self._all is None:
+            return self._element(self._text.partition(",")[0].rstrip(" \t"))
+        return self._matches()[index]
+
+    def __len__(self) -> int:
+        return len(self._matches())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._matches())
 
 
 def _list_matches(values: list[str], match: Callable[[str], Any]) -> list[Any] | None:
