@@ -19,6 +19,12 @@ headers clears the cache. Folded lines are rare, so they are not looked for
 up front: a continuation line always lands on an error path, which first
 checks for folds and then parses the unfolded text again.
 
+A peer may send thousands of short lines or list elements, where a Python step
+each would cost more than the bytes: a long section of plain ``token: value``
+lines is kept whole (the validated headers' lines picked out by one pattern,
+the fields split on first use), and a long plain Via or Contact list is checked
+by one pattern, its elements matched when first asked for.
+
 Bodies are bytes; header text is str (UTF-8, undecodable bytes kept through
 ``surrogateescape`` so a message re-encodes byte for byte).
 """
