@@ -572,7 +572,8 @@ class _LazyParams(_Value):
 
 
 # -- Via ---------------------------------------------------------------------------
-_VIA_CHECKED = re.compile(r"(?:^| )(received|rport|ttl|maddr|branch)(?= |$)")
+# Over " name name ... " (lower case): a space and a letter first, so the search skips ahead.
+_VIA_CHECKED = re.compile(r" (?=[rtmb])(received|rport|ttl|maddr|branch)(?= )")
 
 
 class Via(_LazyParams):
@@ -634,7 +635,7 @@ class Via(_LazyParams):
         if len(params) <= MANY_PARAMS:
             items = [(name.lower(), value) for name, value in params.items()]
         else:  # the parameters the grammar restricts, found in one pass
-            names = " ".join(params)
+            names = f" {' '.join(params)} "
             items = [(m[1], params[names[m.start(1) : m.end(1)]])
                      for m in _VIA_CHECKED.finditer(names.lower())]
         for key, value in items:
