@@ -35,7 +35,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..message import Response
-from ..transaction import ClientTransaction
 from ..uri import URI
 from .call import BridgedCall, Leg, LegState
 from .features import ALLOW, SDP, is_sdp
@@ -64,7 +63,6 @@ class Conference:
         """Participant leg -> its bridge leg and bridge leg -> participant, once joined."""
         self.moving = False
         """The caller or the agent has been asked to move to the bridge."""
-        self.offers: set[Leg] = set()
         self.on_change: Callable[[Conference], object] | None = None
 
     def __repr__(self) -> str:
@@ -192,24 +190,13 @@ class Conferences:
         )
         self._reinvite(
             leg,
-            lambda t, r: self._moved_offer(conf, leg, t, r),
+            lambda r: self._moved_offer(conf, leg, r),
             lambda: conf.state == "starting",
             headers=[("Allow", ALLOW), *timer],
         )
 
-    def _moved_offer(
-        self, conf: Conference, leg: Leg, client: ClientTransaction | None, response: Response
-    ) -> None:
+    def _moved_offer(self, conf: Conference, leg: Leg, response: Response) -> None:
         status = response.status
-        if status < 200:
-            return
-        if leg in conf.offers:  # a retransmitted 2xx: repeat the ACK once sent
-            if status < 300 and leg in conf.pairs:
-                self._repeat_ack(leg)
-            return
-        conf.offers.add(leg)
-        assert leg.dialog is not None and client is not None
-        leg.dialog.response_received(client.request, response)
         if status >= 300:
             self._conference_failed(conf, status)
             return

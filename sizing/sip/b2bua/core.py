@@ -58,6 +58,7 @@ from ..transaction import (
     Transaction,
     build_cancel,
 )
+from ..ua.exchange import OneFinal
 from ..uri import URI
 from .call import BridgedCall, Leg, LegState
 from .conference import Conferences
@@ -595,20 +596,13 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         headers = self.config.headers.select(request.headers)
         for name in ("Event", "Subscription-State", "Session-Expires", "Min-SE", "Supported"):
             headers += [(name, v) for v in request.headers.get_lines(name)]
-        done: list[bool] = []
 
         def relay_back(client: ClientTransaction | None, response: Response) -> None:
-            if response.status >= 200 and done:
-                if response.status < 300:
-                    self._repeat_ack(peer)  # a retransmitted 2xx
-                return
-            if response.status >= 200:
-                done.append(True)
             assert client is not None
             self._relayed_response(leg, txn, request, peer, client.request, response)
 
-        self._in_dialog(peer, request.method, relay_back, headers=headers, body=body,
-                        content_type=request.headers.get("Content-Type"))
+        self._in_dialog(peer, request.method, OneFinal(peer, self._repeat_ack, relay_back, relay_back), headers=headers,
+                        body=body, content_type=request.headers.get("Content-Type"))
         return True
 
     def _relayed_response(self, leg: Leg, txn: ServerTransaction, request: Request, peer: Leg,

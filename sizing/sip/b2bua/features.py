@@ -126,23 +126,20 @@ class Features:
         body = self._to_a(a, response.body)
         self._reinvite(
             a,
-            lambda t, r: self._a_reinvited(leg, t, r),
+            lambda r: self._a_reinvited(leg, r),
             lambda: call.pending is leg and leg.live,
             headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
             body=body,
             content_type=SDP,
         )
 
-    def _a_reinvited(self, leg: Leg, client: ClientTransaction | None, response: Response) -> None:
+    def _a_reinvited(self, leg: Leg, response: Response) -> None:
         """Flow I steps 4-5: ACK A, ACK the new party with A's answer, release the old leg."""
         status = response.status
-        if status < 200:
-            return
         call = leg.call
         a = call.a
-        assert a.dialog is not None and client is not None
+        assert a.dialog is not None
         if status >= 300:
-            a.dialog.response_received(client.request, response)
             if call.pending is not leg:
                 return
             self._bye(leg)
@@ -150,11 +147,9 @@ class Features:
             if a.dialog.terminated and not call.ended:
                 self._hang_up(call, f"{status} to re-INVITE")
             return
-        if call.pending is not leg:  # a retransmitted 2xx, or the call ended meanwhile
-            self._send_ack(a)
-            return
-        a.dialog.response_received(client.request, response)
         self._send_ack(a)
+        if call.pending is not leg:  # the call ended or gave this party up meanwhile
+            return
         if not leg.live:  # the new party hung up meanwhile
             call.pending = None
             self._reconnect_failed(leg, 487, response)

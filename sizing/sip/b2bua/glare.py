@@ -27,12 +27,13 @@ from collections.abc import Callable, Iterable
 
 from ..message import Request, Response
 from ..transaction import ClientTransaction
+from ..ua.exchange import OneFinal
 from ..ua.glare import GLARE_RETRIES, glare_wait
 from .call import Leg
 
 __all__ = ["ReinviteGlare"]
 
-ReinviteHandler = Callable[[ClientTransaction | None, Response], None]
+FinalHandler = Callable[[Response], None]
 
 
 class ReinviteGlare:
@@ -41,33 +42,33 @@ class ReinviteGlare:
     def _reinvite(
         self,
         leg: Leg,
-        handler: ReinviteHandler,
+        handler: FinalHandler,
         wanted: Callable[[], bool],
         *,
         headers: Iterable[tuple[str, object]] = (),
         body: bytes = b"",
         content_type: str | None = None,
     ) -> None:
-        """Send a re-INVITE on ``leg``; every response goes to ``handler`` except a 491,
-        which is retried after T while ``wanted()`` says the flow still needs it."""
+        """Send a re-INVITE on ``leg``; ``handler`` gets its one final response, after the
+        leg's dialog has seen it (§12.2.1.2), except a 491, which is retried after T while
+        ``wanted()`` says the flow still needs it. A retransmitted 2xx gets the ACK the
+        flow sent again (:class:`~sizing.sip.ua.exchange.OneFinal`)."""
         headers = list(headers)
         tries = 0
 
         def send() -> None:
             self._settle_crossing(leg)  # no INVITE while one is in progress either way (§14.1)
             leg.reinvite_out = self._in_dialog(
-                leg, "INVITE", answered, headers=headers, body=body, content_type=content_type
+                leg, "INVITE", OneFinal(leg, self._repeat_ack, answered), headers=headers, body=body,
+                content_type=content_type,
             )
 
         def answered(txn: ClientTransaction | None, response: Response) -> None:
             nonlocal tries
-            if response.status < 200:
-                handler(txn, response)
-                return
             if txn is None or leg.reinvite_out is txn.request:
                 leg.reinvite_out = None
             if response.status != 491 or tries >= GLARE_RETRIES or not self._retriable(leg, wanted):
-                handler(txn, response)
+                deliver(txn, response)
                 return
             tries += 1
             self.stats.glare_retries += 1
@@ -76,11 +77,16 @@ class ReinviteGlare:
             wait = glare_wait(self._rng, owner=leg.invite is not None)
             self.clock.call_later(wait, lambda: retry(txn, response))
 
+        def deliver(txn: ClientTransaction | None, response: Response) -> None:
+            assert txn is not None and leg.dialog is not None
+            leg.dialog.response_received(txn.request, response)
+            handler(response)
+
         def retry(txn: ClientTransaction | None, response: Response) -> None:
             if self._retriable(leg, wanted):
                 send()
             elif not leg.call.ended:
-                handler(txn, response)  # given up: the flow hears the 491 and fails as before
+                deliver(txn, response)  # given up: the flow hears the 491 and fails as before
 
         send()
 

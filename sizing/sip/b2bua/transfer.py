@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from ..errors import HeaderError
 from ..message import Response
 from ..sdp import SdpError
-from ..transaction import ClientTransaction, ServerTransaction
+from ..transaction import ServerTransaction
 from .call import BridgedCall, Leg
 from .features import ALLOW, MIRRORED, SDP, directions, is_sdp, with_directions
 from .replaces import Replaces
@@ -117,72 +117,51 @@ class Transfers:
         joining = _Join(call, party, agent_leg, referrer)
         self._reinvite(
             party,
-            lambda t, r: self._join_offer(joining, t, r),
+            lambda r: self._join_offer(joining, r),
             lambda: call.pending is party,
             headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
         )
 
-    def _join_offer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
+    def _join_offer(self, j: _Join, response: Response) -> None:
         """The back office's 2xx carries the offer for the caller."""
         status = response.status
         party, call = j.party, j.call
-        if status < 200:
-            return
-        if j.offer_seen:
-            if status < 300 and j.party_acked:
-                self._repeat_ack(party)
-            return
-        j.offer_seen = True
-        assert party.dialog is not None and client is not None
-        party.dialog.response_received(client.request, response)
         if status >= 300:
             self._join_failed(j, status, response.reason)
             return
         a = call.a
         if call.pending is not party or not a.confirmed or not is_sdp(response):
             self._send_ack(party)
-            j.party_acked = True
             if call.pending is party:
                 self._join_failed(j, 488, "Not Acceptable Here")
             return
         self._reinvite(
             a,
-            lambda t, r: self._join_answer(j, t, r),
+            lambda r: self._join_answer(j, r),
             lambda: call.pending is party and party.live,
             headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(j.call)],
             body=self._to_a(a, response.body),
             content_type=SDP,
         )
 
-    def _join_answer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
+    def _join_answer(self, j: _Join, response: Response) -> None:
         """The caller's 2xx carries the answer: ACK both, swap leg B, release the agent."""
         status = response.status
         call, party = j.call, j.party
         a = call.a
-        if status < 200:
-            return
-        assert a.dialog is not None and client is not None
-        if j.answer_seen:
-            if status < 300:
-                self._send_ack(a)  # a retransmitted 2xx
-            return
-        j.answer_seen = True
-        a.dialog.response_received(client.request, response)
+        assert a.dialog is not None
         if status >= 300:
             self._send_ack(party)  # §13.2.2.4: acknowledge the offer, then hang it up
-            j.party_acked = True
             self._join_failed(j, status, response.reason)
             if a.dialog.terminated and not call.ended:
                 self._hang_up(call, f"{status} to re-INVITE")
             return
         self._send_ack(a)
         if call.pending is not party or not party.live:
-            j.party_acked = True
             if call.pending is party:
                 self._join_failed(j, 487, "Request Terminated")
             return
         self._send_ack(party, response.body, response.headers.get("Content-Type"))
-        j.party_acked = True
         old, call.b, call.pending, call.refer_leg = call.b, party, None, None
         call.transfers += 1
         self.stats.transfers += 1
@@ -243,26 +222,15 @@ class Transfers:
         r = _Restore(call, agent)
         self._reinvite(
             agent,
-            lambda t, resp: self._restore_offer(r, t, resp),
+            lambda resp: self._restore_offer(r, resp),
             lambda: call.pending is agent,
             headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
         )
 
-    def _restore_offer(
-        self, r: _Restore, client: ClientTransaction | None, response: Response
-    ) -> None:
+    def _restore_offer(self, r: _Restore, response: Response) -> None:
         """The agent's 2xx carries its offer: it goes to the caller, sendrecv."""
         status, agent, call = response.status, r.agent, r.call
-        if status < 200:
-            return
-        if r.offer is not None or r.failed:
-            if status < 300 and r.agent_acked:
-                self._repeat_ack(agent)
-            return
-        assert agent.dialog is not None and client is not None
-        agent.dialog.response_received(client.request, response)
         if status >= 300:
-            r.failed = True
             self._restore_failed(r, status)
             return
         a = call.a
@@ -273,7 +241,6 @@ class Transfers:
         except SdpError:
             body = b""
         if not body or not a.confirmed or not agent.live or call.ended:
-            r.failed = r.agent_acked = True
             self._send_ack(agent)
             self._restore_failed(r, 488)
             return
@@ -281,29 +248,19 @@ class Transfers:
         a.origin_in = None  # the hold lifted is a description A has not seen: a new o= version
         self._reinvite(
             a,
-            lambda t, resp: self._restore_answer(r, t, resp),
+            lambda resp: self._restore_answer(r, resp),
             lambda: call.pending is agent and agent.live,
             headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
             body=self._to_a(a, body),
             content_type=SDP,
         )
 
-    def _restore_answer(
-        self, r: _Restore, client: ClientTransaction | None, response: Response
-    ) -> None:
+    def _restore_answer(self, r: _Restore, response: Response) -> None:
         """The caller's 2xx carries the answer: ACK both; a held agent is then re-offered."""
         status, agent, call = response.status, r.agent, r.call
         a = call.a
-        if status < 200:
-            return
-        if r.answered:
-            if status < 300:
-                self._repeat_ack(a)
-            return
         r.answered = True
-        assert a.dialog is not None and client is not None and r.offer is not None
-        a.dialog.response_received(client.request, response)
-        r.agent_acked = True
+        assert r.offer is not None
         if status >= 300 or not is_sdp(response):
             if status < 300:
                 self._send_ack(a)
@@ -329,27 +286,16 @@ class Transfers:
         self._send_ack(agent, mirrored, SDP)
         self._reinvite(
             agent,
-            lambda t, resp: self._restore_resumed(r, t, resp),
+            lambda resp: self._restore_resumed(r, resp),
             lambda: call.pending is agent,
             headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
             body=resumed,
             content_type=SDP,
         )
 
-    def _restore_resumed(
-        self, r: _Restore, client: ClientTransaction | None, response: Response
-    ) -> None:
+    def _restore_resumed(self, r: _Restore, response: Response) -> None:
         """The agent answered the sendrecv offer: the call is as it was, off hold."""
         status, agent = response.status, r.agent
-        if status < 200:
-            return
-        if r.resumed:
-            if status < 300:
-                self._repeat_ack(agent)
-            return
-        r.resumed = True
-        assert agent.dialog is not None and client is not None
-        agent.dialog.response_received(client.request, response)
         if status >= 300:
             self._restore_failed(r, status)
             return
@@ -385,27 +331,18 @@ class Transfers:
 class _Restore:
     """The state of one restore in progress (caller back with the agent after a failed join)."""
 
-    __slots__ = ("call", "agent", "offer", "held", "failed", "agent_acked", "answered", "resumed")
+    __slots__ = ("call", "agent", "offer", "held", "answered")
 
     def __init__(self, call: BridgedCall, agent: Leg) -> None:
         self.call, self.agent = call, agent
         self.offer: bytes | None = None
-        self.held = self.failed = self.agent_acked = self.answered = self.resumed = False
+        self.held = self.answered = False
 
 
 class _Join:
     """The state of one join in progress."""
 
-    __slots__ = (
-        "call",
-        "party",
-        "agent_leg",
-        "referrer",
-        "offer_seen",
-        "answer_seen",
-        "party_acked",
-    )
+    __slots__ = ("call", "party", "agent_leg", "referrer")
 
     def __init__(self, call: BridgedCall, party: Leg, agent_leg: Leg, referrer: Leg) -> None:
         self.call, self.party, self.agent_leg, self.referrer = call, party, agent_leg, referrer
-        self.offer_seen = self.answer_seen = self.party_acked = False

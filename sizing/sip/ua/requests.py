@@ -16,6 +16,7 @@ from ..message import Headers, Request, Response
 from ..uri import URI
 from .call import Call, ClientRequest
 from .common import SDP, Headerish, ResponseHandler, sdp_of
+from .exchange import OneFinal
 from .model import CallState
 
 __all__ = ["ClientRequests"]
@@ -31,7 +32,12 @@ class ClientRequests:
             headers.add("Supported", "timer")
 
     def _send(self, client: ClientRequest, handler: ResponseHandler) -> ClientRequest:
-        """Start a client transaction for ``client.request``; ``handler`` gets every response."""
+        """Start a client transaction for ``client.request``; ``handler`` gets every response,
+        but a re-INVITE's handler only its first final one (:class:`.exchange.OneFinal`)."""
+        call = client.call
+        dialog = call.dialog if call is not None else None
+        if client.request.method == "INVITE" and dialog is not None and dialog.confirmed:
+            handler = OneFinal(call, self._repeat_ack, handler, handler)
         self._start_client(client.request, client.dest, (client, handler))
         self.stats.requests_sent[client.request.method] += 1
         return client
