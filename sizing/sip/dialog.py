@@ -71,9 +71,10 @@ def uri_address(uri: URI, default_transport: str = "UDP") -> Address:
 
 def _contact_uri(message: Request | Response, what: str) -> URI:
     contacts = message.contact
-    if not contacts or contacts[0].is_star:
+    uri = contacts[0].uri if contacts else None
+    if uri is None:  # none, or the star of a REGISTER
         raise DialogError(f"{what}: no usable Contact header (RFC 3261 §12.1 requires one)", "Contact")
-    return contacts[0].uri  # type: ignore[return-value]
+    return uri
 
 
 def _request_target(request: Request) -> URI:
@@ -410,9 +411,8 @@ class DialogSet:
         status = response.status
         tag = response.to_tag
         if status >= 300:
-            for dialog in self.dialogs.values():
-                if dialog.early:
-                    dialog.terminate()
+            for early in self.early_dialogs():
+                early.terminate()
             return None
         if status == 100 or not tag:
             return None
