@@ -34,6 +34,7 @@ __all__ = [
     "GlareContext",
     "LegFlows",
     "ReconnectContext",
+    "ReferAnswers",
     "Responder",
     "SessionTimerContext",
 ]
@@ -132,7 +133,18 @@ class LegFlows(Protocol):
     def _state(self, call: BridgedCall, kind: str) -> None: ...
 
 
-class ReconnectContext(LegFlows, Responder, Protocol):
+class ReferAnswers(Responder, Protocol):
+    """Answering a REFER: 202 with the leg's Contact, then NOTIFYs (RFC 3515 §2.4.5)."""
+
+    def _contact(self, leg: Leg) -> str: ...
+
+    def _notify(
+        self, leg: Leg, status: int, reason: str | None, *, final: bool,
+        then: Callable[[], object] | None = None,
+    ) -> None: ...
+
+
+class ReconnectContext(LegFlows, ReferAnswers, Protocol):
     """Re-connects (IVR to agent, transfer, REFER) and recording: routing after the IVR,
     the REFER and its NOTIFYs, and a REFER with Replaces handed to attended transfer."""
 
@@ -142,31 +154,17 @@ class ReconnectContext(LegFlows, Responder, Protocol):
     @property
     def _attended(self) -> Transfers: ...
 
-    def _contact(self, leg: Leg) -> str: ...
-
     def _refer_to(self, txn: ServerTransaction, request: Request) -> NameAddr | None: ...
-
-    def _notify(
-        self, leg: Leg, status: int, reason: str | None, *, final: bool,
-        then: Callable[[], object] | None = None,
-    ) -> None: ...
 
     def _reconnect(self, call: BridgedCall, target: Target, role: str) -> Leg: ...
 
 
-class AttendedContext(LegFlows, Responder, Protocol):
+class AttendedContext(LegFlows, ReferAnswers, Protocol):
     """Attended transfer also reads the dialog table (the Replaces names a dialog) and
     ends the consultation call it joins."""
 
     @property
     def _dialogs(self) -> dict[DialogId, Leg]: ...
-
-    def _contact(self, leg: Leg) -> str: ...
-
-    def _notify(
-        self, leg: Leg, status: int, reason: str | None, *, final: bool,
-        then: Callable[[], object] | None = None,
-    ) -> None: ...
 
     def _finish(self, call: BridgedCall, state: str, detail: str) -> None: ...
 

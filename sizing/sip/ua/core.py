@@ -23,8 +23,10 @@ The work is split by concern into mixins, one module each:
 :mod:`.invite_client` and :mod:`.invite_server` (the two sides of a call),
 :mod:`.in_dialog` (re-INVITE, UPDATE, INFO, REFER, NOTIFY),
 :mod:`.glare` (re-INVITEs and UPDATEs crossing: 491, 500, retry, RFC 3261 §14),
-:mod:`.session_timer` (RFC 4028) and :mod:`.registration` (REGISTER);
 :class:`~sizing.sip.element.Element` brings the wiring every element shares.
+Session timers (RFC 4028, :mod:`.session_timer`) and the REGISTER client
+(:mod:`.registration`) are objects the UA holds, each typed by the part of the
+UA it uses (:mod:`.context`).
 This module holds the constructor and the dispatch of incoming requests.
 """
 
@@ -40,8 +42,15 @@ from ..headers import NameAddr
 from ..interfaces import Address, Clock, TimerConfig, Transport
 from ..message import Request, Response
 from ..sdp import Capabilities
-from ..transaction import ClientTransaction, ServerInviteTransaction, ServerTransaction, Transaction
-from .call import Call, ClientRequest
+from ..transaction import (
+    ClientTransaction,
+    ServerInviteTransaction,
+    ServerNonInviteTransaction,
+    ServerTransaction,
+    Transaction,
+)
+from ..uri import URI
+from .call import Call, ClientRequest, Registration
 from .common import ALLOW, DIALOG_METHODS, KNOWN_METHODS, SDP, ResponseHandler
 from .glare import Glare
 from .in_dialog import InDialogRequests
@@ -60,8 +69,6 @@ class UserAgent(
     InviteServer,
     InDialogRequests,
     Glare,
-    SessionTimers,
-    Registrations,
     ClientRequests,
     Element,
 ):
@@ -127,6 +134,20 @@ class UserAgent(
         self.stats = UAStats()
         self.on_call: Callable[[Call], object] | None = None
         self.on_refer: Callable[[Call, NameAddr], object] | None = None
+        self._session_timers = SessionTimers(self)
+        self._registrations = Registrations(self)
+
+    def register(
+        self, registrar: URI | str, *, aor: str, expires: int = 3600, dest: Address | None = None
+    ) -> Registration:
+        """Register this UA's Contact for ``aor`` and keep refreshing it (§10.2)."""
+        return self._registrations.register(registrar, aor=aor, expires=expires, dest=dest)
+
+    def rephase_session(self, call: Call, fraction: float) -> bool:
+        """Move the call's next session refresh to ``fraction`` (0 to 1) of the half
+        interval from now, when this UA is its refresher; False when it is not
+        (:meth:`.SessionTimers.rephase`)."""
+        return self._session_timers.rephase(call, fraction)
 
     @property
     def dialogs(self) -> int:
@@ -145,13 +166,15 @@ class UserAgent(
         if self._rejected(transaction, request):
             return
         if method == "CANCEL":
-            self._cancel_received(transaction, request)  # type: ignore[arg-type]
+            assert isinstance(transaction, ServerNonInviteTransaction)
+            self._cancel_received(transaction, request)
             return
         if request.to_tag is not None:
             self._in_dialog_request(transaction, request)
             return
         if method == "INVITE":
-            self._invite_received(transaction, request)  # type: ignore[arg-type]
+            assert isinstance(transaction, ServerInviteTransaction)
+            self._invite_received(transaction, request)
         elif method == "OPTIONS":
             self._respond(
                 transaction,

@@ -92,7 +92,7 @@ class InDialogRequests:
             if remote is not None:
                 call.remote_sdp = remote
             call._event("reinvited", response.status, remote)
-            self._session_from_response(call, response)
+            self._session_timers.from_response(call, response)
         elif dialog.terminated and call.state is CallState.CONFIRMED:
             self._end(call, f"{response.status} to re-INVITE")
         if client.on_response is not None:
@@ -170,7 +170,7 @@ class InDialogRequests:
         if glare is not None:
             self._respond(txn, request, glare[0], headers=glare[1])
             return
-        status, st_headers, session = self._uas_session(request)
+        status, st_headers, session = self._session_timers.uas_session(request)
         if status is not None:
             self._respond(txn, request, status, headers=st_headers)
             return
@@ -195,9 +195,9 @@ class InDialogRequests:
         if isinstance(txn, ServerInviteTransaction):
             self._start_ok_retransmit(call, txn, response)
         if session is not None:
-            self._arm_session(call, *session)
+            self._session_timers.arm(call, *session)
         elif self.session_timer is not None and call.session_interval is not None:
-            self._stop_session(call)
+            self._session_timers.stop(call)
 
     def _refer_received(self, call: Call, txn: ServerTransaction, request: Request) -> None:
         refer_to = self._refer_to(txn, request)

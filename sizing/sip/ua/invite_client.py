@@ -149,7 +149,9 @@ class InviteClient:
             return
         client.response = response
         if status in (401, 407) and not call.cancelled:
-            retry = self._retry(client, response, cseq=client.request.cseq.number + 1)  # type: ignore[union-attr]
+            sent = client.request.cseq
+            assert sent is not None  # our own INVITE
+            retry = self._retry(client, response, cseq=sent.number + 1)
             if retry is not None:
                 self._drop_early(call)
                 new = ClientRequest(retry, client.dest, call)
@@ -189,12 +191,14 @@ class InviteClient:
             min_se = parse_uint((response.headers.get("Min-SE") or "").split(";")[0])
         except (HeaderError, ValueError):
             return None
+        cseq = request.cseq
+        assert cseq is not None  # our own INVITE
         headers = Headers()
         for name, value in request.headers:
             if name == "Via":
                 value = self._via()
             elif name == "CSeq":
-                value = f"{request.cseq.number + 1} INVITE"  # type: ignore[union-attr]
+                value = f"{cseq.number + 1} INVITE"
             elif name == "Session-Expires":
                 value = str(SessionExpires(max(min_se, SessionExpires.parse(value).delta), None))
             elif name == "Min-SE":
@@ -253,7 +257,7 @@ class InviteClient:
             return
         self.stats.calls_answered += 1
         call._event("answered", response.status, remote)
-        self._session_from_response(call, response)
+        self._session_timers.from_response(call, response)
         if call.cancel_requested:
             self.bye(call)  # the CANCEL crossed the 2xx (§9.1): end the call
         else:

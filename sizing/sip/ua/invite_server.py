@@ -42,7 +42,7 @@ class InviteServer:
         if not request.contact and (request.branch or "").startswith("z9hG4bK"):
             self._reject(txn, request, 400, tag, reason="Missing Contact")  # §8.1.1.8
             return
-        status, st_headers, session = self._uas_session(request)
+        status, st_headers, session = self._session_timers.uas_session(request)
         if status is not None:
             self._reject(txn, request, status, tag, headers=st_headers)
             return
@@ -154,7 +154,7 @@ class InviteServer:
         call._event("answered", status, call.remote_sdp)
         self._start_ok_retransmit(call, txn, response)
         if session is not None:
-            self._arm_session(call, *session)
+            self._session_timers.arm(call, *session)
 
     # -- ACK and CANCEL --------------------------------------------------------------
 

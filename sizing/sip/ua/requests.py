@@ -171,7 +171,7 @@ class ClientRequests:
             method = client.request.method
             if 200 <= response.status < 300 and method == "UPDATE":
                 call._event("updated", response.status, sdp_of(response))
-                self._session_from_response(call, response)
+                self._session_timers.from_response(call, response)
             elif method == "REFER":
                 call.refer_status = call.refer_status or (
                     response.status if response.status >= 300 else None
