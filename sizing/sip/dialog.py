@@ -13,6 +13,7 @@ confirm the one a 2xx comes from and end the others.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 
 from .headers import NameAddr, match_name_addr
@@ -292,7 +293,7 @@ class Dialog:
         method: str,
         via: str,
         *,
-        headers: Headers | list[tuple[str, object]] | tuple[tuple[str, object], ...] = (),
+        headers: Iterable[tuple[str, object]] = (),
         body: bytes | str = b"",
         content_type: str | None = None,
         cseq: int | None = None,

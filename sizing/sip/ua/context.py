@@ -1,27 +1,35 @@
 """What a collaborator of the UA core may use of it: one Protocol per collaborator.
 
-The UA's registration client and its session timers are objects the
+The UA's answering of incoming calls, glare handling, registration client and
+session timers are objects the
 :class:`~sizing.sip.ua.UserAgent` holds, built with the UA as their context and
 typed here by exactly the part of it each uses; the other concerns of the UA
-(:mod:`.requests`, :mod:`.invite_client`, :mod:`.invite_server`, :mod:`.in_dialog`,
-:mod:`.glare`) are still mixed into it.
+(:mod:`.requests`, :mod:`.invite_client`, :mod:`.in_dialog`) are still mixed into it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from random import Random
+
+    from ..auth import DigestAuthenticator
+    from ..dialog import Dialog, DialogId
+    from ..element import AckState
     from ..interfaces import Address, Clock
     from ..message import Request, Response
-    from ..sdp import SessionDescription
+    from ..sdp import Capabilities, SessionDescription
+    from ..transaction import ServerInviteTransaction, ServerTransaction
     from ..uri import URI
     from .call import Call, ClientRequest
     from .common import Headerish, ResponseHandler
-    from .model import SessionTimerConfig, UAStats
+    from .glare import Glare
+    from .model import AnswerPolicy, SessionTimerConfig, UAStats
+    from .session_timer import SessionTimers
 
-__all__ = ["RegistrationContext", "SessionTimerContext"]
+__all__ = ["GlareContext", "InviteServerContext", "RegistrationContext", "SessionTimerContext"]
 
 
 class _Counted(Protocol):
@@ -66,6 +74,86 @@ class RegistrationContext(_Counted, Protocol):
     def _new_tag(self) -> str: ...
 
     def _retry(self, client: ClientRequest, response: Response, *, cseq: int) -> Request | None: ...
+
+
+class GlareContext(_Counted, Protocol):
+    """Glare sends a waiting change in the dialog after a random T."""
+
+    @property
+    def _rng(self) -> Random: ...
+
+    def _via(self, dest: Address | None = None) -> str: ...
+
+    def _next_hop(self, dialog: Dialog) -> Address: ...
+
+    def _send(self, client: ClientRequest, handler: ResponseHandler) -> ClientRequest: ...
+
+
+class Answering(Protocol):
+    """Answering requests on server transactions, with the UA's Contact and capabilities."""
+
+    def _respond(
+        self,
+        txn: ServerTransaction,
+        request: Request,
+        status: int,
+        *,
+        reason: str | None = None,
+        to_tag: str | None = None,
+        headers: Iterable[tuple[str, object]] = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Response: ...
+
+    def _contact(self) -> list[tuple[str, object]]: ...
+
+    def _capability_headers(self) -> list[tuple[str, object]]: ...
+
+
+class InviteServerContext(_Counted, Answering, Protocol):
+    """Incoming calls: the answer policy, Digest checks, SDP answers, the dialog table,
+    2xx retransmission, and the glare and session-timer collaborators."""
+
+    @property
+    def contact(self) -> URI: ...
+
+    @property
+    def capabilities(self) -> Capabilities | None: ...
+
+    @property
+    def policy(self) -> AnswerPolicy: ...
+
+    @property
+    def authenticator(self) -> DigestAuthenticator | None: ...
+
+    @property
+    def on_call(self) -> Callable[[Call], object] | None: ...
+
+    @property
+    def _dialogs(self) -> dict[DialogId, Call]: ...
+
+    @property
+    def _invites(self) -> dict[ServerInviteTransaction, Call]: ...
+
+    @property
+    def _glare(self) -> Glare: ...
+
+    @property
+    def _session_timers(self) -> SessionTimers: ...
+
+    def _new_tag(self) -> str: ...
+
+    def _call(self, role: str, call_id: str) -> Call: ...
+
+    def _offer(self) -> SessionDescription: ...
+
+    def _answer(self, remote: SessionDescription) -> SessionDescription | None: ...
+
+    def _start_ok_retransmit(
+        self, state: AckState, txn: ServerInviteTransaction, response: Response
+    ) -> None: ...
+
+    def _ack_for_ok(self, ack: Request) -> Any: ...
 
 
 class SessionTimerContext(_Counted, Protocol):

@@ -22,11 +22,11 @@ The work is split by concern into mixins, one module each:
 :mod:`.requests` (building and sending requests, OPTIONS),
 :mod:`.invite_client` and :mod:`.invite_server` (the two sides of a call),
 :mod:`.in_dialog` (re-INVITE, UPDATE, INFO, REFER, NOTIFY),
-:mod:`.glare` (re-INVITEs and UPDATEs crossing: 491, 500, retry, RFC 3261 §14),
 :class:`~sizing.sip.element.Element` brings the wiring every element shares.
-Session timers (RFC 4028, :mod:`.session_timer`) and the REGISTER client
-(:mod:`.registration`) are objects the UA holds, each typed by the part of the
-UA it uses (:mod:`.context`).
+Glare (re-INVITEs and UPDATEs crossing: 491, 500, retry, RFC 3261 §14,
+:mod:`.glare`), session timers (RFC 4028, :mod:`.session_timer`) and the
+REGISTER client (:mod:`.registration`) are objects the UA holds, each typed by
+the part of the UA it uses (:mod:`.context`).
 This module holds the constructor and the dispatch of incoming requests.
 """
 
@@ -41,7 +41,7 @@ from ..element import Element
 from ..headers import NameAddr
 from ..interfaces import Address, Clock, TimerConfig, Transport
 from ..message import Request, Response
-from ..sdp import Capabilities
+from ..sdp import Capabilities, SessionDescription, answer, offer
 from ..transaction import (
     ClientTransaction,
     ServerInviteTransaction,
@@ -66,9 +66,7 @@ __all__ = ["ALLOW", "UserAgent"]
 
 class UserAgent(
     InviteClient,
-    InviteServer,
     InDialogRequests,
-    Glare,
     ClientRequests,
     Element,
 ):
@@ -134,6 +132,8 @@ class UserAgent(
         self.stats = UAStats()
         self.on_call: Callable[[Call], object] | None = None
         self.on_refer: Callable[[Call, NameAddr], object] | None = None
+        self._glare = Glare(self)
+        self._uas = InviteServer(self)
         self._session_timers = SessionTimers(self)
         self._registrations = Registrations(self)
 
@@ -142,6 +142,12 @@ class UserAgent(
     ) -> Registration:
         """Register this UA's Contact for ``aor`` and keep refreshing it (§10.2)."""
         return self._registrations.register(registrar, aor=aor, expires=expires, dest=dest)
+
+    def abandon(self, client: ClientRequest) -> bool:
+        """Give up a re-INVITE or UPDATE not sent yet: one waiting out T after a 491 gets
+        that 491 as its final response, one waiting for the change in progress a 487
+        (``on_response`` hears it). False when it is not waiting."""
+        return self._glare.abandon(client)
 
     def rephase_session(self, call: Call, fraction: float) -> bool:
         """Move the call's next session refresh to ``fraction`` (0 to 1) of the half
@@ -159,7 +165,7 @@ class UserAgent(
     def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method
         if method == "ACK":
-            self._ack_received(request)
+            self._uas.ack_received(request)
             return
         self.stats.requests_received[method] += 1
         assert isinstance(transaction, ServerTransaction)
@@ -167,14 +173,14 @@ class UserAgent(
             return
         if method == "CANCEL":
             assert isinstance(transaction, ServerNonInviteTransaction)
-            self._cancel_received(transaction, request)
+            self._uas.cancel_received(transaction, request)
             return
         if request.to_tag is not None:
             self._in_dialog_request(transaction, request)
             return
         if method == "INVITE":
             assert isinstance(transaction, ServerInviteTransaction)
-            self._invite_received(transaction, request)
+            self._uas.invite_received(transaction, request)
         elif method == "OPTIONS":
             self._respond(
                 transaction,
@@ -197,6 +203,37 @@ class UserAgent(
     def response_received(self, transaction: Transaction | None, response: Response) -> None:
         self.stats.responses_received[response.status] += 1
         super().response_received(transaction, response)
+
+    # -- what every side of a call uses ------------------------------------------------------
+
+    def _call(self, role: str, call_id: str) -> Call:
+        return Call(self, role, call_id)
+
+    def _offer(self) -> SessionDescription:
+        caps = self.capabilities
+        assert caps is not None
+        return offer(
+            caps.codecs,
+            address=self.local.host,
+            port=self.media_port,
+            ptime=caps.ptime,
+            srtp_suite=caps.srtp_suites[0] if caps.srtp_suites else None,
+            key_source=self.key_source,
+        )
+
+    def _answer(self, remote: SessionDescription) -> SessionDescription | None:
+        if self.capabilities is None:
+            return None
+        return answer(
+            remote,
+            self.capabilities,
+            address=self.local.host,
+            port=self.media_port,
+            key_source=self.key_source,
+        )
+
+    def _contact(self) -> list[tuple[str, object]]:
+        return [("Contact", f"<{self.contact}>")]
 
     def _capability_headers(self) -> list[tuple[str, object]]:
         headers: list[tuple[str, object]] = [("Allow", ALLOW), ("Accept", SDP)]

@@ -72,8 +72,8 @@ class InDialogRequests:
         if response.status < 200:
             client.provisional.append(response)
             return
-        self._change_answered(client)
-        if response.status == 491 and self._glare_retry(client, response, self._reinvite_response):
+        self._glare.answered(client)
+        if response.status == 491 and self._glare.retry(client, response, self._reinvite_response):
             return
         client.response = response
         dialog = call.dialog
@@ -85,7 +85,7 @@ class InDialogRequests:
                 and call.ack_dest
                 and dialog.invite_seq != client.request.cseq.number
             ):
-                self._send_queued(call)
+                self._glare.send_queued(call)
                 return  # a late 2xx to an older re-INVITE
             self._send_ack(call, dialog)
             remote = sdp_of(response)
@@ -97,7 +97,7 @@ class InDialogRequests:
             self._end(call, f"{response.status} to re-INVITE")
         if client.on_response is not None:
             client.on_response(client, response)
-        self._send_queued(call)  # the INVITE is complete (its ACK sent): the next may go
+        self._glare.send_queued(call)  # the INVITE is complete (its ACK sent): the next may go
 
     def update(
         self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
@@ -166,7 +166,7 @@ class InDialogRequests:
     def _refresh_received(self, call: Call, txn: ServerTransaction, request: Request) -> None:
         """A re-INVITE or UPDATE: new offer, target refresh, session refresh; refused with
         491 or 500 when it crosses a change in progress (:mod:`.glare`)."""
-        glare = self._glare_status(call, request)
+        glare = self._glare.refusal(call, request)
         if glare is not None:
             self._respond(txn, request, glare[0], headers=glare[1])
             return

@@ -16,7 +16,7 @@ from ..errors import HeaderError
 from ..headers import SessionExpires, parse_uint
 from ..interfaces import Address
 from ..message import Headers, Request, Response
-from ..sdp import SdpError, SessionDescription, offer
+from ..sdp import SdpError, SessionDescription
 from ..transaction import build_cancel
 from ..uri import URI
 from .call import Call, ClientRequest
@@ -85,18 +85,6 @@ class InviteClient:
         self.stats.calls_attempted += 1
         self._start_invite(call, request)
         return call
-
-    def _offer(self) -> SessionDescription:
-        caps = self.capabilities
-        assert caps is not None
-        return offer(
-            caps.codecs,
-            address=self.local.host,
-            port=self.media_port,
-            ptime=caps.ptime,
-            srtp_suite=caps.srtp_suites[0] if caps.srtp_suites else None,
-            key_source=self.key_source,
-        )
 
     def _start_invite(self, call: Call, request: Request) -> None:
         call.invite = request
@@ -172,7 +160,7 @@ class InviteClient:
             call.state = CallState.FAILED
             self.stats.calls_failed[status] += 1
             call._event("failed", status, detail=response.reason)
-            self._drop_queued(call)
+            self._glare.drop_queued(call)
 
     def _resend_invite(self, call: Call, client: ClientRequest) -> None:
         """Send a corrected INVITE once the transaction has acknowledged the failure."""
@@ -261,7 +249,7 @@ class InviteClient:
         if call.cancel_requested:
             self.bye(call)  # the CANCEL crossed the 2xx (§9.1): end the call
         else:
-            self._send_queued(call)  # a change asked for before the answer (§14.1)
+            self._glare.send_queued(call)  # a change asked for before the answer (§14.1)
 
     def _send_ack(self, call: Call, dialog: Dialog, body: bytes = b"") -> None:
         call.ack_data, call.ack_dest = self._build_ack(dialog, body, SDP)
@@ -295,4 +283,4 @@ class InviteClient:
                 del self._dialogs[dialog.id]
         self.stats.calls_ended += 1
         call._event("ended", detail=detail)
-        self._drop_queued(call)
+        self._glare.drop_queued(call)

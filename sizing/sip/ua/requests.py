@@ -72,7 +72,7 @@ class ClientRequests:
             raise ValueError(
                 f"{method}: call {call.call_id} has no dialog (state {call.state.value})"
             )
-        wait = self._must_wait(call, method, body)
+        wait = self._glare.must_wait(call, method, body)
         request = dialog.create_request(
             method,
             self._via(),
@@ -88,8 +88,8 @@ class ClientRequests:
         if method in ("INVITE", "UPDATE"):
             client.reoffer = reoffer
             if wait:
-                return self._queue_change(call, client, handler)
-            self._sent_change(client)  # before sending: a transport error answers at once
+                return self._glare.queue(call, client, handler)
+            self._glare.sent(client)  # before sending: a transport error answers at once
         return self._send(client, handler)
 
     def _new_request(
@@ -150,8 +150,8 @@ class ClientRequests:
             return
         call = client.call
         if call is not None and client.request.method == "UPDATE":
-            self._change_answered(client)
-            if response.status == 491 and self._glare_retry(
+            self._glare.answered(client)
+            if response.status == 491 and self._glare.retry(
                 client, response, self._generic_response
             ):
                 return  # RFC 3311 §5.1: as for a re-INVITE (RFC 3261 §14.1)
@@ -162,7 +162,7 @@ class ClientRequests:
                 new = ClientRequest(retry, client.dest, call, client.on_response)
                 new.auth_retried = True
                 if call is not None and retry.method == "UPDATE":
-                    self._sent_change(new)
+                    self._glare.sent(new)
                 self._send(new, self._generic_response)
                 return
         client.response = response
@@ -181,7 +181,7 @@ class ClientRequests:
         if client.on_response is not None:
             client.on_response(client, response)
         if call is not None and client.request.method == "UPDATE":
-            self._send_queued(call)  # a change waiting for this offer's answer may go
+            self._glare.send_queued(call)  # a change waiting for this offer's answer may go
 
     def _next_cseq(self, client: ClientRequest) -> int | None:
         call = client.call
