@@ -1,10 +1,10 @@
 """What a collaborator of the UA core may use of it: one Protocol per collaborator.
 
-The UA's answering of incoming calls, glare handling, registration client and
-session timers are objects the
+The UA's outgoing and incoming calls, requests in established calls, glare
+handling, registration client and session timers are objects the
 :class:`~sizing.sip.ua.UserAgent` holds, built with the UA as their context and
 typed here by exactly the part of it each uses; the other concerns of the UA
-(:mod:`.requests`, :mod:`.invite_client`, :mod:`.in_dialog`) are still mixed into it.
+(:mod:`.requests`) is still mixed into it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from ..auth import DigestAuthenticator
     from ..dialog import Dialog, DialogId
     from ..element import AckState
+    from ..headers import NameAddr
     from ..interfaces import Address, Clock
-    from ..message import Request, Response
+    from ..message import Headers, Request, Response
     from ..sdp import Capabilities, SessionDescription
     from ..transaction import ServerInviteTransaction, ServerTransaction
     from ..uri import URI
@@ -29,7 +30,14 @@ if TYPE_CHECKING:
     from .model import AnswerPolicy, SessionTimerConfig, UAStats
     from .session_timer import SessionTimers
 
-__all__ = ["GlareContext", "InviteServerContext", "RegistrationContext", "SessionTimerContext"]
+__all__ = [
+    "GlareContext",
+    "InDialogContext",
+    "InviteClientContext",
+    "InviteServerContext",
+    "RegistrationContext",
+    "SessionTimerContext",
+]
 
 
 class _Counted(Protocol):
@@ -40,8 +48,8 @@ class _Counted(Protocol):
     def stats(self) -> UAStats: ...
 
 
-class RegistrationContext(_Counted, Protocol):
-    """REGISTER builds and sends requests from the UA's Contact, retrying challenges."""
+class RequestBuilding(_Counted, Protocol):
+    """Building and sending requests from the UA's Contact, retrying challenges."""
 
     @property
     def contact(self) -> URI: ...
@@ -74,6 +82,10 @@ class RegistrationContext(_Counted, Protocol):
     def _new_tag(self) -> str: ...
 
     def _retry(self, client: ClientRequest, response: Response, *, cseq: int) -> Request | None: ...
+
+
+class RegistrationContext(RequestBuilding, Protocol):
+    """REGISTER needs only to build and send requests."""
 
 
 class GlareContext(_Counted, Protocol):
@@ -156,19 +168,8 @@ class InviteServerContext(_Counted, Answering, Protocol):
     def _ack_for_ok(self, ack: Request) -> Any: ...
 
 
-class SessionTimerContext(_Counted, Protocol):
-    """Session timers refresh with the UA's re-INVITE or UPDATE and end a call with BYE."""
-
-    @property
-    def session_timer(self) -> SessionTimerConfig | None: ...
-
-    def reinvite(
-        self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
-    ) -> ClientRequest: ...
-
-    def update(
-        self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
-    ) -> ClientRequest: ...
+class InDialogSending(Protocol):
+    """Sending a request in a call's dialog, and ending the call."""
 
     def _in_dialog(
         self,
@@ -184,3 +185,96 @@ class SessionTimerContext(_Counted, Protocol):
     ) -> ClientRequest: ...
 
     def _end(self, call: Call, detail: str) -> None: ...
+
+
+class SessionTimerContext(_Counted, InDialogSending, Protocol):
+    """Session timers refresh with the UA's re-INVITE or UPDATE and end a call with BYE."""
+
+    @property
+    def session_timer(self) -> SessionTimerConfig | None: ...
+
+    def reinvite(
+        self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
+    ) -> ClientRequest: ...
+
+    def update(
+        self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
+    ) -> ClientRequest: ...
+
+
+class InviteClientContext(RequestBuilding, InDialogSending, Protocol):
+    """Outgoing calls: SDP offers and answers, the dialog table, the ACK of a 2xx, and
+    the glare and session-timer collaborators."""
+
+    @property
+    def capabilities(self) -> Capabilities | None: ...
+
+    @property
+    def session_timer(self) -> SessionTimerConfig | None: ...
+
+    @property
+    def _dialogs(self) -> dict[DialogId, Call]: ...
+
+    @property
+    def _glare(self) -> Glare: ...
+
+    @property
+    def _session_timers(self) -> SessionTimers: ...
+
+    def _call(self, role: str, call_id: str) -> Call: ...
+
+    def _offer(self) -> SessionDescription: ...
+
+    def _answer(self, remote: SessionDescription) -> SessionDescription | None: ...
+
+    def _supported(self, headers: Headers) -> None: ...
+
+    def _ignore(self, client: ClientRequest, response: Response) -> None: ...
+
+    def _via(self, dest: Address | None = None) -> str: ...
+
+    def _next_hop(self, dialog: Dialog) -> Address: ...
+
+    def _build_ack(
+        self, dialog: Dialog, body: bytes, content_type: str | None
+    ) -> tuple[bytes, Address]: ...
+
+    def _raw_send(self, data: bytes, dest: Address) -> None: ...
+
+    def _repeat_ack(self, state: AckState) -> bool: ...
+
+
+class InDialogContext(Answering, InDialogSending, Protocol):
+    """Requests in an established call: the dialog table, SDP answers, the ACK of a
+    re-INVITE's 2xx, 2xx retransmission, REFER, and the glare and session timers."""
+
+    @property
+    def contact(self) -> URI: ...
+
+    @property
+    def capabilities(self) -> Capabilities | None: ...
+
+    @property
+    def session_timer(self) -> SessionTimerConfig | None: ...
+
+    @property
+    def on_refer(self) -> Callable[[Call, NameAddr], object] | None: ...
+
+    @property
+    def _dialogs(self) -> dict[DialogId, Call]: ...
+
+    @property
+    def _glare(self) -> Glare: ...
+
+    @property
+    def _session_timers(self) -> SessionTimers: ...
+
+    def _answer(self, remote: SessionDescription) -> SessionDescription | None: ...
+
+    def _send_ack(self, call: Call, dialog: Dialog, body: bytes = b"") -> None: ...
+
+    def _start_ok_retransmit(
+        self, state: AckState, txn: ServerInviteTransaction, response: Response
+    ) -> None: ...
+
+    def _refer_to(self, txn: ServerTransaction, request: Request) -> NameAddr | None: ...

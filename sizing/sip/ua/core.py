@@ -18,16 +18,18 @@ Every time-driven step (ringing, 2xx retransmission, session refresh and
 expiry, registration refresh) is a ``clock.call_later``; nothing here reads
 a clock or touches a socket.
 
-The work is split by concern into mixins, one module each:
-:mod:`.requests` (building and sending requests, OPTIONS),
-:mod:`.invite_client` and :mod:`.invite_server` (the two sides of a call),
-:mod:`.in_dialog` (re-INVITE, UPDATE, INFO, REFER, NOTIFY),
-:class:`~sizing.sip.element.Element` brings the wiring every element shares.
-Glare (re-INVITEs and UPDATEs crossing: 491, 500, retry, RFC 3261 §14,
-:mod:`.glare`), session timers (RFC 4028, :mod:`.session_timer`) and the
-REGISTER client (:mod:`.registration`) are objects the UA holds, each typed by
-the part of the UA it uses (:mod:`.context`).
-This module holds the constructor and the dispatch of incoming requests.
+The work is split by concern, one module each. The UA's base
+:class:`~sizing.sip.ua.requests.ClientRequests` (itself an
+:class:`~sizing.sip.element.Element`, the wiring every element shares) builds
+and sends requests and follows their responses. The rest are objects the UA
+holds, each built with the UA as its context and typed by the part of the UA
+it uses (:mod:`.context`): ``_uac`` and ``_uas`` (:mod:`.invite_client`,
+:mod:`.invite_server`: the two sides of a call), ``_in_dialog_requests``
+(:mod:`.in_dialog`: re-INVITE, UPDATE, INFO, REFER, NOTIFY), ``_glare``
+(:mod:`.glare`: changes crossing, 491, 500, retry, RFC 3261 §14),
+``_session_timers`` (:mod:`.session_timer`, RFC 4028) and ``_registrations``
+(:mod:`.registration`). This module holds the constructor, the public methods
+(each handing over to its collaborator) and the dispatch of incoming requests.
 """
 
 from __future__ import annotations
@@ -36,8 +38,7 @@ from collections.abc import Callable
 
 from ..auth import DigestAuthenticator, DigestClient
 from ..checks import UasPolicy
-from ..dialog import DialogId
-from ..element import Element
+from ..dialog import Dialog, DialogId
 from ..headers import NameAddr
 from ..interfaces import Address, Clock, TimerConfig, Transport
 from ..message import Request, Response
@@ -51,7 +52,7 @@ from ..transaction import (
 )
 from ..uri import URI
 from .call import Call, ClientRequest, Registration
-from .common import ALLOW, DIALOG_METHODS, KNOWN_METHODS, SDP, ResponseHandler
+from .common import ALLOW, DIALOG_METHODS, KNOWN_METHODS, SDP, Headerish, ResponseHandler
 from .glare import Glare
 from .in_dialog import InDialogRequests
 from .invite_client import InviteClient
@@ -64,12 +65,7 @@ from .session_timer import SessionTimers
 __all__ = ["ALLOW", "UserAgent"]
 
 
-class UserAgent(
-    InviteClient,
-    InDialogRequests,
-    ClientRequests,
-    Element,
-):
+class UserAgent(ClientRequests):
     """A SIP user agent core on one local address.
 
     ``user`` is the user part of the Contact; ``seed`` makes tags, Call-IDs
@@ -133,9 +129,78 @@ class UserAgent(
         self.on_call: Callable[[Call], object] | None = None
         self.on_refer: Callable[[Call, NameAddr], object] | None = None
         self._glare = Glare(self)
+        self._uac = InviteClient(self)
         self._uas = InviteServer(self)
+        self._in_dialog_requests = InDialogRequests(self)
         self._session_timers = SessionTimers(self)
         self._registrations = Registrations(self)
+
+    # -- calls (:class:`.InviteClient`) ------------------------------------------------------
+
+    def invite(
+        self,
+        target: URI | str,
+        *,
+        from_: str | None = None,
+        sdp: SessionDescription | bytes | None = None,
+        headers: Headerish = (),
+        dest: Address | None = None,
+        on_event: Callable[[Call, object], object] | None = None,
+        call_id: str | None = None,
+    ) -> Call:
+        """Call ``target``; returns the :class:`Call` whose events report progress
+        (:meth:`.InviteClient.invite` says how ``sdp``, ``dest`` and ``call_id`` are used)."""
+        return self._uac.invite(target, from_=from_, sdp=sdp, headers=headers, dest=dest,
+                                on_event=on_event, call_id=call_id)
+
+    def cancel(self, call: Call) -> bool:
+        """Cancel an unanswered outgoing call (§9.1); False when it is too late."""
+        return self._uac.cancel(call)
+
+    def bye(self, call: Call) -> ClientRequest:
+        """End an established call (§15.1.1); the session ends at once."""
+        return self._uac.bye(call)
+
+    def _send_ack(self, call: Call, dialog: Dialog, body: bytes = b"") -> None:
+        self._uac.send_ack(call, dialog, body)
+
+    def _end(self, call: Call, detail: str) -> None:
+        self._uac.end(call, detail)
+
+    # -- requests in an established call (:class:`.InDialogRequests`) -----------------------
+
+    def reinvite(
+        self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
+    ) -> ClientRequest:
+        """Send a re-INVITE (target refresh, new offer, or session refresh, §14.1); without
+        ``sdp`` it offers the call's SDP (:meth:`.InDialogRequests.reinvite`)."""
+        return self._in_dialog_requests.reinvite(call, sdp=sdp, headers=headers)
+
+    def hold(self, call: Call, *, direction: str = "sendonly") -> ClientRequest:
+        """Put the call on hold (RFC 3264 §8.4): a re-INVITE offering ``direction``."""
+        return self._in_dialog_requests.hold(call, direction=direction)
+
+    def update(
+        self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
+    ) -> ClientRequest:
+        """Send an UPDATE (RFC 3311): a target refresh or session refresh."""
+        return self._in_dialog_requests.update(call, sdp=sdp, headers=headers)
+
+    def info(
+        self, call: Call, body: bytes = b"", content_type: str | None = None, headers: Headerish = ()
+    ) -> ClientRequest:
+        """Send an INFO (RFC 6086) in the call's dialog."""
+        return self._in_dialog_requests.info(call, body, content_type, headers)
+
+    def refer(self, call: Call, refer_to: str, *, headers: Headerish = ()) -> ClientRequest:
+        """Ask the peer to call ``refer_to`` (RFC 3515); its NOTIFYs set ``call.refer_status``."""
+        return self._in_dialog_requests.refer(call, refer_to, headers=headers)
+
+    def notify_refer(self, call: Call, status: int, reason: str | None = None) -> ClientRequest:
+        """Report a REFER's progress to the referrer: a NOTIFY with a sipfrag status line."""
+        return self._in_dialog_requests.notify_refer(call, status, reason)
+
+    # -- registration, glare, session timers (their collaborators) --------------------------
 
     def register(
         self, registrar: URI | str, *, aor: str, expires: int = 3600, dest: Address | None = None
@@ -176,7 +241,7 @@ class UserAgent(
             self._uas.cancel_received(transaction, request)
             return
         if request.to_tag is not None:
-            self._in_dialog_request(transaction, request)
+            self._in_dialog_requests.received(transaction, request)
             return
         if method == "INVITE":
             assert isinstance(transaction, ServerInviteTransaction)

@@ -8,22 +8,42 @@ requests, and the out-of-dialog OPTIONS (§11).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..dialog import uri_address
+from ..element import Element
 from ..interfaces import Address
 from ..message import Headers, Request, Response
 from ..uri import URI
 from .call import Call, ClientRequest
 from .common import SDP, Headerish, ResponseHandler, sdp_of
 from .exchange import OneFinal
-from .model import CallState
+from .model import CallState, SessionTimerConfig, UAStats
+
+if TYPE_CHECKING:
+    from ..auth import DigestClient
+    from .glare import Glare
+    from .session_timer import SessionTimers
 
 __all__ = ["ClientRequests"]
 
 
-class ClientRequests:
-    """Mixed into :class:`~sizing.sip.ua.UserAgent`: sending requests and following their responses."""
+class ClientRequests(Element):
+    """The base of :class:`~sizing.sip.ua.UserAgent`: sending requests and following their
+    responses. What it reads of the UA is declared here and set by the UA's constructor."""
+
+    stats: UAStats
+    session_timer: SessionTimerConfig | None
+    credentials: DigestClient | None
+    outbound_proxy: Address | None
+    _glare: Glare
+    _session_timers: SessionTimers
+
+    @abstractmethod
+    def _end(self, call: Call, detail: str) -> None:
+        """The call is over (a BYE either way, or its dialog died)."""
 
     # -- sending ---------------------------------------------------------------------
 
@@ -35,9 +55,10 @@ class ClientRequests:
         """Start a client transaction for ``client.request``; ``handler`` gets every response,
         but a re-INVITE's handler only its first final one (:class:`.exchange.OneFinal`)."""
         call = client.call
-        dialog = call.dialog if call is not None else None
-        if client.request.method == "INVITE" and dialog is not None and dialog.confirmed:
-            handler = OneFinal(call, self._repeat_ack, handler, handler)
+        if call is not None and client.request.method == "INVITE":
+            dialog = call.dialog
+            if dialog is not None and dialog.confirmed:
+                handler = OneFinal(call, self._repeat_ack, handler, handler)
         self._start_client(client.request, client.dest, (client, handler))
         self.stats.requests_sent[client.request.method] += 1
         return client
