@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from random import Random
 from typing import TYPE_CHECKING, Protocol
 
+from ..ua.context import Responding
+
 if TYPE_CHECKING:
     from ..dialog import DialogId
     from ..element import AckState
@@ -42,24 +44,11 @@ __all__ = [
 Handler = Callable[["ClientTransaction | None", "Response"], None]
 
 
-class Responder(Protocol):
-    """Answers requests on server transactions."""
+class Responder(Responding, Protocol):
+    """Answers requests on server transactions, and reads the clock."""
 
     @property
     def clock(self) -> Clock: ...
-
-    def _respond(
-        self,
-        txn: ServerTransaction,
-        request: Request,
-        status: int,
-        *,
-        reason: str | None = None,
-        to_tag: str | None = None,
-        headers: Iterable[tuple[str, object]] = (),
-        body: bytes = b"",
-        content_type: str | None = None,
-    ) -> Response: ...
 
 
 class SessionTimerContext(Responder, Protocol):

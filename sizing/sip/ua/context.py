@@ -36,6 +36,7 @@ __all__ = [
     "InviteClientContext",
     "InviteServerContext",
     "RegistrationContext",
+    "Responding",
     "SessionTimerContext",
 ]
 
@@ -101,8 +102,8 @@ class GlareContext(_Counted, Protocol):
     def _send(self, client: ClientRequest, handler: ResponseHandler) -> ClientRequest: ...
 
 
-class Answering(Protocol):
-    """Answering requests on server transactions, with the UA's Contact and capabilities."""
+class Responding(Protocol):
+    """Answering requests on server transactions."""
 
     def _respond(
         self,
@@ -117,20 +118,40 @@ class Answering(Protocol):
         content_type: str | None = None,
     ) -> Response: ...
 
+
+class Answering(Responding, Protocol):
+    """Answers with the UA's Contact and capabilities."""
+
     def _contact(self) -> list[tuple[str, object]]: ...
 
     def _capability_headers(self) -> list[tuple[str, object]]: ...
 
 
-class InviteServerContext(_Counted, Answering, Protocol):
-    """Incoming calls: the answer policy, Digest checks, SDP answers, the dialog table,
-    2xx retransmission, and the glare and session-timer collaborators."""
+class CallSides(Protocol):
+    """What every side of a call shares: the dialog table, SDP answers from the UA's
+    capabilities, and the glare and session-timer collaborators."""
 
     @property
     def contact(self) -> URI: ...
 
     @property
     def capabilities(self) -> Capabilities | None: ...
+
+    @property
+    def _dialogs(self) -> dict[DialogId, Call]: ...
+
+    @property
+    def _glare(self) -> Glare: ...
+
+    @property
+    def _session_timers(self) -> SessionTimers: ...
+
+    def _answer(self, remote: SessionDescription) -> SessionDescription | None: ...
+
+
+class InviteServerContext(_Counted, Answering, CallSides, Protocol):
+    """Incoming calls: the answer policy, Digest checks, the INVITE server transactions
+    and 2xx retransmission."""
 
     @property
     def policy(self) -> AnswerPolicy: ...
@@ -142,24 +163,13 @@ class InviteServerContext(_Counted, Answering, Protocol):
     def on_call(self) -> Callable[[Call], object] | None: ...
 
     @property
-    def _dialogs(self) -> dict[DialogId, Call]: ...
-
-    @property
     def _invites(self) -> dict[ServerInviteTransaction, Call]: ...
-
-    @property
-    def _glare(self) -> Glare: ...
-
-    @property
-    def _session_timers(self) -> SessionTimers: ...
 
     def _new_tag(self) -> str: ...
 
     def _call(self, role: str, call_id: str) -> Call: ...
 
     def _offer(self) -> SessionDescription: ...
-
-    def _answer(self, remote: SessionDescription) -> SessionDescription | None: ...
 
     def _start_ok_retransmit(
         self, state: AckState, txn: ServerInviteTransaction, response: Response
@@ -202,30 +212,15 @@ class SessionTimerContext(_Counted, InDialogSending, Protocol):
     ) -> ClientRequest: ...
 
 
-class InviteClientContext(RequestBuilding, InDialogSending, Protocol):
-    """Outgoing calls: SDP offers and answers, the dialog table, the ACK of a 2xx, and
-    the glare and session-timer collaborators."""
-
-    @property
-    def capabilities(self) -> Capabilities | None: ...
+class InviteClientContext(RequestBuilding, InDialogSending, CallSides, Protocol):
+    """Outgoing calls: SDP offers, the session timer asked for, and the ACK of a 2xx."""
 
     @property
     def session_timer(self) -> SessionTimerConfig | None: ...
 
-    @property
-    def _dialogs(self) -> dict[DialogId, Call]: ...
-
-    @property
-    def _glare(self) -> Glare: ...
-
-    @property
-    def _session_timers(self) -> SessionTimers: ...
-
     def _call(self, role: str, call_id: str) -> Call: ...
 
     def _offer(self) -> SessionDescription: ...
-
-    def _answer(self, remote: SessionDescription) -> SessionDescription | None: ...
 
     def _supported(self, headers: Headers) -> None: ...
 
@@ -244,32 +239,15 @@ class InviteClientContext(RequestBuilding, InDialogSending, Protocol):
     def _repeat_ack(self, state: AckState) -> bool: ...
 
 
-class InDialogContext(Answering, InDialogSending, Protocol):
-    """Requests in an established call: the dialog table, SDP answers, the ACK of a
-    re-INVITE's 2xx, 2xx retransmission, REFER, and the glare and session timers."""
-
-    @property
-    def contact(self) -> URI: ...
-
-    @property
-    def capabilities(self) -> Capabilities | None: ...
+class InDialogContext(Answering, InDialogSending, CallSides, Protocol):
+    """Requests in an established call: the ACK of a re-INVITE's 2xx, 2xx
+    retransmission, the session timer's presence and REFER."""
 
     @property
     def session_timer(self) -> SessionTimerConfig | None: ...
 
     @property
     def on_refer(self) -> Callable[[Call, NameAddr], object] | None: ...
-
-    @property
-    def _dialogs(self) -> dict[DialogId, Call]: ...
-
-    @property
-    def _glare(self) -> Glare: ...
-
-    @property
-    def _session_timers(self) -> SessionTimers: ...
-
-    def _answer(self, remote: SessionDescription) -> SessionDescription | None: ...
 
     def _send_ack(self, call: Call, dialog: Dialog, body: bytes = b"") -> None: ...
 
