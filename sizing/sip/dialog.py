@@ -13,6 +13,7 @@ confirm the one a 2xx comes from and end the others.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 
 from .headers import NameAddr, match_name_addr
@@ -71,9 +72,10 @@ def uri_address(uri: URI, default_transport: str = "UDP") -> Address:
 
 def _contact_uri(message: Request | Response, what: str) -> URI:
     contacts = message.contact
-    if not contacts or contacts[0].is_star:
+    uri = contacts[0].uri if contacts else None
+    if uri is None:  # none, or the star of a REGISTER
         raise DialogError(f"{what}: no usable Contact header (RFC 3261 §12.1 requires one)", "Contact")
-    return contacts[0].uri  # type: ignore[return-value]
+    return uri
 
 
 def _request_target(request: Request) -> URI:
@@ -291,7 +293,7 @@ class Dialog:
         method: str,
         via: str,
         *,
-        headers: Headers | list[tuple[str, object]] | tuple[tuple[str, object], ...] = (),
+        headers: Iterable[tuple[str, object]] = (),
         body: bytes | str = b"",
         content_type: str | None = None,
         cseq: int | None = None,
@@ -410,9 +412,8 @@ class DialogSet:
         status = response.status
         tag = response.to_tag
         if status >= 300:
-            for dialog in self.dialogs.values():
-                if dialog.early:
-                    dialog.terminate()
+            for early in self.early_dialogs():
+                early.terminate()
             return None
         if status == 100 or not tag:
             return None

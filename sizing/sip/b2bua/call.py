@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .policy import Target
     from .session_timer import HeldRefresh
 
-__all__ = ["BridgedCall", "Leg", "LegState"]
+__all__ = ["BridgedCall", "Cancelling", "Leg", "LegState", "OriginSeen", "SessionTimerState"]
 
 
 class LegState(Enum):
@@ -27,6 +27,46 @@ class LegState(Enum):
     ENDED = "ended"
 
 
+class Cancelling:
+    """Giving up an outbound leg (RFC 3261 §9.1): a CANCEL may only follow its first
+    provisional, so one asked for earlier waits; a 2xx that still comes is hung up."""
+
+    __slots__ = ("provisional_seen", "requested", "pending", "sent")
+
+    def __init__(self) -> None:
+        self.provisional_seen = False
+        self.requested = False
+        """The B2BUA gave this leg up; a CANCEL is sent (or pending) and a late 2xx is hung up."""
+        self.pending = False
+        self.sent = False
+
+
+class OriginSeen:
+    """The SDP origin a leg's party has seen from the B2BUA: one o= line kept across
+    re-connects, its version moved on with each new description (RFC 3264 §8)."""
+
+    __slots__ = ("origin", "incoming")
+
+    def __init__(self) -> None:
+        self.origin: Origin | None = None
+        self.incoming: str | None = None
+        """The o= line of the last description relayed on this leg, as received."""
+
+
+class SessionTimerState:
+    """A call's RFC 4028 session timer as negotiated end to end."""
+
+    __slots__ = ("interval", "refresher", "min_se")
+
+    def __init__(self) -> None:
+        self.interval: int | None = None
+        """The session interval in force on leg A (None: no session timer)."""
+        self.refresher: str | None = None
+        """Which side refreshes the session: ``caller`` (leg A's party) or ``callee``."""
+        self.min_se: int | None = None
+        """The caller's Min-SE, passed to parties the call is re-connected to."""
+
+
 class Leg:
     """One dialog of a bridged call.
 
@@ -34,6 +74,11 @@ class Leg:
     B2BUA places as UAC, ``agent``, ``ivr``, ``recorder``, ``participant`` (a
     conferenced party) or ``bridge`` (a leg to a conference mixer). ``on_answer``,
     ``on_fail`` and ``on_provisional`` are the flow's callbacks for a UAC leg.
+
+    The fields the element's ACK handling reads (``dialog``, ``ack_*``, ``ok_*``:
+    :class:`~sizing.sip.element.AckState`) live on the leg; a feature's own state is
+    an object of its own: ``cancel`` (:class:`Cancelling`), ``seen``
+    (:class:`OriginSeen`), ``reinvite_out`` for glare (:mod:`.glare`).
     """
 
     def __init__(self, call: BridgedCall, role: str, target: Target | None = None) -> None:
@@ -47,11 +92,7 @@ class Leg:
         self.invite: Request | None = None
         self.dest: Address | None = None
         self.dialog_set: DialogSet | None = None
-        self.provisional_seen = False
-        self.cancelled = False
-        """The B2BUA gave this leg up; a CANCEL is sent (or pending) and a late 2xx is hung up."""
-        self.cancel_pending = False
-        self.cancel_sent = False
+        self.cancel = Cancelling()
         self.ring_timer: TimerHandle | None = None
         self.ack_data: bytes | None = None
         self.ack_dest: Address | None = None
@@ -69,10 +110,8 @@ class Leg:
         """A leg whose 2xx waits to be ACKed with the SDP answer this leg's ACK brings."""
         self.reinvite_out: Request | None = None
         """The B2BUA's own re-INVITE on this leg (a re-connect) still without a final response."""
-        self.origin: Origin | None = None
-        """The SDP origin this leg's peer has seen from the B2BUA (kept across re-connects)."""
-        self.origin_in: str | None = None
-        """The o= line of the last description relayed on this leg, as received."""
+        self.seen = OriginSeen()
+        """The SDP origin this leg's party has seen (used on leg A)."""
 
     def __repr__(self) -> str:
         return f"<Leg {self.role} {self.state.value} status={self.status}>"
@@ -115,12 +154,8 @@ class BridgedCall:
         self.transfers = 0
         self.conference: Conference | None = None
         """The conference this call became (:meth:`B2BUA.conference`), if any."""
-        self.session_interval: int | None = None
-        """The RFC 4028 session interval in force on leg A (None: no session timer)."""
-        self.session_refresher: str | None = None
-        """Which side refreshes the session: ``caller`` (leg A's party) or ``callee``."""
-        self.session_min_se: int | None = None
-        """The caller's Min-SE, passed to parties the call is re-connected to."""
+        self.session = SessionTimerState()
+        """The RFC 4028 session timer negotiated end to end (:mod:`.session_timer`)."""
         self.events: list[tuple[float, str]] = []
 
     def __repr__(self) -> str:

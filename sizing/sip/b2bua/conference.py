@@ -33,13 +33,16 @@ the bridge and the participants would each pick their own and refresh twice.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..message import Response
-from ..transaction import ClientTransaction
 from ..uri import URI
 from .call import BridgedCall, Leg, LegState
 from .features import ALLOW, SDP, is_sdp
 from .policy import Target
+
+if TYPE_CHECKING:
+    from .context import ConferenceContext
 
 __all__ = ["Conference", "Conferences"]
 
@@ -64,7 +67,6 @@ class Conference:
         """Participant leg -> its bridge leg and bridge leg -> participant, once joined."""
         self.moving = False
         """The caller or the agent has been asked to move to the bridge."""
-        self.offers: set[Leg] = set()
         self.on_change: Callable[[Conference], object] | None = None
 
     def __repr__(self) -> str:
@@ -92,7 +94,10 @@ def _target(value: Target | URI | str, what: str) -> Target:
 
 
 class Conferences:
-    """Mixed into :class:`~sizing.sip.b2bua.B2BUA`: conferences on a media server bridge."""
+    """Conferences on a media server bridge; held by the B2BUA as its ``_conferences``."""
+
+    def __init__(self, b2bua: ConferenceContext) -> None:
+        self.b2bua = b2bua
 
     def conference(
         self, call: BridgedCall, third_party: Target | URI | str, bridge: Target | URI | str
@@ -113,27 +118,27 @@ class Conferences:
         conf = Conference(call, bridge_target)
         call.conference = conf
         call.events.append(
-            (self.clock.now(), f"conference with {party_target.uri} on {bridge_target.uri}")
+            (self.b2bua.clock.now(), f"conference with {party_target.uri} on {bridge_target.uri}")
         )
         headers = [
-            *self.config.headers.select(call.request.headers),
-            *self._timer_new_leg_headers(call),
+            *self.b2bua.config.headers.select(call.request.headers),
+            *self.b2bua._session_timers.new_leg_headers(call),
         ]
-        party = self._start_leg(call, "participant", party_target, headers=headers)
+        party = self.b2bua._start_leg(call, "participant", party_target, headers=headers)
         conf.party = party
         party.on_answer = lambda leg, response: self._party_answered(conf, leg, response)
         party.on_fail = lambda leg, status, response: self._conference_failed(conf, status)
-        if self.config.no_answer_s is not None:
-            party.ring_timer = self.clock.call_later(
-                self.config.no_answer_s, lambda: self._party_no_answer(conf, party)
+        if self.b2bua.config.no_answer_s is not None:
+            party.ring_timer = self.b2bua.clock.call_later(
+                self.b2bua.config.no_answer_s, lambda: self._party_no_answer(conf, party)
             )
         return conf
 
     def _party_no_answer(self, conf: Conference, party: Leg) -> None:
         party.ring_timer = None
         if party.state in (LegState.CALLING, LegState.EARLY):
-            self._cancel_leg(party)
-            self._conference_failed(conf, self.config.no_answer_status)
+            self.b2bua._cancel_leg(party)
+            self._conference_failed(conf, self.b2bua.config.no_answer_status)
 
     def _party_answered(self, conf: Conference, party: Leg, response: Response) -> None:
         """Step 2: the third party's offer goes to its bridge leg."""
@@ -141,19 +146,19 @@ class Conferences:
             party.ring_timer.cancel()
             party.ring_timer = None
         if conf.state != "starting" or not is_sdp(response):
-            self._bye(party)  # _bye ACKs the 2xx first
+            self.b2bua._bye(party)  # _bye ACKs the 2xx first
             self._conference_failed(conf, 488)
             return
         self._bridge_leg(conf, party, response.body)
 
     def _bridge_leg(self, conf: Conference, participant: Leg, offer: bytes) -> None:
-        leg = self._start_leg(
+        leg = self.b2bua._start_leg(
             conf.call,
             "bridge",
             conf.bridge,
             body=offer,
             content_type=SDP,
-            headers=self._timer_bridge_leg_headers(conf.call, participant),
+            headers=self.b2bua._session_timers.bridge_leg_headers(conf.call, participant),
         )
         conf.bridges.append(leg)
         leg.on_answer = lambda bl, response: self._bridge_answered_for(
@@ -167,11 +172,11 @@ class Conferences:
         """A bridge leg answered (and was ACKed): its answer goes in the participant's ACK."""
         call = conf.call
         if conf.state != "starting" or not participant.live or not is_sdp(response):
-            self._bye(bridge)
+            self.b2bua._bye(bridge)
             self._conference_failed(conf, 488 if participant.live else 487)
             return
-        answer = self._to_a(call.a, response.body) if participant is call.a else response.body
-        self._send_ack(participant, answer, SDP)
+        answer = self.b2bua._to_a(call.a, response.body) if participant is call.a else response.body
+        self.b2bua._send_ack(participant, answer, SDP)
         conf.pairs[participant] = bridge
         conf.pairs[bridge] = participant
         if participant is conf.party:
@@ -186,35 +191,24 @@ class Conferences:
         """Step 3: a re-INVITE without SDP asks the caller (or agent) for a fresh offer."""
         call = conf.call
         timer = (
-            self._timer_reinvite_a_headers(call)
+            self.b2bua._session_timers.reinvite_a_headers(call)
             if leg is call.a
-            else self._timer_new_leg_headers(call)
+            else self.b2bua._session_timers.new_leg_headers(call)
         )
-        self._reinvite(
+        self.b2bua._glare.reinvite(
             leg,
-            lambda t, r: self._moved_offer(conf, leg, t, r),
+            lambda r: self._moved_offer(conf, leg, r),
             lambda: conf.state == "starting",
             headers=[("Allow", ALLOW), *timer],
         )
 
-    def _moved_offer(
-        self, conf: Conference, leg: Leg, client: ClientTransaction | None, response: Response
-    ) -> None:
+    def _moved_offer(self, conf: Conference, leg: Leg, response: Response) -> None:
         status = response.status
-        if status < 200:
-            return
-        if leg in conf.offers:  # a retransmitted 2xx: repeat the ACK once sent
-            if status < 300 and leg in conf.pairs:
-                self._repeat_ack(leg)
-            return
-        conf.offers.add(leg)
-        assert leg.dialog is not None and client is not None
-        leg.dialog.response_received(client.request, response)
         if status >= 300:
             self._conference_failed(conf, status)
             return
         if conf.state != "starting" or not is_sdp(response):
-            self._send_ack(leg)
+            self.b2bua._send_ack(leg)
             self._conference_failed(conf, 488)
             return
         self._bridge_leg(conf, leg, response.body)
@@ -222,10 +216,10 @@ class Conferences:
     def _conference_up(self, conf: Conference) -> None:
         call = conf.call
         conf.state = "up"
-        self.stats.conferences += 1
-        call.events.append((self.clock.now(), f"conference up on {conf.bridge.uri}"))
-        self._state(call, "conference")
-        self._release_held(call)
+        self.b2bua.stats.conferences += 1
+        call.events.append((self.b2bua.clock.now(), f"conference up on {conf.bridge.uri}"))
+        self.b2bua._state(call, "conference")
+        self.b2bua._session_timers.release_held(call)
         if conf.on_change is not None:
             conf.on_change(conf)
 
@@ -235,24 +229,24 @@ class Conferences:
             return
         call = conf.call
         conf.state, conf.status = "failed", status
-        self.stats.conferences_failed += 1
-        call.events.append((self.clock.now(), f"conference failed {status}"))
+        self.b2bua.stats.conferences_failed += 1
+        call.events.append((self.b2bua.clock.now(), f"conference failed {status}"))
         if conf.moving:
-            self._hang_up(call, f"conference failed {status}")
+            self.b2bua._hang_up(call, f"conference failed {status}")
         else:
             call.conference = None
             for leg in (conf.party, *conf.bridges):
                 if leg is None:
                     continue
                 if leg.confirmed:
-                    self._bye(leg)
+                    self.b2bua._bye(leg)
                 elif leg.live:
-                    self._cancel_leg(leg)
-            self._release_held(call)  # back to the two-party call
+                    self.b2bua._cancel_leg(leg)
+            self.b2bua._session_timers.release_held(call)  # back to the two-party call
         if conf.on_change is not None:
             conf.on_change(conf)
 
-    def _conference_leg_ended(self, leg: Leg) -> bool:
+    def leg_ended(self, leg: Leg) -> bool:
         """A leg of a conference call was hung up by its far end; True when handled here
         (False: the B2BUA's usual rules apply, e.g. the caller's BYE ends the call)."""
         call = leg.call
@@ -270,18 +264,18 @@ class Conferences:
         partner = conf.pairs.get(leg)
         if partner is call.a:  # the caller's bridge leg: nothing left to hear
             self._conference_ended(conf)
-            self._hang_up(call, "caller's bridge leg ended")
+            self.b2bua._hang_up(call, "caller's bridge leg ended")
             return True
         if partner is not None and partner.confirmed:
-            self._bye(partner)
+            self.b2bua._bye(partner)
         remaining = [p for p in (call.a, call.b, conf.party) if p is not None and p.confirmed]
         if len(remaining) < 2:
             self._conference_ended(conf)
-            self._hang_up(call, "conference has one participant left")
+            self.b2bua._hang_up(call, "conference has one participant left")
         return True
 
     def _conference_ended(self, conf: Conference) -> None:
         conf.state = "ended"
-        conf.call.events.append((self.clock.now(), "conference ended"))
+        conf.call.events.append((self.b2bua.clock.now(), "conference ended"))
         if conf.on_change is not None:
             conf.on_change(conf)

@@ -54,16 +54,26 @@ from ..sdp import Origin, SdpError, SessionDescription
 from ..transaction import (
     ClientTransaction,
     ServerInviteTransaction,
+    ServerNonInviteTransaction,
     ServerTransaction,
     Transaction,
     build_cancel,
 )
+from ..ua.exchange import OneFinal
 from ..uri import URI
 from .call import BridgedCall, Leg, LegState
-from .conference import Conferences
-from .features import ALLOW, SDP, Features, is_sdp
+from .conference import Conference, Conferences
+from .features import ALLOW, SDP, SIPFRAG, Features, is_sdp
 from .glare import ReinviteGlare
-from .policy import B2BUAConfig, B2BUAStats, Reject, RoutingPolicy, Target, as_policy
+from .policy import (
+    B2BUAConfig,
+    B2BUAStats,
+    Reject,
+    RouteCallback,
+    RoutingPolicy,
+    Target,
+    as_policy,
+)
 from .session_timer import SessionTimerRelay
 from .transfer import Transfers
 
@@ -74,7 +84,7 @@ _RELAYED = frozenset({"INVITE", "UPDATE", "INFO", "MESSAGE", "OPTIONS", "NOTIFY"
 Handler = Callable[[ClientTransaction | None, Response], None]
 
 
-class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, Element):
+class B2BUA(Element):
     """A back-to-back user agent on one local address (and optionally a second one on
     another transport, :meth:`add_interface`): the contact centre's SIP Server.
 
@@ -83,6 +93,13 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
     ``on_call(call)`` is told of each new :class:`BridgedCall`. The wiring it
     shares with the UA (transport, client transactions, ACK and 2xx
     retransmission) comes from :class:`~sizing.sip.element.Element`.
+
+    The core owns the legs (start, ACK, CANCEL, BYE, relay); each feature is an
+    object it holds, built with the B2BUA as its context (:mod:`.context` says what
+    each may use): ``_reconnects`` (:class:`.Features`), ``_attended``
+    (:class:`.Transfers`), ``_conferences``, ``_glare`` and ``_session_timers``.
+    A subclass observes the call through :meth:`_state` and may wrap the hooks
+    :meth:`_start_leg`, :meth:`_reconnect`, :meth:`_start_recording` and :meth:`_finish`.
     """
 
     kind = "B2BUA"
@@ -94,7 +111,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         self,
         clock: Clock,
         local: Address,
-        routing: RoutingPolicy | Callable[[Request], object] | Target | URI | str,
+        routing: RoutingPolicy | RouteCallback | Target | URI | str,
         *,
         transport: Transport | None = None,
         config: B2BUAConfig | None = None,
@@ -112,6 +129,23 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         self.calls: dict[BridgedCall, None] = {}  # calls not yet ended, oldest first (O(1) removal)
         """Calls not yet ended (bridged, ringing or transferring)."""
         self._number = 0
+        self._session_timers = SessionTimerRelay(self)
+        self._glare = ReinviteGlare(self)
+        self._reconnects = Features(self)
+        self._attended = Transfers(self)
+        self._conferences = Conferences(self)
+
+    def transfer(self, call: BridgedCall, target: Target | URI | str) -> Leg:
+        """Re-connect the caller of a bridged ``call`` to ``target``; the old leg B is
+        released once the new one is up. Returns the new leg."""
+        return self._reconnects.transfer(call, target)
+
+    def conference(
+        self, call: BridgedCall, third_party: Target | URI | str, bridge: Target | URI | str
+    ) -> Conference:
+        """Conference ``third_party`` into a bridged ``call`` on the mixer at ``bridge``
+        (a conference URI on a media server). Returns the :class:`.Conference`."""
+        return self._conferences.conference(call, third_party, bridge)
 
     def add_interface(self, address: Address, transport: Transport) -> Callable[[bytes, Address], None]:
         """Listen at ``address`` too, on another transport than the main address's (the
@@ -135,7 +169,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         self._start_client(request, dest, handler)
 
     def _deliver(self, entry: Handler, transaction: Transaction | None, response: Response) -> None:
-        entry(transaction, response)  # type: ignore[arg-type]
+        entry(transaction if isinstance(transaction, ClientTransaction) else None, response)
 
     def _in_dialog(
         self, leg: Leg, method: str, handler: Handler | None = None, *,
@@ -179,6 +213,47 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
                 timer.cancel()
         leg.ok_timer = leg.ring_timer = None
 
+    def _notify(
+        self,
+        leg: Leg,
+        status: int,
+        reason: str | None,
+        *,
+        final: bool,
+        then: Callable[[], object] | None = None,
+    ) -> None:
+        """A NOTIFY with a sipfrag status line for the REFER's implicit subscription;
+        ``then()`` runs once the NOTIFY has its final response (or timed out)."""
+        frag = Response(status, reason)
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+
+        def answered(_txn: ClientTransaction | None, response: Response) -> None:
+            if then is not None and response.status >= 200:
+                then()
+
+        self._in_dialog(
+            leg,
+            "NOTIFY",
+            answered,
+            headers=[("Event", "refer"), ("Subscription-State", state)],
+            body=f"SIP/2.0 {frag.status} {frag.reason}\r\n".encode(),
+            content_type=SIPFRAG,
+        )
+
+    # -- hooks a subclass may wrap or override --------------------------------------------
+
+    def _reconnect(self, call: BridgedCall, target: Target, role: str) -> Leg:
+        """Re-connect the caller to ``target`` (RFC 3725 Flow I, :class:`.Features`)."""
+        return self._reconnects.reconnect(call, target, role)
+
+    def _start_recording(self, call: BridgedCall) -> None:
+        """Add the recorder leg to a call just bridged (:class:`.Features`)."""
+        self._reconnects.start_recording(call)
+
+    def _state(self, call: BridgedCall, kind: str) -> None:
+        """Told of call-state changes (setup, answer, transfer, conference, release);
+        a subclass reports them (replication, CTI)."""
+
     # -- SDP towards leg A ------------------------------------------------------------------
 
     def _to_a(self, leg: Leg, body: bytes) -> bytes:
@@ -190,15 +265,15 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         except SdpError:
             return body
         incoming = str(sdp.origin)
-        if leg.origin is None:
-            leg.origin, leg.origin_in = sdp.origin, incoming
+        if leg.seen.origin is None:
+            leg.seen.origin, leg.seen.incoming = sdp.origin, incoming
             return body
-        if incoming != leg.origin_in:  # a new description: A sees a new version
-            leg.origin_in = incoming
-            origin = leg.origin
-            leg.origin = Origin(origin.username, origin.sess_id, origin.sess_version + 1,
+        if incoming != leg.seen.incoming:  # a new description: A sees a new version
+            leg.seen.incoming = incoming
+            origin = leg.seen.origin
+            leg.seen.origin = Origin(origin.username, origin.sess_id, origin.sess_version + 1,
                                 origin.nettype, origin.addrtype, origin.address)
-        sdp.origin = leg.origin
+        sdp.origin = leg.seen.origin
         return sdp.encode()
 
     # -- TU callbacks -----------------------------------------------------------------------
@@ -216,7 +291,8 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         elif request.to_tag is not None:
             self._in_dialog_received(transaction, request)
         elif method == "INVITE":
-            self._new_call(transaction, request)  # type: ignore[arg-type]
+            assert isinstance(transaction, ServerInviteTransaction)
+            self._new_call(transaction, request)
         elif method == "OPTIONS":
             self._respond(transaction, request, 200, to_tag=self._new_tag(),
                           headers=[("Allow", ALLOW), ("Accept", SDP)])
@@ -257,7 +333,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
             reject = decision if isinstance(decision, Reject) else Reject()
             self._fail_a(call, reject.status, reject.reason)
             return
-        headers = [*self.config.headers.select(request.headers), *self._timer_request_headers(request)]
+        headers = [*self.config.headers.select(request.headers), *self._session_timers.request_headers(request)]
         b = self._start_leg(call, "ivr" if ivr is not None else "agent", decision,
                             body=request.body, content_type=request.headers.get("Content-Type"),
                             headers=headers, first=True)
@@ -282,7 +358,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
 
     def _start_leg(
         self, call: BridgedCall, role: str, target: Target, *, body: bytes = b"",
-        content_type: str | None = None, headers: Iterable[tuple[str, str]] = (), first: bool = False,
+        content_type: str | None = None, headers: Iterable[tuple[str, object]] = (), first: bool = False,
     ) -> Leg:
         """Send a new INVITE (a fresh Call-ID, From tag and CSeq) for one outbound leg,
         by the interface (Via and Contact) of its destination's transport."""
@@ -330,12 +406,12 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         assert leg.dialog_set is not None
         status = response.status
         if status < 200:
-            leg.provisional_seen = True
+            leg.cancel.provisional_seen = True
             dialog = leg.dialog_set.response_received(response)
             if dialog is not None and leg.state is not LegState.CONFIRMED:
                 self._register(leg, dialog)
                 leg.state = LegState.EARLY
-            if leg.cancel_pending:
+            if leg.cancel.pending:
                 self._send_cancel(leg)
             elif status > 100 and leg.on_provisional is not None and leg.live:
                 leg.on_provisional(leg, response)
@@ -349,7 +425,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         self._forget(leg)
         leg.status = status
         leg.state = LegState.FAILED
-        if leg.cancelled:
+        if leg.cancel.requested:
             return  # the B2BUA gave this leg up (CANCEL, hang-up, no answer)
         if leg.on_fail is not None:
             leg.on_fail(leg, status, response)
@@ -372,7 +448,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         leg.state = LegState.CONFIRMED
         leg.status = response.status
         assert leg.invite is not None
-        if leg.cancelled or leg.call.ended:
+        if leg.cancel.requested or leg.call.ended:
             self._send_ack(leg)
             self._bye(leg)  # the 2xx crossed our CANCEL (§9.1)
             return
@@ -395,23 +471,23 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         self._send(request, dest, self._ignore)
 
     def _send_cancel(self, leg: Leg) -> None:
-        if leg.cancel_sent or leg.invite is None or leg.dest is None:
+        if leg.cancel.sent or leg.invite is None or leg.dest is None:
             return
-        leg.cancel_sent = True
-        leg.cancel_pending = False
+        leg.cancel.sent = True
+        leg.cancel.pending = False
         self._send(build_cancel(leg.invite), leg.dest, self._ignore)
 
     def _cancel_leg(self, leg: Leg) -> None:
         """Give up an unanswered outbound leg: CANCEL it now, or after its first
         provisional (§9.1 forbids a CANCEL before one); a 2xx that still comes is hung up."""
-        leg.cancelled = True
+        leg.cancel.requested = True
         if leg.ring_timer is not None:
             leg.ring_timer.cancel()
             leg.ring_timer = None
-        if leg.provisional_seen:
+        if leg.cancel.provisional_seen:
             self._send_cancel(leg)
         else:
-            leg.cancel_pending = True
+            leg.cancel.pending = True
 
     def _no_answer(self, leg: Leg) -> None:
         leg.ring_timer = None
@@ -445,7 +521,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
             leg.ring_timer = None
         headers: list[tuple[str, object]] = [("Contact", self._contact(a)), ("Allow", ALLOW)]
         headers += self.config.headers.select(response.headers)
-        headers += self._timer_response_headers(call, call.request, response, True)
+        headers += self._session_timers.response_headers(call, call.request, response, True)
         body = self._to_a(a, response.body) if is_sdp(response) else response.body
         ok = self._respond(a.server_txn, call.request, response.status, reason=response.reason,
                            to_tag=a.dialog.local_tag, headers=headers, body=body,
@@ -494,7 +570,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         if state == "ended":
             self.stats.calls_ended += 1
         if call.held_refreshes:
-            self._release_held(call)  # each gets 481: its call is gone
+            self._session_timers.release_held(call)  # each gets 481: its call is gone
 
     # -- the ACK to a 2xx sent towards a UAC (§13.3.1.4) ---------------------------------------
 
@@ -514,12 +590,12 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         if waiter is not None and waiter.confirmed:
             self._send_ack(waiter, ack.body, ack.headers.get("Content-Type"))
         if leg.call.held_refreshes:
-            self._release_held(leg.call)  # the INVITE exchange that held them is complete
+            self._session_timers.release_held(leg.call)  # the INVITE exchange that held them is complete
 
     # -- CANCEL, BYE and other in-dialog requests ---------------------------------------------
 
     def _cancel_received(self, txn: ServerTransaction, request: Request) -> None:
-        target = txn.cancel_target  # type: ignore[attr-defined]
+        target = txn.cancel_target if isinstance(txn, ServerNonInviteTransaction) else None
         call = self._invites.get(target) if target is not None else None
         if call is None:
             self._respond(txn, request, 481)
@@ -548,7 +624,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
             self._respond(txn, request, 200)
             self._leg_ended(leg)
         elif method == "REFER":
-            self._refer_received(leg, txn, request)
+            self._reconnects.refer_received(leg, txn, request)
         elif method in _RELAYED:
             self._relay(leg, txn, request)
         else:
@@ -570,12 +646,12 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         or an INVITE exchange is still open, a session refresh waits
         (:mod:`.session_timer`); anything else gets 491 (INVITE, UPDATE) or 480.
         """
-        if self._crosses_our_reinvite(leg, request):
+        if self._glare.crosses_our_reinvite(leg, request):
             self._respond(txn, request, 491)
             return
         if self._relay_now(leg, txn, request):
             return
-        if self._hold_refresh(leg, txn, request, lambda: self._relay_now(leg, txn, request)):
+        if self._session_timers.hold_refresh(leg, txn, request, lambda: self._relay_now(leg, txn, request)):
             return
         status = 491 if request.method in ("INVITE", "UPDATE") else 480
         self._respond(txn, request, status, headers=[("Retry-After", "1")])
@@ -595,20 +671,13 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         headers = self.config.headers.select(request.headers)
         for name in ("Event", "Subscription-State", "Session-Expires", "Min-SE", "Supported"):
             headers += [(name, v) for v in request.headers.get_lines(name)]
-        done: list[bool] = []
 
         def relay_back(client: ClientTransaction | None, response: Response) -> None:
-            if response.status >= 200 and done:
-                if response.status < 300:
-                    self._repeat_ack(peer)  # a retransmitted 2xx
-                return
-            if response.status >= 200:
-                done.append(True)
             assert client is not None
             self._relayed_response(leg, txn, request, peer, client.request, response)
 
-        self._in_dialog(peer, request.method, relay_back, headers=headers, body=body,
-                        content_type=request.headers.get("Content-Type"))
+        self._in_dialog(peer, request.method, OneFinal(peer, self._repeat_ack, relay_back, relay_back), headers=headers,
+                        body=body, content_type=request.headers.get("Content-Type"))
         return True
 
     def _relayed_response(self, leg: Leg, txn: ServerTransaction, request: Request, peer: Leg,
@@ -632,7 +701,7 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
         if request.method == "INVITE" and status < 300:
             headers.append(("Contact", self._contact(leg)))
         if 200 <= status < 300 and request.method in ("INVITE", "UPDATE"):
-            headers += self._timer_response_headers(leg.call, request, response, leg is leg.call.a)
+            headers += self._session_timers.response_headers(leg.call, request, response, leg is leg.call.a)
         else:
             for name in ("Session-Expires", "Require"):
                 headers += [(name, v) for v in response.headers.get_lines(name)]
@@ -655,12 +724,12 @@ class B2BUA(Features, Transfers, Conferences, ReinviteGlare, SessionTimerRelay, 
             return
         if leg is call.recorder:
             return
-        if call.conference is not None and self._conference_leg_ended(leg):
+        if call.conference is not None and self._conferences.leg_ended(leg):
             return
         if leg is call.b and call.pending is not None:
             return  # the transfer in progress replaces it
         if leg is call.b and leg.role == "ivr":
-            self._after_ivr(call)
+            self._reconnects.after_ivr(call)
             return
         if leg is call.a or leg is call.b:
             self._hang_up(call, f"{leg.role} BYE")

@@ -10,13 +10,12 @@ recorder leg gets A's offer marked sendonly and is hung up with the call.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import HeaderError
 from ..message import Response
 from ..sdp import DIRECTIONS, SdpError, SessionDescription
-from ..transaction import ClientTransaction, ServerTransaction
+from ..transaction import ServerTransaction
 from ..uri import URI
 from .call import BridgedCall, Leg
 from .policy import Target
@@ -24,6 +23,7 @@ from .replaces import replaces_of
 
 if TYPE_CHECKING:
     from ..message import Request
+    from .context import ReconnectContext
 
 __all__ = ["Features"]
 
@@ -76,7 +76,11 @@ def sendonly(body: bytes) -> bytes:
 
 
 class Features:
-    """Mixed into :class:`~sizing.sip.b2bua.B2BUA`; uses its leg and dialog helpers."""
+    """Re-connects of the caller (IVR to agent, transfer, REFER) and recording; held by
+    the B2BUA as its ``_reconnects``."""
+
+    def __init__(self, b2bua: ReconnectContext) -> None:
+        self.b2bua = b2bua
 
     # -- re-connecting A (IVR -> agent, transfer, REFER): RFC 3725 Flow I ----------------------
 
@@ -89,173 +93,137 @@ class Features:
             raise ValueError(f"transfer(): call #{call.number} already has a transfer in progress")
         if not isinstance(target, Target):
             target = Target(target if isinstance(target, URI) else URI.parse(target))
-        return self._reconnect(call, target, "agent")
+        return self.b2bua._reconnect(call, target, "agent")
 
-    def _after_ivr(self, call: BridgedCall) -> None:
+    def after_ivr(self, call: BridgedCall) -> None:
         try:
-            decision = self.routing.route(call.request)
+            decision = self.b2bua.routing.route(call.request)
         except Exception:
-            self._hang_up(call, "routing failed after IVR")
+            self.b2bua._hang_up(call, "routing failed after IVR")
             raise
         if isinstance(decision, Target):
-            self._reconnect(call, decision, "agent")
+            self.b2bua._reconnect(call, decision, "agent")
         else:
-            self._hang_up(call, "no agent after IVR")
+            self.b2bua._hang_up(call, "no agent after IVR")
 
-    def _reconnect(self, call: BridgedCall, target: Target, role: str) -> Leg:
+    def reconnect(self, call: BridgedCall, target: Target, role: str) -> Leg:
         """Flow I step 1: INVITE without SDP to the new party."""
         headers = [
-            *self.config.headers.select(call.request.headers),
-            *self._timer_new_leg_headers(call),
+            *self.b2bua.config.headers.select(call.request.headers),
+            *self.b2bua._session_timers.new_leg_headers(call),
         ]
-        leg = self._start_leg(call, role, target, headers=headers)
+        leg = self.b2bua._start_leg(call, role, target, headers=headers)
         call.pending = leg
-        leg.on_answer = self._reconnect_answered
-        leg.on_fail = self._reconnect_failed
+        leg.on_answer = self._answered
+        leg.on_fail = self._failed
         return leg
 
-    def _reconnect_answered(self, leg: Leg, response: Response) -> None:
+    def _answered(self, leg: Leg, response: Response) -> None:
         """Flow I steps 2-3: the new party's offer goes to A in a re-INVITE."""
         call = leg.call
         if not is_sdp(response) or not call.a.confirmed:
-            self._send_ack(leg)
-            self._bye(leg)
-            self._reconnect_failed(leg, 488 if call.a.confirmed else 481, response)
+            self.b2bua._send_ack(leg)
+            self.b2bua._bye(leg)
+            self._failed(leg, 488 if call.a.confirmed else 481, response)
             return
         a = call.a
-        body = self._to_a(a, response.body)
-        self._reinvite(
+        body = self.b2bua._to_a(a, response.body)
+        self.b2bua._glare.reinvite(
             a,
-            lambda t, r: self._a_reinvited(leg, t, r),
+            lambda r: self._a_reinvited(leg, r),
             lambda: call.pending is leg and leg.live,
-            headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
+            headers=[("Allow", ALLOW), *self.b2bua._session_timers.reinvite_a_headers(call)],
             body=body,
             content_type=SDP,
         )
 
-    def _a_reinvited(self, leg: Leg, client: ClientTransaction | None, response: Response) -> None:
+    def _a_reinvited(self, leg: Leg, response: Response) -> None:
         """Flow I steps 4-5: ACK A, ACK the new party with A's answer, release the old leg."""
         status = response.status
-        if status < 200:
-            return
         call = leg.call
         a = call.a
-        assert a.dialog is not None and client is not None
+        assert a.dialog is not None
         if status >= 300:
-            a.dialog.response_received(client.request, response)
             if call.pending is not leg:
                 return
-            self._bye(leg)
-            self._reconnect_failed(leg, status, response)
+            self.b2bua._bye(leg)
+            self._failed(leg, status, response)
             if a.dialog.terminated and not call.ended:
-                self._hang_up(call, f"{status} to re-INVITE")
+                self.b2bua._hang_up(call, f"{status} to re-INVITE")
             return
-        if call.pending is not leg:  # a retransmitted 2xx, or the call ended meanwhile
-            self._send_ack(a)
+        self.b2bua._send_ack(a)
+        if call.pending is not leg:  # the call ended or gave this party up meanwhile
             return
-        a.dialog.response_received(client.request, response)
-        self._send_ack(a)
         if not leg.live:  # the new party hung up meanwhile
             call.pending = None
-            self._reconnect_failed(leg, 487, response)
+            self._failed(leg, 487, response)
             return
-        self._send_ack(leg, response.body, response.headers.get("Content-Type"))
+        self.b2bua._send_ack(leg, response.body, response.headers.get("Content-Type"))
         old, call.b, call.pending = call.b, leg, None
         call.transfers += 1
-        self.stats.transfers += 1
+        self.b2bua.stats.transfers += 1
         call.events.append(
-            (self.clock.now(), f"reconnected to {leg.role} {leg.target.uri if leg.target else ''}")
+            (self.b2bua.clock.now(), f"reconnected to {leg.role} {leg.target.uri if leg.target else ''}")
         )
         referrer, call.refer_leg = call.refer_leg, None
         if referrer is not None and referrer.confirmed:
-            self._notify(referrer, 200, "OK", final=True)
+            self.b2bua._notify(referrer, 200, "OK", final=True)
         if old is not None and old.confirmed:
-            self._bye(old)
+            self.b2bua._bye(old)
         elif old is not None and old.live:
-            self._cancel_leg(old)
-        self._release_held(call)
+            self.b2bua._cancel_leg(old)
+        self.b2bua._session_timers.release_held(call)
 
-    def _reconnect_failed(self, leg: Leg, status: int, response: Response) -> None:
+    def _failed(self, leg: Leg, status: int, response: Response) -> None:
         call = leg.call
         if call.pending is leg:
             call.pending = None
-        self.stats.transfers_failed += 1
-        call.events.append((self.clock.now(), f"reconnect to {leg.role} failed {status}"))
+        self.b2bua.stats.transfers_failed += 1
+        call.events.append((self.b2bua.clock.now(), f"reconnect to {leg.role} failed {status}"))
         referrer, call.refer_leg = call.refer_leg, None
         if referrer is not None and referrer.confirmed:
-            self._notify(referrer, status, response.reason, final=True)
+            self.b2bua._notify(referrer, status, response.reason, final=True)
         if call.ended:
             return
         b = call.b
         if b is None or not b.live:
-            self._hang_up(call, f"no leg to reconnect to ({status})")
+            self.b2bua._hang_up(call, f"no leg to reconnect to ({status})")
         else:
-            self._release_held(call)  # the refreshes held for the new party go to the old one
+            self.b2bua._session_timers.release_held(call)  # the refreshes held for the new party go to the old one
 
-    def _refer_received(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
+    def refer_received(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
         call = leg.call
         if leg is not call.b or call.state != "bridged":
-            self._respond(txn, request, 403, reason="Only the connected agent may transfer")
+            self.b2bua._respond(txn, request, 403, reason="Only the connected agent may transfer")
             return
         if call.pending is not None:
-            self._respond(txn, request, 491, headers=[("Retry-After", "1")])
+            self.b2bua._respond(txn, request, 491, headers=[("Retry-After", "1")])
             return
-        refer_to = self._refer_to(txn, request)
+        refer_to = self.b2bua._refer_to(txn, request)
         if refer_to is None:
             return
         try:
             assert refer_to.uri is not None
             target = Target(refer_to.uri.replace(headers={}))
         except (HeaderError, ValueError, AssertionError) as exc:
-            self._respond(txn, request, 400, reason=f"Bad Refer-To: {exc}"[:100])
+            self.b2bua._respond(txn, request, 400, reason=f"Bad Refer-To: {exc}"[:100])
             return
         replaces = replaces_of(refer_to.uri)
         if replaces is not None:  # attended transfer (RFC 5589 §7): see .transfer
-            self._refer_replaces(leg, txn, request, refer_to, replaces)
+            self.b2bua._attended.refer_replaces(leg, txn, request, refer_to, replaces)
             return
         assert leg.dialog is not None
         leg.dialog.refresh_target(request)
-        self._respond(txn, request, 202, headers=[("Contact", self._contact(leg))])
+        self.b2bua._respond(txn, request, 202, headers=[("Contact", self.b2bua._contact(leg))])
         call.refer_leg = leg
-        call.events.append((self.clock.now(), f"REFER to {target.uri}"))
-        self._notify(leg, 100, "Trying", final=False)
-        self._reconnect(call, target, "agent")
-
-    def _notify(
-        self,
-        leg: Leg,
-        status: int,
-        reason: str | None,
-        *,
-        final: bool,
-        then: Callable[[], object] | None = None,
-    ) -> None:
-        """A NOTIFY with a sipfrag status line for the REFER's implicit subscription;
-        ``then()`` runs once the NOTIFY has its final response (or timed out)."""
-        frag = Response(status, reason)
-        state = "terminated;reason=noresource" if final else "active;expires=60"
-
-        def answered(_txn: ClientTransaction | None, response: Response) -> None:
-            if then is not None and response.status >= 200:
-                then()
-
-        self._in_dialog(
-            leg,
-            "NOTIFY",
-            answered,
-            headers=[("Event", "refer"), ("Subscription-State", state)],
-            body=f"SIP/2.0 {frag.status} {frag.reason}\r\n".encode(),
-            content_type=SIPFRAG,
-        )
-
-    def _state(self, call: BridgedCall, kind: str) -> None:
-        """Told of call-state changes (setup, answer, transfer, conference, release);
-        a subclass reports them (replication, CTI)."""
+        call.events.append((self.b2bua.clock.now(), f"REFER to {target.uri}"))
+        self.b2bua._notify(leg, 100, "Trying", final=False)
+        self.b2bua._reconnect(call, target, "agent")
 
     # -- recording -----------------------------------------------------------------------
 
-    def _start_recording(self, call: BridgedCall) -> None:
-        target = self.config.recorder
+    def start_recording(self, call: BridgedCall) -> None:
+        target = self.b2bua.config.recorder
         assert target is not None
         source = call.request.body if is_sdp(call.request) else b""
         try:
@@ -263,11 +231,11 @@ class Features:
         except SdpError:
             body = b""
         if not body:
-            self.stats.recordings_failed += 1
-            call.events.append((self.clock.now(), "recording skipped: no SDP offer from A"))
+            self.b2bua.stats.recordings_failed += 1
+            call.events.append((self.b2bua.clock.now(), "recording skipped: no SDP offer from A"))
             return
         headers = [("X-Recording-Call-ID", call.request.call_id or "")]
-        leg = self._start_leg(
+        leg = self.b2bua._start_leg(
             call, "recorder", target, body=body, content_type=SDP, headers=headers
         )
         call.recorder = leg
@@ -275,7 +243,7 @@ class Features:
         leg.on_fail = self._recording_failed
 
     def _recording_answered(self, leg: Leg, response: Response) -> None:
-        self.stats.recordings += 1
+        self.b2bua.stats.recordings += 1
 
     def _recording_failed(self, leg: Leg, status: int, response: Response) -> None:
-        self.stats.recordings_failed += 1
+        self.b2bua.stats.recordings_failed += 1

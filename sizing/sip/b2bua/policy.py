@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
@@ -110,12 +110,15 @@ class RoundRobin:
         return target
 
 
+RouteCallback = Callable[[Request], "Target | URI | str | Reject | None"]
+"""A routing function: the target for a request, a rejection, or None (reject)."""
+
+
 class CallbackRoute:
     """Asks ``callback(request)`` for a :class:`Target` (or a URI string); None rejects
     the call with ``reject_status``."""
 
-    def __init__(self, callback: Callable[[Request], Target | URI | str | Reject | None],
-                 *, reject_status: int = 480) -> None:
+    def __init__(self, callback: RouteCallback, *, reject_status: int = 480) -> None:
         if not callable(callback):
             raise TypeError(f"CallbackRoute needs a callable, got {callback!r}")
         self.callback = callback
@@ -130,14 +133,14 @@ class CallbackRoute:
         return StaticRoute(chosen, keep_user=False).target
 
 
-def as_policy(policy: RoutingPolicy | Callable[[Request], object] | Target | URI | str) -> RoutingPolicy:
+def as_policy(policy: RoutingPolicy | RouteCallback | Target | URI | str) -> RoutingPolicy:
     """A routing policy from a policy object, a callable, or one fixed target."""
     if isinstance(policy, RoutingPolicy):
         return policy
     if isinstance(policy, Target | URI | str):
         return StaticRoute(policy)
     if callable(policy):
-        return CallbackRoute(policy)  # type: ignore[arg-type]
+        return CallbackRoute(policy)
     raise TypeError(f"B2BUA routing must be a RoutingPolicy, a callable or a target, got {policy!r}")
 
 
@@ -160,9 +163,9 @@ class HeaderPolicy:
             lower = name.lower()
             return not _matches(lower, self.strip) and _matches(lower, self.copy)
 
-    def select(self, headers: object) -> list[tuple[str, str]]:
+    def select(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The (name, value) pairs of ``headers`` that pass."""
-        return [(n, v) for n, v in headers if self.passes(n)]  # type: ignore[attr-defined]
+        return [(n, v) for n, v in headers if self.passes(n)]
 
 
 @lru_cache(maxsize=4096)

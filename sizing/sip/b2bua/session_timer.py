@@ -20,7 +20,7 @@ an RFC 4028 §8 proxy would, instead of running a timer of its own per leg:
   while the peer leg is being re-connected is held and goes to the party
   connected once the re-connect completes, instead of getting 491, which
   would stop the refresher's timer and let the non-refresher's expiry end
-  the call. The re-connect's end (done or failed: :meth:`_release_held`) and
+  the call. The re-connect's end (done or failed: :meth:`SessionTimerRelay.release_held`) and
   the call's end release it at once; one timer of :data:`HOLD_S` bounds the
   wait (and catches the one blocker no re-connect ends: a 2xx on either leg
   still waiting for its ACK). A held re-INVITE (or UPDATE with an offer) from
@@ -34,7 +34,7 @@ an RFC 4028 §8 proxy would, instead of running a timer of its own per leg:
 - on a conference bridge each participant and its bridge leg make one end to
   end session: the refresher stays on the participant's side when it was the
   refresher of the two-party call, and is the bridge otherwise
-  (:meth:`_timer_bridge_leg_headers`), so every pair has exactly one refresher.
+  (:meth:`SessionTimerRelay.bridge_leg_headers`), so every pair has exactly one refresher.
 
 The B2BUA itself never ends a call on a session timer: the refresher's peer
 does (§10), and the B2BUA relays that BYE.
@@ -53,6 +53,7 @@ from .call import BridgedCall, Leg
 if TYPE_CHECKING:
     from ..interfaces import TimerHandle
     from ..transaction import ServerTransaction
+    from .context import SessionTimerContext
 
 __all__ = ["HOLD_S", "MIN_SE", "HeldRefresh", "SessionTimerRelay"]
 
@@ -79,9 +80,12 @@ def _session_expires(headers: Headers) -> SessionExpires | None:
 
 
 class SessionTimerRelay:
-    """Mixed into :class:`~sizing.sip.b2bua.B2BUA`: RFC 4028 across the two legs."""
+    """RFC 4028 across the legs of each call; held by the B2BUA as its ``_session_timers``."""
 
-    def _timer_request_headers(self, request: Request) -> Headerlist:
+    def __init__(self, b2bua: SessionTimerContext) -> None:
+        self.b2bua = b2bua
+
+    def request_headers(self, request: Request) -> Headerlist:
         """Leg B's first INVITE: the caller's Supported: timer, Session-Expires, Min-SE."""
         headers = request.headers
         out: Headerlist = []
@@ -91,7 +95,7 @@ class SessionTimerRelay:
             out += [(name, v) for v in headers.get_lines(name)]
         return out
 
-    def _timer_response_headers(
+    def response_headers(
         self, call: BridgedCall, request: Request, response: Response, from_caller: bool
     ) -> Headerlist:
         """The 2xx to a session refresh (the first INVITE included) on its way back: the
@@ -108,7 +112,7 @@ class SessionTimerRelay:
         refresher = answered.refresher or "uas"
         uac_side, uas_side = ("caller", "callee") if from_caller else ("callee", "caller")
         if call.conference is None:  # on a bridge each pair keeps the refresher it was given
-            self._note_session(call, answered.delta, uac_side if refresher == "uac" else uas_side)
+            self._note(call, answered.delta, uac_side if refresher == "uac" else uas_side)
         out: Headerlist = [("Session-Expires", str(SessionExpires(answered.delta, refresher)))]
         if inserted:
             out.append(("Require", "timer"))
@@ -116,71 +120,68 @@ class SessionTimerRelay:
             out += [("Require", v) for v in response.headers.get_lines("Require")]
         return out
 
-    def _note_session(self, call: BridgedCall, interval: int, side: str) -> None:
-        call.session_interval = interval
-        call.session_refresher = side
+    def _note(self, call: BridgedCall, interval: int, side: str) -> None:
+        call.session.interval = interval
+        call.session.refresher = side
         min_se = call.request.headers.get("Min-SE")
-        if min_se is not None and call.session_min_se is None:
+        if min_se is not None and call.session.min_se is None:
             try:
-                call.session_min_se = parse_uint(min_se.split(";")[0])
+                call.session.min_se = parse_uint(min_se.split(";")[0])
             except (HeaderError, ValueError):
-                call.session_min_se = None
+                call.session.min_se = None
 
-    def _timer_new_leg_headers(self, call: BridgedCall) -> Headerlist:
+    def new_leg_headers(self, call: BridgedCall) -> Headerlist:
         """A re-connected party's INVITE: the call's interval, the refresher on the same side
         (``uac`` is the B2BUA, which relays the caller's refreshes)."""
-        if call.session_interval is None:
+        if call.session.interval is None:
             return []
-        refresher = "uac" if call.session_refresher == "caller" else "uas"
-        return self._timer_headers(call, refresher)
+        refresher = "uac" if call.session.refresher == "caller" else "uas"
+        return self._headers(call, refresher)
 
-    def _timer_reinvite_a_headers(self, call: BridgedCall) -> Headerlist:
+    def reinvite_a_headers(self, call: BridgedCall) -> Headerlist:
         """The re-INVITE to A that re-connects it: the caller keeps (or not) the refresher role."""
-        if call.session_interval is None:
+        if call.session.interval is None:
             return []
-        refresher = "uas" if call.session_refresher == "caller" else "uac"
-        return self._timer_headers(call, refresher)
+        refresher = "uas" if call.session.refresher == "caller" else "uac"
+        return self._headers(call, refresher)
 
-    def _timer_headers(self, call: BridgedCall, refresher: str) -> Headerlist:
-        assert call.session_interval is not None
-        min_se = call.session_min_se or MIN_SE
+    def _headers(self, call: BridgedCall, refresher: str) -> Headerlist:
+        assert call.session.interval is not None
+        min_se = call.session.min_se or MIN_SE
         return [
             ("Supported", "timer"),
-            ("Session-Expires", str(SessionExpires(call.session_interval, refresher))),
-            ("Min-SE", str(min(min_se, call.session_interval))),
+            ("Session-Expires", str(SessionExpires(call.session.interval, refresher))),
+            ("Min-SE", str(min(min_se, call.session.interval))),
         ]
 
-    def _timer_bridge_leg_headers(self, call: BridgedCall, participant: Leg) -> Headerlist:
+    def bridge_leg_headers(self, call: BridgedCall, participant: Leg) -> Headerlist:
         """A conference bridge leg's INVITE: the call's interval; the refresher is the
         participant (``uac``: the B2BUA relays its refreshes) when it refreshed in the
         two-party call, else the bridge (``uas``). One refresher per pair, none doubled."""
-        if call.session_interval is None:
+        if call.session.interval is None:
             return []
         caller_side = participant is call.a
-        participant_refreshes = (call.session_refresher == "caller") == caller_side
-        return self._timer_headers(call, "uac" if participant_refreshes else "uas")
+        participant_refreshes = (call.session.refresher == "caller") == caller_side
+        return self._headers(call, "uac" if participant_refreshes else "uas")
 
-    def _hold_refresh(
+    def hold_refresh(
         self, leg: Leg, txn: ServerTransaction, request: Request, relay: Callable[[], bool]
     ) -> bool:
         """Hold a session refresh that cannot be relayed now; True when it is held.
 
         ``relay()`` relays it and says whether it went out. Only requests that carry
         Session-Expires on a call with a session timer are held; they wait on the call
-        until :meth:`_release_held` (or the :data:`HOLD_S` safety timer).
+        until :meth:`SessionTimerRelay.release_held` (or the :data:`HOLD_S` safety timer).
         """
         call = leg.call
-        if call.session_interval is None or request.headers.get("Session-Expires") is None:
+        if call.session.interval is None or request.headers.get("Session-Expires") is None:
             return False
         held = HeldRefresh(leg, txn, request, relay)
-        held.timer = self.clock.call_later(HOLD_S, lambda: self._held_too_long(held))
-        self._wait_on(call, held)
+        held.timer = self.b2bua.clock.call_later(HOLD_S, lambda: self._held_too_long(held))
+        call.held_refreshes.append(held)
         return True
 
-    def _wait_on(self, call: BridgedCall, held: HeldRefresh) -> None:
-        call.held_refreshes.append(held)
-
-    def _release_held(self, call: BridgedCall) -> None:
+    def release_held(self, call: BridgedCall) -> None:
         """The re-connect of ``call`` completed or failed, or the call ended: relay each
         held refresh to the party now connected, or answer it 481 when its call or leg
         is gone. One still blocked (another re-connect already started) keeps waiting,
@@ -188,7 +189,7 @@ class SessionTimerRelay:
         held, call.held_refreshes = call.held_refreshes, []
         for refresh in held:
             if not self._settle(refresh, final=False):
-                self._wait_on(refresh.leg.call, refresh)
+                refresh.leg.call.held_refreshes.append(refresh)
 
     def _held_too_long(self, refresh: HeldRefresh) -> None:
         refresh.timer = None
@@ -205,11 +206,11 @@ class SessionTimerRelay:
         if txn.terminated:
             pass
         elif leg.call.ended or not leg.live:
-            self._respond(txn, request, 481)
+            self.b2bua._respond(txn, request, 481)
         elif refresh.relay():
             pass
         elif final:
-            self._respond(txn, request, 491, headers=[("Retry-After", "1")])
+            self.b2bua._respond(txn, request, 491, headers=[("Retry-After", "1")])
         else:
             done = False
         if done and refresh.timer is not None:

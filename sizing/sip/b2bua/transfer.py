@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from ..errors import HeaderError
 from ..message import Response
 from ..sdp import SdpError
-from ..transaction import ClientTransaction, ServerTransaction
+from ..transaction import ServerTransaction
 from .call import BridgedCall, Leg
 from .features import ALLOW, MIRRORED, SDP, directions, is_sdp, with_directions
 from .replaces import Replaces
@@ -40,15 +40,18 @@ from .replaces import Replaces
 if TYPE_CHECKING:
     from ..headers import NameAddr
     from ..message import Request
+    from .context import AttendedContext
 
 __all__ = ["Transfers"]
 
 
 class Transfers:
-    """Mixed into :class:`~sizing.sip.b2bua.B2BUA`: the attended transfer by REFER with
-    Replaces; uses its leg, dialog and NOTIFY helpers."""
+    """The attended transfer by REFER with Replaces; held by the B2BUA as its ``_attended``."""
 
-    def _refer_replaces(
+    def __init__(self, b2bua: AttendedContext) -> None:
+        self.b2bua = b2bua
+
+    def refer_replaces(
         self, leg: Leg, txn: ServerTransaction, request: Request, refer_to: NameAddr, value: str
     ) -> None:
         """A REFER from leg B of ``leg.call`` whose Refer-To carries a Replaces."""
@@ -56,27 +59,27 @@ class Transfers:
         try:
             replaces = Replaces.parse(value)
         except HeaderError as exc:
-            self._respond(txn, request, 400, reason=f"Bad Replaces in Refer-To: {exc}"[:100])
+            self.b2bua._respond(txn, request, 400, reason=f"Bad Replaces in Refer-To: {exc}"[:100])
             return
         assert leg.dialog is not None
         leg.dialog.refresh_target(request)
-        self._respond(txn, request, 202, headers=[("Contact", self._contact(leg))])
-        call.events.append((self.clock.now(), f"REFER with Replaces {replaces.call_id}"))
-        self._notify(leg, 100, "Trying", final=False)
+        self.b2bua._respond(txn, request, 202, headers=[("Contact", self.b2bua._contact(leg))])
+        call.events.append((self.b2bua.clock.now(), f"REFER with Replaces {replaces.call_id}"))
+        self.b2bua._notify(leg, 100, "Trying", final=False)
         status, reason = self._replaceable(call, replaces)
         if status is not None:
-            self.stats.transfers_failed += 1
-            call.events.append((self.clock.now(), f"Replaces refused {status}"))
-            self._notify(leg, status, reason, final=True)
+            self.b2bua.stats.transfers_failed += 1
+            call.events.append((self.b2bua.clock.now(), f"Replaces refused {status}"))
+            self.b2bua._notify(leg, status, reason, final=True)
             return
-        consult = self._dialogs[replaces.key].call
+        consult = self.b2bua._dialogs[replaces.key].call
         self._join(call, consult, leg)
 
     def _replaceable(self, call: BridgedCall, replaces: Replaces) -> tuple[int | None, str | None]:
         """None when ``replaces`` names leg A of another bridged call; else the status the
         Replaces gets (RFC 3891 §3: 481 no such dialog, 486 early-only on a confirmed
         one, 603 already ended; 491 while an INVITE exchange is open)."""
-        target = self._dialogs.get(replaces.key)
+        target = self.b2bua._dialogs.get(replaces.key)
         if target is None or target.dialog is None:
             return 481, "Call/Transaction Does Not Exist"
         consult = target.call
@@ -108,93 +111,72 @@ class Transfers:
             moved.call = call
             call.legs.append(moved)
         if recorder is not None and recorder.confirmed:
-            self._bye(recorder)
+            self.b2bua._bye(recorder)
         elif recorder is not None and recorder.live:
-            self._cancel_leg(recorder)
-        self._finish(consult, "ended", f"joined into call #{call.number}")
+            self.b2bua._cancel_leg(recorder)
+        self.b2bua._finish(consult, "ended", f"joined into call #{call.number}")
         call.pending = party
         call.refer_leg = referrer
         joining = _Join(call, party, agent_leg, referrer)
-        self._reinvite(
+        self.b2bua._glare.reinvite(
             party,
-            lambda t, r: self._join_offer(joining, t, r),
+            lambda r: self._join_offer(joining, r),
             lambda: call.pending is party,
-            headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
+            headers=[("Allow", ALLOW), *self.b2bua._session_timers.new_leg_headers(call)],
         )
 
-    def _join_offer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
+    def _join_offer(self, j: _Join, response: Response) -> None:
         """The back office's 2xx carries the offer for the caller."""
         status = response.status
         party, call = j.party, j.call
-        if status < 200:
-            return
-        if j.offer_seen:
-            if status < 300 and j.party_acked:
-                self._repeat_ack(party)
-            return
-        j.offer_seen = True
-        assert party.dialog is not None and client is not None
-        party.dialog.response_received(client.request, response)
         if status >= 300:
             self._join_failed(j, status, response.reason)
             return
         a = call.a
         if call.pending is not party or not a.confirmed or not is_sdp(response):
-            self._send_ack(party)
-            j.party_acked = True
+            self.b2bua._send_ack(party)
             if call.pending is party:
                 self._join_failed(j, 488, "Not Acceptable Here")
             return
-        self._reinvite(
+        self.b2bua._glare.reinvite(
             a,
-            lambda t, r: self._join_answer(j, t, r),
+            lambda r: self._join_answer(j, r),
             lambda: call.pending is party and party.live,
-            headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(j.call)],
-            body=self._to_a(a, response.body),
+            headers=[("Allow", ALLOW), *self.b2bua._session_timers.reinvite_a_headers(j.call)],
+            body=self.b2bua._to_a(a, response.body),
             content_type=SDP,
         )
 
-    def _join_answer(self, j: _Join, client: ClientTransaction | None, response: Response) -> None:
+    def _join_answer(self, j: _Join, response: Response) -> None:
         """The caller's 2xx carries the answer: ACK both, swap leg B, release the agent."""
         status = response.status
         call, party = j.call, j.party
         a = call.a
-        if status < 200:
-            return
-        assert a.dialog is not None and client is not None
-        if j.answer_seen:
-            if status < 300:
-                self._send_ack(a)  # a retransmitted 2xx
-            return
-        j.answer_seen = True
-        a.dialog.response_received(client.request, response)
+        assert a.dialog is not None
         if status >= 300:
-            self._send_ack(party)  # §13.2.2.4: acknowledge the offer, then hang it up
-            j.party_acked = True
+            self.b2bua._send_ack(party)  # §13.2.2.4: acknowledge the offer, then hang it up
             self._join_failed(j, status, response.reason)
             if a.dialog.terminated and not call.ended:
-                self._hang_up(call, f"{status} to re-INVITE")
+                self.b2bua._hang_up(call, f"{status} to re-INVITE")
             return
-        self._send_ack(a)
+        self.b2bua._send_ack(a)
         if call.pending is not party or not party.live:
-            j.party_acked = True
             if call.pending is party:
                 self._join_failed(j, 487, "Request Terminated")
             return
-        self._send_ack(party, response.body, response.headers.get("Content-Type"))
-        j.party_acked = True
+        self.b2bua._send_ack(party, response.body, response.headers.get("Content-Type"))
         old, call.b, call.pending, call.refer_leg = call.b, party, None, None
         call.transfers += 1
-        self.stats.transfers += 1
-        call.events.append((self.clock.now(), "joined caller to the consultation's far end"))
+        self.b2bua.stats.transfers += 1
+        call.events.append((self.b2bua.clock.now(), "joined caller to the consultation's far end"))
         if j.agent_leg.confirmed:
-            self._bye(j.agent_leg)
-        self._state(call, "transfer")
+            self.b2bua._bye(j.agent_leg)
+        self.b2bua._state(call, "transfer")
         if old is not None and old.confirmed:
-            self._notify(
-                old, 200, "OK", final=True, then=lambda: self._bye(old) if old.confirmed else None
+            self.b2bua._notify(
+                old, 200, "OK", final=True, then=lambda: self.b2bua._bye(old) if old.confirmed else None
             )
-        self._release_held(call)
+        self.b2bua._session_timers.release_held(call)
 
     def _join_failed(self, j: _Join, status: int, reason: str | None) -> None:
         """The join did not happen: the consultation is released, the referrer hears why
@@ -212,22 +194,22 @@ class Transfers:
         if call.pending is j.party:
             call.pending = None
         call.refer_leg = None
-        self.stats.transfers_failed += 1
-        call.events.append((self.clock.now(), f"join failed {status}"))
+        self.b2bua.stats.transfers_failed += 1
+        call.events.append((self.b2bua.clock.now(), f"join failed {status}"))
         for leg in (j.party, j.agent_leg):
             if leg.confirmed:
-                self._bye(leg)
+                self.b2bua._bye(leg)
         if j.referrer.confirmed:
-            self._notify(j.referrer, status, reason, final=True)
+            self.b2bua._notify(j.referrer, status, reason, final=True)
         b, a = call.b, call.a
         if call.ended:
             return
         if b is None or not b.live:
-            self._hang_up(call, f"no leg after failed join ({status})")
+            self.b2bua._hang_up(call, f"no leg after failed join ({status})")
         elif b.confirmed and a.confirmed and a.dialog is not None and not a.dialog.terminated:
             self._restore(call, b)
         else:
-            self._release_held(call)
+            self.b2bua._session_timers.release_held(call)
 
     # -- putting the caller back with the agent after a failed join -------------------------
 
@@ -239,30 +221,19 @@ class Transfers:
         more re-INVITE to the agent. ``call.pending`` is the agent meanwhile, so refreshes
         wait and no second transfer or conference starts."""
         call.pending = agent
-        call.events.append((self.clock.now(), "restoring the caller to the agent"))
+        call.events.append((self.b2bua.clock.now(), "restoring the caller to the agent"))
         r = _Restore(call, agent)
-        self._reinvite(
+        self.b2bua._glare.reinvite(
             agent,
-            lambda t, resp: self._restore_offer(r, t, resp),
+            lambda resp: self._restore_offer(r, resp),
             lambda: call.pending is agent,
-            headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
+            headers=[("Allow", ALLOW), *self.b2bua._session_timers.new_leg_headers(call)],
         )
 
-    def _restore_offer(
-        self, r: _Restore, client: ClientTransaction | None, response: Response
-    ) -> None:
+    def _restore_offer(self, r: _Restore, response: Response) -> None:
         """The agent's 2xx carries its offer: it goes to the caller, sendrecv."""
         status, agent, call = response.status, r.agent, r.call
-        if status < 200:
-            return
-        if r.offer is not None or r.failed:
-            if status < 300 and r.agent_acked:
-                self._repeat_ack(agent)
-            return
-        assert agent.dialog is not None and client is not None
-        agent.dialog.response_received(client.request, response)
         if status >= 300:
-            r.failed = True
             self._restore_failed(r, status)
             return
         a = call.a
@@ -273,87 +244,65 @@ class Transfers:
         except SdpError:
             body = b""
         if not body or not a.confirmed or not agent.live or call.ended:
-            r.failed = r.agent_acked = True
-            self._send_ack(agent)
+            self.b2bua._send_ack(agent)
             self._restore_failed(r, 488)
             return
         r.held = any(d != "sendrecv" for d in offered)
-        a.origin_in = None  # the hold lifted is a description A has not seen: a new o= version
-        self._reinvite(
+        a.seen.incoming = None  # the hold lifted is a description A has not seen: a new o= version
+        self.b2bua._glare.reinvite(
             a,
-            lambda t, resp: self._restore_answer(r, t, resp),
+            lambda resp: self._restore_answer(r, resp),
             lambda: call.pending is agent and agent.live,
-            headers=[("Allow", ALLOW), *self._timer_reinvite_a_headers(call)],
-            body=self._to_a(a, body),
+            headers=[("Allow", ALLOW), *self.b2bua._session_timers.reinvite_a_headers(call)],
+            body=self.b2bua._to_a(a, body),
             content_type=SDP,
         )
 
-    def _restore_answer(
-        self, r: _Restore, client: ClientTransaction | None, response: Response
-    ) -> None:
+    def _restore_answer(self, r: _Restore, response: Response) -> None:
         """The caller's 2xx carries the answer: ACK both; a held agent is then re-offered."""
         status, agent, call = response.status, r.agent, r.call
         a = call.a
-        if status < 200:
-            return
-        if r.answered:
-            if status < 300:
-                self._repeat_ack(a)
-            return
         r.answered = True
-        assert a.dialog is not None and client is not None and r.offer is not None
-        a.dialog.response_received(client.request, response)
-        r.agent_acked = True
+        assert r.offer is not None
         if status >= 300 or not is_sdp(response):
             if status < 300:
-                self._send_ack(a)
-            self._send_ack(agent)  # §13.2.2.4: acknowledge the offer, then hang up
+                self.b2bua._send_ack(a)
+            self.b2bua._send_ack(agent)  # §13.2.2.4: acknowledge the offer, then hang up
             self._restore_failed(r, status if status >= 300 else 488)
             return
-        self._send_ack(a)
+        self.b2bua._send_ack(a)
         answer = response.body
         if not agent.live or call.ended:
             self._restore_failed(r, 487)
             return
         if not r.held:
-            self._send_ack(agent, answer, SDP)
+            self.b2bua._send_ack(agent, answer, SDP)
             self._restore_done(r)
             return
         try:
             mirrored = with_directions(answer, [MIRRORED[d] for d in directions(r.offer)])
             resumed = with_directions(answer, "sendrecv", new_version=True)
         except SdpError:
-            self._send_ack(agent)
+            self.b2bua._send_ack(agent)
             self._restore_failed(r, 488)
             return
-        self._send_ack(agent, mirrored, SDP)
-        self._reinvite(
+        self.b2bua._send_ack(agent, mirrored, SDP)
+        self.b2bua._glare.reinvite(
             agent,
-            lambda t, resp: self._restore_resumed(r, t, resp),
+            lambda resp: self._restore_resumed(r, resp),
             lambda: call.pending is agent,
-            headers=[("Allow", ALLOW), *self._timer_new_leg_headers(call)],
+            headers=[("Allow", ALLOW), *self.b2bua._session_timers.new_leg_headers(call)],
             body=resumed,
             content_type=SDP,
         )
 
-    def _restore_resumed(
-        self, r: _Restore, client: ClientTransaction | None, response: Response
-    ) -> None:
+    def _restore_resumed(self, r: _Restore, response: Response) -> None:
         """The agent answered the sendrecv offer: the call is as it was, off hold."""
         status, agent = response.status, r.agent
-        if status < 200:
-            return
-        if r.resumed:
-            if status < 300:
-                self._repeat_ack(agent)
-            return
-        r.resumed = True
-        assert agent.dialog is not None and client is not None
-        agent.dialog.response_received(client.request, response)
         if status >= 300:
             self._restore_failed(r, status)
             return
-        self._send_ack(agent)
+        self.b2bua._send_ack(agent)
         self._restore_done(r)
 
     def _restore_done(self, r: _Restore) -> None:
@@ -363,8 +312,8 @@ class Transfers:
         if not r.agent.live:
             self._restore_failed(r, 487)
             return
-        call.events.append((self.clock.now(), "caller back with the agent"))
-        self._release_held(call)
+        call.events.append((self.b2bua.clock.now(), "caller back with the agent"))
+        self.b2bua._session_timers.release_held(call)
 
     def _restore_failed(self, r: _Restore, status: int) -> None:
         """491: the agent is changing the session itself, the call stays as it is; anything
@@ -374,38 +323,29 @@ class Transfers:
             call.pending = None
         if call.ended:
             return
-        call.events.append((self.clock.now(), f"restore failed {status}"))
+        call.events.append((self.b2bua.clock.now(), f"restore failed {status}"))
         a, agent = call.a, r.agent
         if status == 491 and not r.answered and agent.confirmed and a.confirmed:
-            self._release_held(call)
+            self.b2bua._session_timers.release_held(call)
             return
-        self._hang_up(call, f"caller not restored to the agent ({status})")
+        self.b2bua._hang_up(call, f"caller not restored to the agent ({status})")
 
 
 class _Restore:
     """The state of one restore in progress (caller back with the agent after a failed join)."""
 
-    __slots__ = ("call", "agent", "offer", "held", "failed", "agent_acked", "answered", "resumed")
+    __slots__ = ("call", "agent", "offer", "held", "answered")
 
     def __init__(self, call: BridgedCall, agent: Leg) -> None:
         self.call, self.agent = call, agent
         self.offer: bytes | None = None
-        self.held = self.failed = self.agent_acked = self.answered = self.resumed = False
+        self.held = self.answered = False
 
 
 class _Join:
     """The state of one join in progress."""
 
-    __slots__ = (
-        "call",
-        "party",
-        "agent_leg",
-        "referrer",
-        "offer_seen",
-        "answer_seen",
-        "party_acked",
-    )
+    __slots__ = ("call", "party", "agent_leg", "referrer")
 
     def __init__(self, call: BridgedCall, party: Leg, agent_leg: Leg, referrer: Leg) -> None:
         self.call, self.party, self.agent_leg, self.referrer = call, party, agent_leg, referrer
-        self.offer_seen = self.answer_seen = self.party_acked = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from ..interfaces import Address, Clock, TimerConfig, TimerHandle, Transport, TransportError
 
@@ -181,8 +181,13 @@ class TransactionContext:
         self.forget = forget
 
 
-#: A transaction kind's state machine: state -> event -> (action, next state).
-Table = dict[State, dict[Event, tuple["Callable[[Transaction, object], None] | None", State]]]
+_Kind = TypeVar("_Kind", bound="Transaction")
+
+#: A transaction kind's state machine: state -> event -> (action, next state). An action
+#: takes the transaction of that kind and the event's payload: the Response of a response
+#: event, the Request of a request or ACK event, the TransportError of a transport error,
+#: None for a timer.
+Table = dict[State, dict[Event, tuple[Callable[[_Kind, Any], None] | None, State]]]
 
 
 class Transaction:
@@ -209,7 +214,7 @@ class Transaction:
     )
 
     kind: ClassVar[str] = ""
-    _table: ClassVar[Table] = {}
+    _table: ClassVar[Table[Any]] = {}
 
     def __init__(
         self,
@@ -224,7 +229,8 @@ class Transaction:
         self.dest = dest
         self.transport = transport
         self.reliable = bool(transport.reliable)
-        self.key = key
+        self.key: Any = key
+        """Opaque here: its shape is the layer's (a client's or a server's matching key)."""
         self._ctx = ctx
         self._data: bytes | None = None  # what a retransmission re-sends
         self._interval = 0.0
@@ -321,7 +327,9 @@ class Transaction:
 
     def _retransmit(self) -> bool:
         self._ctx.stats.retransmissions_sent += 1
-        return self._send(self._data)  # type: ignore[arg-type]
+        data = self._data
+        assert data is not None  # only what was sent is retransmitted
+        return self._send(data)
 
     # -- actions shared by several kinds -------------------------------------------
 
@@ -330,10 +338,10 @@ class Transaction:
         ctx.stats.timeouts[self.kind] += 1
         ctx.user.transaction_timeout(self)
 
-    def _report_transport_error(self, error: object) -> None:
+    def _report_transport_error(self, error: TransportError) -> None:
         ctx = self._ctx
         ctx.stats.transport_errors += 1
-        ctx.user.transport_error(self, error)  # type: ignore[arg-type]
+        ctx.user.transport_error(self, error)
 
     def _absorb(self, _: object) -> None:
         self._ctx.stats.retransmissions_received += 1

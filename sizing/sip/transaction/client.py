@@ -61,8 +61,15 @@ def build_ack(request: Request, response: Response) -> Request:
     headers.add("From", source.get("From") or "")
     headers.add("To", response.headers.get("To") or source.get("To") or "")
     headers.add("Call-ID", source.get("Call-ID") or "")
-    headers.add("CSeq", f"{request.cseq.number} ACK")  # type: ignore[union-attr]
+    headers.add("CSeq", f"{_cseq_number(request)} ACK")
     return Request("ACK", request.uri, headers)
+
+
+def _cseq_number(request: Request) -> int:
+    cseq = request.cseq
+    if cseq is None:
+        raise ValueError(f"a {request.method} without CSeq has no transaction to end")
+    return cseq.number
 
 
 def build_cancel(request: Request) -> Request:
@@ -74,7 +81,7 @@ def build_cancel(request: Request) -> Request:
     source = request.headers
     for name in ("From", "To", "Call-ID"):
         headers.add(name, source.get(name) or "")
-    headers.add("CSeq", f"{request.cseq.number} CANCEL")  # type: ignore[union-attr]
+    headers.add("CSeq", f"{_cseq_number(request)} CANCEL")
     return Request("CANCEL", request.uri, headers)
 
 
@@ -98,8 +105,13 @@ class ClientTransaction(Transaction):
         """Feed a response that matched this transaction (§17.1.3); False if ignored."""
         return self._dispatch(response_event(response.status), response)
 
-    def _pass_up(self, response: object) -> None:
-        self._ctx.user.response_received(self, response)  # type: ignore[arg-type]
+    def _encoded(self) -> bytes:
+        data = self._data
+        assert data is not None  # encoded when the transaction was created
+        return data
+
+    def _pass_up(self, response: Response) -> None:
+        self._ctx.user.response_received(self, response)
 
 
 # -- INVITE client transaction -------------------------------------------------------
@@ -129,7 +141,7 @@ class ClientInviteTransaction(ClientTransaction):
     def start(self) -> None:
         """Send the INVITE; arm Timer A (unreliable transports) and Timer B."""
         self.state = State.CALLING
-        if self._send(self._data):  # type: ignore[arg-type]
+        if self._send(self._encoded()):
             ctx = self._ctx
             if not self.reliable:
                 self._arm_retransmit(ctx.t1)
@@ -142,28 +154,28 @@ class ClientInviteTransaction(ClientTransaction):
         if self._retransmit():
             self._arm_retransmit(2 * self._interval)
 
-    def _proceeding(self, response: object) -> None:
+    def _proceeding(self, response: Response) -> None:
         # No retransmissions and no Timer B once a provisional arrived (§17.1.1.2).
         self._cancel_retransmit()
         self._cancel_timeout()
         self._pass_up(response)
 
-    def _accepted(self, response: object) -> None:
+    def _accepted(self, response: Response) -> None:
         self._cancel_retransmit()
         self._arm_timeout(self._ctx.timeout)  # Timer M (RFC 6026 §8.4)
-        self._first_2xx_tag = response.to_tag  # type: ignore[attr-defined]
+        self._first_2xx_tag = response.to_tag
         self._pass_up(response)
 
-    def _another_2xx(self, response: object) -> None:
-        if response.to_tag == self._first_2xx_tag:  # type: ignore[attr-defined]
+    def _another_2xx(self, response: Response) -> None:
+        if response.to_tag == self._first_2xx_tag:
             self._ctx.stats.retransmissions_received += 1
         self._pass_up(response)
 
-    def _completed(self, response: object) -> None:
+    def _completed(self, response: Response) -> None:
         self._cancel_retransmit()
         self._cancel_timeout()
         self._pass_up(response)
-        self.ack = build_ack(self.request, response)  # type: ignore[arg-type]
+        self.ack = build_ack(self.request, response)
         self._ack_data = self.ack.encode()
         if self._send(self._ack_data):
             self._arm_timeout(0.0 if self.reliable else self._ctx.timer_d)  # Timer D
@@ -171,11 +183,12 @@ class ClientInviteTransaction(ClientTransaction):
     def _resend_ack(self, _: object) -> None:
         self._ctx.stats.retransmissions_received += 1
         self._ctx.stats.retransmissions_sent += 1
-        self._send(self._ack_data)  # type: ignore[arg-type]
+        assert self._ack_data is not None  # sent on entering Completed
+        self._send(self._ack_data)
 
 
 _ICT = ClientInviteTransaction
-_ICT_TABLE: Table = {
+_ICT_TABLE: Table[ClientInviteTransaction] = {
     State.CALLING: {
         Event.RETRANSMIT_TIMER: (_ICT._timer_a, State.CALLING),
         Event.TIMEOUT_TIMER: (_ICT._timed_out, State.TERMINATED),  # Timer B
@@ -219,7 +232,7 @@ class ClientNonInviteTransaction(ClientTransaction):
     def start(self) -> None:
         """Send the request; arm Timer E (unreliable transports) and Timer F."""
         self.state = State.TRYING
-        if self._send(self._data):  # type: ignore[arg-type]
+        if self._send(self._encoded()):
             ctx = self._ctx
             if not self.reliable:
                 self._arm_retransmit(ctx.t1)
@@ -236,7 +249,7 @@ class ClientNonInviteTransaction(ClientTransaction):
         if self._retransmit():
             self._arm_retransmit(self._ctx.t2)
 
-    def _completed(self, response: object) -> None:
+    def _completed(self, response: Response) -> None:
         self._cancel_retransmit()
         self._cancel_timeout()
         self._pass_up(response)
@@ -244,7 +257,7 @@ class ClientNonInviteTransaction(ClientTransaction):
 
 
 _NICT = ClientNonInviteTransaction
-_NICT_TABLE: Table = {
+_NICT_TABLE: Table[ClientNonInviteTransaction] = {
     State.TRYING: {
         Event.RETRANSMIT_TIMER: (_NICT._timer_e_trying, State.TRYING),
         Event.TIMEOUT_TIMER: (_NICT._timed_out, State.TERMINATED),  # Timer F

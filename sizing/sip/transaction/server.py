@@ -63,9 +63,9 @@ class ServerTransaction(Transaction):
         return self._send(self._data)
 
     # actions
-    def _send_provisional(self, response: object) -> None:
+    def _send_provisional(self, response: Response) -> None:
         self._cancel_retransmit()  # the 100 Trying delay, if still pending
-        self._store_and_send(response)  # type: ignore[arg-type]
+        self._store_and_send(response)
 
     def _resend_last(self, _: object) -> None:
         """A retransmitted request gets the most recent response again (if any)."""
@@ -106,22 +106,22 @@ class ServerInviteTransaction(ServerTransaction):
         # No To tag on a 100 (§17.2.1: downgraded to SHOULD NOT).
         self._store_and_send(self.request.create_response(100))
 
-    def _send_2xx(self, response: object) -> None:
+    def _send_2xx(self, response: Response) -> None:
         self._cancel_retransmit()
-        self._store_and_send(response)  # type: ignore[arg-type]
+        self._store_and_send(response)
         if self.state is State.ACCEPTED:
             self._arm_timeout(self._ctx.timeout)  # Timer L (RFC 6026 §8.7)
 
-    def _resend_2xx(self, response: object) -> None:
+    def _resend_2xx(self, response: Response) -> None:
         """The TU (dialog) retransmits its 2xx; the transaction never does (RFC 6026)."""
         last = self.last_response
-        if last is not None and last.to_tag == response.to_tag:  # type: ignore[attr-defined]
+        if last is not None and last.to_tag == response.to_tag:
             self._ctx.stats.retransmissions_sent += 1
-        self._store_and_send(response)  # type: ignore[arg-type]
+        self._store_and_send(response)
 
-    def _send_final(self, response: object) -> None:
+    def _send_final(self, response: Response) -> None:
         self._cancel_retransmit()
-        if self._store_and_send(response):  # type: ignore[arg-type]
+        if self._store_and_send(response):
             ctx = self._ctx
             if not self.reliable:
                 self._arm_retransmit(ctx.t1)  # Timer G
@@ -131,16 +131,16 @@ class ServerInviteTransaction(ServerTransaction):
         if self._retransmit():
             self._arm_retransmit(min(2 * self._interval, self._ctx.t2))
 
-    def _confirmed(self, ack: object) -> None:
+    def _confirmed(self, ack: Request) -> None:
         self._cancel_retransmit()
         self._arm_timeout(0.0 if self.reliable else self._ctx.t4)  # Timer I
 
-    def _ack_to_tu(self, ack: object) -> None:
-        self._ctx.user.request_received(self, ack)  # type: ignore[arg-type]
+    def _ack_to_tu(self, ack: Request) -> None:
+        self._ctx.user.request_received(self, ack)
 
 
 _IST = ServerInviteTransaction
-_IST_TABLE: Table = {
+_IST_TABLE: Table[ServerInviteTransaction] = {
     State.PROCEEDING: {
         Event.REQUEST: (_IST._resend_last, State.PROCEEDING),
         Event.RETRANSMIT_TIMER: (_IST._send_trying, State.PROCEEDING),  # 200 ms passed
@@ -207,13 +207,13 @@ class ServerNonInviteTransaction(ServerTransaction):
             self._finish()
 
     # actions
-    def _send_final(self, response: object) -> None:
-        if self._store_and_send(response):  # type: ignore[arg-type]
+    def _send_final(self, response: Response) -> None:
+        if self._store_and_send(response):
             self._arm_timeout(0.0 if self.reliable else self._ctx.timeout)  # Timer J
 
 
 _NIST = ServerNonInviteTransaction
-_NIST_TABLE: Table = {
+_NIST_TABLE: Table[ServerNonInviteTransaction] = {
     State.TRYING: {
         Event.REQUEST: (_NIST._absorb, State.TRYING),
         Event.PROVISIONAL: (_NIST._send_provisional, State.PROCEEDING),

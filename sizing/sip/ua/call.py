@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..transaction import ServerInviteTransaction
     from ..uri import URI
     from .core import UserAgent
+    from .registration import Registrations
 
 __all__ = ["Call", "ClientRequest", "Registration"]
 
@@ -182,15 +183,24 @@ class Registration:
     """
 
     def __init__(
-        self, ua: UserAgent, registrar: URI, aor: str, expires: int, dest: Address
+        self,
+        client: Registrations,
+        registrar: URI,
+        aor: str,
+        expires: int,
+        dest: Address,
+        *,
+        call_id: str,
+        from_tag: str,
     ) -> None:
-        self.ua = ua
+        self.client = client
+        """The UA's REGISTER client that keeps this binding."""
         self.registrar = registrar
         self.aor = aor
         self.expires = expires
         self.dest = dest
-        self.call_id = ua._new_call_id()
-        self.from_tag = ua._new_tag()
+        self.call_id = call_id
+        self.from_tag = from_tag
         self.cseq = 0
         self.state = "registering"
         self.granted: int | None = None
@@ -206,4 +216,4 @@ class Registration:
 
     def unregister(self) -> ClientRequest:
         """Remove the binding (Expires 0) and stop refreshing."""
-        return self.ua._unregister(self)
+        return self.client.unregister(self)

@@ -18,14 +18,18 @@ Every time-driven step (ringing, 2xx retransmission, session refresh and
 expiry, registration refresh) is a ``clock.call_later``; nothing here reads
 a clock or touches a socket.
 
-The work is split by concern into mixins, one module each:
-:mod:`.requests` (building and sending requests, OPTIONS),
-:mod:`.invite_client` and :mod:`.invite_server` (the two sides of a call),
-:mod:`.in_dialog` (re-INVITE, UPDATE, INFO, REFER, NOTIFY),
-:mod:`.glare` (re-INVITEs and UPDATEs crossing: 491, 500, retry, RFC 3261 §14),
-:mod:`.session_timer` (RFC 4028) and :mod:`.registration` (REGISTER);
-:class:`~sizing.sip.element.Element` brings the wiring every element shares.
-This module holds the constructor and the dispatch of incoming requests.
+The work is split by concern, one module each. The UA's base
+:class:`~sizing.sip.ua.requests.ClientRequests` (itself an
+:class:`~sizing.sip.element.Element`, the wiring every element shares) builds
+and sends requests and follows their responses. The rest are objects the UA
+holds, each built with the UA as its context and typed by the part of the UA
+it uses (:mod:`.context`): ``_uac`` and ``_uas`` (:mod:`.invite_client`,
+:mod:`.invite_server`: the two sides of a call), ``_in_dialog_requests``
+(:mod:`.in_dialog`: re-INVITE, UPDATE, INFO, REFER, NOTIFY), ``_glare``
+(:mod:`.glare`: changes crossing, 491, 500, retry, RFC 3261 §14),
+``_session_timers`` (:mod:`.session_timer`, RFC 4028) and ``_registrations``
+(:mod:`.registration`). This module holds the constructor, the public methods
+(each handing over to its collaborator) and the dispatch of incoming requests.
 """
 
 from __future__ import annotations
@@ -34,15 +38,21 @@ from collections.abc import Callable
 
 from ..auth import DigestAuthenticator, DigestClient
 from ..checks import UasPolicy
-from ..dialog import DialogId
-from ..element import Element
+from ..dialog import Dialog, DialogId
 from ..headers import NameAddr
 from ..interfaces import Address, Clock, TimerConfig, Transport
 from ..message import Request, Response
-from ..sdp import Capabilities
-from ..transaction import ClientTransaction, ServerInviteTransaction, ServerTransaction, Transaction
-from .call import Call, ClientRequest
-from .common import ALLOW, DIALOG_METHODS, KNOWN_METHODS, SDP, ResponseHandler
+from ..sdp import Capabilities, SessionDescription, answer, offer
+from ..transaction import (
+    ClientTransaction,
+    ServerInviteTransaction,
+    ServerNonInviteTransaction,
+    ServerTransaction,
+    Transaction,
+)
+from ..uri import URI
+from .call import Call, ClientRequest, Registration
+from .common import ALLOW, DIALOG_METHODS, KNOWN_METHODS, SDP, Headerish, ResponseHandler
 from .glare import Glare
 from .in_dialog import InDialogRequests
 from .invite_client import InviteClient
@@ -55,16 +65,7 @@ from .session_timer import SessionTimers
 __all__ = ["ALLOW", "UserAgent"]
 
 
-class UserAgent(
-    InviteClient,
-    InviteServer,
-    InDialogRequests,
-    Glare,
-    SessionTimers,
-    Registrations,
-    ClientRequests,
-    Element,
-):
+class UserAgent(ClientRequests):
     """A SIP user agent core on one local address.
 
     ``user`` is the user part of the Contact; ``seed`` makes tags, Call-IDs
@@ -127,6 +128,97 @@ class UserAgent(
         self.stats = UAStats()
         self.on_call: Callable[[Call], object] | None = None
         self.on_refer: Callable[[Call, NameAddr], object] | None = None
+        self._glare = Glare(self)
+        self._uac = InviteClient(self)
+        self._uas = InviteServer(self)
+        self._in_dialog_requests = InDialogRequests(self)
+        self._session_timers = SessionTimers(self)
+        self._registrations = Registrations(self)
+
+    # -- calls (:class:`.InviteClient`) ------------------------------------------------------
+
+    def invite(
+        self,
+        target: URI | str,
+        *,
+        from_: str | None = None,
+        sdp: SessionDescription | bytes | None = None,
+        headers: Headerish = (),
+        dest: Address | None = None,
+        on_event: Callable[[Call, object], object] | None = None,
+        call_id: str | None = None,
+    ) -> Call:
+        """Call ``target``; returns the :class:`Call` whose events report progress
+        (:meth:`.InviteClient.invite` says how ``sdp``, ``dest`` and ``call_id`` are used)."""
+        return self._uac.invite(target, from_=from_, sdp=sdp, headers=headers, dest=dest,
+                                on_event=on_event, call_id=call_id)
+
+    def cancel(self, call: Call) -> bool:
+        """Cancel an unanswered outgoing call (§9.1); False when it is too late."""
+        return self._uac.cancel(call)
+
+    def bye(self, call: Call) -> ClientRequest:
+        """End an established call (§15.1.1); the session ends at once."""
+        return self._uac.bye(call)
+
+    def _send_ack(self, call: Call, dialog: Dialog, body: bytes = b"") -> None:
+        self._uac.send_ack(call, dialog, body)
+
+    def _end(self, call: Call, detail: str) -> None:
+        self._uac.end(call, detail)
+
+    # -- requests in an established call (:class:`.InDialogRequests`) -----------------------
+
+    def reinvite(
+        self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
+    ) -> ClientRequest:
+        """Send a re-INVITE (target refresh, new offer, or session refresh, §14.1); without
+        ``sdp`` it offers the call's SDP (:meth:`.InDialogRequests.reinvite`)."""
+        return self._in_dialog_requests.reinvite(call, sdp=sdp, headers=headers)
+
+    def hold(self, call: Call, *, direction: str = "sendonly") -> ClientRequest:
+        """Put the call on hold (RFC 3264 §8.4): a re-INVITE offering ``direction``."""
+        return self._in_dialog_requests.hold(call, direction=direction)
+
+    def update(
+        self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
+    ) -> ClientRequest:
+        """Send an UPDATE (RFC 3311): a target refresh or session refresh."""
+        return self._in_dialog_requests.update(call, sdp=sdp, headers=headers)
+
+    def info(
+        self, call: Call, body: bytes = b"", content_type: str | None = None, headers: Headerish = ()
+    ) -> ClientRequest:
+        """Send an INFO (RFC 6086) in the call's dialog."""
+        return self._in_dialog_requests.info(call, body, content_type, headers)
+
+    def refer(self, call: Call, refer_to: str, *, headers: Headerish = ()) -> ClientRequest:
+        """Ask the peer to call ``refer_to`` (RFC 3515); its NOTIFYs set ``call.refer_status``."""
+        return self._in_dialog_requests.refer(call, refer_to, headers=headers)
+
+    def notify_refer(self, call: Call, status: int, reason: str | None = None) -> ClientRequest:
+        """Report a REFER's progress to the referrer: a NOTIFY with a sipfrag status line."""
+        return self._in_dialog_requests.notify_refer(call, status, reason)
+
+    # -- registration, glare, session timers (their collaborators) --------------------------
+
+    def register(
+        self, registrar: URI | str, *, aor: str, expires: int = 3600, dest: Address | None = None
+    ) -> Registration:
+        """Register this UA's Contact for ``aor`` and keep refreshing it (§10.2)."""
+        return self._registrations.register(registrar, aor=aor, expires=expires, dest=dest)
+
+    def abandon(self, client: ClientRequest) -> bool:
+        """Give up a re-INVITE or UPDATE not sent yet: one waiting out T after a 491 gets
+        that 491 as its final response, one waiting for the change in progress a 487
+        (``on_response`` hears it). False when it is not waiting."""
+        return self._glare.abandon(client)
+
+    def rephase_session(self, call: Call, fraction: float) -> bool:
+        """Move the call's next session refresh to ``fraction`` (0 to 1) of the half
+        interval from now, when this UA is its refresher; False when it is not
+        (:meth:`.SessionTimers.rephase`)."""
+        return self._session_timers.rephase(call, fraction)
 
     @property
     def dialogs(self) -> int:
@@ -138,20 +230,22 @@ class UserAgent(
     def _request_received(self, transaction: Transaction | None, request: Request) -> None:
         method = request.method
         if method == "ACK":
-            self._ack_received(request)
+            self._uas.ack_received(request)
             return
         self.stats.requests_received[method] += 1
         assert isinstance(transaction, ServerTransaction)
         if self._rejected(transaction, request):
             return
         if method == "CANCEL":
-            self._cancel_received(transaction, request)  # type: ignore[arg-type]
+            assert isinstance(transaction, ServerNonInviteTransaction)
+            self._uas.cancel_received(transaction, request)
             return
         if request.to_tag is not None:
-            self._in_dialog_request(transaction, request)
+            self._in_dialog_requests.received(transaction, request)
             return
         if method == "INVITE":
-            self._invite_received(transaction, request)  # type: ignore[arg-type]
+            assert isinstance(transaction, ServerInviteTransaction)
+            self._uas.invite_received(transaction, request)
         elif method == "OPTIONS":
             self._respond(
                 transaction,
@@ -174,6 +268,37 @@ class UserAgent(
     def response_received(self, transaction: Transaction | None, response: Response) -> None:
         self.stats.responses_received[response.status] += 1
         super().response_received(transaction, response)
+
+    # -- what every side of a call uses ------------------------------------------------------
+
+    def _call(self, role: str, call_id: str) -> Call:
+        return Call(self, role, call_id)
+
+    def _offer(self) -> SessionDescription:
+        caps = self.capabilities
+        assert caps is not None
+        return offer(
+            caps.codecs,
+            address=self.local.host,
+            port=self.media_port,
+            ptime=caps.ptime,
+            srtp_suite=caps.srtp_suites[0] if caps.srtp_suites else None,
+            key_source=self.key_source,
+        )
+
+    def _answer(self, remote: SessionDescription) -> SessionDescription | None:
+        if self.capabilities is None:
+            return None
+        return answer(
+            remote,
+            self.capabilities,
+            address=self.local.host,
+            port=self.media_port,
+            key_source=self.key_source,
+        )
+
+    def _contact(self) -> list[tuple[str, object]]:
+        return [("Contact", f"<{self.contact}>")]
 
     def _capability_headers(self) -> list[tuple[str, object]]:
         headers: list[tuple[str, object]] = [("Allow", ALLOW), ("Accept", SDP)]

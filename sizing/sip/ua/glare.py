@@ -37,11 +37,15 @@ from __future__ import annotations
 
 from collections import deque
 from random import Random
+from typing import TYPE_CHECKING
 
 from ..message import Request, Response
 from .call import Call, ClientRequest
 from .common import Headerish, ResponseHandler, sdp_of
 from .model import CallState
+
+if TYPE_CHECKING:
+    from .context import GlareContext
 
 __all__ = ["GLARE_RETRIES", "Glare", "glare_wait", "is_change", "retry_after"]
 
@@ -90,7 +94,11 @@ def is_change(method: str, body: bytes) -> bool:
 
 
 class Glare:
-    """Mixed into :class:`~sizing.sip.ua.UserAgent`: refusing crossed changes and retrying ours."""
+    """Refusing crossed changes and retrying ours; held by the
+    :class:`~sizing.sip.ua.UserAgent` as its ``_glare``."""
+
+    def __init__(self, ua: GlareContext) -> None:
+        self.ua = ua
 
     # -- what is in progress on a call's dialog --------------------------------------------
 
@@ -133,7 +141,7 @@ class Glare:
             return True
         return bool(call.retrying)
 
-    def _must_wait(self, call: Call, method: str, body: bytes) -> bool:
+    def must_wait(self, call: Call, method: str, body: bytes) -> bool:
         """``method`` is a change that must wait on the call (in order behind any waiting)."""
         return is_change(method, body) and (
             bool(call.queued) or self._dialog_busy(call, method, body)
@@ -141,24 +149,24 @@ class Glare:
 
     # -- as UAS --------------------------------------------------------------------------
 
-    def _glare_status(self, call: Call, request: Request) -> tuple[int, Headerish] | None:
+    def refusal(self, call: Call, request: Request) -> tuple[int, Headerish] | None:
         """The refusal an INVITE or UPDATE gets on a dialog busy with another change, or None."""
         offer = _offers(request)
         if request.method == "INVITE":
             if self._invite_in(call):
-                return 500, [retry_after(self._rng)]
+                return 500, [retry_after(self.ua._rng)]
             if self._invite_out(call) or (offer and self._offer_out(call)):
                 return 491, []
         elif request.method == "UPDATE" and offer:
             if self._offer_out(call):
                 return 491, []
             if self._offer_in(call):
-                return 500, [retry_after(self._rng)]
+                return 500, [retry_after(self.ua._rng)]
         return None
 
     # -- as UAC --------------------------------------------------------------------------
 
-    def _sent_change(self, client: ClientRequest) -> None:
+    def sent(self, client: ClientRequest) -> None:
         """Note a re-INVITE or UPDATE of ours as in progress (and its offer, if it has one)."""
         call = client.call
         assert call is not None
@@ -167,7 +175,7 @@ class Glare:
         if client.request.body:
             call.offer_out = client
 
-    def _change_answered(self, client: ClientRequest) -> None:
+    def answered(self, client: ClientRequest) -> None:
         """Our re-INVITE or UPDATE got its final response: it is no longer in progress."""
         call = client.call
         assert call is not None
@@ -176,7 +184,7 @@ class Glare:
         if call.offer_out is client:
             call.offer_out = None
 
-    def _queue_change(
+    def queue(
         self, call: Call, client: ClientRequest, handler: ResponseHandler
     ) -> ClientRequest:
         """Keep a change that may not go yet (§14.1, RFC 3311 §5.1) until the dialog is free."""
@@ -184,13 +192,13 @@ class Glare:
         call._event("queued", detail=client.request.method)
         return client
 
-    def _send_queued(self, call: Call) -> None:
+    def send_queued(self, call: Call) -> None:
         """Something in progress on the call completed: send the waiting changes the dialog
         now allows, oldest first (each one sent blocks those behind it again)."""
         while call.queued:
             dialog = call.dialog
             if call.ended or dialog is None or dialog.terminated:
-                self._drop_queued(call)
+                self.drop_queued(call)
                 return
             client, handler = call.queued[0]
             if self._dialog_busy(call, client.request.method, client.request.body):
@@ -198,13 +206,13 @@ class Glare:
             call.queued.popleft()
             self._send_change(client, handler)
 
-    def _drop_queued(self, call: Call) -> None:
+    def drop_queued(self, call: Call) -> None:
         """The call ended with changes still waiting: none is sent; each hears 481 (or the
         491 it was retrying after), as the dialog no longer exists."""
         while call.queued:
             client, _ = call.queued.popleft()
             if client.glare_response is not None:
-                self._glare_give_up(client)
+                self._give_up(client)
             else:
                 self._never_sent(client, 481, "Call Ended Before It Was Sent")
 
@@ -226,16 +234,16 @@ class Glare:
         headers = [(name, value) for name, value in old.headers if name not in _REBUILT]
         client.request = dialog.create_request(
             old.method,
-            self._via(),
+            self.ua._via(),
             headers=headers,
             body=body,
             content_type=old.headers.get("Content-Type"),
         )
-        client.dest = self._next_hop(dialog)
-        self._sent_change(client)  # before sending: a transport error answers at once
-        self._send(client, handler)
+        client.dest = self.ua._next_hop(dialog)
+        self.sent(client)  # before sending: a transport error answers at once
+        self.ua._send(client, handler)
 
-    def _glare_retry(
+    def retry(
         self, client: ClientRequest, response: Response, handler: ResponseHandler
     ) -> bool:
         """A 491 to our re-INVITE or UPDATE: wait T and send it again (§14.1). False when it
@@ -247,17 +255,17 @@ class Glare:
             return False
         client.glare_retries += 1
         client.glare_response = response
-        self.stats.glare_retries += 1
+        self.ua.stats.glare_retries += 1
         call._event("glare", response.status, detail=client.request.method)
-        delay = glare_wait(self._rng, owner=call.role == "uac")
+        delay = glare_wait(self.ua._rng, owner=call.role == "uac")
         if is_change(client.request.method, client.request.body):
             call.retrying.append(client)  # what the application asks next goes after it
-        client.glare_timer = self.clock.call_later(
-            delay, lambda: self._glare_resend(client, handler)
+        client.glare_timer = self.ua.clock.call_later(
+            delay, lambda: self._resend(client, handler)
         )
         return True
 
-    def _glare_resend(self, client: ClientRequest, handler: ResponseHandler) -> None:
+    def _resend(self, client: ClientRequest, handler: ResponseHandler) -> None:
         """T is over: send the change again, or, when the dialog is busy with another
         change, first in line after it."""
         client.glare_timer = None
@@ -267,16 +275,16 @@ class Glare:
             call.retrying.remove(client)
         dialog = call.dialog
         if call.ended or dialog is None or dialog.terminated:
-            self._glare_give_up(client)
+            self._give_up(client)
             return
         old = client.request
         if is_change(old.method, old.body) and self._dialog_busy(call, old.method, old.body):
             call.queued.appendleft((client, handler))
             return
         self._send_change(client, handler)
-        self._send_queued(call)  # changes that waited only for this retry's T
+        self.send_queued(call)  # changes that waited only for this retry's T
 
-    def _glare_give_up(self, client: ClientRequest) -> None:
+    def _give_up(self, client: ClientRequest) -> None:
         client.response, client.glare_response = client.glare_response, None
         if client.on_response is not None and client.response is not None:
             client.on_response(client, client.response)
@@ -292,15 +300,15 @@ class Glare:
             client.glare_timer = None
             if call is not None and client in call.retrying:
                 call.retrying.remove(client)
-            self._glare_give_up(client)
+            self._give_up(client)
         elif call is not None and any(waiting is client for waiting, _ in call.queued):
             call.queued = deque(entry for entry in call.queued if entry[0] is not client)
             if client.glare_response is not None:
-                self._glare_give_up(client)
+                self._give_up(client)
             else:
                 self._never_sent(client, 487, "Abandoned Before It Was Sent")
         else:
             return False
         if call is not None:
-            self._send_queued(call)  # what waited behind it may go now
+            self.send_queued(call)  # what waited behind it may go now
         return True

@@ -10,19 +10,28 @@ gets 481 and one out of CSeq order 500 (§12.2.2). Changes that cross (glare:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..headers import NameAddr
-from ..message import Headers, Request, Response
+from ..message import Request, Response
 from ..sdp import DIRECTIONS, SdpError, SessionDescription
 from ..transaction import ServerInviteTransaction, ServerTransaction
 from .call import Call, ClientRequest
 from .common import ALLOW, KNOWN_METHODS, SDP, SIPFRAG, Headerish, sdp_of, sipfrag_status
 from .model import CallState
 
+if TYPE_CHECKING:
+    from .context import InDialogContext
+
 __all__ = ["InDialogRequests"]
 
 
 class InDialogRequests:
-    """Mixed into :class:`~sizing.sip.ua.UserAgent`: the requests of an established dialog."""
+    """The requests of an established dialog; held by the :class:`~sizing.sip.ua.UserAgent`
+    as its ``_in_dialog_requests`` (its :meth:`reinvite`, :meth:`hold`, ... are the UA's)."""
+
+    def __init__(self, ua: InDialogContext) -> None:
+        self.ua = ua
 
     # -- as UAC ----------------------------------------------------------------------
 
@@ -38,7 +47,7 @@ class InDialogRequests:
         reoffer = sdp is None
         sdp = sdp if sdp is not None else call.local_sdp
         body = sdp.encode() if sdp is not None else b""
-        return self._in_dialog(
+        return self.ua._in_dialog(
             call,
             "INVITE",
             headers=headers,
@@ -72,8 +81,8 @@ class InDialogRequests:
         if response.status < 200:
             client.provisional.append(response)
             return
-        self._change_answered(client)
-        if response.status == 491 and self._glare_retry(client, response, self._reinvite_response):
+        self.ua._glare.answered(client)
+        if response.status == 491 and self.ua._glare.retry(client, response, self._reinvite_response):
             return
         client.response = response
         dialog = call.dialog
@@ -85,19 +94,19 @@ class InDialogRequests:
                 and call.ack_dest
                 and dialog.invite_seq != client.request.cseq.number
             ):
-                self._send_queued(call)
+                self.ua._glare.send_queued(call)
                 return  # a late 2xx to an older re-INVITE
-            self._send_ack(call, dialog)
+            self.ua._send_ack(call, dialog)
             remote = sdp_of(response)
             if remote is not None:
                 call.remote_sdp = remote
             call._event("reinvited", response.status, remote)
-            self._session_from_response(call, response)
+            self.ua._session_timers.from_response(call, response)
         elif dialog.terminated and call.state is CallState.CONFIRMED:
-            self._end(call, f"{response.status} to re-INVITE")
+            self.ua._end(call, f"{response.status} to re-INVITE")
         if client.on_response is not None:
             client.on_response(client, response)
-        self._send_queued(call)  # the INVITE is complete (its ACK sent): the next may go
+        self.ua._glare.send_queued(call)  # the INVITE is complete (its ACK sent): the next may go
 
     def update(
         self, call: Call, *, sdp: SessionDescription | None = None, headers: Headerish = ()
@@ -106,7 +115,7 @@ class InDialogRequests:
         One with an offer waits while an offer is outstanding either way (§5.1), as a
         re-INVITE waits (:meth:`reinvite`)."""
         body = sdp.encode() if sdp is not None else b""
-        return self._in_dialog(call, "UPDATE", headers=headers, body=body, content_type=SDP)
+        return self.ua._in_dialog(call, "UPDATE", headers=headers, body=body, content_type=SDP)
 
     def info(
         self,
@@ -116,99 +125,101 @@ class InDialogRequests:
         headers: Headerish = (),
     ) -> ClientRequest:
         """Send an INFO (RFC 6086) in the call's dialog."""
-        return self._in_dialog(call, "INFO", headers=headers, body=body, content_type=content_type)
+        return self.ua._in_dialog(call, "INFO", headers=headers, body=body, content_type=content_type)
 
     def refer(self, call: Call, refer_to: str, *, headers: Headerish = ()) -> ClientRequest:
         """Ask the peer to call ``refer_to`` (RFC 3515); its NOTIFYs set ``call.refer_status``."""
         target = NameAddr.parse(refer_to)  # checks it
-        extra = Headers(headers)
-        extra.add("Refer-To", str(target) if "<" in refer_to else f"<{target.uri}>")
-        extra.add("Referred-By", f"<{self.contact}>")
+        extra: list[tuple[str, object]] = [
+            *headers,
+            ("Refer-To", str(target) if "<" in refer_to else f"<{target.uri}>"),
+            ("Referred-By", f"<{self.ua.contact}>"),
+        ]
         call.refer_status = None
         call.refer_done = False
-        return self._in_dialog(call, "REFER", headers=extra)
+        return self.ua._in_dialog(call, "REFER", headers=extra)
 
     # -- as UAS ----------------------------------------------------------------------
 
-    def _in_dialog_request(self, txn: ServerTransaction, request: Request) -> None:
+    def received(self, txn: ServerTransaction, request: Request) -> None:
         key = (request.call_id or "", request.to_tag or "", request.from_tag or "")
-        call = self._dialogs.get(key)
+        call = self.ua._dialogs.get(key)
         if call is None or call.dialog is None:
-            self._respond(txn, request, 481)
+            self.ua._respond(txn, request, 481)
             return
         dialog = call.dialog
         status = dialog.check_request(request)
         if status is not None:
-            self._respond(
+            self.ua._respond(
                 txn, request, status, reason="CSeq out of order" if status == 500 else None
             )
             return
         method = request.method
         if method == "BYE":
-            self._respond(txn, request, 200)
-            self._end(call, "remote BYE")
+            self.ua._respond(txn, request, 200)
+            self.ua._end(call, "remote BYE")
         elif method == "INVITE" or method == "UPDATE":
             self._refresh_received(call, txn, request)
         elif method == "INFO":
-            self._respond(txn, request, 200)
+            self.ua._respond(txn, request, 200)
             call._event("info", detail=request.body.decode("utf-8", "replace"))
         elif method == "OPTIONS":
-            self._respond(txn, request, 200, headers=self._capability_headers())
+            self.ua._respond(txn, request, 200, headers=self.ua._capability_headers())
         elif method == "REFER":
             self._refer_received(call, txn, request)
         elif method == "NOTIFY":
             self._notify_received(call, txn, request)
         else:
-            self._respond(
+            self.ua._respond(
                 txn, request, 405 if method in KNOWN_METHODS else 501, headers=[("Allow", ALLOW)]
             )
 
     def _refresh_received(self, call: Call, txn: ServerTransaction, request: Request) -> None:
         """A re-INVITE or UPDATE: new offer, target refresh, session refresh; refused with
         491 or 500 when it crosses a change in progress (:mod:`.glare`)."""
-        glare = self._glare_status(call, request)
+        glare = self.ua._glare.refusal(call, request)
         if glare is not None:
-            self._respond(txn, request, glare[0], headers=glare[1])
+            self.ua._respond(txn, request, glare[0], headers=glare[1])
             return
-        status, st_headers, session = self._uas_session(request)
+        status, st_headers, session = self.ua._session_timers.uas_session(request)
         if status is not None:
-            self._respond(txn, request, status, headers=st_headers)
+            self.ua._respond(txn, request, status, headers=st_headers)
             return
         remote = sdp_of(request, strict=True)
         local = call.local_sdp
-        if remote is not None and self.capabilities is not None:
+        if remote is not None and self.ua.capabilities is not None:
             try:
-                local = self._answer(remote)
+                local = self.ua._answer(remote)
             except SdpError:
-                self._respond(txn, request, 488)
+                self.ua._respond(txn, request, 488)
                 return
             call.remote_sdp = remote
             call.local_sdp = local
         dialog = call.dialog
         assert dialog is not None
         dialog.refresh_target(request)
-        headers = [*self._contact(), *st_headers]
+        headers = [*self.ua._contact(), *st_headers]
         offered = request.method == "INVITE" or remote is not None
         body = local.encode() if offered and local is not None else b""
-        response = self._respond(txn, request, 200, headers=headers, body=body, content_type=SDP)
+        response = self.ua._respond(txn, request, 200, headers=headers, body=body, content_type=SDP)
         call._event("reinvited" if request.method == "INVITE" else "updated", 200, remote)
         if isinstance(txn, ServerInviteTransaction):
-            self._start_ok_retransmit(call, txn, response)
+            self.ua._start_ok_retransmit(call, txn, response)
         if session is not None:
-            self._arm_session(call, *session)
-        elif self.session_timer is not None and call.session_interval is not None:
-            self._stop_session(call)
+            self.ua._session_timers.arm(call, *session)
+        elif self.ua.session_timer is not None and call.session_interval is not None:
+            self.ua._session_timers.stop(call)
 
     def _refer_received(self, call: Call, txn: ServerTransaction, request: Request) -> None:
-        refer_to = self._refer_to(txn, request)
+        refer_to = self.ua._refer_to(txn, request)
         if refer_to is None:
             return
-        self._respond(txn, request, 202, headers=self._contact())
+        self.ua._respond(txn, request, 202, headers=self.ua._contact())
         call.refer_to = str(refer_to)
         call._event("refer", 202, detail=str(refer_to))
         self.notify_refer(call, 100)
-        if self.on_refer is not None:
-            self.on_refer(call, refer_to)
+        if self.ua.on_refer is not None:
+            self.ua.on_refer(call, refer_to)
         else:
             self.notify_refer(call, 503)
 
@@ -219,7 +230,7 @@ class InDialogRequests:
         frag = Response(status, reason)
         state = "terminated;reason=noresource" if final else "active;expires=60"
         body = f"SIP/2.0 {frag.status} {frag.reason}\r\n".encode()
-        return self._in_dialog(
+        return self.ua._in_dialog(
             call,
             "NOTIFY",
             headers=[("Event", "refer"), ("Subscription-State", state)],
@@ -230,13 +241,13 @@ class InDialogRequests:
     def _notify_received(self, call: Call, txn: ServerTransaction, request: Request) -> None:
         event = (request.headers.get("Event") or "").split(";")[0].strip().lower()
         if event != "refer":
-            self._respond(txn, request, 489)
+            self.ua._respond(txn, request, 489)
             return
         status = sipfrag_status(request.body)
         if status is None:
-            self._respond(txn, request, 400, reason="NOTIFY body is not a sipfrag status line")
+            self.ua._respond(txn, request, 400, reason="NOTIFY body is not a sipfrag status line")
             return
-        self._respond(txn, request, 200)
+        self.ua._respond(txn, request, 200)
         call.refer_status = status
         state = (request.headers.get("Subscription-State") or "").split(";")[0].strip().lower()
         call.refer_done = state == "terminated"

@@ -9,11 +9,16 @@ and a CANCEL that turns the INVITE into 487.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..dialog import Dialog
 from ..message import Request
-from ..sdp import SdpError, SessionDescription, answer
+from ..sdp import SdpError
 from ..transaction import ServerInviteTransaction, ServerNonInviteTransaction, ServerTransaction
 from .call import Call
+
+if TYPE_CHECKING:
+    from .context import InviteServerContext
 from .common import SDP, Headerish, sdp_of
 from .model import CallState
 
@@ -21,72 +26,64 @@ __all__ = ["InviteServer"]
 
 
 class InviteServer:
-    """Mixed into :class:`~sizing.sip.ua.UserAgent`: incoming calls."""
+    """Incoming calls; held by the :class:`~sizing.sip.ua.UserAgent` as its ``_uas``."""
+
+    def __init__(self, ua: InviteServerContext) -> None:
+        self.ua = ua
 
     # -- a new INVITE ----------------------------------------------------------------
 
-    def _answer(self, remote: SessionDescription) -> SessionDescription | None:
-        if self.capabilities is None:
-            return None
-        return answer(
-            remote,
-            self.capabilities,
-            address=self.local.host,
-            port=self.media_port,
-            key_source=self.key_source,
-        )
-
-    def _invite_received(self, txn: ServerInviteTransaction, request: Request) -> None:
-        self.stats.calls_received += 1
-        tag = self._new_tag()
+    def invite_received(self, txn: ServerInviteTransaction, request: Request) -> None:
+        self.ua.stats.calls_received += 1
+        tag = self.ua._new_tag()
         if not request.contact and (request.branch or "").startswith("z9hG4bK"):
             self._reject(txn, request, 400, tag, reason="Missing Contact")  # §8.1.1.8
             return
-        status, st_headers, session = self._uas_session(request)
+        status, st_headers, session = self.ua._session_timers.uas_session(request)
         if status is not None:
             self._reject(txn, request, status, tag, headers=st_headers)
             return
-        if self.authenticator is not None:
-            result = self.authenticator.authenticate(request, self.clock.now())
+        if self.ua.authenticator is not None:
+            result = self.ua.authenticator.authenticate(request, self.ua.clock.now())
             if not result.ok:
                 self._reject(txn, request, result.status or 403, tag, headers=result.headers)
                 return
         remote = sdp_of(request, strict=True)
         local = None
-        if remote is not None and self.capabilities is not None:
+        if remote is not None and self.ua.capabilities is not None:
             try:
-                local = self._answer(remote)
+                local = self.ua._answer(remote)
             except SdpError:
                 self._reject(txn, request, 488, tag)
                 return
-        call = Call(self, "uas", request.call_id or "")
+        call = self.ua._call("uas", request.call_id or "")
         call.server_txn = txn
         call.remote_sdp = remote
         call.local_sdp = (
-            local if remote is not None else (self._offer() if self.capabilities else None)
+            local if remote is not None else (self.ua._offer() if self.ua.capabilities else None)
         )
-        call.dialog = Dialog.from_request(request, tag, self.contact)
-        self._dialogs[call.dialog.id] = call
-        self._invites[txn] = call
+        call.dialog = Dialog.from_request(request, tag, self.ua.contact)
+        self.ua._dialogs[call.dialog.id] = call
+        self.ua._invites[txn] = call
         call._event("incoming", sdp=remote)
-        if self.on_call is not None:
-            self.on_call(call)
-        policy = self.policy.for_request(request)
+        if self.ua.on_call is not None:
+            self.ua.on_call(call)
+        policy = self.ua.policy.for_request(request)
         if policy.trying:
-            self._respond(txn, request, 100)
+            self.ua._respond(txn, request, 100)
         if policy.early_media and call.local_sdp is not None:
-            self._respond(
+            self.ua._respond(
                 txn,
                 request,
                 183,
                 to_tag=tag,
-                headers=self._contact(),
+                headers=self.ua._contact(),
                 body=call.local_sdp.encode(),
                 content_type=SDP,
             )
             call.state = CallState.EARLY
         elif policy.ring:
-            self._respond(txn, request, 180, to_tag=tag, headers=self._contact())
+            self.ua._respond(txn, request, 180, to_tag=tag, headers=self.ua._contact())
             call.state = CallState.EARLY
 
         def final() -> None:
@@ -94,12 +91,9 @@ class InviteServer:
             self._final(call, txn, request, policy.status, st_headers, session)
 
         if policy.ring_s > 0:
-            call.answer_timer = self.clock.call_later(policy.ring_s, final)
+            call.answer_timer = self.ua.clock.call_later(policy.ring_s, final)
         else:
             final()
-
-    def _contact(self) -> list[tuple[str, object]]:
-        return [("Contact", f"<{self.contact}>")]
 
     def _reject(
         self,
@@ -111,8 +105,8 @@ class InviteServer:
         headers: Headerish = (),
         reason: str | None = None,
     ) -> None:
-        self.stats.calls_rejected[status] += 1
-        self._respond(txn, request, status, to_tag=tag, headers=headers, reason=reason)
+        self.ua.stats.calls_rejected[status] += 1
+        self.ua._respond(txn, request, status, to_tag=tag, headers=headers, reason=reason)
 
     def _final(
         self,
@@ -133,13 +127,13 @@ class InviteServer:
             self._reject(txn, request, status, dialog.local_tag)
             call.state = CallState.FAILED
             dialog.terminate()
-            self._dialogs.pop(dialog.id, None)
+            self.ua._dialogs.pop(dialog.id, None)
             call._event("failed", status)
-            self._drop_queued(call)
+            self.ua._glare.drop_queued(call)
             return
-        headers = [*self._contact(), *self._capability_headers(), *st_headers]
+        headers = [*self.ua._contact(), *self.ua._capability_headers(), *st_headers]
         body = call.local_sdp.encode() if call.local_sdp is not None else b""
-        response = self._respond(
+        response = self.ua._respond(
             txn,
             request,
             status,
@@ -150,31 +144,31 @@ class InviteServer:
         )
         dialog.confirm()
         call.state = CallState.CONFIRMED
-        self.stats.calls_accepted += 1
+        self.ua.stats.calls_accepted += 1
         call._event("answered", status, call.remote_sdp)
-        self._start_ok_retransmit(call, txn, response)
+        self.ua._start_ok_retransmit(call, txn, response)
         if session is not None:
-            self._arm_session(call, *session)
+            self.ua._session_timers.arm(call, *session)
 
     # -- ACK and CANCEL --------------------------------------------------------------
 
-    def _ack_received(self, ack: Request) -> None:
-        self.stats.requests_received["ACK"] += 1
-        call: Call | None = self._ack_for_ok(ack)
+    def ack_received(self, ack: Request) -> None:
+        self.ua.stats.requests_received["ACK"] += 1
+        call: Call | None = self.ua._ack_for_ok(ack)
         if call is None:
             return
         remote = sdp_of(ack)
         if remote is not None:
             call.remote_sdp = remote
-        self._send_queued(call)  # the INVITE exchange is complete (§14.1)
+        self.ua._glare.send_queued(call)  # the INVITE exchange is complete (§14.1)
 
-    def _cancel_received(self, txn: ServerNonInviteTransaction, request: Request) -> None:
+    def cancel_received(self, txn: ServerNonInviteTransaction, request: Request) -> None:
         target = txn.cancel_target
-        call = self._invites.get(target) if target is not None else None
+        call = self.ua._invites.get(target) if target is not None else None
         if call is None:
-            self._respond(txn, request, 481)
+            self.ua._respond(txn, request, 481)
             return
-        self._respond(txn, request, 200)
+        self.ua._respond(txn, request, 200)
         if call.final_sent or target is None or target.terminated:
             return
         call.final_sent = True
@@ -187,6 +181,6 @@ class InviteServer:
         call.status = 487
         call.state = CallState.FAILED
         dialog.terminate()
-        self._dialogs.pop(dialog.id, None)
+        self.ua._dialogs.pop(dialog.id, None)
         call._event("failed", 487, detail="cancelled")
-        self._drop_queued(call)
+        self.ua._glare.drop_queued(call)

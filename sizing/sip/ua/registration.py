@@ -8,6 +8,7 @@ the refresh before the granted expiry, and the Expires 0 that removes it.
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 from ..dialog import uri_address
 from ..digits import read_uint
@@ -18,11 +19,17 @@ from ..message import Response
 from ..uri import URI
 from .call import ClientRequest, Registration
 
+if TYPE_CHECKING:
+    from .context import RegistrationContext
+
 __all__ = ["Registrations"]
 
 
 class Registrations:
-    """Mixed into :class:`~sizing.sip.ua.UserAgent`: REGISTER client."""
+    """The REGISTER client of a :class:`~sizing.sip.ua.UserAgent` (its ``_registrations``)."""
+
+    def __init__(self, ua: RegistrationContext) -> None:
+        self.ua = ua
 
     def register(
         self, registrar: URI | str, *, aor: str, expires: int = 3600, dest: Address | None = None
@@ -31,19 +38,22 @@ class Registrations:
         uri = registrar if isinstance(registrar, URI) else URI.parse(registrar)
         if isinstance(expires, bool) or not isinstance(expires, int) or expires < 1:
             raise ValueError(f"register(): expires must be a positive integer, got {expires!r}")
+        ua = self.ua
         reg = Registration(
             self,
             uri,
             aor,
             expires,
-            dest or self.outbound_proxy or uri_address(uri, self.local.transport),
+            dest or ua.outbound_proxy or uri_address(uri, ua.local.transport),
+            call_id=ua._new_call_id(),
+            from_tag=ua._new_tag(),
         )
         self._send_register(reg, expires)
         return reg
 
     def _send_register(self, reg: Registration, expires: int) -> ClientRequest:
         reg.cseq += 1
-        request = self._new_request(
+        request = self.ua._new_request(
             "REGISTER",
             reg.registrar,
             from_=f"<{reg.aor}>",
@@ -53,14 +63,14 @@ class Registrations:
             cseq=reg.cseq,
             headers=[("Expires", str(expires))],
         )
-        request.headers.set("Contact", f"<{self.contact}>;expires={expires}")
+        request.headers.set("Contact", f"<{self.ua.contact}>;expires={expires}")
         client = ClientRequest(request, reg.dest)
         reg.last = client
 
         def on_response(client: ClientRequest, response: Response) -> None:
             self._register_response(reg, client, response, expires)
 
-        return self._send(client, on_response)
+        return self.ua._send(client, on_response)
 
     def _register_response(
         self, reg: Registration, client: ClientRequest, response: Response, expires: int
@@ -72,12 +82,12 @@ class Registrations:
         reg.status = status
         if status in (401, 407) and not client.auth_retried:
             reg.cseq += 1
-            retry = self._retry(client, response, cseq=reg.cseq)
+            retry = self.ua._retry(client, response, cseq=reg.cseq)
             if retry is not None:
                 new = ClientRequest(retry, reg.dest)
                 new.auth_retried = True
                 reg.last = new
-                self._send(new, lambda c, r: self._register_response(reg, c, r, expires))
+                self.ua._send(new, lambda c, r: self._register_response(reg, c, r, expires))
                 return
         if status == 423 and expires > 0:
             try:
@@ -99,12 +109,12 @@ class Registrations:
             reg.granted = self._granted(response, expires)
             if reg.state == "registered":
                 reg.refreshes += 1
-                self.stats.registration_refreshes += 1
+                self.ua.stats.registration_refreshes += 1
             else:
-                self.stats.registrations += 1
+                self.ua.stats.registrations += 1
             reg.state = "registered"
             margin = min(32.0, reg.granted / 2)
-            reg.timer = self.clock.call_later(
+            reg.timer = self.ua.clock.call_later(
                 reg.granted - margin, lambda: self._send_register(reg, reg.expires)
             )
         if reg.on_change is not None:
@@ -113,7 +123,7 @@ class Registrations:
     def _granted(self, response: Response, requested: int) -> int:
         """The expiry the registrar granted our Contact: its ``expires`` param, else Expires."""
         for contact in response.contact:
-            if contact.uri is not None and contact.uri.equivalent(self.contact):
+            if contact.uri is not None and contact.uri.equivalent(self.ua.contact):
                 value = contact.params.get("expires")
                 if value is not None:
                     with contextlib.suppress(HeaderError):  # a bad one: Expires decides
@@ -121,7 +131,7 @@ class Registrations:
         expires = response.expires
         return expires if expires is not None else requested
 
-    def _unregister(self, reg: Registration) -> ClientRequest:
+    def unregister(self, reg: Registration) -> ClientRequest:
         if reg.timer is not None:
             reg.timer.cancel()
             reg.timer = None

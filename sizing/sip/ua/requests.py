@@ -8,21 +8,42 @@ requests, and the out-of-dialog OPTIONS (§11).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..dialog import uri_address
+from ..element import Element
 from ..interfaces import Address
 from ..message import Headers, Request, Response
 from ..uri import URI
 from .call import Call, ClientRequest
 from .common import SDP, Headerish, ResponseHandler, sdp_of
-from .model import CallState
+from .exchange import OneFinal
+from .model import CallState, SessionTimerConfig, UAStats
+
+if TYPE_CHECKING:
+    from ..auth import DigestClient
+    from .glare import Glare
+    from .session_timer import SessionTimers
 
 __all__ = ["ClientRequests"]
 
 
-class ClientRequests:
-    """Mixed into :class:`~sizing.sip.ua.UserAgent`: sending requests and following their responses."""
+class ClientRequests(Element):
+    """The base of :class:`~sizing.sip.ua.UserAgent`: sending requests and following their
+    responses. What it reads of the UA is declared here and set by the UA's constructor."""
+
+    stats: UAStats
+    session_timer: SessionTimerConfig | None
+    credentials: DigestClient | None
+    outbound_proxy: Address | None
+    _glare: Glare
+    _session_timers: SessionTimers
+
+    @abstractmethod
+    def _end(self, call: Call, detail: str) -> None:
+        """The call is over (a BYE either way, or its dialog died)."""
 
     # -- sending ---------------------------------------------------------------------
 
@@ -31,7 +52,13 @@ class ClientRequests:
             headers.add("Supported", "timer")
 
     def _send(self, client: ClientRequest, handler: ResponseHandler) -> ClientRequest:
-        """Start a client transaction for ``client.request``; ``handler`` gets every response."""
+        """Start a client transaction for ``client.request``; ``handler`` gets every response,
+        but a re-INVITE's handler only its first final one (:class:`.exchange.OneFinal`)."""
+        call = client.call
+        if call is not None and client.request.method == "INVITE":
+            dialog = call.dialog
+            if dialog is not None and dialog.confirmed:
+                handler = OneFinal(call, self._repeat_ack, handler, handler)
         self._start_client(client.request, client.dest, (client, handler))
         self.stats.requests_sent[client.request.method] += 1
         return client
@@ -66,7 +93,7 @@ class ClientRequests:
             raise ValueError(
                 f"{method}: call {call.call_id} has no dialog (state {call.state.value})"
             )
-        wait = self._must_wait(call, method, body)
+        wait = self._glare.must_wait(call, method, body)
         request = dialog.create_request(
             method,
             self._via(),
@@ -82,8 +109,8 @@ class ClientRequests:
         if method in ("INVITE", "UPDATE"):
             client.reoffer = reoffer
             if wait:
-                return self._queue_change(call, client, handler)
-            self._sent_change(client)  # before sending: a transport error answers at once
+                return self._glare.queue(call, client, handler)
+            self._glare.sent(client)  # before sending: a transport error answers at once
         return self._send(client, handler)
 
     def _new_request(
@@ -144,8 +171,8 @@ class ClientRequests:
             return
         call = client.call
         if call is not None and client.request.method == "UPDATE":
-            self._change_answered(client)
-            if response.status == 491 and self._glare_retry(
+            self._glare.answered(client)
+            if response.status == 491 and self._glare.retry(
                 client, response, self._generic_response
             ):
                 return  # RFC 3311 §5.1: as for a re-INVITE (RFC 3261 §14.1)
@@ -156,7 +183,7 @@ class ClientRequests:
                 new = ClientRequest(retry, client.dest, call, client.on_response)
                 new.auth_retried = True
                 if call is not None and retry.method == "UPDATE":
-                    self._sent_change(new)
+                    self._glare.sent(new)
                 self._send(new, self._generic_response)
                 return
         client.response = response
@@ -165,7 +192,7 @@ class ClientRequests:
             method = client.request.method
             if 200 <= response.status < 300 and method == "UPDATE":
                 call._event("updated", response.status, sdp_of(response))
-                self._session_from_response(call, response)
+                self._session_timers.from_response(call, response)
             elif method == "REFER":
                 call.refer_status = call.refer_status or (
                     response.status if response.status >= 300 else None
@@ -175,7 +202,7 @@ class ClientRequests:
         if client.on_response is not None:
             client.on_response(client, response)
         if call is not None and client.request.method == "UPDATE":
-            self._send_queued(call)  # a change waiting for this offer's answer may go
+            self._glare.send_queued(call)  # a change waiting for this offer's answer may go
 
     def _next_cseq(self, client: ClientRequest) -> int | None:
         call = client.call

@@ -11,47 +11,55 @@ does), so a crossed refresh never lets the session expire.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import HeaderError
 from ..headers import SessionExpires
 from ..message import Request, Response
 from .call import Call
 from .model import CallState
 
+if TYPE_CHECKING:
+    from .context import SessionTimerContext
+
 __all__ = ["SessionTimers"]
 
 
 class SessionTimers:
-    """Mixed into :class:`~sizing.sip.ua.UserAgent`: RFC 4028 session timers."""
+    """RFC 4028 session timers of a :class:`~sizing.sip.ua.UserAgent` (its ``_session_timers``)."""
 
-    def _session_from_response(self, call: Call, response: Response) -> None:
+    def __init__(self, ua: SessionTimerContext) -> None:
+        self.ua = ua
+
+    def from_response(self, call: Call, response: Response) -> None:
         """Start or restart the session timer from a 2xx to our INVITE/UPDATE (§7.2)."""
-        if self.session_timer is None:
+        if self.ua.session_timer is None:
             return
         value = response.headers.get("Session-Expires")
         if value is None:
-            self._stop_session(call)
+            self.stop(call)
             return
         try:
             se = SessionExpires.parse(value)
         except HeaderError:
             return
-        self._arm_session(call, se.delta, (se.refresher or "uac") == "uac")
+        self.arm(call, se.delta, (se.refresher or "uac") == "uac")
 
-    def _arm_session(self, call: Call, interval: int, we_refresh: bool) -> None:
-        self._stop_session(call)
+    def arm(self, call: Call, interval: int, we_refresh: bool) -> None:
+        self.stop(call)
         call.session_interval = interval
         call.session_refresher = we_refresh
         if we_refresh:
-            call.session_timer = self.clock.call_later(
-                interval / 2, lambda: self._refresh_session(call)
+            call.session_timer = self.ua.clock.call_later(
+                interval / 2, lambda: self._refresh(call)
             )
         else:
             before = min(32.0, interval / 3)
-            call.session_timer = self.clock.call_later(
-                interval - before, lambda: self._session_expired(call)
+            call.session_timer = self.ua.clock.call_later(
+                interval - before, lambda: self._expired(call)
             )
 
-    def rephase_session(self, call: Call, fraction: float) -> bool:
+    def rephase(self, call: Call, fraction: float) -> bool:
         """Move the call's next refresh to ``fraction`` (0 to 1) of the half interval from
         now, when this UA is its refresher; False when it is not. Calls set up at one
         instant (a steady-state start) then refresh at phases spread as calls that arrived
@@ -61,50 +69,50 @@ class SessionTimers:
         if call.session_timer is None or not call.session_refresher or call.session_interval is None:
             return False
         call.session_timer.cancel()
-        call.session_timer = self.clock.call_later(
-            fraction * call.session_interval / 2, lambda: self._refresh_session(call)
+        call.session_timer = self.ua.clock.call_later(
+            fraction * call.session_interval / 2, lambda: self._refresh(call)
         )
         return True
 
-    def _stop_session(self, call: Call) -> None:
+    def stop(self, call: Call) -> None:
         if call.session_timer is not None:
             call.session_timer.cancel()
             call.session_timer = None
 
-    def _session_headers(self, interval: int, refresher: str) -> list[tuple[str, object]]:
-        timer = self.session_timer
+    def _headers(self, interval: int, refresher: str) -> list[tuple[str, object]]:
+        timer = self.ua.session_timer
         assert timer is not None
         return [
             ("Session-Expires", f"{interval};refresher={refresher}"),
             ("Min-SE", str(timer.min_se)),
         ]
 
-    def _refresh_session(self, call: Call) -> None:
+    def _refresh(self, call: Call) -> None:
         call.session_timer = None
-        if call.state is not CallState.CONFIRMED or self.session_timer is None:
+        if call.state is not CallState.CONFIRMED or self.ua.session_timer is None:
             return
-        self.stats.session_refreshes += 1
-        headers = self._session_headers(call.session_interval or self.session_timer.expires, "uac")
-        call._event("refreshed", detail=self.session_timer.method)
-        if self.session_timer.method == "UPDATE":
-            self.update(call, headers=headers)
+        self.ua.stats.session_refreshes += 1
+        headers = self._headers(call.session_interval or self.ua.session_timer.expires, "uac")
+        call._event("refreshed", detail=self.ua.session_timer.method)
+        if self.ua.session_timer.method == "UPDATE":
+            self.ua.update(call, headers=headers)
         else:
-            self.reinvite(call, headers=headers)
+            self.ua.reinvite(call, headers=headers)
 
-    def _session_expired(self, call: Call) -> None:
+    def _expired(self, call: Call) -> None:
         call.session_timer = None
         if call.state is not CallState.CONFIRMED:
             return
-        self.stats.session_expiries += 1
-        self._in_dialog(call, "BYE", headers=[("Reason", 'SIP;cause=408;text="Session expired"')])
-        self._end(call, "session expired")
+        self.ua.stats.session_expiries += 1
+        self.ua._in_dialog(call, "BYE", headers=[("Reason", 'SIP;cause=408;text="Session expired"')])
+        self.ua._end(call, "session expired")
 
-    def _uas_session(
+    def uas_session(
         self, request: Request
     ) -> tuple[int | None, list[tuple[str, object]], tuple[int, bool] | None]:
         """RFC 4028 §9 at the UAS: (a rejection status, headers for the response, (interval,
         we refresh)). 422 comes with our Min-SE when the asked interval is too small."""
-        timer = self.session_timer
+        timer = self.ua.session_timer
         if timer is None:
             return None, [], None
         supported = any(t.strip().lower() == "timer" for t in request.headers.get_all("Supported"))
