@@ -75,6 +75,9 @@ CASES = {
         "agents.patience": {"kind": "exponential", "mean_s": 30}, "topology.media_server.enabled": True,
         "traffic.calls_per_second": 4, "traffic.holding_time_s": 20, "traffic.recording_share": 0.3,
         "topology.recorder.enabled": True, "traffic.mix": {"ivr_then_agent": 1.0}}),
+    "keep-alives, 5 % loss": scenario(**{
+        "seed": 7, "links.default.loss": 0.05, "endpoints.count": 400,
+        "endpoints.keepalive": {"method": "options", "interval_s": 10}}),
     "agents, every agent flow": scenario(**{
         "seed": 5, "duration_s": 150, "agents.count": 600, "agents.wrap_up_s": 5,
         "traffic.calls_per_second": 10, "traffic.holding_time_s": 15,
@@ -128,7 +131,7 @@ def test_flows_that_wait_for_run_time_decisions_run_on_the_engine() -> None:
 
 @pytest.mark.parametrize("case", ["low load", "5 % loss", "50 % CPU", "90 % CPU", "2x overload, drop",
                                   "flows, TLS per call, recording, blocking", "contact-centre-500",
-                                  "IVR, queue, abandonment", "agents, every agent flow"])
+                                  "IVR, queue, abandonment", "keep-alives, 5 % loss", "agents, every agent flow"])
 def test_hybrid_gives_the_full_engines_hosts_and_links(case: str) -> None:
     full, hybrid = _pair(case)
     assert hybrid.kpis["calls_replayed"] > 0.1 * hybrid.kpis["calls_offered"]
@@ -183,6 +186,26 @@ def test_an_ivr_call_waits_for_its_agent_and_its_caller_gives_up_as_on_the_engin
     assert h["abandon_ratio"] == pytest.approx(f["abandon_ratio"], abs=0.03)
     assert h["asa_s"] == pytest.approx(f["asa_s"], rel=0.15, abs=0.5)
     assert h["agent_occupancy"] == pytest.approx(f["agent_occupancy"], abs=0.03)
+
+
+def test_keep_alives_are_replayed_from_the_engines_recording() -> None:
+    """A registered phone's keep-alive OPTIONS is a recorded two-step script (request and
+    its 200 OK); replayed, it is retransmitted and times out as the engine's would."""
+    from sizing.sim.replay import background_book
+
+    sc = CASES["keep-alives, 5 % loss"]
+    book = background_book(sc)
+    assert book is not None
+    script = book.get("keepalive", "phone")
+    assert script is not None
+    assert [(s.src, s.kind) for s in script.steps] == [("endpoints", "OPTIONS"), (script.steps[0].dst, "200 OPTIONS")]
+    assert script.steps[0].request == "OPTIONS" and script.steps[1].answers == 0
+    assert background_book(scenario()) is None  # no registered phones
+    full, hybrid = _pair("keep-alives, 5 % loss")
+    phones = _hosts(full)["endpoints"]["msgs_per_s"]
+    assert phones > 60  # 400 phones, an OPTIONS and its answer every 10 s
+    assert _hosts(hybrid)["endpoints"]["msgs_per_s"] == pytest.approx(phones, rel=0.03)
+    assert hybrid.kpis["retransmissions"] == pytest.approx(full.kpis["retransmissions"], rel=0.15)
 
 
 def test_the_cpu_cases_load_the_sbc_as_named() -> None:

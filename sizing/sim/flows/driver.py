@@ -83,7 +83,7 @@ from ...sip.uri import URI
 from ...tls import wire_bytes
 from ..acd import Acd
 from ..metrics import HostMetrics, grow
-from ..replay import Replayer, script_book
+from ..replay import Replayer, background_book, script_book
 from ..workload import ArrivalProcess, FlowPicker, HoldingTime, Patience, stream, streams
 from .ledger import MediaLedger, Stream
 from .steady import PresentCall, agents_in_wrap_up, calls_in_progress
@@ -333,7 +333,7 @@ class CallCentre:
         book = script_book(scenario)
         if not book.scripts:
             return
-        self.replayer = Replayer(self, book)
+        self.replayer = Replayer(self, book, background=background_book(scenario))
         share = scenario.simulation.engine_share
         rate = scenario.traffic.rate_cps or 0.0
         recording = self._record_share
@@ -971,7 +971,9 @@ class CallCentre:
 
     def _keepalive(self, ua, dest: Address, method: str, interval: float) -> None:  # type: ignore[no-untyped-def]
         if method == "options":
-            ua.options(URI("sip", host=DOMAIN), dest=dest)
+            group = "phone" if ua is self.topo.endpoints else "agent"
+            if self.replayer is None or not self.replayer.keepalive(group, dest):
+                ua.options(URI("sip", host=DOMAIN), dest=dest)
         else:
             ua.transport.send(b"\r\n\r\n", dest)
         if self.clock.now() + interval < self.end:

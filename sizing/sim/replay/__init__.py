@@ -13,9 +13,9 @@ of the calls (at least 50 of each flow and outcome over the window) on the
 engine, and the results show both populations side by side.
 """
 
-from .record import outcome_name, replayable, script_book, script_scenario
+from .record import background_book, outcome_name, replayable, script_book, script_scenario
 from .script import Script, ScriptBook, Step
 from .walk import Replayer
 
-__all__ = ["Replayer", "Script", "ScriptBook", "Step", "outcome_name", "replayable", "script_book",
+__all__ = ["Replayer", "Script", "ScriptBook", "Step", "background_book", "outcome_name", "replayable", "script_book",
            "script_scenario"]

@@ -44,7 +44,7 @@ from ...scenario import Scenario
 from ...sip.interfaces import Address
 from .script import Hook, Script, ScriptBook, Step
 
-__all__ = ["HOLDINGS_S", "T0_S", "offer_step", "one_call_at_a_time", "outcome_name", "replayable", "script_book",
+__all__ = ["HOLDINGS_S", "T0_S", "background_book", "offer_step", "one_call_at_a_time", "outcome_name", "replayable", "script_book",
            "script_scenario"]
 
 HOLDINGS_S = (8.0, 12.0)
@@ -298,12 +298,51 @@ class _Recorder:
         return fired
 
 
+def background_book(scenario: Scenario) -> ScriptBook | None:
+    """The scripts of the keep-alive OPTIONS that registered phones send to their registrar
+    (flow ``keepalive``, outcome ``phone`` or ``agent``), or None when there are none."""
+    groups = []
+    if scenario.endpoints.count > 0:
+        groups.append("phone")
+    if scenario.agents.registered and scenario.agents.count > 0:
+        groups.append("agent")
+    if scenario.endpoints.keepalive.method != "options" or not groups:
+        return None
+    data = script_scenario(scenario).model_dump(mode="json")
+    data["endpoints"]["count"] = 1 if "phone" in groups else 0
+    data["agents"]["registered"] = "agent" in groups
+    return _background(json.dumps(data, sort_keys=True), tuple(groups))
+
+
+@lru_cache(maxsize=8)
+def _background(key: str, groups: tuple[str, ...]) -> ScriptBook:
+    reduced = Scenario.model_validate(json.loads(key))
+    scripts: dict[tuple[str, str], Script] = {}
+    missing: dict[str, str] = {}
+    hosts: dict[str, tuple[str, tuple[Address, ...]]] = {}
+    for group in groups:
+        def keepalive(centre: Any, group: str = group) -> None:
+            topo = centre.topo
+            if topo.registrars:
+                ua = topo.endpoints if group == "phone" else topo.agents
+                centre._keepalive(ua, topo.registrars[0], "options", float("inf"))
+
+        run = _record(reduced, "keepalive", HOLDINGS_S[0], False, 0.25, False, hosts, start=keepalive)
+        script, problem = _fit("keepalive", group, run, run)
+        if script is None:
+            missing[group] = problem
+        else:
+            scripts[("keepalive", group)] = script
+    return ScriptBook(scripts, hosts, missing)
+
+
 def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: float, blocked: bool,
             hosts: dict[str, tuple[str, tuple[Address, ...]]], reject_step: int | None = None,
-            gave_up: bool = False) -> list[_Raw]:
+            gave_up: bool = False, start: Callable[[Any], None] | None = None) -> list[_Raw]:
     """One call of ``flow`` through the engine, every message and hook recorded; the
     front end answers 503 to the INVITE of step ``reject_step``, when given; with
-    ``gave_up`` no agent is ever idle and a caller queued for one hangs up at once."""
+    ``gave_up`` no agent is ever idle and a caller queued for one hangs up at once;
+    ``start(centre)``, when given, is what happens at the probe's start instead of a call."""
     import simpy
 
     from ..flows import CallCentre
@@ -403,7 +442,10 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
             return yes
 
         server.on_state, server.record = state, recording
-    net.clock.call_at(T0_S, lambda: centre.new_call(flow, holding, recorded, T0_S, engine=True))
+    if start is not None:
+        net.clock.call_at(T0_S, lambda: start(centre))
+    else:
+        net.clock.call_at(T0_S, lambda: centre.new_call(flow, holding, recorded, T0_S, engine=True))
     env.run(until=T0_S + _RUN_S)
     return rec.steps
 

@@ -129,9 +129,12 @@ _Job.done = (_handled,)  # type: ignore[attr-defined]
 class Replayer:
     """Starts and walks the replayed calls of one run (one per :class:`CallCentre`)."""
 
-    def __init__(self, centre: CallCentre, book: ScriptBook, timers: TimerConfig | None = None) -> None:
+    def __init__(self, centre: CallCentre, book: ScriptBook, timers: TimerConfig | None = None,
+                 background: ScriptBook | None = None) -> None:
         self.centre = centre
         self.book = book
+        self.background = background
+        """The keep-alive scripts of registered phones (:func:`.record.background_book`)."""
         topo = centre.topo
         self.net = topo.net
         self.clock = topo.net.clock
@@ -208,15 +211,36 @@ class Replayer:
             self._after(call, i, call.delay(step.delay_s, step.per_holding, step.rings, -1))
         return fc
 
-    def _bind(self, script: Script, choice: tuple[int, ...]) -> _Bound:
+    def keepalive(self, group: str, dest: object) -> bool:
+        """Replay one keep-alive OPTIONS of a ``group`` phone (``phone`` or ``agent``) to its
+        registrar at ``dest``; False when there is no script for it (the engine sends it)."""
+        from ..flows.driver import FlowCall
+
+        book = self.background
+        script = book.get("keepalive", group) if book is not None else None
+        if script is None:
+            return False
+        registrars = self.centre.topo.registrars
+        role = "registrar" if "registrar" in self.pools else "proxy"
+        index = registrars.index(dest) if dest in registrars else 0  # type: ignore[arg-type]
+        choice = tuple(index if r == role else 0 for r in self.roles)
+        fc = FlowCall("", "keepalive", self.clock.now(), 0.0, False, False)
+        fc.replay = self
+        call = _Call(fc, self._bind(script, choice, book), 0.0, 0.0, choice)
+        for i in script.roots:
+            self._after(call, i, script.steps[i].delay_s)
+        return True
+
+    def _bind(self, script: Script, choice: tuple[int, ...], book: ScriptBook | None = None) -> _Bound:
         key = (id(script), choice)
         bound = self._bound.get(key)
         if bound is not None:
             return bound
+        book = book or self.book
         pick = dict(zip(self.roles, choice, strict=True))
         hosts = self.net.hosts
         mapped: dict[str, Host] = {}
-        for name, (role, _addresses) in self.book.hosts.items():
+        for name, (role, _addresses) in book.hosts.items():
             pool = self.pools.get(role)
             if pool:
                 mapped[name] = hosts[pool[pick.get(role, 0)].name]
@@ -235,8 +259,8 @@ class Replayer:
                 b.src, b.dst = mapped[s.src], mapped[s.dst]
                 token = _kind_token(s.data)  # the host's keys for its cost and send caches
                 b.cost_key, b.tx_key = (token, len(s.data), s.wire), (token, s.wire == "tls")
-                b.target = routes[_remap(self.book, s.dst, b.dst, s.dest)]
-                b.source = _remap(self.book, s.src, b.src, s.source)
+                b.target = routes[_remap(book, s.dst, b.dst, s.dest)]
+                b.source = _remap(book, s.src, b.src, s.source)
             else:
                 b.src = b.dst = b.target = b.source = b.cost_key = b.tx_key = None
             b.kids = tuple((k, script.steps[k].delay_s, script.steps[k].per_holding) for k in script.children[i])
@@ -244,14 +268,14 @@ class Replayer:
         bound = _Bound()
         bound.script, bound.steps = script, steps
         bound.ring_from, bound.ring_s = script.ring
-        server = next((mapped[n] for n, (r, _a) in self.book.hosts.items() if r == "sip_server" and n in mapped),
+        server = next((mapped[n] for n, (r, _a) in book.hosts.items() if r == "sip_server" and n in mapped),
                       None)
         bound.server = next((node.element for node in self.centre.topo.sip_servers
                              if server is not None and node.name == server.name), None)
-        recorder = next((mapped[n] for n, (r, _a) in self.book.hosts.items() if r == "recorder" and n in mapped),
+        recorder = next((mapped[n] for n, (r, _a) in book.hosts.items() if r == "recorder" and n in mapped),
                         None)
         bound.recorder = recorder.name if recorder is not None else None
-        media = next((mapped[n] for n, (r, _a) in self.book.hosts.items() if r == "media_server" and n in mapped),
+        media = next((mapped[n] for n, (r, _a) in book.hosts.items() if r == "media_server" and n in mapped),
                      None)
         bound.media = media.name if media is not None else None
         self._bound[key] = bound
@@ -476,6 +500,9 @@ class Replayer:
         self.timeouts += 1
         fc = call.fc
         centre = self.centre
+        if fc.flow == "keepalive":  # no call to end: the phone tries again at its next interval
+            call.done = True
+            return
         centre.topo.gate.release(fc.key)
         if fc.answered_at is None and not fc.done:
             centre.caller_told(fc, "failed", 408, self.clock.now())
