@@ -1,7 +1,7 @@
 """Keep-alive: a registered device tells its registrar (and NATs on the way) it is there.
 
 Not a call flow of the mix but background load: every ``endpoints.keepalive.interval_s``
-each device sends OPTIONS (answered 200) or a CRLF ping (RFC 5626 §4.4.1, no SIP
+each device sends OPTIONS (answered 200) or a CRLF ping (RFC 5626's CRLF keep-alive, no SIP
 message), from a phase of its own (:mod:`.registration` draws it) to the run's end.
 """
 
