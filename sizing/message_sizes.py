@@ -209,7 +209,7 @@ class _Calls:
 
 
 class _AtOnce:
-    """The probe's stand-in for the registration phases (``CallCentre._registrations`` draws
+    """The probe's stand-in for the registration phases (:func:`sizing.flows.registration.start` draws
     the REGISTER offsets, then the keep-alive phases): every endpoint registers at once and
     keeps alive one interval later, as one that has just registered does, so the probe sees
     their messages however long the expiry."""
