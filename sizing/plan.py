@@ -113,8 +113,6 @@ _REFER_TXN = {"REFER": 1, "202 REFER": 1, "NOTIFY": 2, "200 NOTIFY": 2}
 _REINVITE_TXN = {"re-INVITE": 1, "200 re-INVITE": 1, "ACK re-INVITE": 1}
 """A re-INVITE of a call flow (hold, transfer, joining a conference): re-INVITE, 200, ACK."""
 _REINVITE_TRYING = {"100 re-INVITE": 1}
-_REGISTER_TXN = {"REGISTER": 1, "200 REGISTER": 1}
-_OPTIONS_TXN = {"OPTIONS": 1, "200 OPTIONS": 1}
 _REFRESH_TXN = {
     "update": {"refresh UPDATE": 1, "refresh 200 UPDATE": 1},
     "invite": {"refresh re-INVITE": 1, "refresh 200 re-INVITE": 1, "refresh ACK re-INVITE": 1},
@@ -323,10 +321,10 @@ def _background_kinds(scenario: Scenario) -> dict[str, float]:
     out: dict[str, float] = {}
     if devices == 0:
         return out
-    _add(out, _REGISTER_TXN, devices / scenario.endpoints.expiry_s)
+    _add(out, call_flows.registration.MESSAGES, devices / scenario.endpoints.expiry_s)
     ka = scenario.endpoints.keepalive
     if ka.method == "options":
-        _add(out, _OPTIONS_TXN, devices / ka.interval_s)
+        _add(out, call_flows.keepalive.MESSAGES, devices / ka.interval_s)
     return out
 
 

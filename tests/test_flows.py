@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,13 @@ def _spelt_flows(tree: ast.AST) -> set[str]:
         elif isinstance(node, (ast.Tuple, ast.List, ast.Set, ast.Dict)) and len(spelt(node)) > 1:
             found |= spelt(node)
     return found
+
+
+def test_the_scenario_reads_the_flows_without_loading_the_simulator_or_engine() -> None:
+    code = ("import sys, sizing.scenario, sizing.flows; "
+            "print(sorted(m for m in ('simpy', 'sizing.sim', 'sizing.sip') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_readers_spell_no_flow_by_name() -> None:

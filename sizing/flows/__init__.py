@@ -35,13 +35,16 @@ from . import (
     conference,
     consult_transfer,
     ivr_then_agent,
+    keepalive,
+    recording,
+    registration,
 )
 from .base import DOMAIN, PLAIN, RING_S, ChannelTime, Flow, Messages
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
 
-__all__ = [
+__all__ = [  # the registry, what flows share, and each flow's module
     "BY_NAME",
     "DOMAIN",
     "FLOWS",
@@ -53,6 +56,16 @@ __all__ = [
     "Messages",
     "channel_times",
     "expected_in_progress",
+    "abandoned",
+    "basic",
+    "blind_transfer",
+    "busy_no_answer",
+    "conference",
+    "consult_transfer",
+    "ivr_then_agent",
+    "keepalive",
+    "recording",
+    "registration",
 ]
 
 FLOWS: tuple[Flow, ...] = tuple(m.FLOW for m in (basic, ivr_then_agent, blind_transfer, consult_transfer,

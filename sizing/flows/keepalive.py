@@ -15,7 +15,11 @@ if TYPE_CHECKING:
     from ..sim.flows.driver import CallCentre
     from ..sip.interfaces import Address
 
-__all__ = ["send"]
+__all__ = ["MESSAGES", "send"]
+
+MESSAGES = {"OPTIONS": 1, "200 OPTIONS": 1}
+"""One OPTIONS keep-alive's messages, as the closed form counts them (a CRLF ping is no
+SIP message)."""
 
 
 def send(centre: CallCentre, ua: Any, dest: Address, method: str, interval: float) -> None:

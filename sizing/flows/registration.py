@@ -19,7 +19,10 @@ from .base import DOMAIN
 if TYPE_CHECKING:
     from ..sim.flows.driver import CallCentre
 
-__all__ = ["start"]
+__all__ = ["MESSAGES", "start"]
+
+MESSAGES = {"REGISTER": 1, "200 REGISTER": 1}
+"""One refresh's messages, as the closed form counts them (every ``expiry_s`` per device)."""
 
 
 def start(centre: CallCentre) -> None:
