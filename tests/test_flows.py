@@ -157,3 +157,13 @@ def test_channel_times_follow_each_flows_timings() -> None:
     assert with_agents["abandoned"].mean_s(100.0) == flows.abandoned.ABANDON_S
     far_end = flows.channel_times(_agents_scenario({FLOWS[0]: 1.0}, agents={"count": 0}))
     assert far_end["basic"].mean_s(100.0) == 100.0
+
+
+def test_the_cti_model_covers_exactly_the_registry() -> None:
+    """CTI's events per call are per flow (and the unanswered outcome); the flows whose
+    desktops send requests are those whose calls an agent answers."""
+    from sizing.models import cti
+
+    assert set(cti.EVENTS) == set(flows.NAMES) | {cti.UNANSWERED}
+    assert {f.name for f in flows.FLOWS if f.talks_to_agent} == cti.HANDLED
+    assert set(cti.REQUESTS) <= set(flows.NAMES)
