@@ -85,10 +85,12 @@ class Flow:
     description: str
     """The scenario field's description (``sizing schema``)."""
     messages: Messages = field(default_factory=Messages)
+    """What one call adds to the closed form's message counts."""
     agent_only: str | None = None
     """Set for a flow that only an agent behind the SIP Server runs: why (the scenario
     refuses its share without agents or a SIP Server rather than run it as basic calls)."""
     needs_media_server: bool = False
+    """The scenario refuses its share without a media server (an IVR, a bridge)."""
     talks_to_agent: bool = False
     """Its calls talk to an agent (when there are agents): they keep one busy."""
     pre_s: float = 0.0

@@ -39,6 +39,7 @@ FLOW = Flow(
     description="Answered by an agent, then blind-transferred with REFER (RFC 3515) to the back office. "
                 "Needs agents and a SIP Server: a transfer by the far end or from the IVR is not modelled, "
                 "so it is refused rather than run as a basic call.",
+    # the back office's leg; the caller re-INVITEd with its SDP
     messages=Messages(agent_legs=1, refers=1, caller_reinvites=1),
     agent_only="an agent answers, then transfers the caller with REFER; a transfer by the far end or "
                "from the IVR is not modelled",

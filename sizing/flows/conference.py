@@ -43,6 +43,7 @@ FLOW = Flow(
     label="Conference",
     description="A third party is conferenced in on the media server. Needs agents, a SIP Server and a "
                 "media server.",
+    # the back office's leg; caller and agent re-INVITEd onto the bridge; a bridge leg per party
     messages=Messages(agent_legs=1, caller_reinvites=1, agent_reinvites=1, media_server_legs=3),
     agent_only="an agent asks the SIP Server for a conference",
     needs_media_server=True,

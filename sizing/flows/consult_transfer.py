@@ -66,6 +66,8 @@ FLOW = Flow(
     name="consult_transfer",
     label="Consultative transfer",
     description="Consultation call, then attended transfer (REFER with Replaces). Needs agents and a SIP Server.",
+    # legs: the consultation and the back office's; re-INVITEs: the hold relayed to the caller and
+    # the join (RFC 5589 §7), on the caller's side and on the agents' link
     messages=Messages(agent_legs=2, refers=1, caller_reinvites=2, agent_reinvites=2),
     agent_only="an agent consults the back office, then transfers",
     talks_to_agent=True,

@@ -21,6 +21,7 @@ FLOW = Flow(
     description="IVR treatment on the media server, then an agent. Needs agents (agents.count > 0) and a "
                 "SIP Server: a self-service call that ends in the IVR is not modelled, so it is refused "
                 "rather than run as a basic call.",
+    # the IVR's leg; the caller re-INVITEd with the agent's SDP (RFC 3725 flow I)
     messages=Messages(caller_reinvites=1, media_server_legs=1),
     agent_only="after the IVR the SIP Server queues the call for an agent; a self-service call that "
                "ends in the IVR is not modelled",
