@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from sizing import flows
 from sizing.scenario import Scenario
 
 __all__ = [
-    "FLOWS",
     "MessageSizes",
     "Probe",
     "coarse_key",
@@ -48,17 +48,6 @@ __all__ = [
     "probe",
     "probe_scenario",
 ]
-
-FLOWS = (
-    "basic",
-    "ivr_then_agent",
-    "blind_transfer",
-    "consult_transfer",
-    "conference",
-    "abandoned",
-    "busy_no_answer",
-)
-"""The call flows of :class:`sizing.scenario.CallMix`, in the order the probe runs them."""
 
 BACKGROUND = "background"
 """The probe's bucket for REGISTER and OPTIONS (and their responses): not a call flow."""
@@ -166,24 +155,14 @@ _MARGIN_S = 5.0
 
 def _schedule(scenario: Scenario) -> list[tuple[str, str, float, float]]:
     """The probe's calls: (bucket, flow, holding, simulated seconds until the next call),
-    from the simulator's flow timings (ringing, IVR, consultation, no answer)."""
-    from sizing.sim.flows import ABANDON_S, CONSULT_S, IVR_S, NO_ANSWER_S, RING_S
-
+    one call per flow of :mod:`sizing.flows` and outcome (busy, no answer) in the mix's
+    order, each given the flow's longest time (ringing, IVR, consultation, no answer)."""
     h = PROBE_HOLDING_S
-    lasts = {
-        "basic": RING_S + h,
-        "ivr_then_agent": IVR_S + RING_S + h,
-        "blind_transfer": RING_S + h,
-        "consult_transfer": 2 * RING_S + h + CONSULT_S,
-        "conference": 2 * RING_S + h,
-        "abandoned": ABANDON_S + RING_S,
-        "busy_no_answer": NO_ANSWER_S + RING_S,
-    }
-    calls = [(flow, flow, h, lasts[flow] + _MARGIN_S) for flow in FLOWS]
-    calls.append(("busy_no_answer", "busy_no_answer", h, lasts["busy_no_answer"] + _MARGIN_S))
+    calls = [(f.name, f.name, h, f.longest_s(h) + _MARGIN_S) for f in flows.FLOWS for _outcome in f.outcomes]
     if scenario.trunk.session_expires_s is not None:
         held = 0.75 * scenario.trunk.session_expires_s  # one refresh, at S/2
-        calls.append((REFRESH, "basic", held, RING_S + held + _MARGIN_S))
+        basic = flows.basic.FLOW
+        calls.append((REFRESH, basic.name, held, basic.longest_s(held) + _MARGIN_S))
     return calls
 
 
@@ -230,7 +209,7 @@ class _Calls:
 
 
 class _AtOnce:
-    """The probe's stand-in for the registration phases (``CallCentre._registrations`` draws
+    """The probe's stand-in for the registration phases (:func:`sizing.flows.registration.start` draws
     the REGISTER offsets, then the keep-alive phases): every endpoint registers at once and
     keeps alive one interval later, as one that has just registered does, so the probe sees
     their messages however long the expiry."""
@@ -291,7 +270,7 @@ def _run(scenario: Scenario) -> Probe:
         for bucket, links in counts.items()
     }
     if REFRESH in out:
-        out[REFRESH] = _less(out[REFRESH], out.get("basic", {}))
+        out[REFRESH] = _less(out[REFRESH], out.get(flows.basic.FLOW.name, {}))
     return Probe(out)
 
 

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from sizing import analytic, media
+from sizing import flows as call_flows
 from sizing import tls as tls_model
 from sizing.message_sizes import MessageSizes, coarse_key, message_sizes
 from sizing.models.cti import cti_model
@@ -112,20 +113,6 @@ _REFER_TXN = {"REFER": 1, "202 REFER": 1, "NOTIFY": 2, "200 NOTIFY": 2}
 _REINVITE_TXN = {"re-INVITE": 1, "200 re-INVITE": 1, "ACK re-INVITE": 1}
 """A re-INVITE of a call flow (hold, transfer, joining a conference): re-INVITE, 200, ACK."""
 _REINVITE_TRYING = {"100 re-INVITE": 1}
-_CALLER_REINVITES = {
-    "ivr_then_agent": 1,
-    "blind_transfer": 1,
-    "consult_transfer": 2,
-    "conference": 1,
-}
-"""re-INVITEs the SIP Server sends the caller per call of each flow: the new peer's
-SDP after the IVR (RFC 3725 flow I), after a blind or attended transfer and when the
-call joins a bridge; an attended transfer also relays the agent's hold."""
-_AGENT_REINVITES = {"consult_transfer": 2, "conference": 1}
-"""re-INVITEs on the agents' link per call: the agent's hold and the back office's
-join of an attended transfer (RFC 5589 §7), the agent's move to a conference bridge."""
-_REGISTER_TXN = {"REGISTER": 1, "200 REGISTER": 1}
-_OPTIONS_TXN = {"OPTIONS": 1, "200 OPTIONS": 1}
 _REFRESH_TXN = {
     "update": {"refresh UPDATE": 1, "refresh 200 UPDATE": 1},
     "invite": {"refresh re-INVITE": 1, "refresh 200 re-INVITE": 1, "refresh ACK re-INVITE": 1},
@@ -150,14 +137,14 @@ _TRYING_ROLES = ("sbc", "proxy")
 """Roles that answer every INVITE, a re-INVITE too, with their own 100 Trying at once."""
 
 ASSUMPTIONS: dict[str, float] = {
-    "ivr_s": 20.0,
-    "conference_share_of_holding": 0.5,
+    "ivr_s": call_flows.ivr_then_agent.IVR_S,
+    "conference_share_of_holding": call_flows.conference.FLOW.media_share_of_holding,
     "ha_events_per_call": 4.0,
 }
-"""Closed-form planning assumptions (the simulator models these flows itself):
-the IVR treatment lasts ``ivr_s`` seconds (as the simulator's IVR flow), a
-conference this share of the holding time;
-a SIP Server replicates this many call state changes to its hot standby."""
+"""Closed-form planning assumptions: the IVR treatment lasts ``ivr_s`` seconds and a
+conference this share of the holding time (both the flows' own, :mod:`sizing.flows`,
+shown with the plan); a SIP Server replicates this many call state changes to its hot
+standby."""
 
 # ---------------------------------------------------------------------------
 # Closed form
@@ -201,8 +188,9 @@ def link_message_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, fl
     cancelled, rejected); transfers add a REFER and a leg on the agents' side;
     IVR and conference calls add legs to the media server; recorded calls a leg
     to the recorder; a session timer adds its refreshes (:func:`refreshes_per_call`)
-    on every call-path hop.  Registrations and keep-alives are per second, not per call,
-    and come from :func:`background_messages`.
+    on every call-path hop. What each flow adds is its :class:`sizing.flows.Messages`.
+    Registrations and keep-alives are per second, not per call, and come from
+    :func:`background_messages`.
     """
     path = call_path(scenario)
     hops = list(zip(path, path[1:], strict=False))
@@ -215,27 +203,31 @@ def link_message_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, fl
         if share > 0:
             _add(out.setdefault(link, {}), counts, share)
 
-    answered = sum(shares[f] for f in ("basic", "ivr_then_agent", "blind_transfer",
-                                       "consult_transfer", "conference"))
+    def per_call(count: Callable[[call_flows.Messages], float]) -> float:
+        return sum(count(f.messages) * shares[f.name] for f in call_flows.FLOWS)
+
+    def of_leg(kind: str) -> float:
+        return sum(shares[f.name] for f in call_flows.FLOWS if f.messages.leg == kind)
+
+    answered = of_leg("answered")
     for hop in hops:
         leg(hop, _LEG, answered)
-        leg(hop, _REJECTED_LEG, shares["busy_no_answer"])
-    # abandoned: cancelled while queued at the controller, no agent leg
+        leg(hop, _REJECTED_LEG, of_leg("rejected"))
+    # cancelled while queued at the controller: no agent leg
     for hop in hops[:-1]:
-        leg(hop, _CANCELLED_LEG, shares["abandoned"])
+        leg(hop, _CANCELLED_LEG, of_leg("cancelled"))
     last = hops[-1]
-    leg(last, _REFER_TXN, shares["blind_transfer"] + shares["consult_transfer"])
-    leg(last, _LEG, shares["blind_transfer"] + 2 * shares["consult_transfer"]
-        + shares["conference"])
+    leg(last, _REFER_TXN, per_call(lambda m: m.refers))
+    leg(last, _LEG, per_call(lambda m: m.agent_legs))
     if controller == "sip_server":  # a B2BUA re-INVITEs the legs it moves
-        caller = sum(n * shares[f] for f, n in _CALLER_REINVITES.items())
+        caller = per_call(lambda m: m.caller_reinvites)
         for hop in hops[:-1]:
             leg(hop, _REINVITE_TXN, caller)
             if hop[0] in _TRYING_ROLES:  # the re-INVITE travels towards the carrier
                 leg(hop, _REINVITE_TRYING, caller)
-        leg(last, _REINVITE_TXN, sum(n * shares[f] for f, n in _AGENT_REINVITES.items()))
+        leg(last, _REINVITE_TXN, per_call(lambda m: m.agent_reinvites))
     if topo.media_server.enabled:  # the IVR; a conference's caller, agent and back office
-        leg((controller, "media_server"), _LEG, shares["ivr_then_agent"] + 3 * shares["conference"])
+        leg((controller, "media_server"), _LEG, per_call(lambda m: m.media_server_legs))
     if topo.recorder.enabled:
         leg((controller, "recorder"), _LEG, scenario.traffic.recording_share * answered)
     _session_refreshes(scenario, hops, leg)
@@ -244,17 +236,20 @@ def link_message_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, fl
 
 def _session_refreshes(scenario: Scenario, hops: list[tuple[str, str]], leg: Any) -> None:
     """RFC 4028 refreshes of answered calls on every call-path hop (the SIP Server relays
-    them end to end); during the IVR they go to the media server instead of the agents.
-    Each re-INVITE also gets a 100 Trying from a stateful proxy that receives it."""
+    them end to end); during a flow's IVR (:attr:`sizing.flows.Flow.pre_s`) they go to
+    the media server instead of the agents. Each re-INVITE also gets a 100 Trying from a
+    stateful proxy that receives it."""
     if scenario.trunk.session_expires_s is None:
         return
     shares = scenario.traffic.mix.shares()
     tau = scenario.trunk.session_expires_s / 2.0
-    ivr = ASSUMPTIONS["ivr_s"]
-    plain = sum(shares[f] for f in ("basic", "blind_transfer", "consult_transfer", "conference"))
-    total = plain * refreshes_per_call(scenario) \
-        + shares["ivr_then_agent"] * refreshes_per_call(scenario, extra_s=ivr)
-    at_ivr = shares["ivr_then_agent"] * math.floor(ivr / tau)
+    answered = [f for f in call_flows.FLOWS if f.answered]
+    total = sum(shares[f.name] for f in answered if not f.pre_s) * refreshes_per_call(scenario)
+    at_ivr = 0.0
+    for f in answered:
+        if f.pre_s:
+            total += shares[f.name] * refreshes_per_call(scenario, extra_s=f.pre_s)
+            at_ivr += shares[f.name] * math.floor(f.pre_s / tau)
     refresh = _REFRESH_TXN[scenario.trunk.session_refresh]
     trying = _REFRESH_TRYING if scenario.trunk.session_refresh == "invite" else {}
     media_server = scenario.topology.media_server.enabled and hops[-1][0] == "sip_server"
@@ -326,10 +321,10 @@ def _background_kinds(scenario: Scenario) -> dict[str, float]:
     out: dict[str, float] = {}
     if devices == 0:
         return out
-    _add(out, _REGISTER_TXN, devices / scenario.endpoints.expiry_s)
+    _add(out, call_flows.registration.MESSAGES, devices / scenario.endpoints.expiry_s)
     ka = scenario.endpoints.keepalive
     if ka.method == "options":
-        _add(out, _OPTIONS_TXN, devices / ka.interval_s)
+        _add(out, call_flows.keepalive.MESSAGES, devices / ka.interval_s)
     return out
 
 
@@ -624,11 +619,15 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         "recorder": inside_srtp is not None,
     }
     shares = t.mix.shares()
-    answered = 1.0 - shares["abandoned"] - shares["busy_no_answer"]
+    answered, media_sessions = 1.0, 0.0
+    for f in call_flows.FLOWS:  # the IVR's sessions per call; a bridge's legs over its share of the talk
+        share = shares[f.name]
+        answered -= 0.0 if f.answered else share
+        media_sessions += cps * share * f.pre_s \
+            + erl * f.messages.media_server_legs * share * f.media_share_of_holding
     sessions = {
         "sbc": erl * answered,
-        "media_server": cps * shares["ivr_then_agent"] * ASSUMPTIONS["ivr_s"]
-        + erl * 3 * shares["conference"] * ASSUMPTIONS["conference_share_of_holding"],
+        "media_server": media_sessions,
         "recorder": erl * answered * t.recording_share,
     }
     packets_per_session = {"sbc": 4 * stream.pps, "media_server": 2 * stream.pps,
@@ -1348,15 +1347,13 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
 def _expected_in_progress(scenario: Scenario) -> float:
     """Calls in progress the call mix holds at the scenario's rate (its first hour's, for a
     busy-hour profile: what the simulation measures), below the trunk's limit."""
-    from sizing.sim.flows import expected_in_progress
-
     traffic = scenario.traffic
     rate = traffic.rate_cps
     if rate is None:
         return math.nan
     if traffic.arrivals.process == "profile":
         rate *= traffic.arrivals.rate_factor(0.0)
-    return min(expected_in_progress(scenario, rate), float(scenario.trunk.channels))
+    return min(call_flows.expected_in_progress(scenario, rate), float(scenario.trunk.channels))
 
 
 def _in_progress_note(measured: float, expected: float, offered: float, blocking: float) -> str:

@@ -26,9 +26,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from sizing import media, tls
+from sizing.flows import FLOWS
 from sizing.plan import check_cores_options
 from sizing.profile import available_profiles
-from sizing.scenario import FLOWS, ROLES, Scenario, ScenarioError, apply_overrides
+from sizing.scenario import ROLES, Scenario, ScenarioError, apply_overrides
 
 __all__ = [
     "CORES_CHOICES",
@@ -64,14 +65,6 @@ ROLE_LABELS = {
     "media_server": "Media server",
     "recorder": "Recorder",
     "registrar": "Registrar",
-}
-FLOW_LABELS = {
-    "ivr_then_agent": "IVR, then agent",
-    "blind_transfer": "Blind transfer",
-    "consult_transfer": "Consultative transfer",
-    "conference": "Conference",
-    "abandoned": "Abandoned in queue",
-    "busy_no_answer": "Busy / no answer",
 }
 NONE = "none"
 """How an unset optional choice (no SRTP, codec default ptime) is shown."""
@@ -224,7 +217,7 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
         _field("agents.count", "Agents logged in", "int", "traffic"),
     ]
     out += [
-        _field(f"traffic.mix.{f}", FLOW_LABELS[f], "percent", "mix", step=1.0) for f in FLOWS[1:]
+        _field(f"traffic.mix.{f.name}", f.label, "percent", "mix", step=1.0) for f in FLOWS[1:]
     ]
     out.append(_field("traffic.recording_share", "Recorded calls", "percent", "mix", step=5.0))
     out += [_field(f"cti.{name}", label, kind, "mix", step=step) for name, label, kind, step in _CTI_FIELDS]

@@ -23,11 +23,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from sizing import media, tls
+from sizing import flows, media, tls
 
 ROLES = ("sbc", "proxy", "sip_server", "media_server", "recorder", "registrar")
 """Host roles the simulator sizes (see ``topology``)."""
@@ -284,65 +285,49 @@ class Holding(_Model):
         return read_csv_column(self.csv, self.column)
 
 
-FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference",
-         "abandoned", "busy_no_answer")
+FLOWS: tuple[str, ...] = flows.NAMES
+"""The call flows' names, in the mix's order: each flow's definition is its module of
+:mod:`sizing.flows`."""
 
 
-AGENT_ONLY_FLOWS = {
-    "ivr_then_agent": "after the IVR the SIP Server queues the call for an agent; a "
-                      "self-service call that ends in the IVR is not modelled",
-    "blind_transfer": "an agent answers, then transfers the caller with REFER; a transfer "
-                      "by the far end or from the IVR is not modelled",
-    "consult_transfer": "an agent consults the back office, then transfers",
-    "conference": "an agent asks the SIP Server for a conference",
-}
+AGENT_ONLY_FLOWS: dict[str, str] = {f.name: f.agent_only for f in flows.FLOWS if f.agent_only}
 """Flows that only an agent behind the SIP Server runs, and why: without agents (or without
 a SIP Server) such a share is refused, never run as basic calls."""
 
 
-class CallMix(_Model):
+class _CallMix(_Model):
     """Shares of the call flows; they must sum to 1 (``basic`` defaults to the rest)."""
 
-    basic: float | None = Field(
-        None, ge=0, le=1, description="Inbound call answered by an agent (or the far end). "
-                                      "Defaults to 1 minus the other shares.")
-    ivr_then_agent: float = Field(
-        0.0, ge=0, le=1, description="IVR treatment on the media server, then an agent. Needs "
-                                     "agents (agents.count > 0) and a SIP Server: a "
-                                     "self-service call that ends in the IVR is not modelled, "
-                                     "so it is refused rather than run as a basic call.")
-    blind_transfer: float = Field(
-        0.0, ge=0, le=1, description="Answered by an agent, then blind-transferred with REFER "
-                                     "(RFC 3515) to the back office. Needs agents and a SIP "
-                                     "Server: a transfer by the far end or from the IVR is not "
-                                     "modelled, so it is refused rather than run as a basic "
-                                     "call.")
-    consult_transfer: float = Field(
-        0.0, ge=0, le=1, description="Consultation call, then attended transfer (REFER with "
-                                     "Replaces). Needs agents and a SIP Server.")
-    conference: float = Field(
-        0.0, ge=0, le=1, description="A third party is conferenced in on the media server. "
-                                     "Needs agents, a SIP Server and a media server.")
-    abandoned: float = Field(
-        0.0, ge=0, le=1, description="Caller hangs up while queued (CANCEL before answer).")
-    busy_no_answer: float = Field(
-        0.0, ge=0, le=1, description="Rejected busy (486) or not answered in time (480/487).")
-
     @model_validator(mode="after")
-    def _sums_to_one(self) -> CallMix:
-        others = sum(getattr(self, f) for f in FLOWS[1:])
-        if self.basic is None:
+    def _sums_to_one(self) -> _CallMix:
+        rest, *named = FLOWS
+        others = sum(getattr(self, f) for f in named)
+        if getattr(self, rest) is None:
             if others > 1 + 1e-9:
-                raise CrossFieldError([("basic", f"the other shares sum to {others:g} > 1")])
-            self.basic = max(0.0, 1.0 - others)
-        elif abs(self.basic + others - 1.0) > 1e-6:
-            raise CrossFieldError([("basic", f"shares must sum to 1, they sum to "
-                                             f"{self.basic + others:g}")])
+                raise CrossFieldError([(rest, f"the other shares sum to {others:g} > 1")])
+            setattr(self, rest, max(0.0, 1.0 - others))
+        elif abs(getattr(self, rest) + others - 1.0) > 1e-6:
+            raise CrossFieldError([(rest, f"shares must sum to 1, they sum to "
+                                          f"{getattr(self, rest) + others:g}")])
         return self
 
     def shares(self) -> dict[str, float]:
         """Flow name -> share, in ``FLOWS`` order."""
         return {f: float(getattr(self, f)) for f in FLOWS}
+
+
+def _share(flow: flows.Flow, *, rest: bool) -> tuple[Any, Any]:
+    """A flow's share field: the first flow's defaults to the rest of the shares."""
+    if rest:
+        return float | None, Field(None, ge=0, le=1, description=flow.description)
+    return float, Field(0.0, ge=0, le=1, description=flow.description)
+
+
+CallMix = create_model(
+    "CallMix", __base__=_CallMix, __module__=__name__, __doc__=_CallMix.__doc__,
+    **{f.name: _share(f, rest=i == 0) for i, f in enumerate(flows.FLOWS)},
+)
+"""Shares of the call flows: one field per flow of :mod:`sizing.flows`."""
 
 
 class Traffic(_Model):
@@ -1006,7 +991,7 @@ class Scenario(_Model):
                 elif end not in enabled:
                     problems.append((f"links.overrides.{key}", f"role {end!r} is not enabled"))
         mix = self.traffic.mix
-        for flow in ("ivr_then_agent", "conference"):
+        for flow in (f.name for f in flows.FLOWS if f.needs_media_server):
             if getattr(mix, flow) > 0 and "media_server" not in enabled:
                 problems.append((f"traffic.mix.{flow}", "needs topology.media_server.enabled"))
         for flow, why in AGENT_ONLY_FLOWS.items():  # the SIP Server runs them for an agent

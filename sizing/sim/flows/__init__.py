@@ -1,38 +1,24 @@
-"""Contact-centre call flows on the real SIP engine, and the fluid media/data ledger.
+"""The simulator's call-centre driver, and the fluid media/data ledger.
 
-:class:`CallCentre` drives a :class:`~sizing.sim.topology.Topology`: arrivals,
-the SIP Server's routing with the ACD, transfers, recording, abandonment,
-registrations and keep-alives; :class:`MediaLedger` accounts RTP, CTI and
-replication bytes on links without per-packet events.
+What each call flow is (its timings, closed-form messages and routine) lives in
+:mod:`sizing.flows`; this package runs the flows in the simulator. :class:`CallCentre`
+drives a :class:`~sizing.sim.topology.Topology`: arrivals, the SIP Server's routing
+with the ACD, each flow's turn, recording, abandonment, registrations and
+keep-alives; :class:`MediaLedger` accounts RTP, CTI and replication bytes on links
+without per-packet events. :func:`expected_in_progress` (the stationary state's calls
+in progress, from the flows' channel times) is :mod:`sizing.flows`' own, re-exported
+for the driver's readers.
 """
 
-from .driver import (
-    ABANDON_S,
-    CONSULT_S,
-    IVR_S,
-    NO_ANSWER_S,
-    RING_S,
-    AgentPhones,
-    CallCentre,
-    ChannelTime,
-    FlowCall,
-    channel_times,
-    expected_in_progress,
-)
+from ...flows import expected_in_progress
+from .driver import AgentPhones, CallCentre, FlowCall
 from .ledger import MediaLedger, Stream
 
 __all__ = [
-    "ABANDON_S",
-    "CONSULT_S",
-    "IVR_S",
-    "NO_ANSWER_S",
-    "RING_S",
     "AgentPhones",
     "CallCentre",
-    "ChannelTime",
     "FlowCall",
     "MediaLedger",
     "Stream",
-    "channel_times",
     "expected_in_progress",
 ]

@@ -1,4 +1,8 @@
-"""The call flows of a contact centre, driven on the real engine elements of a Topology.
+"""The simulator's call-centre driver: runs the call flows on the real engine elements of a Topology.
+
+What each flow is, its timings and its routine at its turn live in its module of
+:mod:`sizing.flows`; this driver runs them, reading the call's :class:`~sizing.flows.Flow`
+(never its name).
 
 Theory of operation
 -------------------
@@ -6,37 +10,24 @@ Theory of operation
 it by its Call-ID (proxies keep it; the SIP Server's legs are mapped through
 its ``on_leg`` hook). The SIP Server's routing callback decides leg B:
 
-- no agents (or no SIP Server): the far end (the ``agents`` host) answers, a
-  ``busy_no_answer`` call excepted (below);
-- ``busy_no_answer``: a busy extension (486) or one that never answers (the
-  SIP Server cancels it after ``NO_ANSWER_S`` and answers the caller 480;
-  without a SIP Server the caller names the extension itself and hangs up,
-  CANCEL then 487, after ``NO_ANSWER_S``);
-- ``ivr_then_agent``: the media server answers (IVR) for ``IVR_S``, then the
-  call is offered to the ACD;
+- a flow routed to an extension (:attr:`Flow.extension`, busy or no answer)
+  reaches it, with or without agents (without a SIP Server the caller names
+  the extension itself);
+- no agents (or no SIP Server): the far end (the ``agents`` host) answers;
+- a flow with an IVR (:attr:`Flow.pre_s`): the media server answers for
+  that long, then the call is offered to the ACD;
 - otherwise the call is offered to the ACD at once: an agent chosen on the
   spot gets the INVITE directly; else the call queues on a media server
   (answered: trunk channel, media port and RTP held) and is transferred to
   the agent (RFC 3725 Flow I) when the ACD hands one over.
 
-Once an agent answers, the call lasts ``holding`` seconds, then the caller
-sends BYE. ``blind_transfer``: half way the agent sends REFER to the back
-office, which takes the second half. ``consult_transfer`` (attended transfer,
-RFC 5589 §7): half way the agent holds the caller (re-INVITE, ``sendonly``)
-and calls the back office through the SIP Server; ``CONSULT_S`` after the
-back office answers, the agent sends REFER on the held call with a Refer-To
-whose Replaces names the consultation dialog. The SIP Server joins the caller
-to the back office (re-INVITEs of both legs, :mod:`sizing.sip.b2bua.transfer`)
-and releases both of the agent's dialogs; the caller talks to the back office
-until it hangs up ``holding + CONSULT_S`` after the agent answered.
-``conference``: half way the agent asks the SIP Server (through CTI) for a
-conference with the back office; the SIP Server calls the back office and
-puts the three parties on a bridge of the call's media server (three legs to
-``sip:conf=<id>@...``, :mod:`sizing.sip.b2bua.conference`); the caller's BYE
-ends every leg. (The scenario model requires a media server for this flow.)
-``abandoned``: the caller gives up ``ABANDON_S`` after the INVITE (CANCEL if
-unanswered, BYE if a queue answered); callers whose ACD patience runs out do
-the same. ``recording_share`` of calls get a recorder leg.
+Once an agent answers, the call lasts ``holding`` seconds (plus the flow's
+:attr:`Flow.extra_s`), then the caller sends BYE; at :attr:`Flow.turn_at` of
+the holding time the agent does the flow's :attr:`Flow.turn` (a REFER, a
+consultation and REFER with Replaces, a conference). A flow whose caller gives
+up (:attr:`Flow.abandons_s`) cancels (or hangs up, if a queue answered) that
+long after the INVITE; callers whose ACD patience runs out do the same.
+``recording_share`` of calls get a recorder leg (:mod:`sizing.flows.recording`).
 
 Steady-state start (``simulation.start: steady``): at t = 0 the calls in
 progress of the stationary state (:mod:`.steady`) are placed by the same code
@@ -72,11 +63,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...flows import BY_NAME, DOMAIN, RING_S, ChannelTime, channel_times, recording, registration
+from ...flows.busy_no_answer import BUSY, NO_ANSWER, NO_ANSWER_S
 from ...media import call_bandwidth
 from ...models.cti import CtiModel, cti_model, outcome
 from ...scenario.model import PRELUDE_S
-from ...sip.b2bua import BridgedCall, Reject, Target, refer_to_replacing
-from ...sip.interfaces import Address
+from ...sip.b2bua import BridgedCall, Reject, Target
 from ...sip.message import Request
 from ...sip.ua import AnswerPolicy, Call, CallEvent, CallState
 from ...sip.uri import URI
@@ -89,89 +81,17 @@ from .ledger import MediaLedger, Stream
 from .steady import PresentCall, agents_in_wrap_up, calls_in_progress
 
 if TYPE_CHECKING:
-    from ...scenario import Scenario
     from ..topology import Node, SipServer, Topology
 
-__all__ = ["ABANDON_S", "CONSULT_S", "IVR_S", "NO_ANSWER_S", "RING_S", "CallCentre", "ChannelTime",
-           "FlowCall", "channel_times", "expected_in_progress"]
+__all__ = ["AgentPhones", "CallCentre", "FlowCall"]
 
-RING_S = 2.0
-"""How long an agent's phone rings before the agent answers."""
-IVR_S = 20.0
-"""IVR treatment before an ivr_then_agent call is queued for an agent."""
-CONSULT_S = 15.0
-"""Length of the consultation call of a consult_transfer."""
-ABANDON_S = 1.0
-"""When an abandoned-flow caller gives up, after the INVITE."""
-NO_ANSWER_S = 15.0
-"""The SIP Server gives up ringing an extension after this long (480 to the caller)."""
 MEDIA_TICK_S = 0.1
 """Period of the media CPU jobs on media-handling hosts."""
 SPREAD_S = 0.5
 """A steady-state start sends its calls in progress over this long (within ``PRELUDE_S``)."""
-AGENT_FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference")
-"""Flows whose calls talk to an agent (when there are agents)."""
-DOMAIN = "cc.example"
 MIN_ENGINE_CALLS = 50
 """Hybrid engine: calls of each flow and outcome that run the full engine, at least, over the
 window of all replications together (each runs its share; the self-check pools them)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelTime:
-    """How long a call of one flow holds a trunk channel, in phases, in a given scenario."""
-
-    pre_s: float = 0.0
-    """Before the talk and not ringing: the IVR."""
-    ring_s: float = 0.0
-    """Ringing before someone answers."""
-    extra_s: float = 0.0
-    """Added to the holding time: an attended transfer's consultation."""
-    brief_s: float | None = None
-    """Set for a call that ends without its holding time (abandoned, busy, no answer):
-    the seconds it holds the channel instead."""
-
-    def mean_s(self, holding_s: float) -> float:
-        """Mean channel seconds of a call whose mean holding time is ``holding_s``."""
-        if self.brief_s is not None:
-            return self.brief_s
-        return self.pre_s + self.ring_s + holding_s + self.extra_s
-
-
-def channel_times(scenario: Scenario) -> dict[str, ChannelTime]:
-    """Each flow's channel time as :class:`CallCentre` runs it for ``scenario``: with agents
-    (and a SIP Server) calls ring ``RING_S`` at the agent, an ivr_then_agent call spends
-    ``IVR_S`` on a media server first, a consult_transfer talks ``CONSULT_S`` more, an
-    abandoned call ends after ``ABANDON_S`` and a busy_no_answer call after the 486 (half)
-    or ``NO_ANSWER_S`` unanswered (half); without agents the far end answers every other
-    call at once. (The queue's wait is not counted: it is small wherever the ACD keeps up.)"""
-    topo = scenario.topology
-    acd = scenario.agents.count > 0 and topo.sip_server.enabled
-    ivr = acd and topo.media_server.enabled
-    if not acd:
-        return {"abandoned": ChannelTime(brief_s=ABANDON_S),
-                "busy_no_answer": ChannelTime(brief_s=(RING_S + NO_ANSWER_S) / 2)}
-    return {
-        "ivr_then_agent": ChannelTime(pre_s=IVR_S if ivr else 0.0, ring_s=RING_S),
-        "consult_transfer": ChannelTime(ring_s=RING_S, extra_s=CONSULT_S),
-        "abandoned": ChannelTime(brief_s=ABANDON_S),
-        "busy_no_answer": ChannelTime(brief_s=(RING_S + NO_ANSWER_S) / 2),
-        **{f: ChannelTime(ring_s=RING_S) for f in ("basic", "blind_transfer", "conference")},
-    }
-
-
-def expected_in_progress(scenario: Scenario, rate_cps: float | None = None) -> float:
-    """Calls in progress (trunk channels busy) of the stationary state below the trunk's
-    limit: rate x the mean channel time over the call mix. Unlike the offered erlangs
-    (rate x holding time) it counts what each flow really holds."""
-    rate = scenario.traffic.rate_cps if rate_cps is None else rate_cps
-    holding = scenario.traffic.holding_time_s
-    if not rate or holding is None:
-        return math.nan
-    times = channel_times(scenario)
-    plain = ChannelTime()
-    return rate * sum(share * times.get(flow, plain).mean_s(holding)
-                      for flow, share in scenario.traffic.mix.shares().items())
 
 
 @dataclass(frozen=True)
@@ -184,9 +104,9 @@ class AgentPhones(AnswerPolicy):
 
     def for_request(self, request: object) -> AnswerPolicy:
         user = request.uri.user if isinstance(request, Request) else None
-        if user == "busy":
+        if user == BUSY:
             return _BUSY
-        if user == "noanswer":
+        if user == NO_ANSWER:
             return _NO_ANSWER
         if self.in_progress is not None and isinstance(request, Request) \
                 and self.in_progress(request.call_id or ""):
@@ -277,7 +197,7 @@ class CallCentre:
             server.routing = _Route(self, server)  # type: ignore[assignment]
             server.config = _config(server.config)
             if topology.recorders:
-                server.config = _with_recorder(server.config, topology.recorders[0].address)
+                server.config = recording.with_recorder(server.config, topology.recorders[0].address)
             server.on_leg = self._on_leg
             server.on_state = self._on_state
             server.record = self._record
@@ -339,7 +259,7 @@ class CallCentre:
         recording = self._record_share
         for flow, mix in scenario.traffic.mix.shares().items():
             calls = rate * mix * scenario.duration_s
-            outcomes = 2 if flow == "busy_no_answer" else 1
+            outcomes = len(BY_NAME[flow].outcomes)
             if 0 < recording < 1:
                 outcomes /= min(recording, 1 - recording)
             least = math.ceil(MIN_ENGINE_CALLS / scenario.replications)
@@ -386,7 +306,7 @@ class CallCentre:
         if self.scenario.simulation.start == "steady":
             self._steady_start()
         self._next_arrival(0.0)
-        self._registrations()
+        registration.start(self)
         if self.media_cost:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
@@ -404,7 +324,7 @@ class CallCentre:
         pre = {f: t.pre_s for f, t in times.items() if t.pre_s}
         extra = {f: t.extra_s for f, t in times.items() if t.extra_s}
         if self.acd is not None:
-            agent_rate = rate * sum(shares.get(f, 0.0) for f in AGENT_FLOWS)
+            agent_rate = rate * sum(shares.get(f.name, 0.0) for f in BY_NAME.values() if f.talks_to_agent)
             for residual in agents_in_wrap_up(agent_rate, self.acd.wrap_up_s, rng, self.acd.agents):
                 self.acd.wrap_up(residual)
         calls = calls_in_progress(rate, present, self.holding, rng, pre_s=pre, extra_s=extra,
@@ -455,11 +375,13 @@ class CallCentre:
         self.new_call(flow, holding, recorded, t)
 
     def new_call(self, flow: str, holding: float, recorded: bool, t: float, *, engine: bool = False) -> FlowCall:
-        """A call that arrives now: offered, and abandoned ``ABANDON_S`` later if its flow
-        says so; ``engine`` runs it on the engine even when its script could be replayed."""
+        """A call that arrives now: offered, and abandoned later if its flow says so
+        (:attr:`Flow.abandons_s`); ``engine`` runs it on the engine even when its script
+        could be replayed."""
         started: list[FlowCall] = []
-        if flow == "abandoned":  # armed first: it runs before a replayed script's own give-up
-            self.clock.call_later(ABANDON_S, lambda: self._give_up(started[0]))
+        abandons_s = BY_NAME[flow].abandons_s
+        if abandons_s is not None:  # armed first: it runs before a replayed script's own give-up
+            self.clock.call_later(abandons_s, lambda: self._give_up(started[0]))
         fc = self._start(flow, holding, recorded, t, engine=engine)
         started.append(fc)
         if fc.measured:
@@ -493,14 +415,15 @@ class CallCentre:
 
     def _place(self, flow: str, holding: float, recorded: bool, t: float) -> FlowCall:
         """The carrier's INVITE for a new call, and the call's record. Without a SIP Server
-        to route it, a busy_no_answer call names a busy or an unanswered extension of the
-        far end itself, and its caller gives up on the latter after ``NO_ANSWER_S``."""
+        to route it, a call of a flow routed to an extension names the extension of the
+        far end itself, and its caller gives up on an unanswered one after ``NO_ANSWER_S``."""
         carrier = self.topo.carrier
         call_id = carrier.new_call_id()
         edge = self.topo.edge_of_call(call_id)  # signalling and media through the same SBC
         user = "service"
-        if flow == "busy_no_answer" and not self.topo.sip_servers:
-            user = "busy" if self.record_rng.random() < 0.5 else "noanswer"
+        extension = BY_NAME[flow].extension
+        if extension is not None and not self.topo.sip_servers:
+            user = extension(self.record_rng.random())
         call = carrier.invite(URI("sip", user=user, host=DOMAIN), headers=self.invite_headers,
                               on_event=self._caller_event, dest=edge.address, call_id=call_id)
         fc = FlowCall(call.call_id, flow, t, holding, recorded, t >= self.warmup)
@@ -508,7 +431,7 @@ class CallCentre:
         if self.topo.sbcs:
             fc.sbc = edge.name
         self.calls[call.call_id] = fc
-        if user == "noanswer":
+        if user == NO_ANSWER:
             self.clock.call_later(NO_ANSWER_S, lambda: self._unanswered(fc))
         return fc
 
@@ -570,7 +493,7 @@ class CallCentre:
         if event.kind == "answered":
             if fc.present is not None:  # its session refreshes run at a phase of their own
                 self.topo.carrier.rephase_session(call, self._steady_rng.random())
-            if self.acd is None or fc.flow == "busy_no_answer" or fc.server is None:
+            if self.acd is None or BY_NAME[fc.flow].extension is not None or fc.server is None:
                 self._talk(fc, fc.holding - fc.talked, hang_up=True)
 
     def caller_told(self, fc: FlowCall, kind: str, status: int | None, now: float) -> None:
@@ -665,12 +588,13 @@ class CallCentre:
         if fc is None:  # a consultation call placed by an agent
             return self._target("backoffice")
         fc.server = server
-        if fc.flow == "busy_no_answer":  # with or without agents: an extension that cannot take it
-            return self._target("busy" if self.record_rng.random() < 0.5 else "noanswer")
+        spec = BY_NAME[fc.flow]
+        if spec.extension is not None:  # with or without agents: an extension that cannot take it
+            return self._target(spec.extension(self.record_rng.random()))
         if self.acd is None:
             return self._target("service")
         media = self._media_server(fc)
-        if fc.flow == "ivr_then_agent" and media is not None and (
+        if spec.pre_s and media is not None and (
                 fc.present is None or fc.present.age < fc.present.pre):
             fc.stage = "ivr"
             fc.peer = media.name
@@ -744,7 +668,7 @@ class CallCentre:
             return
         fc.bridged = call
         if fc.stage == "ivr":
-            left = IVR_S if fc.present is None else fc.present.pre - fc.present.age
+            left = BY_NAME[fc.flow].pre_s if fc.present is None else fc.present.pre - fc.present.age
             self.clock.call_later(left, lambda: self._after_ivr(fc))
         elif fc.stage == "queue":
             self._transfer_if_ready(fc)
@@ -756,15 +680,7 @@ class CallCentre:
         self._offer(fc)
 
     def _record(self, call: BridgedCall) -> bool:
-        fc = self.calls.get(call.request.call_id or "")
-        if fc is None or not fc.recorded or not self.topo.recorders:
-            return False
-        server = fc.server
-        recorder = self.topo.host_of_call(self.topo.recorders, fc.key)
-        if server is not None:
-            server.config = _with_recorder(server.config, recorder.address)
-        self._record_media(fc, recorder.name)
-        return True
+        return recording.record(self, call)
 
     # -- the agents' side --------------------------------------------------------------------------
 
@@ -786,61 +702,15 @@ class CallCentre:
             self._release_agent(fc)
 
     def _agent_answered(self, fc: FlowCall, call: Call) -> None:
-        # A call in progress at t = 0 is fc.talked into its talk: what was due by now happens
-        # at once (a consultation keeps what is left of it).
+        """The agent talks for the holding time (and the flow's extra talk), doing the
+        flow's turn on the way. A call in progress at t = 0 is ``fc.talked`` into its talk:
+        what was due by now happens at once."""
+        spec = BY_NAME[fc.flow]
         talked = fc.talked
-        half = max(fc.holding / 2 - talked, 0.0)
-        left = fc.holding - talked
-        if fc.flow == "blind_transfer":
-            self.clock.call_later(half, lambda: self._refer(fc, call))
-            self._talk(fc, left, hang_up=True)
-        elif fc.flow == "consult_transfer":
-            consult_s = CONSULT_S - max(talked - fc.holding / 2, 0.0)
-            self.clock.call_later(half, lambda: self._consult(fc, call, max(consult_s, 0.0)))
-            self._talk(fc, left + CONSULT_S, hang_up=True)
-        elif fc.flow == "conference":
-            self.clock.call_later(half, lambda: self._conference(fc))
-            self._talk(fc, left, hang_up=True)
-        else:
-            self._talk(fc, left, hang_up=True)
-
-    def _refer(self, fc: FlowCall, call: Call) -> None:
-        if call.state is CallState.CONFIRMED and not fc.done:
-            # the SIP Server resolves Refer-To by its URI (no DNS): name the host's address
-            self.topo.agents.refer(call, f"<{self.topo.agents.contact.replace(user='backoffice')}>")
-
-    def _consult(self, fc: FlowCall, call: Call, consult_s: float = CONSULT_S) -> None:
-        """Hold the caller, call the back office through the SIP Server, and once it
-        answered and ``consult_s`` passed, REFER the caller to it with Replaces."""
-        agents = self.topo.agents
-        if call.state is not CallState.CONFIRMED or fc.done or fc.server is None:
-            return
-        agents.hold(call)  # the re-INVITE (sendonly) is relayed to the caller
-        fc.phase = "held"
-        self._media(fc, held=True)
-
-        def consult_event(consult: Call, event: CallEvent) -> None:
-            if event.kind == "answered":
-                self.clock.call_later(consult_s, lambda: self._refer_replacing(fc, call, consult))
-
-        agents.invite(URI("sip", user="backoffice", host=DOMAIN), dest=fc.server.local, on_event=consult_event)
-
-    def _refer_replacing(self, fc: FlowCall, call: Call, consult: Call) -> None:
-        agents = self.topo.agents
-        if fc.done or call.state is not CallState.CONFIRMED or consult.state is not CallState.CONFIRMED:
-            return
-        assert consult.dialog is not None
-        agents.refer(call, refer_to_replacing(agents.contact.replace(user="backoffice"), consult.dialog))
-
-    def _conference(self, fc: FlowCall) -> None:
-        """The agent asks for a conference with the back office on the call's media server."""
-        server, bridged, media = fc.server, fc.bridged, self._media_server(fc)
-        if fc.done or server is None or bridged is None or media is None or bridged.state != "bridged" \
-                or bridged.pending is not None or bridged.conference is not None:
-            return
-        fc.phase = "conference"
-        bridge = Target(URI("sip", user=f"conf={_crc(fc.key):08x}", host=DOMAIN), dest=media.address)
-        server.conference(bridged, self._target("backoffice"), bridge)
+        turn = spec.turn
+        if turn is not None and spec.turn_at is not None:
+            self.clock.call_later(max(fc.holding * spec.turn_at - talked, 0.0), lambda: turn(self, fc, call))
+        self._talk(fc, fc.holding - talked + spec.extra_s, hang_up=True)
 
     # -- media, CTI, replication --------------------------------------------------------------------
 
@@ -938,47 +808,6 @@ class CallCentre:
         for cost_us in call.charges_us:
             host.charge(cost_us)
 
-    # -- registrations and keep-alives ----------------------------------------------------------------
-
-    def _registrations(self) -> None:
-        topo, scenario = self.topo, self.scenario
-        if not topo.registrars:
-            return
-        ep = scenario.endpoints
-        groups = []
-        if topo.endpoints is not None:
-            groups.append((topo.endpoints, "phone", ep.count))
-        if scenario.agents.registered and scenario.agents.count > 0:
-            groups.append((topo.agents, "agent", scenario.agents.count))
-        expiry = max(int(ep.expiry_s), 1)
-        keep = ep.keepalive
-        for ua, user, count in groups:
-            # Each binding is refreshed every expiry (the UA re-registers itself); its first
-            # REGISTER falls at a phase uniform over one expiry, so the run sees count / expiry
-            # REGISTERs per second from the start, as the closed form counts them. Keep-alives
-            # have phases of their own over their interval.
-            offsets = (self.reg_rng.random(count) * float(expiry)).tolist()
-            phases = (self.reg_rng.random(count) * keep.interval_s).tolist()
-            for i, (offset, phase) in enumerate(zip(offsets, phases, strict=True)):
-                aor = f"sip:{user}{i}@{DOMAIN}"
-                dest = topo.registrars[_crc(aor) % len(topo.registrars)]
-                if offset < self.end:
-                    self.clock.call_later(offset, lambda ua=ua, aor=aor, dest=dest: ua.register(
-                        URI("sip", host=DOMAIN), aor=aor, expires=expiry, dest=dest))
-                if keep.method != "none" and phase < self.end:
-                    self.clock.call_later(phase, lambda ua=ua, dest=dest: self._keepalive(
-                        ua, dest, keep.method, keep.interval_s))
-
-    def _keepalive(self, ua, dest: Address, method: str, interval: float) -> None:  # type: ignore[no-untyped-def]
-        if method == "options":
-            group = "phone" if ua is self.topo.endpoints else "agent"
-            if self.replayer is None or not self.replayer.keepalive(group, dest):
-                ua.options(URI("sip", host=DOMAIN), dest=dest)
-        else:
-            ua.transport.send(b"\r\n\r\n", dest)
-        if self.clock.now() + interval < self.end:
-            self.clock.call_later(interval, lambda: self._keepalive(ua, dest, method, interval))
-
     # -- figures ----------------------------------------------------------------------------------
 
     def figures(self) -> dict[str, float]:
@@ -1040,12 +869,6 @@ def padded_header(name: str, size: int) -> tuple[str, str]:
     return name, ("0123456789abcdef" * (room // 16 + 1))[:room]
 
 
-def _crc(text: str) -> int:
-    import zlib
-
-    return zlib.crc32(text.encode())
-
-
 class _Route:
     """The SIP Server's routing policy: asks the :class:`CallCentre`."""
 
@@ -1060,11 +883,3 @@ def _config(config):  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
     return replace(config, no_answer_s=NO_ANSWER_S)
-
-
-def _with_recorder(config, address: Address):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    if config.recorder is not None and config.recorder.dest == address:
-        return config
-    return replace(config, recorder=Target(URI("sip", user="recorder", host=DOMAIN), dest=address))

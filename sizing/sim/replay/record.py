@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+from ...flows import BY_NAME
 from ...scenario import Scenario
 from ...sip.interfaces import Address
 from .script import Hook, Script, ScriptBook, Step
@@ -137,11 +138,11 @@ def _book(key: str, flows: tuple[str, ...], recorder: bool) -> ScriptBook:
     missing: dict[str, str] = {}
     hosts: dict[str, tuple[str, tuple[Address, ...]]] = {}
     for flow in flows:
-        outcomes = ["busy", "noanswer"] if flow == "busy_no_answer" else ["plain"]
+        outcomes = BY_NAME[flow].outcomes
         variants = [(o, rec) for o in outcomes for rec in ((False, True) if recorder else (False,))]
         variants.append(("blocked", False))
         for outcome, rec in variants:
-            draw = 0.75 if outcome == "noanswer" else 0.25
+            draw = _draw(flow, outcome)
             runs = [_record(reduced, flow, h, rec, draw, outcome == "blocked", hosts) for h in HOLDINGS_S]
             script, problem = _fit(flow, outcome_name(outcome, rec), *runs)
             if script is None:
@@ -188,7 +189,7 @@ def _rejected_variants(reduced: Scenario, script: Script, rejecting: set[str],
         if step.data is None or not _new_call(step.data) or hosts[step.dst][0] not in rejecting:
             continue
         flow, outcome = script.flow, script.outcome
-        draw = 0.75 if outcome.startswith("noanswer") else 0.25
+        draw = _draw(flow, outcome.split(":")[0])
         recorded = outcome.endswith(":rec")
         runs = [_record(reduced, flow, h, recorded, draw, False, hosts, reject_step=i) for h in HOLDINGS_S]
         rejected, problem = _fit(flow, rejected_name(outcome, i), *runs)
@@ -211,13 +212,21 @@ def _gave_up_variant(reduced: Scenario, script: Script, hosts: dict[str, tuple[s
     if wait is None:
         return
     recorded = script.outcome.endswith(":rec")
-    runs = [_record(reduced, script.flow, h, recorded, 0.25, False, hosts, gave_up=True) for h in HOLDINGS_S]
+    draw = _draw(script.flow, script.outcome.split(":")[0])
+    runs = [_record(reduced, script.flow, h, recorded, draw, False, hosts, gave_up=True) for h in HOLDINGS_S]
     name = outcome_name("gaveup", recorded)
     gave_up, problem = _fit(script.flow, name, *runs)
     if gave_up is None or not gave_up.same_until(script, wait):
         missing[script.flow] = problem or "a caller giving up in the queue changes what went before"
         return
     scripts[(script.flow, name)] = gave_up
+
+
+def _draw(flow: str, outcome: str) -> float:
+    """The driver's draw that gives a call of ``flow`` this outcome (see
+    :attr:`sizing.flows.Flow.outcomes`); any for an outcome no draw decides (blocked)."""
+    outcomes = BY_NAME[flow].outcomes
+    return outcomes.get(outcome, next(iter(outcomes.values())))
 
 
 def _admit_step(script: Script) -> int | None:
@@ -320,14 +329,16 @@ def _background(key: str, groups: tuple[str, ...]) -> ScriptBook:
     scripts: dict[tuple[str, str], Script] = {}
     missing: dict[str, str] = {}
     hosts: dict[str, tuple[str, tuple[Address, ...]]] = {}
+    from ...flows import keepalive
+
     for group in groups:
-        def keepalive(centre: Any, group: str = group) -> None:
+        def start(centre: Any, group: str = group) -> None:
             topo = centre.topo
             if topo.registrars:
                 ua = topo.endpoints if group == "phone" else topo.agents
-                centre._keepalive(ua, topo.registrars[0], "options", float("inf"))
+                keepalive.send(centre, ua, topo.registrars[0], "options", float("inf"))
 
-        run = _record(reduced, "keepalive", HOLDINGS_S[0], False, 0.25, False, hosts, start=keepalive)
+        run = _record(reduced, "keepalive", HOLDINGS_S[0], False, 0.25, False, hosts, start=start)
         script, problem = _fit("keepalive", group, run, run)
         if script is None:
             missing[group] = problem
