@@ -136,11 +136,14 @@ def test_connection_churn_stays_on_the_trunk_side(profile):
 
 # Figures of the closed form where every host used the trunk's transport, for
 # rich(profile, "tls"): the default internal transport must keep them.
+# Media: the SBC pays for the two streams of a call it receives and relays, a media
+# server for the one it receives per session (a profile's per-packet cost is per packet
+# received, as the simulator charges it).
 ROLES = {
-    "sbc": (173.0, 0.21683035999999997),
+    "sbc": (173.0, 0.14483036),
     "proxy": (173.0, 0.07115104),
     "sip_server": (247.0, 0.0791048),
-    "media_server": (21.000000000000004, 0.07447100000000001),
+    "media_server": (21.000000000000004, 0.063471),
     "recorder": (27.0, 0.08919463999999999),
     "registrar": (40.27777777777778, 0.05458691666666667),
 }
