@@ -30,6 +30,7 @@ __all__ = [
     "host_size_options",
     "hosts_for_target",
     "parse_cores_options",
+    "pick_host_size",
     "size_reason",
 ]
 
@@ -162,24 +163,26 @@ def host_size_options(load: RoleLoad, target: float, cores_options: Iterable[int
     return out
 
 
-def _best(sizes: list[HostSize]) -> HostSize | None:
+def pick_host_size(load: RoleLoad, target: float, cores_options: Iterable[int],
+                   min_hosts: int = 1) -> tuple[HostSize, list[HostSize]]:
+    """The allowed size with the fewest total cores meeting ``target`` with at least
+    ``min_hosts`` hosts, ties going to fewer (bigger) hosts, and every size's answer
+    (for :func:`size_reason`).  Sizes whose static load alone exceeds the target are
+    skipped; ValueError when every size is."""
+    sizes = host_size_options(load, target, cores_options, min_hosts)
     feasible = [s for s in sizes if s.hosts is not None]
-    return min(feasible, key=lambda s: (s.total, s.hosts)) if feasible else None
+    if not feasible:
+        raise ValueError(f"cores_options {', '.join(str(s.cores) for s in sizes)}: no size "
+                         f"meets the CPU p95 target (largest size: {sizes[-1].why_not})")
+    return min(feasible, key=lambda s: (s.total, s.hosts)), sizes
 
 
 def choose_host_size(busy_cores: float, static_cores: float, msgs_per_s: float,
                      target: float, cores_options: Iterable[int], min_hosts: int = 1, *,
                      media_cores: float = 0.0, media_sessions: float = 0.0) -> tuple[int, int]:
-    """The ``(cores per host, hosts)`` with the fewest total cores whose estimated
-    CPU p95 meets ``target`` with at least ``min_hosts`` hosts; ties go to fewer
-    (bigger) hosts.  Sizes whose static load alone exceeds the target are skipped;
-    ValueError when every size is."""
-    sizes = host_size_options(RoleLoad(busy_cores, static_cores, msgs_per_s, media_cores,
-                                       media_sessions), target, cores_options, min_hosts)
-    best = _best(sizes)
-    if best is None:
-        raise ValueError(f"cores_options {', '.join(str(s.cores) for s in sizes)}: no size "
-                         f"meets the CPU p95 target (largest size: {sizes[-1].why_not})")
+    """The ``(cores per host, hosts)`` of :func:`pick_host_size`."""
+    best, _ = pick_host_size(RoleLoad(busy_cores, static_cores, msgs_per_s, media_cores,
+                                      media_sessions), target, cores_options, min_hosts)
     assert best.hosts is not None
     return best.cores, best.hosts
 

@@ -61,9 +61,9 @@ from sizing.host_size import (
     check_cores_options,
     choose_host_size,
     cpu_p95_estimate,
-    host_size_options,
     hosts_for_target,
     parse_cores_options,
+    pick_host_size,
     size_reason,
 )
 from sizing.message_sizes import MessageSizes, coarse_key, message_sizes
@@ -709,12 +709,7 @@ def _role_row(scenario: Scenario, role: str, load: RoleLoad, n_ports: int,
         chosen = HostSize(scenario.topology.role(role).cores, None)
         why = f"cores per host as given (topology.{role}.cores, no host sizes to choose from)"
     else:
-        sizes = host_size_options(load, target, options, min_hosts=n_ports)
-        feasible = [x for x in sizes if x.hosts is not None]
-        if not feasible:
-            raise ValueError(f"cores_options {', '.join(map(str, options))}: no size meets the "
-                             f"CPU p95 target (largest size: {sizes[-1].why_not})")
-        chosen = min(feasible, key=lambda x: (x.total, x.hosts))
+        chosen, sizes = pick_host_size(load, target, options, min_hosts=n_ports)
         why = size_reason(sizes, chosen)
     cores = chosen.cores
     n_cpu = hosts_for_target(load.busy_cores, load.static_cores, load.msgs_per_s, cores,
@@ -882,6 +877,7 @@ class Plan:
             row[f"{r.role}.standby_hosts"] = r.standby_hosts
             row[f"{r.role}.cores_per_host"] = r.cores_per_host
             row[f"{r.role}.total_cores"] = r.total_cores
+            row[f"{r.role}.cpu_mean_%"] = round(100 * r.cpu_mean, 1)
             row[f"{r.role}.cpu_p95_%"] = round(100 * r.cpu_p95, 1)
             row[f"{r.role}.binding"] = r.binding
         for r in self.links.itertuples():
