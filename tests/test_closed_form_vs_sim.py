@@ -38,9 +38,9 @@ from sizing.scenario.model import FLOWS
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
 RATE = 3.0
 """Calls per second: every host stays below a few % of its cores."""
-HOLDING_S = 40.0
+HOLDING_S = 30.0
 """Long against the seconds of ringing and set-up the closed form leaves out."""
-WARMUP_S = 80.0
+WARMUP_S = 70.0
 """Longer than any call: ringing, 20 s of IVR, the holding time and a 15-s consultation."""
 WINDOW_S = 30.0
 TOLERANCE = 0.05
