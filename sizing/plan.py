@@ -28,7 +28,10 @@ Theory of operation
    (RFC 5658), SDP and the wire style are in them); the
    same sizes, as each role receives them, feed its per-kilobyte and TLS
    record costs.  A trunk connection opened every ``calls_per_connection``
-   calls adds its TCP and TLS handshake and close to the carrier's link.
+   calls adds its TCP and TLS handshake and close to the carrier's link.  CTI
+   (:mod:`sizing.models.cti`: each flow's events delivered to the clients
+   registered for their DNs, the desktops' requests) adds SIP Server CPU and the
+   SIP Server <-> CTI link's Mbps, reported as ``cti_mbps`` (:func:`split_cti`).
 2. **Simulation** (``simulate=True``): the first answer is simulated with the
    scenario's replications; a role whose CPU p95 misses its target gets more
    hosts (in proportion to the miss), SRD misses add a host to the busiest
@@ -67,6 +70,7 @@ from sizing.host_size import (
     size_reason,
 )
 from sizing.message_sizes import MessageSizes, coarse_key, message_sizes
+from sizing.models.cti import cti_model
 from sizing.profile import load_profile
 from sizing.scenario import Scenario, apply_overrides
 from sizing.scenario.model import MAX_COUNT, MAX_HOSTS
@@ -448,11 +452,11 @@ class ClosedForm:
     (of busy_cores, the share spent on TLS: handshakes, record crypto, TLS's extra cost
     per message)."""
     links: pd.DataFrame
-    """Per link: signalling_mbps, media_mbps, total_mbps, required_mbps."""
+    """Per link: signalling_mbps, media_mbps, cti_mbps, total_mbps, required_mbps."""
     estimates: tuple[analytic.Estimate, ...]
     """The :func:`sizing.analytic.estimate` results it was built from."""
     directions: pd.DataFrame = field(default_factory=lambda: direction_frame({}, 0.0))
-    """Per link and direction: link, src, dst, signalling_mbps, media_mbps,
+    """Per link and direction: link, src, dst, signalling_mbps, media_mbps, cti_mbps,
     total_mbps, required_mbps (see :func:`direction_frame`)."""
 
 
@@ -613,6 +617,12 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
             per_pkt = profiles[role].media_packet_us(srtp=srtp_at[role])
             media_busy[role] = sessions[role] * packets_per_session[role] * per_pkt / 1e6
             busy[role] += media_busy[role]
+    # CTI: each flow's events delivered to the clients registered for their DNs, and the
+    # desktops' requests (sizing.models.cti), on the SIP Server's CPU and its CTI link.
+    cti = cti_model(scenario, profiles["sip_server"]) if "sip_server" in enabled else None
+    cti_rates = cti.per_second(cps, shares) if cti is not None else None
+    if cti_rates is not None:
+        busy["sip_server"] += cti_rates.busy_cores
 
     rows = []
     for role in enabled:
@@ -630,7 +640,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
 
     # Links: signalling from per-call messages (plus background on the
     # registrar's link), media from RTP streams; both directions.
-    cti, ha = scenario.cti, scenario.ha
+    ha = scenario.ha
     sig_links = dict(kinds)
     for link in device_links:
         sig_links[link] = {}
@@ -688,10 +698,9 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         send("media_server", "agents", media=2 * bridged * stream_mbps)
     if "recorder" in enabled:  # both parties' streams forked to the recorder, none back
         send(source, "recorder", media=2 * sessions["recorder"] * stream_mbps)
-    if "sip_server" in enabled and cti.clients and cti.events_per_call:
-        # every client receives every event, over TCP (as the simulator sends them)
-        event = tls_model.wire_bytes(cti.bytes_per_event, "tcp", net=net).forward
-        send("sip_server", "cti", cps * cti.events_per_call * cti.clients * event * 8 / 1e6)
+    if cti_rates is not None:  # a category of its own in the frames (split_cti)
+        send("sip_server", "cti", cti_rates.mbps_to_clients)
+        send("cti", "sip_server", cti_rates.mbps_from_clients)
     if "sip_server" in enabled and ha.hot_standby:
         send("sip_server", "standby", cps * ASSUMPTIONS["ha_events_per_call"]
              * ha.replication_bytes_per_event * 8 / 1e6)
@@ -784,7 +793,7 @@ class Plan:
     erlang_b_channels: int
     """The Erlang B first guess (the answer when not simulated)."""
     links: pd.DataFrame
-    """Per link: signalling_mbps, media_mbps, total_mbps, required_mbps (with
+    """Per link: signalling_mbps, media_mbps, cti_mbps, total_mbps, required_mbps (with
     headroom), capacity_mbps (NaN when the scenario gives none), fits."""
     kpis: pd.DataFrame
     """kpi, value, target, met (simulated KPIs; closed-form figures otherwise)."""
@@ -807,8 +816,8 @@ class Plan:
     """What may bias the simulated figures of the recommended deployment (e.g. a warm-up
     too short for steady state); also at the end of ``confidence``."""
     directions: pd.DataFrame = field(default_factory=lambda: direction_frame({}, 0.0))
-    """Per link and direction: link, src, dst, signalling_mbps, media_mbps, total_mbps,
-    required_mbps (with headroom, that way), capacity_mbps (each way), fits.  A planner
+    """Per link and direction: link, src, dst, signalling_mbps, media_mbps, cti_mbps,
+    total_mbps, required_mbps (with headroom, that way), capacity_mbps (each way), fits.  A planner
     provisions each direction; ``links`` sums the two."""
 
     def hosts(self) -> dict[str, int]:
@@ -1072,7 +1081,7 @@ search may try, hosts per role and trunk channels."""
 def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
          progress: Any = None, max_rounds: int = 4,
          cores_options: Iterable[int] | None = None,
-         on_candidate: CandidateProgress | None = None) -> Plan:
+         on_candidate: CandidateProgress | None = None, workers: int = 1) -> Plan:
     """The smallest deployment meeting the targets (``targets`` replaces the
     scenario's: a :class:`~sizing.scenario.Targets` or a mapping of its fields).
 
@@ -1083,8 +1092,9 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     of the candidate being simulated (every replication); ``on_candidate`` when a
     candidate starts (see :data:`CandidateProgress`).
     Each role's cores per host are chosen from ``cores_options`` (e.g. ``(2, 4, 8,
-    16)``), by default the scenario's ``topology.cores_options``; an empty list keeps
-    each role's cores as the scenario gives them.
+    16)``), by default the role's ``topology.<role>.cores_options``; an empty list keeps
+    each role's cores as the scenario gives them.  ``workers``: processes that run a
+    candidate's replications side by side.
     """
     scenario = _with_targets(scenario, targets)
     given = None if cores_options is None else list(cores_options)
@@ -1097,7 +1107,7 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     if not simulate:
         return _closed_plan(scenario, cf, options)
     return _simulated_plan(scenario, cf, progress=progress, max_rounds=max_rounds,
-                           cores_options=options, on_candidate=on_candidate)
+                           cores_options=options, on_candidate=on_candidate, workers=workers)
 
 
 ORDER = ("carrier", "sbc", "proxy", "sip_server", "media_server", "recorder", "registrar",
@@ -1122,8 +1132,24 @@ def link_name(a: str, b: str) -> str:
     return f"{x}->{y}"
 
 
-DIRECTION_COLUMNS = ["link", "src", "dst", "signalling_mbps", "media_mbps", "total_mbps",
-                     "required_mbps"]
+DIRECTION_COLUMNS = ["link", "src", "dst", "signalling_mbps", "media_mbps", "cti_mbps",
+                     "total_mbps", "required_mbps"]
+
+CTI_END = "cti"
+"""The link end standing for the CTI clients: what its links carry is CTI, not signalling."""
+
+
+def split_cti(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows per ``link``, bytes counted as ``signalling_mbps``) with the
+    traffic of links to the CTI clients moved to a ``cti_mbps`` column of its own, after
+    ``media_mbps``: events and requests of the SIP Server's T-Server interface are
+    neither SIP signalling nor media.  Totals are left as they are."""
+    out = frame.drop(columns="cti_mbps", errors="ignore")
+    on_cti = out["link"].map(lambda name: CTI_END in str(name).split("->")).astype(bool)
+    out.insert(out.columns.get_loc("media_mbps") + 1, "cti_mbps",
+               out["signalling_mbps"].where(on_cti, 0.0))
+    out["signalling_mbps"] = out["signalling_mbps"].where(~on_cti, 0.0)
+    return out
 
 
 def direction_frame(directions: Mapping[tuple[str, str], Any], headroom: float) -> pd.DataFrame:
@@ -1149,6 +1175,7 @@ def direction_frame(directions: Mapping[tuple[str, str], Any], headroom: float) 
     frame = pd.DataFrame(rows, columns=DIRECTION_COLUMNS[:5])
     frame["total_mbps"] = frame["signalling_mbps"] + frame["media_mbps"]
     frame["required_mbps"] = frame["total_mbps"] / (1 - headroom)
+    frame = split_cti(frame)
     order = [(*(rank.get(e, len(ORDER)) for e in link.split("->")), link, link.split("->")[0] != a)
              for link, a in zip(frame["link"], frame["src"], strict=True)]
     frame["_o"] = order
@@ -1156,11 +1183,11 @@ def direction_frame(directions: Mapping[tuple[str, str], Any], headroom: float) 
 
 
 def links_of(directions: pd.DataFrame, headroom: float) -> pd.DataFrame:
-    """Per link, both directions summed: link, signalling_mbps, media_mbps, total_mbps,
-    required_mbps (the sum with headroom, as the figures draw it)."""
+    """Per link, both directions summed: link, signalling_mbps, media_mbps, cti_mbps,
+    total_mbps, required_mbps (the sum with headroom, as the figures draw it)."""
     links = directions.groupby("link", sort=False, as_index=False)[
-        ["signalling_mbps", "media_mbps"]].sum()
-    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
+        ["signalling_mbps", "media_mbps", "cti_mbps"]].sum()
+    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"] + links["cti_mbps"]
     links["required_mbps"] = links["total_mbps"] / (1 - headroom)
     return links.reset_index(drop=True)
 
@@ -1226,26 +1253,17 @@ def _srd_buckets(results: list[Any]) -> pd.DataFrame:
 _SIZED = frozenset(("sbc", "proxy", "sip_server", "media_server", "recorder", "registrar"))
 
 
-def _run(scenario: Scenario, progress: Any) -> list[Any]:
-    """One Result per replication (seeds seed, seed+1, ...), run serially: a batch
-    parallelises across sites, so each plan stays single-threaded."""
-    from sizing.sim.simulate import simulate as run_sim
+def _run(scenario: Scenario, progress: Any, workers: int = 1) -> list[Any]:
+    """One Result per replication (seeds seed, seed+1, ...), in up to ``workers``
+    processes: a batch parallelises across sites, so each of its plans runs serially."""
+    from sizing.sim.simulate import replication_results
 
-    out = []
-    n = scenario.replications
-    for r in range(n):
-        one = scenario.model_copy(update={"seed": scenario.seed + r, "replications": 1})
-        told = None
-        if progress is not None:
-            def told(t: float, total: float, r: int = r) -> None:
-                progress(r * total + t, n * total)
-        out.append(run_sim(one, progress=told, workers=1))
-    return out
+    return replication_results(scenario, progress=progress, workers=workers)
 
 
 def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                     max_rounds: int, cores_options: tuple[int, ...] | None = None,
-                    on_candidate: CandidateProgress | None = None) -> Plan:
+                    on_candidate: CandidateProgress | None = None, workers: int = 1) -> Plan:
     t = scenario.targets
     hosts = dict(zip(cf.roles["role"], cf.roles["hosts"].astype(int), strict=True))
     cores = dict(zip(cf.roles["role"], cf.roles["cores_per_host"].astype(int), strict=True))
@@ -1265,7 +1283,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
         rounds += 1
         if on_candidate is not None:
             on_candidate(rounds, max(1, max_rounds), dict(hosts), channels)
-        measured = _measure(_run(_deploy(scenario, hosts, channels, cores), progress))
+        measured = _measure(_run(_deploy(scenario, hosts, channels, cores), progress, workers))
         ok, why = _met(measured, scenario)
         tried.append((dict(hosts), channels, measured, ok, why))
         if ok:
@@ -1314,6 +1332,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
     links = pd.DataFrame(link_rows, columns=["link", "signalling_mbps", "media_mbps"])
     links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
     links["required_mbps"] = links["total_mbps"] / (1 - t.link_headroom)
+    links = split_cti(links)
     flows = direction_frame(m.directions_mbps, t.link_headroom)
     links = _links_frame(links, scenario, flows)
     directions = _directions_frame(flows, scenario)
@@ -1432,11 +1451,12 @@ def compare(scenario: Scenario, variants: Mapping[str, list[str]], *,
         row["trunk channels"] = p.trunk_channels
         row["signalling Mbps"] = float(p.links["signalling_mbps"].sum())
         row["media Mbps"] = float(p.links["media_mbps"].sum())
+        row["CTI Mbps"] = float(p.links["cti_mbps"].sum())
         row["provision Mbps"] = float(p.links["required_mbps"].sum())
         row["max CPU p95 %"] = 100 * float(p.deployment["cpu_p95"].max())
         rows.append(row)
     table = pd.DataFrame(rows)
-    for col in ("total cores", "signalling Mbps", "media Mbps", "provision Mbps",
+    for col in ("total cores", "signalling Mbps", "media Mbps", "CTI Mbps", "provision Mbps",
                 "max CPU p95 %"):
         base = table[col].iloc[0]
         table[f"Δ {col}"] = table[col] - base

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -81,7 +82,8 @@ def add_plan_commands(app: typer.Typer) -> None:
                 sc = apply_overrides(sc, set_, base_dir=scenario.parent)
             with _PlanBar(sc, quiet=quiet or not simulate) as bar:
                 result = plan(sc, simulate=simulate, cores_options=options,
-                              progress=bar.simulated, on_candidate=bar.candidate)
+                              progress=bar.simulated, on_candidate=bar.candidate,
+                              workers=os.cpu_count() or 1)
         except ScenarioError as exc:
             fail(str(exc).replace("\n", "\nsizing: error: "))
         except ValueError as exc:

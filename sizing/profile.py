@@ -57,6 +57,7 @@ the product's. Left out, the engine's own text is written.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +70,7 @@ from sizing.sip.kind import lookup
 from sizing.sip.proxy import WireStyle
 
 __all__ = [
+    "CTI_KEYS",
     "PROFILES_DIR",
     "TRANSPORTS",
     "CostProfile",
@@ -94,6 +96,10 @@ _METHOD = re.compile(r"^[A-Z][A-Z0-9_-]*$")  # RFC 3261 method token, upper case
 _STATUS = re.compile(r"^[1-6][0-9][0-9]$")
 _STATUS_CLASS = re.compile(r"^[1-6]xx$")
 _GENERIC_KEYS = ("request", "response", "default")
+CTI_KEYS = ("cti_event", "cti_request")
+"""``per_message_us`` keys of a SIP Server's CTI costs (sizing.models.cti): per event
+delivered to one CTI client, per client request. Read only by name: a SIP message never
+falls back to them, nor they to a SIP message's cost."""
 
 
 class ProfileError(ValueError):
@@ -281,7 +287,9 @@ class CostProfile(_Strict):
         description="CPU per message received (handling it, including the messages it "
                     "causes to be sent), µs, keyed by method "
                     "(INVITE), exact status (180), status class (2xx), 'request', "
-                    "'response' or 'default' (required).")
+                    "'response' or 'default' (required); a SIP Server's CTI costs as "
+                    "'cti_event' (per event delivered to one CTI client) and 'cti_request' "
+                    "(per client request).")
     per_kbyte_us: float = Field(0.0, ge=0, description="Parsing/copying cost per 1000 bytes, µs.")
     transports: dict[Literal["udp", "tcp", "tls"], TransportCosts] = Field(
         default_factory=dict,
@@ -300,10 +308,12 @@ class CostProfile(_Strict):
     @classmethod
     def _keys(cls, table: dict[str, float]) -> dict[str, float]:
         bad = [k for k in table if not (_METHOD.match(k) or _STATUS.match(k)
-                                        or _STATUS_CLASS.match(k) or k in _GENERIC_KEYS)]
+                                        or _STATUS_CLASS.match(k) or k in _GENERIC_KEYS
+                                        or k in CTI_KEYS)]
         if bad:
             raise ValueError(f"keys {bad} are not a method (INVITE), a status (180), a status "
-                             "class (2xx), 'request', 'response' or 'default'")
+                             "class (2xx), 'request', 'response', 'default', 'cti_event' or "
+                             "'cti_request'")
         negative = {k: v for k, v in table.items() if v < 0}
         if negative:
             raise ValueError(f"costs must be >= 0, got {negative}")
@@ -411,10 +421,7 @@ def profile_path(name_or_path: str | Path) -> Path:
 def load_profile(name_or_path: str | Path) -> CostProfile:
     """Load and validate a profile; errors name the file, the field and the value."""
     path = profile_path(name_or_path)
-    try:
-        doc = read_yaml_file(path)
-    except YamlInputError as exc:
-        raise ProfileError(str(exc)) from None
+    doc = _document(path)
     if not isinstance(doc, dict):
         raise ProfileError(f"{path}: a cost profile must be a mapping, got {type(doc).__name__}")
     try:
@@ -425,6 +432,31 @@ def load_profile(name_or_path: str | Path) -> CostProfile:
         raise ProfileError(f"{path}: name: {profile.name!r} differs from the file name "
                            f"{path.stem!r}")
     return profile
+
+
+_DOCUMENTS: dict[tuple[str, int, int], Any] = {}
+"""Parsed profile files by (path, mtime, size): a simulation builds a topology per
+replication and per recorded call script, and parsing the YAML cost more than the rest."""
+
+
+def _document(path: Path) -> Any:
+    """The file's parsed YAML, read again only when the file changed (a fresh copy each
+    time: validation must not see a caller's edits)."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise ProfileError(f"cost profile {path}: {exc.strerror or exc}") from None
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    doc = _DOCUMENTS.get(key)
+    if doc is None:
+        try:
+            doc = read_yaml_file(path)
+        except YamlInputError as exc:
+            raise ProfileError(str(exc)) from None
+        if len(_DOCUMENTS) > 256:
+            _DOCUMENTS.clear()
+        _DOCUMENTS[key] = doc
+    return copy.deepcopy(doc)
 
 
 def _is_path(text: str) -> bool:

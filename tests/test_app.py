@@ -225,6 +225,50 @@ def test_batch_sizes_each_site_of_the_csv() -> None:
     assert files["report.html"].startswith(b"<!DOCTYPE html>")
 
 
+def test_batch_holds_one_plan_at_a_time_however_many_sites(monkeypatch) -> None:
+    """Each site's plan goes to the streamed reports and is dropped before the next is
+    planned: when the reports take a plan, it is the only one alive (holding them all,
+    as the form once did, left every earlier one alive)."""
+    import gc
+    import weakref
+
+    from sizing.report.writer import BatchReports
+
+    refs: list[weakref.ref] = []
+    alive_at_add: list[int] = []
+    add = BatchReports.add
+
+    def observed_add(self, site, p, index=None):
+        refs.append(weakref.ref(p))
+        gc.collect()
+        alive_at_add.append(sum(r() is not None for r in refs))
+        return add(self, site, p, index)
+
+    monkeypatch.setattr(BatchReports, "add", observed_add)
+    sites = 50
+    csv = "site,traffic.busy_hour_calls\n" + "".join(f"s{i},{360 + i}\n" for i in range(sites))
+    summary, files = run_batch_csv(csv.encode(), load_preset("Small branch").to_yaml(),
+                                   figures_for_sites=1)
+    assert alive_at_add == [1] * sites
+    assert list(summary["Site"]) == [f"s{i}" for i in range(sites)]
+    assert len(pd.read_csv(io.BytesIO(files["summary.csv"]))) == sites
+
+
+def test_batch_table_and_downloads_are_those_of_the_plans_sized_together() -> None:
+    from sizing.app.runs import report_files
+    from sizing.report.tables import summary_table
+
+    base = load_preset("Small branch")
+    summary, files = run_batch_csv(b"site,traffic.busy_hour_calls\nnorth,360\nsouth,7200\n",
+                                   base.to_yaml())
+    plans = {site: plan(apply_overrides(base, [f"traffic.busy_hour_calls={calls}"]),
+                        simulate=False) for site, calls in (("north", 360), ("south", 7200))}
+    pd.testing.assert_frame_equal(summary, summary_table(plans))
+    together = report_files(plans, "Sizing report")
+    assert files["summary.csv"] == together["summary.csv"]
+    assert files["report.html"] == together["report.html"]
+
+
 def test_report_downloads_are_xlsx_and_self_contained_html() -> None:
     files = scenario_reports(load_preset("Small branch").to_yaml())
     assert files["report.xlsx"][:2] == b"PK"  # an XLSX workbook is a zip archive

@@ -13,7 +13,8 @@ them on their own.
 
 Compared, within 5 %: per role, the mean CPU of a host of the simulated deployment
 (and the part above the profile's static load, which the static load would hide);
-per link, both directions summed, signalling (with CTI data) and media kbps.
+per link, both directions summed, signalling (with CTI and other data) and media
+kbps.
 
 Not compared, because the two legitimately differ: CPU p95 (the closed form's is a
 normal approximation of 1-s samples, the simulation's the percentile of its own
@@ -45,10 +46,6 @@ WARMUP_S = 70.0
 WINDOW_S = 30.0
 TOLERANCE = 0.05
 NOT_COMPARED = {"sip_server->standby"}
-_CTI = ("the simulation sends events_per_call / 3 CTI events per state change of the SIP "
-        "Server's B2BUA but a transfer (setup, answer, release of a basic call), so a flow "
-        "with more or fewer changes sends more or fewer; the closed form events_per_call "
-        "per call whatever the flow")
 _QUEUED = ("with agents free the SIP Server offers the call to one at once, so the caller's "
            "CANCEL a second later cancels a leg on the agents' side too; the closed form's "
            "message table counts the call cancelled while queued, with no agent leg")
@@ -63,14 +60,13 @@ _CONSULT = ("the closed form leaves out the 15-s consultation of an attended tra
 _HOPS = {"carrier->sbc signalling", "sbc->proxy signalling",
          "proxy->sip_server signalling", "sip_server->agents signalling"}
 KNOWN: dict[tuple[str, str], tuple[str, set[str]]] = {
-    ("contact-centre-500", "consult_transfer"): (f"{_CONSULT}; {_CTI}", {
+    ("contact-centre-500", "consult_transfer"): (_CONSULT, {
         "cpu sbc", "cpu recorder", "carrier->sbc media", "sbc->agents media",
-        "sbc->recorder media", "sip_server->cti signalling"}),
-    ("contact-centre-500", "conference"): (_CTI, {"sip_server->cti signalling"}),
-    ("contact-centre-500", "abandoned"): (f"{_QUEUED}; {_CTI}", {
-        "cpu sip_server", "sip_server->agents signalling", "sip_server->cti signalling"}),
-    ("contact-centre-500", "busy_no_answer"): (f"{_UNANSWERED}; {_CTI}", {
-        "cpu sbc", "cpu proxy", "cpu sip_server", *_HOPS, "sip_server->cti signalling"}),
+        "sbc->recorder media"}),
+    ("contact-centre-500", "abandoned"): (_QUEUED, {
+        "cpu sip_server", "sip_server->agents signalling"}),
+    ("contact-centre-500", "busy_no_answer"): (_UNANSWERED, {
+        "cpu sbc", "cpu proxy", "cpu sip_server", *_HOPS}),
     ("minimal", "abandoned"): (_FAR_END, {
         "cpu sbc", "cpu sip_server", "carrier->sbc media", "sbc->agents media",
         *_HOPS}),
@@ -185,7 +181,7 @@ def _kbps_off(cf: ClosedForm, result) -> dict[str, str]:
         kbps = sim.setdefault(link_name(role_of(row.src), role_of(row.dst)), [0.0, 0.0])
         kbps[0] += row.signalling_kbps + row.data_kbps
         kbps[1] += row.media_kbps
-    closed = {r.link: [1000 * r.signalling_mbps, 1000 * r.media_mbps]
+    closed = {r.link: [1000 * (r.signalling_mbps + r.cti_mbps), 1000 * r.media_mbps]
               for r in cf.links.itertuples()}
     off = {}
     for link in sorted((set(sim) | set(closed)) - NOT_COMPARED):

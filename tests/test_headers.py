@@ -24,6 +24,7 @@ from sizing.sip.headers import (
     match_name_addr,
     match_via,
     parse_uint,
+    plain_list,
     split_commas,
     via_branch,
 )
@@ -1038,6 +1039,40 @@ def test_property_comma_joined_values_match_as_split_commas_splits(kind, data):
     if matches is not None:
         parsed = [parse_full(item) for item in split_commas(joined)]
         assert [from_match(m) for m in matches] == parsed == _PARSE_ALL[kind](joined)
+
+
+@pytest.mark.parametrize("kind", list(_MANY))
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_property_a_plain_list_is_one_whose_every_element_matches(kind, data):
+    """plain_list() over a whole list says what match_list() says element by element,
+    for elements it takes (at most one ';', no quotes); it never accepts another."""
+    values, match, *_ = _MANY[kind]
+    separator = data.draw(st.sampled_from([",", ", ", " ,\t"]))
+    joined = separator.join(data.draw(st.lists(values(), min_size=1, max_size=5)))
+    accepted = plain_list(joined, match)
+    if accepted:
+        assert match_list(joined, match) is not None
+    plain = '"' not in joined and all(item.count(";") < 2 for item in joined.split(","))
+    if plain:
+        assert accepted == (match_list(joined, match) is not None)
+
+
+@pytest.mark.parametrize(
+    ("kind", "joined"),
+    [
+        ("Via", "SIP/2.0/UDP a.com;branch, SIP/2.0/UDP b.com"),  # branch needs a value
+        ("Via", "SIP/2.0/UDP a.com;received=h, SIP/2.0/UDP b.com"),
+        ("Via", "SIP/2.0/UDP a.com;rport=70000 ,SIP/2.0/UDP b.com"),
+        ("name-addr", "<sip:a@b.com>;tag , <sip:c@d.com>"),
+        ("name-addr", "<sip:a@b.com>,, <sip:c@d.com>"),
+    ],
+)
+def test_a_plain_list_refuses_an_element_its_end_would_otherwise_excuse(kind, joined):
+    """An element's checks that look at its end see the comma after it as that end."""
+    match = _MANY[kind][1]
+    assert match_list(joined, match) is None
+    assert not plain_list(joined, match)
 
 
 def test_a_repeated_parameter_of_a_route_is_refused_on_the_fast_path_too():

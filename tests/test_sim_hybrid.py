@@ -70,6 +70,11 @@ CASES = {
         "topology.recorder.enabled": True}),
     "contact-centre-500": _example("contact-centre-500.yaml", duration_s=300, replications=1,
                                    **{"simulation.engine_share": 0.02}),
+    "IVR, queue, abandonment": scenario(**{
+        "seed": 6, "duration_s": 150, "agents.count": 100, "agents.wrap_up_s": 5,
+        "agents.patience": {"kind": "exponential", "mean_s": 30}, "topology.media_server.enabled": True,
+        "traffic.calls_per_second": 4, "traffic.holding_time_s": 20, "traffic.recording_share": 0.3,
+        "topology.recorder.enabled": True, "traffic.mix": {"ivr_then_agent": 1.0}}),
     "agents, every agent flow": scenario(**{
         "seed": 5, "duration_s": 150, "agents.count": 600, "agents.wrap_up_s": 5,
         "traffic.calls_per_second": 10, "traffic.holding_time_s": 15,
@@ -115,9 +120,6 @@ def test_a_basic_calls_script_is_the_engines_call_step_by_step() -> None:
 def test_flows_that_wait_for_run_time_decisions_run_on_the_engine() -> None:
     flows, why = replayable(scenario(**{"trunk.session_expires_s": 1800}))
     assert not flows and "session timer" in why["basic"]
-    flows, why = replayable(scenario(**{"agents.count": 10,
-                                        "traffic.mix": {"basic": 0.7, "ivr_then_agent": 0.2, "busy_no_answer": 0.1}}))
-    assert flows == {"basic", "busy_no_answer"} and "queue" in why["ivr_then_agent"]
     full, hybrid = scenario(**{"trunk.session_expires_s": 1800}), scenario()
     assert simulate(full, workers=1).kpis.get("calls_replayed") is None
     result = simulate(hybrid, workers=1)
@@ -126,7 +128,7 @@ def test_flows_that_wait_for_run_time_decisions_run_on_the_engine() -> None:
 
 @pytest.mark.parametrize("case", ["low load", "5 % loss", "50 % CPU", "90 % CPU", "2x overload, drop",
                                   "flows, TLS per call, recording, blocking", "contact-centre-500",
-                                  "agents, every agent flow"])
+                                  "IVR, queue, abandonment", "agents, every agent flow"])
 def test_hybrid_gives_the_full_engines_hosts_and_links(case: str) -> None:
     full, hybrid = _pair(case)
     assert hybrid.kpis["calls_replayed"] > 0.1 * hybrid.kpis["calls_offered"]
@@ -161,6 +163,26 @@ def test_hybrid_gives_the_full_engines_call_figures(case: str) -> None:
     assert h["srd_p95_ms"] == pytest.approx(f["srd_p95_ms"], rel=0.10, abs=1.0)
     assert h["retransmissions_per_call"] == pytest.approx(f["retransmissions_per_call"], rel=0.15, abs=0.01)
     assert h["overload_drops"] == pytest.approx(f["overload_drops"], rel=0.05, abs=5)
+
+
+def test_an_ivr_call_waits_for_its_agent_and_its_caller_gives_up_as_on_the_engine() -> None:
+    """After the IVR a replayed call waits at its script's ``offer`` moment for the ACD;
+    when the caller's patience runs out first it goes on as its ``gaveup`` script."""
+    sc = CASES["IVR, queue, abandonment"]
+    book = script_book(sc)
+    plain, gave_up = book.get("ivr_then_agent", "plain"), book.get("ivr_then_agent", "gaveup")
+    assert plain is not None and gave_up is not None
+    wait = next(i for i, s in enumerate(plain.steps) if ("offer",) in s.hooks)
+    assert plain.steps[wait].data is None and gave_up.same_until(plain, wait)
+    after = [s.kind for s in gave_up.steps[wait + 1:] if s.data is not None]
+    assert after[0] == "BYE" and "INVITE" not in after  # the caller hangs up; no agent is called
+    full, hybrid = _pair("IVR, queue, abandonment")
+    f, h = full.kpis, hybrid.kpis
+    assert f["abandon_ratio"] > 0.05 and f["asa_s"] > 1  # the case queues, and callers give up
+    assert h["calls_replayed"] > 0.5 * h["calls_offered"]
+    assert h["abandon_ratio"] == pytest.approx(f["abandon_ratio"], abs=0.03)
+    assert h["asa_s"] == pytest.approx(f["asa_s"], rel=0.15, abs=0.5)
+    assert h["agent_occupancy"] == pytest.approx(f["agent_occupancy"], abs=0.03)
 
 
 def test_the_cpu_cases_load_the_sbc_as_named() -> None:
@@ -204,3 +226,19 @@ def test_a_hybrid_run_agrees_with_its_own_engine_sample() -> None:
     full, hybrid = _pair("low load")
     assert not any("self-check" in w for w in hybrid.warnings)
     assert hybrid.kpis["srd_p95_ms_engine"] == pytest.approx(hybrid.kpis["srd_p95_ms_replayed"], rel=0.25, abs=2)
+
+
+def test_the_self_check_pools_the_replications_engine_samples() -> None:
+    """Each replication keeps only its share of the engine's sample (50 calls per flow
+    over all of them): five replications of 10 slow engine calls each are compared as 50."""
+    import numpy as np
+
+    from sizing.sim.simulate import _self_check
+
+    rng = np.random.default_rng(11)
+    runs = [{"compared": [("basic", True, list(rng.exponential(0.2, 10)), 10, 10),
+                          ("basic", False, list(rng.exponential(0.02, 800)), 800, 800)]}
+            for _ in range(5)]
+    assert _self_check(runs[:1]) == []  # ten calls of one replication: too few to tell
+    warned = _self_check(runs)
+    assert len(warned) == 1 and "basic: SRD p95" in warned[0]

@@ -2,7 +2,7 @@
 which help text, and how form values become a validated :class:`Scenario`.
 
 The form edits a *base* scenario (a preset or an uploaded YAML file): fields it
-does not show (arrival profile, links, CTI, ...) keep the base's values.  Values
+does not show (arrival profile, links, ...) keep the base's values.  Values
 are turned into ``KEY=VALUE`` overrides for :func:`sizing.scenario.apply_overrides`,
 so the form obeys exactly the rules of ``--set`` on the command line (a rate in
 calls/s clears busy-hour calls; call-mix shares leave ``basic`` as the remainder).
@@ -85,6 +85,18 @@ _SRTP_FIELDS = (
     ("network.internal_srtp", "SRTP suite inside", "none (plain RTP)"),
 )
 """The SRTP selects: (path, label, how "none" reads)."""
+
+_CTI_FIELDS: tuple[tuple[str, str, Kind, float | None], ...] = (
+    ("desktops", "CTI agent desktops", "int", None),
+    ("supervisors", "CTI supervisor desktops", "int", None),
+    ("group_size", "Agents per supervisor", "int", None),
+    ("monitors", "CTI monitors (every DN)", "int", None),
+    ("requests_per_call", "CTI requests per call", "float", 0.5),
+    ("bytes_per_event", "CTI event bytes", "int", None),
+    ("bytes_per_request", "CTI request bytes", "int", None),
+)
+"""The CTI clients and their messages, shown with the call mix (they follow the calls):
+(field of ``cti``, label, kind, step)."""
 
 CORES_OPTIONS_KEY = "cores_options"
 """Widget key of the host sizes to consider (every role's ``topology.<role>.cores_options``)."""
@@ -227,6 +239,7 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
         _field(f"traffic.mix.{f}", FLOW_LABELS[f], "percent", "mix", step=1.0) for f in FLOWS[1:]
     ]
     out.append(_field("traffic.recording_share", "Recorded calls", "percent", "mix", step=5.0))
+    out += [_field(f"cti.{name}", label, kind, "mix", step=step) for name, label, kind, step in _CTI_FIELDS]
     out += [
         _field("trunk.channels", "Trunk channels", "int", "trunk"),
         _field(

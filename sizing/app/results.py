@@ -83,7 +83,8 @@ def plan_tiles(p: Plan) -> list[Tile]:
             mbps(float(p.links["signalling_mbps"].sum())),
             note="all links, both directions",
             help="SIP messages on the wire (transport, TLS records and L2 framing included), "
-            "plus CTI and standby replication.",
+            "plus standby replication; CTI events and requests are a column of their own "
+            "in the links table.",
         ),
         Tile(
             "media_mbps",

@@ -85,18 +85,26 @@ def scenario_reports(yaml_text: str, cores_options: tuple[int, ...] | None = Non
 
 def run_batch_csv(csv_bytes: bytes, base_yaml: str | None, name: str = "sites.csv",
                   on_site: Callable[[int, int], object] | None = None,
-                  cores_options: tuple[int, ...] | None = None
+                  cores_options: tuple[int, ...] | None = None,
+                  figures_for_sites: int | None = None
                   ) -> tuple[pd.DataFrame, dict[str, bytes]]:
     """Plan every site of an uploaded sites CSV (closed form; cores per server chosen
     from ``cores_options`` when given) and return the summary table and the report
-    files.  ``base_yaml`` is the scenario rows without a
+    files (figures in the HTML for the first ``figures_for_sites`` sites, by default
+    as ``sizing batch`` has them).  ``base_yaml`` is the scenario rows without a
     ``base`` cell override; a ``base`` cell names a shipped example the way
     data/sites.csv does (``examples/contact-centre-500.yaml``).  A bad CSV raises
     :class:`sizing.batch.BatchError` listing every problem as ``NAME:ROW:COLUMN:
-    message``."""
+    message``.
+
+    Sites stream as in ``sizing batch``: the CSV is read a row at a time and each
+    plan goes to :class:`sizing.report.writer.BatchReports` (its files and report
+    pieces staged on disk) and is dropped, so one plan is held at a time however
+    many sites there are; only its summary row is kept for the page's table."""
     from sizing.batch import BatchError, load_sites
     from sizing.plan import plan
-    from sizing.report.tables import summary_table
+    from sizing.report.tables import summary_columns, summary_row
+    from sizing.report.writer import FIGURES_FOR_SITES, BatchReports
 
     with tempfile.TemporaryDirectory(prefix="sizing-app-") as tmp:
         path = Path(tmp) / name
@@ -110,15 +118,24 @@ def run_batch_csv(csv_bytes: bytes, base_yaml: str | None, name: str = "sites.cs
             sites = load_sites(path, base=base)
         except BatchError as exc:
             raise BatchError([p.replace(f"{tmp}/", "") for p in exc.problems]) from None
-        plans = {}
-        for i, (site, scenario) in enumerate(sites):
-            try:
-                plans[site] = plan(scenario, simulate=False, cores_options=cores_options)
-            except ValueError as exc:  # e.g. no host size meets the CPU target
-                raise BatchError([f"{name}: site {site}: {exc}"]) from None
-            if on_site is not None:
-                on_site(i + 1, len(sites))
-    return summary_table(plans), report_files(plans, "Sizing report")
+        rows = []
+        out = Path(tmp) / "reports"
+        out.mkdir()
+        figures = FIGURES_FOR_SITES if figures_for_sites is None else figures_for_sites
+        with BatchReports(out, title="Sizing report", figures_for_sites=figures) as reports:
+            for i, (site, scenario) in enumerate(sites):
+                try:
+                    site_plan = plan(scenario, simulate=False, cores_options=cores_options)
+                except ValueError as exc:  # e.g. no host size meets the CPU target
+                    raise BatchError([f"{name}: site {site}: {exc}"]) from None
+                rows.append(summary_row(site, site_plan))
+                reports.add(site, site_plan)
+                del site_plan
+                if on_site is not None:
+                    on_site(i + 1, len(sites))
+            files = {written.name: written.read_bytes() for written in reports.finish()}
+    summary = pd.DataFrame(rows)
+    return summary[summary_columns(summary.columns)], files
 
 
 def calibrate(csv_bytes: bytes, name: str, directory: str | Path) -> tuple[Path, str]:

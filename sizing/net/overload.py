@@ -29,7 +29,14 @@ Three pieces, kept apart so the decision logic is testable without a loop:
   Trying, Proceeding), not those in their wait states (Completed, Confirmed,
   Accepted, which last up to 64*T1 after the work is done).
 - :func:`sheddable`: decides from the bytes whether a message is a new
-  out-of-dialog request that may be refused, parsing only candidates.
+  out-of-dialog request that may be refused (the engine's front end,
+  :func:`sizing.sip.frontend.out_of_dialog`), parsing only candidates.
+
+``loss-based`` is RFC 7339 instead of 503s: the server's
+:class:`~sizing.sip.frontend.LossServer` (:func:`loss_server`) steers the
+active transactions towards ``high`` and advertises the loss in the Via of its
+responses; a proxy or B2BUA upstream announces support and refuses that share
+of new INVITEs itself, so the refused calls never reach the server.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sizing.sip.frontend import LossServer, out_of_dialog
+from sizing.sip.interfaces import Clock
 from sizing.sip.message import ParseError, Request, parse
 from sizing.sip.transaction import State
 
@@ -53,17 +62,20 @@ __all__ = [
     "OverloadControl",
     "OverloadError",
     "active_transactions",
+    "loss_server",
     "sheddable",
 ]
 
 #: What ``--overload`` accepts.
-MODES = ("lag", "transactions", "off")
+MODES = ("lag", "transactions", "off", "loss-based")
 
 #: Defaults of ``high`` and ``low`` per mode: ms of waiting, or active transactions.
 #: 100 ms is a fifth of T1, so a shed starts well before UDP clients retransmit.
+#: ``loss-based`` steers towards its ``high`` and has no ``low``.
 DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
     "lag": (100.0, 20.0),
     "transactions": (1000.0, 800.0),
+    "loss-based": (1000.0, 1000.0),
 }
 
 #: Out-of-dialog methods refused while overloaded. ACK and CANCEL always pass (they end
@@ -90,9 +102,11 @@ class OverloadConfig:
     """How ``sizing serve`` detects overload; validated on creation (raises OverloadError)."""
 
     mode: str = "lag"
-    """``lag`` (ms a message waits), ``transactions`` (active transactions) or ``off``."""
+    """``lag`` (ms a message waits), ``transactions`` (active transactions), ``off``, or
+    ``loss-based`` (RFC 7339 on active transactions, no 503 episodes)."""
     high: float | None = None
-    """Load that starts an episode (ms or transactions); None: the mode's default."""
+    """Load that starts an episode (ms or transactions); None: the mode's default.
+    ``loss-based``: the active transactions its control steers towards."""
     low: float | None = None
     """Load at or below which admission grows back and the episode may end."""
     interval_s: float = 0.05
@@ -112,11 +126,14 @@ class OverloadConfig:
             raise OverloadError(f"--overload {self.mode!r} is not one of {', '.join(MODES)}")
         if self.mode == "off":
             return
+        if self.mode == "loss-based" and self.low is not None:
+            raise OverloadError("--overload-low is not used by --overload loss-based: it steers the "
+                                "active transactions towards --overload-high")
         high, low = self.thresholds()
         for name, value in (("--overload-high", high), ("--overload-low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise OverloadError(f"{name} must be a positive number, got {value!r}")
-        if low >= high:
+        if low >= high and self.mode != "loss-based":
             raise OverloadError(f"--overload-low ({low:g}) must be below --overload-high ({high:g})")
         if not (math.isfinite(self.interval_s) and 0.001 <= self.interval_s <= 10):
             raise OverloadError(f"overload interval_s must be 0.001-10 seconds, got {self.interval_s!r}")
@@ -133,6 +150,8 @@ class OverloadConfig:
         """``(high, low)`` with the mode's defaults filled in."""
         default_high, default_low = DEFAULT_THRESHOLDS.get(self.mode, (math.inf, math.inf))
         high = default_high if self.high is None else float(self.high)
+        if self.mode == "loss-based":
+            return high, high
         if self.low is not None:
             return high, float(self.low)
         # A given high without a low keeps the default's ratio.
@@ -230,17 +249,26 @@ def sheddable(data: bytes) -> Request | None:
     if data.startswith(b"SIP/"):
         return None
     method = data[: data.find(b" ", 0, 16)]
-    if method not in _SHED_TOKENS:
+    if method not in _SHED_TOKENS or not out_of_dialog(data):
         return None
     try:
         request = parse(data)
     except ParseError:
         return None
-    if not isinstance(request, Request) or request.to_tag is not None:
+    if not isinstance(request, Request):
         return None
     if request.top_via is None or request.cseq is None or request.call_id is None:
         return None
     return request
+
+
+def loss_server(config: OverloadConfig, clock: Clock,
+                transactions: Callable[[], Iterable[object]]) -> LossServer:
+    """RFC 7339's server side for ``--overload loss-based``: its load is the active
+    transactions over ``high``, so the loss it advertises steers them towards ``high``."""
+    high, _ = config.thresholds()
+    return LossServer(clock, lambda: active_transactions(transactions()) / high, target=1.0,
+                      name="--overload loss-based")
 
 
 class LoadMonitor:
@@ -276,8 +304,8 @@ class LoadMonitor:
         self._probe_delay = 0.0
 
     def start(self) -> None:
-        """Begin sampling (a no-op in ``off`` mode)."""
-        if self.mode == "off":
+        """Begin sampling (a no-op in ``off`` and ``loss-based`` modes: no 503 episodes)."""
+        if self.mode in ("off", "loss-based"):
             return
         self._loop = asyncio.get_running_loop()
         self._schedule()

@@ -72,21 +72,25 @@ def add_serve_command(app: typer.Typer) -> None:
             str,
             typer.Option(
                 help="Overload signal: lag (ms a message waits, incl. the UDP receive queue), "
-                "transactions (transactions in active states) or off."
+                "transactions (transactions in active states), off, or loss-based: RFC 7339 "
+                "instead of 503s, steering active transactions towards --overload-high (the loss "
+                "goes out as oc in the Via of responses; a proxy or B2BUA honours its --forward-to's "
+                "oc by answering that share of new INVITEs 503 itself)."
             ),
         ] = "lag",
         overload_high: Annotated[
             float | None,
             typer.Option(
                 help="Load that starts shedding new requests with 503 "
-                "(default: 100 ms for lag, 1000 for transactions)."
+                "(default: 100 ms for lag, 1000 for transactions); loss-based: the active "
+                "transactions it steers towards (default 1000)."
             ),
         ] = None,
         overload_low: Annotated[
             float | None,
             typer.Option(
                 help="Load at or below which admission grows back and overload ends "
-                "(default: 20 ms for lag, 800 for transactions)."
+                "(default: 20 ms for lag, 800 for transactions; not for loss-based)."
             ),
         ] = None,
         log_every: Annotated[

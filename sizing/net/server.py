@@ -17,7 +17,11 @@ adds what a long-running server needs around it:
   ``Retry-After`` straight from here, before any transaction exists, while
   in-dialog requests, ACK, CANCEL and responses still pass, so admitted calls
   end and the load drains. ``max_transactions`` adds a hard cap on live
-  transactions (wait states included), a bound on memory;
+  transactions (wait states included), a bound on memory. The classification
+  and the 503 are the engine's front end (:mod:`sizing.sip.frontend`), as in
+  the simulator; so is ``loss-based`` (RFC 7339): responses advertise the
+  loss in their Via, and a proxy or B2BUA refuses that share of new INVITEs
+  to its ``--forward-to`` server itself;
 - malformed input: answered ``400`` (or dropped when no Via can be read) by
   the engine's :func:`~sizing.sip.receive.receive_bytes`, and counted; an
   exception inside the element is logged and counted, never fatal;
@@ -41,6 +45,7 @@ import contextlib
 import ipaddress
 import itertools
 import logging
+import random
 import resource
 import secrets
 import signal
@@ -50,19 +55,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sizing.sip.b2bua import B2BUA, StaticRoute, Target
-from sizing.sip.interfaces import Address, TransportError
+from sizing.sip.frontend import LossClient, LossServer, LossServerTransport, busy_answer
+from sizing.sip.interfaces import Address, Transport, TransportError
 from sizing.sip.proxy import Proxy, ProxyConfig, static_router, uri_address
 from sizing.sip.receive import ReceiveStats, receive_bytes
 from sizing.sip.registrar import Registrar
 from sizing.sip.sdp import Capabilities
-from sizing.sip.transaction import TransactionLayer, response_destination
+from sizing.sip.transaction import TransactionLayer
 from sizing.sip.ua import AnswerPolicy, Call, CallEvent, UserAgent
 from sizing.sip.uri import URI
 
 from .address import socket_host
 from .clock import AsyncioClock
 from .endpoint import open_transport
-from .overload import LoadMonitor, OverloadConfig, OverloadControl, sheddable
+from .overload import LoadMonitor, OverloadConfig, OverloadControl, loss_server, sheddable
 from .stream import Connection, StreamTransport
 from .tlsconfig import TlsConfig, TlsConfigError
 from .transport import TransportLimits
@@ -385,6 +391,10 @@ class Server:
         """Malformed input refused on the registrar's sockets (UAs and B2BUA count their own)."""
         self.overload = OverloadControl(config.overload)
         self.monitor: LoadMonitor | None = None
+        self.loss_server: LossServer | None = None
+        """``loss-based``: RFC 7339's server side, stamping the responses of every element."""
+        self.loss_client: LossClient | None = None
+        """``loss-based`` proxy or B2BUA: RFC 7339's client side towards ``--forward-to``."""
         self._probe_at: Address | None = None
         """The UDP interface the lag probe is sent to (None: no probe)."""
         self.probes = {"sent": 0, "received": 0, "bytes_out": 0, "bytes_in": 0}
@@ -422,6 +432,15 @@ class Server:
         self.transport = main.transport
         clock = AsyncioClock()
         assert config.seed is not None  # drawn in ServeConfig.__post_init__
+        if config.overload.mode == "loss-based":
+            self.loss_server = loss_server(
+                config.overload, clock, lambda: itertools.chain.from_iterable(self._layers())
+            )
+            if config.role in ("proxy", "b2bua"):
+                self.loss_client = LossClient(
+                    clock, {config.forward_hop()}, random.Random(config.seed), config.role
+                )
+        sending, hearing = self._sending, self._hearing
         if config.role == "uas":
             # one UA per socket: the engine's UA answers with its own address as Contact,
             # so a UA per transport keeps every dialog on the transport its INVITE came by
@@ -435,7 +454,7 @@ class Server:
                     clock,
                     interface.address,
                     user="uas",
-                    transport=interface.transport,
+                    transport=sending(interface.transport),
                     policy=policy,
                     capabilities=capabilities,
                     key_source=secrets.token_bytes,  # SRTP keys: real ones, not the seed's
@@ -453,35 +472,57 @@ class Server:
                 main.address,
                 static_router(config.forward_hop()),
                 config=ProxyConfig(record_route=config.record_route),
-                transport=main.transport,
+                transport=sending(main.transport),
                 seed=config.seed,
             )
             self.element, self.layer = proxy, proxy.layer
-            main.feed = proxy.on_message
+            main.feed = hearing(proxy.on_message)
             for interface in extra:
-                interface.feed = proxy.add_interface(interface.address, interface.transport)
+                interface.feed = hearing(
+                    proxy.add_interface(interface.address, sending(interface.transport))
+                )
         elif config.role == "b2bua":
             assert config.forward_to is not None
             target = Target(URI.parse(config.forward_to), config.forward_hop())
             b2bua = B2BUA(
-                clock, main.address, StaticRoute(target), transport=main.transport, seed=config.seed
+                clock, main.address, StaticRoute(target), transport=sending(main.transport),
+                seed=config.seed,
             )
             self.element, self.layer = b2bua, b2bua.layer
-            main.feed = b2bua.datagram_received
+            main.feed = hearing(b2bua.datagram_received)
             for interface in extra:
-                interface.feed = b2bua.add_interface(interface.address, interface.transport)
+                interface.feed = hearing(
+                    b2bua.add_interface(interface.address, sending(interface.transport))
+                )
         else:
             registrar = Registrar(clock, seed=config.seed)
             self.element, self.layer = registrar, registrar.layer
             for interface in self.interfaces:  # each answers what arrives on it
-                interface.feed = self._registrar_feed(registrar, interface.transport)
+                interface.feed = self._registrar_feed(registrar, sending(interface.transport))
         if not self.elements:
             self.elements.append(self.element)
             for interface in self.interfaces:
                 interface.layer = self.layer
         self._start_monitor()
+        if self.loss_server is not None:
+            self.loss_server.start()
         self.started = time.monotonic()
         return self
+
+    def _sending(self, transport: UdpTransport | StreamTransport) -> Transport:
+        """What the element sends with on ``transport``: in ``loss-based`` mode its
+        responses advertise the loss, and its requests to ``--forward-to`` announce
+        support and are refused in the advertised share."""
+        sent: Transport = transport
+        if self.loss_client is not None:
+            sent = self.loss_client.wrap(sent)
+        if self.loss_server is not None:
+            sent = LossServerTransport(sent, self.loss_server)
+        return sent
+
+    def _hearing(self, feed: Callable[[bytes, Address], None]) -> Callable[[bytes, Address], None]:
+        """The element's entry, reading the ``--forward-to`` server's signal first."""
+        return feed if self.loss_client is None else self.loss_client.receive(feed)
 
     async def _open(self, listen: Address) -> None:
         """Open the socket for ``listen``; it hands what arrives to its interface's feed."""
@@ -512,7 +553,7 @@ class Server:
         self.interfaces.append(interface)
 
     def _registrar_feed(
-        self, registrar: Registrar, transport: UdpTransport | StreamTransport
+        self, registrar: Registrar, transport: Transport
     ) -> Callable[[bytes, Address], None]:
         def feed(data: bytes, source: Address) -> None:
             receive_bytes(registrar.layer, transport, data, source, self.receive_stats)
@@ -642,12 +683,11 @@ class Server:
             return False  # a retransmission of an admitted INVITE: its transaction answers it
         if not at_limit and self.overload.admit():
             return False
-        response = request.create_response(
-            503, "Service Unavailable", headers=[("Retry-After", str(self.config.retry_after))]
-        )
-        dest = response_destination(request, source, transport.reliable)
+        data, dest = busy_answer(request, source, transport.reliable, self.config.retry_after)
+        if self.loss_server is not None:
+            data = self.loss_server.stamp(data)
         with contextlib.suppress(TransportError):
-            transport.send(response.encode(), dest)
+            transport.send(data, dest)
         self.overload_rejected += 1
         self.limit_rejected += at_limit
         return True
@@ -683,6 +723,13 @@ class Server:
         out["overload_time_ms"] = round(control.overloaded_s(_loop_time()) * 1000)
         out["overload_admitted_while_overloaded"] = control.admitted
         out["overload_peak_load"] = round(control.peak_load)
+        if self.loss_server is not None:
+            out["overload_loss_percent"] = self.loss_server.loss
+            out["overload_loss_peak_percent"] = self.loss_server.peak_loss
+            out["overload_oc_stamped"] = self.loss_server.stamped
+        if self.loss_client is not None:
+            out["overload_oc_heard"] = self.loss_client.heard
+            out["overload_oc_throttled"] = self.loss_client.throttled
         out.update({f"probes_{name}": value for name, value in self.probes.items()})
         receive = [
             self.receive_stats,
@@ -777,6 +824,8 @@ class Server:
             self._sweep.cancel()
         if self.monitor is not None:
             self.monitor.stop()
+        if self.loss_server is not None:
+            self.loss_server.stop()
         for interface in self.interfaces:
             await interface.transport.aclose()
 

@@ -88,14 +88,17 @@ def concurrent_calls(calls: pd.Series | pd.DataFrame, channels: int | None = Non
 
 
 def bandwidth_per_link(links: pd.DataFrame, title: str = "Bandwidth per link") -> Figure:
-    """Stacked signalling and media Mbps per link, with the capacity to provision
-    (headroom included) as a marker."""
+    """Stacked signalling, media and CTI Mbps per link (CTI when the frame has it), with
+    the capacity to provision (headroom included) as a marker."""
     links = links.sort_values("required_mbps")
     fig, ax = _figure((7.5, max(2.2, 0.45 * len(links) + 1.2)))
     y = np.arange(len(links))
     ax.barh(y, links["media_mbps"], color="tab:blue", label="media")
     ax.barh(y, links["signalling_mbps"], left=links["media_mbps"], color="tab:orange",
             label="signalling")
+    if "cti_mbps" in links and links["cti_mbps"].any():
+        ax.barh(y, links["cti_mbps"], left=links["media_mbps"] + links["signalling_mbps"],
+                color="tab:green", label="CTI")
     ax.scatter(links["required_mbps"], y, marker="|", s=200, color="black",
                label="provision (with headroom)", zorder=3)
     for yi, v in zip(y, links["required_mbps"], strict=True):

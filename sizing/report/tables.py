@@ -83,7 +83,8 @@ def deployment_table(plan: Plan, *, reasons: bool = True) -> pd.DataFrame:
 
 
 def links_table(plan: Plan) -> pd.DataFrame:
-    """Mbps per link and direction (a row each way, the direction named), the capacity
+    """Mbps per link and direction (a row each way, the direction named) by category
+    (SIP signalling, media, CTI events and requests), the capacity
     to provision that way with the plan's headroom, and whether it fits the link's
     capacity (a scenario's link capacity is one way)."""
     from sizing.plan import direction_name
@@ -95,6 +96,7 @@ def links_table(plan: Plan) -> pd.DataFrame:
         "Direction": [direction_name(a, b) for a, b in zip(x["src"], x["dst"], strict=True)],
         "Signalling (Mbps)": x["signalling_mbps"].round(3),
         "Media (Mbps)": x["media_mbps"].map(mbps),
+        "CTI (Mbps)": x["cti_mbps"].map(mbps),
         "Total (Mbps)": x["total_mbps"].map(mbps),
         f"Provision with {headroom} % headroom (Mbps)": x["required_mbps"].map(mbps),
         "Link capacity (Mbps)": x["capacity_mbps"],

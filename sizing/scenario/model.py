@@ -610,12 +610,75 @@ class Endpoints(_Model):
 
 
 class Cti(_Model):
-    """Computer-telephony integration clients fed by the SIP Server."""
+    """CTI clients of the SIP Server's T-Server interface. Each client registers for a set
+    of DNs and receives the events of those DNs only; a call raises the events of its
+    flow (ringing, established, held, transferred, released, ...; sizing.models.cti).
+    The SIP Server spends its cost profile's per_message_us.cti_event per event delivered
+    to one client and cti_request per client request; the bytes are reported as CTI on
+    the SIP Server <-> CTI link. Nothing without a SIP Server."""
 
-    clients: int = Field(0, ge=0, le=MAX_COUNT, description="Connected CTI clients.")
-    events_per_call: float = Field(0.0, ge=0, le=MAX_PER_CALL,
-                                   description="CTI events sent per call.")
-    bytes_per_event: int = Field(0, ge=0, le=MAX_BYTES, description="Bytes of one CTI event on the wire.")
+    desktops: int = Field(
+        0, ge=0, le=MAX_COUNT,
+        description="Agent desktops, each registered for one agent's DN and place: it receives "
+                    "the events of the calls its agent handles and sends the agent's requests. "
+                    "Default 0, so that a scenario without a cti section has no CTI; where "
+                    "agents work from a CTI desktop there is one per agent (write "
+                    "agents.count). Desktops beyond agents.count receive nothing.")
+    supervisors: int = Field(
+        0, ge=0, le=MAX_COUNT,
+        description="Supervisor desktops, each registered for the DNs of a group of "
+                    "group_size agents: it receives the events of its group's calls.")
+    group_size: int = Field(
+        15, ge=1, le=MAX_COUNT,
+        description="Agents in a supervisor's group (at most agents.count count).")
+    monitors: int = Field(
+        0, ge=0, le=MAX_COUNT,
+        description="Clients registered for every DN (route point, IVR ports, extensions and "
+                    "every agent): reporting, routing and workforce-management servers. "
+                    "Each receives every event of every call.")
+    requests_per_call: float = Field(
+        0.0, ge=0, le=MAX_PER_CALL,
+        description="Requests a desktop sends per call its agent answers when the agent works "
+                    "the call from the desktop (answer, hold, release, ...), besides the "
+                    "conference a conference call asks for through CTI.")
+    bytes_per_event: int = Field(
+        400, ge=0, le=MAX_BYTES,
+        description="Bytes of one event sent to one client (a T-Library event with its "
+                    "attached data); a planning assumption to replace with a capture.")
+    bytes_per_request: int = Field(
+        200, ge=0, le=MAX_BYTES,
+        description="Bytes of one client request; a planning assumption to replace with a "
+                    "capture.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_broadcast(cls, data: Any) -> Any:
+        """The earlier model sent every event to every client (``clients``,
+        ``events_per_call``); a section saying there is no client still loads, any other
+        use is refused with what to write instead."""
+        if not isinstance(data, dict) or not {"clients", "events_per_call"} & data.keys():
+            return data
+        clients = data.get("clients", 0)
+        if isinstance(clients, int | float) and not isinstance(clients, bool) and clients == 0:
+            return {k: v for k, v in data.items() if k not in ("clients", "events_per_call")}
+        problems = []
+        if "clients" in data:
+            problems.append(("clients", "CTI clients are counted by kind now: desktops (one "
+                                        "agent's DN each), supervisors (a group of group_size "
+                                        "agents each) and monitors (every DN). 'clients: N' sent "
+                                        "every event to every client, which is 'monitors: N'; a "
+                                        "desktop per agent is 'desktops: <agents.count>'"))
+        if "events_per_call" in data:
+            problems.append(("events_per_call", "the events of a call come from its flow now "
+                                                "(ringing, established, released, ...); remove "
+                                                "events_per_call"))
+        _check(problems)
+        return data
+
+    @property
+    def active(self) -> bool:
+        """Whether any client is connected."""
+        return self.desktops + self.supervisors + self.monitors > 0
 
 
 class HighAvailability(_Model):

@@ -5,7 +5,8 @@ Theory of operation
 A :class:`Host` has ``cores`` identical cores serving one FIFO queue (an
 M/G/c station) and a cost profile. Every message that arrives is a *job*:
 
-1. on arrival (a simulated link delivered it) the front end decides:
+1. on arrival (a simulated link delivered it) the engine's front end
+   (:func:`sizing.sip.frontend.admission`) decides:
    the ``admit`` hook may drop it (the place for a loss-based overload
    controller); a message that finds every core busy and ``queue_limit``
    messages waiting is dropped, so UDP senders retransmit; in ``reject``
@@ -49,20 +50,18 @@ whose start is after t: a deque popped from the left.
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from heapq import heappush, heapreplace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from simpy.events import NORMAL
 
 from ..profile import receive_cost_us
+from ..sip.frontend import DROP, OverloadPolicy, admission, busy_answer_to, is_new_invite
 from ..sip.interfaces import Address, TransportError
 from ..sip.kind import lookup
-from ..sip.message import ParseError, Request, parse
-from ..sip.transaction import response_destination
 from ..tls import TlsCost
 from .metrics import HostMetrics, grow, kind_label
 
@@ -80,8 +79,6 @@ __all__ = [
 ]
 
 OnMessage = Callable[[bytes, Address], None]
-#: Decides whether an arriving message enters the queue: ``admit(host, data, source)``.
-Admission = Callable[["Host", bytes, Address], bool]
 
 
 class TlsCostLike(Protocol):
@@ -138,40 +135,6 @@ class TableProfile:
         return base + size_bytes / 1000 * per_kbyte
 
 
-@dataclass(frozen=True, slots=True)
-class OverloadPolicy:
-    """What a host's front end does when messages arrive faster than its cores serve them."""
-
-    mode: Literal["drop", "reject"] = "drop"
-    """``drop``: only the queue limit acts; ``reject``: new INVITEs get 503 above a threshold."""
-    queue_limit: int = 100_000
-    """Messages that may wait for a core; one more that would have to wait is dropped."""
-    reject_threshold: int = 1_000
-    """Waiting messages from which a new INVITE that would have to wait is answered 503
-    (``reject`` mode); 0 rejects whenever every core is busy."""
-    retry_after_s: int = 5
-    """The 503's Retry-After (RFC 3261 §20.33), seconds."""
-    reject_cost_us: float = 20.0
-    """CPU of the front end's stateless 503, µs (it still parses the INVITE)."""
-    admit: Admission | None = None
-    """Hook for loss-based control (e.g. RFC 7339): False drops the message on arrival."""
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("drop", "reject"):
-            raise ValueError(f"OverloadPolicy.mode must be 'drop' or 'reject', got {self.mode!r}")
-        for name in ("queue_limit", "reject_threshold", "retry_after_s"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"OverloadPolicy.{name} must be an integer >= 0, got {value!r}")
-        if not self.reject_cost_us >= 0:
-            raise ValueError(f"OverloadPolicy.reject_cost_us must be >= 0, got {self.reject_cost_us!r}")
-        if self.admit is not None and not callable(self.admit):
-            raise TypeError(f"OverloadPolicy.admit must be callable or None, got {self.admit!r}")
-
-
-_TO_TAG = re.compile(rb"\r\n(?:to|t)[ \t]*:[^\r\n]*;[ \t]*tag[ \t]*=", re.IGNORECASE)
-
-
 def message_kind(data: bytes) -> str | int:
     """A message's kind from its start line alone: the status code (int) or the method."""
     if data[:4] == b"SIP/":
@@ -190,16 +153,8 @@ def _kind_token(data: bytes) -> bytes:
     return data[: data.find(b" ")]
 
 
-_TO_LINE = re.compile(rb"\r\n(?:to|t)[ \t]*:[^\r\n]*", re.IGNORECASE)
-_TAG = re.compile(rb";[ \t]*tag[ \t]*=", re.IGNORECASE)
-
-
-def _new_call(data: bytes) -> bool:
-    """An INVITE outside any dialog (no To tag): a new call for a per-call connection."""
-    if data[:7] != b"INVITE ":
-        return False
-    to = _TO_LINE.search(data, 0, data.find(b"\r\n\r\n") + 2)
-    return to is None or _TAG.search(to.group()) is None
+_new_call = is_new_invite
+"""A new call (an INVITE outside any dialog), for a per-call connection."""
 
 
 class SimTransport:
@@ -374,10 +329,24 @@ class Host:
         """Inject the background-load jobs due up to ``until`` (lazily, in time order)."""
         period, cost = self._bg_period, self._bg_cost
         when = self._next_bg
-        self._next_bg = float("inf")  # _assign below must not recurse into here
-        while when <= until:
-            self._assign(when, cost)
+        free, metrics, free_until = self._free, self.metrics, self.free_until
+        busy = metrics.busy
+        busy_s = self.busy_s
+        while when <= until:  # _assign's steps, inlined: a job every period on every host
+            spent = 0.0 if when < free_until else cost
+            start = free[0]
+            if start < when:
+                start = when
+            end = start + spent
+            heapreplace(free, end)
+            busy_s += spent
+            second = int(start)
+            if int(end) == second and second < len(busy):
+                busy[second] += spent
+            else:
+                metrics.add_busy(start, end)
             when += period
+        self.busy_s = busy_s
         self._next_bg = when
 
     def charge(self, cost_us: float) -> None:
@@ -400,22 +369,14 @@ class Host:
             waiting.popleft()
         data = job.data
         overload = self.overload
-        queued = len(waiting)
-        must_wait = self._free[0] > now  # every core busy (always so when some message waits)
-        if (overload.admit is not None and not overload.admit(self, data, job.source)) or (
-            must_wait and queued >= overload.queue_limit
-        ):
-            self._drop(now)
-            return
-        if (
-            must_wait
-            and queued >= overload.reject_threshold
-            and overload.mode == "reject"
-            and data[:7] == b"INVITE "
-            and _TO_TAG.search(data, 0, data.find(b"\r\n\r\n")) is None
-        ):
-            self._assign(now, overload.reject_cost_us * 1e-6)
-            job.rejected_by(self)
+        # every core busy (always so when some message waits)
+        decision = admission(overload, self, data, job.source, len(waiting), self._free[0] > now)
+        if decision:
+            if decision == DROP:
+                self._drop(now)
+            else:
+                self._assign(now, overload.reject_cost_us * 1e-6)
+                job.rejected_by(self)
             return
         wire = job.transport.wire
         key = job.key
@@ -457,22 +418,14 @@ class Host:
 
     def _reject(self, job: _Job) -> None:
         """The front end's stateless 503 to a new INVITE (RFC 3261 §21.5.4)."""
-        try:
-            request = parse(job.data)
-        except ParseError:
-            self._drop(self._env._now)
-            return
-        if not isinstance(request, Request) or request.top_via is None:
-            self._drop(self._env._now)
-            return
         transport = job.transport
-        response = request.create_response(
-            503, headers=[("Retry-After", str(self.overload.retry_after_s))]
-        )
+        answer = busy_answer_to(job.data, job.source, transport.reliable, self.overload.retry_after_s)
+        if answer is None:
+            self._drop(self._env._now)
+            return
         self.count_rejected()
-        dest = response_destination(request, job.source, transport.reliable)
         try:
-            transport.send(response.encode(), dest)
+            transport.send(*answer)
         except TransportError:
             self.dropped += 1
 

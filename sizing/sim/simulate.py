@@ -25,11 +25,12 @@ from scipy import stats as st
 from ..scenario import Scenario
 from .flows import CallCentre
 from .network import collector_tuned
+from .replay.check import engine_gap
 from .result import HOST_COLUMNS, LINK_COLUMNS, Result, SrdDistribution, srd_plain
 from .topology import Topology, build_topology
 from .warmup import warmup_warnings
 
-__all__ = ["Progress", "run_replication", "simulate"]
+__all__ = ["Progress", "replication_results", "run_replication", "simulate"]
 
 Progress = Callable[[float, float], object]
 """Told (simulated seconds done, simulated seconds in all) as a run advances."""
@@ -59,9 +60,8 @@ def _tables(topo: Topology, centre: CallCentre) -> tuple[pd.DataFrame, pd.DataFr
         sig_bytes = sum(sig.bytes[start:end]) if sig is not None else 0.0
         sig_pkts = sum(sig.packets[start:end]) if sig is not None else 0.0
         opened = sum(sig.connections[start:end]) if sig is not None else 0.0
-        media = ledger.window_sum(ledger.media_bytes.get((src, dst), []), start, end)
-        media_pkts = ledger.window_sum(ledger.media_packets.get((src, dst), []), start, end)
-        data = ledger.window_sum(ledger.data_bytes.get((src, dst), []), start, end)
+        media, media_pkts = ledger.media_window((src, dst), start, end)
+        data = ledger.data_window((src, dst), start, end)
         kbps = 8 / 1000 / seconds
         links.append({
             "src": src, "dst": dst, "signalling_kbps": sig_bytes * kbps, "media_kbps": media * kbps,
@@ -129,7 +129,8 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     return {"seed": seed, "kpis": kpis, "hosts": hosts.to_dict("list"), "links": links.to_dict("list"),
             "cpu": cpu.to_dict("list"), "cpu_index": list(cpu.index),
             "concurrent": centre.concurrent_series(), "concurrent_start": math.ceil(scenario.warmup_s),
-            "srd_hist": srd_plain(centre.srd_hist), "engine_gap": centre.engine_gap}
+            "srd_hist": srd_plain(centre.srd_hist),
+            "compared": [(flow, engine, *figures) for (flow, engine), figures in centre.compared.items()]}
 
 
 def _half_width(values: list[float]) -> float:
@@ -151,6 +152,27 @@ def simulate(scenario: Scenario, *, progress: Progress | None = None, workers: i
     most one per replication); ``progress`` is told the simulated seconds done
     (with several replications: whole replications, as seconds).
     """
+    runs = _runs(scenario, progress, workers)
+    result = _combine(runs)
+    result.warnings = warmup_warnings(scenario, result.concurrent_series) + _self_check(runs)
+    return result
+
+
+def replication_results(scenario: Scenario, *, progress: Progress | None = None,
+                        workers: int | None = None) -> list[Result]:
+    """One :class:`Result` per replication (for a search that needs the spread between
+    them), run as :func:`simulate` runs them; the hybrid self-check pools all of them."""
+    runs = _runs(scenario, progress, workers)
+    check = _self_check(runs)
+    results = []
+    for run in runs:
+        result = _combine([run])
+        result.warnings = warmup_warnings(scenario, result.concurrent_series) + check
+        results.append(result)
+    return results
+
+
+def _runs(scenario: Scenario, progress: Progress | None, workers: int | None) -> list[dict[str, Any]]:
     if not isinstance(scenario, Scenario):
         raise TypeError(f"simulate() needs a Scenario, got {type(scenario).__name__}")
     seeds = [scenario.seed + r for r in range(scenario.replications)]
@@ -163,24 +185,42 @@ def simulate(scenario: Scenario, *, progress: Progress | None = None, workers: i
                 if progress is not None:
                     progress(i * end + t, len(seeds) * end)
             runs.append(run_replication(scenario, seed, told if progress is not None else None))
-    else:
-        data = scenario.model_dump(mode="json")
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_replication, data, seed) for seed in seeds]
-            runs = []
-            for i, future in enumerate(futures):
-                runs.append(future.result())
-                if progress is not None:
-                    progress((i + 1) * end, len(seeds) * end)
-    result = _combine(runs)
-    result.warnings = warmup_warnings(scenario, result.concurrent_series)
-    gaps = [(run["seed"], run["engine_gap"]) for run in runs if run.get("engine_gap")]
-    if gaps:
-        result.warnings.append(
-            "hybrid engine self-check: the calls run on the full engine and the replayed ones "
-            f"disagree beyond chance in {len(gaps)} of {len(runs)} replications (seed {gaps[0][0]}: "
-            f"{gaps[0][1]}); rerun with simulation.engine full to see which is right")
-    return result
+        return runs
+    data = scenario.model_dump(mode="json")
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_replication, data, seed) for seed in seeds]
+        runs = []
+        for i, future in enumerate(futures):
+            runs.append(future.result())
+            if progress is not None:
+                progress((i + 1) * end, len(seeds) * end)
+    return runs
+
+
+def _self_check(runs: list[dict[str, Any]]) -> list[str]:
+    """The hybrid engine's self-check over all replications together: each keeps its
+    share of the engine's sample (see ``CallCentre._hybrid``), so only the pool has
+    enough calls of every flow to compare."""
+    pooled: dict[tuple[str, bool], list[Any]] = {}
+    for run in runs:
+        for flow, engine, srds, answered, offered in run.get("compared", ()):
+            into = pooled.setdefault((flow, engine), [[], 0, 0])
+            into[0] += srds
+            into[1] += answered
+            into[2] += offered
+    gaps = []
+    for flow in sorted({f for f, _engine in pooled}):
+        ours, replayed = pooled.get((flow, True)), pooled.get((flow, False))
+        if ours is None or replayed is None:
+            continue
+        gap = engine_gap(ours[0], replayed[0], (ours[1], replayed[1]), (ours[2], replayed[2]))
+        if gap is not None:
+            gaps.append(f"{flow}: {gap}")
+    if not gaps:
+        return []
+    return ["hybrid engine self-check: the calls run on the full engine and the replayed ones "
+            f"disagree beyond chance ({'; '.join(gaps)}); rerun with simulation.engine full to see "
+            "which is right"]
 
 
 def _combine(runs: list[dict[str, Any]]) -> Result:

@@ -17,7 +17,8 @@ binds a real engine element to each:
 - ``media_server-i``, ``recorder-i``: user agents that answer (IVR, queue
   music, recording);
 - ``agents``, ``endpoints``: user agents standing for all agent phones and all
-  other registered phones; ``cti``: the CTI clients (bytes only);
+  other registered phones; ``cti``: every CTI client (the events it receives and the
+  requests it sends are bytes on its link; sizing.models.cti);
 - ``registrar-i`` when enabled, else a :class:`Registrar` on a second address
   of each proxy (the proxy pool handles REGISTER).
 
@@ -561,7 +562,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
         endpoints = UserAgent(clock, ep_node.address, user="phone", config=timers, seed=next(seeds))
         endpoints.transport = net.attach(ep_node.address, endpoints.datagram_received)
         ep_node.element = endpoints
-    cti = add("cti", "cti", 0, None) if scenario.cti.clients > 0 and servers else None
+    cti = add("cti", "cti", 0, None) if scenario.cti.active and servers else None
 
     topology.nodes = nodes
     topology.sbcs, topology.proxies, topology.sip_servers = sbcs, proxies, servers

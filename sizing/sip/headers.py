@@ -255,6 +255,44 @@ def match_list(value: str, match: Callable[[str], re.Match[str] | None]) -> list
     return matches
 
 
+def _list_of(element: re.Pattern[str]) -> re.Pattern[str]:
+    """A comma-separated list of ``element`` as match_list splits it, without groups.
+
+    An element ends where a blank run and a comma or the end follow, so the ends
+    the element's lookaheads test (``\\Z``) are taken to be those.
+    """
+    bare = re.sub(r"\(\?P<\w+>", "(?:", element.pattern)
+    bare = bare.replace(r"\Z", r"(?=[ \t]*+(?:,|\Z))")
+    return re.compile(rf"{bare}(?:[ \t]*+,[ \t]*+{bare})*+")
+
+
+_VIA_LIST = _list_of(_FAST_VIA)
+_NAME_ADDR_LIST = _list_of(_FAST_ADDR)
+_TWO_PARAMS = re.compile(r";[^,;]*+;")
+
+
+def plain_list(text: str, match: Callable[[str], re.Match[str] | None]) -> bool:
+    """Whether ``match`` (match_via or match_name_addr) accepts every element of the
+    comma-separated ``text``, for elements with at most one parameter and no quotes:
+    one pattern over the whole list instead of a call per element. False says
+    nothing (then match_list decides).
+
+    Such elements need no check for a repeated parameter name, and none holds a
+    comma, so the list's elements are the ones match_list finds.
+    """
+    if '"' in text or _TWO_PARAMS.search(text) is not None:
+        return False
+    if match is match_via:
+        return _VIA_LIST.fullmatch(text) is not None
+    return _NAME_ADDR_LIST.fullmatch(text) is not None
+
+
+def plain_element(match: Callable[[str], re.Match[str] | None]) -> re.Pattern[str]:
+    """The pattern whose fullmatch is what ``match`` returns for an element of a list
+    plain_list() accepted (such an element has no parameter name to repeat)."""
+    return _FAST_VIA if match is match_via else _FAST_ADDR
+
+
 def match_via(value: str) -> re.Match[str] | None:
     """The match of one Via value of the common shape, or None (then Via.parse_all
     decides). Its group ``params`` is the parameter text; see via_branch()."""
@@ -534,7 +572,8 @@ class _LazyParams(_Value):
 
 
 # -- Via ---------------------------------------------------------------------------
-_VIA_CHECKED = re.compile(r"(?:^| )(received|rport|ttl|maddr|branch)(?= |$)")
+# Over " name name ... " (lower case): a space and a letter first, so the search skips ahead.
+_VIA_CHECKED = re.compile(r" (?=[rtmb])(received|rport|ttl|maddr|branch)(?= )")
 
 
 class Via(_LazyParams):
@@ -596,7 +635,7 @@ class Via(_LazyParams):
         if len(params) <= MANY_PARAMS:
             items = [(name.lower(), value) for name, value in params.items()]
         else:  # the parameters the grammar restricts, found in one pass
-            names = " ".join(params)
+            names = f" {' '.join(params)} "
             items = [(m[1], params[names[m.start(1) : m.end(1)]])
                      for m in _VIA_CHECKED.finditer(names.lower())]
         for key, value in items:

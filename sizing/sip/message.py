@@ -19,6 +19,12 @@ headers clears the cache. Folded lines are rare, so they are not looked for
 up front: a continuation line always lands on an error path, which first
 checks for folds and then parses the unfolded text again.
 
+A peer may send thousands of short lines or list elements, where a Python step
+each would cost more than the bytes: a long section of plain ``token: value``
+lines is kept whole (the validated headers' lines picked out by one pattern,
+the fields split on first use), and a long plain Via or Contact list is checked
+by one pattern, its elements matched when first asked for.
+
 Bodies are bytes; header text is str (UTF-8, undecodable bytes kept through
 ``surrogateescape`` so a message re-encodes byte for byte).
 """
@@ -26,8 +32,9 @@ Bodies are bytes; header text is str (UTF-8, undecodable bytes kept through
 from __future__ import annotations
 
 import functools
+import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import HeaderError
@@ -42,6 +49,8 @@ from .headers import (
     match_name_addr,
     match_via,
     parse_uint,
+    plain_element,
+    plain_list,
     split_commas,
     via_branch,
 )
@@ -246,7 +255,19 @@ for _short, _name in COMPACT_FORMS.items():
     _CANON[_short.upper()] = _name
 del _name, _short
 
-_TOKEN = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+#: The headers parse() validates (see _validate), by every spelling of their
+#: names in lower case, and a pattern for their lines in a whole header section.
+_VALIDATED_NAMES: dict[str, str] = {
+    spelling.lower(): canon
+    for spelling, canon in _CANON.items()
+    if canon in ("Via", "From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Length",
+                 "Contact", "Date")
+}
+_VALIDATED_INITIALS = "".join(sorted({n[0] for n in _VALIDATED_NAMES} | {n[0].upper() for n in _VALIDATED_NAMES}))
+_VALIDATED_LINE = re.compile(rf"\r\n([{_VALIDATED_INITIALS}][A-Za-z-]*+)[ \t]*+:([^\r]*+)")
+
+_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
+_TOKEN = re.compile(rf"[{_TOKEN_CHARS}]+")
 #: Header names already checked to be tokens, with their canonical spelling
 #: (bounded, so names made up by a peer cannot grow it without limit).
 _NAMES_SEEN: dict[str, str] = {}
@@ -281,7 +302,16 @@ _METHODS = frozenset(
         "UPDATE",
     ]
 )
+#: A Via or Contact list of at least this many elements is checked as a whole when
+#: plain (fewer cost less one by one, and keep their matches for the first read).
+_PLAIN_LIST_MIN = 16
 _FOLD = re.compile(r"\r\n[ \t]+")
+#: A section of at least this many header lines is kept whole by parse() when
+#: _SECTION matches it (below that, splitting it at once is as cheap).
+_WHOLE_SECTION_LINES = 64
+#: The header lines after the start line, each ``token [WSP] ":" value`` (what
+#: _split_fields accepts without error), matched from the start line's CRLF.
+_SECTION = re.compile(rf"(?:\r\n[{_TOKEN_CHARS}]++[ \t]*+:[^\r]*+)*+")  # no bare CR by then
 # Numeric headers read on first use, parsed with their name for the error message.
 _MAX_FORWARDS = functools.partial(parse_uint, name="Max-Forwards")
 _EXPIRES = functools.partial(parse_uint, name="Expires")
@@ -334,19 +364,42 @@ class Headers:
     their order. Values are single-line text with folding already undone.
     """
 
-    __slots__ = ("_items", "_index", "_cache")
+    __slots__ = ("_fields", "_text", "_index", "_cache")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: list[tuple[str, str]] = []
+        self._fields: list[tuple[str, str]] = []
+        self._text: str | None = None
         self._index: dict[str, list[str]] | None = None
         self._cache: dict[str, Any] = {}
         if items:
             checked = self._checked
-            self._items = [checked(name, value) for name, value in items]
+            self._fields = [checked(name, value) for name, value in items]
+
+    @property
+    def _items(self) -> list[tuple[str, str]]:
+        """The (name, value) pairs; a long parsed header section is split on first use."""
+        return self._fields if self._text is None else self._split()
+
+    @_items.setter
+    def _items(self, items: list[tuple[str, str]]) -> None:
+        self._fields = items
+        self._text = None
+
+    def _split(self) -> list[tuple[str, str]]:
+        """Split the header section parse() left whole (it checked every line already)."""
+        fields, index = _split_fields(self._text.split(_CRLF))  # type: ignore[union-attr]
+        self._fields = fields
+        self._text = None
+        if self._index is None:
+            self._index = index
+        return fields
 
     # reading
     def _lookup(self) -> dict[str, list[str]]:
         index = self._index
+        if index is None and self._text is not None:
+            self._split()
+            index = self._index
         if index is None:
             index = {}
             for name, value in self._items:
@@ -1044,51 +1097,63 @@ def _parse_head(head: str, first: bool) -> Request | Response:
     for them: a continuation line starts with SP or HTAB, which always takes
     one of the error paths below, and those raise _Folded when ``first`` and
     the section holds a fold, so that parse() retries on the unfolded text.
+
+    A long section whose every line is ``token: value`` (one pattern checks it)
+    is kept whole: only the lines of the headers _validate() needs are picked out
+    here, and the fields are split on first use (see Headers._split), so a
+    section of thousands of lines costs no Python step per line in parse().
     """
-    lines = head.split("\r\n")
+    newlines = head.count("\n")
+    if newlines >= _WHOLE_SECTION_LINES:
+        end = head.find("\r")  # every CR ends a line when the checks below pass
+        index = None
+        if head.count("\r") == newlines and head.find("\n", 0, end) < 0:
+            index = _validated_lines(head, end, newlines // 64 + 16)
+            if index is not None and _SECTION.fullmatch(head, end) is None:
+                index = None
+        if index is not None:
+            message = _start_line(head[:end], head, first, None)
+            headers = Headers.__new__(Headers)
+            headers._fields = []
+            headers._text = head[end + 2 :]
+            headers._index = None
+            return _validated(message, headers, index)
+
+    lines = head.split(_CRLF)
     breaks = len(lines) - 1
-    if head.count("\n") != breaks or head.count("\r") != breaks:
+    if newlines != breaks or head.count("\r") != breaks:
         _fold_check(head, first)
         for n, line in enumerate(lines, 1):
             if "\r" in line or "\n" in line:
                 raise ParseError(f"line {n}: bare CR or LF (lines must end with CRLF)")
+    message = _start_line(lines[0], head, first, lines)
     try:
-        message = _parse_start(lines[0])
-    except ParseError as err:
+        items, index = _split_fields(lines[1:])
+    except _BadLine as bad:
         _fold_check(head, first)
-        err.request = lines[0][:4].upper() != "SIP/"
-        err.headers = _salvage(lines)
-        raise
-
-    items: list[tuple[str, str]] = []
-    index: dict[str, list[str]] = {}
-    canon_get = _CANON.get
-    unusual_get = _UNUSUAL_NAMES.get
-    index_get = index.get
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            _fold_check(head, first)
-            raise _unsplittable(
-                message, f"line {_line_number(lines, line)}: header line without ':'"
-            )
-        key = canon = canon_get(name)
-        if canon is None:
-            pair = unusual_get(name)
-            if pair is None:
-                pair = _unusual_name(name, lines, line, message, head, first)
-            canon, key = pair
-        value = value.strip(" \t")
-        items.append((canon, value))
-        values = index_get(key)
-        if values is None:
-            index[key] = [value]
-        else:
-            values.append(value)
-
+        where = _line_number(lines, bad.line)
+        raise _unsplittable(message, f"line {where}: {bad.what}") from None
     headers = Headers.__new__(Headers)
     headers._items = items
     headers._index = index
+    return _validated(message, headers, index)
+
+
+def _start_line(line: str, head: str, first: bool, lines: list[str] | None) -> Request | Response:
+    """_parse_start, its error carrying what response() needs (``lines``: the
+    section's lines when already split)."""
+    try:
+        return _parse_start(line)
+    except ParseError as err:
+        _fold_check(head, first)
+        err.request = line[:4].upper() != "SIP/"
+        err.headers = _salvage(head.split(_CRLF) if lines is None else lines)
+        raise
+
+
+def _validated(message: Request | Response, headers: Headers,
+               index: dict[str, list[str]]) -> Request | Response:
+    """``message`` with ``headers``, once _validate() accepts them."""
     try:
         headers._cache = _validate(message, index)
     except ParseError as err:
@@ -1097,6 +1162,65 @@ def _parse_head(head: str, first: bool) -> Request | Response:
         raise
     message.headers = headers
     return message
+
+
+class _BadLine(Exception):
+    """A header line that cannot be split into name and value."""
+
+    def __init__(self, line: str, what: str) -> None:
+        super().__init__(what)
+        self.line = line
+        self.what = what
+
+
+def _split_fields(lines: list[str]) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """The (name, value) pairs of header lines and their index by lookup key.
+
+    Raises _BadLine for a line without ':' or with a name that is not a token.
+    """
+    items: list[tuple[str, str]] = []
+    index: dict[str, list[str]] = {}
+    canon_get = _CANON.get
+    unusual_get = _UNUSUAL_NAMES.get
+    index_get = index.get
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise _BadLine(line, "header line without ':'")
+        key = canon = canon_get(name)
+        if canon is None:
+            pair = unusual_get(name)
+            if pair is None:
+                pair = _unusual_name(name, line)
+            canon, key = pair
+        value = value.strip(" \t")
+        items.append((canon, value))
+        values = index_get(key)
+        if values is None:
+            index[key] = [value]
+        else:
+            values.append(value)
+    return items, index
+
+
+def _validated_lines(head: str, end: int, limit: int) -> dict[str, list[str]] | None:
+    """The values of the headers _validate() checks, by canonical name, from a
+    header section that _SECTION matched from ``end`` (values as _split_fields gives);
+    None when more than ``limit`` lines may be theirs (then splitting costs less)."""
+    index: dict[str, list[str]] = {}
+    names_get = _VALIDATED_NAMES.get
+    for count, m in enumerate(_VALIDATED_LINE.finditer(head, end)):
+        if count == limit:
+            return None
+        key = names_get(m[1].lower())
+        if key is not None:
+            value = m[2].strip(" \t")
+            values = index.get(key)
+            if values is None:
+                index[key] = [value]
+            else:
+                values.append(value)
+    return index
 
 
 def _fold_check(head: str, first: bool) -> None:
@@ -1108,11 +1232,9 @@ def _line_number(lines: list[str], line: str) -> int:
     return lines.index(line) + 1
 
 
-def _unusual_name(
-    name: str, lines: list[str], line: str, message: Message, head: str, first: bool
-) -> tuple[str, str]:
+def _unusual_name(name: str, line: str) -> tuple[str, str]:
     """Canonical name and index key of a header name not in the table as written
-    (remembered in _UNUSUAL_NAMES)."""
+    (remembered in _UNUSUAL_NAMES); _BadLine if it is not a token."""
     stripped = name.rstrip(" \t")
     canon = _CANON.get(stripped) or _CANON.get(stripped.lower())
     if canon is not None:
@@ -1120,9 +1242,7 @@ def _unusual_name(
     elif _TOKEN.fullmatch(stripped):
         pair = stripped, stripped.lower()
     else:
-        _fold_check(head, first)
-        where = _line_number(lines, line)
-        raise _unsplittable(message, f"line {where}: bad header name {name[:40]!r}")
+        raise _BadLine(line, f"bad header name {name[:40]!r}")
     if len(_UNUSUAL_NAMES) < _NAMES_SEEN_MAX:
         _UNUSUAL_NAMES[name] = pair
     return pair
@@ -1267,12 +1387,52 @@ def _validate_list(values: list[str], cache: dict[str, Any], key: str,
                    match: Callable[[str], Any], parse_all: Callable[[str], list[Any]]) -> None:
     """Several lines of a list header (Via, Contact), or one not of the common shape: the
     fast-shape matches under ``key~`` when every element matches, else the full parse under
-    ``key`` (which says what is wrong)."""
+    ``key`` (which says what is wrong).
+
+    A long list of plain elements (headers.plain_list) is checked by one pattern, and
+    each element's match is taken when first asked for (see _PlainMatches).
+    """
+    text = ", ".join(values)
+    if text.count(",") + 1 >= _PLAIN_LIST_MIN and plain_list(text, match):
+        cache[key + "~"] = _PlainMatches(text, match)
+        return
     matches = _list_matches(values, match)
     if matches is not None:
         cache[key + "~"] = matches
         return
     cache[key] = [item for value in values for item in parse_all(value)]
+
+
+class _PlainMatches(Sequence[Any]):
+    """The fast-shape matches of a list that plain_list() accepted, each taken on first
+    use: the transaction layer reads the top Via of a list of thousands, and only that.
+
+    A plain list has no quotes, so every comma separates two elements.
+    """
+
+    __slots__ = ("_text", "_element", "_all")
+
+    def __init__(self, text: str, match: Callable[[str], Any]) -> None:
+        self._text = text
+        self._element = plain_element(match).fullmatch
+        self._all: list[Any] | None = None
+
+    def _matches(self) -> list[Any]:
+        if self._all is None:
+            items = map(str.strip, self._text.split(","), itertools.repeat(" \t"))
+            self._all = list(map(self._element, items))
+        return self._all
+
+    def __getitem__(self, index: Any) -> Any:
+        if index == 0 and self._all is None:
+            return self._element(self._text.partition(",")[0].rstrip(" \t"))
+        return self._matches()[index]
+
+    def __len__(self) -> int:
+        return len(self._matches())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._matches())
 
 
 def _list_matches(values: list[str], match: Callable[[str], Any]) -> list[Any] | None:

@@ -56,7 +56,10 @@ On hold only the agent's direction flows; the consultation between agent and
 back office stays on the agents host (no link carries it). In a conference
 every participant streams to and from the bridge: caller <-> SBC <-> media
 server, and agent and back office each <-> media server.
-CTI events and hot-standby replication are bytes on links and CPU at both ends.
+Hot-standby replication is bytes on a link and CPU at both ends; CTI is the events a
+call's flow raises, delivered to the clients registered for its DNs, and the desktops'
+requests, when the call ends (:mod:`sizing.models.cti`): bytes on the SIP Server <-> CTI
+link and CPU on the SIP Server.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...media import call_bandwidth
+from ...models.cti import CtiModel, cti_model, outcome
 from ...scenario.model import PRELUDE_S
 from ...sip.b2bua import BridgedCall, Reject, Target, refer_to_replacing
 from ...sip.interfaces import Address
@@ -80,7 +84,6 @@ from ...tls import wire_bytes
 from ..acd import Acd
 from ..metrics import HostMetrics, grow
 from ..replay import Replayer, script_book
-from ..replay.check import engine_gap
 from ..workload import ArrivalProcess, FlowPicker, HoldingTime, Patience, stream, streams
 from .ledger import MediaLedger, Stream
 from .steady import PresentCall, agents_in_wrap_up, calls_in_progress
@@ -110,7 +113,8 @@ AGENT_FLOWS = ("basic", "ivr_then_agent", "blind_transfer", "consult_transfer", 
 """Flows whose calls talk to an agent (when there are agents)."""
 DOMAIN = "cc.example"
 MIN_ENGINE_CALLS = 50
-"""Hybrid engine: calls of each flow and outcome that run the full engine, at least, over the window."""
+"""Hybrid engine: calls of each flow and outcome that run the full engine, at least, over the
+window of all replications together (each runs its share; the self-check pools them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +265,7 @@ class CallCentre:
         self._present_legs: set[str] = set()
         """Agents-host legs of calls in progress at t = 0, until their INVITE arrives."""
         self.ledger = MediaLedger()
+        self.cti = self._cti_model()
         self.acd: Acd | None = None
         servers = topology.sip_servers
         if scenario.agents.count > 0 and servers:
@@ -297,8 +302,6 @@ class CallCentre:
         """(flow, on the engine) -> [SRDs, answered, offered] of the measured calls the
         self-check compares: replayed ones, and the engine's sample of calls that could have
         been replayed (not those the replay cannot take: they differ by design)."""
-        self.engine_gap: str | None = None
-        """Set by :meth:`figures` when the engine's calls and the replayed ones disagree."""
         self.srd_hist = HostMetrics("srd", 1, self.warmup)
         """SRD of measured calls as a log histogram (its ``add_wait``/``wait_quantile``):
         the distribution the reports draw, memory flat in the number of calls."""
@@ -339,7 +342,8 @@ class CallCentre:
             outcomes = 2 if flow == "busy_no_answer" else 1
             if 0 < recording < 1:
                 outcomes /= min(recording, 1 - recording)
-            need = MIN_ENGINE_CALLS * outcomes / calls if calls > 0 else 1.0
+            least = math.ceil(MIN_ENGINE_CALLS / scenario.replications)
+            need = least * outcomes / calls if calls > 0 else 1.0
             self._engine_p[flow] = min(1.0, max(share, need))
 
     def _rates(self) -> None:
@@ -626,6 +630,8 @@ class CallCentre:
         if fc.ticket is not None:
             fc.ticket.cancel()
         if call is None:
+            if fc.replay is not None:
+                fc.replay.gave_up(fc)
             return
         if call.state is CallState.CONFIRMED:
             self._hang_up(fc)
@@ -636,6 +642,7 @@ class CallCentre:
         if fc.done:
             return
         fc.done = True
+        self._cti(fc)
         now = self.clock.now()
         for s in fc.streams:
             self.ledger.stop(s, now)
@@ -700,6 +707,9 @@ class CallCentre:
         fc.agent = agent
         if fc.done:
             self._release_agent(fc)
+            return
+        if fc.replay is not None:
+            fc.replay.assigned(fc)
             return
         self._transfer_if_ready(fc)
 
@@ -887,6 +897,8 @@ class CallCentre:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
     def _replicate(self, server: SipServer, kind: str) -> None:
+        """Send a call-state change of ``server`` (``kind``: setup, answer, transfer,
+        conference, release; each costs the same) to its hot standby, if it has one."""
         node = next(n for n in self.topo.sip_servers if n.element is server)
         now = self.clock.now()
         hosts = self.topo.net.hosts
@@ -898,14 +910,33 @@ class CallCentre:
             active, passive = hosts[node.name], hosts[standby.name]
             active.charge(size / 1000 * active.profile.per_kbyte_us)
             passive.charge(passive.profile.message_cost_us("default", size, tls=False))
-        cti = self.scenario.cti
-        if self.topo.cti is not None and cti.events_per_call > 0 and cti.bytes_per_event > 0:
-            events = cti.events_per_call / 3.0 * cti.clients  # setup, answer, release carry them
-            if kind == "transfer":
-                return
-            self.ledger.add_data(node.name, self.topo.cti.name, events * wire_bytes(cti.bytes_per_event, "tcp").forward, now)
-            host = hosts[node.name]
-            host.charge(events * cti.bytes_per_event / 1000 * host.profile.per_kbyte_us)
+
+    def _cti_model(self) -> CtiModel | None:
+        clients, servers = self.topo.cti, self.topo.sip_servers
+        if clients is None or not servers:
+            return None
+        return cti_model(self.scenario, self.topo.net.hosts[servers[0].name].profile)
+
+    def _cti(self, fc: FlowCall) -> None:
+        """A call that ended: the events of its flow delivered to the CTI clients registered
+        for its DNs, and its desktop's requests, as bytes on the SIP Server <-> CTI link and
+        CPU on its SIP Server (:mod:`sizing.models.cti`; the same per-call figures as the
+        closed form's)."""
+        model, clients = self.cti, self.topo.cti
+        if model is None or clients is None:
+            return
+        key = outcome(fc.flow, blocked=fc.blocked, status=fc.status,
+                      agent_answered=fc.agent_call is not None, agents=self.acd is not None)
+        if key is None:
+            return
+        call = model.call(key)
+        node = self.topo.host_of_call(self.topo.sip_servers, fc.key)
+        now = self.clock.now()
+        self.ledger.add_data(node.name, clients.name, call.bytes_to_clients, now)
+        self.ledger.add_data(clients.name, node.name, call.bytes_from_clients, now)
+        host = self.topo.net.hosts[node.name]
+        for cost_us in call.charges_us:
+            host.charge(cost_us)
 
     # -- registrations and keep-alives ----------------------------------------------------------------
 
@@ -988,15 +1019,6 @@ class CallCentre:
             for engine, name in ((True, "engine"), (False, "replayed")):
                 values = np.asarray(self.srd_by_engine[engine]) * 1000
                 kpis[f"srd_p95_ms_{name}"] = float(np.percentile(values, 95)) if values.size else nan
-            gaps = []
-            for flow in sorted({f for f, _engine in self.compared}):
-                ours, replayed = self.compared.get((flow, True)), self.compared.get((flow, False))
-                if ours is None or replayed is None:
-                    continue
-                gap = engine_gap(ours[0], replayed[0], (ours[1], replayed[1]), (ours[2], replayed[2]))
-                if gap is not None:
-                    gaps.append(f"{flow}: {gap}")
-            self.engine_gap = "; ".join(gaps) or None
         if self.acd is not None:
             acd = self.acd.stats(20.0)
             kpis.update({

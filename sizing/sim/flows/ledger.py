@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from itertools import accumulate
 
 from ..metrics import grow
 
@@ -37,6 +38,9 @@ class MediaLedger:
         self.media_bytes: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 64)
         self.media_packets: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 64)
         self.data_bytes: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 64)
+        self._byte_steps: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 64)
+        self._packet_steps: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * 64)
+        """Changes of each pair's media rate at whole seconds (see :meth:`_integrate`)."""
         self.host_pps: dict[str, float] = defaultdict(float)
         """Media packets per second each host receives now."""
         self.open: dict[Stream, None] = {}
@@ -64,19 +68,49 @@ class MediaLedger:
             stream.start = now
 
     def _integrate(self, stream: Stream, t0: float, t1: float) -> None:
+        """Add the stream's bytes and packets over ``[t0, t1)``: the partial first and
+        last seconds into the bins, the whole seconds between as a rate step (a call holds
+        its streams for minutes: one bin per second would be most of a run's work)."""
         key = (stream.src, stream.dst)
         nbytes, npkts = self.media_bytes[key], self.media_packets[key]
-        second = int(t0)
-        while t0 < t1:
-            end = min(float(second + 1), t1)
-            if second >= len(nbytes):
-                grow(nbytes, second)
-                grow(npkts, second)
-            span = end - t0
-            nbytes[second] += stream.bytes_per_s * span
-            npkts[second] += stream.pps * span
-            t0 = end
-            second += 1
+        first, last = int(t0), int(t1)
+        if last >= len(nbytes):
+            grow(nbytes, last)
+            grow(npkts, last)
+        rate, pps = stream.bytes_per_s, stream.pps
+        if first == last:
+            span = t1 - t0
+            nbytes[first] += rate * span
+            npkts[first] += pps * span
+            return
+        head, tail = first + 1 - t0, t1 - last
+        nbytes[first] += rate * head
+        npkts[first] += pps * head
+        if tail > 0:
+            nbytes[last] += rate * tail
+            npkts[last] += pps * tail
+        if last > first + 1:
+            for steps, value in ((self._byte_steps[key], rate), (self._packet_steps[key], pps)):
+                if last >= len(steps):
+                    grow(steps, last)
+                steps[first + 1] += value
+                steps[last] -= value
+
+    def media_window(self, key: tuple[str, str], start: int, end: int) -> tuple[float, float]:
+        """(Bytes, packets) of media from ``src`` to ``dst`` over the seconds ``[start, end)``."""
+        return (self._window(self.media_bytes.get(key), self._byte_steps.get(key), start, end),
+                self._window(self.media_packets.get(key), self._packet_steps.get(key), start, end))
+
+    def data_window(self, key: tuple[str, str], start: int, end: int) -> float:
+        """Bulk data bytes from ``src`` to ``dst`` over the seconds ``[start, end)``."""
+        return self._window(self.data_bytes.get(key), None, start, end)
+
+    @staticmethod
+    def _window(bins: list[float] | None, steps: list[float] | None, start: int, end: int) -> float:
+        total = math.fsum(bins[start:end]) if bins else 0.0
+        if steps:
+            total += math.fsum(list(accumulate(steps))[start:end])
+        return float(total)
 
     def add_data(self, src: str, dst: str, nbytes: float, now: float) -> None:
         bins = self.data_bytes[(src, dst)]
@@ -85,6 +119,3 @@ class MediaLedger:
             grow(bins, second)
         bins[second] += nbytes
 
-    @staticmethod
-    def window_sum(bins: list[float], start: int, end: int) -> float:
-        return float(math.fsum(bins[start:end]))

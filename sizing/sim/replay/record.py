@@ -44,7 +44,7 @@ from ...scenario import Scenario
 from ...sip.interfaces import Address
 from .script import Hook, Script, ScriptBook, Step
 
-__all__ = ["HOLDINGS_S", "T0_S", "one_call_at_a_time", "outcome_name", "replayable", "script_book",
+__all__ = ["HOLDINGS_S", "T0_S", "offer_step", "one_call_at_a_time", "outcome_name", "replayable", "script_book",
            "script_scenario"]
 
 HOLDINGS_S = (8.0, 12.0)
@@ -54,6 +54,9 @@ T0_S = 1.0
 COUNTERS_AT = 0x1000
 """Where the probe's branch and tag counters start: elements write them in hex, so a
 message's Vias and tags are as long as in a run of some thousands of calls, not one."""
+GAVE_UP_S = 0.001
+"""How long the probe's caller waits for an agent in the ``gaveup`` scripts (a replayed
+call switches to one when its own patience runs out: its hang-up goes at once)."""
 _RUN_S = 80.0
 """How long after its start a probe call is followed: its longest flow (busy or no
 answer, ``NO_ANSWER_S`` + ring) plus RFC 3261's 32 s transaction timers."""
@@ -75,9 +78,6 @@ def replayable(scenario: Scenario) -> tuple[set[str], dict[str, str]]:
         why.update(dict.fromkeys(mix, "a session timer's refreshes depend on the holding time"))
     elif "loss" in policies:
         why.update(dict.fromkeys(mix, "loss-based overload control (RFC 7339) runs on the engine"))
-    elif scenario.agents.count > 0 and scenario.topology.sip_server.enabled \
-            and scenario.topology.media_server.enabled and "ivr_then_agent" in mix:
-        why["ivr_then_agent"] = "offered to the ACD after the IVR, through the queue"
     return {f for f in mix if f not in why}, why
 
 
@@ -152,6 +152,9 @@ def _book(key: str, flows: tuple[str, ...], recorder: bool) -> ScriptBook:
             continue
         for outcome, rec in variants:
             scripts.pop((flow, outcome_name(outcome, rec)), None)
+    for (flow, outcome), script in list(scripts.items()):
+        if outcome in ("plain", "plain:rec") and flow not in missing:
+            _gave_up_variant(reduced, script, hosts, scripts, missing)
     rejecting = {name for name, role in _roles(reduced) if role.overload.policy == "503"}
     for (flow, outcome), script in list(scripts.items()):
         if outcome == "blocked" or flow in missing:
@@ -193,6 +196,28 @@ def _rejected_variants(reduced: Scenario, script: Script, rejecting: set[str],
             missing[flow] = problem or f"a 503 at step {i} changes what went before it"
             return
         scripts[(flow, rejected_name(outcome, i))] = rejected
+
+
+def offer_step(script: Script) -> int | None:
+    """The moment the call waits for an agent (an ``offer`` hook), if its flow has one."""
+    return next((i for i, s in enumerate(script.steps) if ("offer",) in s.hooks), None)
+
+
+def _gave_up_variant(reduced: Scenario, script: Script, hosts: dict[str, tuple[str, tuple[Address, ...]]],
+                     scripts: dict[tuple[str, str], Script], missing: dict[str, str]) -> None:
+    """For a script that waits for an agent, the script of the call whose caller gave up
+    waiting there: the same messages up to the wait, then the caller's hang-up."""
+    wait = offer_step(script)
+    if wait is None:
+        return
+    recorded = script.outcome.endswith(":rec")
+    runs = [_record(reduced, script.flow, h, recorded, 0.25, False, hosts, gave_up=True) for h in HOLDINGS_S]
+    name = outcome_name("gaveup", recorded)
+    gave_up, problem = _fit(script.flow, name, *runs)
+    if gave_up is None or not gave_up.same_until(script, wait):
+        missing[script.flow] = problem or "a caller giving up in the queue changes what went before"
+        return
+    scripts[(script.flow, name)] = gave_up
 
 
 def _admit_step(script: Script) -> int | None:
@@ -254,6 +279,9 @@ class _Recorder:
             parent, anchor_at = self.parent(now)
             self.steps.append(_Raw("", "", "", None, parent, now, anchor_at))
             self.timer_step = len(self.steps) - 1
+            # what the timer does next follows from the moment: a call waiting there for an
+            # agent (an "offer" hook) sends it once the agent is assigned
+            self.anchor = (self.timer_step, now)
         self.steps[self.timer_step].hooks.append(hook)
 
     def wrap(self, callback: Callable[[], object]) -> Callable[[], object]:
@@ -271,9 +299,11 @@ class _Recorder:
 
 
 def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: float, blocked: bool,
-            hosts: dict[str, tuple[str, tuple[Address, ...]]], reject_step: int | None = None) -> list[_Raw]:
+            hosts: dict[str, tuple[str, tuple[Address, ...]]], reject_step: int | None = None,
+            gave_up: bool = False) -> list[_Raw]:
     """One call of ``flow`` through the engine, every message and hook recorded; the
-    front end answers 503 to the INVITE of step ``reject_step``, when given."""
+    front end answers 503 to the INVITE of step ``reject_step``, when given; with
+    ``gave_up`` no agent is ever idle and a caller queued for one hangs up at once."""
     import simpy
 
     from ..flows import CallCentre
@@ -346,6 +376,17 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
             conference_media(fc)
 
     centre._agent_event, centre._media = agent, media_changed  # type: ignore[method-assign]
+    after_ivr = centre._after_ivr
+
+    def offered(fc: Any) -> None:  # the call waits here for an agent (or its caller gives up)
+        if not fc.done:
+            rec.hook(("offer",), env.now)
+        after_ivr(fc)
+
+    centre._after_ivr = offered  # type: ignore[method-assign]
+    if gave_up and centre.acd is not None:
+        centre.acd._free.clear()
+        centre.acd.patience = _Patience(GAVE_UP_S)  # type: ignore[assignment]
     centre._conference_media = conference  # type: ignore[method-assign]
     for node in topo.sip_servers:
         server = node.element
@@ -365,6 +406,16 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
     net.clock.call_at(T0_S, lambda: centre.new_call(flow, holding, recorded, T0_S, engine=True))
     env.run(until=T0_S + _RUN_S)
     return rec.steps
+
+
+class _Patience:
+    """The probe's caller patience: always ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def sample(self) -> float:
+        return self.seconds
 
 
 class _Fixed:

@@ -39,7 +39,7 @@ from simpy.events import NORMAL
 
 from ...sip.interfaces import TimerConfig
 from ..host import _ARRIVED, Host, _kind_token
-from .record import rejected_name
+from .record import offer_step, outcome_name, rejected_name
 from .script import Script, ScriptBook
 
 if TYPE_CHECKING:
@@ -139,8 +139,15 @@ class Replayer:
         self._eid = topo.net.env._eid
         self.timers = timers or TimerConfig()
         self.min_holding: dict[str, float] = {}
+        self.waits: set[str] = set()
+        """Flows whose calls wait for an agent in their script (a call in progress at t = 0
+        may be past that point: the engine sets those up)."""
         for (flow, _outcome), script in book.scripts.items():
             self.min_holding[flow] = max(self.min_holding.get(flow, 0.0), script.min_holding_s)
+            if offer_step(script) is not None:
+                self.waits.add(flow)
+        self.waiting: dict[str, tuple[_Call, _Step]] = {}
+        """Calls waiting for an agent (by Call-ID), at their script's ``offer`` moment."""
         pools: dict[str, list] = {}
         for node in topo.nodes:
             pools.setdefault(node.role, []).append(node)
@@ -159,7 +166,7 @@ class Replayer:
         progress at t = 0 whose flow has moments of its own in the talk (a transfer, a
         conference) is set up by the engine, which knows how far each had gone."""
         least = self.min_holding.get(flow, float("inf"))
-        if talk_s < least or (present and least > 0):
+        if talk_s < least or (present and (least > 0 or flow in self.waits)):
             return False
         acd = self.centre.acd
         return acd is None or flow not in AGENT_BOUND or acd.answers_at_once()
@@ -169,7 +176,6 @@ class Replayer:
     def start(self, flow: str, holding: float, recorded: bool, t: float, present: PresentCall | None) -> FlowCall:
         """A replayed call of ``flow``: the same record and the same choices as an engine call."""
         from ..flows.driver import FlowCall
-        from .record import outcome_name
 
         centre = self.centre
         topo = centre.topo
@@ -193,6 +199,8 @@ class Replayer:
             ticket = fc.ticket
             assert ticket is not None and ticket.state == "assigned"
             fc.direct, fc.agent, fc.stage, fc.peer = True, ticket.agent, "agent", "agents"
+        elif flow in self.waits and call.bound.media is not None:  # the IVR answers first
+            fc.stage, fc.peer = "ivr", call.bound.media
         self.started += 1
         bound = call.bound
         for i in bound.script.roots:
@@ -379,7 +387,36 @@ class Replayer:
                 centre._media(fc, held=hook[1])
             elif name == "conference_media":
                 centre._conference_media(fc)
+            elif name == "offer" and centre.acd is not None:
+                # the call waits here for the ACD (:meth:`assigned`) or for its caller to give up
+                self.waiting[fc.key] = (call, step)
+                fc.stage = "queue"
+                centre._offer(fc)
+                return False
         return True
+
+    def assigned(self, fc: FlowCall) -> None:
+        """The ACD gave the call waiting at its ``offer`` moment an agent: the script goes on."""
+        waiting = self.waiting.pop(fc.key, None)
+        if waiting is None:
+            return
+        call, step = waiting
+        if call.done:
+            return
+        fc.stage = "agent"
+        self._kids(call, step)
+
+    def gave_up(self, fc: FlowCall) -> None:
+        """The caller of a call waiting for an agent hung up: the call goes on as its flow's
+        ``gaveup`` script from that moment."""
+        waiting = self.waiting.pop(fc.key, None)
+        if waiting is None:
+            return
+        call, step = waiting
+        if call.done:
+            return
+        recorded = call.bound.script.outcome.split("@")[0].endswith(":rec")
+        self._switch(call, step, outcome_name("gaveup", recorded))
 
     def rejected(self, call: _Call, step: _Step, host: Host) -> None:
         """The host's front end answers this new INVITE 503 (it is overloaded): the call
