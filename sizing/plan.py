@@ -7,18 +7,19 @@ Theory of operation
    sip_server -> agents, plus side legs to the media server, the recorder and
    the registrar; see :data:`LEG` and :func:`link_messages`).  A role's
    messages are those on its links; :func:`sizing.analytic.estimate` turns them
-   into busy cores with the role's cost profile.  Media relayed by the SBC,
-   played by the media server and received by the recorder is added per
-   packet.  Messages on the carrier's link use the trunk's transport, all
+   into busy cores with the role's cost profile.  Media is added per RTP packet
+   a host receives (the SBC's relay of it included in its cost), as the simulator
+   charges it.  Messages on the carrier's link use the trunk's transport, all
    others the inside one (:func:`_transport`): TLS costs apply per message on
    TLS links only, connection churn to the edge role's trunk side.  Per host,
    CPU p95 over 1-s samples is approximated as the mean plus 1.645 standard
-   deviations of a Poisson count of messages (each costing the mean cost); the
-   fewest hosts (of the scenario's core count) whose p95 meets the role's
-   target is the first answer.  With ``cores_options`` (candidate
-   host sizes) each role instead gets the (cores per host, hosts) pair with the
-   fewest total cores meeting its target and host floor, ties going to fewer
-   hosts (:func:`choose_host_size`).  Trunk channels are the Erlang B
+   deviations of Poisson counts of messages (each costing the mean cost) and of
+   media sessions in progress (:mod:`sizing.host_size`).  Each role gets, from its
+   allowed host sizes (``topology.<role>.cores_options``, or the caller's), the
+   (cores per host, hosts) pair with the fewest total cores meeting its target
+   and host floor, ties going to fewer hosts (:func:`choose_host_size`), and a
+   sentence saying why; an empty list keeps the role's cores.  A SIP Server with
+   a hot standby keeps an HA pair of that size.  Trunk channels are the Erlang B
    inverse at the blocking target; link Mbps are messages x wire bytes plus
    RTP, divided by ``1 - link_headroom``.  A message's bytes are those the
    engine writes for this scenario on that link (:mod:`sizing.message_sizes`:
@@ -58,6 +59,17 @@ import pandas as pd
 from sizing import analytic, media
 from sizing import flows as call_flows
 from sizing import tls as tls_model
+from sizing.host_size import (
+    HostSize,
+    RoleLoad,
+    check_cores_options,
+    choose_host_size,
+    cpu_p95_estimate,
+    hosts_for_target,
+    parse_cores_options,
+    pick_host_size,
+    size_reason,
+)
 from sizing.message_sizes import MessageSizes, coarse_key, message_sizes
 from sizing.models.cti import cti_model
 from sizing.profile import load_profile
@@ -81,9 +93,6 @@ __all__ = [
     "parse_cores_options",
     "plan",
 ]
-
-Z95 = 1.645
-"""One-sided 95 % quantile of the standard normal distribution."""
 
 _LEG = {
     "INVITE": 1,
@@ -138,13 +147,15 @@ _TRYING_ROLES = ("sbc", "proxy")
 
 ASSUMPTIONS: dict[str, float] = {
     "ivr_s": call_flows.ivr_then_agent.IVR_S,
+    "ring_s": call_flows.base.RING_S,
     "conference_share_of_holding": call_flows.conference.FLOW.media_share_of_holding,
     "ha_events_per_call": 4.0,
 }
-"""Closed-form planning assumptions: the IVR treatment lasts ``ivr_s`` seconds and a
-conference this share of the holding time (both the flows' own, :mod:`sizing.flows`,
-shown with the plan); a SIP Server replicates this many call state changes to its hot
-standby."""
+"""Closed-form planning assumptions: the IVR treatment lasts ``ivr_s`` seconds and the
+caller stays on it while the agent's phone rings ``ring_s``; a conference takes this share
+of the holding time, less the back office's ringing before it joins (all three the flows'
+own, :mod:`sizing.flows`, shown with the plan); a SIP Server replicates this many call
+state changes to its hot standby."""
 
 # ---------------------------------------------------------------------------
 # Closed form
@@ -328,6 +339,16 @@ def _background_kinds(scenario: Scenario) -> dict[str, float]:
     return out
 
 
+def _device_links(scenario: Scenario) -> dict[tuple[str, str], float]:
+    """The links registered devices reach the registrar on, each with its share of the
+    REGISTER and OPTIONS traffic: the agents' phones and the other endpoints."""
+    reg = registrar_role(scenario)
+    agents = scenario.agents.count if scenario.agents.registered else 0
+    devices = agents + scenario.endpoints.count
+    counts = {("agents", reg): agents, ("endpoints", reg): scenario.endpoints.count}
+    return {link: n / devices for link, n in counts.items() if n > 0}
+
+
 def _received_bytes(
     role: str,
     kinds: Mapping[tuple[str, str], Mapping[str, float]],
@@ -419,9 +440,12 @@ class ClosedForm:
     trunk_channels: int
     """Erlang B inverse at the blocking target."""
     roles: pd.DataFrame
-    """Per role: msgs_per_s, busy_cores, media_sessions, hosts, cores_per_host,
-    cpu_p95 (per host, estimated), binding, tls_cpu_share (of busy_cores, the share
-    spent on TLS: handshakes, record crypto, TLS's extra cost per message)."""
+    """Per role: msgs_per_s, busy_cores (all hosts: one static load, messages, media),
+    static_cores (per host), media_cores, media_sessions, hosts, standby_hosts,
+    cores_per_host, cpu_target, cpu_mean and cpu_p95 (per host, estimated; p95 of 1-s
+    samples), binding, size_choice and reason (why this size, in words), tls_cpu_share
+    (of busy_cores, the share spent on TLS: handshakes, record crypto, TLS's extra cost
+    per message)."""
     links: pd.DataFrame
     """Per link: signalling_mbps, media_mbps, cti_mbps, total_mbps, required_mbps."""
     estimates: tuple[analytic.Estimate, ...]
@@ -431,103 +455,42 @@ class ClosedForm:
     total_mbps, required_mbps (see :func:`direction_frame`)."""
 
 
-def cpu_p95_estimate(busy_cores: float, static_cores: float, msgs_per_s: float,
-                     cores: int) -> float:
-    """Per-host CPU p95 over 1-s samples: (static + dyn + 1.645 dyn / sqrt(msgs/s)) / cores.
-
-    ``busy_cores`` and ``msgs_per_s`` are the host's share; the count of messages
-    in a second is Poisson, each costing the mean cost, so one second's busy
-    time has a standard deviation of dyn / sqrt(msgs/s).
-    """
-    dyn = max(busy_cores - static_cores, 0.0)
-    spread = Z95 * dyn / math.sqrt(msgs_per_s) if msgs_per_s > 0 else 0.0
-    return (static_cores + dyn + spread) / cores
+def host_options(scenario: Scenario, role: str, cores_options: Iterable[int] | None = None
+                 ) -> tuple[int, ...] | None:
+    """The host sizes ``role``'s cores per host are chosen from: ``cores_options`` when
+    given (every role alike), else the role's ``topology.<role>.cores_options``; None
+    (keep the role's ``cores``) when the list is empty."""
+    chosen = scenario.topology.role(role).cores_options if cores_options is None \
+        else list(cores_options)
+    return check_cores_options(chosen) if chosen else None
 
 
-def hosts_for_target(busy_cores: float, static_cores: float, msgs_per_s: float, cores: int,
-                     target: float, max_hosts: int = 100_000) -> int:
-    """Fewest hosts of ``cores`` cores whose estimated CPU p95 is at most ``target``;
-    ``busy_cores`` and ``msgs_per_s`` are the role's total (shared evenly)."""
-    if static_cores >= target * cores:
-        raise ValueError(f"the profile's static load ({static_cores:g} cores) alone exceeds "
-                         f"the target of {target:.0%} of {cores} cores")
-    dyn = max(busy_cores - static_cores, 0.0)
-    n = max(1, math.ceil(dyn / (target * cores - static_cores) - 1e-12))
-    while cpu_p95_estimate(static_cores + dyn / n, static_cores, msgs_per_s / n,
-                           cores) > target + 1e-12:
-        n += 1
-        if n > max_hosts:
-            raise ValueError(f"more than {max_hosts} hosts needed")
-    return n
+def standby_hosts(scenario: Scenario, role: str, hosts: int) -> int:
+    """Hosts a role keeps on hot standby besides its ``hosts`` active ones: one per
+    SIP Server with ``ha.hot_standby`` (a standby takes over its active's load, so it
+    is as big)."""
+    return hosts if role == "sip_server" and scenario.ha.hot_standby else 0
 
 
-def check_cores_options(values: Iterable[Any], *, name: str = "cores_options"
-                        ) -> tuple[int, ...]:
-    """Candidate cores per host, validated, deduplicated and sorted; ValueError
-    naming ``name`` for an empty list, a non-integer or a value below 1."""
-    if isinstance(values, str | bytes):
-        raise ValueError(f"{name}: expected a list of integers, got {values!r}")
-    out = set()
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int | np.integer):
-            raise ValueError(f"{name}: {v!r} is not an integer number of cores")
-        if v < 1:
-            raise ValueError(f"{name}: {v} cores per host; each option must be at least 1")
-        out.add(int(v))
-    if not out:
-        raise ValueError(f"{name}: empty; give at least one number of cores per host")
-    return tuple(sorted(out))
-
-
-def parse_cores_options(text: str, *, name: str = "--cores-options") -> tuple[int, ...]:
-    """``"2,4,8,16"`` as validated cores-per-host options (see :func:`check_cores_options`)."""
-    items = [x.strip() for x in text.split(",")]
-    if not any(items):
-        raise ValueError(f"{name}: empty; give numbers of cores per host, e.g. 2,4,8,16")
-    values = []
-    for item in items:
-        if not item:
-            raise ValueError(f"{name}: {text!r} has an empty item (expected e.g. 2,4,8,16)")
-        try:
-            values.append(int(item))
-        except ValueError:
-            raise ValueError(f"{name}: {item!r} is not an integer number of cores "
-                             "(expected e.g. 2,4,8,16)") from None
-    return check_cores_options(values, name=name)
-
-
-def choose_host_size(busy_cores: float, static_cores: float, msgs_per_s: float,
-                     target: float, cores_options: Iterable[int], min_hosts: int = 1
-                     ) -> tuple[int, int]:
-    """The ``(cores per host, hosts)`` with the fewest total cores whose estimated
-    CPU p95 meets ``target`` with at least ``min_hosts`` hosts; ties go to fewer
-    (bigger) hosts.  Sizes whose static load alone exceeds the target are skipped;
-    ValueError when every size is."""
-    options = check_cores_options(cores_options)
-    best: tuple[tuple[int, int], int] | None = None
-    why = ""
-    for cores in options:
-        try:
-            n = max(hosts_for_target(busy_cores, static_cores, msgs_per_s, cores, target),
-                    min_hosts, 1)
-        except ValueError as exc:  # this size can never meet the target
-            why = str(exc)
-            continue
-        if best is None or (n * cores, n) < best[0]:
-            best = ((n * cores, n), cores)
-    if best is None:
-        raise ValueError(f"cores_options {', '.join(map(str, options))}: no size meets the "
-                         f"CPU p95 target (largest size: {why})")
-    return best[1], best[0][1]
+def hosts_text(hosts: int, standbys: int, cores: int) -> str:
+    """``8 cores``, ``3 x 8 cores`` or ``2 x 8 cores (an active host and its hot standby)``."""
+    total = hosts + standbys
+    size = f"{cores} cores" if total == 1 else f"{total} x {cores} cores"
+    if standbys == 1 and hosts == 1:
+        return f"{size} (an active host and its hot standby)"
+    if standbys:
+        return f"{size} ({hosts} active, {standbys} hot standbys)"
+    return size
 
 
 def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) -> ClosedForm:
     """Messages, cores, hosts, trunk channels and Mbps from formulas alone.
 
-    ``cores_options``: candidate cores per host; each role gets the size with the
-    fewest total cores (:func:`choose_host_size`).  None keeps the scenario's cores.
+    ``cores_options``: the host sizes every role's cores per host are chosen from (the
+    size with the fewest total cores, :func:`choose_host_size`); None: each role's
+    ``topology.<role>.cores_options`` (see :func:`host_options`); empty: each role's cores.
     """
-    options = None if cores_options is None else check_cores_options(cores_options)
+    overrides = None if cores_options is None else tuple(cores_options)
     t = scenario.traffic
     cps, holding = t.rate_cps, t.holding_time_s
     if cps is None or holding is None:
@@ -552,10 +515,11 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                                                               scenario.trunk.cipher_suite)
                 for r in enabled}
     sizes = message_sizes(scenario)
-    agent_link = ("agents", reg)
+    device_links = _device_links(scenario) if background_kinds else {}
     role_kinds = dict(kinds)
     if background:  # the registrar's REGISTER and OPTIONS, per call
-        role_kinds[agent_link] = {k: v / cps for k, v in background_kinds.items()}
+        for link, share in device_links.items():
+            role_kinds[link] = {k: share * v / cps for k, v in background_kinds.items()}
     net = tls_model.NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2)
     trunk = scenario.trunk
 
@@ -578,9 +542,10 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                 edge = edge or "carrier" in link
         flows = [analytic.Flow("calls", 1.0, {role: c}, transport=tr)
                  for tr, c in counts.items()] or [analytic.Flow("calls", 1.0, {role: {}})]
-        if role == reg and background:
+        if role == reg and background:  # it receives the REGISTERs and OPTIONS, sends the 200s
+            received = _received(background, upstream=False)
             flows.append(analytic.Flow("registrations", 1.0,
-                                       {role: {k: v / cps for k, v in background.items()}},
+                                       {role: {k: v / cps for k, v in received.items()}},
                                        transport=scenario.inside_transport))
         conns = {role: 1.0 / trunk.calls_per_connection} \
             if edge and trunk.transport != "udp" and trunk.calls_per_connection else {}
@@ -619,23 +584,40 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         "recorder": inside_srtp is not None,
     }
     shares = t.mix.shares()
-    answered, media_sessions = 1.0, 0.0
-    for f in call_flows.FLOWS:  # the IVR's sessions per call; a bridge's legs over its share of the talk
-        share = shares[f.name]
-        answered -= 0.0 if f.answered else share
-        media_sessions += cps * share * f.pre_s \
-            + erl * f.messages.media_server_legs * share * f.media_share_of_holding
+    answered = 1.0 - sum(shares[f.name] for f in call_flows.FLOWS if not f.answered)
+    # Media sessions in progress: calls talking (answered, for the holding time), calls at
+    # the IVR (before it, and while the agent's phone rings) and conferences (the part of
+    # the holding time on the bridge, one leg per party, less the back office's ringing).
+    # A recorded call is forked from its answer.
+    talking = erl * answered
+    ring = ASSUMPTIONS["ring_s"]
+    ivr = bridged = bridge_legs = 0.0  # calls at the IVR, calls on a bridge, the bridges' legs
+    if "media_server" in enabled:
+        for f in call_flows.FLOWS:
+            share = shares[f.name]
+            if f.pre_s:
+                ivr += cps * share * (f.pre_s + ring)
+            if f.media_share_of_holding:
+                on_bridge = cps * share * max(holding * f.media_share_of_holding - ring, 0.0)
+                bridged += on_bridge
+                bridge_legs += on_bridge * f.messages.media_server_legs
     sessions = {
-        "sbc": erl * answered,
-        "media_server": media_sessions,
-        "recorder": erl * answered * t.recording_share,
+        "sbc": talking + ivr,
+        "media_server": ivr + bridge_legs,
+        "recorder": (talking + ivr) * t.recording_share,
     }
-    packets_per_session = {"sbc": 4 * stream.pps, "media_server": 2 * stream.pps,
+    # A profile's per-packet cost is per packet *received* (and relayed, for the SBC), as
+    # the simulator charges it: the SBC receives the caller's and the peer's stream of a
+    # call (each packet's relay is in its cost), the media server one stream per session
+    # (the caller's voice at the IVR, one party's at a bridge), the recorder both streams.
+    packets_per_session = {"sbc": 2 * stream.pps, "media_server": stream.pps,
                            "recorder": 2 * stream.pps}
+    media_busy: dict[str, float] = {}
     for role in ("sbc", "media_server", "recorder"):
         if role in enabled:
             per_pkt = profiles[role].media_packet_us(srtp=srtp_at[role])
-            busy[role] += sessions[role] * packets_per_session[role] * per_pkt / 1e6
+            media_busy[role] = sessions[role] * packets_per_session[role] * per_pkt / 1e6
+            busy[role] += media_busy[role]
     # CTI: each flow's events delivered to the clients registered for their DNs, and the
     # desktops' requests (sizing.models.cti), on the SIP Server's CPU and its CTI link.
     cti = cti_model(scenario, profiles["sip_server"]) if "sip_server" in enabled else None
@@ -645,51 +627,24 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
 
     rows = []
     for role in enabled:
-        cfg = topo.role(role)
-        target = targets.cpu_target(role)
-        static = profiles[role].static_core_fraction
+        load = RoleLoad(busy[role], profiles[role].static_core_fraction, msgs[role],
+                        media_busy.get(role, 0.0), sessions.get(role, 0.0))
         n_ports = math.ceil(sessions["media_server"] / topo.media_server.media_ports) \
             if role == "media_server" else 1
-        cores = cfg.cores
-        if options is not None:
-            try:
-                cores, _ = choose_host_size(busy[role], static, msgs[role], target, options,
-                                            min_hosts=n_ports)
-            except ValueError as exc:
-                raise ValueError(f"topology.{role}: {exc}") from None
         try:
-            n_cpu = hosts_for_target(busy[role], static, msgs[role], cores, target)
+            rows.append(_role_row(scenario, role, load, n_ports,
+                                  host_options(scenario, role, overrides)))
         except ValueError as exc:
             raise ValueError(f"topology.{role}: {exc}") from None
-        n = max(n_cpu, n_ports, 1)
-        if n > MAX_HOSTS:  # the recommended scenario could not be written or simulated
-            raise ValueError(f"topology.{role}: {n:,} hosts of {cores} cores needed, more than "
-                             f"the {MAX_HOSTS:,} a pool may have; use bigger hosts "
-                             "(--cores-options) or split the traffic across sites")
-        if n_ports > n_cpu:
-            binding = "media_ports"
-        elif n_cpu > 1 or cpu_p95_estimate(busy[role], static, msgs[role],
-                                           cores) > 0.5 * target:
-            binding = "cpu_p95"
-        else:
-            binding = "minimum"
-        rows.append({
-            "role": role, "msgs_per_s": msgs[role], "busy_cores": busy[role],
-            "media_sessions": sessions.get(role, 0.0), "hosts": n, "cores_per_host": cores,
-            "cpu_target": target,
-            "cpu_p95": cpu_p95_estimate(static + (busy[role] - static) / n, static,
-                                        msgs[role] / n, cores),
-            "binding": binding,
-            "tls_cpu_share": tls_busy[role] / busy[role] if busy[role] > 0 else 0.0,
-        })
+        rows[-1]["tls_cpu_share"] = tls_busy[role] / busy[role] if busy[role] > 0 else 0.0
     roles = pd.DataFrame(rows)
 
     # Links: signalling from per-call messages (plus background on the
     # registrar's link), media from RTP streams; both directions.
     ha = scenario.ha
     sig_links = dict(kinds)
-    if background:
-        sig_links[agent_link] = {}
+    for link in device_links:
+        sig_links[link] = {}
     # Message sizes are the engine's on each link (the edge's double Record-Route,
     # RFC 5658, included); the carrier's link adds the trunk's connections opened and
     # closed every calls_per_connection calls.
@@ -715,8 +670,8 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         transport = _transport(scenario, link)
         a, b = link
         per_kind = [(kind, cps * n) for kind, n in counts.items()]
-        if link == agent_link:
-            per_kind += list(background_kinds.items())
+        if link in device_links:
+            per_kind += [(k, device_links[link] * n) for k, n in background_kinds.items()]
         for kind, rate in per_kind:
             forward, back = _wire_split(sizes.size(*link, kind), transport, net)
             response = coarse_key(kind).endswith("xx")
@@ -730,16 +685,18 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     stream_mbps = stream.l2_kbps / 1000.0
     in_mbps, out_mbps = (s.l2_kbps / 1000.0 for s in trunk_streams)
     anchor = "sbc" if "sbc" in enabled else None
-    if anchor:  # one stream each way per call the SBC relays
+    if anchor:  # one stream each way per call the SBC relays: to an agent, the IVR or a bridge
         send("carrier", anchor, media=sessions["sbc"] * in_mbps)
         send(anchor, "carrier", media=sessions["sbc"] * out_mbps)
-        send(anchor, "agents", media=sessions["sbc"] * stream_mbps)
-        send("agents", anchor, media=sessions["sbc"] * stream_mbps)
+        send(anchor, "agents", media=(talking - bridged) * stream_mbps)
+        send("agents", anchor, media=(talking - bridged) * stream_mbps)
     source = anchor or "carrier"
-    if "media_server" in enabled:  # the caller's voice in, prompts out
+    if "media_server" in enabled:  # the caller at the IVR or a bridge; an agent and the back office
         there, back = (stream_mbps, stream_mbps) if anchor else (in_mbps, out_mbps)
-        send(source, "media_server", media=sessions["media_server"] * there)
-        send("media_server", source, media=sessions["media_server"] * back)
+        send(source, "media_server", media=(ivr + bridged) * there)
+        send("media_server", source, media=(ivr + bridged) * back)
+        send("agents", "media_server", media=2 * bridged * stream_mbps)
+        send("media_server", "agents", media=2 * bridged * stream_mbps)
     if "recorder" in enabled:  # both parties' streams forked to the recorder, none back
         send(source, "recorder", media=2 * sessions["recorder"] * stream_mbps)
     if cti_rates is not None:  # a category of its own in the frames (split_cti)
@@ -751,6 +708,48 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     flows = direction_frame(directions, targets.link_headroom)
     links = links_of(flows, targets.link_headroom)
     return ClosedForm(erl, channels, roles, links, tuple(estimates), flows)
+
+
+def _role_row(scenario: Scenario, role: str, load: RoleLoad, n_ports: int,
+              options: tuple[int, ...] | None) -> dict[str, Any]:
+    """One role's closed-form answer: hosts and their size from ``options`` (else the
+    scenario's cores), the binding constraint, estimated CPU and the reason in words."""
+    target = scenario.targets.cpu_target(role)
+    if options is None:
+        chosen = HostSize(scenario.topology.role(role).cores, None)
+        why = f"cores per host as given (topology.{role}.cores, no host sizes to choose from)"
+    else:
+        chosen, sizes = pick_host_size(load, target, options, min_hosts=n_ports)
+        why = size_reason(sizes, chosen)
+    cores = chosen.cores
+    n_cpu = hosts_for_target(load.busy_cores, load.static_cores, load.msgs_per_s, cores,
+                             target, media_cores=load.media_cores,
+                             media_sessions=load.media_sessions)
+    n = max(n_cpu, n_ports, 1)
+    if n > MAX_HOSTS:  # the recommended scenario could not be written or simulated
+        raise ValueError(f"{n:,} hosts of {cores} cores needed, more than the {MAX_HOSTS:,} "
+                         "a pool may have; allow bigger hosts (cores_options, --cores-options) or "
+                         "split the traffic across sites")
+    p95 = load.cpu_p95(n, cores)
+    if n_ports > n_cpu:
+        binding = "media_ports"
+        why = (f"{n} hosts for {load.media_sessions:,.0f} media sessions at "
+               f"{scenario.topology.media_server.media_ports:,} per host; {why}")
+    elif n_cpu > 1 or load.cpu_p95(1, cores) > 0.5 * target:
+        binding = "cpu_p95"
+    else:
+        binding = "minimum"
+    standbys = standby_hosts(scenario, role, n)
+    return {
+        "role": role, "msgs_per_s": load.msgs_per_s, "busy_cores": load.busy_cores,
+        "static_cores": load.static_cores, "media_cores": load.media_cores,
+        "media_sessions": load.media_sessions, "hosts": n, "standby_hosts": standbys,
+        "cores_per_host": cores, "cpu_target": target, "cpu_mean": load.cpu_mean(n, cores),
+        "cpu_p95": p95, "binding": binding, "size_choice": why,
+        "reason": f"{hosts_text(n, standbys, cores)}: {100 * p95:.1f} % CPU p95 per host "
+                  f"(estimated, 1-s samples) at the offered load, target "
+                  f"{100 * target:.0f} %; {why}",
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -769,6 +768,12 @@ BINDING_TEXT = {
 }
 
 
+DEPLOYMENT_COLUMNS = ["role", "hosts", "standby_hosts", "cores_per_host", "total_cores",
+                      "cpu_mean", "cpu_p95", "cpu_p95_ci", "cpu_target", "binding",
+                      "tls_cpu_share", "reason"]
+"""A plan's deployment frame, per role (see :attr:`Plan.deployment`)."""
+
+
 @dataclass
 class Plan:
     """The smallest deployment found for a scenario, and how sure it is."""
@@ -777,9 +782,13 @@ class Plan:
     scenario: Scenario
     """The input scenario (its targets are the plan's)."""
     deployment: pd.DataFrame
-    """Per role: role, hosts, cores_per_host, total_cores, cpu_p95, cpu_p95_ci (95 %
-    half-width across replications, NaN without), cpu_target, binding, tls_cpu_share
-    (the share of the role's CPU spent on TLS)."""
+    """Per role (:data:`DEPLOYMENT_COLUMNS`): role, hosts (active), standby_hosts (hot
+    standbys, as big), cores_per_host, total_cores (standbys included), cpu_mean (per
+    host: closed form the estimate, simulated the mean over the role's hosts), cpu_p95
+    (p95 of 1-s samples: closed form the estimate per host, simulated the busiest
+    host's), cpu_p95_ci (95 % half-width across replications, NaN without),
+    cpu_target, binding, tls_cpu_share (the share of the role's CPU spent on TLS),
+    reason (why this many hosts of this size, in words)."""
     trunk_channels: int
     offered_erlangs: float
     erlang_b_channels: int
@@ -801,7 +810,9 @@ class Plan:
     second and host), ``calls`` (mean concurrent calls per second, first replication)
     and ``srd`` (SRD histogram buckets of all replications)."""
     cores_options: tuple[int, ...] | None = None
-    """The host sizes the cores per host were chosen from (None: the scenario's)."""
+    """The host sizes every role's cores per host were chosen from when the caller gave
+    them (``--cores-options``); None: each role's ``cores_options``; empty: each role's
+    cores as given."""
     warnings: list[str] = field(default_factory=list)
     """What may bias the simulated figures of the recommended deployment (e.g. a warm-up
     too short for steady state); also at the end of ``confidence``."""
@@ -826,7 +837,8 @@ class Plan:
         """The deployment in plain words."""
         parts = []
         for row in self.deployment.itertuples():
-            parts.append(f"{row.hosts} x {ROLE_NAMES.get(row.role, row.role)} "
+            standby = f" + {row.standby_hosts} hot standby" if row.standby_hosts else ""
+            parts.append(f"{row.hosts} x {ROLE_NAMES.get(row.role, row.role)}{standby} "
                          f"({row.cores_per_host} cores)")
         link = ""
         if not self.directions.empty:
@@ -839,11 +851,16 @@ class Plan:
                     "with headroom (both directions)")
         how = "confirmed by simulation" if self.simulated else "closed-form estimate"
         verdict = "" if self.met else " - NOT MET: " + "; ".join(self.shortfalls())
-        chosen = "" if self.cores_options is None else (
-            f"; {int(self.deployment['total_cores'].sum()):,} cores in total, cores per host "
-            f"chosen from {', '.join(map(str, self.cores_options))}")
+        chosen = f"; {int(self.deployment['total_cores'].sum()):,} cores in total"
+        if self.cores_options:
+            chosen += f", cores per host chosen from {', '.join(map(str, self.cores_options))}"
         return (f"{', '.join(parts)}{chosen}; {self.trunk_channels:,} trunk channels{link} "
                 f"({how}){verdict}.")
+
+    def reasons(self) -> list[str]:
+        """Per role, why this many hosts of this size: ``SIP Server: 2 x 2 cores ...``."""
+        return [f"{ROLE_NAMES.get(r.role, r.role)}: {r.reason}"
+                for r in self.deployment.itertuples()]
 
     def shortfalls(self) -> list[str]:
         """What the recommended deployment misses, in words (empty when all is met)."""
@@ -867,8 +884,10 @@ class Plan:
                                "trunk_channels": self.trunk_channels}
         for r in self.deployment.itertuples():
             row[f"{r.role}.hosts"] = r.hosts
+            row[f"{r.role}.standby_hosts"] = r.standby_hosts
             row[f"{r.role}.cores_per_host"] = r.cores_per_host
             row[f"{r.role}.total_cores"] = r.total_cores
+            row[f"{r.role}.cpu_mean_%"] = round(100 * r.cpu_mean, 1)
             row[f"{r.role}.cpu_p95_%"] = round(100 * r.cpu_p95, 1)
             row[f"{r.role}.binding"] = r.binding
         for r in self.links.itertuples():
@@ -945,10 +964,9 @@ def _directions_frame(directions: pd.DataFrame, scenario: Scenario) -> pd.DataFr
 
 def _closed_plan(scenario: Scenario, cf: ClosedForm,
                  cores_options: tuple[int, ...] | None = None) -> Plan:
-    dep = cf.roles[["role", "hosts", "cores_per_host", "cpu_p95", "cpu_target",
-                    "binding", "tls_cpu_share"]].copy()
-    dep.insert(3, "total_cores", dep["hosts"] * dep["cores_per_host"])
-    dep.insert(5, "cpu_p95_ci", np.nan)
+    dep = cf.roles.assign(cpu_p95_ci=np.nan)
+    dep["total_cores"] = (dep["hosts"] + dep["standby_hosts"]) * dep["cores_per_host"]
+    dep = dep[DEPLOYMENT_COLUMNS].copy()
     links = _links_frame(cf.links, scenario, cf.directions)
     directions = _directions_frame(cf.directions, scenario)
     t = scenario.targets
@@ -966,8 +984,11 @@ def _closed_plan(scenario: Scenario, cf: ClosedForm,
         trunk_channels=cf.trunk_channels, offered_erlangs=cf.offered_erlangs,
         erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis,
         candidates=pd.DataFrame(), simulated=False, met=met, closed=cf, directions=directions,
-        cores_options=cores_options, confidence="closed form only: CPU p95 is a normal approximation of Poisson message "
-                   "counts, blocking is Erlang B; not confirmed by simulation")
+        cores_options=cores_options,
+        confidence="closed form only: CPU mean per host at the offered load; CPU p95 of 1-s "
+                   "samples per host is a normal approximation of Poisson message counts and "
+                   "media sessions in progress; blocking is Erlang B; not confirmed by "
+                   "simulation")
 
 
 @dataclass
@@ -987,6 +1008,8 @@ class _Measured:
     """(src role, dst role) -> (signalling Mbps, media Mbps) sent that way."""
     tls_cpu_share: dict[str, float] = field(default_factory=dict)
     """Per role: the share of its hosts' CPU spent on TLS (mean over hosts and replications)."""
+    cpu_mean: dict[str, float] = field(default_factory=dict)
+    """Per role: CPU utilisation, the mean over its hosts, seconds and replications."""
 
 
 def _finite_mean(values: list[Any]) -> float:
@@ -1069,12 +1092,14 @@ def plan(scenario: Scenario, targets: Any = None, *, simulate: bool = True,
     is, with ``met`` False.  ``progress(done, total)`` is told the simulated seconds
     of the candidate being simulated (every replication); ``on_candidate`` when a
     candidate starts (see :data:`CandidateProgress`).
-    ``cores_options`` (e.g. ``(2, 4, 8, 16)``) lets the closed form choose each
-    role's cores per host too; None keeps the scenario's.  ``workers``: processes
-    that run a candidate's replications side by side.
+    Each role's cores per host are chosen from ``cores_options`` (e.g. ``(2, 4, 8,
+    16)``), by default the role's ``topology.<role>.cores_options``; an empty list keeps
+    each role's cores as the scenario gives them.  ``workers``: processes that run a
+    candidate's replications side by side.
     """
-    options = None if cores_options is None else check_cores_options(cores_options)
     scenario = _with_targets(scenario, targets)
+    given = None if cores_options is None else list(cores_options)
+    options = check_cores_options(given) if given else (None if given is None else ())
     if simulate:  # refuse a simulation that would not finish before computing anything
         from sizing.budget import check_simulation
 
@@ -1177,10 +1202,13 @@ def _measure(results: list[Any]) -> _Measured:
     """Per-role CPU p95 (the busiest host, mean and CI over replications), KPIs and
     link Mbps (both directions, by role pair) of one replication's Result each."""
     per_role: dict[str, list[float]] = {}
+    means: dict[str, list[float]] = {}
     for res in results:
         worst = res.hosts.groupby("role")["cpu_p95"].max()
         for role, v in worst.items():
             per_role.setdefault(str(role), []).append(float(v))
+        for role, v in res.hosts.groupby("role")["cpu_mean"].mean().items():
+            means.setdefault(str(role), []).append(float(v))
     cpu = {r: float(np.mean(v)) for r, v in per_role.items() if r in _SIZED}
     ci = {r: _ci95(v) for r, v in per_role.items() if r in _SIZED}
     tls_share: dict[str, list[float]] = {}
@@ -1210,7 +1238,8 @@ def _measure(results: list[Any]) -> _Measured:
     warnings = list(dict.fromkeys(w for res in results for w in res.warnings))
     return _Measured(cpu, ci, kpis, {k: (v[0], v[1]) for k, v in links.items()}, series,
                      len(results), warnings, {k: (v[0], v[1]) for k, v in directions.items()},
-                     {r: _finite_mean(v) for r, v in tls_share.items()})
+                     {r: _finite_mean(v) for r, v in tls_share.items()},
+                     {r: _finite_mean(v) for r, v in means.items() if r in _SIZED})
 
 
 def _srd_buckets(results: list[Any]) -> pd.DataFrame:
@@ -1286,11 +1315,18 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
             binding = "cpu_p95"
         else:
             binding = "minimum"
-        rows.append({"role": r.role, "hosts": n, "cores_per_host": r.cores_per_host,
-                     "total_cores": n * r.cores_per_host, "cpu_p95": p95,
+        standbys = standby_hosts(scenario, r.role, n)
+        rows.append({"role": r.role, "hosts": n, "standby_hosts": standbys,
+                     "cores_per_host": r.cores_per_host,
+                     "total_cores": (n + standbys) * r.cores_per_host,
+                     "cpu_mean": m.cpu_mean.get(r.role, math.nan), "cpu_p95": p95,
                      "cpu_p95_ci": m.cpu_p95_ci.get(r.role, math.nan), "cpu_target": target,
-                     "binding": binding, "tls_cpu_share": m.tls_cpu_share.get(r.role, math.nan)})
-    dep = pd.DataFrame(rows)
+                     "binding": binding, "tls_cpu_share": m.tls_cpu_share.get(r.role, math.nan),
+                     "reason": f"{hosts_text(n, standbys, r.cores_per_host)}: "
+                               f"{100 * p95:.1f} % CPU p95 on the busiest host (simulated, 1-s "
+                               f"samples), target {100 * target:.0f} %; cores per host: "
+                               f"{r.size_choice}"})
+    dep = pd.DataFrame(rows, columns=DEPLOYMENT_COLUMNS)
 
     link_rows = [{"link": name, "signalling_mbps": s, "media_mbps": med}
                  for name, (s, med) in sorted(m.links_mbps.items()) if s + med > 0]
@@ -1330,6 +1366,8 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
           for r, v in m.cpu_p95.items() if not math.isnan(m.cpu_p95_ci.get(r, math.nan))]
     confidence = (f"{m.replications} replication(s) of {scenario.duration_s:g} s after "
                   f"{scenario.warmup_s:g} s warm-up; {len(tried)} deployment(s) simulated. ")
+    confidence += "CPU mean: over the role's hosts and the window; CPU p95: of the 1-s " \
+        "samples of the role's busiest host. "
     confidence += ("CPU p95 of the busiest host per role, 95 % CI: " + "; ".join(ci)) if ci \
         else "One replication: no confidence interval (set replications >= 2)."
     if m.warnings:
@@ -1394,8 +1432,9 @@ def compare(scenario: Scenario, variants: Mapping[str, list[str]], *,
             cores_options: Iterable[int] | None = None) -> pd.DataFrame:
     """Plan the scenario and each variant (``KEY=VALUE`` overrides), and tabulate
     total cores, hosts per role, trunk channels and Mbps with their deltas from
-    the baseline (first row).  A bad override raises ScenarioError naming it;
-    ``cores_options`` lets every plan choose its cores per host (see :func:`plan`)."""
+    the baseline (first row); hosts count hot standbys.  A bad override raises
+    ScenarioError naming it; ``cores_options`` are the host sizes every plan chooses
+    from (see :func:`plan`)."""
     cases = {"baseline": scenario}
     for name, overrides in variants.items():
         cases[name] = apply_overrides(scenario, overrides, source=f"variant {name!r}")
@@ -1405,9 +1444,8 @@ def compare(scenario: Scenario, variants: Mapping[str, list[str]], *,
         row: dict[str, Any] = {"variant": name,
                                "overrides": "; ".join(variants.get(name, []))}
         for d in p.deployment.itertuples():
-            row[f"{d.role} hosts"] = d.hosts
-            if cores_options is not None:
-                row[f"{d.role} cores per host"] = d.cores_per_host
+            row[f"{d.role} hosts"] = d.hosts + d.standby_hosts
+            row[f"{d.role} cores per host"] = d.cores_per_host
         row["total cores"] = int(p.deployment["total_cores"].sum())
         row["trunk channels"] = p.trunk_channels
         row["signalling Mbps"] = float(p.links["signalling_mbps"].sum())

@@ -23,9 +23,10 @@ replications (`sizing schema` lists them all); an optional `base` column (or
 the default value. data/sites.csv is an example.
 
 \b
---cores-options 2,4,8,16: every site's plan also chooses each role's cores per
-host from these sizes (fewest total cores meeting the CPU p95 target); without
-it the scenario's (or the column's) topology.<role>.cores is kept.
+Each site's plan chooses each role's cores per host from its allowed sizes,
+topology.<role>.cores_options (default 2,4,8,16; the fewest total cores meeting
+the CPU p95 target); --cores-options 2,4,8,16 gives every role of every site
+these sizes instead.
 
 \b
 Runs on Dask: a local cluster (one worker per core, --workers N) when more than
@@ -36,9 +37,10 @@ FILE:ROW:COLUMN: message, exit status 2, and nothing is written.
 """
 
 
-CORES_HELP = ("Candidate cores per host, e.g. 2,4,8,16: each role gets the size with the "
-              "fewest total cores meeting its CPU p95 target (ties: fewer hosts). Default: "
-              "the scenario's topology.<role>.cores.")
+CORES_HELP = ("Host sizes to choose from, e.g. 2,4,8,16, for every role: each gets the size "
+              "with the fewest total cores meeting its CPU p95 target (ties: fewer hosts). "
+              "Default: each role's topology.<role>.cores_options (2,4,8,16 unless the "
+              "scenario says otherwise; an empty list keeps topology.<role>.cores).")
 
 
 def add_plan_commands(app: typer.Typer) -> None:
@@ -87,8 +89,9 @@ def add_plan_commands(app: typer.Typer) -> None:
         except ValueError as exc:
             fail(f"{scenario}: {exc}")
         typer.echo(result.summary())
-        for name, table in (("Deployment", deployment_table(result)),
-                            ("Links", links_table(result)), ("KPIs", kpi_table(result))):
+        typer.echo(f"\nDeployment\n{rounded_text(deployment_table(result, reasons=False))}")
+        typer.echo("\nWhy these sizes\n" + "\n".join(f"  {r}" for r in result.reasons()))
+        for name, table in (("Links", links_table(result)), ("KPIs", kpi_table(result))):
             typer.echo(f"\n{name}\n{rounded_text(table)}")
         typer.echo(f"\nConfidence: {result.confidence}")
         if out is not None:

@@ -340,7 +340,26 @@ def test_host_sizes_chosen_show_the_plans_cores_per_server(app: AppTest) -> None
     assert all(compared.loc["baseline", f"{r} cores per host"] == c for r, c in roles.items())
 
 
+def test_the_host_sizes_start_as_the_scenarios(app: AppTest) -> None:
+    assert app.multiselect(key="cores_options").value == [2, 4, 8, 16]
+    expected = plan(load_preset(DEFAULT_PRESET), simulate=False)
+    shown = _table(app, "Cores per server")
+    assert list(shown["Cores per server"]) == list(expected.deployment["cores_per_host"])
+
+
+def test_the_host_sizes_chosen_become_every_roles_allowed_sizes() -> None:
+    base = load_preset(DEFAULT_PRESET)
+    assert values_from_scenario(base)["cores_options"] == [2, 4, 8, 16]
+    chosen = scenario_from_values(base, {"cores_options": [16, 8]})
+    assert {tuple(chosen.topology.role(r).cores_options) for r in ROLE_LABELS} == {(8, 16)}
+    kept = scenario_from_values(base, {"cores_options": []})
+    assert plan(kept, simulate=False).cores() == {
+        r: kept.topology.role(r).cores for r in kept.topology.enabled()}
+
+
 def test_no_host_sizes_chosen_keeps_the_cores_entered(app: AppTest) -> None:
+    app.multiselect(key="cores_options").set_value([])
+    app.button(key="submit").click().run()
     shown = _table(app, "Cores per server")
     assert list(shown["Cores per server"]) == list(shown["Cores per server entered"])
 

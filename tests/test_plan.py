@@ -40,7 +40,8 @@ def proxy_only(profile: str, cps: float, cores: int = 2, **extra) -> object:
         "trunk": {"channels": 1000},
         "topology": {"sbc": {"enabled": False}, "sip_server": {"enabled": False},
                      "media_server": {"enabled": False},
-                     "proxy": {"instances": 1, "cores": cores, "profile": profile}},
+                     "proxy": {"instances": 1, "cores": cores, "profile": profile,
+                               "cores_options": []}},  # fixed hardware: cores as given
     }
     data.update(extra)
     return scenario_from_mapping(data)
@@ -212,8 +213,11 @@ def test_plan_command_prints_the_deployment_first(tmp_path):
     result = _cli("plan", str(path), "--no-simulate")
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
-    assert first.startswith("1 x SBC (4 cores)") and "trunk channels" in first
+    # the smallest of the default host sizes (2, 4, 8, 16) is enough at 240 erlangs
+    assert first.startswith("1 x SBC (2 cores)") and "trunk channels" in first
     assert "Binding constraint" in result.output
+    why = result.output.split("\nWhy these sizes\n")[1].split("\n\n")[0].splitlines()
+    assert why[0].startswith("  SBC: 2 cores: ") and why[0].endswith("the smallest allowed size")
     # numbers as the tables round them, not padded to their column's longest decimals
     links = result.output.split("\nLinks\n")[1].split("\n\n")[0]
     assert re.findall(r"\d\.\d+", links) and not re.findall(r"\d\.\d*0\b", links), links

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,7 @@ from sizing.plan import (
     parse_cores_options,
     plan,
 )
+from sizing.scenario import ScenarioError, scenario_from_mapping
 
 OPTIONS = (2, 4, 8, 16)
 
@@ -101,10 +103,85 @@ def test_the_closed_form_names_the_role_when_no_size_fits(tmp_path):
         closed_form(proxy_only(str(heavy), cps=5), (1,))
 
 
-def test_without_options_the_scenarios_cores_are_kept(flat_profile):
-    p = plan(proxy_only(flat_profile, cps=5, cores=16), simulate=False)
+def test_an_empty_list_of_host_sizes_keeps_the_roles_cores(flat_profile):
+    p = plan(proxy_only(flat_profile, cps=5, cores=16), simulate=False)  # cores_options: []
     assert p.cores() == {"proxy": 16}
     assert p.cores_options is None and "chosen from" not in p.summary()
+    [why] = p.reasons()
+    assert why.startswith("SIP Proxy: 16 cores: ") and why.endswith(
+        "; cores per host as given (topology.proxy.cores, no host sizes to choose from)")
+
+
+def _light(**extra) -> object:
+    """A light contact centre whose hosts are entered far too big (16 and 8 cores)."""
+    data = {"traffic": {"calls_per_second": 2, "holding_time_s": 120},
+            "trunk": {"channels": 400},
+            "topology": {"sbc": {"cores": 16}, "proxy": {"cores": 16},
+                         "sip_server": {"cores": 8}, "media_server": {"cores": 8}}}
+    data.update(extra)
+    return scenario_from_mapping(data)
+
+
+def test_by_default_every_role_gets_the_smallest_allowed_size_that_meets_its_target():
+    p = plan(_light(), simulate=False)
+    assert set(p.cores().values()) == {2}  # of the default sizes 2, 4, 8, 16
+    assert set(p.deployment["hosts"]) == {1}
+    sip = p.deployment.set_index("role").loc["sip_server"]
+    assert sip["reason"] == (f"2 cores: {100 * sip['cpu_p95']:.1f} % CPU p95 per host "
+                             "(estimated, 1-s samples) at the offered load, target 60 %; the "
+                             "smallest allowed size")
+
+
+def test_a_hot_standby_keeps_an_ha_pair_of_the_chosen_size():
+    p = plan(_light(ha={"hot_standby": True}), simulate=False)
+    sip = p.deployment.set_index("role").loc["sip_server"]
+    assert (sip["hosts"], sip["standby_hosts"], sip["cores_per_host"], sip["total_cores"]) \
+        == (1, 1, 2, 4)
+    assert sip["reason"].startswith("2 x 2 cores (an active host and its hot standby): ")
+    assert "1 x SIP Server + 1 hot standby (2 cores)" in p.summary()
+    others = p.deployment[p.deployment["role"] != "sip_server"]
+    assert (others["standby_hosts"] == 0).all()
+
+
+def test_the_reason_says_what_the_next_smaller_size_would_need(flat_profile):
+    # 14 busy cores at a 60 % target: 13 x 2 = 26, 7 x 4 = 28, 3 x 8 = 24, 2 x 16 = 32
+    p = plan(proxy_only(flat_profile, cps=2000), simulate=False, cores_options=OPTIONS)
+    assert p.reasons()[0].startswith("SIP Proxy: 3 x 8 cores: ")
+    assert p.reasons()[0].endswith("the fewest cores in total of the allowed sizes "
+                                   "(7 x 4 cores would be 28)")
+
+
+def test_a_roles_own_host_sizes_bound_its_choice():
+    p = plan(_light(topology={"proxy": {"cores_options": [8, 16]}}), simulate=False)
+    assert p.cores()["proxy"] == 8 and p.cores()["sbc"] == 2
+
+
+def test_the_command_line_sizes_override_the_scenarios(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("traffic: {calls_per_second: 2, holding_time_s: 120}\ntrunk: {channels: 400}\n"
+                    "topology: {proxy: {cores_options: [16]}}\n")
+    assert "1 x SIP Proxy (16 cores)" in _cli("plan", str(path), "--no-simulate").output
+    result = _cli("plan", str(path), "--no-simulate", "--cores-options", "4")
+    assert "1 x SIP Proxy (4 cores)" in result.output.splitlines()[0]
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ([0, 4], r"topology\.sbc\.cores_options\.0: 0 cores per host; each size must be 1 to "),
+    ([4, 8, 4], r"topology\.sbc\.cores_options\.2: 4 cores listed twice"),
+    (list(range(1, 40)), r"topology\.sbc\.cores_options: .*at most 32 items"),
+])
+def test_bad_host_sizes_in_a_scenario_name_the_field(sizes, message):
+    with pytest.raises(ScenarioError, match=message):
+        _light(topology={"sbc": {"cores_options": sizes}})
+
+
+def test_the_p95_spread_of_media_comes_from_the_sessions_in_progress():
+    # 1 core of media for 400 sessions, no messages: sessions in progress are Poisson
+    p95 = cpu_p95_estimate(1.1, 0.1, 0.0, 2, media_cores=1.0, media_sessions=400)
+    assert p95 == pytest.approx((0.1 + 1.0 + 1.645 * 1.0 / 20) / 2)
+    # messages and media spread independently: their variances add
+    both = cpu_p95_estimate(1.6, 0.1, 100.0, 2, media_cores=1.0, media_sessions=400)
+    assert both == pytest.approx((1.6 + 1.645 * math.hypot(0.5 / 10, 1.0 / 20)) / 2)
 
 
 def test_the_recommended_scenario_carries_the_chosen_cores(flat_profile):

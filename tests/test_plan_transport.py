@@ -136,13 +136,18 @@ def test_connection_churn_stays_on_the_trunk_side(profile):
 
 # Figures of the closed form where every host used the trunk's transport, for
 # rich(profile, "tls"): the default internal transport must keep them.
+# Media: the SBC pays for the two streams of a call it receives and relays, a media
+# server for the one it receives per session (a profile's per-packet cost is per packet
+# received, as the simulator charges it); the IVR's caller crosses the SBC and is
+# recorded too. The registrar is charged for the REGISTERs and OPTIONS it receives,
+# not the 200s it sends.
 ROLES = {
-    "sbc": (173.0, 0.21683035999999997),
+    "sbc": (173.0, 0.16243036),
     "proxy": (173.0, 0.07115104),
     "sip_server": (247.0, 0.0791048),
-    "media_server": (21.000000000000004, 0.07447100000000001),
-    "recorder": (27.0, 0.08919463999999999),
-    "registrar": (40.27777777777778, 0.05458691666666667),
+    "media_server": (21.000000000000004, 0.063671),
+    "recorder": (27.0, 0.09799464),
+    "registrar": (20.13888888888889, 0.0522935),
 }
 LINKS = {  # the bytes the engine writes on each link (sizing.message_sizes)
     "carrier->sbc": 0.8218902857142857,  # with 2 new TLS connections a second: 3,219 B each
@@ -151,7 +156,10 @@ LINKS = {  # the bytes the engine writes on each link (sizing.message_sizes)
     "sip_server->agents": 0.7796067692307692,
     "sip_server->media_server": 0.19792000000000004,
     "sip_server->recorder": 0.257976,
-    "registrar->agents": 0.13592476190476188,  # the probe registers at once (sizing.message_sizes._AtOnce)
+    # the probe registers at once (sizing.message_sizes._AtOnce); agents' phones and the
+    # other endpoints each on their own link, 0.13592476190476188 in all
+    "registrar->agents": 0.05436990476190476,
+    "registrar->endpoints": 0.08155485714285715,
 }
 
 

@@ -10,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from sizing.scenario import (
+    ROLES,
     Scenario,
     ScenarioError,
     add_schema_command,
@@ -441,7 +442,8 @@ def _upper(path: str) -> float | None:
 
 # Lists and mappings of numbers are bounded by their own validators.
 UNBOUNDED_BY_DESIGN = {"traffic.arrivals.hourly_weights", "traffic.holding.values_s",
-                       "targets.cpu_p95_max_per_role.<key>"}
+                       "targets.cpu_p95_max_per_role.<key>",
+                       *(f"topology.{role}.cores_options" for role in ROLES)}
 
 
 @pytest.mark.parametrize("path", [p for p in _numeric_paths() if p not in UNBOUNDED_BY_DESIGN])

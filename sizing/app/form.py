@@ -8,9 +8,10 @@ so the form obeys exactly the rules of ``--set`` on the command line (a rate in
 calls/s clears busy-hour calls; call-mix shares leave ``basic`` as the remainder).
 Shares are shown in percent because planners think in percent.
 
-One planning option is not a scenario field: the host sizes the planner may
-choose cores per server from (:data:`CORES_CHOICES`, :func:`cores_options`), as
-``--cores-options`` on the command line.
+The host sizes the plan chooses cores per server from (:data:`CORES_CHOICES`,
+:func:`cores_options`) start as the scenario's ``topology.<role>.cores_options`` and
+apply to every role, as ``--cores-options`` on the command line; none chosen keeps
+the cores per server entered.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "fields",
     "profile_label",
     "problems_by_field",
+    "scenario_cores_options",
     "scenario_from_values",
     "values_from_scenario",
 ]
@@ -90,22 +92,32 @@ _CTI_FIELDS: tuple[tuple[str, str, Kind, float | None], ...] = (
 (field of ``cti``, label, kind, step)."""
 
 CORES_OPTIONS_KEY = "cores_options"
-"""Widget key of the host sizes to consider (a planning option, not a scenario field)."""
-CORES_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+"""Widget key of the host sizes to consider (every role's ``topology.<role>.cores_options``)."""
+CORES_CHOICES = (1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
 """Host sizes (cores per server) the planner can offer the plan to choose from."""
 CORES_OPTIONS_HELP = (
-    "Let the plan choose each role's cores per server from these sizes: the size with "
-    "the fewest total cores that meets the CPU p95 target wins, ties going to fewer, "
-    "bigger servers. Leave empty to keep the cores per server entered for each role."
+    "The plan chooses each role's cores per server from these sizes: the size with the "
+    "fewest total cores that meets the CPU p95 target wins, ties going to fewer, bigger "
+    "servers, and the plan says why. They start as the scenario's allowed sizes "
+    "(topology.<role>.cores_options, 2, 4, 8 and 16 unless it says otherwise) and apply "
+    "to every role. Leave empty to keep the cores per server entered for each role."
 )
 
 
-def cores_options(selected: Any) -> tuple[int, ...] | None:
-    """The planner's chosen host sizes, validated and sorted; None (keep the
-    scenario's cores) when none is chosen.  ValueError names the widget."""
+def cores_options(selected: Any) -> tuple[int, ...]:
+    """The planner's chosen host sizes, validated and sorted; empty (keep the cores
+    per server entered) when none is chosen.  ValueError names the widget."""
     if not selected:
-        return None
+        return ()
     return check_cores_options(list(selected), name="Host sizes to consider")
+
+
+def scenario_cores_options(scenario: Scenario) -> list[int]:
+    """The host sizes the form shows for a scenario: every enabled role's allowed sizes
+    that the form offers (:data:`CORES_CHOICES`)."""
+    sizes = {n for r in ROLES if scenario.topology.role(r).enabled
+             for n in scenario.topology.role(r).cores_options}
+    return [n for n in CORES_CHOICES if n in sizes]
 
 
 def describe(path: str) -> str:
@@ -383,6 +395,7 @@ def values_from_scenario(
     else:
         out["traffic.rate_unit"] = RATE_UNITS[0]
         out["traffic.rate"] = traffic.rate_cps if traffic.rate_cps is not None else 0.0
+    out[CORES_OPTIONS_KEY] = scenario_cores_options(scenario)
     for f in form or fields(_profiles_of(scenario)):
         if f.key in out:
             continue
@@ -431,6 +444,9 @@ def scenario_from_values(base: Scenario, values: Mapping[str, Any]) -> Scenario:
     if "traffic.rate" in values:
         path = "traffic.calls_per_second" if unit == RATE_UNITS[0] else "traffic.busy_hour_calls"
         overrides.append(f"{path}={_text(values['traffic.rate'])}")
+    if CORES_OPTIONS_KEY in values:  # the sizes chosen apply to every role
+        sizes = ", ".join(map(str, cores_options(values[CORES_OPTIONS_KEY])))
+        overrides += [f"topology.{r}.cores_options=[{sizes}]" for r in ROLES]
     for key, value in values.items():
         f = by_key.get(key)
         if f is None or key in ("traffic.rate", "traffic.rate_unit"):

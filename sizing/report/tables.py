@@ -22,7 +22,7 @@ from sizing.report import numbers
 
 KPI_LABELS = {
     "blocking_ratio": ("Calls blocked (%)", 100.0, 2),
-    "cpu_p95_max": ("Highest CPU p95 (%)", 100.0, 1),
+    "cpu_p95_max": ("Highest CPU p95 of 1-s samples (%)", 100.0, 1),
     "srd_p95_ms": ("SRD p95 (ms)", 1.0, 1),
     "srd_p50_ms": ("SRD p50 (ms)", 1.0, 1),
     "scr": ("Session completion ratio (%)", 100.0, 2),
@@ -48,24 +48,38 @@ def _role(role: str) -> str:
     return ROLE_NAMES.get(role, role)
 
 
-def deployment_table(plan: Plan) -> pd.DataFrame:
-    """Hosts per role, CPU p95 against the target, the share of the CPU spent on TLS
-    (handshakes, record crypto, TLS's extra cost per message), and the binding constraint."""
+CPU_MEAN = "CPU mean per host (%)"
+CPU_P95 = "CPU p95 of 1-s samples, busiest host (%)"
+"""The deployment's CPU columns: the mean over the role's hosts and the window, and the
+95th percentile of one-second samples of its busiest host (closed form: estimated for
+each host, all equal)."""
+WHY = "Why this size"
+
+
+def deployment_table(plan: Plan, *, reasons: bool = True) -> pd.DataFrame:
+    """Hosts per role (hot standbys apart), CPU mean and p95 against the target, the
+    share of the CPU spent on TLS (handshakes, record crypto, TLS's extra cost per
+    message), the binding constraint and, with ``reasons``, why this size in words."""
     from sizing.plan import BINDING_TEXT
 
     d = plan.deployment
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "Role": d["role"].map(_role),
         "Hosts": d["hosts"].astype(int),
+        "Hot standby hosts": d["standby_hosts"].astype(int),
         "Cores per host": d["cores_per_host"].astype(int),
         "Total cores": d["total_cores"].astype(int),
-        "CPU p95 per host (%)": (100 * d["cpu_p95"]).round(1),
+        CPU_MEAN: (100 * d["cpu_mean"]).round(1),
+        CPU_P95: (100 * d["cpu_p95"]).round(1),
         "95 % CI (± pts)": (100 * d["cpu_p95_ci"]).round(1),
         "CPU p95 target (%)": (100 * d["cpu_target"]).round(0),
         "TLS share of CPU (%)": (100 * d["tls_cpu_share"]).round(1) if "tls_cpu_share" in d
         else np.nan,
         "Binding constraint": d["binding"].map(lambda b: BINDING_TEXT.get(b, b)),
     })
+    if reasons:
+        frame[WHY] = d["reason"]
+    return frame
 
 
 def links_table(plan: Plan) -> pd.DataFrame:
@@ -138,7 +152,10 @@ def summary_row(site: str, p: Plan) -> dict[str, object]:
     for d in p.deployment.itertuples():
         name = ROLE_NAMES.get(d.role, d.role)
         row[f"{name} hosts"] = int(d.hosts)
+        if d.standby_hosts:
+            row[f"{name} hot standby hosts"] = int(d.standby_hosts)
         row[f"{name} cores per host"] = int(d.cores_per_host)
+        row[f"{name} CPU mean (%)"] = round(100 * d.cpu_mean, 1)
         row[f"{name} CPU p95 (%)"] = round(100 * d.cpu_p95, 1)
         row[f"{name} binding"] = d.binding
     ways = p.directions

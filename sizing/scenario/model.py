@@ -51,6 +51,10 @@ MAX_COUNT = 5_000_000
 MAX_HOSTS = 10_000
 """Hosts in a role's pool."""
 MAX_CORES = 1_024
+DEFAULT_CORES_OPTIONS = (2, 4, 8, 16)
+"""Host sizes a plan chooses cores per host from unless the scenario says otherwise."""
+MAX_CORES_OPTIONS = 32
+"""Host sizes a scenario may list."""
 MAX_BYTES = 65_535
 """Bytes added to a message or sent per event (the largest IP datagram)."""
 MAX_PER_CALL = 1_000
@@ -704,6 +708,21 @@ class Role(_Model):
     profile: str = Field("generic-stateful-proxy",
                          description="Cost profile: a name from models/profiles or a path.")
     overload: Overload = Field(default_factory=Overload, description="Overload behaviour.")
+    cores_options: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_CORES_OPTIONS), max_length=MAX_CORES_OPTIONS,
+        description="Host sizes (cores per host) a plan may choose for this role: the size "
+                    "with the fewest total cores that meets its CPU p95 target (ties: fewer, "
+                    "bigger hosts), and the plan says why. An empty list keeps `cores` "
+                    "(fixed hardware). A simulation runs `cores`.")
+
+    @field_validator("cores_options")
+    @classmethod
+    def _host_sizes(cls, v: list[int]) -> list[int]:
+        bad = [(str(i), f"{n} cores per host; each size must be 1 to {MAX_CORES:,}")
+               for i, n in enumerate(v) if not 1 <= n <= MAX_CORES]
+        bad += [(str(i), f"{n} cores listed twice") for i, n in enumerate(v) if n in v[:i]]
+        _check(bad)
+        return sorted(v)
 
     @field_validator("profile")
     @classmethod
@@ -782,7 +801,6 @@ class Topology(_Model):
     recorder: RecorderRole = Field(default_factory=RecorderRole, description="Recorder.")
     registrar: RegistrarRole = Field(default_factory=RegistrarRole,
                                      description="Dedicated registrar.")
-
     def role(self, name: str) -> Role:
         return getattr(self, name)
 
