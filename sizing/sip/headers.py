@@ -273,9 +273,9 @@ _TWO_PARAMS = re.compile(r";[^,;]*+;")
 
 def plain_list(text: str, match: Callable[[str], re.Match[str] | None]) -> bool:
     """Whether ``match`` (match_via or match_name_addr) accepts every element of the
-    comma-separated ``text``, for elements with at most one parameter and no quotes:
-    one pattern over the whole list instead of a call per element. False says
-    nothing (then match_list decides).
+    comma-separated ``text`` (a header value: no blank at either end), for elements
+    with at most one parameter and no quotes: one pattern over the whole list instead
+    of a call per element. False says nothing (then match_list decides).
 
     Such elements need no check for a repeated parameter name, and none holds a
     comma, so the list's elements are the ones match_list finds.

