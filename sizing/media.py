@@ -838,98 +838,124 @@ def call_bandwidth(
         raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
     if srtp_reverse is not None and srtp is None:
         raise ValueError("srtp_reverse needs srtp: a call is SRTP in both directions or in neither")
+    spec = StreamSpec(codec, bitrate_kbps, ptime_ms, l2, mki_bytes, ip_version, crtp, vad,
+                      octet_align, catalogue)
     suites = (srtp, srtp if srtp_reverse is None else srtp_reverse)
-    streams = [
-        stream_bandwidth(
-            codec,
-            bitrate_kbps=bitrate_kbps,
-            ptime_ms=ptime_ms,
-            l2=l2,
-            srtp=suite,
-            mki_bytes=mki_bytes,
-            ip_version=ip_version,
-            crtp=crtp,
-            vad=vad,
-            octet_align=octet_align,
-            catalogue=catalogue,
-        )
-        for suite in suites
-    ]
+    streams = [spec.stream(suite) for suite in suites]
+    rtcp_plan = _RtcpPlan.of(spec, suites, streams, duration_s, rtcp_session_bw_kbps) if rtcp else _NO_RTCP
+    digit_of: list[DtmfDigit | None] = [None, None]
+    if digits:
+        digit_of = [spec.digit(suite, s.ptime_ms, digit_ms) for s, suite in zip(streams, suites, strict=True)]
+    forward, reverse = (
+        _direction(suite, s, frames, rtcp_plan, digit, digits, duration_s)
+        for suite, s, frames, digit in zip(suites, streams, rtcp_plan.frames, digit_of, strict=True)
+    )
+    return _both(forward, reverse, duration_s, rtcp_plan, digit_of[0])
 
-    # RTCP: one interval for both sides (RFC 3550 6.3.3: the average compound size
-    # over the packets sent and received), each side's own packet size.
-    rtcp_frames = [(0, 0), (0, 0)]
-    per_side = byes = 0.0
-    interval = 0.0
-    if rtcp:
-        layer = _l2_layer(l2)
-        ip_udp = _ip_header(ip_version) + UDP_HEADER
-        ips = []
-        for i, suite in enumerate(suites):
-            extra = srtcp_bytes(suite, mki_bytes)
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What frames a call's media streams besides the SRTP suite, which can differ by
+    direction: the options :func:`call_bandwidth` hands to each of its streams."""
+
+    codec: str | Codec
+    bitrate_kbps: float | None = None
+    ptime_ms: float | None = None
+    l2: str = "ethernet"
+    mki_bytes: int = 0
+    ip_version: int = 4
+    crtp: bool = False
+    vad: float | None = None
+    octet_align: bool = False
+    catalogue: str | Path | None = None
+
+    def stream(self, srtp: str | None) -> StreamBandwidth:
+        """One direction's stream, framed with ``srtp``."""
+        return stream_bandwidth(
+            self.codec, bitrate_kbps=self.bitrate_kbps, ptime_ms=self.ptime_ms, l2=self.l2,
+            srtp=srtp, mki_bytes=self.mki_bytes, ip_version=self.ip_version, crtp=self.crtp,
+            vad=self.vad, octet_align=self.octet_align, catalogue=self.catalogue,
+        )
+
+    def digit(self, srtp: str | None, spacing_ms: float, digit_ms: float) -> DtmfDigit:
+        """One RFC 4733 digit in the direction framed with ``srtp``."""
+        return dtmf_digit(digit_ms=digit_ms, spacing_ms=spacing_ms, l2=self.l2, srtp=srtp,
+                          mki_bytes=self.mki_bytes, ip_version=self.ip_version, crtp=self.crtp)
+
+
+@dataclass(frozen=True)
+class _RtcpPlan:
+    """RTCP over a call: each side's report and BYE frame sizes, and how many reports
+    each side sends (one interval for both sides)."""
+
+    frames: tuple[tuple[int, int], tuple[int, int]]
+    per_side: float
+    byes: float
+    interval_s: float
+
+    @classmethod
+    def of(cls, spec: StreamSpec, suites: tuple[str | None, str | None], streams: list[StreamBandwidth],
+           duration_s: float, session_bw_kbps: float | None) -> _RtcpPlan:
+        """RFC 3550 6.3.3: the interval from the average compound size over the packets
+        sent and received; each side's own packet size."""
+        layer = _l2_layer(spec.l2)
+        ip_udp = _ip_header(spec.ip_version) + UDP_HEADER
+        frames, ips = [], []
+        for suite in suites:
+            extra = srtcp_bytes(suite, spec.mki_bytes)
             report_ip = ip_udp + rtcp_compound_bytes() + extra
             bye_ip = ip_udp + rtcp_compound_bytes(bye=True) + extra
-            rtcp_frames[i] = (_l2_frame(layer, report_ip), _l2_frame(layer, bye_ip))
+            frames.append((_l2_frame(layer, report_ip), _l2_frame(layer, bye_ip)))
             ips.append(report_ip)
-        report_ip_mean = sum(ips) / 2
-        session = (
-            rtcp_session_bw_kbps
-            if rtcp_session_bw_kbps is not None
-            else sum(s.packet_bytes * 8 * s.active_pps / 1000 for s in streams)
-        )
-        regular = rtcp_interval(session_bw_kbps=session, avg_rtcp_bytes=report_ip_mean)
-        first = rtcp_interval(session_bw_kbps=session, avg_rtcp_bytes=report_ip_mean, initial=True)
-        interval = regular.mean_s
-        if duration_s >= first.mean_s:
-            per_side = 1 + (duration_s - first.mean_s) / regular.mean_s
+        mean_ip = sum(ips) / 2
+        session = session_bw_kbps
+        if session is None:
+            session = sum(s.packet_bytes * 8 * s.active_pps / 1000 for s in streams)
+        regular = rtcp_interval(session_bw_kbps=session, avg_rtcp_bytes=mean_ip)
+        first = rtcp_interval(session_bw_kbps=session, avg_rtcp_bytes=mean_ip, initial=True)
+        per_side = 1 + (duration_s - first.mean_s) / regular.mean_s if duration_s >= first.mean_s else 0.0
         byes = 1 if duration_s > 0 else 0  # the BYE compound ends each side's session
+        return cls((frames[0], frames[1]), per_side, byes, regular.mean_s)
 
-    digit_of = [None, None]
-    if digits:
-        digit_of = [
-            dtmf_digit(digit_ms=digit_ms, spacing_ms=s.ptime_ms, l2=l2, srtp=suite,
-                       mki_bytes=mki_bytes, ip_version=ip_version, crtp=crtp)
-            for s, suite in zip(streams, suites, strict=True)
-        ]
 
-    directions = []
-    for suite, s, (rtcp_frame, bye_frame), digit in zip(
-        suites, streams, rtcp_frames, digit_of, strict=True
-    ):
-        media_packets = s.pps * duration_s
-        media_bytes = media_packets * s.l2_bytes_per_packet
-        rtcp_packets = per_side + byes
-        rtcp_bytes = per_side * rtcp_frame + byes * bye_frame
-        dtmf_packets = digits / 2 * digit.packets if digit else 0.0
-        dtmf_bytes = digits / 2 * digit.l2_bytes if digit else 0.0
-        packets = media_packets + rtcp_packets + dtmf_packets
-        nbytes = media_bytes + rtcp_bytes + dtmf_bytes
-        directions.append(
-            DirectionBandwidth(
-                srtp=suite,
-                media=s,
-                media_packets=media_packets,
-                rtcp_packets=rtcp_packets,
-                dtmf_packets=dtmf_packets,
-                media_bytes=media_bytes,
-                rtcp_bytes=rtcp_bytes,
-                dtmf_bytes=dtmf_bytes,
-                total_packets=packets,
-                total_bytes=nbytes,
-                avg_kbps=nbytes * 8 / 1000 / duration_s if duration_s else 0.0,
-                avg_pps=packets / duration_s if duration_s else 0.0,
-            )
-        )
-    forward, reverse = directions
+_NO_RTCP = _RtcpPlan(((0, 0), (0, 0)), 0.0, 0.0, 0.0)
+
+
+def _per_second(amount: float, duration_s: float) -> float:
+    return amount / duration_s if duration_s else 0.0
+
+
+def _direction(suite: str | None, s: StreamBandwidth, frames: tuple[int, int], rtcp: _RtcpPlan,
+               digit: DtmfDigit | None, digits: int, duration_s: float) -> DirectionBandwidth:
+    """What one side sends over the call: media, its RTCP and half the digits."""
+    media_packets = s.pps * duration_s
+    media_bytes = media_packets * s.l2_bytes_per_packet
+    rtcp_packets = rtcp.per_side + rtcp.byes
+    rtcp_bytes = rtcp.per_side * frames[0] + rtcp.byes * frames[1]
+    dtmf_packets = digits / 2 * digit.packets if digit else 0.0
+    dtmf_bytes = digits / 2 * digit.l2_bytes if digit else 0.0
+    packets = media_packets + rtcp_packets + dtmf_packets
+    nbytes = media_bytes + rtcp_bytes + dtmf_bytes
+    return DirectionBandwidth(
+        srtp=suite, media=s, media_packets=media_packets, rtcp_packets=rtcp_packets,
+        dtmf_packets=dtmf_packets, media_bytes=media_bytes, rtcp_bytes=rtcp_bytes,
+        dtmf_bytes=dtmf_bytes, total_packets=packets, total_bytes=nbytes,
+        avg_kbps=_per_second(nbytes * 8 / 1000, duration_s), avg_pps=_per_second(packets, duration_s),
+    )
+
+
+def _both(forward: DirectionBandwidth, reverse: DirectionBandwidth, duration_s: float,
+          rtcp: _RtcpPlan, digit: DtmfDigit | None) -> CallBandwidth:
+    """The call: both directions summed; the forward one describes its packets."""
     total_packets = forward.total_packets + reverse.total_packets
     total_bytes = forward.total_bytes + reverse.total_bytes
     return CallBandwidth(
         duration_s=float(duration_s),
         media=forward.media,
-        rtcp_interval_s=interval,
-        rtcp_packet_bytes=rtcp_frames[0][0],
-        rtcp_bye_packet_bytes=rtcp_frames[0][1],
-        dtmf_digit=digit_of[0],
+        rtcp_interval_s=rtcp.interval_s,
+        rtcp_packet_bytes=rtcp.frames[0][0],
+        rtcp_bye_packet_bytes=rtcp.frames[0][1],
+        dtmf_digit=digit,
         media_packets=forward.media_packets + reverse.media_packets,
         rtcp_packets=forward.rtcp_packets + reverse.rtcp_packets,
         dtmf_packets=forward.dtmf_packets + reverse.dtmf_packets,
@@ -938,8 +964,8 @@ def call_bandwidth(
         dtmf_bytes=forward.dtmf_bytes + reverse.dtmf_bytes,
         total_packets=total_packets,
         total_bytes=total_bytes,
-        avg_kbps=total_bytes * 8 / 1000 / duration_s if duration_s else 0.0,
-        avg_pps=total_packets / duration_s if duration_s else 0.0,
+        avg_kbps=_per_second(total_bytes * 8 / 1000, duration_s),
+        avg_pps=_per_second(total_packets, duration_s),
         forward=forward,
         reverse=reverse,
     )
