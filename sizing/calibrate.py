@@ -292,101 +292,143 @@ def fit_profile(frame: pd.DataFrame, name: str, source: str = "") -> Calibration
     if len(valid) < 2:
         raise CalibrationError(f"need at least 2 valid rows to fit, got {len(valid)} "
                                f"({ignored} marked valid=false)")
-    y = valid["cpu_seconds"].to_numpy(float)
-    counts = _kind_counts(valid)
-    counts = counts.loc[:, (counts != 0).any()]
-    static = valid["duration_s"].to_numpy(float)[:, None]
-    tls_cols = [c for c in TLS_TERMS if c in valid and (valid[c] != 0).any()]
-    tls = valid[tls_cols].to_numpy(float) / np.array([1e3 if c == "tls_bytes" else 1 for c in tls_cols])
-    has_bytes = "bytes" in valid and (valid["bytes"] != 0).any()
-    kbytes = valid["bytes"].to_numpy(float)[:, None] / 1e3 if has_bytes else np.zeros((len(valid), 0))
-    total = counts.sum(axis=1).to_numpy(float)[:, None]
-    row_transports = _row_transports(valid)
-    transports = [t for t in _TRANSPORT_ORDER if t in set(row_transports)]
-    extra = np.column_stack([total[:, 0] * (row_transports == t) for t in transports[1:]]) \
-        if len(transports) > 1 else np.zeros((len(valid), 0))
-    groups = _proportional_groups(counts)
-    grouped = np.column_stack([counts[g].sum(axis=1).to_numpy(float) for g in groups])
-
-    warnings: list[str] = []
-    chosen = None
-    models = ("per-kind", "grouped", "single") if 1 < len(groups) < counts.shape[1] else ("per-kind", "single")
-    for model in models:
-        messages = {"per-kind": counts.to_numpy(float), "grouped": grouped, "single": total}[model]
-        design = np.hstack([static, messages, extra, tls])
-        if not _separable(design):
-            continue
-        with_bytes = has_bytes and _bytes_term_supported(design, kbytes, y)
-        if with_bytes:
-            design = np.hstack([static, messages, extra, kbytes, tls])
-        chosen = (model, with_bytes, design)
-        break
-    if chosen is None:
-        raise CalibrationError(
-            "the rows cannot separate static load from per-message cost: measure at least "
-            "two different rates (and keep the TLS columns independent of the message counts)")
-    model, with_bytes, design = chosen
-    if has_bytes and not with_bytes:
-        warnings.append("the rows do not support a per-kbyte term apart from per-message costs "
-                        "(F-test, 5 %): folded into them, per_kbyte_us written as 0")
-    if model == "single" and counts.shape[1] > 1:
-        why = (f"{len(valid)} valid rows for {counts.shape[1] + 1 + len(tls_cols)} terms"
-               if len(valid) < counts.shape[1] + 1 + len(tls_cols) else "their counts are collinear")
-        warnings.append(f"message kinds {', '.join(counts.columns)} cannot be told apart ({why}; "
-                        f"flows measured: {', '.join(sorted(valid['flow'].unique()))}): fitted one "
-                        "cost for every message, written as 'default'; measure more flows "
-                        "and rates to separate them")
-    if model == "grouped":
-        together = "; ".join(", ".join(g) for g in groups if len(g) > 1)
-        warnings.append(f"message kinds {together} come in fixed proportions in every flow measured "
-                        f"({', '.join(sorted(valid['flow'].unique()))}): fitted one cost for each "
-                        "such group, written for each of its kinds")
-    if design.shape[0] == design.shape[1]:
-        warnings.append(f"{design.shape[0]} rows for {design.shape[1]} terms: the fit is exact "
-                        "and says nothing about measurement noise")
-
+    cols = _Columns.of(valid)
+    model, with_bytes, design = _choose_model(cols)
+    warnings = _model_warnings(cols, valid, model, with_bytes, design)
+    y = cols.y
     coef = _solve(design, y)
     predicted = design @ coef
     residual = y - predicted
     ss_tot = float(((y - y.mean()) ** 2).sum())
     r2 = 1 - float((residual**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
-
-    terms: dict[str, float] = {"static_core_fraction": float(coef[0])}
-    i = 1
-    if model == "grouped":
-        kinds = list(counts.columns)
-        for group in groups:
-            for kind in group:
-                terms[kind] = float(coef[i]) * 1e6
-            i += 1
-    else:
-        kinds = list(counts.columns) if model == "per-kind" else ["default"]
-        for kind in kinds:
-            terms[kind] = float(coef[i]) * 1e6
-            i += 1
-    for transport in transports[1:]:
-        terms[f"transports.{transport}.per_message_us"] = float(coef[i]) * 1e6
-        i += 1
-    if with_bytes:
-        terms["per_kbyte_us"] = float(coef[i]) * 1e6
-        i += 1
-    for col in tls_cols:
-        terms[f"tls.{TLS_TERMS[col]}"] = float(coef[i]) * 1e6
-        i += 1
+    terms, kinds = _terms(cols, model, with_bytes, coef)
 
     spread, rel, spread_source = _spread(valid, y, residual)
     digits = significant_digits(rel)
     written = profile_digits(rel)
-    over_tls = bool(len(valid)) and (bool((row_transports == "tls").all())
-                                     or "tls" in transports[1:])
-    profile = _profile(name, source, terms, kinds, counts, model, written, over_tls)
+    over_tls = bool(len(valid)) and (bool((cols.row_transports == "tls").all())
+                                     or "tls" in cols.transports[1:])
+    profile = _profile(name, source, terms, kinds, cols.counts, model, written, over_tls)
     residuals = pd.DataFrame({
         "file": valid["source_file"], "row": valid["source_row"], "flow": valid["flow"],
         "rate_cps": valid["rate_cps"], "measured_s": y, "predicted_s": predicted,
         "residual_s": residual, "residual_%": 100 * residual / np.where(y > 0, y, np.nan),
     })
     return Calibration(profile, model, terms, r2, residuals, spread, rel, spread_source, digits,
-                       len(valid), ignored, warnings, written, over_tls, transports)
+                       len(valid), ignored, warnings, written, over_tls, cols.transports)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The fit's inputs, one row per valid measurement: CPU seconds, messages by
+    kind, the static-load column, TLS and byte terms, and the transport split."""
+
+    y: np.ndarray
+    counts: pd.DataFrame
+    static: np.ndarray
+    tls_cols: list[str]
+    tls: np.ndarray
+    has_bytes: bool
+    kbytes: np.ndarray
+    total: np.ndarray
+    row_transports: np.ndarray
+    transports: list[str]
+    extra: np.ndarray
+    groups: list[list[str]]
+    grouped: np.ndarray
+
+    @classmethod
+    def of(cls, valid: pd.DataFrame) -> _Columns:
+        counts = _kind_counts(valid)
+        counts = counts.loc[:, (counts != 0).any()]
+        tls_cols = [c for c in TLS_TERMS if c in valid and (valid[c] != 0).any()]
+        tls = valid[tls_cols].to_numpy(float) / np.array([1e3 if c == "tls_bytes" else 1 for c in tls_cols])
+        has_bytes = "bytes" in valid and bool((valid["bytes"] != 0).any())
+        kbytes = valid["bytes"].to_numpy(float)[:, None] / 1e3 if has_bytes else np.zeros((len(valid), 0))
+        total = counts.sum(axis=1).to_numpy(float)[:, None]
+        row_transports = _row_transports(valid)
+        transports = [t for t in _TRANSPORT_ORDER if t in set(row_transports)]
+        extra = np.column_stack([total[:, 0] * (row_transports == t) for t in transports[1:]]) \
+            if len(transports) > 1 else np.zeros((len(valid), 0))
+        groups = _proportional_groups(counts)
+        grouped = np.column_stack([counts[g].sum(axis=1).to_numpy(float) for g in groups])
+        return cls(valid["cpu_seconds"].to_numpy(float), counts, valid["duration_s"].to_numpy(float)[:, None],
+                   tls_cols, tls, has_bytes, kbytes, total, row_transports, transports, extra, groups, grouped)
+
+
+def _choose_model(cols: _Columns) -> tuple[str, bool, np.ndarray]:
+    """The most detailed model the rows can separate (per kind, groups of kinds in
+    fixed proportions, one cost for all), with a per-kbyte term where an F-test
+    supports it: (model, with_bytes, design matrix)."""
+    counts, groups = cols.counts, cols.groups
+    models = ("per-kind", "grouped", "single") if 1 < len(groups) < counts.shape[1] else ("per-kind", "single")
+    for model in models:
+        messages = {"per-kind": counts.to_numpy(float), "grouped": cols.grouped, "single": cols.total}[model]
+        design = np.hstack([cols.static, messages, cols.extra, cols.tls])
+        if not _separable(design):
+            continue
+        with_bytes = cols.has_bytes and _bytes_term_supported(design, cols.kbytes, cols.y)
+        if with_bytes:
+            design = np.hstack([cols.static, messages, cols.extra, cols.kbytes, cols.tls])
+        return model, with_bytes, design
+    raise CalibrationError(
+        "the rows cannot separate static load from per-message cost: measure at least "
+        "two different rates (and keep the TLS columns independent of the message counts)")
+
+
+def _model_warnings(cols: _Columns, valid: pd.DataFrame, model: str, with_bytes: bool,
+                    design: np.ndarray) -> list[str]:
+    """What the chosen model could not tell apart, in the planner's words."""
+    counts = cols.counts
+    flows = ", ".join(sorted(valid["flow"].unique()))
+    warnings: list[str] = []
+    if cols.has_bytes and not with_bytes:
+        warnings.append("the rows do not support a per-kbyte term apart from per-message costs "
+                        "(F-test, 5 %): folded into them, per_kbyte_us written as 0")
+    if model == "single" and counts.shape[1] > 1:
+        terms = counts.shape[1] + 1 + len(cols.tls_cols)
+        why = f"{len(valid)} valid rows for {terms} terms" if len(valid) < terms else "their counts are collinear"
+        warnings.append(f"message kinds {', '.join(counts.columns)} cannot be told apart ({why}; "
+                        f"flows measured: {flows}): fitted one "
+                        "cost for every message, written as 'default'; measure more flows "
+                        "and rates to separate them")
+    if model == "grouped":
+        together = "; ".join(", ".join(g) for g in cols.groups if len(g) > 1)
+        warnings.append(f"message kinds {together} come in fixed proportions in every flow measured "
+                        f"({flows}): fitted one cost for each "
+                        "such group, written for each of its kinds")
+    if design.shape[0] == design.shape[1]:
+        warnings.append(f"{design.shape[0]} rows for {design.shape[1]} terms: the fit is exact "
+                        "and says nothing about measurement noise")
+    return warnings
+
+
+def _terms(cols: _Columns, model: str, with_bytes: bool, coef: np.ndarray) -> tuple[dict[str, float], list[str]]:
+    """The coefficients by profile key (µs, static load as a core fraction), in the
+    design's column order, and the message kinds the profile names."""
+    terms: dict[str, float] = {"static_core_fraction": float(coef[0])}
+    i = 1
+    if model == "grouped":
+        kinds = list(cols.counts.columns)
+        for group in cols.groups:
+            for kind in group:
+                terms[kind] = float(coef[i]) * 1e6
+            i += 1
+    else:
+        kinds = list(cols.counts.columns) if model == "per-kind" else ["default"]
+        for kind in kinds:
+            terms[kind] = float(coef[i]) * 1e6
+            i += 1
+    for transport in cols.transports[1:]:
+        terms[f"transports.{transport}.per_message_us"] = float(coef[i]) * 1e6
+        i += 1
+    if with_bytes:
+        terms["per_kbyte_us"] = float(coef[i]) * 1e6
+        i += 1
+    for col in cols.tls_cols:
+        terms[f"tls.{TLS_TERMS[col]}"] = float(coef[i]) * 1e6
+        i += 1
+    return terms, kinds
 
 
 _TRANSPORT_ORDER = ("udp", "tcp", "tls")
