@@ -407,85 +407,113 @@ def run_batch(sites: Iterable[tuple[str, Scenario]], out: str | Path, *,
     ``--cores-options`` before any work.  A site that cannot be planned raises
     BatchError naming it.  ``progress``: a bar of sites on stderr when it is a terminal.
     """
-    from sizing.progress import bar as progress_bar
-
     out = Path(out)
     try:
         options = None if cores_options is None \
             else check_cores_options(cores_options, name="--cores-options")
     except ValueError as exc:
         raise BatchError([str(exc)]) from None
-    order: list[str] = []  # every site, in CSV order
-    keys: dict[str, str] = {}  # site -> checkpoint key, while it is planned
-    index: dict[str, int] = {}  # site -> its place in the reports, while it is planned
-    resumed: list[str] = []
-    planned: list[str] = []
-    total = len(sites) if isinstance(sites, Sized) else None
-    bar = progress_bar(total=total, desc="sites", unit="site", quiet=not progress)
-    reports = BatchReports(out, title=title)
-
-    def done(site: str, result: Plan) -> None:
-        _save_checkpoint(out, site, keys.pop(site), result)
-        reports.add(site, result, index.pop(site))
-        planned.append(site)
-        bar.update(1)
-        if on_planned is not None:
-            on_planned(site)
-
-    def serial(site: str, s: Scenario) -> None:
-        bar.set_postfix_str(f"planning {site}")
-        try:
-            done(*plan_site(site, s.model_dump(mode="json"), simulate, options))
-        except ValueError as exc:
-            raise BatchError([f"site {site}: {exc}"]) from None
-
-    own = None
-    window = None  # Dask futures in flight
-    first: tuple[str, Scenario] | None = None  # held until we know a cluster is worth it
+    run = _BatchRun(out, simulate, options, title, on_planned, progress,
+                    len(sites) if isinstance(sites, Sized) else None)
     try:
+        files = run.all(sites, resume, client, workers)
+    finally:
+        run.close()
+    return BatchResult(CheckpointPlans(out, run.order), run.planned, run.resumed, files, run.reports.met)
+
+
+class _BatchRun:
+    """One ``run_batch``: the sites seen, their checkpoints, the reports being written
+    and the Dask futures in flight (at most a few per worker)."""
+
+    def __init__(self, out: Path, simulate: bool, options: tuple[int, ...] | None, title: str,
+                 on_planned: Callable[[str], None] | None, progress: bool, total: int | None) -> None:
+        from sizing.progress import bar as progress_bar
+
+        self.out, self.simulate, self.options, self.on_planned = out, simulate, options, on_planned
+        self.order: list[str] = []  # every site, in CSV order
+        self.keys: dict[str, str] = {}  # site -> checkpoint key, while it is planned
+        self.index: dict[str, int] = {}  # site -> its place in the reports, while it is planned
+        self.resumed: list[str] = []
+        self.planned: list[str] = []
+        self.bar = progress_bar(total=total, desc="sites", unit="site", quiet=not progress)
+        self.reports = BatchReports(out, title=title)
+        self.own: Any = None  # a LocalCluster's client this run started
+        self.window: Any = None  # Dask futures in flight
+
+    def all(self, sites: Iterable[tuple[str, Scenario]], resume: bool, client: Any,
+            workers: int | None) -> Any:
+        """Plan (or resume) every site; the files written."""
+        first: tuple[str, Scenario] | None = None  # held until we know a cluster is worth it
         for site, s in sites:
-            index[site] = len(order)
-            order.append(site)
-            keys[site] = _key(s, simulate, options)
-            if resume:
-                found = _load_checkpoint(out, site, keys[site])
-                if found is not None:
-                    del keys[site]
-                    reports.add(site, found, index.pop(site))
-                    resumed.append(site)
-                    bar.update(1)
-                    continue
+            if self._seen(site, s, resume):
+                continue
             if client is None and first is None and workers != 1:
                 first = (site, s)
                 continue
             if client is None and first is not None:
-                client = own = _local_client(workers)
+                client = self.own = _local_client(workers)
             if client is None:
-                serial(site, s)
+                self._serial(site, s)
                 continue
-            if window is None:
-                from distributed import as_completed
-
-                window = as_completed()
             if first is not None:
-                window.add(_submit(client, *first, keys, simulate, options))
+                self._submit(client, *first)
                 first = None
-            window.add(_submit(client, site, s, keys, simulate, options))
-            limit = 4 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
-            while window.count() >= limit:
-                _collect(next(window), done)
+            self._submit(client, site, s)
         if first is not None:  # the only site to plan: no cluster for it
-            serial(*first)
-        if window is not None:
-            for future in window:
-                _collect(future, done)
-        files = reports.finish()
-    finally:
-        bar.close()
-        reports.close()
-        if own is not None:
-            _close_quietly(own)
-    return BatchResult(CheckpointPlans(out, order), planned, resumed, files, reports.met)
+            self._serial(*first)
+        if self.window is not None:
+            for future in self.window:
+                _collect(future, self._done)
+        return self.reports.finish()
+
+    def _seen(self, site: str, s: Scenario, resume: bool) -> bool:
+        """Note the site; True when its checkpoint already holds its plan."""
+        self.index[site] = len(self.order)
+        self.order.append(site)
+        self.keys[site] = _key(s, self.simulate, self.options)
+        if not resume:
+            return False
+        found = _load_checkpoint(self.out, site, self.keys[site])
+        if found is None:
+            return False
+        del self.keys[site]
+        self.reports.add(site, found, self.index.pop(site))
+        self.resumed.append(site)
+        self.bar.update(1)
+        return True
+
+    def _done(self, site: str, result: Plan) -> None:
+        _save_checkpoint(self.out, site, self.keys.pop(site), result)
+        self.reports.add(site, result, self.index.pop(site))
+        self.planned.append(site)
+        self.bar.update(1)
+        if self.on_planned is not None:
+            self.on_planned(site)
+
+    def _serial(self, site: str, s: Scenario) -> None:
+        self.bar.set_postfix_str(f"planning {site}")
+        try:
+            self._done(*plan_site(site, s.model_dump(mode="json"), self.simulate, self.options))
+        except ValueError as exc:
+            raise BatchError([f"site {site}: {exc}"]) from None
+
+    def _submit(self, client: Any, site: str, s: Scenario) -> None:
+        """Hand the site to Dask; wait for one to finish while too many are in flight."""
+        if self.window is None:
+            from distributed import as_completed
+
+            self.window = as_completed()
+        self.window.add(_submit(client, site, s, self.keys, self.simulate, self.options))
+        limit = 4 * max(1, len(client.scheduler_info().get("workers", {})) or 1)
+        while self.window.count() >= limit:
+            _collect(next(self.window), self._done)
+
+    def close(self) -> None:
+        self.bar.close()
+        self.reports.close()
+        if self.own is not None:
+            _close_quietly(self.own)
 
 
 def _submit(client: Any, site: str, s: Scenario, keys: dict[str, str], simulate: bool,
