@@ -75,7 +75,7 @@ from sizing.models.cti import cti_model
 from sizing.profile import load_profile
 from sizing.scenario import Scenario, apply_overrides
 from sizing.scenario.model import MAX_COUNT, MAX_HOSTS
-from sizing.sip.kind import kind_class
+from sizing.sip.kind import kind_class, wire_key
 
 __all__ = [
     "ASSUMPTIONS",
@@ -137,6 +137,17 @@ def _coarse(counts: Mapping[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for kind, n in counts.items():
         key = kind_class(kind)
+        out[key] = out.get(key, 0.0) + n
+    return out
+
+
+def _by_wire_key(counts: Mapping[str, float]) -> dict[str, float]:
+    """Message counts by kind as counts by method or exact status (``180``): the keys the
+    simulator charges a message by, so a profile's exact-status entry prices the closed
+    form's messages as it does the simulator's."""
+    out: dict[str, float] = {}
+    for kind, n in counts.items():
+        key = wire_key(kind)
         out[key] = out.get(key, 0.0) + n
     return out
 
@@ -507,9 +518,9 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                          f"than the {MAX_COUNT:,} a trunk may have; split the traffic across "
                          "trunks or sites")
     kinds = link_message_kinds(scenario)
-    per_link = {link: _coarse(counts) for link, counts in kinds.items()}
+    per_link = {link: _by_wire_key(counts) for link, counts in kinds.items()}
     background_kinds = _background_kinds(scenario)
-    background = _coarse(background_kinds)
+    background = _by_wire_key(background_kinds)
     reg = registrar_role(scenario)
     enabled = topo.enabled()
     profiles = {r: load_profile(topo.role(r).profile).for_tls(scenario.trunk.tls_key,
