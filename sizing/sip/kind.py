@@ -51,7 +51,6 @@ __all__ = [
     "lookup",
     "lookup_keys",
     "message_class",
-    "normalise",
     "wire_key",
     "wire_kind",
 ]
@@ -113,10 +112,6 @@ def wire_key(kind: str | int) -> str:
     if head == OTHER:
         return OTHER
     return head.lower() if is_status_class(head) else head.upper()
-
-
-normalise = wire_key
-"""The kind as tables key it (:func:`wire_key`)."""
 
 
 @lru_cache(maxsize=4096)
