@@ -104,9 +104,11 @@ class CostProfile(Protocol):
 class TableProfile:
     """A cost profile given in code (tests, benchmarks, what-if studies).
 
-    ``per_message_us`` maps a method (``INVITE``) or a status class (``1xx``)
-    to µs, ``default`` covering the rest. The shipped, measured profiles are
-    YAML files read by ``sizing.profile``; both satisfy :class:`CostProfile`.
+    ``per_message_us`` maps a method (``INVITE``), a status (``180``), a status
+    class (``1xx``), ``request`` or ``response`` to µs, ``default`` covering the
+    rest, read as every cost table is (:func:`sizing.profile.per_message_us`). The
+    shipped, measured profiles are YAML files read by ``sizing.profile``; both
+    satisfy :class:`CostProfile`.
     """
 
     per_message_us: Mapping[str, float]
