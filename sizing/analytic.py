@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from scipy import special
 
 from sizing import tls as tls_model
-from sizing.profile import TlsCosts, TransportCosts
+from sizing.profile import TlsCosts, TransportCosts, per_message_us
 from sizing.sip.kind import lookup
 
 ArrayLike = float | int | np.ndarray
@@ -568,7 +568,7 @@ def estimate(inp: EstimateInput) -> Estimate:
         for transport, by_key in rates.get(role, {}).items():
             for key, rate in by_key.items():
                 size = _lookup(inp.message_bytes, key, "message_bytes")
-                cost = _number(_lookup(per_msg, key, f"{where}.per_message_us"),
+                cost = _number(_cost(per_msg, key, f"{where}.per_message_us"),
                                f"{where}.per_message_us[{key}]")
                 w = tls_model.wire_bytes(int(size), transport, net=net)  # type: ignore[arg-type]
                 udp_us = cost + per_kb * size / 1000.0
@@ -655,6 +655,15 @@ def _lookup(table: Mapping[str, object], key: str, where: str) -> object:
     """The entry for a message kind, read in the one order of :mod:`sizing.sip.kind`."""
     try:
         return lookup(table, key)
+    except KeyError:
+        raise ValueError(f"{where}: no entry for {key!r} and no 'default'") from None
+
+
+def _cost(table: Mapping[str, object], key: str, where: str) -> object:
+    """A profile's ``per_message_us`` entry for a message kind: the simulator's lookup
+    (:func:`sizing.profile.per_message_us`)."""
+    try:
+        return per_message_us(table, key)  # type: ignore[arg-type]
     except KeyError:
         raise ValueError(f"{where}: no entry for {key!r} and no 'default'") from None
 

@@ -227,7 +227,10 @@ def _kind_counts(frame: pd.DataFrame) -> pd.DataFrame:
     """Messages received per kind: the simulator charges ``per_message_us`` for each message a
     host receives (the sends it causes cost only their bytes), so the fitted cost of a message
     covers receiving it and sending what it causes. Fitting per message handled (in + out)
-    would make a proxy's predicted CPU about half the measured one."""
+    would make a proxy's predicted CPU about half the measured one. The columns' kinds are
+    kind classes (a method or ``2xx``, :func:`sizing.sip.kind.message_class`), as SIPp's log
+    and the load generator tally them, and become the fitted profile's keys: the simulator
+    and the closed form find a message's cost there at its class."""
     kinds: dict[str, pd.Series] = {}
     for col in frame.columns:
         if col.startswith("messages_in_"):

@@ -39,11 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sizing.measure.sipp import MessageTally, message_kind
+from sizing.measure.sipp import MessageTally
 from sizing.net.address import socket_host
 from sizing.net.agent import AgentConfig, AgentError, AgentRunner, CallPlan, CallSummary
 from sizing.net.tlsconfig import TlsConfig, TlsConfigError
 from sizing.sip.interfaces import Address
+from sizing.sip.kind import message_class
 from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import ClientRequest
 
@@ -210,7 +211,7 @@ class _Tally:
         line = data.split(b"\r\n", 1)[0].decode("latin-1").strip()
         if not line:
             return  # keep-alive
-        kind = message_kind(line)
+        kind = message_class(line)
         if sent:
             self.tally.sent[kind] += 1
             self.tally.bytes_sent += len(data)

@@ -11,9 +11,9 @@ engine: it runs one call of every flow through the scenario's topology
 per role, no loss), one flow after the other, and reads every message delivered on
 every link.
 
-A message's *kind* is its method (an in-dialog INVITE is ``re-INVITE``, an ACK of
-one ``ACK re-INVITE``) or its status and the kind of request it answers
-(``200 INVITE``, ``100 re-INVITE``, ``202 REFER``).  Per flow and link the probe
+A message's kind here is its *call kind* (:mod:`sizing.sip.kind`): its method (an
+in-dialog INVITE is ``re-INVITE``, an ACK of one ``ACK re-INVITE``) or its status and
+the kind of request it answers (``200 INVITE``, ``100 re-INVITE``, ``202 REFER``).  Per flow and link the probe
 keeps the count and bytes of each kind; :func:`message_sizes` weighs the flows by
 the scenario's call mix, so a kind two flows write differently (an agent-side BYE
 of a transfer, say) gets the mix's mean size.
@@ -38,12 +38,11 @@ from typing import Any
 
 from sizing import flows
 from sizing.scenario import Scenario
+from sizing.sip.kind import REFRESH, call_kind, kind_class
 
 __all__ = [
     "MessageSizes",
     "Probe",
-    "coarse_key",
-    "message_kind",
     "message_sizes",
     "probe",
     "probe_scenario",
@@ -58,38 +57,6 @@ Link = frozenset
 """A link as the set of the two roles at its ends (``frozenset({"carrier", "sbc"})``)."""
 
 
-def coarse_key(kind: str) -> str:
-    """The closed form's (and cost profiles') key of a message kind: the method, or
-    the status class (``"200 BYE"`` -> ``2xx``, ``refresh re-INVITE`` -> ``INVITE``)."""
-    head = kind.removeprefix(f"{REFRESH} ").split(" ", 1)[0]
-    if head.isdigit():
-        return f"{head[0]}xx"
-    return "INVITE" if head == "re-INVITE" else head
-
-
-def message_kind(data: bytes, requests: dict[tuple[str, int], str]) -> str:
-    """The kind of one message (see the module doc), given the kinds of the requests
-    already seen on the same link by (Call-ID, CSeq number); records requests there."""
-    from sizing.sip import Request, parse
-
-    message = parse(bytes(data))
-    cseq = message.cseq
-    key = (message.call_id or "", cseq.number if cseq is not None else -1)
-    if isinstance(message, Request):
-        method = message.method
-        if method == "INVITE":
-            kind = "re-INVITE" if message.to_tag else "INVITE"
-            requests[key] = kind
-            return kind
-        if method == "ACK":
-            return "ACK re-INVITE" if requests.get(key) == "re-INVITE" else "ACK"
-        requests.setdefault(key, method)
-        return method
-    method = cseq.method if cseq is not None else "?"
-    answered = requests.get(key, method) if method == "INVITE" else method
-    return f"{message.status} {answered}"
-
-
 # ---------------------------------------------------------------------------
 # The probe: one call of every flow through the scenario's topology
 # ---------------------------------------------------------------------------
@@ -98,7 +65,9 @@ def message_kind(data: bytes, requests: dict[tuple[str, int], str]) -> str:
 @dataclass(frozen=True)
 class Probe:
     """What the probe saw: per bucket (a flow, :data:`REFRESH` or :data:`BACKGROUND`),
-    link and kind, the messages delivered and their bytes (both directions of the link)."""
+    link and kind, the messages delivered and their bytes (both directions of the link).
+    The :data:`REFRESH` bucket holds one session refresh: a basic call held past S/2,
+    less a basic call (every kind's messages and bytes: the refresh's own)."""
 
     counts: Mapping[str, Mapping[Link, Mapping[str, tuple[int, int]]]]
     """bucket -> link -> kind -> (messages, bytes)."""
@@ -146,9 +115,6 @@ PROBE_HOLDING_S = 10.0
 """Holding time of the probe's calls (a transfer or conference happens half way)."""
 PROBE_SESSION_EXPIRES_S = 90
 """The probe's session interval: RFC 4028's smallest (the engine's Min-SE)."""
-REFRESH = "refresh"
-"""The probe's bucket for one session refresh: a basic call held past S/2, less a
-basic call (every kind's messages and bytes: the refresh's own)."""
 _MARGIN_S = 5.0
 """Simulated seconds left after a flow's last planned event before the next call."""
 
@@ -248,7 +214,7 @@ def _run(scenario: Scenario) -> Probe:
         def delivered(data: bytes, source) -> None:  # type: ignore[no-untyped-def]
             if data.strip():  # not a CRLF keep-alive
                 link = Link((roles[net.host_of(source).name], roles[host]))
-                kind = message_kind(data, requests.setdefault(link, {}))
+                kind = call_kind(data, requests.setdefault(link, {}))
                 bucket = calls.bucket(env.now)
                 if kind.split(" ")[-1] in _BACKGROUND_METHODS:
                     bucket = BACKGROUND
@@ -317,10 +283,10 @@ class MessageSizes:
         link, every message."""
         here = self.by_link.get(Link((a, b)), {})
         plain = kind.removeprefix(f"{REFRESH} ")
-        key = coarse_key(plain)
+        key = kind_class(plain)
         for candidates in (
             [here[k] for k in (kind, plain) if k in here],
-            [v for k, v in here.items() if coarse_key(k.removeprefix(f"{REFRESH} ")) == key],
+            [v for k, v in here.items() if kind_class(k) == key],
             [s[kind] for s in self.by_link.values() if kind in s],
             list(here.values()),
             [v for s in self.by_link.values() for v in s.values()],

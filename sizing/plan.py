@@ -70,11 +70,12 @@ from sizing.host_size import (
     pick_host_size,
     size_reason,
 )
-from sizing.message_sizes import MessageSizes, coarse_key, message_sizes
+from sizing.message_sizes import MessageSizes, message_sizes
 from sizing.models.cti import cti_model
 from sizing.profile import load_profile
 from sizing.scenario import Scenario, apply_overrides
 from sizing.scenario.model import MAX_COUNT, MAX_HOSTS
+from sizing.sip.kind import kind_class, wire_key
 
 __all__ = [
     "ASSUMPTIONS",
@@ -135,7 +136,18 @@ def _coarse(counts: Mapping[str, float]) -> dict[str, float]:
     """Message counts by kind as counts by method or status class (a cost profile's keys)."""
     out: dict[str, float] = {}
     for kind, n in counts.items():
-        key = coarse_key(kind)
+        key = kind_class(kind)
+        out[key] = out.get(key, 0.0) + n
+    return out
+
+
+def _by_wire_key(counts: Mapping[str, float]) -> dict[str, float]:
+    """Message counts by kind as counts by method or exact status (``180``): the keys the
+    simulator charges a message by, so a profile's exact-status entry prices the closed
+    form's messages as it does the simulator's."""
+    out: dict[str, float] = {}
+    for kind, n in counts.items():
+        key = wire_key(kind)
         out[key] = out.get(key, 0.0) + n
     return out
 
@@ -173,7 +185,7 @@ def _received(counts: Mapping[str, float], *, upstream: bool) -> dict[str, float
     message received, as the simulator does). REFER/NOTIFY and a BYE from the
     agent's side travel the other way; the total per link is unchanged.  ``counts``
     by kind or by class."""
-    return {k: n for k, n in counts.items() if coarse_key(k).endswith("xx") == upstream}
+    return {k: n for k, n in counts.items() if kind_class(k).endswith("xx") == upstream}
 
 
 def call_path(scenario: Scenario) -> list[str]:
@@ -364,7 +376,7 @@ def _received_bytes(
             continue
         for kind, n in _received(counts, upstream=role == link[0]).items():
             size = sizes.size(*link, kind)
-            for key in (coarse_key(kind), "default"):
+            for key in (kind_class(kind), "default"):
                 acc = totals.setdefault(key, [0.0, 0.0])
                 acc[0] += n
                 acc[1] += n * size
@@ -506,9 +518,9 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                          f"than the {MAX_COUNT:,} a trunk may have; split the traffic across "
                          "trunks or sites")
     kinds = link_message_kinds(scenario)
-    per_link = {link: _coarse(counts) for link, counts in kinds.items()}
+    per_link = {link: _by_wire_key(counts) for link, counts in kinds.items()}
     background_kinds = _background_kinds(scenario)
-    background = _coarse(background_kinds)
+    background = _by_wire_key(background_kinds)
     reg = registrar_role(scenario)
     enabled = topo.enabled()
     profiles = {r: load_profile(topo.role(r).profile).for_tls(scenario.trunk.tls_key,
@@ -674,7 +686,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
             per_kind += [(k, device_links[link] * n) for k, n in background_kinds.items()]
         for kind, rate in per_kind:
             forward, back = _wire_split(sizes.size(*link, kind), transport, net)
-            response = coarse_key(kind).endswith("xx")
+            response = kind_class(kind).endswith("xx")
             src, dst = (b, a) if response else (a, b)
             send(src, dst, rate * forward * 8 / 1e6)
             send(dst, src, rate * back * 8 / 1e6)

@@ -59,10 +59,19 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from sizing import tls as tls_model
 from sizing.safe_yaml import YamlInputError, read_yaml_file
@@ -83,6 +92,7 @@ __all__ = [
     "available_profiles",
     "handshake_cost_us",
     "load_profile",
+    "per_message_us",
     "profile_path",
     "receive_cost_us",
     "tls_receive_part_us",
@@ -321,10 +331,20 @@ class CostProfile(_Strict):
             raise ValueError("needs a 'default' entry (the cost of any other message)")
         return table
 
+    _per_message: tuple[object, dict[str | int, float]] = PrivateAttr(default=(None, {}))
+    """The table :meth:`per_message` last read, and its answers by kind."""
+
     def per_message(self, method_or_status: str | int) -> float:
-        """Fixed cost of one message: exact method or status, then status class
-        ("2xx"), then "request"/"response", then "default"."""
-        return lookup(self.per_message_us, method_or_status)
+        """Fixed cost of one message (:func:`per_message_us`): exact method or status,
+        then status class ("2xx"), then "request"/"response", then "default"."""
+        table, memo = self._per_message
+        if table is not self.per_message_us:
+            memo = {}
+            self._per_message = (self.per_message_us, memo)
+        cost = memo.get(method_or_status)
+        if cost is None:
+            cost = memo[method_or_status] = per_message_us(self.per_message_us, method_or_status)
+        return cost
 
     def message_cost_us(self, method_or_status: str | int, size_bytes: int, *,
                         tls: bool | None = None, transport: str | None = None) -> float:
@@ -371,6 +391,16 @@ class CostProfile(_Strict):
     def to_mapping(self) -> dict[str, Any]:
         """The plain mapping `sizing.analytic.EstimateInput.cost_profiles` takes."""
         return self.model_dump(exclude_none=True)
+
+
+def per_message_us(table: Mapping[str, float], kind: str | int) -> float:
+    """The entry of a ``per_message_us`` table for a message of ``kind`` (a method, a status,
+    a status class or a call kind such as ``200 BYE``): the one cost lookup the simulator
+    (:class:`CostProfile` and its ``TableProfile``), the closed form
+    (:func:`sizing.analytic.estimate`) and calibrated profiles are read with, in the order
+    of :func:`sizing.sip.kind.lookup`: exact kind, status class, request or response,
+    default. KeyError naming the keys tried when none is there."""
+    return lookup(table, kind)
 
 
 def receive_cost_us(profile: Any, kind: str | int, size_bytes: int, transport: str) -> float:

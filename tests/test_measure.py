@@ -19,7 +19,6 @@ from sizing.measure import (
     MeasureConfig,
     MeasureError,
     ProcessTree,
-    message_kind,
     parse_message_log,
     parse_rates,
     parse_stat_file,
@@ -29,6 +28,7 @@ from sizing.measure import (
 from sizing.measure.sipp import Sipp, SippCommand, SippError
 from sizing.measure_cli import add_measure_commands
 from sizing.net.address import parse_address
+from sizing.sip.kind import message_class
 
 MESSAGE_LOG = """\
 ----------------------------------------------- 2026-01-01 10:00:00.000001
@@ -70,8 +70,8 @@ def test_parse_rates_names_the_bad_item() -> None:
         parse_rates("-5")
 
 
-def test_message_kind_is_method_or_status_class() -> None:
-    assert [message_kind(s) for s in ("INVITE sip:a@b SIP/2.0", "SIP/2.0 180 Ringing", "bye sip:x SIP/2.0")] \
+def test_a_start_line_counts_under_its_method_or_status_class() -> None:
+    assert [message_class(s) for s in ("INVITE sip:a@b SIP/2.0", "SIP/2.0 180 Ringing", "bye sip:x SIP/2.0")] \
         == ["INVITE", "1xx", "BYE"]
 
 

@@ -20,7 +20,6 @@ from .sipp import (
     MessageTally,
     SippStats,
     find_sipp,
-    message_kind,
     parse_message_log,
     parse_stat_file,
 )
@@ -40,7 +39,6 @@ __all__ = [
     "find_sipp",
     "get_flow",
     "measure",
-    "message_kind",
     "parse_message_log",
     "parse_rates",
     "parse_stat_file",

@@ -32,6 +32,8 @@ from typing import IO
 
 import psutil
 
+from sizing.sip.kind import message_class
+
 __all__ = [
     "MessageTally",
     "Sipp",
@@ -39,7 +41,6 @@ __all__ = [
     "SippError",
     "SippStats",
     "find_sipp",
-    "message_kind",
     "parse_message_log",
     "parse_stat_file",
     "sipp_version",
@@ -69,14 +70,6 @@ def sipp_version(path: str = "sipp") -> str:
         if word.startswith("v") and word[1:2].isdigit():
             return word.rstrip(",-")
     return "?"
-
-
-def message_kind(start_line: str) -> str:
-    """A message's cost-profile kind: the method of a request, ``"2xx"`` etc. of a response."""
-    first = start_line.split(" ", 2)
-    if first[0].startswith("SIP/") and len(first) > 1 and first[1][:1].isdigit():
-        return f"{first[1][0]}xx"
-    return first[0].upper()
 
 
 @dataclass
@@ -116,7 +109,7 @@ def parse_message_log(path: Path) -> MessageTally:
                 if not line.strip():
                     continue
                 direction, size = pending
-                kind = message_kind(line.strip())
+                kind = message_class(line.strip())
                 if direction == "sent":
                     tally.sent[kind] += 1
                     tally.bytes_sent += size

@@ -11,9 +11,9 @@ into pandas DataFrames.
 
 from .acd import Acd, AcdStats, AgentId, Ticket
 from .clock import SimClock, SimTimer
-from .host import CostProfile, Host, OverloadPolicy, SimTransport, TableProfile, message_kind
+from .host import CostProfile, Host, OverloadPolicy, SimTransport, TableProfile
 from .link import Link, LinkSpec
-from .metrics import HostMetrics, LinkMetrics, Metrics, kind_label
+from .metrics import HostMetrics, LinkMetrics, Metrics
 from .network import SimNetwork
 from .workload import (
     PURPOSES,
@@ -56,6 +56,4 @@ __all__ = [
     "SimTimer",
     "SimTransport",
     "TableProfile",
-    "kind_label",
-    "message_kind",
 ]

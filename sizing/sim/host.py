@@ -58,12 +58,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from simpy.events import NORMAL
 
-from ..profile import receive_cost_us
+from ..profile import per_message_us, receive_cost_us
 from ..sip.frontend import DROP, OverloadPolicy, admission, busy_answer_to, is_new_invite
 from ..sip.interfaces import Address, TransportError
-from ..sip.kind import lookup
+from ..sip.kind import kind_class, wire_kind
 from ..tls import TlsCost
-from .metrics import HostMetrics, grow, kind_label
+from .metrics import HostMetrics, grow
 
 if TYPE_CHECKING:
     from .network import SimNetwork
@@ -75,7 +75,6 @@ __all__ = [
     "SimTransport",
     "TableProfile",
     "TlsCostLike",
-    "message_kind",
 ]
 
 OnMessage = Callable[[bytes, Address], None]
@@ -105,15 +104,19 @@ class CostProfile(Protocol):
 class TableProfile:
     """A cost profile given in code (tests, benchmarks, what-if studies).
 
-    ``per_message_us`` maps a method (``INVITE``) or a status class (``1xx``)
-    to µs, ``default`` covering the rest. The shipped, measured profiles are
-    YAML files read by ``sizing.profile``; both satisfy :class:`CostProfile`.
+    ``per_message_us`` maps a method (``INVITE``), a status (``180``), a status
+    class (``1xx``), ``request`` or ``response`` to µs, ``default`` covering the
+    rest, read as every cost table is (:func:`sizing.profile.per_message_us`). The
+    shipped, measured profiles are YAML files read by ``sizing.profile``; both
+    satisfy :class:`CostProfile`.
     """
 
     per_message_us: Mapping[str, float]
     per_kbyte_us: float = 0.0
     static_core_fraction: float = 0.0
     tls: TlsCost = field(default_factory=TlsCost)
+    _per_message: dict[str | int, float] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """:func:`sizing.profile.per_message_us`'s answers by kind (the table is frozen with the profile)."""
 
     def __post_init__(self) -> None:
         for key, value in self.per_message_us.items():
@@ -127,23 +130,14 @@ class TableProfile:
             )
 
     def message_cost_us(self, method_or_status: str | int, size_bytes: int, *, tls: bool) -> float:
-        try:
-            base = lookup(self.per_message_us, method_or_status)
-        except KeyError as error:
-            raise KeyError(f"TableProfile: {error.args[0]}") from None
+        base = self._per_message.get(method_or_status)
+        if base is None:
+            try:
+                base = self._per_message[method_or_status] = per_message_us(self.per_message_us, method_or_status)
+            except KeyError as error:
+                raise KeyError(f"TableProfile: {error.args[0]}") from None
         per_kbyte = self.per_kbyte_us + (self.tls.per_kbyte_us if tls else 0.0)
         return base + size_bytes / 1000 * per_kbyte
-
-
-def message_kind(data: bytes) -> str | int:
-    """A message's kind from its start line alone: the status code (int) or the method."""
-    if data[:4] == b"SIP/":
-        try:
-            return int(data[8:11])
-        except ValueError:
-            return "other"
-    space = data.find(b" ")
-    return data[:space].decode("ascii", "replace") if space > 0 else "other"
 
 
 def _kind_token(data: bytes) -> bytes:
@@ -384,9 +378,9 @@ class Host:
             key = (_kind_token(data), len(data), wire)
         cached = self._costs.get(key)
         if cached is None:
-            kind = message_kind(data)
+            kind = wire_kind(data)
             cost = receive_cost_us(self.profile, kind, len(data), wire) * 1e-6
-            label = kind_label(kind)
+            label = kind_class(kind)
             rx = self.metrics.rx
             bins = rx.get(label)
             if bins is None:
@@ -467,7 +461,7 @@ class Host:
         key = tx_key if tx_key is not None else (_kind_token(data), tls)
         bins = self._tx.get(key)
         if bins is None:
-            label = kind_label(message_kind(data))
+            label = kind_class(wire_kind(data))
             tx = self.metrics.tx
             bins = tx.get(label)
             if bins is None:

@@ -25,17 +25,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["HostMetrics", "LinkMetrics", "Metrics", "kind_label"]
+__all__ = ["HostMetrics", "LinkMetrics", "Metrics"]
 
 _BUCKETS_PER_OCTAVE = 8
-_STATUS_LABELS = {s: f"{s // 100}xx" for s in range(100, 700)}
-
-
-def kind_label(kind: str | int) -> str:
-    """The column a message counts in: the method, or the status class (``2xx``)."""
-    if isinstance(kind, int):
-        return _STATUS_LABELS.get(kind, "other")
-    return kind
 
 
 def grow(bins: list, index: int) -> None:
@@ -62,9 +54,9 @@ class HostMetrics:
         """Of those, core-seconds spent on TLS (handshakes, record crypto, the extra
         cost of a message received over TLS rather than UDP), per second."""
         self.rx: dict[str, list[int]] = {}
-        """Messages handed to the host's cores per second, by :func:`kind_label`."""
+        """Messages handed to the host's cores per second, by kind class (:func:`sizing.sip.kind.kind_class`)."""
         self.tx: dict[str, list[int]] = {}
-        """Messages sent per second, by :func:`kind_label`."""
+        """Messages sent per second, by kind class."""
         self.wait_count = 0
         self.wait_sum = 0.0
         self.wait_max = 0.0

@@ -30,8 +30,9 @@ import simpy
 
 from ..profile import handshake_cost_us, tls_receive_part_us
 from ..sip.interfaces import Address
+from ..sip.kind import wire_kind
 from .clock import SimClock
-from .host import CostProfile, Host, OnMessage, OverloadPolicy, SimTransport, message_kind
+from .host import CostProfile, Host, OnMessage, OverloadPolicy, SimTransport
 from .link import WIRE_TRANSPORT, Link, LinkSpec
 from .metrics import Metrics
 
@@ -290,7 +291,7 @@ class SimNetwork:
                 return
             data = job.data
             size = len(data)
-            key = (message_kind(data), size)
+            key = (wire_kind(data), size)
             part = parts.get(key)
             if part is None:
                 part = parts[key] = tls_receive_part_us(host.profile, key[0], size) * 1e-6

@@ -43,6 +43,7 @@ from typing import Any
 from ...flows import BY_NAME
 from ...scenario import Scenario
 from ...sip.interfaces import Address
+from ...sip.kind import call_kind
 from .script import Hook, Script, ScriptBook, Step
 
 __all__ = ["HOLDINGS_S", "T0_S", "background_book", "offer_step", "one_call_at_a_time", "outcome_name", "replayable", "script_book",
@@ -564,10 +565,8 @@ def _start(data: bytes | None) -> bytes:
 
 
 def _kinds(raws: list[_Raw]) -> list[str]:
-    from ...message_sizes import message_kind
-
     requests: dict[tuple[str, int], str] = {}
-    return [message_kind(r.data, requests) if r.data is not None else "" for r in raws]
+    return [call_kind(r.data, requests) if r.data is not None else "" for r in raws]
 
 
 def _step(raw: _Raw, kind: str, fixed: float, per: float) -> Step:
