@@ -58,7 +58,7 @@ class Edge:
         self.agent.on_call = self.incoming.append
         self.seen: dict[Address, list[tuple[bytes, Address]]] = {a: [] for a in (CARRIER, EDGE_IN, AGENT)}
         for address, log in self.seen.items():
-            transport = self.net._routes[address]
+            transport = self.net.routes[address]
             deliver = transport.on_message
             transport.on_message = lambda data, source, d=deliver, log=log: (log.append((data, source)),
                                                                              d(data, source))
@@ -150,7 +150,7 @@ def test_the_trunk_link_carries_tls_and_the_inside_link_udp_bytes(edge: Edge) ->
     call = edge.call()
     edge.carrier.bye(call)
     edge.env.run(until=edge.env.now + 2)
-    links = {(a.name, b.name): link for (a, b), link in edge.net._links.items()}
+    links = {(link.src, link.dst): link for link in edge.net.links()}
     assert set(links[("carrier", "edge")].connections) == {"tls"}
     assert not links[("edge", "agent")].connections and not links[("agent", "edge")].connections
     to_agent = sum(wire_bytes(len(d), "udp").forward for d, _ in edge.seen[AGENT])

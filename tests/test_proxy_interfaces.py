@@ -38,7 +38,7 @@ def edge_network():  # type: ignore[no-untyped-def]
     bob.connect(net)
     seen: dict[Address, list[bytes]] = {BOB: [], ALICE: []}
     for address in (BOB, ALICE):
-        transport = net._routes[address]
+        transport = net.routes[address]
         deliver = transport.on_message
         transport.on_message = lambda data, source, d=deliver, log=seen[address]: (log.append(data), d(data, source))
     return env, net, proxy, alice, bob, seen
@@ -80,7 +80,7 @@ def test_the_trunk_link_carries_tls_and_the_inside_link_udp() -> None:
     env, net, _proxy, alice, _bob, seen = edge_network()
     alice.invite("sip:bob@example.com")
     env.run(until=2)
-    links = {(a.name, b.name): link for (a, b), link in net._links.items()}
+    links = {(link.src, link.dst): link for link in net.links()}
     assert set(links[("alice", "edge")].connections) == {"tls"}
     assert not links[("edge", "bob")].connections  # UDP opens none
     inside = sum(links[("edge", "bob")].metrics.bytes)

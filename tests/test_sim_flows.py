@@ -124,8 +124,7 @@ def test_recorded_calls_get_a_recorder_leg_and_media(tmp_path: Path) -> None:
 
 
 def _link_bytes(topo, src: str, dst: str) -> float:  # type: ignore[no-untyped-def]
-    return next(sum(link.metrics.bytes) for (a, b), link in topo.net._links.items()
-                if (a.name, b.name) == (src, dst))
+    return next(sum(link.metrics.bytes) for link in topo.net.links() if (link.src, link.dst) == (src, dst))
 
 
 def test_uui_and_custom_headers_ride_every_invite_to_the_agent(tmp_path: Path) -> None:

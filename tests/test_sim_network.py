@@ -37,7 +37,7 @@ def basic_call_network(seed: int = 1, spec: LinkSpec | None = None):  # type: ig
 
 def record(net: SimNetwork, address: Address) -> tuple[list[bytes], list[bytes]]:
     """Wrap the transport at ``address`` to record what it receives and sends."""
-    transport = net._routes[address]
+    transport = net.routes[address]
     received: list[bytes] = []
     sent: list[bytes] = []
     deliver, send = transport.on_message, transport.host._send
@@ -91,7 +91,7 @@ def test_different_seed_changes_the_draws() -> None:
 
 def test_udp_send_to_an_unknown_address_is_counted_and_dropped() -> None:
     env, net, _ = basic_call_network()
-    net._routes[A].send(b"OPTIONS sip:x SIP/2.0\r\n\r\n", Address("UDP", "192.0.2.9", 5060))
+    net.routes[A].send(b"OPTIONS sip:x SIP/2.0\r\n\r\n", Address("UDP", "192.0.2.9", 5060))
     env.run()
     assert net.metrics.hosts["alice"].unroutable == 1
 

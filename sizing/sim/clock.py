@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 A timer is one small object pushed straight onto the environment's event
-queue (what ``env.schedule`` does, inlined): SimPy's ``step`` pops it, sets ``env.now`` and
-calls its ``callbacks``, exactly as for a ``Timeout``. The object is its own
+queue at its absolute time (:func:`sizing.sim.simpy_fast.scheduler`, the one
+module that touches SimPy's queue): SimPy's ``step`` pops it, sets ``env.now``
+and calls its ``callbacks``, exactly as for a ``Timeout``. The object is its own
 handle: ``cancel()`` empties ``callbacks`` so the pop later runs nothing.
 
 Why not ``env.timeout(delay).callbacks.append(...)``: a ``Timeout`` builds a
@@ -23,10 +24,10 @@ breaks ties by insertion order), so runs are reproducible.
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
 
 import simpy
-from simpy.events import NORMAL
+
+from .simpy_fast import QueuedEvent, scheduler
 
 __all__ = ["SimClock", "SimTimer"]
 
@@ -41,17 +42,14 @@ def _fire(timer: SimTimer) -> None:
 _FIRE = (_fire,)
 
 
-class SimTimer:
+class SimTimer(QueuedEvent):
     """A scheduled callback on the SimPy queue; the engine's ``TimerHandle``.
 
-    Quacks like a triggered SimPy event (``callbacks``, ``_ok``) so that
-    ``Environment.step`` processes it; SimPy sets ``callbacks`` to None once
-    it has run.
+    A :class:`~sizing.sim.simpy_fast.QueuedEvent`, so that ``Environment.step``
+    processes it; SimPy sets ``callbacks`` to None once it has run.
     """
 
-    __slots__ = ("callbacks", "callback", "when")
-
-    _ok = True  # read by Environment.step: this "event" never fails
+    __slots__ = ("callback", "when")
 
     def __init__(self, when: float, callback: Callable[[], object]) -> None:
         self.callbacks: tuple[Callable[[SimTimer], None], ...] | None = _FIRE
@@ -79,7 +77,7 @@ class SimClock:
     shares this time line.
     """
 
-    __slots__ = ("env", "_queue", "_eid", "wrap")
+    __slots__ = ("env", "_schedule_at", "wrap")
 
     def __init__(self, env: simpy.Environment) -> None:
         if not isinstance(env, simpy.Environment):
@@ -88,31 +86,29 @@ class SimClock:
         self.wrap: Callable[[Callable[[], object]], Callable[[], object]] | None = None
         """Wraps every callback as it is scheduled (None: none): the call-script recorder
         (:mod:`sizing.sim.replay.record`) follows which delivery armed each timer."""
-        # The same push Environment.schedule does, without its call overhead.
-        self._queue = env._queue
-        self._eid = env._eid
+        self._schedule_at = scheduler(env)
 
     def now(self) -> float:
-        return self.env._now
+        return self.env.now
 
     def call_later(self, delay_s: float, callback: Callable[[], object]) -> SimTimer:
         """Run ``callback()`` once, ``delay_s`` simulated seconds from now."""
         if not delay_s >= 0:  # also rejects NaN
             raise ValueError(f"call_later delay must be >= 0 seconds, got {delay_s!r}")
-        when = self.env._now + delay_s
+        when = self.env.now + delay_s
         if self.wrap is not None:
             callback = self.wrap(callback)
         timer = SimTimer(when, callback)
-        heappush(self._queue, (when, NORMAL, next(self._eid), timer))
+        self._schedule_at(when, timer)
         return timer
 
     def call_at(self, when: float, callback: Callable[[], object]) -> SimTimer:
         """Run ``callback()`` at simulated time ``when`` (not before now)."""
-        delay = when - self.env._now
+        delay = when - self.env.now
         if not delay >= 0:
-            raise ValueError(f"call_at({when!r}) is before now ({self.env._now})")
+            raise ValueError(f"call_at({when!r}) is before now ({self.env.now})")
         if self.wrap is not None:
             callback = self.wrap(callback)
         timer = SimTimer(when, callback)
-        heappush(self._queue, (when, NORMAL, next(self._eid), timer))
+        self._schedule_at(when, timer)
         return timer

@@ -53,10 +53,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from heapq import heappush, heapreplace
+from heapq import heapreplace
 from typing import TYPE_CHECKING, Protocol
-
-from simpy.events import NORMAL
 
 from ..profile import per_message_us, receive_cost_us
 from ..sip.frontend import DROP, OverloadPolicy, admission, busy_answer_to, is_new_invite
@@ -64,13 +62,17 @@ from ..sip.interfaces import Address, TransportError
 from ..sip.kind import kind_class, wire_kind
 from ..tls import TlsCost
 from .metrics import HostMetrics, grow
+from .simpy_fast import QueuedEvent, scheduler
 
 if TYPE_CHECKING:
-    from .network import SimNetwork
+    import simpy
+
+    from .link import Link
 
 __all__ = [
     "CostProfile",
     "Host",
+    "HostNetwork",
     "OverloadPolicy",
     "SimTransport",
     "TableProfile",
@@ -140,6 +142,35 @@ class TableProfile:
         return base + size_bytes / 1000 * per_kbyte
 
 
+class HostNetwork(Protocol):
+    """What a :class:`Host` needs of the network it is on (:class:`~sizing.sim.network.SimNetwork`
+    implements it): the simulated time line, where each address listens, the links to
+    other hosts and their connections."""
+
+    env: simpy.Environment
+
+    @property
+    def routes(self) -> Mapping[Address, SimTransport]:
+        """The transport listening at each address; a host may keep the mapping."""
+        ...
+
+    def attach(self, address: Address, on_message: OnMessage, *, reliable: bool | None = None) -> SimTransport:
+        """Listen at ``address``; the engine's transport for it."""
+        ...
+
+    def link_between(self, src: Host, dst: Host) -> Link:
+        """The link ``src`` -> ``dst`` (the same object every time)."""
+        ...
+
+    def open_connection(self, link: Link, wire: str, now: float) -> None:
+        """Open a TCP/TLS connection on ``link`` (a TLS handshake costs both ends)."""
+        ...
+
+    def call_started(self, link: Link, wire: str, now: float) -> None:
+        """A new call's INVITE crosses ``link`` (a per-call connection may be replaced)."""
+        ...
+
+
 def _kind_token(data: bytes) -> bytes:
     """The bytes a message's kind is read from (the status code, or the method)."""
     if data[:4] == b"SIP/":
@@ -174,14 +205,13 @@ class SimTransport:
         return f"<SimTransport {self.host.name} {self.local} reliable={self.reliable}>"
 
 
-class _Job:
+class _Job(QueuedEvent):
     """One message in flight: first an arrival event, then a completion event.
 
-    Quacks like a triggered SimPy event so it goes straight onto the queue.
+    A :class:`~sizing.sim.simpy_fast.QueuedEvent`, so it goes straight onto the queue.
     """
 
-    __slots__ = ("callbacks", "host", "data", "source", "transport")
-    _ok = True
+    __slots__ = ("host", "data", "source", "transport")
     done = None  # set below: what runs when its core has handled it
     key = None  # the cost cache's key, when known before arrival (a replayed step's)
 
@@ -224,7 +254,7 @@ class Host:
 
     def __init__(
         self,
-        network: SimNetwork,
+        network: HostNetwork,
         name: str,
         addresses: tuple[Address, ...],
         *,
@@ -261,8 +291,9 @@ class Host:
         """Work that arrives before this simulated time costs nothing: a steady-state start
         sets up the calls already in progress then, which happened before the window."""
         self._env = network.env
-        self._queue = network.env._queue
-        self._eid = network.env._eid
+        self._schedule_at = scheduler(network.env)
+        self._routes = network.routes
+        self._links: dict[Host, Link] = {}  # the network's link to each host sent to
         self._free = [0.0] * cores  # heap: when each core is next free
         self._waiting: deque[float] = deque()  # start times of messages not yet started
         self._costs: dict[tuple[bytes, int, str], tuple[float, list[int]]] = {}
@@ -345,7 +376,7 @@ class Host:
 
     def charge(self, cost_us: float) -> None:
         """Occupy a core for ``cost_us`` µs of work that is not a message (a handshake)."""
-        self._assign(self._env._now, cost_us * 1e-6)
+        self._assign(self._env.now, cost_us * 1e-6)
 
     def flush(self, now: float) -> None:
         """Account the background load up to ``now`` (before metrics are read)."""
@@ -355,7 +386,7 @@ class Host:
     # -- receiving -----------------------------------------------------------------------
 
     def _arrive(self, job: _Job) -> None:
-        now = self._env._now
+        now = self._env.now
         if now >= self._next_bg:
             self._background(now)
         waiting = self._waiting
@@ -400,7 +431,7 @@ class Host:
         if now >= self._warmup:
             self.metrics.add_wait(start - now)
         job.callbacks = job.done
-        heappush(self._queue, (start + cost, NORMAL, next(self._eid), job))
+        self._schedule_at(start + cost, job)
 
     def _drop(self, now: float) -> None:
         self.dropped += 1
@@ -415,7 +446,7 @@ class Host:
         transport = job.transport
         answer = busy_answer_to(job.data, job.source, transport.reliable, self.overload.retry_after_s)
         if answer is None:
-            self._drop(self._env._now)
+            self._drop(self._env.now)
             return
         self.count_rejected()
         try:
@@ -427,7 +458,7 @@ class Host:
         """One new INVITE answered 503 by the front end."""
         self.rejected += 1
         bins = self.metrics.rejected
-        second = int(self._env._now)
+        second = int(self._env.now)
         if second >= len(bins):
             grow(bins, second)
         bins[second] += 1
@@ -435,7 +466,7 @@ class Host:
     # -- sending ----------------------------------------------------------------------------
 
     def _send(self, transport: SimTransport, data: bytes, dest: Address) -> None:
-        target = self.network._routes.get(dest)
+        target = self._routes.get(dest)
         if target is None:
             if not isinstance(data, bytes | bytearray):
                 raise TypeError(f"send() from {transport.local} needs bytes, got {type(data).__name__}")
@@ -446,8 +477,7 @@ class Host:
         transport.sent += 1
         arrival = self.transmit(transport.wire, data, target.host)
         if arrival is not None:
-            heappush(self._queue, (arrival, NORMAL, next(self._eid),
-                                   _Job(_ARRIVED, target.host, bytes(data), transport.local, target)))
+            self._schedule_at(arrival, _Job(_ARRIVED, target.host, bytes(data), transport.local, target))
 
     def transmit(self, wire: str, data: bytes, host: Host, tx_key: tuple | None = None) -> float | None:
         """Send ``data`` to ``host`` over ``wire`` now: the send's CPU, the counters, the
@@ -455,7 +485,7 @@ class Host:
         The engine's sends and the replayed steps of :mod:`sizing.sim.replay` both go here."""
         network = self.network
         size = len(data)
-        now = self._env._now
+        now = self._env.now
         tls = wire == "tls"
         self._assign(now, size * self._send_s_per_byte[tls])
         key = tx_key if tx_key is not None else (_kind_token(data), tls)
@@ -471,12 +501,12 @@ class Host:
         if second >= len(bins):
             grow(bins, second)
         bins[second] += 1
-        link = network._links.get((self, host))
+        link = self._links.get(host)
         if link is None:
-            link = network._link(self, host)
+            link = self._links[host] = network.link_between(self, host)
         if wire != "udp":
             if wire not in link.connections:
-                network._open(link, wire, now)
+                network.open_connection(link, wire, now)
             if link.spec.calls_per_connection is not None and _new_call(data):
-                network._call_started(link, wire, now)
+                network.call_started(link, wire, now)
         return link.transit(wire, size, now)

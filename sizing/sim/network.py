@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import gc
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -83,6 +83,8 @@ RELIABLE = frozenset({"TCP", "TLS", "WS", "WSS"})
 
 class SimNetwork:
     """Hosts joined by links on one SimPy environment, with one :class:`Metrics`.
+
+    It is the :class:`~sizing.sim.host.HostNetwork` its hosts send through.
 
     ``seed`` seeds every link's RNG (each link draws from its own generator,
     derived from the seed and the two host names, so runs are reproducible
@@ -214,6 +216,12 @@ class SimNetwork:
     def __contains__(self, address: object) -> bool:
         return address in self._routes
 
+    @property
+    def routes(self) -> Mapping[Address, SimTransport]:
+        """The transport listening at each attached address (read-only; :meth:`attach` and
+        :meth:`detach` change it, and a host may keep it: it is always the same mapping)."""
+        return self._routes
+
     def host_of(self, address: Address) -> Host:
         """The host owning ``address``."""
         host = self._owner.get(address)
@@ -230,9 +238,9 @@ class SimNetwork:
         with collector_tuned():
             self.env.run(until=until)
 
-    # -- internals (used by Host) -----------------------------------------------------------
+    # -- what a Host needs (HostNetwork) ----------------------------------------------------
 
-    def _link(self, src: Host, dst: Host) -> Link:
+    def link_between(self, src: Host, dst: Host) -> Link:
         """The link src -> dst, created (with its reverse) on first use."""
         link = self._links.get((src, dst))
         if link is not None:
@@ -253,16 +261,18 @@ class SimNetwork:
         self._links[(src, dst)] = link
         return link
 
-    def _open(self, link: Link, wire: str, now: float) -> None:
+    def open_connection(self, link: Link, wire: str, now: float) -> None:
         """Open a TCP/TLS connection on ``link``; a TLS handshake costs CPU on both ends."""
         conn, new = link.open(wire, now)
         if new:
             self._handshake(link, wire, conn.resumed)
 
-    def _call_started(self, link: Link, wire: str, now: float) -> None:
+    def call_started(self, link: Link, wire: str, now: float) -> None:
         """A new call's INVITE on ``link``: a connection per few calls may be replaced."""
         if link.call_started(wire, now):
             self._handshake(link, wire, link.connections[wire].resumed)
+
+    # -- internals ---------------------------------------------------------------------------
 
     def _handshake(self, link: Link, wire: str, resumed: bool) -> None:
         """A TLS handshake costs both ends CPU by the link's server key type and suite."""

@@ -551,7 +551,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
         address = node.address if registrar_nodes else _address("proxy", proxies.index(node), inside,
                                                                  REGISTRAR_PORT_OFFSET)
         registrar_transport = net.attach(address, lambda data, source, r=registrar, a=address:
-                                         receive_bytes(r.layer, net._routes[a], data, source))
+                                         receive_bytes(r.layer, net.routes[a], data, source))
         del registrar_transport  # the registrar answers through the transport it received on
         if registrar_nodes:
             node.element = registrar

@@ -486,7 +486,7 @@ def _tap_send(rec: _Recorder, host: Any, net: Any) -> Callable[..., None]:
     send = host._send
 
     def tapped(transport: Any, data: bytes, dest: Address) -> None:
-        target = net._routes.get(dest)
+        target = net.routes.get(dest)
         if target is not None and data.strip():
             rec.sent(host.name, target.host.name, transport.wire, data, net.env.now, transport.local, dest)
         send(transport, data, dest)
@@ -504,7 +504,7 @@ def _tap_reject(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
             arrive(job)
             return
         queue.popleft()
-        now = host._env._now
+        now = host.network.env.now
         saved = (rec.anchor, rec.handling, rec.timer_step)
         rec.anchor, rec.handling, rec.timer_step = (step, now), step, None
         try:

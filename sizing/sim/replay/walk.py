@@ -32,13 +32,11 @@ that is where the hybrid engine's speed comes from.
 from __future__ import annotations
 
 import zlib
-from heapq import heappush
 from typing import TYPE_CHECKING
-
-from simpy.events import NORMAL
 
 from ...sip.interfaces import TimerConfig
 from ..host import _ARRIVED, Host, _kind_token
+from ..simpy_fast import QueuedEvent, scheduler
 from .record import offer_step, outcome_name, rejected_name
 from .script import Script, ScriptBook
 
@@ -98,11 +96,10 @@ class _Call:
         return fixed + max(per_holding * self.holding - self.talked, 0.0)
 
 
-class _Job:
+class _Job(QueuedEvent):
     """A replayed message in flight; the host's front end treats it as any other."""
 
-    __slots__ = ("callbacks", "host", "data", "source", "transport", "call", "step", "key")
-    _ok = True
+    __slots__ = ("host", "data", "source", "transport", "call", "step", "key")
 
     def __init__(self, call: _Call, step: _Step) -> None:
         self.callbacks = _ARRIVED
@@ -138,8 +135,7 @@ class Replayer:
         topo = centre.topo
         self.net = topo.net
         self.clock = topo.net.clock
-        self._queue = topo.net.env._queue
-        self._eid = topo.net.env._eid
+        self._schedule_at = scheduler(topo.net.env)
         self.timers = timers or TimerConfig()
         self.min_holding: dict[str, float] = {}
         self.waits: set[str] = set()
@@ -244,7 +240,7 @@ class Replayer:
             pool = self.pools.get(role)
             if pool:
                 mapped[name] = hosts[pool[pick.get(role, 0)].name]
-        routes = self.net._routes
+        routes = self.net.routes
         steps = []
         for i, s in enumerate(script.steps):
             b = _Step()
@@ -317,7 +313,7 @@ class Replayer:
             if step.request == "BYE" and step.src is self._carrier:
                 call.fc.bye_at = self.clock.now()
         if arrival is not None:
-            heappush(self._queue, (arrival, NORMAL, next(self._eid), _Job(call, step)))
+            self._schedule_at(arrival, _Job(call, step))
 
     def handled(self, call: _Call, step: _Step) -> None:
         """A step's message has been handled at its receiver (its core is done with it)."""
@@ -356,7 +352,7 @@ class Replayer:
                     continue
                 arrival = kid.src.transmit(kid.wire, kid.data, kid.dst, kid.tx_key)
                 if arrival is not None:
-                    heappush(self._queue, (arrival, NORMAL, next(self._eid), _Job(call, kid)))
+                    self._schedule_at(arrival, _Job(call, kid))
             else:
                 self._after(call, k, delay)
 
@@ -449,7 +445,7 @@ class Replayer:
             return
         name = rejected_name(call.bound.script.outcome.split("@")[0], step.i)
         if self.book.get(call.bound.script.flow, name) is None:
-            host._drop(host._env._now)  # no such script: the INVITE is lost, as if dropped
+            host._drop(self.clock.now())  # no such script: the INVITE is lost, as if dropped
             return
         host.count_rejected()
         self._switch(call, step, name)
