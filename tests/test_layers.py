@@ -76,8 +76,6 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
         "type hints only (TYPE_CHECKING): the CTI model is built from the scenario's cti block",
     ("sizing.sim.result", "sizing.report.numbers"):
         "Result.table() formats numbers by the reports' rules (imported on use)",
-    ("sizing.sim.replay.record", "sizing.message_sizes"):
-        "message_kind() lives with the message-size table of the closed form (imported on use)",
     ("sizing.plan", "sizing.report.html"):
         "Plan._repr_html_ renders a plan in Jupyter with the HTML report (imported on use): plan <-> report",
     ("sizing.sim.run_cli", "sizing.cli"):
