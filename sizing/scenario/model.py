@@ -982,6 +982,16 @@ class Fault(_Model):
     at_s: float = Field(ge=0, le=MAX_DURATION_S,
                         description="When it fails, seconds into the measured window.")
     instance: int = Field(1, ge=1, le=MAX_HOSTS, description="Which host of the role (1: the first).")
+    detect_s: float = Field(
+        3.0, ge=0, le=MAX_HOLDING_S,
+        description="Seconds until the failure is noticed (heartbeats, OPTIONS pings): then a "
+                    "pair's standby takes over the host's addresses, otherwise the hops before "
+                    "stop choosing it; messages sent to it meanwhile are lost.")
+    reregister_s: float = Field(
+        30.0, gt=0, le=MAX_HOLDING_S,
+        description="Without a pair, the phones whose registrar was on the failed host "
+                    "re-register with another one within this many seconds after it is noticed "
+                    "(uniformly): the re-registration storm.")
 
 
 class Simulation(_Model):
@@ -1104,11 +1114,11 @@ class Scenario(_Model):
             if fault.at_s >= self.duration_s:
                 problems.append((f"{where}.at_s", f"{fault.at_s:g} s is not within the measured "
                                                   f"window of {self.duration_s:g} s"))
-            elif fault.role == self.edge_role and self.ha_mode(fault.role) != "pair" \
-                    and topo.role(fault.role).instances + (self.ha_mode(fault.role) == "n_plus_1") < 2:
-                problems.append((f"{where}.role", "the only host the carrier reaches would fail: "
-                                                  "give the role ha pair, n_plus_1 or a second "
-                                                  "host"))
+            elif self.ha_mode(fault.role) == "none" and topo.role(fault.role).instances < 2:
+                problems.append((f"{where}.role", f"the only {fault.role} host would fail and "
+                                                  "nothing would take its calls: give "
+                                                  f"topology.{fault.role} a second host or ha "
+                                                  "pair or n_plus_1"))
         if self.ha.hot_standby and topo.sip_server.ha == "n_plus_1":
             problems.append(("ha.hot_standby", "the SIP Server is n_plus_1 "
                                                "(topology.sip_server.ha); a hot standby is "

@@ -213,8 +213,8 @@ class CallCentre:
         self.offered_replayed = 0
         self._engine_rng = stream(seed, "engine")
         self._engine_p: dict[str, float] = {}
-        if scenario.simulation.engine == "hybrid":
-            self._hybrid()
+        if scenario.simulation.engine == "hybrid" and not scenario.simulation.faults:
+            self._hybrid()  # a fault moves hosts under calls in progress: the engine runs them all
         topology.agents.policy = AgentPhones(200, ring_s=RING_S if self.acd is not None else 0.0,
                                              in_progress=self._leg_in_progress)
         topology.agents.on_call = self._agent_call
