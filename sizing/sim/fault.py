@@ -21,9 +21,10 @@ then depends on the role's ``ha`` (:meth:`Scenario.ha_mode`):
 
 Figures, added to the run's KPIs (:meth:`FaultInjector.figures`): per fault, calls
 in progress through the host when it failed, of those the ones whose caller's BYE
-was answered 2xx (kept) and the ones whose BYE failed or timed out (lost), the
-phones that re-registered, the survivors' peak CPU after the fault and the seconds
-until their CPU is back under the role's target for good.  The hybrid engine binds a
+was answered 2xx (kept) and the ones whose BYE failed or timed out (lost; calls still
+in progress at the end of the window are neither), the phones that re-registered,
+the survivors' peak CPU before and after the fault and the seconds until their CPU
+is back under the role's target for good.  The hybrid engine binds a
 replayed call's hosts when it starts, so a run with faults runs every call on the
 full engine.
 """
@@ -175,8 +176,7 @@ class FaultInjector:
             if fc.answered_at is not None and not fc.done and self._through(fc, node, pool):
                 record.affected.add(fc.key)
         host = topo.net.hosts[node.name]
-        now = topo.net.clock.now
-        host._arrive = lambda job: host._drop(now())  # type: ignore[method-assign]
+        host._arrive = lambda job: None  # type: ignore[method-assign]  # lost on the way
         host._send = lambda transport, data, dest: None  # type: ignore[method-assign]
         host.charge = lambda cost_us: None  # type: ignore[method-assign]
         topo.net.clock.call_later(fault.detect_s, lambda: self._noticed(record, host, pool))
@@ -257,15 +257,20 @@ class FaultInjector:
     # -- figures --------------------------------------------------------------------------
 
     def figures(self, cpu: pd.DataFrame) -> dict[str, float]:
-        """KPIs of each fault (``fault<i>_...``; the first fault also without the index):
-        calls_in_progress, calls_kept, calls_lost, reregistrations, survivor_cpu_peak,
-        survivor_cpu_recovery_s (NaN: never back under the target within the window)."""
+        """KPIs of each fault (``fault<i>_...``):
+        calls_in_progress, calls_kept, calls_lost, reregistrations, survivor_cpu_before
+        (the busiest survivor's peak CPU of 1-s samples before the fault), survivor_cpu_peak
+        (after it), recovery_s (until the survivors are back under the role's CPU target
+        for good; 0: never over it, NaN: still over it at the end of the window).  Survivors:
+        the standby of a pair, else the role's hosts left (the spare included)."""
         out: dict[str, float] = {}
         targets = self.scenario.targets
         for record in self.records:
             at = self.scenario.warmup_s + record.fault.at_s
             cols = [c for c in record.survivors if c in cpu.columns]
-            after = cpu.loc[cpu.index >= math.floor(at), cols].max(axis=1) if cols else pd.Series(dtype=float)
+            busiest = cpu[cols].max(axis=1) if cols else pd.Series(dtype=float)
+            after = busiest[busiest.index >= math.floor(at)]
+            before = busiest[busiest.index < math.floor(at)]
             target = targets.cpu_target(record.fault.role)
             peak = float(after.max()) if len(after) else math.nan
             over = after[after > target]
@@ -282,8 +287,9 @@ class FaultInjector:
                 "calls_kept": float(record.kept),
                 "calls_lost": float(record.lost),
                 "reregistrations": float(record.reregistered),
+                "survivor_cpu_before": float(before.max()) if len(before) else math.nan,
                 "survivor_cpu_peak": peak,
-                "survivor_cpu_recovery_s": recovery,
+                "recovery_s": recovery,
             }
             for key, value in figures.items():
                 out[f"fault{record.index + 1}_{key}"] = value
