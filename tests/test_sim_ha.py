@@ -99,3 +99,10 @@ def test_a_fault_that_leaves_a_role_without_a_host_is_refused():
     _centre(topology={"sip_server": {"ha": "n_plus_1"}}, faults=[{"role": "sip_server", "at_s": 5}])
     with pytest.raises(ScenarioError, match="simulation.faults.0.at_s"):
         _centre(topology={"sip_server": {"ha": "pair"}}, faults=[{"role": "sip_server", "at_s": 40}])
+
+
+def test_a_failed_sip_server_keeps_its_calls_with_a_pair_and_loses_them_to_its_spare():
+    paired = _run(_fault("sip_server", "pair"))["kpis"]
+    spare = _run(_fault("sip_server", "n_plus_1"))["kpis"]
+    assert paired["fault1_calls_lost"] == 0 and paired["fault1_calls_kept"] > 0
+    assert spare["fault1_calls_kept"] == 0 and spare["fault1_calls_lost"] > 0
