@@ -308,10 +308,11 @@ with st.form("scenario"):
             with cols[i % 4]:
                 widget(key)
     with tab_topo:
-        widths = [2, 1, 1, 1, 2]
+        widths = [2, 1, 1, 1, 2, 2]
         head = st.columns(widths)
         columns = {"Role": "", "Enabled": "enabled", "Servers": "instances",
-                   "Cores per server": "cores", "Cost profile": "profile"}
+                   "Cores per server": "cores", "Cost profile": "profile",
+                   "High availability": "ha"}
         for col, (text, part) in zip(head, columns.items(), strict=True):
             col.markdown(f"**{text}**",
                          help=BY_KEY[f"topology.sip_server.{part}"].help if part else
@@ -322,10 +323,16 @@ with st.form("scenario"):
             cols[0].markdown(fm.ROLE_LABELS[role])
             with cols[0]:
                 _errors(f"topology.{role}")
-            for col, part in zip(cols[1:], ["enabled", "instances", "cores", "profile"],
+            for col, part in zip(cols[1:], ["enabled", "instances", "cores", "profile", "ha"],
                                  strict=True):
                 with col:
                     widget(f"topology.{role}.{part}", collapsed=True)
+        st.caption("What an HA pair replicates to its standby (bytes on the replication link, "
+                   "a message's CPU on both hosts):")
+        cols = st.columns(4)
+        for i, key in enumerate(f.key for f in FIELDS if f.key.startswith("ha.")):
+            with cols[i % 4]:
+                widget(key)
         st.multiselect("Host sizes to consider (cores per server)", fm.CORES_CHOICES,
                        key=fm.CORES_OPTIONS_KEY, help=fm.CORES_OPTIONS_HELP,
                        placeholder="Keep the cores per server entered above")

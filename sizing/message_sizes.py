@@ -256,7 +256,9 @@ def _less(
 
 def _role(role: str) -> str:
     """The closed form's name of a simulated host's role (endpoints share the agents' link)."""
-    return {"endpoints": "agents", "sip_server_standby": "sip_server"}.get(role, role)
+    if role.endswith(("_standby", "_spare")):
+        return role.rsplit("_", 1)[0]
+    return {"endpoints": "agents"}.get(role, role)
 
 
 # ---------------------------------------------------------------------------

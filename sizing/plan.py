@@ -162,12 +162,18 @@ ASSUMPTIONS: dict[str, float] = {
     "ring_s": call_flows.base.RING_S,
     "conference_share_of_holding": call_flows.conference.FLOW.media_share_of_holding,
     "ha_events_per_call": 4.0,
+    "ha_session_events_per_call": 3.0,
 }
 """Closed-form planning assumptions: the IVR treatment lasts ``ivr_s`` seconds and the
 caller stays on it while the agent's phone rings ``ring_s``; a conference takes this share
 of the holding time, less the back office's ringing before it joins (all three the flows'
 own, :mod:`sizing.flows`, shown with the plan); a SIP Server replicates this many call
-state changes to its hot standby."""
+state changes to its hot standby, an SBC or dialog-stateful SIP Proxy this many (setup,
+answer, release)."""
+
+HA_TEXT = {"pair": "an HA pair per host: a hot standby as big receives its state",
+           "n_plus_1": "N+1: the hosts the load needs plus one spare holding no state"}
+"""How a role's ``ha`` is said in its reason."""
 
 # ---------------------------------------------------------------------------
 # Closed form
@@ -478,21 +484,62 @@ def host_options(scenario: Scenario, role: str, cores_options: Iterable[int] | N
 
 
 def standby_hosts(scenario: Scenario, role: str, hosts: int) -> int:
-    """Hosts a role keeps on hot standby besides its ``hosts`` active ones: one per
-    SIP Server with ``ha.hot_standby`` (a standby takes over its active's load, so it
-    is as big)."""
-    return hosts if role == "sip_server" and scenario.ha.hot_standby else 0
+    """Hosts a role keeps besides its ``hosts`` active ones (``topology.<role>.ha``): a
+    hot standby per host in a ``pair`` (it takes over its active's load, so it is as
+    big), one spare with ``n_plus_1``, none otherwise."""
+    mode = scenario.ha_mode(role)
+    return hosts if mode == "pair" else 1 if mode == "n_plus_1" else 0
 
 
-def hosts_text(hosts: int, standbys: int, cores: int) -> str:
-    """``8 cores``, ``3 x 8 cores`` or ``2 x 8 cores (an active host and its hot standby)``."""
+def hosts_text(hosts: int, standbys: int, cores: int, mode: str = "pair") -> str:
+    """``8 cores``, ``3 x 8 cores``, ``2 x 8 cores (an active host and its hot standby)``
+    or ``3 x 8 cores (2 active, 1 spare: N+1)``."""
     total = hosts + standbys
     size = f"{cores} cores" if total == 1 else f"{total} x {cores} cores"
+    if mode == "n_plus_1" and standbys:
+        return f"{size} ({hosts} active, {standbys} spare: N+1)"
     if standbys == 1 and hosts == 1:
         return f"{size} (an active host and its hot standby)"
     if standbys:
         return f"{size} ({hosts} active, {standbys} hot standbys)"
     return size
+
+
+def replication(scenario: Scenario) -> dict[str, list[tuple[float, int]]]:
+    """Per role with an HA pair, what it replicates to its standbys: (events per second,
+    bytes per event) for its call state changes (:data:`ASSUMPTIONS`: a SIP Server's
+    ``ha_events_per_call``, an SBC's or SIP Proxy's ``ha_session_events_per_call``) and,
+    on the host holding the registrar, its REGISTERs (``ha.*`` sizes)."""
+    ha, cps = scenario.ha, scenario.traffic.rate_cps or 0.0
+    sizes = {"sip_server": (ha.replication_bytes_per_event, ASSUMPTIONS["ha_events_per_call"]),
+             "sbc": (ha.sbc_bytes_per_call_event, ASSUMPTIONS["ha_session_events_per_call"]),
+             "proxy": (ha.proxy_bytes_per_call_event, ASSUMPTIONS["ha_session_events_per_call"])}
+    devices = scenario.endpoints.count + (scenario.agents.count if scenario.agents.registered
+                                          else 0)
+    reg = registrar_role(scenario)
+    out: dict[str, list[tuple[float, int]]] = {}
+    for role in scenario.topology.enabled():
+        if scenario.ha_mode(role) != "pair":
+            continue
+        items = []
+        size, events = sizes.get(role, (0, 0.0))
+        if size and cps:
+            items.append((cps * events, size))
+        if role == reg and devices and ha.registration_bytes:
+            items.append((devices / scenario.endpoints.expiry_s, ha.registration_bytes))
+        if items:
+            out[role] = items
+    return out
+
+
+def replication_cost_us(profile: Any, size: int) -> tuple[float, float]:
+    """CPU (µs) of one replicated state change of ``size`` bytes on the active host (it
+    builds and sends the update) and on the standby (it receives and applies it): a
+    message of that size at the profile's ``default`` cost on each, as replication that
+    travels as SIP messages costs (Kamailio DMQ sends KDMQ requests), and as the
+    simulator charges them."""
+    cost = profile.message_cost_us("default", size, tls=False)
+    return cost, cost
 
 
 def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) -> ClosedForm:
@@ -637,6 +684,19 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     if cti_rates is not None:
         busy["sip_server"] += cti_rates.busy_cores
 
+    # HA pairs: the active host of each pair builds and sends its state changes, the
+    # standby receives and applies them (per host: each pair gets its share).
+    standby_busy: dict[str, float] = {}
+    replicated = replication(scenario)
+    for role, items in replicated.items():
+        active_us = standby_us = 0.0
+        for rate, size in items:
+            a, b = replication_cost_us(profiles[role], size)
+            active_us += rate * a
+            standby_us += rate * b
+        busy[role] += active_us / 1e6
+        standby_busy[role] = standby_us / 1e6
+
     rows = []
     for role in enabled:
         load = RoleLoad(busy[role], profiles[role].static_core_fraction, msgs[role],
@@ -649,11 +709,18 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         except ValueError as exc:
             raise ValueError(f"topology.{role}: {exc}") from None
         rows[-1]["tls_cpu_share"] = tls_busy[role] / busy[role] if busy[role] > 0 else 0.0
+        row = rows[-1]
+        standby_cpu = np.nan
+        if scenario.ha_mode(role) == "pair":  # each standby: its static load and its active's updates
+            standby_cpu = (profiles[role].static_core_fraction
+                           + standby_busy.get(role, 0.0) / row["hosts"]) / row["cores_per_host"]
+            row["reason"] += (f"; each standby at {100 * standby_cpu:.1f} % CPU applying its "
+                              "active's replicated state")
+        row["standby_cpu_mean"] = standby_cpu
     roles = pd.DataFrame(rows)
 
     # Links: signalling from per-call messages (plus background on the
     # registrar's link), media from RTP streams; both directions.
-    ha = scenario.ha
     sig_links = dict(kinds)
     for link in device_links:
         sig_links[link] = {}
@@ -714,9 +781,9 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     if cti_rates is not None:  # a category of its own in the frames (split_cti)
         send("sip_server", "cti", cti_rates.mbps_to_clients)
         send("cti", "sip_server", cti_rates.mbps_from_clients)
-    if "sip_server" in enabled and ha.hot_standby:
-        send("sip_server", "standby", cps * ASSUMPTIONS["ha_events_per_call"]
-             * ha.replication_bytes_per_event * 8 / 1e6)
+    for role, items in replicated.items():  # each update one TCP message to the standby
+        send(role, "standby", sum(rate * tls_model.wire_bytes(size, "tcp", net=net).forward
+                                  for rate, size in items) * 8 / 1e6)
     flows = direction_frame(directions, targets.link_headroom)
     links = links_of(flows, targets.link_headroom)
     return ClosedForm(erl, channels, roles, links, tuple(estimates), flows)
@@ -752,13 +819,16 @@ def _role_row(scenario: Scenario, role: str, load: RoleLoad, n_ports: int,
     else:
         binding = "minimum"
     standbys = standby_hosts(scenario, role, n)
+    mode = scenario.ha_mode(role)
+    if mode in HA_TEXT:
+        why = f"{HA_TEXT[mode]}; {why}"
     return {
         "role": role, "msgs_per_s": load.msgs_per_s, "busy_cores": load.busy_cores,
         "static_cores": load.static_cores, "media_cores": load.media_cores,
         "media_sessions": load.media_sessions, "hosts": n, "standby_hosts": standbys,
         "cores_per_host": cores, "cpu_target": target, "cpu_mean": load.cpu_mean(n, cores),
         "cpu_p95": p95, "binding": binding, "size_choice": why,
-        "reason": f"{hosts_text(n, standbys, cores)}: {100 * p95:.1f} % CPU p95 per host "
+        "reason": f"{hosts_text(n, standbys, cores, mode)}: {100 * p95:.1f} % CPU p95 per host "
                   f"(estimated, 1-s samples) at the offered load, target "
                   f"{100 * target:.0f} %; {why}",
     }
@@ -849,7 +919,8 @@ class Plan:
         """The deployment in plain words."""
         parts = []
         for row in self.deployment.itertuples():
-            standby = f" + {row.standby_hosts} hot standby" if row.standby_hosts else ""
+            kind = "spare" if self.scenario.ha_mode(row.role) == "n_plus_1" else "hot standby"
+            standby = f" + {row.standby_hosts} {kind}" if row.standby_hosts else ""
             parts.append(f"{row.hosts} x {ROLE_NAMES.get(row.role, row.role)}{standby} "
                          f"({row.cores_per_host} cores)")
         link = ""
@@ -1334,7 +1405,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                      "cpu_mean": m.cpu_mean.get(r.role, math.nan), "cpu_p95": p95,
                      "cpu_p95_ci": m.cpu_p95_ci.get(r.role, math.nan), "cpu_target": target,
                      "binding": binding, "tls_cpu_share": m.tls_cpu_share.get(r.role, math.nan),
-                     "reason": f"{hosts_text(n, standbys, r.cores_per_host)}: "
+                     "reason": f"{hosts_text(n, standbys, r.cores_per_host, scenario.ha_mode(r.role))}: "
                                f"{100 * p95:.1f} % CPU p95 on the busiest host (simulated, 1-s "
                                f"samples), target {100 * target:.0f} %; cores per host: "
                                f"{r.size_choice}"})

@@ -598,3 +598,20 @@ def test_a_tls_trunk_shows_the_share_of_cpu_tls_takes(app: AppTest) -> None:
     assert (shares > 0).all()
     server = shares["SIP Server (B2BUA)"]
     assert any(c.value.endswith(f"TLS {server:.1f}% of CPU") for c in app.caption)
+
+
+# --- high availability ---
+
+
+def test_the_form_sets_each_roles_high_availability_and_its_replication_sizes() -> None:
+    base = load_scenario(PRESETS[DEFAULT_PRESET])  # ha.hot_standby: the SIP Server's pair
+    values = values_from_scenario(base)
+    assert values["topology.sip_server.ha"] == "pair" and values["topology.sbc.ha"] == "none"
+    assert scenario_from_values(base, values) == base
+    values.update({"topology.sbc.ha": "pair", "topology.proxy.ha": "n_plus_1",
+                   "topology.sip_server.ha": "none", "ha.sbc_bytes_per_call_event": 1500})
+    changed = scenario_from_values(base, values)
+    assert [changed.ha_mode(r) for r in ("sbc", "proxy", "sip_server")] == ["pair", "n_plus_1", "none"]
+    assert changed.ha.sbc_bytes_per_call_event == 1500
+    field = {f.key: f for f in fields()}["topology.sbc.ha"]
+    assert field.option_label("n_plus_1") == "N+1 spare" and "pair" in field.help

@@ -20,7 +20,7 @@ Not compared, because the two legitimately differ: CPU p95 (the closed form's is
 normal approximation of 1-s samples, the simulation's the percentile of its own
 samples of the busiest host); the link to the SIP Server's standby (the closed form
 assumes ``ASSUMPTIONS["ha_events_per_call"]`` call state changes per call, the
-simulator replicates each one its B2BUA makes).
+simulator replicates each one its B2BUA makes; the active's CPU for them is compared).
 """
 
 from __future__ import annotations
@@ -56,17 +56,20 @@ _UNANSWERED = ("half the calls ring an extension that never answers (180, then C
                "after 15 s, or the SIP Server's 480), where the closed form's message table "
                "rejects every call at once (INVITE, 100, 486, ACK)")
 _CONSULT = ("the closed form leaves out the 15-s consultation of an attended transfer (the "
-            "caller held, the consultation recorded too)")
+            "caller held, the consultation recorded too) and counts "
+            "ASSUMPTIONS['ha_events_per_call'] call state changes replicated to the SIP "
+            "Server's standby, each at a message's CPU on the SIP Server, where the B2BUA "
+            "makes more in a consultation")
 _HOPS = {"carrier->sbc signalling", "sbc->proxy signalling",
          "proxy->sip_server signalling", "sip_server->agents signalling"}
 KNOWN: dict[tuple[str, str], tuple[str, set[str]]] = {
     ("contact-centre-500", "consult_transfer"): (_CONSULT, {
-        "cpu sbc", "cpu recorder", "carrier->sbc media", "sbc->agents media",
+        "cpu sbc", "cpu sip_server", "cpu recorder", "carrier->sbc media", "sbc->agents media",
         "sbc->recorder media"}),
     ("contact-centre-500", "abandoned"): (_QUEUED, {
         "cpu sip_server", "sip_server->agents signalling"}),
     ("contact-centre-500", "busy_no_answer"): (_UNANSWERED, {
-        "cpu sbc", "cpu proxy", "cpu sip_server", *_HOPS}),
+        "cpu sbc", "cpu proxy", *_HOPS}),
     ("minimal", "abandoned"): (_FAR_END, {
         "cpu sbc", "cpu sip_server", "carrier->sbc media", "sbc->agents media",
         *_HOPS}),

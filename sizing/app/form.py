@@ -31,6 +31,7 @@ from sizing.flows import FLOWS
 from sizing.plan import check_cores_options
 from sizing.profile import available_profiles
 from sizing.scenario import ROLES, Scenario, ScenarioError, apply_overrides
+from sizing.scenario.model import HA_MODES
 
 __all__ = [
     "CORES_CHOICES",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 Kind = Literal["float", "int", "percent", "select", "check"]
+
+HA_LABELS = (("none", "none"), ("pair", "hot standby pair"), ("n_plus_1", "N+1 spare"))
+"""How each ``topology.<role>.ha`` reads on the form."""
 
 RATE_UNITS = ("calls/s", "busy-hour calls")
 SECTIONS = {
@@ -361,7 +365,24 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
                 options=profiles,
                 profiles=True,
             ),
+            _field(
+                f"topology.{role}.ha",
+                "High availability",
+                "select",
+                "topology",
+                options=HA_MODES,
+                option_labels=HA_LABELS,
+            ),
         ]
+    out += [
+        _field(f"ha.{name}", label, "int", "topology")
+        for name, label in (
+            ("sbc_bytes_per_call_event", "SBC pair: bytes per call state change"),
+            ("proxy_bytes_per_call_event", "SIP proxy pair: bytes per dialog state change"),
+            ("replication_bytes_per_event", "SIP Server pair: bytes per call state change"),
+            ("registration_bytes", "Registrar's pair: bytes per REGISTER"),
+        )
+    ]
     out += [
         _field("targets.cpu_p95_max", "CPU p95 at most", "percent", "targets", step=5.0),
         _field(
@@ -396,6 +417,8 @@ def values_from_scenario(
         out["traffic.rate_unit"] = RATE_UNITS[0]
         out["traffic.rate"] = traffic.rate_cps if traffic.rate_cps is not None else 0.0
     out[CORES_OPTIONS_KEY] = scenario_cores_options(scenario)
+    for role in ROLES:  # ha.hot_standby reads as the SIP Server's pair
+        out[f"topology.{role}.ha"] = scenario.ha_mode(role)
     for f in form or fields(_profiles_of(scenario)):
         if f.key in out:
             continue
@@ -447,9 +470,15 @@ def scenario_from_values(base: Scenario, values: Mapping[str, Any]) -> Scenario:
     if CORES_OPTIONS_KEY in values:  # the sizes chosen apply to every role
         sizes = ", ".join(map(str, cores_options(values[CORES_OPTIONS_KEY])))
         overrides += [f"topology.{r}.cores_options=[{sizes}]" for r in ROLES]
+    server_ha = values.get("topology.sip_server.ha")
+    changed_ha = server_ha is not None and server_ha != base.ha_mode("sip_server")
+    if changed_ha:  # the form's choice replaces ha.hot_standby, the earlier spelling
+        overrides.append("ha.hot_standby=false")
     for key, value in values.items():
         f = by_key.get(key)
         if f is None or key in ("traffic.rate", "traffic.rate_unit"):
+            continue
+        if key == "topology.sip_server.ha" and not changed_ha:
             continue
         if f.none_as is not None and value == f.none_as:
             value = None

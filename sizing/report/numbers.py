@@ -132,7 +132,11 @@ def kbps(value: Any) -> str:
 
 def _rule(name: str) -> tuple[str, Callable[[Any], str]]:
     """(unit shown after the label, formatter) of a figure named ``name``."""
-    if name in COUNT_KPIS or name.startswith("calls_"):
+    if name.startswith("fault") and "_cpu_" in name:  # a fault's survivors (sizing.sim.fault)
+        return "%", percent
+    if name.startswith("fault") and name.endswith("_s"):
+        return "s", lambda v: MISSING if is_missing(v) else f"{float(v):,.0f} s"
+    if name in COUNT_KPIS or name.startswith("calls_") or name.startswith("fault"):
         return "", count
     if name in RATIO_KPIS or name.endswith(("_ratio", "_share")) or name.startswith("cpu_"):
         return "%", percent

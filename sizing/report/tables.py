@@ -57,7 +57,7 @@ WHY = "Why this size"
 
 
 def deployment_table(plan: Plan, *, reasons: bool = True) -> pd.DataFrame:
-    """Hosts per role (hot standbys apart), CPU mean and p95 against the target, the
+    """Hosts per role (hot standbys and N+1 spares apart), CPU mean and p95 against the target, the
     share of the CPU spent on TLS (handshakes, record crypto, TLS's extra cost per
     message), the binding constraint and, with ``reasons``, why this size in words."""
     from sizing.plan import BINDING_TEXT
@@ -66,7 +66,7 @@ def deployment_table(plan: Plan, *, reasons: bool = True) -> pd.DataFrame:
     frame = pd.DataFrame({
         "Role": d["role"].map(_role),
         "Hosts": d["hosts"].astype(int),
-        "Hot standby hosts": d["standby_hosts"].astype(int),
+        "Standby or spare hosts": d["standby_hosts"].astype(int),
         "Cores per host": d["cores_per_host"].astype(int),
         "Total cores": d["total_cores"].astype(int),
         CPU_MEAN: (100 * d["cpu_mean"]).round(1),
@@ -153,7 +153,7 @@ def summary_row(site: str, p: Plan) -> dict[str, object]:
         name = ROLE_NAMES.get(d.role, d.role)
         row[f"{name} hosts"] = int(d.hosts)
         if d.standby_hosts:
-            row[f"{name} hot standby hosts"] = int(d.standby_hosts)
+            row[f"{name} standby or spare hosts"] = int(d.standby_hosts)
         row[f"{name} cores per host"] = int(d.cores_per_host)
         row[f"{name} CPU mean (%)"] = round(100 * d.cpu_mean, 1)
         row[f"{name} CPU p95 (%)"] = round(100 * d.cpu_p95, 1)

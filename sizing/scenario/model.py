@@ -666,15 +666,50 @@ class Cti(_Model):
         return self.desktops + self.supervisors + self.monitors > 0
 
 
+HA_MODES = ("none", "pair", "n_plus_1")
+"""A role's high availability (``topology.<role>.ha``)."""
+
+
 class HighAvailability(_Model):
-    """Hot-standby pair for the SIP Server."""
+    """What a role's HA pair replicates to its standby, per call and per registration.
+
+    The sizes are planning assumptions to replace with a measurement of the product
+    (the bytes its replication link carries per call and per registration).  Where the
+    state comes from: a B2BUA (SIP Server) replicates each call state change (setup,
+    answer, transfer, conference, release); an SBC its per-call session and media
+    anchor (both legs' dialogs, SDP and relay ports) at setup, answer and release, as
+    SBCs' call-state checkpointing does; a transaction-stateful proxy replicates no
+    transaction (Kamailio and OpenSIPS keep transactions in local memory: a failover
+    loses those in flight, which retransmissions recover), a dialog-stateful one its
+    dialog at setup, answer and release (Kamailio ``dialog`` over DMQ); the host that
+    holds the registrar (a dedicated registrar, else the proxy) replicates every
+    binding change and refresh (Kamailio ``dmq_usrloc``).
+    """
 
     hot_standby: bool = Field(False, description="Each SIP Server instance has a hot standby "
-                                                 "that receives its call state.")
+                                                 "that receives its call state (the same as "
+                                                 "topology.sip_server.ha: pair).")
     replication_bytes_per_event: int = Field(
         500, ge=0, le=MAX_BYTES, description="Bytes sent to the standby per call state change (setup, answer, "
                                "transfer, release); a planning assumption to replace with a "
                                "measurement.")
+    sbc_bytes_per_call_event: int = Field(
+        1000, ge=0, le=MAX_BYTES,
+        description="SBC pair: bytes sent to the standby per call state change (setup, answer, "
+                    "release) of its session and media anchor (both legs' dialogs, SDP, relay "
+                    "ports); a planning assumption to replace with a measurement.")
+    proxy_bytes_per_call_event: int = Field(
+        0, ge=0, le=MAX_BYTES,
+        description="SIP Proxy pair: bytes sent to the standby per dialog state change (setup, "
+                    "answer, release); 0 for a transaction-stateful proxy, which replicates no "
+                    "transaction state; a dialog-stateful one (e.g. Kamailio dialog over DMQ) "
+                    "sends about its dialog's size.")
+    registration_bytes: int = Field(
+        400, ge=0, le=MAX_BYTES,
+        description="Pair of the host holding the registrar (registrar, else SIP Proxy): bytes "
+                    "sent to the standby per REGISTER (binding created or refreshed: contact, "
+                    "path, expiry; e.g. Kamailio dmq_usrloc); a planning assumption to replace "
+                    "with a measurement.")
 
 
 # ---------------------------------------------------------------------------
@@ -707,6 +742,13 @@ class Role(_Model):
     cores: int = Field(2, ge=1, le=MAX_CORES, description="CPU cores per host.")
     profile: str = Field("generic-stateful-proxy",
                          description="Cost profile: a name from models/profiles or a path.")
+    ha: Literal["none", "pair", "n_plus_1"] = Field(
+        "none", description="High availability. none: a failed host's calls and registrations "
+                            "are lost; pair: each host has a hot standby as big that receives "
+                            "its state (the replication link's bytes and CPU on both hosts, "
+                            "ha.*); n_plus_1: one spare host beyond those the load needs, "
+                            "holding no state (a failed host's calls in progress are lost, its "
+                            "phones re-register on the others).")
     overload: Overload = Field(default_factory=Overload, description="Overload behaviour.")
     cores_options: list[int] = Field(
         default_factory=lambda: list(DEFAULT_CORES_OPTIONS), max_length=MAX_CORES_OPTIONS,
@@ -929,6 +971,29 @@ PRELUDE_S = 1.0
 cost; the warm-up must cover it."""
 
 
+FAULT_ROLES = ("sbc", "proxy", "sip_server")
+"""Roles whose host a fault can stop (the call path's signalling hosts)."""
+
+
+class Fault(_Model):
+    """A host that stops during the run (``simulation.faults``)."""
+
+    role: Literal["sbc", "proxy", "sip_server"] = Field(description="The role whose host fails.")
+    at_s: float = Field(ge=0, le=MAX_DURATION_S,
+                        description="When it fails, seconds into the measured window.")
+    instance: int = Field(1, ge=1, le=MAX_HOSTS, description="Which host of the role (1: the first).")
+    detect_s: float = Field(
+        3.0, ge=0, le=MAX_HOLDING_S,
+        description="Seconds until the failure is noticed (heartbeats, OPTIONS pings): then a "
+                    "pair's standby takes over the host's addresses, otherwise the hops before "
+                    "stop choosing it; messages sent to it meanwhile are lost.")
+    reregister_s: float = Field(
+        30.0, gt=0, le=MAX_HOLDING_S,
+        description="Without a pair, the phones whose registrar was on the failed host "
+                    "re-register with another one within this many seconds after it is noticed "
+                    "(uniformly): the re-registration storm.")
+
+
 class Simulation(_Model):
     """How the simulator runs the scenario."""
 
@@ -946,6 +1011,14 @@ class Simulation(_Model):
     engine_share: float = Field(
         0.02, ge=0, le=1, description="hybrid: share of calls run on the full engine (at least 50 of each "
                                       "flow and outcome over the window, spread over it).")
+    faults: list[Fault] = Field(
+        default_factory=list, max_length=8,
+        description="Hosts that fail during the run: with the role's ha pair the standby takes "
+                    "over the host's address and its replicated calls and registrations; "
+                    "otherwise the host's calls in progress are lost, new calls and REGISTERs "
+                    "go to the other hosts of the role (the spare of n_plus_1 included) and its "
+                    "phones re-register there. The run reports calls lost, the survivor's peak "
+                    "CPU after the fault and the time until it is back under its target.")
 
 
 # ---------------------------------------------------------------------------
@@ -1031,12 +1104,39 @@ class Scenario(_Model):
                              "network.internal_srtp for plain RTP inside"))
         if self.traffic.recording_share > 0 and "recorder" not in enabled:
             problems.append(("traffic.recording_share", "needs topology.recorder.enabled"))
+        for i, fault in enumerate(self.simulation.faults):
+            where = f"simulation.faults.{i}"
+            if fault.role not in enabled:
+                problems.append((f"{where}.role", f"role {fault.role!r} is not enabled"))
+            elif fault.instance > topo.role(fault.role).instances:
+                problems.append((f"{where}.instance", f"topology.{fault.role} has "
+                                                      f"{topo.role(fault.role).instances} hosts"))
+            if fault.at_s >= self.duration_s:
+                problems.append((f"{where}.at_s", f"{fault.at_s:g} s is not within the measured "
+                                                  f"window of {self.duration_s:g} s"))
+            elif self.ha_mode(fault.role) == "none" and topo.role(fault.role).instances < 2:
+                problems.append((f"{where}.role", f"the only {fault.role} host would fail and "
+                                                  "nothing would take its calls: give "
+                                                  f"topology.{fault.role} a second host or ha "
+                                                  "pair or n_plus_1"))
+        if self.ha.hot_standby and topo.sip_server.ha == "n_plus_1":
+            problems.append(("ha.hot_standby", "the SIP Server is n_plus_1 "
+                                               "(topology.sip_server.ha); a hot standby is "
+                                               "topology.sip_server.ha: pair"))
         for role in self.targets.cpu_p95_max_per_role:
             if role not in enabled:
                 problems.append((f"targets.cpu_p95_max_per_role.{role}",
                                  f"role {role!r} is not enabled"))
         _check(problems)
         return self
+
+    def ha_mode(self, role: str) -> str:
+        """A role's high availability: ``topology.<role>.ha``; ``pair`` for the SIP Server
+        with ``ha.hot_standby`` (the earlier spelling)."""
+        mode = self.topology.role(role).ha
+        if role == "sip_server" and self.ha.hot_standby and mode == "none":
+            return "pair"
+        return mode
 
     @property
     def calls_per_second(self) -> float | None:

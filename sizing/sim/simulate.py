@@ -23,6 +23,7 @@ import simpy
 from scipy import stats as st
 
 from ..scenario import Scenario
+from .fault import FaultInjector
 from .flows import CallCentre
 from .network import collector_tuned
 from .replay.check import engine_gap
@@ -104,7 +105,10 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     env = simpy.Environment()
     topo = build_topology(scenario, env, seed=seed)
     centre = CallCentre(topo, seed)
+    faults = FaultInjector(topo, centre, seed) if scenario.simulation.faults else None
     centre.start()
+    if faults is not None:
+        faults.start()
     end = scenario.warmup_s + scenario.duration_s
     # The engine's counters run from 0 s; the KPIs count the measured window only.
     at_warmup: dict[str, float] = dict.fromkeys(_engine_counters(topo, centre), 0.0)
@@ -126,6 +130,8 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
     kpis["retransmissions_per_call"] = kpis["retransmissions"] / offered if offered else math.nan
     hosts, links = _tables(topo, centre)
     cpu = topo.net.metrics.cpu_series()
+    if faults is not None:
+        kpis.update(faults.figures(cpu))
     return {"seed": seed, "kpis": kpis, "hosts": hosts.to_dict("list"), "links": links.to_dict("list"),
             "cpu": cpu.to_dict("list"), "cpu_index": list(cpu.index),
             "concurrent": centre.concurrent_series(), "concurrent_start": math.ceil(scenario.warmup_s),

@@ -12,8 +12,12 @@ binds a real engine element to each:
   the CRC-32 of its Call-ID, and an SBC anchors the media of the calls it signals;
 - ``proxy-i``: the record-routing proxy pool; the hop before it picks an
   instance by a CRC-32 hash of the Call-ID (stable across runs and processes);
-- ``sip_server-i``: a :class:`SipServer` (the B2BUA), with an optional
-  ``sip_server-i-standby`` host that receives the call-state replication;
+- ``sip_server-i``: a :class:`SipServer` (the B2BUA);
+- HA (``topology.<role>.ha``): a ``pair`` gives each host of the role a
+  ``<host>-standby`` host as big that receives its replicated state (the flows
+  charge it, :mod:`.flows.driver`) and takes over its addresses when it fails
+  (:mod:`.fault`); ``n_plus_1`` builds one more host, ``<role>-spare``, with
+  its element, kept out of the pool until a host of the role fails;
 - ``media_server-i``, ``recorder-i``: user agents that answer (IVR, queue
   music, recording);
 - ``agents``, ``endpoints``: user agents standing for all agent phones and all
@@ -305,6 +309,11 @@ class Topology:
     proxies: list[Node] = field(default_factory=list)
     sip_servers: list[Node] = field(default_factory=list)
     standbys: dict[str, Node] = field(default_factory=dict)
+    """Host name -> its hot standby (roles whose ``ha`` is ``pair``)."""
+    spares: dict[str, Node] = field(default_factory=dict)
+    """Role -> its spare host (roles whose ``ha`` is ``n_plus_1``), out of the pool."""
+    registrar_hosts: dict[Address, tuple[str, Registrar]] = field(default_factory=dict)
+    """Registrar address -> (the host holding it, the registrar)."""
     media_servers: list[Node] = field(default_factory=list)
     recorders: list[Node] = field(default_factory=list)
     registrars: list[Address] = field(default_factory=list)
@@ -438,15 +447,18 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
         return node
 
     def pool(role: str) -> list[Node]:
+        """The role's hosts; with ``n_plus_1`` its spare last (taken out once built)."""
         if role not in enabled:
             return []
         spec = topo_model.role(role)
         out = []
-        for i in range(spec.instances):
+        spare = scenario.ha_mode(role) == "n_plus_1"
+        for i in range(spec.instances + spare):
             extra: tuple[Address, ...] = ()
             if role == "proxy" and "registrar" not in enabled:
                 extra = (_address("proxy", i, inside, REGISTRAR_PORT_OFFSET),)
-            out.append(add(f"{role}-{i + 1}", role, i, spec.profile, spec.cores, _overload(spec.overload), extra))
+            name = f"{role}-spare" if i == spec.instances else f"{role}-{i + 1}"
+            out.append(add(name, role, i, spec.profile, spec.cores, _overload(spec.overload), extra))
         return out
 
     carrier_node = add("carrier", "carrier", 0, None)
@@ -520,12 +532,6 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
                 node, lambda data, source, b=server, a=server_in: b.datagram_received(data, source, a),
                 media + recorders, address=server_in))
         node.element = server
-        if scenario.ha.hot_standby:
-            spec = topo_model.sip_server
-            standby = add(f"{node.name}-standby", "sip_server", 100 + len(topology.standbys), spec.profile,
-                          spec.cores, edge=False)
-            standby.role = "sip_server_standby"
-            topology.standbys[node.name] = standby
 
     def answering_ua(node: Node, user: str, session_timer: SessionTimerConfig | None) -> UserAgent:
         ua = UserAgent(clock, node.address, user=user, config=timers, seed=next(seeds), capabilities=caps,
@@ -555,7 +561,26 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
         del registrar_transport  # the registrar answers through the transport it received on
         if registrar_nodes:
             node.element = registrar
-        registrars.append(address)
+        topology.registrar_hosts[address] = (node.name, registrar)
+        if not node.name.endswith("-spare"):  # phones register with the pool's hosts
+            registrars.append(address)
+
+    # HA: a spare leaves its pool once built; a pair's standby is as big as its host
+    for role, pool_nodes in (("sbc", sbcs), ("proxy", proxies), ("sip_server", servers),
+                             ("media_server", media), ("recorder", recorders),
+                             ("registrar", registrar_nodes)):
+        mode = scenario.ha_mode(role) if role in enabled else "none"
+        if mode == "n_plus_1":
+            spare = pool_nodes.pop()
+            spare.role = f"{role}_spare"
+            topology.spares[role] = spare
+        elif mode == "pair":
+            spec = topo_model.role(role)
+            for node in list(pool_nodes):
+                standby = add(f"{node.name}-standby", role, 100 + len(topology.standbys), spec.profile,
+                              spec.cores, edge=False)
+                standby.role = f"{role}_standby"
+                topology.standbys[node.name] = standby
     endpoints = None
     if scenario.endpoints.count > 0:
         ep_node = add("endpoints", "endpoints", 0, None)
@@ -582,7 +607,9 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
 
 def _role_name(role: str) -> str:
     """The scenario's role name (link overrides) of a node's role."""
-    return {"sip_server_standby": "sip_server", "endpoints": "agents"}.get(role, role)
+    if role.endswith(("_standby", "_spare")):
+        return role.rsplit("_", 1)[0]
+    return {"endpoints": "agents"}.get(role, role)
 
 
 def _links(scenario: Scenario, net: SimNetwork, nodes: list[Node]) -> None:

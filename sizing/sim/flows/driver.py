@@ -47,7 +47,10 @@ On hold only the agent's direction flows; the consultation between agent and
 back office stays on the agents host (no link carries it). In a conference
 every participant streams to and from the bridge: caller <-> SBC <-> media
 server, and agent and back office each <-> media server.
-Hot-standby replication is bytes on a link and CPU at both ends; CTI is the events a
+HA replication (``topology.<role>.ha: pair``) is bytes on the link to the standby and
+the same message's CPU on both hosts: a SIP Server sends each call state change, the
+call's SBC and SIP Proxy its setup, answer and release (``ha.*_bytes_per_call_event``),
+the host holding the registrar each REGISTER (``ha.registration_bytes``). CTI is the events a
 call's flow raises, delivered to the clients registered for its DNs, and the desktops'
 requests, when the call ends (:mod:`sizing.models.cti`): bytes on the SIP Server <-> CTI
 link and CPU on the SIP Server.
@@ -92,6 +95,10 @@ SPREAD_S = 0.5
 MIN_ENGINE_CALLS = 50
 """Hybrid engine: calls of each flow and outcome that run the full engine, at least, over the
 window of all replications together (each runs its share; the self-check pools them)."""
+
+
+SESSION_EVENTS = frozenset(("setup", "answer", "release"))
+"""The call state changes an SBC or SIP Proxy pair replicates (its session's)."""
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,8 @@ class CallCentre:
             self.acd = Acd(self.clock, scenario.agents.count, scenario.agents.wrap_up_s,
                            patience=Patience.from_scenario(scenario, rngs["patience"]), warmup_s=self.warmup)
         self.agents_address = topology.nodes[[n.role for n in topology.nodes].index("agents")].address
-        for node in servers:
+        spare = topology.spares.get("sip_server")
+        for node in [*servers, *([spare] if spare is not None else [])]:
             server: SipServer = node.element  # type: ignore[assignment]
             server.routing = _Route(self, server)  # type: ignore[assignment]
             server.config = _config(server.config)
@@ -205,8 +213,8 @@ class CallCentre:
         self.offered_replayed = 0
         self._engine_rng = stream(seed, "engine")
         self._engine_p: dict[str, float] = {}
-        if scenario.simulation.engine == "hybrid":
-            self._hybrid()
+        if scenario.simulation.engine == "hybrid" and not scenario.simulation.faults:
+            self._hybrid()  # a fault moves hosts under calls in progress: the engine runs them all
         topology.agents.policy = AgentPhones(200, ring_s=RING_S if self.acd is not None else 0.0,
                                              in_progress=self._leg_in_progress)
         topology.agents.on_call = self._agent_call
@@ -306,6 +314,7 @@ class CallCentre:
         if self.scenario.simulation.start == "steady":
             self._steady_start()
         self._next_arrival(0.0)
+        self._replicate_registrations()
         registration.start(self)
         if self.media_cost:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
@@ -655,7 +664,7 @@ class CallCentre:
                 self._present_legs.add(leg_call_id)
 
     def _on_state(self, server: SipServer, call: BridgedCall, kind: str) -> None:
-        self._replicate(server, kind)
+        self._replicate(server, kind, call.request.call_id)
         fc = self.calls.get(call.request.call_id or "")
         if fc is None:
             return
@@ -766,20 +775,53 @@ class CallCentre:
         if self.clock.now() + MEDIA_TICK_S <= self.end:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
-    def _replicate(self, server: SipServer, kind: str) -> None:
-        """Send a call-state change of ``server`` (``kind``: setup, answer, transfer,
-        conference, release; each costs the same) to its hot standby, if it has one."""
-        node = next(n for n in self.topo.sip_servers if n.element is server)
+    def _replicate(self, server: SipServer, kind: str, call_id: str | None = None) -> None:
+        """A call state change of ``server`` (``kind``: setup, answer, transfer, conference,
+        release; each costs the same) sent to its hot standby, and the call's session
+        changes (setup, answer, release) by its SBC and SIP Proxy to theirs."""
+        topo, ha = self.topo, self.scenario.ha
+        if not topo.standbys:
+            return
+        node = next((n for n in topo.sip_servers if n.element is server), None)
+        if node is not None:
+            self.replicate(node.name, ha.replication_bytes_per_event)
+        if call_id is None or kind not in SESSION_EVENTS:
+            return
+        if topo.sbcs and ha.sbc_bytes_per_call_event:
+            self.replicate(topo.host_of_call(topo.sbcs, call_id).name, ha.sbc_bytes_per_call_event)
+        if topo.proxies and ha.proxy_bytes_per_call_event:
+            self.replicate(topo.host_of_call(topo.proxies, call_id).name, ha.proxy_bytes_per_call_event)
+
+    def replicate(self, host: str, size: int) -> None:
+        """One state update of ``size`` bytes from ``host`` to its hot standby, if it has
+        one: a TCP message on their link, a message's CPU on each (sizing.plan's
+        ``replication_cost_us``)."""
+        standby = self.topo.standbys.get(host)
+        if standby is None or size <= 0:
+            return
         now = self.clock.now()
+        self.ledger.add_data(host, standby.name, wire_bytes(size, "tcp").forward, now)
         hosts = self.topo.net.hosts
-        standby = self.topo.standbys.get(node.name)
-        if standby is not None and self.scenario.ha.replication_bytes_per_event > 0:
-            size = self.scenario.ha.replication_bytes_per_event
-            wire = wire_bytes(size, "tcp").forward
-            self.ledger.add_data(node.name, standby.name, wire, now)
-            active, passive = hosts[node.name], hosts[standby.name]
-            active.charge(size / 1000 * active.profile.per_kbyte_us)
-            passive.charge(passive.profile.message_cost_us("default", size, tls=False))
+        for name in (host, standby.name):
+            target = hosts[name]
+            target.charge(target.profile.message_cost_us("default", size, tls=False))
+
+    def _replicate_registrations(self) -> None:
+        """Every REGISTER a registrar with a hot standby accepts is sent to the standby."""
+        size = self.scenario.ha.registration_bytes
+        if size <= 0:
+            return
+        for host, registrar in self.topo.registrar_hosts.values():
+            if host not in self.topo.standbys:
+                continue
+            received = registrar.request_received
+
+            def hooked(transaction, request, received=received, host=host):  # type: ignore[no-untyped-def]
+                received(transaction, request)
+                if request.method == "REGISTER":
+                    self.replicate(host, size)
+
+            registrar.request_received = hooked  # type: ignore[method-assign]
 
     def _cti_model(self) -> CtiModel | None:
         clients, servers = self.topo.cti, self.topo.sip_servers

@@ -115,8 +115,9 @@ def one_call_at_a_time(data: dict[str, Any]) -> None:
     data["ha"] = {"hot_standby": False}
     data["links"] = {}
     data["targets"] = {}
+    data.setdefault("simulation", {})["faults"] = []
     for role in data["topology"].values():
-        role.update(instances=1, cores=1)
+        role.update(instances=1, cores=1, ha="none")
         if "media_ports" in role:
             role["media_ports"] = 500
 

@@ -387,7 +387,7 @@ class Replayer:
                 centre.topo.gate.release(fc.key)
             elif name == "state":
                 if call.bound.server is not None:
-                    centre._replicate(call.bound.server, hook[1])
+                    centre._replicate(call.bound.server, hook[1], fc.key)
             elif fc.done:  # the driver has forgotten the call (as it ignores the engine's late events)
                 continue
             elif name == "caller":
