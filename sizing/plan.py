@@ -196,7 +196,8 @@ def link_message_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, fl
     ``200 BYE``, ``refresh re-INVITE``: :mod:`sizing.message_sizes` names them).
 
     Every call-path link carries one leg per call, shaped by the flow (answered,
-    cancelled, rejected); transfers add a REFER and a leg on the agents' side;
+    cancelled, rejected); transfers add a REFER and a leg on the agents' side, a
+    carrier's REFER adds one and a leg on every hop between the carrier and the SIP Server;
     IVR and conference calls add legs to the media server; recorded calls a leg
     to the recorder; a session timer adds its refreshes (:func:`refreshes_per_call`)
     on every call-path hop. What each flow adds is its :class:`sizing.flows.Messages`.
@@ -237,6 +238,10 @@ def link_message_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, fl
             if hop[0] in _TRYING_ROLES:  # the re-INVITE travels towards the carrier
                 leg(hop, _REINVITE_TRYING, caller)
         leg(last, _REINVITE_TXN, per_call(lambda m: m.agent_reinvites))
+        # a carrier's REFER on the caller's leg, and the leg the SIP Server places back over the trunk
+        for hop in hops[:-1]:
+            leg(hop, _REFER_TXN, per_call(lambda m: m.trunk_refers))
+            leg(hop, _LEG, per_call(lambda m: m.trunk_legs))
     if topo.media_server.enabled:  # the IVR; a conference's caller, agent and back office
         leg((controller, "media_server"), _LEG, per_call(lambda m: m.media_server_legs))
     if topo.recorder.enabled:

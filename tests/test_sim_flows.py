@@ -92,6 +92,37 @@ def test_blind_transfer_sends_refer_from_the_agent(tmp_path: Path) -> None:
     assert centre.figures()["calls_completed"] == 1
 
 
+def test_a_carrier_refer_moves_the_agent_to_a_new_leg_over_the_trunk(tmp_path: Path) -> None:
+    """The carrier's REFER: 202 and two NOTIFYs back over the trunk, a second INVITE from
+    the SIP Server to the carrier that takes a trunk channel of its own, the carrier's
+    first dialog released by the SIP Server's BYE; the agent stays busy until the end."""
+    topo, centre = run(tmp_path, [1.0], agents={"count": 1},
+                       traffic={"holding_time_s": 10, "mix": {"carrier_refer": 1.0}})
+    carrier = topo.net.metrics.hosts["carrier"]
+    assert sum(carrier.tx["REFER"]) == 1 and sum(carrier.rx["NOTIFY"]) == 2
+    assert sum(carrier.rx["INVITE"]) == 1 and sum(carrier.rx["BYE"]) == 2  # its first dialog, then the new leg
+    assert sum(topo.net.metrics.hosts["agents"].rx["INVITE"]) == 2  # the call, then the re-INVITE
+    assert topo.sip_servers[0].element.stats.transfers == 1
+    kpis = centre.figures()
+    assert kpis["calls_completed"] == 1 and kpis["peak_concurrent_calls"] == 2
+    assert centre.acd.stats().answered == 1 and not centre.calls
+
+
+def test_the_sbcs_and_sip_servers_messages_grow_by_each_carrier_refer(tmp_path: Path) -> None:
+    """Per moved call the SBC handles a REFER transaction and a leg more on each of its two
+    links (2 x 13 messages), the SIP Server receives 3 + 3 of them and the agent's 200 to
+    its re-INVITE more (the 202 and the responses it gets)."""
+    counts = []
+    for share in (0.0, 1.0):
+        topo, centre = run(tmp_path, [1.0, 2.0, 3.0, 4.0], agents={"count": 4},
+                           traffic={"holding_time_s": 10, "mix": {"basic": 1 - share, "carrier_refer": share}})
+        assert centre.figures()["calls_completed"] == 4
+        server = topo.net.metrics.hosts["sip_server-1"].rx
+        counts.append((handled(topo, "sbc-1"), sum(sum(v) for v in server.values())))
+    assert counts[1][0] - counts[0][0] == 4 * 2 * 13
+    assert counts[1][1] > counts[0][1] + 4 * 6
+
+
 def test_abandoned_callers_cancel_while_the_agent_rings(tmp_path: Path) -> None:
     topo, centre = run(tmp_path, [1.0], agents={"count": 1}, traffic={"mix": {"abandoned": 1.0}})
     kpis = centre.figures()

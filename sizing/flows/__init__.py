@@ -13,7 +13,7 @@ engine and dispatches by :class:`Flow`, not by name).
 
 Call flows, in the mix's order: :mod:`.basic`, :mod:`.ivr_then_agent`,
 :mod:`.blind_transfer`, :mod:`.consult_transfer`, :mod:`.conference`,
-:mod:`.abandoned`, :mod:`.busy_no_answer`. Background and optional flows, outside the
+:mod:`.abandoned`, :mod:`.busy_no_answer`, :mod:`.carrier_refer`. Background and optional flows, outside the
 mix: :mod:`.recording`, :mod:`.registration`, :mod:`.keepalive`.
 
 Nothing here imports the simulator, and the SIP engine only inside the routines, so
@@ -32,6 +32,7 @@ from . import (
     basic,
     blind_transfer,
     busy_no_answer,
+    carrier_refer,
     conference,
     consult_transfer,
     ivr_then_agent,
@@ -60,6 +61,7 @@ __all__ = [  # the registry, what flows share, and each flow's module
     "basic",
     "blind_transfer",
     "busy_no_answer",
+    "carrier_refer",
     "conference",
     "consult_transfer",
     "ivr_then_agent",
@@ -69,7 +71,7 @@ __all__ = [  # the registry, what flows share, and each flow's module
 ]
 
 FLOWS: tuple[Flow, ...] = tuple(m.FLOW for m in (basic, ivr_then_agent, blind_transfer, consult_transfer,
-                                                 conference, abandoned, busy_no_answer))
+                                                 conference, abandoned, busy_no_answer, carrier_refer))
 """Every call flow of ``traffic.mix``, in its order; the first takes the shares' rest."""
 NAMES: tuple[str, ...] = tuple(f.name for f in FLOWS)
 """The flows' names: the ``traffic.mix`` keys."""

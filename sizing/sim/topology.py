@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from ..flows import DOMAIN
 from ..profile import CostProfile, load_profile
 from ..scenario import Scenario
 from ..sip.b2bua import B2BUA, B2BUAConfig, BridgedCall
@@ -100,6 +101,9 @@ _NET = {"carrier": 1, "sbc": 2, "proxy": 3, "sip_server": 4, "media_server": 5, 
 #: Endpoints are not sized: they cost nothing.
 FREE = TableProfile({"default": 0.0}, tls=TlsCost(0.0, 0.0, 0.0))
 REGISTRAR_PORT_OFFSET = 10
+#: The SBCs' and proxies' own domain: new requests for it go down the call path by Call-ID;
+#: any other (a leg the SIP Server places towards the carrier) goes to its Request-URI.
+_DOMAINS = frozenset({DOMAIN})
 #: Roles whose elements answer requests on the call path, so loss-based control applies.
 _CONTROLLABLE = frozenset(("sbc", "proxy", "sip_server", "media_server", "recorder"))
 
@@ -492,7 +496,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     for index, (pool_nodes, nxt) in enumerate(((sbcs, after_sbc), (proxies, after_proxy))):
         for node in pool_nodes:
             wire = profiles[node.profile_name].wire_style() if node.profile_name else WireStyle()
-            proxy = EdgeProxy(clock, node.address, chooser(nxt), config=ProxyConfig(wire=wire), timers=timers,
+            proxy = EdgeProxy(clock, node.address, chooser(nxt), config=ProxyConfig(wire=wire, domains=_DOMAINS), timers=timers,
                               seed=next(seeds))
             if index == 0 or not sbcs:
                 proxy.gate = gate

@@ -148,7 +148,8 @@ class FlowCall:
         self.agent_call: Call | None = None
         self.done = False
         self.phase: str | None = None
-        """held (consultation), joined (attended transfer done) or conference."""
+        """held (consultation), joined (attended transfer done), conference; moved (the
+        carrier moved the call, the agent talks on) or agent_left (its agent hung up first)."""
         self.present: PresentCall | None = None
         """Set for a call already in progress at t = 0 (a steady-state start)."""
         self.replay: object = None
@@ -210,6 +211,7 @@ class CallCentre:
         topology.agents.policy = AgentPhones(200, ring_s=RING_S if self.acd is not None else 0.0,
                                              in_progress=self._leg_in_progress)
         topology.agents.on_call = self._agent_call
+        topology.carrier.policy = AnswerPolicy(200, ring_s=RING_S)  # a Refer-To party behind the carrier
         topology.gate.on_change = self._channels
         topology.gate.on_blocked = self._blocked
         # figures
@@ -522,6 +524,9 @@ class CallCentre:
         elif kind == "ended":
             if fc.measured and fc.answered_at is not None:
                 self.completed += 1
+            if BY_NAME[fc.flow].carrier_moves and fc.agent_call is not None and fc.phase != "agent_left":
+                fc.phase = "moved"  # the agent talks on with the Refer-To party, on the same media path
+                return
             self._finish(fc)
 
     def _talk(self, fc: FlowCall, seconds: float, *, hang_up: bool) -> None:
@@ -531,6 +536,9 @@ class CallCentre:
     def _hang_up(self, fc: FlowCall) -> None:
         call = fc.caller
         if call is None or call.state is not CallState.CONFIRMED:
+            agent = fc.agent_call
+            if fc.phase == "moved" and agent is not None and agent.state is CallState.CONFIRMED:
+                self.topo.agents.bye(agent)  # the carrier moved the call: its agent hangs up
             return
         fc.bye_at = self.clock.now()
         request = self.topo.carrier.bye(call)
@@ -648,7 +656,7 @@ class CallCentre:
 
     def _on_leg(self, call: BridgedCall, role: str, leg_call_id: str) -> None:
         fc = self.calls.get(call.request.call_id or "")
-        if fc is not None and role not in ("bridge", "recorder"):  # legs to the agents host only
+        if fc is not None and role not in ("bridge", "recorder", "referred"):  # legs to the agents host only
             fc.bridged = call
             self.legs[leg_call_id] = (fc, role)
             if fc.present is not None and self.clock.now() < PRELUDE_S:
@@ -699,7 +707,16 @@ class CallCentre:
                 self._media(fc)
                 self._agent_answered(fc, call)
         elif event.kind in ("ended", "failed") and call is fc.agent_call:
-            self._release_agent(fc)
+            self.agent_left(fc)
+
+    def agent_left(self, fc: FlowCall) -> None:
+        """The agent's leg ended (engine or replay): the agent is free; a call the carrier
+        moved (:attr:`Flow.carrier_moves`) ends with it."""
+        self._release_agent(fc)
+        if fc.phase == "moved":
+            self._finish(fc)
+        elif BY_NAME[fc.flow].carrier_moves:
+            fc.phase = "agent_left"
 
     def _agent_answered(self, fc: FlowCall, call: Call) -> None:
         """The agent talks for the holding time (and the flow's extra talk), doing the
