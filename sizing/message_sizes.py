@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 BACKGROUND = "background"
-"""The probe's bucket for REGISTER and OPTIONS (and their responses): not a call flow."""
+"""The probe's bucket for REGISTER and OPTIONS (and their responses) and the busy lamps'
+SUBSCRIBE and NOTIFY: not a call flow."""
 
 _BACKGROUND_METHODS = frozenset({"REGISTER", "OPTIONS"})
 
@@ -84,6 +85,8 @@ def message_kind(data: bytes, requests: dict[tuple[str, int], str]) -> str:
         if method == "ACK":
             return "ACK re-INVITE" if requests.get(key) == "re-INVITE" else "ACK"
         requests.setdefault(key, method)
+        if method == "NOTIFY" and b'state="full"' in message.body:  # a busy lamp's (re)subscription
+            return f"{REFRESH} NOTIFY"
         return method
     method = cseq.method if cseq is not None else "?"
     answered = requests.get(key, method) if method == "INVITE" else method
@@ -139,6 +142,7 @@ def probe_scenario(scenario: Scenario) -> Scenario:
     one_call_at_a_time(data)
     endpoints = data["endpoints"]
     endpoints["count"] = min(endpoints["count"], 1)
+    endpoints["presence_subscriptions"] = min(endpoints["presence_subscriptions"], 1)
     return Scenario.model_validate(data)
 
 
@@ -250,7 +254,7 @@ def _run(scenario: Scenario) -> Probe:
                 link = Link((roles[net.host_of(source).name], roles[host]))
                 kind = message_kind(data, requests.setdefault(link, {}))
                 bucket = calls.bucket(env.now)
-                if kind.split(" ")[-1] in _BACKGROUND_METHODS:
+                if kind.split(" ")[-1] in _BACKGROUND_METHODS or _lamps(link, kind):
                     bucket = BACKGROUND
                 per_kind = counts.setdefault(bucket, {}).setdefault(link, {})
                 acc = per_kind.setdefault(kind, [0, 0])
@@ -288,6 +292,13 @@ def _less(
     return out
 
 
+def _lamps(link: Link, kind: str) -> bool:
+    """A busy lamp's message: SUBSCRIBE or NOTIFY (or a response to one) between the phones and
+    their registrar (the agents' link, which the endpoints share, to a proxy or registrar)."""
+    return kind.split(" ")[-1] in ("SUBSCRIBE", "NOTIFY") and "agents" in link \
+        and bool(link & {"proxy", "registrar"})
+
+
 def _role(role: str) -> str:
     """The closed form's name of a simulated host's role (endpoints share the agents' link)."""
     return {"endpoints": "agents", "sip_server_standby": "sip_server"}.get(role, role)
@@ -315,11 +326,11 @@ class MessageSizes:
         leg) takes, in turn: the same kind not as a refresh, the mean of its status
         class or method on that link, the same kind on any link, every message on the
         link, every message."""
-        here = self.by_link.get(Link((a, b)), {})
+        here = self.by_link.get(Link((_role(a), _role(b))), {})
         plain = kind.removeprefix(f"{REFRESH} ")
         key = coarse_key(plain)
         for candidates in (
-            [here[k] for k in (kind, plain) if k in here],
+            [here[kind]] if kind in here else [here[plain]] if plain in here else [],
             [v for k, v in here.items() if coarse_key(k.removeprefix(f"{REFRESH} ")) == key],
             [s[kind] for s in self.by_link.values() if kind in s],
             list(here.values()),

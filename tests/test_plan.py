@@ -288,3 +288,24 @@ def test_a_carrier_refer_share_adds_the_trunks_and_sip_servers_messages_and_cpu(
     assert per_call[2][1] - per_call[0][1] == pytest.approx(0.5 * 3)
     assert per_call[0][2] < per_call[1][2] < per_call[2][2]  # the SIP Server's CPU
     assert per_call[0][3] < per_call[1][3] < per_call[2][3]  # the SBC's
+
+
+def test_busy_lamp_notifies_grow_with_calls_times_watchers():
+    """Refreshes: four messages per subscription and interval; state changes: a NOTIFY and
+    its 200 per watcher for each of a call's three (early, confirmed, terminated)."""
+    from sizing.plan import presence_messages
+
+    def lamps(cps: float, per: int, refresh: float = 3600.0) -> dict[str, float]:
+        return presence_messages(scenario_from_mapping({
+            "traffic": {"calls_per_second": cps, "holding_time_s": 60}, "trunk": {"channels": 1000},
+            "agents": {"count": 100},
+            "endpoints": {"count": 50, "presence_subscriptions": per, "presence_refresh_s": refresh}}))
+
+    assert lamps(10, 0) == {}
+    base = lamps(10, 2)
+    assert base["SUBSCRIBE"] == pytest.approx(100 / 3600) == base["refresh NOTIFY"]
+    watchers = 50 * 2 / 100
+    assert base["NOTIFY"] == pytest.approx(10 * 3 * watchers) == base["200 NOTIFY"] - base["refresh NOTIFY"]
+    assert lamps(20, 2)["NOTIFY"] == pytest.approx(2 * base["NOTIFY"])  # twice the calls
+    assert lamps(10, 6)["NOTIFY"] == pytest.approx(3 * base["NOTIFY"])  # three times the watchers
+    assert lamps(10, 2, 600)["SUBSCRIBE"] == pytest.approx(6 * base["SUBSCRIBE"])

@@ -240,3 +240,30 @@ def test_only_hosts_that_end_an_srtp_leg_pay_srtps_cpu(tmp_path: Path) -> None:
     assert centre.media_cost["media_server-1"][0] == media.media_packet_us(srtp=False)
     _, inside = run(tmp_path, [1.0], until=1, trunk=tls_trunk, network={"internal_srtp": SRTP_80})
     assert inside.media_cost["media_server-1"][0] == media.media_packet_us(srtp=True)
+
+
+def test_busy_lamps_subscribe_then_see_each_call_state_of_their_agent(tmp_path: Path) -> None:
+    """Two endpoints watching the one agent three times each: six subscriptions (SUBSCRIBE,
+    200, NOTIFY, 200), then a NOTIFY to each for the call's early, confirmed and terminated."""
+    topo, centre = run(tmp_path, [5.0], agents={"count": 1},
+                       endpoints={"count": 2, "presence_subscriptions": 3})
+    assert centre.figures()["calls_completed"] == 1
+    watcher = topo.watcher
+    assert watcher is not None and len(watcher.subscriptions) == 6
+    assert watcher.notified == 6 + 3 * 6 and watcher.refused == 0  # (refreshes are an hour apart)
+    proxy = topo.net.metrics.hosts["proxy-1"].rx
+    assert sum(proxy["SUBSCRIBE"]) == 6 and sum(proxy["2xx"]) >= 6 + 3 * 6
+
+
+def test_busy_lamp_subscriptions_are_refreshed_in_their_dialogs(tmp_path: Path) -> None:
+    topo, _ = run(tmp_path, [200.0], until=130.0, endpoints={"count": 2, "presence_subscriptions": 2,
+                                                      "presence_refresh_s": 60})
+    proxy = topo.net.metrics.hosts["proxy-1"].rx
+    assert sum(proxy["SUBSCRIBE"]) == 4 + 4 * 2  # set up, then once a minute (from a phase)
+    assert topo.watcher is not None and topo.watcher.notified == 12
+    assert len(topo.notifiers[0]) == 4
+
+
+def test_without_presence_no_lamps_are_built(tmp_path: Path) -> None:
+    topo, _ = run(tmp_path, [1.0], endpoints={"count": 2})
+    assert topo.watcher is None and topo.notifiers == []

@@ -14,7 +14,7 @@ engine and dispatches by :class:`Flow`, not by name).
 Call flows, in the mix's order: :mod:`.basic`, :mod:`.ivr_then_agent`,
 :mod:`.blind_transfer`, :mod:`.consult_transfer`, :mod:`.conference`,
 :mod:`.abandoned`, :mod:`.busy_no_answer`, :mod:`.carrier_refer`. Background and optional flows, outside the
-mix: :mod:`.recording`, :mod:`.registration`, :mod:`.keepalive`.
+mix: :mod:`.recording`, :mod:`.registration`, :mod:`.keepalive`, :mod:`.presence`.
 
 Nothing here imports the simulator, and the SIP engine only inside the routines, so
 the scenario model can import the registry.
@@ -37,6 +37,7 @@ from . import (
     consult_transfer,
     ivr_then_agent,
     keepalive,
+    presence,
     recording,
     registration,
 )
@@ -66,6 +67,7 @@ __all__ = [  # the registry, what flows share, and each flow's module
     "consult_transfer",
     "ivr_then_agent",
     "keepalive",
+    "presence",
     "recording",
     "registration",
 ]

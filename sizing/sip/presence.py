@@ -178,7 +178,7 @@ class Notifier:
         dest = _address(dialog.next_hop(), self.default_transport)
         request = dialog.create_request(
             "NOTIFY", self.via(dest),
-            headers=[("Event", EVENT), ("Subscription-State", state), ("Contact", f"<{self.contact}>")],
+            headers=[("Event", EVENT), ("Subscription-State", state)],
             body=body, content_type=DIALOG_INFO)
         sub.version += 1
         self.stats.notifies += 1

@@ -63,7 +63,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...flows import BY_NAME, DOMAIN, RING_S, ChannelTime, channel_times, recording, registration
+from ...flows import (
+    BY_NAME,
+    DOMAIN,
+    RING_S,
+    ChannelTime,
+    channel_times,
+    presence,
+    recording,
+    registration,
+)
 from ...flows.busy_no_answer import BUSY, NO_ANSWER, NO_ANSWER_S
 from ...media import call_bandwidth
 from ...models.cti import CtiModel, cti_model, outcome
@@ -186,6 +195,8 @@ class CallCentre:
         self._present_legs: set[str] = set()
         """Agents-host legs of calls in progress at t = 0, until their INVITE arrives."""
         self.ledger = MediaLedger()
+        self._lamps: dict[str, int] = {}
+        """Call -> the agent whose busy lamps show it (from the ACD's hand-over to its end)."""
         self.cti = self._cti_model()
         self.acd: Acd | None = None
         servers = topology.sip_servers
@@ -309,6 +320,7 @@ class CallCentre:
             self._steady_start()
         self._next_arrival(0.0)
         registration.start(self)
+        presence.start(self)
         if self.media_cost:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
@@ -584,6 +596,7 @@ class CallCentre:
         self.calls.pop(fc.key, None)
 
     def _release_agent(self, fc: FlowCall) -> None:
+        self.watched(fc, "terminated")
         if fc.agent is not None and self.acd is not None and fc.ticket is not None \
                 and fc.ticket.state == "answered":
             agent, fc.agent = fc.agent, None
@@ -634,6 +647,7 @@ class CallCentre:
         fc.ticket = self.acd.offer(fc.key, lambda agent: self._assigned(fc, agent), lambda: self._give_up(fc))
 
     def _assigned(self, fc: FlowCall, agent: int) -> None:
+        self.watched(fc, "early", agent)
         if fc.direct:
             return
         fc.agent = agent
@@ -644,6 +658,23 @@ class CallCentre:
             fc.replay.assigned(fc)
             return
         self._transfer_if_ready(fc)
+
+    def watched(self, fc: FlowCall, state: str, agent: int | None = None) -> None:
+        """The call state of ``fc``'s agent changed (engine or replay): its busy lamps are
+        told (:mod:`sizing.flows.presence`): early when the ACD hands it the call, confirmed
+        when it answers, terminated (once) when the call leaves it."""
+        if not self.topo.notifiers:
+            return
+        if state == "early":
+            assert agent is not None
+            self._lamps[fc.key] = agent
+        else:
+            agent = self._lamps.get(fc.key)
+            if agent is None:
+                return
+            if state == "terminated":
+                del self._lamps[fc.key]
+        presence.changed(self, fc, agent, state)
 
     def _transfer_if_ready(self, fc: FlowCall) -> None:
         bridged, server = fc.bridged, fc.server
@@ -703,6 +734,7 @@ class CallCentre:
         if event.kind == "answered":
             if fc.agent_call is None and fc.agent is not None:
                 fc.agent_call = call
+                self.watched(fc, "confirmed")
                 fc.peer = "agents"
                 self._media(fc)
                 self._agent_answered(fc, call)

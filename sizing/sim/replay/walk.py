@@ -405,6 +405,7 @@ class Replayer:
                 if hook[1] == "answered":
                     if fc.agent_call is None and fc.agent is not None:  # as _agent_event does
                         fc.agent_call = call  # (the engine keeps the agent's Call; here a marker)
+                        centre.watched(fc, "confirmed")
                         fc.peer = "agents"
                         centre._media(fc)
                 else:
