@@ -1034,6 +1034,11 @@ class Scenario(_Model):
                                                         "agents.count, or move the share to "
                                                         "traffic.mix.basic (answered by the "
                                                         "far end)"))
+        lamps = self.endpoints
+        if lamps.presence_subscriptions > 0 and lamps.count > 0 and not enabled & {"registrar", "proxy"}:
+            problems.append(("endpoints.presence_subscriptions",
+                             "busy lamps subscribe at the registrar: needs topology.registrar.enabled "
+                             "or topology.proxy.enabled (the proxy pool's registrar)"))
         inside_srtp = self.network.internal_srtp
         if inside_srtp is not None and self.inside_transport != "tls":
             problems.append(("network.internal_srtp",
