@@ -27,7 +27,15 @@ the holding time the agent does the flow's :attr:`Flow.turn` (a REFER, a
 consultation and REFER with Replaces, a conference). A flow whose caller gives
 up (:attr:`Flow.abandons_s`) cancels (or hangs up, if a queue answered) that
 long after the INVITE; callers whose ACD patience runs out do the same.
+A flow the carrier moves (:attr:`Flow.carrier_moves`, a REFER on the caller's
+leg at its turn) ends its caller's leg there; the agent talks on with the
+Refer-To party, on the SIP Server's new leg over the trunk, and hangs up at the
+end of the holding time, which ends the call (:meth:`CallCentre.agent_left`).
 ``recording_share`` of calls get a recorder leg (:mod:`sizing.flows.recording`).
+Busy lamps (:mod:`sizing.flows.presence`) are told of each agent's call states:
+early when the ACD hands the call over, confirmed when the agent answers,
+terminated when the call leaves the agent (:meth:`CallCentre.watched`), for
+replayed and engine calls alike.
 
 Steady-state start (``simulation.start: steady``): at t = 0 the calls in
 progress of the stationary state (:mod:`.steady`) are placed by the same code
