@@ -80,11 +80,16 @@ def simulation_size(scenario: Scenario) -> SimulationSize:
     registrations = registered * (1 + end / ep.expiry_s)
     keepalives = 0.0 if ep.keepalive.method == "none" \
         else registered * end / ep.keepalive.interval_s
+    # busy lamps: each subscription's set-up and refreshes (four messages each), and a NOTIFY
+    # and its 200 per watcher for each of a call's agent states
+    lamps = ep.count * ep.presence_subscriptions
+    watchers = lamps / scenario.agents.count if scenario.agents.count else 0.0
+    lamp_messages = lamps * (1 + end / ep.presence_refresh_s) * 4 + calls_one * 3 * watchers * 2
     events_one = (calls_one * MESSAGES_PER_CALL_HOP * hops
-                  + registrations * MESSAGES_PER_REGISTRATION + keepalives)
+                  + registrations * MESSAGES_PER_REGISTRATION + keepalives + lamp_messages)
     erlangs = (rate or 0.0) * (t.holding_time_s or 0.0)
     in_progress = min(erlangs, scenario.trunk.channels) if erlangs else 0.0
-    memory = in_progress * BYTES_PER_CALL_IN_PROGRESS + registered * BYTES_PER_REGISTRATION
+    memory = in_progress * BYTES_PER_CALL_IN_PROGRESS + (registered + lamps) * BYTES_PER_REGISTRATION
     return SimulationSize(calls_one * reps, events_one * reps, memory)
 
 
@@ -104,14 +109,15 @@ def check_simulation(scenario: Scenario, *, hint: str = "shorten duration_s") ->
     if size.events > MAX_EVENTS:
         raise SimulationTooLarge(
             f"this would simulate {size.events:.2g} messages and timers, more than "
-            f"{MAX_EVENTS:.0e} (registrations every endpoints.expiry_s and keep-alives "
-            f"every endpoints.keepalive.interval_s count too); {hint}")
+            f"{MAX_EVENTS:.0e} (registrations every endpoints.expiry_s, keep-alives "
+            f"every endpoints.keepalive.interval_s and busy lamps count too); {hint}")
     if size.memory_bytes > MAX_MEMORY_BYTES:
         gib = size.memory_bytes / 1024**3
         raise SimulationTooLarge(
             f"this simulation would need about {gib:.3g} GiB of memory, more than "
-            f"{MAX_MEMORY_BYTES / 1024**3:.0f} GiB (calls in progress and registered "
-            f"endpoints and agents); {hint}, or lower the traffic or endpoints.count")
+            f"{MAX_MEMORY_BYTES / 1024**3:.0f} GiB (calls in progress, registered "
+            f"endpoints and agents, busy-lamp subscriptions); {hint}, or lower the traffic, "
+            f"endpoints.count or endpoints.presence_subscriptions")
     if not math.isfinite(size.events):
         raise SimulationTooLarge(f"this simulation has no finite size; {hint}")
     return size

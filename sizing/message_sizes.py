@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 BACKGROUND = "background"
-"""The probe's bucket for REGISTER and OPTIONS (and their responses): not a call flow."""
+"""The probe's bucket for REGISTER and OPTIONS (and their responses) and the busy lamps'
+SUBSCRIBE and NOTIFY: not a call flow."""
 
 _BACKGROUND_METHODS = frozenset({"REGISTER", "OPTIONS"})
 
@@ -108,6 +109,7 @@ def probe_scenario(scenario: Scenario) -> Scenario:
     one_call_at_a_time(data)
     endpoints = data["endpoints"]
     endpoints["count"] = min(endpoints["count"], 1)
+    endpoints["presence_subscriptions"] = min(endpoints["presence_subscriptions"], 1)
     return Scenario.model_validate(data)
 
 
@@ -216,7 +218,7 @@ def _run(scenario: Scenario) -> Probe:
                 link = Link((roles[net.host_of(source).name], roles[host]))
                 kind = call_kind(data, requests.setdefault(link, {}))
                 bucket = calls.bucket(env.now)
-                if kind.split(" ")[-1] in _BACKGROUND_METHODS:
+                if kind.split(" ")[-1] in _BACKGROUND_METHODS or _lamps(link, kind):
                     bucket = BACKGROUND
                 per_kind = counts.setdefault(bucket, {}).setdefault(link, {})
                 acc = per_kind.setdefault(kind, [0, 0])
@@ -254,6 +256,13 @@ def _less(
     return out
 
 
+def _lamps(link: Link, kind: str) -> bool:
+    """A busy lamp's message: SUBSCRIBE or NOTIFY (or a response to one) between the phones and
+    their registrar (the agents' link, which the endpoints share, to a proxy or registrar)."""
+    return kind.split(" ")[-1] in ("SUBSCRIBE", "NOTIFY") and "agents" in link \
+        and bool(link & {"proxy", "registrar"})
+
+
 def _role(role: str) -> str:
     """The closed form's name of a simulated host's role (endpoints share the agents' link)."""
     if role.endswith(("_standby", "_spare")):
@@ -283,12 +292,12 @@ class MessageSizes:
         leg) takes, in turn: the same kind not as a refresh, the mean of its status
         class or method on that link, the same kind on any link, every message on the
         link, every message."""
-        here = self.by_link.get(Link((a, b)), {})
+        here = self.by_link.get(Link((_role(a), _role(b))), {})
         plain = kind.removeprefix(f"{REFRESH} ")
         key = kind_class(plain)
         for candidates in (
-            [here[k] for k in (kind, plain) if k in here],
-            [v for k, v in here.items() if kind_class(k) == key],
+            [here[kind]] if kind in here else [here[plain]] if plain in here else [],
+            [v for k, v in here.items() if kind_class(k.removeprefix(f"{REFRESH} ")) == key],
             [s[kind] for s in self.by_link.values() if kind in s],
             list(here.values()),
             [v for s in self.by_link.values() for v in s.values()],

@@ -214,7 +214,8 @@ def link_message_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, fl
     ``200 BYE``, ``refresh re-INVITE``: :mod:`sizing.message_sizes` names them).
 
     Every call-path link carries one leg per call, shaped by the flow (answered,
-    cancelled, rejected); transfers add a REFER and a leg on the agents' side;
+    cancelled, rejected); transfers add a REFER and a leg on the agents' side, a
+    carrier's REFER adds one and a leg on every hop between the carrier and the SIP Server;
     IVR and conference calls add legs to the media server; recorded calls a leg
     to the recorder; a session timer adds its refreshes (:func:`refreshes_per_call`)
     on every call-path hop. What each flow adds is its :class:`sizing.flows.Messages`.
@@ -255,6 +256,10 @@ def link_message_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, fl
             if hop[0] in _TRYING_ROLES:  # the re-INVITE travels towards the carrier
                 leg(hop, _REINVITE_TRYING, caller)
         leg(last, _REINVITE_TXN, per_call(lambda m: m.agent_reinvites))
+        # a carrier's REFER on the caller's leg, and the leg the SIP Server places back over the trunk
+        for hop in hops[:-1]:
+            leg(hop, _REFER_TXN, per_call(lambda m: m.trunk_refers))
+            leg(hop, _LEG, per_call(lambda m: m.trunk_legs))
     if topo.media_server.enabled:  # the IVR; a conference's caller, agent and back office
         leg((controller, "media_server"), _LEG, per_call(lambda m: m.media_server_legs))
     if topo.recorder.enabled:
@@ -357,6 +362,45 @@ def _background_kinds(scenario: Scenario) -> dict[str, float]:
     return out
 
 
+def presence_messages(scenario: Scenario) -> dict[str, float]:
+    """Busy-lamp messages per second on the endpoints' link to the registrar, by kind
+    (:mod:`sizing.flows.presence`): each subscription's refresh (SUBSCRIBE, 200, NOTIFY,
+    200) every ``endpoints.presence_refresh_s``, and a NOTIFY and its 200 to each watcher
+    of an agent for each state change of its calls: rate x the mix's state changes per call
+    x the watchers of one agent."""
+    lamps = call_flows.presence
+    subscriptions = lamps.subscriptions(scenario)
+    out: dict[str, float] = {}
+    if not subscriptions:
+        return out
+    _add(out, lamps.MESSAGES, subscriptions / scenario.endpoints.presence_refresh_s)
+    acd = scenario.agents.count > 0 and scenario.topology.sip_server.enabled
+    cps = scenario.traffic.rate_cps or 0.0
+    if acd and cps:
+        shares = scenario.traffic.mix.shares()
+        changes = sum(shares[f.name] * lamps.states_per_call(f) for f in call_flows.FLOWS)
+        _add(out, lamps.NOTIFY, cps * changes * lamps.watchers_per_agent(scenario))
+    return out
+
+
+def _device_kinds(scenario: Scenario) -> dict[tuple[str, str], dict[str, float]]:
+    """Messages per second by kind on each link a registered device reaches its registrar
+    on: REGISTER and OPTIONS (split by device), and the endpoints' busy lamps."""
+    kinds = _background_kinds(scenario)
+    out = {link: {k: share * n for k, n in kinds.items()} for link, share in _device_links(scenario).items()} \
+        if kinds else {}
+    lamps = presence_messages(scenario)
+    if lamps:
+        _add(out.setdefault(("endpoints", registrar_role(scenario)), {}), lamps)
+    return out
+
+
+def _registrar_received(counts: Mapping[str, float]) -> dict[str, float]:
+    """What the registrar receives of its devices' messages: their requests and the 200s to
+    the NOTIFYs it sends them (it sends the other responses and the NOTIFYs)."""
+    return {k: n for k, n in counts.items() if (not kind_class(k).endswith("xx")) != k.endswith("NOTIFY")}
+
+
 def _device_links(scenario: Scenario) -> dict[tuple[str, str], float]:
     """The links registered devices reach the registrar on, each with its share of the
     REGISTER and OPTIONS traffic: the agents' phones and the other endpoints."""
@@ -380,7 +424,9 @@ def _received_bytes(
     for link, counts in kinds.items():
         if role not in link:
             continue
-        for kind, n in _received(counts, upstream=role == link[0]).items():
+        device = link[0] in ("agents", "endpoints") and role == link[1]  # a registrar's devices
+        picked = _registrar_received(counts) if device else _received(counts, upstream=role == link[0])
+        for kind, n in picked.items():
             size = sizes.size(*link, kind)
             for key in (kind_class(kind), "default"):
                 acc = totals.setdefault(key, [0.0, 0.0])
@@ -566,19 +612,16 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                          "trunks or sites")
     kinds = link_message_kinds(scenario)
     per_link = {link: _by_wire_key(counts) for link, counts in kinds.items()}
-    background_kinds = _background_kinds(scenario)
-    background = _by_wire_key(background_kinds)
+    device_kinds = _device_kinds(scenario)
     reg = registrar_role(scenario)
     enabled = topo.enabled()
     profiles = {r: load_profile(topo.role(r).profile).for_tls(scenario.trunk.tls_key,
                                                               scenario.trunk.cipher_suite)
                 for r in enabled}
     sizes = message_sizes(scenario)
-    device_links = _device_links(scenario) if background_kinds else {}
     role_kinds = dict(kinds)
-    if background:  # the registrar's REGISTER and OPTIONS, per call
-        for link, share in device_links.items():
-            role_kinds[link] = {k: share * v / cps for k, v in background_kinds.items()}
+    for link, per_s in device_kinds.items():  # the registrar's REGISTER, OPTIONS and busy lamps, per call
+        role_kinds[link] = {k: v / cps for k, v in per_s.items()}
     net = tls_model.NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2)
     trunk = scenario.trunk
 
@@ -601,8 +644,10 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
                 edge = edge or "carrier" in link
         flows = [analytic.Flow("calls", 1.0, {role: c}, transport=tr)
                  for tr, c in counts.items()] or [analytic.Flow("calls", 1.0, {role: {}})]
-        if role == reg and background:  # it receives the REGISTERs and OPTIONS, sends the 200s
-            received = _received(background, upstream=False)
+        if role == reg and device_kinds:  # it receives the REGISTERs, OPTIONS and SUBSCRIBEs, sends the 200s
+            received: dict[str, float] = {}
+            for per_s in device_kinds.values():
+                _add(received, _by_wire_key(_registrar_received(per_s)))
             flows.append(analytic.Flow("registrations", 1.0,
                                        {role: {k: v / cps for k, v in received.items()}},
                                        transport=scenario.inside_transport))
@@ -722,7 +767,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     # Links: signalling from per-call messages (plus background on the
     # registrar's link), media from RTP streams; both directions.
     sig_links = dict(kinds)
-    for link in device_links:
+    for link in device_kinds:
         sig_links[link] = {}
     # Message sizes are the engine's on each link (the edge's double Record-Route,
     # RFC 5658, included); the carrier's link adds the trunk's connections opened and
@@ -749,11 +794,11 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         transport = _transport(scenario, link)
         a, b = link
         per_kind = [(kind, cps * n) for kind, n in counts.items()]
-        if link in device_links:
-            per_kind += [(k, device_links[link] * n) for k, n in background_kinds.items()]
+        per_kind += list(device_kinds.get(link, {}).items())
         for kind, rate in per_kind:
             forward, back = _wire_split(sizes.size(*link, kind), transport, net)
-            response = kind_class(kind).endswith("xx")
+            # a NOTIFY travels from the registrar to the device, its 200 back
+            response = kind_class(kind).endswith("xx") != (link in device_kinds and kind.endswith("NOTIFY"))
             src, dst = (b, a) if response else (a, b)
             send(src, dst, rate * forward * 8 / 1e6)
             send(dst, src, rate * back * 8 / 1e6)

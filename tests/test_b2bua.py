@@ -190,6 +190,59 @@ def test_refer_to_busy_target_notifies_failure_and_keeps_call(net: Net) -> None:
     assert net.b2bua.stats.transfers_failed == 1
 
 
+def test_refer_from_the_caller_moves_the_agent_to_the_target(net: Net) -> None:
+    """A carrier's REFER on leg A (RFC 3515): 202, NOTIFY 100 and 200, a new leg to the
+    Refer-To target, the agent re-INVITEd with its SDP, and leg A released with BYE."""
+    call = net.call()
+    net.run()
+    agent = net.incoming["agent1"][0]
+    net.caller.refer(call, "sip:elsewhere@10.0.0.3")
+    net.run(2)
+    moved = net.incoming["agent2"][0]
+    assert call.refer_status == 200
+    assert call.state is CallState.ENDED
+    assert (agent.state, moved.state) == (CallState.CONFIRMED, CallState.CONFIRMED)
+    assert agent.remote_sdp.media[0].port == 42000
+    assert moved.remote_sdp.media[0].port == 41000  # the agent's answer, in the target's ACK
+    assert net.leg(CALLER, SERVER)[5:] == ["REFER", "202", "NOTIFY", "200", "NOTIFY", "BYE", "200", "200"]
+    assert "reinvited" in agent.kinds
+    net.agent1.bye(agent)
+    net.run()
+    assert moved.state is CallState.ENDED
+    assert not net.b2bua.calls
+    assert net.b2bua.stats.transfers == 1
+
+
+def test_refer_from_the_caller_keeps_the_agents_sdp_origin(net: Net) -> None:
+    call = net.call()
+    net.run()
+    agent = net.incoming["agent1"][0]
+    net.caller.refer(call, "sip:elsewhere@10.0.0.3")
+    net.run(2)
+    offers = [parse(e.data) for e in net.network.log
+              if e.source == SERVER and e.dest == AGENT1 and summarize(e.data) == "INVITE"]
+    first, reinvite = (o.body.decode() for o in offers)
+    origin = next(line for line in first.splitlines() if line.startswith("o="))
+    again = next(line for line in reinvite.splitlines() if line.startswith("o="))
+    assert origin.split()[:2] == again.split()[:2]  # same username and session id
+    assert int(again.split()[2]) == int(origin.split()[2]) + 1
+    assert agent.state is CallState.CONFIRMED
+
+
+def test_refer_from_the_caller_to_a_busy_target_keeps_the_call(net: Net) -> None:
+    net.agent2.policy = AnswerPolicy(status=486)
+    call = net.call()
+    net.run()
+    net.caller.refer(call, "sip:elsewhere@10.0.0.3")
+    net.run(2)
+    assert call.refer_status == 486
+    assert (call.state, net.incoming["agent1"][0].state) == (CallState.CONFIRMED, CallState.CONFIRMED)
+    net.caller.bye(call)
+    net.run()
+    assert net.incoming["agent1"][0].state is CallState.ENDED
+    assert not net.b2bua.calls
+
+
 def test_ivr_first_then_agent_when_ivr_hangs_up() -> None:
     net = Net(config=B2BUAConfig(ivr=Target("sip:ivr@10.0.0.4")))
     call = net.call()

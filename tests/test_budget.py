@@ -29,6 +29,9 @@ TOO_LARGE = {
                      "endpoints.keepalive.interval_s=0.001"], "messages and timers"),
     "memory": (["agents.count=5000000", "traffic.calls_per_second=1",
                 "traffic.holding_time_s=1"], "GiB of memory"),
+    "busy lamps": (["endpoints.count=100000", "endpoints.presence_subscriptions=1000"], "GiB of memory"),
+    "busy-lamp refreshes": (["endpoints.count=100000", "endpoints.presence_subscriptions=300",
+                             "endpoints.presence_refresh_s=30"], "messages and timers"),
 }
 
 

@@ -95,7 +95,7 @@ def _arrivals(directory: Path) -> Path:
 
 
 def _one_flow(example: Path, flow: str, arrivals: Path | None = None, *,
-              registrations: bool = False) -> Scenario:
+              registrations: bool = False, extra: tuple[str, ...] = ()) -> Scenario:
     """``example`` with ``flow`` alone at the steady, deterministic load above (Poisson
     arrivals without ``arrivals``), its registrations and keep-alives only when asked;
     a ScenarioError when the example cannot run the flow (e.g. it has no agents)."""
@@ -110,7 +110,7 @@ def _one_flow(example: Path, flow: str, arrivals: Path | None = None, *,
         f"traffic.arrivals={process}", f"traffic.recording_share={recorded}",
         f"duration_s={WINDOW_S}", f"warmup_s={WARMUP_S}", "replications=1",
         *([] if registrations else ["endpoints.count=0", "agents.registered=false"]),
-        "simulation.engine=hybrid"], source="test")
+        "simulation.engine=hybrid", *extra], source="test")
 
 
 def _pairs() -> list[tuple[str, str]]:
@@ -131,12 +131,12 @@ def _params() -> list[object]:
 
 
 @functools.cache
-def _run(example: str, flow: str, directory: str, registrations: bool = False
+def _run(example: str, flow: str, directory: str, registrations: bool = False, extra: tuple[str, ...] = ()
          ) -> tuple[Scenario, ClosedForm, object]:
     from sizing.sim.simulate import simulate
 
     scenario = _one_flow(EXAMPLES / f"{example}.yaml", flow, _arrivals(Path(directory)),
-                         registrations=registrations)
+                         registrations=registrations, extra=extra)
     return scenario, closed_form(scenario, ()), simulate(scenario, workers=1)
 
 
@@ -229,3 +229,18 @@ def test_registrations_agree(runs):
            if k == f"cpu {reg}" or k.split(" ")[0] in links}
     assert off == {}
     assert links <= set(cf.links["link"])
+
+
+def test_busy_lamps_agree(runs):
+    # the 50 endpoints watch 20 agents each (two watchers per agent), refreshed once per
+    # window: the refreshes and a NOTIFY per watcher for each of the calls' state changes
+    lamps = ("endpoints.presence_subscriptions=20", f"endpoints.presence_refresh_s={WINDOW_S}")
+    scenario, cf, result = runs("contact-centre-500", "basic", registrations=True, extra=lamps)
+    _, quiet, _ = runs("contact-centre-500", "basic", registrations=True)
+    reg = registrar_role(scenario)
+    link = link_name(reg, "endpoints")
+    off = {k: v for k, v in {**_cpu_off(scenario, cf, result), **_kbps_off(cf, result)}.items()
+           if k == f"cpu {reg}" or k.split(" ")[0] == link}
+    assert off == {}
+    kbps = {c: float(f.links.set_index("link").loc[link, "signalling_mbps"]) for c, f in (("lamps", cf), ("quiet", quiet))}
+    assert kbps["lamps"] > 3 * kbps["quiet"]  # the lamps' messages outweigh the REGISTERs and OPTIONS

@@ -143,7 +143,8 @@ def test_the_engine_runs_every_flow_and_the_closed_form_counts_what_it_sends() -
 
         for link, kind in ((("carrier", "sbc"), "re-INVITE"), (("sip_server", "agents"), "re-INVITE"),
                            (("sip_server", "agents"), "REFER"), (("sip_server", "media_server"), "INVITE"),
-                           (("carrier", "sbc"), "INVITE")):
+                           (("carrier", "sbc"), "INVITE"), (("carrier", "sbc"), "REFER"),
+                           (("sbc", "proxy"), "NOTIFY"), (("proxy", "sip_server"), "BYE")):
             assert counted(*link, kind) == pytest.approx(sent(*link, kind)), (flow.name, link, kind)
         if flow.answered:
             assert counted("sip_server", "agents", "INVITE") == sent("sip_server", "agents", "INVITE"), flow.name

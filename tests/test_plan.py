@@ -261,3 +261,51 @@ def test_a_simulated_plan_says_why_its_calls_in_progress_differ_from_the_offered
     assert kpis["mean_concurrent_calls"] == pytest.approx(27.5, rel=0.15)
     assert "27.5 expected from the call mix, 50.0 erlangs offered" in p.confidence
     assert "abandoned and busy or unanswered calls hold a channel for seconds" in p.confidence
+
+
+def test_a_carrier_refer_share_adds_the_trunks_and_sip_servers_messages_and_cpu():
+    """Each carrier REFER adds a REFER transaction (REFER, 202, two NOTIFYs, two 200s) and
+    an answered leg (7 messages) on every hop between the carrier and the SIP Server, and a
+    re-INVITE (3) on the agents' link: the trunk's messages and the SIP Server's CPU per
+    call grow with the share."""
+    from sizing.plan import link_messages
+
+    def at(share: float):
+        sc = scenario_from_mapping({"traffic": {"calls_per_second": 10, "holding_time_s": 60,
+                                                "mix": {"carrier_refer": share}},
+                                    "trunk": {"channels": 1000}, "agents": {"count": 1000}})
+        return sc, closed_form(sc, ())
+
+    per_call = []
+    for share in (0.0, 0.25, 0.5):
+        sc, cf = at(share)
+        links = link_messages(sc)
+        roles = cf.roles.set_index("role")
+        per_call.append((sum(links[("carrier", "sbc")].values()), sum(links[("sip_server", "agents")].values()),
+                         roles.loc["sip_server", "busy_cores"], roles.loc["sbc", "busy_cores"]))
+    trunk = [p[0] for p in per_call]
+    assert trunk[1] - trunk[0] == pytest.approx(0.25 * 13) and trunk[2] - trunk[1] == pytest.approx(0.25 * 13)
+    assert per_call[2][1] - per_call[0][1] == pytest.approx(0.5 * 3)
+    assert per_call[0][2] < per_call[1][2] < per_call[2][2]  # the SIP Server's CPU
+    assert per_call[0][3] < per_call[1][3] < per_call[2][3]  # the SBC's
+
+
+def test_busy_lamp_notifies_grow_with_calls_times_watchers():
+    """Refreshes: four messages per subscription and interval; state changes: a NOTIFY and
+    its 200 per watcher for each of a call's three (early, confirmed, terminated)."""
+    from sizing.plan import presence_messages
+
+    def lamps(cps: float, per: int, refresh: float = 3600.0) -> dict[str, float]:
+        return presence_messages(scenario_from_mapping({
+            "traffic": {"calls_per_second": cps, "holding_time_s": 60}, "trunk": {"channels": 1000},
+            "agents": {"count": 100},
+            "endpoints": {"count": 50, "presence_subscriptions": per, "presence_refresh_s": refresh}}))
+
+    assert lamps(10, 0) == {}
+    base = lamps(10, 2)
+    assert base["SUBSCRIBE"] == pytest.approx(100 / 3600) == base["refresh NOTIFY"]
+    watchers = 50 * 2 / 100
+    assert base["NOTIFY"] == pytest.approx(10 * 3 * watchers) == base["200 NOTIFY"] - base["refresh NOTIFY"]
+    assert lamps(20, 2)["NOTIFY"] == pytest.approx(2 * base["NOTIFY"])  # twice the calls
+    assert lamps(10, 6)["NOTIFY"] == pytest.approx(3 * base["NOTIFY"])  # three times the watchers
+    assert lamps(10, 2, 600)["SUBSCRIBE"] == pytest.approx(6 * base["SUBSCRIBE"])

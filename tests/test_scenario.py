@@ -550,3 +550,17 @@ def test_csv_rows_are_validated_lazily(tmp_path):
     rest = list(rows)
     assert [r.line for r in rest] == [4, 5, 6]
     assert "duplicate row id 'c' (first on line 4)" in str(rest[2].problems[0])
+
+
+def test_busy_lamps_need_a_registrar_to_subscribe_at():
+    from sizing.scenario import ScenarioError, scenario_from_mapping
+
+    data = {"traffic": {"calls_per_second": 1, "holding_time_s": 60}, "trunk": {"channels": 10},
+            "endpoints": {"count": 5, "presence_subscriptions": 2},
+            "topology": {"proxy": {"enabled": False}}}
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_mapping(data)
+    assert "endpoints.presence_subscriptions" in str(err.value)
+    data["endpoints"] = {"count": 5}
+    assert scenario_from_mapping(data).endpoints.presence_subscriptions == 0
+    assert scenario_from_mapping(data).endpoints.presence_refresh_s == 3600.0

@@ -92,6 +92,37 @@ def test_blind_transfer_sends_refer_from_the_agent(tmp_path: Path) -> None:
     assert centre.figures()["calls_completed"] == 1
 
 
+def test_a_carrier_refer_moves_the_agent_to_a_new_leg_over_the_trunk(tmp_path: Path) -> None:
+    """The carrier's REFER: 202 and two NOTIFYs back over the trunk, a second INVITE from
+    the SIP Server to the carrier that takes a trunk channel of its own, the carrier's
+    first dialog released by the SIP Server's BYE; the agent stays busy until the end."""
+    topo, centre = run(tmp_path, [1.0], agents={"count": 1},
+                       traffic={"holding_time_s": 10, "mix": {"carrier_refer": 1.0}})
+    carrier = topo.net.metrics.hosts["carrier"]
+    assert sum(carrier.tx["REFER"]) == 1 and sum(carrier.rx["NOTIFY"]) == 2
+    assert sum(carrier.rx["INVITE"]) == 1 and sum(carrier.rx["BYE"]) == 2  # its first dialog, then the new leg
+    assert sum(topo.net.metrics.hosts["agents"].rx["INVITE"]) == 2  # the call, then the re-INVITE
+    assert topo.sip_servers[0].element.stats.transfers == 1
+    kpis = centre.figures()
+    assert kpis["calls_completed"] == 1 and kpis["peak_concurrent_calls"] == 2
+    assert centre.acd.stats().answered == 1 and not centre.calls
+
+
+def test_the_sbcs_and_sip_servers_messages_grow_by_each_carrier_refer(tmp_path: Path) -> None:
+    """Per moved call the SBC handles a REFER transaction and a leg more on each of its two
+    links (2 x 13 messages), the SIP Server receives 3 + 3 of them and the agent's 200 to
+    its re-INVITE more (the 202 and the responses it gets)."""
+    counts = []
+    for share in (0.0, 1.0):
+        topo, centre = run(tmp_path, [1.0, 2.0, 3.0, 4.0], agents={"count": 4},
+                           traffic={"holding_time_s": 10, "mix": {"basic": 1 - share, "carrier_refer": share}})
+        assert centre.figures()["calls_completed"] == 4
+        server = topo.net.metrics.hosts["sip_server-1"].rx
+        counts.append((handled(topo, "sbc-1"), sum(sum(v) for v in server.values())))
+    assert counts[1][0] - counts[0][0] == 4 * 2 * 13
+    assert counts[1][1] > counts[0][1] + 4 * 6
+
+
 def test_abandoned_callers_cancel_while_the_agent_rings(tmp_path: Path) -> None:
     topo, centre = run(tmp_path, [1.0], agents={"count": 1}, traffic={"mix": {"abandoned": 1.0}})
     kpis = centre.figures()
@@ -208,3 +239,30 @@ def test_only_hosts_that_end_an_srtp_leg_pay_srtps_cpu(tmp_path: Path) -> None:
     assert centre.media_cost["media_server-1"][0] == media.media_packet_us(srtp=False)
     _, inside = run(tmp_path, [1.0], until=1, trunk=tls_trunk, network={"internal_srtp": SRTP_80})
     assert inside.media_cost["media_server-1"][0] == media.media_packet_us(srtp=True)
+
+
+def test_busy_lamps_subscribe_then_see_each_call_state_of_their_agent(tmp_path: Path) -> None:
+    """Two endpoints watching the one agent three times each: six subscriptions (SUBSCRIBE,
+    200, NOTIFY, 200), then a NOTIFY to each for the call's early, confirmed and terminated."""
+    topo, centre = run(tmp_path, [5.0], agents={"count": 1},
+                       endpoints={"count": 2, "presence_subscriptions": 3})
+    assert centre.figures()["calls_completed"] == 1
+    watcher = topo.watcher
+    assert watcher is not None and len(watcher.subscriptions) == 6
+    assert watcher.notified == 6 + 3 * 6 and watcher.refused == 0  # (refreshes are an hour apart)
+    proxy = topo.net.metrics.hosts["proxy-1"].rx
+    assert sum(proxy["SUBSCRIBE"]) == 6 and sum(proxy["2xx"]) >= 6 + 3 * 6
+
+
+def test_busy_lamp_subscriptions_are_refreshed_in_their_dialogs(tmp_path: Path) -> None:
+    topo, _ = run(tmp_path, [200.0], until=130.0, endpoints={"count": 2, "presence_subscriptions": 2,
+                                                      "presence_refresh_s": 60})
+    proxy = topo.net.metrics.hosts["proxy-1"].rx
+    assert sum(proxy["SUBSCRIBE"]) == 4 + 4 * 2  # set up, then once a minute (from a phase)
+    assert topo.watcher is not None and topo.watcher.notified == 12
+    assert len(topo.notifiers[0]) == 4
+
+
+def test_without_presence_no_lamps_are_built(tmp_path: Path) -> None:
+    topo, _ = run(tmp_path, [1.0], endpoints={"count": 2})
+    assert topo.watcher is None and topo.notifiers == []

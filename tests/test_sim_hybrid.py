@@ -83,6 +83,15 @@ CASES = {
         "traffic.calls_per_second": 10, "traffic.holding_time_s": 15,
         "traffic.mix": {"basic": 0.4, "blind_transfer": 0.15, "consult_transfer": 0.15, "conference": 0.15,
                         "abandoned": 0.075, "busy_no_answer": 0.075}}),
+    "carrier REFER": scenario(**{
+        "seed": 8, "duration_s": 100, "agents.count": 600, "agents.wrap_up_s": 5,
+        "traffic.calls_per_second": 10, "traffic.holding_time_s": 15,
+        "traffic.mix": {"basic": 0.5, "carrier_refer": 0.5}}),
+    "busy lamps": scenario(**{
+        "seed": 9, "duration_s": 100, "agents.count": 600, "agents.wrap_up_s": 5,
+        "traffic.calls_per_second": 10, "traffic.holding_time_s": 15,
+        "endpoints.count": 100, "endpoints.presence_subscriptions": 12, "endpoints.presence_refresh_s": 300,
+        "traffic.mix": {"basic": 0.8, "abandoned": 0.1, "blind_transfer": 0.1}}),
 }
 
 
@@ -131,7 +140,8 @@ def test_flows_that_wait_for_run_time_decisions_run_on_the_engine() -> None:
 
 @pytest.mark.parametrize("case", ["low load", "5 % loss", "50 % CPU", "90 % CPU", "2x overload, drop",
                                   "flows, TLS per call, recording, blocking", "contact-centre-500",
-                                  "IVR, queue, abandonment", "keep-alives, 5 % loss", "agents, every agent flow"])
+                                  "IVR, queue, abandonment", "keep-alives, 5 % loss", "agents, every agent flow",
+                                  "carrier REFER", "busy lamps"])
 def test_hybrid_gives_the_full_engines_hosts_and_links(case: str) -> None:
     full, hybrid = _pair(case)
     assert hybrid.kpis["calls_replayed"] > 0.1 * hybrid.kpis["calls_offered"]

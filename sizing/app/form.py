@@ -238,6 +238,11 @@ def fields(extra_profiles: tuple[str, ...] = ()) -> tuple[FormField, ...]:
     out.append(_field("traffic.recording_share", "Recorded calls", "percent", "mix", step=5.0))
     out += [_field(f"cti.{name}", label, kind, "mix", step=step) for name, label, kind, step in _CTI_FIELDS]
     out += [
+        _field("endpoints.count", "Registered endpoints (phones)", "int", "mix"),
+        _field("endpoints.presence_subscriptions", "Busy lamps watched per endpoint", "int", "mix"),
+        _field("endpoints.presence_refresh_s", "Busy-lamp refresh interval (s)", "float", "mix", step=60.0),
+    ]
+    out += [
         _field("trunk.channels", "Trunk channels", "int", "trunk"),
         _field(
             "trunk.cps_limit",

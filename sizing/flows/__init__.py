@@ -13,8 +13,8 @@ engine and dispatches by :class:`Flow`, not by name).
 
 Call flows, in the mix's order: :mod:`.basic`, :mod:`.ivr_then_agent`,
 :mod:`.blind_transfer`, :mod:`.consult_transfer`, :mod:`.conference`,
-:mod:`.abandoned`, :mod:`.busy_no_answer`. Background and optional flows, outside the
-mix: :mod:`.recording`, :mod:`.registration`, :mod:`.keepalive`.
+:mod:`.abandoned`, :mod:`.busy_no_answer`, :mod:`.carrier_refer`. Background and optional flows, outside the
+mix: :mod:`.recording`, :mod:`.registration`, :mod:`.keepalive`, :mod:`.presence`.
 
 Nothing here imports the simulator, and the SIP engine only inside the routines, so
 the scenario model can import the registry.
@@ -32,10 +32,12 @@ from . import (
     basic,
     blind_transfer,
     busy_no_answer,
+    carrier_refer,
     conference,
     consult_transfer,
     ivr_then_agent,
     keepalive,
+    presence,
     recording,
     registration,
 )
@@ -60,16 +62,18 @@ __all__ = [  # the registry, what flows share, and each flow's module
     "basic",
     "blind_transfer",
     "busy_no_answer",
+    "carrier_refer",
     "conference",
     "consult_transfer",
     "ivr_then_agent",
     "keepalive",
+    "presence",
     "recording",
     "registration",
 ]
 
 FLOWS: tuple[Flow, ...] = tuple(m.FLOW for m in (basic, ivr_then_agent, blind_transfer, consult_transfer,
-                                                 conference, abandoned, busy_no_answer))
+                                                 conference, abandoned, busy_no_answer, carrier_refer))
 """Every call flow of ``traffic.mix``, in its order; the first takes the shares' rest."""
 NAMES: tuple[str, ...] = tuple(f.name for f in FLOWS)
 """The flows' names: the ``traffic.mix`` keys."""

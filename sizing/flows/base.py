@@ -72,6 +72,11 @@ class Messages:
     """re-INVITEs on the agents' link: a hold, a join."""
     media_server_legs: int = 0
     """Legs from the SIP Server (or the host next to the agents) to the media server."""
+    trunk_refers: int = 0
+    """REFER transactions (with their NOTIFYs) on the caller's leg: every hop from the
+    carrier to the SIP Server."""
+    trunk_legs: int = 0
+    """Answered legs the SIP Server places towards the carrier, on every hop between them."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,10 @@ class Flow:
     extension: Callable[[float], str] | None = None
     """Set for a flow routed to an extension rather than to the ACD: the extension
     (the agents host's user) for a uniform draw in [0, 1)."""
+    carrier_moves: bool = False
+    """The carrier moves the call at :attr:`turn_at` (a REFER on the caller's leg): the
+    caller's leg ends there and the agent talks on with the Refer-To party, on a leg of
+    its own over the trunk, until the holding time is over and the agent hangs up."""
     outcomes: Mapping[str, float] = field(default_factory=lambda: {PLAIN: 0.25})
     """The ways its calls go, each with a draw of :attr:`extension` that gives it: one
     script is recorded per outcome (:mod:`sizing.sim.replay.record`)."""

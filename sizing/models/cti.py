@@ -77,6 +77,8 @@ EVENTS: dict[str, tuple[Event, ...]] = {
     "conference": _ROUTE_POINT + _AGENT_ANSWERS + (("party_added", AGENT), ("released", AGENT))
     + _BACK_OFFICE,
     "abandoned": _ROUTE_POINT + (("ringing", AGENT), ("abandoned", AGENT)),
+    # the carrier moves the call: the agent's party changes to the Refer-To target
+    "carrier_refer": _ROUTE_POINT + _AGENT_ANSWERS + (("party_changed", AGENT), ("released", AGENT)),
     "busy_no_answer": _ROUTE_POINT + (("ringing", OTHER), ("released", OTHER)),
     UNANSWERED: (("queued", OTHER), ("route_request", OTHER), ("abandoned", OTHER)),
 }
@@ -89,7 +91,8 @@ REQUESTS: dict[str, int] = {"conference": 1}
 """Requests a flow itself makes through CTI: the agent asks the SIP Server for the
 conference (transfers go by SIP REFER from the agent's phone)."""
 
-HANDLED = frozenset({"basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference"})
+HANDLED = frozenset({"basic", "ivr_then_agent", "blind_transfer", "consult_transfer", "conference",
+                     "carrier_refer"})
 """Flows whose calls an agent answers: their desktops send ``requests_per_call``."""
 
 

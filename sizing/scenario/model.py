@@ -592,6 +592,19 @@ class Endpoints(_Model):
     expiry_s: float = Field(3600.0, gt=0, le=MAX_DURATION_S, description="Registration expiry, s (RFC 3261 "
                                                       "§10.2.1.1 default 3600).")
     keepalive: KeepAlive = Field(default_factory=KeepAlive, description="Keep-alive traffic.")
+    presence_subscriptions: int = Field(
+        0, ge=0, le=MAX_PER_CALL,
+        description="Busy-lamp (BLF) subscriptions per endpoint: entities (agents) each endpoint "
+                    "watches with SUBSCRIBE to the dialog event package (RFC 4235), served by the "
+                    "registrar (the registrar hosts, else the proxy pool's; none without either). Each "
+                    "refresh is SUBSCRIBE, 200, NOTIFY, 200 (RFC 6665); each call state change of "
+                    "a watched agent (early, confirmed, terminated) sends a NOTIFY (and its 200) "
+                    "to each of its watchers; subscriptions spread evenly over the agents. "
+                    "Default 0: no presence.")
+    presence_refresh_s: float = Field(
+        3600.0, ge=30, le=MAX_DURATION_S,
+        description="Busy-lamp subscription refresh interval, s (the SUBSCRIBE's Expires; RFC "
+                    "4235's default 3600).")
 
 
 class Cti(_Model):
@@ -1094,6 +1107,11 @@ class Scenario(_Model):
                                                         "agents.count, or move the share to "
                                                         "traffic.mix.basic (answered by the "
                                                         "far end)"))
+        lamps = self.endpoints
+        if lamps.presence_subscriptions > 0 and lamps.count > 0 and not enabled & {"registrar", "proxy"}:
+            problems.append(("endpoints.presence_subscriptions",
+                             "busy lamps subscribe at the registrar: needs topology.registrar.enabled "
+                             "or topology.proxy.enabled (the proxy pool's registrar)"))
         inside_srtp = self.network.internal_srtp
         if inside_srtp is not None and self.inside_transport != "tls":
             problems.append(("network.internal_srtp",

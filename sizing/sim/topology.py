@@ -69,11 +69,13 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from ..flows import DOMAIN
 from ..profile import CostProfile, load_profile
 from ..scenario import Scenario
 from ..sip.b2bua import B2BUA, B2BUAConfig, BridgedCall
 from ..sip.interfaces import Address, TimerConfig, Transport, TransportError
 from ..sip.message import Request, Response
+from ..sip.presence import Notifier, Watcher
 from ..sip.proxy import Proxy, ProxyConfig, WireStyle
 from ..sip.receive import receive_bytes
 from ..sip.registrar import Registrar
@@ -104,6 +106,11 @@ _NET = {"carrier": 1, "sbc": 2, "proxy": 3, "sip_server": 4, "media_server": 5, 
 #: Endpoints are not sized: they cost nothing.
 FREE = TableProfile({"default": 0.0}, tls=TlsCost(0.0, 0.0, 0.0))
 REGISTRAR_PORT_OFFSET = 10
+WATCHER_PORT_OFFSET = 20
+"""The endpoints host's busy lamps listen this many ports above its main address."""
+#: The SBCs' and proxies' own domain: new requests for it go down the call path by Call-ID;
+#: any other (a leg the SIP Server places towards the carrier) goes to its Request-URI.
+_DOMAINS = frozenset({DOMAIN})
 #: Roles whose elements answer requests on the call path, so loss-based control applies.
 _CONTROLLABLE = frozenset(("sbc", "proxy", "sip_server", "media_server", "recorder"))
 
@@ -318,6 +325,10 @@ class Topology:
     recorders: list[Node] = field(default_factory=list)
     registrars: list[Address] = field(default_factory=list)
     endpoints: UserAgent | None = None
+    watcher: Watcher | None = None
+    """The endpoints' busy lamps (a second address of the endpoints host), with presence."""
+    notifiers: list[Notifier] = field(default_factory=list)
+    """Each registrar's busy-lamp notifier, with presence."""
     cti: Node | None = None
     loss_controllers: dict[str, LossController] = field(default_factory=dict)
     """RFC 7339 servers by host name (hosts whose role's overload policy is ``loss``)."""
@@ -504,7 +515,7 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     for index, (pool_nodes, nxt) in enumerate(((sbcs, after_sbc), (proxies, after_proxy))):
         for node in pool_nodes:
             wire = profiles[node.profile_name].wire_style() if node.profile_name else WireStyle()
-            proxy = EdgeProxy(clock, node.address, chooser(nxt), config=ProxyConfig(wire=wire), timers=timers,
+            proxy = EdgeProxy(clock, node.address, chooser(nxt), config=ProxyConfig(wire=wire, domains=_DOMAINS), timers=timers,
                               seed=next(seeds))
             if index == 0 or not sbcs:
                 proxy.gate = gate
@@ -552,13 +563,16 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
     carrier_node.element = carrier
 
     registrars: list[Address] = []
+    presence = scenario.endpoints.count > 0 and scenario.endpoints.presence_subscriptions > 0
     for node in registrar_nodes or proxies:
         registrar = Registrar(clock, timers=timers, seed=next(seeds))
         address = node.address if registrar_nodes else _address("proxy", proxies.index(node), inside,
                                                                  REGISTRAR_PORT_OFFSET)
         registrar_transport = net.attach(address, lambda data, source, r=registrar, a=address:
                                          receive_bytes(r.layer, net.routes[a], data, source))
-        del registrar_transport  # the registrar answers through the transport it received on
+        # the registrar answers through the transport it received on; busy lamps' NOTIFYs leave by it
+        if presence:
+            topology.notifiers.append(registrar.enable_presence(address, registrar_transport))
         if registrar_nodes:
             node.element = registrar
         topology.registrar_hosts[address] = (node.name, registrar)
@@ -583,10 +597,15 @@ def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
                 topology.standbys[node.name] = standby
     endpoints = None
     if scenario.endpoints.count > 0:
-        ep_node = add("endpoints", "endpoints", 0, None)
+        lamps = _address("endpoints", 0, inside, WATCHER_PORT_OFFSET) if presence and registrars else None
+        ep_node = add("endpoints", "endpoints", 0, None, extra=(lamps,) if lamps else ())
         endpoints = UserAgent(clock, ep_node.address, user="phone", config=timers, seed=next(seeds))
         endpoints.transport = net.attach(ep_node.address, endpoints.datagram_received)
         ep_node.element = endpoints
+        if lamps is not None:
+            watcher = Watcher(clock, lamps, user="lamps", timers=timers, seed=next(seeds))
+            watcher.transport = net.attach(lamps, watcher.datagram_received)
+            topology.watcher = watcher
     cti = add("cti", "cti", 0, None) if scenario.cti.active and servers else None
 
     topology.nodes = nodes

@@ -173,6 +173,8 @@ def call_kind(data: bytes, requests: dict[tuple[str, int], str]) -> str:
         if method == "ACK":
             return f"ACK {_RE_INVITE}" if requests.get(key) == _RE_INVITE else "ACK"
         requests.setdefault(key, method)
+        if method == "NOTIFY" and b'state="full"' in message.body:  # a busy lamp's (re)subscription
+            return f"{REFRESH} NOTIFY"
         return method
     method = cseq.method if cseq is not None else "?"
     answered = requests.get(key, method) if method == "INVITE" else method

@@ -8,8 +8,9 @@ authentication with 401, authorisation of the user for the AOR) and leaves
 steps 5 to 8 to :meth:`BindingStore.apply_register`, whose outcome becomes
 the response: 200 with every current Contact binding (each with its
 ``expires``) and a Date header, 423 with Min-Expires, 400 for a bad
-Contact, the per-AOR limit answer. OPTIONS gets 200 and any other method
-405 with Allow.
+Contact, the per-AOR limit answer. OPTIONS gets 200; SUBSCRIBE to the dialog
+event package is served once :meth:`Registrar.enable_presence` is called (busy
+lamps, :mod:`sizing.sip.presence`); any other method 405 with Allow.
 
 Expired bindings are swept by a timer on the :class:`Clock`, armed for the
 next expiry (never more often than ``sweep_interval``) and only while
@@ -27,8 +28,9 @@ from email.utils import formatdate
 from .auth import DigestAuthenticator
 from .bindings import BindingStore, canonical_aor
 from .checks import MALFORMED, UasPolicy, answer_malformed, check_request
-from .interfaces import Clock, TimerConfig, TimerHandle
+from .interfaces import Address, Clock, TimerConfig, TimerHandle, Transport
 from .message import Request, Response
+from .presence import Notifier
 from .proxy import Router
 from .transaction import ServerTransaction, Transaction, TransactionLayer
 from .uri import URI
@@ -116,6 +118,22 @@ class Registrar:
         self._sweep_due = 0.0
         self._last_sweep = float("-inf")
         self._tags = 0
+        self._seed = seed
+        self.presence: Notifier | None = None
+        """The dialog event package's notifier, once :meth:`enable_presence` is called."""
+
+    def enable_presence(self, address: Address, transport: Transport) -> Notifier:
+        """Serve the dialog event package (busy lamps, RFC 4235) at ``address``: SUBSCRIBE
+        is answered and the NOTIFYs sent by ``transport`` (:class:`~sizing.sip.presence.Notifier`)."""
+        contact = URI("sip", user="presence", host=address.host, port=address.port,
+                      params={} if address.transport == "UDP" else {"transport": address.transport.lower()})
+
+        def via(_dest: Address) -> str:
+            return f"SIP/2.0/{address.transport} {address.host}:{address.port};branch={self.layer.new_branch()}"
+
+        self.presence = Notifier(self.clock, lambda request, dest: self.layer.send_request(request, dest, transport),
+                                 via, contact, default_transport=address.transport, seed=self._seed)
+        return self.presence
 
     def router(self) -> Router:
         """This registrar's bindings as a proxy router (see :func:`location_router`)."""
@@ -144,6 +162,8 @@ class Registrar:
             self._register(transaction, request)
         elif method == "OPTIONS":
             self._answer(transaction, request, 200, "OK", (("Allow", ", ".join(ALLOWED)),))
+        elif method == "SUBSCRIBE" and self.presence is not None:
+            self.presence.subscribe_received(transaction, request, self._answer)
         elif method == "CANCEL":
             if getattr(transaction, "cancel_target", None) is None:
                 self._answer(transaction, request, 481, "Call/Transaction Does Not Exist")
@@ -206,9 +226,11 @@ class Registrar:
         status: int,
         reason: str,
         headers: tuple[tuple[str, str], ...] = (),
+        to_tag: str | None = None,
     ) -> None:
         self._tags += 1
-        response = request.create_response(status, reason, to_tag=f"reg{self._tags:x}", headers=headers)
+        response = request.create_response(status, reason, to_tag=to_tag or f"reg{self._tags:x}",
+                                           headers=headers)
         if transaction.respond(response):
             self.stats.responses[status] += 1
 

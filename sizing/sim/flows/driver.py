@@ -27,7 +27,15 @@ the holding time the agent does the flow's :attr:`Flow.turn` (a REFER, a
 consultation and REFER with Replaces, a conference). A flow whose caller gives
 up (:attr:`Flow.abandons_s`) cancels (or hangs up, if a queue answered) that
 long after the INVITE; callers whose ACD patience runs out do the same.
+A flow the carrier moves (:attr:`Flow.carrier_moves`, a REFER on the caller's
+leg at its turn) ends its caller's leg there; the agent talks on with the
+Refer-To party, on the SIP Server's new leg over the trunk, and hangs up at the
+end of the holding time, which ends the call (:meth:`CallCentre.agent_left`).
 ``recording_share`` of calls get a recorder leg (:mod:`sizing.flows.recording`).
+Busy lamps (:mod:`sizing.flows.presence`) are told of each agent's call states:
+early when the ACD hands the call over, confirmed when the agent answers,
+terminated when the call leaves the agent (:meth:`CallCentre.watched`), for
+replayed and engine calls alike.
 
 Steady-state start (``simulation.start: steady``): at t = 0 the calls in
 progress of the stationary state (:mod:`.steady`) are placed by the same code
@@ -66,7 +74,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...flows import BY_NAME, DOMAIN, RING_S, ChannelTime, channel_times, recording, registration
+from ...flows import (
+    BY_NAME,
+    DOMAIN,
+    RING_S,
+    ChannelTime,
+    channel_times,
+    presence,
+    recording,
+    registration,
+)
 from ...flows.busy_no_answer import BUSY, NO_ANSWER, NO_ANSWER_S
 from ...media import call_bandwidth
 from ...models.cti import CtiModel, cti_model, outcome
@@ -155,7 +172,8 @@ class FlowCall:
         self.agent_call: Call | None = None
         self.done = False
         self.phase: str | None = None
-        """held (consultation), joined (attended transfer done) or conference."""
+        """held (consultation), joined (attended transfer done), conference; moved (the
+        carrier moved the call, the agent talks on) or agent_left (its agent hung up first)."""
         self.present: PresentCall | None = None
         """Set for a call already in progress at t = 0 (a steady-state start)."""
         self.replay: object = None
@@ -192,6 +210,8 @@ class CallCentre:
         self._present_legs: set[str] = set()
         """Agents-host legs of calls in progress at t = 0, until their INVITE arrives."""
         self.ledger = MediaLedger()
+        self._lamps: dict[str, int] = {}
+        """Call -> the agent whose busy lamps show it (from the ACD's hand-over to its end)."""
         self.cti = self._cti_model()
         self.acd: Acd | None = None
         servers = topology.sip_servers
@@ -218,6 +238,7 @@ class CallCentre:
         topology.agents.policy = AgentPhones(200, ring_s=RING_S if self.acd is not None else 0.0,
                                              in_progress=self._leg_in_progress)
         topology.agents.on_call = self._agent_call
+        topology.carrier.policy = AnswerPolicy(200, ring_s=RING_S)  # a Refer-To party behind the carrier
         topology.gate.on_change = self._channels
         topology.gate.on_blocked = self._blocked
         # figures
@@ -316,6 +337,7 @@ class CallCentre:
         self._next_arrival(0.0)
         self._replicate_registrations()
         registration.start(self)
+        presence.start(self)
         if self.media_cost:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
@@ -531,6 +553,9 @@ class CallCentre:
         elif kind == "ended":
             if fc.measured and fc.answered_at is not None:
                 self.completed += 1
+            if BY_NAME[fc.flow].carrier_moves and fc.agent_call is not None and fc.phase != "agent_left":
+                fc.phase = "moved"  # the agent talks on with the Refer-To party, on the same media path
+                return
             self._finish(fc)
 
     def _talk(self, fc: FlowCall, seconds: float, *, hang_up: bool) -> None:
@@ -540,6 +565,9 @@ class CallCentre:
     def _hang_up(self, fc: FlowCall) -> None:
         call = fc.caller
         if call is None or call.state is not CallState.CONFIRMED:
+            agent = fc.agent_call
+            if fc.phase == "moved" and agent is not None and agent.state is CallState.CONFIRMED:
+                self.topo.agents.bye(agent)  # the carrier moved the call: its agent hangs up
             return
         fc.bye_at = self.clock.now()
         request = self.topo.carrier.bye(call)
@@ -585,6 +613,7 @@ class CallCentre:
         self.calls.pop(fc.key, None)
 
     def _release_agent(self, fc: FlowCall) -> None:
+        self.watched(fc, "terminated")
         if fc.agent is not None and self.acd is not None and fc.ticket is not None \
                 and fc.ticket.state == "answered":
             agent, fc.agent = fc.agent, None
@@ -635,6 +664,7 @@ class CallCentre:
         fc.ticket = self.acd.offer(fc.key, lambda agent: self._assigned(fc, agent), lambda: self._give_up(fc))
 
     def _assigned(self, fc: FlowCall, agent: int) -> None:
+        self.watched(fc, "early", agent)
         if fc.direct:
             return
         fc.agent = agent
@@ -645,6 +675,23 @@ class CallCentre:
             fc.replay.assigned(fc)
             return
         self._transfer_if_ready(fc)
+
+    def watched(self, fc: FlowCall, state: str, agent: int | None = None) -> None:
+        """The call state of ``fc``'s agent changed (engine or replay): its busy lamps are
+        told (:mod:`sizing.flows.presence`): early when the ACD hands it the call, confirmed
+        when it answers, terminated (once) when the call leaves it."""
+        if not self.topo.notifiers:
+            return
+        if state == "early":
+            assert agent is not None
+            self._lamps[fc.key] = agent
+        else:
+            agent = self._lamps.get(fc.key)
+            if agent is None:
+                return
+            if state == "terminated":
+                del self._lamps[fc.key]
+        presence.changed(self, fc, agent, state)
 
     def _transfer_if_ready(self, fc: FlowCall) -> None:
         bridged, server = fc.bridged, fc.server
@@ -657,7 +704,7 @@ class CallCentre:
 
     def _on_leg(self, call: BridgedCall, role: str, leg_call_id: str) -> None:
         fc = self.calls.get(call.request.call_id or "")
-        if fc is not None and role not in ("bridge", "recorder"):  # legs to the agents host only
+        if fc is not None and role not in ("bridge", "recorder", "referred"):  # legs to the agents host only
             fc.bridged = call
             self.legs[leg_call_id] = (fc, role)
             if fc.present is not None and self.clock.now() < PRELUDE_S:
@@ -704,11 +751,21 @@ class CallCentre:
         if event.kind == "answered":
             if fc.agent_call is None and fc.agent is not None:
                 fc.agent_call = call
+                self.watched(fc, "confirmed")
                 fc.peer = "agents"
                 self._media(fc)
                 self._agent_answered(fc, call)
         elif event.kind in ("ended", "failed") and call is fc.agent_call:
-            self._release_agent(fc)
+            self.agent_left(fc)
+
+    def agent_left(self, fc: FlowCall) -> None:
+        """The agent's leg ended (engine or replay): the agent is free; a call the carrier
+        moved (:attr:`Flow.carrier_moves`) ends with it."""
+        self._release_agent(fc)
+        if fc.phase == "moved":
+            self._finish(fc)
+        elif BY_NAME[fc.flow].carrier_moves:
+            fc.phase = "agent_left"
 
     def _agent_answered(self, fc: FlowCall, call: Call) -> None:
         """The agent talks for the holding time (and the flow's extra talk), doing the

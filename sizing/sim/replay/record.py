@@ -387,15 +387,24 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
     if blocked:
         gate.channels = 0
     admit, release = gate.admit, gate.release
+    channels: list[str] = []
+    """The Call-IDs that took a trunk channel, in order: the call's own, then a leg the
+    SIP Server placed over the trunk (a carrier's REFER), hooked with its index."""
+
+    def channel(name: str, call_id: str) -> Hook:
+        if call_id not in channels:
+            channels.append(call_id)
+        index = channels.index(call_id)
+        return (name,) if index == 0 else (name, index)
 
     def admitted(call_id: str) -> bool:
         ok = admit(call_id)
-        rec.hook(("admit",), env.now)
+        rec.hook(channel("admit", call_id), env.now)
         return ok
 
     def released(call_id: str) -> None:
         if call_id in gate.active:
-            rec.hook(("release",), env.now)
+            rec.hook(channel("release", call_id), env.now)
         release(call_id)
 
     gate.admit, gate.release = admitted, released  # type: ignore[method-assign]

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AGENT_BOUND", "Replayer"]
 
-AGENT_BOUND = frozenset(("basic", "blind_transfer", "consult_transfer", "conference", "abandoned"))
+AGENT_BOUND = frozenset(("basic", "blind_transfer", "consult_transfer", "conference", "abandoned",
+                         "carrier_refer"))
 """Flows whose calls the SIP Server offers to the ACD on arrival (with agents)."""
 
 
@@ -380,11 +381,13 @@ class Replayer:
         for hook in step.hooks:
             name = hook[0]
             if name == "admit":
-                if not centre.topo.gate.admit(fc.key):
+                if len(hook) > 1:  # a further leg over the trunk (a carrier's REFER): its own channel
+                    centre.topo.gate.admit(f"{fc.key}/{hook[1]}")
+                elif not centre.topo.gate.admit(fc.key):
                     self._switch(call, step, "blocked")
                     return False
             elif name == "release":
-                centre.topo.gate.release(fc.key)
+                centre.topo.gate.release(fc.key if len(hook) == 1 else f"{fc.key}/{hook[1]}")
             elif name == "state":
                 if call.bound.server is not None:
                     centre._replicate(call.bound.server, hook[1], fc.key)
@@ -398,10 +401,11 @@ class Replayer:
                 if hook[1] == "answered":
                     if fc.agent_call is None and fc.agent is not None:  # as _agent_event does
                         fc.agent_call = call  # (the engine keeps the agent's Call; here a marker)
+                        centre.watched(fc, "confirmed")
                         fc.peer = "agents"
                         centre._media(fc)
                 else:
-                    centre._release_agent(fc)
+                    centre.agent_left(fc)
             elif name == "media":
                 fc.peer = call.bound.media if hook[2] == "media_server" else hook[2]
                 centre._media(fc, held=hook[1])

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Protocol
 from ..ua.context import Responding
 
 if TYPE_CHECKING:
-    from ..dialog import DialogId
+    from ..dialog import Dialog, DialogId
     from ..element import AckState
     from ..headers import NameAddr
-    from ..interfaces import Clock
+    from ..interfaces import Address, Clock
     from ..message import Request, Response
     from ..transaction import ClientTransaction, ServerTransaction
     from .call import BridgedCall, Leg
@@ -144,6 +144,8 @@ class ReconnectContext(LegFlows, ReferAnswers, Protocol):
     def _attended(self) -> Transfers: ...
 
     def _refer_to(self, txn: ServerTransaction, request: Request) -> NameAddr | None: ...
+
+    def _next_hop(self, dialog: Dialog) -> Address: ...
 
     def _reconnect(self, call: BridgedCall, target: Target, role: str) -> Leg: ...
 

@@ -26,7 +26,9 @@ version across re-connects (RFC 3264 §8), so A sees one session.
   party's ACK; then the old leg is released with BYE. A REFER is answered
   202, and NOTIFYs with a sipfrag report the outcome (RFC 3515 §2.4.5).
   A REFER whose Refer-To carries Replaces joins the caller to the far end
-  of the agent's consultation call (:mod:`.transfer`).
+  of the agent's consultation call (:mod:`.transfer`). A REFER on leg A (the
+  carrier moving the call) re-connects the agent's side to the Refer-To target
+  the same way, by a new leg along A's route set, and releases A.
 - :meth:`B2BUA.conference` moves the call onto a media server's conference
   bridge with a third party (:mod:`.conference`).
 - Each re-INVITE of those re-connects that meets glare (491: the party's own

@@ -4,7 +4,9 @@ Re-connecting A to a new party (IVR then agent, :meth:`B2BUA.transfer`, a
 REFER from the agent) is RFC 3725 Flow I: an INVITE without SDP to the new
 party; its 2xx offer goes to A in a re-INVITE; A's answer goes in the new
 party's ACK; then the old leg is released with BYE. A REFER is answered 202
-and NOTIFYs carrying a sipfrag report the outcome (RFC 3515 §2.4.5). A
+and NOTIFYs carrying a sipfrag report the outcome (RFC 3515 §2.4.5). A REFER
+on leg A (a carrier moving the call) re-connects the party A is bridged to
+instead: the new leg goes out along A's route set, and A is released. A
 recorder leg gets A's offer marked sendonly and is hung up with the call.
 """
 
@@ -193,6 +195,9 @@ class Features:
 
     def refer_received(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
         call = leg.call
+        if leg is call.a and call.state == "bridged" and call.conference is None:
+            self._caller_refer(leg, txn, request)
+            return
         if leg is not call.b or call.state != "bridged":
             self.b2bua._respond(txn, request, 403, reason="Only the connected agent may transfer")
             return
@@ -219,6 +224,46 @@ class Features:
         call.events.append((self.b2bua.clock.now(), f"REFER to {target.uri}"))
         self.b2bua._notify(leg, 100, "Trying", final=False)
         self.b2bua._reconnect(call, target, "agent")
+
+    def _caller_refer(self, leg: Leg, txn: ServerTransaction, request: Request) -> None:
+        """A REFER on leg A: the caller's side (a carrier trunk) moves the call (RFC 3515).
+
+        The SIP Server is the referee for the party leg A is bridged to: it answers 202 and
+        NOTIFY 100, places a new leg to the Refer-To target along leg A's route set (back
+        out the way the call came in: the same proxies and SBC, so over the trunk), and
+        re-connects that party to it by RFC 3725 Flow I; once it is up, leg A gets NOTIFY
+        200 and BYE. For the re-connect the staying party's leg becomes the call's leg A
+        (it keeps the SDP origin it has seen) and the referrer's leg its leg B, the leg a
+        re-connect replaces."""
+        call = leg.call
+        b = call.b
+        if call.pending is not None or b is None or not b.confirmed:
+            self.b2bua._respond(txn, request, 491, headers=[("Retry-After", "1")])
+            return
+        refer_to = self.b2bua._refer_to(txn, request)
+        if refer_to is None:
+            return
+        if refer_to.uri is not None and replaces_of(refer_to.uri) is not None:
+            self.b2bua._respond(txn, request, 403, reason="Replaces from the caller's side is not supported")
+            return
+        dialog = leg.dialog
+        assert dialog is not None
+        try:
+            assert refer_to.uri is not None
+            routes = tuple(("Route", route) for route in dialog.route_set)
+            dest = self.b2bua._next_hop(dialog) if routes else None
+            target = Target(refer_to.uri.replace(headers={}), dest=dest, headers=routes)
+        except (HeaderError, ValueError, AssertionError) as exc:
+            self.b2bua._respond(txn, request, 400, reason=f"Bad Refer-To: {exc}"[:100])
+            return
+        dialog.refresh_target(request)
+        self.b2bua._respond(txn, request, 202, headers=[("Contact", self.b2bua._contact(leg))])
+        _seen_from(b, call.request.body)
+        call.a, call.b = b, leg
+        call.refer_leg = leg
+        call.events.append((self.b2bua.clock.now(), f"REFER from the caller to {target.uri}"))
+        self.b2bua._notify(leg, 100, "Trying", final=False)
+        self.b2bua._reconnect(call, target, "referred")
 
     # -- recording -----------------------------------------------------------------------
 
@@ -247,3 +292,15 @@ class Features:
 
     def _recording_failed(self, leg: Leg, status: int, response: Response) -> None:
         self.b2bua.stats.recordings_failed += 1
+
+
+def _seen_from(leg: Leg, offer: bytes) -> None:
+    """Start ``leg``'s :class:`~.call.OriginSeen` at the o= line of ``offer``, the caller's
+    SDP its party has seen, so that what is relayed to it next keeps that origin."""
+    if leg.seen.origin is not None or not offer:
+        return
+    try:
+        origin = SessionDescription.parse(offer).origin
+    except SdpError:
+        return
+    leg.seen.origin, leg.seen.incoming = origin, str(origin)
