@@ -17,8 +17,9 @@ Figures in the tests come from the reference README, "Traffic engineering".
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -524,6 +525,27 @@ def estimate(inp: EstimateInput) -> Estimate:
     with SRTP).  Wire bytes come from `sizing.tls.wire_bytes` (no
     retransmissions) and RTP from `sizing.media.stream_bandwidth`.
     """
+    _check(inp)
+    net = tls_model.NetParams(ip_version=inp.ip_version, l2=inp.l2)
+    erl = inp.calls_per_second * inp.mean_holding_s
+    channels = int(servers_for_blocking(erl, inp.target_blocking))
+    rates = _message_rates(inp)
+    stream = _media_stream(inp)
+    media_call_mbps = 2 * stream.l2_kbps / 1000.0 if stream else 0.0
+    msgs_s, cores, needed, sig, media, tls_cores = {}, {}, {}, {}, {}, {}
+    for role in sorted(set(rates) | set(inp.media_roles)):
+        load = _role_load(inp, role, rates.get(role, {}), net, erl, stream)
+        msgs_s[role] = load.messages
+        cores[role] = load.busy
+        needed[role] = max(1, math.ceil(load.busy / inp.target_utilisation - 1e-12))
+        sig[role] = 2 * load.wire * 8 / 1e6  # in and out: a forwarding role sends what it receives
+        media[role] = 2 * erl * media_call_mbps if load.relays else 0.0  # in and out of the relay
+        tls_cores[role] = load.tls_us / 1e6
+    return Estimate(erl, channels, msgs_s, cores, needed, sig, media, media_call_mbps, tls_cores)
+
+
+def _check(inp: EstimateInput) -> None:
+    """Refuse an input the estimate cannot answer, naming the field."""
     _positive(inp.calls_per_second, "calls_per_second")
     _positive(inp.mean_holding_s, "mean_holding_s")
     if not 0 < inp.target_utilisation <= 1:
@@ -532,12 +554,11 @@ def estimate(inp: EstimateInput) -> Estimate:
         raise ValueError(f"resumed_fraction: must be within [0, 1], got {inp.resumed_fraction!r}")
     if not inp.flows:
         raise ValueError("flows: at least one flow is needed")
-    net = tls_model.NetParams(ip_version=inp.ip_version, l2=inp.l2)
-    erl = inp.calls_per_second * inp.mean_holding_s
-    channels = int(servers_for_blocking(erl, inp.target_blocking))
-
     _transport_name(inp.transport, "transport")
-    # role -> transport -> message key -> messages/s
+
+
+def _message_rates(inp: EstimateInput) -> dict[str, dict[str, dict[str, float]]]:
+    """Messages per second each role receives: role -> transport -> message key -> rate."""
     rates: dict[str, dict[str, dict[str, float]]] = {}
     for fi, flow in enumerate(inp.flows):
         if not (math.isfinite(flow.per_call) and flow.per_call >= 0):
@@ -551,69 +572,94 @@ def estimate(inp: EstimateInput) -> Estimate:
                     raise ValueError(f"flows[{fi}] ({flow.name}).messages[{role}][{key}]: "
                                      f"must be >= 0, got {count!r}")
                 r[key] = r.get(key, 0.0) + inp.calls_per_second * flow.per_call * count
+    return rates
 
-    stream = _media_stream(inp)
-    media_call_mbps = 2 * stream.l2_kbps / 1000.0 if stream else 0.0
-    msgs_s, cores, needed, sig, media, tls_cores = {}, {}, {}, {}, {}, {}
-    for role in sorted(set(rates) | set(inp.media_roles)):
-        profile = inp.cost_profiles.get(role)
-        if profile is None:
-            raise ValueError(f"cost_profiles: no profile for role {role!r}")
-        where = f"cost_profiles[{role}]"
-        per_msg = _mapping(profile.get("per_message_us", {}), f"{where}.per_message_us")
-        per_kb = _number(profile.get("per_kbyte_us", 0.0), f"{where}.per_kbyte_us")
-        tls_cost, by_transport = _tls_terms(profile, where)
-        suite = inp.tls_suite or tls_model.DEFAULT_SUITE.get(inp.tls_version, "tls1.3-aead")
-        us, wire, total, tls_us = 0.0, 0.0, 0.0, 0.0
-        for transport, by_key in rates.get(role, {}).items():
-            for key, rate in by_key.items():
-                size = _lookup(inp.message_bytes, key, "message_bytes")
-                cost = _number(_cost(per_msg, key, f"{where}.per_message_us"),
-                               f"{where}.per_message_us[{key}]")
-                w = tls_model.wire_bytes(int(size), transport, net=net)  # type: ignore[arg-type]
-                udp_us = cost + per_kb * size / 1000.0
-                here_us = by_transport(transport).apply(udp_us, size / 1000.0)
-                us += rate * here_us
-                if transport == "tls":
-                    crypto = tls_cost.record_per_kbyte_us(suite) * w.stream / 1000.0
-                    us += rate * crypto
-                    tls_us += rate * (here_us + crypto - by_transport("udp").apply(udp_us, size / 1000.0))
-                wire += rate * w.total
-                total += rate
-        conns = inp.calls_per_second * float(inp.connections_per_call.get(role, 0.0))
-        if conns and inp.transport != "udp":
-            setup = tls_model.connection_setup(
-                inp.transport, version=inp.tls_version, key=inp.tls_key,  # type: ignore[arg-type]
-                resumed=False, net=net)
-            resumed = tls_model.connection_setup(
-                inp.transport, version=inp.tls_version, key=inp.tls_key,  # type: ignore[arg-type]
-                resumed=True, net=net)
-            down = tls_model.connection_teardown(inp.transport, version=inp.tls_version,  # type: ignore[arg-type]
-                                                 net=net)
-            f = inp.resumed_fraction
-            wire += conns * ((1 - f) * setup.total + f * resumed.total + down.total)
-            if inp.transport == "tls":
-                handshakes = conns * ((1 - f) * tls_cost.handshake_us(False, key=inp.tls_key, suite=suite)
-                                      + f * tls_cost.handshake_us(True, key=inp.tls_key, suite=suite))
-                us += handshakes
-                tls_us += handshakes
-        role_media = 0.0
-        if role in inp.media_roles and stream is not None:
-            m = _mapping(profile.get("media", {}), f"{where}.media")
-            per_pkt = _number(m.get("per_packet_us", 0.0), f"{where}.media.per_packet_us")
-            if inp.srtp:
-                per_pkt += _number(m.get("srtp_per_packet_us", 0.0), f"{where}.media.srtp_per_packet_us")
-            us += erl * 2 * stream.pps * per_pkt
-            role_media = 2 * erl * media_call_mbps  # in and out of the relay
-        static = _number(profile.get("static_core_fraction", 0.0), f"{where}.static_core_fraction")
-        busy = static + us / 1e6
-        msgs_s[role] = total
-        cores[role] = busy
-        needed[role] = max(1, math.ceil(busy / inp.target_utilisation - 1e-12))
-        sig[role] = 2 * wire * 8 / 1e6  # in and out: a forwarding role sends what it receives
-        media[role] = role_media
-        tls_cores[role] = tls_us / 1e6
-    return Estimate(erl, channels, msgs_s, cores, needed, sig, media, media_call_mbps, tls_cores)
+
+@dataclass
+class _RoleLoad:
+    """What one role does per second: messages received, CPU (µs, TLS's share apart),
+    wire bytes received, and whether it relays media."""
+
+    messages: float = 0.0
+    us: float = 0.0
+    tls_us: float = 0.0
+    wire: float = 0.0
+    static: float = 0.0
+    relays: bool = False
+
+    @property
+    def busy(self) -> float:
+        """Busy cores: the static load plus the CPU per second."""
+        return self.static + self.us / 1e6
+
+
+def _role_load(inp: EstimateInput, role: str, rates: dict[str, dict[str, float]], net: tls_model.NetParams,
+               erl: float, stream: Any) -> _RoleLoad:
+    """One role's load by its cost profile: messages, connections, relayed media."""
+    profile = inp.cost_profiles.get(role)
+    if profile is None:
+        raise ValueError(f"cost_profiles: no profile for role {role!r}")
+    where = f"cost_profiles[{role}]"
+    load = _RoleLoad(static=_number(profile.get("static_core_fraction", 0.0), f"{where}.static_core_fraction"))
+    tls_cost, by_transport = _tls_terms(profile, where)
+    suite = inp.tls_suite or tls_model.DEFAULT_SUITE.get(inp.tls_version, "tls1.3-aead")
+    _message_load(load, inp, profile, where, rates, net, tls_cost, by_transport, suite)
+    conns = inp.calls_per_second * float(inp.connections_per_call.get(role, 0.0))
+    if conns and inp.transport != "udp":
+        _connection_load(load, inp, conns, net, tls_cost, suite)
+    if role in inp.media_roles and stream is not None:
+        m = _mapping(profile.get("media", {}), f"{where}.media")
+        per_pkt = _number(m.get("per_packet_us", 0.0), f"{where}.media.per_packet_us")
+        if inp.srtp:
+            per_pkt += _number(m.get("srtp_per_packet_us", 0.0), f"{where}.media.srtp_per_packet_us")
+        load.us += erl * 2 * stream.pps * per_pkt
+        load.relays = True
+    return load
+
+
+def _message_load(load: _RoleLoad, inp: EstimateInput, profile: Mapping[str, Any], where: str,
+                  rates: dict[str, dict[str, float]], net: tls_model.NetParams, tls_cost: TlsCosts,
+                  by_transport: Callable[[str], TransportCosts], suite: str) -> None:
+    """Each message received: its profile cost, per kbyte and by transport, with TLS's
+    record crypto over TLS; its wire bytes."""
+    per_msg = _mapping(profile.get("per_message_us", {}), f"{where}.per_message_us")
+    per_kb = _number(profile.get("per_kbyte_us", 0.0), f"{where}.per_kbyte_us")
+    for transport, by_key in rates.items():
+        for key, rate in by_key.items():
+            size = _lookup(inp.message_bytes, key, "message_bytes")
+            cost = _number(_cost(per_msg, key, f"{where}.per_message_us"),
+                           f"{where}.per_message_us[{key}]")
+            w = tls_model.wire_bytes(int(size), transport, net=net)  # type: ignore[arg-type]
+            udp_us = cost + per_kb * size / 1000.0
+            here_us = by_transport(transport).apply(udp_us, size / 1000.0)
+            load.us += rate * here_us
+            if transport == "tls":
+                crypto = tls_cost.record_per_kbyte_us(suite) * w.stream / 1000.0
+                load.us += rate * crypto
+                load.tls_us += rate * (here_us + crypto - by_transport("udp").apply(udp_us, size / 1000.0))
+            load.wire += rate * w.total
+            load.messages += rate
+
+
+def _connection_load(load: _RoleLoad, inp: EstimateInput, conns: float, net: tls_model.NetParams,
+                     tls_cost: TlsCosts, suite: str) -> None:
+    """``conns`` new connections per second: their set-up and tear-down bytes, and over
+    TLS a full or resumed handshake each."""
+    setup = tls_model.connection_setup(
+        inp.transport, version=inp.tls_version, key=inp.tls_key,  # type: ignore[arg-type]
+        resumed=False, net=net)
+    resumed = tls_model.connection_setup(
+        inp.transport, version=inp.tls_version, key=inp.tls_key,  # type: ignore[arg-type]
+        resumed=True, net=net)
+    down = tls_model.connection_teardown(inp.transport, version=inp.tls_version,  # type: ignore[arg-type]
+                                         net=net)
+    f = inp.resumed_fraction
+    load.wire += conns * ((1 - f) * setup.total + f * resumed.total + down.total)
+    if inp.transport == "tls":
+        handshakes = conns * ((1 - f) * tls_cost.handshake_us(False, key=inp.tls_key, suite=suite)
+                              + f * tls_cost.handshake_us(True, key=inp.tls_key, suite=suite))
+        load.us += handshakes
+        load.tls_us += handshakes
 
 
 def _tls_terms(profile: Mapping[str, object], where: str):  # type: ignore[no-untyped-def]
