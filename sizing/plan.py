@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -1390,31 +1390,77 @@ def _run(scenario: Scenario, progress: Any, workers: int = 1) -> list[Any]:
     return replication_results(scenario, progress=progress, workers=workers)
 
 
+class _Candidate(NamedTuple):
+    """One simulated deployment of the search."""
+
+    hosts: dict[str, int]
+    channels: int
+    measured: _Measured
+    met: bool
+    missed: str
+
+
 def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                     max_rounds: int, cores_options: tuple[int, ...] | None = None,
                     on_candidate: CandidateProgress | None = None, workers: int = 1) -> Plan:
     t = scenario.targets
-    hosts = dict(zip(cf.roles["role"], cf.roles["hosts"].astype(int), strict=True))
     cores = dict(zip(cf.roles["role"], cf.roles["cores_per_host"].astype(int), strict=True))
     floor = {r: (int(n) if b == "media_ports" else 1)
              for r, n, b in zip(cf.roles["role"], cf.roles["hosts"], cf.roles["binding"],
                                 strict=True)}
+    tried, srd_roles = _search(scenario, cf, cores, floor, progress=progress, max_rounds=max_rounds,
+                               on_candidate=on_candidate, workers=workers)
+    good = [x for x in tried if x.met]
+    best = min(good, key=lambda x: (sum(n * cores[r] for r, n in x.hosts.items()), x.channels)) \
+        if good else tried[-1]
+    m = best.measured
+    dep = _simulated_deployment(scenario, cf, best, floor, srd_roles)
+    links = pd.DataFrame([{"link": name, "signalling_mbps": s, "media_mbps": med}
+                          for name, (s, med) in sorted(m.links_mbps.items()) if s + med > 0],
+                         columns=["link", "signalling_mbps", "media_mbps"])
+    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
+    links["required_mbps"] = links["total_mbps"] / (1 - t.link_headroom)
+    links = split_cti(links)
+    flows = direction_frame(m.directions_mbps, t.link_headroom)
+    links = _links_frame(links, scenario, flows)
+    directions = _directions_frame(flows, scenario)
+    expected = _expected_in_progress(scenario)
+    cand = pd.DataFrame([
+        {"round": i + 1, **{f"{r} hosts": n for r, n in c.hosts.items()}, "trunk channels": c.channels,
+         "met": "yes" if c.met else "NO", "missed": c.missed}
+        for i, c in enumerate(tried)])
+    return Plan(name=scenario.name, scenario=scenario, deployment=dep,
+                trunk_channels=best.channels, offered_erlangs=cf.offered_erlangs,
+                erlang_b_channels=cf.trunk_channels, links=links,
+                kpis=_simulated_kpis(scenario, m, dep, expected), candidates=cand,
+                confidence=_confidence(scenario, cf, m, len(tried), expected), simulated=True,
+                met=bool(best.met and links["fits"].all()),
+                closed=cf, series=m.series, cores_options=cores_options, warnings=m.warnings,
+                directions=directions)
+
+
+def _search(scenario: Scenario, cf: ClosedForm, cores: dict[str, int], floor: dict[str, int], *,
+            progress: Any, max_rounds: int, on_candidate: CandidateProgress | None,
+            workers: int) -> tuple[list[_Candidate], set[str]]:
+    """Simulate deployments from the closed form's: shrink one that meets the targets,
+    grow one that does not, until one repeats or the rounds run out. The deployments
+    tried, and the roles grown for set-up delay (SRD p95) rather than CPU."""
+    t = scenario.targets
+    hosts = dict(zip(cf.roles["role"], cf.roles["hosts"].astype(int), strict=True))
     channels = cf.trunk_channels
-    tried: list[tuple[dict[str, int], int, _Measured, bool, str]] = []
+    tried: list[_Candidate] = []
     seen: set[tuple] = set()
-    rounds = 0
     srd_roles: set[str] = set()
-    while rounds < max(1, max_rounds):
+    while len(tried) < max(1, max_rounds):
         key = (tuple(sorted(hosts.items())), channels)
         if key in seen:
             break
         seen.add(key)
-        rounds += 1
         if on_candidate is not None:
-            on_candidate(rounds, max(1, max_rounds), dict(hosts), channels)
+            on_candidate(len(tried) + 1, max(1, max_rounds), dict(hosts), channels)
         measured = _measure(_run(_deploy(scenario, hosts, channels, cores), progress, workers))
         ok, why = _met(measured, scenario)
-        tried.append((dict(hosts), channels, measured, ok, why))
+        tried.append(_Candidate(dict(hosts), channels, measured, ok, why))
         if ok:
             smaller = _shrink(hosts, measured, scenario, floor)
             if smaller == hosts:
@@ -1425,14 +1471,17 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
             srd_roles |= {r for r in hosts if new[r] > hosts[r]} \
                 if measured.kpis.get("srd_p95_ms", 0.0) > t.srd_p95_max_ms else set()
             hosts = new
-    good = [x for x in tried if x[3]]
-    best = min(good, key=lambda x: (sum(n * cores[r] for r, n in x[0].items()), x[1])) \
-        if good else tried[-1]
-    b_hosts, b_channels, m, ok, why = best
+    return tried, srd_roles
 
+
+def _simulated_deployment(scenario: Scenario, cf: ClosedForm, best: _Candidate, floor: dict[str, int],
+                          srd_roles: set[str]) -> pd.DataFrame:
+    """The chosen deployment's rows: hosts, standbys, cores and CPU per role, what binds
+    and why, in words."""
+    t, m = scenario.targets, best.measured
     rows = []
     for r in cf.roles.itertuples():
-        n = b_hosts[r.role]
+        n = best.hosts[r.role]
         target = t.cpu_target(r.role)
         p95 = m.cpu_p95.get(r.role, math.nan)
         if r.binding == "media_ports" and n == floor[r.role]:
@@ -1454,19 +1503,12 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                                f"{100 * p95:.1f} % CPU p95 on the busiest host (simulated, 1-s "
                                f"samples), target {100 * target:.0f} %; cores per host: "
                                f"{r.size_choice}"})
-    dep = pd.DataFrame(rows, columns=DEPLOYMENT_COLUMNS)
+    return pd.DataFrame(rows, columns=DEPLOYMENT_COLUMNS)
 
-    link_rows = [{"link": name, "signalling_mbps": s, "media_mbps": med}
-                 for name, (s, med) in sorted(m.links_mbps.items()) if s + med > 0]
-    links = pd.DataFrame(link_rows, columns=["link", "signalling_mbps", "media_mbps"])
-    links["total_mbps"] = links["signalling_mbps"] + links["media_mbps"]
-    links["required_mbps"] = links["total_mbps"] / (1 - t.link_headroom)
-    links = split_cti(links)
-    flows = direction_frame(m.directions_mbps, t.link_headroom)
-    links = _links_frame(links, scenario, flows)
-    directions = _directions_frame(flows, scenario)
 
-    k = m.kpis
+def _simulated_kpis(scenario: Scenario, m: _Measured, dep: pd.DataFrame, expected: float) -> pd.DataFrame:
+    """The targets met or missed, then the figures a planner reads beside them."""
+    t, k = scenario.targets, m.kpis
     kpi_rows = [
         {"kpi": "blocking_ratio", "value": k.get("blocking_ratio", math.nan),
          "target": t.blocking_max, "met": k.get("blocking_ratio", 0.0) <= t.blocking_max},
@@ -1480,20 +1522,20 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
                  "peak_concurrent_calls", "mean_concurrent_calls"):
         if name in k:
             kpi_rows.append({"kpi": name, "value": k[name], "target": math.nan, "met": math.nan})
-    expected = _expected_in_progress(scenario)
     if math.isfinite(expected):
         kpi_rows.append({"kpi": "expected_concurrent_calls", "value": expected,
                          "target": math.nan, "met": math.nan})
-    kpis = pd.DataFrame(kpi_rows)
+    return pd.DataFrame(kpi_rows)
 
-    cand = pd.DataFrame([
-        {"round": i + 1, **{f"{r} hosts": n for r, n in h.items()}, "trunk channels": c,
-         "met": "yes" if good_ else "NO", "missed": why}
-        for i, (h, c, _, good_, why) in enumerate(tried)])
+
+def _confidence(scenario: Scenario, cf: ClosedForm, m: _Measured, simulated: int, expected: float) -> str:
+    """How far to trust the figures: replications, window, CIs, warnings, and the calls
+    in progress against those expected."""
+    k = m.kpis
     ci = [f"{r} {100 * v:.1f} ± {100 * m.cpu_p95_ci[r]:.1f} %"
           for r, v in m.cpu_p95.items() if not math.isnan(m.cpu_p95_ci.get(r, math.nan))]
     confidence = (f"{m.replications} replication(s) of {scenario.duration_s:g} s after "
-                  f"{scenario.warmup_s:g} s warm-up; {len(tried)} deployment(s) simulated. ")
+                  f"{scenario.warmup_s:g} s warm-up; {simulated} deployment(s) simulated. ")
     confidence += "CPU mean: over the role's hosts and the window; CPU p95: of the 1-s " \
         "samples of the role's busiest host. "
     confidence += ("CPU p95 of the busiest host per role, 95 % CI: " + "; ".join(ci)) if ci \
@@ -1502,12 +1544,7 @@ def _simulated_plan(scenario: Scenario, cf: ClosedForm, *, progress: Any,
         confidence += "".join(f" Warning: {w}." for w in m.warnings)
     confidence += _in_progress_note(k.get("mean_concurrent_calls", math.nan), expected,
                                     cf.offered_erlangs, k.get("blocking_ratio", 0.0))
-    return Plan(name=scenario.name, scenario=scenario, deployment=dep,
-                trunk_channels=b_channels, offered_erlangs=cf.offered_erlangs,
-                erlang_b_channels=cf.trunk_channels, links=links, kpis=kpis, candidates=cand,
-                confidence=confidence, simulated=True, met=bool(ok and links["fits"].all()),
-                closed=cf, series=m.series, cores_options=cores_options, warnings=m.warnings,
-                directions=directions)
+    return confidence
 
 
 def _expected_in_progress(scenario: Scenario) -> float:

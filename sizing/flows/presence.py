@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from .base import DOMAIN
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..scenario import Scenario
     from ..sim.flows.driver import CallCentre, FlowCall
     from .base import Flow
@@ -69,9 +71,9 @@ def states_per_call(flow: Flow) -> int:
     return 0
 
 
-def start(centre: CallCentre) -> None:
-    """Set every subscription up in the first second and schedule its refreshes."""
-    from ..sim.workload import stream
+def start(centre: CallCentre, rng: np.random.Generator) -> None:
+    """Set every subscription up in the first second and schedule its refreshes
+    (``rng``: the run's own stream for them, so other draws do not shift)."""
     from ..sip.uri import URI
 
     topo, scenario = centre.topo, centre.scenario
@@ -84,7 +86,6 @@ def start(centre: CallCentre) -> None:
     agents = scenario.agents.count
     refresh = ep.presence_refresh_s
     expires = int(refresh) + 60  # refreshed before it lapses
-    rng = stream(centre.seed, "presence")
     setups = rng.random(total).tolist()
     phases = (1.0 + rng.random(total) * refresh).tolist()  # each after its set-up's answer
     for k in range(total):

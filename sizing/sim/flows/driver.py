@@ -337,7 +337,7 @@ class CallCentre:
         self._next_arrival(0.0)
         self._replicate_registrations()
         registration.start(self)
-        presence.start(self)
+        presence.start(self, stream(self.seed, "presence"))
         if self.media_cost:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
