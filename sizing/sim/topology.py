@@ -417,211 +417,244 @@ def _overload(role_overload) -> OverloadPolicy:  # type: ignore[no-untyped-def]
 def build_topology(scenario: Scenario, env: simpy.Environment, *, seed: int,
                    timers: TimerConfig | None = None) -> Topology:
     """Hosts, links and elements for ``scenario`` on a new SimNetwork over ``env``."""
-    net = SimNetwork(env, seed=seed, default_link=link_spec(scenario, "__default__", "__none__"),
-                     warmup_s=scenario.warmup_s)
-    transport = scenario.trunk.transport.upper()
-    inside = scenario.inside_transport.upper()
-    topo_model = scenario.topology
-    enabled = set(topo_model.enabled())
-    edge_role = scenario.edge_role if inside != transport else None
-    clock = net.clock
-    timers = timers if timers is not None else TimerConfig()
-    caps = media_capabilities(scenario)
-    carrier_timer, uas_timer = session_timers(scenario)
-    nodes: list[Node] = []
-    seeds = iter(range(seed * 1000 + 1, seed * 1000 + 1000))
-    profiles: dict[str, CostProfile] = {}
-
-    def add(name: str, role: str, index: int, profile_name: str | None, cores: int = 1,
-            overload: OverloadPolicy | None = None, extra: tuple[Address, ...] = (),
-            edge: bool = True) -> Node:
-        """A host of ``role``; ``edge=False`` keeps a host of the edge role (a standby)
-        inside only."""
-        on_edge = edge and role == edge_role
-        on_trunk = role == "carrier" or on_edge
-        address = _address(role if role in _NET else "standby", index, transport if on_trunk else inside)
-        second = _address(role, index, inside) if on_edge else None
-        if second is not None:
-            if second == address or second in extra:  # e.g. TCP trunk, UDP inside: same port
-                second = _address(role, index, inside, port_offset=1)
-            extra = (second, *extra)
-        profile: CostProfile | TableProfile = FREE
-        if profile_name:
-            if profile_name not in profiles:
-                # TLS figures of the trunk's key type and suite (every TLS link has them)
-                profiles[profile_name] = load_profile(profile_name).for_tls(
-                    scenario.trunk.tls_key, scenario.trunk.cipher_suite)
-            profile = profiles[profile_name]
-        net.add_host(name, (address, *extra), cores=cores, profile=profile, overload=overload)
-        node = Node(name, role, address, profile_name=profile_name or "", inside=second)
-        nodes.append(node)
-        return node
-
-    def pool(role: str) -> list[Node]:
-        """The role's hosts; with ``n_plus_1`` its spare last (taken out once built)."""
-        if role not in enabled:
-            return []
-        spec = topo_model.role(role)
-        out = []
-        spare = scenario.ha_mode(role) == "n_plus_1"
-        for i in range(spec.instances + spare):
-            extra: tuple[Address, ...] = ()
-            if role == "proxy" and "registrar" not in enabled:
-                extra = (_address("proxy", i, inside, REGISTRAR_PORT_OFFSET),)
-            name = f"{role}-spare" if i == spec.instances else f"{role}-{i + 1}"
-            out.append(add(name, role, i, spec.profile, spec.cores, _overload(spec.overload), extra))
-        return out
-
-    carrier_node = add("carrier", "carrier", 0, None)
-    sbcs, proxies, servers = pool("sbc"), pool("proxy"), pool("sip_server")
-    media, recorders, registrar_nodes = pool("media_server"), pool("recorder"), pool("registrar")
-    agents_node = add("agents", "agents", 0, None)
-    gate = TrunkGate(scenario.trunk.channels, scenario.trunk.cps_limit, clock.now)
-
-    # RFC 7339 loss-based control: servers of the roles so configured, their clients
-    loss_roles = {r for r in enabled & _CONTROLLABLE if topo_model.role(r).overload.policy == "loss"}
-    controllers: dict[str, LossController] = {}
-    for node in nodes:
-        if node.role in loss_roles:
-            target = topo_model.role(node.role).overload.target_utilisation
-            controllers[node.name] = LossController(net.hosts[node.name], clock, target=target)
-    clients: list[OcClient] = []
-
-    def attach(node: Node, entry: Callable[[bytes, Address], None], downstream: list[Node],
-               address: Address | None = None) -> Transport:
-        """Attach ``entry`` at the node's address (or ``address``); the transport it sends
-        with carries the overload control of the node (as a server) and of its downstream servers."""
-        controlled = [n.address for n in downstream if n.name in controllers]
-        client = None
-        if controlled:
-            client = OcClient(clock, controlled, stream(seed, f"overload-control:{node.name}"), node.name)
-            clients.append(client)
-            entry = client.receive(entry)
-        sent: Transport = net.attach(address or node.address, entry)
-        if client is not None:
-            sent = client.wrap(sent)  # type: ignore[assignment]
-        controller = controllers.get(node.name)
-        if controller is not None:
-            sent = OcServerTransport(sent, controller)  # type: ignore[assignment]
-        return sent
-
-    # the element of each pool, each hop choosing the next pool's member by Call-ID
-    def chooser(nodes_: list[Node]) -> Callable[[Request], list[Address]]:
-        return lambda request: [nodes_[call_hash(request.call_id or "", len(nodes_))].address]
-
-    agents_target = [agents_node]
-    after_proxy = servers or agents_target
-    after_sbc = proxies or after_proxy
-    for index, (pool_nodes, nxt) in enumerate(((sbcs, after_sbc), (proxies, after_proxy))):
-        for node in pool_nodes:
-            wire = profiles[node.profile_name].wire_style() if node.profile_name else WireStyle()
-            proxy = EdgeProxy(clock, node.address, chooser(nxt), config=ProxyConfig(wire=wire, domains=_DOMAINS), timers=timers,
-                              seed=next(seeds))
-            if index == 0 or not sbcs:
-                proxy.gate = gate
-            if node.inside is None:
-                proxy.transport = attach(node, proxy.on_message, nxt)
-            else:  # the trunk on the main address; the next hops on the inside one
-                proxy.transport = attach(node, proxy.on_message, [])
-                inside_at = node.inside
-                proxy.add_interface(inside_at, attach(
-                    node, lambda data, source, p=proxy, a=inside_at: p.on_message(data, source, a), nxt,
-                    address=inside_at))
-            node.element = proxy
-    topology = Topology(scenario, net, gate, transport, carrier=None, agents=None)  # type: ignore[arg-type]
-    for node in servers:
-        server = SipServer(clock, node.address, lambda request: None, config=B2BUAConfig(user="sipserver"),
-                           timers=timers, seed=next(seeds))
-        if not sbcs and not proxies:
-            server.gate = gate
-        if node.inside is None:
-            server.transport = attach(node, server.datagram_received, media + recorders)
-        else:  # the trunk's leg A on the main address; every other leg on the inside one
-            server.transport = attach(node, server.datagram_received, [])
-            server_in = node.inside
-            server.add_interface(server_in, attach(
-                node, lambda data, source, b=server, a=server_in: b.datagram_received(data, source, a),
-                media + recorders, address=server_in))
-        node.element = server
-
-    def answering_ua(node: Node, user: str, session_timer: SessionTimerConfig | None) -> UserAgent:
-        ua = UserAgent(clock, node.address, user=user, config=timers, seed=next(seeds), capabilities=caps,
-                       session_timer=session_timer)
-        ua.transport = attach(node, ua.datagram_received, [])
-        node.element = ua
-        return ua
-
+    b = _Builder(scenario, env, seed, timers if timers is not None else TimerConfig())
+    carrier_node = b.add("carrier", "carrier", 0, None)
+    sbcs, proxies, servers = b.pool("sbc"), b.pool("proxy"), b.pool("sip_server")
+    media, recorders, registrar_nodes = b.pool("media_server"), b.pool("recorder"), b.pool("registrar")
+    agents_node = b.add("agents", "agents", 0, None)
+    gate = TrunkGate(scenario.trunk.channels, scenario.trunk.cps_limit, b.clock.now)
+    b.loss_control()
+    b.edge_proxies(sbcs, proxies, servers, agents_node, gate)
+    topology = Topology(scenario, b.net, gate, b.transport, carrier=None, agents=None)  # type: ignore[arg-type]
+    b.sip_servers(servers, media + recorders, gate, alone=not sbcs and not proxies)
     for node in media:
-        answering_ua(node, "media", uas_timer)
+        b.answering_ua(node, "media", b.uas_timer)
     for node in recorders:
-        answering_ua(node, "recorder", None)
-    agents = answering_ua(agents_node, "agent", uas_timer)
-    carrier = UserAgent(clock, carrier_node.address, user="carrier", config=timers, seed=next(seeds),
-                        capabilities=caps, outbound_proxy=None, session_timer=carrier_timer)
+        b.answering_ua(node, "recorder", None)
+    agents = b.answering_ua(agents_node, "agent", b.uas_timer)
+    carrier = UserAgent(b.clock, carrier_node.address, user="carrier", config=b.timers, seed=next(b.seeds),
+                        capabilities=b.caps, outbound_proxy=None, session_timer=b.carrier_timer)
     first_pool = sbcs or proxies or servers
-    carrier.transport = attach(carrier_node, carrier.datagram_received, first_pool)
+    carrier.transport = b.attach(carrier_node, carrier.datagram_received, first_pool)
     carrier_node.element = carrier
-
-    registrars: list[Address] = []
     presence = scenario.endpoints.count > 0 and scenario.endpoints.presence_subscriptions > 0
-    for node in registrar_nodes or proxies:
-        registrar = Registrar(clock, timers=timers, seed=next(seeds))
-        address = node.address if registrar_nodes else _address("proxy", proxies.index(node), inside,
-                                                                 REGISTRAR_PORT_OFFSET)
-        registrar_transport = net.attach(address, lambda data, source, r=registrar, a=address:
-                                         receive_bytes(r.layer, net.routes[a], data, source))
-        # the registrar answers through the transport it received on; busy lamps' NOTIFYs leave by it
-        if presence:
-            topology.notifiers.append(registrar.enable_presence(address, registrar_transport))
-        if registrar_nodes:
-            node.element = registrar
-        topology.registrar_hosts[address] = (node.name, registrar)
-        if not node.name.endswith("-spare"):  # phones register with the pool's hosts
-            registrars.append(address)
+    registrars = b.registrars(topology, registrar_nodes, proxies, presence)
+    b.high_availability(topology, {"sbc": sbcs, "proxy": proxies, "sip_server": servers,
+                                   "media_server": media, "recorder": recorders,
+                                   "registrar": registrar_nodes})
+    endpoints = b.endpoints(topology, presence and bool(registrars))
+    cti = b.add("cti", "cti", 0, None) if scenario.cti.active and servers else None
 
-    # HA: a spare leaves its pool once built; a pair's standby is as big as its host
-    for role, pool_nodes in (("sbc", sbcs), ("proxy", proxies), ("sip_server", servers),
-                             ("media_server", media), ("recorder", recorders),
-                             ("registrar", registrar_nodes)):
-        mode = scenario.ha_mode(role) if role in enabled else "none"
-        if mode == "n_plus_1":
-            spare = pool_nodes.pop()
-            spare.role = f"{role}_spare"
-            topology.spares[role] = spare
-        elif mode == "pair":
-            spec = topo_model.role(role)
-            for node in list(pool_nodes):
-                standby = add(f"{node.name}-standby", role, 100 + len(topology.standbys), spec.profile,
-                              spec.cores, edge=False)
-                standby.role = f"{role}_standby"
-                topology.standbys[node.name] = standby
-    endpoints = None
-    if scenario.endpoints.count > 0:
-        lamps = _address("endpoints", 0, inside, WATCHER_PORT_OFFSET) if presence and registrars else None
-        ep_node = add("endpoints", "endpoints", 0, None, extra=(lamps,) if lamps else ())
-        endpoints = UserAgent(clock, ep_node.address, user="phone", config=timers, seed=next(seeds))
-        endpoints.transport = net.attach(ep_node.address, endpoints.datagram_received)
-        ep_node.element = endpoints
-        if lamps is not None:
-            watcher = Watcher(clock, lamps, user="lamps", timers=timers, seed=next(seeds))
-            watcher.transport = net.attach(lamps, watcher.datagram_received)
-            topology.watcher = watcher
-    cti = add("cti", "cti", 0, None) if scenario.cti.active and servers else None
-
-    topology.nodes = nodes
+    topology.nodes = b.nodes
     topology.sbcs, topology.proxies, topology.sip_servers = sbcs, proxies, servers
     topology.media_servers, topology.recorders = media, recorders
     topology.registrars = registrars
     topology.carrier, topology.agents, topology.endpoints, topology.cti = carrier, agents, endpoints, cti
     carrier.outbound_proxy = topology.first_hop()
-    topology.loss_controllers, topology.oc_clients = controllers, clients
-    for controller in controllers.values():
+    topology.loss_controllers, topology.oc_clients = b.controllers, b.clients
+    for controller in b.controllers.values():
         controller.start()
-    _links(scenario, net, nodes)
-    if scenario.trunk.calls_per_connection is not None and transport != "UDP":
+    _links(scenario, b.net, b.nodes)
+    if scenario.trunk.calls_per_connection is not None and b.transport != "UDP":
         for node in first_pool:  # the trunk's connections churn; inside ones stay open
-            net.link(carrier_node.name, node.name, link_spec(scenario, "carrier", _role_name(node.role)))
+            b.net.link(carrier_node.name, node.name, link_spec(scenario, "carrier", _role_name(node.role)))
     return topology
+
+
+class _Builder:
+    """What :func:`build_topology` builds with: the network, the scenario's transports
+    and timers, the hosts made so far, their profiles and the elements' seeds (drawn in
+    build order, so a scenario builds the same deployment every time)."""
+
+    def __init__(self, scenario: Scenario, env: simpy.Environment, seed: int, timers: TimerConfig) -> None:
+        self.scenario, self.seed, self.timers = scenario, seed, timers
+        self.net = SimNetwork(env, seed=seed, default_link=link_spec(scenario, "__default__", "__none__"),
+                              warmup_s=scenario.warmup_s)
+        self.transport = scenario.trunk.transport.upper()
+        self.inside = scenario.inside_transport.upper()
+        self.model = scenario.topology
+        self.enabled = set(self.model.enabled())
+        self.edge_role = scenario.edge_role if self.inside != self.transport else None
+        self.clock = self.net.clock
+        self.caps = media_capabilities(scenario)
+        self.carrier_timer, self.uas_timer = session_timers(scenario)
+        self.nodes: list[Node] = []
+        self.seeds = iter(range(seed * 1000 + 1, seed * 1000 + 1000))
+        self.profiles: dict[str, CostProfile] = {}
+        self.controllers: dict[str, LossController] = {}
+        self.clients: list[OcClient] = []
+
+    def add(self, name: str, role: str, index: int, profile_name: str | None, cores: int = 1,
+            overload: OverloadPolicy | None = None, extra: tuple[Address, ...] = (),
+            edge: bool = True) -> Node:
+        """A host of ``role``; ``edge=False`` keeps a host of the edge role (a standby)
+        inside only."""
+        on_edge = edge and role == self.edge_role
+        on_trunk = role == "carrier" or on_edge
+        address = _address(role if role in _NET else "standby", index, self.transport if on_trunk else self.inside)
+        second = _address(role, index, self.inside) if on_edge else None
+        if second is not None:
+            if second == address or second in extra:  # e.g. TCP trunk, UDP inside: same port
+                second = _address(role, index, self.inside, port_offset=1)
+            extra = (second, *extra)
+        profile: CostProfile | TableProfile = FREE
+        if profile_name:
+            if profile_name not in self.profiles:
+                # TLS figures of the trunk's key type and suite (every TLS link has them)
+                self.profiles[profile_name] = load_profile(profile_name).for_tls(
+                    self.scenario.trunk.tls_key, self.scenario.trunk.cipher_suite)
+            profile = self.profiles[profile_name]
+        self.net.add_host(name, (address, *extra), cores=cores, profile=profile, overload=overload)
+        node = Node(name, role, address, profile_name=profile_name or "", inside=second)
+        self.nodes.append(node)
+        return node
+
+    def pool(self, role: str) -> list[Node]:
+        """The role's hosts; with ``n_plus_1`` its spare last (taken out once built)."""
+        if role not in self.enabled:
+            return []
+        spec = self.model.role(role)
+        out = []
+        spare = self.scenario.ha_mode(role) == "n_plus_1"
+        for i in range(spec.instances + spare):
+            extra: tuple[Address, ...] = ()
+            if role == "proxy" and "registrar" not in self.enabled:
+                extra = (_address("proxy", i, self.inside, REGISTRAR_PORT_OFFSET),)
+            name = f"{role}-spare" if i == spec.instances else f"{role}-{i + 1}"
+            out.append(self.add(name, role, i, spec.profile, spec.cores, _overload(spec.overload), extra))
+        return out
+
+    def loss_control(self) -> None:
+        """RFC 7339 loss-based control: a server on each host of the roles so configured."""
+        model = self.model
+        loss_roles = {r for r in self.enabled & _CONTROLLABLE if model.role(r).overload.policy == "loss"}
+        for node in self.nodes:
+            if node.role in loss_roles:
+                target = model.role(node.role).overload.target_utilisation
+                self.controllers[node.name] = LossController(self.net.hosts[node.name], self.clock, target=target)
+
+    def attach(self, node: Node, entry: Callable[[bytes, Address], None], downstream: list[Node],
+               address: Address | None = None) -> Transport:
+        """Attach ``entry`` at the node's address (or ``address``); the transport it sends
+        with carries the overload control of the node (as a server) and of its downstream servers."""
+        controlled = [n.address for n in downstream if n.name in self.controllers]
+        client = None
+        if controlled:
+            client = OcClient(self.clock, controlled, stream(self.seed, f"overload-control:{node.name}"), node.name)
+            self.clients.append(client)
+            entry = client.receive(entry)
+        sent: Transport = self.net.attach(address or node.address, entry)
+        if client is not None:
+            sent = client.wrap(sent)  # type: ignore[assignment]
+        controller = self.controllers.get(node.name)
+        if controller is not None:
+            sent = OcServerTransport(sent, controller)  # type: ignore[assignment]
+        return sent
+
+    def edge_proxies(self, sbcs: list[Node], proxies: list[Node], servers: list[Node], agents_node: Node,
+                     gate: TrunkGate) -> None:
+        """The SBC and SIP Proxy pools' elements, each hop choosing the next pool's member
+        by Call-ID; the first pool guards the trunk's channels."""
+        def chooser(nodes_: list[Node]) -> Callable[[Request], list[Address]]:
+            return lambda request: [nodes_[call_hash(request.call_id or "", len(nodes_))].address]
+
+        after_proxy = servers or [agents_node]
+        after_sbc = proxies or after_proxy
+        for index, (pool_nodes, nxt) in enumerate(((sbcs, after_sbc), (proxies, after_proxy))):
+            for node in pool_nodes:
+                wire = self.profiles[node.profile_name].wire_style() if node.profile_name else WireStyle()
+                proxy = EdgeProxy(self.clock, node.address, chooser(nxt),
+                                  config=ProxyConfig(wire=wire, domains=_DOMAINS), timers=self.timers,
+                                  seed=next(self.seeds))
+                if index == 0 or not sbcs:
+                    proxy.gate = gate
+                if node.inside is None:
+                    proxy.transport = self.attach(node, proxy.on_message, nxt)
+                else:  # the trunk on the main address; the next hops on the inside one
+                    proxy.transport = self.attach(node, proxy.on_message, [])
+                    inside_at = node.inside
+                    proxy.add_interface(inside_at, self.attach(
+                        node, lambda data, source, p=proxy, a=inside_at: p.on_message(data, source, a), nxt,
+                        address=inside_at))
+                node.element = proxy
+
+    def sip_servers(self, servers: list[Node], downstream: list[Node], gate: TrunkGate, *, alone: bool) -> None:
+        """The SIP Server pool's B2BUAs; ``alone`` (no SBC nor proxy before them): they
+        guard the trunk's channels."""
+        for node in servers:
+            server = SipServer(self.clock, node.address, lambda request: None,
+                               config=B2BUAConfig(user="sipserver"), timers=self.timers, seed=next(self.seeds))
+            if alone:
+                server.gate = gate
+            if node.inside is None:
+                server.transport = self.attach(node, server.datagram_received, downstream)
+            else:  # the trunk's leg A on the main address; every other leg on the inside one
+                server.transport = self.attach(node, server.datagram_received, [])
+                server_in = node.inside
+                server.add_interface(server_in, self.attach(
+                    node, lambda data, source, b=server, a=server_in: b.datagram_received(data, source, a),
+                    downstream, address=server_in))
+            node.element = server
+
+    def answering_ua(self, node: Node, user: str, session_timer: SessionTimerConfig | None) -> UserAgent:
+        ua = UserAgent(self.clock, node.address, user=user, config=self.timers, seed=next(self.seeds),
+                       capabilities=self.caps, session_timer=session_timer)
+        ua.transport = self.attach(node, ua.datagram_received, [])
+        node.element = ua
+        return ua
+
+    def registrars(self, topology: Topology, registrar_nodes: list[Node], proxies: list[Node],
+                   presence: bool) -> list[Address]:
+        """A registrar on each registrar host, else beside each proxy on its own port;
+        the addresses phones register with (a spare's is not one)."""
+        net = self.net
+        registrars: list[Address] = []
+        for node in registrar_nodes or proxies:
+            registrar = Registrar(self.clock, timers=self.timers, seed=next(self.seeds))
+            address = node.address if registrar_nodes else _address("proxy", proxies.index(node), self.inside,
+                                                                     REGISTRAR_PORT_OFFSET)
+            registrar_transport = net.attach(address, lambda data, source, r=registrar, a=address:
+                                             receive_bytes(r.layer, net.routes[a], data, source))
+            # the registrar answers through the transport it received on; busy lamps' NOTIFYs leave by it
+            if presence:
+                topology.notifiers.append(registrar.enable_presence(address, registrar_transport))
+            if registrar_nodes:
+                node.element = registrar
+            topology.registrar_hosts[address] = (node.name, registrar)
+            if not node.name.endswith("-spare"):  # phones register with the pool's hosts
+                registrars.append(address)
+        return registrars
+
+    def high_availability(self, topology: Topology, pools: dict[str, list[Node]]) -> None:
+        """A spare leaves its pool once built; a pair's standby is as big as its host."""
+        for role, pool_nodes in pools.items():
+            mode = self.scenario.ha_mode(role) if role in self.enabled else "none"
+            if mode == "n_plus_1":
+                spare = pool_nodes.pop()
+                spare.role = f"{role}_spare"
+                topology.spares[role] = spare
+            elif mode == "pair":
+                spec = self.model.role(role)
+                for node in list(pool_nodes):
+                    standby = self.add(f"{node.name}-standby", role, 100 + len(topology.standbys), spec.profile,
+                                       spec.cores, edge=False)
+                    standby.role = f"{role}_standby"
+                    topology.standbys[node.name] = standby
+
+    def endpoints(self, topology: Topology, lamps_on: bool) -> UserAgent | None:
+        """The registered phones' host, with their busy lamps' watcher when ``lamps_on``."""
+        if self.scenario.endpoints.count <= 0:
+            return None
+        lamps = _address("endpoints", 0, self.inside, WATCHER_PORT_OFFSET) if lamps_on else None
+        ep_node = self.add("endpoints", "endpoints", 0, None, extra=(lamps,) if lamps else ())
+        endpoints = UserAgent(self.clock, ep_node.address, user="phone", config=self.timers, seed=next(self.seeds))
+        endpoints.transport = self.net.attach(ep_node.address, endpoints.datagram_received)
+        ep_node.element = endpoints
+        if lamps is not None:
+            watcher = Watcher(self.clock, lamps, user="lamps", timers=self.timers, seed=next(self.seeds))
+            watcher.transport = self.net.attach(lamps, watcher.datagram_received)
+            topology.watcher = watcher
+        return endpoints
 
 
 def _role_name(role: str) -> str:
