@@ -49,7 +49,7 @@ by simulation) or ``minimum`` (one host is more than enough).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -601,40 +601,87 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     if cps is None or holding is None:
         raise ValueError("traffic: the closed form needs a call rate and a mean holding time "
                          "(an arrival replay has neither)")
-    targets = scenario.targets
-    topo = scenario.topology
     erl = cps * holding
-    channels = int(analytic.servers_for_blocking(erl, targets.blocking_max)) \
-        if 0 < targets.blocking_max < 1 else math.ceil(erl)
+    channels = _trunk_channels(scenario, erl)
+    enabled = scenario.topology.enabled()
+    profiles = {r: load_profile(scenario.topology.role(r).profile).for_tls(scenario.trunk.tls_key,
+                                                                           scenario.trunk.cipher_suite)
+                for r in enabled}
+    kinds = link_message_kinds(scenario)
+    device_kinds = _device_kinds(scenario)
+    sizes = message_sizes(scenario)
+    net = tls_model.NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2)
+    estimates, busy, tls_busy, msgs = _signalling_cpu(scenario, profiles, kinds, device_kinds, sizes)
+    m = _MediaSessions.of(scenario, enabled)
+    media_busy: dict[str, float] = {}
+    for role in ("sbc", "media_server", "recorder"):
+        if role in enabled:
+            per_pkt = profiles[role].media_packet_us(srtp=m.srtp_at[role])
+            media_busy[role] = m.sessions[role] * m.packets_per_session[role] * per_pkt / 1e6
+            busy[role] += media_busy[role]
+    # CTI: each flow's events delivered to the clients registered for their DNs, and the
+    # desktops' requests (sizing.models.cti), on the SIP Server's CPU and its CTI link.
+    cti = cti_model(scenario, profiles["sip_server"]) if "sip_server" in enabled else None
+    cti_rates = cti.per_second(cps, t.mix.shares()) if cti is not None else None
+    if cti_rates is not None:
+        busy["sip_server"] += cti_rates.busy_cores
+    replicated = replication(scenario)
+    standby_busy = _replication_cpu(profiles, replicated, busy)
+    roles = pd.DataFrame([
+        _closed_form_row(scenario, role, profiles[role], busy[role], tls_busy[role], msgs[role],
+                         media_busy.get(role, 0.0), m.sessions, standby_busy.get(role, 0.0), overrides)
+        for role in enabled])
+    directions = _signalling_directions(scenario, kinds, device_kinds, sizes, net)
+    _media_directions(directions, m, enabled)
+
+    def send(a: str, b: str, mbps: float) -> None:
+        directions.setdefault((a, b), [0.0, 0.0])[0] += mbps
+
+    if cti_rates is not None:  # a category of its own in the frames (split_cti)
+        send("sip_server", "cti", cti_rates.mbps_to_clients)
+        send("cti", "sip_server", cti_rates.mbps_from_clients)
+    for role, items in replicated.items():  # each update one TCP message to the standby
+        send(role, "standby", sum(rate * tls_model.wire_bytes(size, "tcp", net=net).forward
+                                  for rate, size in items) * 8 / 1e6)
+    flows = direction_frame(directions, scenario.targets.link_headroom)
+    links = links_of(flows, scenario.targets.link_headroom)
+    return ClosedForm(erl, channels, roles, links, tuple(estimates), flows)
+
+
+def _trunk_channels(scenario: Scenario, erl: float) -> int:
+    """Erlang B's channels for the blocking target (every call's channel when none)."""
+    blocking = scenario.targets.blocking_max
+    channels = int(analytic.servers_for_blocking(erl, blocking)) if 0 < blocking < 1 else math.ceil(erl)
     if channels > MAX_COUNT:  # the recommended scenario could not be written or simulated
         raise ValueError(f"trunk: {channels:,} channels needed for {erl:,.0f} erlangs, more "
                          f"than the {MAX_COUNT:,} a trunk may have; split the traffic across "
                          "trunks or sites")
-    kinds = link_message_kinds(scenario)
+    return channels
+
+
+def _signalling_cpu(scenario: Scenario, profiles: Mapping[str, Any],
+                    kinds: Mapping[tuple[str, str], Mapping[str, float]],
+                    device_kinds: Mapping[tuple[str, str], Mapping[str, float]],
+                    sizes: MessageSizes) -> tuple[list[Any], dict[str, float], dict[str, float], dict[str, float]]:
+    """Role CPU through analytic.estimate: one estimate per role (its static load
+    counted once), its messages split by the transport of the link they arrive
+    on: the edge role (on the carrier's link) gets its trunk side over the
+    trunk's transport, with the trunk's connection churn; everything else
+    arrives over the inside transport. The estimates, and busy cores, TLS's busy
+    cores and messages per second by role."""
+    t, trunk, targets = scenario.traffic, scenario.trunk, scenario.targets
+    cps, holding = t.rate_cps, t.holding_time_s
+    assert cps is not None and holding is not None
     per_link = {link: _by_wire_key(counts) for link, counts in kinds.items()}
-    device_kinds = _device_kinds(scenario)
     reg = registrar_role(scenario)
-    enabled = topo.enabled()
-    profiles = {r: load_profile(topo.role(r).profile).for_tls(scenario.trunk.tls_key,
-                                                              scenario.trunk.cipher_suite)
-                for r in enabled}
-    sizes = message_sizes(scenario)
     role_kinds = dict(kinds)
     for link, per_s in device_kinds.items():  # the registrar's REGISTER, OPTIONS and busy lamps, per call
         role_kinds[link] = {k: v / cps for k, v in per_s.items()}
-    net = tls_model.NetParams(ip_version=scenario.network.ip_version, l2=scenario.network.l2)
-    trunk = scenario.trunk
-
-    # Role CPU through analytic.estimate: one estimate per role (its static load
-    # counted once), its messages split by the transport of the link they arrive
-    # on: the edge role (on the carrier's link) gets its trunk side over the
-    # trunk's transport, with the trunk's connection churn; everything else
-    # arrives over the inside transport.
     estimates = []
     busy: dict[str, float] = {}
     tls_busy: dict[str, float] = {}
     msgs: dict[str, float] = {}
-    for role in enabled:
+    for role in scenario.topology.enabled():
         counts: dict[str, dict[str, float]] = {}  # transport -> messages received per call
         edge = False
         for link, c in per_link.items():
@@ -668,71 +715,86 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
         busy[role] = est.cpu_cores.get(role, profiles[role].static_core_fraction)
         tls_busy[role] = est.tls_cores.get(role, 0.0)
         msgs[role] = est.messages_per_s.get(role, 0.0)
+    return estimates, busy, tls_busy, msgs
 
-    # Media: the SBC relays every answered call (2 streams in, 2 out); the media
-    # server plays IVR and bridges conferences; the recorder receives 2 streams. The
-    # trunk's leg is framed with each direction's SRTP suite, the legs inside with
-    # network.internal_srtp (plain RTP by default): the SBC ends the trunk's SRTP.
-    def stream_of(suite: str | None) -> media.StreamBandwidth:
-        return media.stream_bandwidth(trunk.codec, ptime_ms=trunk.ptime_ms,
-                                      bitrate_kbps=trunk.bitrate_kbps, l2=scenario.network.l2,
-                                      srtp=suite, ip_version=scenario.network.ip_version)
 
-    inbound, outbound = trunk.srtp_suites
-    inside_srtp = scenario.network.internal_srtp
-    stream = stream_of(inside_srtp)
-    trunk_streams = (stream_of(inbound), stream_of(outbound))
-    srtp_at = {  # a media host pays SRTP's per-packet CPU when a leg it ends is SRTP
-        "sbc": inbound is not None or inside_srtp is not None,
-        "media_server": inside_srtp is not None or (inbound is not None and "sbc" not in enabled),
-        "recorder": inside_srtp is not None,
-    }
-    shares = t.mix.shares()
-    answered = 1.0 - sum(shares[f.name] for f in call_flows.FLOWS if not f.answered)
-    # Media sessions in progress: calls talking (answered, for the holding time), calls at
-    # the IVR (before it, and while the agent's phone rings) and conferences (the part of
-    # the holding time on the bridge, one leg per party, less the back office's ringing).
-    # A recorded call is forked from its answer.
-    talking = erl * answered
-    ring = ASSUMPTIONS["ring_s"]
-    ivr = bridged = bridge_legs = 0.0  # calls at the IVR, calls on a bridge, the bridges' legs
-    if "media_server" in enabled:
-        for f in call_flows.FLOWS:
-            share = shares[f.name]
-            if f.pre_s:
-                ivr += cps * share * (f.pre_s + ring)
-            if f.media_share_of_holding:
-                on_bridge = cps * share * max(holding * f.media_share_of_holding - ring, 0.0)
-                bridged += on_bridge
-                bridge_legs += on_bridge * f.messages.media_server_legs
-    sessions = {
-        "sbc": talking + ivr,
-        "media_server": ivr + bridge_legs,
-        "recorder": (talking + ivr) * t.recording_share,
-    }
-    # A profile's per-packet cost is per packet *received* (and relayed, for the SBC), as
-    # the simulator charges it: the SBC receives the caller's and the peer's stream of a
-    # call (each packet's relay is in its cost), the media server one stream per session
-    # (the caller's voice at the IVR, one party's at a bridge), the recorder both streams.
-    packets_per_session = {"sbc": 2 * stream.pps, "media_server": stream.pps,
-                           "recorder": 2 * stream.pps}
-    media_busy: dict[str, float] = {}
-    for role in ("sbc", "media_server", "recorder"):
-        if role in enabled:
-            per_pkt = profiles[role].media_packet_us(srtp=srtp_at[role])
-            media_busy[role] = sessions[role] * packets_per_session[role] * per_pkt / 1e6
-            busy[role] += media_busy[role]
-    # CTI: each flow's events delivered to the clients registered for their DNs, and the
-    # desktops' requests (sizing.models.cti), on the SIP Server's CPU and its CTI link.
-    cti = cti_model(scenario, profiles["sip_server"]) if "sip_server" in enabled else None
-    cti_rates = cti.per_second(cps, shares) if cti is not None else None
-    if cti_rates is not None:
-        busy["sip_server"] += cti_rates.busy_cores
+@dataclass(frozen=True)
+class _MediaSessions:
+    """Media in the closed form. The SBC relays every answered call (2 streams in, 2
+    out); the media server plays IVR and bridges conferences; the recorder receives 2
+    streams. The trunk's leg is framed with each direction's SRTP suite, the legs inside
+    with network.internal_srtp (plain RTP by default): the SBC ends the trunk's SRTP."""
 
-    # HA pairs: the active host of each pair builds and sends its state changes, the
-    # standby receives and applies them (per host: each pair gets its share).
+    stream: media.StreamBandwidth
+    """One inside stream."""
+    trunk_streams: tuple[media.StreamBandwidth, media.StreamBandwidth]
+    """The trunk's streams, in and out."""
+    srtp_at: dict[str, bool]
+    """Whether a media host pays SRTP's per-packet CPU (a leg it ends is SRTP)."""
+    talking: float
+    ivr: float
+    bridged: float
+    sessions: dict[str, float]
+    """Media sessions in progress per media role."""
+    packets_per_session: dict[str, float]
+
+    @classmethod
+    def of(cls, scenario: Scenario, enabled: Sequence[str]) -> _MediaSessions:
+        t, trunk = scenario.traffic, scenario.trunk
+        cps, holding = t.rate_cps, t.holding_time_s
+        assert cps is not None and holding is not None
+
+        def stream_of(suite: str | None) -> media.StreamBandwidth:
+            return media.stream_bandwidth(trunk.codec, ptime_ms=trunk.ptime_ms,
+                                          bitrate_kbps=trunk.bitrate_kbps, l2=scenario.network.l2,
+                                          srtp=suite, ip_version=scenario.network.ip_version)
+
+        inbound, outbound = trunk.srtp_suites
+        inside_srtp = scenario.network.internal_srtp
+        stream = stream_of(inside_srtp)
+        srtp_at = {
+            "sbc": inbound is not None or inside_srtp is not None,
+            "media_server": inside_srtp is not None or (inbound is not None and "sbc" not in enabled),
+            "recorder": inside_srtp is not None,
+        }
+        shares = t.mix.shares()
+        answered = 1.0 - sum(shares[f.name] for f in call_flows.FLOWS if not f.answered)
+        # Media sessions in progress: calls talking (answered, for the holding time), calls at
+        # the IVR (before it, and while the agent's phone rings) and conferences (the part of
+        # the holding time on the bridge, one leg per party, less the back office's ringing).
+        # A recorded call is forked from its answer.
+        talking = cps * holding * answered
+        ring = ASSUMPTIONS["ring_s"]
+        ivr = bridged = bridge_legs = 0.0  # calls at the IVR, calls on a bridge, the bridges' legs
+        if "media_server" in enabled:
+            for f in call_flows.FLOWS:
+                share = shares[f.name]
+                if f.pre_s:
+                    ivr += cps * share * (f.pre_s + ring)
+                if f.media_share_of_holding:
+                    on_bridge = cps * share * max(holding * f.media_share_of_holding - ring, 0.0)
+                    bridged += on_bridge
+                    bridge_legs += on_bridge * f.messages.media_server_legs
+        sessions = {
+            "sbc": talking + ivr,
+            "media_server": ivr + bridge_legs,
+            "recorder": (talking + ivr) * t.recording_share,
+        }
+        # A profile's per-packet cost is per packet *received* (and relayed, for the SBC), as
+        # the simulator charges it: the SBC receives the caller's and the peer's stream of a
+        # call (each packet's relay is in its cost), the media server one stream per session
+        # (the caller's voice at the IVR, one party's at a bridge), the recorder both streams.
+        packets = {"sbc": 2 * stream.pps, "media_server": stream.pps, "recorder": 2 * stream.pps}
+        return cls(stream, (stream_of(inbound), stream_of(outbound)), srtp_at, talking, ivr, bridged,
+                   sessions, packets)
+
+
+def _replication_cpu(profiles: Mapping[str, Any], replicated: Mapping[str, Any],
+                     busy: dict[str, float]) -> dict[str, float]:
+    """HA pairs: the active host of each pair builds and sends its state changes (added
+    to ``busy``), the standby receives and applies them: the standbys' busy cores by role
+    (per host: each pair gets its share)."""
     standby_busy: dict[str, float] = {}
-    replicated = replication(scenario)
     for role, items in replicated.items():
         active_us = standby_us = 0.0
         for rate, size in items:
@@ -741,54 +803,52 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
             standby_us += rate * b
         busy[role] += active_us / 1e6
         standby_busy[role] = standby_us / 1e6
+    return standby_busy
 
-    rows = []
-    for role in enabled:
-        load = RoleLoad(busy[role], profiles[role].static_core_fraction, msgs[role],
-                        media_busy.get(role, 0.0), sessions.get(role, 0.0))
-        n_ports = math.ceil(sessions["media_server"] / topo.media_server.media_ports) \
-            if role == "media_server" else 1
-        try:
-            rows.append(_role_row(scenario, role, load, n_ports,
-                                  host_options(scenario, role, overrides)))
-        except ValueError as exc:
-            raise ValueError(f"topology.{role}: {exc}") from None
-        rows[-1]["tls_cpu_share"] = tls_busy[role] / busy[role] if busy[role] > 0 else 0.0
-        row = rows[-1]
-        standby_cpu = np.nan
-        if scenario.ha_mode(role) == "pair":  # each standby: its static load and its active's updates
-            standby_cpu = (profiles[role].static_core_fraction
-                           + standby_busy.get(role, 0.0) / row["hosts"]) / row["cores_per_host"]
-            row["reason"] += (f"; each standby at {100 * standby_cpu:.1f} % CPU applying its "
-                              "active's replicated state")
-        row["standby_cpu_mean"] = standby_cpu
-    roles = pd.DataFrame(rows)
 
-    # Links: signalling from per-call messages (plus background on the
-    # registrar's link), media from RTP streams; both directions.
+def _closed_form_row(scenario: Scenario, role: str, profile: Any, busy: float, tls_busy: float, msgs: float,
+                     media_busy: float, sessions: Mapping[str, float], standby_busy: float,
+                     overrides: tuple[int, ...] | None) -> dict[str, Any]:
+    """One role's row: hosts and cores for its load, the TLS share, a pair's standby."""
+    load = RoleLoad(busy, profile.static_core_fraction, msgs, media_busy, sessions.get(role, 0.0))
+    n_ports = math.ceil(sessions["media_server"] / scenario.topology.media_server.media_ports) \
+        if role == "media_server" else 1
+    try:
+        row = _role_row(scenario, role, load, n_ports, host_options(scenario, role, overrides))
+    except ValueError as exc:
+        raise ValueError(f"topology.{role}: {exc}") from None
+    row["tls_cpu_share"] = tls_busy / busy if busy > 0 else 0.0
+    standby_cpu = np.nan
+    if scenario.ha_mode(role) == "pair":  # each standby: its static load and its active's updates
+        standby_cpu = (profile.static_core_fraction + standby_busy / row["hosts"]) / row["cores_per_host"]
+        row["reason"] += (f"; each standby at {100 * standby_cpu:.1f} % CPU applying its "
+                          "active's replicated state")
+    row["standby_cpu_mean"] = standby_cpu
+    return row
+
+
+def _signalling_directions(scenario: Scenario, kinds: Mapping[tuple[str, str], Mapping[str, float]],
+                           device_kinds: Mapping[tuple[str, str], Mapping[str, float]],
+                           sizes: MessageSizes, net: tls_model.NetParams) -> dict[tuple[str, str], list[float]]:
+    """Signalling Mbps per direction, [signalling, media] by (from, to). Message sizes
+    are the engine's on each link (the edge's double Record-Route, RFC 5658, included);
+    the carrier's link adds the trunk's connections opened and closed every
+    calls_per_connection calls. A request travels from the link's first end (the
+    caller's side, the agents' for REGISTER) to its second and its response back; each
+    message's pure TCP ACKs travel against it. The split is the closed form's reading
+    of the flows (a REFER from an agent is counted as if sent the other way); the sum
+    per link is exact."""
+    cps, trunk = scenario.traffic.rate_cps or 0.0, scenario.trunk
     sig_links = dict(kinds)
     for link in device_kinds:
         sig_links[link] = {}
-    # Message sizes are the engine's on each link (the edge's double Record-Route,
-    # RFC 5658, included); the carrier's link adds the trunk's connections opened and
-    # closed every calls_per_connection calls.
     trunk_link = ("carrier", call_path(scenario)[1])
-    churn = (
-        1.0 / trunk.calls_per_connection
-        if trunk.transport != "udp" and trunk.calls_per_connection
-        else 0.0
-    )
-    # Per direction: a request travels from the link's first end (the caller's side,
-    # the agents' for REGISTER) to its second and its response back; each message's
-    # pure TCP ACKs travel against it.  The split is the closed form's reading of the
-    # flows (a REFER from an agent is counted as if sent the other way); the sum per
-    # link is exact.
+    churn = 1.0 / trunk.calls_per_connection \
+        if trunk.transport != "udp" and trunk.calls_per_connection else 0.0
     directions: dict[tuple[str, str], list[float]] = {}
 
-    def send(a: str, b: str, signalling: float = 0.0, media: float = 0.0) -> None:
-        acc = directions.setdefault((a, b), [0.0, 0.0])
-        acc[0] += signalling
-        acc[1] += media
+    def send(a: str, b: str, mbps: float) -> None:
+        directions.setdefault((a, b), [0.0, 0.0])[0] += mbps
 
     for link, counts in sig_links.items():
         transport = _transport(scenario, link)
@@ -806,32 +866,35 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
             c2s, s2c = _connection_split(scenario, net)
             send(a, b, cps * churn * c2s * 8 / 1e6)
             send(b, a, cps * churn * s2c * 8 / 1e6)
-    stream_mbps = stream.l2_kbps / 1000.0
-    in_mbps, out_mbps = (s.l2_kbps / 1000.0 for s in trunk_streams)
+    return directions
+
+
+def _media_directions(directions: dict[tuple[str, str], list[float]], m: _MediaSessions,
+                      enabled: Sequence[str]) -> None:
+    """Add the RTP streams' Mbps per direction: the SBC relays one stream each way per
+    call (to an agent, the IVR or a bridge); the media server holds the caller at the
+    IVR or a bridge and an agent and the back office there; the recorder gets both
+    parties' streams forked, none back."""
+    def send(a: str, b: str, mbps: float) -> None:
+        directions.setdefault((a, b), [0.0, 0.0])[1] += mbps
+
+    stream_mbps = m.stream.l2_kbps / 1000.0
+    in_mbps, out_mbps = (s.l2_kbps / 1000.0 for s in m.trunk_streams)
     anchor = "sbc" if "sbc" in enabled else None
-    if anchor:  # one stream each way per call the SBC relays: to an agent, the IVR or a bridge
-        send("carrier", anchor, media=sessions["sbc"] * in_mbps)
-        send(anchor, "carrier", media=sessions["sbc"] * out_mbps)
-        send(anchor, "agents", media=(talking - bridged) * stream_mbps)
-        send("agents", anchor, media=(talking - bridged) * stream_mbps)
+    if anchor:
+        send("carrier", anchor, m.sessions["sbc"] * in_mbps)
+        send(anchor, "carrier", m.sessions["sbc"] * out_mbps)
+        send(anchor, "agents", (m.talking - m.bridged) * stream_mbps)
+        send("agents", anchor, (m.talking - m.bridged) * stream_mbps)
     source = anchor or "carrier"
-    if "media_server" in enabled:  # the caller at the IVR or a bridge; an agent and the back office
+    if "media_server" in enabled:
         there, back = (stream_mbps, stream_mbps) if anchor else (in_mbps, out_mbps)
-        send(source, "media_server", media=(ivr + bridged) * there)
-        send("media_server", source, media=(ivr + bridged) * back)
-        send("agents", "media_server", media=2 * bridged * stream_mbps)
-        send("media_server", "agents", media=2 * bridged * stream_mbps)
-    if "recorder" in enabled:  # both parties' streams forked to the recorder, none back
-        send(source, "recorder", media=2 * sessions["recorder"] * stream_mbps)
-    if cti_rates is not None:  # a category of its own in the frames (split_cti)
-        send("sip_server", "cti", cti_rates.mbps_to_clients)
-        send("cti", "sip_server", cti_rates.mbps_from_clients)
-    for role, items in replicated.items():  # each update one TCP message to the standby
-        send(role, "standby", sum(rate * tls_model.wire_bytes(size, "tcp", net=net).forward
-                                  for rate, size in items) * 8 / 1e6)
-    flows = direction_frame(directions, targets.link_headroom)
-    links = links_of(flows, targets.link_headroom)
-    return ClosedForm(erl, channels, roles, links, tuple(estimates), flows)
+        send(source, "media_server", (m.ivr + m.bridged) * there)
+        send("media_server", source, (m.ivr + m.bridged) * back)
+        send("agents", "media_server", 2 * m.bridged * stream_mbps)
+        send("media_server", "agents", 2 * m.bridged * stream_mbps)
+    if "recorder" in enabled:
+        send(source, "recorder", 2 * m.sessions["recorder"] * stream_mbps)
 
 
 def _role_row(scenario: Scenario, role: str, load: RoleLoad, n_ports: int,
