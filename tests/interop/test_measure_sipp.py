@@ -44,4 +44,9 @@ def test_measure_then_calibrate_against_sizing_serve(sipp: str, serve, tmp_path:
                                       "--out", str(profile_path)])
     assert fitted.exit_code == 0, fitted.output
     profile = load_profile(profile_path)
-    assert profile.estimate is False and profile.per_message_us["default"] > 0
+    assert profile.estimate is False and "R²" in fitted.output
+    # Two short noisy steps may not separate per-message cost from static load on a busy
+    # machine (NNLS then puts all of it in one term): only that the measured CPU lands
+    # somewhere is certain.
+    assert profile.per_message_us["default"] >= 0 and profile.static_core_fraction >= 0
+    assert profile.per_message_us["default"] > 0 or profile.static_core_fraction > 0
