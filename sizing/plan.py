@@ -48,6 +48,7 @@ by simulation) or ``minimum`` (one host is more than enough).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -634,9 +635,7 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     directions = _signalling_directions(scenario, kinds, device_kinds, sizes, net)
     _media_directions(directions, m, enabled)
 
-    def send(a: str, b: str, mbps: float) -> None:
-        directions.setdefault((a, b), [0.0, 0.0])[0] += mbps
-
+    send = functools.partial(_send, directions, _SIGNALLING)
     if cti_rates is not None:  # a category of its own in the frames (split_cti)
         send("sip_server", "cti", cti_rates.mbps_to_clients)
         send("cti", "sip_server", cti_rates.mbps_from_clients)
@@ -646,6 +645,15 @@ def closed_form(scenario: Scenario, cores_options: Iterable[int] | None = None) 
     flows = direction_frame(directions, scenario.targets.link_headroom)
     links = links_of(flows, scenario.targets.link_headroom)
     return ClosedForm(erl, channels, roles, links, tuple(estimates), flows)
+
+
+_SIGNALLING, _MEDIA = 0, 1
+"""The columns of a direction's [signalling, media] Mbps."""
+
+
+def _send(directions: dict[tuple[str, str], list[float]], column: int, a: str, b: str, mbps: float) -> None:
+    """Add ``mbps`` of signalling or media (``column``) to the direction ``a`` -> ``b``."""
+    directions.setdefault((a, b), [0.0, 0.0])[column] += mbps
 
 
 def _trunk_channels(scenario: Scenario, erl: float) -> int:
@@ -846,10 +854,7 @@ def _signalling_directions(scenario: Scenario, kinds: Mapping[tuple[str, str], M
     churn = 1.0 / trunk.calls_per_connection \
         if trunk.transport != "udp" and trunk.calls_per_connection else 0.0
     directions: dict[tuple[str, str], list[float]] = {}
-
-    def send(a: str, b: str, mbps: float) -> None:
-        directions.setdefault((a, b), [0.0, 0.0])[0] += mbps
-
+    send = functools.partial(_send, directions, _SIGNALLING)
     for link, counts in sig_links.items():
         transport = _transport(scenario, link)
         a, b = link
@@ -875,9 +880,7 @@ def _media_directions(directions: dict[tuple[str, str], list[float]], m: _MediaS
     call (to an agent, the IVR or a bridge); the media server holds the caller at the
     IVR or a bridge and an agent and the back office there; the recorder gets both
     parties' streams forked, none back."""
-    def send(a: str, b: str, mbps: float) -> None:
-        directions.setdefault((a, b), [0.0, 0.0])[1] += mbps
-
+    send = functools.partial(_send, directions, _MEDIA)
     stream_mbps = m.stream.l2_kbps / 1000.0
     in_mbps, out_mbps = (s.l2_kbps / 1000.0 for s in m.trunk_streams)
     anchor = "sbc" if "sbc" in enabled else None
