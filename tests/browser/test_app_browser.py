@@ -84,7 +84,10 @@ def test_form_submits_and_shows_the_estimate_and_simulation(app_url: str) -> Non
             expect(metric.filter(has_text="SRD p95 (ms)")).to_be_visible()
             # CPU over time, bandwidth per link, concurrent calls, SRD distribution
             expect(page.get_by_test_id("stImage")).to_have_count(4, timeout=20_000)
-            expect(page.get_by_role("button", name="Report (HTML)")).to_be_visible()
+            # a rerun may still show the previous run's button beside the new one: wait for one
+            report = page.get_by_role("button", name="Report (HTML)")
+            expect(report).to_have_count(1, timeout=20_000)
+            expect(report).to_be_visible()
             page.wait_for_timeout(500)  # let the last elements of the run settle
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
