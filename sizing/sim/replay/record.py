@@ -37,6 +37,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -46,8 +47,8 @@ from ...sip.interfaces import Address
 from ...sip.kind import call_kind
 from .script import Hook, Script, ScriptBook, Step
 
-__all__ = ["HOLDINGS_S", "T0_S", "background_book", "offer_step", "one_call_at_a_time", "outcome_name", "replayable", "script_book",
-           "script_scenario"]
+__all__ = ["HOLDINGS_S", "T0_S", "background_book", "late_name", "offer_step", "one_call_at_a_time", "outcome_name",
+           "replayable", "script_book", "script_scenario"]
 
 HOLDINGS_S = (8.0, 12.0)
 """The two holding times each flow is recorded with (transfers happen half way)."""
@@ -180,6 +181,12 @@ def rejected_name(outcome: str, step: int) -> str:
     return f"{outcome}@{step}"
 
 
+def late_name(outcome: str, step: int) -> str:
+    """The book's key of ``outcome`` whose new INVITE of step ``step`` waited at a front end
+    past T1, its retransmission answered 503 there while the original went on."""
+    return f"{outcome}@{step}late"
+
+
 def _rejected_variants(reduced: Scenario, script: Script, rejecting: set[str],
                        hosts: dict[str, tuple[str, tuple[Address, ...]]],
                        scripts: dict[tuple[str, str], Script], missing: dict[str, str]) -> None:
@@ -199,6 +206,12 @@ def _rejected_variants(reduced: Scenario, script: Script, rejecting: set[str],
             missing[flow] = problem or f"a 503 at step {i} changes what went before it"
             return
         scripts[(flow, rejected_name(outcome, i))] = rejected
+        if step.wire != "udp":  # no retransmission over TCP or TLS: never late
+            continue
+        runs = [_record(reduced, flow, h, recorded, draw, False, hosts, late_step=i) for h in HOLDINGS_S]
+        late, problem = _fit(flow, late_name(outcome, i), *runs, again_of=i)
+        if late is not None and late.same_until(script, i):
+            scripts[(flow, late_name(outcome, i))] = late
 
 
 def offer_step(script: Script) -> int | None:
@@ -238,7 +251,7 @@ def _admit_step(script: Script) -> int | None:
 class _Raw:
     """A step as the recorder saw it: absolute times, hooks still growing."""
 
-    __slots__ = ("src", "dst", "wire", "data", "parent", "at", "anchor_at", "hooks", "source", "dest")
+    __slots__ = ("src", "dst", "wire", "data", "parent", "at", "anchor_at", "hooks", "source", "dest", "stateless")
 
     def __init__(self, src: str, dst: str, wire: str, data: bytes | None, parent: int, at: float,
                  anchor_at: float, source: Address | None = None, dest: Address | None = None) -> None:
@@ -246,6 +259,8 @@ class _Raw:
         self.parent, self.at, self.anchor_at = parent, at, anchor_at
         self.source, self.dest = source, dest
         self.hooks: list[Hook] = []
+        self.stateless = False
+        """A front end's 503, sent without a transaction: never sent again."""
 
 
 class _Recorder:
@@ -351,9 +366,11 @@ def _background(key: str, groups: tuple[str, ...]) -> ScriptBook:
 
 def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: float, blocked: bool,
             hosts: dict[str, tuple[str, tuple[Address, ...]]], reject_step: int | None = None,
-            gave_up: bool = False, start: Callable[[Any], None] | None = None) -> list[_Raw]:
+            gave_up: bool = False, start: Callable[[Any], None] | None = None,
+            late_step: int | None = None) -> list[_Raw]:
     """One call of ``flow`` through the engine, every message and hook recorded; the
-    front end answers 503 to the INVITE of step ``reject_step``, when given; with
+    front end answers 503 to the INVITE of step ``reject_step``, when given, or to the
+    retransmission of the INVITE of ``late_step`` while the original waits; with
     ``gave_up`` no agent is ever idle and a caller queued for one hangs up at once;
     ``start(centre)``, when given, is what happens at the probe's start instead of a call."""
     import simpy
@@ -382,6 +399,8 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
             transport.on_message = _tap_handle(rec, address, transport.on_message, env)
         if reject_step is not None:
             host._arrive = _tap_reject(rec, host, reject_step)  # type: ignore[method-assign]
+        elif late_step is not None:
+            host._arrive = _tap_late(rec, host, late_step)  # type: ignore[method-assign]
     net.clock.wrap = rec.wrap
     gate = topo.gate
     if blocked:
@@ -518,12 +537,51 @@ def _tap_reject(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
         saved = (rec.anchor, rec.handling, rec.timer_step)
         rec.anchor, rec.handling, rec.timer_step = (step, now), step, None
         try:
-            host._assign(now, host.overload.reject_cost_us * 1e-6)
-            job.rejected_by(host)
+            _refuse(rec, host, job, now)
         finally:
             rec.anchor, rec.handling, rec.timer_step = saved
 
     return arrived
+
+
+def _tap_late(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
+    """The host's front end when the INVITE of ``step`` waits in its queue past T1: the
+    original is held, its retransmission refused 503 as an overloaded front end does,
+    then the original queued (ahead of whatever the refusal sets off, as in a long queue)."""
+    arrive = host._arrive
+    held: list[Any] = []
+
+    def arrived(job: Any) -> None:
+        queue = rec.pending.get((job.transport.local, job.data))
+        if not queue or step not in queue:
+            arrive(job)
+            return
+        if not held and queue[0] == step:
+            held.append(job)  # the original: it waits (its handling is recorded when it ends)
+            return
+        if not held or queue[-1] == step:
+            arrive(job)
+            return
+        again = queue.pop()  # the retransmission: refused now
+        now = host.network.env.now
+        saved = (rec.anchor, rec.handling, rec.timer_step)
+        rec.anchor, rec.handling, rec.timer_step = (again, now), again, None
+        try:
+            _refuse(rec, host, job, now)
+        finally:
+            rec.anchor, rec.handling, rec.timer_step = saved
+        arrive(held.pop())
+
+    return arrived
+
+
+def _refuse(rec: _Recorder, host: Any, job: Any, now: float) -> None:
+    """The front end's 503 (stateless: it is not sent again)."""
+    sent = len(rec.steps)
+    host._assign(now, host.overload.reject_cost_us * 1e-6)
+    job.rejected_by(host)
+    for raw in rec.steps[sent:]:
+        raw.stateless = True
 
 
 def _tap_handle(rec: _Recorder, address: Address, inner: Callable[[bytes, Address], None],
@@ -549,9 +607,11 @@ def _tap_handle(rec: _Recorder, address: Address, inner: Callable[[bytes, Addres
 # ---------------------------------------------------------------------------
 
 
-def _fit(flow: str, outcome: str, short: list[_Raw], long: list[_Raw]) -> tuple[Script | None, str]:
+def _fit(flow: str, outcome: str, short: list[_Raw], long: list[_Raw],
+         again_of: int | None = None) -> tuple[Script | None, str]:
     """The script of two recordings with holding times ``HOLDINGS_S``; (None, why) when
-    they are not the same messages in the same order."""
+    they are not the same messages in the same order. ``again_of``: the recording of a
+    late refusal of that step's retransmission (:func:`_repeats`)."""
     if not short or short[0].data is None:
         return None, "the probe call sent nothing"
     if [(s.src, s.dst, s.parent, s.hooks, _start(s.data)) for s in short] != \
@@ -566,8 +626,55 @@ def _fit(flow: str, outcome: str, short: list[_Raw], long: list[_Raw]) -> tuple[
         per = round(per * 8) / 8  # a whole or simple share of the holding time
         fixed = max(d1 - per * h1, 0.0)
         steps.append(_step(a, kinds[i], fixed, per))
-    steps = _transactions(steps)
+    steps = [replace(s, until_ack=False) if raw.stateless else s for s, raw in zip(_transactions(steps), short,
+                                                                                     strict=True)]
+    if again_of is not None:
+        steps, problem = _repeats(steps, again_of)
+        if problem:
+            return None, problem
     return Script(flow, outcome, tuple(steps), recorded_at_s=h1), ""
+
+
+def _repeats(steps: list[Step], again_of: int) -> tuple[list[Step], str]:
+    """A late refusal's recording with its retransmissions taken out: the replay's own
+    RFC 3261 timers send them (and the proxies forward them) as for any script. The
+    refused retransmission of step ``again_of`` stays, marked (the call switches there);
+    a 2xx the caller never ACKs is marked ``unacked``."""
+    first: dict[tuple[str, str, bytes], int] = {}
+    dropped: set[int] = set()
+    repeated: set[int] = set()
+    again = -1
+    for i, s in enumerate(steps):
+        if s.data is None:
+            continue
+        seen = first.setdefault((s.src, s.dst, s.data), i)
+        if seen == i:
+            continue
+        if seen == again_of and again < 0:
+            again = i
+            continue
+        if s.parent >= 0 and s.parent not in dropped and not s.delay_s:  # neither a timer's nor a forward's
+            return [], "its late refusal sends a message twice"
+        dropped.add(i)
+        repeated.add(seen)
+    if again < 0:
+        return [], "its INVITE was not sent again while it waited"
+    refusal = {again}  # the refused retransmission and what it sets off go last, so that
+    for i, s in enumerate(steps):  # the original's steps keep the indices they have in its script
+        if s.parent in refusal:
+            refusal.add(i)
+    order = [i for i in range(len(steps)) if i not in dropped and i not in refusal] + sorted(refusal)
+    index = {old: new for new, old in enumerate(order)}
+    out = []
+    for i in order:
+        s = steps[i]
+        if any(s.parent == d for d in dropped):
+            return [], "a retransmission in its late refusal sets off a message of its own"
+        answers = again_of if s.answers == again else s.answers
+        out.append(replace(s, parent=index.get(s.parent, -1), answers=index.get(answers, -1),
+                           acks=index.get(s.acks, -1), again=again_of if i == again else -1,
+                           unacked=s.until_ack and i in repeated))
+    return out, ""
 
 
 def _start(data: bytes | None) -> bytes:
@@ -587,8 +694,6 @@ def _step(raw: _Raw, kind: str, fixed: float, per: float) -> Step:
 def _transactions(steps: list[Step]) -> list[Step]:
     """Fill in the fields RFC 3261's timers need: each request's method, which request
     each response answers, which 2xx each ACK acknowledges."""
-    from dataclasses import replace
-
     from ...sip.message import Request, parse
 
     parsed = [parse(s.data) if s.data is not None else None for s in steps]

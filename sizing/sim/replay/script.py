@@ -70,6 +70,14 @@ class Step:
     """A final response to an INVITE that its sender retransmits over UDP until the ACK
     arrives: a 2xx written by a user agent core (RFC 3261 §13.3.1.4), or a 3xx-6xx at
     each hop (the INVITE server transaction's Timer G, §17.2.1)."""
+    unacked: bool = False
+    """An ``until_ack`` response whose ACK never comes in this script (its caller had
+    already failed the call): sent again until Timer H, then the script's own steps
+    (the recorded BYE) go on and the call does not end there."""
+    again: int = -1
+    """A retransmission of the request of that step, refused by an overloaded front end
+    while the original still waited there (see :func:`.record.late_name`); the replay's
+    own timer sends it, and the call switches to this script when it is refused."""
 
 
 @dataclass(frozen=True)

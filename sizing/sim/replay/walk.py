@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from ...sip.interfaces import TimerConfig
 from ..host import _ARRIVED, Host, _kind_token
 from ..simpy_fast import QueuedEvent, scheduler
-from .record import offer_step, outcome_name, rejected_name
+from .record import late_name, offer_step, outcome_name, rejected_name
 from .script import Script, ScriptBook
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ class _Step:
     """A script step bound to the run's hosts, for one choice of pool members."""
 
     __slots__ = ("i", "src", "dst", "wire", "data", "target", "source", "kids", "hooks", "request",
-                 "invite", "status", "answers", "acks", "until_ack", "kind", "forward", "watched", "rings",
-                 "cost_key", "tx_key")
+                 "invite", "status", "answers", "acks", "until_ack", "unacked", "kind", "forward", "watched",
+                 "rings", "cost_key", "tx_key", "late")
 
     def __init__(self) -> None:
         self.kids: tuple[tuple[int, float, float], ...] = ()
@@ -71,7 +71,7 @@ class _Bound:
 class _Call:
     """One replayed call's progress."""
 
-    __slots__ = ("fc", "bound", "holding", "talked", "got", "timers", "last_resp", "done", "choice")
+    __slots__ = ("fc", "bound", "holding", "talked", "got", "timers", "last_resp", "done", "choice", "first")
 
     def __init__(self, fc: FlowCall, bound: _Bound, holding: float, talked: float,
                  choice: tuple[int, ...]) -> None:
@@ -85,6 +85,9 @@ class _Call:
         self.last_resp: dict[int, int] = {}
         self.done = False
         self.choice = choice
+        self.first: dict[int, _Job] | None = None
+        """The first send of each INVITE a front end may refuse late (its retransmission
+        refused while it waits there): to tell whether it still waits."""
 
     def delay(self, fixed: float, per_holding: float, rings: bool = False, parent: int = -2) -> float:
         """A step's delay after its parent: what the driver's timer for it would be (a
@@ -114,6 +117,16 @@ class _Job(QueuedEvent):
 
     def rejected_by(self, host: Host) -> None:
         self.call.fc.replay.rejected(self.call, self.step, host)  # type: ignore[attr-defined]
+
+
+class _Again(_Job):
+    """A retransmitted request in flight (an overloaded front end may refuse it while the
+    original still waits in its queue)."""
+
+    __slots__ = ()
+
+    def rejected_by(self, host: Host) -> None:
+        self.call.fc.replay.rejected(self.call, self.step, host, again=True)  # type: ignore[attr-defined]
 
 
 def _handled(job: _Job) -> None:
@@ -155,6 +168,7 @@ class Replayer:
         self.roles = sorted(r for r, nodes in pools.items() if len(nodes) > 1)
         self._carrier = topo.net.hosts["carrier"]
         self._bound: dict[tuple[int, tuple[int, ...]], _Bound] = {}
+        self._same: dict[tuple[int, int], int] = {}
         self.retransmissions = 0
         self.timeouts = 0
         self.started = 0
@@ -248,6 +262,8 @@ class Replayer:
             b.i, b.data, b.kind, b.wire = i, s.data, s.kind, s.wire
             b.hooks = s.hooks
             b.request, b.status, b.answers, b.acks, b.until_ack = s.request, s.status, s.answers, s.acks, s.until_ack
+            b.unacked = s.unacked
+            b.late = bool(s.request) and book.get(script.flow, late_name(script.outcome, i)) is not None
             b.invite = s.kind.endswith("INVITE")
             b.forward = s.forward
             b.rings = s.rings
@@ -304,6 +320,9 @@ class Replayer:
         arrival = step.src.transmit(step.wire, step.data, step.dst, step.tx_key)
         if again:
             self.retransmissions += counted
+            if arrival is not None:
+                self._schedule_at(arrival, _Again(call, step))
+            return
         else:
             if step.request:
                 self._arm(call, step)
@@ -314,7 +333,12 @@ class Replayer:
             if step.request == "BYE" and step.src is self._carrier:
                 call.fc.bye_at = self.clock.now()
         if arrival is not None:
-            self._schedule_at(arrival, _Job(call, step))
+            job = _Job(call, step)
+            if step.late:
+                if call.first is None:
+                    call.first = {}
+                call.first[step.i] = job
+            self._schedule_at(arrival, job)
 
     def handled(self, call: _Call, step: _Step) -> None:
         """A step's message has been handled at its receiver (its core is done with it)."""
@@ -442,17 +466,67 @@ class Replayer:
         recorded = call.bound.script.outcome.split("@")[0].endswith(":rec")
         self._switch(call, step, outcome_name("gaveup", recorded))
 
-    def rejected(self, call: _Call, step: _Step, host: Host) -> None:
+    def rejected(self, call: _Call, step: _Step, host: Host, again: bool = False) -> None:
         """The host's front end answers this new INVITE 503 (it is overloaded): the call
-        goes on as its flow's script of a call refused there."""
+        goes on as its flow's script of a call refused there; a refused retransmission
+        whose original still waits in that host's queue, as its script of a late refusal
+        (the caller fails the call, the original goes on when its turn comes)."""
         if call.done:
             return
-        name = rejected_name(call.bound.script.outcome.split("@")[0], step.i)
+        base = call.bound.script.outcome.split("@")[0]
+        first = call.first.get(step.i) if again and call.first is not None else None
+        if first is not None and (call.got[step.i] or first.callbacks is _Job.done):  # handled or queued
+            fc = call.fc
+            if call.got[step.i] and (fc.answered_at is not None or fc.done):
+                host.count_rejected()  # the caller's transaction is over: a stray 503, dropped
+                return
+            if self._late(call, step, late_name(base, step.i)):
+                host.count_rejected()
+                return
+        name = rejected_name(base, step.i)
         if self.book.get(call.bound.script.flow, name) is None:
             host._drop(self.clock.now())  # no such script: the INVITE is lost, as if dropped
             return
         host.count_rejected()
         self._switch(call, step, name)
+
+    def _late(self, call: _Call, step: _Step, outcome: str) -> bool:
+        """Switch to the script of a late refusal: what went before the refused
+        retransmission stays; the 503 goes back; the original goes on (or waits on). False
+        when the call has gone further than the two scripts agree."""
+        script = self.book.get(call.bound.script.flow, outcome)
+        if script is None:
+            return False
+        same = self._common(call.bound.script, script)
+        kids = call.bound.steps
+        if any(got and (i >= same or any(k >= same for k, _d, _p in kids[i].kids)) for i, got in enumerate(call.got)):
+            return False
+        call.bound = self._bind(script, call.choice)
+        again = next(i for i, s in enumerate(script.steps) if s.again == step.i)
+        got = bytearray(len(call.bound.steps))
+        got[:same] = call.got[:same]
+        got[again] = 1
+        call.got = got
+        self._kids(call, call.bound.steps[again])
+        late = self.clock.now() - call.fc.t0
+        for i in script.roots:  # the new script's own moments still to come
+            if i > step.i and i != again:
+                root = script.steps[i]
+                self._after(call, i, max(call.delay(root.delay_s, root.per_holding, root.rings, -1) - late, 0.0))
+        return True
+
+    def _common(self, a: Script, b: Script) -> int:
+        """How many first steps two scripts share (the same messages, by the same causes)."""
+        key = (id(a), id(b))
+        same = self._same.get(key)
+        if same is None:
+            same = 0
+            for x, y in zip(a.steps, b.steps, strict=False):
+                if (x.src, x.dst, x.kind, x.parent, x.hooks) != (y.src, y.dst, y.kind, y.parent, y.hooks):
+                    break
+                same += 1
+            self._same[key] = same
+        return same
 
     def _switch(self, call: _Call, step: _Step, outcome: str) -> None:
         script = self.book.get(call.bound.script.flow, outcome)
@@ -487,6 +561,9 @@ class Replayer:
             return
         t = self.timers
         if spent >= 64 * t.t1:
+            if step.unacked:  # the caller never ACKs it: the script's own BYE follows
+                call.timers.pop(step.i, None)
+                return
             self._timeout(call, step)
             return
         self._send(call, step, again=True)
