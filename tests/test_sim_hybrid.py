@@ -63,6 +63,8 @@ CASES = {
                                      "topology.sbc.cores": 1, "topology.sbc.overload.policy": "drop"}),
     "2x overload, 503": scenario(**{"duration_s": 30, "warmup_s": 5, "traffic.calls_per_second": 170,
                                     "topology.sbc.cores": 1}),
+    "2x overload, loss-based": scenario(**{"duration_s": 30, "warmup_s": 5, "traffic.calls_per_second": 170,
+                                           "topology.sbc.cores": 1, "topology.sbc.overload.policy": "loss"}),
     "flows, TLS per call, recording, blocking": scenario(**{
         "seed": 4, "traffic.recording_share": 0.5, "traffic.holding_time_s": 20,
         "traffic.mix": {"basic": 0.4, "abandoned": 0.2, "busy_no_answer": 0.4},
@@ -161,8 +163,27 @@ def test_a_retransmission_refused_while_its_original_waits_has_its_own_script() 
     assert {s.kind for s in timer_h if s.data is not None} == {"BYE"}
 
 
+def test_a_new_invite_its_sender_refuses_by_rfc_7339_has_its_own_script() -> None:
+    """Under loss-based control a client refuses a share of its new INVITEs itself: the
+    SBC answers the caller 503 from its own transaction (its channel taken and freed
+    there), and a carrier that refuses its own INVITE sends nothing at all."""
+    sc = scenario(**{"topology.proxy.overload.policy": "loss", "topology.sbc.overload.policy": "loss"})
+    flows, why = replayable(sc)
+    assert flows == {"basic"} and not why
+    book = script_book(sc)
+    plain, at_sbc, at_carrier = (book.get("basic", o) for o in ("plain", "plain@2oc", "plain@0oc"))
+    assert plain is not None and at_sbc is not None and at_carrier is not None
+    assert (plain.steps[2].src, plain.steps[2].dst, plain.steps[2].kind) == ("sbc-1", "proxy-1", "INVITE")
+    assert at_sbc.same_until(plain, 1)
+    assert [(s.src, s.dst, s.kind) for s in at_sbc.steps[2:]] == [("sbc-1", "carrier", "503 INVITE"),
+                                                                  ("carrier", "sbc-1", "ACK")]
+    assert ("caller", "failed", 503) in at_sbc.steps[2].hooks and at_sbc.steps[2].until_ack  # stateful
+    assert at_sbc.steps[0].hooks == (("admit",), ("release",))
+    assert at_carrier.steps == ()
+
+
 @pytest.mark.parametrize("case", ["low load", "5 % loss", "50 % CPU", "90 % CPU", "2x overload, drop",
-                                  "2x overload, 503", "flows, TLS per call, recording, blocking", "contact-centre-500",
+                                  "2x overload, 503", "2x overload, loss-based", "flows, TLS per call, recording, blocking", "contact-centre-500",
                                   "IVR, queue, abandonment", "keep-alives, 5 % loss", "agents, every agent flow",
                                   "carrier REFER", "busy lamps"])
 def test_hybrid_gives_the_full_engines_hosts_and_links(case: str) -> None:

@@ -27,8 +27,10 @@ call for an agent is replayed when the ACD has an idle agent as it arrives
 (the ACD's own ``offer`` then picks it, as the SIP Server's routing does a few
 milliseconds later for an engine call); a call that would queue, an
 IVR-then-agent call (queued through the media server), and every call of a
-scenario with a session timer (its refreshes depend on the holding time) or
-RFC 7339 loss-based control (its throttling decisions) run on the engine.
+scenario with a session timer (its refreshes depend on the holding time) run
+on the engine. Overload has scripts of its own: a new INVITE a front end
+refuses 503 (``@<step>``), its retransmission refused while the original waits
+(``@<step>late``), and one its sender refuses by RFC 7339 (``@<step>oc``).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from ...sip.kind import call_kind
 from .script import Hook, Script, ScriptBook, Step
 
 __all__ = ["HOLDINGS_S", "T0_S", "background_book", "late_name", "offer_step", "one_call_at_a_time", "outcome_name",
-           "replayable", "script_book", "script_scenario"]
+           "replayable", "script_book", "script_scenario", "throttled_name"]
 
 HOLDINGS_S = (8.0, 12.0)
 """The two holding times each flow is recorded with (transfers happen half way)."""
@@ -76,11 +78,8 @@ def replayable(scenario: Scenario) -> tuple[set[str], dict[str, str]]:
     flow's calls run on the engine."""
     mix = [f for f, share in scenario.traffic.mix.shares().items() if share > 0]
     why: dict[str, str] = {}
-    policies = {role.overload.policy for _name, role in _roles(scenario)}
     if scenario.trunk.session_expires_s is not None:
         why.update(dict.fromkeys(mix, "a session timer's refreshes depend on the holding time"))
-    elif "loss" in policies:
-        why.update(dict.fromkeys(mix, "loss-based overload control (RFC 7339) runs on the engine"))
     return {f for f in mix if f not in why}, why
 
 
@@ -159,7 +158,7 @@ def _book(key: str, flows: tuple[str, ...], recorder: bool) -> ScriptBook:
     for (flow, outcome), script in list(scripts.items()):
         if outcome in ("plain", "plain:rec") and flow not in missing:
             _gave_up_variant(reduced, script, hosts, scripts, missing)
-    rejecting = {name for name, role in _roles(reduced) if role.overload.policy == "503"}
+    rejecting = {name for name, role in _roles(reduced) if role.overload.policy != "drop"}  # 503 (loss: beyond the control)
     for (flow, outcome), script in list(scripts.items()):
         if outcome == "blocked" or flow in missing:
             continue
@@ -187,6 +186,12 @@ def late_name(outcome: str, step: int) -> str:
     return f"{outcome}@{step}late"
 
 
+def throttled_name(outcome: str, step: int) -> str:
+    """The book's key of ``outcome`` whose new INVITE of step ``step`` its sender refused
+    itself, as RFC 7339 loss-based control asked of it (the step is never sent)."""
+    return f"{outcome}@{step}oc"
+
+
 def _rejected_variants(reduced: Scenario, script: Script, rejecting: set[str],
                        hosts: dict[str, tuple[str, tuple[Address, ...]]],
                        scripts: dict[tuple[str, str], Script], missing: dict[str, str]) -> None:
@@ -194,10 +199,22 @@ def _rejected_variants(reduced: Scenario, script: Script, rejecting: set[str],
     in overload, the script of the call that front end refused there."""
     from ..host import _new_call
 
+    controlled = {name for name, role in _roles(reduced) if role.overload.policy == "loss"}
     for i, step in enumerate(script.steps):
-        if step.data is None or not _new_call(step.data) or hosts[step.dst][0] not in rejecting:
+        if step.data is None or not _new_call(step.data):
             continue
         flow, outcome = script.flow, script.outcome
+        if hosts[step.dst][0] in controlled:  # its sender may refuse it (RFC 7339)
+            draw = _draw(flow, outcome.split(":")[0])
+            runs = [_record(reduced, flow, h, outcome.endswith(":rec"), draw, False, hosts,
+                            throttle=(step.src, step.dest)) for h in HOLDINGS_S]
+            throttled, problem = _fit(flow, throttled_name(outcome, i), *runs, until=i - 1)
+            if throttled is None or not throttled.same_until(script, i - 1 if i else 0) and i:
+                missing[flow] = problem or f"refusing step {i} at its sender changes what went before it"
+                return
+            scripts[(flow, throttled_name(outcome, i))] = throttled
+        if hosts[step.dst][0] not in rejecting:
+            continue
         draw = _draw(flow, outcome.split(":")[0])
         recorded = outcome.endswith(":rec")
         runs = [_record(reduced, flow, h, recorded, draw, False, hosts, reject_step=i) for h in HOLDINGS_S]
@@ -367,10 +384,12 @@ def _background(key: str, groups: tuple[str, ...]) -> ScriptBook:
 def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: float, blocked: bool,
             hosts: dict[str, tuple[str, tuple[Address, ...]]], reject_step: int | None = None,
             gave_up: bool = False, start: Callable[[Any], None] | None = None,
-            late_step: int | None = None) -> list[_Raw]:
+            late_step: int | None = None, throttle: tuple[str, Address | None] | None = None) -> list[_Raw]:
     """One call of ``flow`` through the engine, every message and hook recorded; the
     front end answers 503 to the INVITE of step ``reject_step``, when given, or to the
-    retransmission of the INVITE of ``late_step`` while the original waits; with
+    retransmission of the INVITE of ``late_step`` while the original waits; ``throttle``
+    (sender, destination): the sender's RFC 7339 client refuses its first new INVITE
+    there; with
     ``gave_up`` no agent is ever idle and a caller queued for one hangs up at once;
     ``start(centre)``, when given, is what happens at the probe's start instead of a call."""
     import simpy
@@ -402,6 +421,10 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
         elif late_step is not None:
             host._arrive = _tap_late(rec, host, late_step)  # type: ignore[method-assign]
     net.clock.wrap = rec.wrap
+    if throttle is not None:
+        for client in topo.oc_clients:
+            if client.name == throttle[0]:
+                client.admit = _refusing(client, throttle[1])  # type: ignore[method-assign]
     gate = topo.gate
     if blocked:
         gate.channels = 0
@@ -511,6 +534,23 @@ class _Fixed:
         return self.value
 
 
+def _refusing(client: Any, dest: Address | None) -> Callable[[bytes, Address], bool]:
+    """``client``'s admission, refusing the first new INVITE to ``dest``."""
+    from ...sip.frontend import is_new_invite
+
+    admit = client.admit
+    refused: list[bool] = []
+
+    def admitting(data: bytes, to: Address) -> bool:
+        if not refused and to == dest and is_new_invite(data):
+            refused.append(True)
+            client.throttled += 1
+            return False
+        return admit(data, to)
+
+    return admitting
+
+
 def _tap_send(rec: _Recorder, host: Any, net: Any) -> Callable[..., None]:
     send = host._send
 
@@ -608,11 +648,13 @@ def _tap_handle(rec: _Recorder, address: Address, inner: Callable[[bytes, Addres
 
 
 def _fit(flow: str, outcome: str, short: list[_Raw], long: list[_Raw],
-         again_of: int | None = None) -> tuple[Script | None, str]:
+         again_of: int | None = None, until: int | None = None) -> tuple[Script | None, str]:
     """The script of two recordings with holding times ``HOLDINGS_S``; (None, why) when
     they are not the same messages in the same order. ``again_of``: the recording of a
-    late refusal of that step's retransmission (:func:`_repeats`)."""
-    if not short or short[0].data is None:
+    late refusal of that step's retransmission (:func:`_repeats`); ``until``: the call
+    was refused at its sender after that step (-1: at its first message, so it may
+    have sent nothing)."""
+    if until != -1 and (not short or short[0].data is None):
         return None, "the probe call sent nothing"
     if [(s.src, s.dst, s.parent, s.hooks, _start(s.data)) for s in short] != \
             [(s.src, s.dst, s.parent, s.hooks, _start(s.data)) for s in long]:

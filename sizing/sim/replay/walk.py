@@ -35,9 +35,9 @@ import zlib
 from typing import TYPE_CHECKING
 
 from ...sip.interfaces import TimerConfig
-from ..host import _ARRIVED, Host, _kind_token
+from ..host import _ARRIVED, Host, _kind_token, _new_call
 from ..simpy_fast import QueuedEvent, scheduler
-from .record import late_name, offer_step, outcome_name, rejected_name
+from .record import late_name, offer_step, outcome_name, rejected_name, throttled_name
 from .script import Script, ScriptBook
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class _Step:
 
     __slots__ = ("i", "src", "dst", "wire", "data", "target", "source", "kids", "hooks", "request",
                  "invite", "status", "answers", "acks", "until_ack", "unacked", "kind", "forward", "watched",
-                 "rings", "cost_key", "tx_key", "late")
+                 "rings", "cost_key", "tx_key", "late", "oc", "dest", "learn")
 
     def __init__(self) -> None:
         self.kids: tuple[tuple[int, float, float], ...] = ()
@@ -131,7 +131,10 @@ class _Again(_Job):
 
 def _handled(job: _Job) -> None:
     call = job.call
-    call.fc.replay.handled(call, job.step)  # type: ignore[attr-defined]
+    step = job.step
+    if job.data is not step.data:  # a response that carried an RFC 7339 signal: its client reads it
+        step.learn[0]._learn(job.data, step.source)
+    call.fc.replay.handled(call, step)  # type: ignore[attr-defined]
 
 
 _Job.done = (_handled,)  # type: ignore[attr-defined]
@@ -167,6 +170,8 @@ class Replayer:
         self.pools = pools
         self.roles = sorted(r for r, nodes in pools.items() if len(nodes) > 1)
         self._carrier = topo.net.hosts["carrier"]
+        self._oc_clients = {client.name: client for client in topo.oc_clients}
+        self._oc_servers = topo.loss_controllers
         self._bound: dict[tuple[int, tuple[int, ...]], _Bound] = {}
         self._same: dict[tuple[int, int], int] = {}
         self.retransmissions = 0
@@ -208,6 +213,11 @@ class Replayer:
         call = _Call(fc, self._bind(script, choice), holding, fc.talked, choice)
         fc.replay = self
         centre.calls[key] = fc
+        bound = call.bound
+        first = bound.steps[bound.script.roots[0]] if bound.script.roots else None
+        if first is not None and first.oc is not None and self._throttled(call, first, -1):
+            self.started += 1  # the caller refused it itself (RFC 7339): no agent is offered it
+            return fc
         if centre.acd is not None and flow in AGENT_BOUND:  # the routing's choice, made now
             centre._offer(fc)
             ticket = fc.ticket
@@ -216,10 +226,13 @@ class Replayer:
         elif flow in self.waits and call.bound.media is not None:  # the IVR answers first
             fc.stage, fc.peer = "ivr", call.bound.media
         self.started += 1
-        bound = call.bound
         for i in bound.script.roots:
             step = bound.script.steps[i]
-            self._after(call, i, call.delay(step.delay_s, step.per_holding, step.rings, -1))
+            delay = call.delay(step.delay_s, step.per_holding, step.rings, -1)
+            if first is not None and i == first.i and first.oc is not None and delay <= 0.0:
+                self._send(call, first)  # its sender has decided above
+            else:
+                self._after(call, i, delay)
         return fc
 
     def keepalive(self, group: str, dest: object) -> bool:
@@ -268,14 +281,17 @@ class Replayer:
             b.forward = s.forward
             b.rings = s.rings
             b.watched = bool(s.request or s.answers >= 0 or s.until_ack)  # _send arms or notes something
+            b.oc = b.learn = None
             if s.data is not None:
                 b.src, b.dst = mapped[s.src], mapped[s.dst]
                 token = _kind_token(s.data)  # the host's keys for its cost and send caches
                 b.cost_key, b.tx_key = (token, len(s.data), s.wire), (token, s.wire == "tls")
-                b.target = routes[_remap(book, s.dst, b.dst, s.dest)]
+                b.dest = _remap(book, s.dst, b.dst, s.dest)
+                b.target = routes[b.dest]
                 b.source = _remap(book, s.src, b.src, s.source)
+                self._overload_control(b, script, book)
             else:
-                b.src = b.dst = b.target = b.source = b.cost_key = b.tx_key = None
+                b.src = b.dst = b.target = b.source = b.dest = b.cost_key = b.tx_key = None
             b.kids = tuple((k, script.steps[k].delay_s, script.steps[k].per_holding) for k in script.children[i])
             steps.append(b)
         bound = _Bound()
@@ -294,6 +310,19 @@ class Replayer:
         self._bound[key] = bound
         return bound
 
+    def _overload_control(self, b: _Step, script: Script, book: ScriptBook) -> None:
+        """RFC 7339 on a step: a new INVITE its sender may refuse (``oc``: the sender's
+        client, when the script of that refusal exists), a response that carries the
+        server's signal to its client (``learn``: client and server)."""
+        client = self._oc_clients.get(b.src.name)
+        if client is not None and b.request == "INVITE" and b.dest in client.servers and _new_call(b.data) \
+                and book.get(script.flow, throttled_name(script.outcome, b.i)) is not None:
+            b.oc = client
+        server = self._oc_servers.get(b.src.name)
+        client = self._oc_clients.get(b.dst.name)
+        if b.status and server is not None and client is not None and b.source in client.servers:
+            b.learn = (client, server)
+
     # -- walking ---------------------------------------------------------------------------------
 
     def _after(self, call: _Call, i: int, delay: float) -> None:
@@ -311,17 +340,25 @@ class Replayer:
             if self._hooks(call, step):
                 self._kids(call, step)
             return
+        if step.oc is not None and self._throttled(call, step, -1):
+            return
         self._send(call, step)
 
     def _send(self, call: _Call, step: _Step, again: bool = False, counted: bool = True) -> None:
         """Send a step; ``again``: a repeat, ``counted`` as a retransmission unless it is a
         proxy's forward of a repeated ACK (as the engine counts them: a repeated 2xx passes
         the proxy's server transaction, which counts it; an ACK passes none)."""
-        arrival = step.src.transmit(step.wire, step.data, step.dst, step.tx_key)
+        data = step.data
+        if step.learn is not None:  # the server's RFC 7339 signal, as its transport stamps it
+            data = step.learn[1].stamp(data)
+        arrival = step.src.transmit(step.wire, data, step.dst, step.tx_key)
         if again:
             self.retransmissions += counted
             if arrival is not None:
-                self._schedule_at(arrival, _Again(call, step))
+                job = _Again(call, step)
+                if data is not step.data:
+                    job.data, job.key = data, None
+                self._schedule_at(arrival, job)
             return
         else:
             if step.request:
@@ -334,6 +371,8 @@ class Replayer:
                 call.fc.bye_at = self.clock.now()
         if arrival is not None:
             job = _Job(call, step)
+            if data is not step.data:
+                job.data, job.key = data, None
             if step.late:
                 if call.first is None:
                     call.first = {}
@@ -365,14 +404,18 @@ class Replayer:
             return
         self._kids(call, call.bound.steps[i])
 
-    def _kids(self, call: _Call, step: _Step) -> None:
+    def _kids(self, call: _Call, step: _Step, since: int = 0) -> None:
         steps = call.bound.steps
         for k, delay, per in step.kids:
+            if k < since:
+                continue
             kid = steps[k]
             if per or kid.rings:
                 delay = call.delay(delay, per, kid.rings, step.i)
             if delay <= 0.0 and kid.data is not None:  # the common case: a message sent at once
                 if kid.watched:
+                    if kid.oc is not None and self._throttled(call, kid, step.i):
+                        return
                     self._send(call, kid)
                     continue
                 arrival = kid.src.transmit(kid.wire, kid.data, kid.dst, kid.tx_key)
@@ -527,6 +570,35 @@ class Replayer:
                 same += 1
             self._same[key] = same
         return same
+
+    def _throttled(self, call: _Call, step: _Step, parent: int) -> bool:
+        """Whether the step's sender refuses its new INVITE (RFC 7339: the share its
+        server's last signal asks for, drawn as the engine's client draws); if so the call
+        goes on as its script of that refusal, from the refusing step's parent (-1: the call's start)."""
+        client = step.oc
+        signal = client.signals.get(step.dest)
+        if signal is None or signal.loss <= 0 or self.clock.now() >= signal.expires \
+                or client.rng.random() * 100 >= signal.loss:
+            return False
+        client.throttled += 1
+        base = call.bound.script.outcome.split("@")[0]
+        script = self.book.get(call.bound.script.flow, throttled_name(base, step.i))
+        assert script is not None
+        call.bound = self._bind(script, call.choice)
+        got = bytearray(len(call.bound.steps))
+        got[:step.i] = call.got[:step.i]
+        call.got = got
+        if not script.steps:  # the caller itself refused it: nothing was sent, nothing told
+            call.done = True
+            return True
+        if parent >= 0:
+            self._kids(call, call.bound.steps[parent], since=step.i)
+        late = self.clock.now() - call.fc.t0
+        for i in script.roots:
+            if i >= step.i:
+                root = script.steps[i]
+                self._after(call, i, max(call.delay(root.delay_s, root.per_holding, root.rings, -1) - late, 0.0))
+        return True
 
     def _switch(self, call: _Call, step: _Step, outcome: str) -> None:
         script = self.book.get(call.bound.script.flow, outcome)
