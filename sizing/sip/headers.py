@@ -29,7 +29,7 @@ from .uri import (
     FAST_PORT,
     MANY_PARAMS,
     URI,
-    distinct_names,
+    distinct_name_set,
     fast_uri_pattern,
     is_ipv4_address,
     is_ipv6_address,
@@ -182,42 +182,64 @@ _FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_T}]++)")
 # The checks of a many-parameters run (see _many_params_ok).
 _BAD_VALUE = re.compile(rf"=(?:[{_T}]*+=|;|\Z)")  # two '=' in a parameter, or no value
 _QUOTED_VALUE = re.compile(r'"[^"]*+"')
-_VIA_SPECIAL = re.compile(r";(?=[brtm])(?:(branch)|(received)|(rport)|ttl|maddr)(?=[=;]|\Z)")
-_TAG_SPECIAL = re.compile(r";(tag)(?=[=;]|\Z)")
 _KEY_VALUE = re.compile(r'=(?!")')  # a token (_BAD_VALUE refused an empty value)
 _RECEIVED_VALUE = re.compile(rf"={FAST_IPV4}(?=;|\Z)")
 _RPORT_VALUE = re.compile(rf"(?:={FAST_PORT})?(?=;|\Z)")
 
 
-def _many_params_ok(text: str, special: re.Pattern[str]) -> bool:
+def _spellings(*names: str) -> dict[str, str]:
+    """Every spelling of ``names`` in any case, each with the name in lower case."""
+    return {"".join(letters): name
+            for name in names for letters in itertools.product(*((c, c.upper()) for c in name))}
+
+
+#: The parameters the fast shapes treat apart (see _many_params_ok), and the Via
+#: parameters whose values the grammar restricts (see _restricted), in any case.
+_VIA_SPECIAL = _spellings("branch", "received", "rport", "ttl", "maddr")
+_TAG_SPECIAL = _spellings("tag")
+
+
+def _many_params_ok(text: str, special: dict[str, str]) -> bool:
     """Whether a run of _many_params() is what _fast_params() accepts, ``special``
-    naming the parameters its guard treats apart (searched in the lower-cased text).
+    naming the parameters its guard treats apart (every spelling, see _spellings).
 
     Every name non-empty and distinct, every value a non-empty token or a quoted
     string; the key (branch, tag) with a token value, in lower case as _fast_params()
     has it, or in any case in a run too long for that (_param_in reads it so); Via's
-    received an IPv4 address, rport empty or a port, no ttl or maddr.
+    received an IPv4 address, rport empty or a port, no ttl or maddr. The special
+    names are looked up in the set of names, not searched for in the text.
     """
     if '"' in text:
         text = _QUOTED_VALUE.sub('""', text)
     if _BAD_VALUE.search(text):
         return False
-    for m in special.finditer(text.lower()):
-        end = m.end()
-        if m[1]:
-            if _KEY_VALUE.match(text, end) is None:
-                return False
-            if text[m.start() + 1 : end] != m[1] and not _longer_than_fast(text):
-                return False
-        elif m[2]:
-            if _RECEIVED_VALUE.match(text, end) is None:
-                return False
-        elif m[3]:
-            if _RPORT_VALUE.match(text, end) is None:
-                return False
-        else:
-            return False
-    return distinct_names(text)
+    names = distinct_name_set(text)
+    if names is None:
+        return False
+    return all(_special_ok(text, name, special[name]) for name in special.keys() & names)
+
+
+def _special_ok(text: str, name: str, key: str) -> bool:
+    """Whether parameter ``name`` (spelled ``key`` in lower case) of a run of distinct
+    names has a value the fast shapes accept."""
+    end = _name_end(text, name)
+    if key in ("branch", "tag"):
+        return _KEY_VALUE.match(text, end) is not None and (
+            name == key or _longer_than_fast(text))
+    if key == "received":
+        return _RECEIVED_VALUE.match(text, end) is not None
+    if key == "rport":
+        return _RPORT_VALUE.match(text, end) is not None
+    return False  # ttl, maddr
+
+
+def _name_end(text: str, name: str) -> int:
+    """Where parameter ``name`` ends in a run where it occurs once (no ';' in a value)."""
+    for after in ("=", ";"):
+        start = text.find(f";{name}{after}")
+        if start >= 0:
+            return start + len(name) + 1
+    return len(text)  # the last one, without a value
 
 
 # The keys of the fast shapes as _get reads them, in any case (ASCII: a value may hold
@@ -637,20 +659,11 @@ class _LazyParams(_Value):
 
 
 # -- Via ---------------------------------------------------------------------------
-_VIA_CHECKED = ("received", "rport", "ttl", "maddr", "branch")
-#: Every spelling of those names in any case, with the name in lower case (392 in all).
-_VIA_CHECKED_SPELLINGS = tuple(
-    ("".join(letters), key)
-    for key in _VIA_CHECKED
-    for letters in itertools.product(*((c, c.upper()) for c in key))
-)
-
-
 def _restricted(params: dict[str, str | None]) -> list[tuple[str, str | None]]:
     """The Via parameters whose values the grammar restricts, in order, each as (name
     in lower case, value): a dict lookup per spelling of those names, instead of a
     step per parameter over thousands of them."""
-    found = [(name, key) for name, key in _VIA_CHECKED_SPELLINGS if name in params]
+    found = [(name, _VIA_SPECIAL[name]) for name in _VIA_SPECIAL.keys() & params.keys()]
     if len(found) > 1:
         order = {name: i for i, name in enumerate(params)}
         found.sort(key=lambda item: order[item[0]])

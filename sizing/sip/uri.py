@@ -158,12 +158,17 @@ def distinct_names(text: str) -> bool:
     """True when the parameters ``;name[=value]`` after the first ';' of ``text`` have
     non-empty, distinct names (no value holds a ';'): unique_names for thousands of
     them, with one sub, split and set instead of a match object per name."""
+    return distinct_name_set(text) is not None
+
+
+def distinct_name_set(text: str) -> set[str] | None:
+    """The names of distinct_names() as a set, or None when one is empty or repeated."""
     if "=" in text:
         text = _VALUES.sub("", text)
     names = text.split(";")
     del names[0]
     seen = set(names)
-    return len(seen) == len(names) and "" not in seen
+    return seen if len(seen) == len(names) and "" not in seen else None
 
 
 def _show(text: str) -> str:
