@@ -1354,6 +1354,9 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
     match_name_addr); the cache keeps the match under ``"via~"``, ``"from~"``,
     ``"to~"`` or ``"contact~"`` and the accessors build the typed value from it
     on first read. Other shapes get the full parser now, which says what is wrong.
+
+    Here Via, From, To, Call-ID and CSeq, which identify the transaction and dialog;
+    _validate_others() the rest (one call: this runs for every message).
     """
     get = index.get
     cache: dict[str, Any] = {}
@@ -1375,7 +1378,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
                 cache[key] = None
                 continue
             if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
+                raise _repeated(values)
             m = match_name_addr(values[0])
             if m is None:
                 cache[key] = NameAddr.parse(values[0])
@@ -1386,7 +1389,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         values = get("Call-ID")
         if values is not None:
             if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
+                raise _repeated(values)
             if _CALLID.fullmatch(values[0]) is None:
                 raise HeaderError(f"{values[0][:60]!r} is not a word[@word]")
 
@@ -1396,7 +1399,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
             cache["cseq"] = None
         else:
             if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
+                raise _repeated(values)
             cseq = match_cseq(values[0]) or CSeq.parse(values[0])
             if cseq.number >= 2**31:
                 raise HeaderError(f"sequence number {cseq.number} is not below 2**31")
@@ -1405,14 +1408,24 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
                     f"method {cseq.method!r} does not match the request method {message.method!r}"
                 )
             cache["cseq"] = cseq
+    except HeaderError as err:
+        raise ParseError(f"{what}: {err}") from None
+    _validate_others(index, cache)
+    return cache
 
-        what = "Max-Forwards"
+
+def _validate_others(index: dict[str, list[str]], cache: dict[str, Any]) -> None:
+    """Max-Forwards (0-255), Content-Length (one number however often it is repeated),
+    Contact (addresses) and Date (RFC 1123, in GMT)."""
+    get = index.get
+    what = "Max-Forwards"
+    try:
         values = get("Max-Forwards")
         if values is None:
             cache["max-forwards"] = None
         else:
             if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
+                raise _repeated(values)
             hops = _number(values[0])
             if hops > 255:
                 raise HeaderError(f"{hops} is above 255")
@@ -1444,7 +1457,11 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
                     raise HeaderError(f"{value!r} is not an RFC 1123 date in GMT")
     except HeaderError as err:
         raise ParseError(f"{what}: {err}") from None
-    return cache
+
+
+def _repeated(values: list[str]) -> HeaderError:
+    """The error for a header that may appear once."""
+    return HeaderError(f"appears {len(values)} times, once is allowed")
 
 
 def _validate_list(values: list[str], cache: dict[str, Any], key: str,
