@@ -1041,6 +1041,19 @@ def test_many_parameter_via_reads_a_branch_spelled_in_any_case(spelling):
     assert match_via(few) is None and Via.parse(few).branch == "z9hG4bK1"
 
 
+@pytest.mark.parametrize("extra", ["", ";Ttl=1"])
+def test_many_parameter_via_with_many_spellings_of_its_special_names(extra):
+    spellings = ";".join(["BRANCH=b1", "Branch=b2", "received=10.0.0.1", "RECEIVED=10.0.0.2",
+                          "Received=10.0.0.3", "rport", "RPort=5060"])
+    via = f"SIP/2.0/UDP a.com;{spellings}" + _PADDING + extra
+    m = match_via(via)
+    if extra:  # ttl takes the full parser, in any case
+        assert m is None and Via.parse(via).ttl == 1
+    else:
+        assert m is not None and via_branch(m) == "b1" == Via.parse(via).branch
+        assert Via.from_match(m) == Via.parse(via)
+
+
 def test_many_parameter_name_addr_reads_a_tag_spelled_in_any_case():
     # a value before it whose lower case is longer (U+0130) leaves the tag where it was
     to = '<sip:b@b.com>;x="\u0130"' + _PADDING + ";TAG=7"
