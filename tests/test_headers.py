@@ -1028,6 +1028,40 @@ def test_many_parameter_shapes_read_their_key_parameters():
     assert match_name_addr(to.replace("tag=7", 'tag="7"')) is None  # a quoted tag: full parser
 
 
+@pytest.mark.parametrize("spelling", ["BRANCH", "Branch"])
+def test_many_parameter_via_reads_a_branch_spelled_in_any_case(spelling):
+    via = f"SIP/2.0/UDP a.com;{spelling}=z9hG4bK1" + _PADDING
+    m = match_via(via)  # the fast shape takes it, as it takes branch in lower case
+    assert m is not None and via_branch(m) == "z9hG4bK1" == Via.parse(via).branch
+    assert Via.from_match(m) == Via.parse(via)
+    both = via + ";branch=z9hG4bK2"  # two names as written: the exact spelling first
+    assert via_branch(match_via(both)) == "z9hG4bK2" == Via.parse(both).branch
+    assert match_via(via.replace("=z9hG4bK1", '="z9hG4bK1"')) is None  # still a token only
+    few = f"SIP/2.0/UDP a.com;{spelling}=z9hG4bK1"  # as the few-parameter form: full parser
+    assert match_via(few) is None and Via.parse(few).branch == "z9hG4bK1"
+
+
+@pytest.mark.parametrize("extra", ["", ";Ttl=1"])
+def test_many_parameter_via_with_many_spellings_of_its_special_names(extra):
+    spellings = ";".join(["BRANCH=b1", "Branch=b2", "received=10.0.0.1", "RECEIVED=10.0.0.2",
+                          "Received=10.0.0.3", "rport", "RPort=5060"])
+    via = f"SIP/2.0/UDP a.com;{spellings}" + _PADDING + extra
+    m = match_via(via)
+    if extra:  # ttl takes the full parser, in any case
+        assert m is None and Via.parse(via).ttl == 1
+    else:
+        assert m is not None and via_branch(m) == "b1" == Via.parse(via).branch
+        assert Via.from_match(m) == Via.parse(via)
+
+
+def test_many_parameter_name_addr_reads_a_tag_spelled_in_any_case():
+    # a value before it whose lower case is longer (U+0130) leaves the tag where it was
+    to = '<sip:b@b.com>;x="\u0130"' + _PADDING + ";TAG=7"
+    m = match_name_addr(to)
+    assert m is not None and addr_tag(m) == "7" == NameAddr.parse(to).tag
+    assert NameAddr.from_match(m) == NameAddr.parse(to)
+
+
 @pytest.mark.parametrize("kind", list(_MANY))
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())

@@ -120,6 +120,31 @@ def test_a_whole_section_copies_and_edits_like_a_split_one(monkeypatch: pytest.M
     assert whole.create_response(180, to_tag="t").encode() == split.create_response(180, to_tag="t").encode()
 
 
+_LENGTHS = "l:0\r\n" * 200
+REPEATED = {
+    "a short line repeated": _request(_LENGTHS),
+    "a short Via line repeated": _request("v:SIP/2.0/UDP h\r\n" * 200, Via=""),
+    "distinct Vias among repeats": _request(_LENGTHS + "v:SIP/2.0/UDP a\r\nv:SIP/2.0/UDP b\r\n"),
+    "Vias repeated among others": _request(_LENGTHS + "v:SIP/2.0/UDP a\r\nv:SIP/2.0/UDP b\r\n" * 50),
+    "From repeated": _request("f:<sip:a@b.example.com>\r\n" * 200),
+    "a differing length among repeats": _request(_LENGTHS + "l:1\r\n" + _LENGTHS),
+    "a bad date repeated": _request("Date:x\r\n" * 200),
+    "a bad name among repeats": _request(_LENGTHS + "X Y:1\r\n"),
+    "a folded line among repeats": _request(_LENGTHS + "X-Folded: one\r\n two\r\n"),
+}
+
+
+@pytest.mark.parametrize("case", list(REPEATED))
+def test_a_section_of_repeated_short_lines_reads_as_a_split_one(
+        case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its lines are checked once per distinct line (see message._repeated_lines)."""
+    whole, split = _both(REPEATED[case], monkeypatch)
+    if isinstance(whole, message.Request) and isinstance(split, message.Request):
+        assert _views(whole) == _views(split)
+    else:
+        assert whole == split
+
+
 _VIAS = [f"SIP/2.0/UDP p{i}.example.com;branch=z9hG4bK{i}" for i in range(40)]
 _CONTACTS = [f"<sip:u{i}@p{i}.example.com>" for i in range(40)]
 LISTS = {

@@ -16,8 +16,9 @@ so a proxy forwards them unchanged; :meth:`param` gives the unquoted value.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from .digits import read_uint
@@ -28,7 +29,7 @@ from .uri import (
     FAST_PORT,
     MANY_PARAMS,
     URI,
-    distinct_names,
+    distinct_name_set,
     fast_uri_pattern,
     is_ipv4_address,
     is_ipv6_address,
@@ -71,9 +72,14 @@ _TOKEN = re.compile(rf"[{_T}]+")
 # quoted-string, a token or a host (including an IPv6 reference); ':' is let
 # through here so that Via received=2001:db8::1 (RFC 5118 §4.5) can be checked.
 _PARAM = re.compile(rf"{_W};{_W}([{_T}]++)(?:{_W}={_W}({_QUOTED}|[{_T}:\[\]]++))?(?!{_W}=)")
-_PARAMS = re.compile(rf"(?:{_PARAM.pattern})*+{_W}")  # a whole parameter list
-_HOSTISH = re.compile(r"[:\[\]]")
-_BLANK = re.compile(r"[ \t\r\n]")
+# A parameter list whose quoted values are each replaced by '"' (see _bare_params): its
+# characters; each as 'a' (any but ';' and '=') or ' ' (a blank); and without blanks.
+_PARAM_LIST_CHARS = re.compile(rf'[{_T};=:\[\]" \t\r\n]*+')
+_PARAM_CLASSES = str.maketrans(
+    dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~\":[]", "a")
+    | dict.fromkeys("\t\r\n", " ")
+)
+_NO_BLANKS = str.maketrans("", "", " \t\r\n")
 _VALUES = re.compile(r"=[^;]*+")
 _VALUED = re.compile(r";([^;=]*+)=([^;]*+)")
 _QPAIR = re.compile(r"\\(.)", re.S)
@@ -176,48 +182,106 @@ _FAST_CSEQ = re.compile(rf"([0-9]{{1,10}}) ([{_T}]++)")
 # The checks of a many-parameters run (see _many_params_ok).
 _BAD_VALUE = re.compile(rf"=(?:[{_T}]*+=|;|\Z)")  # two '=' in a parameter, or no value
 _QUOTED_VALUE = re.compile(r'"[^"]*+"')
-_VIA_SPECIAL = re.compile(r";(?=[brtm])(?:(branch)|(received)|(rport)|ttl|maddr)(?=[=;]|\Z)")
-_TAG_SPECIAL = re.compile(r";(tag)(?=[=;]|\Z)")
+_KEY_VALUE = re.compile(r'=(?!")')  # a token (_BAD_VALUE refused an empty value)
 _RECEIVED_VALUE = re.compile(rf"={FAST_IPV4}(?=;|\Z)")
 _RPORT_VALUE = re.compile(rf"(?:={FAST_PORT})?(?=;|\Z)")
 
 
-def _many_params_ok(text: str, special: re.Pattern[str]) -> bool:
+def _spellings(*names: str) -> dict[str, str]:
+    """Every spelling of ``names`` in any case, each with the name in lower case."""
+    return {"".join(letters): name
+            for name in names for letters in itertools.product(*((c, c.upper()) for c in name))}
+
+
+#: The parameters the fast shapes treat apart (see _many_params_ok), and the Via
+#: parameters whose values the grammar restricts (see _restricted), in any case;
+#: and the same names in a lower-cased run (';' and a letter first: the search skips
+#: ahead), for a run that holds more than a few of them.
+_VIA_SPECIAL = _spellings("branch", "received", "rport", "ttl", "maddr")
+_TAG_SPECIAL = _spellings("tag")
+_VIA_SPECIAL_NAME = re.compile(r";(?=[brtm])(?:branch|received|rport|ttl|maddr)(?=[=;]|\Z)")
+_TAG_SPECIAL_NAME = re.compile(r";tag(?=[=;]|\Z)")
+_SPECIAL_NAMES = {id(_VIA_SPECIAL): _VIA_SPECIAL_NAME, id(_TAG_SPECIAL): _TAG_SPECIAL_NAME}
+_FEW_SPECIAL = 4
+
+
+def _many_params_ok(text: str, special: dict[str, str]) -> bool:
     """Whether a run of _many_params() is what _fast_params() accepts, ``special``
-    naming the parameters its guard treats apart (searched in the lower-cased text).
+    naming the parameters its guard treats apart (every spelling, see _spellings).
 
     Every name non-empty and distinct, every value a non-empty token or a quoted
-    string; the key (branch, tag) spelled in lower case with a token value; Via's
-    received an IPv4 address, rport empty or a port, no ttl or maddr.
+    string; the key (branch, tag) with a token value, in lower case as _fast_params()
+    has it, or in any case in a run too long for that (_param_in reads it so); Via's
+    received an IPv4 address, rport empty or a port, no ttl or maddr. The special
+    names are looked up in the set of names, not searched for in the text.
     """
     if '"' in text:
         text = _QUOTED_VALUE.sub('""', text)
     if _BAD_VALUE.search(text):
         return False
-    for m in special.finditer(text.lower()):
-        end = m.end()
-        if m[1]:  # the key: as written, with a token value
-            if text[m.start() + 1 : end] != m[1] or text[end : end + 1] != "=" or (
-                text[end + 1 : end + 2] == '"'
-            ):
-                return False
-        elif m[2]:
-            if _RECEIVED_VALUE.match(text, end) is None:
-                return False
-        elif m[3]:
-            if _RPORT_VALUE.match(text, end) is None:
-                return False
-        else:
+    names = distinct_name_set(text)
+    if names is None:
+        return False
+    found = special.keys() & names
+    if len(found) <= _FEW_SPECIAL:  # a search each
+        return all(_special_ok(text, name, special[name], _name_end(text, name))
+                   for name in found)
+    lower = text.lower()  # more: one pass
+    return all(_special_ok(text, text[m.start() + 1 : m.end()], lower[m.start() + 1 : m.end()],
+                           m.end()) for m in _SPECIAL_NAMES[id(special)].finditer(lower))
+
+
+def _special_ok(text: str, name: str, key: str, end: int) -> bool:
+    """Whether parameter ``name`` (spelled ``key`` in lower case), which ends at ``end``
+    in a run of distinct names, has a value the fast shapes accept."""
+    if key in ("branch", "tag"):
+        return _KEY_VALUE.match(text, end) is not None and (
+            name == key or _longer_than_fast(text))
+    if key == "received":
+        return _RECEIVED_VALUE.match(text, end) is not None
+    if key == "rport":
+        return _RPORT_VALUE.match(text, end) is not None
+    return False  # ttl, maddr
+
+
+def _name_end(text: str, name: str) -> int:
+    """Where parameter ``name`` ends in a run where it occurs once (no ';' in a value)."""
+    for after in ("=", ";"):
+        start = text.find(f";{name}{after}")
+        if start >= 0:
+            return start + len(name) + 1
+    return len(text)  # the last one, without a value
+
+
+# The keys of the fast shapes as _get reads them, in any case (ASCII: a value may hold
+# a character whose lower case is longer, which str.lower() would shift the text by).
+_BRANCH_ANY_CASE = re.compile(r";branch=", re.IGNORECASE | re.ASCII)
+_TAG_ANY_CASE = re.compile(r";tag=", re.IGNORECASE | re.ASCII)
+
+
+def _longer_than_fast(text: str) -> bool:
+    """Whether a parameter run has more than the MANY_PARAMS that _fast_params() takes
+    (found by a few searches from the start, not by counting a long run)."""
+    pos = -1
+    for _ in range(MANY_PARAMS + 1):
+        pos = text.find(";", pos + 1)
+        if pos < 0:
             return False
-    return distinct_names(text)
+    return True
 
 
-def _param_in(text: str, name: str) -> str | None:
-    """The value of ``;name=`` in a checked parameter run (names are distinct)."""
+def _param_in(text: str, name: str, any_case: re.Pattern[str]) -> str | None:
+    """The value of ``;name=`` in a checked parameter run (no ';' in a value, names
+    distinct as written), read as _get does: the exact spelling first, else the first
+    in any case (``any_case``)."""
     start = text.find(f";{name}=")
-    if start < 0:
-        return None
-    start += len(name) + 2
+    if start >= 0:
+        start += len(name) + 2
+    else:
+        m = any_case.search(text)
+        if m is None:
+            return None
+        start = m.end()
     end = text.find(";", start)
     return text[start:] if end < 0 else text[start:end]
 
@@ -307,7 +371,7 @@ def via_branch(m: re.Match[str]) -> str | None:
     """The ``branch`` of a match_via() match (as Via.branch would read it)."""
     if m.re is _FAST_VIA:
         return m["branch"]
-    return _param_in(m["params"], "branch")
+    return _param_in(m["params"], "branch", _BRANCH_ANY_CASE)
 
 
 def match_name_addr(value: str) -> re.Match[str] | None:
@@ -337,7 +401,7 @@ def addr_params(m: re.Match[str]) -> str:
 def addr_tag(m: re.Match[str]) -> str | None:
     """The ``tag`` of a match_name_addr() match (as NameAddr.tag would read it)."""
     if m.re is not _FAST_ADDR:
-        return _param_in(addr_params(m), "tag")
+        return _param_in(addr_params(m), "tag", _TAG_ANY_CASE)
     tag = m["tag"]
     return m["btag"] if tag is None else tag
 
@@ -403,30 +467,64 @@ def _parse_params(text: str, pos: int, where: str, via: bool = False) -> dict[st
     """``*( SEMI generic-param )`` from ``pos`` to the end of ``text``.
 
     A few parameters are read one at a time. Many, when the first few read so hold no
-    error and the list is whole (one pattern checks it), are split with str methods,
+    error and the list is whole (_bare_params checks it), are split with str methods,
     their quoted values set aside first; a list with a value like a host goes one
     parameter at a time anyway, which checks the hosts and says what is wrong.
     """
     if text.count(";", pos) <= MANY_PARAMS:
         return _parse_params_one_by_one(text, pos, where, via)
     _parse_params_one_by_one(text, pos, where, via, MANY_PARAMS)  # an early error, at once
-    if _PARAMS.match(text, pos).end() != len(text):  # type: ignore[union-attr]
-        return _parse_params_one_by_one(text, pos, where, via)
     rest = text[pos:]
     quoted = _QUOTED_AT.findall(rest) if '"' in rest else []
     if quoted:
         rest = _QUOTED_AT.sub('"', rest)  # no ';' or blank is left in a value
-    if _BLANK.search(rest):  # blanks around ';' and '=' (tokens hold none)
-        rest = "".join(rest.split())
-    if _HOSTISH.search(rest):
+    bare = _bare_params(rest, len(quoted))
+    if bare is None or ":" in bare or "[" in bare or "]" in bare:
         return _parse_params_one_by_one(text, pos, where, via)
+    rest = bare
     params = _split_fast_params(rest)
+    if "" in params:  # an empty name
+        return _parse_params_one_by_one(text, pos, where, via)
     if len(params) != rest.count(";"):  # the error one_by_one would find first
         raise HeaderError(f"{where}: parameter {_first_repeated(rest)!r} appears twice")
     if quoted:
         names = [name for name, value in params.items() if value == '"']
         params.update(zip(names, quoted, strict=True))
     return params
+
+
+def _bare_params(text: str, quoted: int) -> str | None:
+    """``text``, a parameter list whose ``quoted`` quoted values are each replaced by
+    '"', without its blanks, if the list is whole as _PARAM reads it one parameter at
+    a time; else None (then that says what is wrong). Values like a host (':', '[',
+    ']') are let through unchecked, for the caller to send one parameter at a time.
+
+    With str methods over the whole text, not a pattern step per parameter: a blank
+    may only touch a ';' or '=' (so one run of them left between two other
+    characters is an error), and without blanks the list is ``*(;name[=value])``.
+    """
+    if _PARAM_LIST_CHARS.fullmatch(text) is None:
+        return None
+    if " " in text or "\t" in text or "\r" in text or "\n" in text:
+        if _blank_between(text):
+            return None
+        text = text.translate(_NO_BLANKS)
+    if not text.startswith(";") or _BAD_VALUE.search(text):  # (empty names: see the caller)
+        return None
+    if '"' in text:  # each '"' a whole value: after '=', before ';' or the end
+        ends = text.count('";') + text.endswith('"')
+        if not text.count('"') == text.count('="') == ends == quoted:
+            return None
+    return text
+
+
+def _blank_between(text: str) -> bool:
+    """Whether a run of blanks in a parameter list (of _PARAM_LIST_CHARS) lies between
+    two characters neither of which is ';' or '=', where the grammar has no LWS."""
+    classes = text.translate(_PARAM_CLASSES)
+    while "  " in classes:  # each pass halves every run of blanks
+        classes = classes.replace("  ", " ")
+    return "a a" in classes
 
 
 def _first_repeated(params: str) -> str | None:
@@ -572,8 +670,14 @@ class _LazyParams(_Value):
 
 
 # -- Via ---------------------------------------------------------------------------
-# Over " name name ... " (lower case): a space and a letter first, so the search skips ahead.
-_VIA_CHECKED = re.compile(r" (?=[rtmb])(received|rport|ttl|maddr|branch)(?= )")
+def _restricted(params: dict[str, str | None]) -> list[tuple[str, str | None]]:
+    """The Via parameters whose values the grammar restricts, in order, each as (name
+    in lower case, value): looked up by their spellings, not by a Python step per
+    parameter over thousands of them."""
+    found = _VIA_SPECIAL.keys() & params.keys()
+    # several: in their order, by one C-level pass over the names
+    names: Iterable[str] = found if len(found) < 2 else filter(found.__contains__, params)
+    return [(_VIA_SPECIAL[name], params[name]) for name in names]
 
 
 class Via(_LazyParams):
@@ -634,10 +738,8 @@ class Via(_LazyParams):
         params = self.params
         if len(params) <= MANY_PARAMS:
             items = [(name.lower(), value) for name, value in params.items()]
-        else:  # the parameters the grammar restricts, found in one pass
-            names = f" {' '.join(params)} "
-            items = [(m[1], params[names[m.start(1) : m.end(1)]])
-                     for m in _VIA_CHECKED.finditer(names.lower())]
+        else:
+            items = _restricted(params)
         for key, value in items:
             if key == "received":
                 ok = value is not None and (

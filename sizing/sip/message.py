@@ -22,6 +22,7 @@ checks for folds and then parses the unfolded text again.
 A peer may send thousands of short lines or list elements, where a Python step
 each would cost more than the bytes: a long section of plain ``token: value``
 lines is kept whole (the validated headers' lines picked out by one pattern,
+or, when most of its short lines are repeats, each distinct line checked once;
 the fields split on first use), and a long plain Via or Contact list is checked
 by one pattern, its elements matched when first asked for.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -263,6 +265,8 @@ _VALIDATED_NAMES: dict[str, str] = {
     if canon in ("Via", "From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Length",
                  "Contact", "Date")
 }
+_VALIDATED = frozenset(_VALIDATED_NAMES.values())
+_ORDERED = frozenset(["Via", "Contact"])  # the validated list headers
 _VALIDATED_INITIALS = "".join(sorted({n[0] for n in _VALIDATED_NAMES} | {n[0].upper() for n in _VALIDATED_NAMES}))
 _VALIDATED_LINE = re.compile(rf"\r\n([{_VALIDATED_INITIALS}][A-Za-z-]*+)[ \t]*+:([^\r]*+)")
 
@@ -312,6 +316,9 @@ _WHOLE_SECTION_LINES = 64
 #: The header lines after the start line, each ``token [WSP] ":" value`` (what
 #: _split_fields accepts without error), matched from the start line's CRLF.
 _SECTION = re.compile(rf"(?:\r\n[{_TOKEN_CHARS}]++[ \t]*+:[^\r]*+)*+")  # no bare CR by then
+#: A long section whose lines average fewer characters than this may be a few lines
+#: repeated (``l:0`` ten thousand times): see _repeated_lines.
+_SHORT_LINE = 24
 # Numeric headers read on first use, parsed with their name for the error message.
 _MAX_FORWARDS = functools.partial(parse_uint, name="Max-Forwards")
 _EXPIRES = functools.partial(parse_uint, name="Expires")
@@ -1109,8 +1116,11 @@ def _parse_head(head: str, first: bool) -> Request | Response:
         index = None
         if head.count("\r") == newlines and head.find("\n", 0, end) < 0:
             index = _validated_lines(head, end, newlines // 64 + 16)
-            if index is not None and _SECTION.fullmatch(head, end) is None:
-                index = None
+            if index is not None:
+                if _SECTION.fullmatch(head, end) is None:
+                    index = None
+            elif len(head) < newlines * _SHORT_LINE and head.startswith(_CRLF, end):
+                index = _repeated_lines(head[end + 2 :].split(_CRLF), newlines)
         if index is not None:
             message = _start_line(head[:end], head, first, None)
             headers = Headers.__new__(Headers)
@@ -1223,6 +1233,60 @@ def _validated_lines(head: str, end: int, limit: int) -> dict[str, list[str]] | 
     return index
 
 
+def _repeated_lines(lines: list[str], newlines: int) -> dict[str, list[str]] | None:
+    """The values of the headers _validate() checks, as _validated_lines gives them,
+    from the header ``lines`` of a section of many short lines, most of them repeats
+    (``l:0`` ten thousand times); None when they are not, or when one does not split.
+
+    Each distinct line is split and checked once, its value counted as often as
+    the line occurs: a peer's short lines would otherwise cost a Python step each.
+    The order of a header's values is kept, since a repeated Via or Contact line
+    among others of its kind gives None (then the section is split line by line).
+    """
+    if len(lines) != newlines:  # a bare CR or LF: the split path says where
+        return None
+    counts = Counter(lines)
+    if len(counts) * 2 > newlines:
+        return None
+    index: dict[str, list[str]] = {}
+    repeated: set[str] = set()  # the headers with a line that occurs more than once
+    for line, count in counts.items():
+        canon = _line_name(line)
+        if canon is None:
+            return None
+        if canon not in _VALIDATED:
+            continue
+        value = line.partition(":")[2].strip(" \t")
+        values = index.get(canon)
+        if values is None:
+            index[canon] = [value] * count
+        elif canon in _ORDERED and (count > 1 or canon in repeated):
+            return None
+        else:
+            values.extend([value] * count)
+        if count > 1:
+            repeated.add(canon)
+    return index
+
+
+def _line_name(line: str) -> str | None:
+    """The canonical name of a header line, or None if it has no ':' or its name is
+    not a token (as _split_fields would refuse it)."""
+    name, sep, _ = line.partition(":")
+    if not sep:
+        return None
+    canon = _CANON.get(name)
+    if canon is None:
+        pair = _UNUSUAL_NAMES.get(name)
+        if pair is None:
+            try:
+                pair = _unusual_name(name, line)
+            except _BadLine:
+                return None
+        canon = pair[0]
+    return canon
+
+
 def _fold_check(head: str, first: bool) -> None:
     if first and ("\r\n " in head or "\r\n\t" in head):
         raise _Folded
@@ -1290,6 +1354,9 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
     match_name_addr); the cache keeps the match under ``"via~"``, ``"from~"``,
     ``"to~"`` or ``"contact~"`` and the accessors build the typed value from it
     on first read. Other shapes get the full parser now, which says what is wrong.
+
+    Here Via, From, To, Call-ID and CSeq, which identify the transaction and dialog;
+    _validate_others() the rest (one call: this runs for every message).
     """
     get = index.get
     cache: dict[str, Any] = {}
@@ -1311,7 +1378,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
                 cache[key] = None
                 continue
             if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
+                raise _repeated(values)
             m = match_name_addr(values[0])
             if m is None:
                 cache[key] = NameAddr.parse(values[0])
@@ -1322,7 +1389,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         values = get("Call-ID")
         if values is not None:
             if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
+                raise _repeated(values)
             if _CALLID.fullmatch(values[0]) is None:
                 raise HeaderError(f"{values[0][:60]!r} is not a word[@word]")
 
@@ -1332,7 +1399,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
             cache["cseq"] = None
         else:
             if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
+                raise _repeated(values)
             cseq = match_cseq(values[0]) or CSeq.parse(values[0])
             if cseq.number >= 2**31:
                 raise HeaderError(f"sequence number {cseq.number} is not below 2**31")
@@ -1341,14 +1408,24 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
                     f"method {cseq.method!r} does not match the request method {message.method!r}"
                 )
             cache["cseq"] = cseq
+    except HeaderError as err:
+        raise ParseError(f"{what}: {err}") from None
+    _validate_others(index, cache)
+    return cache
 
-        what = "Max-Forwards"
+
+def _validate_others(index: dict[str, list[str]], cache: dict[str, Any]) -> None:
+    """Max-Forwards (0-255), Content-Length (one number however often it is repeated),
+    Contact (addresses) and Date (RFC 1123, in GMT)."""
+    get = index.get
+    what = "Max-Forwards"
+    try:
         values = get("Max-Forwards")
         if values is None:
             cache["max-forwards"] = None
         else:
             if len(values) > 1:
-                raise HeaderError(f"appears {len(values)} times, once is allowed")
+                raise _repeated(values)
             hops = _number(values[0])
             if hops > 255:
                 raise HeaderError(f"{hops} is above 255")
@@ -1358,7 +1435,7 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
         values = get("Content-Length")
         if values is not None:
             length = _number(values[0])
-            if len(values) > 1:
+            if len(values) > 1 and values.count(values[0]) != len(values):
                 for value in dict.fromkeys(values):  # each text once: "0" a thousand times
                     if _number(value) != length:
                         raise HeaderError("differing values; the body cannot be framed")
@@ -1380,7 +1457,11 @@ def _validate(message: Request | Response, index: dict[str, list[str]]) -> dict[
                     raise HeaderError(f"{value!r} is not an RFC 1123 date in GMT")
     except HeaderError as err:
         raise ParseError(f"{what}: {err}") from None
-    return cache
+
+
+def _repeated(values: list[str]) -> HeaderError:
+    """The error for a header that may appear once."""
+    return HeaderError(f"appears {len(values)} times, once is allowed")
 
 
 def _validate_list(values: list[str], cache: dict[str, Any], key: str,

@@ -92,8 +92,9 @@ _FAST_LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"
 _FAST_TOPLABEL = r"[A-Za-z][A-Za-z0-9]*+(?:-++[A-Za-z0-9]++)*+"
 #: hostname / IPv4address of RFC 3261 §25.1, no IPv6 reference or trailing dot.
 FAST_HOST = rf"(?:{FAST_IPV4}|(?:{_FAST_LABEL}\.)*+{_FAST_TOPLABEL})"
-#: A port number 0-65535 of at most five digits.
-FAST_PORT = r"(?:[0-5]?[0-9]{1,4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+#: A port number 0-65535 of at most five digits, the five-digit forms from 6 first: in
+#: an atomic group (a possessive list) "65535" must not stop at "6553".
+FAST_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[0-5]?[0-9]{1,4})"
 # userinfo without password, ';', '?', '/' or ',' (so it never needs <...>).
 _FAST_USER = rf"(?:[{_UNRESERVED}&=+$]++|{_ESC})++@"
 _FAST_PCHARS = r"A-Za-z0-9\-_.!~*'()\[\]/:&+$"
@@ -157,12 +158,17 @@ def distinct_names(text: str) -> bool:
     """True when the parameters ``;name[=value]`` after the first ';' of ``text`` have
     non-empty, distinct names (no value holds a ';'): unique_names for thousands of
     them, with one sub, split and set instead of a match object per name."""
+    return distinct_name_set(text) is not None
+
+
+def distinct_name_set(text: str) -> set[str] | None:
+    """The names of distinct_names() as a set, or None when one is empty or repeated."""
     if "=" in text:
         text = _VALUES.sub("", text)
     names = text.split(";")
     del names[0]
     seen = set(names)
-    return len(seen) == len(names) and "" not in seen
+    return seen if len(seen) == len(names) and "" not in seen else None
 
 
 def _show(text: str) -> str:
