@@ -77,6 +77,11 @@ CASES = {
         "agents.patience": {"kind": "exponential", "mean_s": 30}, "topology.media_server.enabled": True,
         "traffic.calls_per_second": 4, "traffic.holding_time_s": 20, "traffic.recording_share": 0.3,
         "topology.recorder.enabled": True, "traffic.mix": {"ivr_then_agent": 1.0}}),
+    "calls queued on arrival": scenario(**{
+        "seed": 10, "duration_s": 150, "agents.count": 70, "agents.wrap_up_s": 2,
+        "agents.patience": {"kind": "exponential", "mean_s": 30}, "topology.media_server.enabled": True,
+        "traffic.calls_per_second": 4, "traffic.holding_time_s": 15,
+        "traffic.mix": {"basic": 0.6, "blind_transfer": 0.2, "conference": 0.2}}),
     "keep-alives, 5 % loss": scenario(**{
         "seed": 7, "links.default.loss": 0.05, "endpoints.count": 400,
         "endpoints.keepalive": {"method": "options", "interval_s": 10}}),
@@ -140,6 +145,33 @@ def test_flows_that_wait_for_run_time_decisions_run_on_the_engine() -> None:
     assert result.kpis["calls_replayed"] > 0.9 * result.kpis["calls_offered"] - 60
 
 
+def test_a_call_that_finds_no_idle_agent_is_replayed_through_the_queue() -> None:
+    """A call offered to the ACD with every agent busy waits in the media server's queue
+    (answered there) until the ACD hands it an agent, then the SIP Server transfers it;
+    if its caller gives up first, the caller hangs up. Both scripts share all that goes
+    before the wait; the figures the ACD gives agree with the full engine's."""
+    sc = CASES["calls queued on arrival"]
+    book = script_book(sc)
+    for flow in ("basic", "blind_transfer", "conference"):
+        queued, gave_up = book.get(flow, "queued"), book.get(flow, "queued_gaveup")
+        assert queued is not None and gave_up is not None, flow
+        wait = next(i for i, s in enumerate(queued.steps) if ("assigned",) in s.hooks)
+        assert queued.steps[wait].data is None and ("gave_up",) in gave_up.steps[wait].hooks
+        assert gave_up.same_until(queued, wait - 1)
+        before = [(s.src, s.dst, s.kind) for s in queued.steps[:wait]]
+        assert ("sip_server-1", "media_server-1", "INVITE") in before and ("sbc-1", "carrier", "200 INVITE") in before
+        after = [(s.src, s.dst, s.kind) for s in queued.steps if s.parent == wait]
+        assert after[0] == ("sip_server-1", "agents", "INVITE")
+        assert [(s.src, s.kind) for s in gave_up.steps if s.parent == wait] == [("carrier", "BYE")]
+    full, hybrid = _pair("calls queued on arrival")
+    f, h = full.kpis, hybrid.kpis
+    assert f["asa_s"] > 1 and f["abandon_ratio"] > 0.03 and f["agent_occupancy"] > 0.9  # the case queues
+    assert h["calls_replayed"] > 0.5 * h["calls_offered"]
+    assert h["abandon_ratio"] == pytest.approx(f["abandon_ratio"], abs=0.03)
+    assert h["asa_s"] == pytest.approx(f["asa_s"], rel=0.15, abs=0.5)
+    assert h["agent_occupancy"] == pytest.approx(f["agent_occupancy"], abs=0.03)
+
+
 def test_a_retransmission_refused_while_its_original_waits_has_its_own_script() -> None:
     """An overloaded front end refuses a caller's retransmitted INVITE while the original
     still waits in its queue: the caller fails the call (503), yet the original goes on
@@ -184,7 +216,7 @@ def test_a_new_invite_its_sender_refuses_by_rfc_7339_has_its_own_script() -> Non
 
 @pytest.mark.parametrize("case", ["low load", "5 % loss", "50 % CPU", "90 % CPU", "2x overload, drop",
                                   "2x overload, 503", "2x overload, loss-based", "flows, TLS per call, recording, blocking", "contact-centre-500",
-                                  "IVR, queue, abandonment", "keep-alives, 5 % loss", "agents, every agent flow",
+                                  "IVR, queue, abandonment", "calls queued on arrival", "keep-alives, 5 % loss", "agents, every agent flow",
                                   "carrier REFER", "busy lamps"])
 def test_hybrid_gives_the_full_engines_hosts_and_links(case: str) -> None:
     full, hybrid = _pair(case)

@@ -429,7 +429,7 @@ class CallCentre:
         replayer = self.replayer
         talk = holding - (present.talked if present is not None else 0.0)
         sampled = False
-        if not engine and replayer is not None and replayer.takes(flow, talk, present is not None):
+        if not engine and replayer is not None and replayer.takes(flow, talk, present is not None, recorded):
             if self._engine_rng.random() >= self._engine_p.get(flow, 1.0):
                 fc = replayer.start(flow, holding, recorded, t, present)
                 fc.compared = True

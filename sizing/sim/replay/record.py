@@ -22,13 +22,15 @@ script serves every holding time. The two recordings must be the same
 messages in the same order, or the flow is not replayed (its calls run on
 the engine).
 
-What is replayed: calls whose path the driver decides when they arrive. A
-call for an agent is replayed when the ACD has an idle agent as it arrives
-(the ACD's own ``offer`` then picks it, as the SIP Server's routing does a few
-milliseconds later for an engine call); a call that would queue, an
-IVR-then-agent call (queued through the media server), and every call of a
-scenario with a session timer (its refreshes depend on the holding time) run
-on the engine. Overload has scripts of its own: a new INVITE a front end
+What is replayed: a call for an agent is offered to the ACD as it arrives (the
+ACD's own ``offer``, as the SIP Server's routing does a few milliseconds later
+for an engine call): with an idle agent it walks its ``plain`` script; with
+none, its ``queued`` script (the media server's queue answers it; at the
+``assigned`` moment the ACD hands it an agent and the SIP Server transfers it)
+or ``queued_gaveup`` (its caller hangs up there). An IVR-then-agent call waits
+for the ACD at its script's ``offer`` moment (``gaveup``: its caller hangs up
+there). Every call of a scenario with a session timer (its refreshes depend on
+the holding time) runs on the engine. Overload has scripts of its own: a new INVITE a front end
 refuses 503 (``@<step>``), its retransmission refused while the original waits
 (``@<step>late``), and one its sender refuses by RFC 7339 (``@<step>oc``).
 """
@@ -49,8 +51,8 @@ from ...sip.interfaces import Address
 from ...sip.kind import call_kind
 from .script import Hook, Script, ScriptBook, Step
 
-__all__ = ["HOLDINGS_S", "T0_S", "background_book", "late_name", "offer_step", "one_call_at_a_time", "outcome_name",
-           "replayable", "script_book", "script_scenario", "throttled_name"]
+__all__ = ["AGENT_BOUND", "HOLDINGS_S", "QUEUE_S", "T0_S", "background_book", "late_name", "offer_step", "one_call_at_a_time", "outcome_name",
+           "replayable", "script_book", "script_scenario", "throttled_name", "wait_step"]
 
 HOLDINGS_S = (8.0, 12.0)
 """The two holding times each flow is recorded with (transfers happen half way)."""
@@ -59,6 +61,12 @@ T0_S = 1.0
 COUNTERS_AT = 0x1000
 """Where the probe's branch and tag counters start: elements write them in hex, so a
 message's Vias and tags are as long as in a run of some thousands of calls, not one."""
+AGENT_BOUND = frozenset(("basic", "blind_transfer", "consult_transfer", "conference", "abandoned",
+                         "carrier_refer"))
+"""Flows whose calls the SIP Server offers to the ACD on arrival (with agents)."""
+QUEUE_S = 3.0
+"""How long the probe's caller of a ``queued`` script waits for an agent (the queue
+has answered it by then): the replayed call waits there for the ACD instead."""
 GAVE_UP_S = 0.001
 """How long the probe's caller waits for an agent in the ``gaveup`` scripts (a replayed
 call switches to one when its own patience runs out: its hang-up goes at once)."""
@@ -158,9 +166,10 @@ def _book(key: str, flows: tuple[str, ...], recorder: bool) -> ScriptBook:
     for (flow, outcome), script in list(scripts.items()):
         if outcome in ("plain", "plain:rec") and flow not in missing:
             _gave_up_variant(reduced, script, hosts, scripts, missing)
+            _queued_variants(reduced, script, hosts, scripts)
     rejecting = {name for name, role in _roles(reduced) if role.overload.policy != "drop"}  # 503 (loss: beyond the control)
     for (flow, outcome), script in list(scripts.items()):
-        if outcome == "blocked" or flow in missing:
+        if outcome == "blocked" or flow in missing or (flow, outcome) not in scripts:
             continue
         _rejected_variants(reduced, script, rejecting, hosts, scripts, missing)
     for (flow, outcome), script in list(scripts.items()):
@@ -200,33 +209,40 @@ def _rejected_variants(reduced: Scenario, script: Script, rejecting: set[str],
     from ..host import _new_call
 
     controlled = {name for name, role in _roles(reduced) if role.overload.policy == "loss"}
+    flow, outcome = script.flow, script.outcome
+    base, recorded = outcome.split(":")[0], outcome.endswith(":rec")
+    queued = {"queued": "assigned", "queued_gaveup": "gave_up"}.get(base, "")
+    draw = _draw(flow, base)
+
+    def probe(**how: Any) -> list[list[_Raw]]:
+        return [_record(reduced, flow, h, recorded, draw, False, hosts, queued=queued, **how) for h in HOLDINGS_S]
+
+    def fail(problem: str) -> None:
+        if queued:  # a queued call runs on the engine instead; the flow's other calls replay
+            names = {outcome_name(name, recorded) for name in ("queued", "queued_gaveup")}
+            for key in [k for k in scripts if k[0] == flow and k[1].split("@")[0] in names]:
+                del scripts[key]
+        else:
+            missing[flow] = problem
+
     for i, step in enumerate(script.steps):
         if step.data is None or not _new_call(step.data):
             continue
-        flow, outcome = script.flow, script.outcome
         if hosts[step.dst][0] in controlled:  # its sender may refuse it (RFC 7339)
-            draw = _draw(flow, outcome.split(":")[0])
-            runs = [_record(reduced, flow, h, outcome.endswith(":rec"), draw, False, hosts,
-                            throttle=(step.src, step.dest)) for h in HOLDINGS_S]
-            throttled, problem = _fit(flow, throttled_name(outcome, i), *runs, until=i - 1)
+            throttled, problem = _fit(flow, throttled_name(outcome, i), *probe(throttle=(step.src, step.dest)),
+                                      until=i - 1)
             if throttled is None or not throttled.same_until(script, i - 1 if i else 0) and i:
-                missing[flow] = problem or f"refusing step {i} at its sender changes what went before it"
-                return
+                return fail(problem or f"refusing step {i} at its sender changes what went before it")
             scripts[(flow, throttled_name(outcome, i))] = throttled
         if hosts[step.dst][0] not in rejecting:
             continue
-        draw = _draw(flow, outcome.split(":")[0])
-        recorded = outcome.endswith(":rec")
-        runs = [_record(reduced, flow, h, recorded, draw, False, hosts, reject_step=i) for h in HOLDINGS_S]
-        rejected, problem = _fit(flow, rejected_name(outcome, i), *runs)
+        rejected, problem = _fit(flow, rejected_name(outcome, i), *probe(reject_step=i))
         if rejected is None or not rejected.same_until(script, i - 1 if i else 0):
-            missing[flow] = problem or f"a 503 at step {i} changes what went before it"
-            return
+            return fail(problem or f"a 503 at step {i} changes what went before it")
         scripts[(flow, rejected_name(outcome, i))] = rejected
         if step.wire != "udp":  # no retransmission over TCP or TLS: never late
             continue
-        runs = [_record(reduced, flow, h, recorded, draw, False, hosts, late_step=i) for h in HOLDINGS_S]
-        late, problem = _fit(flow, late_name(outcome, i), *runs, again_of=i)
+        late, problem = _fit(flow, late_name(outcome, i), *probe(late_step=i), again_of=i)
         if late is not None and late.same_until(script, i):
             scripts[(flow, late_name(outcome, i))] = late
 
@@ -252,6 +268,38 @@ def _gave_up_variant(reduced: Scenario, script: Script, hosts: dict[str, tuple[s
         missing[script.flow] = problem or "a caller giving up in the queue changes what went before"
         return
     scripts[(script.flow, name)] = gave_up
+
+
+def wait_step(script: Script, hook: str = "assigned") -> int | None:
+    """The moment a queued call's script waits for an agent (``assigned``), or its caller
+    gives up there (``gave_up``)."""
+    return next((i for i, s in enumerate(script.steps) if (hook,) in s.hooks), None)
+
+
+def _queued_variants(reduced: Scenario, script: Script, hosts: dict[str, tuple[str, tuple[Address, ...]]],
+                     scripts: dict[tuple[str, str], Script]) -> None:
+    """For a call offered to the ACD on arrival that finds no idle agent: the script of
+    the call queued (the SIP Server sends it to the media server's queue, which answers;
+    an agent is handed it :data:`QUEUE_S` later and the SIP Server transfers it there)
+    and of its caller giving up in the queue. Without them (the two do not share what
+    goes before the wait) such calls run on the engine."""
+    flow = script.flow
+    if flow not in AGENT_BOUND or offer_step(script) is not None or reduced.agents.count == 0:
+        return
+    recorded = script.outcome.endswith(":rec")
+    draw = _draw(flow, "plain")
+    queued, _ = _fit(flow, outcome_name("queued", recorded),
+                     *[_record(reduced, flow, h, recorded, draw, False, hosts, queued="assigned") for h in HOLDINGS_S])
+    gave_up, _ = _fit(flow, outcome_name("queued_gaveup", recorded),
+                      *[_record(reduced, flow, h, recorded, draw, False, hosts, queued="gave_up") for h in HOLDINGS_S])
+    if queued is None or gave_up is None:
+        return
+    wait = wait_step(queued)
+    if wait is None or wait != wait_step(gave_up, "gave_up") or not gave_up.same_until(queued, wait - 1) \
+            or not any(("state", "answer") in s.hooks for s in queued.steps[:wait]):
+        return
+    scripts[(flow, queued.outcome)] = queued
+    scripts[(flow, gave_up.outcome)] = gave_up
 
 
 def _draw(flow: str, outcome: str) -> float:
@@ -384,12 +432,14 @@ def _background(key: str, groups: tuple[str, ...]) -> ScriptBook:
 def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: float, blocked: bool,
             hosts: dict[str, tuple[str, tuple[Address, ...]]], reject_step: int | None = None,
             gave_up: bool = False, start: Callable[[Any], None] | None = None,
-            late_step: int | None = None, throttle: tuple[str, Address | None] | None = None) -> list[_Raw]:
+            late_step: int | None = None, throttle: tuple[str, Address | None] | None = None,
+            queued: str = "") -> list[_Raw]:
     """One call of ``flow`` through the engine, every message and hook recorded; the
     front end answers 503 to the INVITE of step ``reject_step``, when given, or to the
     retransmission of the INVITE of ``late_step`` while the original waits; ``throttle``
     (sender, destination): the sender's RFC 7339 client refuses its first new INVITE
-    there; with
+    there; ``queued`` (``assigned`` or ``gave_up``): no agent is idle when the call
+    arrives, and one is handed it :data:`QUEUE_S` later or its caller gives up then; with
     ``gave_up`` no agent is ever idle and a caller queued for one hangs up at once;
     ``start(centre)``, when given, is what happens at the probe's start instead of a call."""
     import simpy
@@ -491,6 +541,8 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
         centre.acd._free.clear()
         centre.acd.patience = _Patience(GAVE_UP_S)  # type: ignore[assignment]
     centre._conference_media = conference  # type: ignore[method-assign]
+    if queued and centre.acd is not None:
+        _queue_probe(rec, centre, queued)
     for node in topo.sip_servers:
         server = node.element
         on_state, record = server.on_state, server.record
@@ -512,6 +564,33 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
         net.clock.call_at(T0_S, lambda: centre.new_call(flow, holding, recorded, T0_S, engine=True))
     env.run(until=T0_S + _RUN_S)
     return rec.steps
+
+
+def _queue_probe(rec: _Recorder, centre: Any, outcome: str) -> None:
+    """No idle agent as the probe call arrives; :data:`QUEUE_S` after its start one is
+    handed it (``assigned``) or its caller gives up (``gave_up``); that moment is a step."""
+    acd = centre.acd
+    acd._free.clear()
+    assigned, give_up = centre._assigned, centre._give_up
+
+    def handed(fc: Any, agent: int) -> None:
+        rec.hook(("assigned",), centre.clock.now())
+        assigned(fc, agent)
+
+    def gone(fc: Any) -> None:
+        if not fc.done:
+            rec.hook(("gave_up",), centre.clock.now())
+        give_up(fc)
+
+    centre._assigned, centre._give_up = handed, gone
+    if outcome == "gave_up":
+        acd.patience = _Patience(QUEUE_S)
+    else:
+        def free() -> None:
+            acd._free.append(0)
+            acd._dispatch(centre.clock.now())
+
+        centre.clock.call_at(T0_S + QUEUE_S, free)
 
 
 class _Patience:

@@ -37,7 +37,15 @@ from typing import TYPE_CHECKING
 from ...sip.interfaces import TimerConfig
 from ..host import _ARRIVED, Host, _kind_token, _new_call
 from ..simpy_fast import QueuedEvent, scheduler
-from .record import late_name, offer_step, outcome_name, rejected_name, throttled_name
+from .record import (
+    AGENT_BOUND,
+    late_name,
+    offer_step,
+    outcome_name,
+    rejected_name,
+    throttled_name,
+    wait_step,
+)
 from .script import Script, ScriptBook
 
 if TYPE_CHECKING:
@@ -45,10 +53,6 @@ if TYPE_CHECKING:
     from ..flows.steady import PresentCall
 
 __all__ = ["AGENT_BOUND", "Replayer"]
-
-AGENT_BOUND = frozenset(("basic", "blind_transfer", "consult_transfer", "conference", "abandoned",
-                         "carrier_refer"))
-"""Flows whose calls the SIP Server offers to the ACD on arrival (with agents)."""
 
 
 class _Step:
@@ -65,7 +69,7 @@ class _Step:
 class _Bound:
     """A script on the run's hosts: its steps, and the call's SIP Server and recorder."""
 
-    __slots__ = ("script", "steps", "server", "recorder", "media", "ring_from", "ring_s")
+    __slots__ = ("script", "steps", "server", "recorder", "media", "ring_from", "ring_s", "wait", "ready")
 
 
 class _Call:
@@ -163,7 +167,12 @@ class Replayer:
             if offer_step(script) is not None:
                 self.waits.add(flow)
         self.waiting: dict[str, tuple[_Call, _Step]] = {}
-        """Calls waiting for an agent (by Call-ID), at their script's ``offer`` moment."""
+        """Calls waiting for an agent (by Call-ID), at their script's ``offer`` moment (or,
+        queued on arrival, its ``assigned`` one)."""
+        self.early: dict[str, tuple[_Call, _Step, str]] = {}
+        """Queued calls the ACD has handed an agent (or whose caller gave up) before the
+        queue answered them: they go on when it does (as the SIP Server transfers then)."""
+        self.queues = {(flow, outcome) for flow, outcome in book.scripts if outcome in ("queued", "queued:rec")}
         pools: dict[str, list] = {}
         for node in topo.nodes:
             pools.setdefault(node.role, []).append(node)
@@ -178,17 +187,19 @@ class Replayer:
         self.timeouts = 0
         self.started = 0
 
-    def takes(self, flow: str, talk_s: float, present: bool = False) -> bool:
+    def takes(self, flow: str, talk_s: float, present: bool = False, recorded: bool = False) -> bool:
         """Whether a call of ``flow`` arriving now with ``talk_s`` of talk ahead can be
         replayed: its flow has a script that is right for that long a call, and an
-        agent-bound call finds an idle agent (else it queues, on the engine). A call in
-        progress at t = 0 whose flow has moments of its own in the talk (a transfer, a
-        conference) is set up by the engine, which knows how far each had gone."""
+        agent-bound call finds an idle agent or has a ``queued`` script (else it queues
+        on the engine). A call in progress at t = 0 whose flow has moments of its own in
+        the talk (a transfer, a conference) is set up by the engine, which knows how far
+        each had gone."""
         least = self.min_holding.get(flow, float("inf"))
         if talk_s < least or (present and (least > 0 or flow in self.waits)):
             return False
         acd = self.centre.acd
-        return acd is None or flow not in AGENT_BOUND or acd.answers_at_once()
+        return acd is None or flow not in AGENT_BOUND or acd.answers_at_once() or (
+            not present and (flow, outcome_name("queued", recorded)) in self.queues)
 
     # -- starting a call ---------------------------------------------------------------------
 
@@ -200,7 +211,10 @@ class Replayer:
         topo = centre.topo
         key = topo.carrier.new_call_id()
         outcome = "plain"
-        if flow == "busy_no_answer":
+        queued = centre.acd is not None and flow in AGENT_BOUND and not centre.acd.answers_at_once()
+        if queued:
+            outcome = "queued"
+        elif flow == "busy_no_answer":
             outcome = "busy" if centre.record_rng.random() < 0.5 else "noanswer"
         script = self.book.get(flow, outcome_name(outcome, recorded))
         assert script is not None
@@ -218,7 +232,11 @@ class Replayer:
         if first is not None and first.oc is not None and self._throttled(call, first, -1):
             self.started += 1  # the caller refused it itself (RFC 7339): no agent is offered it
             return fc
-        if centre.acd is not None and flow in AGENT_BOUND:  # the routing's choice, made now
+        if queued:  # the routing's choice, made now: the queue, until the ACD hands it an agent
+            centre._offer(fc)
+            fc.stage, fc.peer = "queue", bound.media
+            self.waiting[fc.key] = (call, bound.steps[bound.wait])
+        elif centre.acd is not None and flow in AGENT_BOUND:  # the routing's choice, made now
             centre._offer(fc)
             ticket = fc.ticket
             assert ticket is not None and ticket.state == "assigned"
@@ -227,6 +245,8 @@ class Replayer:
             fc.stage, fc.peer = "ivr", call.bound.media
         self.started += 1
         for i in bound.script.roots:
+            if i == bound.wait:  # the ACD decides when
+                continue
             step = bound.script.steps[i]
             delay = call.delay(step.delay_s, step.per_holding, step.rings, -1)
             if first is not None and i == first.i and first.oc is not None and delay <= 0.0:
@@ -297,6 +317,12 @@ class Replayer:
         bound = _Bound()
         bound.script, bound.steps = script, steps
         bound.ring_from, bound.ring_s = script.ring
+        wait = wait_step(script)
+        bound.wait = -1 if wait is None else wait
+        """A queued call's moment of waiting for the ACD's agent, and the step after which
+        the SIP Server can move it there (the queue has answered)."""
+        bound.ready = next((i for i, st in enumerate(script.steps[:max(bound.wait, 0)])
+                            if ("state", "answer") in st.hooks), -1)
         server = next((mapped[n] for n, (r, _a) in book.hosts.items() if r == "sip_server" and n in mapped),
                       None)
         bound.server = next((node.element for node in self.centre.topo.sip_servers
@@ -458,6 +484,9 @@ class Replayer:
             elif name == "state":
                 if call.bound.server is not None:
                     centre._replicate(call.bound.server, hook[1], fc.key)
+                if self.early and hook[1] == "answer" and fc.key in self.early:
+                    early = self.early.pop(fc.key)
+                    self.clock.call_later(0.0, lambda early=early: self._dequeued(*early))
             elif fc.done:  # the driver has forgotten the call (as it ignores the engine's late events)
                 continue
             elif name == "caller":
@@ -487,15 +516,40 @@ class Replayer:
         return True
 
     def assigned(self, fc: FlowCall) -> None:
-        """The ACD gave the call waiting at its ``offer`` moment an agent: the script goes on."""
+        """The ACD gave the call waiting at its ``offer`` (or ``assigned``) moment an
+        agent: the script goes on."""
         waiting = self.waiting.pop(fc.key, None)
         if waiting is None:
             return
         call, step = waiting
-        if call.done:
+        if call.done or call.bound.steps[step.i] is not step:  # failed or switched since
             return
         fc.stage = "agent"
+        if step.i == call.bound.wait:
+            self._dequeued(call, step, "")
+            return
         self._kids(call, step)
+
+    def _dequeued(self, call: _Call, step: _Step, outcome: str) -> None:
+        """A queued call leaves the queue: to its agent (``outcome`` empty), or as its
+        ``queued_gaveup`` script; once the queue has answered it."""
+        bound = call.bound
+        if call.done or bound.steps[step.i] is not step:
+            return
+        if bound.ready >= 0 and not call.got[bound.ready]:
+            self.early[call.fc.key] = (call, step, outcome)
+            return
+        if outcome:
+            script = self.book.get(bound.script.flow, outcome)
+            assert script is not None
+            call.bound = self._bind(script, call.choice)
+            got = bytearray(len(call.bound.steps))
+            got[:step.i] = call.got[:step.i]
+            call.got = got
+            step = call.bound.steps[step.i]
+        call.got[step.i] = 1
+        if self._hooks(call, step):
+            self._kids(call, step)
 
     def gave_up(self, fc: FlowCall) -> None:
         """The caller of a call waiting for an agent hung up: the call goes on as its flow's
@@ -504,9 +558,12 @@ class Replayer:
         if waiting is None:
             return
         call, step = waiting
-        if call.done:
+        if call.done or call.bound.steps[step.i] is not step:
             return
         recorded = call.bound.script.outcome.split("@")[0].endswith(":rec")
+        if step.i == call.bound.wait:
+            self._dequeued(call, step, outcome_name("queued_gaveup", recorded))
+            return
         self._switch(call, step, outcome_name("gaveup", recorded))
 
     def rejected(self, call: _Call, step: _Step, host: Host, again: bool = False) -> None:
