@@ -62,7 +62,7 @@ def _table(rows: list[dict], floatfmt: str = "{:,.2f}") -> str:
 @app.command()
 def codecs() -> None:
     """List the codec catalogue with each codec's default per-stream bandwidth."""
-    from sizing.media import load_catalogue, stream_bandwidth
+    from sizing.models.media import load_catalogue, stream_bandwidth
 
     rows = []
     for codec in load_catalogue().values():
@@ -101,7 +101,7 @@ def bandwidth(
     digits: Annotated[int, typer.Option(help="DTMF digits sent per call (RFC 4733).")] = 0,
 ) -> None:
     """Bandwidth of one RTP stream and of a whole call (both directions, RTCP, DTMF)."""
-    from sizing.media import call_bandwidth, stream_bandwidth
+    from sizing.models.media import call_bandwidth, stream_bandwidth
 
     kwargs = dict(
         bitrate_kbps=bitrate, ptime_ms=ptime, l2=l2, srtp=srtp,
@@ -177,8 +177,8 @@ def inspect(
     tls_suite: Annotated[str, typer.Option(help="TLS record suite for the TLS column.")] = "tls1.3-aead",
 ) -> None:
     """Parse a file of SIP messages, list them, and count their bytes on the wire."""
+    from sizing.models.tls import wire_bytes
     from sizing.sip import ParseError, Request, parse
-    from sizing.tls import wire_bytes
 
     rows = []
     totals = {"udp": 0.0, "tcp": 0.0, "tls": 0.0}
@@ -227,7 +227,7 @@ def trunks(
     channels: Annotated[int | None, typer.Option(help="Evaluate this many channels instead of sizing.")] = None,
 ) -> None:
     """Trunk channels for a grade of service (Erlang B), or the blocking of N channels."""
-    from sizing.analytic import (
+    from sizing.models.analytic import (
         MAX_ERLANGS,
         erlang_b,
         offered_erlangs,

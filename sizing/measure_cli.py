@@ -234,7 +234,7 @@ def _print_profile(cal, profile) -> None:  # type: ignore[no-untyped-def]
 def _keep_wire_style(profile, target: Path):  # type: ignore[no-untyped-def]
     """The fitted profile with the ``wire:`` block of the profile it replaces at ``target``:
     CPU steps do not measure header text, so a refit must not drop what a capture found."""
-    from sizing.profile import ProfileError, load_profile
+    from sizing.models.profile import ProfileError, load_profile
 
     if profile.wire is not None or not target.exists():
         return profile

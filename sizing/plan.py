@@ -6,7 +6,7 @@ Theory of operation
    messages per call on every link of the call path (carrier -> sbc -> proxy ->
    sip_server -> agents, plus side legs to the media server, the recorder and
    the registrar; see :data:`LEG` and :func:`link_messages`).  A role's
-   messages are those on its links; :func:`sizing.analytic.estimate` turns them
+   messages are those on its links; :func:`sizing.models.analytic.estimate` turns them
    into busy cores with the role's cost profile.  Media is added per RTP packet
    a host receives (the SBC's relay of it included in its cost), as the simulator
    charges it.  Messages on the carrier's link use the trunk's transport, all
@@ -57,9 +57,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from sizing import analytic, media
 from sizing import flows as call_flows
-from sizing import tls as tls_model
 from sizing.host_size import (
     HostSize,
     RoleLoad,
@@ -72,8 +70,10 @@ from sizing.host_size import (
     size_reason,
 )
 from sizing.message_sizes import MessageSizes, message_sizes
+from sizing.models import analytic, media
+from sizing.models import tls as tls_model
 from sizing.models.cti import cti_model
-from sizing.profile import load_profile
+from sizing.models.profile import load_profile
 from sizing.scenario import Scenario, apply_overrides
 from sizing.scenario.model import MAX_COUNT, MAX_HOSTS
 from sizing.sip.kind import kind_class, wire_key
@@ -419,7 +419,7 @@ def _received_bytes(
 ) -> dict[str, int]:
     """Mean bytes of the messages ``role`` receives, by method or status class (and
     ``default``: all of them), weighed by how many it receives of each kind on each
-    link: the sizes :func:`sizing.analytic.estimate` charges per kilobyte and TLS
+    link: the sizes :func:`sizing.models.analytic.estimate` charges per kilobyte and TLS
     record by."""
     totals: dict[str, list[float]] = {}
     for link, counts in kinds.items():
@@ -514,7 +514,7 @@ class ClosedForm:
     links: pd.DataFrame
     """Per link: signalling_mbps, media_mbps, cti_mbps, total_mbps, required_mbps."""
     estimates: tuple[analytic.Estimate, ...]
-    """The :func:`sizing.analytic.estimate` results it was built from."""
+    """The :func:`sizing.models.analytic.estimate` results it was built from."""
     directions: pd.DataFrame = field(default_factory=lambda: direction_frame({}, 0.0))
     """Per link and direction: link, src, dst, signalling_mbps, media_mbps, cti_mbps,
     total_mbps, required_mbps (see :func:`direction_frame`)."""

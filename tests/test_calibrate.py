@@ -16,7 +16,7 @@ from sizing.calibrate import (
     significant_digits,
     write_profile,
 )
-from sizing.profile import load_profile
+from sizing.models.profile import load_profile
 
 TRUE = {"static": 0.02, "INVITE": 120.0, "ACK": 40.0, "BYE": 60.0, "2xx": 30.0}  # µs per message
 

@@ -13,7 +13,7 @@ import pytest
 from sizing.calibrate import write_profile
 from sizing.files import current_umask
 from sizing.measure.runner import write_csv_atomic
-from sizing.profile import load_profile
+from sizing.models.profile import load_profile
 from sizing.report import atomic_write_text
 
 MODELS = Path(__file__).parents[1] / "models" / "profiles"

@@ -27,7 +27,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     # longest matching prefix wins, so a command module inside a package is a command)
     "util": ("sizing.safe_yaml", "sizing.files", "sizing.progress"),
     "sip": ("sizing.sip",),
-    "models": ("sizing.models", "sizing.media", "sizing.tls", "sizing.profile", "sizing.analytic"),
+    "models": ("sizing.models",),
     "flows": ("sizing.flows",),
     "scenario": ("sizing.scenario",),
     "sim": ("sizing.sim",),

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from sizing import analytic
+from sizing.models import analytic
 from sizing.plan import (
     _grow,
     _Measured,
@@ -144,7 +144,7 @@ def test_compare_shows_codec_and_srtp_deltas():
 
 
 def test_closed_form_media_uses_each_directions_srtp_suite_and_plain_rtp_inside():
-    from sizing.media import stream_bandwidth
+    from sizing.models.media import stream_bandwidth
 
     def media(**trunk):  # type: ignore[no-untyped-def]
         sc = scenario_from_mapping({"traffic": {"calls_per_second": 2, "holding_time_s": 120},

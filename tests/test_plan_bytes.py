@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import simpy
 
-from sizing import tls as tls_model
+from sizing.models import tls as tls_model
 from sizing.plan import _measure, closed_form
 from sizing.scenario import Scenario, scenario_from_mapping
 from sizing.sim import SimNetwork, TableProfile

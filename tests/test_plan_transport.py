@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sizing import tls as tls_model
 from sizing.message_sizes import message_sizes
+from sizing.models import tls as tls_model
 from sizing.plan import closed_form
 from sizing.scenario import scenario_from_mapping
 

@@ -1,7 +1,7 @@
 """What the page shows of an answer: KPI tiles and tables with units, as plain data.
 
 The instant answer is :func:`sizing.plan.plan` without simulation (the closed form
-of :mod:`sizing.plan`, built on :func:`sizing.analytic.estimate`); the simulated
+of :mod:`sizing.plan`, built on :func:`sizing.models.analytic.estimate`); the simulated
 answer is a :class:`sizing.sim.result.Result` of the deployment as entered.
 """
 

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from sizing.measure_cli import add_measure_commands
-from sizing.profile import load_profile
+from sizing.models.profile import load_profile
 
 from .conftest import free_port
 
