@@ -39,7 +39,7 @@ from sizing.app.runs import (
     simulation_refusal,
 )
 from sizing.batch import BatchError, problems_of
-from sizing.calibrate import CalibrationError
+from sizing.measure.calibrate import CalibrationError
 from sizing.plan import WHAT_IF, Plan, compare, plan
 from sizing.report import figures
 from sizing.report.tables import links_table

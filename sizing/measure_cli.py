@@ -173,7 +173,7 @@ def calibrate(
     if cal.rows_ignored:
         typer.echo(f"ignored {cal.rows_ignored} row(s) marked valid=false", err=True)
     _print_fit(cal)
-    from sizing.calibrate import plot_fit, write_profile
+    from sizing.measure.calibrate import plot_fit, write_profile
 
     write_profile(profile, target)
     _print_profile(cal, profile)
@@ -187,14 +187,14 @@ def calibrate(
 def _fit(measurements: list[Path], name: str, note: str | None, target: Path):  # type: ignore[no-untyped-def]
     """The fit and the profile it gives, its source saying where it came from and the
     ``wire:`` block of the profile it replaces kept."""
-    from sizing.calibrate import (
+    from sizing.cli import fail
+    from sizing.measure.calibrate import (
         CalibrationError,
         describe_source,
         fit_note,
         fit_profile,
         load_measurements,
     )
-    from sizing.cli import fail
 
     try:
         frame = load_measurements(measurements)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sizing.calibrate import (
+from sizing.measure.calibrate import (
     CalibrationError,
     fit_profile,
     load_measurements,

@@ -32,7 +32,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "scenario": ("sizing.scenario",),
     "sim": ("sizing.sim",),
     "net": ("sizing.net",),
-    "measure": ("sizing.measure", "sizing.load", "sizing.calibrate"),
+    "measure": ("sizing.measure",),
     "plan": ("sizing.plan", "sizing.host_size", "sizing.message_sizes", "sizing.budget"),
     "report": ("sizing.report",),
     "batch": ("sizing.batch",),

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import simpy
 
-from sizing.calibrate import fit_profile, load_measurements
-from sizing.load import _Tally
+from sizing.measure.calibrate import fit_profile, load_measurements
+from sizing.measure.loadgen import _Tally
 from sizing.measure.sipp import parse_message_log
 from sizing.models import analytic
 from sizing.models.profile import CostProfile, per_message_us

@@ -141,8 +141,8 @@ def run_batch_csv(csv_bytes: bytes, base_yaml: str | None, name: str = "sites.cs
 def calibrate(csv_bytes: bytes, name: str, directory: str | Path) -> tuple[Path, str]:
     """Fit a cost profile to a ``sizing measure`` CSV and write it as
     ``directory/name.yaml``; returns the path and the fit's one-line note.
-    Bad input raises :class:`sizing.calibrate.CalibrationError`."""
-    from sizing.calibrate import (
+    Bad input raises :class:`sizing.measure.calibrate.CalibrationError`."""
+    from sizing.measure.calibrate import (
         describe_source,
         fit_note,
         fit_profile,
