@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.models import analytic
 from sizing.plan import plan
 from sizing.scenario import apply_overrides, load_scenario

@@ -14,7 +14,7 @@ from sizing.budget import (
     check_simulation,
     simulation_size,
 )
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.plan import plan
 from sizing.scenario import apply_overrides, load_scenario
 

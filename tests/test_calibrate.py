@@ -184,7 +184,7 @@ def test_files_without_handshake_columns_count_none(tmp_path: Path) -> None:
 
 
 def test_refit_keeps_the_wire_style_of_the_profile_it_replaces(tmp_path: Path) -> None:
-    from sizing.cli import main
+    from sizing.cli.main import main
 
     target = tmp_path / "kamailio.yaml"
     old = load_profile("kamailio-5.6-stateful-proxy-udp")

@@ -195,7 +195,7 @@ def _cli(*args: str):
     import typer
     from typer.testing import CliRunner
 
-    from sizing.plan_cli import add_plan_commands
+    from sizing.cli.plan import add_plan_commands
 
     app = typer.Typer()
     add_plan_commands(app)

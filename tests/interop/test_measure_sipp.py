@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sizing.measure_cli import add_measure_commands
+from sizing.cli.measure import add_measure_commands
 from sizing.models.profile import load_profile
 
 from .conftest import free_port
