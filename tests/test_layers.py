@@ -33,9 +33,9 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "sim": ("sizing.sim",),
     "net": ("sizing.net",),
     "measure": ("sizing.measure",),
-    "plan": ("sizing.plan", "sizing.host_size", "sizing.message_sizes", "sizing.budget"),
+    "plan": ("sizing.plan",),
     "report": ("sizing.report",),
-    "batch": ("sizing.batch",),
+    "batch": ("sizing.plan.batch",),
     "commands": ("sizing.cli.common", "sizing.cli.plan", "sizing.cli.measure", "sizing.cli.load",
                  "sizing.cli.run", "sizing.cli.serve"),
     "cli": ("sizing.cli",),
@@ -76,7 +76,7 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
         "type hints only (TYPE_CHECKING): the CTI model is built from the scenario's cti block",
     ("sizing.sim.result", "sizing.report.numbers"):
         "Result.table() formats numbers by the reports' rules (imported on use)",
-    ("sizing.plan", "sizing.report.html"):
+    ("sizing.plan.model", "sizing.report.html"):
         "Plan._repr_html_ renders a plan in Jupyter with the HTML report (imported on use): plan <-> report",
 }
 

@@ -18,7 +18,7 @@ from sizing.measure.sipp import parse_message_log
 from sizing.models import analytic
 from sizing.models.profile import CostProfile, per_message_us
 from sizing.models.tls import TlsCost
-from sizing.plan import _by_wire_key
+from sizing.plan.messages import _by_wire_key
 from sizing.sim import SimNetwork, TableProfile
 from sizing.sip.interfaces import Address
 from sizing.sip.kind import (

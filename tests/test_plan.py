@@ -10,15 +10,13 @@ import pytest
 
 from sizing.models import analytic
 from sizing.plan import (
-    _grow,
-    _Measured,
-    _shrink,
     closed_form,
     compare,
     cpu_p95_estimate,
     hosts_for_target,
     plan,
 )
+from sizing.plan.search import _grow, _Measured, _shrink
 from sizing.scenario import ScenarioError, apply_overrides, scenario_from_mapping
 
 PER_MESSAGE_US = 1000.0

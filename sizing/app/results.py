@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from sizing.app.form import ROLE_LABELS
-from sizing.plan import BINDING_TEXT, Plan, link_name
+from sizing.plan import Plan, link_name
 from sizing.report import numbers
+from sizing.report.names import BINDING_TEXT
 from sizing.scenario import Scenario
 from sizing.sim.result import Result
 

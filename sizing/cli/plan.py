@@ -115,8 +115,8 @@ def _print_plan(result) -> None:  # type: ignore[no-untyped-def]
 
 
 def _write_plan_reports(result, out: Path, name: str) -> None:  # type: ignore[no-untyped-def]
-    from sizing.batch import write_reports
     from sizing.cli.common import fail
+    from sizing.plan.batch import write_reports
 
     try:
         write_reports({name: result}, out, title=f"Sizing plan: {name}")
@@ -146,8 +146,8 @@ def batch_command(
     cores_options: Annotated[str | None, typer.Option(
         "--cores-options", help=CORES_HELP)] = None,
 ) -> None:
-    from sizing.batch import BatchError, connect, load_sites, run_batch
     from sizing.cli.common import check_out_dir, fail
+    from sizing.plan.batch import BatchError, connect, load_sites, run_batch
 
     options = _cores_options(cores_options)
     check_out_dir(out)

@@ -39,7 +39,7 @@ ENDPOINTS = ("carrier", "agents", "cti")
 # Upper bounds of the inputs: generous for a real contact centre or carrier
 # interconnect, small enough that the closed form answers at once and nothing
 # asks for more memory than a planner's machine has.  The simulator has its own,
-# tighter budget (sizing.budget) because its cost grows with calls x duration.
+# tighter budget (sizing.plan.budget) because its cost grows with calls x duration.
 MAX_CPS = 10_000.0
 """Calls per second (36 million busy-hour calls)."""
 MAX_HOLDING_S = 86_400.0
