@@ -37,7 +37,7 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
     "report": ("sizing.report",),
     "batch": ("sizing.plan.batch",),
     "commands": ("sizing.cli.common", "sizing.cli.plan", "sizing.cli.measure", "sizing.cli.load",
-                 "sizing.cli.run", "sizing.cli.serve"),
+                 "sizing.cli.simulate", "sizing.cli.serve"),
     "cli": ("sizing.cli",),
     "app": ("sizing.app",),
     "api": ("sizing",),

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sizing.cli.run import add_run_command
+from sizing.cli.simulate import add_run_command
 from sizing.scenario import apply_overrides, load_scenario
 from sizing.sim.result import Result
 from sizing.sim.simulate import simulate

@@ -11,8 +11,8 @@ from sizing.cli.common import fail, terminal_table
 from sizing.cli.load import add_load_command
 from sizing.cli.measure import add_measure_commands
 from sizing.cli.plan import add_plan_commands
-from sizing.cli.run import add_run_command
 from sizing.cli.serve import add_serve_command
+from sizing.cli.simulate import add_run_command
 from sizing.scenario import add_schema_command
 
 app = typer.Typer(
