@@ -38,9 +38,9 @@ from sizing.app.runs import (
     scenario_reports,
     simulation_refusal,
 )
-from sizing.batch import BatchError, problems_of
-from sizing.calibrate import CalibrationError
+from sizing.measure.calibrate import CalibrationError
 from sizing.plan import WHAT_IF, Plan, compare, plan
+from sizing.plan.batch import BatchError, problems_of
 from sizing.report import figures
 from sizing.report.tables import links_table
 from sizing.scenario import ROLES, Scenario, ScenarioError, parse_yaml_text, scenario_from_mapping

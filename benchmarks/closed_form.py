@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sizing import analytic
-from sizing.cli import main
+from sizing.cli.main import main
+from sizing.models import analytic
 from sizing.plan import plan
 from sizing.scenario import apply_overrides, load_scenario
 

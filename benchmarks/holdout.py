@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from interop.kamailio import Kamailio, self_signed_cert  # noqa: E402
 from serve import free_port, machine, start_serve  # noqa: E402
 
-from sizing.calibrate import fit_profile, load_measurements  # noqa: E402
 from sizing.measure import MeasureConfig, get_flow, measure, write_csv_atomic  # noqa: E402
+from sizing.measure.calibrate import fit_profile, load_measurements  # noqa: E402
 from sizing.measure.predict import simulate_proxy_step  # noqa: E402
 from sizing.sip.interfaces import Address  # noqa: E402
 from sizing.sip.ua import AnswerPolicy  # noqa: E402

@@ -1,6 +1,6 @@
 """Server CPU of TLS by key type and cipher suite, with Python's ssl module on loopback.
 
-What the cost profiles' TLS figures are made of (sizing/profile.py, the ``tls:``
+What the cost profiles' TLS figures are made of (sizing/models/profile.py, the ``tls:``
 and ``transports:`` blocks), measured on this machine:
 
 1. Handshakes: a server thread accepts loopback TCP connections and completes
@@ -8,7 +8,7 @@ and ``transports:`` blocks), measured on this machine:
    CPU clock (``time.thread_time``, so waiting for the client and other
    processes on the machine do not count): full handshakes, and resumed ones
    (a session ticket from the previous connection), for an RSA-2048 and an
-   ECDSA P-256 server certificate (leaf + intermediate, ``sizing.tls.make_test_pki``),
+   ECDSA P-256 server certificate (leaf + intermediate, ``sizing.models.tls.make_test_pki``),
    for each suite: TLS 1.3 AES-256-GCM and ChaCha20-Poly1305, TLS 1.2
    ECDHE with AES-256-GCM and with ChaCha20-Poly1305 (key exchange X25519).
    Python's ssl cannot choose TLS 1.3 suites, so each suite runs in a child
@@ -57,11 +57,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from serve import cpu_model  # noqa: E402
 
-from sizing import tls as tls_model  # noqa: E402
-from sizing.tls import HOSTNAME, ThrowawayPki, make_test_pki  # noqa: E402
+from sizing.models import tls as tls_model  # noqa: E402
+from sizing.models.tls import HOSTNAME, ThrowawayPki, make_test_pki  # noqa: E402
 
 KEYS = ("rsa", "ecdsa")
-#: The project's suite names (sizing.tls.SUITES) -> (TLS version, OpenSSL TLS 1.3
+#: The project's suite names (sizing.models.tls.SUITES) -> (TLS version, OpenSSL TLS 1.3
 #: ciphersuite or TLS 1.2 cipher list). Key exchange X25519 throughout (OpenSSL's default).
 SUITES = {
     "tls1.3-aes-gcm": ("1.3", "TLS_AES_256_GCM_SHA384"),

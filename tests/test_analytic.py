@@ -1,4 +1,4 @@
-"""sizing.analytic: Erlang formulas against tables, pyworkforce and brute force."""
+"""sizing.models.analytic: Erlang formulas against tables, pyworkforce and brute force."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from pyworkforce.queuing import ErlangC
 from scipy import integrate, linalg, stats
 
-from sizing import analytic as an
+from sizing.models import analytic as an
 
 # Reference README, "Traffic engineering": trunks carrying erlangs at 1 % blocking.
 TABLE = [(10, 4.46), (30, 20.34), (100, 84.06)]

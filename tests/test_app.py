@@ -11,7 +11,6 @@ import yaml
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from sizing import analytic
 from sizing.app.form import (
     RATE_UNITS,
     ROLE_LABELS,
@@ -31,9 +30,10 @@ from sizing.app.results import (
     sweep_scenario,
 )
 from sizing.app.runs import calibrate, run_batch_csv, scenario_reports
-from sizing.batch import BatchError
+from sizing.models import analytic
+from sizing.models.profile import available_profiles, load_profile
 from sizing.plan import closed_form, plan
-from sizing.profile import available_profiles, load_profile
+from sizing.plan.batch import BatchError
 from sizing.scenario import ScenarioError, apply_overrides, load_scenario, scenario_from_mapping
 from sizing.sim.result import Result
 from sizing.sim.simulate import simulate

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import simpy
 
+from sizing.models.tls import TlsCost, wire_bytes
 from sizing.plan import closed_form
 from sizing.scenario import Scenario
 from sizing.sim import LinkSpec, SimNetwork, TableProfile
@@ -20,7 +21,6 @@ from sizing.sip.loopback import LoopbackNetwork
 from sizing.sip.message import parse
 from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import AnswerPolicy, CallState, UserAgent
-from sizing.tls import TlsCost, wire_bytes
 
 FREE = TableProfile({"default": 0.0}, tls=TlsCost(0.0, 0.0, 0.0))
 CARRIER = Address("TLS", "10.0.0.1", 5061)

@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sizing import batch
-from sizing.batch import BatchError, connect, load_sites, run_batch
-from sizing.plan_cli import add_plan_commands
+from sizing.cli.plan import add_plan_commands
+from sizing.plan import batch
+from sizing.plan.batch import BatchError, connect, load_sites, run_batch
 
 HEADER = ("site,traffic.calls_per_second,traffic.holding_time_s,trunk.channels,duration_s,"
           "warmup_s,topology.sbc.enabled,topology.sip_server.enabled,"

@@ -1,4 +1,4 @@
-"""sizing.budget: a simulation that would not finish or not fit is refused before it
+"""sizing.plan.budget: a simulation that would not finish or not fit is refused before it
 starts, with the same sentence from ``sizing run``, ``plan``, ``batch`` and the web form."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from sizing.app.runs import simulation_refusal
-from sizing.budget import (
+from sizing.cli.main import main
+from sizing.plan import plan
+from sizing.plan.budget import (
     MAX_SIMULATED_CALLS,
     SimulationTooLarge,
     check_simulation,
     simulation_size,
 )
-from sizing.cli import main
-from sizing.plan import plan
 from sizing.scenario import apply_overrides, load_scenario
 
 EXAMPLE = Path(__file__).parents[1] / "data" / "examples" / "minimal.yaml"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sizing.calibrate import (
+from sizing.measure.calibrate import (
     CalibrationError,
     fit_profile,
     load_measurements,
@@ -16,7 +16,7 @@ from sizing.calibrate import (
     significant_digits,
     write_profile,
 )
-from sizing.profile import load_profile
+from sizing.models.profile import load_profile
 
 TRUE = {"static": 0.02, "INVITE": 120.0, "ACK": 40.0, "BYE": 60.0, "2xx": 30.0}  # µs per message
 
@@ -184,7 +184,7 @@ def test_files_without_handshake_columns_count_none(tmp_path: Path) -> None:
 
 
 def test_refit_keeps_the_wire_style_of_the_profile_it_replaces(tmp_path: Path) -> None:
-    from sizing.cli import main
+    from sizing.cli.main import main
 
     target = tmp_path / "kamailio.yaml"
     old = load_profile("kamailio-5.6-stateful-proxy-udp")

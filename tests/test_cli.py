@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sizing.cli import main
+from sizing.cli.main import main
 
 
 def test_bandwidth_prints_cisco_ethernet_figure(capsys) -> None:

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from sizing.host_size import RoleLoad
 from sizing.plan import ClosedForm, closed_form, link_name, registrar_role
+from sizing.plan.host_size import RoleLoad
 from sizing.scenario import Scenario, ScenarioError, apply_overrides, load_scenario
 from sizing.scenario.model import FLOWS
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from sizing import tls as tls_model
 from sizing.app.form import describe, fields
+from sizing.models import tls as tls_model
 from sizing.models.cti import AGENT, EVENTS, OTHER, UNANSWERED, cti_model, outcome
+from sizing.models.profile import load_profile
 from sizing.plan import closed_form, plan
-from sizing.profile import load_profile
 from sizing.report.tables import links_table
 from sizing.scenario import FLOWS, Scenario, ScenarioError, scenario_from_mapping
 from sizing.sim.simulate import simulate

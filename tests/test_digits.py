@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from conftest import loopback_ua
 
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.sip import FramingError, HeaderError, ParseError, StreamFramer, parse
 from sizing.sip.digits import MAX_DIGITS, read_uint
 from sizing.sip.headers import CSeq, NameAddr, SessionExpires, SubscriptionState, Via, parse_uint

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sizing.calibrate import write_profile
 from sizing.files import current_umask
+from sizing.measure.calibrate import write_profile
 from sizing.measure.runner import write_csv_atomic
-from sizing.profile import load_profile
+from sizing.models.profile import load_profile
 from sizing.report import atomic_write_text
 
 MODELS = Path(__file__).parents[1] / "models" / "profiles"

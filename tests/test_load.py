@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sizing.load import LoadConfig, LoadError, run_load_async
-from sizing.load_cli import add_load_command
+from sizing.cli.load import add_load_command
+from sizing.measure.loadgen import LoadConfig, LoadError, run_load_async
 from sizing.net.agent import AgentConfig, AgentRunner
 from sizing.net.tlsconfig import TlsConfig
 from sizing.sip.interfaces import Address

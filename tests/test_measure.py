@@ -14,6 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from sizing.cli.measure import add_measure_commands
 from sizing.measure import (
     FLOWS,
     MeasureConfig,
@@ -26,7 +27,6 @@ from sizing.measure import (
     write_csv_atomic,
 )
 from sizing.measure.sipp import Sipp, SippCommand, SippError
-from sizing.measure_cli import add_measure_commands
 from sizing.net.address import parse_address
 from sizing.sip.kind import message_class
 

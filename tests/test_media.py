@@ -1,4 +1,4 @@
-"""Tests for sizing.media: codec catalogue, RTP/SRTP bandwidth, RTCP, DTMF, call totals."""
+"""Tests for sizing.models.media: codec catalogue, RTP/SRTP bandwidth, RTCP, DTMF, call totals."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sizing import media
-from sizing.media import (
+from sizing.models import media
+from sizing.models.media import (
     call_bandwidth,
     dtmf_digit,
     load_catalogue,

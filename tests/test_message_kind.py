@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 import simpy
 
-from sizing import analytic
-from sizing.calibrate import fit_profile, load_measurements
-from sizing.load import _Tally
+from sizing.measure.calibrate import fit_profile, load_measurements
+from sizing.measure.loadgen import _Tally
 from sizing.measure.sipp import parse_message_log
-from sizing.plan import _by_wire_key
-from sizing.profile import CostProfile, per_message_us
+from sizing.models import analytic
+from sizing.models.profile import CostProfile, per_message_us
+from sizing.models.tls import TlsCost
+from sizing.plan.messages import _by_wire_key
 from sizing.sim import SimNetwork, TableProfile
 from sizing.sip.interfaces import Address
 from sizing.sip.kind import (
@@ -29,7 +30,6 @@ from sizing.sip.kind import (
     wire_key,
     wire_kind,
 )
-from sizing.tls import TlsCost
 
 NO_TLS = TlsCost(0.0, 0.0, 0.0)
 SRC = Address("UDP", "10.0.0.1", 5060)

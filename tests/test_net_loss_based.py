@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.net.agent import AgentConfig, CallPlan, run_calls
 from sizing.net.overload import OverloadConfig, OverloadError
 from sizing.net.server import ServeConfig, Server

@@ -15,7 +15,7 @@ import socket
 import pytest
 from test_net_transport import HOST, Sink, options, tcp_server, until
 
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.net import StreamTransport
 from sizing.net.server import ServeConfig, ServeError, Server
 from sizing.sip.interfaces import Address

@@ -8,17 +8,15 @@ import re
 
 import pytest
 
-from sizing import analytic
+from sizing.models import analytic
 from sizing.plan import (
-    _grow,
-    _Measured,
-    _shrink,
     closed_form,
     compare,
     cpu_p95_estimate,
     hosts_for_target,
     plan,
 )
+from sizing.plan.search import _grow, _Measured, _shrink
 from sizing.scenario import ScenarioError, apply_overrides, scenario_from_mapping
 
 PER_MESSAGE_US = 1000.0
@@ -144,7 +142,7 @@ def test_compare_shows_codec_and_srtp_deltas():
 
 
 def test_closed_form_media_uses_each_directions_srtp_suite_and_plain_rtp_inside():
-    from sizing.media import stream_bandwidth
+    from sizing.models.media import stream_bandwidth
 
     def media(**trunk):  # type: ignore[no-untyped-def]
         sc = scenario_from_mapping({"traffic": {"calls_per_second": 2, "holding_time_s": 120},
@@ -195,7 +193,7 @@ def _cli(*args: str):
     import typer
     from typer.testing import CliRunner
 
-    from sizing.plan_cli import add_plan_commands
+    from sizing.cli.plan import add_plan_commands
 
     app = typer.Typer()
     add_plan_commands(app)

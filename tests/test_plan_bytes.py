@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import simpy
 
-from sizing import tls as tls_model
-from sizing.plan import _measure, closed_form
+from sizing.models import tls as tls_model
+from sizing.plan import closed_form
+from sizing.plan.search import _measure
 from sizing.scenario import Scenario, scenario_from_mapping
 from sizing.sim import SimNetwork, TableProfile
 from sizing.sim.simulate import simulate

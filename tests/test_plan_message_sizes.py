@@ -1,4 +1,4 @@
-"""closed_form() signalling Mbps use the bytes the engine writes (sizing.message_sizes), so
+"""closed_form() signalling Mbps use the bytes the engine writes (sizing.plan.message_sizes), so
 they agree with what the simulator measures on every link of the same scenario."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from sizing.message_sizes import message_sizes, probe
-from sizing.plan import _measure, closed_form
+from sizing.plan import closed_form
+from sizing.plan.message_sizes import message_sizes, probe
+from sizing.plan.search import _measure
 from sizing.scenario import Scenario, scenario_from_mapping
 from sizing.sim.simulate import simulate
 from sizing.sim.workload import ArrivalProcess, FlowPicker, stream, streams

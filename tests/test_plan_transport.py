@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sizing import tls as tls_model
-from sizing.message_sizes import message_sizes
+from sizing.models import tls as tls_model
 from sizing.plan import closed_form
+from sizing.plan.message_sizes import message_sizes
 from sizing.scenario import scenario_from_mapping
 
 PER_MESSAGE_US = 100.0
@@ -149,14 +149,14 @@ ROLES = {
     "recorder": (27.0, 0.09799464),
     "registrar": (20.13888888888889, 0.0522935),
 }
-LINKS = {  # the bytes the engine writes on each link (sizing.message_sizes)
+LINKS = {  # the bytes the engine writes on each link (sizing.plan.message_sizes)
     "carrier->sbc": 0.8218902857142857,  # with 2 new TLS connections a second: 3,219 B each
     "sbc->proxy": 0.8775897142857142,
     "proxy->sip_server": 0.9437691428571429,
     "sip_server->agents": 0.7796067692307692,
     "sip_server->media_server": 0.19792000000000004,
     "sip_server->recorder": 0.257976,
-    # the probe registers at once (sizing.message_sizes._AtOnce); agents' phones and the
+    # the probe registers at once (sizing.plan.message_sizes._AtOnce); agents' phones and the
     # other endpoints each on their own link, 0.13592476190476188 in all
     "registrar->agents": 0.05436990476190476,
     "registrar->endpoints": 0.08155485714285715,

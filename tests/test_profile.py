@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sizing import analytic
-from sizing.profile import (
+from sizing.models import analytic
+from sizing.models.profile import (
     CostProfile,
     ProfileError,
     available_profiles,

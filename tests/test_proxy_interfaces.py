@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
+from sizing.models.tls import TlsCost, wire_bytes
 from sizing.scenario import Scenario
 from sizing.sim import LinkSpec, SimNetwork, TableProfile
 from sizing.sim.topology import build_topology
@@ -14,7 +15,6 @@ from sizing.sip.interfaces import Address
 from sizing.sip.message import parse
 from sizing.sip.proxy import Proxy, static_router
 from sizing.sip.ua import AnswerPolicy, CallState, UserAgent
-from sizing.tls import TlsCost, wire_bytes
 
 FREE = TableProfile({"default": 0.0}, tls=TlsCost(0.0, 0.0, 0.0))
 ALICE = Address("TLS", "10.0.0.1", 5061)

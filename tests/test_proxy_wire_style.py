@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import simpy
 
-from sizing.profile import ProfileError, load_profile
+from sizing.models.profile import ProfileError, load_profile
 from sizing.scenario import scenario_from_mapping
 from sizing.sim.topology import build_topology
 from sizing.sip.interfaces import Address, ManualClock

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
-from sizing.batch import write_reports
 from sizing.plan import plan
+from sizing.plan.batch import write_reports
 from sizing.report import atomic_write, atomic_write_text, deployment_table, links_table
 from sizing.report.figures import cpu_over_time, srd_distribution, to_data_uri
 from sizing.report.html import plan_html
@@ -314,8 +314,8 @@ def test_property_site_frames_in_pieces_read_as_their_concatenation(frames, chun
 def test_reports_written_site_by_site_are_the_whole_tables_reports(tmp_path, plans, recorded):
     """Sites with different roles (so columns some lack) give the files the tables and the
     HTML of all plans at once give."""
-    from sizing.batch import write_reports
     from sizing.plan import ASSUMPTIONS
+    from sizing.plan.batch import write_reports
     from sizing.report.html import batch_html
     from sizing.report.tables import kpi_table, summary_table
 

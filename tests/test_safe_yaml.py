@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sizing.app.runs import scenario_from_upload
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.safe_yaml import ALIAS_BUDGET, MAX_DEPTH, YamlInputError, load_yaml
 from sizing.scenario import ScenarioError, load_scenario
 

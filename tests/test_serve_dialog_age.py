@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.net.agent import AgentConfig, AgentRunner
 from sizing.net.server import DEFAULT_MAX_DIALOG_AGE, DialogAges, ServeConfig, ServeError, Server
 from sizing.sip.interfaces import Address

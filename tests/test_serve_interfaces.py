@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.net.agent import AgentConfig, AgentRunner, CallPlan
 from sizing.net.overload import OverloadConfig
 from sizing.net.server import ServeConfig, ServeError, Server

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sizing.cli import main
+from sizing.cli.main import main
 from sizing.net.selfsigned import names_for, self_signed
 
 HANG_GUARD_S = 60

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import simpy
 
-from sizing import analytic
+from sizing.models import analytic
 from sizing.scenario.model import Scenario
 from sizing.sim.acd import Acd, AcdStats
 from sizing.sim.clock import SimClock

@@ -12,7 +12,7 @@ import math
 import pytest
 import simpy
 
-from sizing import tls as tls_model
+from sizing.models import tls as tls_model
 from sizing.plan import closed_form
 from sizing.scenario import Scenario, scenario_from_mapping
 from sizing.sim import LinkSpec, SimNetwork, TableProfile

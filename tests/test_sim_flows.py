@@ -198,7 +198,7 @@ def media_bytes(centre, src: str, dst: str) -> float:  # type: ignore[no-untyped
 
 def one_way(srtp: str | None, srtp_reverse: str | None = None) -> tuple[float, float]:
     """Bytes per second of each direction of a 4 s call, as :func:`call_bandwidth` counts them."""
-    from sizing.media import call_bandwidth
+    from sizing.models.media import call_bandwidth
 
     bw = call_bandwidth("PCMU", duration_s=4, srtp=srtp, srtp_reverse=srtp_reverse)
     return bw.forward.total_bytes / 4, bw.reverse.total_bytes / 4
@@ -230,7 +230,7 @@ def test_srtp_inside_only_where_the_scenario_asks_for_it(tmp_path: Path) -> None
 
 
 def test_only_hosts_that_end_an_srtp_leg_pay_srtps_cpu(tmp_path: Path) -> None:
-    from sizing.profile import load_profile
+    from sizing.models.profile import load_profile
 
     sbc, media = load_profile("generic-sbc"), load_profile("generic-media-server")
     tls_trunk = {"transport": "tls", "srtp": SRTP_80}

@@ -8,12 +8,12 @@ import statistics
 import pytest
 import simpy
 
-from sizing.analytic import mmc_mean_wait
+from sizing.models.analytic import mmc_mean_wait
+from sizing.models.tls import TlsCost
 from sizing.sim import OverloadPolicy, SimNetwork, TableProfile
 from sizing.sip.interfaces import Address
 from sizing.sip.message import parse
 from sizing.sip.ua import AnswerPolicy, CallState, UserAgent
-from sizing.tls import TlsCost
 
 NO_TLS = TlsCost(0.0, 0.0, 0.0)
 FREE = TableProfile({"default": 0.0}, tls=NO_TLS)

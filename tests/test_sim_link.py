@@ -7,9 +7,9 @@ import math
 import pytest
 import simpy
 
+from sizing.models.tls import DEFAULT_SUITE, TlsCost, connection_setup, wire_bytes
 from sizing.sim import LinkSpec, SimNetwork, TableProfile
 from sizing.sip.interfaces import Address
-from sizing.tls import DEFAULT_SUITE, TlsCost, connection_setup, wire_bytes
 
 FREE = TableProfile({"default": 0.0}, tls=TlsCost(0.0, 0.0, 0.0))
 

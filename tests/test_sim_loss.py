@@ -40,10 +40,10 @@ import pytest
 import simpy
 from scipy import stats
 
+from sizing.models.tls import TlsCost
 from sizing.sim import LinkSpec, SimNetwork, TableProfile
 from sizing.sip.interfaces import Address, TimerConfig
 from sizing.sip.ua import AnswerPolicy, UserAgent
-from sizing.tls import TlsCost
 
 A = Address("UDP", "10.0.0.1", 5060)
 B = Address("UDP", "10.0.0.2", 5060)

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 import simpy
 
+from sizing.models.tls import TlsCost
 from sizing.sim import LinkSpec, SimNetwork, TableProfile
 from sizing.sip.interfaces import Address, TransportError
 from sizing.sip.proxy import Proxy, static_router
 from sizing.sip.ua import AnswerPolicy, CallState, UserAgent
-from sizing.tls import TlsCost
 
 A = Address("UDP", "10.0.0.1", 5060)
 P = Address("UDP", "10.0.0.2", 5060)

@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from sizing.cli.simulate import add_run_command
 from sizing.scenario import apply_overrides, load_scenario
 from sizing.sim.result import Result
-from sizing.sim.run_cli import add_run_command
 from sizing.sim.simulate import simulate
 
 EXAMPLE = Path(__file__).parents[1] / "data" / "examples" / "minimal.yaml"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import simpy
 
-from sizing.analytic import erlang_b
+from sizing.models.analytic import erlang_b
+from sizing.models.tls import NetParams, wire_bytes
 from sizing.scenario import scenario_from_mapping
 from sizing.sim.flows import CallCentre
 from sizing.sim.simulate import run_replication
 from sizing.sim.topology import build_topology
-from sizing.tls import NetParams, wire_bytes
 
 CHANNELS = 5
 HOLDING_S = 2.0

@@ -1,10 +1,10 @@
-"""sizing.tls: record and handshake bytes checked against the real ssl stack."""
+"""sizing.models.tls: record and handshake bytes checked against the real ssl stack."""
 
 from __future__ import annotations
 
 import pytest
 
-from sizing import tls
+from sizing.models import tls
 
 LENGTHS = [1, 15, 16, 100, 1000, 16384, 16385, 40000]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 import simpy
 
-from sizing import tls as tls_model
+from sizing.models import tls as tls_model
+from sizing.models.profile import load_profile
 from sizing.plan import closed_form
-from sizing.profile import load_profile
 from sizing.scenario import scenario_from_mapping
 from sizing.sim import LinkSpec, SimNetwork
 from sizing.sim.simulate import simulate

@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sizing import media, tls
 from sizing.flows import FLOWS
+from sizing.models import media, tls
+from sizing.models.profile import available_profiles
 from sizing.plan import check_cores_options
-from sizing.profile import available_profiles
 from sizing.scenario import ROLES, Scenario, ScenarioError, apply_overrides
 from sizing.scenario.model import HA_MODES
 

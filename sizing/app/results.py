@@ -1,7 +1,7 @@
 """What the page shows of an answer: KPI tiles and tables with units, as plain data.
 
 The instant answer is :func:`sizing.plan.plan` without simulation (the closed form
-of :mod:`sizing.plan`, built on :func:`sizing.analytic.estimate`); the simulated
+of :mod:`sizing.plan`, built on :func:`sizing.models.analytic.estimate`); the simulated
 answer is a :class:`sizing.sim.result.Result` of the deployment as entered.
 """
 
@@ -14,8 +14,9 @@ from typing import Any
 import pandas as pd
 
 from sizing.app.form import ROLE_LABELS
-from sizing.plan import BINDING_TEXT, Plan, link_name
+from sizing.plan import Plan, link_name
 from sizing.report import numbers
+from sizing.report.names import BINDING_TEXT
 from sizing.scenario import Scenario
 from sizing.sim.result import Result
 

@@ -32,8 +32,8 @@ def scenario_from_upload(data: bytes, name: str) -> Scenario:
 
 def simulation_refusal(scenario: Scenario) -> str | None:
     """Why the page will not simulate ``scenario`` (too many calls, events or too
-    much memory, see :func:`sizing.budget.check_simulation`), or None."""
-    from sizing.budget import SimulationTooLarge, check_simulation
+    much memory, see :func:`sizing.plan.budget.check_simulation`), or None."""
+    from sizing.plan.budget import SimulationTooLarge, check_simulation
 
     try:
         check_simulation(scenario, hint="choose the quick check or shorten the duration")
@@ -60,8 +60,8 @@ def describe_length(scenario: Scenario, length: str) -> str:
 
 
 def report_files(plans: dict[str, Plan], title: str) -> dict[str, bytes]:
-    """summary.csv, report.xlsx and report.html of plans (by :func:`sizing.batch.write_reports`)."""
-    from sizing.batch import write_reports
+    """summary.csv, report.xlsx and report.html of plans (by :func:`sizing.plan.batch.write_reports`)."""
+    from sizing.plan.batch import write_reports
 
     with tempfile.TemporaryDirectory(prefix="sizing-app-") as tmp:
         write_reports(plans, tmp, title=title)
@@ -94,15 +94,15 @@ def run_batch_csv(csv_bytes: bytes, base_yaml: str | None, name: str = "sites.cs
     as ``sizing batch`` has them).  ``base_yaml`` is the scenario rows without a
     ``base`` cell override; a ``base`` cell names a shipped example the way
     data/sites.csv does (``examples/contact-centre-500.yaml``).  A bad CSV raises
-    :class:`sizing.batch.BatchError` listing every problem as ``NAME:ROW:COLUMN:
+    :class:`sizing.plan.batch.BatchError` listing every problem as ``NAME:ROW:COLUMN:
     message``.
 
     Sites stream as in ``sizing batch``: the CSV is read a row at a time and each
     plan goes to :class:`sizing.report.writer.BatchReports` (its files and report
     pieces staged on disk) and is dropped, so one plan is held at a time however
     many sites there are; only its summary row is kept for the page's table."""
-    from sizing.batch import BatchError, load_sites
     from sizing.plan import plan
+    from sizing.plan.batch import BatchError, load_sites
     from sizing.report.tables import summary_columns, summary_row
     from sizing.report.writer import FIGURES_FOR_SITES, BatchReports
 
@@ -141,8 +141,8 @@ def run_batch_csv(csv_bytes: bytes, base_yaml: str | None, name: str = "sites.cs
 def calibrate(csv_bytes: bytes, name: str, directory: str | Path) -> tuple[Path, str]:
     """Fit a cost profile to a ``sizing measure`` CSV and write it as
     ``directory/name.yaml``; returns the path and the fit's one-line note.
-    Bad input raises :class:`sizing.calibrate.CalibrationError`."""
-    from sizing.calibrate import (
+    Bad input raises :class:`sizing.measure.calibrate.CalibrationError`."""
+    from sizing.measure.calibrate import (
         describe_source,
         fit_note,
         fit_profile,

@@ -5,7 +5,7 @@ A flow module holds what the flow is and everything the tool needs of it: its na
 giving up), the messages the closed form counts for one call, and the routine the
 full engine runs at the flow's turn. Every reader takes them from here: the scenario
 model (:mod:`sizing.scenario`: the mix's fields and rules), the closed form
-(:mod:`sizing.plan`), the message-size probe (:mod:`sizing.message_sizes`), the script
+(:mod:`sizing.plan`), the message-size probe (:mod:`sizing.plan.message_sizes`), the script
 recorder that the replay reads (:mod:`sizing.sim.replay.record`: a flow's message
 script is recorded from the engine, one per outcome, never written by hand) and the
 simulator's call-centre driver (:mod:`sizing.sim.flows`, which runs the flows on the

@@ -57,7 +57,7 @@ class Messages:
     """One call's SIP messages as the closed form (:func:`sizing.plan.link_message_kinds`)
     counts them: the caller's leg on every call-path hop, and what the flow adds on the
     agents' link and the side legs. The engine's own messages are recorded, not written
-    here (:mod:`sizing.message_sizes`, :mod:`sizing.sim.replay.record`)."""
+    here (:mod:`sizing.plan.message_sizes`, :mod:`sizing.sim.replay.record`)."""
 
     leg: Literal["answered", "cancelled", "rejected"] = "answered"
     """The caller's leg: answered (INVITE ... BYE), cancelled while queued at the host next

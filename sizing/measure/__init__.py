@@ -1,7 +1,7 @@
 """``sizing measure``: drive SIPp or ``sizing load`` against a real SIP server and sample its CPU.
 
 The rows it writes (one per rate, flow and repetition) are what
-:mod:`sizing.calibrate` fits a host cost profile to.
+:mod:`sizing.measure.calibrate` fits a host cost profile to.
 """
 
 from .cpu import ProcessGone, ProcessTree, cpu_model

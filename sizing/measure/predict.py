@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import simpy
 
-from sizing.profile import CostProfile
+from sizing.models.profile import CostProfile
+from sizing.models.tls import NetParams, TlsCost
 from sizing.sim.host import TableProfile
 from sizing.sim.link import LinkSpec
 from sizing.sim.network import SimNetwork
@@ -27,7 +28,6 @@ from sizing.sip.interfaces import Address
 from sizing.sip.proxy import Proxy, ProxyConfig, static_router
 from sizing.sip.sdp import Capabilities
 from sizing.sip.ua import AnswerPolicy, Call, CallEvent, UserAgent
-from sizing.tls import NetParams, TlsCost
 
 __all__ = ["StepPrediction", "simulate_proxy_step"]
 

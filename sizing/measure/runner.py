@@ -1,7 +1,7 @@
 """One measurement campaign: load at each rate against a target, the target's CPU sampled.
 
 The load comes from a *driver*: SIPp (udp and tcp targets) or the project's
-own ``sizing load`` (:mod:`sizing.load`; any transport, the only one for tls
+own ``sizing load`` (:mod:`sizing.measure.loadgen`; any transport, the only one for tls
 targets, since Debian's SIPp has no TLS). For every rate and repetition a
 *step* runs: an optional SIPp UAS behind the target (when the target is a
 proxy), then the driver's UAC at the rate for the duration; the target's CPU time (its whole process tree) is read just before
@@ -430,7 +430,7 @@ def _step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, so
 def _load_step(config: MeasureConfig, tree: ProcessTree, rate: float, repeat: int, software: str,
                workdir: Path, uas: Sipp | None, capture: Capture | None, calls: int) -> dict:
     """One step driven by ``sizing load`` in this process (the SIPp UAS, if any, behind the target)."""
-    from sizing.load import LoadConfig, LoadError, run_load
+    from sizing.measure.loadgen import LoadConfig, LoadError, run_load
     from sizing.sip.interfaces import Address as Addr
 
     pause = config.flow.pause_ms if config.pause_ms is None else config.pause_ms

@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sizing import tls as tls_model
+from sizing.models import tls as tls_model
 
 if TYPE_CHECKING:
     from sizing.scenario import Scenario

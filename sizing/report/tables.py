@@ -60,7 +60,7 @@ def deployment_table(plan: Plan, *, reasons: bool = True) -> pd.DataFrame:
     """Hosts per role (hot standbys and N+1 spares apart), CPU mean and p95 against the target, the
     share of the CPU spent on TLS (handshakes, record crypto, TLS's extra cost per
     message), the binding constraint and, with ``reasons``, why this size in words."""
-    from sizing.plan import BINDING_TEXT
+    from sizing.report.names import BINDING_TEXT
 
     d = plan.deployment
     frame = pd.DataFrame({

@@ -28,7 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from sizing import flows, media, tls
+from sizing import flows
+from sizing.models import media, tls
 
 ROLES = ("sbc", "proxy", "sip_server", "media_server", "recorder", "registrar")
 """Host roles the simulator sizes (see ``topology``)."""
@@ -38,7 +39,7 @@ ENDPOINTS = ("carrier", "agents", "cti")
 # Upper bounds of the inputs: generous for a real contact centre or carrier
 # interconnect, small enough that the closed form answers at once and nothing
 # asks for more memory than a planner's machine has.  The simulator has its own,
-# tighter budget (sizing.budget) because its cost grows with calls x duration.
+# tighter budget (sizing.plan.budget) because its cost grows with calls x duration.
 MAX_CPS = 10_000.0
 """Calls per second (36 million busy-hour calls)."""
 MAX_HOLDING_S = 86_400.0
@@ -782,7 +783,7 @@ class Role(_Model):
     @field_validator("profile")
     @classmethod
     def _profile_exists(cls, v: str) -> str:
-        from sizing.profile import profile_path
+        from sizing.models.profile import profile_path
 
         # ProfileError is a ValueError: the message names the choices, or the file
         # and what is wrong in it (a path to a file that is not a profile).
@@ -795,7 +796,7 @@ class Role(_Model):
 @functools.lru_cache(maxsize=64)
 def _valid_profile(name: str, path: str, mtime_ns: int, size: int) -> None:
     """Load a profile once per file version: a sites CSV validates it on every row."""
-    from sizing.profile import load_profile
+    from sizing.models.profile import load_profile
 
     load_profile(name)
 

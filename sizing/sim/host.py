@@ -56,11 +56,11 @@ from dataclasses import dataclass, field
 from heapq import heapreplace
 from typing import TYPE_CHECKING, Protocol
 
-from ..profile import per_message_us, receive_cost_us
+from ..models.profile import per_message_us, receive_cost_us
+from ..models.tls import TlsCost
 from ..sip.frontend import DROP, OverloadPolicy, admission, busy_answer_to, is_new_invite
 from ..sip.interfaces import Address, TransportError
 from ..sip.kind import kind_class, wire_kind
-from ..tls import TlsCost
 from .metrics import HostMetrics, grow
 from .simpy_fast import QueuedEvent, scheduler
 
@@ -83,7 +83,7 @@ OnMessage = Callable[[bytes, Address], None]
 
 
 class TlsCostLike(Protocol):
-    """The ``tls`` block of a cost profile (``sizing.tls.TlsCost`` has these)."""
+    """The ``tls`` block of a cost profile (``sizing.models.tls.TlsCost`` has these)."""
 
     handshake_full_us: float
     handshake_resumed_us: float
@@ -91,7 +91,7 @@ class TlsCostLike(Protocol):
 
 
 class CostProfile(Protocol):
-    """What a host needs of a cost profile (``sizing.profile.CostProfile`` has these)."""
+    """What a host needs of a cost profile (``sizing.models.profile.CostProfile`` has these)."""
 
     static_core_fraction: float
     per_kbyte_us: float
@@ -108,8 +108,8 @@ class TableProfile:
 
     ``per_message_us`` maps a method (``INVITE``), a status (``180``), a status
     class (``1xx``), ``request`` or ``response`` to µs, ``default`` covering the
-    rest, read as every cost table is (:func:`sizing.profile.per_message_us`). The
-    shipped, measured profiles are YAML files read by ``sizing.profile``; both
+    rest, read as every cost table is (:func:`sizing.models.profile.per_message_us`). The
+    shipped, measured profiles are YAML files read by ``sizing.models.profile``; both
     satisfy :class:`CostProfile`.
     """
 
@@ -118,7 +118,7 @@ class TableProfile:
     static_core_fraction: float = 0.0
     tls: TlsCost = field(default_factory=TlsCost)
     _per_message: dict[str | int, float] = field(default_factory=dict, init=False, repr=False, compare=False)
-    """:func:`sizing.profile.per_message_us`'s answers by kind (the table is frozen with the profile)."""
+    """:func:`sizing.models.profile.per_message_us`'s answers by kind (the table is frozen with the profile)."""
 
     def __post_init__(self) -> None:
         for key, value in self.per_message_us.items():

@@ -6,7 +6,7 @@ A :class:`Link` is one direction between two hosts, described by a
 :class:`LinkSpec`. The two directions of a host pair share their TCP/TLS
 connections (a SIP connection carries requests and responses both ways).
 For every message, :meth:`Link.transit` says when it arrives (or that it is
-lost) and counts its bytes with :func:`sizing.tls.wire_bytes`, cached by
+lost) and counts its bytes with :func:`sizing.models.tls.wire_bytes`, cached by
 message length:
 
 - **delay**: ``latency_s`` plus a jitter drawn uniformly from
@@ -23,16 +23,16 @@ message length:
   trunk that opens a connection per call or per few calls), are closed and
   reopened when a new call's INVITE would exceed that many calls on the
   current one. Opening costs the TCP three-way handshake
-  plus, for TLS, the handshake bytes of :func:`sizing.tls.connection_setup`
+  plus, for TLS, the handshake bytes of :func:`sizing.models.tls.connection_setup`
   (client to server on this direction, server to client on the reverse) and
   holds messages back until the handshake round trips are over (TCP 1,
   TLS 1.3 2, TLS 1.2 3; one fewer TLS round trip when resumed); closing costs
-  :func:`sizing.tls.connection_teardown`. A ``tls_resumed_share`` of the
+  :func:`sizing.models.tls.connection_teardown`. A ``tls_resumed_share`` of the
   connections resume a TLS session, spread evenly over the link's successive
   connections (no random draw, so the share is exact and other draws keep
   their sequence). The handshake CPU is charged to both hosts by the network
   (see :mod:`sizing.sim.network`).
-- **bytes**: the forward bytes and packets of :class:`sizing.tls.WireBytes`
+- **bytes**: the forward bytes and packets of :class:`sizing.models.tls.WireBytes`
   count on this direction; the expected pure-ACK bytes and packets count on
   the reverse direction, where they travel.
 """
@@ -44,7 +44,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..tls import DEFAULT_SUITE, NetParams, connection_setup, connection_teardown, wire_bytes
+from ..models.tls import DEFAULT_SUITE, NetParams, connection_setup, connection_teardown, wire_bytes
 from .metrics import LinkMetrics
 
 __all__ = ["Connection", "Link", "LinkSpec", "WIRE_TRANSPORT"]
@@ -69,7 +69,7 @@ class LinkSpec:
     """Retransmission timeout of a lost TCP segment (Linux's 200 ms minimum)."""
     tls_version: Literal["1.2", "1.3"] = "1.3"
     tls_suite: str | None = None
-    """Cipher suite for record overhead; None: the version's default (``sizing.tls.DEFAULT_SUITE``)."""
+    """Cipher suite for record overhead; None: the version's default (``sizing.models.tls.DEFAULT_SUITE``)."""
     tls_key: Literal["rsa", "ecdsa"] = "rsa"
     tls_resumed_share: float = 0.0
     """Share of new TLS connections that resume a session (shorter handshake, fewer
@@ -98,7 +98,7 @@ class LinkSpec:
         if self.tls_key not in ("rsa", "ecdsa"):
             raise ValueError(f"LinkSpec.tls_key must be 'rsa' or 'ecdsa', got {self.tls_key!r}")
         if not isinstance(self.net, NetParams):
-            raise TypeError(f"LinkSpec.net must be a sizing.tls.NetParams, got {self.net!r}")
+            raise TypeError(f"LinkSpec.net must be a sizing.models.tls.NetParams, got {self.net!r}")
 
     @property
     def suite(self) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 import simpy
 
-from ..profile import handshake_cost_us, tls_receive_part_us
+from ..models.profile import handshake_cost_us, tls_receive_part_us
 from ..sip.interfaces import Address
 from ..sip.kind import wire_kind
 from .clock import SimClock

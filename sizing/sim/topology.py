@@ -70,7 +70,8 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..flows import DOMAIN
-from ..profile import CostProfile, load_profile
+from ..models.profile import CostProfile, load_profile
+from ..models.tls import NetParams, TlsCost
 from ..scenario import Scenario
 from ..sip.b2bua import B2BUA, B2BUAConfig, BridgedCall
 from ..sip.interfaces import Address, TimerConfig, Transport, TransportError
@@ -82,7 +83,6 @@ from ..sip.registrar import Registrar
 from ..sip.sdp import Capabilities
 from ..sip.transaction import ServerTransaction, Transaction
 from ..sip.ua import SessionTimerConfig, UserAgent
-from ..tls import NetParams, TlsCost
 from .host import OverloadPolicy, TableProfile
 from .link import LinkSpec
 from .network import SimNetwork

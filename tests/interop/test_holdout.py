@@ -31,11 +31,11 @@ from pathlib import Path
 import pytest
 from conftest import require_tool
 
-from sizing.calibrate import fit_profile, load_measurements
-from sizing.load import LoadConfig, run_load
 from sizing.measure import Capture, MeasureConfig, get_flow, measure, write_csv_atomic
+from sizing.measure.calibrate import fit_profile, load_measurements
+from sizing.measure.loadgen import LoadConfig, run_load
 from sizing.measure.predict import simulate_proxy_step
-from sizing.profile import load_profile
+from sizing.models.profile import load_profile
 from sizing.sip.interfaces import Address
 from sizing.sip.ua import AnswerPolicy
 

@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sizing.measure_cli import add_measure_commands
-from sizing.profile import load_profile
+from sizing.cli.measure import add_measure_commands
+from sizing.models.profile import load_profile
 
 from .conftest import free_port
 

@@ -50,7 +50,7 @@ in either start.
 
 Media follows the call as a fluid (:mod:`.ledger`): caller <-> SBC (the media
 anchor) and SBC <-> whoever the caller talks to (media server or agents), and
-two one-way streams to the recorder; rates from :func:`sizing.media.call_bandwidth`.
+two one-way streams to the recorder; rates from :func:`sizing.models.media.call_bandwidth`.
 On hold only the agent's direction flows; the consultation between agent and
 back office stays on the agents host (no link carries it). In a conference
 every participant streams to and from the bridge: caller <-> SBC <-> media
@@ -85,14 +85,14 @@ from ...flows import (
     registration,
 )
 from ...flows.busy_no_answer import BUSY, NO_ANSWER, NO_ANSWER_S
-from ...media import call_bandwidth
 from ...models.cti import CtiModel, cti_model, outcome
+from ...models.media import call_bandwidth
+from ...models.tls import wire_bytes
 from ...scenario.model import PRELUDE_S
 from ...sip.b2bua import BridgedCall, Reject, Target
 from ...sip.message import Request
 from ...sip.ua import AnswerPolicy, Call, CallEvent, CallState
 from ...sip.uri import URI
-from ...tls import wire_bytes
 from ..acd import Acd
 from ..metrics import HostMetrics, grow
 from ..replay import Replayer, background_book, script_book

@@ -45,7 +45,7 @@ class Step:
     """``udp``, ``tcp`` or ``tls``."""
     data: bytes | None
     kind: str
-    """``INVITE``, ``180 INVITE``, ``ACK``, ``200 BYE`` ... (see :mod:`sizing.message_sizes`)."""
+    """``INVITE``, ``180 INVITE``, ``ACK``, ``200 BYE`` ... (see :mod:`sizing.plan.message_sizes`)."""
     parent: int
     delay_s: float
     per_holding: float

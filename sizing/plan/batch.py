@@ -180,9 +180,9 @@ def load_sites(path: str | Path, base: str | Path | None = None, *,
     """The sites of a CSV file; every problem is reported at once as a BatchError
     (``FILE:ROW:COLUMN: message``).  A ``site`` column is required and its values
     must be usable as directory names.  With ``simulate``, a site whose simulation
-    would be too large (:func:`sizing.budget.check_simulation`) is a problem too.
+    would be too large (:func:`sizing.plan.budget.check_simulation`) is a problem too.
     The file is read row by row and the scenarios are not kept (see :class:`Sites`)."""
-    from sizing.budget import SimulationTooLarge, check_simulation
+    from sizing.plan.budget import SimulationTooLarge, check_simulation
 
     path = Path(path)
     problems: list[str] = []

@@ -132,7 +132,7 @@ def serve(
     ] = None,
 ) -> None:
     """Run one SIP element on real sockets; print its counters on exit."""
-    from sizing.cli import fail
+    from sizing.cli.common import fail
     from sizing.net.server import ServeError, run_serve
     from sizing.net.tlsconfig import TlsConfigError
 
@@ -167,7 +167,7 @@ def serve(
 
 def _listen_addresses(listen: list[str]) -> list:  # type: ignore[type-arg]
     """Every --listen address, or a clear exit naming the bad one."""
-    from sizing.cli import fail
+    from sizing.cli.common import fail
     from sizing.net.address import AddressError, parse_address
 
     addresses = []
@@ -185,7 +185,7 @@ def _serve_config(addresses: list, cert: Path | None, key: Path | None, *,  # ty
                   max_connections_per_source: int | None, **options):  # type: ignore[no-untyped-def]
     """The element's configuration; options left unset keep ServeConfig's defaults.
     Raises the errors a bad combination gives (ServeError, TlsConfigError, OverloadError)."""
-    from sizing.cli import fail
+    from sizing.cli.common import fail
     from sizing.net.overload import OverloadConfig, OverloadError
     from sizing.net.server import ServeConfig
     from sizing.net.tlsconfig import TlsConfig
@@ -210,7 +210,7 @@ def _serve_config(addresses: list, cert: Path | None, key: Path | None, *,  # ty
 
 def _self_signed(hosts: list[str], directory: Path) -> tuple[Path, Path]:
     """``--self-signed``: a certificate and key for ``hosts`` in ``directory``, said on stderr."""
-    from sizing.cli import fail
+    from sizing.cli.common import fail
     from sizing.net.selfsigned import SelfSignedError, names_for, self_signed
 
     if not hosts:

@@ -60,7 +60,7 @@ import yaml
 from scipy.optimize import nnls
 
 from sizing.files import as_new_file
-from sizing.profile import CostProfile
+from sizing.models.profile import CostProfile
 
 __all__ = [
     "COLLINEAR",

@@ -66,7 +66,7 @@ def plan_command(
 ) -> None:
     """The smallest deployment meeting the scenario's targets: hosts and cores
     per role, trunk channels, Mbps per link, and which constraint binds."""
-    from sizing.cli import check_out_dir, fail
+    from sizing.cli.common import check_out_dir, fail
     from sizing.plan import plan
     from sizing.scenario import ScenarioError, apply_overrides, load_scenario
 
@@ -92,7 +92,7 @@ def plan_command(
 
 def _cores_options(text: str | None) -> tuple[int, ...] | None:
     """--cores-options as sizes, or a clear exit."""
-    from sizing.cli import fail
+    from sizing.cli.common import fail
     from sizing.plan import parse_cores_options
 
     try:
@@ -115,8 +115,8 @@ def _print_plan(result) -> None:  # type: ignore[no-untyped-def]
 
 
 def _write_plan_reports(result, out: Path, name: str) -> None:  # type: ignore[no-untyped-def]
-    from sizing.batch import write_reports
-    from sizing.cli import fail
+    from sizing.cli.common import fail
+    from sizing.plan.batch import write_reports
 
     try:
         write_reports({name: result}, out, title=f"Sizing plan: {name}")
@@ -146,8 +146,8 @@ def batch_command(
     cores_options: Annotated[str | None, typer.Option(
         "--cores-options", help=CORES_HELP)] = None,
 ) -> None:
-    from sizing.batch import BatchError, connect, load_sites, run_batch
-    from sizing.cli import check_out_dir, fail
+    from sizing.cli.common import check_out_dir, fail
+    from sizing.plan.batch import BatchError, connect, load_sites, run_batch
 
     options = _cores_options(cores_options)
     check_out_dir(out)

@@ -26,8 +26,8 @@ def add_run_command(app: Any) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
         """Simulate a scenario through the SIP engine and report KPIs, hosts and links."""
-        from sizing.budget import SimulationTooLarge, check_simulation
-        from sizing.cli import check_out_dir, fail
+        from sizing.cli.common import check_out_dir, fail
+        from sizing.plan.budget import SimulationTooLarge, check_simulation
         from sizing.progress import bar as progress_bar
         from sizing.progress import shown
         from sizing.scenario import ScenarioError, apply_overrides, load_scenario

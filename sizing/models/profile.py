@@ -17,7 +17,7 @@ A profile is data (``models/profiles/<name>.yaml``), shaped as in DESIGN.md::
       handshake_full_us: 651   # any key type and suite the tables below leave out
       handshake_resumed_us: 238
       per_kbyte_us: 1.92       # record encryption or decryption per 1000 B
-      handshakes:              # optional: by key type, then suite (sizing.tls.SUITES)
+      handshakes:              # optional: by key type, then suite (sizing.models.tls.SUITES)
         ecdsa: {tls1.3-aes-gcm: {full_us: 400, resumed_us: 300}}
       suite_per_kbyte_us: {tls1.3-chacha20-poly1305: 0.45}   # optional, by suite
     media: {per_packet_us: 4, srtp_per_packet_us: 2}   # media-anchoring hosts only
@@ -26,8 +26,8 @@ A profile is data (``models/profiles/<name>.yaml``), shaped as in DESIGN.md::
 The simulator charges a host's cores with :meth:`CostProfile.message_cost_us` for
 every message it receives (the cost covers handling it, including the messages it
 causes the host to send, which pay only their bytes); ``sizing calibrate`` fits
-the same definition and the closed form (:mod:`sizing.analytic`) applies it; :meth:`CostProfile.to_mapping` gives the plain
-mapping that :class:`sizing.analytic.EstimateInput` takes as a ``cost_profiles`` entry.
+the same definition and the closed form (:mod:`sizing.models.analytic`) applies it; :meth:`CostProfile.to_mapping` gives the plain
+mapping that :class:`sizing.models.analytic.EstimateInput` takes as a ``cost_profiles`` entry.
 
 Transports. ``per_message_us`` and ``per_kbyte_us`` are the costs of a message
 over UDP. A message that arrives over transport T costs::
@@ -73,7 +73,7 @@ from pydantic import (
     field_validator,
 )
 
-from sizing import tls as tls_model
+from sizing.models import tls as tls_model
 from sizing.safe_yaml import YamlInputError, read_yaml_file
 from sizing.sip.kind import lookup
 from sizing.sip.proxy import WireStyle
@@ -100,7 +100,7 @@ __all__ = [
 
 TRANSPORTS = ("udp", "tcp", "tls")
 
-PROFILES_DIR = Path(__file__).parents[1] / "models" / "profiles"
+PROFILES_DIR = Path(__file__).parents[2] / "models" / "profiles"
 
 _METHOD = re.compile(r"^[A-Z][A-Z0-9_-]*$")  # RFC 3261 method token, upper case by convention
 _STATUS = re.compile(r"^[1-6][0-9][0-9]$")
@@ -128,7 +128,7 @@ class HandshakeCpu(_Strict):
 
 
 REFERENCE_TLS_SOURCE = (
-    "not measured for this product: the reference figures of sizing.tls (TLS 1.3, RSA-2048, "
+    "not measured for this product: the reference figures of sizing.models.tls (TLS 1.3, RSA-2048, "
     "Python's ssl and openssl speed on the project's build machine)")
 """What a profile without its own TLS figures says of them."""
 
@@ -171,7 +171,7 @@ class TlsCosts(_Strict):
                     "'suite_per_kbyte_us').")
     handshakes: dict[Literal["rsa", "ecdsa"], dict[str, HandshakeCpu]] = Field(
         default_factory=dict,
-        description="Handshake CPU by server key type, then cipher suite (sizing.tls.SUITES).")
+        description="Handshake CPU by server key type, then cipher suite (sizing.models.tls.SUITES).")
     suite_per_kbyte_us: dict[str, float] = Field(
         default_factory=dict, description="Record crypto per 1000 bytes by cipher suite, µs.")
 
@@ -308,7 +308,7 @@ class CostProfile(_Strict):
                     "crypto over TLS).")
     tls: TlsCosts = Field(
         default_factory=TlsCosts,
-        description="TLS costs; fields left out take the reference figures of sizing.tls.")
+        description="TLS costs; fields left out take the reference figures of sizing.models.tls.")
     media: MediaCosts | None = Field(
         None, description="Media relay costs, for hosts that anchor RTP.")
     wire: WireText | None = Field(
@@ -389,7 +389,7 @@ class CostProfile(_Strict):
         return self.wire.to_wire_style() if self.wire is not None else WireStyle()
 
     def to_mapping(self) -> dict[str, Any]:
-        """The plain mapping `sizing.analytic.EstimateInput.cost_profiles` takes."""
+        """The plain mapping `sizing.models.analytic.EstimateInput.cost_profiles` takes."""
         return self.model_dump(exclude_none=True)
 
 
@@ -397,7 +397,7 @@ def per_message_us(table: Mapping[str, float], kind: str | int) -> float:
     """The entry of a ``per_message_us`` table for a message of ``kind`` (a method, a status,
     a status class or a call kind such as ``200 BYE``): the one cost lookup the simulator
     (:class:`CostProfile` and its ``TableProfile``), the closed form
-    (:func:`sizing.analytic.estimate`) and calibrated profiles are read with, in the order
+    (:func:`sizing.models.analytic.estimate`) and calibrated profiles are read with, in the order
     of :func:`sizing.sip.kind.lookup`: exact kind, status class, request or response,
     default. KeyError naming the keys tried when none is there."""
     return lookup(table, kind)

@@ -74,7 +74,7 @@ def measure(
 
 def _parsed_address(option: str, text: str):  # type: ignore[no-untyped-def]
     """``text`` as an address, or a clear exit naming ``option``."""
-    from sizing.cli import fail
+    from sizing.cli.common import fail
     from sizing.net.address import AddressError, parse_address
 
     try:
@@ -89,7 +89,7 @@ def _measure_config(*, target: str, rates: str, flow: str, uas_behind: str | Non
     naming the option at fault otherwise."""
     import shutil
 
-    from sizing.cli import fail
+    from sizing.cli.common import fail
     from sizing.measure import MeasureConfig, find_sipp, get_flow, parse_rates
 
     target_address = _parsed_address("--target", target)
@@ -120,7 +120,7 @@ def _measure_config(*, target: str, rates: str, flow: str, uas_behind: str | Non
 def _run_steps(config, quiet: bool):  # type: ignore[no-untyped-def]
     """Run every step of the campaign with a progress bar; each step's outcome is
     written above the bar as it ends."""
-    from sizing.cli import fail
+    from sizing.cli.common import fail
     from sizing.measure import MeasureError
     from sizing.measure import measure as run_measure
     from sizing.measure.runner import steps
@@ -145,9 +145,9 @@ def _run_steps(config, quiet: bool):  # type: ignore[no-untyped-def]
 
 
 def _print_measurements(frame, out: Path) -> None:  # type: ignore[no-untyped-def]
-    from sizing.cli import _table
+    from sizing.cli.common import terminal_table
 
-    typer.echo(_table(frame[[c for c in TABLE_COLUMNS if c in frame]].to_dict("records"),
+    typer.echo(terminal_table(frame[[c for c in TABLE_COLUMNS if c in frame]].to_dict("records"),
                       floatfmt="{:,.4g}"))
     bad = int((~frame["valid"]).sum())
     if bad:
@@ -173,7 +173,7 @@ def calibrate(
     if cal.rows_ignored:
         typer.echo(f"ignored {cal.rows_ignored} row(s) marked valid=false", err=True)
     _print_fit(cal)
-    from sizing.calibrate import plot_fit, write_profile
+    from sizing.measure.calibrate import plot_fit, write_profile
 
     write_profile(profile, target)
     _print_profile(cal, profile)
@@ -187,14 +187,14 @@ def calibrate(
 def _fit(measurements: list[Path], name: str, note: str | None, target: Path):  # type: ignore[no-untyped-def]
     """The fit and the profile it gives, its source saying where it came from and the
     ``wire:`` block of the profile it replaces kept."""
-    from sizing.calibrate import (
+    from sizing.cli.common import fail
+    from sizing.measure.calibrate import (
         CalibrationError,
         describe_source,
         fit_note,
         fit_profile,
         load_measurements,
     )
-    from sizing.cli import fail
 
     try:
         frame = load_measurements(measurements)
@@ -234,7 +234,7 @@ def _print_profile(cal, profile) -> None:  # type: ignore[no-untyped-def]
 def _keep_wire_style(profile, target: Path):  # type: ignore[no-untyped-def]
     """The fitted profile with the ``wire:`` block of the profile it replaces at ``target``:
     CPU steps do not measure header text, so a refit must not drop what a capture found."""
-    from sizing.profile import ProfileError, load_profile
+    from sizing.models.profile import ProfileError, load_profile
 
     if profile.wire is not None or not target.exists():
         return profile

@@ -39,8 +39,8 @@ def add_load_command(app: typer.Typer) -> None:
 
         Exit status 1 when a call failed or did not finish, as SIPp does.
         """
-        from sizing.cli import fail
-        from sizing.load import LoadConfig, LoadError, run_load
+        from sizing.cli.common import fail
+        from sizing.measure.loadgen import LoadConfig, LoadError, run_load
         from sizing.net.address import AddressError, parse_address
 
         try:

@@ -154,7 +154,7 @@ def tls_batch_bytes(
 # TCP/IP framing
 # ---------------------------------------------------------------------------
 
-#: Layer 2 per packet, named as in `sizing.media`: (header + trailer, minimum frame,
+#: Layer 2 per packet, named as in `sizing.models.media`: (header + trailer, minimum frame,
 #: bytes outside the minimum-frame rule).  Ethernet 14 header + 4 FCS = 18, 802.1Q
 #: tag +4, preamble and inter-frame gap +20 on the wire, MP/FRF.12 7 B (reference
 #: README, "RTP bandwidth"); Ethernet frames are padded to 64 B (IEEE 802.3).

@@ -43,7 +43,7 @@ __all__ = [
     "stream_bandwidth",
 ]
 
-CATALOGUE_PATH = Path(__file__).parents[1] / "models" / "codecs.yaml"
+CATALOGUE_PATH = Path(__file__).parents[2] / "models" / "codecs.yaml"
 
 # --- header sizes ---------------------------------------------------------------
 IPV4_HEADER = 20  # RFC 791, no options (Cisco doc 7934: IP 20 B)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
+
+from sizing.cli.common import fail, terminal_table
+from sizing.cli.load import add_load_command
+from sizing.cli.measure import add_measure_commands
+from sizing.cli.plan import add_plan_commands
+from sizing.cli.serve import add_serve_command
+from sizing.cli.simulate import add_run_command
+from sizing.scenario import add_schema_command
 
 app = typer.Typer(
     help="SIP capacity sizing: simulate a real SIP engine to size servers and bandwidth.",
@@ -15,54 +23,10 @@ app = typer.Typer(
 )
 
 
-PREFIX = "sizing: error: "
-
-
-def fail(message: str) -> NoReturn:
-    """Report bad input on stderr and exit with status 2: every line of ``message``
-    (one per problem) starts with ``sizing: error:``, whichever command reports it."""
-    lines = message.splitlines() or [""]
-    typer.echo("\n".join(line if line.startswith(PREFIX) else PREFIX + line
-                         for line in lines), err=True)
-    raise typer.Exit(2)
-
-
-def check_out_dir(out: Path, option: str = "--out") -> None:
-    """Fail (exit 2) unless ``out`` is, or can be created as, a writable directory:
-    checked before any work so that nothing is half-written."""
-    import os
-
-    if out.exists() and not out.is_dir():
-        fail(f"{option} {out}: exists and is not a directory")
-    parent = out
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        fail(f"{option} {out}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        fail(f"{option} {out}: {parent} is not writable")
-
-
-def _table(rows: list[dict], floatfmt: str = "{:,.2f}") -> str:
-    """Rows as a terminal table: numbers with ``floatfmt``, a column of whole numbers
-    (packets, bytes) as counts (``18,000``, never ``18,000.00``)."""
-    import pandas as pd
-
-    from sizing.report.numbers import count
-
-    frame = pd.DataFrame(rows)
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype.kind in "iuf" and values.notna().all() and \
-                (values.dtype.kind in "iu" or (values % 1 == 0).all()):
-            frame[column] = values.map(count)
-    return frame.to_string(index=False, float_format=floatfmt.format)
-
-
 @app.command()
 def codecs() -> None:
     """List the codec catalogue with each codec's default per-stream bandwidth."""
-    from sizing.media import load_catalogue, stream_bandwidth
+    from sizing.models.media import load_catalogue, stream_bandwidth
 
     rows = []
     for codec in load_catalogue().values():
@@ -81,7 +45,7 @@ def codecs() -> None:
                 "Ethernet kbps": bw.l2_kbps,
             }
         )
-    typer.echo(_table(rows))
+    typer.echo(terminal_table(rows))
 
 
 @app.command()
@@ -101,7 +65,7 @@ def bandwidth(
     digits: Annotated[int, typer.Option(help="DTMF digits sent per call (RFC 4733).")] = 0,
 ) -> None:
     """Bandwidth of one RTP stream and of a whole call (both directions, RTCP, DTMF)."""
-    from sizing.media import call_bandwidth, stream_bandwidth
+    from sizing.models.media import call_bandwidth, stream_bandwidth
 
     kwargs = dict(
         bitrate_kbps=bitrate, ptime_ms=ptime, l2=l2, srtp=srtp,
@@ -120,7 +84,7 @@ def bandwidth(
         f"{stream.l2}{', SRTP ' + stream.srtp if stream.srtp else ''}"
     )
     typer.echo(
-        _table(
+        terminal_table(
             [
                 {"per stream (one direction)": "payload bytes", "value": stream.payload_bytes},
                 {"per stream (one direction)": "packet bytes (IP)", "value": stream.packet_bytes},
@@ -133,7 +97,7 @@ def bandwidth(
     )
     typer.echo(f"\nper call of {duration:g} s, both directions, RTP + RTCP + DTMF:")
     typer.echo(
-        _table(
+        terminal_table(
             [
                 {"component": "media", "packets": call.media_packets, "kB": call.media_bytes / 1e3},
                 {"component": "RTCP", "packets": call.rtcp_packets, "kB": call.rtcp_bytes / 1e3},
@@ -177,8 +141,8 @@ def inspect(
     tls_suite: Annotated[str, typer.Option(help="TLS record suite for the TLS column.")] = "tls1.3-aead",
 ) -> None:
     """Parse a file of SIP messages, list them, and count their bytes on the wire."""
+    from sizing.models.tls import wire_bytes
     from sizing.sip import ParseError, Request, parse
-    from sizing.tls import wire_bytes
 
     rows = []
     totals = {"udp": 0.0, "tcp": 0.0, "tls": 0.0}
@@ -203,12 +167,12 @@ def inspect(
         rows.append(summary)
     if not rows:
         fail(f"{path}: no SIP message found")
-    typer.echo(_table(rows))
+    typer.echo(terminal_table(rows))
     sip_bytes = sum(r["bytes"] for r in rows)
     typer.echo(f"\n{len(rows)} messages, {sip_bytes:,} bytes of SIP")
     typer.echo("on the wire (Ethernet, IPv4, both directions incl. TCP ACKs, no handshakes):")
     typer.echo(
-        _table(
+        terminal_table(
             [
                 {"transport": name.upper(), "bytes": total, "overhead %": 100 * (total / sip_bytes - 1)}
                 for name, total in totals.items()
@@ -227,7 +191,7 @@ def trunks(
     channels: Annotated[int | None, typer.Option(help="Evaluate this many channels instead of sizing.")] = None,
 ) -> None:
     """Trunk channels for a grade of service (Erlang B), or the blocking of N channels."""
-    from sizing.analytic import (
+    from sizing.models.analytic import (
         MAX_ERLANGS,
         erlang_b,
         offered_erlangs,
@@ -261,13 +225,6 @@ def trunks(
     typer.echo(f"carried traffic      {traffic * (1 - b):,.2f} erlangs")
     typer.echo(f"capacity at {blocking:.2%}   {capacity:,.2f} erlangs on {n:,} channels")
 
-
-from sizing.load_cli import add_load_command  # noqa: E402
-from sizing.measure_cli import add_measure_commands  # noqa: E402
-from sizing.net.serve_cli import add_serve_command  # noqa: E402
-from sizing.plan_cli import add_plan_commands  # noqa: E402
-from sizing.scenario import add_schema_command  # noqa: E402
-from sizing.sim.run_cli import add_run_command  # noqa: E402
 
 add_serve_command(app)
 add_schema_command(app)

@@ -25,8 +25,8 @@ import numpy as np
 from pydantic import ValidationError
 from scipy import special
 
-from sizing import tls as tls_model
-from sizing.profile import TlsCosts, TransportCosts, per_message_us
+from sizing.models import tls as tls_model
+from sizing.models.profile import TlsCosts, TransportCosts, per_message_us
 from sizing.sip.kind import lookup
 
 ArrayLike = float | int | np.ndarray
@@ -518,12 +518,12 @@ def estimate(inp: EstimateInput) -> Estimate:
     `target_blocking`; every message a role receives costs `per_message_us` (exact
     key, then status class, then "default") plus `per_kbyte_us` per 1000 B of
     message, through the profile's `transports` terms for its flow's transport
-    (else `transport`), plus TLS record crypto over TLS (see `sizing.profile`);
+    (else `transport`), plus TLS record crypto over TLS (see `sizing.models.profile`);
     each new `transport` connection costs a full or resumed handshake of the
     key type and suite;
     a media-anchoring role relays 2 streams per call (cost per relayed packet, plus `srtp_per_packet_us`
-    with SRTP).  Wire bytes come from `sizing.tls.wire_bytes` (no
-    retransmissions) and RTP from `sizing.media.stream_bandwidth`.
+    with SRTP).  Wire bytes come from `sizing.models.tls.wire_bytes` (no
+    retransmissions) and RTP from `sizing.models.media.stream_bandwidth`.
     """
     _check(inp)
     net = tls_model.NetParams(ip_version=inp.ip_version, l2=inp.l2)
@@ -663,7 +663,7 @@ def _connection_load(load: _RoleLoad, inp: EstimateInput, conns: float, net: tls
 
 
 def _tls_terms(profile: Mapping[str, object], where: str):  # type: ignore[no-untyped-def]
-    """A profile mapping's ``tls`` block and its transports' terms (``sizing.profile``'s
+    """A profile mapping's ``tls`` block and its transports' terms (``sizing.models.profile``'s
     models, so both read a profile alike), with errors naming ``where``."""
     blocks = {"tls": _mapping(profile.get("tls", {}), f"{where}.tls")}
     for t, v in _mapping(profile.get("transports", {}), f"{where}.transports").items():
@@ -685,7 +685,7 @@ def _tls_terms(profile: Mapping[str, object], where: str):  # type: ignore[no-un
 def _media_stream(inp: EstimateInput):  # type: ignore[no-untyped-def]
     if inp.codec is None:
         return None
-    from sizing.media import stream_bandwidth
+    from sizing.models.media import stream_bandwidth
 
     return stream_bandwidth(inp.codec, ptime_ms=inp.ptime_ms, l2=inp.l2, srtp=inp.srtp,
                             ip_version=inp.ip_version)
@@ -707,7 +707,7 @@ def _lookup(table: Mapping[str, object], key: str, where: str) -> object:
 
 def _cost(table: Mapping[str, object], key: str, where: str) -> object:
     """A profile's ``per_message_us`` entry for a message kind: the simulator's lookup
-    (:func:`sizing.profile.per_message_us`)."""
+    (:func:`sizing.models.profile.per_message_us`)."""
     try:
         return per_message_us(table, key)  # type: ignore[arg-type]
     except KeyError:
