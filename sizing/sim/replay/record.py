@@ -61,9 +61,9 @@ T0_S = 1.0
 COUNTERS_AT = 0x1000
 """Where the probe's branch and tag counters start: elements write them in hex, so a
 message's Vias and tags are as long as in a run of some thousands of calls, not one."""
-AGENT_BOUND = frozenset(("basic", "blind_transfer", "consult_transfer", "conference", "abandoned",
-                         "carrier_refer"))
-"""Flows whose calls the SIP Server offers to the ACD on arrival (with agents)."""
+AGENT_BOUND = frozenset(name for name, spec in BY_NAME.items() if spec.extension is None and not spec.pre_s)
+"""Flows whose calls the SIP Server offers to the ACD on arrival (with agents): no
+extension of their own and no IVR first (``CallCentre.route``)."""
 QUEUE_S = 3.0
 """How long the probe's caller of a ``queued`` script waits for an agent (the queue
 has answered it by then): the replayed call waits there for the ACD instead."""
