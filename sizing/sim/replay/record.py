@@ -352,6 +352,16 @@ class _Recorder:
         finally:
             self.quieted -= 1
 
+    @contextmanager
+    def during(self, index: int, now: float) -> Iterator[None]:
+        """The handling of step ``index`` is current: what is sent or hooked is its child."""
+        saved = (self.anchor, self.handling, self.timer_step)
+        self.anchor, self.handling, self.timer_step = (index, now), index, None
+        try:
+            yield
+        finally:
+            self.anchor, self.handling, self.timer_step = saved
+
     def parent(self, now: float) -> tuple[int, float]:
         if self.anchor is None:
             return -1, self.t0
@@ -452,7 +462,6 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
     centre = CallCentre(topo, reduced.seed)
     centre.record_rng = _Fixed(draw)  # type: ignore[assignment]
     centre.end = T0_S + _RUN_S
-    net = topo.net
     for node in topo.nodes:  # counters written in hex: as long as in a run of thousands of calls
         layer = getattr(node.element, "layer", None)
         if layer is not None:
@@ -460,28 +469,52 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
         if isinstance(getattr(node.element, "_tags", None), int):
             node.element._tags = COUNTERS_AT
     rec = _Recorder(T0_S)
-    roles = topo.roles()
-    for name, host in net.hosts.items():
-        hosts.setdefault(name, (roles.get(name, name), host.addresses))
-        host._send = _tap_send(rec, host, net)  # type: ignore[method-assign]
-        for address, transport in host.transports.items():
-            transport.on_message = _tap_handle(rec, address, transport.on_message, env)
-        if reject_step is not None:
-            host._arrive = _tap_reject(rec, host, reject_step)  # type: ignore[method-assign]
-        elif late_step is not None:
-            host._arrive = _tap_late(rec, host, late_step)  # type: ignore[method-assign]
-    net.clock.wrap = rec.wrap
+    _tap_hosts(rec, topo, hosts, reject_step, late_step)
     if throttle is not None:
         for client in topo.oc_clients:
             if client.name == throttle[0]:
                 client.admit = _refusing(client, throttle[1])  # type: ignore[method-assign]
-    gate = topo.gate
     if blocked:
-        gate.channels = 0
+        topo.gate.channels = 0
+    _tap_gate(rec, topo.gate, env)
+    _tap_driver(rec, centre, topo.roles(), env)
+    if gave_up and centre.acd is not None:
+        centre.acd._free.clear()
+        centre.acd.patience = _Patience(GAVE_UP_S)  # type: ignore[assignment]
+    if queued and centre.acd is not None:
+        _queue_probe(rec, centre, queued)
+    _tap_servers(rec, topo, env)
+    if start is not None:
+        topo.net.clock.call_at(T0_S, lambda: start(centre))
+    else:
+        topo.net.clock.call_at(T0_S, lambda: centre.new_call(flow, holding, recorded, T0_S, engine=True))
+    env.run(until=T0_S + _RUN_S)
+    return rec.steps
+
+
+def _tap_hosts(rec: _Recorder, topo: Any, hosts: dict[str, tuple[str, tuple[Address, ...]]],
+               reject_step: int | None, late_step: int | None) -> None:
+    """Every host's sends and handlings recorded (and its front end refusing a step)."""
+    net = topo.net
+    roles = topo.roles()
+    for name, host in net.hosts.items():
+        hosts.setdefault(name, (roles.get(name, name), host.addresses))
+        host._send = _tap_send(rec, host, net)
+        for address, transport in host.transports.items():
+            transport.on_message = _tap_handle(rec, address, transport.on_message, net.env)
+        if reject_step is not None:
+            host._arrive = _tap_reject(rec, host, reject_step)
+        elif late_step is not None:
+            host._arrive = _tap_late(rec, host, late_step)
+    net.clock.wrap = rec.wrap
+
+
+def _tap_gate(rec: _Recorder, gate: Any, env: Any) -> None:
+    """The trunk's channels taken and freed, hooked with the index of the Call-ID that
+    took them: the call's own, then a leg the SIP Server placed over the trunk (a
+    carrier's REFER)."""
     admit, release = gate.admit, gate.release
     channels: list[str] = []
-    """The Call-IDs that took a trunk channel, in order: the call's own, then a leg the
-    SIP Server placed over the trunk (a carrier's REFER), hooked with its index."""
 
     def channel(name: str, call_id: str) -> Hook:
         if call_id not in channels:
@@ -499,7 +532,12 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
             rec.hook(channel("release", call_id), env.now)
         release(call_id)
 
-    gate.admit, gate.release = admitted, released  # type: ignore[method-assign]
+    gate.admit, gate.release = admitted, released
+
+
+def _tap_driver(rec: _Recorder, centre: Any, roles: dict[str, str], env: Any) -> None:
+    """What the call's driver learns and does, hooked: the caller told, the agent's answer
+    and release, media changes, a conference, the wait for an agent after the IVR."""
     told = centre.caller_told
 
     def caller(fc: Any, kind: str, status: int | None, now: float) -> None:
@@ -508,7 +546,6 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
         with rec.quiet():  # what it does to the media, its replay does too
             told(fc, kind, status, now)
 
-    centre.caller_told = caller  # type: ignore[method-assign]
     agent_event, media, conference_media = centre._agent_event, centre._media, centre._conference_media
 
     def agent(fc: Any, call: Any, event: Any) -> None:
@@ -528,7 +565,6 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
         with rec.quiet():
             conference_media(fc)
 
-    centre._agent_event, centre._media = agent, media_changed  # type: ignore[method-assign]
     after_ivr = centre._after_ivr
 
     def offered(fc: Any) -> None:  # the call waits here for an agent (or its caller gives up)
@@ -536,13 +572,12 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
             rec.hook(("offer",), env.now)
         after_ivr(fc)
 
-    centre._after_ivr = offered  # type: ignore[method-assign]
-    if gave_up and centre.acd is not None:
-        centre.acd._free.clear()
-        centre.acd.patience = _Patience(GAVE_UP_S)  # type: ignore[assignment]
-    centre._conference_media = conference  # type: ignore[method-assign]
-    if queued and centre.acd is not None:
-        _queue_probe(rec, centre, queued)
+    centre.caller_told, centre._agent_event, centre._media = caller, agent, media_changed
+    centre._conference_media, centre._after_ivr = conference, offered
+
+
+def _tap_servers(rec: _Recorder, topo: Any, env: Any) -> None:
+    """Each SIP Server's state changes (replication, CTI) and recordings started, hooked."""
     for node in topo.sip_servers:
         server = node.element
         on_state, record = server.on_state, server.record
@@ -558,12 +593,6 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
             return yes
 
         server.on_state, server.record = state, recording
-    if start is not None:
-        net.clock.call_at(T0_S, lambda: start(centre))
-    else:
-        net.clock.call_at(T0_S, lambda: centre.new_call(flow, holding, recorded, T0_S, engine=True))
-    env.run(until=T0_S + _RUN_S)
-    return rec.steps
 
 
 def _queue_probe(rec: _Recorder, centre: Any, outcome: str) -> None:
@@ -652,13 +681,7 @@ def _tap_reject(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
             arrive(job)
             return
         queue.popleft()
-        now = host.network.env.now
-        saved = (rec.anchor, rec.handling, rec.timer_step)
-        rec.anchor, rec.handling, rec.timer_step = (step, now), step, None
-        try:
-            _refuse(rec, host, job, now)
-        finally:
-            rec.anchor, rec.handling, rec.timer_step = saved
+        _refuse(rec, host, job, step)
 
     return arrived
 
@@ -681,24 +704,19 @@ def _tap_late(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
         if not held or queue[-1] == step:
             arrive(job)
             return
-        again = queue.pop()  # the retransmission: refused now
-        now = host.network.env.now
-        saved = (rec.anchor, rec.handling, rec.timer_step)
-        rec.anchor, rec.handling, rec.timer_step = (again, now), again, None
-        try:
-            _refuse(rec, host, job, now)
-        finally:
-            rec.anchor, rec.handling, rec.timer_step = saved
+        _refuse(rec, host, job, queue.pop())  # the retransmission: refused now
         arrive(held.pop())
 
     return arrived
 
 
-def _refuse(rec: _Recorder, host: Any, job: Any, now: float) -> None:
-    """The front end's 503 (stateless: it is not sent again)."""
+def _refuse(rec: _Recorder, host: Any, job: Any, index: int) -> None:
+    """The front end's 503 to the INVITE of step ``index`` (stateless: never sent again)."""
     sent = len(rec.steps)
-    host._assign(now, host.overload.reject_cost_us * 1e-6)
-    job.rejected_by(host)
+    now = host.network.env.now
+    with rec.during(index, now):
+        host._assign(now, host.overload.reject_cost_us * 1e-6)
+        job.rejected_by(host)
     for raw in rec.steps[sent:]:
         raw.stateless = True
 
@@ -710,13 +728,8 @@ def _tap_handle(rec: _Recorder, address: Address, inner: Callable[[bytes, Addres
         if not queue:
             inner(data, source)
             return
-        index = queue.popleft()
-        saved = (rec.anchor, rec.handling, rec.timer_step)
-        rec.anchor, rec.handling, rec.timer_step = (index, env.now), index, None
-        try:
+        with rec.during(queue.popleft(), env.now):
             inner(data, source)
-        finally:
-            rec.anchor, rec.handling, rec.timer_step = saved
 
     return handled
 
