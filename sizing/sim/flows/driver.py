@@ -461,6 +461,8 @@ class CallCentre:
         fc.caller = call
         if self.topo.sbcs:
             fc.sbc = edge.name
+        if call.ended:  # refused before it left: the carrier's own RFC 7339 client (counted there)
+            return fc
         self.calls[call.call_id] = fc
         if user == NO_ANSWER:
             self.clock.call_later(NO_ANSWER_S, lambda: self._unanswered(fc))

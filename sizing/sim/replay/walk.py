@@ -231,6 +231,7 @@ class Replayer:
         first = bound.steps[bound.script.roots[0]] if bound.script.roots else None
         if first is not None and first.oc is not None and self._throttled(call, first, -1):
             self.started += 1  # the caller refused it itself (RFC 7339): no agent is offered it
+            del centre.calls[key]  # and the driver forgets it, as an engine call's
             return fc
         if queued:  # the routing's choice, made now: the queue, until the ACD hands it an agent
             centre._offer(fc)
