@@ -541,12 +541,7 @@ class Replayer:
             self.early[call.fc.key] = (call, step, outcome)
             return
         if outcome:
-            script = self.book.get(bound.script.flow, outcome)
-            assert script is not None
-            call.bound = self._bind(script, call.choice)
-            got = bytearray(len(call.bound.steps))
-            got[:step.i] = call.got[:step.i]
-            call.got = got
+            self._rebind(call, outcome, step.i)
             step = call.bound.steps[step.i]
         call.got[step.i] = 1
         if self._hooks(call, step):
@@ -602,18 +597,11 @@ class Replayer:
         kids = call.bound.steps
         if any(got and (i >= same or any(k >= same for k, _d, _p in kids[i].kids)) for i, got in enumerate(call.got)):
             return False
-        call.bound = self._bind(script, call.choice)
+        self._rebind(call, outcome, same)
         again = next(i for i, s in enumerate(script.steps) if s.again == step.i)
-        got = bytearray(len(call.bound.steps))
-        got[:same] = call.got[:same]
-        got[again] = 1
-        call.got = got
+        call.got[again] = 1
         self._kids(call, call.bound.steps[again])
-        late = self.clock.now() - call.fc.t0
-        for i in script.roots:  # the new script's own moments still to come
-            if i > step.i and i != again:
-                root = script.steps[i]
-                self._after(call, i, max(call.delay(root.delay_s, root.per_holding, root.rings, -1) - late, 0.0))
+        self._roots_from(call, step.i + 1, skip=again)
         return True
 
     def _common(self, a: Script, b: Script) -> int:
@@ -640,36 +628,39 @@ class Replayer:
             return False
         client.throttled += 1
         base = call.bound.script.outcome.split("@")[0]
-        script = self.book.get(call.bound.script.flow, throttled_name(base, step.i))
-        assert script is not None
-        call.bound = self._bind(script, call.choice)
-        got = bytearray(len(call.bound.steps))
-        got[:step.i] = call.got[:step.i]
-        call.got = got
+        script = self._rebind(call, throttled_name(base, step.i), step.i)
         if not script.steps:  # the caller itself refused it: nothing was sent, nothing told
             call.done = True
             return True
         if parent >= 0:
             self._kids(call, call.bound.steps[parent], since=step.i)
-        late = self.clock.now() - call.fc.t0
-        for i in script.roots:
-            if i >= step.i:
-                root = script.steps[i]
-                self._after(call, i, max(call.delay(root.delay_s, root.per_holding, root.rings, -1) - late, 0.0))
+        self._roots_from(call, step.i)
         return True
 
     def _switch(self, call: _Call, step: _Step, outcome: str) -> None:
+        """Go on as the ``outcome`` script from ``step``, whose handling is over in both."""
+        self._rebind(call, outcome, step.i + 1)
+        self._kids(call, call.bound.steps[step.i])
+        self._roots_from(call, step.i + 1)
+
+    def _rebind(self, call: _Call, outcome: str, keep: int) -> Script:
+        """The call walks its flow's ``outcome`` script from now on; what its first ``keep``
+        steps saw stays seen (the two scripts share them)."""
         script = self.book.get(call.bound.script.flow, outcome)
         assert script is not None
         call.bound = self._bind(script, call.choice)
         got = bytearray(len(call.bound.steps))
-        got[:step.i + 1] = call.got[:step.i + 1]
+        got[:keep] = call.got[:keep]
         call.got = got
-        self._kids(call, call.bound.steps[step.i])
+        return script
+
+    def _roots_from(self, call: _Call, first: int, skip: int = -1) -> None:
+        """The new script's own moments from step ``first`` on, at their times since the
+        call's start (at once for those already due)."""
         script = call.bound.script
         late = self.clock.now() - call.fc.t0
-        for i in script.roots:  # the new script's own moments after the switch
-            if i > step.i:
+        for i in script.roots:
+            if i >= first and i != skip:
                 root = script.steps[i]
                 self._after(call, i, max(call.delay(root.delay_s, root.per_holding, root.rings, -1) - late, 0.0))
 
