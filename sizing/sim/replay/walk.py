@@ -576,8 +576,8 @@ class Replayer:
             if call.got[step.i] and (fc.answered_at is not None or fc.done):
                 host.count_rejected()  # the caller's transaction is over: a stray 503, dropped
                 return
-            if self._late(call, step, late_name(base, step.i)):
-                host.count_rejected()
+            if self._late(call, step, late_name(base, step.i)) or call.got[step.i]:
+                host.count_rejected()  # (a call gone further than its late script agrees goes on)
                 return
         name = rejected_name(base, step.i)
         if self.book.get(call.bound.script.flow, name) is None:
