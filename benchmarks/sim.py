@@ -370,6 +370,7 @@ def engines(cps: float, duration: float, hold: float, seed: int, profile: bool =
     from sizing.sim.flows import CallCentre
     from sizing.sim.network import collector_tuned
     from sizing.sim.replay import script_book
+    from sizing.sim.simpy_fast import run_until
     from sizing.sim.topology import build_topology
 
     rows = {}
@@ -391,7 +392,7 @@ def engines(cps: float, duration: float, hold: float, seed: int, profile: bool =
         with collector_tuned():
             if profiler is not None:
                 profiler.enable()
-            env.run(until=scenario.warmup_s + duration)
+            run_until(env, scenario.warmup_s + duration)
             if profiler is not None:
                 profiler.disable()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

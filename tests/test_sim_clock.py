@@ -6,6 +6,7 @@ import pytest
 import simpy
 
 from sizing.sim import SimClock
+from sizing.sim.clock import TimerLane
 
 
 def test_timers_fire_at_their_simulated_times() -> None:
@@ -67,3 +68,41 @@ def test_negative_delay_is_refused() -> None:
     clock = SimClock(simpy.Environment())
     with pytest.raises(ValueError, match="delay must be >= 0"):
         clock.call_later(-1, lambda: None)
+
+
+def test_a_timer_lane_runs_each_timer_at_its_own_time_in_the_order_armed() -> None:
+    env = simpy.Environment()
+    clock = SimClock(env)
+    lane = TimerLane(clock, 0.5)
+    log: list[tuple[str, float]] = []
+    first = lane.call_later(lambda: log.append(("first", env.now)))
+    cancelled = lane.call_later(lambda: log.append(("cancelled", env.now)))
+    env.run(until=0.2)
+    again = lane.call_later(lambda: log.append(("again", env.now)))
+    cancelled.cancel()
+
+    def rearm() -> None:  # a retransmission re-arms in the same lane from inside it
+        log.append(("rearm", env.now))
+        lane.call_later(lambda: log.append(("rearmed", env.now)))
+
+    env.run(until=0.3)
+    lane.call_later(rearm)
+    env.run()
+    assert log == [("first", 0.5), ("again", 0.7), ("rearm", 0.8), ("rearmed", 1.3)]
+    assert first.cancelled and again.cancelled
+    assert not lane.timers and not lane.queued
+
+
+def test_a_timer_lane_puts_one_entry_on_the_queue_however_many_timers_it_holds() -> None:
+    env = simpy.Environment()
+    clock = SimClock(env)
+    lane = TimerLane(clock, 0.5)
+    ran: list[float] = []
+    timers = [lane.call_later(lambda: ran.append(env.now)) for _ in range(1000)]
+    assert len(env._queue) == 1
+    for timer in timers[:-1]:
+        timer.cancel()
+    env.run()
+    assert ran == [0.5]
+    with pytest.raises(ValueError, match="> 0"):
+        TimerLane(clock, 0.0)

@@ -19,17 +19,27 @@ most of their timers, so that matters.
 
 Timers due at the same instant run in the order they were scheduled (SimPy
 breaks ties by insertion order), so runs are reproducible.
+
+A :class:`TimerLane` holds many timers of one fixed delay (a replayed
+request's RFC 3261 retransmission timer: T1, then 2·T1, ...). Armed in time
+order with one delay, they fall due in the order armed, so the lane keeps
+them in a FIFO and puts a single entry on the queue, at its earliest live
+timer: arming one is an append, and the great majority, cancelled when the
+answer comes, are dropped in bulk without ever reaching the queue. Each timer
+still runs at its own time; timers of a lane due at one instant run together,
+in the order armed, when the lane's entry pops.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import simpy
 
 from .simpy_fast import QueuedEvent, scheduler
 
-__all__ = ["SimClock", "SimTimer"]
+__all__ = ["SimClock", "SimTimer", "TimerLane"]
 
 
 def _fire(timer: SimTimer) -> None:
@@ -111,4 +121,59 @@ class SimClock:
             callback = self.wrap(callback)
         timer = SimTimer(when, callback)
         self._schedule_at(when, timer)
+        return timer
+
+
+def _sweep(lane: TimerLane) -> None:
+    """Run the lane's timers due now (in the order armed), drop the cancelled ones at its
+    head, and queue the lane again at the next live timer."""
+    now = lane.env.now
+    timers = lane.timers
+    while timers and timers[0].when <= now:
+        timer = timers.popleft()
+        callback = timer.callback
+        if callback is not None:
+            timer.callback = None
+            callback()
+    while timers and timers[0].callback is None:
+        timers.popleft()
+    if timers:
+        lane.callbacks = _SWEEP
+        lane.schedule_at(timers[0].when, lane)
+    else:
+        lane.queued = False
+
+
+_SWEEP = (_sweep,)
+
+
+class TimerLane(QueuedEvent):
+    """Timers that all run ``delay_s`` after they are armed, on one queue entry (see the
+    module's docstring); :meth:`call_later` returns a :class:`SimTimer` to cancel."""
+
+    __slots__ = ("clock", "env", "delay_s", "timers", "queued", "schedule_at")
+
+    def __init__(self, clock: SimClock, delay_s: float) -> None:
+        if not delay_s > 0:  # also rejects NaN
+            raise ValueError(f"TimerLane delay must be > 0 seconds, got {delay_s!r}")
+        self.clock = clock
+        self.env = clock.env
+        self.delay_s = delay_s
+        self.timers: deque[SimTimer] = deque()
+        self.queued = False
+        self.schedule_at = clock._schedule_at
+        self.callbacks = None
+
+    def call_later(self, callback: Callable[[], object]) -> SimTimer:
+        """Run ``callback()`` once, the lane's delay from now (unless cancelled)."""
+        when = self.env.now + self.delay_s
+        if self.clock.wrap is not None:
+            callback = self.clock.wrap(callback)
+        timer = SimTimer(when, callback)
+        timer.callbacks = None  # never on the queue itself: the lane runs it
+        self.timers.append(timer)
+        if not self.queued:
+            self.queued = True
+            self.callbacks = _SWEEP
+            self.schedule_at(when, self)
         return timer

@@ -35,6 +35,7 @@ from .clock import SimClock
 from .host import CostProfile, Host, OnMessage, OverloadPolicy, SimTransport
 from .link import WIRE_TRANSPORT, Link, LinkSpec
 from .metrics import Metrics
+from .simpy_fast import run_until
 
 __all__ = ["GC_THRESHOLDS", "SimNetwork", "collector_tuned"]
 
@@ -236,7 +237,7 @@ class SimNetwork:
     def run(self, until: float) -> None:
         """Run the simulation until simulated time ``until`` (seconds), GC tuned for it."""
         with collector_tuned():
-            self.env.run(until=until)
+            run_until(self.env, until)
 
     # -- what a Host needs (HostNetwork) ----------------------------------------------------
 

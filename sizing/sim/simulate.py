@@ -28,6 +28,7 @@ from .flows import CallCentre
 from .network import collector_tuned
 from .replay.check import engine_gap
 from .result import HOST_COLUMNS, LINK_COLUMNS, Result, SrdDistribution, srd_plain
+from .simpy_fast import run_until
 from .topology import Topology, build_topology
 from .warmup import warmup_warnings
 
@@ -118,10 +119,10 @@ def run_replication(scenario: Scenario | dict[str, Any], seed: int,
             step = max(end / 100.0, 1.0)
             t = step
             while t < end:
-                env.run(until=t)
+                run_until(env, t)
                 progress(t, end)
                 t += step
-        env.run(until=end)
+        run_until(env, end)
     if progress is not None:
         progress(end, end)
     kpis = centre.figures()

@@ -53,6 +53,7 @@ from ..scenario import Scenario, scenario_from_mapping
 from ..scenario.model import ROLES
 from .flows import CallCentre
 from .network import collector_tuned
+from .simpy_fast import run_until
 from .simulate import _engine_counters
 from .topology import build_topology
 
@@ -175,14 +176,14 @@ def run_point(scenario: Scenario | dict[str, Any], seed: int, mode: str,
     setups = _SetupTimes(centre)
     centre.start()
     with collector_tuned():
-        env.run(until=scenario.warmup_s)
+        run_until(env, scenario.warmup_s)
         before = _engine_counters(topo, centre)  # the engine's counters run from 0 s: the window only
         end = scenario.warmup_s + scenario.duration_s
-        env.run(until=end)
+        run_until(env, end)
         kpis = centre.figures()
         counted = {k: v - before[k] for k, v in _engine_counters(topo, centre).items()}
         hosts = topo.net.metrics.hosts_frame()
-        env.run(until=end + setup_bound_s)  # the last calls offered get their setup_bound_s too
+        run_until(env, end + setup_bound_s)  # the last calls offered get their setup_bound_s too
     window = scenario.duration_s
     delays = np.asarray(setups.delays, dtype=float)
     offered = kpis["calls_offered"]

@@ -49,6 +49,7 @@ from ...flows import BY_NAME
 from ...scenario import Scenario
 from ...sip.interfaces import Address
 from ...sip.kind import call_kind
+from ..simpy_fast import run_until
 from .script import Hook, Script, ScriptBook, Step
 
 __all__ = ["AGENT_BOUND", "HOLDINGS_S", "QUEUE_S", "T0_S", "background_book", "late_name", "offer_step", "one_call_at_a_time", "outcome_name",
@@ -488,7 +489,7 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
         topo.net.clock.call_at(T0_S, lambda: start(centre))
     else:
         topo.net.clock.call_at(T0_S, lambda: centre.new_call(flow, holding, recorded, T0_S, engine=True))
-    env.run(until=T0_S + _RUN_S)
+    run_until(env, T0_S + _RUN_S)
     return rec.steps
 
 

@@ -35,6 +35,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 from ...sip.interfaces import TimerConfig
+from ..clock import TimerLane
 from ..host import _ARRIVED, Host, _kind_token, _new_call
 from ..simpy_fast import QueuedEvent, scheduler
 from .record import (
@@ -158,6 +159,7 @@ class Replayer:
         self.clock = topo.net.clock
         self._schedule_at = scheduler(topo.net.env)
         self.timers = timers or TimerConfig()
+        self._lanes: dict[float, TimerLane] = {}
         self.min_holding: dict[str, float] = {}
         self.waits: set[str] = set()
         """Flows whose calls wait for an agent in their script (a call in progress at t = 0
@@ -666,16 +668,23 @@ class Replayer:
 
     # -- RFC 3261 timers ---------------------------------------------------------------------------
 
+    def _lane(self, delay_s: float) -> TimerLane:
+        """The lane of every replayed timer of this delay (most are cancelled: see TimerLane)."""
+        lane = self._lanes.get(delay_s)
+        if lane is None:
+            lane = self._lanes[delay_s] = TimerLane(self.clock, delay_s)
+        return lane
+
     def _arm(self, call: _Call, step: _Step) -> None:
         t = self.timers
         if step.wire != "udp":
-            call.timers[step.i] = self.clock.call_later(64 * t.t1, lambda: self._timeout(call, step))
+            call.timers[step.i] = self._lane(64 * t.t1).call_later(lambda: self._timeout(call, step))
             return
         self._retry_in(call, step, t.t1, 0.0)
 
     def _retry_in(self, call: _Call, step: _Step, interval: float, spent: float) -> None:
-        call.timers[step.i] = self.clock.call_later(interval, lambda: self._retry(call, step, interval,
-                                                                                   spent + interval))
+        call.timers[step.i] = self._lane(interval).call_later(
+            lambda: self._retry(call, step, interval, spent + interval))
 
     def _retry(self, call: _Call, step: _Step, interval: float, spent: float) -> None:
         if call.done or call.timers.get(step.i) is None:
