@@ -10,11 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sizing.files import current_umask
+from sizing.files import atomic_write_text, current_umask
 from sizing.measure.calibrate import write_profile
 from sizing.measure.runner import write_csv_atomic
 from sizing.models.profile import load_profile
-from sizing.report import atomic_write_text
 
 MODELS = Path(__file__).parents[1] / "models" / "profiles"
 
@@ -52,3 +51,18 @@ def test_fitted_profile_respects_the_umask(tmp_path: Path, umask: int) -> None:
     profile = load_profile(sorted(MODELS.glob("*.yaml"))[0])
     path = write_profile(profile, tmp_path / "p.yaml")
     assert _mode(path) == 0o666 & ~umask
+
+
+class _FailingFrame:
+    def to_csv(self, handle, index: bool = False) -> None:
+        handle.write("half,a,row")
+        raise RuntimeError("disk full")
+
+
+def test_an_interrupted_measurement_csv_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_csv_atomic(_FailingFrame(), path)  # type: ignore[arg-type]
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
+from sizing.files import atomic_write, atomic_write_text
 from sizing.plan import plan
 from sizing.plan.batch import write_reports
-from sizing.report import atomic_write, atomic_write_text, deployment_table, links_table
+from sizing.report import deployment_table, links_table
 from sizing.report.figures import cpu_over_time, srd_distribution, to_data_uri
 from sizing.report.html import plan_html
 from sizing.report.xlsx import sheet_name

@@ -1,13 +1,16 @@
 """What the `sizing` command and its sub-commands share: bad input reported as
-``sizing: error: ...`` with exit status 2, the output directory checked before any work,
-and the terminal table."""
+``sizing: error: ...`` with exit status 2, an address option read or the option named,
+the output directory checked before any work, and the terminal table."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from sizing.sip.interfaces import Address
 
 PREFIX = "sizing: error: "
 
@@ -19,6 +22,16 @@ def fail(message: str) -> NoReturn:
     typer.echo("\n".join(line if line.startswith(PREFIX) else PREFIX + line
                          for line in lines), err=True)
     raise typer.Exit(2)
+
+
+def parsed_address(option: str, text: str) -> Address:
+    """``text`` (``transport:host[:port]``) as an address, or a clear exit naming ``option``."""
+    from sizing.net.address import AddressError, parse_address
+
+    try:
+        return parse_address(text)
+    except AddressError as exc:
+        fail(f"{option}: {exc}")
 
 
 def check_out_dir(out: Path, option: str = "--out") -> None:

@@ -39,14 +39,10 @@ def add_load_command(app: typer.Typer) -> None:
 
         Exit status 1 when a call failed or did not finish, as SIPp does.
         """
-        from sizing.cli.common import fail
+        from sizing.cli.common import fail, parsed_address
         from sizing.measure.loadgen import LoadConfig, LoadError, run_load
-        from sizing.net.address import AddressError, parse_address
 
-        try:
-            address = parse_address(target)
-        except AddressError as exc:
-            fail(f"--target: {exc}")
+        address = parsed_address("--target", target)
         try:
             config = LoadConfig(target=address, rate=rate, duration_s=duration, flow=flow, hold_s=hold,
                                 request_uri=to, cafile=cafile, insecure=insecure, tls_version=tls_version,

@@ -72,27 +72,16 @@ def measure(
     _print_measurements(frame, out)
 
 
-def _parsed_address(option: str, text: str):  # type: ignore[no-untyped-def]
-    """``text`` as an address, or a clear exit naming ``option``."""
-    from sizing.cli.common import fail
-    from sizing.net.address import AddressError, parse_address
-
-    try:
-        return parse_address(text)
-    except AddressError as exc:
-        fail(f"{option}: {exc}")
-
-
 def _measure_config(*, target: str, rates: str, flow: str, uas_behind: str | None, tshark: bool,
                     sipp: str, driver: str | None, **options):  # type: ignore[no-untyped-def]
     """The campaign the options describe, with the tools it needs found: a clear exit
     naming the option at fault otherwise."""
     import shutil
 
-    from sizing.cli.common import fail
+    from sizing.cli.common import fail, parsed_address
     from sizing.measure import MeasureConfig, find_sipp, get_flow, parse_rates
 
-    target_address = _parsed_address("--target", target)
+    target_address = parsed_address("--target", target)
     chosen = driver or ("load" if target_address.transport == "TLS" else "sipp")
     sipp_path = None
     if chosen == "sipp" or uas_behind is not None:
@@ -105,7 +94,7 @@ def _measure_config(*, target: str, rates: str, flow: str, uas_behind: str | Non
         tshark_path = shutil.which("tshark")
         if tshark_path is None:
             fail("--tshark: tshark is not installed (Debian: tshark)")
-    uas_address = None if uas_behind is None else _parsed_address("--uas-behind", uas_behind)
+    uas_address = None if uas_behind is None else parsed_address("--uas-behind", uas_behind)
     duration_s = options.pop("duration")
     try:
         return MeasureConfig(

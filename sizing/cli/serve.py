@@ -167,16 +167,9 @@ def serve(
 
 def _listen_addresses(listen: list[str]) -> list:  # type: ignore[type-arg]
     """Every --listen address, or a clear exit naming the bad one."""
-    from sizing.cli.common import fail
-    from sizing.net.address import AddressError, parse_address
+    from sizing.cli.common import parsed_address
 
-    addresses = []
-    for spec in listen:
-        try:
-            addresses.append(parse_address(spec))
-        except AddressError as exc:
-            fail(f"--listen: {exc}")
-    return addresses
+    return [parsed_address("--listen", spec) for spec in listen]
 
 
 def _serve_config(addresses: list, cert: Path | None, key: Path | None, *,  # type: ignore[type-arg]

@@ -45,10 +45,7 @@ a low rate.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,7 +56,7 @@ import pandas as pd
 import yaml
 from scipy.optimize import nnls
 
-from sizing.files import as_new_file
+from sizing.files import atomic_write_text
 from sizing.models.profile import CostProfile
 
 __all__ = [
@@ -546,22 +543,10 @@ _ProfileDumper.add_representer(str, _str)
 
 def write_profile(profile: CostProfile, path: str | Path) -> Path:
     """Write ``profile`` as YAML atomically (temporary file, then rename)."""
-    path = Path(path)
     # only what was fitted or stated: defaults (e.g. reference TLS figures) are not "measured"
     doc = profile.model_dump(exclude_none=True, exclude_unset=True)
     text = yaml.dump(doc, Dumper=_ProfileDumper, sort_keys=False, allow_unicode=True, width=100)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        as_new_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def plot_fit(cal: Calibration):  # type: ignore[no-untyped-def]

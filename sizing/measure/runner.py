@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from sizing.files import as_new_file
+from sizing.files import atomic_write
 from sizing.sip.interfaces import Address
 
 from .cpu import ProcessGone, ProcessTree, cpu_model
@@ -536,17 +536,12 @@ def order_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` as CSV via a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as handle:
             frame.to_csv(handle, index=False)
-        as_new_file(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, write)
 
 
 def measure(config: MeasureConfig, progress: Callable[[dict], object] = lambda row: None) -> pd.DataFrame:

@@ -422,92 +422,130 @@ class Server:
         (port in use, unreadable certificate); the ones already open are closed.
         """
         self = cls(config, out)
-        try:
-            for listen in config.listens:
-                await self._open(listen)
-        except BaseException:
-            await self.aclose()
-            raise
-        main, *extra = self.interfaces
-        self.transport = main.transport
+        await self._open_all()
         clock = AsyncioClock()
         assert config.seed is not None  # drawn in ServeConfig.__post_init__
-        if config.overload.mode == "loss-based":
-            self.loss_server = loss_server(
-                config.overload, clock, lambda: itertools.chain.from_iterable(self._layers())
-            )
-            if config.role in ("proxy", "b2bua"):
-                self.loss_client = LossClient(
-                    clock, {config.forward_hop()}, random.Random(config.seed), config.role
-                )
-        sending, hearing = self._sending, self._hearing
+        self._build_loss_control(clock, config.seed)
         if config.role == "uas":
-            # one UA per socket: the engine's UA answers with its own address as Contact,
-            # so a UA per transport keeps every dialog on the transport its INVITE came by
-            policy = AnswerPolicy(
-                status=config.answer_code, ring_s=config.ring_s, ring=config.ring_s > 0
-            )
-            capabilities = uas_capabilities(config.srtp)
-            uas = []
-            for index, interface in enumerate(self.interfaces):
-                ua = UserAgent(
-                    clock,
-                    interface.address,
-                    user="uas",
-                    transport=sending(interface.transport),
-                    policy=policy,
-                    capabilities=capabilities,
-                    key_source=secrets.token_bytes,  # SRTP keys: real ones, not the seed's
-                    seed=config.seed + index,
-                )
-                uas.append(ua)
-                interface.feed, interface.layer = ua.datagram_received, ua.layer
-            self.elements.extend(uas)
-            self.element, self.layer = uas[0], uas[0].layer
-            if config.max_dialog_age:
-                self._age_dialogs(uas, config.max_dialog_age)
+            self._build_uas(clock, config.seed)
         elif config.role == "proxy":
-            proxy = Proxy(
-                clock,
-                main.address,
-                static_router(config.forward_hop()),
-                config=ProxyConfig(record_route=config.record_route),
-                transport=sending(main.transport),
-                seed=config.seed,
-            )
-            self.element, self.layer = proxy, proxy.layer
-            main.feed = hearing(proxy.on_message)
-            for interface in extra:
-                interface.feed = hearing(
-                    proxy.add_interface(interface.address, sending(interface.transport))
-                )
+            self._build_proxy(clock, config.seed)
         elif config.role == "b2bua":
-            assert config.forward_to is not None
-            target = Target(URI.parse(config.forward_to), config.forward_hop())
-            b2bua = B2BUA(
-                clock, main.address, StaticRoute(target), transport=sending(main.transport),
-                seed=config.seed,
-            )
-            self.element, self.layer = b2bua, b2bua.layer
-            main.feed = hearing(b2bua.datagram_received)
-            for interface in extra:
-                interface.feed = hearing(
-                    b2bua.add_interface(interface.address, sending(interface.transport))
-                )
+            self._build_b2bua(clock, config.seed)
         else:
-            registrar = Registrar(clock, seed=config.seed)
-            self.element, self.layer = registrar, registrar.layer
-            for interface in self.interfaces:  # each answers what arrives on it
-                interface.feed = self._registrar_feed(registrar, sending(interface.transport))
+            self._build_registrar(clock, config.seed)
         if not self.elements:
-            self.elements.append(self.element)
-            for interface in self.interfaces:
-                interface.layer = self.layer
+            self._share_the_element()
         self._start_monitor()
         if self.loss_server is not None:
             self.loss_server.start()
         self.started = time.monotonic()
         return self
+
+    async def _open_all(self) -> None:
+        """Open every listen address; on a failure close those open: no port stays held."""
+        try:
+            for listen in self.config.listens:
+                await self._open(listen)
+        except BaseException:
+            await self.aclose()
+            raise
+        main, *_ = self.interfaces
+        self.transport = main.transport
+
+    def _build_loss_control(self, clock: AsyncioClock, seed: int) -> None:
+        """RFC 7339 (loss-based) first: the elements send and hear through it."""
+        config = self.config
+        if config.overload.mode != "loss-based":
+            return
+        self.loss_server = loss_server(
+            config.overload, clock, lambda: itertools.chain.from_iterable(self._layers())
+        )
+        if config.role in ("proxy", "b2bua"):
+            self.loss_client = LossClient(
+                clock, {config.forward_hop()}, random.Random(seed), config.role
+            )
+
+    def _build_uas(self, clock: AsyncioClock, seed: int) -> None:
+        """A UA per socket: its Contact keeps each dialog on its INVITE's transport."""
+        config = self.config
+        policy = AnswerPolicy(
+            status=config.answer_code, ring_s=config.ring_s, ring=config.ring_s > 0
+        )
+        capabilities = uas_capabilities(config.srtp)
+        uas = []
+        for index, interface in enumerate(self.interfaces):
+            ua = UserAgent(
+                clock,
+                interface.address,
+                user="uas",
+                transport=self._sending(interface.transport),
+                policy=policy,
+                capabilities=capabilities,
+                key_source=secrets.token_bytes,  # SRTP keys: real ones, not the seed's
+                seed=seed + index,
+            )
+            uas.append(ua)
+            interface.feed, interface.layer = ua.datagram_received, ua.layer
+        self.elements.extend(uas)
+        self.element, self.layer = uas[0], uas[0].layer
+        if config.max_dialog_age:
+            self._age_dialogs(uas, config.max_dialog_age)
+
+    def _build_proxy(self, clock: AsyncioClock, seed: int) -> None:
+        """One proxy, extra sockets its interfaces: a request leaves by its hop's transport."""
+        config = self.config
+        main = self.interfaces[0]
+        proxy = Proxy(
+            clock,
+            main.address,
+            static_router(config.forward_hop()),
+            config=ProxyConfig(record_route=config.record_route),
+            transport=self._sending(main.transport),
+            seed=seed,
+        )
+        self.element, self.layer = proxy, proxy.layer
+        self._feed_interfaces(proxy.on_message, proxy.add_interface)
+
+    def _build_b2bua(self, clock: AsyncioClock, seed: int) -> None:
+        """One B2BUA, leg B to --forward-to; extra sockets its interfaces, as the proxy's."""
+        config = self.config
+        main = self.interfaces[0]
+        assert config.forward_to is not None
+        target = Target(URI.parse(config.forward_to), config.forward_hop())
+        b2bua = B2BUA(
+            clock, main.address, StaticRoute(target), transport=self._sending(main.transport),
+            seed=seed,
+        )
+        self.element, self.layer = b2bua, b2bua.layer
+        self._feed_interfaces(b2bua.datagram_received, b2bua.add_interface)
+
+    def _feed_interfaces(
+        self,
+        entry: Callable[[bytes, Address], None],
+        add_interface: Callable[[Address, Transport], Callable[[bytes, Address], None]],
+    ) -> None:
+        """The main socket feeds the element's entry, each other one an interface it adds."""
+        main, *extra = self.interfaces
+        main.feed = self._hearing(entry)
+        for interface in extra:
+            interface.feed = self._hearing(
+                add_interface(interface.address, self._sending(interface.transport))
+            )
+
+    def _build_registrar(self, clock: AsyncioClock, seed: int) -> None:
+        """One registrar for every socket, answering by the socket a request came on."""
+        registrar = Registrar(clock, seed=seed)
+        self.element, self.layer = registrar, registrar.layer
+        for interface in self.interfaces:
+            interface.feed = self._registrar_feed(registrar, self._sending(interface.transport))
+
+    def _share_the_element(self) -> None:
+        """One element for all sockets: each hands its transport failures to its layer."""
+        assert self.element is not None
+        self.elements.append(self.element)
+        for interface in self.interfaces:
+            interface.layer = self.layer
 
     def _sending(self, transport: UdpTransport | StreamTransport) -> Transport:
         """What the element sends with on ``transport``: in ``loss-based`` mode its

@@ -64,8 +64,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
+from sizing.files import atomic_write_bytes
 from sizing.plan import Plan, check_cores_options, plan
-from sizing.report import atomic_write_bytes
 from sizing.report.writer import BatchReports
 from sizing.scenario import Scenario, ScenarioError, iter_csv_scenarios
 

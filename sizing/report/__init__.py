@@ -1,18 +1,14 @@
 """Reports of plans: planner-facing tables, matplotlib figures, HTML, XLSX and CSV.
 
-Every file is written atomically (:mod:`sizing.report.atomic`): a reader sees the
+Every file is written atomically (:mod:`sizing.files`): a reader sees the
 old file or the complete new one, never a partial one.
 """
 
-from sizing.report.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from sizing.report.html import batch_html, plan_html
 from sizing.report.tables import deployment_table, kpi_table, links_table, summary_table
 from sizing.report.xlsx import write_xlsx
 
 __all__ = [
-    "atomic_write",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "batch_html",
     "deployment_table",
     "kpi_table",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sizing.report.atomic import atomic_files, atomic_write, atomic_write_text
+from sizing.files import atomic_files, atomic_write, atomic_write_text
 from sizing.report.html import overview_columns, plan_html, site_cores, write_batch_html
 from sizing.report.tables import (
     deployment_table,

@@ -19,7 +19,7 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 from pandas.api.types import is_bool, is_float, is_integer, is_scalar
 
-from sizing.report.atomic import atomic_write
+from sizing.files import atomic_write
 
 __all__ = ["StreamedWorkbook", "column_widths", "sheet_name", "write_xlsx"]
 
