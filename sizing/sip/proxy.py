@@ -68,6 +68,7 @@ from typing import ClassVar
 
 from .auth import DigestAuthenticator
 from .checks import MALFORMED, answer_malformed, malformed
+from .errors import HeaderError
 from .headers import NameAddr, Via, split_commas
 from .interfaces import (
     Address,
@@ -791,7 +792,12 @@ class Proxy:
         routes = request.route
         if uri.user is None and self._is_me(uri) and routes:
             # A strict router upstream put our Record-Route URI in the Request-URI.
-            uri = routes[-1].uri  # type: ignore[assignment]
+            last = routes[-1].uri
+            if last is None:
+                error = HeaderError("a Route value cannot be '*'")
+                error.header = "Route"
+                raise error
+            uri = last
             headers = _drop_value(headers, "Route", last=True)
             routes = routes[:-1]
         if routes and self._is_me(routes[0].uri):
