@@ -85,6 +85,13 @@ def test_star_with_expires_zero_removes_every_binding() -> None:
     assert store.stats.removals == 2
 
 
+def test_register_whose_to_is_a_star_is_a_bad_request() -> None:
+    message = register("<sip:alice@192.0.2.10>")
+    message.headers.set("To", "*")
+    outcome = BindingStore().apply_register(message, 0.0)
+    assert outcome.status == 400 and "To: *" in outcome.detail
+
+
 def test_star_without_expires_zero_is_a_bad_request() -> None:
     store = BindingStore()
     outcome = store.apply_register(register("*", expires=60), 0.0)

@@ -38,6 +38,12 @@ def test_missing_max_forwards_is_tolerated_for_rfc2543_peers():
     assert check_request(request(drop=["Max-Forwards"])) is None
 
 
+def test_register_whose_to_is_a_star_is_400():
+    register = request("REGISTER", extra=[("Contact", "<sip:a@192.0.2.1>")], drop=["To"])
+    register.headers.add("To", "*")
+    assert check_request(register).status == 400
+
+
 def test_cseq_method_mismatch_is_400():
     assert check_request(request(cseq="1 BYE")).status == 400
 

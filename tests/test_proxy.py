@@ -429,6 +429,16 @@ def test_strict_router_request_uri_is_restored_from_the_last_route(net, clock):
     assert caller.finals() == [200]
 
 
+def test_strict_router_request_whose_last_route_is_a_star_is_answered_400(net, clock):
+    caller, callee = Endpoint(net, clock, A, 1), Endpoint(net, clock, B, 2)
+    make_proxy(net, clock, static_router(C))
+    request = caller.request("BYE", "sip:10.0.0.2:5060;lr", to_tag="bob1", extra=(("Route", "*"),))
+    caller.send(request, P)
+    clock.advance(1)
+    assert caller.finals() == [400] and callee.requests == []
+    assert "Route" in caller.responses[-1].reason
+
+
 def test_proxy_config_rejects_unknown_forking_mode():
     with pytest.raises(ValueError, match="forking"):
         ProxyConfig(forking="random")

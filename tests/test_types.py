@@ -1,4 +1,4 @@
-"""The engine modules listed in pyproject's [tool.mypy] type-check under mypy --strict."""
+"""The SIP engine (sizing/sip, the files of pyproject's [tool.mypy]) type-checks under mypy --strict."""
 
 from __future__ import annotations
 

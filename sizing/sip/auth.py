@@ -299,9 +299,9 @@ class DigestClient:
             params["cnonce"] = cnonce
         if challenge.opaque is not None:
             params["opaque"] = challenge.opaque
-        if qop is not None:
+        if qop is not None and nc is not None:  # nc is counted whenever qop is set
             params["qop"] = qop
-            params["nc"] = nc  # type: ignore[assignment]
+            params["nc"] = nc
         return DigestCredentials("Digest", params)
 
     def answer(
@@ -339,12 +339,17 @@ class DigestClient:
 
 
 class RequestLike(Protocol):
-    """What the client and the authenticator read from a request (``Request`` satisfies it)."""
+    """What the client and the authenticator read from a request (``Request`` satisfies it:
+    its Headers iterate as (name, value) pairs). Read-only, so a member may be narrower."""
 
-    method: str
-    uri: URI
-    body: bytes
-    headers: Iterable[tuple[str, str]]
+    @property
+    def method(self) -> str: ...
+    @property
+    def uri(self) -> URI: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def headers(self) -> Iterable[tuple[str, str]]: ...
 
 
 def _challenges_by_header(headers: Iterable[tuple[str, str]]) -> dict[str, list[DigestChallenge]]:
@@ -514,7 +519,8 @@ class DigestAuthenticator:
         if not hmac.compare_digest(mac, self._mac(head)):
             return None
         millis, _serial = _NONCE_HEAD.unpack(head)
-        return millis / 1000.0
+        seconds: float = millis / 1000.0
+        return seconds
 
     def challenges(self, now: float, *, stale: bool = False) -> list[DigestChallenge]:
         """One challenge per algorithm, most preferred first, sharing one nonce."""

@@ -183,7 +183,7 @@ class RegisterOutcome:
 
 @dataclass(slots=True)
 class _Change:
-    contact: NameAddr
+    uri: URI  # the Contact's
     expires: int
     q: float | None
     instance: str | None
@@ -289,11 +289,14 @@ class BindingStore:
         if to is None or call_id is None or cseq is None:
             missing = [n for n, v in (("To", to), ("Call-ID", call_id), ("CSeq", cseq)) if v is None]
             return self._reject(400, "Bad Request", f"REGISTER lacks {', '.join(missing)}")
+        to_uri = to.uri
+        if to_uri is None:  # "To: *" (a star is a Contact's only)
+            return self._reject(400, "Bad Request", "To: * is not an address of record")
         try:
-            aor = canonical_aor(to.uri)
+            aor = canonical_aor(to_uri)
         except ValueError as exc:
             return self._reject(400, "Bad Request", f"To: {exc}")
-        if policy.domains is not None and (to.uri.host or "").lower().rstrip(".") not in policy.domains:
+        if policy.domains is not None and (to_uri.host or "").lower().rstrip(".") not in policy.domains:
             return self._reject(404, "Not Found", f"To: {aor} is not in a domain served here", aor)
         try:
             contacts = request.contact
@@ -326,12 +329,15 @@ class BindingStore:
             if 0 < change.expires < policy.min_expires and change.expires < 3600:
                 return self._reject(
                     423, "Interval Too Brief",
-                    f"Contact {change.contact.uri}: expires {change.expires} < {policy.min_expires}",
+                    f"Contact {change.uri}: expires {change.expires} < {policy.min_expires}",
                     aor, (("Min-Expires", str(policy.min_expires)),),
                 )
         return self._update(aor, changes, call_id, cseq.number, now)
 
     def _change(self, contact: NameAddr, header_expires: int | None) -> _Change | str:
+        uri = contact.uri
+        if uri is None:  # never: _apply takes a star before
+            return "* with other contacts"
         params: dict[str, str | None] = {}
         expires: int | None = None
         q: float | None = None
@@ -364,14 +370,14 @@ class BindingStore:
                 return f"reg-id {reg_id_text[:20]!r} is not a number from 1 to 2^31-1"
         if expires is None:
             expires = header_expires if header_expires is not None else self.policy.default_expires
-        return _Change(contact, min(expires, _MAX_DELTA), q, instance, reg_id, params)
+        return _Change(uri, min(expires, _MAX_DELTA), q, instance, reg_id, params)
 
     def _find(self, bindings: list[Binding], change: _Change) -> int | None:
         for i, b in enumerate(bindings):
             if change.reg_id is not None:
                 if b.reg_id == change.reg_id and b.instance == change.instance:
                     return i
-            elif b.reg_id is None and b.uri.equivalent(change.contact.uri):
+            elif b.reg_id is None and b.uri.equivalent(change.uri):
                 return i
         return None
 
@@ -412,7 +418,7 @@ class BindingStore:
                 registered_at = now
                 added += 1
             binding = Binding(
-                aor, change.contact.uri, change.params, now + granted, call_id, cseq,
+                aor, change.uri, change.params, now + granted, call_id, cseq,
                 change.q, change.instance, change.reg_id, registered_at,
             )
             if index is None:

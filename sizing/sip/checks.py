@@ -133,7 +133,7 @@ def _check(request: Request, policy: UasPolicy) -> Rejection | None:
         return Rejection(416, "Unsupported URI Scheme")
     if request.method == "REGISTER":
         to = request.to
-        if to is not None and to.uri.scheme not in ("sip", "sips"):
+        if to is not None and (to.uri is None or to.uri.scheme not in ("sip", "sips")):
             return Rejection(400, "To of a REGISTER must be a SIP or SIPS URI")
 
     if policy.proxy and request.max_forwards == 0:
@@ -161,8 +161,8 @@ def _check(request: Request, policy: UasPolicy) -> Rejection | None:
             return Rejection(415, "Unsupported Media Type", (("Accept", accept),))
 
     if request.method == "INVITE" and "Accept" in headers:
-        accept = headers.get_all("Accept")
-        if accept and not _accepts(accept, policy.answer_types):
+        ranges = headers.get_all("Accept")
+        if ranges and not _accepts(ranges, policy.answer_types):
             return Rejection(406, "Not Acceptable")
     return None
 

@@ -106,8 +106,9 @@ class Element(ABC):
         """Dialog state (a :class:`AckState`) by dialog id (Call-ID, local tag, remote tag)."""
         self._invites: dict[ServerInviteTransaction, Any] = {}
         """The call each INVITE server transaction belongs to, until it terminates."""
-        self._handlers: dict[ClientTransaction, Any] = {}
-        """The handler entry of each client transaction still running."""
+        self._handlers: dict[Transaction, Any] = {}
+        """The handler entry of each client transaction still running (keyed by the
+        transactions' base: the layer reports any transaction)."""
         self._sending: Any = None
         """The entry of the request being sent now (responses may come before send returns)."""
         self._user = user
@@ -295,7 +296,7 @@ class Element(ABC):
             self._on_malformed_dropped()
 
     def _response_received(self, transaction: Transaction | None, response: Response) -> None:
-        entry = self._handlers.get(transaction) if transaction is not None else None  # type: ignore[arg-type]
+        entry = self._handlers.get(transaction) if transaction is not None else None
         if entry is None and transaction is not None and self._sending is not None:
             entry = self._sending
         if entry is not None:
@@ -309,17 +310,17 @@ class Element(ABC):
                 self._repeat_ack(state)
 
     def transaction_timeout(self, transaction: Transaction) -> None:
-        entry = self._handlers.get(transaction)  # type: ignore[arg-type]
+        entry = self._handlers.get(transaction)
         if entry is not None:
             self._deliver(entry, transaction, transaction.request.create_response(408, "Request Timeout"))
 
     def transport_error(self, transaction: Transaction, error: TransportError) -> None:
-        entry = self._handlers.get(transaction) or self._sending  # type: ignore[arg-type]
+        entry = self._handlers.get(transaction) or self._sending
         if entry is not None and isinstance(transaction, ClientTransaction):
             self._deliver(entry, transaction, transaction.request.create_response(503, "Service Unavailable"))
 
     def transaction_terminated(self, transaction: Transaction) -> None:
-        self._handlers.pop(transaction, None)  # type: ignore[arg-type]
+        self._handlers.pop(transaction, None)
         if isinstance(transaction, ServerInviteTransaction):
             self._invites.pop(transaction, None)
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 from .digits import read_uint
 from .errors import HeaderError
@@ -56,6 +56,8 @@ __all__ = [
 
 _set = object.__setattr__
 _MISSING: Any = object()
+_D = TypeVar("_D")
+_V = TypeVar("_V")
 
 _WS_CHARS = " \t\r\n"
 # Possessive throughout: what follows a run never starts with the run's characters,
@@ -445,7 +447,11 @@ def _param_value(value: str | None) -> str | None:
     return value
 
 
-def _get(params: dict[str, Any], name: str, default: Any = None) -> Any:
+@overload
+def _get(params: Mapping[str, _V], name: str) -> _V | None: ...
+@overload
+def _get(params: Mapping[str, _V], name: str, default: _D) -> _V | _D: ...
+def _get(params: Mapping[str, object], name: str, default: object = None) -> object:
     """``params[name]`` with a case-insensitive name (exact spelling tried first)."""
     value = params.get(name, _MISSING)
     if value is not _MISSING:
@@ -604,7 +610,10 @@ def split_commas(value: str) -> list[str]:
     pos = 0
     n = len(value)
     while True:
-        end = _ELEMENT.match(value, pos).end()  # type: ignore[union-attr]
+        m = _ELEMENT.match(value, pos)
+        if m is None:  # never: the pattern matches the empty string too
+            raise HeaderError(f"no list element at {pos} in {value!r}")
+        end = m.end()
         if end < n and value[end] != ",":
             what = "quoted string" if value[end] == '"' else "'<'"
             raise HeaderError(f"unterminated {what} in {value!r}")
@@ -637,7 +646,7 @@ class _Value:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._key() == other._key()  # type: ignore[attr-defined]
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
         return hash(tuple(frozenset(v.items()) if isinstance(v, dict) else v for v in self._key()))
@@ -645,13 +654,23 @@ class _Value:
     def __repr__(self) -> str:
         return f"{type(self).__name__}.parse({str(self)!r})"
 
-    def param(self, name: str, default: Any = None) -> Any:
+    if TYPE_CHECKING:
+        # What param() and has_param() read: each subclass with parameters has them,
+        # as an attribute or (_LazyParams) a property.
+        @property
+        def params(self) -> Mapping[str, str | None]: ...
+
+    @overload
+    def param(self, name: str) -> str | None: ...
+    @overload
+    def param(self, name: str, default: _D) -> str | None | _D: ...
+    def param(self, name: str, default: object = None) -> object:
         """Parameter ``name`` (case-insensitive) unquoted; None if valueless or absent."""
-        value = _get(self.params, name, _MISSING)  # type: ignore[attr-defined]
+        value = _get(self.params, name, _MISSING)
         return default if value is _MISSING else _param_value(value)
 
     def has_param(self, name: str) -> bool:
-        return _get(self.params, name, _MISSING) is not _MISSING  # type: ignore[attr-defined]
+        return _get(self.params, name, _MISSING) is not _MISSING
 
 
 class _LazyParams(_Value):
@@ -659,6 +678,9 @@ class _LazyParams(_Value):
     a proxy reads the top Via's and forwards the others as they came."""
 
     __slots__ = ("_params", "_param_text")
+
+    _params: dict[str, str | None] | None
+    _param_text: str  # read only while _params is None
 
     @property
     def params(self) -> dict[str, str | None]:

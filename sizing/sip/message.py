@@ -37,7 +37,7 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .errors import HeaderError
 from .headers import (
@@ -385,16 +385,17 @@ class Headers:
     @property
     def _items(self) -> list[tuple[str, str]]:
         """The (name, value) pairs; a long parsed header section is split on first use."""
-        return self._fields if self._text is None else self._split()
+        return self._fields if self._text is None else self._split(self._text)
 
     @_items.setter
     def _items(self, items: list[tuple[str, str]]) -> None:
         self._fields = items
         self._text = None
 
-    def _split(self) -> list[tuple[str, str]]:
-        """Split the header section parse() left whole (it checked every line already)."""
-        fields, index = _split_fields(self._text.split(_CRLF))  # type: ignore[union-attr]
+    def _split(self, text: str) -> list[tuple[str, str]]:
+        """Split ``text``, the header section parse() left whole (it checked every line
+        already)."""
+        fields, index = _split_fields(text.split(_CRLF))
         self._fields = fields
         self._text = None
         if self._index is None:
@@ -405,7 +406,7 @@ class Headers:
     def _lookup(self) -> dict[str, list[str]]:
         index = self._index
         if index is None and self._text is not None:
-            self._split()
+            self._split(self._text)
             index = self._index
         if index is None:
             index = {}
@@ -456,7 +457,7 @@ class Headers:
     def _compared(self) -> list[tuple[str, str]]:
         return [(_key(n), v) for n, v in self._items]
 
-    __hash__ = None  # type: ignore[assignment]
+    # Unhashable: a class that defines __eq__ and not __hash__ gets __hash__ = None.
 
     def __repr__(self) -> str:
         return f"Headers({self._items!r})"
@@ -575,7 +576,8 @@ def _as_headers(headers: Headers | Iterable[tuple[str, object]] | None) -> Heade
 
 # -- messages -----------------------------------------------------------------
 
-_MISSING = object()
+_MISSING: Any = object()
+_T = TypeVar("_T")
 
 
 class Message:
@@ -593,9 +595,9 @@ class Message:
     headers: Headers
     body: bytes
 
-    def _typed(self, key: str, header: str, parser: Any) -> Any:
+    def _typed(self, key: str, header: str, parser: Callable[[str], _T]) -> _T | None:
         cache = self.headers._cache
-        value = cache.get(key, _MISSING)
+        value: _T | None = cache.get(key, _MISSING)
         if value is _MISSING:
             raw = self.headers.get(header)
             try:
@@ -606,9 +608,9 @@ class Message:
             cache[key] = value
         return value
 
-    def _typed_list(self, key: str, header: str, parser: Any) -> list[Any]:
+    def _typed_list(self, key: str, header: str, parser: Callable[[str], list[_T]]) -> list[_T]:
         cache = self.headers._cache
-        value = cache.get(key, _MISSING)
+        value: list[_T] = cache.get(key, _MISSING)
         if value is _MISSING:
             value = []
             try:
@@ -627,7 +629,7 @@ class Message:
 
     @property
     def cseq(self) -> CSeq | None:
-        value = self.headers._cache.get("cseq", _MISSING)
+        value: CSeq | None = self.headers._cache.get("cseq", _MISSING)
         if value is _MISSING:
             return self._typed("cseq", "CSeq", _parse_cseq)
         return value
@@ -653,7 +655,7 @@ class Message:
     def via(self) -> list[Via]:
         """Every Via value, topmost first."""
         cache = self.headers._cache
-        vias = cache.get("via")
+        vias: list[Via] | None = cache.get("via")
         if vias is not None:
             return vias
         matches = self._via_matches()
@@ -704,7 +706,7 @@ class Message:
 
     def _name_addr(self, key: str, fast: str, header: str) -> NameAddr | None:
         cache = self.headers._cache
-        value = cache.get(key, _MISSING)
+        value: NameAddr | None = cache.get(key, _MISSING)
         if value is not _MISSING:
             return value
         m = self._addr_match(fast, key, header)
@@ -800,9 +802,9 @@ class Message:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._compared() == other._compared()  # type: ignore[attr-defined]
+        return self._compared() == other._compared()
 
-    __hash__ = None  # type: ignore[assignment]
+    # Unhashable, as Headers: __eq__ without __hash__ (subclasses inherit __hash__ = None).
 
 
 def _as_body(body: bytes | bytearray | memoryview | str) -> bytes:
@@ -815,6 +817,10 @@ class Request(Message):
     """A SIP request. ``uri`` is the Request-URI as a URI (a str is parsed)."""
 
     __slots__ = ("method", "_uri", "_uri_text")
+
+    method: str
+    _uri: URI | None
+    _uri_text: str | None  # the Request-URI parse() left as text while _uri is None
 
     def __init__(
         self,
@@ -837,7 +843,8 @@ class Request(Message):
         """The Request-URI (parse() checks it and builds the URI on first read)."""
         uri = self._uri
         if uri is None:
-            uri = self._uri = URI.parse(self._uri_text)
+            # parse() keeps the text when it leaves _uri None
+            uri = self._uri = URI.parse(cast(str, self._uri_text))
         return uri
 
     @uri.setter
@@ -1197,12 +1204,14 @@ def _split_fields(lines: list[str]) -> tuple[list[tuple[str, str]], dict[str, li
         name, sep, value = line.partition(":")
         if not sep:
             raise _BadLine(line, "header line without ':'")
-        key = canon = canon_get(name)
+        canon = canon_get(name)
         if canon is None:
             pair = unusual_get(name)
             if pair is None:
                 pair = _unusual_name(name, line)
             canon, key = pair
+        else:
+            key = canon
         value = value.strip(" \t")
         items.append((canon, value))
         values = index_get(key)

@@ -68,6 +68,7 @@ from typing import ClassVar
 
 from .auth import DigestAuthenticator
 from .checks import MALFORMED, answer_malformed, malformed
+from .errors import HeaderError
 from .headers import NameAddr, Via, split_commas
 from .interfaces import (
     Address,
@@ -505,7 +506,9 @@ class Proxy:
         self.layer = TransactionLayer(clock, self, timers, seed=seed)
         self.stats = ProxyStats()
         self._contexts: dict[ServerTransaction, _Context] = {}
-        self._branches: dict[ClientTransaction, _Branch] = {}
+        # Keyed by the transactions' base: the layer reports any transaction; only the
+        # client ones this proxy forwards on are filed.
+        self._branches: dict[Transaction, _Branch] = {}
         self._starting: _Branch | None = None
         self._tag_prefix = hashlib.sha1(f"tag{seed}{address}".encode()).hexdigest()[:8]
         self._tags = 0
@@ -659,7 +662,7 @@ class Proxy:
         if transaction is None:
             self._forward_response_stateless(response)
             return
-        branch = self._branches.get(transaction)  # type: ignore[arg-type]
+        branch = self._branches.get(transaction)
         if branch is None:
             return  # the answer to a CANCEL this proxy sent
         ctx = branch.ctx
@@ -693,15 +696,17 @@ class Proxy:
         self._maybe_finish(ctx)
 
     def transaction_timeout(self, transaction: Transaction) -> None:
-        branch = self._branches.get(transaction)  # type: ignore[arg-type]
+        branch = self._branches.get(transaction)
         if branch is not None:
             self._branch_failed(branch, 408, "Request Timeout")
 
     def transport_error(self, transaction: Transaction, error: TransportError) -> None:
-        branch = self._branches.get(transaction)  # type: ignore[arg-type]
-        if branch is None and self._starting is not None and self._starting.txn is None:
-            branch = self._starting  # failed inside send_request, before it returned
-            branch.txn = transaction  # type: ignore[assignment]
+        branch = self._branches.get(transaction)
+        starting = self._starting
+        if (branch is None and starting is not None and starting.txn is None
+                and isinstance(transaction, ClientTransaction)):
+            branch = starting  # failed inside send_request, before it returned
+            branch.txn = transaction
         if branch is not None:
             self._branch_failed(branch, 503, "Service Unavailable")
 
@@ -711,7 +716,7 @@ class Proxy:
             if ctx is not None:
                 _release(ctx)
             return
-        branch = self._branches.pop(transaction, None)  # type: ignore[arg-type]
+        branch = self._branches.pop(transaction, None)
         if branch is not None:
             self._stop_timer_c(branch)
             _release(branch.ctx)
@@ -791,7 +796,12 @@ class Proxy:
         routes = request.route
         if uri.user is None and self._is_me(uri) and routes:
             # A strict router upstream put our Record-Route URI in the Request-URI.
-            uri = routes[-1].uri  # type: ignore[assignment]
+            last = routes[-1].uri
+            if last is None:
+                error = HeaderError("a Route value cannot be '*'")
+                error.header = "Route"
+                raise error
+            uri = last
             headers = _drop_value(headers, "Route", last=True)
             routes = routes[:-1]
         if routes and self._is_me(routes[0].uri):

@@ -71,9 +71,9 @@ def _reject(
         if name == "Via":
             out.add(name, value)
     for name in ("From", "To", "Call-ID", "CSeq"):
-        value = next((v for n, v in headers if n == name), None)
-        if value is not None:
-            out.add(name, value)
+        found = next((v for n, v in headers if n == name), None)
+        if found is not None:
+            out.add(name, found)
     response = Response(status, reason[:120].replace("\r", " ").replace("\n", " "), out)
     with contextlib.suppress(TransportError):
         transport.send(response.encode(), reply_destination(top, source, transport.reliable))

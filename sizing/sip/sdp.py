@@ -440,7 +440,8 @@ class KeyParam:
         if self.lifetime is None:
             return None
         if self.lifetime.startswith("2^"):
-            return 2 ** int(self.lifetime[2:])
+            packets: int = 2 ** int(self.lifetime[2:])
+            return packets
         return int(self.lifetime)
 
     @classmethod
@@ -629,12 +630,12 @@ class MediaDescription:
         result = []
         for fmt in self.formats:
             pt = int(fmt)
-            entry = rtpmaps.get(pt) or STATIC_PAYLOAD_TYPES.get(pt)
-            if entry is None and self.rejected:
+            mapped = rtpmaps.get(pt) or STATIC_PAYLOAD_TYPES.get(pt)
+            if mapped is None and self.rejected:
                 continue  # a rejected stream may list formats it never maps
-            if entry is None:
+            if mapped is None:
                 raise SdpError(f"payload type {pt} has neither an a=rtpmap nor a static assignment")
-            result.append(Codec(pt, *entry, fmtps.get(fmt)))
+            result.append(Codec(pt, *mapped, fmtps.get(fmt)))
         return result
 
     @property
@@ -1221,9 +1222,9 @@ def _answer_media(
         chosen = min(acceptable, key=lambda c: caps.srtp_suites.index(c.suite), default=None)
         if chosen is None:
             if caps.srtp_required:
-                offered = ", ".join(c.suite for c in om.cryptos) or "none"
+                suites = ", ".join(c.suite for c in om.cryptos) or "none"
                 raise NegotiationError(
-                    f"m= #{index}: no offered SRTP suite ({offered}) is acceptable "
+                    f"m= #{index}: no offered SRTP suite ({suites}) is acceptable "
                     f"(accepting {', '.join(caps.srtp_suites) or 'none'})"
                 )
             return None

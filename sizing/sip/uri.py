@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, cast, overload
 from urllib.parse import unquote
 
 from .errors import HeaderError
@@ -72,10 +72,12 @@ _UNRESERVED_SET = frozenset(
 # uri-parameters that must be present in both URIs for them to be equivalent.
 _MUST_MATCH = ("user", "ttl", "method", "maddr", "transport")
 _MISSING: Any = object()
+_D = TypeVar("_D")
+_V = TypeVar("_V")
 #: URIs by the text they were parsed from: a simulation sees the same few URIs (contacts,
 #: Record-Route, Request-URIs) in every message, and a URI is an immutable value. Emptied
 #: when full, so texts made up by peers cannot grow it without limit.
-_PARSED: dict[str, Any] = {}
+_PARSED: dict[str, URI] = {}
 _PARSED_MAX = 4096
 
 # -- fast shapes ------------------------------------------------------------------
@@ -276,6 +278,8 @@ class URI:
     params: dict[str, str | None]
     headers: dict[str, str]
     opaque: str | None
+    _text: str | None
+    _hash: int | None
 
     def __init__(
         self,
@@ -409,7 +413,7 @@ class URI:
 
     def replace(self, **fields: Any) -> URI:
         """A copy with some fields changed, e.g. ``uri.replace(params={})``."""
-        values = {
+        values: dict[str, Any] = {
             "scheme": self.scheme,
             "user": self.user,
             "password": self.password,
@@ -426,7 +430,11 @@ class URI:
         return URI(**values)
 
     # -- accessors -------------------------------------------------------------
-    def param(self, name: str, default: Any = None) -> Any:
+    @overload
+    def param(self, name: str) -> str | None: ...
+    @overload
+    def param(self, name: str, default: _D) -> str | None | _D: ...
+    def param(self, name: str, default: object = None) -> object:
         """The value of parameter ``name`` (case-insensitive, escapes in names allowed)."""
         params = self.params
         value = params.get(name, _MISSING)
@@ -516,15 +524,15 @@ def _tel_key(uri: URI) -> tuple[str, dict[str, str | None]]:
     return number, _param_key(uri.params)
 
 
-def mutable_twin(cls: type) -> Any:
+def mutable_twin(cls: type[_V]) -> type[_V]:
     """A subclass of the immutable ``cls`` whose instances accept plain assignment.
 
     Parsers fill a twin and then set ``__class__`` to ``cls``: several times
     faster than ``object.__setattr__`` per field, and the result is immutable.
     """
-    return type(
-        f"_Mutable{cls.__name__}", (cls,), {"__slots__": (), "__setattr__": object.__setattr__}
-    )
+    namespace = {"__slots__": (), "__setattr__": object.__setattr__}
+    # type() builds a subclass of cls, which mypy cannot see.
+    return cast("type[_V]", type(f"_Mutable{cls.__name__}", (cls,), namespace))
 
 
 _MutableURI = mutable_twin(URI)

@@ -107,7 +107,7 @@ class B2BUA(Element):
     kind = "B2BUA"
     _dialogs: dict[DialogId, Leg]
     _invites: dict[ServerInviteTransaction, BridgedCall]
-    _handlers: dict[ClientTransaction, Handler]
+    _handlers: dict[Transaction, Handler]
 
     def __init__(
         self,

@@ -160,12 +160,13 @@ class TransactionLayer:
                 f"{method} {request.uri}: a client transaction with branch {branch!r} "
                 "already exists; every request needs a new branch"
             )
+        txn: ClientInviteTransaction | ClientNonInviteTransaction  # the kinds that start()
         if method == "INVITE":
-            txn: ClientTransaction = ClientInviteTransaction(request, dest, transport, self._ctx, key)
+            txn = ClientInviteTransaction(request, dest, transport, self._ctx, key)
         else:
             txn = ClientNonInviteTransaction(request, dest, transport, self._ctx, key)
         self._client[key] = txn
-        txn.start()  # type: ignore[attr-defined]
+        txn.start()
         return txn
 
     def transport_failed(self, dest: Address, error: TransportError | str) -> int:
@@ -230,7 +231,7 @@ class TransactionLayer:
             if method == "CANCEL":
                 txn.cancel_target = self.find_cancelled(request)
         self._server[key] = txn
-        txn.begin()  # type: ignore[attr-defined]
+        txn.begin()
         return txn
 
     def find_cancelled(self, cancel: Request) -> ServerInviteTransaction | None:
@@ -267,12 +268,12 @@ class TransactionLayer:
     def _forget(self, txn: Transaction) -> None:
         key = txn.key
         if isinstance(txn, ClientTransaction):
-            if self._client.get(key) is txn:  # type: ignore[arg-type]
-                del self._client[key]  # type: ignore[arg-type]
+            if self._client.get(key) is txn:
+                del self._client[key]
             return
-        if self._server.get(key) is txn:  # type: ignore[arg-type]
-            del self._server[key]  # type: ignore[arg-type]
-        if isinstance(txn, ServerInviteTransaction) and key[0] is None:  # type: ignore[index]
+        if self._server.get(key) is txn:
+            del self._server[key]
+        if isinstance(txn, ServerInviteTransaction) and key[0] is None:
             ack_key = self._ack_key(txn.request)
             if self._acks.get(ack_key) is txn:
                 del self._acks[ack_key]

@@ -44,7 +44,6 @@ from ..interfaces import Address, Clock, TimerConfig, Transport
 from ..message import Request, Response
 from ..sdp import Capabilities, SessionDescription, answer, offer
 from ..transaction import (
-    ClientTransaction,
     ServerInviteTransaction,
     ServerNonInviteTransaction,
     ServerTransaction,
@@ -87,7 +86,7 @@ class UserAgent(ClientRequests):
     kind = "UserAgent"
     _dialogs: dict[DialogId, Call]
     _invites: dict[ServerInviteTransaction, Call]
-    _handlers: dict[ClientTransaction, tuple[ClientRequest, ResponseHandler]]
+    _handlers: dict[Transaction, tuple[ClientRequest, ResponseHandler]]
 
     def __init__(
         self,
