@@ -1095,6 +1095,14 @@ def test_property_a_plain_list_is_one_whose_every_element_matches(kind, data):
         assert accepted == (match_list(joined, match) is not None)
 
 
+@pytest.mark.parametrize("last", ["255.255.255.255", "10.0.0.250", "192.168.1.199", "1.2.3.4"])
+def test_a_plain_via_list_ending_in_an_address_with_three_digit_octets_is_plain(last: str) -> None:
+    """The list's repeat gives nothing back, so an octet must be read whole the first time."""
+    joined = f"SIP/2.0/UDP example.com,SIP/2.0/UDP example.com,SIP/2.0/UDP {last}"
+    assert plain_list(joined, match_via)
+    assert match_list(joined, match_via) is not None
+
+
 @pytest.mark.parametrize(
     ("kind", "joined"),
     [

@@ -85,7 +85,9 @@ _PARSED_MAX = 4096
 # validators of the common header shapes (headers.py) and the Request-URI: what
 # they accept the full parsers accept and read alike; anything else (IPv6,
 # escapes in names, passwords, URI headers, unusual case) takes the full path.
-_OCTET = r"(?:[0-9]{1,2}+|[01][0-9][0-9]|2[0-4][0-9]|25[0-5])"
+# The longest octet first: inside a possessive repeat (a list of Via values) the regex
+# may not come back to try a longer one ("255" must not stop at "25").
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01][0-9][0-9]|[0-9]{1,2}+)"
 #: An IPv4 address with octets 0-255 (leading zeros allowed, as _is_ipv4 does).
 FAST_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
 # domainlabel and toplabel, possessive: every label but the last ends in '.', so
