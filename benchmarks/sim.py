@@ -10,6 +10,7 @@ the same run, for comparison.
 
     .venv/bin/python benchmarks/sim.py --cps 100 --duration 60
     .venv/bin/python benchmarks/sim.py --engines   # full vs hybrid (replayed scripts), default topology
+    .venv/bin/python benchmarks/sim.py --engines --repeat 3   # three pairs and their median ratio
     .venv/bin/python benchmarks/sim.py --topology b2bua
     .venv/bin/python benchmarks/sim.py --default-gc   # CPython's GC thresholds, for comparison
     .venv/bin/python benchmarks/sim.py --profile      # cProfile top entries
@@ -26,6 +27,7 @@ import heapq
 import pstats
 import random
 import resource
+import statistics
 import sys
 import time
 import tracemalloc
@@ -360,60 +362,82 @@ def floor(goal: float = 50_000.0, seconds: float = 20.0) -> None:
     )
 
 
-def engines(cps: float, duration: float, hold: float, seed: int, profile: bool = False) -> None:
+def engines(cps: float, duration: float, hold: float, seed: int, profile: bool = False, repeat: int = 1) -> None:
     """The product's default topology (``sizing run`` on the minimal scenario) with both
-    engines, one after the other in this run: calls simulated per wall and per CPU second,
-    the ratio, and CPU µs per message delivered (the hybrid's: mostly replayed ones)."""
-    import simpy
-
-    from sizing.scenario import Scenario
-    from sizing.sim.flows import CallCentre
-    from sizing.sim.network import collector_tuned
+    engines, one after the other: calls simulated per wall and per CPU second, the ratio,
+    and CPU µs per message delivered (the hybrid's: mostly replayed ones). With
+    ``repeat`` > 1 the pair runs that many times, full and hybrid back to back, and the
+    ratio of each pair is printed with their median: on a busy machine one slow run
+    moves one pair's ratio, not the median."""
     from sizing.sim.replay import script_book
-    from sizing.sim.simpy_fast import run_until
-    from sizing.sim.topology import build_topology
 
-    rows = {}
-    for engine in ("full", "hybrid"):
-        scenario = Scenario.model_validate({
-            "seed": seed, "duration_s": duration, "warmup_s": 5.0,
-            "traffic": {"calls_per_second": cps, "holding_time_s": hold},
-            "trunk": {"channels": 100_000}, "simulation": {"engine": engine}})
-        if engine == "hybrid":
-            t = time.perf_counter()
-            script_book(scenario)  # recorded once per scenario (cached), timed apart
-            record_s = time.perf_counter() - t
-        wall, cpu = time.perf_counter(), time.process_time()
-        env = simpy.Environment()
-        topo = build_topology(scenario, env, seed=seed)
-        centre = CallCentre(topo, seed)
-        centre.start()
-        profiler = cProfile.Profile() if profile and engine == "hybrid" else None
-        with collector_tuned():
-            if profiler is not None:
-                profiler.enable()
-            run_until(env, scenario.warmup_s + duration)
-            if profiler is not None:
-                profiler.disable()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        delivered = sum(h.received for h in topo.net.hosts.values())
-        replayer = centre.replayer
-        rows[engine] = {"wall_s": wall, "cpu_s": cpu, "deliveries": delivered,
-                        "calls": (replayer.started if replayer is not None else 0) + _engine_calls(centre),
-                        "replayed": replayer.started if replayer is not None else 0}
-        if profiler is not None:
-            pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(20)
+    record_s = 0.0
+    pairs: list[dict[str, dict[str, float]]] = []
+    for _ in range(repeat):
+        rows = {}
+        for engine in ("full", "hybrid"):
+            scenario = _engines_scenario(cps, duration, hold, seed, engine)
+            if engine == "hybrid" and not record_s:
+                t = time.perf_counter()
+                script_book(scenario)  # recorded once per scenario (cached), timed apart
+                record_s = time.perf_counter() - t
+            rows[engine] = _engines_run(scenario, seed, duration, profile and engine == "hybrid" and not pairs)
+        pairs.append(rows)
     print(f"default topology, {cps:g} calls/s for {duration:g} simulated s (+5 s warm-up), hold {hold:g} s, "
           f"steady start; scripts recorded in {record_s:.2f} s (once per scenario)")
     print(f"  {'engine':8s} {'calls':>9s} {'replayed':>9s} {'wall s':>8s} {'cpu s':>8s} "
           f"{'calls/wall s':>13s} {'calls/cpu s':>12s} {'cpu µs/delivery':>16s}")
-    for engine, row in rows.items():
-        print(f"  {engine:8s} {row['calls']:9,d} {row['replayed']:9,d} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} "
-              f"{row['calls'] / row['wall_s']:13,.0f} {row['calls'] / row['cpu_s']:12,.0f} "
-              f"{1e6 * row['cpu_s'] / max(row['deliveries'], 1):16.1f}")
-    full, hybrid = rows["full"], rows["hybrid"]
-    ratio = (hybrid["calls"] / hybrid["cpu_s"]) / (full["calls"] / full["cpu_s"])
-    print(f"  hybrid / full, calls per CPU second: {ratio:.1f}x")
+    ratios = []
+    for rows in pairs:
+        for engine, row in rows.items():
+            print(f"  {engine:8s} {row['calls']:9,.0f} {row['replayed']:9,.0f} {row['wall_s']:8.2f} "
+                  f"{row['cpu_s']:8.2f} {row['calls'] / row['wall_s']:13,.0f} {row['calls'] / row['cpu_s']:12,.0f} "
+                  f"{1e6 * row['cpu_s'] / max(row['deliveries'], 1):16.1f}")
+        full, hybrid = rows["full"], rows["hybrid"]
+        ratios.append((hybrid["calls"] / hybrid["cpu_s"]) / (full["calls"] / full["cpu_s"]))
+        print(f"  hybrid / full, calls per CPU second: {ratios[-1]:.1f}x")
+    if len(ratios) > 1:
+        print(f"  median of {len(ratios)} pairs: {statistics.median(ratios):.1f}x "
+              f"(min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
+
+
+def _engines_scenario(cps: float, duration: float, hold: float, seed: int, engine: str):  # type: ignore[no-untyped-def]
+    from sizing.scenario import Scenario
+
+    return Scenario.model_validate({
+        "seed": seed, "duration_s": duration, "warmup_s": 5.0,
+        "traffic": {"calls_per_second": cps, "holding_time_s": hold},
+        "trunk": {"channels": 100_000}, "simulation": {"engine": engine}})
+
+
+def _engines_run(scenario, seed: int, duration: float, profile: bool) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """One run of ``scenario``: wall and CPU seconds, deliveries, calls, replayed calls."""
+    import simpy
+
+    from sizing.sim.flows import CallCentre
+    from sizing.sim.network import collector_tuned
+    from sizing.sim.simpy_fast import run_until
+    from sizing.sim.topology import build_topology
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    env = simpy.Environment()
+    topo = build_topology(scenario, env, seed=seed)
+    centre = CallCentre(topo, seed)
+    centre.start()
+    profiler = cProfile.Profile() if profile else None
+    with collector_tuned():
+        if profiler is not None:
+            profiler.enable()
+        run_until(env, scenario.warmup_s + duration)
+        if profiler is not None:
+            profiler.disable()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(20)
+    replayer = centre.replayer
+    replayed = replayer.started if replayer is not None else 0
+    return {"wall_s": wall, "cpu_s": cpu, "deliveries": sum(h.received for h in topo.net.hosts.values()),
+            "calls": replayed + _engine_calls(centre), "replayed": replayed}
 
 
 def _engine_calls(centre) -> int:  # type: ignore[no-untyped-def]
@@ -438,9 +462,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--engines", action="store_true",
                         help="the product's default topology with the full and the hybrid engine")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="with --engines: run the pair this many times and print the median ratio")
     args = parser.parse_args(argv)
     if args.engines:
-        engines(args.cps, args.duration, args.hold, args.seed, args.profile)
+        engines(args.cps, args.duration, args.hold, args.seed, args.profile, max(args.repeat, 1))
         return 0
     if args.clock:
         compare_clocks()
