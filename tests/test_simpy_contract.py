@@ -174,3 +174,21 @@ def test_far_events_run_at_their_times_in_the_order_one_heap_would_run_them() ->
     assert log == [("near", 0.5 * HORIZON_S), ("later", 3 * HORIZON_S), ("far-1", far),
                    ("timeout", far), ("far-2", far), ("far-3", far)]
     assert env.now == far
+
+
+def test_an_environment_is_freed_with_its_run_even_with_far_events_left() -> None:
+    """Nothing outside the run holds an environment: a process that runs many simulations
+    (a plan, a sweep) does not keep every finished one in memory."""
+    import gc
+    import weakref
+
+    env = simpy.Environment()
+    schedule_at = scheduler(env)
+    log: list[tuple[str, float]] = []
+    schedule_at(50 * HORIZON_S, _Marker("far", log, env))  # still waiting when the run stops
+    schedule_at(0.5, _Marker("near", log, env))
+    run_until(env, 2 * HORIZON_S)
+    gone = weakref.ref(env)
+    del env, schedule_at
+    gc.collect()
+    assert gone() is None and log == [("near", 0.5)]

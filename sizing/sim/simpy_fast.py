@@ -54,12 +54,14 @@ keeps the far events (due :data:`HORIZON_S` or more past the current horizon)
 in a heap of its own, with one entry on SimPy's queue at the horizon (URGENT,
 so it runs before any event due then). When it runs, it moves the events due
 before the next horizon over, each with the key it was given when scheduled:
-SimPy pops every event in the order it would have without the split.
+SimPy pops every event in the order it would have without the split, however
+many schedulers (each with its own far heap) share the environment. The far
+heap belongs to its scheduler, not to a table of environments: a finished run's
+environment is freed with it.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from heapq import heappop, heappush
 
@@ -137,7 +139,6 @@ def _advance(far: _Far) -> None:
 
 
 _ADVANCE = (_advance,)
-_FAR: weakref.WeakKeyDictionary[simpy.Environment, _Far] = weakref.WeakKeyDictionary()
 
 
 def scheduler(env: simpy.Environment) -> ScheduleAt:
@@ -147,9 +148,7 @@ def scheduler(env: simpy.Environment) -> ScheduleAt:
     from now). Events due at the same time run in the order scheduled.
     """
     queue, eid = env._queue, env._eid
-    far = _FAR.get(env)
-    if far is None:
-        far = _FAR[env] = _Far(env)
+    far = _Far(env)  # each scheduler its own: every far heap keeps the order on its own
 
     def schedule_at(when: float, event: QueuedEvent) -> None:
         if when < far.horizon:
