@@ -45,7 +45,8 @@ _tuned = {"depth": 0, "froze": False}  # open collector_tuned blocks; whether th
 
 
 @contextmanager
-def collector_tuned(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> Iterator[None]:
+def collector_tuned(thresholds: tuple[int, int, int] = GC_THRESHOLDS, *,
+                    collect_first: bool = False) -> Iterator[None]:
     """Run the block with the cyclic garbage collector's thresholds raised and the heap frozen.
 
     A simulation keeps hundreds of thousands of live objects (transactions,
@@ -58,7 +59,12 @@ def collector_tuned(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> Iterato
     objects of calls still in progress again and again. Everything alive
     when the block starts (imported modules: pandas, numpy, ...) is moved
     to the permanent generation (``gc.freeze``) for the block, so full
-    collections skip it; it goes back on exit. ``benchmarks/sim.py
+    collections skip it; it goes back on exit. With ``collect_first`` (a whole
+    run: :func:`sizing.sim.simulate.run_replication`, a sweep's) what an earlier run
+    left is collected first: a finished simulation is a web of cycles (the
+    environment, its hosts, calls and timers) that the raised thresholds leave for
+    a later full collection, and frozen with the rest it would stay, millions of
+    objects making the next runs of a plan in the same process slower. ``benchmarks/sim.py
     --default-gc`` shows the difference. Garbage in cycles is still
     collected, only in larger batches; thresholds already higher are kept.
     """
@@ -66,6 +72,8 @@ def collector_tuned(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> Iterato
     raised = tuple(max(old, new) for old, new in zip(before, thresholds, strict=True))
     gc.set_threshold(*raised)
     if _tuned["depth"] == 0 and gc.get_freeze_count() == 0:  # a caller's own freeze is left alone
+        if collect_first:
+            gc.collect()  # an earlier run's cycles (its environment and all it held) are garbage now
         gc.freeze()
         _tuned["froze"] = True
     _tuned["depth"] += 1

@@ -175,7 +175,7 @@ def run_point(scenario: Scenario | dict[str, Any], seed: int, mode: str,
     centre = CallCentre(topo, seed)
     setups = _SetupTimes(centre)
     centre.start()
-    with collector_tuned():
+    with collector_tuned(collect_first=True):
         run_until(env, scenario.warmup_s)
         before = _engine_counters(topo, centre)  # the engine's counters run from 0 s: the window only
         end = scenario.warmup_s + scenario.duration_s
