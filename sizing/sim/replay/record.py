@@ -480,7 +480,7 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
     _tap_gate(rec, topo.gate, env)
     _tap_driver(rec, centre, topo.roles(), env)
     if gave_up and centre.acd is not None:
-        centre.acd._free.clear()
+        centre.acd.hold_every_agent()
         centre.acd.patience = _Patience(GAVE_UP_S)  # type: ignore[assignment]
     if queued and centre.acd is not None:
         _queue_probe(rec, centre, queued)
@@ -600,7 +600,7 @@ def _queue_probe(rec: _Recorder, centre: Any, outcome: str) -> None:
     """No idle agent as the probe call arrives; :data:`QUEUE_S` after its start one is
     handed it (``assigned``) or its caller gives up (``gave_up``); that moment is a step."""
     acd = centre.acd
-    acd._free.clear()
+    acd.hold_every_agent()
     assigned, give_up = centre._assigned, centre._give_up
 
     def handed(fc: Any, agent: int) -> None:
@@ -616,11 +616,7 @@ def _queue_probe(rec: _Recorder, centre: Any, outcome: str) -> None:
     if outcome == "gave_up":
         acd.patience = _Patience(QUEUE_S)
     else:
-        def free() -> None:
-            acd._free.append(0)
-            acd._dispatch(centre.clock.now())
-
-        centre.clock.call_at(T0_S + QUEUE_S, free)
+        centre.clock.call_at(T0_S + QUEUE_S, lambda: acd.free_agent(0))
 
 
 class _Patience:
