@@ -398,7 +398,7 @@ class Host:
         decision = admission(overload, self, data, job.source, len(waiting), self._free[0] > now)
         if decision:
             if decision == DROP:
-                self._drop(now)
+                self.drop(now)
             else:
                 self._assign(now, overload.reject_cost_us * 1e-6)
                 job.rejected_by(self)
@@ -433,7 +433,8 @@ class Host:
         job.callbacks = job.done
         self._schedule_at(start + cost, job)
 
-    def _drop(self, now: float) -> None:
+    def drop(self, now: float) -> None:
+        """Count a message lost at ``now`` (public: a replay loses an INVITE it has no script for)."""
         self.dropped += 1
         bins = self.metrics.dropped
         second = int(now)
@@ -446,7 +447,7 @@ class Host:
         transport = job.transport
         answer = busy_answer_to(job.data, job.source, transport.reliable, self.overload.retry_after_s)
         if answer is None:
-            self._drop(self._env.now)
+            self.drop(self._env.now)
             return
         self.count_rejected()
         try:

@@ -546,7 +546,7 @@ class CallCentre:
                 self.answered += 1
                 if fc.compared:
                     self.compared.setdefault((fc.flow, fc.replay is None), [[], 0, 0])[1] += 1
-            self._media(fc)
+            self.media(fc)
         elif kind == "failed":
             fc.status = status
             if fc.measured and status is not None:
@@ -639,7 +639,7 @@ class CallCentre:
             fc.stage = "ivr"
             fc.peer = media.name
             return Target(URI("sip", user="ivr", host=DOMAIN), dest=media.address)
-        self._offer(fc)
+        self.offer(fc)
         ticket = fc.ticket
         if ticket.state == "assigned":
             fc.direct = True
@@ -661,7 +661,8 @@ class CallCentre:
         pool = self.topo.media_servers
         return self.topo.host_of_call(pool, fc.key) if pool else None
 
-    def _offer(self, fc: FlowCall) -> None:
+    def offer(self, fc: FlowCall) -> None:
+        """Offer the call to the ACD (public: a replay offers it when its script reaches the queue)."""
         assert self.acd is not None
         fc.ticket = self.acd.offer(fc.key, lambda agent: self._assigned(fc, agent), lambda: self._give_up(fc))
 
@@ -719,7 +720,7 @@ class CallCentre:
             return
         if kind == "transfer" and fc.phase == "held":  # the attended transfer joined the call
             fc.phase = "joined"
-            self._media(fc)
+            self.media(fc)
         elif kind == "conference" and fc.phase == "conference":
             self._conference_media(fc)
         if kind != "answer":
@@ -735,7 +736,7 @@ class CallCentre:
         if fc.done:
             return
         fc.stage = "queue"
-        self._offer(fc)
+        self.offer(fc)
 
     def _record(self, call: BridgedCall) -> bool:
         return recording.record(self, call)
@@ -755,7 +756,7 @@ class CallCentre:
                 fc.agent_call = call
                 self.watched(fc, "confirmed")
                 fc.peer = "agents"
-                self._media(fc)
+                self.media(fc)
                 self._agent_answered(fc, call)
         elif event.kind in ("ended", "failed") and call is fc.agent_call:
             self.agent_left(fc)
@@ -782,10 +783,11 @@ class CallCentre:
 
     # -- media, CTI, replication --------------------------------------------------------------------
 
-    def _media(self, fc: FlowCall, *, held: bool = False) -> None:
+    def media(self, fc: FlowCall, *, held: bool = False) -> None:
         """(Re)start the call's media: caller <-> anchor <-> peer (only the peer's
         direction when the peer ``held`` the caller with ``sendonly``); the carrier's leg
-        at the trunk's per-direction rates, the others at the inside rate."""
+        at the trunk's per-direction rates, the others at the inside rate.
+        Public: a replay restarts the media where its script says, a flow on its transfer."""
         now = self.clock.now()
         ledger = self.ledger
         keep = [s for s in fc.streams if s.src == "recorder" or s.dst.startswith("recorder")]
@@ -810,7 +812,7 @@ class CallCentre:
         if media is None:
             return
         fc.peer = media.name
-        self._media(fc)
+        self.media(fc)
         now, rate, pps = self.clock.now(), self.stream_bytes_s, self.stream_pps
         for _party in ("agent", "backoffice"):
             fc.streams.append(self.ledger.start("agents", media.name, rate, pps, now))

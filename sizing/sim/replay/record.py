@@ -547,7 +547,7 @@ def _tap_driver(rec: _Recorder, centre: Any, roles: dict[str, str], env: Any) ->
         with rec.quiet():  # what it does to the media, its replay does too
             told(fc, kind, status, now)
 
-    agent_event, media, conference_media = centre._agent_event, centre._media, centre._conference_media
+    agent_event, media, conference_media = centre._agent_event, centre.media, centre._conference_media
 
     def agent(fc: Any, call: Any, event: Any) -> None:
         if (event.kind == "answered" and fc.agent_call is None and fc.agent is not None) or (
@@ -573,7 +573,7 @@ def _tap_driver(rec: _Recorder, centre: Any, roles: dict[str, str], env: Any) ->
             rec.hook(("offer",), env.now)
         after_ivr(fc)
 
-    centre.caller_told, centre._agent_event, centre._media = caller, agent, media_changed
+    centre.caller_told, centre._agent_event, centre.media = caller, agent, media_changed
     centre._conference_media, centre._after_ivr = conference, offered
 
 

@@ -236,11 +236,11 @@ class Replayer:
             del centre.calls[key]  # and the driver forgets it, as an engine call's
             return fc
         if queued:  # the routing's choice, made now: the queue, until the ACD hands it an agent
-            centre._offer(fc)
+            centre.offer(fc)
             fc.stage, fc.peer = "queue", bound.media
             self.waiting[fc.key] = (call, bound.steps[bound.wait])
         elif centre.acd is not None and flow in AGENT_BOUND:  # the routing's choice, made now
-            centre._offer(fc)
+            centre.offer(fc)
             ticket = fc.ticket
             assert ticket is not None and ticket.state == "assigned"
             fc.direct, fc.agent, fc.stage, fc.peer = True, ticket.agent, "agent", "agents"
@@ -502,19 +502,19 @@ class Replayer:
                         fc.agent_call = call  # (the engine keeps the agent's Call; here a marker)
                         centre.watched(fc, "confirmed")
                         fc.peer = "agents"
-                        centre._media(fc)
+                        centre.media(fc)
                 else:
                     centre.agent_left(fc)
             elif name == "media":
                 fc.peer = call.bound.media if hook[2] == "media_server" else hook[2]
-                centre._media(fc, held=hook[1])
+                centre.media(fc, held=hook[1])
             elif name == "conference_media":
                 centre._conference_media(fc)
             elif name == "offer" and centre.acd is not None:
                 # the call waits here for the ACD (:meth:`assigned`) or for its caller to give up
                 self.waiting[fc.key] = (call, step)
                 fc.stage = "queue"
-                centre._offer(fc)
+                centre.offer(fc)
                 return False
         return True
 
@@ -583,7 +583,7 @@ class Replayer:
                 return
         name = rejected_name(base, step.i)
         if self.book.get(call.bound.script.flow, name) is None:
-            host._drop(self.clock.now())  # no such script: the INVITE is lost, as if dropped
+            host.drop(self.clock.now())  # no such script: the INVITE is lost, as if dropped
             return
         host.count_rejected()
         self._switch(call, step, name)
