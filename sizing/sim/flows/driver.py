@@ -412,7 +412,7 @@ class CallCentre:
         started: list[FlowCall] = []
         abandons_s = BY_NAME[flow].abandons_s
         if abandons_s is not None:  # armed first: it runs before a replayed script's own give-up
-            self.clock.call_later(abandons_s, lambda: self._give_up(started[0]))
+            self.clock.call_later(abandons_s, lambda: self.give_up(started[0]))
         fc = self._start(flow, holding, recorded, t, engine=engine)
         started.append(fc)
         if fc.measured:
@@ -581,9 +581,10 @@ class CallCentre:
 
         request.on_response = done
 
-    def _give_up(self, fc: FlowCall) -> None:
+    def give_up(self, fc: FlowCall) -> None:
         """The caller abandons: CANCEL before an answer, BYE once a queue answered (a
-        replayed call's script sends them)."""
+        replayed call's script sends them).
+        Public: a recorder taps it to mark the moment."""
         call = fc.caller
         if fc.done or (fc.replay is None and (call is None or call.ended)):
             return
@@ -664,9 +665,10 @@ class CallCentre:
     def offer(self, fc: FlowCall) -> None:
         """Offer the call to the ACD (public: a replay offers it when its script reaches the queue)."""
         assert self.acd is not None
-        fc.ticket = self.acd.offer(fc.key, lambda agent: self._assigned(fc, agent), lambda: self._give_up(fc))
+        fc.ticket = self.acd.offer(fc.key, lambda agent: self.assigned(fc, agent), lambda: self.give_up(fc))
 
-    def _assigned(self, fc: FlowCall, agent: int) -> None:
+    def assigned(self, fc: FlowCall, agent: int) -> None:
+        """The ACD handed the call ``agent`` (public: a recorder taps it to mark the moment)."""
         self.watched(fc, "early", agent)
         if fc.direct:
             return
@@ -714,7 +716,7 @@ class CallCentre:
                 self._present_legs.add(leg_call_id)
 
     def _on_state(self, server: SipServer, call: BridgedCall, kind: str) -> None:
-        self._replicate(server, kind, call.request.call_id)
+        self.replicate_event(server, kind, call.request.call_id)
         fc = self.calls.get(call.request.call_id or "")
         if fc is None:
             return
@@ -722,17 +724,18 @@ class CallCentre:
             fc.phase = "joined"
             self.media(fc)
         elif kind == "conference" and fc.phase == "conference":
-            self._conference_media(fc)
+            self.conference_media(fc)
         if kind != "answer":
             return
         fc.bridged = call
         if fc.stage == "ivr":
             left = BY_NAME[fc.flow].pre_s if fc.present is None else fc.present.pre - fc.present.age
-            self.clock.call_later(left, lambda: self._after_ivr(fc))
+            self.clock.call_later(left, lambda: self.after_ivr(fc))
         elif fc.stage == "queue":
             self._transfer_if_ready(fc)
 
-    def _after_ivr(self, fc: FlowCall) -> None:
+    def after_ivr(self, fc: FlowCall) -> None:
+        """The IVR is done: the call goes to the queue (public: a recorder taps it to mark the offer)."""
         if fc.done:
             return
         fc.stage = "queue"
@@ -748,9 +751,10 @@ class CallCentre:
         if entry is None:
             return
         fc, _role = entry
-        call.on_event = lambda c, e: self._agent_event(fc, c, e)
+        call.on_event = lambda c, e: self.agent_event(fc, c, e)
 
-    def _agent_event(self, fc: FlowCall, call: Call, event: CallEvent) -> None:
+    def agent_event(self, fc: FlowCall, call: Call, event: CallEvent) -> None:
+        """What an agent's leg reports (public: a recorder taps it to mark answers and ends)."""
         if event.kind == "answered":
             if fc.agent_call is None and fc.agent is not None:
                 fc.agent_call = call
@@ -805,9 +809,10 @@ class CallCentre:
                 fc.streams.append(ledger.start(a, b, *there, now))
             fc.streams.append(ledger.start(b, a, *back, now))
 
-    def _conference_media(self, fc: FlowCall) -> None:
+    def conference_media(self, fc: FlowCall) -> None:
         """Every participant <-> its anchor <-> the bridge: the caller through the SBC,
-        the agent and the back office from the agents host."""
+        the agent and the back office from the agents host.
+        Public: a replay starts it, a recorder taps it."""
         media = self._media_server(fc)
         if media is None:
             return
@@ -818,7 +823,8 @@ class CallCentre:
             fc.streams.append(self.ledger.start("agents", media.name, rate, pps, now))
             fc.streams.append(self.ledger.start(media.name, "agents", rate, pps, now))
 
-    def _record_media(self, fc: FlowCall, recorder: str) -> None:
+    def record_media(self, fc: FlowCall, recorder: str) -> None:
+        """Start the call's recording streams to ``recorder`` (public: a flow and a replay start them)."""
         now = self.clock.now()
         src = fc.sbc or "agents"
         for _ in range(2):
@@ -836,10 +842,11 @@ class CallCentre:
         if self.clock.now() + MEDIA_TICK_S <= self.end:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
-    def _replicate(self, server: SipServer, kind: str, call_id: str | None = None) -> None:
+    def replicate_event(self, server: SipServer, kind: str, call_id: str | None = None) -> None:
         """A call state change of ``server`` (``kind``: setup, answer, transfer, conference,
         release; each costs the same) sent to its hot standby, and the call's session
-        changes (setup, answer, release) by its SBC and SIP Proxy to theirs."""
+        changes (setup, answer, release) by its SBC and SIP Proxy to theirs.
+        Public: a replay sends them where its script says."""
         topo, ha = self.topo, self.scenario.ha
         if not topo.standbys:
             return

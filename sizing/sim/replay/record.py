@@ -547,7 +547,7 @@ def _tap_driver(rec: _Recorder, centre: Any, roles: dict[str, str], env: Any) ->
         with rec.quiet():  # what it does to the media, its replay does too
             told(fc, kind, status, now)
 
-    agent_event, media, conference_media = centre._agent_event, centre.media, centre._conference_media
+    agent_event, media, conference_media = centre.agent_event, centre.media, centre.conference_media
 
     def agent(fc: Any, call: Any, event: Any) -> None:
         if (event.kind == "answered" and fc.agent_call is None and fc.agent is not None) or (
@@ -566,15 +566,15 @@ def _tap_driver(rec: _Recorder, centre: Any, roles: dict[str, str], env: Any) ->
         with rec.quiet():
             conference_media(fc)
 
-    after_ivr = centre._after_ivr
+    after_ivr = centre.after_ivr
 
     def offered(fc: Any) -> None:  # the call waits here for an agent (or its caller gives up)
         if not fc.done:
             rec.hook(("offer",), env.now)
         after_ivr(fc)
 
-    centre.caller_told, centre._agent_event, centre.media = caller, agent, media_changed
-    centre._conference_media, centre._after_ivr = conference, offered
+    centre.caller_told, centre.agent_event, centre.media = caller, agent, media_changed
+    centre.conference_media, centre.after_ivr = conference, offered
 
 
 def _tap_servers(rec: _Recorder, topo: Any, env: Any) -> None:
@@ -601,7 +601,7 @@ def _queue_probe(rec: _Recorder, centre: Any, outcome: str) -> None:
     handed it (``assigned``) or its caller gives up (``gave_up``); that moment is a step."""
     acd = centre.acd
     acd.hold_every_agent()
-    assigned, give_up = centre._assigned, centre._give_up
+    assigned, give_up = centre.assigned, centre.give_up
 
     def handed(fc: Any, agent: int) -> None:
         rec.hook(("assigned",), centre.clock.now())
@@ -612,7 +612,7 @@ def _queue_probe(rec: _Recorder, centre: Any, outcome: str) -> None:
             rec.hook(("gave_up",), centre.clock.now())
         give_up(fc)
 
-    centre._assigned, centre._give_up = handed, gone
+    centre.assigned, centre.give_up = handed, gone
     if outcome == "gave_up":
         acd.patience = _Patience(QUEUE_S)
     else:

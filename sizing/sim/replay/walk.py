@@ -486,7 +486,7 @@ class Replayer:
                 centre.topo.gate.release(fc.key if len(hook) == 1 else f"{fc.key}/{hook[1]}")
             elif name == "state":
                 if call.bound.server is not None:
-                    centre._replicate(call.bound.server, hook[1], fc.key)
+                    centre.replicate_event(call.bound.server, hook[1], fc.key)
                 if self.early and hook[1] == "answer" and fc.key in self.early:
                     early = self.early.pop(fc.key)
                     self.clock.call_later(0.0, lambda early=early: self._dequeued(*early))
@@ -495,10 +495,10 @@ class Replayer:
             elif name == "caller":
                 centre.caller_told(fc, hook[1], hook[2], now)
             elif name == "record" and call.bound.recorder is not None:
-                centre._record_media(fc, call.bound.recorder)
+                centre.record_media(fc, call.bound.recorder)
             elif name == "agent":
                 if hook[1] == "answered":
-                    if fc.agent_call is None and fc.agent is not None:  # as _agent_event does
+                    if fc.agent_call is None and fc.agent is not None:  # as agent_event does
                         fc.agent_call = call  # (the engine keeps the agent's Call; here a marker)
                         centre.watched(fc, "confirmed")
                         fc.peer = "agents"
@@ -509,7 +509,7 @@ class Replayer:
                 fc.peer = call.bound.media if hook[2] == "media_server" else hook[2]
                 centre.media(fc, held=hook[1])
             elif name == "conference_media":
-                centre._conference_media(fc)
+                centre.conference_media(fc)
             elif name == "offer" and centre.acd is not None:
                 # the call waits here for the ACD (:meth:`assigned`) or for its caller to give up
                 self.waiting[fc.key] = (call, step)
