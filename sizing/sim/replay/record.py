@@ -504,9 +504,9 @@ def _tap_hosts(rec: _Recorder, topo: Any, hosts: dict[str, tuple[str, tuple[Addr
         for address, transport in host.transports.items():
             transport.on_message = _tap_handle(rec, address, transport.on_message, net.env)
         if reject_step is not None:
-            host._arrive = _tap_reject(rec, host, reject_step)
+            host.arrive = _tap_reject(rec, host, reject_step)
         elif late_step is not None:
-            host._arrive = _tap_late(rec, host, late_step)
+            host.arrive = _tap_late(rec, host, late_step)
     net.clock.wrap = rec.wrap
 
 
@@ -670,7 +670,7 @@ def _tap_send(rec: _Recorder, host: Any, net: Any) -> Callable[..., None]:
 
 def _tap_reject(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
     """The host's front end, refusing the INVITE of ``step`` as an overloaded one does."""
-    arrive = host._arrive
+    arrive = host.arrive
 
     def arrived(job: Any) -> None:
         queue = rec.pending.get((job.transport.local, job.data))
@@ -687,7 +687,7 @@ def _tap_late(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
     """The host's front end when the INVITE of ``step`` waits in its queue past T1: the
     original is held, its retransmission refused 503 as an overloaded front end does,
     then the original queued (ahead of whatever the refusal sets off, as in a long queue)."""
-    arrive = host._arrive
+    arrive = host.arrive
     held: list[Any] = []
 
     def arrived(job: Any) -> None:
@@ -712,7 +712,7 @@ def _refuse(rec: _Recorder, host: Any, job: Any, index: int) -> None:
     sent = len(rec.steps)
     now = host.network.env.now
     with rec.during(index, now):
-        host._assign(now, host.overload.reject_cost_us * 1e-6)
+        host.queue_work(now, host.overload.reject_cost_us * 1e-6)
         job.rejected_by(host)
     for raw in rec.steps[sent:]:
         raw.stateless = True
