@@ -42,7 +42,7 @@ def consult(centre: CallCentre, fc: FlowCall, call: Call) -> None:
         return
     agents.hold(call)  # the re-INVITE (sendonly) is relayed to the caller
     fc.phase = "held"
-    centre._media(fc, held=True)
+    centre.media(fc, held=True)
 
     def consult_event(consultation: Call, event: CallEvent) -> None:
         if event.kind == "answered":

@@ -31,7 +31,7 @@ def record(centre: CallCentre, call: BridgedCall) -> bool:
     recorder = topo.host_of_call(topo.recorders, fc.key)
     if server is not None:
         server.config = with_recorder(server.config, recorder.address)
-    centre._record_media(fc, recorder.name)
+    centre.record_media(fc, recorder.name)
     return True
 
 

@@ -267,6 +267,15 @@ class Acd:
         self._free.append(agent)
         self._dispatch(now)
 
+    def hold_every_agent(self) -> None:
+        """Empty the idle list, so the next call offered queues (the recorder's queue probes)."""
+        self._free.clear()
+
+    def free_agent(self, agent: AgentId) -> None:
+        """Make ``agent`` idle and hand it the queue's head now (a queue probe's chosen moment)."""
+        self._free.append(agent)
+        self._dispatch(self.clock.now())
+
     def _dispatch(self, now: float) -> None:
         queue = self._queue
         while self._free and self.queue_len:

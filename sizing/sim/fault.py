@@ -176,7 +176,7 @@ class FaultInjector:
             if fc.answered_at is not None and not fc.done and self._through(fc, node, pool):
                 record.affected.add(fc.key)
         host = topo.net.hosts[node.name]
-        host._arrive = lambda job: None  # type: ignore[method-assign]  # lost on the way
+        host.arrive = lambda job: None  # type: ignore[method-assign]  # lost on the way
         host._send = lambda transport, data, dest: None  # type: ignore[method-assign]
         host.charge = lambda cost_us: None  # type: ignore[method-assign]
         topo.net.clock.call_later(fault.detect_s, lambda: self._noticed(record, host, pool))

@@ -228,7 +228,7 @@ class _Job(QueuedEvent):
 
 
 def _arrived(job: _Job) -> None:
-    job.host._arrive(job)
+    job.host.arrive(job)
 
 
 def _completed(job: _Job) -> None:
@@ -329,8 +329,9 @@ class Host:
 
     # -- CPU -------------------------------------------------------------------------
 
-    def _assign(self, arrival: float, cost: float) -> float:
-        """Queue ``cost`` seconds of work arriving at ``arrival``; returns its start time."""
+    def queue_work(self, arrival: float, cost: float) -> float:
+        """Queue ``cost`` seconds of work arriving at ``arrival``; returns its start time
+        (public: a recorded front end's refusal costs what it does here)."""
         if arrival >= self._next_bg:
             self._background(arrival)
         if arrival < self.free_until:
@@ -357,7 +358,7 @@ class Host:
         free, metrics, free_until = self._free, self.metrics, self.free_until
         busy = metrics.busy
         busy_s = self.busy_s
-        while when <= until:  # _assign's steps, inlined: a job every period on every host
+        while when <= until:  # queue_work's steps, inlined: a job every period on every host
             spent = 0.0 if when < free_until else cost
             start = free[0]
             if start < when:
@@ -376,7 +377,7 @@ class Host:
 
     def charge(self, cost_us: float) -> None:
         """Occupy a core for ``cost_us`` µs of work that is not a message (a handshake)."""
-        self._assign(self._env.now, cost_us * 1e-6)
+        self.queue_work(self._env.now, cost_us * 1e-6)
 
     def flush(self, now: float) -> None:
         """Account the background load up to ``now`` (before metrics are read)."""
@@ -385,7 +386,8 @@ class Host:
 
     # -- receiving -----------------------------------------------------------------------
 
-    def _arrive(self, job: _Job) -> None:
+    def arrive(self, job: _Job) -> None:
+        """A message reaches the host (public: the network, faults and the recorder wrap it per host)."""
         now = self._env.now
         if now >= self._next_bg:
             self._background(now)
@@ -398,9 +400,9 @@ class Host:
         decision = admission(overload, self, data, job.source, len(waiting), self._free[0] > now)
         if decision:
             if decision == DROP:
-                self._drop(now)
+                self.drop(now)
             else:
-                self._assign(now, overload.reject_cost_us * 1e-6)
+                self.queue_work(now, overload.reject_cost_us * 1e-6)
                 job.rejected_by(self)
             return
         wire = job.transport.wire
@@ -425,7 +427,7 @@ class Host:
             grow(bins, second)
         bins[second] += 1
         self.received += 1
-        start = self._assign(now, cost)
+        start = self.queue_work(now, cost)
         if start > now:
             waiting.append(start)
         if now >= self._warmup:
@@ -433,7 +435,8 @@ class Host:
         job.callbacks = job.done
         self._schedule_at(start + cost, job)
 
-    def _drop(self, now: float) -> None:
+    def drop(self, now: float) -> None:
+        """Count a message lost at ``now`` (public: a replay loses an INVITE it has no script for)."""
         self.dropped += 1
         bins = self.metrics.dropped
         second = int(now)
@@ -446,7 +449,7 @@ class Host:
         transport = job.transport
         answer = busy_answer_to(job.data, job.source, transport.reliable, self.overload.retry_after_s)
         if answer is None:
-            self._drop(self._env.now)
+            self.drop(self._env.now)
             return
         self.count_rejected()
         try:
@@ -487,7 +490,7 @@ class Host:
         size = len(data)
         now = self._env.now
         tls = wire == "tls"
-        self._assign(now, size * self._send_s_per_byte[tls])
+        self.queue_work(now, size * self._send_s_per_byte[tls])
         key = tx_key if tx_key is not None else (_kind_token(data), tls)
         bins = self._tx.get(key)
         if bins is None:

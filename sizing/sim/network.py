@@ -172,7 +172,7 @@ class SimNetwork:
             raise
         self.metrics.before_read.append(host.flush)
         if any(WIRE_TRANSPORT[a.transport] == "tls" for a in addrs):
-            host._arrive = self._tls_counted(host)  # type: ignore[method-assign]
+            host.arrive = self._tls_counted(host)  # type: ignore[method-assign]
         self.hosts[name] = host
         for address in addrs:
             self._owner[address] = host
@@ -299,7 +299,7 @@ class SimNetwork:
         cost beyond the same message over UDP, and the sender's record encryption) in the
         hosts' ``tls_busy``, for their TLS share of CPU. The hosts charge the costs
         themselves; this only accounts them, for engine and replayed messages alike."""
-        arrive, env, owner = host._arrive, self.env, self._owner
+        arrive, env, owner = host.arrive, self.env, self._owner
         parts: dict[tuple[str | int, int], float] = {}
 
         def counted(job: Any) -> None:

@@ -412,7 +412,7 @@ class CallCentre:
         started: list[FlowCall] = []
         abandons_s = BY_NAME[flow].abandons_s
         if abandons_s is not None:  # armed first: it runs before a replayed script's own give-up
-            self.clock.call_later(abandons_s, lambda: self._give_up(started[0]))
+            self.clock.call_later(abandons_s, lambda: self.give_up(started[0]))
         fc = self._start(flow, holding, recorded, t, engine=engine)
         started.append(fc)
         if fc.measured:
@@ -546,7 +546,7 @@ class CallCentre:
                 self.answered += 1
                 if fc.compared:
                     self.compared.setdefault((fc.flow, fc.replay is None), [[], 0, 0])[1] += 1
-            self._media(fc)
+            self.media(fc)
         elif kind == "failed":
             fc.status = status
             if fc.measured and status is not None:
@@ -581,9 +581,10 @@ class CallCentre:
 
         request.on_response = done
 
-    def _give_up(self, fc: FlowCall) -> None:
+    def give_up(self, fc: FlowCall) -> None:
         """The caller abandons: CANCEL before an answer, BYE once a queue answered (a
-        replayed call's script sends them)."""
+        replayed call's script sends them).
+        Public: a recorder taps it to mark the moment."""
         call = fc.caller
         if fc.done or (fc.replay is None and (call is None or call.ended)):
             return
@@ -639,7 +640,7 @@ class CallCentre:
             fc.stage = "ivr"
             fc.peer = media.name
             return Target(URI("sip", user="ivr", host=DOMAIN), dest=media.address)
-        self._offer(fc)
+        self.offer(fc)
         ticket = fc.ticket
         if ticket.state == "assigned":
             fc.direct = True
@@ -661,11 +662,13 @@ class CallCentre:
         pool = self.topo.media_servers
         return self.topo.host_of_call(pool, fc.key) if pool else None
 
-    def _offer(self, fc: FlowCall) -> None:
+    def offer(self, fc: FlowCall) -> None:
+        """Offer the call to the ACD (public: a replay offers it when its script reaches the queue)."""
         assert self.acd is not None
-        fc.ticket = self.acd.offer(fc.key, lambda agent: self._assigned(fc, agent), lambda: self._give_up(fc))
+        fc.ticket = self.acd.offer(fc.key, lambda agent: self.assigned(fc, agent), lambda: self.give_up(fc))
 
-    def _assigned(self, fc: FlowCall, agent: int) -> None:
+    def assigned(self, fc: FlowCall, agent: int) -> None:
+        """The ACD handed the call ``agent`` (public: a recorder taps it to mark the moment)."""
         self.watched(fc, "early", agent)
         if fc.direct:
             return
@@ -713,29 +716,30 @@ class CallCentre:
                 self._present_legs.add(leg_call_id)
 
     def _on_state(self, server: SipServer, call: BridgedCall, kind: str) -> None:
-        self._replicate(server, kind, call.request.call_id)
+        self.replicate_event(server, kind, call.request.call_id)
         fc = self.calls.get(call.request.call_id or "")
         if fc is None:
             return
         if kind == "transfer" and fc.phase == "held":  # the attended transfer joined the call
             fc.phase = "joined"
-            self._media(fc)
+            self.media(fc)
         elif kind == "conference" and fc.phase == "conference":
-            self._conference_media(fc)
+            self.conference_media(fc)
         if kind != "answer":
             return
         fc.bridged = call
         if fc.stage == "ivr":
             left = BY_NAME[fc.flow].pre_s if fc.present is None else fc.present.pre - fc.present.age
-            self.clock.call_later(left, lambda: self._after_ivr(fc))
+            self.clock.call_later(left, lambda: self.after_ivr(fc))
         elif fc.stage == "queue":
             self._transfer_if_ready(fc)
 
-    def _after_ivr(self, fc: FlowCall) -> None:
+    def after_ivr(self, fc: FlowCall) -> None:
+        """The IVR is done: the call goes to the queue (public: a recorder taps it to mark the offer)."""
         if fc.done:
             return
         fc.stage = "queue"
-        self._offer(fc)
+        self.offer(fc)
 
     def _record(self, call: BridgedCall) -> bool:
         return recording.record(self, call)
@@ -747,15 +751,16 @@ class CallCentre:
         if entry is None:
             return
         fc, _role = entry
-        call.on_event = lambda c, e: self._agent_event(fc, c, e)
+        call.on_event = lambda c, e: self.agent_event(fc, c, e)
 
-    def _agent_event(self, fc: FlowCall, call: Call, event: CallEvent) -> None:
+    def agent_event(self, fc: FlowCall, call: Call, event: CallEvent) -> None:
+        """What an agent's leg reports (public: a recorder taps it to mark answers and ends)."""
         if event.kind == "answered":
             if fc.agent_call is None and fc.agent is not None:
                 fc.agent_call = call
                 self.watched(fc, "confirmed")
                 fc.peer = "agents"
-                self._media(fc)
+                self.media(fc)
                 self._agent_answered(fc, call)
         elif event.kind in ("ended", "failed") and call is fc.agent_call:
             self.agent_left(fc)
@@ -782,10 +787,11 @@ class CallCentre:
 
     # -- media, CTI, replication --------------------------------------------------------------------
 
-    def _media(self, fc: FlowCall, *, held: bool = False) -> None:
+    def media(self, fc: FlowCall, *, held: bool = False) -> None:
         """(Re)start the call's media: caller <-> anchor <-> peer (only the peer's
         direction when the peer ``held`` the caller with ``sendonly``); the carrier's leg
-        at the trunk's per-direction rates, the others at the inside rate."""
+        at the trunk's per-direction rates, the others at the inside rate.
+        Public: a replay restarts the media where its script says, a flow on its transfer."""
         now = self.clock.now()
         ledger = self.ledger
         keep = [s for s in fc.streams if s.src == "recorder" or s.dst.startswith("recorder")]
@@ -803,20 +809,22 @@ class CallCentre:
                 fc.streams.append(ledger.start(a, b, *there, now))
             fc.streams.append(ledger.start(b, a, *back, now))
 
-    def _conference_media(self, fc: FlowCall) -> None:
+    def conference_media(self, fc: FlowCall) -> None:
         """Every participant <-> its anchor <-> the bridge: the caller through the SBC,
-        the agent and the back office from the agents host."""
+        the agent and the back office from the agents host.
+        Public: a replay starts it, a recorder taps it."""
         media = self._media_server(fc)
         if media is None:
             return
         fc.peer = media.name
-        self._media(fc)
+        self.media(fc)
         now, rate, pps = self.clock.now(), self.stream_bytes_s, self.stream_pps
         for _party in ("agent", "backoffice"):
             fc.streams.append(self.ledger.start("agents", media.name, rate, pps, now))
             fc.streams.append(self.ledger.start(media.name, "agents", rate, pps, now))
 
-    def _record_media(self, fc: FlowCall, recorder: str) -> None:
+    def record_media(self, fc: FlowCall, recorder: str) -> None:
+        """Start the call's recording streams to ``recorder`` (public: a flow and a replay start them)."""
         now = self.clock.now()
         src = fc.sbc or "agents"
         for _ in range(2):
@@ -834,10 +842,11 @@ class CallCentre:
         if self.clock.now() + MEDIA_TICK_S <= self.end:
             self.clock.call_later(MEDIA_TICK_S, self._media_tick)
 
-    def _replicate(self, server: SipServer, kind: str, call_id: str | None = None) -> None:
+    def replicate_event(self, server: SipServer, kind: str, call_id: str | None = None) -> None:
         """A call state change of ``server`` (``kind``: setup, answer, transfer, conference,
         release; each costs the same) sent to its hot standby, and the call's session
-        changes (setup, answer, release) by its SBC and SIP Proxy to theirs."""
+        changes (setup, answer, release) by its SBC and SIP Proxy to theirs.
+        Public: a replay sends them where its script says."""
         topo, ha = self.topo, self.scenario.ha
         if not topo.standbys:
             return

@@ -480,7 +480,7 @@ def _record(reduced: Scenario, flow: str, holding: float, recorded: bool, draw: 
     _tap_gate(rec, topo.gate, env)
     _tap_driver(rec, centre, topo.roles(), env)
     if gave_up and centre.acd is not None:
-        centre.acd._free.clear()
+        centre.acd.hold_every_agent()
         centre.acd.patience = _Patience(GAVE_UP_S)  # type: ignore[assignment]
     if queued and centre.acd is not None:
         _queue_probe(rec, centre, queued)
@@ -504,9 +504,9 @@ def _tap_hosts(rec: _Recorder, topo: Any, hosts: dict[str, tuple[str, tuple[Addr
         for address, transport in host.transports.items():
             transport.on_message = _tap_handle(rec, address, transport.on_message, net.env)
         if reject_step is not None:
-            host._arrive = _tap_reject(rec, host, reject_step)
+            host.arrive = _tap_reject(rec, host, reject_step)
         elif late_step is not None:
-            host._arrive = _tap_late(rec, host, late_step)
+            host.arrive = _tap_late(rec, host, late_step)
     net.clock.wrap = rec.wrap
 
 
@@ -547,7 +547,7 @@ def _tap_driver(rec: _Recorder, centre: Any, roles: dict[str, str], env: Any) ->
         with rec.quiet():  # what it does to the media, its replay does too
             told(fc, kind, status, now)
 
-    agent_event, media, conference_media = centre._agent_event, centre._media, centre._conference_media
+    agent_event, media, conference_media = centre.agent_event, centre.media, centre.conference_media
 
     def agent(fc: Any, call: Any, event: Any) -> None:
         if (event.kind == "answered" and fc.agent_call is None and fc.agent is not None) or (
@@ -566,15 +566,15 @@ def _tap_driver(rec: _Recorder, centre: Any, roles: dict[str, str], env: Any) ->
         with rec.quiet():
             conference_media(fc)
 
-    after_ivr = centre._after_ivr
+    after_ivr = centre.after_ivr
 
     def offered(fc: Any) -> None:  # the call waits here for an agent (or its caller gives up)
         if not fc.done:
             rec.hook(("offer",), env.now)
         after_ivr(fc)
 
-    centre.caller_told, centre._agent_event, centre._media = caller, agent, media_changed
-    centre._conference_media, centre._after_ivr = conference, offered
+    centre.caller_told, centre.agent_event, centre.media = caller, agent, media_changed
+    centre.conference_media, centre.after_ivr = conference, offered
 
 
 def _tap_servers(rec: _Recorder, topo: Any, env: Any) -> None:
@@ -600,8 +600,8 @@ def _queue_probe(rec: _Recorder, centre: Any, outcome: str) -> None:
     """No idle agent as the probe call arrives; :data:`QUEUE_S` after its start one is
     handed it (``assigned``) or its caller gives up (``gave_up``); that moment is a step."""
     acd = centre.acd
-    acd._free.clear()
-    assigned, give_up = centre._assigned, centre._give_up
+    acd.hold_every_agent()
+    assigned, give_up = centre.assigned, centre.give_up
 
     def handed(fc: Any, agent: int) -> None:
         rec.hook(("assigned",), centre.clock.now())
@@ -612,15 +612,11 @@ def _queue_probe(rec: _Recorder, centre: Any, outcome: str) -> None:
             rec.hook(("gave_up",), centre.clock.now())
         give_up(fc)
 
-    centre._assigned, centre._give_up = handed, gone
+    centre.assigned, centre.give_up = handed, gone
     if outcome == "gave_up":
         acd.patience = _Patience(QUEUE_S)
     else:
-        def free() -> None:
-            acd._free.append(0)
-            acd._dispatch(centre.clock.now())
-
-        centre.clock.call_at(T0_S + QUEUE_S, free)
+        centre.clock.call_at(T0_S + QUEUE_S, lambda: acd.free_agent(0))
 
 
 class _Patience:
@@ -674,7 +670,7 @@ def _tap_send(rec: _Recorder, host: Any, net: Any) -> Callable[..., None]:
 
 def _tap_reject(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
     """The host's front end, refusing the INVITE of ``step`` as an overloaded one does."""
-    arrive = host._arrive
+    arrive = host.arrive
 
     def arrived(job: Any) -> None:
         queue = rec.pending.get((job.transport.local, job.data))
@@ -691,7 +687,7 @@ def _tap_late(rec: _Recorder, host: Any, step: int) -> Callable[[Any], None]:
     """The host's front end when the INVITE of ``step`` waits in its queue past T1: the
     original is held, its retransmission refused 503 as an overloaded front end does,
     then the original queued (ahead of whatever the refusal sets off, as in a long queue)."""
-    arrive = host._arrive
+    arrive = host.arrive
     held: list[Any] = []
 
     def arrived(job: Any) -> None:
@@ -716,7 +712,7 @@ def _refuse(rec: _Recorder, host: Any, job: Any, index: int) -> None:
     sent = len(rec.steps)
     now = host.network.env.now
     with rec.during(index, now):
-        host._assign(now, host.overload.reject_cost_us * 1e-6)
+        host.queue_work(now, host.overload.reject_cost_us * 1e-6)
         job.rejected_by(host)
     for raw in rec.steps[sent:]:
         raw.stateless = True

@@ -236,11 +236,11 @@ class Replayer:
             del centre.calls[key]  # and the driver forgets it, as an engine call's
             return fc
         if queued:  # the routing's choice, made now: the queue, until the ACD hands it an agent
-            centre._offer(fc)
+            centre.offer(fc)
             fc.stage, fc.peer = "queue", bound.media
             self.waiting[fc.key] = (call, bound.steps[bound.wait])
         elif centre.acd is not None and flow in AGENT_BOUND:  # the routing's choice, made now
-            centre._offer(fc)
+            centre.offer(fc)
             ticket = fc.ticket
             assert ticket is not None and ticket.state == "assigned"
             fc.direct, fc.agent, fc.stage, fc.peer = True, ticket.agent, "agent", "agents"
@@ -486,7 +486,7 @@ class Replayer:
                 centre.topo.gate.release(fc.key if len(hook) == 1 else f"{fc.key}/{hook[1]}")
             elif name == "state":
                 if call.bound.server is not None:
-                    centre._replicate(call.bound.server, hook[1], fc.key)
+                    centre.replicate_event(call.bound.server, hook[1], fc.key)
                 if self.early and hook[1] == "answer" and fc.key in self.early:
                     early = self.early.pop(fc.key)
                     self.clock.call_later(0.0, lambda early=early: self._dequeued(*early))
@@ -495,26 +495,26 @@ class Replayer:
             elif name == "caller":
                 centre.caller_told(fc, hook[1], hook[2], now)
             elif name == "record" and call.bound.recorder is not None:
-                centre._record_media(fc, call.bound.recorder)
+                centre.record_media(fc, call.bound.recorder)
             elif name == "agent":
                 if hook[1] == "answered":
-                    if fc.agent_call is None and fc.agent is not None:  # as _agent_event does
+                    if fc.agent_call is None and fc.agent is not None:  # as agent_event does
                         fc.agent_call = call  # (the engine keeps the agent's Call; here a marker)
                         centre.watched(fc, "confirmed")
                         fc.peer = "agents"
-                        centre._media(fc)
+                        centre.media(fc)
                 else:
                     centre.agent_left(fc)
             elif name == "media":
                 fc.peer = call.bound.media if hook[2] == "media_server" else hook[2]
-                centre._media(fc, held=hook[1])
+                centre.media(fc, held=hook[1])
             elif name == "conference_media":
-                centre._conference_media(fc)
+                centre.conference_media(fc)
             elif name == "offer" and centre.acd is not None:
                 # the call waits here for the ACD (:meth:`assigned`) or for its caller to give up
                 self.waiting[fc.key] = (call, step)
                 fc.stage = "queue"
-                centre._offer(fc)
+                centre.offer(fc)
                 return False
         return True
 
@@ -583,7 +583,7 @@ class Replayer:
                 return
         name = rejected_name(base, step.i)
         if self.book.get(call.bound.script.flow, name) is None:
-            host._drop(self.clock.now())  # no such script: the INVITE is lost, as if dropped
+            host.drop(self.clock.now())  # no such script: the INVITE is lost, as if dropped
             return
         host.count_rejected()
         self._switch(call, step, name)
